@@ -1,0 +1,109 @@
+#include "backend_cpu.hpp"
+
+#include <algorithm>
+#include <string>
+
+#include "rnnattn/error.hpp"
+#include "rnnattn/params.hpp"
+#include "rnnattn/reference.hpp"
+
+namespace rnnattn {
+namespace {
+
+class CpuTrainingSession final : public TrainingSession {
+ public:
+  CpuTrainingSession(const ModelConfig& config, const AdamConfig& adam,
+                     const std::vector<float>& params, const AdamState& state)
+      : config_(config), adam_(adam), params_(params), state_(state) {
+    const std::size_t n = ParamLayout(config).size();
+    if (params_.size() != n) {
+      throw InvalidArgument("params: expected " + std::to_string(n) + " values for " +
+                            describe(config) + ", got " + std::to_string(params_.size()));
+    }
+    adam_.validate();
+    if (state_.m.empty() && state_.v.empty() && state_.step == 0) state_.reset(n);
+    grads_.resize(n);
+  }
+
+  void set_dataset(const float* x, const float* y, int n) override {
+    if (n < 1) throw InvalidArgument("dataset: need at least one window, got " + std::to_string(n));
+    const std::size_t xs = static_cast<std::size_t>(config_.steps) * config_.input_size;
+    x_.assign(x, x + n * xs);
+    y_.assign(y, y + static_cast<std::size_t>(n) * config_.output_size);
+    count_ = n;
+  }
+
+  double train_epoch(const std::vector<int>& order, int batch_size) override {
+    if (batch_size < 1) {
+      throw InvalidArgument("batch size must be >= 1, got " + std::to_string(batch_size));
+    }
+    if (count_ == 0) throw InvalidArgument("train_epoch: no dataset was set");
+    const std::size_t xs = static_cast<std::size_t>(config_.steps) * config_.input_size;
+    const std::size_t os = config_.output_size;
+    double loss_sum = 0;
+    int batches = 0;
+    for (std::size_t start = 0; start < order.size(); start += batch_size) {
+      const int b = static_cast<int>(std::min<std::size_t>(batch_size, order.size() - start));
+      bx_.resize(b * xs);
+      by_.resize(b * os);
+      for (int i = 0; i < b; ++i) {
+        const int k = order[start + i];
+        if (k < 0 || k >= count_) {
+          throw InvalidArgument("train_epoch: index " + std::to_string(k) + " outside [0, " +
+                                std::to_string(count_) + ")");
+        }
+        std::copy_n(&x_[k * xs], xs, &bx_[i * xs]);
+        std::copy_n(&y_[k * os], os, &by_[i * os]);
+      }
+      pred_.resize(b * os);
+      dy_.resize(b * os);
+      reference_forward<float>(config_, params_.data(), bx_.data(), b, pred_.data());
+      loss_sum += reference_loss<float>(config_.loss, pred_.data(), by_.data(), b * os, dy_.data());
+      reference_backward<float>(config_, params_.data(), bx_.data(), b, dy_.data(), grads_.data());
+      adam_update(adam_, state_, params_.data(), grads_.data(), params_.size());
+      ++batches;
+    }
+    return batches ? loss_sum / batches : 0.0;
+  }
+
+  std::vector<float> parameters() const override { return params_; }
+  AdamState adam_state() const override { return state_; }
+
+ private:
+  ModelConfig config_;
+  AdamConfig adam_;
+  std::vector<float> params_, grads_;
+  AdamState state_;
+  std::vector<float> x_, y_;
+  int count_ = 0;
+  std::vector<float> bx_, by_, pred_, dy_;  // per-batch scratch
+};
+
+class CpuBackend final : public Backend {
+ public:
+  std::string name() const override { return "cpu"; }
+
+  void forward(const ModelConfig& config, const float* params, const float* x, int batch, float* y,
+               float* attention, float* hidden) override {
+    check_forward_args(config, params, x, batch, y, attention);
+    reference_forward<float>(config, params, x, batch, y, attention, hidden);
+  }
+
+  void backward(const ModelConfig& config, const float* params, const float* x, int batch,
+                const float* dy, float* dparams, float* dx) override {
+    reference_backward<float>(config, params, x, batch, dy, dparams, dx);
+  }
+
+  std::unique_ptr<TrainingSession> start_training(const ModelConfig& config,
+                                                  const AdamConfig& adam,
+                                                  const std::vector<float>& params,
+                                                  const AdamState& state) override {
+    return std::make_unique<CpuTrainingSession>(config, adam, params, state);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<CpuBackend>(); }
+
+}  // namespace rnnattn

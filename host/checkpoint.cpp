@@ -1,0 +1,232 @@
+// Checkpoint writer and reader. Layout (little-endian), documented in docs/checkpoint-format.md:
+//   magic "RNNATTN\0" | u32 version | config | adam config | counters | scaler | strings |
+//   u64 n | f32 params[n] | f32 m[n] | f32 v[n] | u64 FNV-1a 64 checksum of every byte before it
+#include "rnnattn/checkpoint.hpp"
+
+#include <array>
+#include <cstring>
+#include <type_traits>
+
+#include "io.hpp"
+#include "rnnattn/error.hpp"
+#include "rnnattn/params.hpp"
+
+namespace rnnattn {
+namespace {
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "checkpoints assume a little-endian host");
+
+constexpr char kMagic[8] = {'R', 'N', 'N', 'A', 'T', 'T', 'N', '\0'};
+constexpr std::uint32_t kMaxString = 4096;
+
+std::uint64_t fnv1a(const char* p, std::size_t n) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (std::size_t i = 0; i < n; ++i) {
+    h ^= static_cast<unsigned char>(p[i]);
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+class Writer {
+ public:
+  template <typename T>
+  void put(T v) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    buf.append(reinterpret_cast<const char*>(&v), sizeof v);
+  }
+  void put_string(const std::string& s) {
+    put(static_cast<std::uint32_t>(s.size()));
+    buf += s;
+  }
+  void put_floats(const std::vector<float>& v) {
+    buf.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
+  }
+  std::string buf;
+};
+
+class Reader {
+ public:
+  Reader(const std::string& path, const std::string& buf, std::size_t end)
+      : path_(path), buf_(buf), end_(end) {}
+  template <typename T>
+  T get() {
+    T v;
+    need(sizeof v);
+    std::memcpy(&v, buf_.data() + pos_, sizeof v);
+    pos_ += sizeof v;
+    return v;
+  }
+  std::string get_string(const char* what) {
+    const std::uint32_t n = get<std::uint32_t>();
+    if (n > kMaxString) {
+      throw CheckpointError(path_ + ": corrupted checkpoint: " + what + " length " + std::to_string(n));
+    }
+    need(n);
+    std::string s = buf_.substr(pos_, n);
+    pos_ += n;
+    return s;
+  }
+  void get_floats(std::vector<float>& v, std::size_t n) {
+    need(n * sizeof(float));
+    v.resize(n);
+    std::memcpy(v.data(), buf_.data() + pos_, n * sizeof(float));
+    pos_ += n * sizeof(float);
+  }
+  std::size_t pos() const { return pos_; }
+
+ private:
+  void need(std::size_t n) {
+    if (pos_ + n > end_) {
+      throw CheckpointError(path_ + ": truncated checkpoint (" + std::to_string(buf_.size()) +
+                            " bytes; the data stops in the middle of a field)");
+    }
+  }
+  const std::string& path_;
+  const std::string& buf_;
+  std::size_t pos_ = 0, end_;
+};
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, const Checkpoint& ck) {
+  const Model& m = ck.model;
+  const std::size_t n = ParamLayout(m.config).size();
+  if (m.params.size() != n) {
+    throw InvalidArgument("checkpoint: params holds " + std::to_string(m.params.size()) +
+                          " values, the model has " + std::to_string(n));
+  }
+  if (m.adam.m.size() != n || m.adam.v.size() != n) {
+    throw InvalidArgument("checkpoint: optimiser state does not match the " + std::to_string(n) +
+                          " parameters");
+  }
+  if (ck.data_source.size() > kMaxString || ck.column.size() > kMaxString) {
+    throw InvalidArgument("checkpoint: data source or column name longer than 4096 bytes");
+  }
+  Writer w;
+  w.buf.append(kMagic, sizeof kMagic);
+  w.put<std::uint32_t>(kCheckpointVersion);
+  const ModelConfig& c = m.config;
+  w.put<std::uint32_t>(c.input_size);
+  w.put<std::uint32_t>(c.hidden_size);
+  w.put<std::uint32_t>(c.steps);
+  w.put<std::uint32_t>(c.output_size);
+  w.put<std::uint8_t>(c.attention ? 1 : 0);
+  w.put<std::uint8_t>(static_cast<std::uint8_t>(c.head));
+  w.put<std::uint8_t>(static_cast<std::uint8_t>(c.loss));
+  w.put<std::uint8_t>(0);  // reserved
+  w.put<float>(m.adam_config.learning_rate);
+  w.put<float>(m.adam_config.beta1);
+  w.put<float>(m.adam_config.beta2);
+  w.put<float>(m.adam_config.epsilon);
+  w.put<std::int64_t>(m.adam.step);
+  w.put<std::int64_t>(m.epochs_trained);
+  w.put<double>(ck.scaler.min);
+  w.put<double>(ck.scaler.max);
+  w.put_string(ck.data_source);
+  w.put_string(ck.column);
+  w.put<std::uint64_t>(n);
+  w.put_floats(m.params);
+  w.put_floats(m.adam.m);
+  w.put_floats(m.adam.v);
+  w.put<std::uint64_t>(fnv1a(w.buf.data(), w.buf.size()));
+  write_file_atomic(path, w.buf);
+}
+
+Checkpoint load_checkpoint(const std::string& path) {
+  std::string buf;
+  try {
+    buf = read_file(path);
+  } catch (const DataError& e) {
+    throw CheckpointError(e.what());
+  }
+  if (buf.size() < sizeof kMagic + 4) {
+    if (buf.size() >= sizeof kMagic && std::memcmp(buf.data(), kMagic, sizeof kMagic) != 0) {
+      throw CheckpointError(path + ": not an rnnattn checkpoint (wrong magic bytes)");
+    }
+    throw CheckpointError(path + ": truncated checkpoint (" + std::to_string(buf.size()) + " bytes)");
+  }
+  if (std::memcmp(buf.data(), kMagic, sizeof kMagic) != 0) {
+    throw CheckpointError(path + ": not an rnnattn checkpoint (wrong magic bytes)");
+  }
+  // The checksum occupies the last 8 bytes; fields are read from what precedes it.
+  const std::size_t body = buf.size() >= 8 ? buf.size() - 8 : 0;
+  Reader r(path, buf, body);
+  (void)r.get<std::array<char, 8>>();
+  const std::uint32_t version = r.get<std::uint32_t>();
+  if (version > kCheckpointVersion) {
+    throw CheckpointError(path + ": checkpoint format version " + std::to_string(version) +
+                          " is newer than this rnnattn reads (up to " +
+                          std::to_string(kCheckpointVersion) + "); upgrade rnnattn");
+  }
+  if (version == 0) throw CheckpointError(path + ": corrupted checkpoint: format version 0");
+
+  Checkpoint ck;
+  Model& m = ck.model;
+  ModelConfig& c = m.config;
+  c.input_size = static_cast<int>(r.get<std::uint32_t>());
+  c.hidden_size = static_cast<int>(r.get<std::uint32_t>());
+  c.steps = static_cast<int>(r.get<std::uint32_t>());
+  c.output_size = static_cast<int>(r.get<std::uint32_t>());
+  const auto attention = r.get<std::uint8_t>();
+  const auto head = r.get<std::uint8_t>();
+  const auto loss = r.get<std::uint8_t>();
+  (void)r.get<std::uint8_t>();
+  m.adam_config.learning_rate = r.get<float>();
+  m.adam_config.beta1 = r.get<float>();
+  m.adam_config.beta2 = r.get<float>();
+  m.adam_config.epsilon = r.get<float>();
+  m.adam.step = r.get<std::int64_t>();
+  m.epochs_trained = r.get<std::int64_t>();
+  ck.scaler.min = r.get<double>();
+  ck.scaler.max = r.get<double>();
+  ck.data_source = r.get_string("data source");
+  ck.column = r.get_string("column name");
+  const std::uint64_t n = r.get<std::uint64_t>();
+
+  // A damaged header could send us anywhere: check the sizes before trusting them.
+  const std::uint64_t expected = r.pos() + 3 * n * sizeof(float) + 8;
+  if (n > (std::uint64_t{1} << 40) || buf.size() < expected) {
+    throw CheckpointError(path + ": truncated checkpoint (" + std::to_string(buf.size()) +
+                          " bytes; its header describes " +
+                          (n > (std::uint64_t{1} << 40) ? std::string("an impossible size")
+                                                        : std::to_string(expected) + " bytes") +
+                          ")");
+  }
+  if (buf.size() > expected) {
+    throw CheckpointError(path + ": corrupted checkpoint (" + std::to_string(buf.size() - expected) +
+                          " unexpected bytes after the data)");
+  }
+  std::uint64_t stored;
+  std::memcpy(&stored, buf.data() + body, sizeof stored);
+  if (stored != fnv1a(buf.data(), body)) {
+    throw CheckpointError(path + ": corrupted checkpoint (checksum mismatch)");
+  }
+  if (attention > 1 || head > 2 || loss > 1) {
+    throw CheckpointError(path + ": corrupted checkpoint (bad model flags)");
+  }
+  c.attention = attention == 1;
+  c.head = static_cast<Activation>(head);
+  c.loss = static_cast<Loss>(loss);
+  try {
+    c.validate();
+    m.adam_config.validate();
+  } catch (const InvalidArgument& e) {
+    throw CheckpointError(path + ": invalid checkpoint: " + e.what());
+  }
+  const std::size_t want = ParamLayout(c).size();
+  if (n != want) {
+    throw CheckpointError(path + ": invalid checkpoint: " + std::to_string(n) +
+                          " parameters stored, the model " + describe(c) + " has " +
+                          std::to_string(want));
+  }
+  if (!(ck.scaler.max > ck.scaler.min)) {
+    throw CheckpointError(path + ": invalid checkpoint: scaler range is empty");
+  }
+  r.get_floats(m.params, n);
+  r.get_floats(m.adam.m, n);
+  r.get_floats(m.adam.v, n);
+  return ck;
+}
+
+}  // namespace rnnattn

@@ -1,0 +1,65 @@
+#include "rnnattn/config.hpp"
+
+#include <sstream>
+
+#include "rnnattn/error.hpp"
+
+namespace rnnattn {
+namespace {
+
+void check_size(const char* field, const char* letter, int value, int max) {
+  if (value < 1 || value > max) {
+    std::ostringstream msg;
+    msg << "model config: " << field << " (" << letter << ") must be in [1, " << max << "], got "
+        << value;
+    throw InvalidArgument(msg.str());
+  }
+}
+
+}  // namespace
+
+void ModelConfig::validate() const {
+  check_size("input_size", "D", input_size, 1 << 16);
+  check_size("hidden_size", "H", hidden_size, 1 << 14);
+  check_size("steps", "T", steps, 1 << 22);
+  check_size("output_size", "O", output_size, 1 << 16);
+  if (loss == Loss::kBce && head != Activation::kSigmoid) {
+    throw InvalidArgument(std::string("model config: loss bce needs the sigmoid head, got head ") +
+                          to_string(head));
+  }
+}
+
+const char* to_string(Activation a) {
+  switch (a) {
+    case Activation::kTanh: return "tanh";
+    case Activation::kLinear: return "linear";
+    case Activation::kSigmoid: return "sigmoid";
+  }
+  return "?";
+}
+
+const char* to_string(Loss l) { return l == Loss::kMse ? "mse" : "bce"; }
+
+Activation parse_activation(std::string_view s) {
+  if (s == "tanh") return Activation::kTanh;
+  if (s == "linear") return Activation::kLinear;
+  if (s == "sigmoid") return Activation::kSigmoid;
+  throw InvalidArgument("unknown head activation '" + std::string(s) +
+                        "' (expected tanh, linear or sigmoid)");
+}
+
+Loss parse_loss(std::string_view s) {
+  if (s == "mse") return Loss::kMse;
+  if (s == "bce") return Loss::kBce;
+  throw InvalidArgument("unknown loss '" + std::string(s) + "' (expected mse or bce)");
+}
+
+std::string describe(const ModelConfig& c) {
+  std::ostringstream o;
+  o << (c.attention ? "attention" : "plain") << " D=" << c.input_size << " H=" << c.hidden_size
+    << " T=" << c.steps << " O=" << c.output_size << " head=" << to_string(c.head)
+    << " loss=" << to_string(c.loss);
+  return o.str();
+}
+
+}  // namespace rnnattn

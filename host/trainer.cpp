@@ -1,0 +1,112 @@
+#include "rnnattn/trainer.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <numeric>
+#include <ostream>
+
+#include "rnnattn/error.hpp"
+#include "rnnattn/params.hpp"
+#include "rnnattn/random.hpp"
+
+namespace rnnattn {
+namespace {
+
+void check_dataset(const Model& model, const WindowSet& data, const char* what) {
+  const ModelConfig& c = model.config;
+  if (data.steps != c.steps) {
+    throw InvalidArgument(std::string(what) + ": windows of " + std::to_string(data.steps) +
+                          " steps for a model built for T = " + std::to_string(c.steps));
+  }
+  const std::size_t want_x = static_cast<std::size_t>(data.count) * c.steps * c.input_size;
+  const std::size_t want_y = static_cast<std::size_t>(data.count) * c.output_size;
+  if (data.x.size() != want_x || data.y.size() != want_y) {
+    throw InvalidArgument(std::string(what) + ": x holds " + std::to_string(data.x.size()) +
+                          " and y " + std::to_string(data.y.size()) + " values; [N,T,D] and [N,O] need " +
+                          std::to_string(want_x) + " and " + std::to_string(want_y));
+  }
+}
+
+}  // namespace
+
+Model make_model(const ModelConfig& config, std::uint64_t seed, const AdamConfig& adam) {
+  Model m;
+  m.config = config;
+  m.params = init_parameters(config, seed);
+  m.adam_config = adam;
+  m.adam_config.validate();
+  m.adam.reset(m.params.size());
+  return m;
+}
+
+TrainHistory fit(Backend& backend, Model& model, const WindowSet& train, const TrainOptions& opt) {
+  if (opt.epochs < 0) throw InvalidArgument("epochs must be >= 0, got " + std::to_string(opt.epochs));
+  if (opt.batch_size < 1) {
+    throw InvalidArgument("batch size must be >= 1, got " + std::to_string(opt.batch_size));
+  }
+  check_dataset(model, train, "training set");
+  if (train.count < 1) throw InvalidArgument("training set: no windows");
+
+  const auto t0 = std::chrono::steady_clock::now();
+  std::unique_ptr<TrainingSession> session =
+      backend.start_training(model.config, model.adam_config, model.params, model.adam);
+  session->set_dataset(train.x.data(), train.y.data(), train.count);
+
+  TrainHistory h;
+  Rng rng(opt.shuffle_seed);
+  std::vector<int> order(train.count);
+  std::iota(order.begin(), order.end(), 0);
+  const int batches = (train.count + opt.batch_size - 1) / opt.batch_size;
+  for (int epoch = 1; epoch <= opt.epochs; ++epoch) {
+    const auto e0 = std::chrono::steady_clock::now();
+    // Reshuffle every epoch (Fisher-Yates), as Keras' fit(shuffle=True) does.
+    for (int i = train.count - 1; i >= 1; --i) std::swap(order[i], order[rng.below(i + 1)]);
+    const double loss = session->train_epoch(order, opt.batch_size);
+    h.epoch_loss.push_back(loss);
+    const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - e0).count();
+    if (opt.log) {
+      char line[160];
+      std::snprintf(line, sizeof line, "Epoch %d/%d - %d/%d - loss: %.4e - %.2fs", epoch,
+                    opt.epochs, batches, batches, loss, sec);
+      *opt.log << line << '\n' << std::flush;
+    }
+  }
+  model.params = session->parameters();
+  model.adam = session->adam_state();
+  model.epochs_trained += opt.epochs;
+  h.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return h;
+}
+
+std::vector<float> predict(Backend& backend, const Model& model, const WindowSet& data,
+                           std::vector<float>* attention) {
+  check_dataset(model, data, "prediction set");
+  const ModelConfig& c = model.config;
+  std::vector<float> y(static_cast<std::size_t>(data.count) * c.output_size);
+  if (attention) attention->assign(static_cast<std::size_t>(data.count) * c.steps, 0.f);
+  constexpr int kChunk = 4096;  // bounds the scratch of backends that need it
+  const std::size_t xs = static_cast<std::size_t>(c.steps) * c.input_size;
+  for (int start = 0; start < data.count; start += kChunk) {
+    const int b = std::min(kChunk, data.count - start);
+    backend.forward(c, model.params.data(), data.x.data() + start * xs, b,
+                    y.data() + static_cast<std::size_t>(start) * c.output_size,
+                    attention ? attention->data() + static_cast<std::size_t>(start) * c.steps : nullptr,
+                    nullptr);
+  }
+  return y;
+}
+
+double mean_squared_error(const std::vector<float>& pred, const WindowSet& data) {
+  if (pred.size() != data.y.size() || pred.empty()) {
+    throw InvalidArgument("mse: " + std::to_string(pred.size()) + " predictions for " +
+                          std::to_string(data.y.size()) + " targets");
+  }
+  double s = 0;
+  for (std::size_t i = 0; i < pred.size(); ++i) {
+    const double d = static_cast<double>(pred[i]) - data.y[i];
+    s += d * d;
+  }
+  return s / static_cast<double>(pred.size());
+}
+
+}  // namespace rnnattn

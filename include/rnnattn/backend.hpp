@@ -1,0 +1,67 @@
+// Backends: where the model is computed. The CPU backend wraps the reference; the CUDA backend
+// (fused kernels) plugs in behind the same interface, so callers do not change.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "rnnattn/adam.hpp"
+#include "rnnattn/config.hpp"
+
+namespace rnnattn {
+
+enum class Device { kCpu, kCuda, kAuto };
+Device parse_device(const std::string& s);  // "cpu" | "cuda" | "auto"
+const char* to_string(Device d);
+
+// A training run that lives in the backend's memory: the parameters, the Adam state and the
+// dataset are handed over once, then whole epochs run without the caller touching the data.
+class TrainingSession {
+ public:
+  virtual ~TrainingSession() = default;
+  // x [n, T, D], y [n, O], host pointers; copied.
+  virtual void set_dataset(const float* x, const float* y, int n) = 0;
+  // One epoch of mini-batches over the dataset in the given order (a permutation of a subset of
+  // 0..n-1); the last batch may be smaller. Returns the mean of the per-batch losses (as Keras
+  // reports it).
+  virtual double train_epoch(const std::vector<int>& order, int batch_size) = 0;
+  // Copy the current parameters and optimiser state back to the host.
+  virtual std::vector<float> parameters() const = 0;
+  virtual AdamState adam_state() const = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+
+  // Forward pass on host buffers; shapes as in reference.hpp. attention/hidden may be null.
+  virtual void forward(const ModelConfig& config, const float* params, const float* x, int batch,
+                       float* y, float* attention, float* hidden) = 0;
+
+  // Backward pass on host buffers: dy [B,O] in, dparams (overwritten) and dx [B,T,D] (nullable) out.
+  virtual void backward(const ModelConfig& config, const float* params, const float* x, int batch,
+                        const float* dy, float* dparams, float* dx) = 0;
+
+  // Start a training run from the given parameters and optimiser state.
+  virtual std::unique_ptr<TrainingSession> start_training(const ModelConfig& config,
+                                                          const AdamConfig& adam,
+                                                          const std::vector<float>& params,
+                                                          const AdamState& state) = 0;
+};
+
+// Number of CUDA devices visible to this process (0 when there is no GPU or no driver).
+int cuda_device_count() noexcept;
+// True when this build has a CUDA backend and a GPU is present.
+bool cuda_backend_available() noexcept;
+
+// kCpu: the CPU reference. kCuda: the CUDA backend, or throws Unavailable saying why.
+// kAuto: the CUDA backend when available, else the CPU.
+std::unique_ptr<Backend> make_backend(Device device);
+
+// The checks every backend entry point makes; throw InvalidArgument naming the tensor.
+void check_forward_args(const ModelConfig& config, const void* params, const void* x, int batch,
+                        const void* y, const void* attention);
+
+}  // namespace rnnattn

@@ -1,0 +1,38 @@
+// The CPU reference: forward and backward of the model, written as plain loops to be read.
+// It is the oracle every other implementation is tested against. Instantiated for float (the CPU
+// backend) and double (finite-difference gradient checks).
+//
+// Shapes (see config.hpp for the letters):
+//   params  [ParamLayout(config).size()]   flat buffer, layout in params.hpp
+//   x       [B, T, D]
+//   y       [B, O]        predictions, y = act(c Wd + bd)
+//   attention [B, T]      softmax weights a_t (attention model only)
+//   hidden  [B, T, H]     hidden states h_1..h_T
+//   context [B, H]        c = sum_t a_t h_t (attention) or h_T (plain)
+#pragma once
+
+#include "rnnattn/config.hpp"
+
+namespace rnnattn {
+
+// Forward pass. `y` is required; `attention`, `hidden` and `context` may be null.
+// For the plain model `attention` must be null (there are no weights to return).
+template <typename Real>
+void reference_forward(const ModelConfig& config, const Real* params, const Real* x, int batch,
+                       Real* y, Real* attention = nullptr, Real* hidden = nullptr,
+                       Real* context = nullptr);
+
+// Backward pass for an upstream gradient dy = dL/dy [B, O]. Overwrites dparams (same layout as
+// params) with dL/dparams, and dx [B, T, D] with dL/dx when dx is not null. Recomputes the forward
+// pass internally.
+template <typename Real>
+void reference_backward(const ModelConfig& config, const Real* params, const Real* x, int batch,
+                        const Real* dy, Real* dparams, Real* dx = nullptr);
+
+// Loss over n = B * O predictions, returned in double. MSE: mean (y - t)^2. BCE: mean of
+// -[t log y + (1 - t) log(1 - y)] with y clipped to [1e-7, 1 - 1e-7] as Keras does.
+// When dy is not null it receives dL/dy (zero where BCE clipped y).
+template <typename Real>
+double reference_loss(Loss loss, const Real* y, const Real* target, long n, Real* dy = nullptr);
+
+}  // namespace rnnattn

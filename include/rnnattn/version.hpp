@@ -1,0 +1,7 @@
+#pragma once
+
+namespace rnnattn {
+constexpr int kVersionMajor = 0;
+constexpr int kVersionMinor = 1;
+constexpr int kVersionPatch = 0;
+}  // namespace rnnattn
