@@ -34,7 +34,9 @@ class Args {
       if (std::find(flags.begin(), flags.end(), a) != flags.end()) {
         values_[a] = "1";
       } else if (std::find(valued.begin(), valued.end(), a) != valued.end()) {
-        if (i + 1 >= args.size()) throw UsageError(a + " needs a value" + hint());
+        if (i + 1 >= args.size() || args[i + 1].rfind("--", 0) == 0) {
+          throw UsageError(a + " needs a value" + hint());
+        }
         values_[a] = args[++i];
       } else if (a.rfind("--", 0) == 0) {
         throw UsageError("unknown option '" + a + "' for 'rnnattn " + command_ + "'" + hint());

@@ -1,0 +1,120 @@
+// Checkpoints: exact round trip; truncated, corrupted, foreign and newer files refused; atomic.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+
+#include "rnnattn/checkpoint.hpp"
+#include "rnnattn/error.hpp"
+
+namespace rnnattn {
+namespace {
+
+std::string slurp(const std::string& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+void spit(const std::string& p, const std::string& s) {
+  std::ofstream(p, std::ios::binary) << s;
+}
+
+class CheckpointTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = ::testing::TempDir() + "rnnattn_ck_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".bin";
+    ModelConfig cfg;
+    cfg.hidden_size = 5;
+    cfg.output_size = 2;
+    cfg.head = Activation::kSigmoid;
+    cfg.loss = Loss::kBce;
+    ck_.model = make_model(cfg, 17);
+    ck_.model.adam.step = 41;
+    for (std::size_t i = 0; i < ck_.model.adam.m.size(); ++i) {
+      ck_.model.adam.m[i] = 0.001f * i;
+      ck_.model.adam.v[i] = 0.5f / (i + 1);
+    }
+    ck_.model.epochs_trained = 7;
+    ck_.scaler = {-3.25, 1e250};
+    ck_.data_source = "data/x.csv";
+    ck_.column = "SUNACTIVITY";
+    save_checkpoint(path_, ck_);
+  }
+  void TearDown() override { std::remove(path_.c_str()); }
+
+  void expect_refused(const std::string& bytes, const std::string& fragment) {
+    spit(path_, bytes);
+    try {
+      load_checkpoint(path_);
+      FAIL() << "accepted a bad checkpoint (expected: " << fragment << ")";
+    } catch (const CheckpointError& e) {
+      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(path_), std::string::npos) << e.what();
+    }
+  }
+  std::string path_;
+  Checkpoint ck_;
+};
+
+TEST_F(CheckpointTest, RoundTripIsExact) {
+  const Checkpoint r = load_checkpoint(path_);
+  EXPECT_EQ(r.model.config, ck_.model.config);
+  EXPECT_EQ(r.model.params, ck_.model.params);
+  EXPECT_EQ(r.model.adam.m, ck_.model.adam.m);
+  EXPECT_EQ(r.model.adam.v, ck_.model.adam.v);
+  EXPECT_EQ(r.model.adam.step, 41);
+  EXPECT_EQ(r.model.epochs_trained, 7);
+  EXPECT_EQ(r.model.adam_config.learning_rate, ck_.model.adam_config.learning_rate);
+  EXPECT_EQ(r.scaler.min, -3.25);
+  EXPECT_EQ(r.scaler.max, 1e250);
+  EXPECT_EQ(r.data_source, "data/x.csv");
+  EXPECT_EQ(r.column, "SUNACTIVITY");
+  // Saving what was loaded reproduces the file byte for byte.
+  const std::string first = slurp(path_);
+  save_checkpoint(path_, r);
+  EXPECT_EQ(slurp(path_), first);
+}
+
+TEST_F(CheckpointTest, TruncatedFilesAreRefused) {
+  const std::string good = slurp(path_);
+  for (std::size_t keep : {std::size_t{0}, std::size_t{5}, std::size_t{12}, std::size_t{40},
+                           good.size() / 2, good.size() - 1}) {
+    SCOPED_TRACE(keep);
+    expect_refused(good.substr(0, keep), "truncated");
+  }
+}
+
+TEST_F(CheckpointTest, CorruptedFilesAreRefused) {
+  const std::string good = slurp(path_);
+  // Flip one bit in the parameters, in the moments, and in the checksum itself.
+  for (std::size_t at : {good.size() - 200, good.size() - 20, good.size() - 3}) {
+    std::string bad = good;
+    bad[at] ^= 0x10;
+    SCOPED_TRACE(at);
+    expect_refused(bad, "checksum");
+  }
+  expect_refused(good + "x", "corrupted");
+}
+
+TEST_F(CheckpointTest, ForeignAndNewerFilesAreRefused) {
+  std::string good = slurp(path_);
+  expect_refused("PK\x03\x04 this is a zip file, not a model at all", "not an rnnattn checkpoint");
+  std::string newer = good;
+  newer[8] = 2;  // version field follows the 8-byte magic
+  expect_refused(newer, "newer");
+  std::remove(path_.c_str());
+  EXPECT_THROW(load_checkpoint(path_), CheckpointError);
+}
+
+TEST_F(CheckpointTest, FailedWriteLeavesThePreviousFile) {
+  const std::string good = slurp(path_);
+  Checkpoint bad = ck_;
+  bad.model.params.pop_back();  // inconsistent: refused before anything is written
+  EXPECT_THROW(save_checkpoint(path_, bad), InvalidArgument);
+  EXPECT_EQ(slurp(path_), good);
+  EXPECT_THROW(save_checkpoint("/nonexistent-dir/model.bin", ck_), Error);
+}
+
+}  // namespace
+}  // namespace rnnattn

@@ -1,0 +1,154 @@
+// Datasets: the Fibonacci windows and split exactly as SPEC.md describes; CSV parsing and its
+// errors; chronological windows with the scaler fit on the training part only.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <numeric>
+
+#include "rnnattn/data.hpp"
+#include "rnnattn/error.hpp"
+
+namespace rnnattn {
+namespace {
+
+TEST(Fibonacci, PermutationMatchesNumpyRandomState13) {
+  const std::vector<int> p = numpy_permutation(1180, 13);
+  const int head[] = {662, 346, 642, 631, 133, 384, 997, 801, 613, 912};
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(p[i], head[i]) << "position " << i;
+  std::vector<int> sorted = p;
+  std::sort(sorted.begin(), sorted.end());
+  for (int i = 0; i < 1180; ++i) ASSERT_EQ(sorted[i], i);
+  EXPECT_EQ(numpy_permutation(1, 13), std::vector<int>{0});
+}
+
+TEST(Fibonacci, SequenceAndScaling) {
+  const std::vector<double> s = fibonacci_sequence(1200);
+  EXPECT_EQ(s[0], 1);
+  EXPECT_EQ(s[1], 2);
+  EXPECT_EQ(s[2], 3);
+  EXPECT_EQ(s[3], 5);
+  for (int i = 2; i < 1200; ++i) ASSERT_EQ(s[i], s[i - 1] + s[i - 2]);
+  EXPECT_GT(s.back(), 1e249);
+  EXPECT_LT(s.back(), 1e251);
+
+  const SplitData d = fibonacci_data(20);
+  EXPECT_EQ(d.train.count, 826);
+  EXPECT_EQ(d.test.count, 354);
+  EXPECT_EQ(d.scaler.min, 1.0);
+  EXPECT_EQ(d.scaler.max, s.back());
+  // Each window is s[i..i+19] scaled, target s[i+20]; the split follows the permutation.
+  const std::vector<int> perm = numpy_permutation(1180, 13);
+  for (int k : {0, 1, 500, 825}) {
+    const int i = d.train.index[k];
+    EXPECT_EQ(i, perm[k]);
+    for (int t = 0; t < 20; ++t) {
+      EXPECT_EQ(d.train.x[k * 20 + t], static_cast<float>((s[i + t] - 1.0) / (s.back() - 1.0)));
+    }
+    EXPECT_EQ(d.train.y[k], static_cast<float>((s[i + 20] - 1.0) / (s.back() - 1.0)));
+  }
+  EXPECT_EQ(d.test.index[0], perm[826]);
+  // What SPEC.md says the data is like.
+  int big_train = 0, big_test = 0;
+  double zero_train = 0, zero_test = 0;
+  for (float v : d.train.y) big_train += v > 1e-6f, zero_train += double(v) * v;
+  for (float v : d.test.y) big_test += v > 1e-6f, zero_test += double(v) * v;
+  EXPECT_EQ(big_train, 21);
+  EXPECT_EQ(big_test, 8);
+  EXPECT_NEAR(zero_train / 826, 1.42e-3, 0.005e-3);
+  EXPECT_NEAR(zero_test / 354, 1.26e-3, 0.005e-3);
+}
+
+TEST(Fibonacci, OtherWindowLengths) {
+  EXPECT_EQ(fibonacci_data(1).train.count + fibonacci_data(1).test.count, 1199);
+  EXPECT_EQ(fibonacci_data(1198).train.count, 1);
+  EXPECT_THROW(fibonacci_data(1199), InvalidArgument);
+  EXPECT_THROW(fibonacci_data(0), InvalidArgument);
+}
+
+class CsvTest : public ::testing::Test {
+ protected:
+  std::string write(const std::string& text) {
+    path_ = ::testing::TempDir() + "rnnattn_csv_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".csv";
+    std::ofstream(path_) << text;
+    return path_;
+  }
+  void TearDown() override { std::remove(path_.c_str()); }
+  // Expects DataError whose message contains every fragment.
+  void expect_error(const std::string& text, const std::string& column,
+                    std::vector<std::string> fragments) {
+    const std::string p = write(text);
+    try {
+      read_csv_column(p, column);
+      FAIL() << "accepted: " << text;
+    } catch (const DataError& e) {
+      fragments.push_back(p);
+      for (const auto& f : fragments) {
+        EXPECT_NE(std::string(e.what()).find(f), std::string::npos) << e.what() << " lacks " << f;
+      }
+    }
+  }
+  std::string path_;
+};
+
+TEST_F(CsvTest, ReadsTheNamedColumn) {
+  std::string chosen;
+  const auto v = read_csv_column(write("\"YEAR\",\"V\"\r\n1,2.5\r\n2,-3e1\r\n\n"), "", &chosen);
+  EXPECT_EQ(chosen, "V");
+  EXPECT_EQ(v, (std::vector<double>{2.5, -30.0}));
+  EXPECT_EQ(read_csv_column(write("a,b,c\n1,2,3\n4,5,6\n"), "b"), (std::vector<double>{2, 5}));
+  EXPECT_EQ(read_csv_column(write("a,b,c\n1,2,3\n4,5,6\n"), "C"), (std::vector<double>{3, 6}));
+}
+
+TEST_F(CsvTest, BadInputNamesFileLineAndColumn) {
+  expect_error("year,v\n1,2\n2,abc\n", "v", {":3:", "column 2", "'abc' is not a number"});
+  expect_error("year,v\n1,2\n2,\n", "v", {":3:", "column 2", "missing value"});
+  expect_error("year,v\n1,nan\n", "v", {":2:", "not a finite number"});
+  expect_error("year,v\n1,inf\n", "v", {":2:", "not a finite number"});
+  expect_error("year,v\n1,2\n2,3,4\n", "v", {":3:", "ragged row", "3 fields"});
+  expect_error("year,v\n1,2\n", "w", {"no column named 'w'", "year, v"});
+  expect_error("", "", {"empty"});
+  expect_error("year,v\n", "", {"no data rows"});
+  expect_error("a,b,c\n1,2,3\n", "", {"--column"});
+  expect_error("year,v\n1,2\n\n2,3\n", "v", {":3:", "empty row"});
+  expect_error("year,v\n1,2x\n", "v", {":2:", "'2x' is not a number"});
+  EXPECT_THROW(read_csv_column("/nonexistent/rnnattn.csv", ""), DataError);
+}
+
+TEST(Series, SunspotsWindowsSplitAndPersistence) {
+  std::string col;
+  const auto s = read_csv_column(RNNATTN_SOURCE_DIR "/data/sunspots.csv", "SUNACTIVITY", &col);
+  ASSERT_EQ(s.size(), 309u);
+  const SplitData d = series_data(s, 20);
+  EXPECT_EQ(d.train.count, 202);
+  EXPECT_EQ(d.test.count, 87);
+  // The scaler saw only the values the training windows touch: s[0 .. 221].
+  const double mn = *std::min_element(s.begin(), s.begin() + 222);
+  const double mx = *std::max_element(s.begin(), s.begin() + 222);
+  EXPECT_EQ(d.scaler.min, mn);
+  EXPECT_EQ(d.scaler.max, mx);
+  EXPECT_EQ(d.test.index.front(), 202);  // chronological
+  // Persistence (next = last) on the test part, original units: SPEC.md says RMSE 30.6.
+  double se = 0;
+  for (int i = 0; i < d.test.count; ++i) {
+    const double last = d.scaler.unscale(d.test.x[i * 20 + 19]);
+    const double target = d.scaler.unscale(d.test.y[i]);
+    EXPECT_NEAR(target, s[d.test.index[i] + 20], 1e-4 * (1 + std::fabs(target)));
+    se += (target - last) * (target - last);
+  }
+  EXPECT_NEAR(std::sqrt(se / d.test.count), 30.6, 0.05);
+}
+
+TEST(Series, EdgeLengths) {
+  std::vector<double> s = {1, 2, 3, 4, 5};
+  EXPECT_THROW(series_data(s, 4), DataError);  // 5 < T + 2
+  const SplitData d = series_data(s, 3);       // exactly T + 2: one window each side
+  EXPECT_EQ(d.train.count, 1);
+  EXPECT_EQ(d.test.count, 1);
+  EXPECT_THROW(series_data(std::vector<double>(10, 3.0), 3), DataError);  // constant
+}
+
+}  // namespace
+}  // namespace rnnattn
