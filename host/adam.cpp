@@ -29,8 +29,8 @@ void adam_update(const AdamConfig& cfg, AdamState& s, float* params, const float
   s.step += 1;
   const double t = static_cast<double>(s.step);
   // The bias corrections are folded into the step size (Keras' form), computed in double.
-  const float step = static_cast<float>(cfg.learning_rate * std::sqrt(1.0 - std::pow(cfg.beta2, t)) /
-                                        (1.0 - std::pow(cfg.beta1, t)));
+  const float step = static_cast<float>(
+      cfg.learning_rate * std::sqrt(1.0 - std::pow(cfg.beta2, t)) / (1.0 - std::pow(cfg.beta1, t)));
   const float b1 = cfg.beta1, b2 = cfg.beta2;
   for (std::size_t i = 0; i < n; ++i) {
     const float g = grads[i];

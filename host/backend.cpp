@@ -15,9 +15,12 @@ Device parse_device(const std::string& s) {
 
 const char* to_string(Device d) {
   switch (d) {
-    case Device::kCpu: return "cpu";
-    case Device::kCuda: return "cuda";
-    case Device::kAuto: return "auto";
+    case Device::kCpu:
+      return "cpu";
+    case Device::kCuda:
+      return "cuda";
+    case Device::kAuto:
+      return "auto";
   }
   return "?";
 }
@@ -28,15 +31,17 @@ bool cuda_backend_available() noexcept { return false; }
 
 std::unique_ptr<Backend> make_backend(Device device) {
   switch (device) {
-    case Device::kCpu: return make_cpu_backend();
+    case Device::kCpu:
+      return make_cpu_backend();
     case Device::kAuto:
       if (cuda_backend_available()) return make_backend(Device::kCuda);
       return make_cpu_backend();
     case Device::kCuda: {
       const int n = cuda_device_count();
       if (n == 0) {
-        throw Unavailable("device cuda: no CUDA GPU is visible on this machine "
-                          "(cudaGetDeviceCount found none); use --device cpu or auto");
+        throw Unavailable(
+            "device cuda: no CUDA GPU is visible on this machine "
+            "(cudaGetDeviceCount found none); use --device cpu or auto");
       }
       throw Unavailable("device cuda: this build of rnnattn has no CUDA backend yet (" +
                         std::to_string(n) + " GPU(s) found); use --device cpu or auto");

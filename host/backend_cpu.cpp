@@ -94,8 +94,7 @@ class CpuBackend final : public Backend {
     reference_backward<float>(config, params, x, batch, dy, dparams, dx);
   }
 
-  std::unique_ptr<TrainingSession> start_training(const ModelConfig& config,
-                                                  const AdamConfig& adam,
+  std::unique_ptr<TrainingSession> start_training(const ModelConfig& config, const AdamConfig& adam,
                                                   const std::vector<float>& params,
                                                   const AdamState& state) override {
     return std::make_unique<CpuTrainingSession>(config, adam, params, state);

@@ -60,7 +60,8 @@ class Reader {
   std::string get_string(const char* what) {
     const std::uint32_t n = get<std::uint32_t>();
     if (n > kMaxString) {
-      throw CheckpointError(path_ + ": corrupted checkpoint: " + what + " length " + std::to_string(n));
+      throw CheckpointError(path_ + ": corrupted checkpoint: " + what + " length " +
+                            std::to_string(n));
     }
     need(n);
     std::string s = buf_.substr(pos_, n);
@@ -144,7 +145,8 @@ Checkpoint load_checkpoint(const std::string& path) {
     if (buf.size() >= sizeof kMagic && std::memcmp(buf.data(), kMagic, sizeof kMagic) != 0) {
       throw CheckpointError(path + ": not an rnnattn checkpoint (wrong magic bytes)");
     }
-    throw CheckpointError(path + ": truncated checkpoint (" + std::to_string(buf.size()) + " bytes)");
+    throw CheckpointError(path + ": truncated checkpoint (" + std::to_string(buf.size()) +
+                          " bytes)");
   }
   if (std::memcmp(buf.data(), kMagic, sizeof kMagic) != 0) {
     throw CheckpointError(path + ": not an rnnattn checkpoint (wrong magic bytes)");
@@ -194,7 +196,8 @@ Checkpoint load_checkpoint(const std::string& path) {
                           ")");
   }
   if (buf.size() > expected) {
-    throw CheckpointError(path + ": corrupted checkpoint (" + std::to_string(buf.size() - expected) +
+    throw CheckpointError(path + ": corrupted checkpoint (" +
+                          std::to_string(buf.size() - expected) +
                           " unexpected bytes after the data)");
   }
   std::uint64_t stored;

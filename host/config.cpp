@@ -31,9 +31,12 @@ void ModelConfig::validate() const {
 
 const char* to_string(Activation a) {
   switch (a) {
-    case Activation::kTanh: return "tanh";
-    case Activation::kLinear: return "linear";
-    case Activation::kSigmoid: return "sigmoid";
+    case Activation::kTanh:
+      return "tanh";
+    case Activation::kLinear:
+      return "linear";
+    case Activation::kSigmoid:
+      return "sigmoid";
   }
   return "?";
 }

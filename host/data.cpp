@@ -21,7 +21,8 @@ Scaler Scaler::fit(const double* v, std::size_t n) {
     s.max = std::max(s.max, v[i]);
   }
   if (!(s.max > s.min)) {
-    throw DataError("cannot scale a constant series (every value is " + std::to_string(s.min) + ")");
+    throw DataError("cannot scale a constant series (every value is " + std::to_string(s.min) +
+                    ")");
   }
   return s;
 }
@@ -60,7 +61,8 @@ std::vector<int> numpy_permutation(int n, std::uint32_t seed) {
 namespace {
 
 // Windows x = s[i .. i+T-1], y = s[i+T] (already scaled) for the given start positions.
-WindowSet make_windows(const std::vector<double>& scaled, int steps, const std::vector<int>& starts) {
+WindowSet make_windows(const std::vector<double>& scaled, int steps,
+                       const std::vector<int>& starts) {
   WindowSet w;
   w.count = static_cast<int>(starts.size());
   w.steps = steps;
@@ -74,7 +76,8 @@ WindowSet make_windows(const std::vector<double>& scaled, int steps, const std::
 }
 
 void check_steps(int steps) {
-  if (steps < 1) throw InvalidArgument("window length (T) must be >= 1, got " + std::to_string(steps));
+  if (steps < 1)
+    throw InvalidArgument("window length (T) must be >= 1, got " + std::to_string(steps));
 }
 
 }  // namespace
@@ -164,7 +167,8 @@ std::vector<double> read_csv_column(const std::string& path, const std::string& 
       if (lower(header[i]) == lower(column)) col = static_cast<int>(i);
     }
     if (col < 0) {
-      throw DataError(path + ":1: no column named '" + column + "' (columns: " + join(header) + ")");
+      throw DataError(path + ":1: no column named '" + column + "' (columns: " + join(header) +
+                      ")");
     }
   } else if (header.size() == 1) {
     col = 0;
@@ -208,13 +212,15 @@ std::vector<double> read_csv_column(const std::string& path, const std::string& 
 SplitData series_data(const std::vector<double>& series, int steps, double train_fraction) {
   check_steps(steps);
   if (!(train_fraction > 0.0 && train_fraction < 1.0)) {
-    throw InvalidArgument("train fraction must be in (0, 1), got " + std::to_string(train_fraction));
+    throw InvalidArgument("train fraction must be in (0, 1), got " +
+                          std::to_string(train_fraction));
   }
   const long n_values = static_cast<long>(series.size());
   if (n_values < steps + 2L) {
-    throw DataError("series of " + std::to_string(n_values) + " values is too short for windows of " +
-                    std::to_string(steps) + " steps: need at least T + 2 = " +
-                    std::to_string(steps + 2) + " (one training and one test window)");
+    throw DataError("series of " + std::to_string(n_values) +
+                    " values is too short for windows of " + std::to_string(steps) +
+                    " steps: need at least T + 2 = " + std::to_string(steps + 2) +
+                    " (one training and one test window)");
   }
   const int n = static_cast<int>(n_values - steps);
   const int n_train = std::clamp(static_cast<int>(train_fraction * n), 1, n - 1);

@@ -63,7 +63,8 @@ void orthogonal(Rng& rng, float* w, int n) {
     }
   }
   for (int r = 0; r < n; ++r) {
-    for (int c = 0; c < n; ++c) w[r * n + c] = static_cast<float>(q[static_cast<std::size_t>(c) * n + r]);
+    for (int c = 0; c < n; ++c)
+      w[r * n + c] = static_cast<float>(q[static_cast<std::size_t>(c) * n + r]);
   }
 }
 

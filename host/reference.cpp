@@ -15,9 +15,12 @@ namespace {
 template <typename Real>
 Real activate(Activation a, Real v) {
   switch (a) {
-    case Activation::kTanh: return std::tanh(v);
-    case Activation::kSigmoid: return Real(1) / (Real(1) + std::exp(-v));
-    case Activation::kLinear: break;
+    case Activation::kTanh:
+      return std::tanh(v);
+    case Activation::kSigmoid:
+      return Real(1) / (Real(1) + std::exp(-v));
+    case Activation::kLinear:
+      break;
   }
   return v;
 }
@@ -26,9 +29,12 @@ Real activate(Activation a, Real v) {
 template <typename Real>
 Real activate_grad(Activation a, Real y) {
   switch (a) {
-    case Activation::kTanh: return Real(1) - y * y;
-    case Activation::kSigmoid: return y * (Real(1) - y);
-    case Activation::kLinear: break;
+    case Activation::kTanh:
+      return Real(1) - y * y;
+    case Activation::kSigmoid:
+      return y * (Real(1) - y);
+    case Activation::kLinear:
+      break;
   }
   return Real(1);
 }
@@ -163,7 +169,7 @@ void reference_backward(const ModelConfig& cfg, const Real* params, const Real* 
         Real* dht = &dh[static_cast<std::size_t>(t + 1) * H];
         Real g_dot_h = 0;
         for (int j = 0; j < H; ++j) g_dot_h += dc[j] * ht[j];
-        const Real de = s.a[t] * (g_dot_h - g_dot_c);    // through the softmax
+        const Real de = s.a[t] * (g_dot_h - g_dot_c);      // through the softmax
         const Real du = de * (Real(1) - s.e[t] * s.e[t]);  // through the score's tanh
         g.ba[t] += du;
         for (int j = 0; j < H; ++j) {
@@ -229,11 +235,11 @@ double reference_loss(Loss loss, const Real* y, const Real* target, long n, Real
   return total * inv_n;
 }
 
-#define RNNATTN_INSTANTIATE(Real)                                                              \
+#define RNNATTN_INSTANTIATE(Real)                                                                 \
   template void reference_forward<Real>(const ModelConfig&, const Real*, const Real*, int, Real*, \
-                                        Real*, Real*, Real*);                                   \
-  template void reference_backward<Real>(const ModelConfig&, const Real*, const Real*, int,     \
-                                         const Real*, Real*, Real*);                            \
+                                        Real*, Real*, Real*);                                     \
+  template void reference_backward<Real>(const ModelConfig&, const Real*, const Real*, int,       \
+                                         const Real*, Real*, Real*);                              \
   template double reference_loss<Real>(Loss, const Real*, const Real*, long, Real*);
 RNNATTN_INSTANTIATE(float)
 RNNATTN_INSTANTIATE(double)

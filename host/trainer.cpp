@@ -22,8 +22,9 @@ void check_dataset(const Model& model, const WindowSet& data, const char* what) 
   const std::size_t want_y = static_cast<std::size_t>(data.count) * c.output_size;
   if (data.x.size() != want_x || data.y.size() != want_y) {
     throw InvalidArgument(std::string(what) + ": x holds " + std::to_string(data.x.size()) +
-                          " and y " + std::to_string(data.y.size()) + " values; [N,T,D] and [N,O] need " +
-                          std::to_string(want_x) + " and " + std::to_string(want_y));
+                          " and y " + std::to_string(data.y.size()) +
+                          " values; [N,T,D] and [N,O] need " + std::to_string(want_x) + " and " +
+                          std::to_string(want_y));
   }
 }
 
@@ -40,7 +41,8 @@ Model make_model(const ModelConfig& config, std::uint64_t seed, const AdamConfig
 }
 
 TrainHistory fit(Backend& backend, Model& model, const WindowSet& train, const TrainOptions& opt) {
-  if (opt.epochs < 0) throw InvalidArgument("epochs must be >= 0, got " + std::to_string(opt.epochs));
+  if (opt.epochs < 0)
+    throw InvalidArgument("epochs must be >= 0, got " + std::to_string(opt.epochs));
   if (opt.batch_size < 1) {
     throw InvalidArgument("batch size must be >= 1, got " + std::to_string(opt.batch_size));
   }
@@ -88,10 +90,11 @@ std::vector<float> predict(Backend& backend, const Model& model, const WindowSet
   const std::size_t xs = static_cast<std::size_t>(c.steps) * c.input_size;
   for (int start = 0; start < data.count; start += kChunk) {
     const int b = std::min(kChunk, data.count - start);
-    backend.forward(c, model.params.data(), data.x.data() + start * xs, b,
-                    y.data() + static_cast<std::size_t>(start) * c.output_size,
-                    attention ? attention->data() + static_cast<std::size_t>(start) * c.steps : nullptr,
-                    nullptr);
+    backend.forward(
+        c, model.params.data(), data.x.data() + start * xs, b,
+        y.data() + static_cast<std::size_t>(start) * c.output_size,
+        attention ? attention->data() + static_cast<std::size_t>(start) * c.steps : nullptr,
+        nullptr);
   }
   return y;
 }

@@ -37,8 +37,8 @@ class Cli : public ::testing::Test {
     if (!dir_.empty()) std::system(("rm -rf '" + dir_ + "'").c_str());
   }
   Result run(const std::string& args) {
-    const std::string cmd = std::string("cd '") + dir_ + "' && '" + RNNATTN_CLI + "' " + args +
-                            " > out.txt 2> err.txt";
+    const std::string cmd =
+        std::string("cd '") + dir_ + "' && '" + RNNATTN_CLI + "' " + args + " > out.txt 2> err.txt";
     const int status = std::system(cmd.c_str());
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir_ + "/out.txt"),
             slurp(dir_ + "/err.txt")};
@@ -122,9 +122,10 @@ TEST_F(Cli, TrainPredictInspectRoundTrip) {
   EXPECT_NE(r.out.find("Epoch 2/2"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("predict_zero (baseline)"), std::string::npos) << r.out;
   const std::string json = slurp(dir_ + "/run.json");
-  for (const char* key : {"\"data\":\"fib\"", "\"device\":\"cpu\"", "\"runs\":[", "\"model\":\"attention\"",
-                          "\"seed\":3", "\"epochs\":2", "\"train_mse\":", "\"test_mse\":",
-                          "\"test_rmse\":", "\"seconds\":", "\"baselines\":", "\"predict_zero\""}) {
+  for (const char* key :
+       {"\"data\":\"fib\"", "\"device\":\"cpu\"", "\"runs\":[", "\"model\":\"attention\"",
+        "\"seed\":3", "\"epochs\":2", "\"train_mse\":", "\"test_mse\":", "\"test_rmse\":",
+        "\"seconds\":", "\"baselines\":", "\"predict_zero\""}) {
     EXPECT_NE(json.find(key), std::string::npos) << key << " missing in " << json;
   }
 
@@ -151,7 +152,8 @@ TEST_F(Cli, TrainPredictInspectRoundTrip) {
 }
 
 TEST_F(Cli, CompareOnACsvSeries) {
-  const Result r = run("train --data " + kSun + " --compare --seeds 2 --epochs 2 --hidden 4 --json c.json");
+  const Result r =
+      run("train --data " + kSun + " --compare --seeds 2 --epochs 2 --hidden 4 --json c.json");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("| attention | 2 |"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("| plain | 2 |"), std::string::npos) << r.out;

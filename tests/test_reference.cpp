@@ -41,7 +41,7 @@ std::string case_name(const ::testing::TestParamInfo<GradCase>& info) {
 
 std::vector<GradCase> grad_cases() {
   // Each of H 1,2,7,32; T 1,2,20; D 1,3; O 1,2; B 1,5 appears, with the seed's shape among them.
-  const Shape shapes[] = {{1, 1, 1, 1, 1},  {2, 20, 1, 1, 1}, {2, 2, 3, 2, 5}, {7, 20, 3, 1, 5},
+  const Shape shapes[] = {{1, 1, 1, 1, 1},  {2, 20, 1, 1, 1}, {2, 2, 3, 2, 5},  {7, 20, 3, 1, 5},
                           {32, 2, 1, 2, 1}, {7, 1, 3, 2, 5},  {32, 20, 3, 1, 5}};
   std::vector<GradCase> cases;
   for (const Shape& s : shapes) {
@@ -70,7 +70,8 @@ TEST_P(GradientCheck, MatchesCentralFiniteDifferences) {
   const std::size_t P = ParamLayout(cfg).size();
   // Large enough parameters that the tanh saturate partly and the softmax is far from uniform.
   std::vector<double> params = random_vector<double>(P, 101, -0.8, 0.8);
-  const std::vector<double> x = random_vector<double>(static_cast<std::size_t>(B) * c.s.t * c.s.d, 202);
+  const std::vector<double> x =
+      random_vector<double>(static_cast<std::size_t>(B) * c.s.t * c.s.d, 202);
   const std::vector<double> r = random_vector<double>(static_cast<std::size_t>(B) * c.s.o, 303);
 
   auto loss = [&](const std::vector<double>& p, const std::vector<double>& xx) {

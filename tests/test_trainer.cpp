@@ -121,7 +121,7 @@ TEST(Trainer, BatchOfAllEqualsOneFullGradientStep) {
 }
 
 TEST(Trainer, RejectsMismatchedData) {
-  const SplitData d = small_series();  // T = 8
+  const SplitData d = small_series();      // T = 8
   Model m = make_model(ModelConfig{}, 1);  // T = 20
   auto backend = make_backend(Device::kCpu);
   try {

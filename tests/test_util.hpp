@@ -14,7 +14,8 @@
 namespace rnnattn::test {
 
 template <typename Real>
-std::vector<Real> random_vector(std::size_t n, std::uint64_t seed, double lo = -1.0, double hi = 1.0) {
+std::vector<Real> random_vector(std::size_t n, std::uint64_t seed, double lo = -1.0,
+                                double hi = 1.0) {
   Rng rng(seed);
   std::vector<Real> v(n);
   for (auto& x : v) x = static_cast<Real>(rng.uniform(lo, hi));
@@ -26,7 +27,8 @@ template <typename A, typename B>
 ::testing::AssertionResult all_close(const std::string& what, const std::vector<A>& got,
                                      const std::vector<B>& want, double abs_tol, double rel_tol) {
   if (got.size() != want.size()) {
-    return ::testing::AssertionFailure() << what << ": size " << got.size() << " vs " << want.size();
+    return ::testing::AssertionFailure()
+           << what << ": size " << got.size() << " vs " << want.size();
   }
   int bad = 0;
   std::string msg;

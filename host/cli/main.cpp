@@ -119,7 +119,8 @@ Baseline baseline_for(const SplitData& d) {
   auto predict = [&](const WindowSet& w) {
     std::vector<float> p(w.count, 0.f);
     if (!fib) {
-      for (int i = 0; i < w.count; ++i) p[i] = w.x[static_cast<std::size_t>(i) * w.steps + w.steps - 1];
+      for (int i = 0; i < w.count; ++i)
+        p[i] = w.x[static_cast<std::size_t>(i) * w.steps + w.steps - 1];
     }
     return p;
   };
@@ -254,9 +255,10 @@ int cmd_train(const std::vector<std::string>& argv) {
       r.train_mse = mean_squared_error(predict(*backend, model, data.train), data.train);
       r.test_mse = mean_squared_error(predict(*backend, model, data.test), data.test);
       r.test_rmse = std::sqrt(r.test_mse) * data.scaler.range();
-      std::printf("%-9s seed %-4ld train MSE %s  test MSE %s  test RMSE %s (original units)  %.1fs\n",
-                  m.c_str(), s, sci(r.train_mse).c_str(), sci(r.test_mse).c_str(),
-                  sci(r.test_rmse).c_str(), r.seconds);
+      std::printf(
+          "%-9s seed %-4ld train MSE %s  test MSE %s  test RMSE %s (original units)  %.1fs\n",
+          m.c_str(), s, sci(r.train_mse).c_str(), sci(r.test_mse).c_str(), sci(r.test_rmse).c_str(),
+          r.seconds);
       std::fflush(stdout);
       results.push_back(r);
       last_model = std::move(model);
@@ -264,8 +266,9 @@ int cmd_train(const std::vector<std::string>& argv) {
   }
 
   // Summary table.
-  std::printf("\n| model | runs | train MSE min / median / max | test MSE min / median / max | "
-              "test RMSE median (original units) |\n|---|---|---|---|---|\n");
+  std::printf(
+      "\n| model | runs | train MSE min / median / max | test MSE min / median / max | "
+      "test RMSE median (original units) |\n|---|---|---|---|---|\n");
   for (const std::string& m : models) {
     std::vector<double> tr, te, rm;
     for (const RunResult& r : results) {
@@ -283,16 +286,18 @@ int cmd_train(const std::vector<std::string>& argv) {
   std::printf("| %s (baseline) | - | %s | %s | %s |\n", base.name.c_str(),
               sci(base.train_mse).c_str(), sci(base.test_mse).c_str(), sci(base.test_rmse).c_str());
   if (fib) {
-    std::printf("| tutorial, Keras 2.15 (one run): attention | 1 | 5.63e-05 | 5.90e-07 | - |\n"
-                "| tutorial, Keras 2.15 (one run): plain | 1 | 6.29e-04 (another run 5.63e-05) | "
-                "5.40e-04 (another run 2.62e-05) | - |\n");
+    std::printf(
+        "| tutorial, Keras 2.15 (one run): attention | 1 | 5.63e-05 | 5.90e-07 | - |\n"
+        "| tutorial, Keras 2.15 (one run): plain | 1 | 6.29e-04 (another run 5.63e-05) | "
+        "5.40e-04 (another run 2.62e-05) | - |\n");
     int big_train = 0, big_test = 0;
     for (float v : data.train.y) big_train += v > 1e-6f;
     for (float v : data.test.y) big_test += v > 1e-6f;
-    std::printf("\nNote: the scale is set by the last, huge Fibonacci numbers: only %d train and %d "
-                "test targets exceed 1e-6,\nso predicting 0 everywhere already scores the "
-                "baseline row above. One run says little; use --seeds.\n",
-                big_train, big_test);
+    std::printf(
+        "\nNote: the scale is set by the last, huge Fibonacci numbers: only %d train and %d "
+        "test targets exceed 1e-6,\nso predicting 0 everywhere already scores the "
+        "baseline row above. One run says little; use --seeds.\n",
+        big_train, big_test);
   }
 
   if (!json_path.empty()) {
@@ -344,7 +349,8 @@ int cmd_train(const std::vector<std::string>& argv) {
 }
 
 // ---------------------------------------------------------------------------------------------
-constexpr const char* kPredictHelp = R"(usage: rnnattn predict --model FILE --data fib|FILE.csv [options]
+constexpr const char* kPredictHelp =
+    R"(usage: rnnattn predict --model FILE --data fib|FILE.csv [options]
 
 Print the model's predictions for the test part of the data, in original units.
 
@@ -368,7 +374,8 @@ int cmd_predict(const std::vector<std::string>& argv) {
   }
   const Args a("predict", argv, {"--model", "--data", "--column", "--device", "--json"},
                {"--attention"});
-  if (!a.has("--model")) throw UsageError("--model FILE is required (see 'rnnattn predict --help')");
+  if (!a.has("--model"))
+    throw UsageError("--model FILE is required (see 'rnnattn predict --help')");
   if (!a.has("--data")) throw UsageError("--data is required (see 'rnnattn predict --help')");
   const Checkpoint ck = load_checkpoint(a.get("--model", ""));
   const Model& model = ck.model;
@@ -383,11 +390,13 @@ int cmd_predict(const std::vector<std::string>& argv) {
   }
   const std::unique_ptr<Backend> backend = open_backend(a.get("--device", "auto"));
   std::vector<float> attn;
-  const std::vector<float> pred = predict(*backend, model, data.test, want_attention ? &attn : nullptr);
+  const std::vector<float> pred =
+      predict(*backend, model, data.test, want_attention ? &attn : nullptr);
   const int T = model.config.steps, O = model.config.output_size;
 
-  std::printf("# test windows of %s (%d); values in original units\n# start  target  prediction%s\n",
-              source.c_str(), data.test.count, want_attention ? "  attention weights a_1..a_T" : "");
+  std::printf(
+      "# test windows of %s (%d); values in original units\n# start  target  prediction%s\n",
+      source.c_str(), data.test.count, want_attention ? "  attention weights a_1..a_T" : "");
   for (int i = 0; i < data.test.count; ++i) {
     std::printf("%d  %.9g  %.9g", data.test.index[i], ck.scaler.unscale(data.test.y[i]),
                 ck.scaler.unscale(pred[static_cast<std::size_t>(i) * O]));
@@ -410,8 +419,9 @@ int cmd_predict(const std::vector<std::string>& argv) {
           .value("target", ck.scaler.unscale(data.test.y[i]))
           .value("prediction", ck.scaler.unscale(pred[static_cast<std::size_t>(i) * O]));
       if (want_attention) {
-        j.numbers("attention", std::vector<float>(attn.begin() + static_cast<std::size_t>(i) * T,
-                                                  attn.begin() + static_cast<std::size_t>(i + 1) * T));
+        j.numbers("attention",
+                  std::vector<float>(attn.begin() + static_cast<std::size_t>(i) * T,
+                                     attn.begin() + static_cast<std::size_t>(i + 1) * T));
       }
       j.end_object();
     }
@@ -436,7 +446,8 @@ int cmd_inspect(const std::vector<std::string>& argv) {
     return 0;
   }
   const Args a("inspect", argv, {"--model"}, {"--json"});
-  if (!a.has("--model")) throw UsageError("--model FILE is required (see 'rnnattn inspect --help')");
+  if (!a.has("--model"))
+    throw UsageError("--model FILE is required (see 'rnnattn inspect --help')");
   const Checkpoint ck = load_checkpoint(a.get("--model", ""));
   const Model& m = ck.model;
   const ParamLayout layout(m.config);
@@ -476,8 +487,8 @@ int cmd_inspect(const std::vector<std::string>& argv) {
               layout.size());
   std::printf("trained: %lld epochs, %lld Adam steps, lr %g\ndata: %s%s%s, scaler [%.17g, %.17g]\n",
               static_cast<long long>(m.epochs_trained), static_cast<long long>(m.adam.step),
-              m.adam_config.learning_rate, ck.data_source.c_str(), ck.column.empty() ? "" : " column ",
-              ck.column.c_str(), ck.scaler.min, ck.scaler.max);
+              m.adam_config.learning_rate, ck.data_source.c_str(),
+              ck.column.empty() ? "" : " column ", ck.column.c_str(), ck.scaler.min, ck.scaler.max);
   for (const TensorInfo& t : layout.tensors()) {
     std::printf("%s [%d,%d]\n", t.name.c_str(), t.rows, t.cols);
     for (int r = 0; r < t.rows; ++r) {

@@ -40,7 +40,8 @@ class Backend {
   virtual void forward(const ModelConfig& config, const float* params, const float* x, int batch,
                        float* y, float* attention, float* hidden) = 0;
 
-  // Backward pass on host buffers: dy [B,O] in, dparams (overwritten) and dx [B,T,D] (nullable) out.
+  // Backward pass on host buffers: dy [B,O] in, dparams (overwritten) and dx [B,T,D] (nullable)
+  // out.
   virtual void backward(const ModelConfig& config, const float* params, const float* x, int batch,
                         const float* dy, float* dparams, float* dx) = 0;
 

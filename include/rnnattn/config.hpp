@@ -20,10 +20,10 @@ enum class Activation { kTanh, kLinear, kSigmoid };
 enum class Loss { kMse, kBce };
 
 struct ModelConfig {
-  int input_size = 1;   // D
-  int hidden_size = 2;  // H
-  int steps = 20;       // T (the attention bias ba[T] ties the model to this length)
-  int output_size = 1;  // O
+  int input_size = 1;     // D
+  int hidden_size = 2;    // H
+  int steps = 20;         // T (the attention bias ba[T] ties the model to this length)
+  int output_size = 1;    // O
   bool attention = true;  // false: the "plain" model y = act(h_T Wd + bd)
   Activation head = Activation::kTanh;
   Loss loss = Loss::kMse;

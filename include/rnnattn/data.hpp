@@ -20,10 +20,10 @@ struct Scaler {
 };
 
 struct WindowSet {
-  int count = 0;         // N windows
-  int steps = 0;         // T
-  std::vector<float> x;  // [N, T, 1]
-  std::vector<float> y;  // [N, 1]
+  int count = 0;           // N windows
+  int steps = 0;           // T
+  std::vector<float> x;    // [N, T, 1]
+  std::vector<float> y;    // [N, 1]
   std::vector<int> index;  // the window's start position in the series (for reports)
 };
 

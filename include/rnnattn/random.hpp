@@ -16,7 +16,8 @@ class Rng {
   double uniform() { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }
   // Uniform in [lo, hi).
   double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
-  // Standard normal (Box-Muller; one value per call, so the stream position is simple to reason about).
+  // Standard normal (Box-Muller; one value per call, so the stream position is simple to reason
+  // about).
   double normal();
   // Uniform integer in [0, n), unbiased (rejection sampling). n must be >= 1.
   std::uint64_t below(std::uint64_t n);
