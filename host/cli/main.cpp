@@ -137,8 +137,10 @@ std::unique_ptr<Backend> open_backend(const std::string& name) {
   if (dev == Device::kAuto) {
     std::cout << "device: " << b->name()
               << (b->name() == "cpu"
-                      ? (cuda_device_count() > 0 ? " (auto: this build has no CUDA backend yet)"
-                                                 : " (auto: no CUDA GPU found)")
+                      ? (cuda_device_count() > 0
+                             ? " (auto: a GPU is present, but the CUDA kernels have not yet passed "
+                               "the GPU suite on hardware; --device cuda runs them)"
+                             : " (auto: no CUDA GPU found)")
                       : " (auto)")
               << '\n';
   } else {
@@ -165,8 +167,10 @@ Train an Elman RNN (tanh) with additive attention, or the plain RNN, and report 
   --head tanh|linear|sigmoid   head activation (default tanh)
   --loss mse|bce           loss (default mse; bce needs --head sigmoid)
   --seed S                 first seed: initialisation and shuffling (default 1)
-  --device cpu|cuda|auto   where to train (default auto: the GPU when there is one and the
-                           CUDA backend exists, else the CPU)
+  --device cpu|cuda|cuda-unfused|auto
+                           where to train (default auto: the GPU when there is one and the CUDA
+                           kernels are verified on it, else the CPU); cuda-unfused is the classic
+                           one-launch-per-operation GPU path
   --save FILE              write the trained model (one run only) as a checkpoint
   --json FILE              write the results as JSON
   --quiet / --verbose      no per-epoch lines / per-epoch lines even for several runs
@@ -358,7 +362,7 @@ Print the model's predictions for the test part of the data, in original units.
   --data fib|FILE.csv      the data (windows of the model's T; scaled as at training time)
   --column NAME            the CSV column (default: the one the model was trained on)
   --attention              also print the attention weights of each window
-  --device cpu|cuda|auto   where to run (default auto)
+  --device cpu|cuda|cuda-unfused|auto   where to run (default auto)
   --json FILE              write predictions (and weights) as JSON
 )";
 

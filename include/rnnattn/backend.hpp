@@ -11,8 +11,8 @@
 
 namespace rnnattn {
 
-enum class Device { kCpu, kCuda, kAuto };
-Device parse_device(const std::string& s);  // "cpu" | "cuda" | "auto"
+enum class Device { kCpu, kCuda, kCudaUnfused, kAuto };
+Device parse_device(const std::string& s);  // "cpu" | "cuda" | "cuda-unfused" | "auto"
 const char* to_string(Device d);
 
 // A training run that lives in the backend's memory: the parameters, the Adam state and the
@@ -54,11 +54,16 @@ class Backend {
 
 // Number of CUDA devices visible to this process (0 when there is no GPU or no driver).
 int cuda_device_count() noexcept;
-// True when this build has a CUDA backend and a GPU is present.
+// True when a GPU is present (this build always has the CUDA backend).
 bool cuda_backend_available() noexcept;
+// True when `auto` picks the GPU: a GPU is present and the CUDA backend has passed the GPU suite
+// on real hardware (docs/gpu-runs.md). Until then `auto` stays on the CPU and says so.
+bool cuda_auto_enabled() noexcept;
 
-// kCpu: the CPU reference. kCuda: the CUDA backend, or throws Unavailable saying why.
-// kAuto: the CUDA backend when available, else the CPU.
+// kCpu: the CPU reference. kCuda: the fused CUDA kernels; kCudaUnfused: the classic
+// one-launch-per-operation GPU path (a differential check and the benchmarks' baseline); both
+// throw Unavailable saying why when there is no GPU. kAuto: the GPU when cuda_auto_enabled(),
+// else the CPU.
 std::unique_ptr<Backend> make_backend(Device device);
 
 // The checks every backend entry point makes; throw InvalidArgument naming the tensor.

@@ -1,0 +1,78 @@
+// Device helpers shared by the fused kernels (internal).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include "kernels.hpp"
+
+namespace rnnattn::kernels {
+
+__device__ __forceinline__ float head_act(int head, float v) {
+  if (head == kHeadTanh) return tanhf(v);
+  if (head == kHeadSigmoid) return 1.f / (1.f + expf(-v));
+  return v;
+}
+
+// d act / d pre from the output y.
+__device__ __forceinline__ float head_act_grad(int head, float y) {
+  if (head == kHeadTanh) return 1.f - y * y;
+  if (head == kHeadSigmoid) return y * (1.f - y);
+  return 1.f;
+}
+
+// Sequence-segment reduction. The threads of one block are split into segments of `hp` threads
+// (hp a power of two), one segment per sequence. Returns, to every thread of the segment, the sum
+// of v over the segment. hp <= 32: one butterfly within the warp (every lane gets the bitwise same
+// sum, since IEEE addition is commutative). hp > 32: butterfly per warp, then each thread adds the
+// warp partials in the same order from shared memory; `scratch` alternates between two halves
+// (parity), so one __syncthreads per call suffices. Every thread of the block must call it.
+struct SegmentReducer {
+  int hp;
+  int seg;         // segment (sequence) index within the block
+  int lane;        // thread index within the segment
+  float* scratch;  // [2][segments][hp/32] when hp > 32
+  int segments;
+  int parity = 0;
+
+  __device__ float sum(float v) {
+    if (hp <= 32) {
+      for (int off = hp >> 1; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off, hp);
+      return v;
+    }
+    for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
+    const int warps = hp >> 5;
+    float* red = scratch + (parity * segments + seg) * warps;
+    parity ^= 1;
+    if ((lane & 31) == 0) red[lane >> 5] = v;
+    __syncthreads();
+    float total = 0.f;
+    for (int w = 0; w < warps; ++w) total += red[w];
+    return total;
+  }
+};
+
+// Launch geometry shared by forward and backward: segments of hp threads, at least 128 threads
+// a block, at most 1024 (so H <= 1024).
+struct SegmentGeometry {
+  int hp;        // threads per sequence: next power of two >= H
+  int threads;   // per block
+  int segments;  // sequences per block
+  int blocks;
+};
+
+inline SegmentGeometry segment_geometry(int hidden, int batch) {
+  SegmentGeometry g{};
+  g.hp = 1;
+  while (g.hp < hidden) g.hp <<= 1;
+  g.threads = g.hp < 128 ? 128 : g.hp;
+  g.segments = g.threads / g.hp;
+  g.blocks = (batch + g.segments - 1) / g.segments;
+  return g;
+}
+
+// Floats of reduction scratch a block needs.
+inline int reduce_scratch_floats(const SegmentGeometry& g) {
+  return g.hp > 32 ? 2 * g.segments * (g.hp / 32) : 0;
+}
+
+}  // namespace rnnattn::kernels

@@ -1,0 +1,103 @@
+// Launchers of rnnattn's CUDA kernels (internal header, includable by plain C++).
+// All pointers are device pointers. Shape letters as in include/rnnattn/config.hpp.
+// Each launcher checks its launch and throws CudaError naming the kernel.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+
+namespace rnnattn::kernels {
+
+// Head activation codes shared by host and device (same order as rnnattn::Activation).
+enum HeadAct : int { kHeadTanh = 0, kHeadLinear = 1, kHeadSigmoid = 2 };
+
+struct Shape {
+  int batch;   // B
+  int steps;   // T
+  int input;   // D
+  int hidden;  // H
+  int output;  // O
+  bool attention;
+  int head;  // HeadAct
+};
+
+struct Weights {
+  const float* wx;  // [D,H]
+  const float* wh;  // [H,H]
+  const float* bh;  // [H]
+  const float* wa;  // [H]   (attention only)
+  const float* ba;  // [T]   (attention only)
+  const float* wd;  // [H,O]
+  const float* bd;  // [O]
+};
+
+// ---- rnn_fused_forward.cu -------------------------------------------------------------------
+struct FusedForwardArgs {
+  Shape shape;
+  Weights w;
+  const float* x;   // [B,T,D]
+  const float* xw;  // [B,T,H] x_t Wx precomputed (no bias), or null: computed in the kernel
+  float* y;         // [B,O]
+  // Training mode stores what backward needs; inference passes null and keeps nothing per step.
+  float* hidden;     // [B,T,H] or null
+  float* scores;     // [B,T] e_t or null (attention)
+  float* expsum;     // [B] sum_t exp(e_t) or null (attention)
+  float* context;    // [B,H] or null
+  float* attention;  // [B,T] softmax weights a_t or null (attention)
+};
+void fused_forward(const FusedForwardArgs& args, cudaStream_t stream);
+
+// ---- rnn_fused_backward.cu ------------------------------------------------------------------
+struct FusedBackwardArgs {
+  Shape shape;
+  Weights w;
+  const float* hidden;   // [B,T,H] from the training forward
+  const float* scores;   // [B,T]   (attention)
+  const float* expsum;   // [B]     (attention)
+  const float* context;  // [B,H]
+  const float* y;        // [B,O]
+  const float* dy;       // [B,O]  dL/dy
+  float* dpre;           // [B,O]  dL/d(c Wd + bd)
+  float* du;             // [B,T]  dL/du_t (attention)
+  float* dz;             // [B,T,H] dL/dz_t
+  float* dz_next;        // [B,T,H] row t holds dz_{t+1} (last row 0): dWh = hidden^T dz_next
+};
+void fused_backward(const FusedBackwardArgs& args, cudaStream_t stream);
+
+// ---- rnn_unfused.cu: the classic one-kernel-per-operation path ------------------------------
+// z[:, t, :] += bh; h = tanh(z) in place for one time step; rows of length H, stride T*H.
+void unfused_bias_tanh_step(float* z, const float* bh, int batch, int steps, int hidden, int t,
+                            cudaStream_t stream);
+// e[b,t] = tanh(h[b,t,:] . wa + ba[t]); ex[b,t] = exp(e[b,t]).
+void unfused_scores(const float* hidden, const float* wa, const float* ba, int batch, int steps,
+                    int hidden_size, float* scores, float* ex, cudaStream_t stream);
+// a[b,t] = ex[b,t] / sum[b].
+void unfused_normalise(const float* ex, const float* sum, int batch, int steps, float* a,
+                       cudaStream_t stream);
+// Row sums of a [rows, cols] matrix through CUB's segmented reduction.
+void unfused_row_sums(const float* m, int rows, int cols, float* out, void* temp,
+                      std::size_t* temp_bytes, cudaStream_t stream);
+// c[b,:] = sum_t a[b,t] h[b,t,:].
+void unfused_context(const float* hidden, const float* a, int batch, int steps, int hidden_size,
+                     float* context, cudaStream_t stream);
+// y = act(y + bd) in place, y [B,O].
+void unfused_bias_act(float* y, const float* bd, int batch, int outputs, int head,
+                      cudaStream_t stream);
+
+// ---- train_ops.cu: loss, Adam and the training-step bookkeeping -----------------------------
+// dy = dL/dy and loss_acc += L (double, one block: a fixed summation order, deterministic).
+void loss_forward_backward(int loss, const float* y, const float* target, int n, float* dy,
+                           double* loss_acc, cudaStream_t stream);
+// Adam over n parameters with the step count read from *step (already advanced).
+void adam_update(float* params, const float* grads, float* m, float* v, int n, float lr,
+                 float beta1, float beta2, float epsilon, const long long* step,
+                 cudaStream_t stream);
+// ++*step; *cursor += batch.
+void advance_counters(long long* step, int* cursor, int batch, cudaStream_t stream);
+// x[i] = all_x[order[*cursor + i]], y likewise, for i < batch.
+void gather_batch(const float* all_x, const float* all_y, const int* order, const int* cursor,
+                  int batch, int x_row, int y_row, float* x, float* y, cudaStream_t stream);
+void fill(float* p, std::size_t n, float value, cudaStream_t stream);
+
+}  // namespace rnnattn::kernels

@@ -1,0 +1,126 @@
+// Fused backward: head and attention gradients, then BPTT in reverse time, in one launch. The
+// weight gradients are not accumulated here: the kernel writes per-sequence, per-step quantities
+// (dpre, du, dz) and the CUDA backend turns them into dWd, dbd, dwa, dba, dWh, dWx, dbh and dx with
+// a few large cuBLAS GEMMs over all B*T rows. No atomics: the result is bitwise reproducible.
+//
+// Per sequence (SPEC.md, "Gradients"), with g = dL/dc:
+//   dpre = dy * act'(y);  g = dpre Wd^T
+//   attention: a_t = exp(e_t) / S;  du_t = a_t (g.h_t - g.c) (1 - e_t^2);  dh_t = a_t g + du_t wa
+//   plain: dh_T = g
+//   t = T..1:  dz_t = (dh_t + carry) (1 - h_t^2);  carry = dz_t Wh^T
+//
+// Work mapping: as the forward kernel (rnn_fused_forward.cu): a segment of hp = nextpow2(H) threads
+// per sequence, thread j owning unit j; dz_t is exchanged through double-buffered shared memory so
+// that thread j can form carry_j = sum_k dz_t[k] Wh[j,k]; Wh is staged in shared memory when it
+// fits. Reads what the training forward stored (hidden, scores, S, context, y). Limits: H <= 1024.
+#include <cuda_runtime.h>
+
+#include <string>
+
+#include "cuda_utils.hpp"
+#include "device_common.cuh"
+#include "kernels.hpp"
+
+namespace rnnattn::kernels {
+namespace {
+
+template <bool kWhInSmem>
+__device__ void fused_backward_device(const FusedBackwardArgs& a, const SegmentGeometry& g) {
+  extern __shared__ float smem[];
+  const int B = a.shape.batch, T = a.shape.steps, H = a.shape.hidden, O = a.shape.output;
+  const int hp = g.hp;
+  const int seg = threadIdx.x / hp, j = threadIdx.x % hp;
+  const int b = blockIdx.x * g.segments + seg;
+  const bool seq_valid = b < B;
+  const bool active = seq_valid && j < H;
+
+  float* wh_s = smem;
+  float* dzbuf = smem + (kWhInSmem ? H * H : 0);  // [2][segments][hp]
+  float* scratch = dzbuf + 2 * g.segments * hp;
+  if (kWhInSmem) {
+    for (int i = threadIdx.x; i < H * H; i += blockDim.x) wh_s[i] = a.w.wh[i];
+    __syncthreads();
+  }
+  const float* wh = kWhInSmem ? wh_s : a.w.wh;
+  SegmentReducer red{hp, seg, j, scratch, g.segments};
+
+  // Head.
+  float dc = 0.f;
+  for (int o = 0; o < O; ++o) {
+    const std::size_t i = static_cast<std::size_t>(b) * O + o;
+    const float dpre = seq_valid ? a.dy[i] * head_act_grad(a.shape.head, a.y[i]) : 0.f;
+    if (seq_valid && j == 0) a.dpre[i] = dpre;
+    if (active) dc += dpre * a.w.wd[j * O + o];
+  }
+  const bool attention = a.shape.attention;
+  const float wa = (attention && active) ? a.w.wa[j] : 0.f;
+  const float c = active ? a.context[static_cast<std::size_t>(b) * H + j] : 0.f;
+  const float g_dot_c = attention ? red.sum(dc * c) : 0.f;
+  const float inv_sum = (attention && seq_valid) ? 1.f / a.expsum[b] : 0.f;
+
+  if (active) a.dz_next[(static_cast<std::size_t>(b) * T + T - 1) * H + j] = 0.f;
+  float carry = 0.f;
+  int cur = 0;
+  for (int t = T - 1; t >= 0; --t) {
+    const std::size_t row = static_cast<std::size_t>(b) * T + t;
+    const float h = active ? a.hidden[row * H + j] : 0.f;
+    float dh = carry;
+    if (attention) {
+      const float g_dot_h = red.sum(dc * h);
+      const float e = seq_valid ? a.scores[row] : 0.f;
+      const float at = expf(e) * inv_sum;
+      const float du = at * (g_dot_h - g_dot_c) * (1.f - e * e);
+      if (seq_valid && j == 0) a.du[row] = du;
+      dh += at * dc + du * wa;
+    } else if (t == T - 1) {
+      dh += dc;
+    }
+    const float dz = dh * (1.f - h * h);
+    if (active) {
+      a.dz[row * H + j] = dz;
+      if (t > 0) a.dz_next[(row - 1) * H + j] = dz;
+    }
+    float* buf = dzbuf + (cur * g.segments + seg) * hp;
+    buf[j] = active ? dz : 0.f;
+    __syncthreads();
+    carry = 0.f;
+    if (active) {
+      for (int k = 0; k < H; ++k) carry += buf[k] * wh[j * H + k];
+    }
+    cur ^= 1;
+  }
+}
+
+template <bool kWhInSmem>
+__global__ void fused_backward_kernel(FusedBackwardArgs a, SegmentGeometry g) {
+  fused_backward_device<kWhInSmem>(a, g);
+}
+
+}  // namespace
+
+void fused_backward(const FusedBackwardArgs& a, cudaStream_t stream) {
+  const Shape& s = a.shape;
+  if (s.batch < 1) return;
+  if (s.hidden > 1024) {
+    throw InvalidArgument("fused backward: H = " + std::to_string(s.hidden) +
+                          " exceeds the fused kernel's limit of 1024");
+  }
+  const SegmentGeometry g = segment_geometry(s.hidden, s.batch);
+  const std::size_t base = sizeof(float) * (2 * g.segments * g.hp + reduce_scratch_floats(g));
+  const std::size_t with_wh = base + sizeof(float) * s.hidden * s.hidden;
+  int device = 0, optin = 0;
+  RNNATTN_CUDA_CHECK(cudaGetDevice(&device));
+  RNNATTN_CUDA_CHECK(
+      cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  if (with_wh <= static_cast<std::size_t>(optin)) {
+    RNNATTN_CUDA_CHECK(cudaFuncSetAttribute(fused_backward_kernel<true>,
+                                            cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                            static_cast<int>(with_wh)));
+    fused_backward_kernel<true><<<g.blocks, g.threads, with_wh, stream>>>(a, g);
+  } else {
+    fused_backward_kernel<false><<<g.blocks, g.threads, base, stream>>>(a, g);
+  }
+  RNNATTN_CHECK_LAUNCH("fused_backward_kernel");
+}
+
+}  // namespace rnnattn::kernels

@@ -1,0 +1,137 @@
+// Fused forward: recurrence, attention scores, online softmax over time, context and head in one
+// kernel launch.
+//
+// What it computes, per sequence b (SPEC.md):
+//   h_t = tanh(x_t Wx + h_{t-1} Wh + bh);  e_t = tanh(h_t . wa + ba[t]);  a = softmax_t(e);
+//   c = sum_t a_t h_t (plain model: c = h_T);  y = act(c Wd + bd).
+// Because e_t is bounded by tanh, exp(e_t) lies in [e^-1, e]: the softmax needs no running maximum.
+// The kernel keeps the running sum S = sum_t exp(e_t) and acc = sum_t exp(e_t) h_t while the
+// steps are produced and divides once at the end.
+//
+// Work mapping: one segment of hp = nextpow2(H) threads per sequence, thread j owning hidden unit
+// j; blocks of max(128, hp) threads hold 128/hp sequences (the tutorial's H = 2 packs 64 sequences
+// in a block), so any batch runs in one launch. h_{t-1} is exchanged through shared memory (double
+// buffered: one __syncthreads per step); dot products over H (the score, the head) are segment
+// reductions (device_common.cuh). Wh is staged in shared memory when it fits, else read through L2.
+//
+// Stores: training mode writes hidden [B,T,H], scores e [B,T], S [B] and the context [B,H], which
+// backward consumes; inference passes null for all of them and keeps nothing per time step.
+// Limits: H <= 1024 (a segment is at most one block). x_t Wx comes precomputed (xw, one GEMM over
+// all steps, training mode) or is computed in the kernel (inference, so memory does not grow with
+// T).
+#include <cuda_runtime.h>
+
+#include <string>
+
+#include "cuda_utils.hpp"
+#include "device_common.cuh"
+#include "kernels.hpp"
+
+namespace rnnattn::kernels {
+namespace {
+
+template <bool kWhInSmem>
+__device__ void fused_forward_device(const FusedForwardArgs& a, const SegmentGeometry& g) {
+  extern __shared__ float smem[];
+  const int B = a.shape.batch, T = a.shape.steps, D = a.shape.input, H = a.shape.hidden,
+            O = a.shape.output;
+  const int hp = g.hp;
+  const int seg = threadIdx.x / hp, j = threadIdx.x % hp;
+  const int b = blockIdx.x * g.segments + seg;
+  const bool seq_valid = b < B;
+  const bool active = seq_valid && j < H;
+
+  float* wh_s = smem;
+  float* hbuf = smem + (kWhInSmem ? H * H : 0);  // [2][segments][hp]
+  float* scratch = hbuf + 2 * g.segments * hp;
+  if (kWhInSmem) {
+    for (int i = threadIdx.x; i < H * H; i += blockDim.x) wh_s[i] = a.w.wh[i];
+  }
+  const float* wh = kWhInSmem ? wh_s : a.w.wh;
+  hbuf[seg * hp + j] = 0.f;  // h_0 = 0
+  __syncthreads();
+
+  SegmentReducer red{hp, seg, j, scratch, g.segments};
+  const float bh = active ? a.w.bh[j] : 0.f;
+  const float wa = (a.shape.attention && active) ? a.w.wa[j] : 0.f;
+  float h = 0.f, sum = 0.f, acc = 0.f;
+  int cur = 0;
+  for (int t = 0; t < T; ++t) {
+    if (active) {
+      const std::size_t row = static_cast<std::size_t>(b) * T + t;
+      float z = bh;
+      if (a.xw) {
+        z += a.xw[row * H + j];
+      } else {
+        const float* xt = a.x + row * D;
+        for (int k = 0; k < D; ++k) z += xt[k] * a.w.wx[k * H + j];
+      }
+      const float* hprev = hbuf + (cur * g.segments + seg) * hp;
+      for (int k = 0; k < H; ++k) z += hprev[k] * wh[k * H + j];
+      h = tanhf(z);
+      hbuf[((cur ^ 1) * g.segments + seg) * hp + j] = h;
+      if (a.hidden) a.hidden[row * H + j] = h;
+    }
+    if (a.shape.attention) {
+      const float e = tanhf(red.sum(h * wa) + a.w.ba[t]);
+      const float w = expf(e);
+      sum += w;
+      acc += w * h;
+      if (seq_valid && j == 0) {
+        if (a.scores) a.scores[static_cast<std::size_t>(b) * T + t] = e;
+        if (a.attention) a.attention[static_cast<std::size_t>(b) * T + t] = w;
+      }
+    }
+    __syncthreads();
+    cur ^= 1;
+  }
+
+  const float c = a.shape.attention ? acc / sum : h;
+  if (active && a.context) a.context[static_cast<std::size_t>(b) * H + j] = c;
+  for (int o = 0; o < O; ++o) {
+    const float v = red.sum(active ? c * a.w.wd[j * O + o] : 0.f);
+    if (seq_valid && j == 0)
+      a.y[static_cast<std::size_t>(b) * O + o] = head_act(a.shape.head, v + a.w.bd[o]);
+  }
+  if (a.shape.attention && seq_valid) {
+    if (j == 0 && a.expsum) a.expsum[b] = sum;
+    // Thread 0 wrote exp(e_t); the per-step __syncthreads made those writes visible to the block.
+    if (a.attention) {
+      for (int t = j; t < T; t += hp) a.attention[static_cast<std::size_t>(b) * T + t] /= sum;
+    }
+  }
+}
+
+template <bool kWhInSmem>
+__global__ void fused_forward_kernel(FusedForwardArgs a, SegmentGeometry g) {
+  fused_forward_device<kWhInSmem>(a, g);
+}
+
+}  // namespace
+
+void fused_forward(const FusedForwardArgs& a, cudaStream_t stream) {
+  const Shape& s = a.shape;
+  if (s.batch < 1) return;  // nothing to do
+  if (s.hidden > 1024) {
+    throw InvalidArgument("fused forward: H = " + std::to_string(s.hidden) +
+                          " exceeds the fused kernel's limit of 1024");
+  }
+  const SegmentGeometry g = segment_geometry(s.hidden, s.batch);
+  const std::size_t base = sizeof(float) * (2 * g.segments * g.hp + reduce_scratch_floats(g));
+  const std::size_t with_wh = base + sizeof(float) * s.hidden * s.hidden;
+  int device = 0, optin = 0;
+  RNNATTN_CUDA_CHECK(cudaGetDevice(&device));
+  RNNATTN_CUDA_CHECK(
+      cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  if (with_wh <= static_cast<std::size_t>(optin)) {
+    RNNATTN_CUDA_CHECK(cudaFuncSetAttribute(fused_forward_kernel<true>,
+                                            cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                            static_cast<int>(with_wh)));
+    fused_forward_kernel<true><<<g.blocks, g.threads, with_wh, stream>>>(a, g);
+  } else {
+    fused_forward_kernel<false><<<g.blocks, g.threads, base, stream>>>(a, g);
+  }
+  RNNATTN_CHECK_LAUNCH("fused_forward_kernel");
+}
+
+}  // namespace rnnattn::kernels

@@ -1,0 +1,126 @@
+// The unfused GPU path: the classic implementation a user would write from library calls, one
+// launch per operation and per time step. It is the differential check of the fused kernels and
+// the benchmark's baseline. The CUDA backend strings these together with cuBLAS GEMMs:
+//   forward: xw = x Wx (one GEMM); for each t: z_t = xw_t + h_{t-1} Wh (GEMM), h_t = tanh(z_t + bh)
+//   (unfused_bias_tanh_step); scores (unfused_scores); softmax sums (CUB segmented reduction,
+//   unfused_row_sums) and weights (unfused_normalise); context (unfused_context); head GEMM and
+//   unfused_bias_act.
+// Work mapping: one thread per output element in every kernel (per (b, j), (b, t) or (b, o)).
+#include <cuda_runtime.h>
+#include <thrust/iterator/counting_iterator.h>
+#include <thrust/iterator/transform_iterator.h>
+
+#include <cub/device/device_segmented_reduce.cuh>
+
+#include "cuda_utils.hpp"
+#include "device_common.cuh"
+#include "kernels.hpp"
+
+namespace rnnattn::kernels {
+namespace {
+
+constexpr int kThreads = 256;
+
+unsigned blocks_for(long long n) { return static_cast<unsigned>((n + kThreads - 1) / kThreads); }
+
+__global__ void bias_tanh_step_kernel(float* z, const float* bh, int batch, int steps, int hidden,
+                                      int t) {
+  const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= static_cast<long long>(batch) * hidden) return;
+  const int b = static_cast<int>(i / hidden), j = static_cast<int>(i % hidden);
+  float* p = z + (static_cast<std::size_t>(b) * steps + t) * hidden + j;
+  *p = tanhf(*p + bh[j]);
+}
+
+__global__ void scores_kernel(const float* h, const float* wa, const float* ba, int batch,
+                              int steps, int hidden, float* scores, float* ex) {
+  const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= static_cast<long long>(batch) * steps) return;
+  const int t = static_cast<int>(i % steps);
+  const float* row = h + i * hidden;
+  float u = ba[t];
+  for (int j = 0; j < hidden; ++j) u += row[j] * wa[j];
+  const float e = tanhf(u);
+  scores[i] = e;
+  ex[i] = expf(e);
+}
+
+__global__ void normalise_kernel(const float* ex, const float* sum, int batch, int steps,
+                                 float* a) {
+  const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= static_cast<long long>(batch) * steps) return;
+  a[i] = ex[i] / sum[i / steps];
+}
+
+__global__ void context_kernel(const float* h, const float* a, int batch, int steps, int hidden,
+                               float* c) {
+  const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= static_cast<long long>(batch) * hidden) return;
+  const int b = static_cast<int>(i / hidden), j = static_cast<int>(i % hidden);
+  float acc = 0.f;
+  for (int t = 0; t < steps; ++t) {
+    acc += a[static_cast<std::size_t>(b) * steps + t] *
+           h[(static_cast<std::size_t>(b) * steps + t) * hidden + j];
+  }
+  c[i] = acc;
+}
+
+__global__ void bias_act_kernel(float* y, const float* bd, int batch, int outputs, int head) {
+  const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= static_cast<long long>(batch) * outputs) return;
+  y[i] = head_act(head, y[i] + bd[i % outputs]);
+}
+
+// Segment offsets for CUB: row r spans [r * cols, (r + 1) * cols).
+struct RowOffset {
+  int cols;
+  __host__ __device__ int operator()(int r) const { return r * cols; }
+};
+
+}  // namespace
+
+void unfused_bias_tanh_step(float* z, const float* bh, int batch, int steps, int hidden, int t,
+                            cudaStream_t stream) {
+  bias_tanh_step_kernel<<<blocks_for(static_cast<long long>(batch) * hidden), kThreads, 0,
+                          stream>>>(z, bh, batch, steps, hidden, t);
+  RNNATTN_CHECK_LAUNCH("bias_tanh_step_kernel");
+}
+
+void unfused_scores(const float* hidden, const float* wa, const float* ba, int batch, int steps,
+                    int hidden_size, float* scores, float* ex, cudaStream_t stream) {
+  scores_kernel<<<blocks_for(static_cast<long long>(batch) * steps), kThreads, 0, stream>>>(
+      hidden, wa, ba, batch, steps, hidden_size, scores, ex);
+  RNNATTN_CHECK_LAUNCH("scores_kernel");
+}
+
+void unfused_normalise(const float* ex, const float* sum, int batch, int steps, float* a,
+                       cudaStream_t stream) {
+  normalise_kernel<<<blocks_for(static_cast<long long>(batch) * steps), kThreads, 0, stream>>>(
+      ex, sum, batch, steps, a);
+  RNNATTN_CHECK_LAUNCH("normalise_kernel");
+}
+
+void unfused_row_sums(const float* m, int rows, int cols, float* out, void* temp,
+                      std::size_t* temp_bytes, cudaStream_t stream) {
+  // With temp == null this only sets *temp_bytes (CUB's size query).
+  const auto begin =
+      thrust::make_transform_iterator(thrust::make_counting_iterator(0), RowOffset{cols});
+  RNNATTN_CUDA_CHECK(
+      cub::DeviceSegmentedReduce::Sum(temp, *temp_bytes, m, out, rows, begin, begin + 1, stream));
+}
+
+void unfused_context(const float* hidden, const float* a, int batch, int steps, int hidden_size,
+                     float* context, cudaStream_t stream) {
+  context_kernel<<<blocks_for(static_cast<long long>(batch) * hidden_size), kThreads, 0, stream>>>(
+      hidden, a, batch, steps, hidden_size, context);
+  RNNATTN_CHECK_LAUNCH("context_kernel");
+}
+
+void unfused_bias_act(float* y, const float* bd, int batch, int outputs, int head,
+                      cudaStream_t stream) {
+  bias_act_kernel<<<blocks_for(static_cast<long long>(batch) * outputs), kThreads, 0, stream>>>(
+      y, bd, batch, outputs, head);
+  RNNATTN_CHECK_LAUNCH("bias_act_kernel");
+}
+
+}  // namespace rnnattn::kernels

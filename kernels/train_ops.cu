@@ -1,0 +1,130 @@
+// Training-step kernels: loss (value and gradient), Adam over the flat parameter buffer, and the
+// bookkeeping that lets one captured CUDA Graph replay every step of an epoch (a device-side step
+// counter for Adam's bias correction and a cursor into the epoch's sample order).
+//
+// Work mapping: loss_kernel is one block of 256 threads striding over the B*O predictions and
+// reducing in a fixed tree order (deterministic); adam_kernel and gather_kernel are one thread per
+// element; advance_kernel is a single thread.
+#include <cuda_runtime.h>
+
+#include "cuda_utils.hpp"
+#include "kernels.hpp"
+
+namespace rnnattn::kernels {
+namespace {
+
+constexpr int kLossThreads = 256;
+
+__global__ void loss_kernel(int loss, const float* y, const float* target, int n, float* dy,
+                            double* loss_acc) {
+  __shared__ double partial[kLossThreads];
+  const double inv_n = 1.0 / n;
+  double local = 0.0;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) {
+    const double yi = y[i], ti = target[i];
+    if (loss == 0) {  // MSE
+      const double d = yi - ti;
+      local += d * d;
+      dy[i] = static_cast<float>(2.0 * d * inv_n);
+    } else {  // BCE on probabilities, clipped as Keras does
+      const double eps = 1e-7;
+      const bool clipped = yi < eps || yi > 1.0 - eps;
+      const double yc = fmin(fmax(yi, eps), 1.0 - eps);
+      local += -(ti * log(yc) + (1.0 - ti) * log(1.0 - yc));
+      dy[i] = clipped ? 0.f : static_cast<float>((yc - ti) / (yc * (1.0 - yc)) * inv_n);
+    }
+  }
+  partial[threadIdx.x] = local;
+  __syncthreads();
+  for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+    if (threadIdx.x < s) partial[threadIdx.x] += partial[threadIdx.x + s];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) *loss_acc += partial[0] * inv_n;
+}
+
+__global__ void adam_kernel(float* p, const float* g, float* m, float* v, int n, float lr, float b1,
+                            float b2, float eps, const long long* step) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  const double t = static_cast<double>(*step);
+  // Same arithmetic as the CPU's adam_update: the step size in double, the update in float.
+  const float alpha = static_cast<float>(lr * sqrt(1.0 - pow(static_cast<double>(b2), t)) /
+                                         (1.0 - pow(static_cast<double>(b1), t)));
+  const float gi = g[i];
+  const float mi = b1 * m[i] + (1.f - b1) * gi;
+  const float vi = b2 * v[i] + (1.f - b2) * gi * gi;
+  m[i] = mi;
+  v[i] = vi;
+  p[i] -= alpha * mi / (sqrtf(vi) + eps);
+}
+
+__global__ void advance_kernel(long long* step, int* cursor, int batch) {
+  *step += 1;
+  *cursor += batch;
+}
+
+__global__ void gather_kernel(const float* all_x, const float* all_y, const int* order,
+                              const int* cursor, int batch, int x_row, int y_row, float* x,
+                              float* y) {
+  const int per = x_row + y_row;
+  const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= static_cast<long long>(batch) * per) return;
+  const int r = static_cast<int>(i / per), c = static_cast<int>(i % per);
+  const int src = order[*cursor + r];
+  if (c < x_row) {
+    x[static_cast<std::size_t>(r) * x_row + c] = all_x[static_cast<std::size_t>(src) * x_row + c];
+  } else {
+    y[static_cast<std::size_t>(r) * y_row + (c - x_row)] =
+        all_y[static_cast<std::size_t>(src) * y_row + (c - x_row)];
+  }
+}
+
+__global__ void fill_kernel(float* p, std::size_t n, float value) {
+  const std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) p[i] = value;
+}
+
+unsigned blocks_for(std::size_t n, int threads) {
+  return static_cast<unsigned>((n + threads - 1) / threads);
+}
+
+}  // namespace
+
+void loss_forward_backward(int loss, const float* y, const float* target, int n, float* dy,
+                           double* loss_acc, cudaStream_t stream) {
+  if (n < 1) return;
+  loss_kernel<<<1, kLossThreads, 0, stream>>>(loss, y, target, n, dy, loss_acc);
+  RNNATTN_CHECK_LAUNCH("loss_kernel");
+}
+
+void adam_update(float* params, const float* grads, float* m, float* v, int n, float lr,
+                 float beta1, float beta2, float epsilon, const long long* step,
+                 cudaStream_t stream) {
+  if (n < 1) return;
+  adam_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(params, grads, m, v, n, lr, beta1, beta2,
+                                                      epsilon, step);
+  RNNATTN_CHECK_LAUNCH("adam_kernel");
+}
+
+void advance_counters(long long* step, int* cursor, int batch, cudaStream_t stream) {
+  advance_kernel<<<1, 1, 0, stream>>>(step, cursor, batch);
+  RNNATTN_CHECK_LAUNCH("advance_kernel");
+}
+
+void gather_batch(const float* all_x, const float* all_y, const int* order, const int* cursor,
+                  int batch, int x_row, int y_row, float* x, float* y, cudaStream_t stream) {
+  if (batch < 1) return;
+  const std::size_t total = static_cast<std::size_t>(batch) * (x_row + y_row);
+  gather_kernel<<<blocks_for(total, 256), 256, 0, stream>>>(all_x, all_y, order, cursor, batch,
+                                                            x_row, y_row, x, y);
+  RNNATTN_CHECK_LAUNCH("gather_kernel");
+}
+
+void fill(float* p, std::size_t n, float value, cudaStream_t stream) {
+  if (n == 0) return;
+  fill_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(p, n, value);
+  RNNATTN_CHECK_LAUNCH("fill_kernel");
+}
+
+}  // namespace rnnattn::kernels

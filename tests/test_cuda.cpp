@@ -1,0 +1,306 @@
+// The CUDA backend against the CPU reference. Every test skips, saying why, where no GPU exists.
+//
+// Tolerances (float32 on both sides; the CPU reference accumulates in a different order):
+//   forward outputs y, attention weights, hidden states: |gpu - cpu| <= 1e-5 + 1e-5 |cpu|
+//   gradients: |gpu - cpu| <= 1e-4 * (1 + max|cpu| of the tensor); the weight gradients are sums
+//   over B*T terms computed by cuBLAS in another order, so the bound scales with the tensor.
+// Outputs are poisoned (all bits set: NaN) before each run, so an unwritten element fails.
+#include <cuda_runtime_api.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+#include "backend_cuda.hpp"
+#include "rnnattn/rnnattn.hpp"
+#include "test_util.hpp"
+
+namespace rnnattn {
+namespace {
+
+using test::all_close;
+using test::random_vector;
+
+#define SKIP_WITHOUT_GPU()                                                                         \
+  do {                                                                                             \
+    if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA GPU on this machine: GPU test skipped"; \
+  } while (0)
+
+// A device copy of a host vector, or a poisoned device buffer of n floats.
+DeviceBuffer<float> to_device(const std::vector<float>& h) {
+  DeviceBuffer<float> d(h.size(), "test input");
+  RNNATTN_CUDA_CHECK(
+      cudaMemcpy(d.get(), h.data(), h.size() * sizeof(float), cudaMemcpyHostToDevice));
+  return d;
+}
+DeviceBuffer<float> poisoned(std::size_t n) {
+  DeviceBuffer<float> d(n, "test output");
+  RNNATTN_CUDA_CHECK(cudaMemset(d.get(), 0xFF, n * sizeof(float)));
+  return d;
+}
+std::vector<float> to_host(const DeviceBuffer<float>& d) {
+  std::vector<float> h(d.size());
+  RNNATTN_CUDA_CHECK(
+      cudaMemcpy(h.data(), d.get(), d.size() * sizeof(float), cudaMemcpyDeviceToHost));
+  return h;
+}
+
+struct Case {
+  int b, t, d, h, o;
+  bool attention;
+  Activation head;
+};
+
+std::string describe_case(const Case& c) {
+  std::ostringstream s;
+  s << (c.attention ? "attention" : "plain") << " head=" << to_string(c.head) << " B=" << c.b
+    << " T=" << c.t << " D=" << c.d << " H=" << c.h << " O=" << c.o;
+  return s.str();
+}
+
+void PrintTo(const Case& c, std::ostream* os) { *os << describe_case(c); }
+
+ModelConfig config_of(const Case& c) {
+  ModelConfig cfg;
+  cfg.input_size = c.d;
+  cfg.hidden_size = c.h;
+  cfg.steps = c.t;
+  cfg.output_size = c.o;
+  cfg.attention = c.attention;
+  cfg.head = c.head;
+  return cfg;
+}
+
+// The sweep: 1, odd sizes, segment/warp/block edges +-1 (H 31, 32, 33, 127, 128, 129, 1024);
+// each large dimension on its own so the CPU reference stays quick.
+std::vector<Case> sweep() {
+  const int shapes[][5] = {
+      // B,   T,    D, H,    O
+      {1, 1, 1, 1, 1},    {1, 20, 1, 2, 1},  {5, 2, 3, 7, 2},   {130, 20, 1, 2, 1},
+      {3, 5, 3, 31, 1},   {3, 5, 2, 32, 2},  {3, 5, 1, 33, 1},  {2, 3, 4, 127, 1},
+      {2, 3, 4, 128, 2},  {2, 3, 4, 129, 1}, {2, 2, 3, 257, 1}, {2, 2, 2, 1024, 1},
+      {2, 2000, 1, 4, 1}, {512, 4, 2, 8, 1}, {65, 7, 5, 64, 3},
+  };
+  std::vector<Case> cases;
+  for (const auto& s : shapes) {
+    for (bool attn : {true, false}) {
+      for (Activation a : {Activation::kTanh, Activation::kLinear, Activation::kSigmoid}) {
+        cases.push_back({s[0], s[1], s[2], s[3], s[4], attn, a});
+      }
+    }
+  }
+  return cases;
+}
+
+struct ForwardOut {
+  std::vector<float> y, attention, hidden;
+};
+
+ForwardOut cpu_forward(const Case& c, const std::vector<float>& p, const std::vector<float>& x) {
+  const ModelConfig cfg = config_of(c);
+  ForwardOut o;
+  o.y.resize(static_cast<std::size_t>(c.b) * c.o);
+  o.hidden.resize(static_cast<std::size_t>(c.b) * c.t * c.h);
+  if (c.attention) o.attention.resize(static_cast<std::size_t>(c.b) * c.t);
+  reference_forward<float>(cfg, p.data(), x.data(), c.b, o.y.data(),
+                           c.attention ? o.attention.data() : nullptr, o.hidden.data());
+  return o;
+}
+
+ForwardOut gpu_forward(CudaBackend& be, const Case& c, const std::vector<float>& p,
+                       const std::vector<float>& x, bool training, bool want_hidden) {
+  const ModelConfig cfg = config_of(c);
+  const auto dp = to_device(p), dx = to_device(x);
+  auto dy = poisoned(static_cast<std::size_t>(c.b) * c.o);
+  DeviceBuffer<float> da, dh;
+  if (c.attention) da = poisoned(static_cast<std::size_t>(c.b) * c.t);
+  if (want_hidden) dh = poisoned(static_cast<std::size_t>(c.b) * c.t * c.h);
+  be.forward_device(cfg, dp.get(), dx.get(), c.b, dy.get(), da.get(), dh.get(), training);
+  RNNATTN_CUDA_CHECK(cudaStreamSynchronize(be.stream()));
+  ForwardOut o;
+  o.y = to_host(dy);
+  if (c.attention) o.attention = to_host(da);
+  if (want_hidden) o.hidden = to_host(dh);
+  return o;
+}
+
+struct Grads {
+  std::vector<float> dparams, dx;
+};
+
+Grads cpu_backward(const Case& c, const std::vector<float>& p, const std::vector<float>& x,
+                   const std::vector<float>& dy) {
+  Grads g{std::vector<float>(p.size()), std::vector<float>(x.size())};
+  reference_backward<float>(config_of(c), p.data(), x.data(), c.b, dy.data(), g.dparams.data(),
+                            g.dx.data());
+  return g;
+}
+
+Grads gpu_backward(CudaBackend& be, const Case& c, const std::vector<float>& p,
+                   const std::vector<float>& x, const std::vector<float>& dy) {
+  const auto dp = to_device(p), dx = to_device(x), ddy = to_device(dy);
+  auto g = poisoned(p.size()), gx = poisoned(x.size());
+  be.backward_device(config_of(c), dp.get(), dx.get(), c.b, ddy.get(), g.get(), gx.get());
+  return {to_host(g), to_host(gx)};
+}
+
+// Gradient closeness per tensor, scaled by the tensor's largest reference magnitude.
+::testing::AssertionResult grads_close(const ModelConfig& cfg, const Grads& got,
+                                       const Grads& want) {
+  auto scaled = [](const std::string& name, const std::vector<float>& g,
+                   const std::vector<float>& w) {
+    float m = 0;
+    for (float v : w) m = std::max(m, std::fabs(v));
+    return all_close(name, g, w, 1e-4 * (1 + m), 0.0);
+  };
+  const ParamLayout l(cfg);
+  for (const TensorInfo& t : l.tensors()) {
+    const std::vector<float> g(got.dparams.begin() + t.offset,
+                               got.dparams.begin() + t.offset + t.size());
+    const std::vector<float> w(want.dparams.begin() + t.offset,
+                               want.dparams.begin() + t.offset + t.size());
+    auto r = scaled("d" + t.name, g, w);
+    if (!r) return r;
+  }
+  return scaled("dx", got.dx, want.dx);
+}
+
+struct Inputs {
+  std::vector<float> p, x, dy;
+};
+
+Inputs make_inputs(const Case& c, std::uint64_t seed) {
+  const ModelConfig cfg = config_of(c);
+  Inputs in;
+  in.p = random_vector<float>(ParamLayout(cfg).size(), seed, -0.5, 0.5);
+  in.x = random_vector<float>(static_cast<std::size_t>(c.b) * c.t * c.d, seed + 1);
+  in.dy = random_vector<float>(static_cast<std::size_t>(c.b) * c.o, seed + 2);
+  // Keep the recurrence stable over long T: scale Wh down so h does not saturate everywhere.
+  const ParamLayout l(cfg);
+  const float s = 1.f / std::sqrt(static_cast<float>(c.h));
+  for (std::size_t i = 0; i < static_cast<std::size_t>(c.h) * c.h; ++i) in.p[l.wh + i] *= s;
+  return in;
+}
+
+class CudaSweep : public ::testing::TestWithParam<Case> {};
+
+TEST_P(CudaSweep, FusedAndUnfusedMatchTheCpuReference) {
+  SKIP_WITHOUT_GPU();
+  const Case& c = GetParam();
+  SCOPED_TRACE(describe_case(c));
+  const Inputs in = make_inputs(c, 1000 + c.b * 7 + c.t * 13 + c.h);
+  const ForwardOut want = cpu_forward(c, in.p, in.x);
+  const Grads want_g = cpu_backward(c, in.p, in.x, in.dy);
+  for (CudaPath path : {CudaPath::kFused, CudaPath::kUnfused}) {
+    SCOPED_TRACE(path == CudaPath::kFused ? "fused" : "unfused");
+    CudaBackend be(path);
+    for (bool training : {true, false}) {
+      SCOPED_TRACE(training ? "training mode" : "inference mode");
+      const ForwardOut got = gpu_forward(be, c, in.p, in.x, training, training);
+      EXPECT_TRUE(all_close("y", got.y, want.y, 1e-5, 1e-5));
+      if (c.attention) {
+        EXPECT_TRUE(all_close("attention", got.attention, want.attention, 1e-5, 1e-5));
+      }
+      if (training) {
+        EXPECT_TRUE(all_close("hidden", got.hidden, want.hidden, 1e-5, 1e-5));
+      }
+    }
+    EXPECT_TRUE(grads_close(config_of(c), gpu_backward(be, c, in.p, in.x, in.dy), want_g));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Gpu, CudaSweep, ::testing::ValuesIn(sweep()),
+                         [](const ::testing::TestParamInfo<Case>& i) {
+                           const Case& c = i.param;
+                           std::ostringstream n;
+                           n << (c.attention ? "attn" : "plain") << "_" << to_string(c.head) << "_B"
+                             << c.b << "_T" << c.t << "_D" << c.d << "_H" << c.h << "_O" << c.o;
+                           return n.str();
+                         });
+
+TEST(Cuda, TwoRunsAreBitwiseIdentical) {
+  SKIP_WITHOUT_GPU();
+  const Case c{96, 30, 3, 48, 2, true, Activation::kTanh};
+  const Inputs in = make_inputs(c, 77);
+  CudaBackend be(CudaPath::kFused);
+  const Grads a = gpu_backward(be, c, in.p, in.x, in.dy);
+  const Grads b = gpu_backward(be, c, in.p, in.x, in.dy);
+  EXPECT_EQ(a.dparams, b.dparams);
+  EXPECT_EQ(a.dx, b.dx);
+  const ForwardOut fa = gpu_forward(be, c, in.p, in.x, false, false);
+  const ForwardOut fb = gpu_forward(be, c, in.p, in.x, false, false);
+  EXPECT_EQ(fa.y, fb.y);
+}
+
+TEST(Cuda, InferenceMatchesTraining) {
+  SKIP_WITHOUT_GPU();
+  const Case c{33, 40, 2, 20, 1, true, Activation::kSigmoid};
+  const Inputs in = make_inputs(c, 78);
+  CudaBackend be(CudaPath::kFused);
+  const ForwardOut tr = gpu_forward(be, c, in.p, in.x, true, false);
+  const ForwardOut inf = gpu_forward(be, c, in.p, in.x, false, false);
+  EXPECT_TRUE(all_close("y", inf.y, tr.y, 1e-6, 1e-6));
+  EXPECT_TRUE(all_close("attention", inf.attention, tr.attention, 1e-6, 1e-6));
+}
+
+TEST(Cuda, HostApiAndRefusals) {
+  SKIP_WITHOUT_GPU();
+  auto be = make_backend(Device::kCuda);
+  EXPECT_EQ(be->name(), "cuda");
+  ModelConfig cfg;
+  const auto p = init_parameters(cfg, 3);
+  const auto x = random_vector<float>(20 * 4, 4);
+  std::vector<float> y(4, NAN), want(4);
+  be->forward(cfg, p.data(), x.data(), 4, y.data(), nullptr, nullptr);
+  reference_forward<float>(cfg, p.data(), x.data(), 4, want.data());
+  EXPECT_TRUE(all_close("y", y, want, 1e-5, 1e-5));
+  cfg.hidden_size = 1025;
+  const auto p2 = init_parameters(cfg, 3);
+  try {
+    be->forward(cfg, p2.data(), x.data(), 4, y.data(), nullptr, nullptr);
+    FAIL() << "H = 1025 accepted";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("H <= 1024"), std::string::npos) << e.what();
+  }
+}
+
+// The GPU trainer (CUDA Graph replay, tail batch included) follows the CPU trainer.
+TEST(Cuda, TrainerFollowsTheCpuTrainer) {
+  SKIP_WITHOUT_GPU();
+  const SplitData d = fibonacci_data(20);
+  for (int batch : {1, 5}) {
+    SCOPED_TRACE("batch " + std::to_string(batch));
+    TrainOptions opt;
+    opt.epochs = 3;
+    opt.batch_size = batch;
+    opt.shuffle_seed = 11;
+    Model cpu = make_model(ModelConfig{}, 5), gpu = cpu;
+    auto cpu_be = make_backend(Device::kCpu);
+    auto gpu_be = make_backend(Device::kCuda);
+    const TrainHistory hc = fit(*cpu_be, cpu, d.train, opt);
+    const TrainHistory hg = fit(*gpu_be, gpu, d.train, opt);
+    ASSERT_EQ(hg.epoch_loss.size(), hc.epoch_loss.size());
+    for (std::size_t e = 0; e < hc.epoch_loss.size(); ++e) {
+      EXPECT_NEAR(hg.epoch_loss[e], hc.epoch_loss[e], 1e-3 * hc.epoch_loss[e] + 1e-9)
+          << "epoch " << e;
+    }
+    EXPECT_EQ(gpu.adam.step, cpu.adam.step);
+    EXPECT_TRUE(all_close("params", gpu.params, cpu.params, 1e-4, 1e-3));
+  }
+  // Full tutorial run: the same quality as the CPU.
+  TrainOptions opt;
+  opt.shuffle_seed = 3;
+  Model cpu = make_model(ModelConfig{}, 3), gpu = cpu;
+  auto cpu_be = make_backend(Device::kCpu);
+  auto gpu_be = make_backend(Device::kCuda);
+  fit(*cpu_be, cpu, d.train, opt);
+  fit(*gpu_be, gpu, d.train, opt);
+  const double mc = mean_squared_error(predict(*cpu_be, cpu, d.test), d.test);
+  const double mg = mean_squared_error(predict(*gpu_be, gpu, d.test), d.test);
+  EXPECT_LT(mg, 2 * mc + 1e-6);
+  EXPECT_GT(mg, 0.5 * mc - 1e-6);
+}
+
+}  // namespace
+}  // namespace rnnattn

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The GPU check: on a machine with an NVIDIA GPU, build (or reuse ./build), run the GPU tests,
+# run compute-sanitizer (memcheck, racecheck, initcheck, synccheck) over a reduced set, and write
+# a short report. Usage: tools/gpu-check.sh [REPORT_DIR]   (default: build/gpu-check)
+# Exit status: non-zero when any step failed. Record what it printed in docs/gpu-runs.md.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-build/gpu-check}
+mkdir -p "$out"
+report=$out/report.md
+status=0
+
+if [ ! -x build/tests/rnnattn_tests ]; then
+  tools/build.sh || { echo "gpu-check: build failed" >&2; exit 1; }
+fi
+gpu=$(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -1)
+{
+  echo "# rnnattn GPU check"
+  echo
+  echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "- GPU: ${gpu:-none found}"
+  echo "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')"
+  echo
+  echo "| step | result | seconds |"
+  echo "| --- | --- | --- |"
+} >"$report"
+
+step() {  # step NAME LOG COMMAND...
+  local name=$1 log=$2
+  shift 2
+  local t0=$SECONDS
+  "$@" >"$log" 2>&1
+  local rc=$?
+  local summary
+  summary=$(grep -E "tests passed|PASSED|FAILED|ERROR SUMMARY" "$log" | tail -2 | tr '\n' ' ')
+  [ $rc -eq 0 ] || status=1
+  echo "| $name | rc=$rc ${summary} | $((SECONDS - t0)) |" >>"$report"
+  echo "gpu-check: $name rc=$rc $summary"
+}
+
+# 1. Every test, GPU ones included (they skip only where no GPU exists).
+step "all tests (ctest)" "$out/ctest.log" ctest --test-dir build --output-on-failure -j4
+step "GPU tests (gtest)" "$out/gpu-tests.log" build/tests/rnnattn_tests --gtest_filter='Gpu/*:Cuda.*:Device.*'
+
+# 2. compute-sanitizer over a reduced set: small shapes of every kernel and the graph-replayed trainer.
+reduced='Gpu/CudaSweep.*/*_B5_T2_D3_H7_O2:Gpu/CudaSweep.*/attn_tanh_B3_T5_D1_H33_O1:Gpu/CudaSweep.*/attn_tanh_B2_T3_D4_H129_O1:Cuda.TwoRunsAreBitwiseIdentical:Cuda.InferenceMatchesTraining'
+cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+for tool in memcheck racecheck initcheck synccheck; do
+  step "compute-sanitizer $tool" "$out/sanitizer-$tool.log" \
+    "$cs" --tool "$tool" --error-exitcode 1 build/tests/rnnattn_tests --gtest_filter="$reduced"
+done
+
+# 3. The main job on the GPU (timed).
+step "rnnattn train --data fib --compare --device cuda" "$out/train-fib.log" \
+  build/rnnattn train --data fib --compare --device cuda --quiet
+grep -E "^\| (attention|plain)" "$out/train-fib.log" >>"$report" || true
+
+echo >>"$report"
+echo "Overall: $([ $status -eq 0 ] && echo PASS || echo FAIL)" >>"$report"
+cat "$report"
+exit $status
