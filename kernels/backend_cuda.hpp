@@ -54,6 +54,9 @@ class CudaBackend final : public Backend {
                            float* dparams, float* dx);
 
   cudaStream_t stream() const { return stream_.get(); }
+  cublasHandle_t cublas() const { return cublas_.get(); }
+  // The workspace forward_device/backward_device use (benchmarks time backward_from_saved on it).
+  CudaWorkspace& workspace() { return ws_; }
   CudaPath path() const { return path_; }
 
  private:

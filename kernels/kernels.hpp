@@ -85,6 +85,15 @@ void unfused_context(const float* hidden, const float* a, int batch, int steps, 
 void unfused_bias_act(float* y, const float* bd, int batch, int outputs, int head,
                       cudaStream_t stream);
 
+// Attention + head backward as separate kernels (a cuDNN user's path): from the context c, the
+// attention weights a, the scores e, the hidden states h and dy, writes dpre [B,O], du [B,T] and
+// dh [B,T,H] = dL/dh_t from the attention (plain model: dc at t = T, 0 elsewhere), with dc [B,H]
+// and g_dot_c [B] as scratch.
+void unfused_attention_backward(const Shape& shape, const Weights& w, const float* hidden,
+                                const float* scores, const float* attention, const float* context,
+                                const float* y, const float* dy, float* dpre, float* dc,
+                                float* g_dot_c, float* du, float* dh, cudaStream_t stream);
+
 // ---- train_ops.cu: loss, Adam and the training-step bookkeeping -----------------------------
 // dy = dL/dy and loss_acc += L (double, one block: a fixed summation order, deterministic).
 void loss_forward_backward(int loss, const float* y, const float* target, int n, float* dy,
@@ -93,7 +102,7 @@ void loss_forward_backward(int loss, const float* y, const float* target, int n,
 void adam_update(float* params, const float* grads, float* m, float* v, int n, float lr,
                  float beta1, float beta2, float epsilon, const long long* step,
                  cudaStream_t stream);
-// ++*step; *cursor += batch.
+// ++*step; *cursor += batch (cursor may be null).
 void advance_counters(long long* step, int* cursor, int batch, cudaStream_t stream);
 // x[i] = all_x[order[*cursor + i]], y likewise, for i < batch.
 void gather_batch(const float* all_x, const float* all_y, const int* order, const int* cursor,

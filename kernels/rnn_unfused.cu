@@ -71,6 +71,54 @@ __global__ void bias_act_kernel(float* y, const float* bd, int batch, int output
   y[i] = head_act(head, y[i] + bd[i % outputs]);
 }
 
+// dpre[b,o] and dc[b,j] = sum_o dpre[b,o] Wd[j,o]; one thread per (b, j).
+__global__ void head_backward_kernel(Shape s, Weights w, const float* y, const float* dy,
+                                     float* dpre, float* dc) {
+  const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= static_cast<long long>(s.batch) * s.hidden) return;
+  const int b = static_cast<int>(i / s.hidden), j = static_cast<int>(i % s.hidden);
+  float acc = 0.f;
+  for (int o = 0; o < s.output; ++o) {
+    const std::size_t k = static_cast<std::size_t>(b) * s.output + o;
+    const float d = dy[k] * head_act_grad(s.head, y[k]);
+    if (j == 0) dpre[k] = d;
+    acc += d * w.wd[j * s.output + o];
+  }
+  dc[i] = acc;
+}
+
+// g_dot_c[b] = dc[b,:] . c[b,:]; one thread per b.
+__global__ void dot_rows_kernel(const float* a, const float* b, int rows, int cols, float* out) {
+  const int r = blockIdx.x * blockDim.x + threadIdx.x;
+  if (r >= rows) return;
+  float acc = 0.f;
+  for (int j = 0; j < cols; ++j)
+    acc += a[static_cast<std::size_t>(r) * cols + j] * b[static_cast<std::size_t>(r) * cols + j];
+  out[r] = acc;
+}
+
+// du[b,t] and dh[b,t,:]; one thread per (b, t).
+__global__ void attention_backward_kernel(Shape s, Weights w, const float* h, const float* e,
+                                          const float* a, const float* dc, const float* g_dot_c,
+                                          float* du, float* dh) {
+  const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= static_cast<long long>(s.batch) * s.steps) return;
+  const int b = static_cast<int>(i / s.steps), t = static_cast<int>(i % s.steps);
+  const float* g = dc + static_cast<std::size_t>(b) * s.hidden;
+  const float* ht = h + i * s.hidden;
+  float* dht = dh + i * s.hidden;
+  if (!s.attention) {
+    for (int j = 0; j < s.hidden; ++j) dht[j] = t == s.steps - 1 ? g[j] : 0.f;
+    return;
+  }
+  float g_dot_h = 0.f;
+  for (int j = 0; j < s.hidden; ++j) g_dot_h += g[j] * ht[j];
+  const float et = e[i];
+  const float d = a[i] * (g_dot_h - g_dot_c[b]) * (1.f - et * et);
+  du[i] = d;
+  for (int j = 0; j < s.hidden; ++j) dht[j] = a[i] * g[j] + d * w.wa[j];
+}
+
 // Segment offsets for CUB: row r spans [r * cols, (r + 1) * cols).
 struct RowOffset {
   int cols;
@@ -107,6 +155,23 @@ void unfused_row_sums(const float* m, int rows, int cols, float* out, void* temp
       thrust::make_transform_iterator(thrust::make_counting_iterator(0), RowOffset{cols});
   RNNATTN_CUDA_CHECK(
       cub::DeviceSegmentedReduce::Sum(temp, *temp_bytes, m, out, rows, begin, begin + 1, stream));
+}
+
+void unfused_attention_backward(const Shape& s, const Weights& w, const float* hidden,
+                                const float* scores, const float* attention, const float* context,
+                                const float* y, const float* dy, float* dpre, float* dc,
+                                float* g_dot_c, float* du, float* dh, cudaStream_t stream) {
+  head_backward_kernel<<<blocks_for(static_cast<long long>(s.batch) * s.hidden), kThreads, 0,
+                         stream>>>(s, w, y, dy, dpre, dc);
+  RNNATTN_CHECK_LAUNCH("head_backward_kernel");
+  if (s.attention) {
+    dot_rows_kernel<<<blocks_for(s.batch), kThreads, 0, stream>>>(dc, context, s.batch, s.hidden,
+                                                                  g_dot_c);
+    RNNATTN_CHECK_LAUNCH("dot_rows_kernel");
+  }
+  attention_backward_kernel<<<blocks_for(static_cast<long long>(s.batch) * s.steps), kThreads, 0,
+                              stream>>>(s, w, hidden, scores, attention, dc, g_dot_c, du, dh);
+  RNNATTN_CHECK_LAUNCH("attention_backward_kernel");
 }
 
 void unfused_context(const float* hidden, const float* a, int batch, int steps, int hidden_size,

@@ -61,7 +61,7 @@ __global__ void adam_kernel(float* p, const float* g, float* m, float* v, int n,
 
 __global__ void advance_kernel(long long* step, int* cursor, int batch) {
   *step += 1;
-  *cursor += batch;
+  if (cursor) *cursor += batch;
 }
 
 __global__ void gather_kernel(const float* all_x, const float* all_y, const int* order,

@@ -1,0 +1,88 @@
+// GPU benchmarks of rnnattn's own paths: fused kernels and the unfused (one launch per operation)
+// path. Timed with CUDA events around each iteration (manual time) after one warm-up run; inputs
+// random; buffers and backends created outside the timed region; CUDA errors become SkipWithError.
+// train_step is one training step of the backend's TrainingSession (a replayed CUDA Graph), timed
+// by the host clock because the session synchronises to read the loss back.
+#include <cuda_runtime_api.h>
+
+#include <chrono>
+#include <exception>
+
+#include "backend_cuda.hpp"
+#include "bench_common.hpp"
+#include "gpu_timing.hpp"
+
+namespace rnnattn::bench {
+namespace {
+
+void run_case(benchmark::State& st, const std::string& op, CudaPath path, const BenchShape& s,
+              bool attention) {
+  const ModelConfig cfg = config_of(s, attention);
+  try {
+    const MemoryProbe mem;
+    CudaBackend be(path);
+    const std::size_t nx = static_cast<std::size_t>(s.b) * s.t * s.d;
+    const auto p = upload(init_parameters(cfg, 1));
+    const auto x = upload(random_floats(nx, 2));
+    const auto dy = upload(random_floats(static_cast<std::size_t>(s.b) * s.o, 3));
+    DeviceBuffer<float> y(static_cast<std::size_t>(s.b) * s.o, "y");
+    DeviceBuffer<float> g(ParamLayout(cfg).size(), "dparams");
+    if (op == "train_step") {
+      const Model m = make_model(cfg, 1);
+      auto session = be.start_training(cfg, m.adam_config, m.params, m.adam);
+      const auto hx = random_floats(nx, 2);
+      const auto hy = random_floats(static_cast<std::size_t>(s.b) * s.o, 3, 0.5);
+      session->set_dataset(hx.data(), hy.data(), s.b);
+      std::vector<int> order(s.b);
+      for (int i = 0; i < s.b; ++i) order[i] = i;
+      session->train_epoch(order, s.b);  // warm-up: captures the graph
+      st.counters["device_MiB"] = mem.used_mib();
+      for (auto _ : st) {
+        const auto t0 = std::chrono::steady_clock::now();
+        benchmark::DoNotOptimize(session->train_epoch(order, s.b));
+        st.SetIterationTime(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      }
+    } else if (op == "backward") {
+      be.forward_device(cfg, p.get(), x.get(), s.b, y.get(), nullptr, nullptr, true);
+      auto run = [&] {
+        be.backward_from_saved(be.workspace(), cfg, p.get(), x.get(), s.b, y.get(), dy.get(),
+                               g.get(), nullptr);
+      };
+      time_gpu(st, be.stream(), run, mem);
+    } else {
+      const bool training = op == "forward_training";
+      auto run = [&] {
+        be.forward_device(cfg, p.get(), x.get(), s.b, y.get(), nullptr, nullptr, training);
+      };
+      time_gpu(st, be.stream(), run, mem);
+    }
+    set_counters(st, op, cfg, s.b);
+  } catch (const std::exception& e) {
+    st.SkipWithError(e.what());
+  }
+}
+
+}  // namespace
+
+void register_gpu_benchmarks() {
+  for (const char* op : {"forward_inference", "forward_training", "backward", "train_step"}) {
+    for (const BenchShape& s : shapes()) {
+      for (bool attention : {true, false}) {
+        if (!attention && !s.both_models) continue;
+        for (CudaPath path : {CudaPath::kUnfused, CudaPath::kFused}) {
+          const std::string impl = path == CudaPath::kFused ? "fused" : "unfused";
+          const std::string o = op;
+          benchmark::RegisterBenchmark(bench_name(o, impl, s, attention).c_str(),
+                                       [o, path, s, attention](benchmark::State& st) {
+                                         run_case(st, o, path, s, attention);
+                                       })
+              ->UseManualTime()
+              ->Unit(benchmark::kMicrosecond);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace rnnattn::bench

@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Turn rnnattn_bench's Google Benchmark JSON into the markdown table with the ratios that matter.
+
+Benchmarks are named op/impl/shape/model. For every (op, shape, model) row the table gives each
+implementation's time and the ratios: fused vs CPU, fused vs unfused, fused vs cuDNN (RNN plus
+separate attention; best of STANDARD and PERSIST_STATIC_SMALL_H) and fused vs cuDNN's RNN alone.
+A ratio > 1 means fused is faster. Skipped cases (errors) show their message.
+"""
+import argparse
+import json
+import sys
+from collections import defaultdict
+
+IMPLS = ["cpu", "unfused", "fused", "cudnn_standard", "cudnn_persist_small_h",
+         "cudnn_standard_rnn_only", "cudnn_persist_small_h_rnn_only"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("json")
+    ap.add_argument("--gpu", default="?")
+    ap.add_argument("--commit", default="?")
+    ap.add_argument("--e2e")
+    a = ap.parse_args()
+    data = json.load(open(a.json))
+    rows = defaultdict(dict)
+    errors = {}
+    for b in data["benchmarks"]:
+        name = b["name"].split("/manual_time")[0]
+        parts = name.split("/")
+        if len(parts) < 4:
+            continue
+        op, impl, shape, model = parts[:4]
+        if b.get("error_occurred"):
+            errors[name] = b.get("error_message", "error")
+            continue
+        unit = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[b.get("time_unit", "ns")]
+        rows[(op, shape, model)][impl] = b["real_time"] * unit
+
+    def best(r, names):
+        v = [r[n] for n in names if n in r]
+        return min(v) if v else None
+
+    def ratio(x, y):
+        return f"{y / x:.2f}x" if x and y else "-"
+
+    def fmt(t):
+        if t is None:
+            return "-"
+        return f"{t * 1e3:.3f} ms" if t >= 1e-3 else f"{t * 1e6:.1f} µs"
+
+    out = [f"# rnnattn benchmarks — {a.gpu}, commit {a.commit}", "",
+           "Times are per call (Google Benchmark's mean over its iterations; GPU cases timed with CUDA events). Ratios: other / fused, "
+           "so > 1 means the fused path is faster.", "",
+           "| op | shape | model | cpu | unfused | fused | cuDNN+attn (best) | cuDNN RNN only (best) | fused vs cpu | fused vs unfused | fused vs cuDNN+attn | fused vs cuDNN RNN |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    losses = []
+    for (op, shape, model), r in sorted(rows.items()):
+        f = r.get("fused")
+        cd = best(r, ["cudnn_standard", "cudnn_persist_small_h"])
+        cr = best(r, ["cudnn_standard_rnn_only", "cudnn_persist_small_h_rnn_only"])
+        out.append(f"| {op} | {shape} | {model} | {fmt(r.get('cpu'))} | {fmt(r.get('unfused'))} | {fmt(f)} | "
+                   f"{fmt(cd)} | {fmt(cr)} | {ratio(f, r.get('cpu'))} | {ratio(f, r.get('unfused'))} | "
+                   f"{ratio(f, cd)} | {ratio(f, cr)} |")
+        for label, other in (("unfused", r.get("unfused")), ("cuDNN+attention", cd)):
+            if f and other and other < f:
+                losses.append(f"- {op} {shape} {model}: fused {fmt(f)} vs {label} {fmt(other)}")
+    out += ["", "## Where fused loses", ""] + (losses or ["- nowhere"])
+    if errors:
+        out += ["", "## Skipped cases", ""] + [f"- {k}: {v}" for k, v in sorted(errors.items())]
+    if a.e2e:
+        out += ["", "## End to end", "", "```", open(a.e2e).read().rstrip(), "```"]
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
