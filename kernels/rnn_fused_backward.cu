@@ -15,8 +15,6 @@
 // fits. Reads what the training forward stored (hidden, scores, S, context, y). Limits: H <= 1024.
 #include <cuda_runtime.h>
 
-#include <string>
-
 #include "cuda_utils.hpp"
 #include "device_common.cuh"
 #include "kernels.hpp"
@@ -99,28 +97,8 @@ __global__ void fused_backward_kernel(FusedBackwardArgs a, SegmentGeometry g) {
 }  // namespace
 
 void fused_backward(const FusedBackwardArgs& a, cudaStream_t stream) {
-  const Shape& s = a.shape;
-  if (s.batch < 1) return;
-  if (s.hidden > 1024) {
-    throw InvalidArgument("fused backward: H = " + std::to_string(s.hidden) +
-                          " exceeds the fused kernel's limit of 1024");
-  }
-  const SegmentGeometry g = segment_geometry(s.hidden, s.batch);
-  const std::size_t base = sizeof(float) * (2 * g.segments * g.hp + reduce_scratch_floats(g));
-  const std::size_t with_wh = base + sizeof(float) * s.hidden * s.hidden;
-  int device = 0, optin = 0;
-  RNNATTN_CUDA_CHECK(cudaGetDevice(&device));
-  RNNATTN_CUDA_CHECK(
-      cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-  if (with_wh <= static_cast<std::size_t>(optin)) {
-    RNNATTN_CUDA_CHECK(cudaFuncSetAttribute(fused_backward_kernel<true>,
-                                            cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                            static_cast<int>(with_wh)));
-    fused_backward_kernel<true><<<g.blocks, g.threads, with_wh, stream>>>(a, g);
-  } else {
-    fused_backward_kernel<false><<<g.blocks, g.threads, base, stream>>>(a, g);
-  }
-  RNNATTN_CHECK_LAUNCH("fused_backward_kernel");
+  launch_segmented(fused_backward_kernel<true>, fused_backward_kernel<false>, a, a.shape,
+                   "fused_backward_kernel", stream);
 }
 
 }  // namespace rnnattn::kernels
