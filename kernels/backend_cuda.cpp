@@ -58,6 +58,10 @@ bool CudaWorkspace::ensure(const ModelConfig& c, int batch) {
   grow(du, bt, "score gradient [B,T]");
   grow(dz, bt * H, "dz [B,T,H]");
   grow(dz_next, bt * H, "dz shifted [B,T,H]");
+  grow(dc, static_cast<std::size_t>(batch) * H, "dL/dc [B,H]");
+  grow(g_dot_c, batch, "dL/dc . c [B]");
+  grow(dh, bt * H, "dL/dh from the attention [B,T,H]");
+  grow(carry, static_cast<std::size_t>(batch) * H, "BPTT carry [B,H]");
   const std::size_t n_ones = std::max<std::size_t>(bt, batch);
   if (ones.size() < n_ones) {
     grew = true;
@@ -147,9 +151,14 @@ void CudaBackend::forward_impl(CudaWorkspace& ws, const ModelConfig& c, const fl
       std::size_t temp = ws.cub_temp.size();
       kernels::unfused_row_sums(ws.ex.get(), batch, T, ws.expsum.get(), ws.cub_temp.get(), &temp,
                                 s);
-      float* a = attention ? attention : ws.attention.get();
+      // The weights stay in the workspace (the unfused backward reads them); copied out on request.
+      float* a = ws.attention.get();
       kernels::unfused_normalise(ws.ex.get(), ws.expsum.get(), batch, T, a, s);
       kernels::unfused_context(hs, a, batch, T, H, ws.context.get(), s);
+      if (attention) {
+        RNNATTN_CUDA_CHECK(cudaMemcpyAsync(attention, a, rows(c, batch) * sizeof(float),
+                                           cudaMemcpyDeviceToDevice, s));
+      }
     } else {
       RNNATTN_CUDA_CHECK(cudaMemcpy2DAsync(ws.context.get(), H * sizeof(float), hs + (T - 1) * H,
                                            static_cast<std::size_t>(T) * H * sizeof(float),
@@ -174,20 +183,37 @@ void CudaBackend::backward_from_saved(CudaWorkspace& ws, const ModelConfig& c, c
   const int H = c.hidden_size, T = c.steps, D = c.input_size, O = c.output_size;
   const int bt = static_cast<int>(rows(c, batch));
 
-  kernels::FusedBackwardArgs a{};
-  a.shape = shape_of(c, batch);
-  a.w = w;
-  a.hidden = ws.hidden.get();
-  a.scores = ws.scores.get();
-  a.expsum = ws.expsum.get();
-  a.context = ws.context.get();
-  a.y = y;
-  a.dy = dy;
-  a.dpre = ws.dpre.get();
-  a.du = ws.du.get();
-  a.dz = ws.dz.get();
-  a.dz_next = ws.dz_next.get();
-  kernels::fused_backward(a, s);
+  if (path_ == CudaPath::kFused) {
+    kernels::FusedBackwardArgs a{};
+    a.shape = shape_of(c, batch);
+    a.w = w;
+    a.hidden = ws.hidden.get();
+    a.scores = ws.scores.get();
+    a.expsum = ws.expsum.get();
+    a.context = ws.context.get();
+    a.y = y;
+    a.dy = dy;
+    a.dpre = ws.dpre.get();
+    a.du = ws.du.get();
+    a.dz = ws.dz.get();
+    a.dz_next = ws.dz_next.get();
+    kernels::fused_backward(a, s);
+  } else {
+    // Classic: attention/head backward kernels, then per step an elementwise kernel and a GEMM.
+    kernels::unfused_attention_backward(shape_of(c, batch), w, ws.hidden.get(), ws.scores.get(),
+                                        ws.attention.get(), ws.context.get(), y, dy, ws.dpre.get(),
+                                        ws.dc.get(), ws.g_dot_c.get(), ws.du.get(), ws.dh.get(), s);
+    RNNATTN_CUDA_CHECK(
+        cudaMemsetAsync(ws.carry.get(), 0, static_cast<std::size_t>(batch) * H * sizeof(float), s));
+    for (int t = T - 1; t >= 0; --t) {
+      kernels::unfused_bptt_step(ws.dh.get(), ws.carry.get(), ws.hidden.get(), batch, T, H, t,
+                                 ws.dz.get(), ws.dz_next.get(), s);
+      if (t > 0) {  // carry = dz_t Wh^T
+        gemm_row_major(cublas_.get(), false, true, batch, H, H, 1.f, ws.dz.get() + t * H, T * H,
+                       w.wh, H, 0.f, ws.carry.get(), H);
+      }
+    }
+  }
 
   // Weight gradients: large GEMMs over all B*T rows (or B rows for the head).
   cublasHandle_t h = cublas_.get();

@@ -94,6 +94,13 @@ void unfused_attention_backward(const Shape& shape, const Weights& w, const floa
                                 const float* y, const float* dy, float* dpre, float* dc,
                                 float* g_dot_c, float* du, float* dh, cudaStream_t stream);
 
+// One reverse BPTT step of the unfused backward: dz[:,t,:] = (dh[:,t,:] + carry) (1 - h_t^2), with
+// dz_next[:,t-1,:] = dz[:,t,:] (and dz_next[:,T-1,:] = 0 at t = T-1). carry [B,H] = dz_{t+1} Wh^T
+// comes from a cuBLAS GEMM between the steps.
+void unfused_bptt_step(const float* dh, const float* carry, const float* hidden, int batch,
+                       int steps, int hidden_size, int t, float* dz, float* dz_next,
+                       cudaStream_t stream);
+
 // ---- train_ops.cu: loss, Adam and the training-step bookkeeping -----------------------------
 // dy = dL/dy and loss_acc += L (double, one block: a fixed summation order, deterministic).
 void loss_forward_backward(int loss, const float* y, const float* target, int n, float* dy,

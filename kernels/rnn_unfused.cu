@@ -5,6 +5,9 @@
 //   (unfused_bias_tanh_step); scores (unfused_scores); softmax sums (CUB segmented reduction,
 //   unfused_row_sums) and weights (unfused_normalise); context (unfused_context); head GEMM and
 //   unfused_bias_act.
+//   backward: unfused_attention_backward (dL/dh_t from the head and the attention), then for
+//   t = T..1 an elementwise unfused_bptt_step and a GEMM carry = dz_t Wh^T; the weight gradients
+//   are the same large GEMMs as the fused path's.
 // Work mapping: one thread per output element in every kernel (per (b, j), (b, t) or (b, o)).
 #include <cuda_runtime.h>
 #include <thrust/iterator/counting_iterator.h>
@@ -119,6 +122,20 @@ __global__ void attention_backward_kernel(Shape s, Weights w, const float* h, co
   for (int j = 0; j < s.hidden; ++j) dht[j] = a[i] * g[j] + d * w.wa[j];
 }
 
+// One thread per (b, j).
+__global__ void bptt_step_kernel(const float* dh, const float* carry, const float* h, int batch,
+                                 int steps, int hidden, int t, float* dz, float* dz_next) {
+  const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= static_cast<long long>(batch) * hidden) return;
+  const int b = static_cast<int>(i / hidden), j = static_cast<int>(i % hidden);
+  const std::size_t at = (static_cast<std::size_t>(b) * steps + t) * hidden + j;
+  const float ht = h[at];
+  const float d = (dh[at] + carry[i]) * (1.f - ht * ht);
+  dz[at] = d;
+  if (t > 0) dz_next[at - hidden] = d;
+  if (t == steps - 1) dz_next[at] = 0.f;
+}
+
 // Segment offsets for CUB: row r spans [r * cols, (r + 1) * cols).
 struct RowOffset {
   int cols;
@@ -172,6 +189,14 @@ void unfused_attention_backward(const Shape& s, const Weights& w, const float* h
   attention_backward_kernel<<<blocks_for(static_cast<long long>(s.batch) * s.steps), kThreads, 0,
                               stream>>>(s, w, hidden, scores, attention, dc, g_dot_c, du, dh);
   RNNATTN_CHECK_LAUNCH("attention_backward_kernel");
+}
+
+void unfused_bptt_step(const float* dh, const float* carry, const float* hidden, int batch,
+                       int steps, int hidden_size, int t, float* dz, float* dz_next,
+                       cudaStream_t stream) {
+  bptt_step_kernel<<<blocks_for(static_cast<long long>(batch) * hidden_size), kThreads, 0,
+                     stream>>>(dh, carry, hidden, batch, steps, hidden_size, t, dz, dz_next);
+  RNNATTN_CHECK_LAUNCH("bptt_step_kernel");
 }
 
 void unfused_context(const float* hidden, const float* a, int batch, int steps, int hidden_size,
