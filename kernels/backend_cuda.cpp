@@ -15,6 +15,10 @@ namespace rnnattn {
 namespace {
 
 constexpr int kMaxHidden = 1024;  // a sequence's segment is at most one thread block
+// From this H on, the forward runs as one persistent cooperative kernel holding Wh on chip
+// (rnn_persistent_forward.cu) when the GPU can hold all its blocks; below it, the segment-mapped
+// kernel (one sequence per segment of threads) keeps more sequences in flight.
+constexpr int kPersistentMinHidden = 256;
 
 kernels::Shape shape_of(const ModelConfig& c, int batch) {
   return kernels::Shape{batch,
@@ -62,6 +66,10 @@ bool CudaWorkspace::ensure(const ModelConfig& c, int batch) {
   grow(g_dot_c, batch, "dL/dc . c [B]");
   grow(dh, bt * H, "dL/dh from the attention [B,T,H]");
   grow(carry, static_cast<std::size_t>(batch) * H, "BPTT carry [B,H]");
+  if (H >= kPersistentMinHidden) {
+    grow(persist, kernels::persistent_scratch_floats(shape_of(c, batch)),
+         "persistent-kernel scratch");
+  }
   const std::size_t n_ones = std::max<std::size_t>(bt, batch);
   if (ones.size() < n_ones) {
     grew = true;
@@ -134,7 +142,9 @@ void CudaBackend::forward_impl(CudaWorkspace& ws, const ModelConfig& c, const fl
       a.expsum = ws.expsum.get();
       a.context = ws.context.get();
     }
-    kernels::fused_forward(a, s);
+    const bool persistent =
+        H >= kPersistentMinHidden && kernels::persistent_forward(a, ws.persist.get(), s);
+    if (!persistent) kernels::fused_forward(a, s);
   } else {
     // Classic: input GEMM, then per step a recurrent GEMM and an elementwise kernel.
     float* hs = ws.hidden.get();

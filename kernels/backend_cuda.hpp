@@ -16,6 +16,7 @@ struct CudaWorkspace {
   DeviceBuffer<float> xw, hidden, scores, ex, expsum, context, attention, dpre, du, dz, dz_next,
       ones;
   DeviceBuffer<float> dc, g_dot_c, dh, carry;  // unfused backward only
+  DeviceBuffer<float> persist;                 // persistent forward (large H) only
   DeviceBuffer<unsigned char> cub_temp;
   // Grows the buffers to fit batch B; returns true when any buffer was (re)allocated, which
   // invalidates device pointers captured in a CUDA Graph.

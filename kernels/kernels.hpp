@@ -48,6 +48,14 @@ struct FusedForwardArgs {
 };
 void fused_forward(const FusedForwardArgs& args, cudaStream_t stream);
 
+// ---- rnn_persistent_forward.cu: large H -------------------------------------------------------
+// Floats of device scratch persistent_forward needs for this shape.
+std::size_t persistent_scratch_floats(const Shape& shape);
+// The forward as one cooperative launch with a grid barrier per step and Wh held on chip. Returns
+// false, launching nothing, when this GPU cannot hold all its blocks at once (or B > 4096); the
+// caller then uses fused_forward.
+bool persistent_forward(const FusedForwardArgs& args, float* scratch, cudaStream_t stream);
+
 // ---- rnn_fused_backward.cu ------------------------------------------------------------------
 struct FusedBackwardArgs {
   Shape shape;
