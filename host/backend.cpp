@@ -53,12 +53,16 @@ std::unique_ptr<Backend> make_backend(Device device) {
   throw InvalidArgument("unknown device");
 }
 
-void check_forward_args(const ModelConfig& config, const void* params, const void* x, int batch,
-                        const void* y, const void* attention) {
+void check_inputs(const ModelConfig& config, const void* params, const void* x, int batch) {
   config.validate();
   if (batch < 1) throw InvalidArgument("batch (B) must be >= 1, got " + std::to_string(batch));
   if (!params) throw InvalidArgument("params is null");
   if (!x) throw InvalidArgument("x [B,T,D] is null");
+}
+
+void check_forward_args(const ModelConfig& config, const void* params, const void* x, int batch,
+                        const void* y, const void* attention) {
+  check_inputs(config, params, x, batch);
   if (!y) throw InvalidArgument("y [B,O] is null");
   if (attention && !config.attention) {
     throw InvalidArgument("attention [B,T] was requested from the plain model, which has none");

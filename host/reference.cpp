@@ -6,6 +6,7 @@
 #include <cmath>
 #include <vector>
 
+#include "rnnattn/backend.hpp"
 #include "rnnattn/error.hpp"
 #include "rnnattn/params.hpp"
 
@@ -100,23 +101,12 @@ void forward_sequence(const ModelConfig& cfg, const ParamView<const Real>& p, co
   }
 }
 
-void check_common(const ModelConfig& cfg, const void* params, const void* x, int batch) {
-  cfg.validate();
-  if (batch < 1) throw InvalidArgument("batch (B) must be >= 1, got " + std::to_string(batch));
-  if (!params) throw InvalidArgument("params is null");
-  if (!x) throw InvalidArgument("x [B,T,D] is null");
-}
-
 }  // namespace
 
 template <typename Real>
 void reference_forward(const ModelConfig& cfg, const Real* params, const Real* x, int batch,
                        Real* y, Real* attention, Real* hidden, Real* context) {
-  check_common(cfg, params, x, batch);
-  if (!y) throw InvalidArgument("y [B,O] is null");
-  if (attention && !cfg.attention) {
-    throw InvalidArgument("attention [B,T] was requested from the plain model, which has none");
-  }
+  check_forward_args(cfg, params, x, batch, y, attention);
   const ParamLayout layout(cfg);
   const ParamView<const Real> p = make_view(layout, params);
   const std::size_t T = cfg.steps, H = cfg.hidden_size, D = cfg.input_size, O = cfg.output_size;
@@ -133,7 +123,7 @@ void reference_forward(const ModelConfig& cfg, const Real* params, const Real* x
 template <typename Real>
 void reference_backward(const ModelConfig& cfg, const Real* params, const Real* x, int batch,
                         const Real* dy, Real* dparams, Real* dx) {
-  check_common(cfg, params, x, batch);
+  check_inputs(cfg, params, x, batch);
   if (!dy) throw InvalidArgument("dy [B,O] is null");
   if (!dparams) throw InvalidArgument("dparams is null");
   const ParamLayout layout(cfg);

@@ -297,7 +297,8 @@ void CudaBackend::forward(const ModelConfig& c, const float* params, const float
 void CudaBackend::backward(const ModelConfig& c, const float* params, const float* x, int batch,
                            const float* dy, float* dparams, float* dx) {
   check_config(c);
-  check_forward_args(c, params, x, batch, dy, nullptr);
+  check_inputs(c, params, x, batch);
+  if (!dy) throw InvalidArgument("dy [B,O] is null");
   if (!dparams) throw InvalidArgument("dparams is null");
   const cudaStream_t s = stream_.get();
   const std::size_t bt = rows(c, batch), n = ParamLayout(c).size();

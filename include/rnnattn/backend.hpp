@@ -66,7 +66,10 @@ bool cuda_auto_enabled() noexcept;
 // else the CPU.
 std::unique_ptr<Backend> make_backend(Device device);
 
-// The checks every backend entry point makes; throw InvalidArgument naming the tensor.
+// The checks every entry point (the CPU reference included) makes; throw InvalidArgument naming
+// the field or tensor. check_inputs: a valid config, B >= 1, params and x present.
+// check_forward_args: check_inputs, y present, attention only from the attention model.
+void check_inputs(const ModelConfig& config, const void* params, const void* x, int batch);
 void check_forward_args(const ModelConfig& config, const void* params, const void* x, int batch,
                         const void* y, const void* attention);
 
