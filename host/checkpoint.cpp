@@ -1,11 +1,13 @@
 // Checkpoint writer and reader. Layout (little-endian), documented in docs/checkpoint-format.md:
 //   magic "RNNATTN\0" | u32 version | config | adam config | counters | scaler | strings |
 //   u64 n | f32 params[n] | f32 m[n] | f32 v[n] | u64 FNV-1a 64 checksum of every byte before it
+// (version 1 files used a non-standard offset basis and are still read).
 #include "rnnattn/checkpoint.hpp"
 
 #include <array>
 #include <cstring>
 #include <type_traits>
+#include <utility>
 
 #include "io.hpp"
 #include "rnnattn/error.hpp"
@@ -19,11 +21,15 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "checkpoints assume a l
 constexpr char kMagic[8] = {'R', 'N', 'N', 'A', 'T', 'T', 'N', '\0'};
 constexpr std::uint32_t kMaxString = 4096;
 
-std::uint64_t fnv1a(const char* p, std::size_t n) {
-  std::uint64_t h = 1469598103934665603ull;
+// Format version 1 started FNV-1a from 1469598103934665603, a digit short of the published offset
+// basis; version 2 uses the standard one. Version 1 files are still read, with the basis they used.
+constexpr std::uint64_t kFnvOffsetBasis = 14695981039346656037ull;
+constexpr std::uint64_t kVersion1Basis = 1469598103934665603ull;
+
+std::uint64_t fnv1a_from(std::uint64_t h, const char* p, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) {
     h ^= static_cast<unsigned char>(p[i]);
-    h *= 1099511628211ull;
+    h *= 1099511628211ull;  // the FNV 64-bit prime
   }
   return h;
 }
@@ -90,7 +96,11 @@ class Reader {
 
 }  // namespace
 
-void save_checkpoint(const std::string& path, const Checkpoint& ck) {
+std::uint64_t fnv1a64(const void* data, std::size_t n) {
+  return fnv1a_from(kFnvOffsetBasis, static_cast<const char*>(data), n);
+}
+
+std::string checkpoint_bytes(const Checkpoint& ck) {
   const Model& m = ck.model;
   const std::size_t n = ParamLayout(m.config).size();
   if (m.params.size() != n) {
@@ -130,8 +140,12 @@ void save_checkpoint(const std::string& path, const Checkpoint& ck) {
   w.put_floats(m.params);
   w.put_floats(m.adam.m);
   w.put_floats(m.adam.v);
-  w.put<std::uint64_t>(fnv1a(w.buf.data(), w.buf.size()));
-  write_file_atomic(path, w.buf);
+  w.put<std::uint64_t>(fnv1a64(w.buf.data(), w.buf.size()));
+  return std::move(w.buf);
+}
+
+void save_checkpoint(const std::string& path, const Checkpoint& ck) {
+  write_file_atomic(path, checkpoint_bytes(ck));
 }
 
 Checkpoint load_checkpoint(const std::string& path) {
@@ -164,6 +178,7 @@ Checkpoint load_checkpoint(const std::string& path) {
   if (version == 0) throw CheckpointError(path + ": corrupted checkpoint: format version 0");
 
   Checkpoint ck;
+  ck.format_version = version;
   Model& m = ck.model;
   ModelConfig& c = m.config;
   c.input_size = static_cast<int>(r.get<std::uint32_t>());
@@ -202,7 +217,8 @@ Checkpoint load_checkpoint(const std::string& path) {
   }
   std::uint64_t stored;
   std::memcpy(&stored, buf.data() + body, sizeof stored);
-  if (stored != fnv1a(buf.data(), body)) {
+  const std::uint64_t basis = version == 1 ? kVersion1Basis : kFnvOffsetBasis;
+  if (stored != fnv1a_from(basis, buf.data(), body)) {
     throw CheckpointError(path + ": corrupted checkpoint (checksum mismatch)");
   }
   if (attention > 1 || head > 2 || loss > 1) {

@@ -144,7 +144,9 @@ std::string join(const std::vector<std::string>& v) {
 
 std::vector<double> read_csv_column(const std::string& path, const std::string& column,
                                     std::string* chosen_column) {
-  const std::string text = read_file(path);
+  std::string text = read_file(path);
+  // Spreadsheet programs often save "UTF-8 with BOM": the mark is not part of the first name.
+  if (text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);
   std::vector<std::string> lines;
   {
     std::string line;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace rnnattn {
 
@@ -12,5 +13,24 @@ std::string read_file(const std::string& path);
 // `path`. On any failure the temporary file is removed, `path` is left as it was, and Error is
 // thrown naming the file and the failed call.
 void write_file_atomic(const std::string& path, const std::string& bytes);
+
+// Several outputs of one run, all or none: every file is first written in full to a temporary
+// file beside its target (any failure there removes them all and leaves every target untouched),
+// then each is renamed over its target; should a rename fail, the targets already replaced get
+// their earlier contents back (kept through a hard link) and Error is thrown.
+struct OutputFile {
+  std::string path;
+  std::string bytes;
+};
+void write_files_atomic(const std::vector<OutputFile>& files);
+
+// Checks, before any long work, that `path` can take an output file: it is not a directory, and
+// its folder exists and accepts a new file (tried with a temporary file, then removed). Throws
+// Error naming `what` (e.g. "--json") and the path.
+void check_output_path(const std::string& what, const std::string& path);
+
+// True when a and b name the same file (the same inode when both exist, else the same normalised
+// absolute path).
+bool same_file(const std::string& a, const std::string& b);
 
 }  // namespace rnnattn

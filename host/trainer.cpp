@@ -1,9 +1,11 @@
 #include "rnnattn/trainer.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <numeric>
 #include <ostream>
+#include <string>
 
 #include "rnnattn/error.hpp"
 #include "rnnattn/params.hpp"
@@ -28,7 +30,41 @@ void check_dataset(const Model& model, const WindowSet& data, const char* what) 
   }
 }
 
+// One epoch, in chunks of whole batches when a progress line is wanted (the batches, their order
+// and so the parameters are the same either way). Returns the mean per-batch loss.
+double run_epoch(TrainingSession& session, const std::vector<int>& order, const TrainOptions& opt,
+                 int epoch, std::chrono::steady_clock::time_point start) {
+  const int n = static_cast<int>(order.size()), bs = opt.batch_size;
+  const int batches = (n + bs - 1) / bs;
+  if (!opt.progress || !opt.log || batches < 2) return session.train_epoch(order, bs);
+  const int chunk_batches = std::max(1, batches / 20);
+  double loss_sum = 0;
+  int done = 0;
+  auto last_print = start;
+  while (done < batches) {
+    const int take = std::min(chunk_batches, batches - done);
+    const auto first = order.begin() + static_cast<std::ptrdiff_t>(done) * bs;
+    const auto last =
+        order.begin() + std::min<std::ptrdiff_t>(static_cast<std::ptrdiff_t>(done + take) * bs, n);
+    loss_sum += session.train_epoch(std::vector<int>(first, last), bs) * take;
+    done += take;
+    const auto now = std::chrono::steady_clock::now();
+    if (done < batches && (done == take || now - last_print > std::chrono::milliseconds(200))) {
+      last_print = now;
+      const int width = 30, filled = width * done / batches;
+      char line[160];
+      std::snprintf(line, sizeof line, "\rEpoch %d/%d - %d/%d [%s>%s] - loss: %.4e", epoch,
+                    opt.epochs, done, batches, std::string(filled, '=').c_str(),
+                    std::string(width - filled, '.').c_str(), loss_sum / done);
+      *opt.log << line << std::flush;
+    }
+  }
+  return loss_sum / batches;
+}
+
 }  // namespace
+
+std::uint64_t shuffle_seed(std::uint64_t seed) { return seed * 0x9E3779B97F4A7C15ull + 1; }
 
 Model make_model(const ModelConfig& config, std::uint64_t seed, const AdamConfig& adam) {
   Model m;
@@ -55,7 +91,7 @@ TrainHistory fit(Backend& backend, Model& model, const WindowSet& train, const T
   session->set_dataset(train.x.data(), train.y.data(), train.count);
 
   TrainHistory h;
-  Rng rng(opt.shuffle_seed);
+  Rng rng(shuffle_seed(opt.seed));
   std::vector<int> order(train.count);
   std::iota(order.begin(), order.end(), 0);
   const int batches = (train.count + opt.batch_size - 1) / opt.batch_size;
@@ -63,13 +99,13 @@ TrainHistory fit(Backend& backend, Model& model, const WindowSet& train, const T
     const auto e0 = std::chrono::steady_clock::now();
     // Reshuffle every epoch (Fisher-Yates), as Keras' fit(shuffle=True) does.
     for (int i = train.count - 1; i >= 1; --i) std::swap(order[i], order[rng.below(i + 1)]);
-    const double loss = session->train_epoch(order, opt.batch_size);
+    const double loss = run_epoch(*session, order, opt, epoch, e0);
     h.epoch_loss.push_back(loss);
     const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - e0).count();
     if (opt.log) {
       char line[160];
-      std::snprintf(line, sizeof line, "Epoch %d/%d - %d/%d - loss: %.4e - %.2fs", epoch,
-                    opt.epochs, batches, batches, loss, sec);
+      std::snprintf(line, sizeof line, "%sEpoch %d/%d - %d/%d - loss: %.4e - %.2fs",
+                    opt.progress ? "\r\033[K" : "", epoch, opt.epochs, batches, batches, loss, sec);
       *opt.log << line << '\n' << std::flush;
     }
   }

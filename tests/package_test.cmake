@@ -1,5 +1,8 @@
 # Installs the built tree into a scratch prefix, then configures, builds and runs the consumer
 # example against it. Fails on any step.
+# A fresh folder per run, so that two test runs of one build never share it.
+string(RANDOM LENGTH 10 suffix)
+set(WORK_DIR ${WORK_ROOT}/package_test_${suffix})
 file(REMOVE_RECURSE ${WORK_DIR})
 function(run_step)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
@@ -13,3 +16,4 @@ run_step(${CMAKE_COMMAND} -S ${SOURCE_DIR}/examples/consumer -B ${WORK_DIR}/buil
          -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix -DCMAKE_BUILD_TYPE=Release)
 run_step(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
 run_step(${WORK_DIR}/build/consumer)
+file(REMOVE_RECURSE ${WORK_DIR})

@@ -2,11 +2,13 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 
 #include "rnnattn/checkpoint.hpp"
 #include "rnnattn/error.hpp"
+#include "test_util.hpp"
 
 namespace rnnattn {
 namespace {
@@ -20,8 +22,7 @@ void spit(const std::string& p, const std::string& s) { std::ofstream(p, std::io
 class CheckpointTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    path_ = ::testing::TempDir() + "rnnattn_ck_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".bin";
+    path_ = dir_.file("model.bin");
     ModelConfig cfg;
     cfg.hidden_size = 5;
     cfg.output_size = 2;
@@ -39,8 +40,6 @@ class CheckpointTest : public ::testing::Test {
     ck_.column = "SUNACTIVITY";
     save_checkpoint(path_, ck_);
   }
-  void TearDown() override { std::remove(path_.c_str()); }
-
   void expect_refused(const std::string& bytes, const std::string& fragment) {
     spit(path_, bytes);
     try {
@@ -51,6 +50,7 @@ class CheckpointTest : public ::testing::Test {
       EXPECT_NE(std::string(e.what()).find(path_), std::string::npos) << e.what();
     }
   }
+  test::ScratchDir dir_{"rnnattn_ck"};
   std::string path_;
   Checkpoint ck_;
 };
@@ -99,10 +99,48 @@ TEST_F(CheckpointTest, ForeignAndNewerFilesAreRefused) {
   std::string good = slurp(path_);
   expect_refused("PK\x03\x04 this is a zip file, not a model at all", "not an rnnattn checkpoint");
   std::string newer = good;
-  newer[8] = 2;  // version field follows the 8-byte magic
+  newer[8] = static_cast<char>(kCheckpointVersion + 1);  // the version follows the 8-byte magic
   expect_refused(newer, "newer");
   std::remove(path_.c_str());
   EXPECT_THROW(load_checkpoint(path_), CheckpointError);
+}
+
+// The published FNV-1a 64 test vectors (Fowler, Noll, Vo): a reader written from
+// docs/checkpoint-format.md computes the same checksum.
+TEST(Fnv1a64, PublishedTestVectors) {
+  EXPECT_EQ(fnv1a64("", 0), 0xcbf29ce484222325ull);
+  EXPECT_EQ(fnv1a64("a", 1), 0xaf63dc4c8601ec8cull);
+  EXPECT_EQ(fnv1a64("foobar", 6), 0x85944171f73967e8ull);
+}
+
+TEST_F(CheckpointTest, ChecksumIsStandardFnv1aOfTheBodyAndVersionIsTwo) {
+  const std::string good = slurp(path_);
+  std::uint32_t version = 0;
+  std::memcpy(&version, good.data() + 8, 4);
+  EXPECT_EQ(version, 2u);
+  std::uint64_t stored = 0;
+  std::memcpy(&stored, good.data() + good.size() - 8, 8);
+  EXPECT_EQ(stored, fnv1a64(good.data(), good.size() - 8));
+}
+
+// Version 1 files (checksum from the old, non-standard basis) are still read.
+TEST_F(CheckpointTest, VersionOneFilesAreStillRead) {
+  std::string v1 = slurp(path_);
+  v1[8] = 1;
+  std::uint64_t h = 1469598103934665603ull;  // version 1's starting value
+  for (std::size_t i = 0; i + 8 < v1.size(); ++i) {
+    h ^= static_cast<unsigned char>(v1[i]);
+    h *= 1099511628211ull;
+  }
+  std::memcpy(&v1[v1.size() - 8], &h, 8);
+  spit(path_, v1);
+  const Checkpoint r = load_checkpoint(path_);
+  EXPECT_EQ(r.model.params, ck_.model.params);
+  // ... and a version 1 header with a version 2 checksum is refused.
+  std::string mixed = slurp(dir_.file("model.bin"));
+  const std::uint64_t v2sum = fnv1a64(mixed.data(), mixed.size() - 8);
+  std::memcpy(&mixed[mixed.size() - 8], &v2sum, 8);
+  expect_refused(mixed, "checksum");
 }
 
 TEST_F(CheckpointTest, FailedWriteLeavesThePreviousFile) {

@@ -8,7 +8,8 @@
 #include <fstream>
 #include <iterator>
 
-#include "rnnattn/backend.hpp"
+#include "rnnattn/rnnattn.hpp"
+#include "test_util.hpp"
 
 #ifndef RNNATTN_CLI
 #define RNNATTN_CLI ""
@@ -31,12 +32,8 @@ class Cli : public ::testing::Test {
  protected:
   void SetUp() override {
     if (std::string(RNNATTN_CLI).empty()) GTEST_SKIP() << "the CLI was not built";
-    dir_ = ::testing::TempDir() + "rnnattn_cli_" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::system(("rm -rf '" + dir_ + "' && mkdir -p '" + dir_ + "'").c_str());
-  }
-  void TearDown() override {
-    if (!dir_.empty()) std::system(("rm -rf '" + dir_ + "'").c_str());
+    scratch_ = std::make_unique<rnnattn::test::ScratchDir>("rnnattn_cli");
+    dir_ = scratch_->path();
   }
   Result run(const std::string& args) {
     const std::string cmd =
@@ -61,6 +58,7 @@ class Cli : public ::testing::Test {
     EXPECT_FALSE(exists(dir_ + "/out.json"));
     EXPECT_FALSE(exists(dir_ + "/model.bin"));
   }
+  std::unique_ptr<rnnattn::test::ScratchDir> scratch_;
   std::string dir_;
 };
 
@@ -100,6 +98,121 @@ TEST_F(Cli, BadInputIsRefusedClearly) {
   EXPECT_NE(r.err.find("unknown command"), std::string::npos);
 }
 
+// Outputs are checked before training: not a directory, not an input, not another output, in a
+// folder that exists; a refused run writes nothing and leaves every earlier file as it was.
+TEST_F(Cli, OutputsAreCheckedBeforeTraining) {
+  const std::string csv = "year,v\n1,1\n2,2\n3,4\n4,3\n5,5\n6,6\n7,8\n8,7\n";
+  file("data.csv", csv);
+  Result r = run("train --data data.csv --steps 2 --epochs 1 --json data.csv");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--json 'data.csv' is the --data input file"), std::string::npos) << r.err;
+  EXPECT_EQ(slurp(dir_ + "/data.csv"), csv);  // the data survived
+
+  r = run("train --epochs 1 --json same.out --save ./same.out");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--json and --save name the same file"), std::string::npos) << r.err;
+  EXPECT_FALSE(exists(dir_ + "/same.out"));
+
+  std::system(("mkdir -p '" + dir_ + "/sub'").c_str());
+  r = run("train --epochs 1 --json out.json --save sub");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("--save 'sub' is a directory"), std::string::npos) << r.err;
+  EXPECT_FALSE(exists(dir_ + "/out.json"));
+
+  r = run("train --epochs 1 --json out.json --save nowhere/m.bin");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("the folder 'nowhere' does not exist"), std::string::npos) << r.err;
+  EXPECT_FALSE(exists(dir_ + "/out.json"));
+  // Refused before any work: no epoch ran.
+  EXPECT_EQ(r.out.find("Epoch"), std::string::npos) << r.out;
+
+  ASSERT_EQ(run("train --epochs 1 --save m.bin").code, 0);
+  const std::string model = slurp(dir_ + "/m.bin");
+  r = run("predict --model m.bin --data fib --json m.bin");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--json 'm.bin' is the --model input file"), std::string::npos) << r.err;
+  EXPECT_EQ(slurp(dir_ + "/m.bin"), model);
+}
+
+TEST_F(Cli, DirectoriesAndShortSeriesAreNamedClearly) {
+  std::system(("mkdir -p '" + dir_ + "/adir'").c_str());
+  Result r = run("train --data adir");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("'adir' is a directory"), std::string::npos) << r.err;
+  r = run("inspect --model adir");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("'adir' is a directory"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("truncated"), std::string::npos) << r.err;
+  file("short.csv", "v\n1\n2\n3\n");
+  r = run("train --data short.csv --steps 4");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("short.csv: series of 3 values is too short"), std::string::npos) << r.err;
+  file("bom.csv", "\xEF\xBB\xBFYEAR,SUN\n1,1\n2,3\n3,2\n4,5\n5,4\n6,6\n7,5\n");
+  r = run("train --data bom.csv --steps 2 --epochs 1 --json b.json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(slurp(dir_ + "/b.json").find("\"column\":\"SUN\""), std::string::npos);
+}
+
+TEST_F(Cli, BatchLargerThanTheTrainingSetIsSaid) {
+  const Result r = run("train --epochs 1 --batch 5000 --device cpu");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("--batch 5000 is larger than the 826 training windows"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.out.find("Epoch 1/1 - 1/1 - loss"), std::string::npos) << r.out;
+}
+
+// A model trained on sunspots (values up to ~200) asked about Fibonacci numbers up to 1e250:
+// a warning about the scaling, then an error (exit 1) rather than "test MSE inf".
+TEST_F(Cli, PredictFarOutsideTheScalingIsAnError) {
+  ASSERT_EQ(run("train --data " + kSun + " --epochs 1 --save sun.bin").code, 0);
+  Result r = run("predict --model sun.bin --data fib --json p.json");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.err.find("warning: the data spans"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("far outside"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out.find("inf"), std::string::npos) << r.out;
+  EXPECT_FALSE(exists(dir_ + "/p.json"));
+  // Moderately outside (the series times 3): a warning, and the predictions are printed.
+  std::ifstream in(kSun);
+  std::string line, scaled = "YEAR,SUNACTIVITY\n";
+  std::getline(in, line);
+  while (std::getline(in, line)) {
+    const auto comma = line.find(',');
+    scaled += line.substr(0, comma) + "," +
+              std::to_string(3 * std::atof(line.c_str() + comma + 1)) + "\n";
+  }
+  file("sun3.csv", scaled);
+  r = run("predict --model sun.bin --data sun3.csv");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("warning: the data spans"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("# test MSE"), std::string::npos) << r.out;
+}
+
+// Piped output is flushed line by line: a run killed in the middle still shows its epochs.
+TEST_F(Cli, PipedOutputShowsEpochsOfAKilledRun) {
+  const std::string cmd = std::string("cd '") + dir_ + "' && timeout -s KILL 4 '" + RNNATTN_CLI +
+                          "' train --epochs 100000 --device cpu | cat > out.txt";
+  std::system(cmd.c_str());
+  const std::string out = slurp(dir_ + "/out.txt");
+  EXPECT_NE(out.find("data: fib"), std::string::npos) << out;
+  EXPECT_NE(out.find("Epoch 1/100000 - 826/826"), std::string::npos) << out;
+}
+
+// The library with TrainOptions::seed = S and the CLI's --seed S train the same model.
+TEST_F(Cli, LibrarySeedMatchesTheCommandLine) {
+  ASSERT_EQ(run("train --epochs 2 --seed 5 --device cpu --json r.json").code, 0);
+  const std::string json = slurp(dir_ + "/r.json");
+  const auto at = json.find("\"test_mse\":");
+  ASSERT_NE(at, std::string::npos);
+  const double cli_mse = std::atof(json.c_str() + at + 11);
+
+  const rnnattn::SplitData d = rnnattn::fibonacci_data(20);
+  rnnattn::Model m = rnnattn::make_model(rnnattn::ModelConfig{}, 5);
+  auto be = rnnattn::make_backend(rnnattn::Device::kCpu);
+  rnnattn::fit(*be, m, d.train, {.epochs = 2, .batch_size = 1, .seed = 5});
+  const double lib_mse = rnnattn::mean_squared_error(rnnattn::predict(*be, m, d.test), d.test);
+  EXPECT_EQ(cli_mse, lib_mse);
+}
+
 TEST_F(Cli, CudaWithoutGpuIsAClearError) {
   if (rnnattn::cuda_device_count() > 0) GTEST_SKIP() << "a GPU is present: --device cuda runs here";
   const Result r = run("train --device cuda --epochs 1 --json out.json");
@@ -123,6 +236,7 @@ TEST_F(Cli, TrainPredictInspectRoundTrip) {
   EXPECT_NE(r.out.find("device: cpu"), std::string::npos);
   EXPECT_NE(r.out.find("Epoch 2/2"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("predict_zero (baseline)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("train_mean (baseline)"), std::string::npos) << r.out;
   const std::string json = slurp(dir_ + "/run.json");
   for (const char* key :
        {"\"data\":\"fib\"", "\"device\":\"cpu\"", "\"runs\":[", "\"model\":\"attention\"",
@@ -162,7 +276,9 @@ TEST_F(Cli, CompareOnACsvSeries) {
   EXPECT_NE(r.out.find("persistence (baseline)"), std::string::npos) << r.out;
   const std::string json = slurp(dir_ + "/c.json");
   EXPECT_NE(json.find("\"column\":\"SUNACTIVITY\""), std::string::npos) << json;
-  EXPECT_NE(json.find("\"persistence\""), std::string::npos);
+  EXPECT_NE(json.find("\"baselines\":[{\"name\":\"persistence\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"name\":\"train_mean\""), std::string::npos) << json;
+  EXPECT_NE(r.out.find("train_mean (baseline)"), std::string::npos) << r.out;
 }
 
 TEST_F(Cli, BadCheckpointsAreRefused) {

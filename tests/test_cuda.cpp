@@ -275,7 +275,7 @@ TEST(Cuda, TrainerFollowsTheCpuTrainer) {
     TrainOptions opt;
     opt.epochs = 3;
     opt.batch_size = batch;
-    opt.shuffle_seed = 11;
+    opt.seed = 11;
     Model cpu = make_model(ModelConfig{}, 5), gpu = cpu;
     auto cpu_be = make_backend(Device::kCpu);
     auto gpu_be = make_backend(Device::kCuda);
@@ -291,7 +291,7 @@ TEST(Cuda, TrainerFollowsTheCpuTrainer) {
   }
   // Full tutorial run: the same quality as the CPU.
   TrainOptions opt;
-  opt.shuffle_seed = 3;
+  opt.seed = 3;
   Model cpu = make_model(ModelConfig{}, 3), gpu = cpu;
   auto cpu_be = make_backend(Device::kCpu);
   auto gpu_be = make_backend(Device::kCuda);

@@ -9,6 +9,7 @@
 
 #include "rnnattn/data.hpp"
 #include "rnnattn/error.hpp"
+#include "test_util.hpp"
 
 namespace rnnattn {
 namespace {
@@ -70,12 +71,10 @@ TEST(Fibonacci, OtherWindowLengths) {
 class CsvTest : public ::testing::Test {
  protected:
   std::string write(const std::string& text) {
-    path_ = ::testing::TempDir() + "rnnattn_csv_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".csv";
+    path_ = dir_.file("series.csv");
     std::ofstream(path_) << text;
     return path_;
   }
-  void TearDown() override { std::remove(path_.c_str()); }
   // Expects DataError whose message contains every fragment.
   void expect_error(const std::string& text, const std::string& column,
                     std::vector<std::string> fragments) {
@@ -90,6 +89,7 @@ class CsvTest : public ::testing::Test {
       }
     }
   }
+  test::ScratchDir dir_{"rnnattn_csv"};
   std::string path_;
 };
 
@@ -115,6 +115,24 @@ TEST_F(CsvTest, BadInputNamesFileLineAndColumn) {
   expect_error("year,v\n1,2\n\n2,3\n", "v", {":3:", "empty row"});
   expect_error("year,v\n1,2x\n", "v", {":2:", "'2x' is not a number"});
   EXPECT_THROW(read_csv_column("/nonexistent/rnnattn.csv", ""), DataError);
+}
+
+TEST_F(CsvTest, ByteOrderMarkIsNotPartOfTheFirstName) {
+  std::string chosen;
+  const auto v = read_csv_column(write("\xEF\xBB\xBFYEAR,V\n1,2\n2,3\n"), "", &chosen);
+  EXPECT_EQ(chosen, "V");  // YEAR was recognised as the index column
+  EXPECT_EQ(v, (std::vector<double>{2, 3}));
+  EXPECT_EQ(read_csv_column(write("\xEF\xBB\xBFv\n1\n2\n"), "v"), (std::vector<double>{1, 2}));
+}
+
+TEST_F(CsvTest, ADirectoryIsNamedAsSuch) {
+  try {
+    read_csv_column(dir_.path(), "");
+    FAIL() << "a directory was read as a CSV file";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("is a directory"), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).find("empty"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Series, SunspotsWindowsSplitAndPersistence) {

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <sstream>
 
 #include "rnnattn/adam.hpp"
 #include "rnnattn/backend.hpp"
@@ -83,7 +84,7 @@ TEST(Trainer, SameSeedSameBits) {
     auto backend = make_backend(Device::kCpu);
     TrainOptions opt;
     opt.epochs = 2;
-    opt.shuffle_seed = shuffle;
+    opt.seed = shuffle;
     fit(*backend, m, d.train, opt);
     return m;
   };
@@ -92,6 +93,40 @@ TEST(Trainer, SameSeedSameBits) {
   EXPECT_EQ(a.adam.m, b.adam.m);
   EXPECT_EQ(a.adam.v, b.adam.v);
   EXPECT_NE(a.params, c.params);  // another shuffle order
+}
+
+// The progress line is display only: the same batches in the same order, the same parameters.
+TEST(Trainer, ProgressLinesDoNotChangeTheResult) {
+  const SplitData d = fibonacci_data(20);
+  auto run = [&](bool progress, std::ostringstream& log) {
+    Model m = make_model(ModelConfig{}, 4);
+    auto backend = make_backend(Device::kCpu);
+    fit(*backend, m, d.train,
+        {.epochs = 2, .batch_size = 3, .seed = 4, .log = &log, .progress = progress});
+    return m;
+  };
+  std::ostringstream plain_log, progress_log;
+  const Model a = run(false, plain_log), b = run(true, progress_log);
+  EXPECT_EQ(a.params, b.params);
+  EXPECT_EQ(a.adam.m, b.adam.m);
+  EXPECT_EQ(plain_log.str().find('\r'), std::string::npos) << plain_log.str();
+  const std::string p = progress_log.str();
+  EXPECT_NE(p.find("\rEpoch 1/2 - "), std::string::npos) << p;
+  EXPECT_NE(p.find("/276 [="), std::string::npos) << p;  // 826 windows in batches of 3
+  EXPECT_NE(p.find("Epoch 2/2 - 276/276 - loss: "), std::string::npos) << p;
+  // Each epoch's final line reports the same loss with and without progress (to 4 digits).
+  const auto loss_of = [](const std::string& log, const std::string& epoch) {
+    const auto at = log.find(epoch + " - 276/276 - loss: ");
+    return at == std::string::npos ? std::string() : log.substr(at, epoch.size() + 30);
+  };
+  EXPECT_EQ(loss_of(p, "Epoch 2/2"), loss_of(plain_log.str(), "Epoch 2/2"));
+}
+
+// TrainOptions::seed is the run's seed: the shuffle uses the documented derivation.
+TEST(Trainer, SeedDerivationIsDocumented) {
+  EXPECT_EQ(shuffle_seed(0), 1u);
+  EXPECT_EQ(shuffle_seed(1), 0x9E3779B97F4A7C15ull + 1);
+  EXPECT_EQ(shuffle_seed(2), 2 * 0x9E3779B97F4A7C15ull + 1);
 }
 
 TEST(Trainer, BatchOfAllEqualsOneFullGradientStep) {

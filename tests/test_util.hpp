@@ -3,15 +3,39 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "rnnattn/random.hpp"
 
 namespace rnnattn::test {
+
+// A fresh, uniquely named folder under the temporary directory (mkdtemp), removed with everything
+// in it when the object dies: two test runs on one machine never share a path.
+class ScratchDir {
+ public:
+  explicit ScratchDir(const std::string& prefix) {
+    std::string tmpl = ::testing::TempDir() + prefix + "_XXXXXX";
+    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed for " + tmpl);
+    path_ = tmpl;
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
 
 template <typename Real>
 std::vector<Real> random_vector(std::size_t n, std::uint64_t seed, double lo = -1.0,

@@ -1,6 +1,8 @@
 // The rnnattn command line: train, predict, inspect.
 // Exit status: 0 success, 1 a run-time error (bad data, bad checkpoint, no device), 2 bad usage.
 // Every output file is written atomically at the end, so a failed run leaves none behind.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -102,33 +104,74 @@ SplitData load_data(const std::string& data, const std::string& column, int step
   }
   std::string chosen;
   const std::vector<double> series = read_csv_column(data, column, &chosen);
-  SplitData d = series_data(series, steps);
+  SplitData d;
+  try {
+    d = series_data(series, steps);
+  } catch (const DataError& e) {
+    throw DataError(data + ": " + e.what());
+  }
   d.source = data;
   d.column = chosen;
   return d;
 }
 
 struct Baseline {
-  std::string name;  // "predict_zero" or "persistence"
+  std::string name;  // "predict_zero", "persistence" or "train_mean"
   double train_mse, test_mse, test_rmse;
 };
 
-// Fibonacci: predicting 0 everywhere. Series: persistence (next = last value of the window).
-Baseline baseline_for(const SplitData& d) {
+// The rows a model must beat. Fibonacci: predicting 0 everywhere; a series: persistence (next =
+// last value of the window). Both: predicting the mean of the training targets, which on a real
+// series is often harder to beat than it looks.
+std::vector<Baseline> baselines_for(const SplitData& d) {
   const bool fib = d.source == "fib";
-  auto predict = [&](const WindowSet& w) {
-    std::vector<float> p(w.count, 0.f);
-    if (!fib) {
+  double mean = 0;
+  for (float v : d.train.y) mean += v;
+  mean /= static_cast<double>(d.train.y.size());
+  auto score = [&](const std::string& name, auto predict) {
+    Baseline b{name, mean_squared_error(predict(d.train), d.train),
+               mean_squared_error(predict(d.test), d.test), 0};
+    b.test_rmse = std::sqrt(b.test_mse) * d.scaler.range();
+    return b;
+  };
+  std::vector<Baseline> out;
+  if (fib) {
+    out.push_back(
+        score("predict_zero", [](const WindowSet& w) { return std::vector<float>(w.count, 0.f); }));
+  } else {
+    out.push_back(score("persistence", [](const WindowSet& w) {
+      std::vector<float> p(w.count);
       for (int i = 0; i < w.count; ++i)
         p[i] = w.x[static_cast<std::size_t>(i) * w.steps + w.steps - 1];
+      return p;
+    }));
+  }
+  out.push_back(score("train_mean", [mean](const WindowSet& w) {
+    return std::vector<float>(w.count, static_cast<float>(mean));
+  }));
+  return out;
+}
+
+// Every output file is checked before any work: a writable place, not a directory, not one of the
+// inputs, not another output. `outputs` pairs each flag with its path (empty: not asked for).
+void check_outputs(const std::vector<std::pair<std::string, std::string>>& outputs,
+                   const std::vector<std::pair<std::string, std::string>>& inputs) {
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    const auto& [flag, path] = outputs[i];
+    if (path.empty()) continue;
+    for (const auto& [in_flag, in_path] : inputs) {
+      if (!in_path.empty() && same_file(path, in_path)) {
+        throw UsageError(flag + " '" + path + "' is the " + in_flag +
+                         " input file; writing it would destroy the input");
+      }
     }
-    return p;
-  };
-  Baseline b{fib ? "predict_zero" : "persistence", 0, 0, 0};
-  b.train_mse = mean_squared_error(predict(d.train), d.train);
-  b.test_mse = mean_squared_error(predict(d.test), d.test);
-  b.test_rmse = std::sqrt(b.test_mse) * d.scaler.range();
-  return b;
+    for (std::size_t j = 0; j < i; ++j) {
+      if (!outputs[j].second.empty() && same_file(path, outputs[j].second)) {
+        throw UsageError(outputs[j].first + " and " + flag + " name the same file '" + path + "'");
+      }
+    }
+    check_output_path(flag, path);
+  }
 }
 
 std::unique_ptr<Backend> open_backend(const std::string& name) {
@@ -146,6 +189,7 @@ std::unique_ptr<Backend> open_backend(const std::string& name) {
   } else {
     std::cout << "device: " << b->name() << '\n';
   }
+  std::cout << std::flush;
   return b;
 }
 
@@ -226,16 +270,24 @@ int cmd_train(const std::vector<std::string>& argv) {
     throw UsageError("--save writes one model: drop --compare and --seeds to use it");
   }
 
-  // Everything that can fail on the input fails here, before any training or writing.
-  const SplitData data = load_data(a.get("--data", "fib"), a.get("--column", ""), cfg.steps);
+  // Everything that can fail on the input or the outputs fails here, before any training.
+  const std::string data_arg = a.get("--data", "fib");
+  check_outputs({{"--json", json_path}, {"--save", save}},
+                {{"--data", data_arg == "fib" ? "" : data_arg}});
+  const SplitData data = load_data(data_arg, a.get("--column", ""), cfg.steps);
   const std::unique_ptr<Backend> backend = open_backend(a.get("--device", "auto"));
-  const Baseline base = baseline_for(data);
+  const std::vector<Baseline> bases = baselines_for(data);
   const bool fib = data.source == "fib";
 
   std::cout << "data: " << data.source << (data.column.empty() ? "" : " column " + data.column)
             << ", " << data.train.count + data.test.count << " windows of T=" << cfg.steps << " ("
             << data.train.count << " train, " << data.test.count << " test, "
-            << (fib ? "split by RandomState(13)" : "chronological split") << ")\n";
+            << (fib ? "split by RandomState(13)" : "chronological split") << ")" << std::endl;
+  if (opt.batch_size > data.train.count) {
+    std::cerr << "rnnattn train: warning: --batch " << opt.batch_size << " is larger than the "
+              << data.train.count << " training windows: each epoch is one batch of "
+              << data.train.count << std::endl;
+  }
 
   std::vector<std::string> models;
   if (compare) {
@@ -249,11 +301,13 @@ int cmd_train(const std::vector<std::string>& argv) {
   for (const std::string& m : models) {
     ModelConfig mc = cfg;
     mc.attention = m == "attention";
-    std::cout << "model: " << describe(mc) << ", " << ParamLayout(mc).size() << " parameters\n";
+    std::cout << "model: " << describe(mc) << ", " << ParamLayout(mc).size() << " parameters"
+              << std::endl;
     for (long s = first_seed; s < first_seed + seeds; ++s) {
       Model model = make_model(mc, static_cast<std::uint64_t>(s), adam);
-      opt.shuffle_seed = static_cast<std::uint64_t>(s) * 0x9E3779B97F4A7C15ull + 1;
+      opt.seed = static_cast<std::uint64_t>(s);  // shuffles as fit() documents
       opt.log = verbose ? &std::cout : nullptr;
+      opt.progress = verbose && ::isatty(STDOUT_FILENO);
       const TrainHistory h = fit(*backend, model, data.train, opt);
       RunResult r{m, s, 0, 0, 0, h.seconds, h.epoch_loss.empty() ? NAN : h.epoch_loss.back()};
       r.train_mse = mean_squared_error(predict(*backend, model, data.train), data.train);
@@ -287,8 +341,11 @@ int cmd_train(const std::vector<std::string>& argv) {
                 sci(*std::min_element(te.begin(), te.end())).c_str(), sci(median(te)).c_str(),
                 sci(*std::max_element(te.begin(), te.end())).c_str(), sci(median(rm)).c_str());
   }
-  std::printf("| %s (baseline) | - | %s | %s | %s |\n", base.name.c_str(),
-              sci(base.train_mse).c_str(), sci(base.test_mse).c_str(), sci(base.test_rmse).c_str());
+  for (const Baseline& base : bases) {
+    std::printf("| %s (baseline) | - | %s | %s | %s |\n", base.name.c_str(),
+                sci(base.train_mse).c_str(), sci(base.test_mse).c_str(),
+                sci(base.test_rmse).c_str());
+  }
   if (fib) {
     std::printf(
         "| tutorial, Keras 2.15 (one run): attention | 1 | 5.63e-05 | 5.90e-07 | - |\n"
@@ -304,6 +361,17 @@ int cmd_train(const std::vector<std::string>& argv) {
         big_train, big_test);
   }
 
+  std::fflush(stdout);
+  // A diverged run is an error, not a result: nothing is written.
+  for (const RunResult& r : results) {
+    if (!std::isfinite(r.train_mse) || !std::isfinite(r.test_mse)) {
+      throw Error(r.model + " seed " + std::to_string(r.seed) +
+                  " gave non-finite results (train MSE " + sci(r.train_mse) + ", test MSE " +
+                  sci(r.test_mse) + "): training diverged; try a smaller --lr. No output written");
+    }
+  }
+
+  std::vector<OutputFile> outputs;
   if (!json_path.empty()) {
     Json j;
     j.begin_object();
@@ -335,20 +403,25 @@ int cmd_train(const std::vector<std::string>& argv) {
           .end_object();
     }
     j.end_array();
-    j.begin_object("baselines")
-        .value("name", base.name)
-        .value("train_mse", base.train_mse)
-        .value("test_mse", base.test_mse)
-        .value("test_rmse", base.test_rmse)
-        .end_object();
+    j.begin_array("baselines");
+    for (const Baseline& base : bases) {
+      j.begin_object()
+          .value("name", base.name)
+          .value("train_mse", base.train_mse)
+          .value("test_mse", base.test_mse)
+          .value("test_rmse", base.test_rmse)
+          .end_object();
+    }
+    j.end_array();
     j.end_object();
-    write_file_atomic(json_path, j.str());
-    std::cout << "wrote " << json_path << '\n';
+    outputs.push_back({json_path, j.str()});
   }
   if (!save.empty()) {
-    save_checkpoint(save, Checkpoint{last_model, data.scaler, data.source, data.column});
-    std::cout << "saved " << save << '\n';
+    outputs.push_back(
+        {save, checkpoint_bytes(Checkpoint{last_model, data.scaler, data.source, data.column})});
   }
+  write_files_atomic(outputs);  // all or none
+  for (const OutputFile& f : outputs) std::cout << "wrote " << f.path << '\n';
   return 0;
 }
 
@@ -371,6 +444,19 @@ void rescale(WindowSet& w, const Scaler& from, const Scaler& to) {
   for (float& v : w.y) v = static_cast<float>(to.scale(from.unscale(v)));
 }
 
+// Values that scale far outside [0, 1] lie outside what the model saw in training: its
+// predictions there are extrapolation (and, far enough out, overflow). Says so on stderr.
+void warn_if_outside_scaling(const WindowSet& w, const Scaler& s) {
+  if (w.x.empty()) return;
+  const auto [lo, hi] = std::minmax_element(w.x.begin(), w.x.end());
+  if (*lo < -1.f || *hi > 2.f || !std::isfinite(*lo) || !std::isfinite(*hi)) {
+    std::cerr << "rnnattn predict: warning: the data spans [" << sci(s.unscale(*lo)) << ", "
+              << sci(s.unscale(*hi)) << "], far outside the range the model was trained on ["
+              << sci(s.min) << ", " << sci(s.max) << "]: its predictions are extrapolations"
+              << std::endl;
+  }
+}
+
 int cmd_predict(const std::vector<std::string>& argv) {
   if (wants_help(argv)) {
     std::cout << kPredictHelp;
@@ -381,13 +467,25 @@ int cmd_predict(const std::vector<std::string>& argv) {
   if (!a.has("--model"))
     throw UsageError("--model FILE is required (see 'rnnattn predict --help')");
   if (!a.has("--data")) throw UsageError("--data is required (see 'rnnattn predict --help')");
+  const std::string json_path = a.get("--json", "");
+  const std::string source = a.get("--data", "");
+  check_outputs({{"--json", json_path}},
+                {{"--model", a.get("--model", "")}, {"--data", source == "fib" ? "" : source}});
   const Checkpoint ck = load_checkpoint(a.get("--model", ""));
   const Model& model = ck.model;
-  const std::string source = a.get("--data", "");
   const std::string column = a.get("--column", source == "fib" ? "" : ck.column);
   SplitData data = load_data(source, column, model.config.steps);
   // Use the scaling the model was trained with, whatever the data's own split would give.
   rescale(data.test, data.scaler, ck.scaler);
+  warn_if_outside_scaling(data.test, ck.scaler);
+  const auto not_finite = [](float v) { return !std::isfinite(v); };
+  if (std::any_of(data.test.x.begin(), data.test.x.end(), not_finite) ||
+      std::any_of(data.test.y.begin(), data.test.y.end(), not_finite)) {
+    throw Error("the data overflows float32 in the model's scaling [" + sci(ck.scaler.min) + ", " +
+                sci(ck.scaler.max) +
+                "]: it lies far outside what the model was trained on. No "
+                "output written");
+  }
   const bool want_attention = a.has("--attention");
   if (want_attention && !model.config.attention) {
     throw UsageError("--attention: this is a plain model, it has no attention weights");
@@ -397,6 +495,14 @@ int cmd_predict(const std::vector<std::string>& argv) {
   const std::vector<float> pred =
       predict(*backend, model, data.test, want_attention ? &attn : nullptr);
   const int T = model.config.steps, O = model.config.output_size;
+  const long bad = std::count_if(pred.begin(), pred.end(), not_finite);
+  const double mse = mean_squared_error(pred, data.test);
+  if (bad > 0 || !std::isfinite(mse)) {
+    throw Error(std::to_string(bad) + " of " + std::to_string(pred.size()) +
+                " predictions are not finite: the data lies far outside the scaling the model was "
+                "trained with [" +
+                sci(ck.scaler.min) + ", " + sci(ck.scaler.max) + "]. No output written");
+  }
 
   std::printf(
       "# test windows of %s (%d); values in original units\n# start  target  prediction%s\n",
@@ -409,10 +515,9 @@ int cmd_predict(const std::vector<std::string>& argv) {
     }
     std::printf("\n");
   }
-  const double mse = mean_squared_error(pred, data.test);
   std::printf("# test MSE %s (scaled), RMSE %s (original units)\n", sci(mse).c_str(),
               sci(std::sqrt(mse) * ck.scaler.range()).c_str());
-  if (a.has("--json")) {
+  if (!json_path.empty()) {
     Json j;
     j.begin_object().value("model", a.get("--model", "")).value("data", source);
     j.value("test_mse", mse).value("test_rmse", std::sqrt(mse) * ck.scaler.range());
@@ -430,7 +535,7 @@ int cmd_predict(const std::vector<std::string>& argv) {
       j.end_object();
     }
     j.end_array().end_object();
-    write_file_atomic(a.get("--json", ""), j.str());
+    write_file_atomic(json_path, j.str());
   }
   return 0;
 }
@@ -457,7 +562,7 @@ int cmd_inspect(const std::vector<std::string>& argv) {
   const ParamLayout layout(m.config);
   if (a.has("--json")) {
     Json j;
-    j.begin_object().value("format_version", static_cast<int>(kCheckpointVersion));
+    j.begin_object().value("format_version", static_cast<int>(ck.format_version));
     j.begin_object("config")
         .value("model", m.config.attention ? "attention" : "plain")
         .value("input_size", m.config.input_size)
@@ -487,7 +592,7 @@ int cmd_inspect(const std::vector<std::string>& argv) {
     return 0;
   }
   std::printf("checkpoint %s (format version %u)\nmodel: %s, %zu parameters\n",
-              a.get("--model", "").c_str(), kCheckpointVersion, describe(m.config).c_str(),
+              a.get("--model", "").c_str(), ck.format_version, describe(m.config).c_str(),
               layout.size());
   std::printf("trained: %lld epochs, %lld Adam steps, lr %g\ndata: %s%s%s, scaler [%.17g, %.17g]\n",
               static_cast<long long>(m.epochs_trained), static_cast<long long>(m.adam.step),

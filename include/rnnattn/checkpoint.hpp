@@ -4,6 +4,7 @@
 // write never leaves a half-written model nor destroys the previous one.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -12,16 +13,26 @@
 
 namespace rnnattn {
 
-constexpr std::uint32_t kCheckpointVersion = 1;
+// Version written. Version 1 (rnnattn 0.1.0) differed only in its checksum's starting value; it is
+// still read.
+constexpr std::uint32_t kCheckpointVersion = 2;
 
 struct Checkpoint {
   Model model;
   Scaler scaler;            // scaling of the data the model was trained on
   std::string data_source;  // "fib" or the CSV path it was trained on
   std::string column;       // CSV column ("" for fib)
+  std::uint32_t format_version = kCheckpointVersion;  // as read (save writes the current one)
 };
 
 void save_checkpoint(const std::string& path, const Checkpoint& checkpoint);
+
+// The bytes save_checkpoint writes (for callers that stage several outputs before writing any).
+// Throws InvalidArgument when the model's buffers do not match its configuration.
+std::string checkpoint_bytes(const Checkpoint& checkpoint);
+
+// FNV-1a 64 (offset basis 14695981039346656037, prime 1099511628211): the checkpoint checksum.
+std::uint64_t fnv1a64(const void* data, std::size_t n);
 
 // Throws CheckpointError (naming the file) for a missing, truncated, corrupted (checksum), foreign
 // (magic) or newer-version file, or one whose contents are inconsistent.

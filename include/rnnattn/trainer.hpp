@@ -25,12 +25,24 @@ struct Model {
 // A freshly initialised model (Keras defaults, params.hpp) with a zeroed optimiser state.
 Model make_model(const ModelConfig& config, std::uint64_t seed, const AdamConfig& adam = {});
 
+// Options of fit(). An aggregate: with C++20, fill it with designated initialisers in this order,
+//   rnnattn::fit(backend, model, data.train, {.epochs = 30, .batch_size = 1, .seed = 1});
+// (C++17: set the fields by name on a default-constructed object).
 struct TrainOptions {
   int epochs = 30;
   int batch_size = 1;
-  std::uint64_t shuffle_seed = 0;
-  std::ostream* log = nullptr;  // one Keras-like line per epoch when not null
+  // The run's seed: the one given to make_model and the CLI's --seed. The per-epoch shuffle draws
+  // from Rng(shuffle_seed(seed)), so the library and `rnnattn train --seed S` agree.
+  std::uint64_t seed = 1;
+  std::ostream* log = nullptr;  // one Keras-like line per epoch when not null, flushed at once
+  // With log: also a progress line within each epoch ("\r"-rewritten, at most ~5 times a
+  // second), as Keras shows on a terminal. The result is the same with or without it.
+  bool progress = false;
 };
+
+// The shuffle stream's seed for a run seeded `seed`: seed * 0x9E3779B97F4A7C15 + 1 (mod 2^64), so
+// that neighbouring seeds give unrelated orders.
+std::uint64_t shuffle_seed(std::uint64_t seed);
 
 struct TrainHistory {
   std::vector<double> epoch_loss;  // mean batch loss of each epoch

@@ -1,0 +1,23 @@
+# Reads the compile flags CMake generated for the library's CUDA sources and fails unless they
+# build device code for every architecture in ARCHS (a ;-list such as 90 or 80-real;90). A default
+# configure must produce sm_90 code: an H100 would otherwise JIT every kernel from older PTX.
+set(flags "")
+foreach(f ${BUILD_DIR}/CMakeFiles/rnnattn.dir/flags.make ${BUILD_DIR}/build.ninja)
+  if(EXISTS ${f})
+    file(STRINGS ${f} lines REGEX "arch=compute_|-arch|sm_[0-9]")
+    string(APPEND flags "${lines}")
+  endif()
+endforeach()
+if(flags STREQUAL "")
+  message(FATAL_ERROR "no CUDA code-generation flags found under ${BUILD_DIR}")
+endif()
+foreach(arch ${ARCHS})
+  string(REGEX MATCH "^[0-9]+" n "${arch}")
+  if(NOT flags MATCHES "sm_${n}|compute_${n}")
+    message(FATAL_ERROR "the generated CUDA flags do not target sm_${n}:\n${flags}")
+  endif()
+endforeach()
+if(EXPECT_SM90 AND NOT flags MATCHES "code=[^ ]*sm_90")
+  message(FATAL_ERROR "a default build must generate sm_90 code; the generated flags are:\n${flags}")
+endif()
+message(STATUS "CUDA flags target: ${ARCHS}")
