@@ -37,15 +37,6 @@ class CudaError : public Error {
       ::rnnattn::throw_cublas_error(rnnattn_st_, #call, __FILE__, __LINE__); \
   } while (0)
 
-// Checks the last kernel launch (configuration errors surface here, not at the next call); the
-// error names the kernel.
-#define RNNATTN_CHECK_LAUNCH(name)                                                             \
-  do {                                                                                         \
-    const cudaError_t rnnattn_launch_err_ = cudaGetLastError();                                \
-    if (rnnattn_launch_err_ != cudaSuccess)                                                    \
-      ::rnnattn::throw_cuda_error(rnnattn_launch_err_, "launch of " name, __FILE__, __LINE__); \
-  } while (0)
-
 // Device memory for n elements of T. Move-only; frees in the destructor (never throws).
 template <typename T>
 class DeviceBuffer {

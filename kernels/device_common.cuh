@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "cuda_compat.cuh"
 #include "cuda_utils.hpp"
 #include "kernels.hpp"
 
@@ -78,34 +79,27 @@ inline int reduce_scratch_floats(const SegmentGeometry& g) {
   return g.hp > 32 ? 2 * g.segments * (g.hp / 32) : 0;
 }
 
-// Launches a segment-mapped kernel (forward or backward) over the batch. `with_wh` stages Wh in
-// shared memory and is chosen when the block's shared memory can hold it next to the per-sequence
-// buffers; `without_wh` reads Wh through L2. Refuses H > 1024 (a segment is at most one block).
-template <typename Args>
-void launch_segmented(void (*with_wh)(Args, SegmentGeometry),
-                      void (*without_wh)(Args, SegmentGeometry), const Args& args, const Shape& s,
-                      const char* name, cudaStream_t stream) {
+// Launches a segment-mapped kernel (forward or backward) over the batch. WithWh stages Wh in
+// shared memory and is chosen when the block's shared memory can hold it next to the
+// per-sequence buffers; WithoutWh reads Wh through L2. Refuses H > 1024 (a segment is at most one
+// block). `names` are the two kernels' names, for errors and the simulator's counters.
+template <auto WithWh, auto WithoutWh, typename Args>
+void launch_segmented(const Args& args, const Shape& s, const char* const (&names)[2],
+                      cudaStream_t stream) {
   if (s.batch < 1) return;  // nothing to do
   if (s.hidden > 1024) {
-    throw InvalidArgument(std::string(name) + ": H = " + std::to_string(s.hidden) +
+    throw InvalidArgument(std::string(names[0]) + ": H = " + std::to_string(s.hidden) +
                           " exceeds the fused kernels' limit of 1024");
   }
   const SegmentGeometry g = segment_geometry(s.hidden, s.batch);
   const std::size_t base = sizeof(float) * (2 * g.segments * g.hp + reduce_scratch_floats(g));
   const std::size_t with = base + sizeof(float) * s.hidden * s.hidden;
-  int device = 0, optin = 0;
-  RNNATTN_CUDA_CHECK(cudaGetDevice(&device));
-  RNNATTN_CUDA_CHECK(
-      cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  const int optin = allow_max_dynamic_shared<WithWh>();
   if (with <= static_cast<std::size_t>(optin)) {
-    RNNATTN_CUDA_CHECK(cudaFuncSetAttribute(with_wh, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                            static_cast<int>(with)));
-    with_wh<<<g.blocks, g.threads, with, stream>>>(args, g);
+    launch_kernel(names[0], WithWh, g.blocks, g.threads, with, stream, args, g);
   } else {
-    without_wh<<<g.blocks, g.threads, base, stream>>>(args, g);
+    launch_kernel(names[1], WithoutWh, g.blocks, g.threads, base, stream, args, g);
   }
-  const cudaError_t e = cudaGetLastError();
-  if (e != cudaSuccess) throw_cuda_error(e, name, __FILE__, __LINE__);
 }
 
 }  // namespace rnnattn::kernels

@@ -24,7 +24,7 @@ namespace {
 
 template <bool kWhInSmem>
 __device__ void fused_backward_device(const FusedBackwardArgs& a, const SegmentGeometry& g) {
-  extern __shared__ float smem[];
+  float* smem = dynamic_shared<float>();
   const int B = a.shape.batch, T = a.shape.steps, H = a.shape.hidden, O = a.shape.output;
   const int hp = g.hp;
   const int seg = threadIdx.x / hp, j = threadIdx.x % hp;
@@ -90,15 +90,17 @@ __device__ void fused_backward_device(const FusedBackwardArgs& a, const SegmentG
 }
 
 template <bool kWhInSmem>
-__global__ void fused_backward_kernel(FusedBackwardArgs a, SegmentGeometry g) {
+__global__ void __launch_bounds__(1024) fused_backward_kernel(FusedBackwardArgs a, SegmentGeometry g) {
   fused_backward_device<kWhInSmem>(a, g);
 }
 
 }  // namespace
 
 void fused_backward(const FusedBackwardArgs& a, cudaStream_t stream) {
-  launch_segmented(fused_backward_kernel<true>, fused_backward_kernel<false>, a, a.shape,
-                   "fused_backward_kernel", stream);
+  static const char* const names[2] = {"fused_backward_kernel<Wh in smem>",
+                                        "fused_backward_kernel<Wh in L2>"};
+  launch_segmented<fused_backward_kernel<true>, fused_backward_kernel<false>>(a, a.shape, names,
+                                                                       stream);
 }
 
 }  // namespace rnnattn::kernels

@@ -30,7 +30,7 @@ namespace {
 
 template <bool kWhInSmem>
 __device__ void fused_forward_device(const FusedForwardArgs& a, const SegmentGeometry& g) {
-  extern __shared__ float smem[];
+  float* smem = dynamic_shared<float>();
   const int B = a.shape.batch, T = a.shape.steps, D = a.shape.input, H = a.shape.hidden,
             O = a.shape.output;
   const int hp = g.hp;
@@ -101,15 +101,17 @@ __device__ void fused_forward_device(const FusedForwardArgs& a, const SegmentGeo
 }
 
 template <bool kWhInSmem>
-__global__ void fused_forward_kernel(FusedForwardArgs a, SegmentGeometry g) {
+__global__ void __launch_bounds__(1024) fused_forward_kernel(FusedForwardArgs a, SegmentGeometry g) {
   fused_forward_device<kWhInSmem>(a, g);
 }
 
 }  // namespace
 
 void fused_forward(const FusedForwardArgs& a, cudaStream_t stream) {
-  launch_segmented(fused_forward_kernel<true>, fused_forward_kernel<false>, a, a.shape,
-                   "fused_forward_kernel", stream);
+  static const char* const names[2] = {"fused_forward_kernel<Wh in smem>",
+                                        "fused_forward_kernel<Wh in L2>"};
+  launch_segmented<fused_forward_kernel<true>, fused_forward_kernel<false>>(a, a.shape, names,
+                                                                       stream);
 }
 
 }  // namespace rnnattn::kernels

@@ -21,6 +21,7 @@
 #include <cooperative_groups.h>
 #include <cuda_runtime.h>
 
+#include "cuda_compat.cuh"
 #include "cuda_utils.hpp"
 #include "device_common.cuh"
 #include "kernels.hpp"
@@ -45,7 +46,7 @@ struct PersistScratch {
 __global__ void __launch_bounds__(kThreads)
     persistent_forward_kernel(FusedForwardArgs a, PersistScratch s, int blocks) {
   cg::grid_group grid = cg::this_grid();
-  extern __shared__ float smem[];
+  float* smem = dynamic_shared<float>();
   const int B = a.shape.batch, T = a.shape.steps, D = a.shape.input, H = a.shape.hidden,
             O = a.shape.output;
   const bool attention = a.shape.attention;
@@ -174,9 +175,7 @@ bool persistent_forward(const FusedForwardArgs& a, float* scratch, cudaStream_t 
       cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
   RNNATTN_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
   if (!coop || smem > static_cast<std::size_t>(optin)) return false;
-  RNNATTN_CUDA_CHECK(cudaFuncSetAttribute(persistent_forward_kernel,
-                                          cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          static_cast<int>(smem)));
+  allow_max_dynamic_shared<persistent_forward_kernel>();
   int per_sm = 0;
   RNNATTN_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(
       &per_sm, persistent_forward_kernel, kThreads, smem));
@@ -188,12 +187,8 @@ bool persistent_forward(const FusedForwardArgs& a, float* scratch, cudaStream_t 
   // h_0 = 0 and the attention accumulator starts at 0.
   RNNATTN_CUDA_CHECK(cudaMemsetAsync(ps.hbuf, 0, bh * sizeof(float), stream));
   RNNATTN_CUDA_CHECK(cudaMemsetAsync(ps.acc, 0, bh * sizeof(float), stream));
-  FusedForwardArgs args = a;
-  int nblocks = blocks;
-  void* params[] = {&args, &ps, &nblocks};
-  RNNATTN_CUDA_CHECK(cudaLaunchCooperativeKernel(reinterpret_cast<void*>(persistent_forward_kernel),
-                                                 dim3(blocks), dim3(kThreads), params, smem,
-                                                 stream));
+  launch_cooperative("persistent_forward_kernel", persistent_forward_kernel, dim3(blocks),
+                     dim3(kThreads), smem, stream, a, ps, blocks);
   return true;
 }
 

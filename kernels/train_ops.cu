@@ -7,6 +7,7 @@
 // element; advance_kernel is a single thread.
 #include <cuda_runtime.h>
 
+#include "cuda_compat.cuh"
 #include "cuda_utils.hpp"
 #include "kernels.hpp"
 
@@ -15,9 +16,9 @@ namespace {
 
 constexpr int kLossThreads = 256;
 
-__global__ void loss_kernel(int loss, const float* y, const float* target, int n, float* dy,
+__global__ void __launch_bounds__(kLossThreads) loss_kernel(int loss, const float* y, const float* target, int n, float* dy,
                             double* loss_acc) {
-  __shared__ double partial[kLossThreads];
+  RNNATTN_SHARED_ARRAY(double, partial, kLossThreads);
   const double inv_n = 1.0 / n;
   double local = 0.0;
   for (int i = threadIdx.x; i < n; i += blockDim.x) {
@@ -36,14 +37,14 @@ __global__ void loss_kernel(int loss, const float* y, const float* target, int n
   }
   partial[threadIdx.x] = local;
   __syncthreads();
-  for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+  for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
     if (threadIdx.x < s) partial[threadIdx.x] += partial[threadIdx.x + s];
     __syncthreads();
   }
   if (threadIdx.x == 0) *loss_acc += partial[0] * inv_n;
 }
 
-__global__ void adam_kernel(float* p, const float* g, float* m, float* v, int n, float lr, float b1,
+__global__ void __launch_bounds__(256) adam_kernel(float* p, const float* g, float* m, float* v, int n, float lr, float b1,
                             float b2, float eps, const long long* step) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= n) return;
@@ -64,7 +65,7 @@ __global__ void advance_kernel(long long* step, int* cursor, int batch) {
   if (cursor) *cursor += batch;
 }
 
-__global__ void gather_kernel(const float* all_x, const float* all_y, const int* order,
+__global__ void __launch_bounds__(256) gather_kernel(const float* all_x, const float* all_y, const int* order,
                               const int* cursor, int batch, int x_row, int y_row, float* x,
                               float* y) {
   const int per = x_row + y_row;
@@ -80,7 +81,7 @@ __global__ void gather_kernel(const float* all_x, const float* all_y, const int*
   }
 }
 
-__global__ void fill_kernel(float* p, std::size_t n, float value) {
+__global__ void __launch_bounds__(256) fill_kernel(float* p, std::size_t n, float value) {
   const std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) p[i] = value;
 }
@@ -94,37 +95,30 @@ unsigned blocks_for(std::size_t n, int threads) {
 void loss_forward_backward(int loss, const float* y, const float* target, int n, float* dy,
                            double* loss_acc, cudaStream_t stream) {
   if (n < 1) return;
-  loss_kernel<<<1, kLossThreads, 0, stream>>>(loss, y, target, n, dy, loss_acc);
-  RNNATTN_CHECK_LAUNCH("loss_kernel");
+  launch_kernel("loss_kernel", loss_kernel, 1, kLossThreads, 0, stream, loss, y, target, n, dy, loss_acc);
 }
 
 void adam_update(float* params, const float* grads, float* m, float* v, int n, float lr,
                  float beta1, float beta2, float epsilon, const long long* step,
                  cudaStream_t stream) {
   if (n < 1) return;
-  adam_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(params, grads, m, v, n, lr, beta1, beta2,
-                                                      epsilon, step);
-  RNNATTN_CHECK_LAUNCH("adam_kernel");
+  launch_kernel("adam_kernel", adam_kernel, blocks_for(n, 256), 256, 0, stream, params, grads, m, v, n, lr, beta1, beta2, epsilon, step);
 }
 
 void advance_counters(long long* step, int* cursor, int batch, cudaStream_t stream) {
-  advance_kernel<<<1, 1, 0, stream>>>(step, cursor, batch);
-  RNNATTN_CHECK_LAUNCH("advance_kernel");
+  launch_kernel("advance_kernel", advance_kernel, 1, 1, 0, stream, step, cursor, batch);
 }
 
 void gather_batch(const float* all_x, const float* all_y, const int* order, const int* cursor,
                   int batch, int x_row, int y_row, float* x, float* y, cudaStream_t stream) {
   if (batch < 1) return;
   const std::size_t total = static_cast<std::size_t>(batch) * (x_row + y_row);
-  gather_kernel<<<blocks_for(total, 256), 256, 0, stream>>>(all_x, all_y, order, cursor, batch,
-                                                            x_row, y_row, x, y);
-  RNNATTN_CHECK_LAUNCH("gather_kernel");
+  launch_kernel("gather_kernel", gather_kernel, blocks_for(total, 256), 256, 0, stream, all_x, all_y, order, cursor, batch, x_row, y_row, x, y);
 }
 
 void fill(float* p, std::size_t n, float value, cudaStream_t stream) {
   if (n == 0) return;
-  fill_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(p, n, value);
-  RNNATTN_CHECK_LAUNCH("fill_kernel");
+  launch_kernel("fill_kernel", fill_kernel, blocks_for(n, 256), 256, 0, stream, p, n, value);
 }
 
 }  // namespace rnnattn::kernels

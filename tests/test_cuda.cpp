@@ -27,22 +27,25 @@ using test::random_vector;
     if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA GPU on this machine: GPU test skipped"; \
   } while (0)
 
-// A device copy of a host vector, or a poisoned device buffer of n floats.
-DeviceBuffer<float> to_device(const std::vector<float>& h) {
+// Inputs and outputs are staged on the backend's stream (a non-blocking stream: work on the
+// legacy default stream is not ordered with it). A device copy of a host vector, or a poisoned
+// device buffer of n floats; to_host waits for the stream first.
+DeviceBuffer<float> to_device(const std::vector<float>& h, cudaStream_t s) {
   DeviceBuffer<float> d(h.size(), "test input");
-  RNNATTN_CUDA_CHECK(
-      cudaMemcpy(d.get(), h.data(), h.size() * sizeof(float), cudaMemcpyHostToDevice));
+  RNNATTN_CUDA_CHECK(cudaMemcpyAsync(d.get(), h.data(), h.size() * sizeof(float),
+                                     cudaMemcpyHostToDevice, s));
   return d;
 }
-DeviceBuffer<float> poisoned(std::size_t n) {
+DeviceBuffer<float> poisoned(std::size_t n, cudaStream_t s) {
   DeviceBuffer<float> d(n, "test output");
-  RNNATTN_CUDA_CHECK(cudaMemset(d.get(), 0xFF, n * sizeof(float)));
+  RNNATTN_CUDA_CHECK(cudaMemsetAsync(d.get(), 0xFF, n * sizeof(float), s));
   return d;
 }
-std::vector<float> to_host(const DeviceBuffer<float>& d) {
+std::vector<float> to_host(const DeviceBuffer<float>& d, cudaStream_t s) {
   std::vector<float> h(d.size());
-  RNNATTN_CUDA_CHECK(
-      cudaMemcpy(h.data(), d.get(), d.size() * sizeof(float), cudaMemcpyDeviceToHost));
+  RNNATTN_CUDA_CHECK(cudaMemcpyAsync(h.data(), d.get(), d.size() * sizeof(float),
+                                     cudaMemcpyDeviceToHost, s));
+  RNNATTN_CUDA_CHECK(cudaStreamSynchronize(s));
   return h;
 }
 
@@ -112,17 +115,17 @@ ForwardOut cpu_forward(const Case& c, const std::vector<float>& p, const std::ve
 ForwardOut gpu_forward(CudaBackend& be, const Case& c, const std::vector<float>& p,
                        const std::vector<float>& x, bool training, bool want_hidden) {
   const ModelConfig cfg = config_of(c);
-  const auto dp = to_device(p), dx = to_device(x);
-  auto dy = poisoned(static_cast<std::size_t>(c.b) * c.o);
+  const cudaStream_t s = be.stream();
+  const auto dp = to_device(p, s), dx = to_device(x, s);
+  auto dy = poisoned(static_cast<std::size_t>(c.b) * c.o, s);
   DeviceBuffer<float> da, dh;
-  if (c.attention) da = poisoned(static_cast<std::size_t>(c.b) * c.t);
-  if (want_hidden) dh = poisoned(static_cast<std::size_t>(c.b) * c.t * c.h);
+  if (c.attention) da = poisoned(static_cast<std::size_t>(c.b) * c.t, s);
+  if (want_hidden) dh = poisoned(static_cast<std::size_t>(c.b) * c.t * c.h, s);
   be.forward_device(cfg, dp.get(), dx.get(), c.b, dy.get(), da.get(), dh.get(), training);
-  RNNATTN_CUDA_CHECK(cudaStreamSynchronize(be.stream()));
   ForwardOut o;
-  o.y = to_host(dy);
-  if (c.attention) o.attention = to_host(da);
-  if (want_hidden) o.hidden = to_host(dh);
+  o.y = to_host(dy, s);
+  if (c.attention) o.attention = to_host(da, s);
+  if (want_hidden) o.hidden = to_host(dh, s);
   return o;
 }
 
@@ -140,10 +143,11 @@ Grads cpu_backward(const Case& c, const std::vector<float>& p, const std::vector
 
 Grads gpu_backward(CudaBackend& be, const Case& c, const std::vector<float>& p,
                    const std::vector<float>& x, const std::vector<float>& dy) {
-  const auto dp = to_device(p), dx = to_device(x), ddy = to_device(dy);
-  auto g = poisoned(p.size()), gx = poisoned(x.size());
+  const cudaStream_t s = be.stream();
+  const auto dp = to_device(p, s), dx = to_device(x, s), ddy = to_device(dy, s);
+  auto g = poisoned(p.size(), s), gx = poisoned(x.size(), s);
   be.backward_device(config_of(c), dp.get(), dx.get(), c.b, ddy.get(), g.get(), gx.get());
-  return {to_host(g), to_host(gx)};
+  return {to_host(g, s), to_host(gx, s)};
 }
 
 // Gradient closeness per tensor, scaled by the tensor's largest reference magnitude.

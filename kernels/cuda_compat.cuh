@@ -1,0 +1,117 @@
+// The few CUDA constructs that the nvcc build and the GPU simulator build (RNNATTN_GPU_SIMULATOR,
+// sim/) spell differently, each behind one named helper so that kernel code reads the same in
+// both: kernel launches (a C++ compiler cannot parse <<<...>>>) and shared-memory declarations
+// (in the simulator, shared memory belongs to the running block, not to a variable).
+//
+//   launch_kernel(name, kernel, grid, block, smem, stream, args...)        one launch, checked
+//   launch_cooperative(name, kernel, grid, block, smem, stream, args...)   all blocks co-resident
+//   T* p = dynamic_shared<T>();                                            extern __shared__
+//   RNNATTN_SHARED_ARRAY(T, name, count);                                  __shared__ T name[count]
+//
+// Launch errors throw CudaError naming the kernel.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <string>
+#include <tuple>
+#include <type_traits>
+
+#include "cuda_utils.hpp"
+
+#ifdef RNNATTN_GPU_SIMULATOR
+#include "rnnattn_sim/sim.hpp"
+#endif
+
+namespace rnnattn::kernels {
+
+#ifdef RNNATTN_GPU_SIMULATOR
+
+template <typename T>
+RNNATTN_SIM_NOINSTR inline T* dynamic_shared() {
+  return static_cast<T*>(::rnnattn::sim::dynamic_shared_memory());
+}
+#define RNNATTN_SHARED_ARRAY(T, name, count)                                           \
+  static const char name##_rnnattn_tag = 0;                                            \
+  T* const name = static_cast<T*>(::rnnattn::sim::static_shared_memory(              \
+      &name##_rnnattn_tag, sizeof(T) * static_cast<std::size_t>(count), alignof(T)))
+
+namespace detail {
+template <typename... Params, typename... Args>
+cudaError_t launch(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block,
+                   std::size_t smem, cudaStream_t stream, bool cooperative, Args&&... args) {
+  // The arguments are copied now, as a launch copies them; every simulated thread calls the
+  // kernel with them.
+  auto params = std::make_tuple(std::decay_t<Params>(std::forward<Args>(args))...);
+  return ::rnnattn::sim::launch(
+      {name, reinterpret_cast<const void*>(kernel), grid, block, smem, stream, cooperative},
+      [kernel, params] { std::apply(kernel, params); });
+}
+}  // namespace detail
+
+#else  // nvcc
+
+template <typename T>
+__device__ __forceinline__ T* dynamic_shared() {
+  extern __shared__ __align__(16) unsigned char rnnattn_dynamic_smem[];
+  return reinterpret_cast<T*>(rnnattn_dynamic_smem);
+}
+#define RNNATTN_SHARED_ARRAY(T, name, count) __shared__ T name[count]
+
+namespace detail {
+template <typename... Params, typename... Args>
+cudaError_t launch(const char*, void (*kernel)(Params...), dim3 grid, dim3 block,
+                   std::size_t smem, cudaStream_t stream, bool cooperative, Args&&... args) {
+  if (!cooperative) {
+    kernel<<<grid, block, smem, stream>>>(std::forward<Args>(args)...);
+    return cudaGetLastError();
+  }
+  auto params = std::make_tuple(std::decay_t<Params>(std::forward<Args>(args))...);
+  return std::apply(
+      [&](auto&... p) {
+        void* ptrs[] = {static_cast<void*>(&p)...};
+        return cudaLaunchCooperativeKernel(reinterpret_cast<void*>(kernel), grid, block, ptrs,
+                                           smem, stream);
+      },
+      params);
+}
+}  // namespace detail
+
+#endif
+
+template <typename... Params, typename... Args>
+void launch_kernel(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block,
+                   std::size_t smem, cudaStream_t stream, Args&&... args) {
+  const cudaError_t e = detail::launch(name, kernel, grid, block, smem, stream, false,
+                                       std::forward<Args>(args)...);
+  if (e != cudaSuccess) throw_cuda_error(e, (std::string("launch of ") + name).c_str(), __FILE__, __LINE__);
+}
+
+template <typename... Params, typename... Args>
+void launch_cooperative(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block,
+                        std::size_t smem, cudaStream_t stream, Args&&... args) {
+  const cudaError_t e = detail::launch(name, kernel, grid, block, smem, stream, true,
+                                       std::forward<Args>(args)...);
+  if (e != cudaSuccess) {
+    throw_cuda_error(e, (std::string("cooperative launch of ") + name).c_str(), __FILE__, __LINE__);
+  }
+}
+
+// Raises Kernel's dynamic shared-memory limit to the device's opt-in maximum, once per kernel
+// (not on every launch); returns that maximum.
+template <auto Kernel>
+int allow_max_dynamic_shared() {
+  static const int optin = [] {
+    int device = 0, value = 0;
+    RNNATTN_CUDA_CHECK(cudaGetDevice(&device));
+    RNNATTN_CUDA_CHECK(
+        cudaDeviceGetAttribute(&value, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+    RNNATTN_CUDA_CHECK(
+        cudaFuncSetAttribute(Kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, value));
+    return value;
+  }();
+  return optin;
+}
+
+}  // namespace rnnattn::kernels

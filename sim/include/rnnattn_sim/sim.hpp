@@ -1,0 +1,62 @@
+// rnnattn GPU simulator, host side: kernel launches, host operations on streams (the simulated
+// cuBLAS and CUB), checks of library accesses to device memory, per-launch counters, and the
+// controls the simulator's own tests use.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "cuda_runtime_api.h"
+
+namespace rnnattn::sim {
+
+struct LaunchConfig {
+  const char* name;  // the kernel's name, used in every message and in the counters
+  const void* func;  // the kernel's address (for cudaFuncSetAttribute limits)
+  dim3 grid;
+  dim3 block;
+  std::size_t dynamic_smem;
+  cudaStream_t stream;
+  bool cooperative;  // all blocks co-resident; cooperative_groups::this_grid().sync() allowed
+};
+
+// Validates the configuration (as the driver would: block size, shared memory limits, the
+// cooperative grid fitting on the device) and enqueues the launch on its stream; `body` runs once
+// per simulated thread. Configuration errors are returned (and kept for cudaGetLastError); errors
+// raised while the kernel runs are sticky and surface at the next synchronising call.
+cudaError_t launch(const LaunchConfig& config, std::function<void()> body);
+
+// Enqueues work done by a simulated library (cuBLAS, CUB) on `stream` (captured into a graph when
+// the stream is capturing). `what` names it in messages.
+cudaError_t enqueue_host_op(cudaStream_t stream, const char* what, std::function<void()> op);
+
+// Checks a library's access to [p, p + bytes) as the hardware would fault: the range must lie in
+// one live device allocation; a read must find every byte written before. On failure the
+// operation's error becomes the sticky error; returns false so the caller can stop.
+bool check_library_access(const void* p, std::size_t bytes, bool write, const char* what);
+bool is_device_pointer(const void* p);
+
+// Per-launch counters (as Nsight Compute defines them; see docs/simulator.md). Counting costs
+// time: it is on when RNNATTN_SIM_STATS names a file (one JSON object per launch is appended) or
+// after set_counting(true).
+struct LaunchStats {
+  std::string kernel;
+  dim3 grid, block;
+  std::size_t dynamic_smem_bytes = 0;
+  std::uint64_t barriers = 0;
+  std::uint64_t global_load_requests = 0, global_load_sectors = 0, global_load_bytes = 0;
+  std::uint64_t global_store_requests = 0, global_store_sectors = 0, global_store_bytes = 0;
+  std::uint64_t shared_requests = 0, shared_wavefronts = 0;
+};
+void set_counting(bool on);
+// Called after every finished launch (when counting), e.g. by `rnnattn profile`.
+void set_launch_observer(std::function<void(const LaunchStats&)> observer);
+
+// The message of the last violation a kernel or library call raised ("" if none).
+std::string last_violation();
+// Forgets the sticky error (the simulator's own tests provoke errors on purpose).
+void clear_sticky_error();
+
+}  // namespace rnnattn::sim

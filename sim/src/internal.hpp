@@ -1,0 +1,150 @@
+// rnnattn GPU simulator internals shared by runtime.cpp (memory, streams, launches, the fiber
+// scheduler), checks.cpp (the memory-access hooks: checks and counters) and cublas.cpp.
+// None of these translation units is instrumented: only kernel code reports its accesses.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "cuda_runtime_api.h"
+#include "rnnattn_sim/device.hpp"
+#include "rnnattn_sim/sim.hpp"
+
+namespace rnnattn::sim {
+
+// The simulated H100 (SXM): what the device attributes report and what launches are checked
+// against.
+constexpr int kSmCount = 132;
+constexpr std::size_t kSmemPerSm = 228 * 1024;
+constexpr std::size_t kSmemPerBlockOptin = 227 * 1024;
+constexpr std::size_t kSmemPerBlockDefault = 48 * 1024;
+constexpr std::size_t kSmemReservedPerBlock = 1024;
+constexpr int kMaxThreadsPerSm = 2048;
+constexpr int kMaxBlocksPerSm = 32;
+constexpr int kRegistersPerSm = 65536;
+constexpr std::size_t kGlobalMemory = 80ull << 30;
+
+// ---- device memory -------------------------------------------------------------------------
+struct Alloc {
+  std::uintptr_t begin = 0;
+  std::size_t size = 0;
+  std::vector<std::uint8_t> written;  // one flag per byte: written since cudaMalloc
+};
+
+// The device-memory arena: one reserved range, so that "is this a device address" is two
+// compares. Allocations are page aligned with an unmapped guard page after each, and addresses are
+// never reused, so a stale pointer is recognised as one.
+bool in_device_range(std::uintptr_t a);
+Alloc* find_alloc(std::uintptr_t a);  // the live allocation holding a, or null
+// A description of what lies at `a`: past the end of which allocation, in a freed one, ...
+std::string describe_device_address(std::uintptr_t a, std::size_t bytes);
+
+// ---- the running kernel ----------------------------------------------------------------------
+enum class State : std::uint8_t { kRunnable, kBarrier, kWarpSync, kGridSync, kDone };
+
+// One warp-wide memory instruction as the lanes executed it: lanes are matched by the access
+// site (return address in kernel code) and the how-many-th execution of that site it is for
+// the lane, which is how a converged warp executes it.
+struct Request {
+  std::uint8_t kind;  // 0 global load, 1 global store, 2 shared
+  std::vector<std::pair<std::uintptr_t, std::uint32_t>> lanes;  // address, bytes
+};
+struct SiteKey {
+  std::uintptr_t site;
+  std::uint32_t occurrence;
+  bool operator==(const SiteKey& o) const { return site == o.site && occurrence == o.occurrence; }
+};
+struct SiteKeyHash {
+  std::size_t operator()(const SiteKey& k) const {
+    return std::hash<std::uintptr_t>()(k.site * 0x9E3779B97F4A7C15ull ^ k.occurrence);
+  }
+};
+
+struct Block;
+struct Launch;
+
+struct ThreadState {
+  ThreadIds ids;  // first member: device.hpp reads it through t_current
+  Block* block = nullptr;
+  Launch* launch = nullptr;
+  int tid = 0;  // linear index in the block
+  int lane = 0;
+  int warp = 0;
+  State state = State::kRunnable;
+  void* sp = nullptr;  // saved stack pointer while switched out
+  char* stack = nullptr;
+  std::unordered_map<std::uintptr_t, std::uint32_t> site_counts;  // counting only
+};
+
+struct Warp {
+  std::uint32_t exists = 0;  // lanes that exist (a block's last warp may be partial)
+  std::uint32_t exited = 0;
+  std::uint32_t arrived = 0;
+  std::uint32_t mask = 0;
+  const char* file = nullptr;
+  int line = 0;
+  bool is_shuffle = false;
+  std::uint32_t values[32] = {};
+  int src[32] = {};
+  std::uint32_t results[32] = {};
+  std::unordered_map<SiteKey, Request, SiteKeyHash> requests;  // counting only
+};
+
+// Race shadow of one 4-byte word of shared memory: the barrier interval ("epoch") of the last
+// write and of the last reads, and who made them.
+struct SharedWord {
+  std::uint32_t write_epoch = 0, read_epoch = 0;
+  std::int32_t writer = -1, reader = -1;  // reader -2: several threads
+};
+
+struct Block {
+  uint3 idx{};
+  Launch* launch = nullptr;
+  std::vector<ThreadState> threads;
+  std::vector<Warp> warps;
+  unsigned char* smem = nullptr;  // this block's slot in the shared-memory region
+  std::size_t dynamic_bytes = 0;
+  std::size_t total_bytes = 0;  // dynamic + static allocated so far
+  std::vector<std::pair<const void*, std::size_t>> static_arrays;  // tag -> offset
+  std::vector<SharedWord> shadow;
+  std::uint32_t epoch = 1;
+  int arrived = 0;
+  int exited = 0;
+  int first_at_barrier = -1;
+  const char* barrier_file = nullptr;
+  int barrier_line = 0;
+};
+
+struct Launch {
+  LaunchConfig config;
+  std::string name;
+  std::function<void()> body;
+  std::vector<Block*> resident;
+  bool failed = false;
+  bool counting = false;
+  int grid_arrived = 0;
+  int grid_threads = 0;
+  int grid_exited = 0;
+  void* scheduler_sp = nullptr;
+  LaunchStats stats;
+};
+
+bool in_shared_range(std::uintptr_t a);
+
+// Stops the running kernel with a message naming kernel, block, thread and what went wrong; the
+// error becomes sticky. From a kernel thread it never returns.
+[[noreturn]] void kernel_violation(cudaError_t code, const std::string& what);
+// A violation outside a kernel thread (a library call, the scheduler): sticky error, message.
+void raise_violation(cudaError_t code, const std::string& what);
+std::string thread_name(const ThreadState& t);
+
+// Counting (checks.cpp): folds a warp's requests into the launch's counters.
+void flush_requests(Launch& l, Warp& w);
+
+}  // namespace rnnattn::sim
