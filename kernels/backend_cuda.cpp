@@ -351,6 +351,7 @@ class CudaTrainingSession final : public TrainingSession {
     all_x_ = upload(x, static_cast<std::size_t>(n) * c_.steps * c_.input_size, "dataset x", s);
     all_y_ = upload(y, static_cast<std::size_t>(n) * c_.output_size, "dataset y", s);
     count_ = n;
+    graph_.reset();  // the captured step read the previous dataset's buffers
     RNNATTN_CUDA_CHECK(cudaStreamSynchronize(s));
   }
 
@@ -376,27 +377,25 @@ class CudaTrainingSession final : public TrainingSession {
     RNNATTN_CUDA_CHECK(cudaMemsetAsync(cursor_.get(), 0, sizeof(int), s));
     RNNATTN_CUDA_CHECK(cudaMemsetAsync(loss_.get(), 0, sizeof(double), s));
 
+    // The graph holds the device pointers and the batch size it was captured with: any buffer
+    // that moved, a new dataset (set_dataset) or another batch size means capturing again.
+    if (moved) graph_.reset();
     const int full = n / batch, tail = n % batch;
     if (full > 0) {
-      moved |= prepare(batch);
-      if (!graph_ || graph_batch_ != batch || moved) {
-        RNNATTN_CUDA_CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
-        try {
-          enqueue_step(batch);
-        } catch (...) {
-          cudaGraph_t broken = nullptr;
-          cudaStreamEndCapture(s, &broken);
-          if (broken) cudaGraphDestroy(broken);
-          throw;
-        }
-        graph_.end_capture(s);
-        graph_batch_ = batch;
+      if (prepare(batch) || graph_batch_ != batch) graph_.reset();
+      int done = 0;
+      if (!graph_) {
+        // The first step of a new capture runs eagerly: every kernel is loaded (lazy module
+        // loading) and any launch error surfaces here, outside the capture.
+        enqueue_step(batch);
+        done = 1;
+        if (full > 1) capture_step(batch);
       }
-      for (int i = 0; i < full; ++i) graph_.launch(s);
+      for (; done < full; ++done) graph_.launch(s);
     }
     if (tail > 0) {
-      prepare(tail);
-      enqueue_step(tail);
+      if (prepare(tail)) graph_.reset();
+      enqueue_step(tail);  // eager: a tail batch happens once an epoch
     }
     double loss_sum = 0;
     RNNATTN_CUDA_CHECK(
@@ -434,6 +433,21 @@ class CudaTrainingSession final : public TrainingSession {
       moved = true;
     }
     return moved;
+  }
+
+  void capture_step(int b) {
+    const cudaStream_t s = be_.stream();
+    RNNATTN_CUDA_CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
+    try {
+      enqueue_step(b);
+    } catch (...) {
+      cudaGraph_t broken = nullptr;
+      cudaStreamEndCapture(s, &broken);
+      if (broken) cudaGraphDestroy(broken);
+      throw;
+    }
+    graph_.end_capture(s);
+    graph_batch_ = b;
   }
 
   void enqueue_step(int b) {

@@ -213,6 +213,23 @@ TEST_F(Cli, LibrarySeedMatchesTheCommandLine) {
   EXPECT_EQ(cli_mse, lib_mse);
 }
 
+// On a GPU (or in the simulator build), --device cuda and cuda-unfused train what the CPU trains.
+TEST_F(Cli, TrainsOnTheGpuLikeOnTheCpu) {
+  if (!rnnattn::cuda_backend_available()) GTEST_SKIP() << "no CUDA GPU on this machine";
+  auto test_mse = [&](const std::string& device) {
+    const Result r = run("train --epochs 1 --seed 3 --device " + device + " --json " + device + ".json");
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("device: " + device), std::string::npos) << r.out;
+    const std::string json = slurp(dir_ + "/" + device + ".json");
+    const auto at = json.find("\"test_mse\":");
+    return at == std::string::npos ? -1.0 : std::atof(json.c_str() + at + 11);
+  };
+  const double cpu = test_mse("cpu");
+  ASSERT_GT(cpu, 0);
+  EXPECT_NEAR(test_mse("cuda"), cpu, 1e-3 * cpu);
+  EXPECT_NEAR(test_mse("cuda-unfused"), cpu, 1e-3 * cpu);
+}
+
 TEST_F(Cli, CudaWithoutGpuIsAClearError) {
   if (rnnattn::cuda_device_count() > 0) GTEST_SKIP() << "a GPU is present: --device cuda runs here";
   const Result r = run("train --device cuda --epochs 1 --json out.json");

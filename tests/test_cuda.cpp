@@ -76,7 +76,8 @@ ModelConfig config_of(const Case& c) {
 }
 
 // The sweep: 1, odd sizes, segment/warp/block edges +-1 (H 31, 32, 33, 127, 128, 129, 1024);
-// H >= 256 runs the persistent forward (rnn_persistent_forward.cu) where the GPU holds its grid;
+// H >= 256 runs the persistent forward (rnn_persistent_forward.cu) where the GPU holds its grid
+// (the simulator build checks that it does, tests/test_simulator.cpp);
 // each large dimension on its own so the CPU reference stays quick.
 std::vector<Case> sweep() {
   const int shapes[][5] = {
@@ -85,6 +86,7 @@ std::vector<Case> sweep() {
       {3, 5, 3, 31, 1},   {3, 5, 2, 32, 2},   {3, 5, 1, 33, 1},  {2, 3, 4, 127, 1},
       {2, 3, 4, 128, 2},  {2, 3, 4, 129, 1},  {2, 2, 3, 257, 1}, {3, 4, 2, 256, 1},
       {2, 2, 2, 1024, 1}, {2, 2000, 1, 4, 1}, {512, 4, 2, 8, 1}, {65, 7, 5, 64, 3},
+      {20, 3, 2, 257, 1},  // B > 16 row lanes of the persistent kernel, H not a multiple of 16
   };
   std::vector<Case> cases;
   for (const auto& s : shapes) {
@@ -268,6 +270,46 @@ TEST(Cuda, HostApiAndRefusals) {
   } catch (const InvalidArgument& e) {
     EXPECT_NE(std::string(e.what()).find("H <= 1024"), std::string::npos) << e.what();
   }
+}
+
+// The captured training step follows its inputs: a second set_dataset (new buffers) and changes
+// of batch size must never replay a graph that points at freed or stale buffers. A session on the
+// CPU does the same steps; losses and parameters must agree.
+TEST(Cuda, CapturedStepFollowsNewDatasetsAndBatchSizes) {
+  SKIP_WITHOUT_GPU();
+  ModelConfig cfg;
+  cfg.steps = 6;
+  cfg.hidden_size = 5;
+  const std::vector<float> params = init_parameters(cfg, 21);
+  const auto xa = random_vector<float>(23 * 6, 22), ya = random_vector<float>(23, 23);
+  const auto xb = random_vector<float>(41 * 6, 24), yb = random_vector<float>(41, 25);
+  std::vector<int> order_a(23), order_b(41);
+  for (int i = 0; i < 23; ++i) order_a[i] = (i * 7) % 23;
+  for (int i = 0; i < 41; ++i) order_b[i] = (i * 5) % 41;
+  const std::vector<int> part_b(order_b.begin(), order_b.begin() + 30);
+
+  auto run = [&](Backend& be, std::vector<double>& losses) {
+    auto session = be.start_training(cfg, AdamConfig{}, params, AdamState{});
+    session->set_dataset(xa.data(), ya.data(), 23);
+    losses.push_back(session->train_epoch(order_a, 4));  // captured for 4, tail of 3
+    losses.push_back(session->train_epoch(order_a, 7));  // captured again for 7
+    session->set_dataset(xb.data(), yb.data(), 41);      // new buffers
+    losses.push_back(session->train_epoch(order_b, 7));  // same batch size: must not replay
+    losses.push_back(session->train_epoch(part_b, 4));
+    losses.push_back(session->train_epoch(order_b, 50));  // one batch of all
+    losses.push_back(session->train_epoch(order_b, 4));
+    return session->parameters();
+  };
+  std::vector<double> cpu_losses, gpu_losses;
+  auto cpu_be = make_backend(Device::kCpu);
+  CudaBackend gpu_be(CudaPath::kFused);
+  const std::vector<float> cpu_params = run(*cpu_be, cpu_losses);
+  const std::vector<float> gpu_params = run(gpu_be, gpu_losses);
+  ASSERT_EQ(gpu_losses.size(), cpu_losses.size());
+  for (std::size_t i = 0; i < cpu_losses.size(); ++i) {
+    EXPECT_NEAR(gpu_losses[i], cpu_losses[i], 1e-4 * cpu_losses[i] + 1e-9) << "epoch " << i;
+  }
+  EXPECT_TRUE(all_close("params", gpu_params, cpu_params, 1e-5, 1e-4));
 }
 
 // The GPU trainer (CUDA Graph replay, tail batch included) follows the CPU trainer.

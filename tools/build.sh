@@ -1,9 +1,20 @@
 #!/usr/bin/env bash
-# Configure and build rnnattn (library, CLI, tests, benchmarks) in ./build.
+# Configure and build rnnattn (library, CLI, tests, benchmarks).
+#   tools/build.sh               the nvcc build for sm_90 in ./build
+#   tools/build.sh --simulator   the GPU simulator build in ./build-sim: the CUDA sources compiled
+#                                as C++ and run on the CPU (sim/; no nvcc, no GPU needed)
 # Installs what the machine lacks (cmake, GoogleTest, Google Benchmark) from Debian's packages when
-# it can; the CUDA toolkit (nvcc) must already be on the machine.
+# it can; the nvcc build needs the CUDA toolkit on the machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+simulator=0
+for arg in "$@"; do
+  case "$arg" in
+    --simulator) simulator=1 ;;
+    *) echo "usage: tools/build.sh [--simulator]" >&2; exit 2 ;;
+  esac
+done
 
 need=()
 command -v cmake >/dev/null || need+=(cmake)
@@ -19,15 +30,21 @@ if [ ${#need[@]} -gt 0 ]; then
     exit 1
   fi
 fi
+
+jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+if [ $simulator = 1 ]; then
+  cmake -S . -B build-sim -DCMAKE_BUILD_TYPE=Release -DRNNATTN_GPU_SIMULATOR=ON ${CMAKE_ARGS:-}
+  cmake --build build-sim -j "$jobs"
+  exit 0
+fi
 if ! command -v nvcc >/dev/null; then
   if [ -x /usr/local/cuda/bin/nvcc ]; then
     export PATH=/usr/local/cuda/bin:$PATH
   else
-    echo "build.sh: nvcc (the CUDA toolkit) is required and was not found" >&2
+    echo "build.sh: nvcc (the CUDA toolkit) is required and was not found" \
+      "(tools/build.sh --simulator builds without it)" >&2
     exit 1
   fi
 fi
-
-jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release ${CMAKE_ARGS:-}
 cmake --build build -j "$jobs"

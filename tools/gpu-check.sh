@@ -10,8 +10,16 @@ mkdir -p "$out"
 report=$out/report.md
 status=0
 
-if [ ! -x build/tests/rnnattn_tests ]; then
-  tools/build.sh || { echo "gpu-check: build failed" >&2; exit 1; }
+# The GPU machine reaches no package registry: never build (or install) here. The build made on
+# the development machine travels with the tree (carry build/).
+if [ ! -x build/tests/rnnattn_tests ] || [ ! -x build/rnnattn ]; then
+  echo "gpu-check: build/ holds no built tests; build on the development machine" \
+    "(tools/build.sh) and carry build/ to this one" >&2
+  exit 1
+fi
+if grep -q "RNNATTN_GPU_SIMULATOR:BOOL=ON" build/CMakeCache.txt 2>/dev/null; then
+  echo "gpu-check: build/ is a GPU simulator build; the GPU needs the nvcc build" >&2
+  exit 1
 fi
 gpu=$(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -1)
 {
@@ -42,8 +50,14 @@ step() {  # step NAME LOG COMMAND...
 step "all tests (ctest)" "$out/ctest.log" ctest --test-dir build --output-on-failure -j4
 step "GPU tests (gtest)" "$out/gpu-tests.log" build/tests/rnnattn_tests --gtest_filter='Gpu/*:Cuda.*:Device.*'
 
-# 2. compute-sanitizer over a reduced set: small shapes of every kernel and the graph-replayed trainer.
-reduced='Gpu/CudaSweep.*/*_B5_T2_D3_H7_O2:Gpu/CudaSweep.*/attn_tanh_B3_T5_D1_H33_O1:Gpu/CudaSweep.*/attn_tanh_B2_T3_D4_H129_O1:Cuda.TwoRunsAreBitwiseIdentical:Cuda.InferenceMatchesTraining'
+# 2. compute-sanitizer over a reduced set that still reaches every kernel: small shapes of the
+#    segment kernels, H = 256 and B > 16 at H = 257 (the persistent cooperative forward), H = 1024
+#    (1024-thread blocks), and the graph-captured training step with its re-captures.
+reduced='Gpu/CudaSweep.*/*_B5_T2_D3_H7_O2:Gpu/CudaSweep.*/attn_tanh_B3_T5_D1_H33_O1'
+reduced+=':Gpu/CudaSweep.*/attn_tanh_B2_T3_D4_H129_O1:Gpu/CudaSweep.*/attn_tanh_B3_T4_D2_H256_O1'
+reduced+=':Gpu/CudaSweep.*/attn_tanh_B20_T3_D2_H257_O1:Gpu/CudaSweep.*/attn_tanh_B2_T2_D2_H1024_O1'
+reduced+=':Cuda.TwoRunsAreBitwiseIdentical:Cuda.InferenceMatchesTraining'
+reduced+=':Cuda.CapturedStepFollowsNewDatasetsAndBatchSizes'
 cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 for tool in memcheck racecheck initcheck synccheck; do
   step "compute-sanitizer $tool" "$out/sanitizer-$tool.log" \

@@ -11,6 +11,9 @@
 #include "internal.hpp"
 
 namespace rnnattn::sim {
+
+__thread bool t_in_hook = false;
+
 namespace {
 
 std::string hex(std::uintptr_t a) {
@@ -104,8 +107,6 @@ void shared_access(ThreadState& t, std::uintptr_t a, std::size_t n, bool write,
   }
   if (t.launch->counting) record(t, site, a, static_cast<std::uint32_t>(n), 2);
 }
-
-__thread bool t_in_hook = false;
 
 inline void on_access(std::uintptr_t a, std::size_t n, bool write, std::uintptr_t site) {
   ThreadState* t = t_current;

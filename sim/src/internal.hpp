@@ -137,6 +137,10 @@ struct Launch {
 
 bool in_shared_range(std::uintptr_t a);
 
+// Set while a hook runs (checks.cpp); a violation leaves its hook without returning, so the
+// scheduler clears it.
+extern __thread bool t_in_hook;
+
 // Stops the running kernel with a message naming kernel, block, thread and what went wrong; the
 // error becomes sticky. From a kernel thread it never returns.
 [[noreturn]] void kernel_violation(cudaError_t code, const std::string& what);

@@ -264,14 +264,22 @@ std::map<const void*, int> g_max_dynamic_smem;  // cudaFuncAttributeMaxDynamicSh
 std::function<void(const LaunchStats&)> g_observer;
 bool g_counting_forced = false;
 std::FILE* g_stats_file = nullptr;
-bool g_stats_checked = false;
 
+std::string g_stats_path;
+
+// The file RNNATTN_SIM_STATS names, (re)opened for appending when the variable changes.
 std::FILE* stats_file() {
-  if (!g_stats_checked) {
-    g_stats_checked = true;
-    if (const char* p = std::getenv("RNNATTN_SIM_STATS"); p && *p) {
-      g_stats_file = std::fopen(p, "a");
-      if (!g_stats_file) std::fprintf(stderr, "rnnattn-sim: cannot open RNNATTN_SIM_STATS file '%s'\n", p);
+  const char* p = std::getenv("RNNATTN_SIM_STATS");
+  const std::string path = p ? p : "";
+  if (path != g_stats_path) {
+    if (g_stats_file) std::fclose(g_stats_file);
+    g_stats_file = nullptr;
+    g_stats_path = path;
+    if (!path.empty()) {
+      g_stats_file = std::fopen(path.c_str(), "a");
+      if (!g_stats_file) {
+        std::fprintf(stderr, "rnnattn-sim: cannot open RNNATTN_SIM_STATS file '%s'\n", path.c_str());
+      }
     }
   }
   return g_stats_file;
@@ -358,6 +366,7 @@ void run_resident(Launch& l) {
       t_current = t;
       rnnattn_sim_switch(&l.scheduler_sp, t->sp);
       t_current = nullptr;
+      t_in_hook = false;
       moved = true;
       if (t->state == State::kDone) ++done;
       if (l.failed) break;
@@ -723,9 +732,10 @@ std::string describe_device_address(std::uintptr_t a, std::size_t bytes) {
              std::to_string(a - al.begin) + ")";
     }
     if (a < al.begin + align_up(al.size, kPage) + kPage) {
-      return s + ", " + std::to_string(a - (al.begin + al.size)) +
-             " bytes past the end of a " + std::to_string(al.size) + "-byte allocation (" +
-             std::to_string((a - al.begin) / 4) + " floats from its start)";
+      return s + ", starting " + std::to_string(a - (al.begin + al.size)) +
+             " bytes after the end of a " + std::to_string(al.size) +
+             "-byte allocation (float index " + std::to_string((a - al.begin) / 4) + " of " +
+             std::to_string(al.size / 4) + ")";
     }
   }
   auto f = g_freed.upper_bound(a);

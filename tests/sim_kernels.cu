@@ -1,0 +1,144 @@
+// Kernels for the simulator's own tests (tests/test_simulator.cpp), built only in the GPU
+// simulator build and instrumented like kernels/*.cu. Each `planted` variant carries one of the
+// bugs the simulator must catch, next to the correct variant it is compared with; the others
+// have a known access pattern for the counters.
+#include "sim_kernels.hpp"
+
+#include <cooperative_groups.h>
+#include <cuda_runtime.h>
+
+#include "cuda_compat.cuh"
+
+namespace rnnattn::simtest {
+namespace {
+
+using kernels::dynamic_shared;
+using kernels::launch_kernel;
+
+// The fused kernels' exchange through shared memory: each thread publishes a value, then reads
+// its neighbour's. Without the barrier between the two, the read races with the write.
+__global__ void exchange_kernel(const float* in, float* out, bool with_barrier) {
+  float* buf = dynamic_shared<float>();
+  const int n = static_cast<int>(blockDim.x), t = static_cast<int>(threadIdx.x);
+  buf[t] = in[blockIdx.x * n + t];
+  if (with_barrier) __syncthreads();
+  out[blockIdx.x * n + t] = buf[(t + 1) % n];
+}
+
+// out[b, t] = in[b, t] * 2 with the row and column swapped in the planted variant: with more
+// threads per block than blocks, the store runs past the end of `out`.
+__global__ void scale_kernel(const float* in, float* out, bool swapped) {
+  const unsigned i = swapped ? threadIdx.x * gridDim.x + blockIdx.x * blockDim.x
+                             : blockIdx.x * blockDim.x + threadIdx.x;
+  out[i] = 2.f * in[blockIdx.x * blockDim.x + threadIdx.x];
+}
+
+// A sum over n elements whose planted loop bound reads one element past the end.
+__global__ void sum_kernel(const float* in, int n, float* out, bool one_past) {
+  float s = 0.f;
+  for (int i = 0; one_past ? i <= n : i < n; ++i) s += in[i];
+  *out = s;
+}
+
+__global__ void early_return_kernel(float* out) {
+  float* buf = dynamic_shared<float>();
+  if (threadIdx.x == 5) return;  // planted: thread 5 never reaches the barrier
+  buf[threadIdx.x] = 1.f;
+  __syncthreads();
+  out[threadIdx.x] = buf[0];
+}
+
+__global__ void divergent_barrier_kernel(float* out) {
+  if (threadIdx.x % 2) {
+    __syncthreads();
+  } else {
+    __syncthreads();  // planted: another barrier
+  }
+  out[threadIdx.x] = 1.f;
+}
+
+// Lanes 0..15 shuffle with mask 0x0000ffff, but read from lanes 16..31 (xor 16).
+__global__ void shuffle_outside_mask_kernel(float* out) {
+  float v = static_cast<float>(threadIdx.x);
+  if (threadIdx.x < 16) v = __shfl_xor_sync(0x0000ffffu, v, 16);
+  out[threadIdx.x] = v;
+}
+
+// A full-warp shuffle in a block of 48 threads: lanes 16..31 of the second warp do not exist.
+__global__ void shuffle_partial_warp_kernel(float* out) {
+  out[threadIdx.x] = __shfl_xor_sync(0xffffffffu, 1.f, 1);
+}
+
+// Correct width-limited butterfly: every lane gets the sum of its group of `width` lanes.
+__global__ void segment_sum_kernel(const float* in, float* out, int width) {
+  float v = in[threadIdx.x];
+  for (int off = width / 2; off > 0; off /= 2) v += __shfl_xor_sync(0xffffffffu, v, off, width);
+  out[threadIdx.x] = v;
+}
+
+__global__ void copy_strided_kernel(const float* in, float* out, int stride) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  out[i] = in[i * stride];
+}
+
+// Shared-memory reads with a stride of `stride` words: stride 32 puts all 32 lanes in one bank.
+__global__ void bank_kernel(float* out, int stride) {
+  float* s = dynamic_shared<float>();
+  for (int i = threadIdx.x; i < 32 * 32; i += blockDim.x) s[i] = static_cast<float>(i);
+  __syncthreads();
+  out[threadIdx.x] = s[(threadIdx.x * stride) % (32 * 32)];
+}
+
+__global__ void cooperative_kernel(float* data, int n) {
+  cooperative_groups::grid_group grid = cooperative_groups::this_grid();
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  data[i] = static_cast<float>(i);
+  grid.sync();
+  data[n + i] = data[(i + blockDim.x) % n];  // another block's value, written before the sync
+}
+
+}  // namespace
+
+void exchange(const float* in, float* out, int blocks, int threads, bool with_barrier,
+              cudaStream_t s) {
+  launch_kernel("exchange_kernel", exchange_kernel, blocks, threads, threads * sizeof(float), s,
+                in, out, with_barrier);
+}
+void scale(const float* in, float* out, int blocks, int threads, bool swapped, cudaStream_t s) {
+  launch_kernel("scale_kernel", scale_kernel, blocks, threads, 0, s, in, out, swapped);
+}
+void sum(const float* in, int n, float* out, bool one_past, cudaStream_t s) {
+  launch_kernel("sum_kernel", sum_kernel, 1, 1, 0, s, in, n, out, one_past);
+}
+void early_return(float* out, cudaStream_t s) {
+  launch_kernel("early_return_kernel", early_return_kernel, 1, 64, 64 * sizeof(float), s, out);
+}
+void divergent_barrier(float* out, cudaStream_t s) {
+  launch_kernel("divergent_barrier_kernel", divergent_barrier_kernel, 1, 64, 0, s, out);
+}
+void shuffle_outside_mask(float* out, cudaStream_t s) {
+  launch_kernel("shuffle_outside_mask_kernel", shuffle_outside_mask_kernel, 1, 32, 0, s, out);
+}
+void shuffle_partial_warp(float* out, cudaStream_t s) {
+  launch_kernel("shuffle_partial_warp_kernel", shuffle_partial_warp_kernel, 1, 48, 0, s, out);
+}
+void segment_sum(const float* in, float* out, int threads, int width, cudaStream_t s) {
+  launch_kernel("segment_sum_kernel", segment_sum_kernel, 1, threads, 0, s, in, out, width);
+}
+void copy_strided(const float* in, float* out, int n, int stride, cudaStream_t s) {
+  launch_kernel("copy_strided_kernel", copy_strided_kernel, n / 128, 128, 0, s, in, out, stride);
+}
+void bank(float* out, int stride, cudaStream_t s) {
+  launch_kernel("bank_kernel", bank_kernel, 1, 32, 32 * 32 * sizeof(float), s, out, stride);
+}
+void cooperative(float* data, int blocks, int threads, bool cooperative_launch, cudaStream_t s) {
+  if (cooperative_launch) {
+    kernels::launch_cooperative("cooperative_kernel", cooperative_kernel, blocks, threads, 0, s,
+                                data, blocks * threads);
+  } else {
+    launch_kernel("cooperative_kernel", cooperative_kernel, blocks, threads, 0, s, data,
+                  blocks * threads);
+  }
+}
+
+}  // namespace rnnattn::simtest
