@@ -32,9 +32,9 @@ template <typename T>
 RNNATTN_SIM_NOINSTR inline T* dynamic_shared() {
   return static_cast<T*>(::rnnattn::sim::dynamic_shared_memory());
 }
-#define RNNATTN_SHARED_ARRAY(T, name, count)                                           \
-  static const char name##_rnnattn_tag = 0;                                            \
-  T* const name = static_cast<T*>(::rnnattn::sim::static_shared_memory(              \
+#define RNNATTN_SHARED_ARRAY(T, name, count)                            \
+  static const char name##_rnnattn_tag = 0;                             \
+  T* const name = static_cast<T*>(::rnnattn::sim::static_shared_memory( \
       &name##_rnnattn_tag, sizeof(T) * static_cast<std::size_t>(count), alignof(T)))
 
 namespace detail {
@@ -61,18 +61,20 @@ __device__ __forceinline__ T* dynamic_shared() {
 
 namespace detail {
 template <typename... Params, typename... Args>
-cudaError_t launch(const char*, void (*kernel)(Params...), dim3 grid, dim3 block,
-                   std::size_t smem, cudaStream_t stream, bool cooperative, Args&&... args) {
+cudaError_t launch(const char*, void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t smem,
+                   cudaStream_t stream, bool cooperative, Args&&... args) {
   if (!cooperative) {
+    // clang-format off
     kernel<<<grid, block, smem, stream>>>(std::forward<Args>(args)...);
+    // clang-format on
     return cudaGetLastError();
   }
   auto params = std::make_tuple(std::decay_t<Params>(std::forward<Args>(args))...);
   return std::apply(
       [&](auto&... p) {
         void* ptrs[] = {static_cast<void*>(&p)...};
-        return cudaLaunchCooperativeKernel(reinterpret_cast<void*>(kernel), grid, block, ptrs,
-                                           smem, stream);
+        return cudaLaunchCooperativeKernel(reinterpret_cast<void*>(kernel), grid, block, ptrs, smem,
+                                           stream);
       },
       params);
 }
@@ -83,16 +85,17 @@ cudaError_t launch(const char*, void (*kernel)(Params...), dim3 grid, dim3 block
 template <typename... Params, typename... Args>
 void launch_kernel(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block,
                    std::size_t smem, cudaStream_t stream, Args&&... args) {
-  const cudaError_t e = detail::launch(name, kernel, grid, block, smem, stream, false,
-                                       std::forward<Args>(args)...);
-  if (e != cudaSuccess) throw_cuda_error(e, (std::string("launch of ") + name).c_str(), __FILE__, __LINE__);
+  const cudaError_t e =
+      detail::launch(name, kernel, grid, block, smem, stream, false, std::forward<Args>(args)...);
+  if (e != cudaSuccess)
+    throw_cuda_error(e, (std::string("launch of ") + name).c_str(), __FILE__, __LINE__);
 }
 
 template <typename... Params, typename... Args>
 void launch_cooperative(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block,
                         std::size_t smem, cudaStream_t stream, Args&&... args) {
-  const cudaError_t e = detail::launch(name, kernel, grid, block, smem, stream, true,
-                                       std::forward<Args>(args)...);
+  const cudaError_t e =
+      detail::launch(name, kernel, grid, block, smem, stream, true, std::forward<Args>(args)...);
   if (e != cudaSuccess) {
     throw_cuda_error(e, (std::string("cooperative launch of ") + name).c_str(), __FILE__, __LINE__);
   }

@@ -90,7 +90,8 @@ __device__ void fused_backward_device(const FusedBackwardArgs& a, const SegmentG
 }
 
 template <bool kWhInSmem>
-__global__ void __launch_bounds__(1024) fused_backward_kernel(FusedBackwardArgs a, SegmentGeometry g) {
+__global__ void __launch_bounds__(1024)
+    fused_backward_kernel(FusedBackwardArgs a, SegmentGeometry g) {
   fused_backward_device<kWhInSmem>(a, g);
 }
 
@@ -98,9 +99,9 @@ __global__ void __launch_bounds__(1024) fused_backward_kernel(FusedBackwardArgs 
 
 void fused_backward(const FusedBackwardArgs& a, cudaStream_t stream) {
   static const char* const names[2] = {"fused_backward_kernel<Wh in smem>",
-                                        "fused_backward_kernel<Wh in L2>"};
+                                       "fused_backward_kernel<Wh in L2>"};
   launch_segmented<fused_backward_kernel<true>, fused_backward_kernel<false>>(a, a.shape, names,
-                                                                       stream);
+                                                                              stream);
 }
 
 }  // namespace rnnattn::kernels

@@ -101,7 +101,8 @@ __device__ void fused_forward_device(const FusedForwardArgs& a, const SegmentGeo
 }
 
 template <bool kWhInSmem>
-__global__ void __launch_bounds__(1024) fused_forward_kernel(FusedForwardArgs a, SegmentGeometry g) {
+__global__ void __launch_bounds__(1024)
+    fused_forward_kernel(FusedForwardArgs a, SegmentGeometry g) {
   fused_forward_device<kWhInSmem>(a, g);
 }
 
@@ -109,9 +110,9 @@ __global__ void __launch_bounds__(1024) fused_forward_kernel(FusedForwardArgs a,
 
 void fused_forward(const FusedForwardArgs& a, cudaStream_t stream) {
   static const char* const names[2] = {"fused_forward_kernel<Wh in smem>",
-                                        "fused_forward_kernel<Wh in L2>"};
+                                       "fused_forward_kernel<Wh in L2>"};
   launch_segmented<fused_forward_kernel<true>, fused_forward_kernel<false>>(a, a.shape, names,
-                                                                       stream);
+                                                                            stream);
 }
 
 }  // namespace rnnattn::kernels

@@ -27,8 +27,8 @@ constexpr int kThreads = 256;
 
 unsigned blocks_for(long long n) { return static_cast<unsigned>((n + kThreads - 1) / kThreads); }
 
-__global__ void __launch_bounds__(kThreads) bias_tanh_step_kernel(float* z, const float* bh, int batch, int steps, int hidden,
-                                      int t) {
+__global__ void __launch_bounds__(kThreads)
+    bias_tanh_step_kernel(float* z, const float* bh, int batch, int steps, int hidden, int t) {
   const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= static_cast<long long>(batch) * hidden) return;
   const int b = static_cast<int>(i / hidden), j = static_cast<int>(i % hidden);
@@ -36,8 +36,9 @@ __global__ void __launch_bounds__(kThreads) bias_tanh_step_kernel(float* z, cons
   *p = tanhf(*p + bh[j]);
 }
 
-__global__ void __launch_bounds__(kThreads) scores_kernel(const float* h, const float* wa, const float* ba, int batch,
-                              int steps, int hidden, float* scores, float* ex) {
+__global__ void __launch_bounds__(kThreads)
+    scores_kernel(const float* h, const float* wa, const float* ba, int batch, int steps,
+                  int hidden, float* scores, float* ex) {
   const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= static_cast<long long>(batch) * steps) return;
   const int t = static_cast<int>(i % steps);
@@ -49,15 +50,15 @@ __global__ void __launch_bounds__(kThreads) scores_kernel(const float* h, const 
   ex[i] = expf(e);
 }
 
-__global__ void __launch_bounds__(kThreads) normalise_kernel(const float* ex, const float* sum, int batch, int steps,
-                                 float* a) {
+__global__ void __launch_bounds__(kThreads)
+    normalise_kernel(const float* ex, const float* sum, int batch, int steps, float* a) {
   const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= static_cast<long long>(batch) * steps) return;
   a[i] = ex[i] / sum[i / steps];
 }
 
-__global__ void __launch_bounds__(kThreads) context_kernel(const float* h, const float* a, int batch, int steps, int hidden,
-                               float* c) {
+__global__ void __launch_bounds__(kThreads)
+    context_kernel(const float* h, const float* a, int batch, int steps, int hidden, float* c) {
   const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= static_cast<long long>(batch) * hidden) return;
   const int b = static_cast<int>(i / hidden), j = static_cast<int>(i % hidden);
@@ -69,15 +70,17 @@ __global__ void __launch_bounds__(kThreads) context_kernel(const float* h, const
   c[i] = acc;
 }
 
-__global__ void __launch_bounds__(kThreads) bias_act_kernel(float* y, const float* bd, int batch, int outputs, int head) {
+__global__ void __launch_bounds__(kThreads)
+    bias_act_kernel(float* y, const float* bd, int batch, int outputs, int head) {
   const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= static_cast<long long>(batch) * outputs) return;
   y[i] = head_act(head, y[i] + bd[i % outputs]);
 }
 
 // dpre[b,o] and dc[b,j] = sum_o dpre[b,o] Wd[j,o]; one thread per (b, j).
-__global__ void __launch_bounds__(kThreads) head_backward_kernel(Shape s, Weights w, const float* y, const float* dy,
-                                     float* dpre, float* dc) {
+__global__ void __launch_bounds__(kThreads)
+    head_backward_kernel(Shape s, Weights w, const float* y, const float* dy, float* dpre,
+                         float* dc) {
   const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= static_cast<long long>(s.batch) * s.hidden) return;
   const int b = static_cast<int>(i / s.hidden), j = static_cast<int>(i % s.hidden);
@@ -92,7 +95,8 @@ __global__ void __launch_bounds__(kThreads) head_backward_kernel(Shape s, Weight
 }
 
 // g_dot_c[b] = dc[b,:] . c[b,:]; one thread per b.
-__global__ void __launch_bounds__(kThreads) dot_rows_kernel(const float* a, const float* b, int rows, int cols, float* out) {
+__global__ void __launch_bounds__(kThreads)
+    dot_rows_kernel(const float* a, const float* b, int rows, int cols, float* out) {
   const int r = blockIdx.x * blockDim.x + threadIdx.x;
   if (r >= rows) return;
   float acc = 0.f;
@@ -102,9 +106,9 @@ __global__ void __launch_bounds__(kThreads) dot_rows_kernel(const float* a, cons
 }
 
 // du[b,t] and dh[b,t,:]; one thread per (b, t).
-__global__ void __launch_bounds__(kThreads) attention_backward_kernel(Shape s, Weights w, const float* h, const float* e,
-                                          const float* a, const float* dc, const float* g_dot_c,
-                                          float* du, float* dh) {
+__global__ void __launch_bounds__(kThreads)
+    attention_backward_kernel(Shape s, Weights w, const float* h, const float* e, const float* a,
+                              const float* dc, const float* g_dot_c, float* du, float* dh) {
   const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= static_cast<long long>(s.batch) * s.steps) return;
   const int b = static_cast<int>(i / s.steps), t = static_cast<int>(i % s.steps);
@@ -124,8 +128,9 @@ __global__ void __launch_bounds__(kThreads) attention_backward_kernel(Shape s, W
 }
 
 // One thread per (b, j).
-__global__ void __launch_bounds__(kThreads) bptt_step_kernel(const float* dh, const float* carry, const float* h, int batch,
-                                 int steps, int hidden, int t, float* dz, float* dz_next) {
+__global__ void __launch_bounds__(kThreads)
+    bptt_step_kernel(const float* dh, const float* carry, const float* h, int batch, int steps,
+                     int hidden, int t, float* dz, float* dz_next) {
   const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= static_cast<long long>(batch) * hidden) return;
   const int b = static_cast<int>(i / hidden), j = static_cast<int>(i % hidden);
@@ -147,17 +152,22 @@ struct RowOffset {
 
 void unfused_bias_tanh_step(float* z, const float* bh, int batch, int steps, int hidden, int t,
                             cudaStream_t stream) {
-  launch_kernel("bias_tanh_step_kernel", bias_tanh_step_kernel, blocks_for(static_cast<long long>(batch) * hidden), kThreads, 0, stream, z, bh, batch, steps, hidden, t);
+  launch_kernel("bias_tanh_step_kernel", bias_tanh_step_kernel,
+                blocks_for(static_cast<long long>(batch) * hidden), kThreads, 0, stream, z, bh,
+                batch, steps, hidden, t);
 }
 
 void unfused_scores(const float* hidden, const float* wa, const float* ba, int batch, int steps,
                     int hidden_size, float* scores, float* ex, cudaStream_t stream) {
-  launch_kernel("scores_kernel", scores_kernel, blocks_for(static_cast<long long>(batch) * steps), kThreads, 0, stream, hidden, wa, ba, batch, steps, hidden_size, scores, ex);
+  launch_kernel("scores_kernel", scores_kernel, blocks_for(static_cast<long long>(batch) * steps),
+                kThreads, 0, stream, hidden, wa, ba, batch, steps, hidden_size, scores, ex);
 }
 
 void unfused_normalise(const float* ex, const float* sum, int batch, int steps, float* a,
                        cudaStream_t stream) {
-  launch_kernel("normalise_kernel", normalise_kernel, blocks_for(static_cast<long long>(batch) * steps), kThreads, 0, stream, ex, sum, batch, steps, a);
+  launch_kernel("normalise_kernel", normalise_kernel,
+                blocks_for(static_cast<long long>(batch) * steps), kThreads, 0, stream, ex, sum,
+                batch, steps, a);
 }
 
 void unfused_row_sums(const float* m, int rows, int cols, float* out, void* temp,
@@ -173,27 +183,38 @@ void unfused_attention_backward(const Shape& s, const Weights& w, const float* h
                                 const float* scores, const float* attention, const float* context,
                                 const float* y, const float* dy, float* dpre, float* dc,
                                 float* g_dot_c, float* du, float* dh, cudaStream_t stream) {
-  launch_kernel("head_backward_kernel", head_backward_kernel, blocks_for(static_cast<long long>(s.batch) * s.hidden), kThreads, 0, stream, s, w, y, dy, dpre, dc);
+  launch_kernel("head_backward_kernel", head_backward_kernel,
+                blocks_for(static_cast<long long>(s.batch) * s.hidden), kThreads, 0, stream, s, w,
+                y, dy, dpre, dc);
   if (s.attention) {
-    launch_kernel("dot_rows_kernel", dot_rows_kernel, blocks_for(s.batch), kThreads, 0, stream, dc, context, s.batch, s.hidden, g_dot_c);
+    launch_kernel("dot_rows_kernel", dot_rows_kernel, blocks_for(s.batch), kThreads, 0, stream, dc,
+                  context, s.batch, s.hidden, g_dot_c);
   }
-  launch_kernel("attention_backward_kernel", attention_backward_kernel, blocks_for(static_cast<long long>(s.batch) * s.steps), kThreads, 0, stream, s, w, hidden, scores, attention, dc, g_dot_c, du, dh);
+  launch_kernel("attention_backward_kernel", attention_backward_kernel,
+                blocks_for(static_cast<long long>(s.batch) * s.steps), kThreads, 0, stream, s, w,
+                hidden, scores, attention, dc, g_dot_c, du, dh);
 }
 
 void unfused_bptt_step(const float* dh, const float* carry, const float* hidden, int batch,
                        int steps, int hidden_size, int t, float* dz, float* dz_next,
                        cudaStream_t stream) {
-  launch_kernel("bptt_step_kernel", bptt_step_kernel, blocks_for(static_cast<long long>(batch) * hidden_size), kThreads, 0, stream, dh, carry, hidden, batch, steps, hidden_size, t, dz, dz_next);
+  launch_kernel("bptt_step_kernel", bptt_step_kernel,
+                blocks_for(static_cast<long long>(batch) * hidden_size), kThreads, 0, stream, dh,
+                carry, hidden, batch, steps, hidden_size, t, dz, dz_next);
 }
 
 void unfused_context(const float* hidden, const float* a, int batch, int steps, int hidden_size,
                      float* context, cudaStream_t stream) {
-  launch_kernel("context_kernel", context_kernel, blocks_for(static_cast<long long>(batch) * hidden_size), kThreads, 0, stream, hidden, a, batch, steps, hidden_size, context);
+  launch_kernel("context_kernel", context_kernel,
+                blocks_for(static_cast<long long>(batch) * hidden_size), kThreads, 0, stream,
+                hidden, a, batch, steps, hidden_size, context);
 }
 
 void unfused_bias_act(float* y, const float* bd, int batch, int outputs, int head,
                       cudaStream_t stream) {
-  launch_kernel("bias_act_kernel", bias_act_kernel, blocks_for(static_cast<long long>(batch) * outputs), kThreads, 0, stream, y, bd, batch, outputs, head);
+  launch_kernel("bias_act_kernel", bias_act_kernel,
+                blocks_for(static_cast<long long>(batch) * outputs), kThreads, 0, stream, y, bd,
+                batch, outputs, head);
 }
 
 }  // namespace rnnattn::kernels

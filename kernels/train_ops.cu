@@ -16,8 +16,8 @@ namespace {
 
 constexpr int kLossThreads = 256;
 
-__global__ void __launch_bounds__(kLossThreads) loss_kernel(int loss, const float* y, const float* target, int n, float* dy,
-                            double* loss_acc) {
+__global__ void __launch_bounds__(kLossThreads)
+    loss_kernel(int loss, const float* y, const float* target, int n, float* dy, double* loss_acc) {
   RNNATTN_SHARED_ARRAY(double, partial, kLossThreads);
   const double inv_n = 1.0 / n;
   double local = 0.0;
@@ -44,8 +44,9 @@ __global__ void __launch_bounds__(kLossThreads) loss_kernel(int loss, const floa
   if (threadIdx.x == 0) *loss_acc += partial[0] * inv_n;
 }
 
-__global__ void __launch_bounds__(256) adam_kernel(float* p, const float* g, float* m, float* v, int n, float lr, float b1,
-                            float b2, float eps, const long long* step) {
+__global__ void __launch_bounds__(256)
+    adam_kernel(float* p, const float* g, float* m, float* v, int n, float lr, float b1, float b2,
+                float eps, const long long* step) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= n) return;
   const double t = static_cast<double>(*step);
@@ -65,9 +66,9 @@ __global__ void advance_kernel(long long* step, int* cursor, int batch) {
   if (cursor) *cursor += batch;
 }
 
-__global__ void __launch_bounds__(256) gather_kernel(const float* all_x, const float* all_y, const int* order,
-                              const int* cursor, int batch, int x_row, int y_row, float* x,
-                              float* y) {
+__global__ void __launch_bounds__(256)
+    gather_kernel(const float* all_x, const float* all_y, const int* order, const int* cursor,
+                  int batch, int x_row, int y_row, float* x, float* y) {
   const int per = x_row + y_row;
   const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= static_cast<long long>(batch) * per) return;
@@ -95,14 +96,16 @@ unsigned blocks_for(std::size_t n, int threads) {
 void loss_forward_backward(int loss, const float* y, const float* target, int n, float* dy,
                            double* loss_acc, cudaStream_t stream) {
   if (n < 1) return;
-  launch_kernel("loss_kernel", loss_kernel, 1, kLossThreads, 0, stream, loss, y, target, n, dy, loss_acc);
+  launch_kernel("loss_kernel", loss_kernel, 1, kLossThreads, 0, stream, loss, y, target, n, dy,
+                loss_acc);
 }
 
 void adam_update(float* params, const float* grads, float* m, float* v, int n, float lr,
                  float beta1, float beta2, float epsilon, const long long* step,
                  cudaStream_t stream) {
   if (n < 1) return;
-  launch_kernel("adam_kernel", adam_kernel, blocks_for(n, 256), 256, 0, stream, params, grads, m, v, n, lr, beta1, beta2, epsilon, step);
+  launch_kernel("adam_kernel", adam_kernel, blocks_for(n, 256), 256, 0, stream, params, grads, m, v,
+                n, lr, beta1, beta2, epsilon, step);
 }
 
 void advance_counters(long long* step, int* cursor, int batch, cudaStream_t stream) {
@@ -113,7 +116,8 @@ void gather_batch(const float* all_x, const float* all_y, const int* order, cons
                   int batch, int x_row, int y_row, float* x, float* y, cudaStream_t stream) {
   if (batch < 1) return;
   const std::size_t total = static_cast<std::size_t>(batch) * (x_row + y_row);
-  launch_kernel("gather_kernel", gather_kernel, blocks_for(total, 256), 256, 0, stream, all_x, all_y, order, cursor, batch, x_row, y_row, x, y);
+  launch_kernel("gather_kernel", gather_kernel, blocks_for(total, 256), 256, 0, stream, all_x,
+                all_y, order, cursor, batch, x_row, y_row, x, y);
 }
 
 void fill(float* p, std::size_t n, float value, cudaStream_t stream) {

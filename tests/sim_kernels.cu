@@ -2,12 +2,11 @@
 // simulator build and instrumented like kernels/*.cu. Each `planted` variant carries one of the
 // bugs the simulator must catch, next to the correct variant it is compared with; the others
 // have a known access pattern for the counters.
-#include "sim_kernels.hpp"
-
 #include <cooperative_groups.h>
 #include <cuda_runtime.h>
 
 #include "cuda_compat.cuh"
+#include "sim_kernels.hpp"
 
 namespace rnnattn::simtest {
 namespace {
@@ -101,8 +100,8 @@ __global__ void cooperative_kernel(float* data, int n) {
 
 void exchange(const float* in, float* out, int blocks, int threads, bool with_barrier,
               cudaStream_t s) {
-  launch_kernel("exchange_kernel", exchange_kernel, blocks, threads, threads * sizeof(float), s,
-                in, out, with_barrier);
+  launch_kernel("exchange_kernel", exchange_kernel, blocks, threads, threads * sizeof(float), s, in,
+                out, with_barrier);
 }
 void scale(const float* in, float* out, int blocks, int threads, bool swapped, cudaStream_t s) {
   launch_kernel("scale_kernel", scale_kernel, blocks, threads, 0, s, in, out, swapped);

@@ -217,7 +217,8 @@ TEST_F(Cli, LibrarySeedMatchesTheCommandLine) {
 TEST_F(Cli, TrainsOnTheGpuLikeOnTheCpu) {
   if (!rnnattn::cuda_backend_available()) GTEST_SKIP() << "no CUDA GPU on this machine";
   auto test_mse = [&](const std::string& device) {
-    const Result r = run("train --epochs 1 --seed 3 --device " + device + " --json " + device + ".json");
+    const Result r =
+        run("train --epochs 1 --seed 3 --device " + device + " --json " + device + ".json");
     EXPECT_EQ(r.code, 0) << r.err;
     EXPECT_NE(r.out.find("device: " + device), std::string::npos) << r.out;
     const std::string json = slurp(dir_ + "/" + device + ".json");

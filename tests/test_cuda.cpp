@@ -32,8 +32,8 @@ using test::random_vector;
 // device buffer of n floats; to_host waits for the stream first.
 DeviceBuffer<float> to_device(const std::vector<float>& h, cudaStream_t s) {
   DeviceBuffer<float> d(h.size(), "test input");
-  RNNATTN_CUDA_CHECK(cudaMemcpyAsync(d.get(), h.data(), h.size() * sizeof(float),
-                                     cudaMemcpyHostToDevice, s));
+  RNNATTN_CUDA_CHECK(
+      cudaMemcpyAsync(d.get(), h.data(), h.size() * sizeof(float), cudaMemcpyHostToDevice, s));
   return d;
 }
 DeviceBuffer<float> poisoned(std::size_t n, cudaStream_t s) {
@@ -43,8 +43,8 @@ DeviceBuffer<float> poisoned(std::size_t n, cudaStream_t s) {
 }
 std::vector<float> to_host(const DeviceBuffer<float>& d, cudaStream_t s) {
   std::vector<float> h(d.size());
-  RNNATTN_CUDA_CHECK(cudaMemcpyAsync(h.data(), d.get(), d.size() * sizeof(float),
-                                     cudaMemcpyDeviceToHost, s));
+  RNNATTN_CUDA_CHECK(
+      cudaMemcpyAsync(h.data(), d.get(), d.size() * sizeof(float), cudaMemcpyDeviceToHost, s));
   RNNATTN_CUDA_CHECK(cudaStreamSynchronize(s));
   return h;
 }

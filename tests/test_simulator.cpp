@@ -35,14 +35,14 @@ class Simulator : public ::testing::Test {
   }
   DeviceBuffer<float> upload(const std::vector<float>& h) {
     DeviceBuffer<float> d(h.size(), "test input");
-    RNNATTN_CUDA_CHECK(cudaMemcpyAsync(d.get(), h.data(), h.size() * sizeof(float),
-                                       cudaMemcpyHostToDevice, s_));
+    RNNATTN_CUDA_CHECK(
+        cudaMemcpyAsync(d.get(), h.data(), h.size() * sizeof(float), cudaMemcpyHostToDevice, s_));
     return d;
   }
   std::vector<float> download(const DeviceBuffer<float>& d) {
     std::vector<float> h(d.size());
-    RNNATTN_CUDA_CHECK(cudaMemcpyAsync(h.data(), d.get(), d.size() * sizeof(float),
-                                       cudaMemcpyDeviceToHost, s_));
+    RNNATTN_CUDA_CHECK(
+        cudaMemcpyAsync(h.data(), d.get(), d.size() * sizeof(float), cudaMemcpyDeviceToHost, s_));
     return h;
   }
   // Runs `work`, expects the stream to fail with a violation whose message holds every fragment,
@@ -111,9 +111,9 @@ TEST_F(Simulator, BarrierDisciplineIsChecked) {
 
 TEST_F(Simulator, ShufflesNamingAbsentLanesAreCaught) {
   DeviceBuffer<float> out(48);
-  expect_caught([&] { st::shuffle_outside_mask(out.get(), s_); },
-                {"kernel shuffle_outside_mask_kernel", "reads lane 16",
-                 "mask 0x0000ffff does not name"});
+  expect_caught(
+      [&] { st::shuffle_outside_mask(out.get(), s_); },
+      {"kernel shuffle_outside_mask_kernel", "reads lane 16", "mask 0x0000ffff does not name"});
   expect_caught([&] { st::shuffle_partial_warp(out.get(), s_); },
                 {"kernel shuffle_partial_warp_kernel", "block (0,0,0) thread (32,0,0)",
                  "names lane 16, which does not exist"});
@@ -129,15 +129,17 @@ TEST_F(Simulator, WidthLimitedShufflesSumTheirGroup) {
     const auto got = download(out);
     for (int i = 0; i < 64; ++i) {
       const int g = i / width * width;
-      EXPECT_EQ(got[i], width * g + width * (width - 1) / 2.f) << "width " << width << " lane " << i;
+      EXPECT_EQ(got[i], width * g + width * (width - 1) / 2.f)
+          << "width " << width << " lane " << i;
     }
   }
 }
 
 TEST_F(Simulator, ReadsOfNeverWrittenMemoryAreCaught) {
   DeviceBuffer<float> never(16), out(1);
-  expect_caught([&] { st::sum(never.get(), 16, out.get(), false, s_); },
-                {"kernel sum_kernel", "load of device memory never written", "offset 0 of a 64-byte"});
+  expect_caught(
+      [&] { st::sum(never.get(), 16, out.get(), false, s_); },
+      {"kernel sum_kernel", "load of device memory never written", "offset 0 of a 64-byte"});
 }
 
 // Work on the legacy default stream is not ordered with a non-blocking stream: a buffer filled
@@ -223,7 +225,7 @@ TEST_F(Simulator, CountersFollowNsightDefinitions) {
   // Shared: 32 stores of a conflict-free fill, one barrier, then one read.
   EXPECT_EQ(seen[2].barriers, 1u);
   EXPECT_EQ(seen[2].shared_requests, 33u);
-  EXPECT_EQ(seen[2].shared_wavefronts, 33u);   // stride 1: one wavefront each
+  EXPECT_EQ(seen[2].shared_wavefronts, 33u);        // stride 1: one wavefront each
   EXPECT_EQ(seen[3].shared_wavefronts, 32u + 32u);  // stride 32: all lanes in bank 0
   EXPECT_EQ(seen[4].shared_wavefronts, 32u + 2u);   // stride 2: two words per bank
   EXPECT_EQ(seen[2].dynamic_smem_bytes, 4096u);

@@ -10,9 +10,7 @@ int main() {
   rnnattn::ModelConfig config;  // the tutorial's shapes: D=1, H=2, T=20, O=1, attention, tanh
   rnnattn::Model model = rnnattn::make_model(config, /*seed=*/7);
   auto backend = rnnattn::make_backend(rnnattn::Device::kCpu);
-  rnnattn::TrainOptions opt;
-  opt.epochs = 1;
-  rnnattn::fit(*backend, model, data.train, opt);
+  rnnattn::fit(*backend, model, data.train, {.epochs = 1, .batch_size = 1, .seed = 7});
   std::vector<float> attention;
   const std::vector<float> pred = rnnattn::predict(*backend, model, data.test, &attention);
   for (int i = 0; i < data.test.count; ++i) {

@@ -90,10 +90,9 @@ void shared_access(ThreadState& t, std::uintptr_t a, std::size_t n, bool write,
     }
     if (hazard) {
       std::string who = other >= 0 ? thread_name(b.threads[other]) : std::string("several threads");
-      kernel_violation(cudaErrorLaunchFailure,
-                       std::string("shared-memory race at offset ") + std::to_string(i * 4) +
-                           ": " + hazard + " (" + who +
-                           ") with no __syncthreads between them");
+      kernel_violation(cudaErrorLaunchFailure, std::string("shared-memory race at offset ") +
+                                                   std::to_string(i * 4) + ": " + hazard + " (" +
+                                                   who + ") with no __syncthreads between them");
     }
     if (write) {
       s.write_epoch = b.epoch;
@@ -150,7 +149,8 @@ void flush_requests(Launch& l, Warp& w) {
       for (std::uintptr_t sec = a / 32; sec <= (a + n - 1) / 32; ++sec) units.push_back(sec);
     }
     std::sort(units.begin(), units.end());
-    const auto sectors = static_cast<std::uint64_t>(std::unique(units.begin(), units.end()) - units.begin());
+    const auto sectors =
+        static_cast<std::uint64_t>(std::unique(units.begin(), units.end()) - units.begin());
     if (r.kind == 0) {
       ++s.global_load_requests;
       s.global_load_sectors += sectors;
@@ -184,9 +184,11 @@ RNNATTN_SIM_HOOK(16)
 #undef RNNATTN_SIM_HOOK
 
 extern "C" void __asan_loadN_noabort(std::uintptr_t a, std::size_t n) {
-  rnnattn::sim::on_access(a, n, false, reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)));
+  rnnattn::sim::on_access(a, n, false,
+                          reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)));
 }
 extern "C" void __asan_storeN_noabort(std::uintptr_t a, std::size_t n) {
-  rnnattn::sim::on_access(a, n, true, reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)));
+  rnnattn::sim::on_access(a, n, true,
+                          reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)));
 }
 extern "C" void __asan_handle_no_return() {}

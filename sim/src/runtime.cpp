@@ -82,8 +82,8 @@ cudaError_t set_error(cudaError_t e, const std::string& detail = {}) {
 }
 
 // Every API call: a sticky error is returned from then on, as on a GPU.
-#define RNNATTN_SIM_STICKY()                              \
-  do {                                                    \
+#define RNNATTN_SIM_STICKY()                                  \
+  do {                                                        \
     if (g_sticky_error != cudaSuccess) return g_sticky_error; \
   } while (0)
 
@@ -129,7 +129,8 @@ char* take_stack() {
       std::fprintf(stderr, "rnnattn-sim: out of memory for thread stacks\n");
       std::abort();
     }
-    for (std::size_t i = 0; i < kChunk; ++i) g_free_stacks.push_back(static_cast<char*>(p) + i * kStackBytes);
+    for (std::size_t i = 0; i < kChunk; ++i)
+      g_free_stacks.push_back(static_cast<char*>(p) + i * kStackBytes);
   }
   char* s = g_free_stacks.back();
   g_free_stacks.pop_back();
@@ -203,7 +204,7 @@ CUstream_st make_legacy_stream() {
   return s;
 }
 CUstream_st g_legacy_stream = make_legacy_stream();
-std::set<CUstream_st*> g_streams;  // created streams
+std::set<CUstream_st*> g_streams;        // created streams
 thread_local int t_strict_captures = 0;  // this thread's non-relaxed captures
 
 CUstream_st* stream_of(cudaStream_t s) { return s ? s : &g_legacy_stream; }
@@ -238,7 +239,8 @@ std::uint64_t enqueue(CUstream_st* s, std::function<void()> fn) {
         op.deps.emplace_back(b, b->enqueued);
       }
     }
-  } else if (!(s->flags & cudaStreamNonBlocking) && g_legacy_stream.enqueued > g_legacy_stream.completed) {
+  } else if (!(s->flags & cudaStreamNonBlocking) &&
+             g_legacy_stream.enqueued > g_legacy_stream.completed) {
     op.deps.emplace_back(&g_legacy_stream, g_legacy_stream.enqueued);
   }
   s->queue.push_back(std::move(op));
@@ -250,7 +252,8 @@ std::uint64_t enqueue(CUstream_st* s, std::function<void()> fn) {
 bool forbidden_during_capture(const char* call) {
   if (t_strict_captures == 0) return false;
   for (CUstream_st* s : g_streams) {
-    if (s->capture && s->capture_mode != cudaStreamCaptureModeRelaxed) s->capture_invalidated = true;
+    if (s->capture && s->capture_mode != cudaStreamCaptureModeRelaxed)
+      s->capture_invalidated = true;
   }
   set_error(cudaErrorStreamCaptureUnsupported,
             std::string(call) + " is not allowed while this thread captures a CUDA graph");
@@ -259,7 +262,8 @@ bool forbidden_during_capture(const char* call) {
 
 bool validate_stream(cudaStream_t s) { return !s || g_streams.count(s) != 0; }
 
-// ---- kernel execution ----------------------------------------------------------------------------
+// ---- kernel execution
+// ----------------------------------------------------------------------------
 std::map<const void*, int> g_max_dynamic_smem;  // cudaFuncAttributeMaxDynamicSharedMemorySize
 std::function<void(const LaunchStats&)> g_observer;
 bool g_counting_forced = false;
@@ -278,7 +282,8 @@ std::FILE* stats_file() {
     if (!path.empty()) {
       g_stats_file = std::fopen(path.c_str(), "a");
       if (!g_stats_file) {
-        std::fprintf(stderr, "rnnattn-sim: cannot open RNNATTN_SIM_STATS file '%s'\n", path.c_str());
+        std::fprintf(stderr, "rnnattn-sim: cannot open RNNATTN_SIM_STATS file '%s'\n",
+                     path.c_str());
       }
     }
   }
@@ -394,7 +399,8 @@ void run_resident(Launch& l) {
       t_current = all.front();  // names the kernel in the message
       raise_violation(cudaErrorLaunchFailure,
                       "deadlock: no thread can continue (a barrier or shuffle that some thread "
-                      "never reaches)" + who);
+                      "never reaches)" +
+                          who);
       t_current = nullptr;
       l.failed = true;
     }
@@ -533,8 +539,8 @@ void grid_barrier(const char* file, int line) {
   ThreadState& t = *t_current;
   Launch& l = *t.launch;
   if (!l.config.cooperative) {
-    kernel_violation(cudaErrorLaunchFailure, "grid sync (" + site(file, line) +
-                                                 ") in a launch that is not cooperative");
+    kernel_violation(cudaErrorLaunchFailure,
+                     "grid sync (" + site(file, line) + ") in a launch that is not cooperative");
   }
   if (l.grid_exited > 0) {
     kernel_violation(cudaErrorLaunchFailure, "reached a grid sync (" + site(file, line) +
@@ -571,10 +577,9 @@ std::uint32_t warp_rendezvous(unsigned mask, std::uint32_t value, int src, const
   char hex[16];
   std::snprintf(hex, sizeof hex, "0x%08x", mask);
   if (!(mask >> t.lane & 1u)) {
-    kernel_violation(cudaErrorLaunchFailure, std::string(what) + " at " + site(file, line) +
-                                                 ": its mask " + hex +
-                                                 " does not name the calling lane " +
-                                                 std::to_string(t.lane));
+    kernel_violation(cudaErrorLaunchFailure,
+                     std::string(what) + " at " + site(file, line) + ": its mask " + hex +
+                         " does not name the calling lane " + std::to_string(t.lane));
   }
   if (const std::uint32_t missing = mask & ~w.exists) {
     kernel_violation(cudaErrorLaunchFailure,
@@ -615,10 +620,10 @@ std::uint32_t warp_rendezvous(unsigned mask, std::uint32_t value, int src, const
     if (!(mask >> l & 1u)) continue;
     const int s = w.src[l];
     if (s >= 0 && !(mask >> s & 1u)) {
-      kernel_violation(cudaErrorLaunchFailure,
-                       "shuffle at " + site(file, line) + ": lane " + std::to_string(l) +
-                           " reads lane " + std::to_string(s) + ", which the mask " + hex +
-                           " does not name (it does not take part)");
+      kernel_violation(cudaErrorLaunchFailure, "shuffle at " + site(file, line) + ": lane " +
+                                                   std::to_string(l) + " reads lane " +
+                                                   std::to_string(s) + ", which the mask " + hex +
+                                                   " does not name (it does not take part)");
     }
     w.results[l] = s >= 0 ? w.values[s] : w.values[l];
   }
@@ -668,8 +673,8 @@ void* static_shared_memory(const void* tag, std::size_t bytes, std::size_t align
 std::string thread_name(const ThreadState& t) {
   const uint3 bi = t.ids.block_idx, ti = t.ids.thread_idx;
   char buf[96];
-  std::snprintf(buf, sizeof buf, "block (%u,%u,%u) thread (%u,%u,%u)", bi.x, bi.y, bi.z, ti.x,
-                ti.y, ti.z);
+  std::snprintf(buf, sizeof buf, "block (%u,%u,%u) thread (%u,%u,%u)", bi.x, bi.y, bi.z, ti.x, ti.y,
+                ti.z);
   return buf;
 }
 
@@ -756,9 +761,9 @@ bool check_library_access(const void* p, std::size_t bytes, bool write, const ch
   if (!al || a + bytes > al->begin + al->size) {
     raise_violation(cudaErrorIllegalAddress,
                     std::string(what) + ": " + (write ? "write of " : "read of ") +
-                        (in_device_range(a) ? describe_device_address(a, bytes)
-                                            : std::to_string(bytes) +
-                                                  " bytes of host memory as device memory"));
+                        (in_device_range(a)
+                             ? describe_device_address(a, bytes)
+                             : std::to_string(bytes) + " bytes of host memory as device memory"));
     return false;
   }
   std::uint8_t* w = al->written.data() + (a - al->begin);
@@ -782,7 +787,8 @@ bool is_device_pointer(const void* p) {
   return find_alloc(reinterpret_cast<std::uintptr_t>(p)) != nullptr;
 }
 
-// ---- host API helpers (sim.hpp) ------------------------------------------------------------------
+// ---- host API helpers (sim.hpp)
+// ------------------------------------------------------------------
 cudaError_t launch(const LaunchConfig& c, std::function<void()> body) {
   Lock lock(g_mutex);
   RNNATTN_SIM_STICKY();
@@ -859,29 +865,48 @@ void clear_sticky_error() {
 
 }  // namespace rnnattn::sim
 
-// ---- the CUDA runtime API ------------------------------------------------------------------------
+// ---- the CUDA runtime API
+// ------------------------------------------------------------------------
 using namespace rnnattn::sim;
 
 const char* cudaGetErrorName(cudaError_t e) {
   switch (e) {
-    case cudaSuccess: return "cudaSuccess";
-    case cudaErrorInvalidValue: return "cudaErrorInvalidValue";
-    case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
-    case cudaErrorInvalidConfiguration: return "cudaErrorInvalidConfiguration";
-    case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
-    case cudaErrorNoDevice: return "cudaErrorNoDevice";
-    case cudaErrorInvalidResourceHandle: return "cudaErrorInvalidResourceHandle";
-    case cudaErrorIllegalState: return "cudaErrorIllegalState";
-    case cudaErrorNotReady: return "cudaErrorNotReady";
-    case cudaErrorIllegalAddress: return "cudaErrorIllegalAddress";
-    case cudaErrorLaunchOutOfResources: return "cudaErrorLaunchOutOfResources";
-    case cudaErrorAssert: return "cudaErrorAssert";
-    case cudaErrorMisalignedAddress: return "cudaErrorMisalignedAddress";
-    case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
-    case cudaErrorCooperativeLaunchTooLarge: return "cudaErrorCooperativeLaunchTooLarge";
-    case cudaErrorStreamCaptureUnsupported: return "cudaErrorStreamCaptureUnsupported";
-    case cudaErrorStreamCaptureInvalidated: return "cudaErrorStreamCaptureInvalidated";
-    case cudaErrorStreamCaptureImplicit: return "cudaErrorStreamCaptureImplicit";
+    case cudaSuccess:
+      return "cudaSuccess";
+    case cudaErrorInvalidValue:
+      return "cudaErrorInvalidValue";
+    case cudaErrorMemoryAllocation:
+      return "cudaErrorMemoryAllocation";
+    case cudaErrorInvalidConfiguration:
+      return "cudaErrorInvalidConfiguration";
+    case cudaErrorInvalidDevice:
+      return "cudaErrorInvalidDevice";
+    case cudaErrorNoDevice:
+      return "cudaErrorNoDevice";
+    case cudaErrorInvalidResourceHandle:
+      return "cudaErrorInvalidResourceHandle";
+    case cudaErrorIllegalState:
+      return "cudaErrorIllegalState";
+    case cudaErrorNotReady:
+      return "cudaErrorNotReady";
+    case cudaErrorIllegalAddress:
+      return "cudaErrorIllegalAddress";
+    case cudaErrorLaunchOutOfResources:
+      return "cudaErrorLaunchOutOfResources";
+    case cudaErrorAssert:
+      return "cudaErrorAssert";
+    case cudaErrorMisalignedAddress:
+      return "cudaErrorMisalignedAddress";
+    case cudaErrorLaunchFailure:
+      return "cudaErrorLaunchFailure";
+    case cudaErrorCooperativeLaunchTooLarge:
+      return "cudaErrorCooperativeLaunchTooLarge";
+    case cudaErrorStreamCaptureUnsupported:
+      return "cudaErrorStreamCaptureUnsupported";
+    case cudaErrorStreamCaptureInvalidated:
+      return "cudaErrorStreamCaptureInvalidated";
+    case cudaErrorStreamCaptureImplicit:
+      return "cudaErrorStreamCaptureImplicit";
   }
   return "cudaErrorUnknown";
 }
@@ -891,15 +916,24 @@ const char* cudaGetErrorString(cudaError_t e) {
   auto it = g_error_text.find(e);
   if (it != g_error_text.end()) return it->second.c_str();
   switch (e) {
-    case cudaSuccess: return "no error";
-    case cudaErrorInvalidValue: return "invalid argument";
-    case cudaErrorMemoryAllocation: return "out of memory";
-    case cudaErrorInvalidConfiguration: return "invalid configuration argument";
-    case cudaErrorIllegalAddress: return "an illegal memory access was encountered";
-    case cudaErrorLaunchFailure: return "unspecified launch failure";
-    case cudaErrorStreamCaptureUnsupported: return "operation not permitted when stream is capturing";
-    case cudaErrorStreamCaptureInvalidated: return "operation failed due to a previous error during capture";
-    default: return cudaGetErrorName(e);
+    case cudaSuccess:
+      return "no error";
+    case cudaErrorInvalidValue:
+      return "invalid argument";
+    case cudaErrorMemoryAllocation:
+      return "out of memory";
+    case cudaErrorInvalidConfiguration:
+      return "invalid configuration argument";
+    case cudaErrorIllegalAddress:
+      return "an illegal memory access was encountered";
+    case cudaErrorLaunchFailure:
+      return "unspecified launch failure";
+    case cudaErrorStreamCaptureUnsupported:
+      return "operation not permitted when stream is capturing";
+    case cudaErrorStreamCaptureInvalidated:
+      return "operation failed due to a previous error during capture";
+    default:
+      return cudaGetErrorName(e);
   }
 }
 
@@ -938,19 +972,44 @@ cudaError_t cudaRuntimeGetVersion(int* v) {
 cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) {
   if (device != 0) return set_error(cudaErrorInvalidDevice);
   switch (attr) {
-    case cudaDevAttrMaxThreadsPerBlock: *value = 1024; break;
-    case cudaDevAttrMaxSharedMemoryPerBlock: *value = static_cast<int>(kSmemPerBlockDefault); break;
-    case cudaDevAttrWarpSize: *value = 32; break;
-    case cudaDevAttrMaxRegistersPerBlock: *value = kRegistersPerSm; break;
-    case cudaDevAttrMultiProcessorCount: *value = kSmCount; break;
-    case cudaDevAttrMaxThreadsPerMultiProcessor: *value = kMaxThreadsPerSm; break;
-    case cudaDevAttrComputeCapabilityMajor: *value = 9; break;
-    case cudaDevAttrComputeCapabilityMinor: *value = 0; break;
-    case cudaDevAttrMaxSharedMemoryPerMultiprocessor: *value = static_cast<int>(kSmemPerSm); break;
-    case cudaDevAttrMaxRegistersPerMultiprocessor: *value = kRegistersPerSm; break;
-    case cudaDevAttrCooperativeLaunch: *value = 1; break;
-    case cudaDevAttrMaxSharedMemoryPerBlockOptin: *value = static_cast<int>(kSmemPerBlockOptin); break;
-    default: return set_error(cudaErrorInvalidValue);
+    case cudaDevAttrMaxThreadsPerBlock:
+      *value = 1024;
+      break;
+    case cudaDevAttrMaxSharedMemoryPerBlock:
+      *value = static_cast<int>(kSmemPerBlockDefault);
+      break;
+    case cudaDevAttrWarpSize:
+      *value = 32;
+      break;
+    case cudaDevAttrMaxRegistersPerBlock:
+      *value = kRegistersPerSm;
+      break;
+    case cudaDevAttrMultiProcessorCount:
+      *value = kSmCount;
+      break;
+    case cudaDevAttrMaxThreadsPerMultiProcessor:
+      *value = kMaxThreadsPerSm;
+      break;
+    case cudaDevAttrComputeCapabilityMajor:
+      *value = 9;
+      break;
+    case cudaDevAttrComputeCapabilityMinor:
+      *value = 0;
+      break;
+    case cudaDevAttrMaxSharedMemoryPerMultiprocessor:
+      *value = static_cast<int>(kSmemPerSm);
+      break;
+    case cudaDevAttrMaxRegistersPerMultiprocessor:
+      *value = kRegistersPerSm;
+      break;
+    case cudaDevAttrCooperativeLaunch:
+      *value = 1;
+      break;
+    case cudaDevAttrMaxSharedMemoryPerBlockOptin:
+      *value = static_cast<int>(kSmemPerBlockOptin);
+      break;
+    default:
+      return set_error(cudaErrorInvalidValue);
   }
   return cudaSuccess;
 }
@@ -1016,7 +1075,8 @@ cudaError_t cudaFree(void* ptr) {
   if (forbidden_during_capture("cudaFree")) return cudaErrorStreamCaptureUnsupported;
   flush_all();  // cudaFree waits for the device
   auto it = g_live.find(reinterpret_cast<std::uintptr_t>(ptr));
-  if (it == g_live.end()) return set_error(cudaErrorInvalidValue, "cudaFree of a pointer that cudaMalloc did not return");
+  if (it == g_live.end())
+    return set_error(cudaErrorInvalidValue, "cudaFree of a pointer that cudaMalloc did not return");
   const std::size_t mapped = align_up(it->second.size, kPage);
   ::madvise(ptr, mapped, MADV_DONTNEED);
   ::mprotect(ptr, mapped, PROT_NONE);
@@ -1047,7 +1107,8 @@ cudaError_t enqueue_copy(CUstream_st* s, void* dst, const void* src, std::size_t
       auto staged = std::make_shared<std::vector<char>>(static_cast<const char*>(src),
                                                         static_cast<const char*>(src) + bytes);
       enqueue(s, [dst, staged] {
-        if (check_library_access(dst, staged->size(), true, "cudaMemcpy (host to device) destination"))
+        if (check_library_access(dst, staged->size(), true,
+                                 "cudaMemcpy (host to device) destination"))
           std::memcpy(dst, staged->data(), staged->size());
       });
       return cudaSuccess;
@@ -1104,11 +1165,11 @@ cudaError_t cudaMemcpy2DAsync(void* dst, std::size_t dpitch, const void* src, st
   Lock lock(g_mutex);
   RNNATTN_SIM_STICKY();
   if (!validate_stream(stream)) return set_error(cudaErrorInvalidResourceHandle);
-  if (width > dpitch || width > spitch) return set_error(cudaErrorInvalidValue, "cudaMemcpy2DAsync: width exceeds a pitch");
+  if (width > dpitch || width > spitch)
+    return set_error(cudaErrorInvalidValue, "cudaMemcpy2DAsync: width exceeds a pitch");
   for (std::size_t r = 0; r < height; ++r) {
-    const cudaError_t e =
-        enqueue_copy(stream_of(stream), static_cast<char*>(dst) + r * dpitch,
-                     static_cast<const char*>(src) + r * spitch, width, kind);
+    const cudaError_t e = enqueue_copy(stream_of(stream), static_cast<char*>(dst) + r * dpitch,
+                                       static_cast<const char*>(src) + r * spitch, width, kind);
     if (e != cudaSuccess) return e;
   }
   return cudaSuccess;
@@ -1237,7 +1298,8 @@ cudaError_t cudaEventSynchronize(cudaEvent_t event) {
 }
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {
   Lock lock(g_mutex);
-  if (!start || !end || !start->recorded || !end->recorded) return set_error(cudaErrorInvalidResourceHandle);
+  if (!start || !end || !start->recorded || !end->recorded)
+    return set_error(cudaErrorInvalidResourceHandle);
   if (start->stream->completed < start->seq || end->stream->completed < end->seq) {
     return set_error(cudaErrorNotReady);
   }

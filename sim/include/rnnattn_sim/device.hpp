@@ -59,8 +59,7 @@ void warp_sync(unsigned mask, const char* file, int line);
 bool in_cooperative_launch();
 // Exchanges 32-bit values within the lanes `mask` names; src_lane is the lane to read (already
 // reduced into the caller's segment), or -1 for "keep my own value".
-std::uint32_t shuffle(unsigned mask, std::uint32_t value, int src_lane, const char* file,
-                      int line);
+std::uint32_t shuffle(unsigned mask, std::uint32_t value, int src_lane, const char* file, int line);
 int lane_id();
 void* dynamic_shared_memory();
 void* static_shared_memory(const void* tag, std::size_t bytes, std::size_t align);

@@ -24,25 +24,24 @@ struct DeviceSegmentedReduce {
       return cudaSuccess;
     }
     if (temp_bytes < kTempBytes) return cudaErrorInvalidValue;
-    return ::rnnattn::sim::enqueue_host_op(
-        stream, "cub::DeviceSegmentedReduce::Sum", [=] {
-          using namespace ::rnnattn::sim;
-          if (!check_library_access(temp, kTempBytes, true, "cub::DeviceSegmentedReduce::Sum temp"))
-            return;
-          for (int s = 0; s < segments; ++s) {
-            const auto b = begin[s], e = end[s];
-            using T = std::remove_cv_t<std::remove_pointer_t<Out>>;
-            T acc{};
-            if (e > b && !check_library_access(in + b, sizeof(*in) * (e - b), false,
-                                               "cub::DeviceSegmentedReduce::Sum input"))
-              return;
-            for (auto i = b; i < e; ++i) acc += in[i];
-            if (!check_library_access(out + s, sizeof(T), true,
-                                      "cub::DeviceSegmentedReduce::Sum output"))
-              return;
-            out[s] = acc;
-          }
-        });
+    return ::rnnattn::sim::enqueue_host_op(stream, "cub::DeviceSegmentedReduce::Sum", [=] {
+      using namespace ::rnnattn::sim;
+      if (!check_library_access(temp, kTempBytes, true, "cub::DeviceSegmentedReduce::Sum temp"))
+        return;
+      for (int s = 0; s < segments; ++s) {
+        const auto b = begin[s], e = end[s];
+        using T = std::remove_cv_t<std::remove_pointer_t<Out>>;
+        T acc{};
+        if (e > b && !check_library_access(in + b, sizeof(*in) * (e - b), false,
+                                           "cub::DeviceSegmentedReduce::Sum input"))
+          return;
+        for (auto i = b; i < e; ++i) acc += in[i];
+        if (!check_library_access(out + s, sizeof(T), true,
+                                  "cub::DeviceSegmentedReduce::Sum output"))
+          return;
+        out[s] = acc;
+      }
+    });
   }
 };
 
