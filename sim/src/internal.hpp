@@ -151,4 +151,12 @@ std::string thread_name(const ThreadState& t);
 // Counting (checks.cpp): folds a warp's requests into the launch's counters.
 void flush_requests(Launch& l, Warp& w);
 
+// scheduler.cpp: runs a launch's grid to the end (or to its first violation); how many blocks of
+// a configuration one SM holds (threads and shared memory; registers are not simulated).
+void run_launch(const std::shared_ptr<Launch>& launch);
+int max_blocks_per_sm(int threads, std::size_t dynamic_smem);
+
+// runtime.cpp: makes `code` the sticky error with `message` (unless an error is already sticky).
+void set_sticky_error(cudaError_t code, const std::string& message);
+
 }  // namespace rnnattn::sim
