@@ -43,12 +43,12 @@ std::unique_ptr<Backend> make_backend(Device device) {
     case Device::kCpu:
       return make_cpu_backend();
     case Device::kAuto:
-      if (cuda_auto_enabled()) return make_cuda_backend(CudaPath::kFused);
+      if (cuda_auto_enabled()) return make_cuda_backend(cuda::Path::kFused);
       return make_cpu_backend();
     case Device::kCuda:
-      return make_cuda_backend(CudaPath::kFused);
+      return make_cuda_backend(cuda::Path::kFused);
     case Device::kCudaUnfused:
-      return make_cuda_backend(CudaPath::kUnfused);
+      return make_cuda_backend(cuda::Path::kUnfused);
   }
   throw InvalidArgument("unknown device");
 }

@@ -14,11 +14,6 @@
 
 namespace rnnattn {
 
-class CudaError : public Error {
- public:
-  using Error::Error;
-};
-
 [[noreturn]] void throw_cuda_error(cudaError_t e, const char* call, const char* file, int line);
 [[noreturn]] void throw_cublas_error(cublasStatus_t s, const char* call, const char* file,
                                      int line);

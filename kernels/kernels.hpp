@@ -110,14 +110,15 @@ void unfused_bptt_step(const float* dh, const float* carry, const float* hidden,
                        cudaStream_t stream);
 
 // ---- train_ops.cu: loss, Adam and the training-step bookkeeping -----------------------------
-// dy = dL/dy and loss_acc += L (double, one block: a fixed summation order, deterministic).
+// dy = dL/dy and, when loss_acc is not null, loss_acc += L (double, one block: a fixed summation
+// order, deterministic).
 void loss_forward_backward(int loss, const float* y, const float* target, int n, float* dy,
                            double* loss_acc, cudaStream_t stream);
 // Adam over n parameters with the step count read from *step (already advanced).
 void adam_update(float* params, const float* grads, float* m, float* v, int n, float lr,
                  float beta1, float beta2, float epsilon, const long long* step,
                  cudaStream_t stream);
-// ++*step; *cursor += batch (cursor may be null).
+// ++*step; *cursor += batch (either may be null).
 void advance_counters(long long* step, int* cursor, int batch, cudaStream_t stream);
 // x[i] = all_x[order[*cursor + i]], y likewise, for i < batch.
 void gather_batch(const float* all_x, const float* all_y, const int* order, const int* cursor,

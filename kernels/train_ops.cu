@@ -41,7 +41,7 @@ __global__ void __launch_bounds__(kLossThreads)
     if (threadIdx.x < s) partial[threadIdx.x] += partial[threadIdx.x + s];
     __syncthreads();
   }
-  if (threadIdx.x == 0) *loss_acc += partial[0] * inv_n;
+  if (threadIdx.x == 0 && loss_acc) *loss_acc += partial[0] * inv_n;
 }
 
 __global__ void __launch_bounds__(256)
@@ -62,7 +62,7 @@ __global__ void __launch_bounds__(256)
 }
 
 __global__ void advance_kernel(long long* step, int* cursor, int batch) {
-  *step += 1;
+  if (step) *step += 1;
   if (cursor) *cursor += batch;
 }
 

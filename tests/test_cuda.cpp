@@ -114,16 +114,32 @@ ForwardOut cpu_forward(const Case& c, const std::vector<float>& p, const std::ve
   return o;
 }
 
-ForwardOut gpu_forward(CudaBackend& be, const Case& c, const std::vector<float>& p,
+// A workspace or reserve of n bytes, poisoned, so that nothing can rely on its contents.
+DeviceBuffer<unsigned char> scratch(std::size_t n, cudaStream_t s) {
+  DeviceBuffer<unsigned char> d(n, "test scratch");
+  if (n) RNNATTN_CUDA_CHECK(cudaMemsetAsync(d.get(), 0xFF, n, s));
+  return d;
+}
+
+// The device API on the test's buffers: training mode fills a reserve (and, on request, copies
+// the hidden states out); inference keeps nothing.
+ForwardOut gpu_forward(cuda::Handle& h, const Case& c, const std::vector<float>& p,
                        const std::vector<float>& x, bool training, bool want_hidden) {
-  const ModelConfig cfg = config_of(c);
-  const cudaStream_t s = be.stream();
+  const cudaStream_t s = h.stream();
   const auto dp = to_device(p, s), dx = to_device(x, s);
   auto dy = poisoned(static_cast<std::size_t>(c.b) * c.o, s);
   DeviceBuffer<float> da, dh;
   if (c.attention) da = poisoned(static_cast<std::size_t>(c.b) * c.t, s);
   if (want_hidden) dh = poisoned(static_cast<std::size_t>(c.b) * c.t * c.h, s);
-  be.forward_device(cfg, dp.get(), dx.get(), c.b, dy.get(), da.get(), dh.get(), training);
+  if (training) {
+    auto ws = scratch(h.workspace_size(c.b, cuda::Pass::kTraining), s);
+    auto rs = scratch(h.reserve_size(c.b), s);
+    h.forward_training(dp.get(), dx.get(), c.b, dy.get(), da.get(), dh.get(), rs.get(), rs.size(),
+                       ws.get(), ws.size());
+  } else {
+    auto ws = scratch(h.workspace_size(c.b, cuda::Pass::kInference), s);
+    h.forward_inference(dp.get(), dx.get(), c.b, dy.get(), da.get(), ws.get(), ws.size());
+  }
   ForwardOut o;
   o.y = to_host(dy, s);
   if (c.attention) o.attention = to_host(da, s);
@@ -143,12 +159,23 @@ Grads cpu_backward(const Case& c, const std::vector<float>& p, const std::vector
   return g;
 }
 
-Grads gpu_backward(CudaBackend& be, const Case& c, const std::vector<float>& p,
-                   const std::vector<float>& x, const std::vector<float>& dy) {
-  const cudaStream_t s = be.stream();
+// forward_training then backward; `start` (when given) is what dparams and dx hold before, for
+// GradMode::kAccumulate.
+Grads gpu_backward(cuda::Handle& h, const Case& c, const std::vector<float>& p,
+                   const std::vector<float>& x, const std::vector<float>& dy,
+                   cuda::GradMode mode = cuda::GradMode::kOverwrite,
+                   const Grads* start = nullptr) {
+  const cudaStream_t s = h.stream();
   const auto dp = to_device(p, s), dx = to_device(x, s), ddy = to_device(dy, s);
-  auto g = poisoned(p.size(), s), gx = poisoned(x.size(), s);
-  be.backward_device(config_of(c), dp.get(), dx.get(), c.b, ddy.get(), g.get(), gx.get());
+  auto g = start ? to_device(start->dparams, s) : poisoned(p.size(), s);
+  auto gx = start ? to_device(start->dx, s) : poisoned(x.size(), s);
+  auto y = poisoned(static_cast<std::size_t>(c.b) * c.o, s);
+  auto ws = scratch(h.workspace_size(c.b), s);
+  auto rs = scratch(h.reserve_size(c.b), s);
+  h.forward_training(dp.get(), dx.get(), c.b, y.get(), nullptr, nullptr, rs.get(), rs.size(),
+                     ws.get(), ws.size());
+  h.backward(dp.get(), dx.get(), c.b, y.get(), ddy.get(), rs.get(), rs.size(), g.get(), gx.get(),
+             mode, ws.get(), ws.size());
   return {to_host(g, s), to_host(gx, s)};
 }
 
@@ -199,12 +226,13 @@ TEST_P(CudaSweep, FusedAndUnfusedMatchTheCpuReference) {
   const Inputs in = make_inputs(c, 1000 + c.b * 7 + c.t * 13 + c.h);
   const ForwardOut want = cpu_forward(c, in.p, in.x);
   const Grads want_g = cpu_backward(c, in.p, in.x, in.dy);
-  for (CudaPath path : {CudaPath::kFused, CudaPath::kUnfused}) {
-    SCOPED_TRACE(path == CudaPath::kFused ? "fused" : "unfused");
-    CudaBackend be(path);
+  CudaStream stream;
+  for (cuda::Path path : {cuda::Path::kFused, cuda::Path::kUnfused}) {
+    SCOPED_TRACE(path == cuda::Path::kFused ? "fused" : "unfused");
+    cuda::Handle h(config_of(c), stream.get(), nullptr, path);
     for (bool training : {true, false}) {
       SCOPED_TRACE(training ? "training mode" : "inference mode");
-      const ForwardOut got = gpu_forward(be, c, in.p, in.x, training, training);
+      const ForwardOut got = gpu_forward(h, c, in.p, in.x, training, training);
       EXPECT_TRUE(all_close("y", got.y, want.y, 1e-5, 1e-5));
       if (c.attention) {
         EXPECT_TRUE(all_close("attention", got.attention, want.attention, 1e-5, 1e-5));
@@ -213,7 +241,15 @@ TEST_P(CudaSweep, FusedAndUnfusedMatchTheCpuReference) {
         EXPECT_TRUE(all_close("hidden", got.hidden, want.hidden, 1e-5, 1e-5));
       }
     }
-    EXPECT_TRUE(grads_close(config_of(c), gpu_backward(be, c, in.p, in.x, in.dy), want_g));
+    EXPECT_TRUE(grads_close(config_of(c), gpu_backward(h, c, in.p, in.x, in.dy), want_g));
+    // GradMode::kAccumulate adds to what the buffers hold.
+    const Grads start{random_vector<float>(in.p.size(), 31), random_vector<float>(in.x.size(), 32)};
+    Grads want_sum = want_g;
+    for (std::size_t i = 0; i < want_sum.dparams.size(); ++i) want_sum.dparams[i] += start.dparams[i];
+    for (std::size_t i = 0; i < want_sum.dx.size(); ++i) want_sum.dx[i] += start.dx[i];
+    EXPECT_TRUE(grads_close(config_of(c),
+                            gpu_backward(h, c, in.p, in.x, in.dy, cuda::GradMode::kAccumulate, &start),
+                            want_sum));
   }
 }
 
@@ -230,7 +266,8 @@ TEST(Cuda, TwoRunsAreBitwiseIdentical) {
   SKIP_WITHOUT_GPU();
   const Case c{96, 30, 3, 48, 2, true, Activation::kTanh};
   const Inputs in = make_inputs(c, 77);
-  CudaBackend be(CudaPath::kFused);
+  CudaStream stream;
+  cuda::Handle be(config_of(c), stream.get());
   const Grads a = gpu_backward(be, c, in.p, in.x, in.dy);
   const Grads b = gpu_backward(be, c, in.p, in.x, in.dy);
   EXPECT_EQ(a.dparams, b.dparams);
@@ -244,7 +281,8 @@ TEST(Cuda, InferenceMatchesTraining) {
   SKIP_WITHOUT_GPU();
   const Case c{33, 40, 2, 20, 1, true, Activation::kSigmoid};
   const Inputs in = make_inputs(c, 78);
-  CudaBackend be(CudaPath::kFused);
+  CudaStream stream;
+  cuda::Handle be(config_of(c), stream.get());
   const ForwardOut tr = gpu_forward(be, c, in.p, in.x, true, false);
   const ForwardOut inf = gpu_forward(be, c, in.p, in.x, false, false);
   EXPECT_TRUE(all_close("y", inf.y, tr.y, 1e-6, 1e-6));
@@ -302,7 +340,7 @@ TEST(Cuda, CapturedStepFollowsNewDatasetsAndBatchSizes) {
   };
   std::vector<double> cpu_losses, gpu_losses;
   auto cpu_be = make_backend(Device::kCpu);
-  CudaBackend gpu_be(CudaPath::kFused);
+  CudaBackend gpu_be(cuda::Path::kFused);
   const std::vector<float> cpu_params = run(*cpu_be, cpu_losses);
   const std::vector<float> gpu_params = run(gpu_be, gpu_losses);
   ASSERT_EQ(gpu_losses.size(), cpu_losses.size());

@@ -31,6 +31,13 @@ class CheckpointError : public Error {
   using Error::Error;
 };
 
+// A CUDA runtime or cuBLAS call failed: the message names the call, its error and where it was
+// made (a kernel's launch names the kernel).
+class CudaError : public Error {
+ public:
+  using Error::Error;
+};
+
 // A requested backend or device is not available on this machine or in this build.
 class Unavailable : public Error {
  public:

@@ -1,0 +1,111 @@
+// The device API: rnnattn on the caller's device buffers, on the caller's stream, inside the
+// caller's CUDA graphs (as cuDNN's RNN API and haste are used). The host-pointer backend
+// (make_backend(Device::kCuda)) is built on it.
+//
+// General notes (in addition to config.hpp's):
+//   - Every pointer passed to a call is a device pointer (cudaMalloc'd or equivalent), except
+//     AdamConfig and ModelConfig, which are host values. Tensors are dense, row-major, float32:
+//     params [P] (params.hpp's flat layout), x [B,T,D], y [B,O], dy [B,O], attention [B,T],
+//     hidden [B,T,H], dparams [P], dx [B,T,D].
+//   - workspace and reserve are untyped device memory of at least the size the queries return,
+//     aligned to 256 bytes (cudaMalloc's alignment). The workspace is scratch: its contents are not
+//     kept between calls, and one workspace may serve every call of a handle in turn. The reserve
+//     is what forward_training keeps for backward: it must stay untouched from forward_training to
+//     the backward that consumes it, for the same params, x and batch.
+//   - Nothing in forward_*, backward, loss_gradient or adam_update allocates memory or synchronises
+//     with the host: each enqueues work on the handle's stream and returns, so all of them can be
+//     captured into a CUDA graph (stream capture in any mode). They return before the GPU is done:
+//     outputs are ready when the stream is. Host-side argument errors are thrown before anything is
+//     enqueued. The constructor allocates (the owned cuBLAS handle and its workspace).
+//   - A Handle is used by one host thread at a time; separate handles may be used concurrently.
+//   - Errors: InvalidArgument names the argument (a null or misaligned pointer, a workspace too
+//     small, a shape the CUDA kernels do not support: H > 1024); CudaError names the failed CUDA or
+//     cuBLAS call (error.hpp).
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "rnnattn/adam.hpp"
+#include "rnnattn/config.hpp"
+
+struct cublasContext;  // cuBLAS's handle: cublasHandle_t is cublasContext*
+
+namespace rnnattn::cuda {
+
+// Which kernels compute the model: the fused kernels, or the classic one-launch-per-operation
+// path (per-step cuBLAS GEMMs, elementwise kernels; a reference point and a fallback).
+enum class Path { kFused, kUnfused };
+
+// Whether backward overwrites dparams and dx or adds to them (gradient accumulation over
+// micro-batches).
+enum class GradMode { kOverwrite, kAccumulate };
+
+// What a workspace is sized for: inference alone (the fused path's memory then does not grow with
+// T), or training (forward_training and backward; also enough for inference).
+enum class Pass { kInference, kTraining };
+
+class Handle {
+ public:
+  // A handle for one model configuration, bound to `stream` (nullptr: the legacy default stream).
+  // cublas: the caller's cuBLAS handle, whose stream this handle sets to its own at every call
+  // (and whose workspace and math mode it leaves as they are), or null: one is created and owned,
+  // with its own workspace and plain FP32 arithmetic (no TF32). Throws InvalidArgument for a
+  // configuration the CUDA kernels do not support.
+  explicit Handle(const ModelConfig& config, cudaStream_t stream = nullptr,
+                  cublasContext* cublas = nullptr, Path path = Path::kFused);
+  ~Handle();
+  Handle(Handle&&) noexcept;
+  Handle& operator=(Handle&&) noexcept;
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+
+  const ModelConfig& config() const;
+  Path path() const;
+  cudaStream_t stream() const;
+  void set_stream(cudaStream_t stream);
+
+  // Bytes of workspace a pass at batch B needs, and bytes of reserve forward_training fills.
+  std::size_t workspace_size(int batch, Pass pass = Pass::kTraining) const;
+  std::size_t reserve_size(int batch) const;
+
+  // Inference: y [B,O] and, when not null, the attention weights [B,T] (attention model only).
+  void forward_inference(const float* params, const float* x, int batch, float* y,
+                         float* attention, void* workspace, std::size_t workspace_bytes);
+
+  // Training forward: y, optional attention [B,T] and hidden states [B,T,H] (nullable), and the
+  // reserve that backward consumes.
+  void forward_training(const float* params, const float* x, int batch, float* y,
+                        float* attention, float* hidden, void* reserve, std::size_t reserve_bytes,
+                        void* workspace, std::size_t workspace_bytes);
+
+  // Backward from dy = dL/dy [B,O], with the reserve of the forward_training that produced y:
+  // dparams [P] and, when not null, dx = dL/dx [B,T,D], overwritten or accumulated into by `mode`.
+  // Deterministic: the same inputs give the same bits on the same GPU.
+  void backward(const float* params, const float* x, int batch, const float* y, const float* dy,
+                const void* reserve, std::size_t reserve_bytes, float* dparams, float* dx,
+                GradMode mode, void* workspace, std::size_t workspace_bytes);
+
+  // The loss of y [B,O] against target [B,O] (the configuration's loss: MSE mean over batch and
+  // outputs, or BCE on probabilities, clipped as Keras does): writes dy [B,O] and adds the loss to
+  // *loss_sum (a device double; may be null).
+  void loss_gradient(const float* y, const float* target, int batch, float* dy,
+                     double* loss_sum);
+
+  // One Adam step (Keras form, adam.hpp) on device params [P] with moments m, v [P]: increments the
+  // device step counter *step first, then updates, so that a captured graph replays correctly.
+  void adam_update(const AdamConfig& adam, float* params, const float* grads, float* m, float* v,
+                   std::int64_t* step);
+
+  // The number of parameters P of the configuration.
+  std::size_t parameter_count() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rnnattn::cuda

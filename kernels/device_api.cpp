@@ -1,0 +1,431 @@
+// The device API (include/rnnattn/cuda.hpp): the fused kernels (kernels/rnn_fused_*.cu,
+// kernels/rnn_persistent_forward.cu) or the unfused path (kernels/rnn_unfused.cu) on the caller's
+// buffers and stream. The backward kernels write per-sequence, per-step quantities (dpre, du, dz);
+// the parameter gradients are cuBLAS GEMMs over all B*T rows (deterministic: cuBLAS GEMMs give the
+// same bits on every run on the same GPU, and nothing here uses atomics).
+//
+// Memory: the caller's workspace and reserve are carved into 256-byte-aligned tensors by one
+// layout function, which also answers the size queries, so the two cannot disagree.
+#include <cublas_v2.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+
+#include "cuda_utils.hpp"
+#include "kernels.hpp"
+#include "rnnattn/backend.hpp"
+#include "rnnattn/cuda.hpp"
+#include "rnnattn/error.hpp"
+#include "rnnattn/params.hpp"
+
+namespace rnnattn::cuda {
+namespace {
+
+constexpr int kMaxHidden = 1024;  // a sequence's segment is at most one thread block
+// From this H on, the forward runs as one persistent cooperative kernel holding Wh on chip
+// (rnn_persistent_forward.cu) when the GPU can hold all its blocks; below it, the segment-mapped
+// kernel (one sequence per segment of threads) keeps more sequences in flight.
+constexpr int kPersistentMinHidden = 256;
+constexpr std::size_t kAlign = 256;
+constexpr std::size_t kOwnCublasWorkspace = 32u << 20;
+
+kernels::Shape shape_of(const ModelConfig& c, int batch) {
+  return kernels::Shape{batch,         c.steps,     c.input_size,
+                        c.hidden_size, c.output_size, c.attention,
+                        static_cast<int>(c.head)};
+}
+
+kernels::Weights weights_of(const ModelConfig& c, const float* params) {
+  const ParamLayout l(c);
+  const ParamView<const float> v = make_view(l, params);
+  return kernels::Weights{v.wx, v.wh, v.bh, v.wa, v.ba, v.wd, v.bd};
+}
+
+// Hands out aligned pieces of a region; with a null base it only adds up the sizes.
+class Carver {
+ public:
+  explicit Carver(void* base) : base_(static_cast<unsigned char*>(base)) {}
+  template <typename T>
+  T* take(std::size_t n) {
+    used_ = (used_ + kAlign - 1) / kAlign * kAlign;
+    T* p = base_ && n ? reinterpret_cast<T*>(base_ + used_) : nullptr;
+    used_ += n * sizeof(T);
+    return p;
+  }
+  std::size_t used() const { return used_; }
+
+ private:
+  unsigned char* base_;
+  std::size_t used_ = 0;
+};
+
+// Every tensor a forward or backward uses. Which live in the reserve and which in the workspace
+// is decided by layout() below.
+struct Buffers {
+  // What training keeps for backward (the reserve); inference on the unfused path keeps them in
+  // the workspace.
+  float* hidden = nullptr;     // [B,T,H]
+  float* scores = nullptr;     // [B,T] e_t
+  float* expsum = nullptr;     // [B]   sum_t exp(e_t)
+  float* context = nullptr;    // [B,H]
+  float* attention = nullptr;  // [B,T] softmax weights (unfused backward reads them)
+  // Scratch.
+  float* xw = nullptr;       // [B,T,H] x Wx for every step
+  float* ex = nullptr;       // [B,T]   exp(e_t) (unfused)
+  float* persist = nullptr;  // persistent-forward scratch (H >= 256)
+  unsigned char* cub_temp = nullptr;
+  std::size_t cub_bytes = 0;
+  float* dpre = nullptr;     // [B,O]
+  float* du = nullptr;       // [B,T]
+  float* dz = nullptr;       // [B,T,H]
+  float* dz_next = nullptr;  // [B,T,H]
+  float* ones = nullptr;     // [max(BT, B)]
+  float* dc = nullptr;       // [B,H]   (unfused backward)
+  float* g_dot_c = nullptr;  // [B]     (unfused backward)
+  float* dh = nullptr;       // [B,T,H] (unfused backward)
+  float* carry = nullptr;    // [B,H]   (unfused backward)
+};
+
+enum class Region { kReserve, kWorkspace };
+
+}  // namespace
+
+struct Handle::Impl {
+  ModelConfig config;
+  Path path;
+  cudaStream_t stream;
+  cublasHandle_t cublas;
+  bool owns_cublas;
+  DeviceBuffer<unsigned char> cublas_workspace;
+
+  Impl(const ModelConfig& c, cudaStream_t s, cublasHandle_t h, Path p)
+      : config(c), path(p), stream(s), cublas(h), owns_cublas(h == nullptr) {
+    config.validate();
+    if (config.hidden_size > kMaxHidden) {
+      throw InvalidArgument("the CUDA backend supports H <= " + std::to_string(kMaxHidden) +
+                            ", got H = " + std::to_string(config.hidden_size) +
+                            "; use the CPU backend");
+    }
+    if (owns_cublas) {
+      RNNATTN_CUBLAS_CHECK(cublasCreate(&cublas));
+      try {
+        // cuBLAS must not allocate while a CUDA Graph is being captured: give it its workspace.
+        cublas_workspace.resize(kOwnCublasWorkspace, "cuBLAS workspace");
+        RNNATTN_CUBLAS_CHECK(
+            cublasSetWorkspace(cublas, cublas_workspace.get(), cublas_workspace.size()));
+        // Plain FP32 arithmetic (no TF32): results within float32 tolerances of the reference.
+        RNNATTN_CUBLAS_CHECK(cublasSetMathMode(cublas, CUBLAS_PEDANTIC_MATH));
+      } catch (...) {
+        cublasDestroy(cublas);
+        throw;
+      }
+    }
+  }
+  ~Impl() {
+    if (owns_cublas && cublas) cublasDestroy(cublas);
+  }
+
+  bool persistent() const {
+    return path == Path::kFused && config.hidden_size >= kPersistentMinHidden;
+  }
+
+  // The layout of one region for batch B (base null: sizes only). Training: the reserve holds
+  // what backward reads; the workspace holds the forward's and backward's scratch. Inference:
+  // everything in the workspace, and on the fused path only what does not grow with T.
+  std::size_t layout(Region region, int batch, Pass pass, void* base, Buffers& b) const {
+    const ModelConfig& c = config;
+    const std::size_t B = batch, bt = B * c.steps, H = c.hidden_size, O = c.output_size;
+    Carver cv(base);
+    const bool unfused = path == Path::kUnfused;
+    auto kept = [&] {  // the forward's stored tensors (the fused backward needs no weights)
+      b.hidden = cv.take<float>(bt * H);
+      b.scores = cv.take<float>(bt);
+      b.expsum = cv.take<float>(B);
+      b.context = cv.take<float>(B * H);
+      if (unfused) b.attention = cv.take<float>(bt);
+    };
+    if (region == Region::kReserve) {
+      kept();
+      return cv.used();
+    }
+    if (pass == Pass::kInference && unfused) kept();
+    if (persistent()) {
+      b.persist = cv.take<float>(kernels::persistent_scratch_floats(shape_of(c, batch)));
+    }
+    if (unfused) {
+      b.ex = cv.take<float>(bt);
+      std::size_t cub = 0;
+      kernels::unfused_row_sums(nullptr, batch, c.steps, nullptr, nullptr, &cub, nullptr);
+      b.cub_bytes = cub;
+      b.cub_temp = cv.take<unsigned char>(cub);
+    }
+    if (pass == Pass::kTraining) {
+      if (!unfused) b.xw = cv.take<float>(bt * H);
+      b.dpre = cv.take<float>(B * O);
+      b.du = cv.take<float>(bt);
+      b.dz = cv.take<float>(bt * H);
+      b.dz_next = cv.take<float>(bt * H);
+      b.ones = cv.take<float>(std::max<std::size_t>(bt, B));
+      if (unfused) {
+        b.dc = cv.take<float>(B * H);
+        b.g_dot_c = cv.take<float>(B);
+        b.dh = cv.take<float>(bt * H);
+        b.carry = cv.take<float>(B * H);
+      }
+    }
+    return cv.used();
+  }
+
+  // Checks a caller's region and carves it.
+  void carve(Region region, int batch, Pass pass, void* base, std::size_t bytes,
+             const char* call, Buffers& b) const {
+    const char* what = region == Region::kReserve ? "reserve" : "workspace";
+    const std::size_t need = layout(region, batch, pass, nullptr, b);
+    if (need > 0 && base == nullptr) {
+      throw InvalidArgument(std::string(call) + ": " + what + " is null; it needs " +
+                            std::to_string(need) + " bytes at B = " + std::to_string(batch));
+    }
+    if (bytes < need) {
+      throw InvalidArgument(std::string(call) + ": " + what + " of " + std::to_string(bytes) +
+                            " bytes; B = " + std::to_string(batch) + " needs " +
+                            std::to_string(need) + " (" + what + "_size)");
+    }
+    if (reinterpret_cast<std::uintptr_t>(base) % kAlign != 0) {
+      throw InvalidArgument(std::string(call) + ": " + what +
+                            " must be aligned to 256 bytes (as cudaMalloc returns)");
+    }
+    layout(region, batch, pass, base, b);
+  }
+
+  void bind() {
+    RNNATTN_CUBLAS_CHECK(cublasSetStream(cublas, stream));
+  }
+
+  void check_batch(int batch, const char* call) const {
+    if (batch < 1) {
+      throw InvalidArgument(std::string(call) + ": batch (B) must be >= 1, got " +
+                            std::to_string(batch));
+    }
+  }
+
+  // The forward. training: stores hidden, scores, S and the context in the reserve (b).
+  void forward(const float* params, const float* x, int batch, float* y, float* attention,
+               float* hidden_out, bool training, Buffers& b) {
+    const ModelConfig& c = config;
+    check_forward_args(c, params, x, batch, y, attention);
+    bind();
+    const cudaStream_t s = stream;
+    const kernels::Weights w = weights_of(c, params);
+    const int H = c.hidden_size, T = c.steps, D = c.input_size, O = c.output_size;
+    const int bt = batch * T;
+
+    if (path == Path::kFused) {
+      kernels::FusedForwardArgs a{};
+      a.shape = shape_of(c, batch);
+      a.w = w;
+      a.x = x;
+      a.y = y;
+      a.attention = attention;
+      if (training) {
+        // One GEMM for the input projection of every step: xw[BT,H] = x[BT,D] Wx[D,H].
+        gemm_row_major(cublas, false, false, bt, H, D, 1.f, x, D, w.wx, H, 0.f, b.xw, H);
+        a.xw = b.xw;
+        a.hidden = b.hidden;
+        a.scores = b.scores;
+        a.expsum = b.expsum;
+        a.context = b.context;
+      }
+      const bool persistent_done = persistent() && kernels::persistent_forward(a, b.persist, s);
+      if (!persistent_done) kernels::fused_forward(a, s);
+    } else {
+      // Classic: input GEMM, then per step a recurrent GEMM and an elementwise kernel.
+      float* hs = b.hidden;
+      gemm_row_major(cublas, false, false, bt, H, D, 1.f, x, D, w.wx, H, 0.f, hs, H);
+      for (int t = 0; t < T; ++t) {
+        if (t > 0) {
+          gemm_row_major(cublas, false, false, batch, H, H, 1.f, hs + (t - 1) * H, T * H, w.wh, H,
+                         1.f, hs + t * H, T * H);
+        }
+        kernels::unfused_bias_tanh_step(hs, w.bh, batch, T, H, t, s);
+      }
+      if (c.attention) {
+        kernels::unfused_scores(hs, w.wa, w.ba, batch, T, H, b.scores, b.ex, s);
+        std::size_t temp = b.cub_bytes;
+        kernels::unfused_row_sums(b.ex, batch, T, b.expsum, b.cub_temp, &temp, s);
+        kernels::unfused_normalise(b.ex, b.expsum, batch, T, b.attention, s);
+        kernels::unfused_context(hs, b.attention, batch, T, H, b.context, s);
+        if (attention) {
+          RNNATTN_CUDA_CHECK(cudaMemcpyAsync(attention, b.attention,
+                                             static_cast<std::size_t>(bt) * sizeof(float),
+                                             cudaMemcpyDeviceToDevice, s));
+        }
+      } else {
+        RNNATTN_CUDA_CHECK(cudaMemcpy2DAsync(b.context, H * sizeof(float), hs + (T - 1) * H,
+                                             static_cast<std::size_t>(T) * H * sizeof(float),
+                                             H * sizeof(float), batch, cudaMemcpyDeviceToDevice,
+                                             s));
+      }
+      gemm_row_major(cublas, false, false, batch, O, H, 1.f, b.context, H, w.wd, O, 0.f, y, O);
+      kernels::unfused_bias_act(y, w.bd, batch, O, static_cast<int>(c.head), s);
+    }
+    if (hidden_out) {
+      RNNATTN_CUDA_CHECK(cudaMemcpyAsync(hidden_out, b.hidden,
+                                         static_cast<std::size_t>(bt) * H * sizeof(float),
+                                         cudaMemcpyDeviceToDevice, s));
+    }
+  }
+
+  void backward(const float* params, const float* x, int batch, const float* y, const float* dy,
+                float* dparams, float* dx, GradMode mode, Buffers& b) {
+    const ModelConfig& c = config;
+    check_inputs(c, params, x, batch);
+    if (!y) throw InvalidArgument("backward: y [B,O] is null");
+    if (!dy) throw InvalidArgument("backward: dy [B,O] is null");
+    if (!dparams) throw InvalidArgument("backward: dparams is null");
+    bind();
+    const cudaStream_t s = stream;
+    const ParamLayout l(c);
+    const kernels::Weights w = weights_of(c, params);
+    const int H = c.hidden_size, T = c.steps, D = c.input_size, O = c.output_size;
+    const int bt = batch * T;
+
+    if (path == Path::kFused) {
+      kernels::FusedBackwardArgs a{};
+      a.shape = shape_of(c, batch);
+      a.w = w;
+      a.hidden = b.hidden;
+      a.scores = b.scores;
+      a.expsum = b.expsum;
+      a.context = b.context;
+      a.y = y;
+      a.dy = dy;
+      a.dpre = b.dpre;
+      a.du = b.du;
+      a.dz = b.dz;
+      a.dz_next = b.dz_next;
+      kernels::fused_backward(a, s);
+    } else {
+      // Classic: attention/head backward kernels, then per step an elementwise kernel and a GEMM.
+      kernels::unfused_attention_backward(shape_of(c, batch), w, b.hidden, b.scores, b.attention,
+                                          b.context, y, dy, b.dpre, b.dc, b.g_dot_c, b.du, b.dh,
+                                          s);
+      RNNATTN_CUDA_CHECK(cudaMemsetAsync(
+          b.carry, 0, static_cast<std::size_t>(batch) * H * sizeof(float), s));
+      for (int t = T - 1; t >= 0; --t) {
+        kernels::unfused_bptt_step(b.dh, b.carry, b.hidden, batch, T, H, t, b.dz, b.dz_next, s);
+        if (t > 0) {  // carry = dz_t Wh^T
+          gemm_row_major(cublas, false, true, batch, H, H, 1.f, b.dz + t * H, T * H, w.wh, H, 0.f,
+                         b.carry, H);
+        }
+      }
+    }
+
+    // Weight gradients: large GEMMs over all B*T rows (or B rows for the head); beta = 1 adds
+    // to what dparams holds.
+    const float beta = mode == GradMode::kAccumulate ? 1.f : 0.f;
+    const std::size_t n_ones = std::max(bt, batch);
+    kernels::fill(b.ones, n_ones, 1.f, s);
+    const float* ones = b.ones;
+    float* g = dparams;
+    cublasHandle_t h = cublas;
+    gemm_row_major(h, true, false, D, H, bt, 1.f, x, D, b.dz, H, beta, g + l.wx, H);  // X^T dZ
+    gemm_row_major(h, true, false, H, H, bt, 1.f, b.hidden, H, b.dz_next, H, beta, g + l.wh,
+                   H);  // Hs^T dZ'
+    gemm_row_major(h, false, false, 1, H, bt, 1.f, ones, bt, b.dz, H, beta, g + l.bh, H);
+    if (c.attention) {
+      gemm_row_major(h, false, false, 1, H, bt, 1.f, b.du, bt, b.hidden, H, beta, g + l.wa,
+                     H);  // dU^T Hs
+      gemm_row_major(h, false, false, 1, T, batch, 1.f, ones, batch, b.du, T, beta, g + l.ba, T);
+    }
+    gemm_row_major(h, true, false, H, O, batch, 1.f, b.context, H, b.dpre, O, beta, g + l.wd,
+                   O);  // C^T dPre
+    gemm_row_major(h, false, false, 1, O, batch, 1.f, ones, batch, b.dpre, O, beta, g + l.bd, O);
+    if (dx) {
+      gemm_row_major(h, false, true, bt, D, H, 1.f, b.dz, H, w.wx, H, beta, dx, D);  // dZ Wx^T
+    }
+  }
+};
+
+Handle::Handle(const ModelConfig& config, cudaStream_t stream, cublasContext* cublas, Path path)
+    : impl_(std::make_unique<Impl>(config, stream, cublas, path)) {}
+Handle::~Handle() = default;
+Handle::Handle(Handle&&) noexcept = default;
+Handle& Handle::operator=(Handle&&) noexcept = default;
+
+const ModelConfig& Handle::config() const { return impl_->config; }
+Path Handle::path() const { return impl_->path; }
+cudaStream_t Handle::stream() const { return impl_->stream; }
+void Handle::set_stream(cudaStream_t stream) { impl_->stream = stream; }
+std::size_t Handle::parameter_count() const { return ParamLayout(impl_->config).size(); }
+
+std::size_t Handle::workspace_size(int batch, Pass pass) const {
+  impl_->check_batch(batch, "workspace_size");
+  Buffers b;
+  return impl_->layout(Region::kWorkspace, batch, pass, nullptr, b);
+}
+
+std::size_t Handle::reserve_size(int batch) const {
+  impl_->check_batch(batch, "reserve_size");
+  Buffers b;
+  return impl_->layout(Region::kReserve, batch, Pass::kTraining, nullptr, b);
+}
+
+void Handle::forward_inference(const float* params, const float* x, int batch, float* y,
+                               float* attention, void* workspace, std::size_t workspace_bytes) {
+  impl_->check_batch(batch, "forward_inference");
+  Buffers b;
+  impl_->carve(Region::kWorkspace, batch, Pass::kInference, workspace, workspace_bytes,
+               "forward_inference", b);
+  impl_->forward(params, x, batch, y, attention, nullptr, false, b);
+}
+
+void Handle::forward_training(const float* params, const float* x, int batch, float* y,
+                              float* attention, float* hidden, void* reserve,
+                              std::size_t reserve_bytes, void* workspace,
+                              std::size_t workspace_bytes) {
+  impl_->check_batch(batch, "forward_training");
+  Buffers b;
+  impl_->carve(Region::kReserve, batch, Pass::kTraining, reserve, reserve_bytes,
+               "forward_training", b);
+  impl_->carve(Region::kWorkspace, batch, Pass::kTraining, workspace, workspace_bytes,
+               "forward_training", b);
+  impl_->forward(params, x, batch, y, attention, hidden, true, b);
+}
+
+void Handle::backward(const float* params, const float* x, int batch, const float* y,
+                      const float* dy, const void* reserve, std::size_t reserve_bytes,
+                      float* dparams, float* dx, GradMode mode, void* workspace,
+                      std::size_t workspace_bytes) {
+  impl_->check_batch(batch, "backward");
+  Buffers b;
+  impl_->carve(Region::kReserve, batch, Pass::kTraining, const_cast<void*>(reserve),
+               reserve_bytes, "backward", b);
+  impl_->carve(Region::kWorkspace, batch, Pass::kTraining, workspace, workspace_bytes, "backward",
+               b);
+  impl_->backward(params, x, batch, y, dy, dparams, dx, mode, b);
+}
+
+void Handle::loss_gradient(const float* y, const float* target, int batch, float* dy,
+                           double* loss_sum) {
+  impl_->check_batch(batch, "loss_gradient");
+  if (!y || !target || !dy) throw InvalidArgument("loss_gradient: y, target and dy are required");
+  kernels::loss_forward_backward(static_cast<int>(impl_->config.loss), y, target,
+                                 batch * impl_->config.output_size, dy, loss_sum, impl_->stream);
+}
+
+void Handle::adam_update(const AdamConfig& adam, float* params, const float* grads, float* m,
+                         float* v, std::int64_t* step) {
+  adam.validate();
+  if (!params || !grads || !m || !v || !step) {
+    throw InvalidArgument("adam_update: params, grads, m, v and step are required");
+  }
+  auto* counter = reinterpret_cast<long long*>(step);
+  static_assert(sizeof(long long) == sizeof(std::int64_t));
+  kernels::advance_counters(counter, nullptr, 0, impl_->stream);
+  kernels::adam_update(params, grads, m, v, static_cast<int>(parameter_count()),
+                       adam.learning_rate, adam.beta1, adam.beta2, adam.epsilon, counter,
+                       impl_->stream);
+}
+
+}  // namespace rnnattn::cuda

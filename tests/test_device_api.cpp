@@ -1,0 +1,207 @@
+// The device API (include/rnnattn/cuda.hpp) beyond the sweep in test_cuda.cpp: its contracts
+// (sizes, argument errors), a training step captured into the caller's own CUDA graph (which also
+// proves that no call allocates or synchronises: a thread-local capture forbids both), and a
+// caller-supplied cuBLAS handle. Every test skips where no GPU exists (and runs in the simulator
+// build).
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <functional>
+
+#include "cuda_utils.hpp"
+#include "rnnattn/cuda.hpp"
+#include "rnnattn/rnnattn.hpp"
+#include "test_util.hpp"
+
+namespace rnnattn {
+namespace {
+
+using test::all_close;
+using test::random_vector;
+
+#define SKIP_WITHOUT_GPU()                                                                         \
+  do {                                                                                             \
+    if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA GPU on this machine: GPU test skipped"; \
+  } while (0)
+
+DeviceBuffer<float> upload(const std::vector<float>& h, cudaStream_t s) {
+  DeviceBuffer<float> d(h.size(), "test input");
+  RNNATTN_CUDA_CHECK(
+      cudaMemcpyAsync(d.get(), h.data(), h.size() * sizeof(float), cudaMemcpyHostToDevice, s));
+  return d;
+}
+template <typename T>
+std::vector<T> download(const DeviceBuffer<T>& d, cudaStream_t s) {
+  std::vector<T> h(d.size());
+  RNNATTN_CUDA_CHECK(
+      cudaMemcpyAsync(h.data(), d.get(), d.size() * sizeof(T), cudaMemcpyDeviceToHost, s));
+  RNNATTN_CUDA_CHECK(cudaStreamSynchronize(s));
+  return h;
+}
+
+ModelConfig small_config() {
+  ModelConfig c;
+  c.input_size = 3;
+  c.hidden_size = 9;
+  c.steps = 7;
+  c.output_size = 2;
+  return c;
+}
+
+void expect_invalid(const std::function<void()>& f, const std::vector<std::string>& fragments) {
+  try {
+    f();
+    ADD_FAILURE() << "accepted";
+  } catch (const InvalidArgument& e) {
+    for (const auto& frag : fragments) {
+      EXPECT_NE(std::string(e.what()).find(frag), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(DeviceApi, SizesAndArgumentErrors) {
+  SKIP_WITHOUT_GPU();
+  CudaStream stream;
+  const ModelConfig cfg = small_config();
+  cuda::Handle h(cfg, stream.get());
+  EXPECT_EQ(h.parameter_count(), ParamLayout(cfg).size());
+  const int B = 5;
+  const std::size_t ws = h.workspace_size(B), rs = h.reserve_size(B);
+  EXPECT_GT(ws, 0u);
+  EXPECT_GE(rs, sizeof(float) * B * cfg.steps * cfg.hidden_size);  // the hidden states at least
+  EXPECT_LE(h.workspace_size(B, cuda::Pass::kInference), ws);
+
+  // Inference memory does not grow with T on the fused path (below and above the persistent H).
+  for (int hidden : {9, 256}) {
+    ModelConfig a = cfg, b = cfg;
+    a.hidden_size = b.hidden_size = hidden;
+    a.steps = 3;
+    b.steps = 3000;
+    EXPECT_EQ(cuda::Handle(a, stream.get()).workspace_size(B, cuda::Pass::kInference),
+              cuda::Handle(b, stream.get()).workspace_size(B, cuda::Pass::kInference))
+        << "H = " << hidden;
+  }
+
+  const auto p = upload(init_parameters(cfg, 1), stream.get());
+  const auto x = upload(random_vector<float>(B * 7 * 3, 2), stream.get());
+  DeviceBuffer<float> y(B * 2), g(p.size());
+  DeviceBuffer<unsigned char> work(ws), reserve(rs);
+  expect_invalid(
+      [&] {
+        h.forward_training(p.get(), x.get(), B, y.get(), nullptr, nullptr, reserve.get(), rs,
+                           work.get(), ws - 1);
+      },
+      {"forward_training", "workspace of", "needs " + std::to_string(ws), "workspace_size"});
+  expect_invalid(
+      [&] {
+        h.forward_training(p.get(), x.get(), B, y.get(), nullptr, nullptr, nullptr, rs,
+                           work.get(), ws);
+      },
+      {"forward_training", "reserve is null"});
+  expect_invalid(
+      [&] {
+        h.forward_inference(p.get(), x.get(), B, y.get(), nullptr, work.get() + 4, ws - 4);
+      },
+      {"forward_inference", "aligned to 256 bytes"});
+  expect_invalid([&] { h.forward_inference(p.get(), x.get(), 0, y.get(), nullptr, work.get(), ws); },
+                 {"batch (B) must be >= 1"});
+  expect_invalid(
+      [&] {
+        h.backward(p.get(), x.get(), B, y.get(), nullptr, reserve.get(), rs, g.get(), nullptr,
+                   cuda::GradMode::kOverwrite, work.get(), ws);
+      },
+      {"dy [B,O] is null"});
+  ModelConfig wide = cfg;
+  wide.hidden_size = 1025;
+  expect_invalid([&] { cuda::Handle(wide, stream.get()); }, {"H <= 1024"});
+}
+
+// The caller's training step (forward, loss, backward, Adam) captured into the caller's own graph
+// and replayed matches the same steps run eagerly, and the CPU reference + CPU Adam.
+TEST(DeviceApi, TrainingStepInTheCallersGraph) {
+  SKIP_WITHOUT_GPU();
+  const ModelConfig cfg = small_config();
+  const int B = 6, steps = 4;
+  const std::vector<float> p0 = init_parameters(cfg, 3);
+  const std::vector<float> hx = random_vector<float>(B * 7 * 3, 4);
+  const std::vector<float> ht = random_vector<float>(B * 2, 5);
+
+  auto run = [&](bool captured) {
+    CudaStream stream;
+    const cudaStream_t s = stream.get();
+    cuda::Handle h(cfg, s);
+    auto params = upload(p0, s), x = upload(hx, s), target = upload(ht, s);
+    auto m = upload(std::vector<float>(p0.size(), 0.f), s);
+    auto v = upload(std::vector<float>(p0.size(), 0.f), s);
+    DeviceBuffer<float> y(B * 2), dy(B * 2), grads(p0.size());
+    DeviceBuffer<std::int64_t> step(1);
+    DeviceBuffer<double> loss(1);
+    DeviceBuffer<unsigned char> work(h.workspace_size(B)), reserve(h.reserve_size(B));
+    RNNATTN_CUDA_CHECK(cudaMemsetAsync(step.get(), 0, sizeof(std::int64_t), s));
+    RNNATTN_CUDA_CHECK(cudaMemsetAsync(loss.get(), 0, sizeof(double), s));
+    RNNATTN_CUDA_CHECK(cudaStreamSynchronize(s));
+    auto one_step = [&] {
+      h.forward_training(params.get(), x.get(), B, y.get(), nullptr, nullptr, reserve.get(),
+                         reserve.size(), work.get(), work.size());
+      h.loss_gradient(y.get(), target.get(), B, dy.get(), loss.get());
+      h.backward(params.get(), x.get(), B, y.get(), dy.get(), reserve.get(), reserve.size(),
+                 grads.get(), nullptr, cuda::GradMode::kOverwrite, work.get(), work.size());
+      h.adam_update(AdamConfig{}, params.get(), grads.get(), m.get(), v.get(), step.get());
+    };
+    if (captured) {
+      RNNATTN_CUDA_CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
+      one_step();
+      CudaGraphExec graph;
+      graph.end_capture(s);
+      for (int i = 0; i < steps; ++i) graph.launch(s);
+    } else {
+      for (int i = 0; i < steps; ++i) one_step();
+    }
+    return std::make_pair(download(params, s), download(step, s)[0]);
+  };
+  const auto [eager, eager_steps] = run(false);
+  const auto [graphed, graphed_steps] = run(true);
+  EXPECT_EQ(eager_steps, steps);
+  EXPECT_EQ(graphed_steps, steps);
+  EXPECT_EQ(eager, graphed);  // the same work in the same order: the same bits
+
+  // The CPU: reference forward, MSE gradient, reference backward, Adam.
+  std::vector<float> p = p0, y(B * 2), dy(B * 2), g(p0.size());
+  AdamState st;
+  st.reset(p.size());
+  for (int i = 0; i < steps; ++i) {
+    reference_forward<float>(cfg, p.data(), hx.data(), B, y.data());
+    reference_loss<float>(Loss::kMse, y.data(), ht.data(), B * 2, dy.data());
+    reference_backward<float>(cfg, p.data(), hx.data(), B, dy.data(), g.data());
+    adam_update(AdamConfig{}, st, p.data(), g.data(), p.size());
+  }
+  EXPECT_TRUE(all_close("params after 4 Adam steps", graphed, p, 1e-5, 1e-4));
+}
+
+// A caller's cuBLAS handle: the handle sets its stream and leaves the rest to the caller.
+TEST(DeviceApi, CallersCublasHandle) {
+  SKIP_WITHOUT_GPU();
+  CudaStream stream;
+  CublasHandle cublas;
+  const ModelConfig cfg = small_config();
+  cuda::Handle h(cfg, stream.get(), cublas.get(), cuda::Path::kUnfused);
+  EXPECT_EQ(h.path(), cuda::Path::kUnfused);
+  const int B = 3;
+  const std::vector<float> hp = init_parameters(cfg, 8), hx = random_vector<float>(B * 21, 9);
+  auto p = upload(hp, stream.get()), x = upload(hx, stream.get());
+  DeviceBuffer<float> y(B * 2), a(B * 7);
+  DeviceBuffer<unsigned char> work(h.workspace_size(B, cuda::Pass::kInference));
+  h.forward_inference(p.get(), x.get(), B, y.get(), a.get(), work.get(), work.size());
+  std::vector<float> want(B * 2), want_a(B * 7);
+  reference_forward<float>(cfg, hp.data(), hx.data(), B, want.data(), want_a.data());
+  EXPECT_TRUE(all_close("y", download(y, stream.get()), want, 1e-5, 1e-5));
+  EXPECT_TRUE(all_close("attention", download(a, stream.get()), want_a, 1e-5, 1e-5));
+  cudaStream_t bound = nullptr;
+  RNNATTN_CUBLAS_CHECK(cublasGetStream(cublas.get(), &bound));
+  EXPECT_EQ(bound, stream.get());
+}
+
+}  // namespace
+}  // namespace rnnattn
