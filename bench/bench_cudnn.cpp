@@ -106,7 +106,7 @@ void run_case(benchmark::State& st, const std::string& op, cudnnRNNAlgo_t algo, 
   const ModelConfig cfg = config_of(s, /*attention=*/true);
   try {
     const MemoryProbe mem;
-    CudaBackend be(CudaPath::kUnfused);  // its stream and cuBLAS handle; the RNN is cuDNN's
+    CudaBackend be(cuda::Path::kUnfused);  // its stream and cuBLAS handle; the RNN is cuDNN's
     const cudaStream_t stream = be.stream();
     CudnnRnn rnn(stream, algo, s.b, s.t, s.d, s.h);
     const std::size_t bt = static_cast<std::size_t>(s.b) * s.t, H = s.h;

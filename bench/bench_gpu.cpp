@@ -15,7 +15,7 @@
 namespace rnnattn::bench {
 namespace {
 
-void run_case(benchmark::State& st, const std::string& op, CudaPath path, const BenchShape& s,
+void run_case(benchmark::State& st, const std::string& op, cuda::Path path, const BenchShape& s,
               bool attention) {
   const ModelConfig cfg = config_of(s, attention);
   try {
@@ -43,19 +43,32 @@ void run_case(benchmark::State& st, const std::string& op, CudaPath path, const 
         st.SetIterationTime(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       }
-    } else if (op == "backward") {
-      be.forward_device(cfg, p.get(), x.get(), s.b, y.get(), nullptr, nullptr, true);
-      auto run = [&] {
-        be.backward_from_saved(be.workspace(), cfg, p.get(), x.get(), s.b, y.get(), dy.get(),
-                               g.get(), nullptr);
-      };
-      time_gpu(st, be.stream(), run, mem);
     } else {
-      const bool training = op == "forward_training";
-      auto run = [&] {
-        be.forward_device(cfg, p.get(), x.get(), s.b, y.get(), nullptr, nullptr, training);
+      // The device API on buffers made here, outside the timed region.
+      cuda::Handle h = be.handle(cfg);
+      const bool inference = op == "forward_inference";
+      DeviceBuffer<unsigned char> work(
+          h.workspace_size(s.b, inference ? cuda::Pass::kInference : cuda::Pass::kTraining),
+          "workspace");
+      DeviceBuffer<unsigned char> reserve(inference ? 0 : h.reserve_size(s.b), "reserve");
+      auto forward = [&] {
+        if (inference) {
+          h.forward_inference(p.get(), x.get(), s.b, y.get(), nullptr, work.get(), work.size());
+        } else {
+          h.forward_training(p.get(), x.get(), s.b, y.get(), nullptr, nullptr, reserve.get(),
+                             reserve.size(), work.get(), work.size());
+        }
       };
-      time_gpu(st, be.stream(), run, mem);
+      if (op == "backward") {
+        forward();
+        auto run = [&] {
+          h.backward(p.get(), x.get(), s.b, y.get(), dy.get(), reserve.get(), reserve.size(),
+                     g.get(), nullptr, cuda::GradMode::kOverwrite, work.get(), work.size());
+        };
+        time_gpu(st, be.stream(), run, mem);
+      } else {
+        time_gpu(st, be.stream(), forward, mem);
+      }
     }
     set_counters(st, op, cfg, s.b);
   } catch (const std::exception& e) {
@@ -70,8 +83,8 @@ void register_gpu_benchmarks() {
     for (const BenchShape& s : shapes()) {
       for (bool attention : {true, false}) {
         if (!attention && !s.both_models) continue;
-        for (CudaPath path : {CudaPath::kUnfused, CudaPath::kFused}) {
-          const std::string impl = path == CudaPath::kFused ? "fused" : "unfused";
+        for (cuda::Path path : {cuda::Path::kUnfused, cuda::Path::kFused}) {
+          const std::string impl = path == cuda::Path::kFused ? "fused" : "unfused";
           const std::string o = op;
           benchmark::RegisterBenchmark(bench_name(o, impl, s, attention).c_str(),
                                        [o, path, s, attention](benchmark::State& st) {

@@ -86,8 +86,8 @@ void CudaBackend::forward(const ModelConfig& c, const float* params, const float
                        scratch_.workspace.size());
   } else {
     scratch_.grow(h, batch, cuda::Pass::kInference);
-    h.forward_inference(d_p.get(), d_x.get(), batch, d_y.get(), d_a.get(),
-                        scratch_.workspace.get(), scratch_.workspace.size());
+    h.forward_inference(d_p.get(), d_x.get(), batch, d_y.get(), d_a.get(), scratch_.workspace.get(),
+                        scratch_.workspace.size());
   }
   download(y, d_y, s);
   if (attention) download(attention, d_a, s);
@@ -265,8 +265,8 @@ class CudaTrainingSession final : public TrainingSession {
     void* ws = scratch_.workspace.get();
     void* rs = scratch_.reserve.get();
     const std::size_t wn = scratch_.workspace.size(), rn = scratch_.reserve.size();
-    handle_.forward_training(params_.get(), bx_.get(), b, pred_.get(), nullptr, nullptr, rs, rn,
-                             ws, wn);
+    handle_.forward_training(params_.get(), bx_.get(), b, pred_.get(), nullptr, nullptr, rs, rn, ws,
+                             wn);
     handle_.loss_gradient(pred_.get(), by_.get(), b, dy_.get(), loss_.get());
     handle_.backward(params_.get(), bx_.get(), b, pred_.get(), dy_.get(), rs, rn, grads_.get(),
                      nullptr, cuda::GradMode::kOverwrite, ws, wn);

@@ -31,8 +31,12 @@ constexpr std::size_t kAlign = 256;
 constexpr std::size_t kOwnCublasWorkspace = 32u << 20;
 
 kernels::Shape shape_of(const ModelConfig& c, int batch) {
-  return kernels::Shape{batch,         c.steps,     c.input_size,
-                        c.hidden_size, c.output_size, c.attention,
+  return kernels::Shape{batch,
+                        c.steps,
+                        c.input_size,
+                        c.hidden_size,
+                        c.output_size,
+                        c.attention,
                         static_cast<int>(c.head)};
 }
 
@@ -178,8 +182,8 @@ struct Handle::Impl {
   }
 
   // Checks a caller's region and carves it.
-  void carve(Region region, int batch, Pass pass, void* base, std::size_t bytes,
-             const char* call, Buffers& b) const {
+  void carve(Region region, int batch, Pass pass, void* base, std::size_t bytes, const char* call,
+             Buffers& b) const {
     const char* what = region == Region::kReserve ? "reserve" : "workspace";
     const std::size_t need = layout(region, batch, pass, nullptr, b);
     if (need > 0 && base == nullptr) {
@@ -198,9 +202,7 @@ struct Handle::Impl {
     layout(region, batch, pass, base, b);
   }
 
-  void bind() {
-    RNNATTN_CUBLAS_CHECK(cublasSetStream(cublas, stream));
-  }
+  void bind() { RNNATTN_CUBLAS_CHECK(cublasSetStream(cublas, stream)); }
 
   void check_batch(int batch, const char* call) const {
     if (batch < 1) {
@@ -308,10 +310,9 @@ struct Handle::Impl {
     } else {
       // Classic: attention/head backward kernels, then per step an elementwise kernel and a GEMM.
       kernels::unfused_attention_backward(shape_of(c, batch), w, b.hidden, b.scores, b.attention,
-                                          b.context, y, dy, b.dpre, b.dc, b.g_dot_c, b.du, b.dh,
-                                          s);
-      RNNATTN_CUDA_CHECK(cudaMemsetAsync(
-          b.carry, 0, static_cast<std::size_t>(batch) * H * sizeof(float), s));
+                                          b.context, y, dy, b.dpre, b.dc, b.g_dot_c, b.du, b.dh, s);
+      RNNATTN_CUDA_CHECK(
+          cudaMemsetAsync(b.carry, 0, static_cast<std::size_t>(batch) * H * sizeof(float), s));
       for (int t = T - 1; t >= 0; --t) {
         kernels::unfused_bptt_step(b.dh, b.carry, b.hidden, batch, T, H, t, b.dz, b.dz_next, s);
         if (t > 0) {  // carry = dz_t Wh^T
@@ -386,8 +387,8 @@ void Handle::forward_training(const float* params, const float* x, int batch, fl
                               std::size_t workspace_bytes) {
   impl_->check_batch(batch, "forward_training");
   Buffers b;
-  impl_->carve(Region::kReserve, batch, Pass::kTraining, reserve, reserve_bytes,
-               "forward_training", b);
+  impl_->carve(Region::kReserve, batch, Pass::kTraining, reserve, reserve_bytes, "forward_training",
+               b);
   impl_->carve(Region::kWorkspace, batch, Pass::kTraining, workspace, workspace_bytes,
                "forward_training", b);
   impl_->forward(params, x, batch, y, attention, hidden, true, b);
@@ -399,8 +400,8 @@ void Handle::backward(const float* params, const float* x, int batch, const floa
                       std::size_t workspace_bytes) {
   impl_->check_batch(batch, "backward");
   Buffers b;
-  impl_->carve(Region::kReserve, batch, Pass::kTraining, const_cast<void*>(reserve),
-               reserve_bytes, "backward", b);
+  impl_->carve(Region::kReserve, batch, Pass::kTraining, const_cast<void*>(reserve), reserve_bytes,
+               "backward", b);
   impl_->carve(Region::kWorkspace, batch, Pass::kTraining, workspace, workspace_bytes, "backward",
                b);
   impl_->backward(params, x, batch, y, dy, dparams, dx, mode, b);
@@ -423,9 +424,8 @@ void Handle::adam_update(const AdamConfig& adam, float* params, const float* gra
   auto* counter = reinterpret_cast<long long*>(step);
   static_assert(sizeof(long long) == sizeof(std::int64_t));
   kernels::advance_counters(counter, nullptr, 0, impl_->stream);
-  kernels::adam_update(params, grads, m, v, static_cast<int>(parameter_count()),
-                       adam.learning_rate, adam.beta1, adam.beta2, adam.epsilon, counter,
-                       impl_->stream);
+  kernels::adam_update(params, grads, m, v, static_cast<int>(parameter_count()), adam.learning_rate,
+                       adam.beta1, adam.beta2, adam.epsilon, counter, impl_->stream);
 }
 
 }  // namespace rnnattn::cuda

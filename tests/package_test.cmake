@@ -1,5 +1,5 @@
-# Installs the built tree into a scratch prefix, then configures, builds and runs the consumer
-# example against it. Fails on any step.
+# Installs the built tree into a scratch prefix, then configures, builds and runs the examples
+# against it. Fails on any step.
 # A fresh folder per run, so that two test runs of one build never share it.
 string(RANDOM LENGTH 10 suffix)
 set(WORK_DIR ${WORK_ROOT}/package_test_${suffix})
@@ -12,8 +12,12 @@ function(run_step)
   message(STATUS "${out}")
 endfunction()
 run_step(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${WORK_DIR}/prefix)
-run_step(${CMAKE_COMMAND} -S ${SOURCE_DIR}/examples/consumer -B ${WORK_DIR}/build -G ${GENERATOR}
-         -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix -DCMAKE_BUILD_TYPE=Release)
-run_step(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
-run_step(${WORK_DIR}/build/consumer)
+# The host-pointer API (examples/consumer) and the device API (examples/device_api; where no GPU
+# exists, as in CI's nvcc build, it says so and runs nothing, while the simulator build runs it).
+foreach(example consumer device_api)
+  run_step(${CMAKE_COMMAND} -S ${SOURCE_DIR}/examples/${example} -B ${WORK_DIR}/${example}
+           -G ${GENERATOR} -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix -DCMAKE_BUILD_TYPE=Release)
+  run_step(${CMAKE_COMMAND} --build ${WORK_DIR}/${example})
+  run_step(${WORK_DIR}/${example}/${example})
+endforeach()
 file(REMOVE_RECURSE ${WORK_DIR})

@@ -163,8 +163,7 @@ Grads cpu_backward(const Case& c, const std::vector<float>& p, const std::vector
 // GradMode::kAccumulate.
 Grads gpu_backward(cuda::Handle& h, const Case& c, const std::vector<float>& p,
                    const std::vector<float>& x, const std::vector<float>& dy,
-                   cuda::GradMode mode = cuda::GradMode::kOverwrite,
-                   const Grads* start = nullptr) {
+                   cuda::GradMode mode = cuda::GradMode::kOverwrite, const Grads* start = nullptr) {
   const cudaStream_t s = h.stream();
   const auto dp = to_device(p, s), dx = to_device(x, s), ddy = to_device(dy, s);
   auto g = start ? to_device(start->dparams, s) : poisoned(p.size(), s);
@@ -245,11 +244,12 @@ TEST_P(CudaSweep, FusedAndUnfusedMatchTheCpuReference) {
     // GradMode::kAccumulate adds to what the buffers hold.
     const Grads start{random_vector<float>(in.p.size(), 31), random_vector<float>(in.x.size(), 32)};
     Grads want_sum = want_g;
-    for (std::size_t i = 0; i < want_sum.dparams.size(); ++i) want_sum.dparams[i] += start.dparams[i];
+    for (std::size_t i = 0; i < want_sum.dparams.size(); ++i)
+      want_sum.dparams[i] += start.dparams[i];
     for (std::size_t i = 0; i < want_sum.dx.size(); ++i) want_sum.dx[i] += start.dx[i];
-    EXPECT_TRUE(grads_close(config_of(c),
-                            gpu_backward(h, c, in.p, in.x, in.dy, cuda::GradMode::kAccumulate, &start),
-                            want_sum));
+    EXPECT_TRUE(grads_close(
+        config_of(c), gpu_backward(h, c, in.p, in.x, in.dy, cuda::GradMode::kAccumulate, &start),
+        want_sum));
   }
 }
 

@@ -96,17 +96,16 @@ TEST(DeviceApi, SizesAndArgumentErrors) {
       {"forward_training", "workspace of", "needs " + std::to_string(ws), "workspace_size"});
   expect_invalid(
       [&] {
-        h.forward_training(p.get(), x.get(), B, y.get(), nullptr, nullptr, nullptr, rs,
-                           work.get(), ws);
+        h.forward_training(p.get(), x.get(), B, y.get(), nullptr, nullptr, nullptr, rs, work.get(),
+                           ws);
       },
       {"forward_training", "reserve is null"});
   expect_invalid(
-      [&] {
-        h.forward_inference(p.get(), x.get(), B, y.get(), nullptr, work.get() + 4, ws - 4);
-      },
+      [&] { h.forward_inference(p.get(), x.get(), B, y.get(), nullptr, work.get() + 4, ws - 4); },
       {"forward_inference", "aligned to 256 bytes"});
-  expect_invalid([&] { h.forward_inference(p.get(), x.get(), 0, y.get(), nullptr, work.get(), ws); },
-                 {"batch (B) must be >= 1"});
+  expect_invalid(
+      [&] { h.forward_inference(p.get(), x.get(), 0, y.get(), nullptr, work.get(), ws); },
+      {"batch (B) must be >= 1"});
   expect_invalid(
       [&] {
         h.backward(p.get(), x.get(), B, y.get(), nullptr, reserve.get(), rs, g.get(), nullptr,

@@ -73,14 +73,14 @@ class Handle {
   std::size_t reserve_size(int batch) const;
 
   // Inference: y [B,O] and, when not null, the attention weights [B,T] (attention model only).
-  void forward_inference(const float* params, const float* x, int batch, float* y,
-                         float* attention, void* workspace, std::size_t workspace_bytes);
+  void forward_inference(const float* params, const float* x, int batch, float* y, float* attention,
+                         void* workspace, std::size_t workspace_bytes);
 
   // Training forward: y, optional attention [B,T] and hidden states [B,T,H] (nullable), and the
   // reserve that backward consumes.
-  void forward_training(const float* params, const float* x, int batch, float* y,
-                        float* attention, float* hidden, void* reserve, std::size_t reserve_bytes,
-                        void* workspace, std::size_t workspace_bytes);
+  void forward_training(const float* params, const float* x, int batch, float* y, float* attention,
+                        float* hidden, void* reserve, std::size_t reserve_bytes, void* workspace,
+                        std::size_t workspace_bytes);
 
   // Backward from dy = dL/dy [B,O], with the reserve of the forward_training that produced y:
   // dparams [P] and, when not null, dx = dL/dx [B,T,D], overwritten or accumulated into by `mode`.
@@ -92,8 +92,7 @@ class Handle {
   // The loss of y [B,O] against target [B,O] (the configuration's loss: MSE mean over batch and
   // outputs, or BCE on probabilities, clipped as Keras does): writes dy [B,O] and adds the loss to
   // *loss_sum (a device double; may be null).
-  void loss_gradient(const float* y, const float* target, int batch, float* dy,
-                     double* loss_sum);
+  void loss_gradient(const float* y, const float* target, int batch, float* dy, double* loss_sum);
 
   // One Adam step (Keras form, adam.hpp) on device params [P] with moments m, v [P]: increments the
   // device step counter *step first, then updates, so that a captured graph replays correctly.
