@@ -114,6 +114,15 @@ std::string checkpoint_bytes(const Checkpoint& ck) {
   if (ck.data_source.size() > kMaxString || ck.column.size() > kMaxString) {
     throw InvalidArgument("checkpoint: data source or column name longer than 4096 bytes");
   }
+  if (ck.features.size() != ck.feature_scalers.size() ||
+      (!ck.features.empty() && static_cast<int>(ck.features.size()) != m.config.input_size)) {
+    throw InvalidArgument("checkpoint: " + std::to_string(ck.features.size()) +
+                          " input columns with " + std::to_string(ck.feature_scalers.size()) +
+                          " scalings for a model with D = " + std::to_string(m.config.input_size));
+  }
+  for (const std::string& f : ck.features) {
+    if (f.size() > kMaxString) throw InvalidArgument("checkpoint: a column name is too long");
+  }
   Writer w;
   w.buf.append(kMagic, sizeof kMagic);
   w.put<std::uint32_t>(kCheckpointVersion);
@@ -136,6 +145,12 @@ std::string checkpoint_bytes(const Checkpoint& ck) {
   w.put<double>(ck.scaler.max);
   w.put_string(ck.data_source);
   w.put_string(ck.column);
+  w.put<std::uint32_t>(static_cast<std::uint32_t>(ck.features.size()));
+  for (std::size_t i = 0; i < ck.features.size(); ++i) {
+    w.put_string(ck.features[i]);
+    w.put<double>(ck.feature_scalers[i].min);
+    w.put<double>(ck.feature_scalers[i].max);
+  }
   w.put<std::uint64_t>(n);
   w.put_floats(m.params);
   w.put_floats(m.adam.m);
@@ -199,6 +214,18 @@ Checkpoint load_checkpoint(const std::string& path) {
   ck.scaler.max = r.get<double>();
   ck.data_source = r.get_string("data source");
   ck.column = r.get_string("column name");
+  if (version >= 3) {
+    const std::uint32_t f = r.get<std::uint32_t>();
+    if (f > 4096)
+      throw CheckpointError(path + ": corrupted checkpoint: " + std::to_string(f) + " columns");
+    for (std::uint32_t i = 0; i < f; ++i) {
+      ck.features.push_back(r.get_string("input column name"));
+      Scaler sc;
+      sc.min = r.get<double>();
+      sc.max = r.get<double>();
+      ck.feature_scalers.push_back(sc);
+    }
+  }
   const std::uint64_t n = r.get<std::uint64_t>();
 
   // A damaged header could send us anywhere: check the sizes before trusting them.
@@ -241,6 +268,15 @@ Checkpoint load_checkpoint(const std::string& path) {
   }
   if (!(ck.scaler.max > ck.scaler.min)) {
     throw CheckpointError(path + ": invalid checkpoint: scaler range is empty");
+  }
+  for (const Scaler& sc : ck.feature_scalers) {
+    if (!(sc.max > sc.min)) {
+      throw CheckpointError(path + ": invalid checkpoint: an input column's scaler range is empty");
+    }
+  }
+  if (!ck.features.empty() && static_cast<int>(ck.features.size()) != c.input_size) {
+    throw CheckpointError(path + ": invalid checkpoint: " + std::to_string(ck.features.size()) +
+                          " input columns for D = " + std::to_string(c.input_size));
   }
   r.get_floats(m.params, n);
   r.get_floats(m.adam.m, n);

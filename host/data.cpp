@@ -100,6 +100,8 @@ SplitData fibonacci_data(int steps) {
   const int n_train = static_cast<int>(0.7 * n);
   d.train = make_windows(scaled, steps, std::vector<int>(perm.begin(), perm.begin() + n_train));
   d.test = make_windows(scaled, steps, std::vector<int>(perm.begin() + n_train, perm.end()));
+  d.label_name = "n";  // the n-th Fibonacci number
+  for (int i = 0; i < kValues; ++i) d.labels.push_back(std::to_string(i + 1));
   return d;
 }
 
@@ -142,8 +144,39 @@ std::string join(const std::vector<std::string>& v) {
 
 }  // namespace
 
-std::vector<double> read_csv_column(const std::string& path, const std::string& column,
-                                    std::string* chosen_column) {
+namespace {
+
+int find_column(const std::vector<std::string>& header, const std::string& name) {
+  for (std::size_t i = 0; i < header.size(); ++i) {
+    if (header[i] == name) return static_cast<int>(i);
+  }
+  for (std::size_t i = 0; i < header.size(); ++i) {
+    if (lower(header[i]) == lower(name)) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+bool is_index_name(const std::string& name) {
+  const std::string l = lower(name);
+  return l == "year" || l == "date" || l == "time";
+}
+
+// Digits after the decimal point as written ("12.50" -> 2, "3e-2" -> 0: exponents say nothing).
+int decimals(const std::string& f) {
+  const auto dot = f.find('.');
+  if (dot == std::string::npos) return 0;
+  int n = 0;
+  for (std::size_t i = dot + 1; i < f.size() && std::isdigit(static_cast<unsigned char>(f[i]));
+       ++i) {
+    ++n;
+  }
+  return n;
+}
+
+}  // namespace
+
+CsvSeries read_csv_series(const std::string& path, const std::vector<std::string>& columns,
+                          const std::string& target) {
   std::string text = read_file(path);
   // Spreadsheet programs often save "UTF-8 with BOM": the mark is not part of the first name.
   if (text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);
@@ -160,42 +193,46 @@ std::vector<double> read_csv_column(const std::string& path, const std::string& 
   if (lines.empty()) throw DataError(path + ": the file is empty (expected a header row)");
   const std::vector<std::string> header = split_row(lines[0]);
 
-  int col = -1;
-  if (!column.empty()) {
-    for (std::size_t i = 0; i < header.size() && col < 0; ++i) {
-      if (header[i] == column) col = static_cast<int>(i);
+  auto column_index = [&](const std::string& name) {
+    const int c = find_column(header, name);
+    if (c < 0) {
+      throw DataError(path + ":1: no column named '" + name + "' (columns: " + join(header) + ")");
     }
-    for (std::size_t i = 0; i < header.size() && col < 0; ++i) {
-      if (lower(header[i]) == lower(column)) col = static_cast<int>(i);
-    }
-    if (col < 0) {
-      throw DataError(path + ":1: no column named '" + column + "' (columns: " + join(header) +
-                      ")");
-    }
-  } else if (header.size() == 1) {
-    col = 0;
-  } else {
-    const std::string first = lower(header[0]);
-    if (header.size() == 2 && (first == "year" || first == "date" || first == "time")) {
-      col = 1;
+    return c;
+  };
+  std::vector<int> feature_cols;
+  for (const std::string& name : columns) feature_cols.push_back(column_index(name));
+  int target_col = target.empty() ? -1 : column_index(target);
+  if (feature_cols.empty() && target_col >= 0) feature_cols.push_back(target_col);
+  if (feature_cols.empty()) {
+    if (header.size() == 1) {
+      feature_cols.push_back(0);
+    } else if (header.size() == 2 && is_index_name(header[0])) {
+      feature_cols.push_back(1);
     } else {
       throw DataError(path + ": several columns (" + join(header) +
                       "); choose one with --column NAME");
     }
   }
-  if (chosen_column) *chosen_column = header[col];
+  if (target_col < 0) {
+    if (feature_cols.size() > 1) {
+      throw DataError(path + ": several input columns; name the one to predict with --target NAME");
+    }
+    target_col = feature_cols[0];
+  }
+  int label_col = -1;
+  for (std::size_t i = 0; i < header.size() && label_col < 0; ++i) {
+    if (is_index_name(header[i])) label_col = static_cast<int>(i);
+  }
   if (lines.size() < 2) throw DataError(path + ": no data rows after the header");
 
-  std::vector<double> values;
-  values.reserve(lines.size() - 1);
-  for (std::size_t ln = 1; ln < lines.size(); ++ln) {
-    const std::string where = path + ":" + std::to_string(ln + 1) + ": ";
-    if (trim(lines[ln]).empty()) throw DataError(where + "empty row");
-    const std::vector<std::string> fields = split_row(lines[ln]);
-    if (fields.size() != header.size()) {
-      throw DataError(where + "ragged row: " + std::to_string(fields.size()) +
-                      " fields, the header has " + std::to_string(header.size()));
-    }
+  CsvSeries out;
+  out.path = path;
+  for (int c : feature_cols) out.features.push_back(header[c]);
+  out.values.assign(feature_cols.size(), {});
+  out.target = header[target_col];
+  out.label_name = label_col >= 0 ? header[label_col] : "line";
+  auto parse = [&](const std::vector<std::string>& fields, int col, const std::string& where) {
     const std::string& f = fields[col];
     const std::string what = "column " + std::to_string(col + 1) + " ('" + header[col] + "')";
     if (f.empty()) throw DataError(where + what + ": missing value");
@@ -206,37 +243,154 @@ std::vector<double> read_csv_column(const std::string& path, const std::string& 
       throw DataError(where + what + ": '" + f + "' is not a number");
     }
     if (!std::isfinite(v)) throw DataError(where + what + ": '" + f + "' is not a finite number");
-    values.push_back(v);
+    return v;
+  };
+  for (std::size_t ln = 1; ln < lines.size(); ++ln) {
+    const std::string where = path + ":" + std::to_string(ln + 1) + ": ";
+    if (trim(lines[ln]).empty()) throw DataError(where + "empty row");
+    const std::vector<std::string> fields = split_row(lines[ln]);
+    if (fields.size() != header.size()) {
+      throw DataError(where + "ragged row: " + std::to_string(fields.size()) +
+                      " fields, the header has " + std::to_string(header.size()));
+    }
+    for (std::size_t k = 0; k < feature_cols.size(); ++k) {
+      out.values[k].push_back(parse(fields, feature_cols[k], where));
+    }
+    out.target_values.push_back(parse(fields, target_col, where));
+    out.precision = std::max(out.precision, decimals(fields[target_col]));
+    out.labels.push_back(label_col >= 0 ? fields[label_col] : std::to_string(ln + 1));
   }
-  return values;
+  return out;
 }
 
-SplitData series_data(const std::vector<double>& series, int steps, double train_fraction) {
+std::vector<double> read_csv_column(const std::string& path, const std::string& column,
+                                    std::string* chosen_column) {
+  CsvSeries s = read_csv_series(
+      path, column.empty() ? std::vector<std::string>{} : std::vector<std::string>{column}, "");
+  if (chosen_column) *chosen_column = s.target;
+  return std::move(s.target_values);
+}
+
+namespace {
+
+void check_split(long n_values, int steps, double train_fraction) {
   check_steps(steps);
   if (!(train_fraction > 0.0 && train_fraction < 1.0)) {
     throw InvalidArgument("train fraction must be in (0, 1), got " +
                           std::to_string(train_fraction));
   }
-  const long n_values = static_cast<long>(series.size());
   if (n_values < steps + 2L) {
     throw DataError("series of " + std::to_string(n_values) +
                     " values is too short for windows of " + std::to_string(steps) +
                     " steps: need at least T + 2 = " + std::to_string(steps + 2) +
                     " (one training and one test window)");
   }
+}
+
+Scaler fit_named(const std::vector<double>& v, std::size_t n, const std::string& name) {
+  try {
+    return Scaler::fit(v.data(), n);
+  } catch (const DataError& e) {
+    throw DataError("column '" + name + "' on the training part: " + e.what());
+  }
+}
+
+}  // namespace
+
+SplitData series_data(const CsvSeries& cs, int steps, double train_fraction) {
+  const long n_values = static_cast<long>(cs.target_values.size());
+  check_split(n_values, steps, train_fraction);
   const int n = static_cast<int>(n_values - steps);
   const int n_train = std::clamp(static_cast<int>(train_fraction * n), 1, n - 1);
+  const std::size_t fit_n = static_cast<std::size_t>(n_train) + steps;  // what training touches
+  const int D = static_cast<int>(cs.features.size());
   SplitData d;
-  // Fit on the values the training windows touch (inputs and targets), never on the test part.
-  d.scaler = Scaler::fit(series.data(), static_cast<std::size_t>(n_train) + steps);
-  std::vector<double> scaled(series.size());
-  for (std::size_t i = 0; i < series.size(); ++i) scaled[i] = d.scaler.scale(series[i]);
-  std::vector<int> train(n_train), test(n - n_train);
-  for (int i = 0; i < n_train; ++i) train[i] = i;
-  for (int i = n_train; i < n; ++i) test[i - n_train] = i;
-  d.train = make_windows(scaled, steps, train);
-  d.test = make_windows(scaled, steps, test);
+  d.source = cs.path;
+  d.column = cs.target;
+  d.features = cs.features;
+  d.label_name = cs.label_name;
+  d.labels = cs.labels;
+  d.precision = cs.precision;
+  d.scaler = fit_named(cs.target_values, fit_n, cs.target);
+  std::vector<std::vector<float>> scaled(D);
+  for (int f = 0; f < D; ++f) {
+    d.feature_scalers.push_back(fit_named(cs.values[f], fit_n, cs.features[f]));
+    for (double v : cs.values[f])
+      scaled[f].push_back(static_cast<float>(d.feature_scalers[f].scale(v)));
+  }
+  auto windows = [&](int first, int last) {
+    WindowSet w;
+    w.count = last - first;
+    w.steps = steps;
+    w.features = D;
+    for (int i = first; i < last; ++i) {
+      for (int t = 0; t < steps; ++t) {
+        for (int f = 0; f < D; ++f) w.x.push_back(scaled[f][i + t]);
+      }
+      w.y.push_back(static_cast<float>(d.scaler.scale(cs.target_values[i + steps])));
+      w.index.push_back(i);
+    }
+    return w;
+  };
+  d.train = windows(0, n_train);
+  d.test = windows(n_train, n);
   return d;
+}
+
+SplitData series_data(const std::vector<double>& series, int steps, double train_fraction) {
+  CsvSeries cs;
+  cs.features = {"value"};
+  cs.values = {series};
+  cs.target_values = series;
+  cs.label_name = "position";
+  for (std::size_t i = 0; i < series.size(); ++i) cs.labels.push_back(std::to_string(i + 1));
+  cs.precision = -1;
+  return series_data(cs, steps, train_fraction);
+}
+
+WindowSet split_validation(WindowSet& train, double fraction) {
+  if (!(fraction > 0.0 && fraction < 1.0)) {
+    throw InvalidArgument("validation split must be in (0, 1), got " + std::to_string(fraction));
+  }
+  if (train.count < 2) {
+    throw InvalidArgument("validation split: the training set has " + std::to_string(train.count) +
+                          " window(s); it needs at least 2");
+  }
+  std::vector<int> order(train.count);
+  for (int i = 0; i < train.count; ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int a, int b) { return train.index[a] < train.index[b]; });
+  const int n_val = std::clamp(static_cast<int>(fraction * train.count), 1, train.count - 1);
+  const std::size_t row = static_cast<std::size_t>(train.steps) * train.features;
+  auto take = [&](int first, int last) {
+    WindowSet w;
+    w.count = last - first;
+    w.steps = train.steps;
+    w.features = train.features;
+    for (int k = first; k < last; ++k) {
+      const int i = order[k];
+      w.x.insert(w.x.end(), train.x.begin() + i * row, train.x.begin() + (i + 1) * row);
+      w.y.push_back(train.y[i]);
+      w.index.push_back(train.index[i]);
+    }
+    return w;
+  };
+  // The training part keeps its own order (for fib, the tutorial's permutation).
+  std::vector<char> is_val(train.count, 0);
+  for (int k = train.count - n_val; k < train.count; ++k) is_val[order[k]] = 1;
+  WindowSet val = take(train.count - n_val, train.count);
+  WindowSet kept;
+  kept.steps = train.steps;
+  kept.features = train.features;
+  for (int i = 0; i < train.count; ++i) {
+    if (is_val[i]) continue;
+    kept.x.insert(kept.x.end(), train.x.begin() + i * row, train.x.begin() + (i + 1) * row);
+    kept.y.push_back(train.y[i]);
+    kept.index.push_back(train.index[i]);
+    ++kept.count;
+  }
+  train = std::move(kept);
+  return val;
 }
 
 }  // namespace rnnattn

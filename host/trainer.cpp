@@ -10,6 +10,7 @@
 #include "rnnattn/error.hpp"
 #include "rnnattn/params.hpp"
 #include "rnnattn/random.hpp"
+#include "rnnattn/reference.hpp"
 
 namespace rnnattn {
 namespace {
@@ -82,8 +83,16 @@ TrainHistory fit(Backend& backend, Model& model, const WindowSet& train, const T
   if (opt.batch_size < 1) {
     throw InvalidArgument("batch size must be >= 1, got " + std::to_string(opt.batch_size));
   }
+  if (opt.early_stopping < 0) {
+    throw InvalidArgument("early stopping patience must be >= 0, got " +
+                          std::to_string(opt.early_stopping));
+  }
   check_dataset(model, train, "training set");
   if (train.count < 1) throw InvalidArgument("training set: no windows");
+  if (opt.validation) {
+    check_dataset(model, *opt.validation, "validation set");
+    if (opt.validation->count < 1) throw InvalidArgument("validation set: no windows");
+  }
 
   const auto t0 = std::chrono::steady_clock::now();
   std::unique_ptr<TrainingSession> session =
@@ -95,25 +104,70 @@ TrainHistory fit(Backend& backend, Model& model, const WindowSet& train, const T
   std::vector<int> order(train.count);
   std::iota(order.begin(), order.end(), 0);
   const int batches = (train.count + opt.batch_size - 1) / opt.batch_size;
+  double best = 0;
+  Model best_model;  // weights and Adam state of the best epoch (early stopping)
   for (int epoch = 1; epoch <= opt.epochs; ++epoch) {
     const auto e0 = std::chrono::steady_clock::now();
     // Reshuffle every epoch (Fisher-Yates), as Keras' fit(shuffle=True) does.
     for (int i = train.count - 1; i >= 1; --i) std::swap(order[i], order[rng.below(i + 1)]);
     const double loss = run_epoch(*session, order, opt, epoch, e0);
     h.epoch_loss.push_back(loss);
+    double monitored = loss;
+    if (opt.validation || opt.early_stopping > 0) {
+      Model now = model;
+      now.params = session->parameters();
+      if (opt.validation) {
+        monitored = evaluate_loss(backend, now, *opt.validation);
+        h.val_loss.push_back(monitored);
+      }
+      if (opt.early_stopping > 0 && (epoch == 1 || monitored < best)) {
+        best = monitored;
+        h.best_epoch = epoch;
+        now.adam = session->adam_state();
+        best_model = std::move(now);
+      }
+    }
     const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - e0).count();
+    h.epoch_seconds.push_back(sec);
     if (opt.log) {
-      char line[160];
-      std::snprintf(line, sizeof line, "%sEpoch %d/%d - %d/%d - loss: %.4e - %.2fs",
-                    opt.progress ? "\r\033[K" : "", epoch, opt.epochs, batches, batches, loss, sec);
+      char line[200];
+      int len =
+          std::snprintf(line, sizeof line, "%sEpoch %d/%d - %d/%d - loss: %.4e",
+                        opt.progress ? "\r\033[K" : "", epoch, opt.epochs, batches, batches, loss);
+      if (opt.validation) {
+        len += std::snprintf(line + len, sizeof line - len, " - val_loss: %.4e", monitored);
+      }
+      std::snprintf(line + len, sizeof line - len, " - %.2fs", sec);
       *opt.log << line << '\n' << std::flush;
     }
+    if (opt.early_stopping > 0 && epoch - h.best_epoch >= opt.early_stopping) {
+      h.stopped_early = epoch < opt.epochs;
+      break;
+    }
   }
-  model.params = session->parameters();
-  model.adam = session->adam_state();
-  model.epochs_trained += opt.epochs;
+  const int run = static_cast<int>(h.epoch_loss.size());
+  if (opt.early_stopping > 0 && h.best_epoch > 0) {
+    model.params = std::move(best_model.params);
+    model.adam = std::move(best_model.adam);
+    if (opt.log) {
+      *opt.log << (h.stopped_early ? "Early stopping: " : "") << "restored the weights of epoch "
+               << h.best_epoch << " of " << run << '\n'
+               << std::flush;
+    }
+  } else {
+    model.params = session->parameters();
+    model.adam = session->adam_state();
+    h.best_epoch = run;
+  }
+  model.epochs_trained += h.best_epoch;
   h.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return h;
+}
+
+double evaluate_loss(Backend& backend, const Model& model, const WindowSet& data) {
+  const std::vector<float> y = predict(backend, model, data);
+  return reference_loss<float>(model.config.loss, y.data(), data.y.data(),
+                               static_cast<long>(y.size()));
 }
 
 std::vector<float> predict(Backend& backend, const Model& model, const WindowSet& data,

@@ -113,34 +113,68 @@ TEST(Fnv1a64, PublishedTestVectors) {
   EXPECT_EQ(fnv1a64("foobar", 6), 0x85944171f73967e8ull);
 }
 
-TEST_F(CheckpointTest, ChecksumIsStandardFnv1aOfTheBodyAndVersionIsTwo) {
+TEST_F(CheckpointTest, ChecksumIsStandardFnv1aOfTheBody) {
   const std::string good = slurp(path_);
   std::uint32_t version = 0;
   std::memcpy(&version, good.data() + 8, 4);
-  EXPECT_EQ(version, 2u);
+  EXPECT_EQ(version, kCheckpointVersion);
   std::uint64_t stored = 0;
   std::memcpy(&stored, good.data() + good.size() - 8, 8);
   EXPECT_EQ(stored, fnv1a64(good.data(), good.size() - 8));
 }
 
-// Version 1 files (checksum from the old, non-standard basis) are still read.
-TEST_F(CheckpointTest, VersionOneFilesAreStillRead) {
-  std::string v1 = slurp(path_);
-  v1[8] = 1;
-  std::uint64_t h = 1469598103934665603ull;  // version 1's starting value
-  for (std::size_t i = 0; i + 8 < v1.size(); ++i) {
-    h ^= static_cast<unsigned char>(v1[i]);
+// An older file from this one: version 2 had no input-column table (F, 4 bytes, 0 here, after the
+// column name: 80 fixed header bytes, then two length-prefixed strings); version 1 also started
+// its checksum from another basis.
+std::string older_file(std::string v3, std::uint32_t version, const Checkpoint& ck) {
+  const std::size_t f_at = 80 + 4 + ck.data_source.size() + 4 + ck.column.size();
+  v3.erase(f_at, 4);
+  std::memcpy(&v3[8], &version, 4);
+  std::uint64_t h = version == 1 ? 1469598103934665603ull : 14695981039346656037ull;
+  for (std::size_t i = 0; i + 8 < v3.size(); ++i) {
+    h ^= static_cast<unsigned char>(v3[i]);
     h *= 1099511628211ull;
   }
-  std::memcpy(&v1[v1.size() - 8], &h, 8);
-  spit(path_, v1);
-  const Checkpoint r = load_checkpoint(path_);
-  EXPECT_EQ(r.model.params, ck_.model.params);
-  // ... and a version 1 header with a version 2 checksum is refused.
-  std::string mixed = slurp(dir_.file("model.bin"));
-  const std::uint64_t v2sum = fnv1a64(mixed.data(), mixed.size() - 8);
-  std::memcpy(&mixed[mixed.size() - 8], &v2sum, 8);
+  std::memcpy(&v3[v3.size() - 8], &h, 8);
+  return v3;
+}
+
+TEST_F(CheckpointTest, VersionOneAndTwoFilesAreStillRead) {
+  const std::string v3 = slurp(path_);
+  for (std::uint32_t version : {1u, 2u}) {
+    SCOPED_TRACE(version);
+    spit(path_, older_file(v3, version, ck_));
+    const Checkpoint r = load_checkpoint(path_);
+    EXPECT_EQ(r.format_version, version);
+    EXPECT_EQ(r.model.params, ck_.model.params);
+    EXPECT_EQ(r.column, "SUNACTIVITY");
+    EXPECT_TRUE(r.features.empty());
+  }
+  // A version 1 header with a version 2 checksum is refused.
+  std::string mixed = older_file(v3, 2, ck_);
+  mixed[8] = 1;
   expect_refused(mixed, "checksum");
+}
+
+TEST_F(CheckpointTest, InputColumnsRoundTrip) {
+  Checkpoint ck = ck_;
+  ck.model = make_model(
+      [] {
+        ModelConfig c;
+        c.input_size = 3;
+        return c;
+      }(),
+      4);
+  ck.features = {"a", "b", "SUNACTIVITY"};
+  ck.feature_scalers = {{0, 1}, {-2, 5.5}, {1, 200}};
+  save_checkpoint(path_, ck);
+  const Checkpoint r = load_checkpoint(path_);
+  EXPECT_EQ(r.features, ck.features);
+  ASSERT_EQ(r.feature_scalers.size(), 3u);
+  EXPECT_EQ(r.feature_scalers[1].min, -2);
+  EXPECT_EQ(r.feature_scalers[1].max, 5.5);
+  ck.features.pop_back();  // two names for D = 3: refused before writing
+  EXPECT_THROW(save_checkpoint(path_, ck), InvalidArgument);
 }
 
 TEST_F(CheckpointTest, FailedWriteLeavesThePreviousFile) {

@@ -231,6 +231,102 @@ TEST_F(Cli, TrainsOnTheGpuLikeOnTheCpu) {
   EXPECT_NEAR(test_mse("cuda-unfused"), cpu, 1e-3 * cpu);
 }
 
+// Keras-like training: a validation split, early stopping with the best weights kept, the history
+// in the JSON, and the epoch kept in the table.
+TEST_F(Cli, ValidationEarlyStoppingAndHistory) {
+  const Result r = run("train --data " + kSun + " --hidden 4 --epochs 60 --lr 0.02 " +
+                       "--validation-split 0.25 --early-stopping 3 --device cpu --json h.json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("152 train, 50 validation, 87 test"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" - val_loss: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("epoch kept (per seed)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("restored the weights of epoch"), std::string::npos) << r.out;
+  const std::string json = slurp(dir_ + "/h.json");
+  for (const char* key : {"\"history\":[{\"epoch\":1,\"loss\":", "\"val_loss\":", "\"best_epoch\":",
+                          "\"stopped_early\":", "\"validation_windows\":50",
+                          "\"test\":{\"label_name\":\"YEAR\",\"labels\":[\"1922\"",
+                          "\"test_predictions\":[", "\"test_attention\":[["}) {
+    EXPECT_NE(json.find(key), std::string::npos) << key << " missing";
+  }
+}
+
+// predict labels rows by the target's YEAR and prints values at the data's precision; forecast
+// continues the YEAR column past the end.
+TEST_F(Cli, PredictLabelsAndForecast) {
+  ASSERT_EQ(run("train --data " + kSun + " --hidden 4 --epochs 2 --device cpu --save s.bin").code,
+            0);
+  Result r = run("predict --model s.bin --data " + kSun + " --device cpu");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("# YEAR  target  prediction"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\n1922  14.2  "), std::string::npos) << r.out;  // one decimal, as the file
+  r = run("forecast --model s.bin --data " + kSun + " --horizon 3 --device cpu --json f.json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("3 steps past YEAR 2008"), std::string::npos) << r.out;
+  for (const char* year : {"\n2009  ", "\n2010  ", "\n2011  "}) {
+    EXPECT_NE(r.out.find(year), std::string::npos) << year << " in " << r.out;
+  }
+  EXPECT_NE(slurp(dir_ + "/f.json").find("\"label\":\"2011\""), std::string::npos);
+  EXPECT_NE(run("forecast --model s.bin --data " + kSun).code, 0);  // no horizon
+}
+
+// Several features per step: --column takes a list, --target names the predicted column.
+TEST_F(Cli, SeveralFeaturesPerStep) {
+  std::string csv = "YEAR,SUN,LAG\n";
+  std::ifstream in(kSun);
+  std::string line, prev = "0";
+  std::getline(in, line);
+  while (std::getline(in, line)) {
+    const std::string v = line.substr(line.find(',') + 1);
+    csv += line.substr(0, line.find(',')) + "," + v + "," + prev + "\n";
+    prev = v;
+  }
+  file("two.csv", csv);
+  Result r = run("train --data two.csv --column SUN,LAG --epochs 2 --hidden 4 --device cpu");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("--target"), std::string::npos) << r.err;
+  r =
+      run("train --data two.csv --column SUN,LAG --target SUN --epochs 2 --hidden 4 --device cpu "
+          "--save two.bin");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("inputs SUN LAG"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("D=2"), std::string::npos) << r.out;
+  r = run("inspect --model two.bin");
+  EXPECT_NE(r.out.find("input 2: LAG"), std::string::npos) << r.out;
+  r = run("predict --model two.bin --data two.csv --device cpu");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("# test MSE"), std::string::npos) << r.out;
+  r = run("forecast --model two.bin --data two.csv --horizon 2 --device cpu");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("only input is the column it predicts"), std::string::npos) << r.err;
+}
+
+// tools/plot.py draws the three pictures from a short run's JSON; none is blank.
+TEST_F(Cli, PlotsFromTheJson) {
+  if (std::system("python3 -c 'import matplotlib' > /dev/null 2>&1") != 0) {
+    GTEST_FAIL() << "python3 cannot import matplotlib (tools/build.sh installs it)";
+  }
+  ASSERT_EQ(
+      run("train --data " + kSun + " --compare --hidden 4 --epochs 3 --validation-split 0.2 " +
+          "--device cpu --json p.json")
+          .code,
+      0);
+  const std::string plot = std::string("cd '") + dir_ + "' && python3 '" + RNNATTN_SOURCE_DIR +
+                           "/tools/plot.py' p.json pics > plot.txt 2>&1";
+  ASSERT_EQ(std::system(plot.c_str()), 0) << slurp(dir_ + "/plot.txt");
+  for (const char* png : {"loss.png", "predictions.png", "attention.png"}) {
+    const std::string path = dir_ + "/pics/" + png;
+    ASSERT_TRUE(exists(path)) << png;
+    // Not blank: many distinct colours (a blank canvas has one).
+    const std::string check =
+        "python3 -c \"import matplotlib.image as m, numpy as n, sys; "
+        "a = m.imread(sys.argv[1]); "
+        "sys.exit(0 if len(n.unique(a.reshape(-1, a.shape[-1]), axis=0)) > 50 "
+        "else 1)\" '" +
+        path + "'";
+    EXPECT_EQ(std::system(check.c_str()), 0) << png << " is blank";
+  }
+}
+
 TEST_F(Cli, CudaWithoutGpuIsAClearError) {
   if (rnnattn::cuda_device_count() > 0) GTEST_SKIP() << "a GPU is present: --device cuda runs here";
   const Result r = run("train --device cuda --epochs 1 --json out.json");

@@ -117,6 +117,63 @@ TEST_F(CsvTest, BadInputNamesFileLineAndColumn) {
   EXPECT_THROW(read_csv_column("/nonexistent/rnnattn.csv", ""), DataError);
 }
 
+TEST_F(CsvTest, SeveralColumnsLabelsAndPrecision) {
+  const std::string p =
+      write("DATE,a,b,note\n2001-01,1.5,10,x\n2001-02,2.25,20,y\n2001-03,3,30,z\n");
+  const CsvSeries s = read_csv_series(p, {"a", "B"}, "b");
+  EXPECT_EQ(s.features, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(s.values[0], (std::vector<double>{1.5, 2.25, 3}));
+  EXPECT_EQ(s.target, "b");
+  EXPECT_EQ(s.target_values, (std::vector<double>{10, 20, 30}));
+  EXPECT_EQ(s.label_name, "DATE");
+  EXPECT_EQ(s.labels, (std::vector<std::string>{"2001-01", "2001-02", "2001-03"}));
+  EXPECT_EQ(s.precision, 0);
+  EXPECT_EQ(read_csv_series(p, {"a"}, "").precision, 2);  // "2.25"
+  // A target alone is also the only input; no index column: the line numbers label the rows.
+  const CsvSeries t = read_csv_series(write("v,w\n1,2\n3,4\n"), {}, "w");
+  EXPECT_EQ(t.features, (std::vector<std::string>{"w"}));
+  EXPECT_EQ(t.label_name, "line");
+  EXPECT_EQ(t.labels, (std::vector<std::string>{"2", "3"}));
+  expect_error("a,b\n1,2\n", "", {"choose one with --column"});
+  try {
+    read_csv_series(write("a,b\n1,2\n"), {"a", "b"}, "");
+    FAIL() << "several inputs without a target";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("--target"), std::string::npos) << e.what();
+  }
+  // Only the chosen columns must be numbers.
+  EXPECT_THROW(read_csv_series(write("a,b\n1,x\n"), {"a", "b"}, "a"), DataError);
+  EXPECT_EQ(read_csv_series(write("a,b\n1,x\n"), {"a"}, "").target_values,
+            (std::vector<double>{1}));
+}
+
+TEST(Series, SeveralFeaturesAreScaledEachOnTheTrainingPart) {
+  CsvSeries cs;
+  cs.path = "mem";
+  cs.features = {"up", "down"};
+  cs.target = "up";
+  for (int i = 0; i < 30; ++i) {
+    cs.values.resize(2);
+    cs.values[0].push_back(i);
+    cs.values[1].push_back(100 - 2 * i);
+    cs.target_values.push_back(i);
+    cs.labels.push_back(std::to_string(1990 + i));
+  }
+  const SplitData d = series_data(cs, 4);
+  ASSERT_EQ(d.train.features, 2);
+  ASSERT_EQ(d.feature_scalers.size(), 2u);
+  // 26 windows: 18 train; the scalings see rows 0 .. 18 + 4 - 1 = 21 only.
+  EXPECT_EQ(d.train.count, 18);
+  EXPECT_EQ(d.feature_scalers[0].max, 21);
+  EXPECT_EQ(d.feature_scalers[1].min, 100 - 42);
+  // x of the first window, step 1, both features; y its target (row 4) scaled.
+  EXPECT_FLOAT_EQ(d.train.x[0], 0.f);
+  EXPECT_FLOAT_EQ(d.train.x[1], 1.f);
+  EXPECT_FLOAT_EQ(d.train.x[2], 1.f / 21);
+  EXPECT_FLOAT_EQ(d.train.y[0], 4.f / 21);
+  EXPECT_EQ(d.labels[d.test.index[0] + 4], "2012");
+}
+
 TEST_F(CsvTest, ByteOrderMarkIsNotPartOfTheFirstName) {
   std::string chosen;
   const auto v = read_csv_column(write("\xEF\xBB\xBFYEAR,V\n1,2\n2,3\n"), "", &chosen);

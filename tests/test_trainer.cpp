@@ -1,6 +1,7 @@
 // Adam against a hand computation; training lowers the loss; same seed, same bits.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -127,6 +128,61 @@ TEST(Trainer, SeedDerivationIsDocumented) {
   EXPECT_EQ(shuffle_seed(0), 1u);
   EXPECT_EQ(shuffle_seed(1), 0x9E3779B97F4A7C15ull + 1);
   EXPECT_EQ(shuffle_seed(2), 2 * 0x9E3779B97F4A7C15ull + 1);
+}
+
+// Early stopping as Keras' EarlyStopping(restore_best_weights=True): the model ends with the best
+// epoch's weights and Adam state, the history says which, and training stopped exactly `patience`
+// epochs after it.
+TEST(Trainer, EarlyStoppingKeepsTheBestEpoch) {
+  SplitData d = small_series();
+  WindowSet train = d.train;
+  const WindowSet val = split_validation(train, 0.25);
+  ModelConfig cfg;
+  cfg.steps = 8;
+  cfg.hidden_size = 6;
+  for (int patience : {1, 3}) {
+    SCOPED_TRACE(patience);
+    Model m = make_model(cfg, 2, AdamConfig{0.05f});  // a large step: val_loss wanders
+    auto backend = make_backend(Device::kCpu);
+    const TrainHistory h = fit(
+        *backend, m, train,
+        {.epochs = 40, .batch_size = 2, .seed = 3, .validation = &val, .early_stopping = patience});
+    const int run = static_cast<int>(h.epoch_loss.size());
+    ASSERT_EQ(h.val_loss.size(), h.epoch_loss.size());
+    ASSERT_EQ(h.epoch_seconds.size(), h.epoch_loss.size());
+    const auto best = std::min_element(h.val_loss.begin(), h.val_loss.end());
+    EXPECT_EQ(h.best_epoch, 1 + static_cast<int>(best - h.val_loss.begin()));
+    if (h.stopped_early) {
+      EXPECT_EQ(run - h.best_epoch, patience);
+    } else {
+      EXPECT_EQ(run, 40);
+    }
+    // The weights kept are the best epoch's: their validation loss is the best one, bit for bit.
+    EXPECT_EQ(evaluate_loss(*backend, m, val), *best);
+    EXPECT_EQ(m.epochs_trained, h.best_epoch);
+    EXPECT_EQ(m.adam.step, h.best_epoch * ((train.count + 1) / 2));
+  }
+}
+
+TEST(Trainer, ValidationSplitTakesTheLatestWindows) {
+  SplitData d = fibonacci_data(20);
+  WindowSet train = d.train;
+  const WindowSet val = split_validation(train, 0.2);
+  EXPECT_EQ(val.count, static_cast<int>(0.2 * d.train.count));
+  EXPECT_EQ(train.count + val.count, d.train.count);
+  const int latest_train = *std::max_element(train.index.begin(), train.index.end());
+  for (int i : val.index) EXPECT_GT(i, latest_train);
+  // The training part keeps the tutorial's order, rows and all.
+  std::vector<int> kept;
+  for (int i : d.train.index) {
+    if (i <= latest_train) kept.push_back(i);
+  }
+  EXPECT_EQ(train.index, kept);
+  EXPECT_EQ(train.x.size(), static_cast<std::size_t>(train.count) * 20);
+  WindowSet one = train;
+  one.count = 1;
+  EXPECT_THROW(split_validation(one, 0.5), InvalidArgument);
+  EXPECT_THROW(split_validation(train, 1.0), InvalidArgument);
 }
 
 TEST(Trainer, BatchOfAllEqualsOneFullGradientStep) {

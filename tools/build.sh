@@ -31,6 +31,14 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
+# tools/plot.py draws with matplotlib: into the python3 on PATH, from PyPI, else Debian's package.
+if command -v python3 >/dev/null && ! python3 -c 'import matplotlib' 2>/dev/null; then
+  echo "build.sh: installing matplotlib for tools/plot.py"
+  python3 -m pip install --quiet matplotlib 2>/dev/null ||
+    { [ "$(id -u)" = 0 ] && apt-get install -y -qq python3-matplotlib; } ||
+    echo "build.sh: could not install matplotlib; tools/plot.py will not run" >&2
+fi
+
 jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 if [ $simulator = 1 ]; then
   cmake -S . -B build-sim -DCMAKE_BUILD_TYPE=Release -DRNNATTN_GPU_SIMULATOR=ON ${CMAKE_ARGS:-}

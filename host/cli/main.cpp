@@ -96,23 +96,36 @@ std::string sci(double v, int digits = 3) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Data: "fib" or a CSV path.
-SplitData load_data(const std::string& data, const std::string& column, int steps) {
+// Data: "fib" or a CSV path. `columns`: the input columns (comma-separated on the command line);
+// `target`: the predicted one.
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : s + ",") {
+    if (c == ',') {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+    } else {
+      cur.push_back(c);
+    }
+  }
+  return out;
+}
+
+SplitData load_data(const std::string& data, const std::vector<std::string>& columns,
+                    const std::string& target, int steps) {
   if (data == "fib") {
-    if (!column.empty()) throw UsageError("--column applies to CSV data, not to --data fib");
+    if (!columns.empty() || !target.empty()) {
+      throw UsageError("--column and --target apply to CSV data, not to --data fib");
+    }
     return fibonacci_data(steps);
   }
-  std::string chosen;
-  const std::vector<double> series = read_csv_column(data, column, &chosen);
-  SplitData d;
+  const CsvSeries series = read_csv_series(data, columns, target);
   try {
-    d = series_data(series, steps);
+    return series_data(series, steps);
   } catch (const DataError& e) {
     throw DataError(data + ": " + e.what());
   }
-  d.source = data;
-  d.column = chosen;
-  return d;
 }
 
 struct Baseline {
@@ -199,7 +212,9 @@ constexpr const char* kTrainHelp = R"(usage: rnnattn train [options]
 Train an Elman RNN (tanh) with additive attention, or the plain RNN, and report train and test MSE.
 
   --data fib|FILE.csv      the tutorial's Fibonacci windows (default) or a CSV series
-  --column NAME            the CSV column (default: the only one, or the one after YEAR/DATE/TIME)
+  --column NAME[,NAME...]  the CSV input column(s) (default: the only one, or the one after
+                           YEAR/DATE/TIME); several give D > 1 features per step
+  --target NAME            the column to predict (default: the only input column)
   --model attention|plain  which model (default attention)
   --compare                train both models and print the tutorial's comparison table
   --seeds N                repeat every run for seeds S..S+N-1; report min / median / max (default 1)
@@ -211,6 +226,10 @@ Train an Elman RNN (tanh) with additive attention, or the plain RNN, and report 
   --head tanh|linear|sigmoid   head activation (default tanh)
   --loss mse|bce           loss (default mse; bce needs --head sigmoid)
   --seed S                 first seed: initialisation and shuffling (default 1)
+  --validation-split F     hold out the last F of the training windows (in time order) and
+                           report val_loss after every epoch
+  --early-stopping P       stop once the val_loss (else the loss) has not improved for P epochs,
+                           and keep the best epoch's weights (reported as "epoch kept")
   --device cpu|cuda|cuda-unfused|auto
                            where to train (default auto: the GPU when there is one and the CUDA
                            kernels are verified on it, else the CPU); cuda-unfused is the classic
@@ -226,6 +245,9 @@ struct RunResult {
   std::string model;
   long seed;
   double train_mse, test_mse, test_rmse, seconds, final_loss;
+  TrainHistory history;
+  std::vector<float> test_pred;       // original units
+  std::vector<float> test_attention;  // [N, T] (attention model)
 };
 
 double median(std::vector<double> v) {
@@ -240,8 +262,9 @@ int cmd_train(const std::vector<std::string>& argv) {
     return 0;
   }
   const Args a("train", argv,
-               {"--data", "--column", "--model", "--seeds", "--hidden", "--steps", "--epochs",
-                "--batch", "--lr", "--head", "--loss", "--seed", "--device", "--save", "--json"},
+               {"--data", "--column", "--target", "--model", "--seeds", "--hidden", "--steps",
+                "--epochs", "--batch", "--lr", "--head", "--loss", "--seed", "--device", "--save",
+                "--json", "--validation-split", "--early-stopping"},
                {"--compare", "--quiet", "--verbose"});
   ModelConfig cfg;
   cfg.hidden_size = static_cast<int>(a.get_int("--hidden", 2, 1, 1 << 14));
@@ -258,6 +281,12 @@ int cmd_train(const std::vector<std::string>& argv) {
   TrainOptions opt;
   opt.epochs = static_cast<int>(a.get_int("--epochs", 30, 1, 1000000));
   opt.batch_size = static_cast<int>(a.get_int("--batch", 1, 1, 1 << 24));
+  opt.early_stopping = static_cast<int>(a.get_int("--early-stopping", 0, 0, 1000000));
+  const double val_split = a.get_double("--validation-split", 0.0);
+  if (a.has("--validation-split") && !(val_split > 0 && val_split < 1)) {
+    throw UsageError("--validation-split must be in (0, 1), got " +
+                     a.get("--validation-split", ""));
+  }
   AdamConfig adam;
   const double lr = a.get_double("--lr", 1e-3);
   if (!(lr > 0)) throw UsageError("--lr must be positive, got " + a.get("--lr", ""));
@@ -274,19 +303,33 @@ int cmd_train(const std::vector<std::string>& argv) {
   const std::string data_arg = a.get("--data", "fib");
   check_outputs({{"--json", json_path}, {"--save", save}},
                 {{"--data", data_arg == "fib" ? "" : data_arg}});
-  const SplitData data = load_data(data_arg, a.get("--column", ""), cfg.steps);
+  const SplitData data =
+      load_data(data_arg, split_list(a.get("--column", "")), a.get("--target", ""), cfg.steps);
+  cfg.input_size = data.train.features;
+  WindowSet train = data.train, validation;
+  if (val_split > 0) {
+    validation = split_validation(train, val_split);
+    opt.validation = &validation;
+  }
   const std::unique_ptr<Backend> backend = open_backend(a.get("--device", "auto"));
   const std::vector<Baseline> bases = baselines_for(data);
   const bool fib = data.source == "fib";
 
+  std::string inputs;
+  if (data.features.size() > 1 || (data.features.size() == 1 && data.features[0] != data.column)) {
+    inputs = ", inputs";
+    for (const std::string& f : data.features) inputs += " " + f;
+  }
   std::cout << "data: " << data.source << (data.column.empty() ? "" : " column " + data.column)
-            << ", " << data.train.count + data.test.count << " windows of T=" << cfg.steps << " ("
-            << data.train.count << " train, " << data.test.count << " test, "
+            << inputs << ", " << data.train.count + data.test.count << " windows of T=" << cfg.steps
+            << " (" << train.count << " train, "
+            << (validation.count ? std::to_string(validation.count) + " validation, " : "")
+            << data.test.count << " test, "
             << (fib ? "split by RandomState(13)" : "chronological split") << ")" << std::endl;
-  if (opt.batch_size > data.train.count) {
+  if (opt.batch_size > train.count) {
     std::cerr << "rnnattn train: warning: --batch " << opt.batch_size << " is larger than the "
-              << data.train.count << " training windows: each epoch is one batch of "
-              << data.train.count << std::endl;
+              << train.count << " training windows: each epoch is one batch of " << train.count
+              << std::endl;
   }
 
   std::vector<std::string> models;
@@ -308,15 +351,24 @@ int cmd_train(const std::vector<std::string>& argv) {
       opt.seed = static_cast<std::uint64_t>(s);  // shuffles as fit() documents
       opt.log = verbose ? &std::cout : nullptr;
       opt.progress = verbose && ::isatty(STDOUT_FILENO);
-      const TrainHistory h = fit(*backend, model, data.train, opt);
-      RunResult r{m, s, 0, 0, 0, h.seconds, h.epoch_loss.empty() ? NAN : h.epoch_loss.back()};
-      r.train_mse = mean_squared_error(predict(*backend, model, data.train), data.train);
-      r.test_mse = mean_squared_error(predict(*backend, model, data.test), data.test);
+      const TrainHistory h = fit(*backend, model, train, opt);
+      RunResult r{m, s,  0, 0, 0, h.seconds, h.epoch_loss.empty() ? NAN : h.epoch_loss.back(),
+                  h, {}, {}};
+      r.train_mse = mean_squared_error(predict(*backend, model, train), train);
+      const std::vector<float> pred =
+          predict(*backend, model, data.test, mc.attention ? &r.test_attention : nullptr);
+      r.test_mse = mean_squared_error(pred, data.test);
       r.test_rmse = std::sqrt(r.test_mse) * data.scaler.range();
+      for (float v : pred) r.test_pred.push_back(static_cast<float>(data.scaler.unscale(v)));
+      std::string kept;
+      if (opt.early_stopping > 0) {
+        kept = "  epoch kept " + std::to_string(h.best_epoch) + "/" +
+               std::to_string(h.epoch_loss.size());
+      }
       std::printf(
-          "%-9s seed %-4ld train MSE %s  test MSE %s  test RMSE %s (original units)  %.1fs\n",
+          "%-9s seed %-4ld train MSE %s  test MSE %s  test RMSE %s (original units)%s  %.1fs\n",
           m.c_str(), s, sci(r.train_mse).c_str(), sci(r.test_mse).c_str(), sci(r.test_rmse).c_str(),
-          r.seconds);
+          kept.c_str(), r.seconds);
       std::fflush(stdout);
       results.push_back(r);
       last_model = std::move(model);
@@ -324,27 +376,32 @@ int cmd_train(const std::vector<std::string>& argv) {
   }
 
   // Summary table.
+  const bool es = opt.early_stopping > 0;
   std::printf(
       "\n| model | runs | train MSE min / median / max | test MSE min / median / max | "
-      "test RMSE median (original units) |\n|---|---|---|---|---|\n");
+      "test RMSE median (original units) |%s\n|---|---|---|---|---|%s\n",
+      es ? " epoch kept (per seed) |" : "", es ? "---|" : "");
   for (const std::string& m : models) {
     std::vector<double> tr, te, rm;
+    std::string kept;
     for (const RunResult& r : results) {
       if (r.model != m) continue;
       tr.push_back(r.train_mse);
       te.push_back(r.test_mse);
       rm.push_back(r.test_rmse);
+      kept += (kept.empty() ? "" : ", ") + std::to_string(r.history.best_epoch);
     }
-    std::printf("| %s | %zu | %s / %s / %s | %s / %s / %s | %s |\n", m.c_str(), tr.size(),
+    std::printf("| %s | %zu | %s / %s / %s | %s / %s / %s | %s |%s\n", m.c_str(), tr.size(),
                 sci(*std::min_element(tr.begin(), tr.end())).c_str(), sci(median(tr)).c_str(),
                 sci(*std::max_element(tr.begin(), tr.end())).c_str(),
                 sci(*std::min_element(te.begin(), te.end())).c_str(), sci(median(te)).c_str(),
-                sci(*std::max_element(te.begin(), te.end())).c_str(), sci(median(rm)).c_str());
+                sci(*std::max_element(te.begin(), te.end())).c_str(), sci(median(rm)).c_str(),
+                es ? (" " + kept + " |").c_str() : "");
   }
   for (const Baseline& base : bases) {
-    std::printf("| %s (baseline) | - | %s | %s | %s |\n", base.name.c_str(),
+    std::printf("| %s (baseline) | - | %s | %s | %s |%s\n", base.name.c_str(),
                 sci(base.train_mse).c_str(), sci(base.test_mse).c_str(),
-                sci(base.test_rmse).c_str());
+                sci(base.test_rmse).c_str(), es ? " - |" : "");
   }
   if (fib) {
     std::printf(
@@ -386,21 +443,57 @@ int cmd_train(const std::vector<std::string>& argv) {
         .value("epochs", opt.epochs)
         .value("batch", opt.batch_size)
         .value("lr", static_cast<double>(adam.learning_rate))
-        .value("train_windows", data.train.count)
+        .value("train_windows", train.count)
+        .value("validation_windows", validation.count)
         .value("test_windows", data.test.count)
+        .value("early_stopping", opt.early_stopping)
+        .value("input_size", cfg.input_size)
         .end_object();
+    j.begin_array("features");
+    for (const std::string& f : data.features) j.value(nullptr, f);
+    j.end_array();
+    // The test part in original units, labelled by the target's row: what the plots draw.
+    j.begin_object("test").value("label_name", data.label_name);
+    j.begin_array("labels");
+    for (int i : data.test.index) j.value(nullptr, data.labels[i + cfg.steps]);
+    j.end_array().begin_array("target");
+    for (float v : data.test.y) j.value(nullptr, data.scaler.unscale(v));
+    j.end_array().end_object();
     j.begin_array("runs");
     for (const RunResult& r : results) {
       j.begin_object()
           .value("model", r.model)
           .value("seed", static_cast<long long>(r.seed))
           .value("epochs", opt.epochs)
+          .value("epochs_run", static_cast<int>(r.history.epoch_loss.size()))
+          .value("best_epoch", r.history.best_epoch)
+          .value("stopped_early", r.history.stopped_early)
           .value("final_loss", r.final_loss)
           .value("train_mse", r.train_mse)
           .value("test_mse", r.test_mse)
           .value("test_rmse", r.test_rmse)
-          .value("seconds", r.seconds)
-          .end_object();
+          .value("seconds", r.seconds);
+      j.begin_array("history");
+      for (std::size_t e = 0; e < r.history.epoch_loss.size(); ++e) {
+        j.begin_object()
+            .value("epoch", static_cast<int>(e + 1))
+            .value("loss", r.history.epoch_loss[e]);
+        if (e < r.history.val_loss.size()) j.value("val_loss", r.history.val_loss[e]);
+        j.value("seconds", r.history.epoch_seconds[e]).end_object();
+      }
+      j.end_array();
+      j.numbers("test_predictions", r.test_pred);
+      if (!r.test_attention.empty()) {
+        j.begin_array("test_attention");
+        for (int i = 0; i < data.test.count; ++i) {
+          j.numbers(nullptr,
+                    std::vector<float>(
+                        r.test_attention.begin() + static_cast<std::size_t>(i) * cfg.steps,
+                        r.test_attention.begin() + static_cast<std::size_t>(i + 1) * cfg.steps));
+        }
+        j.end_array();
+      }
+      j.end_object();
     }
     j.end_array();
     j.begin_array("baselines");
@@ -417,8 +510,12 @@ int cmd_train(const std::vector<std::string>& argv) {
     outputs.push_back({json_path, j.str()});
   }
   if (!save.empty()) {
-    outputs.push_back(
-        {save, checkpoint_bytes(Checkpoint{last_model, data.scaler, data.source, data.column})});
+    Checkpoint ck{last_model, data.scaler, data.source, data.column, {}, {}};
+    if (!fib) {
+      ck.features = data.features;
+      ck.feature_scalers = data.feature_scalers;
+    }
+    outputs.push_back({save, checkpoint_bytes(ck)});
   }
   write_files_atomic(outputs);  // all or none
   for (const OutputFile& f : outputs) std::cout << "wrote " << f.path << '\n';
@@ -429,19 +526,66 @@ int cmd_train(const std::vector<std::string>& argv) {
 constexpr const char* kPredictHelp =
     R"(usage: rnnattn predict --model FILE --data fib|FILE.csv [options]
 
-Print the model's predictions for the test part of the data, in original units.
+Print the model's predictions for the test part of the data, in original units and at the data's
+precision, each labelled by its target's row (the YEAR, DATE or TIME column, else the line).
 
   --model FILE             a checkpoint written by 'rnnattn train --save'
   --data fib|FILE.csv      the data (windows of the model's T; scaled as at training time)
-  --column NAME            the CSV column (default: the one the model was trained on)
+  --column NAME            for a one-column model: read this column instead of the one it was
+                           trained on (default: the checkpoint's columns)
   --attention              also print the attention weights of each window
   --device cpu|cuda|cuda-unfused|auto   where to run (default auto)
   --json FILE              write predictions (and weights) as JSON
 )";
 
-void rescale(WindowSet& w, const Scaler& from, const Scaler& to) {
-  for (float& v : w.x) v = static_cast<float>(to.scale(from.unscale(v)));
-  for (float& v : w.y) v = static_cast<float>(to.scale(from.unscale(v)));
+// The data as the checkpoint's model saw its training data: the same input columns and target,
+// scaled with the checkpoint's scalings (whatever the data's own split would fit).
+SplitData load_for_checkpoint(const std::string& source, const std::string& column_arg,
+                              const Checkpoint& ck) {
+  const int T = ck.model.config.steps;
+  std::vector<std::string> columns = ck.features;
+  std::string target = ck.column;
+  if (source == "fib") {
+    columns.clear();
+    target.clear();
+  } else if (!column_arg.empty()) {  // another column of the same meaning (a one-input model only)
+    if (ck.features.size() > 1) {
+      throw UsageError("--column: this model reads " + std::to_string(ck.features.size()) +
+                       " columns, named in the checkpoint");
+    }
+    columns = {column_arg};
+    target = column_arg;
+  }
+  SplitData d = load_data(source, columns, target, T);
+  if (d.train.features != ck.model.config.input_size) {
+    throw UsageError("the model takes D = " + std::to_string(ck.model.config.input_size) +
+                     " inputs per step; the data gives " + std::to_string(d.train.features));
+  }
+  const std::vector<Scaler> from =
+      d.feature_scalers.empty() ? std::vector<Scaler>{d.scaler} : d.feature_scalers;
+  const std::vector<Scaler> to =
+      ck.features.empty() ? std::vector<Scaler>{ck.scaler} : ck.feature_scalers;
+  for (WindowSet* w : {&d.train, &d.test}) {
+    for (std::size_t k = 0; k < w->x.size(); ++k) {
+      const std::size_t f = k % from.size();
+      w->x[k] = static_cast<float>(to[f].scale(from[f].unscale(w->x[k])));
+    }
+    for (float& v : w->y) v = static_cast<float>(ck.scaler.scale(d.scaler.unscale(v)));
+  }
+  d.scaler = ck.scaler;
+  d.feature_scalers = to;
+  return d;
+}
+
+// A value in the data's original units, written at the data's precision.
+std::string format_value(double v, int precision) {
+  char buf[64];
+  if (precision >= 0 && std::fabs(v) < 1e15) {
+    std::snprintf(buf, sizeof buf, "%.*f", precision, v);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.9g", v);
+  }
+  return buf;
 }
 
 // Values that scale far outside [0, 1] lie outside what the model saw in training: its
@@ -473,10 +617,7 @@ int cmd_predict(const std::vector<std::string>& argv) {
                 {{"--model", a.get("--model", "")}, {"--data", source == "fib" ? "" : source}});
   const Checkpoint ck = load_checkpoint(a.get("--model", ""));
   const Model& model = ck.model;
-  const std::string column = a.get("--column", source == "fib" ? "" : ck.column);
-  SplitData data = load_data(source, column, model.config.steps);
-  // Use the scaling the model was trained with, whatever the data's own split would give.
-  rescale(data.test, data.scaler, ck.scaler);
+  SplitData data = load_for_checkpoint(source, a.get("--column", ""), ck);
   warn_if_outside_scaling(data.test, ck.scaler);
   const auto not_finite = [](float v) { return !std::isfinite(v); };
   if (std::any_of(data.test.x.begin(), data.test.x.end(), not_finite) ||
@@ -505,11 +646,16 @@ int cmd_predict(const std::vector<std::string>& argv) {
   }
 
   std::printf(
-      "# test windows of %s (%d); values in original units\n# start  target  prediction%s\n",
-      source.c_str(), data.test.count, want_attention ? "  attention weights a_1..a_T" : "");
+      "# test windows of %s (%d); values in original units, each row labelled by its target's "
+      "%s\n# %s  target  prediction%s\n",
+      source.c_str(), data.test.count, data.label_name.c_str(), data.label_name.c_str(),
+      want_attention ? "  attention weights a_1..a_T" : "");
   for (int i = 0; i < data.test.count; ++i) {
-    std::printf("%d  %.9g  %.9g", data.test.index[i], ck.scaler.unscale(data.test.y[i]),
-                ck.scaler.unscale(pred[static_cast<std::size_t>(i) * O]));
+    std::printf(
+        "%s  %s  %s", data.labels[data.test.index[i] + T].c_str(),
+        format_value(ck.scaler.unscale(data.test.y[i]), data.precision).c_str(),
+        format_value(ck.scaler.unscale(pred[static_cast<std::size_t>(i) * O]), data.precision)
+            .c_str());
     if (want_attention) {
       for (int t = 0; t < T; ++t) std::printf(" %.5f", attn[static_cast<std::size_t>(i) * T + t]);
     }
@@ -525,6 +671,7 @@ int cmd_predict(const std::vector<std::string>& argv) {
     for (int i = 0; i < data.test.count; ++i) {
       j.begin_object()
           .value("start", data.test.index[i])
+          .value(data.label_name.c_str(), data.labels[data.test.index[i] + T])
           .value("target", ck.scaler.unscale(data.test.y[i]))
           .value("prediction", ck.scaler.unscale(pred[static_cast<std::size_t>(i) * O]));
       if (want_attention) {
@@ -533,6 +680,124 @@ int cmd_predict(const std::vector<std::string>& argv) {
                                      attn.begin() + static_cast<std::size_t>(i + 1) * T));
       }
       j.end_object();
+    }
+    j.end_array().end_object();
+    write_file_atomic(json_path, j.str());
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+constexpr const char* kForecastHelp =
+    R"(usage: rnnattn forecast --model FILE --data fib|FILE.csv --horizon N [options]
+
+Forecast N steps past the end of the series: the model predicts the next value from the last T,
+which is then fed back as an input for the step after, and so on. Each step is printed with its
+label (the YEAR or TIME column continued when it is numeric, else +k after the last row) and its
+value in original units at the data's precision.
+
+  --model FILE             a checkpoint of a one-column model ('rnnattn train --save')
+  --data fib|FILE.csv      the series (default column: the one the model was trained on)
+  --column NAME            another column of the same meaning
+  --horizon N              steps to forecast (1 to 100000)
+  --device cpu|cuda|cuda-unfused|auto   where to run (default auto)
+  --json FILE              write the forecast as JSON
+)";
+
+// Labels past the end of a series: a numeric label column continues by its last step; anything
+// else counts on from the last label.
+std::vector<std::string> labels_after(const std::vector<std::string>& labels, int n) {
+  std::vector<std::string> out;
+  double last = 0, prev = 0;
+  bool numeric = labels.size() >= 2;
+  if (numeric) {
+    char* end = nullptr;
+    last = std::strtod(labels.back().c_str(), &end);
+    numeric = end && *end == '\0' && !labels.back().empty();
+    prev = std::strtod(labels[labels.size() - 2].c_str(), &end);
+    numeric = numeric && end && *end == '\0' && last != prev;
+  }
+  for (int k = 1; k <= n; ++k) {
+    if (numeric) {
+      const double v = last + k * (last - prev);
+      char buf[64];
+      std::snprintf(buf, sizeof buf, v == std::floor(v) && std::fabs(v) < 1e15 ? "%.0f" : "%g", v);
+      out.push_back(buf);
+    } else {
+      out.push_back((labels.empty() ? std::string("end") : labels.back()) + "+" +
+                    std::to_string(k));
+    }
+  }
+  return out;
+}
+
+int cmd_forecast(const std::vector<std::string>& argv) {
+  if (wants_help(argv)) {
+    std::cout << kForecastHelp;
+    return 0;
+  }
+  const Args a("forecast", argv,
+               {"--model", "--data", "--column", "--horizon", "--device", "--json"}, {});
+  if (!a.has("--model"))
+    throw UsageError("--model FILE is required (see 'rnnattn forecast --help')");
+  if (!a.has("--data")) throw UsageError("--data is required (see 'rnnattn forecast --help')");
+  if (!a.has("--horizon"))
+    throw UsageError("--horizon N is required (see 'rnnattn forecast --help')");
+  const int horizon = static_cast<int>(a.get_int("--horizon", 1, 1, 100000));
+  const std::string source = a.get("--data", ""), json_path = a.get("--json", "");
+  check_outputs({{"--json", json_path}},
+                {{"--model", a.get("--model", "")}, {"--data", source == "fib" ? "" : source}});
+  const Checkpoint ck = load_checkpoint(a.get("--model", ""));
+  const ModelConfig& c = ck.model.config;
+  if (c.input_size != 1 || (ck.features.size() == 1 && ck.features[0] != ck.column)) {
+    throw UsageError(
+        "forecast feeds each prediction back as the next input: it needs a model whose "
+        "only input is the column it predicts (this one reads " +
+        std::to_string(c.input_size) + " column(s))");
+  }
+  // The whole series, the labels and the precision, from the same loader as training.
+  const SplitData data = load_for_checkpoint(source, a.get("--column", ""), ck);
+  std::vector<double> series;
+  if (source == "fib") {
+    series = fibonacci_sequence(static_cast<int>(data.labels.size()));
+  } else {
+    const std::string col = a.get("--column", ck.column);
+    series = read_csv_series(source, {col}, "").target_values;
+  }
+  if (static_cast<int>(series.size()) < c.steps) {
+    throw DataError(source + ": " + std::to_string(series.size()) +
+                    " values, fewer than the model's T = " + std::to_string(c.steps));
+  }
+  std::vector<float> window;
+  for (std::size_t i = series.size() - c.steps; i < series.size(); ++i) {
+    window.push_back(static_cast<float>(ck.scaler.scale(series[i])));
+  }
+  const std::unique_ptr<Backend> backend = open_backend(a.get("--device", "auto"));
+  const std::vector<std::string> labels = labels_after(data.labels, horizon);
+  std::vector<double> values;
+  float y = 0;
+  for (int k = 0; k < horizon; ++k) {
+    backend->forward(c, ck.model.params.data(), window.data(), 1, &y, nullptr, nullptr);
+    if (!std::isfinite(y)) {
+      throw Error("the forecast became non-finite at step " + std::to_string(k + 1) +
+                  ". No output written");
+    }
+    values.push_back(ck.scaler.unscale(y));
+    window.erase(window.begin());
+    window.push_back(y);
+  }
+  std::printf("# forecast of %s%s from %s, %d steps past %s %s (original units)\n# %s  value\n",
+              ck.column.empty() ? "the series" : ck.column.c_str(), "", source.c_str(), horizon,
+              data.label_name.c_str(), data.labels.back().c_str(), data.label_name.c_str());
+  for (int k = 0; k < horizon; ++k) {
+    std::printf("%s  %s\n", labels[k].c_str(), format_value(values[k], data.precision).c_str());
+  }
+  if (!json_path.empty()) {
+    Json j;
+    j.begin_object().value("model", a.get("--model", "")).value("data", source);
+    j.value("label_name", data.label_name).begin_array("forecast");
+    for (int k = 0; k < horizon; ++k) {
+      j.begin_object().value("label", labels[k]).value("value", values[k]).end_object();
     }
     j.end_array().end_object();
     write_file_atomic(json_path, j.str());
@@ -580,6 +845,15 @@ int cmd_inspect(const std::vector<std::string>& argv) {
         .value("column", ck.column)
         .value("scaler_min", ck.scaler.min)
         .value("scaler_max", ck.scaler.max);
+    j.begin_array("inputs");
+    for (std::size_t i = 0; i < ck.features.size(); ++i) {
+      j.begin_object()
+          .value("column", ck.features[i])
+          .value("scaler_min", ck.feature_scalers[i].min)
+          .value("scaler_max", ck.feature_scalers[i].max)
+          .end_object();
+    }
+    j.end_array();
     j.begin_object("tensors");
     for (const TensorInfo& t : layout.tensors()) {
       j.begin_object(t.name.c_str()).value("rows", t.rows).value("cols", t.cols);
@@ -598,6 +872,10 @@ int cmd_inspect(const std::vector<std::string>& argv) {
               static_cast<long long>(m.epochs_trained), static_cast<long long>(m.adam.step),
               m.adam_config.learning_rate, ck.data_source.c_str(),
               ck.column.empty() ? "" : " column ", ck.column.c_str(), ck.scaler.min, ck.scaler.max);
+  for (std::size_t i = 0; i < ck.features.size(); ++i) {
+    std::printf("input %zu: %s, scaler [%.17g, %.17g]\n", i + 1, ck.features[i].c_str(),
+                ck.feature_scalers[i].min, ck.feature_scalers[i].max);
+  }
   for (const TensorInfo& t : layout.tensors()) {
     std::printf("%s [%d,%d]\n", t.name.c_str(), t.rows, t.cols);
     for (int r = 0; r < t.rows; ++r) {
@@ -616,6 +894,7 @@ An Elman RNN with additive attention (the Keras tutorial's model), trained on th
 commands:
   train     train a model and report train/test MSE (try: rnnattn train --data fib --compare)
   predict   predictions of a saved model on the test part of a data set
+  forecast  forecast a series past its end with a saved model
   inspect   print a saved model's configuration and parameters
 
 'rnnattn <command> --help' describes each command's options.
@@ -636,8 +915,10 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "train") return cmd_train(args);
     if (cmd == "predict") return cmd_predict(args);
+    if (cmd == "forecast") return cmd_forecast(args);
     if (cmd == "inspect") return cmd_inspect(args);
-    std::cerr << "rnnattn: unknown command '" << cmd << "' (expected train, predict or inspect)\n";
+    std::cerr << "rnnattn: unknown command '" << cmd
+              << "' (expected train, predict, forecast or inspect)\n";
     return 2;
   } catch (const UsageError& e) {
     std::cerr << "rnnattn " << cmd << ": " << e.what() << '\n';

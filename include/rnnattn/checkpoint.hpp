@@ -7,21 +7,26 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "rnnattn/data.hpp"
 #include "rnnattn/trainer.hpp"
 
 namespace rnnattn {
 
-// Version written. Version 1 (rnnattn 0.1.0) differed only in its checksum's starting value; it is
-// still read.
-constexpr std::uint32_t kCheckpointVersion = 2;
+// Version written: 3 (input columns and their scalings). Versions 1 (another checksum start) and 2
+// (one column) are still read.
+constexpr std::uint32_t kCheckpointVersion = 3;
 
 struct Checkpoint {
   Model model;
   Scaler scaler;            // scaling of the data the model was trained on
   std::string data_source;  // "fib" or the CSV path it was trained on
-  std::string column;       // CSV column ("" for fib)
+  std::string column;       // the predicted CSV column ("" for fib)
+  // The input columns and their scalings (D of them); empty when the only input is the predicted
+  // series itself (fib, or one CSV column).
+  std::vector<std::string> features;
+  std::vector<Scaler> feature_scalers;
   std::uint32_t format_version = kCheckpointVersion;  // as read (save writes the current one)
 };
 

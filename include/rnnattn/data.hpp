@@ -22,18 +22,48 @@ struct Scaler {
 struct WindowSet {
   int count = 0;           // N windows
   int steps = 0;           // T
-  std::vector<float> x;    // [N, T, 1]
+  int features = 1;        // D
+  std::vector<float> x;    // [N, T, D]
   std::vector<float> y;    // [N, 1]
-  std::vector<int> index;  // the window's start position in the series (for reports)
+  std::vector<int> index;  // the window's start position in the series; its target is at index + T
 };
 
 struct SplitData {
   std::string source;  // "fib" or the CSV path
-  std::string column;  // the CSV column ("" for fib)
-  Scaler scaler;
+  std::string column;  // the predicted (target) column ("" for fib)
+  Scaler scaler;       // the target's scaling
+  // The input columns, one per feature (D of them), with their scalings; for fib and for a single
+  // column that is also the target, {column} and {scaler}.
+  std::vector<std::string> features;
+  std::vector<Scaler> feature_scalers;
+  // A label per series value, for reports: the index column's text (YEAR, DATE or TIME) when the
+  // file has one, else the CSV line number; for fib, the value's position (1-based).
+  std::string label_name;
+  std::vector<std::string> labels;
+  int precision = -1;  // digits after the decimal point of the target in the file (-1: not known)
   WindowSet train;
   WindowSet test;
 };
+
+// Several columns of a CSV file (see read_csv_column for the format), as series_data reads them.
+struct CsvSeries {
+  std::string path;
+  std::vector<std::string> features;        // the input columns
+  std::vector<std::vector<double>> values;  // [feature][row]
+  std::string target;                       // the predicted column
+  std::vector<double> target_values;        // [row]
+  std::string label_name;                   // the index column's name, or "line"
+  std::vector<std::string> labels;          // [row]
+  int precision = 0;  // the most digits after the decimal point among the target's values
+};
+
+// Reads `columns` (the input features; empty: see below) and `target` (the predicted column;
+// empty: the only input column) from a CSV file. With both empty: the file's only column, or the
+// second of two when the first is named YEAR, DATE or TIME. Several input columns need a target.
+// Names match exactly, else case-insensitively. Only the chosen columns must be numeric. Throws
+// DataError naming the file, line and column of any bad value.
+CsvSeries read_csv_series(const std::string& path, const std::vector<std::string>& columns,
+                          const std::string& target);
 
 // The seed's Fibonacci numbers 1, 2, 3, 5, 8, ... (n values, computed in double).
 std::vector<double> fibonacci_sequence(int n);
@@ -56,5 +86,15 @@ std::vector<double> read_csv_column(const std::string& path, const std::string& 
 // train, the rest test. The scaler is fit on the values the training windows touch only.
 // Throws DataError when the series is shorter than steps + 2 (fewer than one window each side).
 SplitData series_data(const std::vector<double>& series, int steps, double train_fraction = 0.7);
+
+// The same over several input columns: x_i[t][f] = feature f at row i + t, y_i = the target at
+// row i + T, each scaled by a min-max scaling fit on the training part only. Labels and precision
+// come from the file.
+SplitData series_data(const CsvSeries& series, int steps, double train_fraction = 0.7);
+
+// Moves the last `fraction` of `train`'s windows in time order (the latest start positions) into
+// a validation set, which it returns; at least one window stays on each side. Throws
+// InvalidArgument for a fraction outside (0, 1) or fewer than two windows.
+WindowSet split_validation(WindowSet& train, double fraction);
 
 }  // namespace rnnattn

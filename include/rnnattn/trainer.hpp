@@ -38,6 +38,13 @@ struct TrainOptions {
   // With log: also a progress line within each epoch ("\r"-rewritten, at most ~5 times a
   // second), as Keras shows on a terminal. The result is the same with or without it.
   bool progress = false;
+  // Evaluated after every epoch (the loss of the model's configuration, on its windows): val_loss.
+  const WindowSet* validation = nullptr;
+  // Early stopping with this patience in epochs (0: off), as Keras' EarlyStopping with
+  // restore_best_weights: training stops once the monitored loss (val_loss with a validation set,
+  // else the epoch's training loss) has not improved for `early_stopping` epochs, and the model
+  // gets back the weights and Adam state of its best epoch.
+  int early_stopping = 0;
 };
 
 // The shuffle stream's seed for a run seeded `seed`: seed * 0x9E3779B97F4A7C15 + 1 (mod 2^64), so
@@ -45,12 +52,17 @@ struct TrainOptions {
 std::uint64_t shuffle_seed(std::uint64_t seed);
 
 struct TrainHistory {
-  std::vector<double> epoch_loss;  // mean batch loss of each epoch
-  double seconds = 0.0;            // wall time of the whole fit
+  std::vector<double> epoch_loss;     // mean batch loss of each epoch run
+  std::vector<double> val_loss;       // per epoch, with a validation set (else empty)
+  std::vector<double> epoch_seconds;  // wall time of each epoch (the validation included)
+  int best_epoch = 0;                 // the epoch (1-based) whose weights the model holds after fit
+  bool stopped_early = false;
+  double seconds = 0.0;  // wall time of the whole fit
 };
 
 // Trains `model` in place on `train`. Throws InvalidArgument for bad options or a dataset whose
-// window length differs from the model's T.
+// window length or width differs from the model's T and D. model.epochs_trained grows by the
+// epochs the kept weights saw (best_epoch with early stopping, else all).
 TrainHistory fit(Backend& backend, Model& model, const WindowSet& train, const TrainOptions& opt);
 
 // Predictions [N, O] for every window of `data`; optionally the attention weights [N, T].
@@ -59,5 +71,8 @@ std::vector<float> predict(Backend& backend, const Model& model, const WindowSet
 
 // Mean squared error between predictions and the targets of `data`, in scaled units (double).
 double mean_squared_error(const std::vector<float>& pred, const WindowSet& data);
+
+// The configuration's loss (MSE or BCE, as training computes it) of the model on `data`.
+double evaluate_loss(Backend& backend, const Model& model, const WindowSet& data);
 
 }  // namespace rnnattn
