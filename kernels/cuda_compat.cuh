@@ -19,6 +19,7 @@
 #include <type_traits>
 
 #include "cuda_utils.hpp"
+#include "profiler.hpp"
 
 #ifdef RNNATTN_GPU_SIMULATOR
 #include "rnnattn_sim/sim.hpp"
@@ -85,8 +86,10 @@ cudaError_t launch(const char*, void (*kernel)(Params...), dim3 grid, dim3 block
 template <typename... Params, typename... Args>
 void launch_kernel(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block,
                    std::size_t smem, cudaStream_t stream, Args&&... args) {
+  Profiler::before(name, stream);
   const cudaError_t e =
       detail::launch(name, kernel, grid, block, smem, stream, false, std::forward<Args>(args)...);
+  Profiler::after(name, stream);
   if (e != cudaSuccess)
     throw_cuda_error(e, (std::string("launch of ") + name).c_str(), __FILE__, __LINE__);
 }
@@ -94,8 +97,10 @@ void launch_kernel(const char* name, void (*kernel)(Params...), dim3 grid, dim3 
 template <typename... Params, typename... Args>
 void launch_cooperative(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block,
                         std::size_t smem, cudaStream_t stream, Args&&... args) {
+  Profiler::before(name, stream);
   const cudaError_t e =
       detail::launch(name, kernel, grid, block, smem, stream, true, std::forward<Args>(args)...);
+  Profiler::after(name, stream);
   if (e != cudaSuccess) {
     throw_cuda_error(e, (std::string("cooperative launch of ") + name).c_str(), __FILE__, __LINE__);
   }

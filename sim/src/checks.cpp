@@ -1,6 +1,6 @@
 // rnnattn GPU simulator: the memory-access hooks. Kernel translation units are compiled with
-// GCC's kernel-address instrumentation (-fsanitize=kernel-address, calls for every access), which
-// calls the __asan_* functions below with the address of every load and store. Here each access
+// GCC's thread-sanitizer instrumentation (-fsanitize=thread, no runtime linked), which calls the
+// __tsan_* functions below with the address of every load and store. Here each access
 // of a simulated thread is checked (bounds of the device allocation or of the block's shared
 // memory, alignment, reads of never-written device memory, shared-memory races between barriers)
 // and, when counting, grouped into warp-wide requests.
@@ -166,14 +166,23 @@ void flush_requests(Launch& l, Warp& w) {
 
 }  // namespace rnnattn::sim
 
-// The instrumentation's entry points (GCC -fsanitize=kernel-address, recovering variants).
+// The instrumentation's entry points (GCC -fsanitize=thread, with no runtime linked): every
+// load and store of kernel code, and the few calls the instrumented standard-library code makes.
 #define RNNATTN_SIM_HOOK(n)                                                                 \
-  extern "C" void __asan_load##n##_noabort(std::uintptr_t a) {                              \
-    rnnattn::sim::on_access(a, n, false,                                                    \
+  extern "C" void __tsan_read##n(void* a) {                                                 \
+    rnnattn::sim::on_access(reinterpret_cast<std::uintptr_t>(a), n, false,                  \
                             reinterpret_cast<std::uintptr_t>(__builtin_return_address(0))); \
   }                                                                                         \
-  extern "C" void __asan_store##n##_noabort(std::uintptr_t a) {                             \
-    rnnattn::sim::on_access(a, n, true,                                                     \
+  extern "C" void __tsan_write##n(void* a) {                                                \
+    rnnattn::sim::on_access(reinterpret_cast<std::uintptr_t>(a), n, true,                   \
+                            reinterpret_cast<std::uintptr_t>(__builtin_return_address(0))); \
+  }                                                                                         \
+  extern "C" void __tsan_unaligned_read##n(void* a) {                                       \
+    rnnattn::sim::on_access(reinterpret_cast<std::uintptr_t>(a), n, false,                  \
+                            reinterpret_cast<std::uintptr_t>(__builtin_return_address(0))); \
+  }                                                                                         \
+  extern "C" void __tsan_unaligned_write##n(void* a) {                                      \
+    rnnattn::sim::on_access(reinterpret_cast<std::uintptr_t>(a), n, true,                   \
                             reinterpret_cast<std::uintptr_t>(__builtin_return_address(0))); \
   }
 RNNATTN_SIM_HOOK(1)
@@ -183,12 +192,26 @@ RNNATTN_SIM_HOOK(8)
 RNNATTN_SIM_HOOK(16)
 #undef RNNATTN_SIM_HOOK
 
-extern "C" void __asan_loadN_noabort(std::uintptr_t a, std::size_t n) {
-  rnnattn::sim::on_access(a, n, false,
+extern "C" void __tsan_read_range(void* a, std::size_t n) {
+  rnnattn::sim::on_access(reinterpret_cast<std::uintptr_t>(a), n, false,
                           reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)));
 }
-extern "C" void __asan_storeN_noabort(std::uintptr_t a, std::size_t n) {
-  rnnattn::sim::on_access(a, n, true,
+extern "C" void __tsan_write_range(void* a, std::size_t n) {
+  rnnattn::sim::on_access(reinterpret_cast<std::uintptr_t>(a), n, true,
                           reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)));
 }
-extern "C" void __asan_handle_no_return() {}
+extern "C" void __tsan_init() {}
+extern "C" void __tsan_func_entry(void*) {}
+extern "C" void __tsan_func_exit() {}
+extern "C" void __tsan_vptr_update(void**, void*) {}  // host objects' vtables
+extern "C" void __tsan_vptr_read(void**) {}
+// Atomic loads the instrumented standard library makes (static-local guards); kernels use none.
+extern "C" std::uint8_t __tsan_atomic8_load(const volatile std::uint8_t* a, int) {
+  return __atomic_load_n(a, __ATOMIC_SEQ_CST);
+}
+extern "C" std::uint32_t __tsan_atomic32_load(const volatile std::uint32_t* a, int) {
+  return __atomic_load_n(a, __ATOMIC_SEQ_CST);
+}
+extern "C" std::uint64_t __tsan_atomic64_load(const volatile std::uint64_t* a, int) {
+  return __atomic_load_n(a, __ATOMIC_SEQ_CST);
+}

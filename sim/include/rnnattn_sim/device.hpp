@@ -2,9 +2,9 @@
 // warp shuffles, the CUDA qualifiers) mapped onto the simulator's scheduler.
 //
 // Every CUDA thread of a launch runs as a fiber on one host thread; barriers and shuffles switch
-// fibers. Kernel translation units are compiled with GCC's kernel-address instrumentation, so
+// fibers. Kernel translation units are compiled with GCC's thread-sanitizer instrumentation, so
 // every load and store reaches the simulator (sim/src/checks.cpp), which checks it and counts it.
-// Functions here carry no_sanitize_address: their own reads of the simulator's state are not
+// Functions here carry no_sanitize_thread: their own reads of the simulator's state are not
 // kernel accesses.
 #pragma once
 
@@ -24,7 +24,7 @@
 #define __constant__ static_assert(false, "__constant__ is not simulated");
 // Shared memory is declared through kernels/cuda_compat.cuh (dynamic_shared, RNNATTN_SHARED_ARRAY).
 
-#define RNNATTN_SIM_NOINSTR __attribute__((no_sanitize_address))
+#define RNNATTN_SIM_NOINSTR __attribute__((no_sanitize_thread))
 
 namespace rnnattn::sim {
 

@@ -1,0 +1,50 @@
+// Per-kernel profile of the work enqueued while a Profiler is active (internal; `rnnattn profile`).
+// On a GPU, each launch of the project's kernels (and each cuBLAS GEMM of the backend) is timed
+// with a pair of CUDA events; in the GPU simulator build, each kernel launch brings its memory
+// counters instead (sim/include/rnnattn_sim/sim.hpp). One profiler at a time, one host thread.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace rnnattn::kernels {
+
+struct KernelProfile {
+  std::string kernel;
+  int launches = 0;
+  double ms = 0;  // GPU only: summed event time
+  // Simulator only: summed counters.
+  std::uint64_t global_load_requests = 0, global_load_sectors = 0, global_load_bytes = 0;
+  std::uint64_t global_store_requests = 0, global_store_sectors = 0, global_store_bytes = 0;
+  std::uint64_t shared_requests = 0, shared_wavefronts = 0;
+  double global_load_efficiency() const;  // bytes / (sectors * 32); 0 when nothing was loaded
+  double global_store_efficiency() const;
+  double shared_wavefronts_per_request() const;  // 0 when no shared access
+};
+
+class Profiler {
+ public:
+  Profiler();   // starts recording; throws if another profiler is active
+  ~Profiler();  // stops
+  Profiler(const Profiler&) = delete;
+  Profiler& operator=(const Profiler&) = delete;
+  // Waits for the recorded work (cudaDeviceSynchronize) and returns one entry per kernel name, in
+  // the order of their first launch.
+  std::vector<KernelProfile> results();
+
+  // Called around every launch by kernels/cuda_compat.cuh and around GEMMs (no-ops when no
+  // profiler is active).
+  static void before(const char* name, cudaStream_t stream);
+  static void after(const char* name, cudaStream_t stream);
+  static bool simulated();  // counters (simulator build) rather than times (GPU)
+
+  struct Impl;  // public for the launch hooks in profiler.cpp
+
+ private:
+  Impl* impl_;
+};
+
+}  // namespace rnnattn::kernels
