@@ -84,6 +84,7 @@ struct Buffers {
   float* du = nullptr;       // [B,T]
   float* dz = nullptr;       // [B,T,H]
   float* dz_next = nullptr;  // [B,T,H]
+  float* wh_t = nullptr;     // [H,H]   Wh transposed (fused backward)
   float* ones = nullptr;     // [max(BT, B)]
   float* dc = nullptr;       // [B,H]   (unfused backward)
   float* g_dot_c = nullptr;  // [B]     (unfused backward)
@@ -165,7 +166,10 @@ struct Handle::Impl {
       b.cub_temp = cv.take<unsigned char>(cub);
     }
     if (pass == Pass::kTraining) {
-      if (!unfused) b.xw = cv.take<float>(bt * H);
+      if (!unfused) {
+        b.xw = cv.take<float>(bt * H);
+        b.wh_t = cv.take<float>(H * H);
+      }
       b.dpre = cv.take<float>(B * O);
       b.du = cv.take<float>(bt);
       b.dz = cv.take<float>(bt * H);
@@ -306,6 +310,8 @@ struct Handle::Impl {
       a.du = b.du;
       a.dz = b.dz;
       a.dz_next = b.dz_next;
+      a.wh_t = b.wh_t;
+      kernels::transpose(w.wh, b.wh_t, H, s);
       kernels::fused_backward(a, s);
     } else {
       // Classic: attention/head backward kernels, then per step an elementwise kernel and a GEMM.

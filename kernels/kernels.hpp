@@ -70,8 +70,11 @@ struct FusedBackwardArgs {
   float* du;             // [B,T]  dL/du_t (attention)
   float* dz;             // [B,T,H] dL/dz_t
   float* dz_next;        // [B,T,H] row t holds dz_{t+1} (last row 0): dWh = hidden^T dz_next
+  const float* wh_t;     // [H,H] Wh transposed (transpose()): thread j reads column j of row k
 };
 void fused_backward(const FusedBackwardArgs& args, cudaStream_t stream);
+// out[c, r] = in[r, c] for an n x n matrix (32 x 32 tiles through shared memory).
+void transpose(const float* in, float* out, int n, cudaStream_t stream);
 
 // ---- rnn_unfused.cu: the classic one-kernel-per-operation path ------------------------------
 // z[:, t, :] += bh; h = tanh(z) in place for one time step; rows of length H, stride T*H.

@@ -11,8 +11,11 @@
 //
 // Work mapping: as the forward kernel (rnn_fused_forward.cu): a segment of hp = nextpow2(H) threads
 // per sequence, thread j owning unit j; dz_t is exchanged through double-buffered shared memory so
-// that thread j can form carry_j = sum_k dz_t[k] Wh[j,k]; Wh is staged in shared memory when it
-// fits. Reads what the training forward stored (hidden, scores, S, context, y). Limits: H <= 1024.
+// that thread j can form carry_j = sum_k dz_t[k] Wh[j,k]. Wh is read transposed (Wh^T, made by
+// transpose_kernel before the launch), so that at each k the threads of a warp read consecutive
+// words: coalesced through L2, and free of bank conflicts when Wh^T is staged in shared memory
+// (when it fits). Reads what the training forward stored (hidden, scores, S, context, y).
+// Limits: H <= 1024.
 #include <cuda_runtime.h>
 
 #include "cuda_utils.hpp"
@@ -36,10 +39,10 @@ __device__ void fused_backward_device(const FusedBackwardArgs& a, const SegmentG
   float* dzbuf = smem + (kWhInSmem ? H * H : 0);  // [2][segments][hp]
   float* scratch = dzbuf + 2 * g.segments * hp;
   if (kWhInSmem) {
-    for (int i = threadIdx.x; i < H * H; i += blockDim.x) wh_s[i] = a.w.wh[i];
+    for (int i = threadIdx.x; i < H * H; i += blockDim.x) wh_s[i] = a.wh_t[i];
     __syncthreads();
   }
-  const float* wh = kWhInSmem ? wh_s : a.w.wh;
+  const float* wh_t = kWhInSmem ? wh_s : a.wh_t;  // wh_t[k * H + j] = Wh[j, k]
   SegmentReducer red{hp, seg, j, scratch, g.segments};
 
   // Head.
@@ -83,7 +86,7 @@ __device__ void fused_backward_device(const FusedBackwardArgs& a, const SegmentG
     __syncthreads();
     carry = 0.f;
     if (active) {
-      for (int k = 0; k < H; ++k) carry += buf[k] * wh[j * H + k];
+      for (int k = 0; k < H; ++k) carry += buf[k] * wh_t[k * H + j];
     }
     cur ^= 1;
   }
@@ -95,7 +98,37 @@ __global__ void __launch_bounds__(1024)
   fused_backward_device<kWhInSmem>(a, g);
 }
 
+// One 32 x 32 tile per block of 32 x 8 threads: read rows of the tile (coalesced), write rows of
+// its transpose (coalesced); the tile's padding column keeps the column reads free of bank
+// conflicts.
+constexpr int kTile = 32, kTileRows = 8;
+
+__global__ void __launch_bounds__(kTile* kTileRows)
+    transpose_kernel(const float* in, float* out, int n) {
+  RNNATTN_SHARED_ARRAY(float, tile, kTile*(kTile + 1));
+  const int x = blockIdx.x * kTile + threadIdx.x;
+  for (int r = threadIdx.y; r < kTile; r += kTileRows) {
+    const int y = blockIdx.y * kTile + r;
+    if (x < n && y < n)
+      tile[r * (kTile + 1) + threadIdx.x] = in[static_cast<std::size_t>(y) * n + x];
+  }
+  __syncthreads();
+  const int ox = blockIdx.y * kTile + threadIdx.x;
+  for (int r = threadIdx.y; r < kTile; r += kTileRows) {
+    const int oy = blockIdx.x * kTile + r;
+    if (ox < n && oy < n)
+      out[static_cast<std::size_t>(oy) * n + ox] = tile[threadIdx.x * (kTile + 1) + r];
+  }
+}
+
 }  // namespace
+
+void transpose(const float* in, float* out, int n, cudaStream_t stream) {
+  if (n < 1) return;
+  const unsigned tiles = static_cast<unsigned>((n + kTile - 1) / kTile);
+  launch_kernel("transpose_kernel", transpose_kernel, dim3(tiles, tiles), dim3(kTile, kTileRows), 0,
+                stream, in, out, n);
+}
 
 void fused_backward(const FusedBackwardArgs& a, cudaStream_t stream) {
   static const char* const names[2] = {"fused_backward_kernel<Wh in smem>",

@@ -327,6 +327,33 @@ TEST_F(Cli, PlotsFromTheJson) {
   }
 }
 
+// rnnattn profile: every kernel of a training step, with times (GPU) or counters (simulator).
+TEST_F(Cli, ProfileListsEveryKernel) {
+  if (!rnnattn::cuda_backend_available()) {
+    const Result r = run("profile --batch 2 --steps 2 --input 1 --hidden 2");
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find("no CUDA GPU"), std::string::npos) << r.err;
+    return;
+  }
+  const Result r =
+      run("profile --batch 4 --steps 3 --input 2 --hidden 8 --pass train --json p.json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string json = slurp(dir_ + "/p.json");
+  for (const char* k : {"fused_forward_kernel", "fused_backward_kernel", "transpose_kernel",
+                        "loss_kernel", "adam_kernel"}) {
+    EXPECT_NE(r.out.find(k), std::string::npos) << k << " in " << r.out;
+    EXPECT_NE(json.find(std::string("\"kernel\":\"") + k), std::string::npos)
+        << k << " in " << json;
+  }
+#ifdef RNNATTN_GPU_SIMULATOR
+  EXPECT_NE(json.find("\"global_load_efficiency\":"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"shared_wavefronts_per_request\":"), std::string::npos) << json;
+#else
+  EXPECT_NE(json.find("\"ms\":"), std::string::npos) << json;
+#endif
+  EXPECT_EQ(run("profile --batch 4 --steps 3 --input 2").code, 2);  // no --hidden
+}
+
 TEST_F(Cli, CudaWithoutGpuIsAClearError) {
   if (rnnattn::cuda_device_count() > 0) GTEST_SKIP() << "a GPU is present: --device cuda runs here";
   const Result r = run("train --device cuda --epochs 1 --json out.json");

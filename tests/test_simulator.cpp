@@ -13,6 +13,7 @@
 
 #include "backend_cuda.hpp"
 #include "cuda_utils.hpp"
+#include "rnnattn/cuda.hpp"
 #include "rnnattn/rnnattn.hpp"
 #include "rnnattn_sim/sim.hpp"
 #include "sim_kernels.hpp"
@@ -267,6 +268,52 @@ TEST_F(Simulator, CountersFileHasALinePerLaunch) {
   EXPECT_EQ(lines, launches);
   EXPECT_TRUE(saw_forward);
   EXPECT_TRUE(saw_backward);
+}
+
+// The memory-access targets of the "fast at scale" issue at its shape (B32 T4 D16 H256, a training
+// step) and where Wh sits in shared memory (H64): every kernel that reads Wh or the hidden states
+// loads with an efficiency of at least 0.8 and needs at most 1.25 shared wavefronts per request.
+TEST_F(Simulator, RecurrentKernelsMeetTheAccessTargets) {
+  for (int hidden : {256, 64}) {
+    SCOPED_TRACE("H = " + std::to_string(hidden));
+    ModelConfig cfg;
+    cfg.input_size = 16;
+    cfg.hidden_size = hidden;
+    cfg.steps = 4;
+    const int B = 32;
+    cuda::Handle h(cfg, s_);
+    const auto p = upload(init_parameters(cfg, 1));
+    const auto x = upload(test::random_vector<float>(B * 4 * 16, 2));
+    const auto dy = upload(test::random_vector<float>(B, 3));
+    DeviceBuffer<float> y(B), g(p.size());
+    DeviceBuffer<unsigned char> work(h.workspace_size(B)), reserve(h.reserve_size(B));
+    std::vector<sim::LaunchStats> seen;
+    sim::set_launch_observer([&](const sim::LaunchStats& st) { seen.push_back(st); });
+    sim::set_counting(true);
+    h.forward_training(p.get(), x.get(), B, y.get(), nullptr, nullptr, reserve.get(),
+                       reserve.size(), work.get(), work.size());
+    h.backward(p.get(), x.get(), B, y.get(), dy.get(), reserve.get(), reserve.size(), g.get(),
+               nullptr, cuda::GradMode::kOverwrite, work.get(), work.size());
+    RNNATTN_CUDA_CHECK(cudaStreamSynchronize(s_));
+    sim::set_counting(false);
+    sim::set_launch_observer(nullptr);
+    int checked = 0;
+    for (const sim::LaunchStats& st : seen) {
+      if (st.kernel.find("forward") == std::string::npos &&
+          st.kernel.find("backward") == std::string::npos)
+        continue;
+      ++checked;
+      const double eff =
+          static_cast<double>(st.global_load_bytes) / (32.0 * st.global_load_sectors);
+      const double waves =
+          st.shared_requests ? static_cast<double>(st.shared_wavefronts) / st.shared_requests : 1.0;
+      EXPECT_GE(eff, 0.8) << st.kernel;
+      EXPECT_LE(waves, 1.25) << st.kernel;
+      std::cout << st.kernel << ": global load efficiency " << eff << ", shared wavefronts/request "
+                << waves << '\n';
+    }
+    EXPECT_EQ(checked, 2);  // the forward and the backward
+  }
 }
 
 // The sweep's H >= 256 shapes really run the persistent cooperative forward.
