@@ -184,10 +184,43 @@ class CudaTrainingSession final : public TrainingSession {
     RNNATTN_CUDA_CHECK(cudaMemsetAsync(cursor_.get(), 0, sizeof(int), s));
     RNNATTN_CUDA_CHECK(cudaMemsetAsync(loss_.get(), 0, sizeof(double), s));
 
+    const int full = n / batch, tail = n % batch;
+    const int batches = full + (tail > 0 ? 1 : 0);
+    if (small_epoch(batch)) {
+      // A small model: the whole epoch in one launch (rnn_train_small.cu).
+      const ParamLayout l(c_);
+      kernels::SmallTrainArgs a{};
+      a.shape = kernels::Shape{batch,
+                               c_.steps,
+                               c_.input_size,
+                               c_.hidden_size,
+                               c_.output_size,
+                               c_.attention,
+                               static_cast<int>(c_.head)};
+      a.offsets = {static_cast<int>(l.wx), static_cast<int>(l.wh), static_cast<int>(l.bh),
+                   static_cast<int>(l.wa), static_cast<int>(l.ba), static_cast<int>(l.wd),
+                   static_cast<int>(l.bd)};
+      a.n_params = static_cast<int>(n_);
+      a.params = params_.get();
+      a.m = m_.get();
+      a.v = v_.get();
+      a.step = reinterpret_cast<long long*>(step_.get());
+      a.all_x = all_x_.get();
+      a.all_y = all_y_.get();
+      a.order = order_.get();
+      a.n = n;
+      a.loss = static_cast<int>(c_.loss);
+      a.lr = adam_.learning_rate;
+      a.b1 = adam_.beta1;
+      a.b2 = adam_.beta2;
+      a.eps = adam_.epsilon;
+      a.loss_sum = loss_.get();
+      kernels::small_train_epoch(a, s);
+      return read_loss() / batches;
+    }
     // The graph holds the device pointers and the batch size it was captured with: any buffer
     // that moved, a new dataset (set_dataset) or another batch size means capturing again.
     if (moved) graph_.reset();
-    const int full = n / batch, tail = n % batch;
     if (full > 0) {
       if (prepare(batch) || graph_batch_ != batch) graph_.reset();
       int done = 0;
@@ -204,11 +237,7 @@ class CudaTrainingSession final : public TrainingSession {
       if (prepare(tail)) graph_.reset();
       enqueue_step(tail);  // eager: a tail batch happens once an epoch
     }
-    double loss_sum = 0;
-    RNNATTN_CUDA_CHECK(
-        cudaMemcpyAsync(&loss_sum, loss_.get(), sizeof loss_sum, cudaMemcpyDeviceToHost, s));
-    RNNATTN_CUDA_CHECK(cudaStreamSynchronize(s));
-    return loss_sum / (full + (tail > 0 ? 1 : 0));
+    return read_loss() / batches;
   }
 
   std::vector<float> parameters() const override { return to_host(params_); }
@@ -240,6 +269,28 @@ class CudaTrainingSession final : public TrainingSession {
       moved = true;
     }
     return moved;
+  }
+
+  // The small-model epoch kernel takes the fused path's models that fit it.
+  bool small_epoch(int batch) const {
+    if (be_.path() != cuda::Path::kFused) return false;
+    const kernels::Shape shape{batch,
+                               c_.steps,
+                               c_.input_size,
+                               c_.hidden_size,
+                               c_.output_size,
+                               c_.attention,
+                               static_cast<int>(c_.head)};
+    return kernels::small_train_fits(shape, static_cast<int>(n_));
+  }
+
+  double read_loss() {
+    double loss_sum = 0;
+    const cudaStream_t s = be_.stream();
+    RNNATTN_CUDA_CHECK(
+        cudaMemcpyAsync(&loss_sum, loss_.get(), sizeof loss_sum, cudaMemcpyDeviceToHost, s));
+    RNNATTN_CUDA_CHECK(cudaStreamSynchronize(s));
+    return loss_sum;
   }
 
   void capture_step(int b) {

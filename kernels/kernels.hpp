@@ -112,6 +112,32 @@ void unfused_bptt_step(const float* dh, const float* carry, const float* hidden,
                        int steps, int hidden_size, int t, float* dz, float* dz_next,
                        cudaStream_t stream);
 
+// ---- rnn_train_small.cu: whole epochs of a small model in one launch -------------------------
+// Offsets of the tensors in the flat parameter buffer (params.hpp's ParamLayout).
+struct ParamOffsets {
+  int wx, wh, bh, wa, ba, wd, bd;
+};
+struct SmallTrainArgs {
+  Shape shape;  // batch: the mini-batch size
+  ParamOffsets offsets;
+  int n_params;
+  float* params;          // [P], updated in place
+  float* m;               // [P] Adam moments
+  float* v;               // [P]
+  long long* step;        // Adam's step count, advanced once per batch
+  const float* all_x;     // [N,T,D] the dataset
+  const float* all_y;     // [N,O]
+  const int* order;       // [n] the epoch's sample order
+  int n;                  // samples this epoch (the last batch may be smaller)
+  int loss;               // 0 MSE, 1 BCE
+  float lr, b1, b2, eps;  // Adam (Keras form)
+  double* loss_sum;       // += the sum of the batches' mean losses (nullable)
+};
+// Whether a model fits the small-model kernel (H <= 32, O <= 32, its state in 48 KB of shared
+// memory).
+bool small_train_fits(const Shape& shape, int n_params);
+void small_train_epoch(const SmallTrainArgs& args, cudaStream_t stream);
+
 // ---- train_ops.cu: loss, Adam and the training-step bookkeeping -----------------------------
 // dy = dL/dy and, when loss_acc is not null, loss_acc += L (double, one block: a fixed summation
 // order, deterministic).

@@ -310,17 +310,17 @@ TEST(Cuda, HostApiAndRefusals) {
   }
 }
 
-// The captured training step follows its inputs: a second set_dataset (new buffers) and changes
-// of batch size must never replay a graph that points at freed or stale buffers. A session on the
-// CPU does the same steps; losses and parameters must agree.
-TEST(Cuda, CapturedStepFollowsNewDatasetsAndBatchSizes) {
-  SKIP_WITHOUT_GPU();
-  ModelConfig cfg;
-  cfg.steps = 6;
-  cfg.hidden_size = 5;
+// A training session on the GPU against one on the CPU doing the same steps: two datasets (the
+// second set_dataset makes new buffers) and several batch sizes, tails included; losses and the
+// final parameters must agree.
+void expect_session_follows_the_cpu(const ModelConfig& cfg) {
   const std::vector<float> params = init_parameters(cfg, 21);
-  const auto xa = random_vector<float>(23 * 6, 22), ya = random_vector<float>(23, 23);
-  const auto xb = random_vector<float>(41 * 6, 24), yb = random_vector<float>(41, 25);
+  const std::size_t row = static_cast<std::size_t>(cfg.steps) * cfg.input_size;
+  const auto xa = random_vector<float>(23 * row, 22);
+  const auto xb = random_vector<float>(41 * row, 24);
+  const double lo = cfg.loss == Loss::kBce ? 0.0 : -1.0;
+  const auto ya = random_vector<float>(23 * cfg.output_size, 23, lo, 1.0);
+  const auto yb = random_vector<float>(41 * cfg.output_size, 25, lo, 1.0);
   std::vector<int> order_a(23), order_b(41);
   for (int i = 0; i < 23; ++i) order_a[i] = (i * 7) % 23;
   for (int i = 0; i < 41; ++i) order_b[i] = (i * 5) % 41;
@@ -329,13 +329,14 @@ TEST(Cuda, CapturedStepFollowsNewDatasetsAndBatchSizes) {
   auto run = [&](Backend& be, std::vector<double>& losses) {
     auto session = be.start_training(cfg, AdamConfig{}, params, AdamState{});
     session->set_dataset(xa.data(), ya.data(), 23);
-    losses.push_back(session->train_epoch(order_a, 4));  // captured for 4, tail of 3
-    losses.push_back(session->train_epoch(order_a, 7));  // captured again for 7
+    losses.push_back(session->train_epoch(order_a, 4));  // batches of 4, a tail of 3
+    losses.push_back(session->train_epoch(order_a, 7));  // another batch size
     session->set_dataset(xb.data(), yb.data(), 41);      // new buffers
     losses.push_back(session->train_epoch(order_b, 7));  // same batch size: must not replay
     losses.push_back(session->train_epoch(part_b, 4));
     losses.push_back(session->train_epoch(order_b, 50));  // one batch of all
     losses.push_back(session->train_epoch(order_b, 4));
+    losses.push_back(session->train_epoch(order_b, 1));
     return session->parameters();
   };
   std::vector<double> cpu_losses, gpu_losses;
@@ -348,6 +349,43 @@ TEST(Cuda, CapturedStepFollowsNewDatasetsAndBatchSizes) {
     EXPECT_NEAR(gpu_losses[i], cpu_losses[i], 1e-4 * cpu_losses[i] + 1e-9) << "epoch " << i;
   }
   EXPECT_TRUE(all_close("params", gpu_params, cpu_params, 1e-5, 1e-4));
+}
+
+// H = 40 takes the step-by-step path (a CUDA graph per batch size): new datasets and changes of
+// batch size must never replay a graph that points at freed or stale buffers.
+TEST(Cuda, CapturedStepFollowsNewDatasetsAndBatchSizes) {
+  SKIP_WITHOUT_GPU();
+  ModelConfig cfg;
+  cfg.steps = 6;
+  cfg.hidden_size = 40;
+  expect_session_follows_the_cpu(cfg);
+}
+
+// Models with H <= 32 train whole epochs in one launch (rnn_train_small.cu): both models, every
+// head and loss, several inputs and outputs, H at the warp's edge.
+TEST(Cuda, SmallModelEpochKernelFollowsTheCpu) {
+  SKIP_WITHOUT_GPU();
+  struct Variant {
+    int d, h, o;
+    bool attention;
+    Activation head;
+    Loss loss;
+  };
+  for (const Variant& v : {Variant{1, 2, 1, true, Activation::kTanh, Loss::kMse},
+                           Variant{3, 7, 1, false, Activation::kSigmoid, Loss::kBce},
+                           Variant{2, 32, 3, true, Activation::kLinear, Loss::kMse},
+                           Variant{1, 1, 1, true, Activation::kSigmoid, Loss::kBce}}) {
+    ModelConfig cfg;
+    cfg.input_size = v.d;
+    cfg.hidden_size = v.h;
+    cfg.output_size = v.o;
+    cfg.steps = 6;
+    cfg.attention = v.attention;
+    cfg.head = v.head;
+    cfg.loss = v.loss;
+    SCOPED_TRACE(describe(cfg));
+    expect_session_follows_the_cpu(cfg);
+  }
 }
 
 // The GPU trainer (CUDA Graph replay, tail batch included) follows the CPU trainer.
