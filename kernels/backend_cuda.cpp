@@ -190,13 +190,7 @@ class CudaTrainingSession final : public TrainingSession {
       // A small model: the whole epoch in one launch (rnn_train_small.cu).
       const ParamLayout l(c_);
       kernels::SmallTrainArgs a{};
-      a.shape = kernels::Shape{batch,
-                               c_.steps,
-                               c_.input_size,
-                               c_.hidden_size,
-                               c_.output_size,
-                               c_.attention,
-                               static_cast<int>(c_.head)};
+      a.shape = kernels::shape_of(c_, batch);
       a.offsets = {static_cast<int>(l.wx), static_cast<int>(l.wh), static_cast<int>(l.bh),
                    static_cast<int>(l.wa), static_cast<int>(l.ba), static_cast<int>(l.wd),
                    static_cast<int>(l.bd)};
@@ -274,14 +268,7 @@ class CudaTrainingSession final : public TrainingSession {
   // The small-model epoch kernel takes the fused path's models that fit it.
   bool small_epoch(int batch) const {
     if (be_.path() != cuda::Path::kFused) return false;
-    const kernels::Shape shape{batch,
-                               c_.steps,
-                               c_.input_size,
-                               c_.hidden_size,
-                               c_.output_size,
-                               c_.attention,
-                               static_cast<int>(c_.head)};
-    return kernels::small_train_fits(shape, static_cast<int>(n_));
+    return kernels::small_train_fits(kernels::shape_of(c_, batch), static_cast<int>(n_));
   }
 
   double read_loss() {

@@ -30,16 +30,6 @@ constexpr int kPersistentMinHidden = 256;
 constexpr std::size_t kAlign = 256;
 constexpr std::size_t kOwnCublasWorkspace = 32u << 20;
 
-kernels::Shape shape_of(const ModelConfig& c, int batch) {
-  return kernels::Shape{batch,
-                        c.steps,
-                        c.input_size,
-                        c.hidden_size,
-                        c.output_size,
-                        c.attention,
-                        static_cast<int>(c.head)};
-}
-
 kernels::Weights weights_of(const ModelConfig& c, const float* params) {
   const ParamLayout l(c);
   const ParamView<const float> v = make_view(l, params);
@@ -156,7 +146,7 @@ struct Handle::Impl {
     }
     if (pass == Pass::kInference && unfused) kept();
     if (persistent()) {
-      b.persist = cv.take<float>(kernels::persistent_scratch_floats(shape_of(c, batch)));
+      b.persist = cv.take<float>(kernels::persistent_scratch_floats(kernels::shape_of(c, batch)));
     }
     if (unfused) {
       b.ex = cv.take<float>(bt);
@@ -228,7 +218,7 @@ struct Handle::Impl {
 
     if (path == Path::kFused) {
       kernels::FusedForwardArgs a{};
-      a.shape = shape_of(c, batch);
+      a.shape = kernels::shape_of(c, batch);
       a.w = w;
       a.x = x;
       a.y = y;
@@ -298,7 +288,7 @@ struct Handle::Impl {
 
     if (path == Path::kFused) {
       kernels::FusedBackwardArgs a{};
-      a.shape = shape_of(c, batch);
+      a.shape = kernels::shape_of(c, batch);
       a.w = w;
       a.hidden = b.hidden;
       a.scores = b.scores;
@@ -315,8 +305,9 @@ struct Handle::Impl {
       kernels::fused_backward(a, s);
     } else {
       // Classic: attention/head backward kernels, then per step an elementwise kernel and a GEMM.
-      kernels::unfused_attention_backward(shape_of(c, batch), w, b.hidden, b.scores, b.attention,
-                                          b.context, y, dy, b.dpre, b.dc, b.g_dot_c, b.du, b.dh, s);
+      kernels::unfused_attention_backward(kernels::shape_of(c, batch), w, b.hidden, b.scores,
+                                          b.attention, b.context, y, dy, b.dpre, b.dc, b.g_dot_c,
+                                          b.du, b.dh, s);
       RNNATTN_CUDA_CHECK(
           cudaMemsetAsync(b.carry, 0, static_cast<std::size_t>(batch) * H * sizeof(float), s));
       for (int t = T - 1; t >= 0; --t) {

@@ -7,6 +7,8 @@
 
 #include <cstddef>
 
+#include "rnnattn/config.hpp"
+
 namespace rnnattn::kernels {
 
 // Head activation codes shared by host and device (same order as rnnattn::Activation).
@@ -21,6 +23,17 @@ struct Shape {
   bool attention;
   int head;  // HeadAct
 };
+
+// The kernels' view of a model configuration at batch B.
+inline Shape shape_of(const ModelConfig& c, int batch) {
+  return Shape{batch,
+               c.steps,
+               c.input_size,
+               c.hidden_size,
+               c.output_size,
+               c.attention,
+               static_cast<int>(c.head)};
+}
 
 struct Weights {
   const float* wx;  // [D,H]

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "backend_cuda.hpp"
+#include "cuda_test_util.hpp"
 #include "rnnattn/rnnattn.hpp"
 #include "test_util.hpp"
 
@@ -22,32 +23,9 @@ namespace {
 using test::all_close;
 using test::random_vector;
 
-#define SKIP_WITHOUT_GPU()                                                                         \
-  do {                                                                                             \
-    if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA GPU on this machine: GPU test skipped"; \
-  } while (0)
-
-// Inputs and outputs are staged on the backend's stream (a non-blocking stream: work on the
-// legacy default stream is not ordered with it). A device copy of a host vector, or a poisoned
-// device buffer of n floats; to_host waits for the stream first.
-DeviceBuffer<float> to_device(const std::vector<float>& h, cudaStream_t s) {
-  DeviceBuffer<float> d(h.size(), "test input");
-  RNNATTN_CUDA_CHECK(
-      cudaMemcpyAsync(d.get(), h.data(), h.size() * sizeof(float), cudaMemcpyHostToDevice, s));
-  return d;
-}
-DeviceBuffer<float> poisoned(std::size_t n, cudaStream_t s) {
-  DeviceBuffer<float> d(n, "test output");
-  RNNATTN_CUDA_CHECK(cudaMemsetAsync(d.get(), 0xFF, n * sizeof(float), s));
-  return d;
-}
-std::vector<float> to_host(const DeviceBuffer<float>& d, cudaStream_t s) {
-  std::vector<float> h(d.size());
-  RNNATTN_CUDA_CHECK(
-      cudaMemcpyAsync(h.data(), d.get(), d.size() * sizeof(float), cudaMemcpyDeviceToHost, s));
-  RNNATTN_CUDA_CHECK(cudaStreamSynchronize(s));
-  return h;
-}
+using test::poisoned;
+using test::to_device;
+using test::to_host;
 
 struct Case {
   int b, t, d, h, o;

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 
+#include "cuda_test_util.hpp"
 #include "cuda_utils.hpp"
 #include "rnnattn/cuda.hpp"
 #include "rnnattn/rnnattn.hpp"
@@ -21,25 +22,8 @@ namespace {
 using test::all_close;
 using test::random_vector;
 
-#define SKIP_WITHOUT_GPU()                                                                         \
-  do {                                                                                             \
-    if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA GPU on this machine: GPU test skipped"; \
-  } while (0)
-
-DeviceBuffer<float> upload(const std::vector<float>& h, cudaStream_t s) {
-  DeviceBuffer<float> d(h.size(), "test input");
-  RNNATTN_CUDA_CHECK(
-      cudaMemcpyAsync(d.get(), h.data(), h.size() * sizeof(float), cudaMemcpyHostToDevice, s));
-  return d;
-}
-template <typename T>
-std::vector<T> download(const DeviceBuffer<T>& d, cudaStream_t s) {
-  std::vector<T> h(d.size());
-  RNNATTN_CUDA_CHECK(
-      cudaMemcpyAsync(h.data(), d.get(), d.size() * sizeof(T), cudaMemcpyDeviceToHost, s));
-  RNNATTN_CUDA_CHECK(cudaStreamSynchronize(s));
-  return h;
-}
+using test::to_device;
+using test::to_host;
 
 ModelConfig small_config() {
   ModelConfig c;
@@ -84,8 +68,8 @@ TEST(DeviceApi, SizesAndArgumentErrors) {
         << "H = " << hidden;
   }
 
-  const auto p = upload(init_parameters(cfg, 1), stream.get());
-  const auto x = upload(random_vector<float>(B * 7 * 3, 2), stream.get());
+  const auto p = to_device(init_parameters(cfg, 1), stream.get());
+  const auto x = to_device(random_vector<float>(B * 7 * 3, 2), stream.get());
   DeviceBuffer<float> y(B * 2), g(p.size());
   DeviceBuffer<unsigned char> work(ws), reserve(rs);
   expect_invalid(
@@ -131,9 +115,9 @@ TEST(DeviceApi, TrainingStepInTheCallersGraph) {
     CudaStream stream;
     const cudaStream_t s = stream.get();
     cuda::Handle h(cfg, s);
-    auto params = upload(p0, s), x = upload(hx, s), target = upload(ht, s);
-    auto m = upload(std::vector<float>(p0.size(), 0.f), s);
-    auto v = upload(std::vector<float>(p0.size(), 0.f), s);
+    auto params = to_device(p0, s), x = to_device(hx, s), target = to_device(ht, s);
+    auto m = to_device(std::vector<float>(p0.size(), 0.f), s);
+    auto v = to_device(std::vector<float>(p0.size(), 0.f), s);
     DeviceBuffer<float> y(B * 2), dy(B * 2), grads(p0.size());
     DeviceBuffer<std::int64_t> step(1);
     DeviceBuffer<double> loss(1);
@@ -158,7 +142,7 @@ TEST(DeviceApi, TrainingStepInTheCallersGraph) {
     } else {
       for (int i = 0; i < steps; ++i) one_step();
     }
-    return std::make_pair(download(params, s), download(step, s)[0]);
+    return std::make_pair(to_host(params, s), to_host(step, s)[0]);
   };
   const auto [eager, eager_steps] = run(false);
   const auto [graphed, graphed_steps] = run(true);
@@ -189,14 +173,14 @@ TEST(DeviceApi, CallersCublasHandle) {
   EXPECT_EQ(h.path(), cuda::Path::kUnfused);
   const int B = 3;
   const std::vector<float> hp = init_parameters(cfg, 8), hx = random_vector<float>(B * 21, 9);
-  auto p = upload(hp, stream.get()), x = upload(hx, stream.get());
+  auto p = to_device(hp, stream.get()), x = to_device(hx, stream.get());
   DeviceBuffer<float> y(B * 2), a(B * 7);
   DeviceBuffer<unsigned char> work(h.workspace_size(B, cuda::Pass::kInference));
   h.forward_inference(p.get(), x.get(), B, y.get(), a.get(), work.get(), work.size());
   std::vector<float> want(B * 2), want_a(B * 7);
   reference_forward<float>(cfg, hp.data(), hx.data(), B, want.data(), want_a.data());
-  EXPECT_TRUE(all_close("y", download(y, stream.get()), want, 1e-5, 1e-5));
-  EXPECT_TRUE(all_close("attention", download(a, stream.get()), want_a, 1e-5, 1e-5));
+  EXPECT_TRUE(all_close("y", to_host(y, stream.get()), want, 1e-5, 1e-5));
+  EXPECT_TRUE(all_close("attention", to_host(a, stream.get()), want_a, 1e-5, 1e-5));
   cudaStream_t bound = nullptr;
   RNNATTN_CUBLAS_CHECK(cublasGetStream(cublas.get(), &bound));
   EXPECT_EQ(bound, stream.get());

@@ -1,0 +1,48 @@
+// Helpers shared by the GPU tests (test_cuda.cpp, test_device_api.cpp, test_simulator.cpp):
+// skipping where no GPU exists, and staging data on a given stream (the backend's streams are
+// non-blocking: work on the legacy default stream is not ordered with them).
+#pragma once
+
+#include <cuda_runtime_api.h>
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "cuda_utils.hpp"
+#include "rnnattn/backend.hpp"
+
+#define SKIP_WITHOUT_GPU()                                             \
+  do {                                                                 \
+    if (::rnnattn::cuda_device_count() == 0)                           \
+      GTEST_SKIP() << "no CUDA GPU on this machine: GPU test skipped"; \
+  } while (0)
+
+namespace rnnattn::test {
+
+// A device copy of a host vector, enqueued on stream s.
+template <typename T>
+DeviceBuffer<T> to_device(const std::vector<T>& h, cudaStream_t s) {
+  DeviceBuffer<T> d(h.size(), "test input");
+  RNNATTN_CUDA_CHECK(
+      cudaMemcpyAsync(d.get(), h.data(), h.size() * sizeof(T), cudaMemcpyHostToDevice, s));
+  return d;
+}
+
+// n floats with every bit set (NaN), so that an element a kernel forgets to write fails.
+inline DeviceBuffer<float> poisoned(std::size_t n, cudaStream_t s) {
+  DeviceBuffer<float> d(n, "test output");
+  RNNATTN_CUDA_CHECK(cudaMemsetAsync(d.get(), 0xFF, n * sizeof(float), s));
+  return d;
+}
+
+// The buffer's contents once stream s has done its work.
+template <typename T>
+std::vector<T> to_host(const DeviceBuffer<T>& d, cudaStream_t s) {
+  std::vector<T> h(d.size());
+  RNNATTN_CUDA_CHECK(
+      cudaMemcpyAsync(h.data(), d.get(), d.size() * sizeof(T), cudaMemcpyDeviceToHost, s));
+  RNNATTN_CUDA_CHECK(cudaStreamSynchronize(s));
+  return h;
+}
+
+}  // namespace rnnattn::test
