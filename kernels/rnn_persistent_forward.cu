@@ -13,8 +13,8 @@
 // h_t . wa over the block's slice into a per-block partial score; (2) grid barrier; (3) every
 // block sums the partials of each sequence in block order (so every block gets the bitwise same
 // u_t), forms e_t, exp(e_t) and the running S, and accumulates exp(e_t) h_t for its own units.
-// After the last step: context c = acc / S for the block's units, a grid barrier, and block 0
-// computes the head y = act(c Wd + bd).
+// After the last step: context c = acc / S for the block's units, a grid barrier, and the head
+// y = act(c Wd + bd), one warp per (sequence, output) across all blocks.
 // Limits: H >= 1; all ceil(H/16) blocks must be co-resident (checked; otherwise the launcher
 // returns false and the caller uses the segment-mapped kernel); B <= 4096 (per-sequence softmax
 // state in shared memory).
@@ -124,7 +124,7 @@ __global__ void __launch_bounds__(kThreads)
     cur ^= 1;
   }
 
-  // Context for the block's units; then block 0 computes the head from all of them.
+  // Context for the block's units; then the head from all of them.
   float* ctx = a.context ? a.context : s.ctx;
   const float* hlast = s.hbuf + static_cast<std::size_t>(cur) * B * H;
   for (int r = 0; r < rows; ++r) {
@@ -135,19 +135,25 @@ __global__ void __launch_bounds__(kThreads)
     }
   }
   grid.sync();
-  if (blockIdx.x == 0) {
-    for (int i = threadIdx.x; i < B * O; i += blockDim.x) {
-      const int b = i / O, o = i % O;
-      float v = a.w.bd[o];
-      for (int k = 0; k < H; ++k) v += ctx[static_cast<std::size_t>(b) * H + k] * a.w.wd[k * O + o];
-      a.y[i] = head_act(a.shape.head, v);
+  // Head: one warp per (sequence, output) over every block's warps; the lanes split the H-long
+  // dot product (coalesced reads of the context row) and reduce it with shuffles in a fixed order.
+  const int lane = threadIdx.x % 32, warps = blockDim.x / 32;
+  for (int i = blockIdx.x * warps + threadIdx.x / 32; i < B * O; i += gridDim.x * warps) {
+    const int b = i / O, o = i % O;
+    float v = 0.f;
+    for (int k = lane; k < H; k += 32) {
+      v += ctx[static_cast<std::size_t>(b) * H + k] * a.w.wd[k * O + o];
     }
-    if (attention) {
-      for (int b = threadIdx.x; b < B; b += blockDim.x) {
-        if (a.expsum) a.expsum[b] = sum_s[b];
-        if (a.attention) {
-          for (int t = 0; t < T; ++t) a.attention[static_cast<std::size_t>(b) * T + t] /= sum_s[b];
-        }
+    for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
+    if (lane == 0) a.y[i] = head_act(a.shape.head, v + a.w.bd[o]);
+  }
+  // The softmax's sums and weights, sequences spread over every block's threads (each block holds
+  // the same S; block 0's weights of every step are visible since the grid syncs).
+  if (attention) {
+    for (int b = blockIdx.x * blockDim.x + threadIdx.x; b < B; b += gridDim.x * blockDim.x) {
+      if (a.expsum) a.expsum[b] = sum_s[b];
+      if (a.attention) {
+        for (int t = 0; t < T; ++t) a.attention[static_cast<std::size_t>(b) * T + t] /= sum_s[b];
       }
     }
   }

@@ -65,6 +65,7 @@ std::vector<Case> sweep() {
       {2, 3, 4, 128, 2},  {2, 3, 4, 129, 1},  {2, 2, 3, 257, 1}, {3, 4, 2, 256, 1},
       {2, 2, 2, 1024, 1}, {2, 2000, 1, 4, 1}, {512, 4, 2, 8, 1}, {65, 7, 5, 64, 3},
       {20, 3, 2, 257, 1},  // B > 16 row lanes of the persistent kernel, H not a multiple of 16
+      {5, 3, 2, 256, 3},   // the persistent kernel's head with several outputs
   };
   std::vector<Case> cases;
   for (const auto& s : shapes) {
