@@ -83,27 +83,32 @@ cudaError_t launch(const char*, void (*kernel)(Params...), dim3 grid, dim3 block
 
 #endif
 
+namespace detail {
+// Both launchers: the profiler's hooks around the launch, and an error naming the kernel.
+template <typename... Params, typename... Args>
+void checked_launch(const char* what, const char* name, void (*kernel)(Params...), dim3 grid,
+                    dim3 block, std::size_t smem, cudaStream_t stream, bool cooperative,
+                    Args&&... args) {
+  Profiler::before(name, stream);
+  const cudaError_t e =
+      launch(name, kernel, grid, block, smem, stream, cooperative, std::forward<Args>(args)...);
+  Profiler::after(name, stream);
+  if (e != cudaSuccess) throw_cuda_error(e, (std::string(what) + name).c_str(), __FILE__, __LINE__);
+}
+}  // namespace detail
+
 template <typename... Params, typename... Args>
 void launch_kernel(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block,
                    std::size_t smem, cudaStream_t stream, Args&&... args) {
-  Profiler::before(name, stream);
-  const cudaError_t e =
-      detail::launch(name, kernel, grid, block, smem, stream, false, std::forward<Args>(args)...);
-  Profiler::after(name, stream);
-  if (e != cudaSuccess)
-    throw_cuda_error(e, (std::string("launch of ") + name).c_str(), __FILE__, __LINE__);
+  detail::checked_launch("launch of ", name, kernel, grid, block, smem, stream, false,
+                         std::forward<Args>(args)...);
 }
 
 template <typename... Params, typename... Args>
 void launch_cooperative(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block,
                         std::size_t smem, cudaStream_t stream, Args&&... args) {
-  Profiler::before(name, stream);
-  const cudaError_t e =
-      detail::launch(name, kernel, grid, block, smem, stream, true, std::forward<Args>(args)...);
-  Profiler::after(name, stream);
-  if (e != cudaSuccess) {
-    throw_cuda_error(e, (std::string("cooperative launch of ") + name).c_str(), __FILE__, __LINE__);
-  }
+  detail::checked_launch("cooperative launch of ", name, kernel, grid, block, smem, stream, true,
+                         std::forward<Args>(args)...);
 }
 
 // Raises Kernel's dynamic shared-memory limit to the device's opt-in maximum, once per kernel

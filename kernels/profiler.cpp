@@ -99,8 +99,8 @@ bool Profiler::simulated() {
 void Profiler::before(const char* name, cudaStream_t stream) {
   if (!g_active || simulated()) return;
   Impl::Timed t{};
-  t.kernel = g_active->index.count(name) ? g_active->index[name] : g_active->kernels.size();
   g_active->entry(name);
+  t.kernel = g_active->index.at(name);
   RNNATTN_CUDA_CHECK(cudaEventCreate(&t.start));
   RNNATTN_CUDA_CHECK(cudaEventCreate(&t.stop));
   RNNATTN_CUDA_CHECK(cudaEventRecord(t.start, stream));
