@@ -69,4 +69,14 @@ void check_forward_args(const ModelConfig& config, const void* params, const voi
   }
 }
 
+void check_lengths(const ModelConfig& config, const int* lengths, int batch) {
+  if (!lengths) return;
+  for (int b = 0; b < batch; ++b) {
+    if (lengths[b] < 1 || lengths[b] > config.steps) {
+      throw InvalidArgument("lengths[" + std::to_string(b) + "] = " + std::to_string(lengths[b]) +
+                            " is outside [1, T = " + std::to_string(config.steps) + "]");
+    }
+  }
+}
+
 }  // namespace rnnattn

@@ -25,11 +25,17 @@ class CpuTrainingSession final : public TrainingSession {
     grads_.resize(n);
   }
 
-  void set_dataset(const float* x, const float* y, int n) override {
+  void set_dataset(const float* x, const float* y, int n, const int* lengths) override {
     if (n < 1) throw InvalidArgument("dataset: need at least one window, got " + std::to_string(n));
+    check_lengths(config_, lengths, n);
     const std::size_t xs = static_cast<std::size_t>(config_.steps) * config_.input_size;
     x_.assign(x, x + n * xs);
     y_.assign(y, y + static_cast<std::size_t>(n) * config_.output_size);
+    if (lengths) {
+      lengths_.assign(lengths, lengths + n);
+    } else {
+      lengths_.clear();
+    }
     count_ = n;
   }
 
@@ -45,6 +51,7 @@ class CpuTrainingSession final : public TrainingSession {
     for (std::size_t start = 0; start < order.size(); start += batch_size) {
       const int b = static_cast<int>(std::min<std::size_t>(batch_size, order.size() - start));
       bx_.resize(b * xs);
+      bl_.resize(b);
       by_.resize(b * os);
       for (int i = 0; i < b; ++i) {
         const int k = order[start + i];
@@ -54,12 +61,16 @@ class CpuTrainingSession final : public TrainingSession {
         }
         std::copy_n(&x_[k * xs], xs, &bx_[i * xs]);
         std::copy_n(&y_[k * os], os, &by_[i * os]);
+        if (!lengths_.empty()) bl_[i] = lengths_[k];
       }
+      const int* bl = lengths_.empty() ? nullptr : bl_.data();
       pred_.resize(b * os);
       dy_.resize(b * os);
-      reference_forward<float>(config_, params_.data(), bx_.data(), b, pred_.data());
+      reference_forward<float>(config_, params_.data(), bx_.data(), b, pred_.data(), nullptr,
+                               nullptr, nullptr, bl);
       loss_sum += reference_loss<float>(config_.loss, pred_.data(), by_.data(), b * os, dy_.data());
-      reference_backward<float>(config_, params_.data(), bx_.data(), b, dy_.data(), grads_.data());
+      reference_backward<float>(config_, params_.data(), bx_.data(), b, dy_.data(), grads_.data(),
+                                nullptr, bl);
       adam_update(adam_, state_, params_.data(), grads_.data(), params_.size());
       ++batches;
     }
@@ -75,8 +86,10 @@ class CpuTrainingSession final : public TrainingSession {
   std::vector<float> params_, grads_;
   AdamState state_;
   std::vector<float> x_, y_;
+  std::vector<int> lengths_;  // empty: every window has T steps
   int count_ = 0;
   std::vector<float> bx_, by_, pred_, dy_;  // per-batch scratch
+  std::vector<int> bl_;
 };
 
 class CpuBackend final : public Backend {
@@ -84,13 +97,13 @@ class CpuBackend final : public Backend {
   std::string name() const override { return "cpu"; }
 
   void forward(const ModelConfig& config, const float* params, const float* x, int batch, float* y,
-               float* attention, float* hidden) override {
-    reference_forward<float>(config, params, x, batch, y, attention, hidden);
+               float* attention, float* hidden, const int* lengths) override {
+    reference_forward<float>(config, params, x, batch, y, attention, hidden, nullptr, lengths);
   }
 
   void backward(const ModelConfig& config, const float* params, const float* x, int batch,
-                const float* dy, float* dparams, float* dx) override {
-    reference_backward<float>(config, params, x, batch, dy, dparams, dx);
+                const float* dy, float* dparams, float* dx, const int* lengths) override {
+    reference_backward<float>(config, params, x, batch, dy, dparams, dx, lengths);
   }
 
   std::unique_ptr<TrainingSession> start_training(const ModelConfig& config, const AdamConfig& adam,

@@ -4,6 +4,7 @@
 // (version 1 files used a non-standard offset basis and are still read).
 #include "rnnattn/checkpoint.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <type_traits>
@@ -134,7 +135,11 @@ std::string checkpoint_bytes(const Checkpoint& ck) {
   w.put<std::uint8_t>(c.attention ? 1 : 0);
   w.put<std::uint8_t>(static_cast<std::uint8_t>(c.head));
   w.put<std::uint8_t>(static_cast<std::uint8_t>(c.loss));
-  w.put<std::uint8_t>(0);  // reserved
+  w.put<std::uint8_t>(0);          // reserved
+  w.put<std::uint32_t>(c.layers);  // version 4: the recurrent structure
+  w.put<std::uint8_t>(c.bidirectional ? 1 : 0);
+  w.put<std::uint8_t>(0);   // cell: 0 Elman (SimpleRNN)
+  w.put<std::uint16_t>(0);  // reserved
   w.put<float>(m.adam_config.learning_rate);
   w.put<float>(m.adam_config.beta1);
   w.put<float>(m.adam_config.beta2);
@@ -204,6 +209,14 @@ Checkpoint load_checkpoint(const std::string& path) {
   const auto head = r.get<std::uint8_t>();
   const auto loss = r.get<std::uint8_t>();
   (void)r.get<std::uint8_t>();
+  std::uint32_t layers = 1;
+  std::uint8_t bidirectional = 0, cell = 0;
+  if (version >= 4) {
+    layers = r.get<std::uint32_t>();
+    bidirectional = r.get<std::uint8_t>();
+    cell = r.get<std::uint8_t>();
+    (void)r.get<std::uint16_t>();
+  }
   m.adam_config.learning_rate = r.get<float>();
   m.adam_config.beta1 = r.get<float>();
   m.adam_config.beta2 = r.get<float>();
@@ -248,9 +261,15 @@ Checkpoint load_checkpoint(const std::string& path) {
   if (stored != fnv1a_from(basis, buf.data(), body)) {
     throw CheckpointError(path + ": corrupted checkpoint (checksum mismatch)");
   }
-  if (attention > 1 || head > 2 || loss > 1) {
+  if (attention > 1 || head > 2 || loss > 1 || bidirectional > 1) {
     throw CheckpointError(path + ": corrupted checkpoint (bad model flags)");
   }
+  if (cell != 0) {
+    throw CheckpointError(path + ": invalid checkpoint: recurrent cell " + std::to_string(cell) +
+                          " is not one this rnnattn knows (0: Elman)");
+  }
+  c.layers = static_cast<int>(std::min<std::uint32_t>(layers, 1u << 20));
+  c.bidirectional = bidirectional == 1;
   c.attention = attention == 1;
   c.head = static_cast<Activation>(head);
   c.loss = static_cast<Loss>(loss);

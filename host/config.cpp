@@ -23,6 +23,7 @@ void ModelConfig::validate() const {
   check_size("hidden_size", "H", hidden_size, 1 << 14);
   check_size("steps", "T", steps, 1 << 22);
   check_size("output_size", "O", output_size, 1 << 16);
+  check_size("layers", "L", layers, 16);
   if (loss == Loss::kBce && head != Activation::kSigmoid) {
     throw InvalidArgument(std::string("model config: loss bce needs the sigmoid head, got head ") +
                           to_string(head));
@@ -62,6 +63,8 @@ std::string describe(const ModelConfig& c) {
   o << (c.attention ? "attention" : "plain") << " D=" << c.input_size << " H=" << c.hidden_size
     << " T=" << c.steps << " O=" << c.output_size << " head=" << to_string(c.head)
     << " loss=" << to_string(c.loss);
+  if (c.layers != 1) o << " layers=" << c.layers;
+  if (c.bidirectional) o << " bidirectional";
   return o.str();
 }
 

@@ -10,6 +10,7 @@
 
 #include "io.hpp"
 #include "rnnattn/error.hpp"
+#include "rnnattn/random.hpp"
 
 namespace rnnattn {
 
@@ -348,6 +349,71 @@ SplitData series_data(const std::vector<double>& series, int steps, double train
   return series_data(cs, steps, train_fraction);
 }
 
+SplitData sentiment_data(const SentimentOptions& o, std::vector<int>* token_ids) {
+  auto need = [](bool ok, const std::string& what) {
+    if (!ok) throw InvalidArgument("sentiment data: " + what);
+  };
+  need(o.train >= 1 && o.test >= 1, "train and test need at least one sequence each");
+  need(o.dim >= 1, "dim must be >= 1");
+  need(o.min_length >= 7 && o.min_length <= o.max_length,
+       "lengths must satisfy 7 <= min_length <= max_length (7 sentiment tokens must fit)");
+  need(o.neutral_tokens >= 1 && o.sentiment_tokens >= 1,
+       "the vocabulary needs tokens of each kind");
+  Rng rng(o.seed);
+  // Vocabulary: neutral tokens, then positive, then negative, each a fixed random vector.
+  const int vocab = o.neutral_tokens + 2 * o.sentiment_tokens;
+  std::vector<float> vectors(static_cast<std::size_t>(vocab) * o.dim);
+  const double sd = 1.0 / std::sqrt(static_cast<double>(o.dim));
+  for (float& v : vectors) v = static_cast<float>(sd * rng.normal());
+
+  if (token_ids) token_ids->clear();
+  SplitData d;
+  d.source = "sentiment";
+  d.label_name = "sequence";
+  auto make = [&](int n, int first) {
+    WindowSet w;
+    w.count = n;
+    w.steps = o.max_length;
+    w.features = o.dim;
+    w.x.assign(static_cast<std::size_t>(n) * o.max_length * o.dim, 0.f);
+    std::vector<int> tokens;
+    for (int i = 0; i < n; ++i) {
+      const int label = (first + i) % 2;  // alternating: balanced classes
+      const int len = o.min_length + static_cast<int>(rng.below(o.max_length - o.min_length + 1));
+      const int k = 1 + 2 * static_cast<int>(rng.below(4));  // 1, 3, 5 or 7 sentiment tokens
+      const int major = k / 2 + 1 + static_cast<int>(rng.below(k - k / 2));  // > k/2
+      tokens.assign(len, -1);
+      for (int m = 0; m < k; ++m) {
+        int pos;
+        do {
+          pos = static_cast<int>(rng.below(len));
+        } while (tokens[pos] >= 0);
+        const bool positive = (m < major) == (label == 1);
+        tokens[pos] = o.neutral_tokens + (positive ? 0 : o.sentiment_tokens) +
+                      static_cast<int>(rng.below(o.sentiment_tokens));
+      }
+      for (int t = 0; t < len; ++t) {
+        if (tokens[t] < 0) tokens[t] = static_cast<int>(rng.below(o.neutral_tokens));
+        const int tok = tokens[t];
+        std::copy_n(&vectors[static_cast<std::size_t>(tok) * o.dim], o.dim,
+                    &w.x[(static_cast<std::size_t>(i) * o.max_length + t) * o.dim]);
+      }
+      if (token_ids) {
+        token_ids->insert(token_ids->end(), tokens.begin(), tokens.end());
+        token_ids->insert(token_ids->end(), o.max_length - len, -1);
+      }
+      w.y.push_back(static_cast<float>(label));
+      w.index.push_back(first + i);
+      w.lengths.push_back(len);
+    }
+    return w;
+  };
+  d.train = make(o.train, 0);
+  d.test = make(o.test, o.train);
+  for (int i = 0; i < o.train + o.test; ++i) d.labels.push_back(std::to_string(i + 1));
+  return d;
+}
+
 WindowSet split_validation(WindowSet& train, double fraction) {
   if (!(fraction > 0.0 && fraction < 1.0)) {
     throw InvalidArgument("validation split must be in (0, 1), got " + std::to_string(fraction));
@@ -372,6 +438,7 @@ WindowSet split_validation(WindowSet& train, double fraction) {
       w.x.insert(w.x.end(), train.x.begin() + i * row, train.x.begin() + (i + 1) * row);
       w.y.push_back(train.y[i]);
       w.index.push_back(train.index[i]);
+      if (!train.lengths.empty()) w.lengths.push_back(train.lengths[i]);
     }
     return w;
   };
@@ -387,6 +454,7 @@ WindowSet split_validation(WindowSet& train, double fraction) {
     kept.x.insert(kept.x.end(), train.x.begin() + i * row, train.x.begin() + (i + 1) * row);
     kept.y.push_back(train.y[i]);
     kept.index.push_back(train.index[i]);
+    if (!train.lengths.empty()) kept.lengths.push_back(train.lengths[i]);
     ++kept.count;
   }
   train = std::move(kept);

@@ -16,15 +16,35 @@ ParamLayout::ParamLayout(const ModelConfig& c)
     return t.offset;
   };
   const int d = c.input_size, h = c.hidden_size, t = c.steps, o = c.output_size;
-  wx = add("Wx", d, h);
-  wh = add("Wh", h, h);
-  bh = add("bh", h, 1);
+  const int ctx = c.context_size();
+  directions_ = c.directions();
+  for (int l = 0; l < c.layers; ++l) {
+    for (int dir = 0; dir < directions_; ++dir) {
+      const std::string prefix =
+          (l == 0 && dir == 0) ? "" : "l" + std::to_string(l) + (dir == 1 ? ".rev" : "") + ".";
+      Block b;
+      b.layer = l;
+      b.direction = dir;
+      b.input = l == 0 ? d : ctx;
+      b.wx = add((prefix + "Wx").c_str(), b.input, b.gates * h);
+      b.wh = add((prefix + "Wh").c_str(), h, b.gates * h);
+      b.bh = add((prefix + "bh").c_str(), b.gates * h, 1);
+      blocks_.push_back(b);
+    }
+  }
+  wx = blocks_[0].wx;
+  wh = blocks_[0].wh;
+  bh = blocks_[0].bh;
   if (c.attention) {
-    wa = add("wa", h, 1);
+    wa = add("wa", ctx, 1);
     ba = add("ba", t, 1);
   }
-  wd = add("Wd", h, o);
+  wd = add("Wd", ctx, o);
   bd = add("bd", o, 1);
+}
+
+const ParamLayout::Block& ParamLayout::block(int layer, int direction) const {
+  return blocks_.at(static_cast<std::size_t>(layer) * directions_ + direction);
 }
 
 namespace {
@@ -75,12 +95,14 @@ std::vector<float> init_parameters(const ModelConfig& c, std::uint64_t seed) {
   std::vector<float> p(layout.size(), 0.f);  // biases stay zero
   ParamView<float> v = make_view(layout, p.data());
   Rng rng(seed);
-  glorot_uniform(rng, v.wx, c.input_size, c.hidden_size);
-  orthogonal(rng, v.wh, c.hidden_size);
-  if (c.attention) {
-    for (int i = 0; i < c.hidden_size; ++i) v.wa[i] = static_cast<float>(0.05 * rng.normal());
+  for (const ParamLayout::Block& b : layout.blocks()) {
+    glorot_uniform(rng, p.data() + b.wx, b.input, c.hidden_size);
+    orthogonal(rng, p.data() + b.wh, c.hidden_size);
   }
-  glorot_uniform(rng, v.wd, c.hidden_size, c.output_size);
+  if (c.attention) {
+    for (int i = 0; i < c.context_size(); ++i) v.wa[i] = static_cast<float>(0.05 * rng.normal());
+  }
+  glorot_uniform(rng, v.wd, c.context_size(), c.output_size);
   return p;
 }
 

@@ -43,87 +43,124 @@ Real activate_grad(Activation a, Real y) {
 // Everything the forward pass computes for one sequence; backward reuses it.
 template <typename Real>
 struct SequenceState {
-  std::vector<Real> h;  // [T+1, H]; row 0 is h_0 = 0, row t is h_t
-  std::vector<Real> e;  // [T] scores e_t = tanh(h_t . wa + ba[t])
-  std::vector<Real> a;  // [T] softmax weights
-  std::vector<Real> c;  // [H] context (attention) or h_T (plain)
-  std::vector<Real> y;  // [O]
+  int length = 0;                    // L: steps 0..L-1 are valid, L..T-1 are padding
+  std::vector<std::vector<Real>> s;  // per layer: [T, C] states (both directions side by side)
+  std::vector<Real> e;               // [T] scores e_t = tanh(s_t . wa + ba[t]) (0 on padding)
+  std::vector<Real> a;               // [T] softmax weights (0 on padding)
+  std::vector<Real> c;               // [C] context (attention) or the final states (plain)
+  std::vector<Real> y;               // [O]
 };
 
-template <typename Real>
-void forward_sequence(const ModelConfig& cfg, const ParamView<const Real>& p, const Real* x,
-                      SequenceState<Real>& s) {
-  const int D = cfg.input_size, H = cfg.hidden_size, T = cfg.steps, O = cfg.output_size;
-  s.h.assign(static_cast<std::size_t>(T + 1) * H, Real(0));
+// Step t of direction `dir` follows step prev_step(t) (-1: it is the first, from h = 0).
+inline int prev_step(int dir, int t, int T) { return dir == 0 ? t - 1 : (t + 1 < T ? t + 1 : -1); }
 
-  // Recurrence: z_t = x_t Wx + h_{t-1} Wh + bh; h_t = tanh(z_t).
-  for (int t = 1; t <= T; ++t) {
-    const Real* xt = x + static_cast<std::size_t>(t - 1) * D;
-    const Real* hprev = &s.h[static_cast<std::size_t>(t - 1) * H];
-    Real* ht = &s.h[static_cast<std::size_t>(t) * H];
-    for (int j = 0; j < H; ++j) {
-      Real z = p.bh[j];
-      for (int k = 0; k < D; ++k) z += xt[k] * p.wx[static_cast<std::size_t>(k) * H + j];
-      for (int k = 0; k < H; ++k) z += hprev[k] * p.wh[static_cast<std::size_t>(k) * H + j];
-      ht[j] = std::tanh(z);
+template <typename Real>
+void forward_sequence(const ModelConfig& cfg, const ParamLayout& layout, const Real* params,
+                      const Real* x, int length, SequenceState<Real>& s) {
+  const int H = cfg.hidden_size, T = cfg.steps, O = cfg.output_size, C = cfg.context_size();
+  const ParamView<const Real> p = make_view(layout, params);
+  s.length = length;
+  s.s.assign(cfg.layers, std::vector<Real>(static_cast<std::size_t>(T) * C, Real(0)));
+
+  // Recurrence of each block over its layer's input, in its direction:
+  //   valid step:  h_t = tanh(in_t Wx + h_prev Wh + bh)
+  //   padding:     h_t = h_prev (the state passes through unchanged)
+  for (const ParamLayout::Block& blk : layout.blocks()) {
+    const BlockView<const Real> w = block_view(blk, params);
+    const int I = blk.input;
+    const Real* in = blk.layer == 0 ? x : s.s[blk.layer - 1].data();
+    const std::size_t in_stride = blk.layer == 0 ? I : C;
+    Real* out = s.s[blk.layer].data() + static_cast<std::size_t>(blk.direction) * H;
+    for (int n = 0; n < T; ++n) {
+      const int t = blk.direction == 0 ? n : T - 1 - n;
+      const int tp = prev_step(blk.direction, t, T);
+      Real* ht = out + static_cast<std::size_t>(t) * C;
+      const Real* hprev = tp < 0 ? nullptr : out + static_cast<std::size_t>(tp) * C;
+      if (t >= length) {
+        for (int j = 0; j < H; ++j) ht[j] = hprev ? hprev[j] : Real(0);
+        continue;
+      }
+      const Real* it = in + static_cast<std::size_t>(t) * in_stride;
+      for (int j = 0; j < H; ++j) {
+        Real z = w.bh[j];
+        for (int k = 0; k < I; ++k) z += it[k] * w.wx[static_cast<std::size_t>(k) * H + j];
+        if (hprev) {
+          for (int k = 0; k < H; ++k) z += hprev[k] * w.wh[static_cast<std::size_t>(k) * H + j];
+        }
+        ht[j] = std::tanh(z);
+      }
     }
   }
+  const std::vector<Real>& top = s.s[cfg.layers - 1];
 
-  s.c.assign(H, Real(0));
+  s.c.assign(C, Real(0));
   if (cfg.attention) {
-    // Scores, softmax over time (e_t is in [-1, 1], so exp cannot overflow), context.
+    // Scores over the valid steps, softmax over them (e_t is in [-1, 1], so exp cannot
+    // overflow), context; padding gets no weight.
     s.e.assign(T, Real(0));
     s.a.assign(T, Real(0));
     Real sum = 0;
-    for (int t = 0; t < T; ++t) {
-      const Real* ht = &s.h[static_cast<std::size_t>(t + 1) * H];
+    for (int t = 0; t < length; ++t) {
+      const Real* ht = &top[static_cast<std::size_t>(t) * C];
       Real u = p.ba[t];
-      for (int j = 0; j < H; ++j) u += ht[j] * p.wa[j];
+      for (int j = 0; j < C; ++j) u += ht[j] * p.wa[j];
       s.e[t] = std::tanh(u);
       s.a[t] = std::exp(s.e[t]);
       sum += s.a[t];
     }
-    for (int t = 0; t < T; ++t) s.a[t] /= sum;
-    for (int t = 0; t < T; ++t) {
-      const Real* ht = &s.h[static_cast<std::size_t>(t + 1) * H];
-      for (int j = 0; j < H; ++j) s.c[j] += s.a[t] * ht[j];
+    for (int t = 0; t < length; ++t) s.a[t] /= sum;
+    for (int t = 0; t < length; ++t) {
+      const Real* ht = &top[static_cast<std::size_t>(t) * C];
+      for (int j = 0; j < C; ++j) s.c[j] += s.a[t] * ht[j];
     }
   } else {
-    std::copy_n(&s.h[static_cast<std::size_t>(T) * H], H, s.c.begin());
+    // The final state of each direction: the forward one after step T-1 (= after L-1), the
+    // backward one after step 0.
+    for (int dir = 0; dir < cfg.directions(); ++dir) {
+      const int t = dir == 0 ? T - 1 : 0;
+      for (int j = 0; j < H; ++j) {
+        s.c[dir * H + j] = top[static_cast<std::size_t>(t) * C + dir * H + j];
+      }
+    }
   }
 
   // Head: y = act(c Wd + bd).
   s.y.assign(O, Real(0));
   for (int o = 0; o < O; ++o) {
     Real pre = p.bd[o];
-    for (int j = 0; j < H; ++j) pre += s.c[j] * p.wd[static_cast<std::size_t>(j) * O + o];
+    for (int j = 0; j < C; ++j) pre += s.c[j] * p.wd[static_cast<std::size_t>(j) * O + o];
     s.y[o] = activate(cfg.head, pre);
   }
+}
+
+int length_of(const ModelConfig& cfg, const int* lengths, int b) {
+  return lengths ? lengths[b] : cfg.steps;
 }
 
 }  // namespace
 
 template <typename Real>
 void reference_forward(const ModelConfig& cfg, const Real* params, const Real* x, int batch,
-                       Real* y, Real* attention, Real* hidden, Real* context) {
+                       Real* y, Real* attention, Real* hidden, Real* context, const int* lengths) {
   check_forward_args(cfg, params, x, batch, y, attention);
+  check_lengths(cfg, lengths, batch);
   const ParamLayout layout(cfg);
-  const ParamView<const Real> p = make_view(layout, params);
-  const std::size_t T = cfg.steps, H = cfg.hidden_size, D = cfg.input_size, O = cfg.output_size;
+  const std::size_t T = cfg.steps, C = cfg.context_size(), D = cfg.input_size, O = cfg.output_size;
   SequenceState<Real> s;
   for (int b = 0; b < batch; ++b) {
-    forward_sequence(cfg, p, x + b * T * D, s);
+    forward_sequence(cfg, layout, params, x + b * T * D, length_of(cfg, lengths, b), s);
     std::copy(s.y.begin(), s.y.end(), y + b * O);
     if (attention) std::copy(s.a.begin(), s.a.end(), attention + b * T);
-    if (hidden) std::copy(s.h.begin() + H, s.h.end(), hidden + b * T * H);
-    if (context) std::copy(s.c.begin(), s.c.end(), context + b * H);
+    if (hidden) std::copy(s.s.back().begin(), s.s.back().end(), hidden + b * T * C);
+    if (context) std::copy(s.c.begin(), s.c.end(), context + b * C);
   }
 }
 
 template <typename Real>
 void reference_backward(const ModelConfig& cfg, const Real* params, const Real* x, int batch,
-                        const Real* dy, Real* dparams, Real* dx) {
+                        const Real* dy, Real* dparams, Real* dx, const int* lengths) {
   check_inputs(cfg, params, x, batch);
+  check_lengths(cfg, lengths, batch);
   if (!dy) throw InvalidArgument("dy [B,O] is null");
   if (!dparams) throw InvalidArgument("dparams is null");
   const ParamLayout layout(cfg);
@@ -131,74 +168,105 @@ void reference_backward(const ModelConfig& cfg, const Real* params, const Real* 
   std::fill(dparams, dparams + layout.size(), Real(0));
   const ParamView<Real> g = make_view(layout, dparams);
   const int D = cfg.input_size, H = cfg.hidden_size, T = cfg.steps, O = cfg.output_size;
+  const int C = cfg.context_size();
 
   SequenceState<Real> s;
-  std::vector<Real> dc(H), dh(static_cast<std::size_t>(T + 1) * H), carry(H), dz(H);
+  std::vector<Real> dc(C), dout, din, carry(H), dz(H);
   for (int b = 0; b < batch; ++b) {
     const Real* xb = x + static_cast<std::size_t>(b) * T * D;
-    forward_sequence(cfg, p, xb, s);
+    const int L = length_of(cfg, lengths, b);
+    forward_sequence(cfg, layout, params, xb, L, s);
+    const std::vector<Real>& top = s.s[cfg.layers - 1];
 
     // Head: dpre = dy * act'(y); dWd += c^T dpre; dbd += dpre; dc = dpre Wd^T.
     std::fill(dc.begin(), dc.end(), Real(0));
     for (int o = 0; o < O; ++o) {
       const Real dpre = dy[static_cast<std::size_t>(b) * O + o] * activate_grad(cfg.head, s.y[o]);
       g.bd[o] += dpre;
-      for (int j = 0; j < H; ++j) {
+      for (int j = 0; j < C; ++j) {
         g.wd[static_cast<std::size_t>(j) * O + o] += s.c[j] * dpre;
         dc[j] += dpre * p.wd[static_cast<std::size_t>(j) * O + o];
       }
     }
 
-    // dL/dh_t from the attention (or from the head for the plain model).
-    std::fill(dh.begin(), dh.end(), Real(0));
+    // dout = dL/d(top-layer states) [T, C], from the attention (or from the head for the plain
+    // model: the forward direction's last step, the backward direction's first).
+    dout.assign(static_cast<std::size_t>(T) * C, Real(0));
     if (cfg.attention) {
       Real g_dot_c = 0;
-      for (int j = 0; j < H; ++j) g_dot_c += dc[j] * s.c[j];
-      for (int t = 0; t < T; ++t) {
-        const Real* ht = &s.h[static_cast<std::size_t>(t + 1) * H];
-        Real* dht = &dh[static_cast<std::size_t>(t + 1) * H];
+      for (int j = 0; j < C; ++j) g_dot_c += dc[j] * s.c[j];
+      for (int t = 0; t < L; ++t) {
+        const Real* ht = &top[static_cast<std::size_t>(t) * C];
+        Real* dht = &dout[static_cast<std::size_t>(t) * C];
         Real g_dot_h = 0;
-        for (int j = 0; j < H; ++j) g_dot_h += dc[j] * ht[j];
+        for (int j = 0; j < C; ++j) g_dot_h += dc[j] * ht[j];
         const Real de = s.a[t] * (g_dot_h - g_dot_c);      // through the softmax
         const Real du = de * (Real(1) - s.e[t] * s.e[t]);  // through the score's tanh
         g.ba[t] += du;
-        for (int j = 0; j < H; ++j) {
+        for (int j = 0; j < C; ++j) {
           g.wa[j] += du * ht[j];
           dht[j] = s.a[t] * dc[j] + du * p.wa[j];
         }
       }
     } else {
-      std::copy(dc.begin(), dc.end(), dh.begin() + static_cast<std::size_t>(T) * H);
-    }
-
-    // BPTT, t = T..1: dz_t = (dL/dh_t + carry) * (1 - h_t^2); carry = dz_t Wh^T.
-    std::fill(carry.begin(), carry.end(), Real(0));
-    for (int t = T; t >= 1; --t) {
-      const Real* ht = &s.h[static_cast<std::size_t>(t) * H];
-      const Real* hprev = &s.h[static_cast<std::size_t>(t - 1) * H];
-      const Real* xt = xb + static_cast<std::size_t>(t - 1) * D;
-      for (int j = 0; j < H; ++j) {
-        dz[j] = (dh[static_cast<std::size_t>(t) * H + j] + carry[j]) * (Real(1) - ht[j] * ht[j]);
-      }
-      for (int j = 0; j < H; ++j) {
-        g.bh[j] += dz[j];
-        for (int k = 0; k < H; ++k) g.wh[static_cast<std::size_t>(k) * H + j] += hprev[k] * dz[j];
-        for (int k = 0; k < D; ++k) g.wx[static_cast<std::size_t>(k) * H + j] += xt[k] * dz[j];
-      }
-      for (int k = 0; k < H; ++k) {
-        Real acc = 0;
-        for (int j = 0; j < H; ++j) acc += dz[j] * p.wh[static_cast<std::size_t>(k) * H + j];
-        carry[k] = acc;
-      }
-      if (dx) {
-        Real* dxt = dx + (static_cast<std::size_t>(b) * T + (t - 1)) * D;
-        for (int k = 0; k < D; ++k) {
-          Real acc = 0;
-          for (int j = 0; j < H; ++j) acc += dz[j] * p.wx[static_cast<std::size_t>(k) * H + j];
-          dxt[k] = acc;
+      for (int dir = 0; dir < cfg.directions(); ++dir) {
+        const int t = dir == 0 ? T - 1 : 0;
+        for (int j = 0; j < H; ++j) {
+          dout[static_cast<std::size_t>(t) * C + dir * H + j] = dc[dir * H + j];
         }
       }
     }
+
+    // BPTT, layer by layer from the top, each block against its direction:
+    //   valid step:  dz_t = (dout_t + carry) (1 - h_t^2); carry = dz_t Wh^T; din_t += dz_t Wx^T
+    //   padding:     carry = dout_t + carry (the state passed through unchanged)
+    for (int l = cfg.layers - 1; l >= 0; --l) {
+      const int I = l == 0 ? D : C;
+      const Real* in = l == 0 ? xb : s.s[l - 1].data();
+      din.assign(static_cast<std::size_t>(T) * I, Real(0));
+      for (int dir = 0; dir < cfg.directions(); ++dir) {
+        const ParamLayout::Block& blk = layout.block(l, dir);
+        const BlockView<const Real> w = block_view(blk, params);
+        const BlockView<Real> gw = block_view(blk, dparams);
+        const Real* hs = s.s[l].data() + static_cast<std::size_t>(dir) * H;
+        const Real* douts = dout.data() + static_cast<std::size_t>(dir) * H;
+        std::fill(carry.begin(), carry.end(), Real(0));
+        for (int n = T - 1; n >= 0; --n) {
+          const int t = dir == 0 ? n : T - 1 - n;
+          const Real* dht = douts + static_cast<std::size_t>(t) * C;
+          if (t >= L) {
+            for (int j = 0; j < H; ++j) carry[j] += dht[j];
+            continue;
+          }
+          const int tp = prev_step(dir, t, T);
+          const Real* ht = hs + static_cast<std::size_t>(t) * C;
+          const Real* hprev = tp < 0 ? nullptr : hs + static_cast<std::size_t>(tp) * C;
+          const Real* it = in + static_cast<std::size_t>(t) * I;
+          for (int j = 0; j < H; ++j) dz[j] = (dht[j] + carry[j]) * (Real(1) - ht[j] * ht[j]);
+          for (int j = 0; j < H; ++j) {
+            gw.bh[j] += dz[j];
+            if (hprev) {
+              for (int k = 0; k < H; ++k)
+                gw.wh[static_cast<std::size_t>(k) * H + j] += hprev[k] * dz[j];
+            }
+            for (int k = 0; k < I; ++k) gw.wx[static_cast<std::size_t>(k) * H + j] += it[k] * dz[j];
+          }
+          for (int k = 0; k < H; ++k) {
+            Real acc = 0;
+            for (int j = 0; j < H; ++j) acc += dz[j] * w.wh[static_cast<std::size_t>(k) * H + j];
+            carry[k] = acc;
+          }
+          Real* dit = &din[static_cast<std::size_t>(t) * I];
+          for (int k = 0; k < I; ++k) {
+            Real acc = 0;
+            for (int j = 0; j < H; ++j) acc += dz[j] * w.wx[static_cast<std::size_t>(k) * H + j];
+            dit[k] += acc;
+          }
+        }
+      }
+      dout.swap(din);  // dL/d(this layer's input) is dL/d(the states of the layer below)
+    }
+    if (dx) std::copy(dout.begin(), dout.end(), dx + static_cast<std::size_t>(b) * T * D);
   }
 }
 
@@ -227,9 +295,9 @@ double reference_loss(Loss loss, const Real* y, const Real* target, long n, Real
 
 #define RNNATTN_INSTANTIATE(Real)                                                                 \
   template void reference_forward<Real>(const ModelConfig&, const Real*, const Real*, int, Real*, \
-                                        Real*, Real*, Real*);                                     \
+                                        Real*, Real*, Real*, const int*);                         \
   template void reference_backward<Real>(const ModelConfig&, const Real*, const Real*, int,       \
-                                         const Real*, Real*, Real*);                              \
+                                         const Real*, Real*, Real*, const int*);                  \
   template double reference_loss<Real>(Loss, const Real*, const Real*, long, Real*);
 RNNATTN_INSTANTIATE(float)
 RNNATTN_INSTANTIATE(double)

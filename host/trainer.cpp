@@ -29,6 +29,17 @@ void check_dataset(const Model& model, const WindowSet& data, const char* what) 
                           " values; [N,T,D] and [N,O] need " + std::to_string(want_x) + " and " +
                           std::to_string(want_y));
   }
+  if (!data.lengths.empty()) {
+    if (data.lengths.size() != static_cast<std::size_t>(data.count)) {
+      throw InvalidArgument(std::string(what) + ": " + std::to_string(data.lengths.size()) +
+                            " lengths for " + std::to_string(data.count) + " windows");
+    }
+    try {
+      check_lengths(c, data.lengths.data(), data.count);
+    } catch (const InvalidArgument& e) {
+      throw InvalidArgument(std::string(what) + ": " + e.what());
+    }
+  }
 }
 
 // One epoch, in chunks of whole batches when a progress line is wanted (the batches, their order
@@ -97,7 +108,7 @@ TrainHistory fit(Backend& backend, Model& model, const WindowSet& train, const T
   const auto t0 = std::chrono::steady_clock::now();
   std::unique_ptr<TrainingSession> session =
       backend.start_training(model.config, model.adam_config, model.params, model.adam);
-  session->set_dataset(train.x.data(), train.y.data(), train.count);
+  session->set_dataset(train.x.data(), train.y.data(), train.count, train.lengths_or_null());
 
   TrainHistory h;
   Rng rng(shuffle_seed(opt.seed));
@@ -184,7 +195,7 @@ std::vector<float> predict(Backend& backend, const Model& model, const WindowSet
         c, model.params.data(), data.x.data() + start * xs, b,
         y.data() + static_cast<std::size_t>(start) * c.output_size,
         attention ? attention->data() + static_cast<std::size_t>(start) * c.steps : nullptr,
-        nullptr);
+        nullptr, data.lengths.empty() ? nullptr : data.lengths.data() + start);
   }
   return y;
 }
@@ -200,6 +211,16 @@ double mean_squared_error(const std::vector<float>& pred, const WindowSet& data)
     s += d * d;
   }
   return s / static_cast<double>(pred.size());
+}
+
+double accuracy(const std::vector<float>& pred, const WindowSet& data) {
+  if (pred.size() != data.y.size() || pred.empty()) {
+    throw InvalidArgument("accuracy: " + std::to_string(pred.size()) + " predictions for " +
+                          std::to_string(data.y.size()) + " targets");
+  }
+  std::size_t right = 0;
+  for (std::size_t i = 0; i < pred.size(); ++i) right += (pred[i] >= 0.5f) == (data.y[i] >= 0.5f);
+  return static_cast<double>(right) / static_cast<double>(pred.size());
 }
 
 }  // namespace rnnattn

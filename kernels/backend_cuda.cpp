@@ -67,8 +67,9 @@ void download(float* dst, const DeviceBuffer<float>& src, cudaStream_t s) {
 }  // namespace
 
 void CudaBackend::forward(const ModelConfig& c, const float* params, const float* x, int batch,
-                          float* y, float* attention, float* hidden) {
+                          float* y, float* attention, float* hidden, const int* lengths) {
   check_forward_args(c, params, x, batch, y, attention);
+  check_lengths(c, lengths, batch);
   cuda::Handle h = handle(c);
   const cudaStream_t s = stream_.get();
   const std::size_t bt = static_cast<std::size_t>(batch) * c.steps;
@@ -96,8 +97,9 @@ void CudaBackend::forward(const ModelConfig& c, const float* params, const float
 }
 
 void CudaBackend::backward(const ModelConfig& c, const float* params, const float* x, int batch,
-                           const float* dy, float* dparams, float* dx) {
+                           const float* dy, float* dparams, float* dx, const int* lengths) {
   check_inputs(c, params, x, batch);
+  check_lengths(c, lengths, batch);
   if (!dy) throw InvalidArgument("dy [B,O] is null");
   if (!dparams) throw InvalidArgument("dparams is null");
   cuda::Handle h = handle(c);
@@ -152,7 +154,7 @@ class CudaTrainingSession final : public TrainingSession {
     RNNATTN_CUDA_CHECK(cudaStreamSynchronize(s));
   }
 
-  void set_dataset(const float* x, const float* y, int n) override {
+  void set_dataset(const float* x, const float* y, int n, const int* lengths) override {
     if (n < 1) throw InvalidArgument("dataset: need at least one window, got " + std::to_string(n));
     const cudaStream_t s = be_.stream();
     all_x_ = upload(x, static_cast<std::size_t>(n) * c_.steps * c_.input_size, "dataset x", s);

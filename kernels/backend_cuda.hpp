@@ -25,9 +25,9 @@ class CudaBackend final : public Backend {
   std::string name() const override;
 
   void forward(const ModelConfig& config, const float* params, const float* x, int batch, float* y,
-               float* attention, float* hidden) override;
+               float* attention, float* hidden, const int* lengths) override;
   void backward(const ModelConfig& config, const float* params, const float* x, int batch,
-                const float* dy, float* dparams, float* dx) override;
+                const float* dy, float* dparams, float* dx, const int* lengths) override;
   std::unique_ptr<TrainingSession> start_training(const ModelConfig& config, const AdamConfig& adam,
                                                   const std::vector<float>& params,
                                                   const AdamState& state) override;

@@ -20,8 +20,8 @@ const char* to_string(Device d);
 class TrainingSession {
  public:
   virtual ~TrainingSession() = default;
-  // x [n, T, D], y [n, O], host pointers; copied.
-  virtual void set_dataset(const float* x, const float* y, int n) = 0;
+  // x [n, T, D], y [n, O], lengths [n] (null: all T; see reference.hpp), host pointers; copied.
+  virtual void set_dataset(const float* x, const float* y, int n, const int* lengths = nullptr) = 0;
   // One epoch of mini-batches over the dataset in the given order (a permutation of a subset of
   // 0..n-1); the last batch may be smaller. Returns the mean of the per-batch losses (as Keras
   // reports it).
@@ -36,14 +36,16 @@ class Backend {
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
 
-  // Forward pass on host buffers; shapes as in reference.hpp. attention/hidden may be null.
+  // Forward pass on host buffers; shapes as in reference.hpp. attention/hidden may be null;
+  // lengths [B] may be null (every sequence T steps).
   virtual void forward(const ModelConfig& config, const float* params, const float* x, int batch,
-                       float* y, float* attention, float* hidden) = 0;
+                       float* y, float* attention, float* hidden, const int* lengths = nullptr) = 0;
 
   // Backward pass on host buffers: dy [B,O] in, dparams (overwritten) and dx [B,T,D] (nullable)
   // out.
   virtual void backward(const ModelConfig& config, const float* params, const float* x, int batch,
-                        const float* dy, float* dparams, float* dx) = 0;
+                        const float* dy, float* dparams, float* dx,
+                        const int* lengths = nullptr) = 0;
 
   // Start a training run from the given parameters and optimiser state.
   virtual std::unique_ptr<TrainingSession> start_training(const ModelConfig& config,
@@ -72,5 +74,7 @@ std::unique_ptr<Backend> make_backend(Device device);
 void check_inputs(const ModelConfig& config, const void* params, const void* x, int batch);
 void check_forward_args(const ModelConfig& config, const void* params, const void* x, int batch,
                         const void* y, const void* attention);
+// Host lengths [B] (null: every sequence has T steps): each must be in [1, T].
+void check_lengths(const ModelConfig& config, const int* lengths, int batch);
 
 }  // namespace rnnattn

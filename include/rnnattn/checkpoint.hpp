@@ -14,9 +14,9 @@
 
 namespace rnnattn {
 
-// Version written: 3 (input columns and their scalings). Versions 1 (another checksum start) and 2
-// (one column) are still read.
-constexpr std::uint32_t kCheckpointVersion = 3;
+// Version written: 4 (layers, directions, cell). Versions 1 (another checksum start), 2 (one
+// column) and 3 (one forward layer) are still read.
+constexpr std::uint32_t kCheckpointVersion = 4;
 
 struct Checkpoint {
   Model model;

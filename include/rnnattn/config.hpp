@@ -25,6 +25,12 @@ struct ModelConfig {
   int steps = 20;         // T (the attention bias ba[T] ties the model to this length)
   int output_size = 1;    // O
   bool attention = true;  // false: the "plain" model y = act(h_T Wd + bd)
+  // Recurrent structure (as Keras' stacked SimpleRNN(return_sequences=True) layers, each wrapped
+  // in Bidirectional when `bidirectional`): layer l > 0 reads layer l-1's states; with two
+  // directions a layer's state at step t is [forward h_t, backward h_t] (2H wide), and the
+  // attention (or, for the plain model, the head) reads the top layer's states.
+  int layers = 1;              // L
+  bool bidirectional = false;  // two directions per layer
   Activation head = Activation::kTanh;
   Loss loss = Loss::kMse;
 
@@ -32,10 +38,16 @@ struct ModelConfig {
   // or when BCE is combined with a head other than sigmoid.
   void validate() const;
 
+  int directions() const { return bidirectional ? 2 : 1; }
+  // Width of a top-layer state, the context and the head's input: H times the directions.
+  int context_size() const { return hidden_size * directions(); }
+  // True for the tutorial's structure: one unidirectional layer.
+  bool single_layer() const { return layers == 1 && !bidirectional; }
+
   bool operator==(const ModelConfig& o) const {
     return input_size == o.input_size && hidden_size == o.hidden_size && steps == o.steps &&
            output_size == o.output_size && attention == o.attention && head == o.head &&
-           loss == o.loss;
+           loss == o.loss && layers == o.layers && bidirectional == o.bidirectional;
   }
   bool operator!=(const ModelConfig& o) const { return !(*this == o); }
 };
@@ -46,7 +58,8 @@ const char* to_string(Loss l);
 Activation parse_activation(std::string_view s);
 Loss parse_loss(std::string_view s);
 
-// A one-line description, e.g. "attention D=1 H=2 T=20 O=1 head=tanh loss=mse".
+// A one-line description, e.g. "attention D=1 H=2 T=20 O=1 head=tanh loss=mse"; " layers=L" and
+// " bidirectional" follow when they are not the defaults.
 std::string describe(const ModelConfig& c);
 
 }  // namespace rnnattn

@@ -24,8 +24,12 @@ struct WindowSet {
   int steps = 0;           // T
   int features = 1;        // D
   std::vector<float> x;    // [N, T, D]
-  std::vector<float> y;    // [N, 1]
+  std::vector<float> y;    // [N, O] (O = 1 for series)
   std::vector<int> index;  // the window's start position in the series; its target is at index + T
+  // Valid steps per window, each in [1, T] (reference.hpp: padding follows them), or empty: all
+  // windows have T steps.
+  std::vector<int> lengths;
+  const int* lengths_or_null() const { return lengths.empty() ? nullptr : lengths.data(); }
 };
 
 struct SplitData {
@@ -91,6 +95,26 @@ SplitData series_data(const std::vector<double>& series, int steps, double train
 // row i + T, each scaled by a min-max scaling fit on the training part only. Labels and precision
 // come from the file.
 SplitData series_data(const CsvSeries& series, int steps, double train_fraction = 0.7);
+
+// The generated sentiment task (docs/sentiment.md): every token of a fixed vocabulary has a fixed
+// random D-dimensional vector (normal, variance 1/D); a sequence of min_length..max_length tokens
+// (uniform) is mostly neutral tokens with an odd number (1, 3, 5 or 7) of "positive" and
+// "negative" tokens scattered at random positions; its label y = 1 when positive tokens are in the
+// majority, else 0. Labels alternate, so the classes are balanced. Sequences are padded with zeros
+// to T = max_length and carry their lengths. Everything follows from `seed`.
+struct SentimentOptions {
+  int train = 2000;  // sequences
+  int test = 1000;
+  int dim = 100;  // D
+  int min_length = 50;
+  int max_length = 200;  // T
+  int neutral_tokens = 2000;
+  int sentiment_tokens = 20;  // of each polarity
+  std::uint64_t seed = 7;
+};
+// tokens, when not null, receives the token ids [train + test, T] (-1 on padding): ids below
+// neutral_tokens are neutral, then sentiment_tokens positive ones, then as many negative ones.
+SplitData sentiment_data(const SentimentOptions& options, std::vector<int>* tokens = nullptr);
 
 // Moves the last `fraction` of `train`'s windows in time order (the latest start positions) into
 // a validation set, which it returns; at least one window stays on each side. Throws

@@ -2,13 +2,20 @@
 //
 // All parameters of a model live in one contiguous float buffer, in this order:
 //
-//   Wx [D,H]   input weights
-//   Wh [H,H]   recurrent weights
-//   bh [H]     recurrent bias
-//   wa [H]     attention score weights      (attention model only)
+//   for each layer l = 0..L-1, for each direction (forward, then backward when bidirectional):
+//     Wx [I_l,H]  input weights; I_0 = D, I_l = C for l > 0
+//     Wh [H,H]    recurrent weights
+//     bh [H]      recurrent bias
+//   wa [C]     attention score weights      (attention model only)
 //   ba [T]     attention bias, one per step (attention model only)
-//   Wd [H,O]   head weights
+//   Wd [C,O]   head weights
 //   bd [O]     head bias
+//
+// where C = H x directions (config.context_size()). For the tutorial's one forward layer this is
+// Wx, Wh, bh, wa, ba, Wd, bd. Each (layer, direction) is one "recurrent block" of three tensors
+// named Wx, Wh, bh for block (0, forward) and "l<l>[.rev].Wx" etc. otherwise. A block's tensors are
+// G*H wide with G = 1 gate for the Elman cell, so that a gated cell (LSTM G = 4, GRU G = 3) adds
+// gates inside a block without changing how blocks are laid out or found.
 //
 // Gradients use the same layout, so zeroing them is one fill and the optimiser is one loop.
 #pragma once
@@ -40,24 +47,52 @@ class ParamLayout {
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
 
   // Offsets of each tensor in the flat buffer; wa and ba are kAbsent for the plain model.
+  // wx, wh, bh are those of block (layer 0, forward).
   std::size_t wx, wh, bh, wa, ba, wd, bd;
+
+  // One recurrent block: a (layer, direction) pair and the offsets of its tensors.
+  struct Block {
+    int layer = 0;
+    int direction = 0;  // 0 forward (t = 0..T-1), 1 backward (t = T-1..0)
+    int input = 0;      // I: D for layer 0, C above
+    int gates = 1;      // G: 1 for the Elman cell
+    std::size_t wx = 0, wh = 0, bh = 0;
+  };
+  // Layer-major, forward direction first: block (l, d) is blocks()[l * directions + d].
+  const std::vector<Block>& blocks() const { return blocks_; }
+  const Block& block(int layer, int direction) const;
 
  private:
   std::vector<TensorInfo> tensors_;
+  std::vector<Block> blocks_;
+  int directions_ = 1;
   std::size_t size_ = 0;
 };
 
 // Pointers into a flat buffer (params or gradients) following ParamLayout.
 template <typename P>
 struct ParamView {
-  P* wx;  // [D,H]
+  P* wx;  // [D,H]  block (0, forward)
   P* wh;  // [H,H]
   P* bh;  // [H]
-  P* wa;  // [H]  (null for the plain model)
+  P* wa;  // [C]  (null for the plain model)
   P* ba;  // [T]  (null for the plain model)
-  P* wd;  // [H,O]
+  P* wd;  // [C,O]
   P* bd;  // [O]
 };
+
+// Pointers to one recurrent block's tensors.
+template <typename P>
+struct BlockView {
+  P* wx;  // [I,H]
+  P* wh;  // [H,H]
+  P* bh;  // [H]
+};
+
+template <typename P>
+BlockView<P> block_view(const ParamLayout::Block& b, P* base) {
+  return BlockView<P>{base + b.wx, base + b.wh, base + b.bh};
+}
 
 template <typename P>
 ParamView<P> make_view(const ParamLayout& l, P* base) {
@@ -65,7 +100,7 @@ ParamView<P> make_view(const ParamLayout& l, P* base) {
   return ParamView<P>{at(l.wx), at(l.wh), at(l.bh), at(l.wa), at(l.ba), at(l.wd), at(l.bd)};
 }
 
-// Keras default initialisation, reproducible from `seed`:
+// Keras default initialisation, reproducible from `seed` (blocks in layout order, then wa, Wd):
 //   Wx, Wd: glorot_uniform U(-l, l), l = sqrt(6 / (fan_in + fan_out));
 //   Wh: orthogonal (QR of a standard normal matrix, columns sign-corrected by diag(R));
 //   wa: normal(0, 0.05); all biases zero.

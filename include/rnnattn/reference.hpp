@@ -6,9 +6,12 @@
 //   params  [ParamLayout(config).size()]   flat buffer, layout in params.hpp
 //   x       [B, T, D]
 //   y       [B, O]        predictions, y = act(c Wd + bd)
-//   attention [B, T]      softmax weights a_t (attention model only)
-//   hidden  [B, T, H]     hidden states h_1..h_T
-//   context [B, H]        c = sum_t a_t h_t (attention) or h_T (plain)
+//   attention [B, T]      softmax weights a_t (attention model only; 0 on padding)
+//   hidden  [B, T, C]     the top layer's states h_1..h_T (C = H x directions)
+//   context [B, C]        c = sum_t a_t h_t (attention) or the final states (plain)
+//   lengths [B]           valid steps per sequence, each in [1, T], or null: all T. Steps
+//                         t >= length are padding: every layer's state passes through them
+//                         unchanged, the attention gives them no weight, and x there is unused.
 #pragma once
 
 #include "rnnattn/config.hpp"
@@ -20,14 +23,15 @@ namespace rnnattn {
 template <typename Real>
 void reference_forward(const ModelConfig& config, const Real* params, const Real* x, int batch,
                        Real* y, Real* attention = nullptr, Real* hidden = nullptr,
-                       Real* context = nullptr);
+                       Real* context = nullptr, const int* lengths = nullptr);
 
 // Backward pass for an upstream gradient dy = dL/dy [B, O]. Overwrites dparams (same layout as
 // params) with dL/dparams, and dx [B, T, D] with dL/dx when dx is not null. Recomputes the forward
 // pass internally.
 template <typename Real>
 void reference_backward(const ModelConfig& config, const Real* params, const Real* x, int batch,
-                        const Real* dy, Real* dparams, Real* dx = nullptr);
+                        const Real* dy, Real* dparams, Real* dx = nullptr,
+                        const int* lengths = nullptr);
 
 // Loss over n = B * O predictions, returned in double. MSE: mean (y - t)^2. BCE: mean of
 // -[t log y + (1 - t) log(1 - y)] with y clipped to [1e-7, 1 - 1e-7] as Keras does.

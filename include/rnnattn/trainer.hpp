@@ -72,6 +72,9 @@ std::vector<float> predict(Backend& backend, const Model& model, const WindowSet
 // Mean squared error between predictions and the targets of `data`, in scaled units (double).
 double mean_squared_error(const std::vector<float>& pred, const WindowSet& data);
 
+// Binary accuracy: the fraction of predictions on the same side of 0.5 as their 0/1 targets.
+double accuracy(const std::vector<float>& pred, const WindowSet& data);
+
 // The configuration's loss (MSE or BCE, as training computes it) of the model on `data`.
 double evaluate_loss(Backend& backend, const Model& model, const WindowSet& data);
 
