@@ -19,7 +19,9 @@ struct BenchShape {
   const char* name;
   int b, t, d, h, o;
   Activation head;
-  bool both_models;  // also run the plain model
+  bool both_models;            // also run the plain model
+  bool bidirectional = false;  // two directions (issue 12's notebook shape)
+  bool lengths = false;        // variable lengths: T/4..T, deterministic per sequence
 };
 
 // SPEC.md's shapes and issue 4's: the tutorial at batch 1 and at the whole training set, a medium
@@ -32,9 +34,20 @@ inline const std::vector<BenchShape>& shapes() {
       {"large", 128, 200, 100, 256, 1, Activation::kSigmoid, false},
       {"wide", 32, 100, 256, 1024, 1, Activation::kTanh, false},
       {"long", 16, 4000, 8, 64, 1, Activation::kTanh, false},
+      // The sentiment notebook's classifier: bidirectional, attention, variable lengths.
+      {"notebook", 128, 200, 100, 256, 1, Activation::kSigmoid, false, true, true},
   };
   return s;
 }
+
+// The shape's sequence lengths (empty: all T): spread over T/4..T.
+inline std::vector<int> lengths_of(const BenchShape& s) {
+  std::vector<int> l;
+  if (!s.lengths) return l;
+  for (int b = 0; b < s.b; ++b) l.push_back(s.t / 4 + (b * 37) % (s.t - s.t / 4 + 1));
+  return l;
+}
+inline const int* or_null(const std::vector<int>& v) { return v.empty() ? nullptr : v.data(); }
 
 inline ModelConfig config_of(const BenchShape& s, bool attention) {
   ModelConfig c;
@@ -44,15 +57,20 @@ inline ModelConfig config_of(const BenchShape& s, bool attention) {
   c.output_size = s.o;
   c.attention = attention;
   c.head = s.head;
+  c.bidirectional = s.bidirectional;
   return c;
 }
 
 // FLOPs of one forward pass (a multiply-add counts 2). Backward counts 2x forward (the weight and
 // the input gradients); a training step 3x. Every family reports against these.
+// (Padding is counted as work: the kernels step through it.)
 inline double forward_flops(const ModelConfig& c, int batch) {
-  const double per_step = 2.0 * c.hidden_size * (c.input_size + c.hidden_size) +
-                          (c.attention ? 4.0 * c.hidden_size : 0.0);
-  return batch * (c.steps * per_step + 2.0 * c.hidden_size * c.output_size);
+  double per_step = c.attention ? 4.0 * c.context_size() : 0.0;
+  for (int l = 0; l < c.layers; ++l) {
+    const int in = l == 0 ? c.input_size : c.context_size();
+    per_step += c.directions() * 2.0 * c.hidden_size * (in + c.hidden_size);
+  }
+  return batch * (c.steps * per_step + 2.0 * c.context_size() * c.output_size);
 }
 inline double op_flops(const std::string& op, const ModelConfig& c, int batch) {
   const double f = forward_flops(c, batch);

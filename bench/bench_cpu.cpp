@@ -17,8 +17,10 @@ void register_cpu_benchmarks() {
             const auto p = init_parameters(cfg, 1);
             const auto x = random_floats(static_cast<std::size_t>(s.b) * s.t * s.d, 2);
             std::vector<float> y(static_cast<std::size_t>(s.b) * s.o);
+            const std::vector<int> len = lengths_of(s);
             for (auto _ : st) {
-              reference_forward<float>(cfg, p.data(), x.data(), s.b, y.data());
+              reference_forward<float>(cfg, p.data(), x.data(), s.b, y.data(), nullptr, nullptr,
+                                       nullptr, or_null(len));
               benchmark::DoNotOptimize(y.data());
             }
             set_counters(st, "forward_inference", cfg, s.b);
@@ -31,8 +33,10 @@ void register_cpu_benchmarks() {
             const auto x = random_floats(static_cast<std::size_t>(s.b) * s.t * s.d, 2);
             const auto dy = random_floats(static_cast<std::size_t>(s.b) * s.o, 3);
             std::vector<float> g(p.size());
+            const std::vector<int> len = lengths_of(s);
             for (auto _ : st) {
-              reference_backward<float>(cfg, p.data(), x.data(), s.b, dy.data(), g.data());
+              reference_backward<float>(cfg, p.data(), x.data(), s.b, dy.data(), g.data(), nullptr,
+                                        or_null(len));
               benchmark::DoNotOptimize(g.data());
             }
             set_counters(st, "backward", cfg, s.b);
@@ -46,7 +50,8 @@ void register_cpu_benchmarks() {
             auto session = be->start_training(cfg, m.adam_config, m.params, m.adam);
             const auto x = random_floats(static_cast<std::size_t>(s.b) * s.t * s.d, 2);
             const auto y = random_floats(static_cast<std::size_t>(s.b) * s.o, 3, 0.5);
-            session->set_dataset(x.data(), y.data(), s.b);
+            const std::vector<int> len = lengths_of(s);
+            session->set_dataset(x.data(), y.data(), s.b, or_null(len));
             std::vector<int> order(s.b);
             for (int i = 0; i < s.b; ++i) order[i] = i;
             for (auto _ : st) benchmark::DoNotOptimize(session->train_epoch(order, s.b));

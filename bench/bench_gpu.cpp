@@ -27,12 +27,19 @@ void run_case(benchmark::State& st, const std::string& op, cuda::Path path, cons
     const auto dy = upload(random_floats(static_cast<std::size_t>(s.b) * s.o, 3));
     DeviceBuffer<float> y(static_cast<std::size_t>(s.b) * s.o, "y");
     DeviceBuffer<float> g(ParamLayout(cfg).size(), "dparams");
+    const std::vector<int> hlen = lengths_of(s);
+    DeviceBuffer<int> len;
+    if (!hlen.empty()) {
+      len.resize(hlen.size(), "lengths");
+      RNNATTN_CUDA_CHECK(
+          cudaMemcpy(len.get(), hlen.data(), hlen.size() * sizeof(int), cudaMemcpyHostToDevice));
+    }
     if (op == "train_step") {
       const Model m = make_model(cfg, 1);
       auto session = be.start_training(cfg, m.adam_config, m.params, m.adam);
       const auto hx = random_floats(nx, 2);
       const auto hy = random_floats(static_cast<std::size_t>(s.b) * s.o, 3, 0.5);
-      session->set_dataset(hx.data(), hy.data(), s.b);
+      session->set_dataset(hx.data(), hy.data(), s.b, or_null(hlen));
       std::vector<int> order(s.b);
       for (int i = 0; i < s.b; ++i) order[i] = i;
       session->train_epoch(order, s.b);  // warm-up: captures the graph
@@ -53,17 +60,19 @@ void run_case(benchmark::State& st, const std::string& op, cuda::Path path, cons
       DeviceBuffer<unsigned char> reserve(inference ? 0 : h.reserve_size(s.b), "reserve");
       auto forward = [&] {
         if (inference) {
-          h.forward_inference(p.get(), x.get(), s.b, y.get(), nullptr, work.get(), work.size());
+          h.forward_inference(p.get(), x.get(), s.b, y.get(), nullptr, work.get(), work.size(),
+                              len.get());
         } else {
           h.forward_training(p.get(), x.get(), s.b, y.get(), nullptr, nullptr, reserve.get(),
-                             reserve.size(), work.get(), work.size());
+                             reserve.size(), work.get(), work.size(), len.get());
         }
       };
       if (op == "backward") {
         forward();
         auto run = [&] {
           h.backward(p.get(), x.get(), s.b, y.get(), dy.get(), reserve.get(), reserve.size(),
-                     g.get(), nullptr, cuda::GradMode::kOverwrite, work.get(), work.size());
+                     g.get(), nullptr, cuda::GradMode::kOverwrite, work.get(), work.size(),
+                     len.get());
         };
         time_gpu(st, be.stream(), run, mem);
       } else {

@@ -59,6 +59,15 @@ DeviceBuffer<float> upload(const float* src, std::size_t n, const char* what, cu
   return d;
 }
 
+// Lengths [n] to the device (an empty buffer when there are none).
+DeviceBuffer<int> upload_lengths(const int* src, std::size_t n, cudaStream_t s) {
+  DeviceBuffer<int> d;
+  if (!src) return d;
+  d.resize(n, "lengths [B]");
+  RNNATTN_CUDA_CHECK(cudaMemcpyAsync(d.get(), src, n * sizeof(int), cudaMemcpyHostToDevice, s));
+  return d;
+}
+
 void download(float* dst, const DeviceBuffer<float>& src, cudaStream_t s) {
   RNNATTN_CUDA_CHECK(
       cudaMemcpyAsync(dst, src.get(), src.size() * sizeof(float), cudaMemcpyDeviceToHost, s));
@@ -75,20 +84,21 @@ void CudaBackend::forward(const ModelConfig& c, const float* params, const float
   const std::size_t bt = static_cast<std::size_t>(batch) * c.steps;
   const DeviceBuffer<float> d_p = upload(params, ParamLayout(c).size(), "params", s);
   const DeviceBuffer<float> d_x = upload(x, bt * c.input_size, "x [B,T,D]", s);
+  const DeviceBuffer<int> d_len = upload_lengths(lengths, batch, s);
   DeviceBuffer<float> d_y(static_cast<std::size_t>(batch) * c.output_size, "y [B,O]");
   DeviceBuffer<float> d_a, d_h;
   if (attention) d_a.resize(bt, "attention [B,T]");
   if (hidden) {
     // The hidden states come from the training forward.
-    d_h.resize(bt * c.hidden_size, "hidden [B,T,H]");
+    d_h.resize(bt * c.context_size(), "hidden [B,T,C]");
     scratch_.grow(h, batch, cuda::Pass::kTraining);
     h.forward_training(d_p.get(), d_x.get(), batch, d_y.get(), d_a.get(), d_h.get(),
                        scratch_.reserve.get(), scratch_.reserve.size(), scratch_.workspace.get(),
-                       scratch_.workspace.size());
+                       scratch_.workspace.size(), d_len.get());
   } else {
     scratch_.grow(h, batch, cuda::Pass::kInference);
     h.forward_inference(d_p.get(), d_x.get(), batch, d_y.get(), d_a.get(), scratch_.workspace.get(),
-                        scratch_.workspace.size());
+                        scratch_.workspace.size(), d_len.get());
   }
   download(y, d_y, s);
   if (attention) download(attention, d_a, s);
@@ -109,16 +119,17 @@ void CudaBackend::backward(const ModelConfig& c, const float* params, const floa
   const DeviceBuffer<float> d_x = upload(x, bt * c.input_size, "x [B,T,D]", s);
   const DeviceBuffer<float> d_dy =
       upload(dy, static_cast<std::size_t>(batch) * c.output_size, "dy [B,O]", s);
+  const DeviceBuffer<int> d_len = upload_lengths(lengths, batch, s);
   DeviceBuffer<float> d_y(static_cast<std::size_t>(batch) * c.output_size, "y [B,O]");
   DeviceBuffer<float> d_g(n, "dparams"), d_dx;
   if (dx) d_dx.resize(bt * c.input_size, "dx [B,T,D]");
   scratch_.grow(h, batch, cuda::Pass::kTraining);
   h.forward_training(d_p.get(), d_x.get(), batch, d_y.get(), nullptr, nullptr,
                      scratch_.reserve.get(), scratch_.reserve.size(), scratch_.workspace.get(),
-                     scratch_.workspace.size());
+                     scratch_.workspace.size(), d_len.get());
   h.backward(d_p.get(), d_x.get(), batch, d_y.get(), d_dy.get(), scratch_.reserve.get(),
              scratch_.reserve.size(), d_g.get(), d_dx.get(), cuda::GradMode::kOverwrite,
-             scratch_.workspace.get(), scratch_.workspace.size());
+             scratch_.workspace.get(), scratch_.workspace.size(), d_len.get());
   download(dparams, d_g, s);
   if (dx) download(dx, d_dx, s);
   RNNATTN_CUDA_CHECK(cudaStreamSynchronize(s));
@@ -156,9 +167,11 @@ class CudaTrainingSession final : public TrainingSession {
 
   void set_dataset(const float* x, const float* y, int n, const int* lengths) override {
     if (n < 1) throw InvalidArgument("dataset: need at least one window, got " + std::to_string(n));
+    check_lengths(c_, lengths, n);
     const cudaStream_t s = be_.stream();
     all_x_ = upload(x, static_cast<std::size_t>(n) * c_.steps * c_.input_size, "dataset x", s);
     all_y_ = upload(y, static_cast<std::size_t>(n) * c_.output_size, "dataset y", s);
+    all_len_ = upload_lengths(lengths, n, s);
     count_ = n;
     graph_.reset();  // the captured step read the previous dataset's buffers
     RNNATTN_CUDA_CHECK(cudaStreamSynchronize(s));
@@ -258,6 +271,10 @@ class CudaTrainingSession final : public TrainingSession {
       bx_.resize(need_x, "batch x");
       moved = true;
     }
+    if (all_len_.get() && blen_.size() < static_cast<std::size_t>(b)) {
+      blen_.resize(b, "batch lengths");
+      moved = true;
+    }
     if (by_.size() < need_y) {
       by_.resize(need_y, "batch y");
       pred_.resize(need_y, "batch predictions");
@@ -267,9 +284,10 @@ class CudaTrainingSession final : public TrainingSession {
     return moved;
   }
 
-  // The small-model epoch kernel takes the fused path's models that fit it.
+  // The small-model epoch kernel takes the fused path's one-layer models without lengths that
+  // fit it.
   bool small_epoch(int batch) const {
-    if (be_.path() != cuda::Path::kFused) return false;
+    if (be_.path() != cuda::Path::kFused || !c_.single_layer() || all_len_.get()) return false;
     return kernels::small_train_fits(kernels::shape_of(c_, batch), static_cast<int>(n_));
   }
 
@@ -300,16 +318,17 @@ class CudaTrainingSession final : public TrainingSession {
   void enqueue_step(int b) {
     const cudaStream_t s = be_.stream();
     const int x_row = c_.steps * c_.input_size, y_row = c_.output_size;
-    kernels::gather_batch(all_x_.get(), all_y_.get(), order_.get(), cursor_.get(), b, x_row, y_row,
-                          bx_.get(), by_.get(), s);
+    const int* len = all_len_.get() ? blen_.get() : nullptr;
+    kernels::gather_batch(all_x_.get(), all_y_.get(), all_len_.get(), order_.get(), cursor_.get(),
+                          b, x_row, y_row, bx_.get(), by_.get(), blen_.get(), s);
     void* ws = scratch_.workspace.get();
     void* rs = scratch_.reserve.get();
     const std::size_t wn = scratch_.workspace.size(), rn = scratch_.reserve.size();
     handle_.forward_training(params_.get(), bx_.get(), b, pred_.get(), nullptr, nullptr, rs, rn, ws,
-                             wn);
+                             wn, len);
     handle_.loss_gradient(pred_.get(), by_.get(), b, dy_.get(), loss_.get());
     handle_.backward(params_.get(), bx_.get(), b, pred_.get(), dy_.get(), rs, rn, grads_.get(),
-                     nullptr, cuda::GradMode::kOverwrite, ws, wn);
+                     nullptr, cuda::GradMode::kOverwrite, ws, wn, len);
     kernels::advance_counters(nullptr, cursor_.get(), b, s);  // the next batch's rows
     handle_.adam_update(adam_, params_.get(), grads_.get(), m_.get(), v_.get(), step_.get());
   }
@@ -330,6 +349,7 @@ class CudaTrainingSession final : public TrainingSession {
   DeviceBuffer<float> params_, grads_, m_, v_, all_x_, all_y_, bx_, by_, pred_, dy_;
   DeviceBuffer<std::int64_t> step_;
   DeviceBuffer<int> cursor_, order_;
+  DeviceBuffer<int> all_len_, blen_;  // dataset and batch lengths (empty: all T)
   DeviceBuffer<double> loss_;
   int count_ = 0;
   CudaGraphExec graph_;

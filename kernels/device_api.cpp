@@ -80,6 +80,10 @@ struct Buffers {
   float* g_dot_c = nullptr;  // [B]     (unfused backward)
   float* dh = nullptr;       // [B,T,H] (unfused backward)
   float* carry = nullptr;    // [B,H]   (unfused backward)
+  // Stacked / bidirectional models (rnn_layers.cu): hidden holds every layer's states
+  // [L][B,T,C]; context is [B,C].
+  float* dtop = nullptr;  // [B,T,C] dL/d(states) of the layer being differentiated
+  float* din = nullptr;   // [B,T,C] dL/d(its input), the layer below's dtop
 };
 
 enum class Region { kReserve, kWorkspace };
@@ -102,6 +106,12 @@ struct Handle::Impl {
                             ", got H = " + std::to_string(config.hidden_size) +
                             "; use the CPU backend");
     }
+    if (config.context_size() > kMaxHidden) {
+      throw InvalidArgument(
+          "the CUDA backend supports C = H x directions <= " + std::to_string(kMaxHidden) +
+          ", got C = " + std::to_string(config.context_size()) +
+          " (bidirectional H = " + std::to_string(config.hidden_size) + "); use the CPU backend");
+    }
     if (owns_cublas) {
       RNNATTN_CUBLAS_CHECK(cublasCreate(&cublas));
       try {
@@ -121,8 +131,38 @@ struct Handle::Impl {
     if (owns_cublas && cublas) cublasDestroy(cublas);
   }
 
+  // Stacked or bidirectional: the layer-by-layer kernels (rnn_layers.cu), on either path.
+  bool layered() const { return !config.single_layer(); }
+
   bool persistent() const {
-    return path == Path::kFused && config.hidden_size >= kPersistentMinHidden;
+    return !layered() && path == Path::kFused && config.hidden_size >= kPersistentMinHidden;
+  }
+
+  // The layered models' regions: every layer's states, the attention's stored tensors, and the
+  // training scratch.
+  std::size_t layout_layered(Region region, int batch, Pass pass, Carver& cv, Buffers& b) const {
+    const ModelConfig& c = config;
+    const std::size_t B = batch, bt = B * c.steps, H = c.hidden_size, O = c.output_size,
+                      C = c.context_size();
+    if (region == Region::kReserve || pass == Pass::kInference) {
+      b.hidden = cv.take<float>(c.layers * bt * C);
+      b.scores = cv.take<float>(bt);
+      b.expsum = cv.take<float>(B);
+      b.context = cv.take<float>(B * C);
+    }
+    if (region == Region::kReserve) return cv.used();
+    b.xw = cv.take<float>(bt * H);
+    if (pass == Pass::kTraining) {
+      b.wh_t = cv.take<float>(H * H);
+      b.dpre = cv.take<float>(B * O);
+      b.du = cv.take<float>(bt);
+      b.dtop = cv.take<float>(bt * C);
+      b.din = cv.take<float>(bt * C);
+      b.dz = cv.take<float>(bt * H);
+      b.dz_next = cv.take<float>(bt * H);
+      b.ones = cv.take<float>(std::max<std::size_t>(bt, B));
+    }
+    return cv.used();
   }
 
   // The layout of one region for batch B (base null: sizes only). Training: the reserve holds
@@ -132,6 +172,7 @@ struct Handle::Impl {
     const ModelConfig& c = config;
     const std::size_t B = batch, bt = B * c.steps, H = c.hidden_size, O = c.output_size;
     Carver cv(base);
+    if (layered()) return layout_layered(region, batch, pass, cv, b);
     const bool unfused = path == Path::kUnfused;
     auto kept = [&] {  // the forward's stored tensors (the fused backward needs no weights)
       b.hidden = cv.take<float>(bt * H);
@@ -207,10 +248,14 @@ struct Handle::Impl {
 
   // The forward. training: stores hidden, scores, S and the context in the reserve (b).
   void forward(const float* params, const float* x, int batch, float* y, float* attention,
-               float* hidden_out, bool training, Buffers& b) {
+               float* hidden_out, bool training, const int* lengths, Buffers& b) {
     const ModelConfig& c = config;
     check_forward_args(c, params, x, batch, y, attention);
     bind();
+    if (layered()) {
+      forward_layered(params, x, batch, y, attention, hidden_out, lengths, b);
+      return;
+    }
     const cudaStream_t s = stream;
     const kernels::Weights w = weights_of(c, params);
     const int H = c.hidden_size, T = c.steps, D = c.input_size, O = c.output_size;
@@ -223,6 +268,7 @@ struct Handle::Impl {
       a.x = x;
       a.y = y;
       a.attention = attention;
+      a.lengths = lengths;
       if (training) {
         // One GEMM for the input projection of every step: xw[BT,H] = x[BT,D] Wx[D,H].
         gemm_row_major(cublas, false, false, bt, H, D, 1.f, x, D, w.wx, H, 0.f, b.xw, H);
@@ -243,10 +289,10 @@ struct Handle::Impl {
           gemm_row_major(cublas, false, false, batch, H, H, 1.f, hs + (t - 1) * H, T * H, w.wh, H,
                          1.f, hs + t * H, T * H);
         }
-        kernels::unfused_bias_tanh_step(hs, w.bh, batch, T, H, t, s);
+        kernels::unfused_bias_tanh_step(hs, w.bh, batch, T, H, t, lengths, s);
       }
       if (c.attention) {
-        kernels::unfused_scores(hs, w.wa, w.ba, batch, T, H, b.scores, b.ex, s);
+        kernels::unfused_scores(hs, w.wa, w.ba, batch, T, H, lengths, b.scores, b.ex, s);
         std::size_t temp = b.cub_bytes;
         kernels::unfused_row_sums(b.ex, batch, T, b.expsum, b.cub_temp, &temp, s);
         kernels::unfused_normalise(b.ex, b.expsum, batch, T, b.attention, s);
@@ -273,13 +319,17 @@ struct Handle::Impl {
   }
 
   void backward(const float* params, const float* x, int batch, const float* y, const float* dy,
-                float* dparams, float* dx, GradMode mode, Buffers& b) {
+                float* dparams, float* dx, GradMode mode, const int* lengths, Buffers& b) {
     const ModelConfig& c = config;
     check_inputs(c, params, x, batch);
     if (!y) throw InvalidArgument("backward: y [B,O] is null");
     if (!dy) throw InvalidArgument("backward: dy [B,O] is null");
     if (!dparams) throw InvalidArgument("backward: dparams is null");
     bind();
+    if (layered()) {
+      backward_layered(params, x, batch, y, dy, dparams, dx, mode, lengths, b);
+      return;
+    }
     const cudaStream_t s = stream;
     const ParamLayout l(c);
     const kernels::Weights w = weights_of(c, params);
@@ -301,6 +351,7 @@ struct Handle::Impl {
       a.dz = b.dz;
       a.dz_next = b.dz_next;
       a.wh_t = b.wh_t;
+      a.lengths = lengths;
       kernels::transpose(w.wh, b.wh_t, H, s);
       kernels::fused_backward(a, s);
     } else {
@@ -311,9 +362,10 @@ struct Handle::Impl {
       RNNATTN_CUDA_CHECK(
           cudaMemsetAsync(b.carry, 0, static_cast<std::size_t>(batch) * H * sizeof(float), s));
       for (int t = T - 1; t >= 0; --t) {
-        kernels::unfused_bptt_step(b.dh, b.carry, b.hidden, batch, T, H, t, b.dz, b.dz_next, s);
-        if (t > 0) {  // carry = dz_t Wh^T
-          gemm_row_major(cublas, false, true, batch, H, H, 1.f, b.dz + t * H, T * H, w.wh, H, 0.f,
+        kernels::unfused_bptt_step(b.dh, b.carry, b.hidden, batch, T, H, t, lengths, b.dz,
+                                   b.dz_next, s);
+        if (t > 0) {  // carry += dz_t Wh^T (the step left 0, or on padding what passes through)
+          gemm_row_major(cublas, false, true, batch, H, H, 1.f, b.dz + t * H, T * H, w.wh, H, 1.f,
                          b.carry, H);
         }
       }
@@ -343,6 +395,138 @@ struct Handle::Impl {
       gemm_row_major(h, false, true, bt, D, H, 1.f, b.dz, H, w.wx, H, beta, dx, D);  // dZ Wx^T
     }
   }
+
+  // ---- stacked / bidirectional models (rnn_layers.cu) -----------------------------------------
+  // Block (l, d)'s states are the column slice [d*H, (d+1)*H) of layer l's [B,T,C] states.
+  float* layer_states(const Buffers& b, int batch, int layer) const {
+    return b.hidden +
+           static_cast<std::size_t>(layer) * batch * config.steps * config.context_size();
+  }
+
+  kernels::AttentionHeadArgs attention_args(const float* params, int batch, const int* lengths,
+                                            const Buffers& b) const {
+    const ModelConfig& c = config;
+    const ParamLayout l(c);
+    kernels::AttentionHeadArgs a{};
+    a.shape = kernels::shape_of(c, batch);
+    a.directions = c.directions();
+    a.wa = c.attention ? params + l.wa : nullptr;
+    a.ba = c.attention ? params + l.ba : nullptr;
+    a.wd = params + l.wd;
+    a.bd = params + l.bd;
+    a.top = layer_states(b, batch, c.layers - 1);
+    a.lengths = lengths;
+    a.scores = b.scores;
+    a.expsum = b.expsum;
+    a.context = b.context;
+    return a;
+  }
+
+  void forward_layered(const float* params, const float* x, int batch, float* y, float* attention,
+                       float* hidden_out, const int* lengths, Buffers& b) {
+    const ModelConfig& c = config;
+    const cudaStream_t s = stream;
+    const ParamLayout l(c);
+    const int H = c.hidden_size, T = c.steps, C = c.context_size(), bt = batch * T;
+    for (const ParamLayout::Block& blk : l.blocks()) {
+      const float* in = blk.layer == 0 ? x : layer_states(b, batch, blk.layer - 1);
+      // xw[BT,H] = in[BT,I] Wx[I,H]: the input projection of every step in one GEMM.
+      gemm_row_major(cublas, false, false, bt, H, blk.input, 1.f, in, blk.input, params + blk.wx, H,
+                     0.f, b.xw, H);
+      kernels::LayerForwardArgs a{};
+      a.batch = batch;
+      a.steps = T;
+      a.hidden = H;
+      a.stride = C;
+      a.direction = blk.direction;
+      a.xw = b.xw;
+      a.wh = params + blk.wh;
+      a.bh = params + blk.bh;
+      a.lengths = lengths;
+      a.out = layer_states(b, batch, blk.layer) + blk.direction * H;
+      kernels::layer_forward(a, s);
+    }
+    kernels::AttentionHeadArgs a = attention_args(params, batch, lengths, b);
+    a.y = y;
+    a.attention = attention;
+    kernels::attention_head_forward(a, s);
+    if (hidden_out) {
+      RNNATTN_CUDA_CHECK(cudaMemcpyAsync(hidden_out, layer_states(b, batch, c.layers - 1),
+                                         static_cast<std::size_t>(bt) * C * sizeof(float),
+                                         cudaMemcpyDeviceToDevice, s));
+    }
+  }
+
+  void backward_layered(const float* params, const float* x, int batch, const float* y,
+                        const float* dy, float* dparams, float* dx, GradMode mode,
+                        const int* lengths, Buffers& b) {
+    const ModelConfig& c = config;
+    const cudaStream_t s = stream;
+    const ParamLayout l(c);
+    const int H = c.hidden_size, T = c.steps, D = c.input_size, O = c.output_size;
+    const int C = c.context_size(), bt = batch * T;
+    const float beta = mode == GradMode::kAccumulate ? 1.f : 0.f;
+    cublasHandle_t h = cublas;
+    float* g = dparams;
+    kernels::fill(b.ones, std::max(bt, batch), 1.f, s);
+    const float* ones = b.ones;
+
+    kernels::AttentionHeadArgs a = attention_args(params, batch, lengths, b);
+    a.prediction = y;
+    a.dy = dy;
+    a.dpre = b.dpre;
+    a.du = b.du;
+    a.dtop = b.dtop;
+    kernels::attention_head_backward(a, s);
+    const float* top = layer_states(b, batch, c.layers - 1);
+    gemm_row_major(h, true, false, C, O, batch, 1.f, b.context, C, b.dpre, O, beta, g + l.wd,
+                   O);  // C^T dPre
+    gemm_row_major(h, false, false, 1, O, batch, 1.f, ones, batch, b.dpre, O, beta, g + l.bd, O);
+    if (c.attention) {
+      gemm_row_major(h, false, false, 1, C, bt, 1.f, b.du, bt, top, C, beta, g + l.wa,
+                     C);  // dU^T S
+      gemm_row_major(h, false, false, 1, T, batch, 1.f, ones, batch, b.du, T, beta, g + l.ba, T);
+    }
+
+    float* dcur = b.dtop;  // dL/d(states of layer l)
+    float* dnext = b.din;  // dL/d(input of layer l) = dL/d(states of layer l - 1)
+    for (int layer = c.layers - 1; layer >= 0; --layer) {
+      const int I = layer == 0 ? D : C;
+      const float* in = layer == 0 ? x : layer_states(b, batch, layer - 1);
+      const float* states = layer_states(b, batch, layer);
+      for (int dir = 0; dir < c.directions(); ++dir) {
+        const ParamLayout::Block& blk = l.block(layer, dir);
+        kernels::transpose(params + blk.wh, b.wh_t, H, s);
+        kernels::LayerBackwardArgs la{};
+        la.batch = batch;
+        la.steps = T;
+        la.hidden = H;
+        la.stride = C;
+        la.direction = dir;
+        la.states = states + dir * H;
+        la.dout = dcur + dir * H;
+        la.wh_t = b.wh_t;
+        la.lengths = lengths;
+        la.dz = b.dz;
+        la.dz_next = b.dz_next;
+        kernels::layer_backward(la, s);
+        gemm_row_major(h, true, false, I, H, bt, 1.f, in, I, b.dz, H, beta, g + blk.wx,
+                       H);  // In^T dZ
+        gemm_row_major(h, true, false, H, H, bt, 1.f, states + dir * H, C, b.dz_next, H, beta,
+                       g + blk.wh, H);  // S^T dZ'
+        gemm_row_major(h, false, false, 1, H, bt, 1.f, ones, bt, b.dz, H, beta, g + blk.bh, H);
+        // The layer's input gradient, summed over the directions: dZ Wx^T.
+        if (layer > 0) {
+          gemm_row_major(h, false, true, bt, C, H, 1.f, b.dz, H, params + blk.wx, H,
+                         dir == 0 ? 0.f : 1.f, dnext, C);
+        } else if (dx) {
+          gemm_row_major(h, false, true, bt, D, H, 1.f, b.dz, H, params + blk.wx, H,
+                         dir == 0 ? beta : 1.f, dx, D);
+        }
+      }
+      std::swap(dcur, dnext);
+    }
+  }
 };
 
 Handle::Handle(const ModelConfig& config, cudaStream_t stream, cublasContext* cublas, Path path)
@@ -370,38 +554,39 @@ std::size_t Handle::reserve_size(int batch) const {
 }
 
 void Handle::forward_inference(const float* params, const float* x, int batch, float* y,
-                               float* attention, void* workspace, std::size_t workspace_bytes) {
+                               float* attention, void* workspace, std::size_t workspace_bytes,
+                               const int* lengths) {
   impl_->check_batch(batch, "forward_inference");
   Buffers b;
   impl_->carve(Region::kWorkspace, batch, Pass::kInference, workspace, workspace_bytes,
                "forward_inference", b);
-  impl_->forward(params, x, batch, y, attention, nullptr, false, b);
+  impl_->forward(params, x, batch, y, attention, nullptr, false, lengths, b);
 }
 
 void Handle::forward_training(const float* params, const float* x, int batch, float* y,
                               float* attention, float* hidden, void* reserve,
                               std::size_t reserve_bytes, void* workspace,
-                              std::size_t workspace_bytes) {
+                              std::size_t workspace_bytes, const int* lengths) {
   impl_->check_batch(batch, "forward_training");
   Buffers b;
   impl_->carve(Region::kReserve, batch, Pass::kTraining, reserve, reserve_bytes, "forward_training",
                b);
   impl_->carve(Region::kWorkspace, batch, Pass::kTraining, workspace, workspace_bytes,
                "forward_training", b);
-  impl_->forward(params, x, batch, y, attention, hidden, true, b);
+  impl_->forward(params, x, batch, y, attention, hidden, true, lengths, b);
 }
 
 void Handle::backward(const float* params, const float* x, int batch, const float* y,
                       const float* dy, const void* reserve, std::size_t reserve_bytes,
                       float* dparams, float* dx, GradMode mode, void* workspace,
-                      std::size_t workspace_bytes) {
+                      std::size_t workspace_bytes, const int* lengths) {
   impl_->check_batch(batch, "backward");
   Buffers b;
   impl_->carve(Region::kReserve, batch, Pass::kTraining, const_cast<void*>(reserve), reserve_bytes,
                "backward", b);
   impl_->carve(Region::kWorkspace, batch, Pass::kTraining, workspace, workspace_bytes, "backward",
                b);
-  impl_->backward(params, x, batch, y, dy, dparams, dx, mode, b);
+  impl_->backward(params, x, batch, y, dy, dparams, dx, mode, lengths, b);
 }
 
 void Handle::loss_gradient(const float* y, const float* target, int batch, float* dy,

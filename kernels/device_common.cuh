@@ -24,6 +24,14 @@ __device__ __forceinline__ float head_act_grad(int head, float y) {
   return 1.f;
 }
 
+// Valid steps of sequence b: lengths[b] clamped to [1, T] (a bad value cannot make a kernel
+// read out of bounds), or T without lengths.
+__device__ __forceinline__ int sequence_length(const int* lengths, int b, int steps) {
+  if (!lengths) return steps;
+  const int l = lengths[b];
+  return l < 1 ? 1 : (l > steps ? steps : l);
+}
+
 // Sequence-segment reduction. The threads of one block are split into segments of `hp` threads
 // (hp a power of two), one segment per sequence. Returns, to every thread of the segment, the sum
 // of v over the segment. hp <= 32: one butterfly within the warp (every lane gets the bitwise same

@@ -58,6 +58,9 @@ struct FusedForwardArgs {
   float* expsum;     // [B] sum_t exp(e_t) or null (attention)
   float* context;    // [B,H] or null
   float* attention;  // [B,T] softmax weights a_t or null (attention)
+  // [B] valid steps per sequence (clamped to [1, T]), or null: all T. Padding (t >= length)
+  // keeps the state, gets score 0 and attention weight 0 (reference.hpp).
+  const int* lengths;
 };
 void fused_forward(const FusedForwardArgs& args, cudaStream_t stream);
 
@@ -84,18 +87,22 @@ struct FusedBackwardArgs {
   float* dz;             // [B,T,H] dL/dz_t
   float* dz_next;        // [B,T,H] row t holds dz_{t+1} (last row 0): dWh = hidden^T dz_next
   const float* wh_t;     // [H,H] Wh transposed (transpose()): thread j reads column j of row k
+  const int* lengths;    // [B] or null (as FusedForwardArgs): padding passes dL/dh through
 };
 void fused_backward(const FusedBackwardArgs& args, cudaStream_t stream);
 // out[c, r] = in[r, c] for an n x n matrix (32 x 32 tiles through shared memory).
 void transpose(const float* in, float* out, int n, cudaStream_t stream);
 
 // ---- rnn_unfused.cu: the classic one-kernel-per-operation path ------------------------------
-// z[:, t, :] += bh; h = tanh(z) in place for one time step; rows of length H, stride T*H.
+// Lengths [B] (nullable) as in FusedForwardArgs.
+// z[:, t, :] += bh; h = tanh(z) in place for one time step; rows of length H, stride T*H. On
+// padding (t >= length) h_t = h_{t-1} instead.
 void unfused_bias_tanh_step(float* z, const float* bh, int batch, int steps, int hidden, int t,
-                            cudaStream_t stream);
-// e[b,t] = tanh(h[b,t,:] . wa + ba[t]); ex[b,t] = exp(e[b,t]).
+                            const int* lengths, cudaStream_t stream);
+// e[b,t] = tanh(h[b,t,:] . wa + ba[t]); ex[b,t] = exp(e[b,t]) (both 0 on padding).
 void unfused_scores(const float* hidden, const float* wa, const float* ba, int batch, int steps,
-                    int hidden_size, float* scores, float* ex, cudaStream_t stream);
+                    int hidden_size, const int* lengths, float* scores, float* ex,
+                    cudaStream_t stream);
 // a[b,t] = ex[b,t] / sum[b].
 void unfused_normalise(const float* ex, const float* sum, int batch, int steps, float* a,
                        cudaStream_t stream);
@@ -119,11 +126,71 @@ void unfused_attention_backward(const Shape& shape, const Weights& w, const floa
                                 float* g_dot_c, float* du, float* dh, cudaStream_t stream);
 
 // One reverse BPTT step of the unfused backward: dz[:,t,:] = (dh[:,t,:] + carry) (1 - h_t^2), with
-// dz_next[:,t-1,:] = dz[:,t,:] (and dz_next[:,T-1,:] = 0 at t = T-1). carry [B,H] = dz_{t+1} Wh^T
-// comes from a cuBLAS GEMM between the steps.
-void unfused_bptt_step(const float* dh, const float* carry, const float* hidden, int batch,
-                       int steps, int hidden_size, int t, float* dz, float* dz_next,
+// dz_next[:,t-1,:] = dz[:,t,:] (and dz_next[:,T-1,:] = 0 at t = T-1). carry [B,H] (in/out) holds
+// dL/dh_t from the steps after t; the step leaves in it what the next GEMM (carry += dz_t Wh^T,
+// beta = 1) must add to: 0 for a valid step, dh_t + carry on padding (where dz = 0 and the
+// gradient passes through to h_{t-1}).
+void unfused_bptt_step(const float* dh, float* carry, const float* hidden, int batch, int steps,
+                       int hidden_size, int t, const int* lengths, float* dz, float* dz_next,
                        cudaStream_t stream);
+
+// ---- rnn_layers.cu: stacked and bidirectional models -----------------------------------------
+// A model with L layers and/or two directions runs layer by layer: per recurrent block (layer,
+// direction) one GEMM for the input projection of every step and one segment-mapped recurrence
+// kernel; then one attention-and-head kernel over the top layer's states [B,T,C], C = H x
+// directions. (The one-layer forward model keeps the fused kernels, which run the attention
+// inside the recurrence; with two directions the attention needs both directions' states of a
+// step, which the backward direction produces last, so it runs after.)
+struct LayerForwardArgs {
+  int batch, steps, hidden;  // B, T, H
+  int stride;                // C: row length of `out` (the layer's [B,T,C] states)
+  int direction;             // 0: t = 0..T-1, 1: t = T-1..0
+  const float* xw;           // [B,T,H] the input projection in_t Wx (no bias)
+  const float* wh;           // [H,H]
+  const float* bh;           // [H]
+  const int* lengths;        // [B] or null
+  float* out;                // the block's column slice of [B,T,C] (already offset by dir * H)
+};
+void layer_forward(const LayerForwardArgs& args, cudaStream_t stream);
+
+struct LayerBackwardArgs {
+  int batch, steps, hidden, stride, direction;
+  const float* states;  // the block's slice of [B,T,C] (as LayerForwardArgs::out)
+  const float* dout;    // its slice of dL/d(states) [B,T,C]
+  const float* wh_t;    // [H,H] Wh transposed
+  const int* lengths;
+  float* dz;       // [B,T,H] dL/dz_t (0 on padding)
+  float* dz_next;  // [B,T,H] row t: dz of the step processed after t (0 at the end), so that
+                   // dWh = states^T dz_next
+};
+void layer_backward(const LayerBackwardArgs& args, cudaStream_t stream);
+
+struct AttentionHeadArgs {
+  Shape shape;       // hidden = H; the states are C = H x directions wide
+  int directions;    // 1 or 2
+  const float* wa;   // [C]  (attention)
+  const float* ba;   // [T]
+  const float* wd;   // [C,O]
+  const float* bd;   // [O]
+  const float* top;  // [B,T,C] the top layer's states
+  const int* lengths;
+  // Forward outputs (nullable except y).
+  float* y;          // [B,O]
+  float* scores;     // [B,T]
+  float* expsum;     // [B]
+  float* context;    // [B,C]
+  float* attention;  // [B,T]
+  // Backward inputs and outputs.
+  const float* prediction;  // [B,O] the forward's y
+  const float* dy;          // [B,O]
+  float* dpre;              // [B,O]
+  float* du;                // [B,T]
+  float* dtop;              // [B,T,C] dL/d(top states)
+};
+// y (and the stored tensors) from the top layer's states.
+void attention_head_forward(const AttentionHeadArgs& args, cudaStream_t stream);
+// dpre, du and dtop from dy, y and what attention_head_forward stored.
+void attention_head_backward(const AttentionHeadArgs& args, cudaStream_t stream);
 
 // ---- rnn_train_small.cu: whole epochs of a small model in one launch -------------------------
 // Offsets of the tensors in the flat parameter buffer (params.hpp's ParamLayout).
@@ -162,9 +229,11 @@ void adam_update(float* params, const float* grads, float* m, float* v, int n, f
                  cudaStream_t stream);
 // ++*step; *cursor += batch (either may be null).
 void advance_counters(long long* step, int* cursor, int batch, cudaStream_t stream);
-// x[i] = all_x[order[*cursor + i]], y likewise, for i < batch.
-void gather_batch(const float* all_x, const float* all_y, const int* order, const int* cursor,
-                  int batch, int x_row, int y_row, float* x, float* y, cudaStream_t stream);
+// x[i] = all_x[order[*cursor + i]], y likewise (and lengths, when all_len is not null), for
+// i < batch.
+void gather_batch(const float* all_x, const float* all_y, const int* all_len, const int* order,
+                  const int* cursor, int batch, int x_row, int y_row, float* x, float* y, int* len,
+                  cudaStream_t stream);
 void fill(float* p, std::size_t n, float value, cudaStream_t stream);
 
 }  // namespace rnnattn::kernels

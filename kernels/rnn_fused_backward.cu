@@ -8,6 +8,7 @@
 //   attention: a_t = exp(e_t) / S;  du_t = a_t (g.h_t - g.c) (1 - e_t^2);  dh_t = a_t g + du_t wa
 //   plain: dh_T = g
 //   t = T..1:  dz_t = (dh_t + carry) (1 - h_t^2);  carry = dz_t Wh^T
+//   (padding, t >= length: dz_t = 0, du_t = 0, carry = dh_t + carry)
 //
 // Work mapping: as the forward kernel (rnn_fused_forward.cu): a segment of hp = nextpow2(H) threads
 // per sequence, thread j owning unit j; dz_t is exchanged through double-buffered shared memory so
@@ -58,25 +59,27 @@ __device__ void fused_backward_device(const FusedBackwardArgs& a, const SegmentG
   const float c = active ? a.context[static_cast<std::size_t>(b) * H + j] : 0.f;
   const float g_dot_c = attention ? red.sum(dc * c) : 0.f;
   const float inv_sum = (attention && seq_valid) ? 1.f / a.expsum[b] : 0.f;
+  const int L = seq_valid ? sequence_length(a.lengths, b, T) : T;
 
   if (active) a.dz_next[(static_cast<std::size_t>(b) * T + T - 1) * H + j] = 0.f;
   float carry = 0.f;
   int cur = 0;
   for (int t = T - 1; t >= 0; --t) {
     const std::size_t row = static_cast<std::size_t>(b) * T + t;
+    const bool step_valid = t < L;
     const float h = active ? a.hidden[row * H + j] : 0.f;
     float dh = carry;
     if (attention) {
       const float g_dot_h = red.sum(dc * h);
       const float e = seq_valid ? a.scores[row] : 0.f;
-      const float at = expf(e) * inv_sum;
+      const float at = step_valid ? expf(e) * inv_sum : 0.f;
       const float du = at * (g_dot_h - g_dot_c) * (1.f - e * e);
       if (seq_valid && j == 0) a.du[row] = du;
       dh += at * dc + du * wa;
     } else if (t == T - 1) {
       dh += dc;
     }
-    const float dz = dh * (1.f - h * h);
+    const float dz = step_valid ? dh * (1.f - h * h) : 0.f;
     if (active) {
       a.dz[row * H + j] = dz;
       if (t > 0) a.dz_next[(row - 1) * H + j] = dz;
@@ -84,9 +87,13 @@ __device__ void fused_backward_device(const FusedBackwardArgs& a, const SegmentG
     float* buf = dzbuf + (cur * g.segments + seg) * hp;
     buf[j] = active ? dz : 0.f;
     __syncthreads();
-    carry = 0.f;
-    if (active) {
-      for (int k = 0; k < H; ++k) carry += buf[k] * wh_t[k * H + j];
+    if (!step_valid) {
+      carry = dh;  // padding: h_t = h_{t-1}, so dL/dh_{t-1} gets dL/dh_t unchanged
+    } else {
+      carry = 0.f;
+      if (active) {
+        for (int k = 0; k < H; ++k) carry += buf[k] * wh_t[k * H + j];
+      }
     }
     cur ^= 1;
   }

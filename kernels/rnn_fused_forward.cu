@@ -4,6 +4,7 @@
 // What it computes, per sequence b (SPEC.md):
 //   h_t = tanh(x_t Wx + h_{t-1} Wh + bh);  e_t = tanh(h_t . wa + ba[t]);  a = softmax_t(e);
 //   c = sum_t a_t h_t (plain model: c = h_T);  y = act(c Wd + bd).
+// With lengths, steps t >= length keep h and get no attention weight (reference.hpp).
 // Because e_t is bounded by tanh, exp(e_t) lies in [e^-1, e]: the softmax needs no running maximum.
 // The kernel keeps the running sum S = sum_t exp(e_t) and acc = sum_t exp(e_t) h_t while the
 // steps are produced and divides once at the end.
@@ -50,29 +51,35 @@ __device__ void fused_forward_device(const FusedForwardArgs& a, const SegmentGeo
   __syncthreads();
 
   SegmentReducer red{hp, seg, j, scratch, g.segments};
+  const int L = seq_valid ? sequence_length(a.lengths, b, T) : T;
   const float bh = active ? a.w.bh[j] : 0.f;
   const float wa = (a.shape.attention && active) ? a.w.wa[j] : 0.f;
   float h = 0.f, sum = 0.f, acc = 0.f;
   int cur = 0;
   for (int t = 0; t < T; ++t) {
+    const bool step_valid = t < L;  // padding keeps h (the segment's threads agree)
     if (active) {
       const std::size_t row = static_cast<std::size_t>(b) * T + t;
-      float z = bh;
-      if (a.xw) {
-        z += a.xw[row * H + j];
-      } else {
-        const float* xt = a.x + row * D;
-        for (int k = 0; k < D; ++k) z += xt[k] * a.w.wx[k * H + j];
+      if (step_valid) {
+        float z = bh;
+        if (a.xw) {
+          z += a.xw[row * H + j];
+        } else {
+          const float* xt = a.x + row * D;
+          for (int k = 0; k < D; ++k) z += xt[k] * a.w.wx[k * H + j];
+        }
+        const float* hprev = hbuf + (cur * g.segments + seg) * hp;
+        for (int k = 0; k < H; ++k) z += hprev[k] * wh[k * H + j];
+        h = tanhf(z);
       }
-      const float* hprev = hbuf + (cur * g.segments + seg) * hp;
-      for (int k = 0; k < H; ++k) z += hprev[k] * wh[k * H + j];
-      h = tanhf(z);
       hbuf[((cur ^ 1) * g.segments + seg) * hp + j] = h;
       if (a.hidden) a.hidden[row * H + j] = h;
     }
     if (a.shape.attention) {
-      const float e = tanhf(red.sum(h * wa) + a.w.ba[t]);
-      const float w = expf(e);
+      // Every thread of the block takes part in the reduction; padding then gets no weight.
+      const float u = red.sum(h * wa);
+      const float e = step_valid ? tanhf(u + a.w.ba[t]) : 0.f;
+      const float w = step_valid ? expf(e) : 0.f;
       sum += w;
       acc += w * h;
       if (seq_valid && j == 0) {

@@ -1,8 +1,8 @@
 // Persistent forward for large H: the recurrence, the attention and the head in one cooperative
 // launch that runs all T steps, with one grid-wide barrier per step (Diamos et al., 2016).
 //
-// What it computes: the same as rnn_fused_forward.cu (SPEC.md's model), with the same stored
-// outputs (hidden, scores, S, context, attention) when their pointers are not null.
+// What it computes: the same as rnn_fused_forward.cu (SPEC.md's model, lengths included), with
+// the same stored outputs (hidden, scores, S, context, attention) when their pointers are not null.
 //
 // Work mapping: block k owns hidden units j in [16k, 16k + 16) for every sequence and keeps its
 // slice of Wh, [H, 16], in shared memory for the whole run (64 KiB at H = 1024): Wh is read from
@@ -77,15 +77,19 @@ __global__ void __launch_bounds__(kThreads)
       float h = 0.f;
       if (b < B && unit) {
         const std::size_t row = static_cast<std::size_t>(b) * T + t;
-        float z = bh;
-        if (a.xw) {
-          z += a.xw[row * H + j];
-        } else {
-          for (int k = 0; k < D; ++k) z += a.x[row * D + k] * a.w.wx[k * H + j];
-        }
         const float* hp = hprev + static_cast<std::size_t>(b) * H;
-        for (int k = 0; k < H; ++k) z += hp[k] * wh_s[k * kSlice + jj];
-        h = tanhf(z);
+        if (t < sequence_length(a.lengths, b, T)) {
+          float z = bh;
+          if (a.xw) {
+            z += a.xw[row * H + j];
+          } else {
+            for (int k = 0; k < D; ++k) z += a.x[row * D + k] * a.w.wx[k * H + j];
+          }
+          for (int k = 0; k < H; ++k) z += hp[k] * wh_s[k * kSlice + jj];
+          h = tanhf(z);
+        } else {
+          h = hp[j];  // padding keeps the state
+        }
         hnext[static_cast<std::size_t>(b) * H + j] = h;
         if (a.hidden) a.hidden[row * H + j] = h;
       }
@@ -103,7 +107,8 @@ __global__ void __launch_bounds__(kThreads)
       for (int b = threadIdx.x; b < B; b += blockDim.x) {
         float u = a.w.ba[t];
         for (int k = 0; k < blocks; ++k) u += upart[static_cast<std::size_t>(b) * blocks + k];
-        const float e = tanhf(u), w = expf(e);
+        const bool valid = t < sequence_length(a.lengths, b, T);  // padding: no weight
+        const float e = valid ? tanhf(u) : 0.f, w = valid ? expf(e) : 0.f;
         sum_s[b] += w;
         w_s[b] = w;
         if (blockIdx.x == 0) {

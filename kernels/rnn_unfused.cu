@@ -28,20 +28,30 @@ constexpr int kThreads = 256;
 unsigned blocks_for(long long n) { return static_cast<unsigned>((n + kThreads - 1) / kThreads); }
 
 __global__ void __launch_bounds__(kThreads)
-    bias_tanh_step_kernel(float* z, const float* bh, int batch, int steps, int hidden, int t) {
+    bias_tanh_step_kernel(float* z, const float* bh, int batch, int steps, int hidden, int t,
+                          const int* lengths) {
   const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= static_cast<long long>(batch) * hidden) return;
   const int b = static_cast<int>(i / hidden), j = static_cast<int>(i % hidden);
   float* p = z + (static_cast<std::size_t>(b) * steps + t) * hidden + j;
-  *p = tanhf(*p + bh[j]);
+  if (t < sequence_length(lengths, b, steps)) {
+    *p = tanhf(*p + bh[j]);
+  } else {
+    *p = p[-hidden];  // padding keeps h_{t-1} (t >= length >= 1, so t > 0)
+  }
 }
 
 __global__ void __launch_bounds__(kThreads)
     scores_kernel(const float* h, const float* wa, const float* ba, int batch, int steps,
-                  int hidden, float* scores, float* ex) {
+                  int hidden, const int* lengths, float* scores, float* ex) {
   const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= static_cast<long long>(batch) * steps) return;
   const int t = static_cast<int>(i % steps);
+  if (t >= sequence_length(lengths, static_cast<int>(i / steps), steps)) {
+    scores[i] = 0.f;  // padding: no weight
+    ex[i] = 0.f;
+    return;
+  }
   const float* row = h + i * hidden;
   float u = ba[t];
   for (int j = 0; j < hidden; ++j) u += row[j] * wa[j];
@@ -129,14 +139,17 @@ __global__ void __launch_bounds__(kThreads)
 
 // One thread per (b, j).
 __global__ void __launch_bounds__(kThreads)
-    bptt_step_kernel(const float* dh, const float* carry, const float* h, int batch, int steps,
-                     int hidden, int t, float* dz, float* dz_next) {
+    bptt_step_kernel(const float* dh, float* carry, const float* h, int batch, int steps,
+                     int hidden, int t, const int* lengths, float* dz, float* dz_next) {
   const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= static_cast<long long>(batch) * hidden) return;
   const int b = static_cast<int>(i / hidden), j = static_cast<int>(i % hidden);
   const std::size_t at = (static_cast<std::size_t>(b) * steps + t) * hidden + j;
   const float ht = h[at];
-  const float d = (dh[at] + carry[i]) * (1.f - ht * ht);
+  const float g = dh[at] + carry[i];
+  const bool valid = t < sequence_length(lengths, b, steps);
+  const float d = valid ? g * (1.f - ht * ht) : 0.f;
+  carry[i] = valid ? 0.f : g;  // the GEMM after this step adds dz_t Wh^T
   dz[at] = d;
   if (t > 0) dz_next[at - hidden] = d;
   if (t == steps - 1) dz_next[at] = 0.f;
@@ -151,16 +164,18 @@ struct RowOffset {
 }  // namespace
 
 void unfused_bias_tanh_step(float* z, const float* bh, int batch, int steps, int hidden, int t,
-                            cudaStream_t stream) {
+                            const int* lengths, cudaStream_t stream) {
   launch_kernel("bias_tanh_step_kernel", bias_tanh_step_kernel,
                 blocks_for(static_cast<long long>(batch) * hidden), kThreads, 0, stream, z, bh,
-                batch, steps, hidden, t);
+                batch, steps, hidden, t, lengths);
 }
 
 void unfused_scores(const float* hidden, const float* wa, const float* ba, int batch, int steps,
-                    int hidden_size, float* scores, float* ex, cudaStream_t stream) {
+                    int hidden_size, const int* lengths, float* scores, float* ex,
+                    cudaStream_t stream) {
   launch_kernel("scores_kernel", scores_kernel, blocks_for(static_cast<long long>(batch) * steps),
-                kThreads, 0, stream, hidden, wa, ba, batch, steps, hidden_size, scores, ex);
+                kThreads, 0, stream, hidden, wa, ba, batch, steps, hidden_size, lengths, scores,
+                ex);
 }
 
 void unfused_normalise(const float* ex, const float* sum, int batch, int steps, float* a,
@@ -195,12 +210,12 @@ void unfused_attention_backward(const Shape& s, const Weights& w, const float* h
                 hidden, scores, attention, dc, g_dot_c, du, dh);
 }
 
-void unfused_bptt_step(const float* dh, const float* carry, const float* hidden, int batch,
-                       int steps, int hidden_size, int t, float* dz, float* dz_next,
+void unfused_bptt_step(const float* dh, float* carry, const float* hidden, int batch, int steps,
+                       int hidden_size, int t, const int* lengths, float* dz, float* dz_next,
                        cudaStream_t stream) {
   launch_kernel("bptt_step_kernel", bptt_step_kernel,
                 blocks_for(static_cast<long long>(batch) * hidden_size), kThreads, 0, stream, dh,
-                carry, hidden, batch, steps, hidden_size, t, dz, dz_next);
+                carry, hidden, batch, steps, hidden_size, t, lengths, dz, dz_next);
 }
 
 void unfused_context(const float* hidden, const float* a, int batch, int steps, int hidden_size,

@@ -67,14 +67,17 @@ __global__ void advance_kernel(long long* step, int* cursor, int batch) {
 }
 
 __global__ void __launch_bounds__(256)
-    gather_kernel(const float* all_x, const float* all_y, const int* order, const int* cursor,
-                  int batch, int x_row, int y_row, float* x, float* y) {
-  const int per = x_row + y_row;
+    gather_kernel(const float* all_x, const float* all_y, const int* all_len, const int* order,
+                  const int* cursor, int batch, int x_row, int y_row, float* x, float* y,
+                  int* len) {
+  const int per = x_row + y_row + 1;  // the last column of a row: its length
   const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= static_cast<long long>(batch) * per) return;
   const int r = static_cast<int>(i / per), c = static_cast<int>(i % per);
   const int src = order[*cursor + r];
-  if (c < x_row) {
+  if (c == per - 1) {
+    if (all_len) len[r] = all_len[src];
+  } else if (c < x_row) {
     x[static_cast<std::size_t>(r) * x_row + c] = all_x[static_cast<std::size_t>(src) * x_row + c];
   } else {
     y[static_cast<std::size_t>(r) * y_row + (c - x_row)] =
@@ -112,12 +115,13 @@ void advance_counters(long long* step, int* cursor, int batch, cudaStream_t stre
   launch_kernel("advance_kernel", advance_kernel, 1, 1, 0, stream, step, cursor, batch);
 }
 
-void gather_batch(const float* all_x, const float* all_y, const int* order, const int* cursor,
-                  int batch, int x_row, int y_row, float* x, float* y, cudaStream_t stream) {
+void gather_batch(const float* all_x, const float* all_y, const int* all_len, const int* order,
+                  const int* cursor, int batch, int x_row, int y_row, float* x, float* y, int* len,
+                  cudaStream_t stream) {
   if (batch < 1) return;
-  const std::size_t total = static_cast<std::size_t>(batch) * (x_row + y_row);
+  const std::size_t total = static_cast<std::size_t>(batch) * (x_row + y_row + 1);
   launch_kernel("gather_kernel", gather_kernel, blocks_for(total, 256), 256, 0, stream, all_x,
-                all_y, order, cursor, batch, x_row, y_row, x, y);
+                all_y, all_len, order, cursor, batch, x_row, y_row, x, y, len);
 }
 
 void fill(float* p, std::size_t n, float value, cudaStream_t stream) {

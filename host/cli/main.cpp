@@ -115,8 +115,28 @@ std::vector<std::string> split_list(const std::string& s) {
   return out;
 }
 
+// The generated sentiment task at T = steps (docs/sentiment.md): sequences of max(7, T/4) to T
+// tokens, data seed fixed, so every model and seed of a run sees the same sequences.
+SentimentOptions sentiment_options(int steps, int train, int test) {
+  SentimentOptions o;
+  o.max_length = steps;
+  o.min_length = std::max(7, steps / 4);
+  o.train = train;
+  o.test = test;
+  return o;
+}
+
 SplitData load_data(const std::string& data, const std::vector<std::string>& columns,
-                    const std::string& target, int steps) {
+                    const std::string& target, int steps, int sentiment_train = 2000,
+                    int sentiment_test = 1000) {
+  if (data == "sentiment") {
+    if (!columns.empty() || !target.empty()) {
+      throw UsageError("--column and --target apply to CSV data, not to --data sentiment");
+    }
+    if (steps < 7)
+      throw UsageError("--data sentiment needs --steps >= 7, got " + std::to_string(steps));
+    return sentiment_data(sentiment_options(steps, sentiment_train, sentiment_test));
+  }
   if (data == "fib") {
     if (!columns.empty() || !target.empty()) {
       throw UsageError("--column and --target apply to CSV data, not to --data fib");
@@ -141,6 +161,7 @@ struct Baseline {
 // series is often harder to beat than it looks.
 std::vector<Baseline> baselines_for(const SplitData& d) {
   const bool fib = d.source == "fib";
+  if (d.source == "sentiment") return {};  // a classification: the chance row is printed instead
   double mean = 0;
   for (float v : d.train.y) mean += v;
   mean /= static_cast<double>(d.train.y.size());
@@ -212,14 +233,24 @@ std::unique_ptr<Backend> open_backend(const std::string& name) {
 // ---------------------------------------------------------------------------------------------
 constexpr const char* kTrainHelp = R"(usage: rnnattn train [options]
 
-Train an Elman RNN (tanh) with additive attention, or the plain RNN, and report train and test MSE.
+Train an Elman RNN (tanh) with additive attention, or the plain RNN, and report train and test MSE
+(accuracy for classification: --loss bce).
 
-  --data fib|FILE.csv      the tutorial's Fibonacci windows (default) or a CSV series
+  --data fib|FILE.csv|sentiment
+                           the tutorial's Fibonacci windows (default), a CSV series, or the
+                           generated sentiment task (docs/sentiment.md: 100-d token vectors,
+                           sequences of T/4..T steps, label = majority polarity; sigmoid head,
+                           BCE and T = 200 by default)
   --column NAME[,NAME...]  the CSV input column(s) (default: the only one, or the one after
                            YEAR/DATE/TIME); several give D > 1 features per step
   --target NAME            the column to predict (default: the only input column)
   --model attention|plain  which model (default attention)
-  --compare                train both models and print the tutorial's comparison table
+  --compare                train both models and print the tutorial's comparison table (sentiment:
+                           plain, attention and bidirectional attention)
+  --layers L               stacked recurrent layers (default 1)
+  --bidirectional          two directions per layer (Keras' Bidirectional), states concatenated
+  --train-sequences N      sentiment: training sequences (default 2000)
+  --test-sequences N       sentiment: test sequences (default 1000)
   --seeds N                repeat every run for seeds S..S+N-1; report min / median / max (default 1)
   --hidden H               hidden units (default 2)
   --steps T                window length (default 20)
@@ -242,6 +273,7 @@ Train an Elman RNN (tanh) with additive attention, or the plain RNN, and report 
   --quiet / --verbose      no per-epoch lines / per-epoch lines even for several runs
 
 MSE is reported in scaled units ([0, 1] over the scaling data), RMSE in the data's original units.
+With --loss bce the targets are 0/1 labels, and accuracy (prediction >= 0.5) is reported.
 )";
 
 struct RunResult {
@@ -249,8 +281,9 @@ struct RunResult {
   long seed;
   double train_mse, test_mse, test_rmse, seconds, final_loss;
   TrainHistory history;
-  std::vector<float> test_pred;       // original units
-  std::vector<float> test_attention;  // [N, T] (attention model)
+  std::vector<float> test_pred;                                       // original units
+  std::vector<float> test_attention;                                  // [N, T] (attention model)
+  double train_accuracy = NAN, test_accuracy = NAN, test_loss = NAN;  // classification
 };
 
 double median(std::vector<double> v) {
@@ -265,15 +298,43 @@ int cmd_train(const std::vector<std::string>& argv) {
     return 0;
   }
   const Args a("train", argv,
-               {"--data", "--column", "--target", "--model", "--seeds", "--hidden", "--steps",
-                "--epochs", "--batch", "--lr", "--head", "--loss", "--seed", "--device", "--save",
-                "--json", "--validation-split", "--early-stopping"},
-               {"--compare", "--quiet", "--verbose"});
+               {"--data",
+                "--column",
+                "--target",
+                "--model",
+                "--seeds",
+                "--hidden",
+                "--steps",
+                "--epochs",
+                "--batch",
+                "--lr",
+                "--head",
+                "--loss",
+                "--seed",
+                "--device",
+                "--save",
+                "--json",
+                "--validation-split",
+                "--early-stopping",
+                "--layers",
+                "--train-sequences",
+                "--test-sequences"},
+               {"--compare", "--quiet", "--verbose", "--bidirectional"});
+  const std::string data_arg = a.get("--data", "fib");
+  const bool sentiment = data_arg == "sentiment";
   ModelConfig cfg;
   cfg.hidden_size = static_cast<int>(a.get_int("--hidden", 2, 1, 1 << 14));
-  cfg.steps = static_cast<int>(a.get_int("--steps", 20, 1, 1 << 20));
-  cfg.head = parse_activation(a.get("--head", "tanh"));
-  cfg.loss = parse_loss(a.get("--loss", "mse"));
+  cfg.steps = static_cast<int>(a.get_int("--steps", sentiment ? 200 : 20, 1, 1 << 20));
+  cfg.head = parse_activation(a.get("--head", sentiment ? "sigmoid" : "tanh"));
+  cfg.loss = parse_loss(a.get("--loss", sentiment ? "bce" : "mse"));
+  cfg.layers = static_cast<int>(a.get_int("--layers", 1, 1, 16));
+  cfg.bidirectional = a.has("--bidirectional");
+  const int sentiment_train = static_cast<int>(a.get_int("--train-sequences", 2000, 1, 1 << 20));
+  const int sentiment_test = static_cast<int>(a.get_int("--test-sequences", 1000, 1, 1 << 20));
+  if (!sentiment && (a.has("--train-sequences") || a.has("--test-sequences"))) {
+    throw UsageError("--train-sequences and --test-sequences apply to --data sentiment");
+  }
+  const bool classify = cfg.loss == Loss::kBce;
   const std::string model_name = a.get("--model", "attention");
   if (model_name != "attention" && model_name != "plain") {
     throw UsageError("--model must be attention or plain, got '" + model_name + "'");
@@ -303,11 +364,21 @@ int cmd_train(const std::vector<std::string>& argv) {
   }
 
   // Everything that can fail on the input or the outputs fails here, before any training.
-  const std::string data_arg = a.get("--data", "fib");
   check_outputs({{"--json", json_path}, {"--save", save}},
-                {{"--data", data_arg == "fib" ? "" : data_arg}});
+                {{"--data", data_arg == "fib" || sentiment ? "" : data_arg}});
   const SplitData data =
-      load_data(data_arg, split_list(a.get("--column", "")), a.get("--target", ""), cfg.steps);
+      load_data(data_arg, split_list(a.get("--column", "")), a.get("--target", ""), cfg.steps,
+                sentiment_train, sentiment_test);
+  if (classify) {
+    for (const WindowSet* w : {&data.train, &data.test}) {
+      for (float v : w->y) {
+        if (v != 0.f && v != 1.f) {
+          throw UsageError("--loss bce trains a classifier on 0/1 labels; the targets of " +
+                           data.source + " are not 0/1 (use --loss mse)");
+        }
+      }
+    }
+  }
   cfg.input_size = data.train.features;
   WindowSet train = data.train, validation;
   if (val_split > 0) {
@@ -328,25 +399,41 @@ int cmd_train(const std::vector<std::string>& argv) {
             << " (" << train.count << " train, "
             << (validation.count ? std::to_string(validation.count) + " validation, " : "")
             << data.test.count << " test, "
-            << (fib ? "split by RandomState(13)" : "chronological split") << ")" << std::endl;
+            << (fib         ? std::string("split by RandomState(13)")
+                : sentiment ? "generated, lengths " +
+                                  std::to_string(sentiment_options(cfg.steps, 1, 1).min_length) +
+                                  ".." + std::to_string(cfg.steps)
+                            : std::string("chronological split"))
+            << ")" << std::endl;
   if (opt.batch_size > train.count) {
     std::cerr << "rnnattn train: warning: --batch " << opt.batch_size << " is larger than the "
               << train.count << " training windows: each epoch is one batch of " << train.count
               << std::endl;
   }
 
-  std::vector<std::string> models;
-  if (compare) {
-    models = {"attention", "plain"};
+  // The models to train: name, attention, bidirectional (--layers applies to each).
+  struct ModelSpec {
+    std::string name;
+    bool attention, bidirectional;
+  };
+  std::vector<ModelSpec> specs;
+  if (compare && sentiment) {
+    specs = {{"plain", false, false}, {"attention", true, false}, {"bi-attention", true, true}};
+  } else if (compare) {
+    specs = {{"attention", true, cfg.bidirectional}, {"plain", false, cfg.bidirectional}};
   } else {
-    models = {model_name};
+    specs = {{model_name, model_name == "attention", cfg.bidirectional}};
   }
+  std::vector<std::string> models;
+  for (const ModelSpec& m : specs) models.push_back(m.name);
   const bool verbose = a.has("--verbose") || (!a.has("--quiet") && !compare && seeds == 1);
   std::vector<RunResult> results;
   Model last_model;
-  for (const std::string& m : models) {
+  for (const ModelSpec& spec : specs) {
+    const std::string& m = spec.name;
     ModelConfig mc = cfg;
-    mc.attention = m == "attention";
+    mc.attention = spec.attention;
+    mc.bidirectional = spec.bidirectional;
     std::cout << "model: " << describe(mc) << ", " << ParamLayout(mc).size() << " parameters"
               << std::endl;
     for (long s = first_seed; s < first_seed + seeds; ++s) {
@@ -368,10 +455,21 @@ int cmd_train(const std::vector<std::string>& argv) {
         kept = "  epoch kept " + std::to_string(h.best_epoch) + "/" +
                std::to_string(h.epoch_loss.size());
       }
-      std::printf(
-          "%-9s seed %-4ld train MSE %s  test MSE %s  test RMSE %s (original units)%s  %.1fs\n",
-          m.c_str(), s, sci(r.train_mse).c_str(), sci(r.test_mse).c_str(), sci(r.test_rmse).c_str(),
-          kept.c_str(), r.seconds);
+      if (classify) {
+        r.train_accuracy = accuracy(predict(*backend, model, train), train);
+        r.test_accuracy = accuracy(pred, data.test);
+        r.test_loss = reference_loss<float>(mc.loss, pred.data(), data.test.y.data(),
+                                            static_cast<long>(pred.size()));
+        std::printf(
+            "%-12s seed %-4ld train accuracy %.4f  test accuracy %.4f  test %s %s%s  %.1fs\n",
+            m.c_str(), s, r.train_accuracy, r.test_accuracy, to_string(mc.loss),
+            sci(r.test_loss).c_str(), kept.c_str(), r.seconds);
+      } else {
+        std::printf(
+            "%-9s seed %-4ld train MSE %s  test MSE %s  test RMSE %s (original units)%s  %.1fs\n",
+            m.c_str(), s, sci(r.train_mse).c_str(), sci(r.test_mse).c_str(),
+            sci(r.test_rmse).c_str(), kept.c_str(), r.seconds);
+      }
       std::fflush(stdout);
       results.push_back(r);
       last_model = std::move(model);
@@ -380,46 +478,81 @@ int cmd_train(const std::vector<std::string>& argv) {
 
   // Summary table.
   const bool es = opt.early_stopping > 0;
-  std::printf(
-      "\n| model | runs | train MSE min / median / max | test MSE min / median / max | "
-      "test RMSE median (original units) |%s\n|---|---|---|---|---|%s\n",
-      es ? " epoch kept (per seed) |" : "", es ? "---|" : "");
-  for (const std::string& m : models) {
-    std::vector<double> tr, te, rm;
-    std::string kept;
-    for (const RunResult& r : results) {
-      if (r.model != m) continue;
-      tr.push_back(r.train_mse);
-      te.push_back(r.test_mse);
-      rm.push_back(r.test_rmse);
-      kept += (kept.empty() ? "" : ", ") + std::to_string(r.history.best_epoch);
+  if (classify) {
+    std::printf(
+        "\n| model | runs | train accuracy min / median / max | test accuracy min / median / max | "
+        "test %s median |%s\n|---|---|---|---|---|%s\n",
+        to_string(cfg.loss), es ? " epoch kept (per seed) |" : "", es ? "---|" : "");
+    for (const std::string& m : models) {
+      std::vector<double> tr, te, tl;
+      std::string kept;
+      for (const RunResult& r : results) {
+        if (r.model != m) continue;
+        tr.push_back(r.train_accuracy);
+        te.push_back(r.test_accuracy);
+        tl.push_back(r.test_loss);
+        kept += (kept.empty() ? "" : ", ") + std::to_string(r.history.best_epoch);
+      }
+      std::printf("| %s | %zu | %.4f / %.4f / %.4f | %.4f / %.4f / %.4f | %s |%s\n", m.c_str(),
+                  tr.size(), *std::min_element(tr.begin(), tr.end()), median(tr),
+                  *std::max_element(tr.begin(), tr.end()), *std::min_element(te.begin(), te.end()),
+                  median(te), *std::max_element(te.begin(), te.end()), sci(median(tl)).c_str(),
+                  es ? (" " + kept + " |").c_str() : "");
     }
-    std::printf("| %s | %zu | %s / %s / %s | %s / %s / %s | %s |%s\n", m.c_str(), tr.size(),
-                sci(*std::min_element(tr.begin(), tr.end())).c_str(), sci(median(tr)).c_str(),
-                sci(*std::max_element(tr.begin(), tr.end())).c_str(),
-                sci(*std::min_element(te.begin(), te.end())).c_str(), sci(median(te)).c_str(),
-                sci(*std::max_element(te.begin(), te.end())).c_str(), sci(median(rm)).c_str(),
-                es ? (" " + kept + " |").c_str() : "");
+    int ones = 0;
+    for (float v : data.test.y) ones += v > 0.5f;
+    const double majority =
+        std::max(ones, data.test.count - ones) / static_cast<double>(data.test.count);
+    std::printf("| majority class (baseline) | - | - | %.4f | - |%s\n", majority, es ? " - |" : "");
+    if (sentiment) {
+      std::printf(
+          "| notebook, IMDB (B128 T200 D100 H256): SimpleRNN | 1 | - | 0.556 | - |%s\n"
+          "| notebook, IMDB: bidirectional RNN with attention | 1 | - | 0.823 | - |%s\n",
+          es ? " - |" : "", es ? " - |" : "");
+    }
   }
-  for (const Baseline& base : bases) {
-    std::printf("| %s (baseline) | - | %s | %s | %s |%s\n", base.name.c_str(),
-                sci(base.train_mse).c_str(), sci(base.test_mse).c_str(),
-                sci(base.test_rmse).c_str(), es ? " - |" : "");
-  }
-  if (fib) {
+  if (!classify) {
     std::printf(
-        "| tutorial, Keras 2.15 (one run): attention | 1 | 5.63e-05 | 5.90e-07 | - |\n"
-        "| tutorial, Keras 2.15 (one run): plain | 1 | 6.29e-04 (another run 5.63e-05) | "
-        "5.40e-04 (another run 2.62e-05) | - |\n");
-    int big_train = 0, big_test = 0;
-    for (float v : data.train.y) big_train += v > 1e-6f;
-    for (float v : data.test.y) big_test += v > 1e-6f;
-    std::printf(
-        "\nNote: the scale is set by the last, huge Fibonacci numbers: only %d train and %d "
-        "test targets exceed 1e-6,\nso predicting 0 everywhere already scores the "
-        "baseline row above. One run says little; use --seeds.\n",
-        big_train, big_test);
-  }
+        "\n| model | runs | train MSE min / median / max | test MSE min / median / max | "
+        "test RMSE median (original units) |%s\n|---|---|---|---|---|%s\n",
+        es ? " epoch kept (per seed) |" : "", es ? "---|" : "");
+    for (const std::string& m : models) {
+      std::vector<double> tr, te, rm;
+      std::string kept;
+      for (const RunResult& r : results) {
+        if (r.model != m) continue;
+        tr.push_back(r.train_mse);
+        te.push_back(r.test_mse);
+        rm.push_back(r.test_rmse);
+        kept += (kept.empty() ? "" : ", ") + std::to_string(r.history.best_epoch);
+      }
+      std::printf("| %s | %zu | %s / %s / %s | %s / %s / %s | %s |%s\n", m.c_str(), tr.size(),
+                  sci(*std::min_element(tr.begin(), tr.end())).c_str(), sci(median(tr)).c_str(),
+                  sci(*std::max_element(tr.begin(), tr.end())).c_str(),
+                  sci(*std::min_element(te.begin(), te.end())).c_str(), sci(median(te)).c_str(),
+                  sci(*std::max_element(te.begin(), te.end())).c_str(), sci(median(rm)).c_str(),
+                  es ? (" " + kept + " |").c_str() : "");
+    }
+    for (const Baseline& base : bases) {
+      std::printf("| %s (baseline) | - | %s | %s | %s |%s\n", base.name.c_str(),
+                  sci(base.train_mse).c_str(), sci(base.test_mse).c_str(),
+                  sci(base.test_rmse).c_str(), es ? " - |" : "");
+    }
+    if (fib) {
+      std::printf(
+          "| tutorial, Keras 2.15 (one run): attention | 1 | 5.63e-05 | 5.90e-07 | - |\n"
+          "| tutorial, Keras 2.15 (one run): plain | 1 | 6.29e-04 (another run 5.63e-05) | "
+          "5.40e-04 (another run 2.62e-05) | - |\n");
+      int big_train = 0, big_test = 0;
+      for (float v : data.train.y) big_train += v > 1e-6f;
+      for (float v : data.test.y) big_test += v > 1e-6f;
+      std::printf(
+          "\nNote: the scale is set by the last, huge Fibonacci numbers: only %d train and %d "
+          "test targets exceed 1e-6,\nso predicting 0 everywhere already scores the "
+          "baseline row above. One run says little; use --seeds.\n",
+          big_train, big_test);
+    }
+  }  // !classify
 
   std::fflush(stdout);
   // A diverged run is an error, not a result: nothing is written.
@@ -451,6 +584,8 @@ int cmd_train(const std::vector<std::string>& argv) {
         .value("test_windows", data.test.count)
         .value("early_stopping", opt.early_stopping)
         .value("input_size", cfg.input_size)
+        .value("layers", cfg.layers)
+        .value("bidirectional", cfg.bidirectional)
         .end_object();
     j.begin_array("features");
     for (const std::string& f : data.features) j.value(nullptr, f);
@@ -458,7 +593,7 @@ int cmd_train(const std::vector<std::string>& argv) {
     // The test part in original units, labelled by the target's row: what the plots draw.
     j.begin_object("test").value("label_name", data.label_name);
     j.begin_array("labels");
-    for (int i : data.test.index) j.value(nullptr, data.labels[i + cfg.steps]);
+    for (int i : data.test.index) j.value(nullptr, data.labels[sentiment ? i : i + cfg.steps]);
     j.end_array().begin_array("target");
     for (float v : data.test.y) j.value(nullptr, data.scaler.unscale(v));
     j.end_array().end_object();
@@ -476,6 +611,11 @@ int cmd_train(const std::vector<std::string>& argv) {
           .value("test_mse", r.test_mse)
           .value("test_rmse", r.test_rmse)
           .value("seconds", r.seconds);
+      if (classify) {
+        j.value("train_accuracy", r.train_accuracy)
+            .value("test_accuracy", r.test_accuracy)
+            .value("test_loss", r.test_loss);
+      }
       j.begin_array("history");
       for (std::size_t e = 0; e < r.history.epoch_loss.size(); ++e) {
         j.begin_object()
@@ -548,7 +688,7 @@ SplitData load_for_checkpoint(const std::string& source, const std::string& colu
   const int T = ck.model.config.steps;
   std::vector<std::string> columns = ck.features;
   std::string target = ck.column;
-  if (source == "fib") {
+  if (source == "fib" || source == "sentiment") {
     columns.clear();
     target.clear();
   } else if (!column_arg.empty()) {  // another column of the same meaning (a one-input model only)
@@ -578,6 +718,12 @@ SplitData load_for_checkpoint(const std::string& source, const std::string& colu
   d.scaler = ck.scaler;
   d.feature_scalers = to;
   return d;
+}
+
+// The label of test window i's target: the row of the value it predicts (a series), or the
+// sequence's number (sentiment).
+const std::string& target_label(const SplitData& d, int i, int steps) {
+  return d.labels[d.test.index[i] + (d.source == "sentiment" ? 0 : steps)];
 }
 
 // A value in the data's original units, written at the data's precision.
@@ -617,7 +763,8 @@ int cmd_predict(const std::vector<std::string>& argv) {
   const std::string json_path = a.get("--json", "");
   const std::string source = a.get("--data", "");
   check_outputs({{"--json", json_path}},
-                {{"--model", a.get("--model", "")}, {"--data", source == "fib" ? "" : source}});
+                {{"--model", a.get("--model", "")},
+                 {"--data", source == "fib" || source == "sentiment" ? "" : source}});
   const Checkpoint ck = load_checkpoint(a.get("--model", ""));
   const Model& model = ck.model;
   SplitData data = load_for_checkpoint(source, a.get("--column", ""), ck);
@@ -655,7 +802,7 @@ int cmd_predict(const std::vector<std::string>& argv) {
       want_attention ? "  attention weights a_1..a_T" : "");
   for (int i = 0; i < data.test.count; ++i) {
     std::printf(
-        "%s  %s  %s", data.labels[data.test.index[i] + T].c_str(),
+        "%s  %s  %s", target_label(data, i, T).c_str(),
         format_value(ck.scaler.unscale(data.test.y[i]), data.precision).c_str(),
         format_value(ck.scaler.unscale(pred[static_cast<std::size_t>(i) * O]), data.precision)
             .c_str());
@@ -674,7 +821,7 @@ int cmd_predict(const std::vector<std::string>& argv) {
     for (int i = 0; i < data.test.count; ++i) {
       j.begin_object()
           .value("start", data.test.index[i])
-          .value(data.label_name.c_str(), data.labels[data.test.index[i] + T])
+          .value(data.label_name.c_str(), target_label(data, i, T))
           .value("target", ck.scaler.unscale(data.test.y[i]))
           .value("prediction", ck.scaler.unscale(pred[static_cast<std::size_t>(i) * O]));
       if (want_attention) {
@@ -748,6 +895,10 @@ int cmd_forecast(const std::vector<std::string>& argv) {
     throw UsageError("--horizon N is required (see 'rnnattn forecast --help')");
   const int horizon = static_cast<int>(a.get_int("--horizon", 1, 1, 100000));
   const std::string source = a.get("--data", ""), json_path = a.get("--json", "");
+  if (source == "sentiment") {
+    throw UsageError(
+        "forecast continues a series; --data sentiment is a set of labelled sequences");
+  }
   check_outputs({{"--json", json_path}},
                 {{"--model", a.get("--model", "")}, {"--data", source == "fib" ? "" : source}});
   const Checkpoint ck = load_checkpoint(a.get("--model", ""));

@@ -6,7 +6,13 @@
 //   - Every pointer passed to a call is a device pointer (cudaMalloc'd or equivalent), except
 //     AdamConfig and ModelConfig, which are host values. Tensors are dense, row-major, float32:
 //     params [P] (params.hpp's flat layout), x [B,T,D], y [B,O], dy [B,O], attention [B,T],
-//     hidden [B,T,H], dparams [P], dx [B,T,D].
+//     hidden [B,T,C] (C = H x directions), dparams [P], dx [B,T,D]; lengths [B] is int32 (each in
+//     [1, T]; values outside are clamped; null: every sequence T steps; reference.hpp says what
+//     padding means). forward_training and the backward that consumes its reserve must get the
+//     same lengths.
+//   - Models: any layers / directions. Stacked or bidirectional models run layer by layer
+//     (rnn_layers.cu) on both paths and need C <= 1024; one forward layer uses the fused (or
+//     unfused) kernels.
 //   - workspace and reserve are untyped device memory of at least the size the queries return,
 //     aligned to 256 bytes (cudaMalloc's alignment). The workspace is scratch: its contents are not
 //     kept between calls, and one workspace may serve every call of a handle in turn. The reserve
@@ -74,20 +80,22 @@ class Handle {
 
   // Inference: y [B,O] and, when not null, the attention weights [B,T] (attention model only).
   void forward_inference(const float* params, const float* x, int batch, float* y, float* attention,
-                         void* workspace, std::size_t workspace_bytes);
+                         void* workspace, std::size_t workspace_bytes,
+                         const int* lengths = nullptr);
 
   // Training forward: y, optional attention [B,T] and hidden states [B,T,H] (nullable), and the
   // reserve that backward consumes.
   void forward_training(const float* params, const float* x, int batch, float* y, float* attention,
                         float* hidden, void* reserve, std::size_t reserve_bytes, void* workspace,
-                        std::size_t workspace_bytes);
+                        std::size_t workspace_bytes, const int* lengths = nullptr);
 
   // Backward from dy = dL/dy [B,O], with the reserve of the forward_training that produced y:
   // dparams [P] and, when not null, dx = dL/dx [B,T,D], overwritten or accumulated into by `mode`.
   // Deterministic: the same inputs give the same bits on the same GPU.
   void backward(const float* params, const float* x, int batch, const float* y, const float* dy,
                 const void* reserve, std::size_t reserve_bytes, float* dparams, float* dx,
-                GradMode mode, void* workspace, std::size_t workspace_bytes);
+                GradMode mode, void* workspace, std::size_t workspace_bytes,
+                const int* lengths = nullptr);
 
   // The loss of y [B,O] against target [B,O] (the configuration's loss: MSE mean over batch and
   // outputs, or BCE on probabilities, clipped as Keras does): writes dy [B,O] and adds the loss to

@@ -108,8 +108,8 @@ struct SentimentOptions {
   int dim = 100;  // D
   int min_length = 50;
   int max_length = 200;  // T
-  int neutral_tokens = 2000;
-  int sentiment_tokens = 20;  // of each polarity
+  int neutral_tokens = 200;
+  int sentiment_tokens = 5;  // of each polarity
   std::uint64_t seed = 7;
 };
 // tokens, when not null, receives the token ids [train + test, T] (-1 on padding): ids below

@@ -1,0 +1,265 @@
+// The CUDA paths for sequence models against the CPU reference: lengths (fused, persistent and
+// unfused one-layer kernels) and stacked / bidirectional models (rnn_layers.cu, both paths),
+// through the device API; and the GPU trainer with lengths and two directions against the CPU
+// trainer. Every test skips, saying why, where no GPU exists; the simulator build runs them all.
+//
+// Tolerances as test_cuda.cpp: forward |gpu - cpu| <= 1e-5 + 1e-5 |cpu|; gradients per tensor
+// |gpu - cpu| <= 1e-4 (1 + max |cpu|). Outputs are poisoned (NaN) before each run.
+#include <cuda_runtime_api.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+#include "backend_cuda.hpp"
+#include "cuda_test_util.hpp"
+#include "rnnattn/rnnattn.hpp"
+#include "test_util.hpp"
+
+namespace rnnattn {
+namespace {
+
+using test::all_close;
+using test::poisoned;
+using test::random_vector;
+using test::to_device;
+using test::to_host;
+
+struct SeqCase {
+  int b, t, d, h, o;
+  int layers;
+  bool bidirectional, attention, lengths;
+  cuda::Path path;
+};
+
+std::string name_of(const SeqCase& c) {
+  std::ostringstream s;
+  s << (c.path == cuda::Path::kFused ? "fused" : "unfused") << "_B" << c.b << "_T" << c.t << "_D"
+    << c.d << "_H" << c.h << "_O" << c.o << "_L" << c.layers << (c.bidirectional ? "_bidir" : "")
+    << (c.attention ? "_attn" : "_plain") << (c.lengths ? "_lengths" : "");
+  return s.str();
+}
+
+void PrintTo(const SeqCase& c, std::ostream* os) { *os << name_of(c); }
+
+ModelConfig config_of(const SeqCase& c) {
+  ModelConfig cfg;
+  cfg.input_size = c.d;
+  cfg.hidden_size = c.h;
+  cfg.steps = c.t;
+  cfg.output_size = c.o;
+  cfg.layers = c.layers;
+  cfg.bidirectional = c.bidirectional;
+  cfg.attention = c.attention;
+  cfg.head = Activation::kSigmoid;
+  return cfg;
+}
+
+std::vector<SeqCase> cases() {
+  std::vector<SeqCase> out;
+  for (cuda::Path path : {cuda::Path::kFused, cuda::Path::kUnfused}) {
+    for (int layers : {1, 2}) {
+      for (bool bidir : {false, true}) {
+        for (bool attn : {true, false}) {
+          for (bool len : {false, true}) {
+            if (layers == 1 && !bidir && !len) continue;  // test_cuda.cpp's sweep
+            out.push_back({5, 7, 3, 8, 2, layers, bidir, attn, len, path});
+          }
+        }
+      }
+    }
+    // Edges: one unit; a 64-thread segment (cross-warp reductions) with C = 66; three layers;
+    // the persistent forward (H >= 256) with lengths; B over one block's segments.
+    out.push_back({3, 4, 2, 1, 1, 1, true, true, true, path});
+    out.push_back({3, 5, 2, 33, 1, 1, true, true, true, path});
+    out.push_back({2, 4, 2, 5, 1, 3, true, false, true, path});
+    out.push_back({3, 3, 2, 257, 1, 1, false, true, true, path});
+    out.push_back({70, 6, 2, 4, 1, 2, true, true, true, path});
+  }
+  return out;
+}
+
+// Lengths that cover 1, T and padding in between, deterministic per batch index.
+std::vector<int> lengths_for(const SeqCase& c) {
+  std::vector<int> l(c.b);
+  for (int b = 0; b < c.b; ++b) l[b] = b == 0 ? c.t : 1 + (b * 5) % c.t;
+  return l;
+}
+
+struct Result {
+  std::vector<float> y, attention, hidden, dparams, dx;
+};
+
+Result cpu_run(const SeqCase& c, const std::vector<float>& p, const std::vector<float>& x,
+               const std::vector<float>& dy, const int* len) {
+  const ModelConfig cfg = config_of(c);
+  Result r;
+  r.y.resize(static_cast<std::size_t>(c.b) * c.o);
+  r.hidden.resize(static_cast<std::size_t>(c.b) * c.t * cfg.context_size());
+  if (c.attention) r.attention.resize(static_cast<std::size_t>(c.b) * c.t);
+  reference_forward<float>(cfg, p.data(), x.data(), c.b, r.y.data(),
+                           c.attention ? r.attention.data() : nullptr, r.hidden.data(), nullptr,
+                           len);
+  r.dparams.resize(p.size());
+  r.dx.resize(x.size());
+  reference_backward<float>(cfg, p.data(), x.data(), c.b, dy.data(), r.dparams.data(), r.dx.data(),
+                            len);
+  return r;
+}
+
+DeviceBuffer<unsigned char> scratch(std::size_t n, cudaStream_t s) {
+  DeviceBuffer<unsigned char> d(n, "test scratch");
+  if (n) RNNATTN_CUDA_CHECK(cudaMemsetAsync(d.get(), 0xFF, n, s));
+  return d;
+}
+
+// Inference forward (y, attention), then training forward (hidden) and backward (dparams, dx).
+Result gpu_run(const SeqCase& c, const std::vector<float>& p, const std::vector<float>& x,
+               const std::vector<float>& dy, const std::vector<int>* len,
+               std::vector<float>* inference_y) {
+  const ModelConfig cfg = config_of(c);
+  CudaStream stream;
+  const cudaStream_t s = stream.get();
+  cuda::Handle h(cfg, s, nullptr, c.path);
+  const auto dp = to_device(p, s), dxin = to_device(x, s), ddy = to_device(dy, s);
+  DeviceBuffer<int> dlen;
+  if (len) dlen = to_device(*len, s);
+  const std::size_t bt = static_cast<std::size_t>(c.b) * c.t;
+  {
+    auto y = poisoned(static_cast<std::size_t>(c.b) * c.o, s);
+    auto ws = scratch(h.workspace_size(c.b, cuda::Pass::kInference), s);
+    h.forward_inference(dp.get(), dxin.get(), c.b, y.get(), nullptr, ws.get(), ws.size(),
+                        dlen.get());
+    *inference_y = to_host(y, s);
+  }
+  auto y = poisoned(static_cast<std::size_t>(c.b) * c.o, s);
+  DeviceBuffer<float> da;
+  if (c.attention) da = poisoned(bt, s);
+  auto dh = poisoned(bt * cfg.context_size(), s);
+  auto g = poisoned(p.size(), s), gx = poisoned(x.size(), s);
+  auto ws = scratch(h.workspace_size(c.b), s);
+  auto rs = scratch(h.reserve_size(c.b), s);
+  h.forward_training(dp.get(), dxin.get(), c.b, y.get(), da.get(), dh.get(), rs.get(), rs.size(),
+                     ws.get(), ws.size(), dlen.get());
+  h.backward(dp.get(), dxin.get(), c.b, y.get(), ddy.get(), rs.get(), rs.size(), g.get(), gx.get(),
+             cuda::GradMode::kOverwrite, ws.get(), ws.size(), dlen.get());
+  Result r;
+  r.y = to_host(y, s);
+  if (c.attention) r.attention = to_host(da, s);
+  r.hidden = to_host(dh, s);
+  r.dparams = to_host(g, s);
+  r.dx = to_host(gx, s);
+  return r;
+}
+
+::testing::AssertionResult scaled_close(const std::string& name, const std::vector<float>& got,
+                                        const std::vector<float>& want) {
+  float m = 0;
+  for (float v : want) m = std::max(m, std::fabs(v));
+  return all_close(name, got, want, 1e-4 * (1 + m), 0.0);
+}
+
+class CudaSequence : public ::testing::TestWithParam<SeqCase> {};
+
+TEST_P(CudaSequence, MatchesTheCpuReference) {
+  SKIP_WITHOUT_GPU();
+  const SeqCase& c = GetParam();
+  const ModelConfig cfg = config_of(c);
+  const ParamLayout layout(cfg);
+  std::vector<float> p = random_vector<float>(layout.size(), 901, -0.5, 0.5);
+  for (const ParamLayout::Block& blk : layout.blocks()) {  // a stable recurrence
+    for (int i = 0; i < c.h * c.h; ++i) p[blk.wh + i] /= std::sqrt(static_cast<float>(c.h));
+  }
+  std::vector<float> x = random_vector<float>(static_cast<std::size_t>(c.b) * c.t * c.d, 902);
+  const std::vector<float> dy = random_vector<float>(static_cast<std::size_t>(c.b) * c.o, 903);
+  const std::vector<int> len = lengths_for(c);
+  const std::vector<int>* lp = c.lengths ? &len : nullptr;
+  if (c.lengths) {  // garbage on the padding must not matter
+    for (int b = 0; b < c.b; ++b) {
+      for (std::size_t i = static_cast<std::size_t>(len[b]) * c.d;
+           i < static_cast<std::size_t>(c.t) * c.d; ++i) {
+        x[static_cast<std::size_t>(b) * c.t * c.d + i] = 1e4f;
+      }
+    }
+  }
+  const Result want = cpu_run(c, p, x, dy, lp ? lp->data() : nullptr);
+  std::vector<float> inference_y;
+  const Result got = gpu_run(c, p, x, dy, lp, &inference_y);
+  EXPECT_TRUE(all_close("y (inference)", inference_y, want.y, 1e-5, 1e-5));
+  EXPECT_TRUE(all_close("y (training)", got.y, want.y, 1e-5, 1e-5));
+  if (c.attention) {
+    EXPECT_TRUE(all_close("attention", got.attention, want.attention, 1e-5, 1e-5));
+  }
+  EXPECT_TRUE(all_close("hidden", got.hidden, want.hidden, 1e-5, 1e-5));
+  for (const TensorInfo& t : layout.tensors()) {
+    const std::vector<float> g(got.dparams.begin() + t.offset,
+                               got.dparams.begin() + t.offset + t.size());
+    const std::vector<float> w(want.dparams.begin() + t.offset,
+                               want.dparams.begin() + t.offset + t.size());
+    EXPECT_TRUE(scaled_close("d" + t.name, g, w));
+  }
+  EXPECT_TRUE(scaled_close("dx", got.dx, want.dx));
+}
+
+INSTANTIATE_TEST_SUITE_P(Gpu, CudaSequence, ::testing::ValuesIn(cases()),
+                         [](const ::testing::TestParamInfo<SeqCase>& i) {
+                           return name_of(i.param);
+                         });
+
+// The GPU trainer (captured step with gathered lengths) follows the CPU trainer on a
+// bidirectional two-layer model with lengths, and on a one-layer model with lengths (which must
+// leave the small-model epoch kernel for the captured step).
+TEST(CudaSequenceTraining, FollowsTheCpuTrainerWithLengths) {
+  SKIP_WITHOUT_GPU();
+  SentimentOptions o;
+  o.train = 23;
+  o.test = 1;
+  o.dim = 3;
+  o.min_length = 7;
+  o.max_length = 12;
+  o.neutral_tokens = 10;
+  o.sentiment_tokens = 2;
+  const SplitData d = sentiment_data(o);
+  for (bool deep : {true, false}) {
+    ModelConfig cfg;
+    cfg.input_size = 3;
+    cfg.hidden_size = 6;
+    cfg.steps = 12;
+    cfg.layers = deep ? 2 : 1;
+    cfg.bidirectional = deep;
+    cfg.head = Activation::kSigmoid;
+    cfg.loss = Loss::kBce;
+    for (cuda::Path path : {cuda::Path::kFused, cuda::Path::kUnfused}) {
+      SCOPED_TRACE(describe(cfg) + (path == cuda::Path::kFused ? " fused" : " unfused"));
+      auto cpu = make_backend(Device::kCpu);
+      CudaBackend gpu(path);
+      Model mc = make_model(cfg, 5, AdamConfig{0.01f}), mg = mc;
+      const TrainOptions opt{.epochs = 3, .batch_size = 4, .seed = 2};
+      const TrainHistory hc = fit(*cpu, mc, d.train, opt);
+      const TrainHistory hg = fit(gpu, mg, d.train, opt);
+      for (int e = 0; e < 3; ++e) {
+        EXPECT_NEAR(hg.epoch_loss[e], hc.epoch_loss[e], 1e-4 * (1 + std::fabs(hc.epoch_loss[e])))
+            << "epoch " << e + 1;
+      }
+      EXPECT_TRUE(all_close("params after training", mg.params, mc.params, 1e-4, 1e-3));
+    }
+  }
+}
+
+// What the GPU cannot take is refused by name before anything runs.
+TEST(CudaSequence, WideBidirectionalModelsAreRefusedByName) {
+  SKIP_WITHOUT_GPU();
+  ModelConfig cfg;
+  cfg.hidden_size = 600;
+  cfg.bidirectional = true;
+  try {
+    cuda::Handle h(cfg);
+    FAIL() << "C = 1200 was accepted";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("C = 1200"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace rnnattn
