@@ -443,3 +443,41 @@ TEST_F(Cli, BadCheckpointsAreRefused) {
 }
 
 }  // namespace
+
+namespace {
+
+// The sentiment task from the command line: the three models of --compare, accuracy in the table
+// and the JSON, the structure in the checkpoint, predict on it, and what does not apply refused.
+TEST_F(Cli, SentimentCompareReportsAccuracy) {
+  const Result r =
+      run("train --data sentiment --steps 24 --hidden 3 --epochs 2 --batch 8 --train-sequences 30 "
+          "--test-sequences 11 --compare --device cpu --json s.json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const char* want :
+       {"41 windows of T=24 (30 train, 11 test, generated, lengths 7..24)", "| plain | 1 |",
+        "| attention | 1 |", "| bi-attention | 1 |", "test accuracy min / median / max",
+        "| majority class (baseline) |", "loss=bce bidirectional"}) {
+    EXPECT_NE(r.out.find(want), std::string::npos) << want << " missing from:\n" << r.out;
+  }
+  const std::string json = slurp(dir_ + "/s.json");
+  for (const char* key : {"\"train_accuracy\":", "\"test_accuracy\":", "\"test_loss\":",
+                          "\"bidirectional\":false", "\"layers\":1"}) {
+    EXPECT_NE(json.find(key), std::string::npos) << key << " missing";
+  }
+  const Result t =
+      run("train --data sentiment --steps 16 --hidden 2 --epochs 1 --train-sequences 10 "
+          "--test-sequences 5 --layers 2 --bidirectional --device cpu --save m.bin");
+  ASSERT_EQ(t.code, 0) << t.err;
+  const Result i = run("inspect --model m.bin");
+  EXPECT_NE(i.out.find("layers=2 bidirectional"), std::string::npos) << i.out;
+  EXPECT_NE(i.out.find("l1.rev.Wx"), std::string::npos) << i.out;
+  const Result p = run("predict --model m.bin --data sentiment --attention --device cpu");
+  EXPECT_EQ(p.code, 0) << p.err;
+  const Result f = run("forecast --model m.bin --data sentiment --horizon 3");
+  EXPECT_NE(f.code, 0);
+  EXPECT_NE(f.err.find("labelled sequences"), std::string::npos) << f.err;
+  expect_refused("train --data fib --train-sequences 5", {"apply to --data sentiment"});
+  expect_refused("train --data fib --loss bce --head sigmoid", {"not 0/1"});
+}
+
+}  // namespace

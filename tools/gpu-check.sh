@@ -48,7 +48,7 @@ step() {  # step NAME LOG COMMAND...
 
 # 1. Every test, GPU ones included (they skip only where no GPU exists).
 step "all tests (ctest)" "$out/ctest.log" ctest --test-dir build --output-on-failure -j4
-step "GPU tests (gtest)" "$out/gpu-tests.log" build/tests/rnnattn_tests --gtest_filter='Gpu/*:Cuda.*:Device.*'
+step "GPU tests (gtest)" "$out/gpu-tests.log" build/tests/rnnattn_tests --gtest_filter='Gpu/*:Cuda.*:Device.*:CudaSequence*'
 
 # 2. compute-sanitizer over a reduced set that still reaches every kernel: small shapes of the
 #    segment kernels, H = 256 and B > 16 at H = 257 (the persistent cooperative forward), H = 1024
@@ -58,6 +58,11 @@ reduced+=':Gpu/CudaSweep.*/attn_tanh_B2_T3_D4_H129_O1:Gpu/CudaSweep.*/attn_tanh_
 reduced+=':Gpu/CudaSweep.*/attn_tanh_B20_T3_D2_H257_O1:Gpu/CudaSweep.*/attn_tanh_B2_T2_D2_H1024_O1'
 reduced+=':Cuda.TwoRunsAreBitwiseIdentical:Cuda.InferenceMatchesTraining'
 reduced+=':Cuda.CapturedStepFollowsNewDatasetsAndBatchSizes:Cuda.SmallModelEpochKernelFollowsTheCpu:DeviceApi.*'
+# Sequence models: lengths in every one-layer kernel (the persistent one at H = 257), the layered
+# kernels (rnn_layers.cu) with two directions, 3 layers and a 64-thread segment, and the trainer.
+reduced+=':Gpu/CudaSequence.*/*_B5_T7_D3_H8_O2_L2_bidir_attn_lengths:Gpu/CudaSequence.*/*_H33_*'
+reduced+=':Gpu/CudaSequence.*/*_H257_*:Gpu/CudaSequence.*/*_L1_plain_lengths'
+reduced+=':Gpu/CudaSequence.*/*_L3_*:CudaSequenceTraining.*'
 cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 for tool in memcheck racecheck initcheck synccheck; do
   step "compute-sanitizer $tool" "$out/sanitizer-$tool.log" \
