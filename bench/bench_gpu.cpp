@@ -16,7 +16,7 @@ namespace rnnattn::bench {
 namespace {
 
 void run_case(benchmark::State& st, const std::string& op, cuda::Path path, const BenchShape& s,
-              bool attention) {
+              bool attention, cuda::Recurrence rec) {
   const ModelConfig cfg = config_of(s, attention);
   try {
     const MemoryProbe mem;
@@ -53,6 +53,11 @@ void run_case(benchmark::State& st, const std::string& op, cuda::Path path, cons
     } else {
       // The device API on buffers made here, outside the timed region.
       cuda::Handle h = be.handle(cfg);
+      h.set_recurrence(rec);
+      // Which recurrence ran (1: persistent), so that a table shows the model's choice.
+      if (path == cuda::Path::kFused) {
+        st.counters["persistent"] = h.recurrence_for(s.b) == cuda::Recurrence::kPersistent;
+      }
       const bool inference = op == "forward_inference";
       DeviceBuffer<unsigned char> work(
           h.workspace_size(s.b, inference ? cuda::Pass::kInference : cuda::Pass::kTraining),
@@ -92,12 +97,27 @@ void register_gpu_benchmarks() {
     for (const BenchShape& s : shapes()) {
       for (bool attention : {true, false}) {
         if (!attention && !s.both_models) continue;
-        for (cuda::Path path : {cuda::Path::kUnfused, cuda::Path::kFused}) {
-          const std::string impl = path == cuda::Path::kFused ? "fused" : "unfused";
+        struct Impl {
+          const char* name;
+          cuda::Path path;
+          cuda::Recurrence rec;
+        };
+        for (const Impl& i :
+             {Impl{"unfused", cuda::Path::kUnfused, cuda::Recurrence::kAuto},
+              Impl{"fused", cuda::Path::kFused, cuda::Recurrence::kAuto},
+              Impl{"fused-segment", cuda::Path::kFused, cuda::Recurrence::kSegment},
+              Impl{"fused-persistent", cuda::Path::kFused, cuda::Recurrence::kPersistent}}) {
+          // Both recurrences side by side (what calibrates docs/performance.md's model): the
+          // device-API passes of one-layer attention models.
+          const bool forced = i.rec != cuda::Recurrence::kAuto;
+          if (forced && (op == std::string("train_step") || !attention || s.bidirectional)) {
+            continue;
+          }
           const std::string o = op;
-          benchmark::RegisterBenchmark(bench_name(o, impl, s, attention).c_str(),
-                                       [o, path, s, attention](benchmark::State& st) {
-                                         run_case(st, o, path, s, attention);
+          const Impl impl = i;
+          benchmark::RegisterBenchmark(bench_name(o, impl.name, s, attention).c_str(),
+                                       [o, impl, s, attention](benchmark::State& st) {
+                                         run_case(st, o, impl.path, s, attention, impl.rec);
                                        })
               ->UseManualTime()
               ->Unit(benchmark::kMicrosecond);

@@ -7,6 +7,7 @@
 //   launch_cooperative(name, kernel, grid, block, smem, stream, args...)   all blocks co-resident
 //   T* p = dynamic_shared<T>();                                            extern __shared__
 //   RNNATTN_SHARED_ARRAY(T, name, count);                                  __shared__ T name[count]
+//   RNNATTN_UNROLL                                                         #pragma unroll
 //
 // Launch errors throw CudaError naming the kernel.
 #pragma once
@@ -23,6 +24,9 @@
 
 #ifdef RNNATTN_GPU_SIMULATOR
 #include "rnnattn_sim/sim.hpp"
+#define RNNATTN_UNROLL
+#else
+#define RNNATTN_UNROLL _Pragma("unroll")
 #endif
 
 namespace rnnattn::kernels {

@@ -1,8 +1,9 @@
-// The device API (include/rnnattn/cuda.hpp): the fused kernels (kernels/rnn_fused_*.cu,
-// kernels/rnn_persistent_forward.cu) or the unfused path (kernels/rnn_unfused.cu) on the caller's
-// buffers and stream. The backward kernels write per-sequence, per-step quantities (dpre, du, dz);
-// the parameter gradients are cuBLAS GEMMs over all B*T rows (deterministic: cuBLAS GEMMs give the
-// same bits on every run on the same GPU, and nothing here uses atomics).
+// The device API (include/rnnattn/cuda.hpp): the fused kernels (kernels/rnn_fused_*.cu, or
+// kernels/rnn_persistent_*.cu as kernels/plan.hpp chooses) or the unfused path
+// (kernels/rnn_unfused.cu) on the caller's buffers and stream. The backward kernels write
+// per-sequence, per-step quantities (dpre, du, dz); the parameter gradients are cuBLAS GEMMs over
+// all B*T rows (deterministic: cuBLAS GEMMs give the same bits on every run on the same GPU, and
+// nothing here uses atomics).
 //
 // Memory: the caller's workspace and reserve are carved into 256-byte-aligned tensors by one
 // layout function, which also answers the size queries, so the two cannot disagree.
@@ -23,10 +24,6 @@ namespace rnnattn::cuda {
 namespace {
 
 constexpr int kMaxHidden = 1024;  // a sequence's segment is at most one thread block
-// From this H on, the forward runs as one persistent cooperative kernel holding Wh on chip
-// (rnn_persistent_forward.cu) when the GPU can hold all its blocks; below it, the segment-mapped
-// kernel (one sequence per segment of threads) keeps more sequences in flight.
-constexpr int kPersistentMinHidden = 256;
 constexpr std::size_t kAlign = 256;
 constexpr std::size_t kOwnCublasWorkspace = 32u << 20;
 
@@ -67,7 +64,7 @@ struct Buffers {
   // Scratch.
   float* xw = nullptr;       // [B,T,H] x Wx for every step
   float* ex = nullptr;       // [B,T]   exp(e_t) (unfused)
-  float* persist = nullptr;  // persistent-forward scratch (H >= 256)
+  float* persist = nullptr;  // persistent kernels' scratch (fused path, one layer)
   unsigned char* cub_temp = nullptr;
   std::size_t cub_bytes = 0;
   float* dpre = nullptr;     // [B,O]
@@ -94,6 +91,9 @@ struct Handle::Impl {
   ModelConfig config;
   Path path;
   cudaStream_t stream;
+  Recurrence recurrence = Recurrence::kAuto;
+  mutable bool have_gpu_limits = false;  // queried at the first pass (no GPU needed before)
+  mutable kernels::GpuLimits gpu_limits;
   cublasHandle_t cublas;
   bool owns_cublas;
   DeviceBuffer<unsigned char> cublas_workspace;
@@ -134,8 +134,23 @@ struct Handle::Impl {
   // Stacked or bidirectional: the layer-by-layer kernels (rnn_layers.cu), on either path.
   bool layered() const { return !config.single_layer(); }
 
-  bool persistent() const {
-    return !layered() && path == Path::kFused && config.hidden_size >= kPersistentMinHidden;
+  // Whether the persistent kernels may run (one layer, fused path): their scratch is then part
+  // of every workspace, so that changing the recurrence setting needs no new workspace.
+  bool persistent_capable() const { return !layered() && path == Path::kFused; }
+
+  // The persistent kernels' tiling for batch B, or null: run the segment kernels.
+  const kernels::PersistentTiling* persistent_plan(int batch, kernels::PersistentTiling* t) const {
+    if (!persistent_capable() || recurrence == Recurrence::kSegment) return nullptr;
+    if (!have_gpu_limits) {
+      gpu_limits = kernels::current_gpu_limits();
+      have_gpu_limits = true;
+    }
+    const kernels::RecurrencePlan p =
+        kernels::plan_recurrence(batch, config.hidden_size, gpu_limits);
+    if (!p.persistent_possible) return nullptr;
+    if (recurrence == Recurrence::kAuto && !p.persistent) return nullptr;
+    *t = p.tiling;
+    return t;
   }
 
   // The layered models' regions: every layer's states, the attention's stored tensors, and the
@@ -186,7 +201,7 @@ struct Handle::Impl {
       return cv.used();
     }
     if (pass == Pass::kInference && unfused) kept();
-    if (persistent()) {
+    if (persistent_capable()) {
       b.persist = cv.take<float>(kernels::persistent_scratch_floats(kernels::shape_of(c, batch)));
     }
     if (unfused) {
@@ -278,7 +293,9 @@ struct Handle::Impl {
         a.expsum = b.expsum;
         a.context = b.context;
       }
-      const bool persistent_done = persistent() && kernels::persistent_forward(a, b.persist, s);
+      kernels::PersistentTiling tiling;
+      const kernels::PersistentTiling* plan = persistent_plan(batch, &tiling);
+      const bool persistent_done = plan && kernels::persistent_forward(a, *plan, b.persist, s);
       if (!persistent_done) kernels::fused_forward(a, s);
     } else {
       // Classic: input GEMM, then per step a recurrent GEMM and an elementwise kernel.
@@ -353,7 +370,10 @@ struct Handle::Impl {
       a.wh_t = b.wh_t;
       a.lengths = lengths;
       kernels::transpose(w.wh, b.wh_t, H, s);
-      kernels::fused_backward(a, s);
+      kernels::PersistentTiling tiling;
+      const kernels::PersistentTiling* plan = persistent_plan(batch, &tiling);
+      const bool persistent_done = plan && kernels::persistent_backward(a, *plan, b.persist, s);
+      if (!persistent_done) kernels::fused_backward(a, s);
     } else {
       // Classic: attention/head backward kernels, then per step an elementwise kernel and a GEMM.
       kernels::unfused_attention_backward(kernels::shape_of(c, batch), w, b.hidden, b.scores,
@@ -537,6 +557,13 @@ Handle& Handle::operator=(Handle&&) noexcept = default;
 
 const ModelConfig& Handle::config() const { return impl_->config; }
 Path Handle::path() const { return impl_->path; }
+void Handle::set_recurrence(Recurrence recurrence) { impl_->recurrence = recurrence; }
+Recurrence Handle::recurrence() const { return impl_->recurrence; }
+Recurrence Handle::recurrence_for(int batch) const {
+  impl_->check_batch(batch, "recurrence_for");
+  kernels::PersistentTiling t;
+  return impl_->persistent_plan(batch, &t) ? Recurrence::kPersistent : Recurrence::kSegment;
+}
 cudaStream_t Handle::stream() const { return impl_->stream; }
 void Handle::set_stream(cudaStream_t stream) { impl_->stream = stream; }
 std::size_t Handle::parameter_count() const { return ParamLayout(impl_->config).size(); }

@@ -8,6 +8,7 @@
 #include "cuda_compat.cuh"
 #include "cuda_utils.hpp"
 #include "kernels.hpp"
+#include "plan.hpp"
 
 namespace rnnattn::kernels {
 
@@ -63,30 +64,6 @@ struct SegmentReducer {
   }
 };
 
-// Launch geometry shared by forward and backward: segments of hp threads, at least 128 threads
-// a block, at most 1024 (so H <= 1024).
-struct SegmentGeometry {
-  int hp;        // threads per sequence: next power of two >= H
-  int threads;   // per block
-  int segments;  // sequences per block
-  int blocks;
-};
-
-inline SegmentGeometry segment_geometry(int hidden, int batch) {
-  SegmentGeometry g{};
-  g.hp = 1;
-  while (g.hp < hidden) g.hp <<= 1;
-  g.threads = g.hp < 128 ? 128 : g.hp;
-  g.segments = g.threads / g.hp;
-  g.blocks = (batch + g.segments - 1) / g.segments;
-  return g;
-}
-
-// Floats of reduction scratch a block needs.
-inline int reduce_scratch_floats(const SegmentGeometry& g) {
-  return g.hp > 32 ? 2 * g.segments * (g.hp / 32) : 0;
-}
-
 // Launches a segment-mapped kernel (forward or backward) over the batch. WithWh stages Wh in
 // shared memory and is chosen when the block's shared memory can hold it next to the
 // per-sequence buffers; WithoutWh reads Wh through L2. Refuses H > 1024 (a segment is at most one
@@ -100,8 +77,8 @@ void launch_segmented(const Args& args, const Shape& s, const char* const (&name
                           " exceeds the fused kernels' limit of 1024");
   }
   const SegmentGeometry g = segment_geometry(s.hidden, s.batch);
-  const std::size_t base = sizeof(float) * (2 * g.segments * g.hp + reduce_scratch_floats(g));
-  const std::size_t with = base + sizeof(float) * s.hidden * s.hidden;
+  const std::size_t base = segment_smem_bytes(g, s.hidden, false);
+  const std::size_t with = segment_smem_bytes(g, s.hidden, true);
   const int optin = allow_max_dynamic_shared<WithWh>();
   if (with <= static_cast<std::size_t>(optin)) {
     launch_kernel(names[0], WithWh, g.blocks, g.threads, with, stream, args, g);

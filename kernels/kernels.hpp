@@ -7,6 +7,7 @@
 
 #include <cstddef>
 
+#include "plan.hpp"
 #include "rnnattn/config.hpp"
 
 namespace rnnattn::kernels {
@@ -64,13 +65,14 @@ struct FusedForwardArgs {
 };
 void fused_forward(const FusedForwardArgs& args, cudaStream_t stream);
 
-// ---- rnn_persistent_forward.cu: large H -------------------------------------------------------
-// Floats of device scratch persistent_forward needs for this shape.
+// ---- rnn_persistent_forward.cu / rnn_persistent_backward.cu: the whole GPU ----------------
+// Floats of device scratch the persistent forward (and backward) need for this shape.
 std::size_t persistent_scratch_floats(const Shape& shape);
-// The forward as one cooperative launch with a grid barrier per step and Wh held on chip. Returns
-// false, launching nothing, when this GPU cannot hold all its blocks at once (or B > 4096); the
-// caller then uses fused_forward.
-bool persistent_forward(const FusedForwardArgs& args, float* scratch, cudaStream_t stream);
+// The forward as one cooperative launch over `tiling`'s grid (plan.hpp) with a grid barrier per
+// step and Wh held on chip. Returns false, launching nothing, when this GPU cannot hold all its
+// blocks at once; the caller then uses fused_forward.
+bool persistent_forward(const FusedForwardArgs& args, const PersistentTiling& tiling,
+                        float* scratch, cudaStream_t stream);
 
 // ---- rnn_fused_backward.cu ------------------------------------------------------------------
 struct FusedBackwardArgs {
@@ -90,6 +92,11 @@ struct FusedBackwardArgs {
   const int* lengths;    // [B] or null (as FusedForwardArgs): padding passes dL/dh through
 };
 void fused_backward(const FusedBackwardArgs& args, cudaStream_t stream);
+// The same outputs from one cooperative launch over `tiling`'s grid (rnn_persistent_backward.cu);
+// reads args.wh_t. scratch: persistent_scratch_floats() floats. Returns false, launching nothing,
+// when the grid cannot be co-resident; the caller then uses fused_backward.
+bool persistent_backward(const FusedBackwardArgs& args, const PersistentTiling& tiling,
+                         float* scratch, cudaStream_t stream);
 // out[c, r] = in[r, c] for an n x n matrix (32 x 32 tiles through shared memory).
 void transpose(const float* in, float* out, int n, cudaStream_t stream);
 

@@ -1,23 +1,26 @@
-// Persistent forward for large H: the recurrence, the attention and the head in one cooperative
-// launch that runs all T steps, with one grid-wide barrier per step (Diamos et al., 2016).
+// Persistent forward: the recurrence, the attention and the head in one cooperative launch over
+// the whole GPU that runs all T steps, with one grid-wide barrier per step (Diamos et al., 2016).
 //
 // What it computes: the same as rnn_fused_forward.cu (SPEC.md's model, lengths included), with
 // the same stored outputs (hidden, scores, S, context, attention) when their pointers are not null.
 //
-// Work mapping: block k owns hidden units j in [16k, 16k + 16) for every sequence and keeps its
-// slice of Wh, [H, 16], in shared memory for the whole run (64 KiB at H = 1024): Wh is read from
-// device memory once, not once per step. A block of 256 threads is 16 unit lanes x 16 row lanes;
-// thread (r, jj) handles unit 16k + jj of sequences r, r + 16, r + 32, ...
-// Per step: (1) every thread forms z = x_t Wx + bh + h_{t-1} Wh for its (b, j), reading h_{t-1}
-// [B,H] from a double-buffered global array, writes h_t, and the 16 lanes of a row reduce
-// h_t . wa over the block's slice into a per-block partial score; (2) grid barrier; (3) every
-// block sums the partials of each sequence in block order (so every block gets the bitwise same
-// u_t), forms e_t, exp(e_t) and the running S, and accumulates exp(e_t) h_t for its own units.
+// Work mapping (persistent_common.cuh, plan.hpp): block (s, g) owns hidden units [16s, 16s + 16)
+// of the sequences of batch group g and keeps its [H,16] slice of Wh in shared memory for the
+// whole run: Wh is read from device memory once, not once per step, and up to H = 1024 fits.
+// Per step t:
+//   (1) stage h_{t-1} of the group's sequences ([group, H], from a double-buffered global array)
+//       in shared memory; every (sequence, unit) forms h_{t-1} Wh with its dot product split over
+//       `split` lanes; then one thread per (sequence, unit) adds x_t Wx (precomputed in training)
+//       and bh, and writes h_t = tanh(z) to the global array (and `hidden`); the block sums
+//       h_t . wa over its 16 units into a per-block partial score;
+//   (2) grid barrier: h_t and every partial score are visible;
+//   (3) each block sums the partials of its group's sequences in slice order (every block of a
+//       group gets the bitwise same u_t), forms e_t, exp(e_t) and the running S, and adds
+//       exp(e_t) h_t to its own units' accumulators.
 // After the last step: context c = acc / S for the block's units, a grid barrier, and the head
 // y = act(c Wd + bd), one warp per (sequence, output) across all blocks.
-// Limits: H >= 1; all ceil(H/16) blocks must be co-resident (checked; otherwise the launcher
-// returns false and the caller uses the segment-mapped kernel); B <= 4096 (per-sequence softmax
-// state in shared memory).
+// Limits: the grid must be co-resident (persistent_tiling() and a launch-time occupancy check;
+// otherwise the launcher returns false and the caller uses the segment kernel).
 #include <cooperative_groups.h>
 #include <cuda_runtime.h>
 
@@ -25,118 +28,129 @@
 #include "cuda_utils.hpp"
 #include "device_common.cuh"
 #include "kernels.hpp"
+#include "persistent_common.cuh"
 
 namespace rnnattn::kernels {
 namespace {
 
 namespace cg = cooperative_groups;
 
-constexpr int kSlice = 16;     // hidden units per block
-constexpr int kThreads = 256;  // kSlice unit lanes x 16 row lanes
-constexpr int kRowLanes = kThreads / kSlice;
-constexpr int kMaxBatch = 4096;
-
 struct PersistScratch {
   float* hbuf;   // [2][B][H]  h_{t-1} / h_t
-  float* upart;  // [2][B][blocks] per-block partial scores
-  float* acc;    // [B][H]  sum_t exp(e_t) h_t
+  float* upart;  // [2][slices][B] per-block partial scores
   float* ctx;    // [B][H]  context (when the caller stores none)
 };
 
-__global__ void __launch_bounds__(kThreads)
-    persistent_forward_kernel(FusedForwardArgs a, PersistScratch s, int blocks) {
+__global__ void __launch_bounds__(kPersistentThreads, kPersistentMinBlocksPerSm)
+    persistent_forward_kernel(FusedForwardArgs a, PersistScratch s, PersistentGeometry g) {
   cg::grid_group grid = cg::this_grid();
-  float* smem = dynamic_shared<float>();
   const int B = a.shape.batch, T = a.shape.steps, D = a.shape.input, H = a.shape.hidden,
             O = a.shape.output;
   const bool attention = a.shape.attention;
-  float* wh_s = smem;                // [H][kSlice]
-  float* sum_s = wh_s + H * kSlice;  // [B]  running S
-  float* w_s = sum_s + B;            // [B]  exp(e_t) of this step
-  const int jj = threadIdx.x % kSlice, r0 = threadIdx.x / kSlice;
-  const int j = blockIdx.x * kSlice + jj;
-  const bool unit = j < H;
+  const TileThread th = tile_thread(g);
+  const int group_end = B < th.b0 + g.group ? B : th.b0 + g.group;
+  const int n_out = g.staged * kPersistentSlice;  // (sequence, unit) pairs of the block
 
-  for (int i = threadIdx.x; i < H * kSlice; i += blockDim.x) {
-    const int k = i / kSlice, c = blockIdx.x * kSlice + i % kSlice;
-    wh_s[i] = c < H ? a.w.wh[static_cast<std::size_t>(k) * H + c] : 0.f;
-  }
-  for (int b = threadIdx.x; b < B; b += blockDim.x) sum_s[b] = 0.f;
-  __syncthreads();
+  float* wh_s = dynamic_shared<float>();    // the Wh slice (split layout)
+  float* h_s = wh_s + g.split * g.wh_part;  // [staged][hpad]  h_{t-1}
+  float* ht_s = h_s + g.staged * g.hpad;    // [staged][16]    h_t
+  float* p_s = ht_s + n_out;                // [staged][16]    h_t * wa
+  float* acc_s = p_s + n_out;               // [staged][16]    sum_t exp(e_t) h_t
+  float* sum_s = acc_s + n_out;             // [staged]        running S
+  float* w_s = sum_s + g.staged;            // [staged]        exp(e_t) of this step
+  float* z_s = w_s + g.staged;              // [staged][16]    h_{t-1} Wh
 
-  const float bh = unit ? a.w.bh[j] : 0.f;
-  const float wa = (attention && unit) ? a.w.wa[j] : 0.f;
-  const int rows = (B + kRowLanes - 1) / kRowLanes;  // uniform across the block
+  load_slice(g, th.slice, a.w.wh, wh_s);
+  for (int i = threadIdx.x; i < n_out; i += blockDim.x) acc_s[i] = 0.f;
+  for (int i = threadIdx.x; i < g.staged; i += blockDim.x) sum_s[i] = 0.f;
+
   int cur = 0;
   for (int t = 0; t < T; ++t) {
     const float* hprev = s.hbuf + static_cast<std::size_t>(cur) * B * H;
     float* hnext = s.hbuf + static_cast<std::size_t>(cur ^ 1) * B * H;
-    float* upart = s.upart + static_cast<std::size_t>(t & 1) * B * blocks;
-    for (int r = 0; r < rows; ++r) {
-      const int b = r0 + r * kRowLanes;
-      float h = 0.f;
-      if (b < B && unit) {
+    float* upart = s.upart + static_cast<std::size_t>(t & 1) * B * g.slices;
+    stage_rows(g, th.b0, group_end, t > 0 ? hprev : nullptr, H, h_s);
+    __syncthreads();  // h_s staged (and, at t = 0, the slice and accumulators written)
+
+    float acc[kPersistentMaxRows] = {};
+    slice_dots(g, th, wh_s, h_s, acc);
+    reduce_split(g, acc);
+    if (th.kk == 0) {
+      RNNATTN_UNROLL
+      for (int r = 0; r < kPersistentMaxRows; ++r) {
+        if (r < g.rows) z_s[(th.rq + r * g.row_lanes) * kPersistentSlice + th.jj] = acc[r];
+      }
+    }
+    __syncthreads();  // z_s complete
+    // The step's elementwise part, thread i on (sequence i / 16, unit i % 16): 16 consecutive
+    // units of a sequence are 16 consecutive lanes (coalesced reads of xw, writes of h_t).
+    for (int i = threadIdx.x; i < n_out; i += blockDim.x) {
+      const int bb = i / kPersistentSlice, b = th.b0 + bb;
+      const int j = th.slice * kPersistentSlice + i % kPersistentSlice;
+      float h = 0.f, wa_j = 0.f;
+      if (b < group_end && j < H) {
         const std::size_t row = static_cast<std::size_t>(b) * T + t;
-        const float* hp = hprev + static_cast<std::size_t>(b) * H;
         if (t < sequence_length(a.lengths, b, T)) {
-          float z = bh;
+          float z = z_s[i] + a.w.bh[j];
           if (a.xw) {
             z += a.xw[row * H + j];
-          } else {
+          } else {  // inference: x_t Wx here (x_t is a broadcast, a row of Wx 16 coalesced words)
             for (int k = 0; k < D; ++k) z += a.x[row * D + k] * a.w.wx[k * H + j];
           }
-          for (int k = 0; k < H; ++k) z += hp[k] * wh_s[k * kSlice + jj];
           h = tanhf(z);
         } else {
-          h = hp[j];  // padding keeps the state
+          h = h_s[bb * g.hpad + j];  // padding keeps the state
         }
         hnext[static_cast<std::size_t>(b) * H + j] = h;
         if (a.hidden) a.hidden[row * H + j] = h;
+        if (attention) wa_j = a.w.wa[j];
       }
-      if (attention) {
-        // The 16 unit lanes of this row are 16 consecutive lanes of one warp.
-        float p = h * wa;
-        for (int off = kSlice / 2; off > 0; off >>= 1) {
-          p += __shfl_xor_sync(0xffffffffu, p, off, kSlice);
-        }
-        if (jj == 0 && b < B) upart[static_cast<std::size_t>(b) * blocks + blockIdx.x] = p;
+      ht_s[i] = h;
+      p_s[i] = h * wa_j;
+    }
+    __syncthreads();  // ht_s, p_s complete; h_s and z_s may be rewritten after the grid barrier
+    if (attention && static_cast<int>(threadIdx.x) < g.staged) {
+      const int bb = threadIdx.x, b = th.b0 + bb;
+      if (b < group_end) {
+        float p = 0.f;
+        for (int jj = 0; jj < kPersistentSlice; ++jj) p += p_s[bb * kPersistentSlice + jj];
+        upart[static_cast<std::size_t>(th.slice) * B + b] = p;
       }
     }
     grid.sync();  // h_t and the partial scores of every block are visible
     if (attention) {
-      for (int b = threadIdx.x; b < B; b += blockDim.x) {
-        float u = a.w.ba[t];
-        for (int k = 0; k < blocks; ++k) u += upart[static_cast<std::size_t>(b) * blocks + k];
-        const bool valid = t < sequence_length(a.lengths, b, T);  // padding: no weight
-        const float e = valid ? tanhf(u) : 0.f, w = valid ? expf(e) : 0.f;
-        sum_s[b] += w;
-        w_s[b] = w;
-        if (blockIdx.x == 0) {
-          if (a.scores) a.scores[static_cast<std::size_t>(b) * T + t] = e;
-          if (a.attention) a.attention[static_cast<std::size_t>(b) * T + t] = w;
+      if (static_cast<int>(threadIdx.x) < g.staged) {
+        const int bb = threadIdx.x, b = th.b0 + bb;
+        float w = 0.f;
+        if (b < group_end) {
+          float u = a.w.ba[t];
+          for (int k = 0; k < g.slices; ++k) u += upart[static_cast<std::size_t>(k) * B + b];
+          const bool valid = t < sequence_length(a.lengths, b, T);  // padding: no weight
+          const float e = valid ? tanhf(u) : 0.f;
+          w = valid ? expf(e) : 0.f;
+          sum_s[bb] += w;
+          if (th.slice == 0) {
+            if (a.scores) a.scores[static_cast<std::size_t>(b) * T + t] = e;
+            if (a.attention) a.attention[static_cast<std::size_t>(b) * T + t] = w;
+          }
         }
+        w_s[bb] = w;
       }
       __syncthreads();
-      for (int r = 0; r < rows; ++r) {
-        const int b = r0 + r * kRowLanes;
-        if (b < B && unit) {
-          const std::size_t i = static_cast<std::size_t>(b) * H + j;
-          s.acc[i] += w_s[b] * hnext[i];
-        }
+      for (int i = threadIdx.x; i < n_out; i += blockDim.x) {
+        acc_s[i] += w_s[i / kPersistentSlice] * ht_s[i];
       }
-      __syncthreads();  // w_s is rewritten next step
     }
     cur ^= 1;
   }
 
   // Context for the block's units; then the head from all of them.
   float* ctx = a.context ? a.context : s.ctx;
-  const float* hlast = s.hbuf + static_cast<std::size_t>(cur) * B * H;
-  for (int r = 0; r < rows; ++r) {
-    const int b = r0 + r * kRowLanes;
-    if (b < B && unit) {
-      const std::size_t i = static_cast<std::size_t>(b) * H + j;
-      ctx[i] = attention ? s.acc[i] / sum_s[b] : hlast[i];
+  for (int i = threadIdx.x; i < n_out; i += blockDim.x) {
+    const int bb = i / kPersistentSlice, b = th.b0 + bb;
+    const int j = th.slice * kPersistentSlice + i % kPersistentSlice;
+    if (b < group_end && j < H) {
+      ctx[static_cast<std::size_t>(b) * H + j] = attention ? acc_s[i] / sum_s[bb] : ht_s[i];
     }
   }
   grid.sync();
@@ -152,54 +166,40 @@ __global__ void __launch_bounds__(kThreads)
     for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
     if (lane == 0) a.y[i] = head_act(a.shape.head, v + a.w.bd[o]);
   }
-  // The softmax's sums and weights, sequences spread over every block's threads (each block holds
-  // the same S; block 0's weights of every step are visible since the grid syncs).
-  if (attention) {
-    for (int b = blockIdx.x * blockDim.x + threadIdx.x; b < B; b += gridDim.x * blockDim.x) {
-      if (a.expsum) a.expsum[b] = sum_s[b];
+  // The softmax's sums and weights: the block of slice 0 of each group wrote its sequences'
+  // weights and normalises them (the same thread wrote them).
+  if (attention && th.slice == 0 && static_cast<int>(threadIdx.x) < g.staged) {
+    const int b = th.b0 + threadIdx.x;
+    if (b < group_end) {
+      const float S = sum_s[threadIdx.x];
+      if (a.expsum) a.expsum[b] = S;
       if (a.attention) {
-        for (int t = 0; t < T; ++t) a.attention[static_cast<std::size_t>(b) * T + t] /= sum_s[b];
+        for (int t = 0; t < T; ++t) a.attention[static_cast<std::size_t>(b) * T + t] /= S;
       }
     }
   }
 }
 
-int blocks_for_hidden(int hidden) { return (hidden + kSlice - 1) / kSlice; }
-
 }  // namespace
 
 std::size_t persistent_scratch_floats(const Shape& s) {
   const std::size_t bh = static_cast<std::size_t>(s.batch) * s.hidden;
-  return 2 * bh + 2 * static_cast<std::size_t>(s.batch) * blocks_for_hidden(s.hidden) + 2 * bh;
+  const std::size_t slices = (s.hidden + kPersistentSlice - 1) / kPersistentSlice;
+  // forward: hbuf, upart, ctx; backward: dL/dc (persistent_backward) fits in hbuf.
+  return 2 * bh + 2 * static_cast<std::size_t>(s.batch) * slices + bh;
 }
 
-bool persistent_forward(const FusedForwardArgs& a, float* scratch, cudaStream_t stream) {
+bool persistent_forward(const FusedForwardArgs& a, const PersistentTiling& tiling, float* scratch,
+                        cudaStream_t stream) {
   const Shape& s = a.shape;
-  if (s.batch < 1 || s.batch > kMaxBatch) return false;
-  const int blocks = blocks_for_hidden(s.hidden);
-  const std::size_t smem =
-      sizeof(float) * (static_cast<std::size_t>(s.hidden) * kSlice + 2 * s.batch);
-  int device = 0, optin = 0, sms = 0, coop = 0;
-  RNNATTN_CUDA_CHECK(cudaGetDevice(&device));
-  RNNATTN_CUDA_CHECK(cudaDeviceGetAttribute(&coop, cudaDevAttrCooperativeLaunch, device));
-  RNNATTN_CUDA_CHECK(
-      cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-  RNNATTN_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-  if (!coop || smem > static_cast<std::size_t>(optin)) return false;
-  allow_max_dynamic_shared<persistent_forward_kernel>();
-  int per_sm = 0;
-  RNNATTN_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(
-      &per_sm, persistent_forward_kernel, kThreads, smem));
-  if (per_sm * sms < blocks) return false;  // not all blocks co-resident: no grid barrier
-
+  if (s.batch < 1 || tiling.hidden != s.hidden) return false;
+  const std::size_t smem = tiling.smem_forward_bytes();
+  if (!persistent_grid_fits<persistent_forward_kernel>(tiling.blocks(), smem)) return false;
   const std::size_t bh = static_cast<std::size_t>(s.batch) * s.hidden;
-  PersistScratch ps{scratch, scratch + 2 * bh, scratch + 2 * bh + 2 * s.batch * blocks, nullptr};
-  ps.ctx = ps.acc + bh;
-  // h_0 = 0 and the attention accumulator starts at 0.
-  RNNATTN_CUDA_CHECK(cudaMemsetAsync(ps.hbuf, 0, bh * sizeof(float), stream));
-  RNNATTN_CUDA_CHECK(cudaMemsetAsync(ps.acc, 0, bh * sizeof(float), stream));
-  launch_cooperative("persistent_forward_kernel", persistent_forward_kernel, dim3(blocks),
-                     dim3(kThreads), smem, stream, a, ps, blocks);
+  PersistScratch ps{scratch, scratch + 2 * bh, nullptr};
+  ps.ctx = ps.upart + 2 * static_cast<std::size_t>(s.batch) * tiling.slices;
+  launch_cooperative("persistent_forward_kernel", persistent_forward_kernel, dim3(tiling.blocks()),
+                     dim3(kPersistentThreads), smem, stream, a, ps, geometry_of(tiling));
   return true;
 }
 

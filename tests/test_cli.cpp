@@ -354,6 +354,27 @@ TEST_F(Cli, ProfileListsEveryKernel) {
   EXPECT_EQ(run("profile --batch 4 --steps 3 --input 2").code, 2);  // no --hidden
 }
 
+// rnnattn profile --plan: the model's choice without running (and without a GPU); --recurrence
+// forces a design, and a bad value is a usage error.
+TEST_F(Cli, ProfilePlanAndRecurrence) {
+  const Result seed = run("profile --batch 1 --steps 20 --input 1 --hidden 2 --plan");
+  ASSERT_EQ(seed.code, 0) << seed.err;
+  EXPECT_NE(seed.out.find("plan: B=1 H=2"), std::string::npos) << seed.out;
+  EXPECT_NE(seed.out.find(": segment (model: segment "), std::string::npos) << seed.out;
+  const Result wide = run("profile --batch 32 --steps 100 --input 256 --hidden 1024 --plan");
+  ASSERT_EQ(wide.code, 0) << wide.err;
+  EXPECT_NE(wide.out.find(": persistent (model: segment "), std::string::npos) << wide.out;
+  EXPECT_EQ(run("profile --batch 2 --steps 2 --input 1 --hidden 2 --recurrence fast").code, 2);
+  if (!rnnattn::cuda_backend_available()) return;
+  const Result r = run(
+      "profile --batch 3 --steps 2 --input 2 --hidden 8 --pass backward --recurrence persistent");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("recurrence: persistent"), std::string::npos) << r.out;
+  for (const char* k : {"persistent_forward_kernel", "persistent_backward_kernel"}) {
+    EXPECT_NE(r.out.find(k), std::string::npos) << k << " in " << r.out;
+  }
+}
+
 TEST_F(Cli, CudaWithoutGpuIsAClearError) {
   if (rnnattn::cuda_device_count() > 0) GTEST_SKIP() << "a GPU is present: --device cuda runs here";
   const Result r = run("train --device cuda --epochs 1 --json out.json");

@@ -54,8 +54,8 @@ ModelConfig config_of(const Case& c) {
 }
 
 // The sweep: 1, odd sizes, segment/warp/block edges +-1 (H 31, 32, 33, 127, 128, 129, 1024);
-// H >= 256 runs the persistent forward (rnn_persistent_forward.cu) where the GPU holds its grid
-// (the simulator build checks that it does, tests/test_simulator.cpp);
+// H >= 256 runs the segment or the persistent kernels as the model chooses (kernels/plan.cpp;
+// tests/test_cuda_sequence.cpp forces the persistent ones over their tilings);
 // each large dimension on its own so the CPU reference stays quick.
 std::vector<Case> sweep() {
   const int shapes[][5] = {
@@ -64,7 +64,7 @@ std::vector<Case> sweep() {
       {3, 5, 3, 31, 1},   {3, 5, 2, 32, 2},   {3, 5, 1, 33, 1},  {2, 3, 4, 127, 1},
       {2, 3, 4, 128, 2},  {2, 3, 4, 129, 1},  {2, 2, 3, 257, 1}, {3, 4, 2, 256, 1},
       {2, 2, 2, 1024, 1}, {2, 2000, 1, 4, 1}, {512, 4, 2, 8, 1}, {65, 7, 5, 64, 3},
-      {20, 3, 2, 257, 1},  // B > 16 row lanes of the persistent kernel, H not a multiple of 16
+      {20, 3, 2, 257, 1},  // persistent by the model: groups of 3, H not a multiple of 16
       {5, 3, 2, 256, 3},   // the persistent kernel's head with several outputs
   };
   std::vector<Case> cases;

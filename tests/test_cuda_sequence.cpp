@@ -1,7 +1,8 @@
 // The CUDA paths for sequence models against the CPU reference: lengths (fused, persistent and
-// unfused one-layer kernels) and stacked / bidirectional models (rnn_layers.cu, both paths),
-// through the device API; and the GPU trainer with lengths and two directions against the CPU
-// trainer. Every test skips, saying why, where no GPU exists; the simulator build runs them all.
+// unfused one-layer kernels), the persistent kernels forced over their tilings and stacked /
+// bidirectional models (rnn_layers.cu, both paths), through the device API; and the GPU trainer
+// with lengths and two directions against the CPU trainer. Every test skips, saying why, where no
+// GPU exists; the simulator build runs them all.
 //
 // Tolerances as test_cuda.cpp: forward |gpu - cpu| <= 1e-5 + 1e-5 |cpu|; gradients per tensor
 // |gpu - cpu| <= 1e-4 (1 + max |cpu|). Outputs are poisoned (NaN) before each run.
@@ -31,13 +32,17 @@ struct SeqCase {
   int layers;
   bool bidirectional, attention, lengths;
   cuda::Path path;
+  cuda::Recurrence rec = cuda::Recurrence::kAuto;
 };
 
 std::string name_of(const SeqCase& c) {
   std::ostringstream s;
   s << (c.path == cuda::Path::kFused ? "fused" : "unfused") << "_B" << c.b << "_T" << c.t << "_D"
     << c.d << "_H" << c.h << "_O" << c.o << "_L" << c.layers << (c.bidirectional ? "_bidir" : "")
-    << (c.attention ? "_attn" : "_plain") << (c.lengths ? "_lengths" : "");
+    << (c.attention ? "_attn" : "_plain") << (c.lengths ? "_lengths" : "")
+    << (c.rec == cuda::Recurrence::kPersistent ? "_persistent"
+        : c.rec == cuda::Recurrence::kSegment  ? "_segment"
+                                               : "");
   return s.str();
 }
 
@@ -77,6 +82,38 @@ std::vector<SeqCase> cases() {
     out.push_back({3, 3, 2, 257, 1, 1, false, true, true, path});
     out.push_back({70, 6, 2, 4, 1, 2, true, true, true, path});
   }
+  // The persistent kernels forced (kernels/plan.hpp's tiling on an H100, as the simulator
+  // reports): every split (2, 4, 8, 16), 1 to 4 rows per thread, a last batch group with fewer
+  // sequences, hidden units past H in the last slice, H = 1, 1024 (64 slices), T = 1.
+  const int persistent[][5] = {
+      // B, T, D, H, O
+      {1, 20, 1, 2, 1},     // the seed: split 2, one row (also without lengths)
+      {2, 3, 2, 1, 1},      // H = 1
+      {5, 4, 3, 33, 2},     // 3 slices, 15 padding units
+      {40, 3, 2, 257, 1},   // split 8, 3 rows, groups of 6 (the last of 4)
+      {301, 3, 2, 16, 1},   // split 16, 3 rows, 101 groups (the last of 1)
+      {70, 4, 3, 100, 2},   // split 16, 4 rows
+      {280, 2, 2, 129, 1},  // split 2, 3 rows, groups of 20
+      {168, 3, 2, 129, 2},  // split 4, 3 rows
+      {1, 3, 2, 1024, 1},   // 64 slices
+      {3, 1, 2, 64, 1},     // T = 1
+  };
+  for (const auto& s : persistent) {
+    for (bool attn : {true, false}) {
+      // With lengths (a plain model's dL/dh passes back through the padding); without them for
+      // the first shapes.
+      for (bool len : {true, false}) {
+        if (!len && s[3] > 2) continue;
+        SeqCase c{s[0], s[1], s[2], s[3], s[4], 1, false, attn, len, cuda::Path::kFused};
+        c.rec = cuda::Recurrence::kPersistent;
+        out.push_back(c);
+      }
+    }
+  }
+  // And the segment kernels forced where the model picks the persistent ones.
+  SeqCase seg{1, 3, 2, 1024, 1, 1, false, true, true, cuda::Path::kFused};
+  seg.rec = cuda::Recurrence::kSegment;
+  out.push_back(seg);
   return out;
 }
 
@@ -122,6 +159,10 @@ Result gpu_run(const SeqCase& c, const std::vector<float>& p, const std::vector<
   CudaStream stream;
   const cudaStream_t s = stream.get();
   cuda::Handle h(cfg, s, nullptr, c.path);
+  h.set_recurrence(c.rec);
+  if (c.rec != cuda::Recurrence::kAuto) {  // the forced kernels really run
+    EXPECT_EQ(h.recurrence_for(c.b), c.rec);
+  }
   const auto dp = to_device(p, s), dxin = to_device(x, s), ddy = to_device(dy, s);
   DeviceBuffer<int> dlen;
   if (len) dlen = to_device(*len, s);

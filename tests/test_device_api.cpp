@@ -57,7 +57,7 @@ TEST(DeviceApi, SizesAndArgumentErrors) {
   EXPECT_GE(rs, sizeof(float) * B * cfg.steps * cfg.hidden_size);  // the hidden states at least
   EXPECT_LE(h.workspace_size(B, cuda::Pass::kInference), ws);
 
-  // Inference memory does not grow with T on the fused path (below and above the persistent H).
+  // Inference memory does not grow with T on the fused path (segment and persistent kernels).
   for (int hidden : {9, 256}) {
     ModelConfig a = cfg, b = cfg;
     a.hidden_size = b.hidden_size = hidden;

@@ -272,68 +272,103 @@ TEST_F(Simulator, CountersFileHasALinePerLaunch) {
 
 // The memory-access targets of the "fast at scale" issue at its shape (B32 T4 D16 H256, a training
 // step) and where Wh sits in shared memory (H64): every kernel that reads Wh or the hidden states
-// loads with an efficiency of at least 0.8 and needs at most 1.25 shared wavefronts per request.
+// loads with an efficiency of at least 0.8 and needs at most 1.25 shared wavefronts per request,
+// for the segment kernels and for the persistent ones.
 TEST_F(Simulator, RecurrentKernelsMeetTheAccessTargets) {
-  for (int hidden : {256, 64}) {
-    SCOPED_TRACE("H = " + std::to_string(hidden));
+  for (cuda::Recurrence rec : {cuda::Recurrence::kSegment, cuda::Recurrence::kPersistent}) {
+    for (int hidden : {256, 64}) {
+      const bool persistent = rec == cuda::Recurrence::kPersistent;
+      SCOPED_TRACE("H = " + std::to_string(hidden) + (persistent ? " persistent" : " segment"));
+      ModelConfig cfg;
+      cfg.input_size = 16;
+      cfg.hidden_size = hidden;
+      cfg.steps = 4;
+      const int B = 32;
+      cuda::Handle h(cfg, s_);
+      h.set_recurrence(rec);
+      const auto p = upload(init_parameters(cfg, 1));
+      const auto x = upload(test::random_vector<float>(B * 4 * 16, 2));
+      const auto dy = upload(test::random_vector<float>(B, 3));
+      DeviceBuffer<float> y(B), g(p.size());
+      DeviceBuffer<unsigned char> work(h.workspace_size(B)), reserve(h.reserve_size(B));
+      std::vector<sim::LaunchStats> seen;
+      sim::set_launch_observer([&](const sim::LaunchStats& st) { seen.push_back(st); });
+      sim::set_counting(true);
+      h.forward_training(p.get(), x.get(), B, y.get(), nullptr, nullptr, reserve.get(),
+                         reserve.size(), work.get(), work.size());
+      h.backward(p.get(), x.get(), B, y.get(), dy.get(), reserve.get(), reserve.size(), g.get(),
+                 nullptr, cuda::GradMode::kOverwrite, work.get(), work.size());
+      RNNATTN_CUDA_CHECK(cudaStreamSynchronize(s_));
+      sim::set_counting(false);
+      sim::set_launch_observer(nullptr);
+      int checked = 0;
+      for (const sim::LaunchStats& st : seen) {
+        if (st.kernel.find("forward") == std::string::npos &&
+            st.kernel.find("backward") == std::string::npos)
+          continue;
+        ++checked;
+        EXPECT_EQ(st.kernel.find("persistent") == 0, persistent) << st.kernel;
+        const double eff =
+            static_cast<double>(st.global_load_bytes) / (32.0 * st.global_load_sectors);
+        const double waves = st.shared_requests
+                                 ? static_cast<double>(st.shared_wavefronts) / st.shared_requests
+                                 : 1.0;
+        EXPECT_GE(eff, 0.8) << st.kernel;
+        EXPECT_LE(waves, 1.25) << st.kernel;
+        std::cout << st.kernel << ": global load efficiency " << eff
+                  << ", shared wavefronts/request " << waves << '\n';
+      }
+      EXPECT_EQ(checked, 2);  // the forward and the backward
+    }
+  }
+}
+
+// What runs is what recurrence_for() says: the model's choice (kAuto) at the seed's size and at
+// H = 1024, and each forced setting, forward and backward.
+TEST_F(Simulator, RecurrenceChoiceIsWhatRuns) {
+  struct Want {
+    int batch, hidden;
+    cuda::Recurrence set;
+  };
+  for (const Want& w :
+       {Want{1, 2, cuda::Recurrence::kAuto}, Want{2, 1024, cuda::Recurrence::kAuto},
+        Want{3, 8, cuda::Recurrence::kPersistent}, Want{2, 1024, cuda::Recurrence::kSegment}}) {
     ModelConfig cfg;
-    cfg.input_size = 16;
-    cfg.hidden_size = hidden;
-    cfg.steps = 4;
-    const int B = 32;
+    cfg.hidden_size = w.hidden;
+    cfg.steps = 3;
     cuda::Handle h(cfg, s_);
-    const auto p = upload(init_parameters(cfg, 1));
-    const auto x = upload(test::random_vector<float>(B * 4 * 16, 2));
-    const auto dy = upload(test::random_vector<float>(B, 3));
-    DeviceBuffer<float> y(B), g(p.size());
-    DeviceBuffer<unsigned char> work(h.workspace_size(B)), reserve(h.reserve_size(B));
-    std::vector<sim::LaunchStats> seen;
-    sim::set_launch_observer([&](const sim::LaunchStats& st) { seen.push_back(st); });
+    h.set_recurrence(w.set);
+    const cuda::Recurrence runs = h.recurrence_for(w.batch);
+    if (w.set != cuda::Recurrence::kAuto) {
+      EXPECT_EQ(runs, w.set);
+    }
+    SCOPED_TRACE("B = " + std::to_string(w.batch) + " H = " + std::to_string(w.hidden));
+    const auto p = upload(init_parameters(cfg, 7));
+    const auto x = upload(test::random_vector<float>(static_cast<std::size_t>(w.batch) * 3, 8));
+    const auto dy = upload(test::random_vector<float>(w.batch, 9));
+    DeviceBuffer<float> y(w.batch), g(p.size());
+    DeviceBuffer<unsigned char> work(h.workspace_size(w.batch)), reserve(h.reserve_size(w.batch));
+    std::vector<std::string> kernels;
+    sim::set_launch_observer([&](const sim::LaunchStats& st) { kernels.push_back(st.kernel); });
     sim::set_counting(true);
-    h.forward_training(p.get(), x.get(), B, y.get(), nullptr, nullptr, reserve.get(),
+    h.forward_training(p.get(), x.get(), w.batch, y.get(), nullptr, nullptr, reserve.get(),
                        reserve.size(), work.get(), work.size());
-    h.backward(p.get(), x.get(), B, y.get(), dy.get(), reserve.get(), reserve.size(), g.get(),
+    h.backward(p.get(), x.get(), w.batch, y.get(), dy.get(), reserve.get(), reserve.size(), g.get(),
                nullptr, cuda::GradMode::kOverwrite, work.get(), work.size());
     RNNATTN_CUDA_CHECK(cudaStreamSynchronize(s_));
     sim::set_counting(false);
     sim::set_launch_observer(nullptr);
-    int checked = 0;
-    for (const sim::LaunchStats& st : seen) {
-      if (st.kernel.find("forward") == std::string::npos &&
-          st.kernel.find("backward") == std::string::npos)
-        continue;
-      ++checked;
-      const double eff =
-          static_cast<double>(st.global_load_bytes) / (32.0 * st.global_load_sectors);
-      const double waves =
-          st.shared_requests ? static_cast<double>(st.shared_wavefronts) / st.shared_requests : 1.0;
-      EXPECT_GE(eff, 0.8) << st.kernel;
-      EXPECT_LE(waves, 1.25) << st.kernel;
-      std::cout << st.kernel << ": global load efficiency " << eff << ", shared wavefronts/request "
-                << waves << '\n';
+    const bool persistent = runs == cuda::Recurrence::kPersistent;
+    const auto n = [&](const char* k) { return std::count(kernels.begin(), kernels.end(), k); };
+    EXPECT_EQ(n("persistent_forward_kernel"), persistent ? 1 : 0);
+    EXPECT_EQ(n("persistent_backward_kernel"), persistent ? 1 : 0);
+    if (w.hidden == 2) {
+      EXPECT_FALSE(persistent) << "the seed's size runs the segment kernels";
     }
-    EXPECT_EQ(checked, 2);  // the forward and the backward
+    if (w.hidden == 1024 && w.set == cuda::Recurrence::kAuto) {
+      EXPECT_TRUE(persistent) << "H = 1024 at B = 2 runs the persistent kernels";
+    }
   }
-}
-
-// The sweep's H >= 256 shapes really run the persistent cooperative forward.
-TEST_F(Simulator, PersistentKernelIsReachedAtLargeH) {
-  std::vector<std::string> kernels;
-  sim::set_launch_observer([&](const sim::LaunchStats& s) { kernels.push_back(s.kernel); });
-  sim::set_counting(true);
-  for (int b : {3, 20}) {
-    ModelConfig cfg;
-    cfg.hidden_size = 257;
-    cfg.steps = 3;
-    auto be = make_backend(Device::kCuda);
-    const auto p = init_parameters(cfg, 7);
-    const auto x = test::random_vector<float>(static_cast<std::size_t>(b) * 3, 8);
-    std::vector<float> y(b);
-    be->forward(cfg, p.data(), x.data(), b, y.data(), nullptr, nullptr);
-  }
-  sim::set_counting(false);
-  sim::set_launch_observer(nullptr);
-  EXPECT_EQ(std::count(kernels.begin(), kernels.end(), "persistent_forward_kernel"), 2);
 }
 
 }  // namespace

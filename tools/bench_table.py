@@ -5,6 +5,9 @@ Benchmarks are named op/impl/shape/model. For every (op, shape, model) row the t
 implementation's time and the ratios: fused vs CPU, fused vs unfused, fused vs cuDNN (RNN plus
 separate attention; best of STANDARD and PERSIST_STATIC_SMALL_H) and fused vs cuDNN's RNN alone.
 A ratio > 1 means fused is faster. Skipped cases (errors) show their message.
+A second table sets the fused path's two recurrence designs side by side (fused-segment,
+fused-persistent) against the performance model's choice (fused, with its `persistent` counter):
+the measurements that calibrate docs/performance.md's model.
 """
 import argparse
 import json
@@ -24,6 +27,7 @@ def main():
     a = ap.parse_args()
     data = json.load(open(a.json))
     rows = defaultdict(dict)
+    chose_persistent = {}
     errors = {}
     for b in data["benchmarks"]:
         name = b["name"].split("/manual_time")[0]
@@ -36,6 +40,8 @@ def main():
             continue
         unit = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[b.get("time_unit", "ns")]
         rows[(op, shape, model)][impl] = b["real_time"] * unit
+        if impl == "fused" and "persistent" in b:
+            chose_persistent[(op, shape, model)] = b["persistent"] >= 0.5
 
     def best(r, names):
         v = [r[n] for n in names if n in r]
@@ -66,6 +72,19 @@ def main():
             if f and other and other < f:
                 losses.append(f"- {op} {shape} {model}: fused {fmt(f)} vs {label} {fmt(other)}")
     out += ["", "## Where fused loses", ""] + (losses or ["- nowhere"])
+    rec = [(k, r) for k, r in sorted(rows.items()) if "fused-segment" in r and "fused-persistent" in r]
+    if rec:
+        out += ["", "## Recurrence: segment vs persistent vs the model's choice", "",
+                "| op | shape | model | segment | persistent | fused (auto) | the model chose | faster |",
+                "|---|---|---|---|---|---|---|---|"]
+        for (op, shape, model), r in rec:
+            seg, per = r["fused-segment"], r["fused-persistent"]
+            chose = chose_persistent.get((op, shape, model))
+            chose_s = "-" if chose is None else ("persistent" if chose else "segment")
+            faster = "persistent" if per < seg else "segment"
+            mark = "" if chose is None or chose_s == faster else " (model wrong)"
+            out.append(f"| {op} | {shape} | {model} | {fmt(seg)} | {fmt(per)} | {fmt(r.get('fused'))} | "
+                       f"{chose_s} | {faster}{mark} |")
     if errors:
         out += ["", "## Skipped cases", ""] + [f"- {k}: {v}" for k, v in sorted(errors.items())]
     if a.e2e:

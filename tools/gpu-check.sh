@@ -51,7 +51,7 @@ step "all tests (ctest)" "$out/ctest.log" ctest --test-dir build --output-on-fai
 step "GPU tests (gtest)" "$out/gpu-tests.log" build/tests/rnnattn_tests --gtest_filter='Gpu/*:Cuda.*:Device.*:CudaSequence*'
 
 # 2. compute-sanitizer over a reduced set that still reaches every kernel: small shapes of the
-#    segment kernels, H = 256 and B > 16 at H = 257 (the persistent cooperative forward), H = 1024
+#    segment kernels, H = 256 and B > 16 at H = 257 (the model's choice there), H = 1024
 #    (1024-thread blocks), and the graph-captured training step with its re-captures.
 reduced='Gpu/CudaSweep.*/*_B5_T2_D3_H7_O2:Gpu/CudaSweep.*/attn_tanh_B3_T5_D1_H33_O1'
 reduced+=':Gpu/CudaSweep.*/attn_tanh_B2_T3_D4_H129_O1:Gpu/CudaSweep.*/attn_tanh_B3_T4_D2_H256_O1'
@@ -63,6 +63,10 @@ reduced+=':Cuda.CapturedStepFollowsNewDatasetsAndBatchSizes:Cuda.SmallModelEpoch
 reduced+=':Gpu/CudaSequence.*/*_B5_T7_D3_H8_O2_L2_bidir_attn_lengths:Gpu/CudaSequence.*/*_H33_*'
 reduced+=':Gpu/CudaSequence.*/*_H257_*:Gpu/CudaSequence.*/*_L1_plain_lengths'
 reduced+=':Gpu/CudaSequence.*/*_L3_*:CudaSequenceTraining.*'
+# The persistent forward and backward forced over their tilings: the seed (split 2), H = 1024
+# (64 slices), split 4 with 3 rows, split 8 (H = 257, above), padding units (H = 33, above).
+reduced+=':Gpu/CudaSequence.*/*_B1_T20_D1_H2_*_persistent:Gpu/CudaSequence.*/*_H1024_*_persistent'
+reduced+=':Gpu/CudaSequence.*/*_B168_*_persistent'
 cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 for tool in memcheck racecheck initcheck synccheck; do
   step "compute-sanitizer $tool" "$out/sanitizer-$tool.log" \

@@ -16,6 +16,7 @@
 #include "cli/json.hpp"
 #include "cuda_utils.hpp"
 #include "io.hpp"
+#include "plan.hpp"
 #include "profiler.hpp"
 #include "rnnattn/cuda.hpp"
 #include "rnnattn/rnnattn.hpp"
@@ -974,6 +975,10 @@ request (1 is conflict-free).
   --pass forward|backward|train   forward: inference; backward: the training forward and backward;
                            train: a whole training step (forward, loss, backward, Adam)
   --device cuda|cuda-unfused   (default cuda)
+  --recurrence auto|segment|persistent   how the fused path runs the recurrence (default auto:
+                           the performance model's choice for this B and H, docs/performance.md)
+  --plan                   print the model's choice and predicted step times, run nothing (no GPU
+                           needed: without one, an H100's limits)
   --json FILE              one object per kernel: kernel, launches, and ms or the counters
 )";
 
@@ -982,9 +987,10 @@ int cmd_profile(const std::vector<std::string>& argv) {
     std::cout << kProfileHelp;
     return 0;
   }
-  const Args a(
-      "profile", argv,
-      {"--batch", "--steps", "--input", "--hidden", "--model", "--pass", "--device", "--json"}, {});
+  const Args a("profile", argv,
+               {"--batch", "--steps", "--input", "--hidden", "--model", "--pass", "--device",
+                "--recurrence", "--json"},
+               {"--plan"});
   for (const char* need : {"--batch", "--steps", "--input", "--hidden"}) {
     if (!a.has(need))
       throw UsageError(std::string(need) + " is required (see 'rnnattn profile --help')");
@@ -1008,6 +1014,21 @@ int cmd_profile(const std::vector<std::string>& argv) {
   if (device != "cuda" && device != "cuda-unfused") {
     throw UsageError("--device must be cuda or cuda-unfused, got '" + device + "'");
   }
+  const std::string rec_name = a.get("--recurrence", "auto");
+  if (rec_name != "auto" && rec_name != "segment" && rec_name != "persistent") {
+    throw UsageError("--recurrence must be auto, segment or persistent, got '" + rec_name + "'");
+  }
+  const cuda::Recurrence rec = rec_name == "segment"      ? cuda::Recurrence::kSegment
+                               : rec_name == "persistent" ? cuda::Recurrence::kPersistent
+                                                          : cuda::Recurrence::kAuto;
+  if (a.has("--plan")) {
+    const bool gpu = cuda_backend_available();
+    const kernels::GpuLimits limits = gpu ? kernels::current_gpu_limits() : kernels::GpuLimits{};
+    std::printf("plan: B=%d H=%d on %s: %s\n", B, cfg.hidden_size,
+                gpu ? "this GPU" : "an H100 (no GPU visible)",
+                kernels::plan_recurrence(B, cfg.hidden_size, limits).describe().c_str());
+    return 0;
+  }
   const std::string json_path = a.get("--json", "");
   check_outputs({{"--json", json_path}}, {});
   if (!cuda_backend_available()) {
@@ -1020,6 +1041,7 @@ int cmd_profile(const std::vector<std::string>& argv) {
   CudaStream stream;
   const cudaStream_t st = stream.get();
   cuda::Handle h(cfg, st, nullptr, device == "cuda" ? cuda::Path::kFused : cuda::Path::kUnfused);
+  h.set_recurrence(rec);
   const std::size_t P = h.parameter_count();
   const std::size_t nx = static_cast<std::size_t>(B) * cfg.steps * cfg.input_size;
   Rng rng(1);
@@ -1071,6 +1093,14 @@ int cmd_profile(const std::vector<std::string>& argv) {
   const bool sim = kernels::Profiler::simulated();
   std::printf("profile: %s, %s pass, B=%d, device %s%s\n", describe(cfg).c_str(), pass.c_str(), B,
               device.c_str(), sim ? " (GPU simulator: memory counters, no times)" : "");
+  if (device == "cuda") {
+    std::printf("recurrence: %s (--recurrence %s); the model: %s\n",
+                h.recurrence_for(B) == cuda::Recurrence::kPersistent ? "persistent" : "segment",
+                rec_name.c_str(),
+                kernels::plan_recurrence(B, cfg.hidden_size, kernels::current_gpu_limits())
+                    .describe()
+                    .c_str());
+  }
   if (sim) {
     std::printf(
         "| kernel | launches | global load efficiency | global store efficiency | "

@@ -46,6 +46,17 @@ namespace rnnattn::cuda {
 // path (per-step cuBLAS GEMMs, elementwise kernels; a reference point and a fallback).
 enum class Path { kFused, kUnfused };
 
+// How the fused path runs a one-layer model's recurrence (as cuDNN's RNN algorithms do):
+//   kAuto:       chosen per batch size B by the performance model (docs/performance.md), default;
+//   kSegment:    a segment of threads per sequence, one thread per hidden unit, a block barrier per
+//                step (rnn_fused_forward.cu, rnn_fused_backward.cu);
+//   kPersistent: one cooperative launch over the whole GPU, Wh held on chip in slices, a grid
+//                barrier per step (rnn_persistent_forward.cu, rnn_persistent_backward.cu); falls
+//                back to kSegment where this GPU cannot hold the grid at once.
+// Both give the same results within float32 rounding. The unfused path and stacked or
+// bidirectional models run neither.
+enum class Recurrence { kAuto, kSegment, kPersistent };
+
 // Whether backward overwrites dparams and dx or adds to them (gradient accumulation over
 // micro-batches).
 enum class GradMode { kOverwrite, kAccumulate };
@@ -73,6 +84,13 @@ class Handle {
   Path path() const;
   cudaStream_t stream() const;
   void set_stream(cudaStream_t stream);
+
+  // The recurrence setting (default kAuto), and what a pass at batch B runs on this GPU with it:
+  // kSegment or kPersistent (kSegment for the unfused path and for stacked or bidirectional
+  // models). Changing it needs no new workspace.
+  void set_recurrence(Recurrence recurrence);
+  Recurrence recurrence() const;
+  Recurrence recurrence_for(int batch) const;
 
   // Bytes of workspace a pass at batch B needs, and bytes of reserve forward_training fills.
   std::size_t workspace_size(int batch, Pass pass = Pass::kTraining) const;

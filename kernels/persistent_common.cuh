@@ -1,0 +1,142 @@
+// What the persistent forward and backward kernels share (internal): the tiling's device view,
+// each thread's role, the Wh slice held in shared memory, and the split dot products of a step.
+//
+// Block (s, g) of a persistent grid owns hidden units j in [16s, 16s + 16) for the sequences of
+// batch group g (plan.hpp). Its 256 threads are `split` lanes x 16 units x `row_lanes` rows:
+// thread (kk, jj, rq) adds the terms k = kk, kk + split, ... of the dot products of unit jj for
+// the group's sequences rq, rq + row_lanes, ... (at most 4), and the `split` lanes of a dot product
+// (consecutive lanes of one warp) sum their parts with shuffles. A warp thus covers one row lane:
+// its lanes read `split` consecutive words of a staged row (different banks) and one word of each
+// of 32 / split units x split parts of the Wh slice (different banks by the slice's layout).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include "cuda_compat.cuh"
+#include "plan.hpp"
+
+namespace rnnattn::kernels {
+
+// The tiling as the kernels see it (plain ints; plan.hpp's PersistentTiling is host code).
+struct PersistentGeometry {
+  int hidden;     // H
+  int hpad;       // H rounded up to a multiple of split: a staged row's length
+  int slices;     // ceil(H / 16)
+  int groups;     // batch groups
+  int group;      // sequences per group
+  int split;      // lanes per dot product
+  int row_lanes;  // 16 / split
+  int rows;       // sequences per thread (<= 4)
+  int staged;     // rows * row_lanes: rows of the staging buffer (>= group, zero past it)
+  int wh_part;    // floats of one part of the Wh slice
+};
+
+inline PersistentGeometry geometry_of(const PersistentTiling& p) {
+  PersistentGeometry g{};
+  g.hidden = p.hidden;
+  g.hpad = p.padded_hidden();
+  g.slices = p.slices;
+  g.groups = p.groups;
+  g.group = p.group;
+  g.split = p.split;
+  g.row_lanes = p.row_lanes;
+  g.rows = p.rows;
+  g.staged = p.rows * p.row_lanes;
+  g.wh_part = static_cast<int>(p.wh_part_floats());
+  return g;
+}
+
+struct TileThread {
+  int kk;     // lane within the dot product
+  int jj;     // unit within the slice
+  int rq;     // row lane
+  int slice;  // blockIdx.x % slices
+  int grp;    // blockIdx.x / slices
+  int j;      // hidden unit 16 * slice + jj (may be >= H: a padding unit)
+  int b0;     // first sequence of the group
+};
+
+__device__ __forceinline__ TileThread tile_thread(const PersistentGeometry& g) {
+  TileThread t;
+  t.kk = threadIdx.x % g.split;
+  t.jj = (threadIdx.x / g.split) % kPersistentSlice;
+  t.rq = threadIdx.x / (g.split * kPersistentSlice);
+  t.slice = blockIdx.x % g.slices;
+  t.grp = blockIdx.x / g.slices;
+  t.j = t.slice * kPersistentSlice + t.jj;
+  t.b0 = t.grp * g.group;
+  return t;
+}
+
+// Index of M[k][16 s + jj] in the block's slice: part k % split, row k / split.
+__device__ __forceinline__ int slice_index(const PersistentGeometry& g, int k, int jj) {
+  return (k % g.split) * g.wh_part + (k / g.split) * kPersistentSlice + jj;
+}
+
+// Loads the block's column slice of the H x H matrix m (m[k * H + j]: Wh for the forward, Wh^T
+// for the backward), zero for k or j past H. Reads 16 consecutive words per row (coalesced).
+__device__ __forceinline__ void load_slice(const PersistentGeometry& g, int slice, const float* m,
+                                           float* wh_s) {
+  const int H = g.hidden;
+  for (int i = threadIdx.x; i < g.hpad * kPersistentSlice; i += blockDim.x) {
+    const int k = i / kPersistentSlice, jj = i % kPersistentSlice;
+    const int j = slice * kPersistentSlice + jj;
+    wh_s[slice_index(g, k, jj)] = (k < H && j < H) ? m[static_cast<std::size_t>(k) * H + j] : 0.f;
+  }
+}
+
+// Stages rows [b0, b0 + staged) of a [B, rows of `stride` floats] tensor (row b at src + b *
+// stride, H values) into rows_s [staged][hpad]; rows past the group or the batch and columns past
+// H are zero. src null: all zero (h_0).
+__device__ __forceinline__ void stage_rows(const PersistentGeometry& g, int b0, int group_end,
+                                           const float* src, std::size_t stride, float* rows_s) {
+  for (int i = threadIdx.x; i < g.staged * g.hpad; i += blockDim.x) {
+    const int r = i / g.hpad, k = i % g.hpad, b = b0 + r;
+    rows_s[i] = (src && b < group_end && k < g.hidden)
+                    ? src[static_cast<std::size_t>(b) * stride + k]
+                    : 0.f;
+  }
+}
+
+// acc[r] += this thread's part of (row rq + row_lanes r of rows_s) . (column jj of the slice).
+__device__ __forceinline__ void slice_dots(const PersistentGeometry& g, const TileThread& th,
+                                           const float* wh_s, const float* rows_s,
+                                           float (&acc)[kPersistentMaxRows]) {
+  const int n = g.hpad / g.split;
+  for (int i = 0; i < n; ++i) {
+    const int k = th.kk + i * g.split;
+    const float w = wh_s[th.kk * g.wh_part + i * kPersistentSlice + th.jj];
+    RNNATTN_UNROLL
+    for (int r = 0; r < kPersistentMaxRows; ++r) {
+      if (r < g.rows) acc[r] += rows_s[(th.rq + r * g.row_lanes) * g.hpad + k] * w;
+    }
+  }
+}
+
+// Sums acc[r] over the `split` lanes of each dot product (every lane gets the same bits).
+__device__ __forceinline__ void reduce_split(const PersistentGeometry& g,
+                                             float (&acc)[kPersistentMaxRows]) {
+  RNNATTN_UNROLL
+  for (int r = 0; r < kPersistentMaxRows; ++r) {
+    if (r < g.rows) {
+      for (int off = g.split / 2; off > 0; off >>= 1) {
+        acc[r] += __shfl_xor_sync(0xffffffffu, acc[r], off, g.split);
+      }
+    }
+  }
+}
+
+// Whether the grid fits on this GPU at once (a grid barrier needs every block resident).
+template <auto Kernel>
+bool persistent_grid_fits(int blocks, std::size_t smem) {
+  const int optin = allow_max_dynamic_shared<Kernel>();
+  if (smem > static_cast<std::size_t>(optin)) return false;
+  int device = 0, sms = 0, per_sm = 0;
+  RNNATTN_CUDA_CHECK(cudaGetDevice(&device));
+  RNNATTN_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  RNNATTN_CUDA_CHECK(
+      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, Kernel, kPersistentThreads, smem));
+  return per_sm * sms >= blocks;
+}
+
+}  // namespace rnnattn::kernels

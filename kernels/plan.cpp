@@ -1,0 +1,178 @@
+// The recurrence plan (plan.hpp): the persistent kernels' tiling and the performance model that
+// chooses between them and the segment kernels. docs/performance.md derives every formula here.
+#include "plan.hpp"
+
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "cuda_utils.hpp"
+
+namespace rnnattn::kernels {
+namespace {
+
+// The model's constants for an H100 SXM. The first two are architecture facts; the rest are
+// estimates that the GPU issue measures (docs/performance.md, "Limits used").
+constexpr double kClockGHz = 1.755;       // sustained FP32 clock
+constexpr double kFmaLatency = 4;         // cycles of a dependent FP32 FMA
+constexpr double kL2BytesPerCycle = 64;   // L2 -> one SM
+constexpr double kL2LatencyUs = 0.3;      // a step's staged load from L2, start to use
+constexpr double kBlockBarrierUs = 0.05;  // __syncthreads plus the shared-memory exchange
+constexpr double kGridBarrierUs = 1.5;    // cooperative grid.sync()
+constexpr int kThreadsPerSm = 2048;
+
+int ceil_div(int a, int b) { return (a + b - 1) / b; }
+std::size_t round_up(std::size_t a, std::size_t b) { return (a + b - 1) / b * b; }
+int log2_int(int v) {
+  int l = 0;
+  while ((1 << l) < v) ++l;
+  return l;
+}
+
+int blocks_per_sm(int threads, std::size_t smem, const GpuLimits& gpu) {
+  const int by_threads = kThreadsPerSm / threads;
+  const int by_smem = smem ? static_cast<int>(gpu.smem_per_sm / smem) : by_threads;
+  return std::min(by_threads, by_smem);
+}
+
+// Shared-memory wavefronts (cycles) of one block's step of the persistent kernel at `split`.
+double persistent_wavefronts(int hidden, int split, int rows) {
+  const int warps = kPersistentThreads / 32;
+  return static_cast<double>(warps) * ceil_div(hidden, split) * (1 + rows);
+}
+
+double segment_step_us(int batch, int hidden, const GpuLimits& gpu) {
+  const SegmentGeometry g = segment_geometry(hidden, batch);
+  const std::size_t with = segment_smem_bytes(g, hidden, true);
+  const bool wh_in_smem = with <= gpu.smem_per_block;
+  const std::size_t smem = wh_in_smem ? with : segment_smem_bytes(g, hidden, false);
+  const int per_sm = std::max(1, blocks_per_sm(g.threads, smem, gpu));
+  const int waves = ceil_div(g.blocks, gpu.sms * per_sm);
+  const int used = std::min(per_sm, ceil_div(g.blocks, gpu.sms));  // blocks on the busiest SM
+  // One thread per unit: an H-long chain of dependent FMAs per step.
+  const double chain = hidden * kFmaLatency;
+  // Per step every warp reads h_{t-1} (a broadcast: one wavefront per k) and a row of Wh.
+  const double warps = used * g.threads / 32.0;
+  double memory = warps * hidden;  // the h_{t-1} reads
+  if (wh_in_smem) {
+    memory += warps * hidden;  // Wh from shared memory, conflict-free
+  } else {
+    // Every block pulls all of Wh from L2 at every step.
+    memory = std::max(memory, used * static_cast<double>(hidden) * hidden * 4 / kL2BytesPerCycle);
+  }
+  return waves * (std::max(chain, memory) / (kClockGHz * 1e3) + kBlockBarrierUs);
+}
+
+double persistent_step_us(const PersistentTiling& p, const GpuLimits& gpu) {
+  const int used = ceil_div(p.blocks(), gpu.sms);
+  const double compute = used * persistent_wavefronts(p.hidden, p.split, p.rows);
+  const double staging = used * static_cast<double>(p.group) * p.hidden * 4 / kL2BytesPerCycle;
+  return kGridBarrierUs + kL2LatencyUs + (compute + staging) / (kClockGHz * 1e3) + kBlockBarrierUs;
+}
+
+}  // namespace
+
+std::size_t PersistentTiling::wh_part_floats() const {
+  if (split < 1) return 0;  // no tiling
+  // A warp's lanes read (part kk, row i, unit jj) for kk < split and 32/split consecutive jj: a
+  // part length of 32/split (mod 32) puts them on 32 different banks.
+  return round_up(static_cast<std::size_t>(ceil_div(hidden, split)) * kPersistentSlice, 32) +
+         32 / split;
+}
+
+std::size_t PersistentTiling::smem_forward_bytes() const {
+  const std::size_t g = static_cast<std::size_t>(rows) * row_lanes;  // staged rows
+  // Wh slice, h_{t-1} of the group, then h_t, the score partials, sum_t exp(e_t) h_t and the
+  // dot products per (sequence, unit), and S and exp(e_t) per sequence.
+  return sizeof(float) *
+         (wh_part_floats() * split + g * padded_hidden() + 4 * g * kPersistentSlice + 2 * g);
+}
+
+std::size_t PersistentTiling::smem_backward_bytes() const {
+  const std::size_t g = static_cast<std::size_t>(rows) * row_lanes;
+  // Wh^T slice, dz_{t+1} of the group, then dL/dc, the carry and the dot products per
+  // (sequence, unit).
+  return sizeof(float) *
+         (wh_part_floats() * split + g * padded_hidden() + 3 * g * kPersistentSlice);
+}
+
+GpuLimits current_gpu_limits() {
+  int device = 0, sms = 0, optin = 0, per_sm = 0, coop = 0;
+  RNNATTN_CUDA_CHECK(cudaGetDevice(&device));
+  RNNATTN_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  RNNATTN_CUDA_CHECK(
+      cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  RNNATTN_CUDA_CHECK(
+      cudaDeviceGetAttribute(&per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device));
+  RNNATTN_CUDA_CHECK(cudaDeviceGetAttribute(&coop, cudaDevAttrCooperativeLaunch, device));
+  GpuLimits g;
+  g.sms = sms;
+  g.smem_per_block = static_cast<std::size_t>(optin);
+  g.smem_per_sm = static_cast<std::size_t>(per_sm);
+  g.cooperative = coop != 0;
+  return g;
+}
+
+bool persistent_tiling(int batch, int hidden, const GpuLimits& gpu, PersistentTiling* out) {
+  if (batch < 1 || hidden < 1 || !gpu.cooperative || gpu.sms < 1) return false;
+  PersistentTiling p;
+  p.hidden = hidden;
+  p.slices = ceil_div(hidden, kPersistentSlice);
+  // One block per SM where the batch allows: the slices of every group spread over the SMs.
+  int groups = std::clamp(gpu.sms / p.slices, 1, batch);
+  p.group = ceil_div(batch, groups);
+  const int max_group = kPersistentMaxRows * (kPersistentSlice / 2);  // split 2: 8 row lanes
+  p.group = std::min(p.group, max_group);
+  p.groups = ceil_div(batch, p.group);
+  // The split with the fewest shared-memory wavefronts per step (each thread at most 4 rows).
+  double best = 0;
+  for (int split = 2; split <= kPersistentSlice; split *= 2) {
+    const int row_lanes = kPersistentThreads / (kPersistentSlice * split);
+    const int rows = ceil_div(p.group, row_lanes);
+    if (rows > kPersistentMaxRows) continue;
+    const double cost = persistent_wavefronts(hidden, split, rows) + rows * log2_int(split);
+    if (p.split == 0 || cost < best) {
+      best = cost;
+      p.split = split;
+      p.row_lanes = row_lanes;
+      p.rows = rows;
+    }
+  }
+  if (p.split == 0) return false;
+  const std::size_t smem = std::max(p.smem_forward_bytes(), p.smem_backward_bytes());
+  if (smem > gpu.smem_per_block) return false;
+  const int per_sm =
+      std::min(blocks_per_sm(kPersistentThreads, smem, gpu), kPersistentMinBlocksPerSm);
+  if (per_sm < 1 || p.blocks() > per_sm * gpu.sms) return false;  // not co-resident
+  *out = p;
+  return true;
+}
+
+RecurrencePlan plan_recurrence(int batch, int hidden, const GpuLimits& gpu) {
+  RecurrencePlan r;
+  r.segment_us = segment_step_us(batch, hidden, gpu);
+  r.persistent_possible = persistent_tiling(batch, hidden, gpu, &r.tiling);
+  if (r.persistent_possible) {
+    r.persistent_us = persistent_step_us(r.tiling, gpu);
+    r.persistent = r.persistent_us < r.segment_us;
+  }
+  return r;
+}
+
+std::string RecurrencePlan::describe() const {
+  char buf[256];
+  if (!persistent_possible) {
+    std::snprintf(buf, sizeof buf, "segment (model: %.3g us/step; persistent not possible here)",
+                  segment_us);
+    return buf;
+  }
+  std::snprintf(buf, sizeof buf,
+                "%s (model: segment %.3g us/step, persistent %.3g us/step on %d blocks = %d "
+                "slices x %d groups of %d, split %d)",
+                persistent ? "persistent" : "segment", segment_us, persistent_us, tiling.blocks(),
+                tiling.slices, tiling.groups, tiling.group, tiling.split);
+  return buf;
+}
+
+}  // namespace rnnattn::kernels

@@ -1,0 +1,103 @@
+// How a one-layer model's recurrence is run on the fused path, chosen by B and H from the
+// performance model of docs/performance.md (internal header, plain C++: testable without a GPU).
+//
+// Two designs compute the same thing:
+//   segment:    rnn_fused_forward.cu / rnn_fused_backward.cu. One segment of threads per sequence,
+//               one thread per hidden unit, a block barrier per step. Wh in shared memory when it
+//               fits (H <= ~235), else every block reads it through L2 at every step.
+//   persistent: rnn_persistent_forward.cu / rnn_persistent_backward.cu. One cooperative launch
+//               over the whole GPU, a grid barrier per step. Block (s, g) owns the 16 hidden units
+//               of slice s for the sequences of batch group g: its [H,16] slice of Wh stays in
+//               shared memory for the whole run, h_{t-1} (or dz_{t+1}) of its group is staged in
+//               shared memory each step, and each dot product is split over `split` lanes.
+// The model predicts a step of each from the GPU's limits and a few latencies (the constants in
+// plan.cpp, estimates until the GPU issue measures them) and picks the faster.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace rnnattn::kernels {
+
+// The GPU properties the plan depends on (an H100 SXM's by default).
+struct GpuLimits {
+  int sms = 132;
+  std::size_t smem_per_block = 227 * 1024;  // opt-in maximum
+  std::size_t smem_per_sm = 228 * 1024;
+  bool cooperative = true;
+};
+
+// The current device's limits (CUDA runtime queries; checked).
+GpuLimits current_gpu_limits();
+
+// The segment kernels' launch geometry (forward and backward): segments of hp threads, at least
+// 128 threads a block, at most 1024 (so H <= 1024).
+struct SegmentGeometry {
+  int hp;        // threads per sequence: next power of two >= H
+  int threads;   // per block
+  int segments;  // sequences per block
+  int blocks;
+};
+
+inline SegmentGeometry segment_geometry(int hidden, int batch) {
+  SegmentGeometry g{};
+  g.hp = 1;
+  while (g.hp < hidden) g.hp <<= 1;
+  g.threads = g.hp < 128 ? 128 : g.hp;
+  g.segments = g.threads / g.hp;
+  g.blocks = (batch + g.segments - 1) / g.segments;
+  return g;
+}
+
+// Floats of reduction scratch a block needs.
+inline int reduce_scratch_floats(const SegmentGeometry& g) {
+  return g.hp > 32 ? 2 * g.segments * (g.hp / 32) : 0;
+}
+
+// Bytes of shared memory of a segment block without and with Wh (H x H floats) staged.
+inline std::size_t segment_smem_bytes(const SegmentGeometry& g, int hidden, bool with_wh) {
+  const std::size_t base = sizeof(float) * (2 * g.segments * g.hp + reduce_scratch_floats(g));
+  return base + (with_wh ? sizeof(float) * hidden * hidden : 0);
+}
+
+// The persistent kernels' tiling of the hidden units and the batch.
+constexpr int kPersistentSlice = 16;     // hidden units per block
+constexpr int kPersistentThreads = 256;  // threads per block
+constexpr int kPersistentMaxRows = 4;    // sequences of its group one thread computes
+// Blocks per SM the persistent kernels are compiled for (__launch_bounds__): at most 64
+// registers a thread, so that 4 blocks of 256 threads fit an SM's 65536 registers.
+constexpr int kPersistentMinBlocksPerSm = 4;
+struct PersistentTiling {
+  int slices = 0;     // ceil(H / 16): blocks along the hidden units
+  int groups = 0;     // blocks along the batch
+  int group = 0;      // sequences per batch group (the last group may hold fewer)
+  int split = 0;      // lanes per dot product: 2, 4, 8 or 16
+  int row_lanes = 0;  // 16 / split: sequences computed side by side by a block's threads
+  int rows = 0;       // ceil(group / row_lanes) <= 4: sequences per thread
+  int hidden = 0;     // H
+  int blocks() const { return slices * groups; }
+  int padded_hidden() const { return split < 1 ? 0 : (hidden + split - 1) / split * split; }
+  // Floats of the Wh slice in shared memory: `split` parts of ceil(H/split) rows of 16, each part
+  // padded so that the lanes of a warp reading one row of every part hit 32 different banks.
+  std::size_t wh_part_floats() const;
+  std::size_t smem_forward_bytes() const;
+  std::size_t smem_backward_bytes() const;
+};
+
+// The tiling for B sequences of H units on this GPU, or false where none fits (a grid too large
+// to be co-resident, or no cooperative launch).
+bool persistent_tiling(int batch, int hidden, const GpuLimits& gpu, PersistentTiling* out);
+
+struct RecurrencePlan {
+  bool persistent = false;  // the choice
+  bool persistent_possible = false;
+  PersistentTiling tiling;   // when possible
+  double segment_us = 0;     // predicted time of one step (forward) of each design
+  double persistent_us = 0;  // (0 where not possible)
+  std::string describe() const;
+};
+
+// The model's choice for a one-layer model at batch B and hidden size H.
+RecurrencePlan plan_recurrence(int batch, int hidden, const GpuLimits& gpu);
+
+}  // namespace rnnattn::kernels

@@ -1,0 +1,110 @@
+// The recurrence plan (kernels/plan.hpp): the persistent kernels' tiling and the performance
+// model's choice between them and the segment kernels. Plain host code: runs in every build.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+#include <string>
+
+#include "plan.hpp"
+
+namespace rnnattn::kernels {
+namespace {
+
+// Every tiling covers the units and the batch exactly once, keeps each thread within 4 rows, uses
+// all 256 threads, fits the shared memory, and is co-resident on the GPU it was planned for.
+TEST(Plan, TilingsCoverTheWorkAndFit) {
+  const GpuLimits h100;
+  int possible = 0;
+  for (int hidden : {1, 2, 15, 16, 17, 33, 64, 100, 129, 255, 256, 257, 512, 1000, 1024}) {
+    for (int batch : {1, 2, 3, 7, 31, 32, 33, 128, 129, 500, 826, 4096}) {
+      SCOPED_TRACE("B = " + std::to_string(batch) + " H = " + std::to_string(hidden));
+      PersistentTiling t;
+      if (!persistent_tiling(batch, hidden, h100, &t)) continue;
+      ++possible;
+      EXPECT_EQ(t.hidden, hidden);
+      EXPECT_GE(t.slices * kPersistentSlice, hidden);
+      EXPECT_LT((t.slices - 1) * kPersistentSlice, hidden);
+      EXPECT_GE(t.groups * t.group, batch);
+      EXPECT_LT((t.groups - 1) * t.group, batch);  // no empty group
+      EXPECT_EQ(t.split * kPersistentSlice * t.row_lanes, kPersistentThreads);
+      EXPECT_GE(t.split, 2);
+      EXPECT_LE(t.rows, kPersistentMaxRows);
+      EXPECT_GE(t.rows * t.row_lanes, t.group);
+      EXPECT_EQ(t.padded_hidden() % t.split, 0);
+      EXPECT_LE(t.smem_forward_bytes(), h100.smem_per_block);
+      EXPECT_LE(t.smem_backward_bytes(), h100.smem_per_block);
+      const std::size_t smem = std::max(t.smem_forward_bytes(), t.smem_backward_bytes());
+      const int per_sm = static_cast<int>(
+          std::min<std::size_t>(kPersistentMinBlocksPerSm, h100.smem_per_sm / smem));
+      EXPECT_LE(t.blocks(), per_sm * h100.sms);
+    }
+  }
+  EXPECT_GT(possible, 100);
+}
+
+// The Wh slice's layout: at every step of the dot product, the 32 lanes of a warp (split lanes x
+// 32/split units) read 32 different banks.
+TEST(Plan, SliceLayoutIsFreeOfBankConflicts) {
+  for (int split : {2, 4, 8, 16}) {
+    for (int hidden : {16, 33, 256, 1024}) {
+      PersistentTiling t;
+      t.hidden = hidden;
+      t.split = split;
+      const int part = static_cast<int>(t.wh_part_floats());
+      for (int warp_first_unit = 0; warp_first_unit < kPersistentSlice;
+           warp_first_unit += 32 / split) {
+        for (int i = 0; i < t.padded_hidden() / split; ++i) {
+          std::set<int> banks;
+          for (int lane = 0; lane < 32; ++lane) {
+            const int kk = lane % split, jj = warp_first_unit + lane / split;
+            banks.insert((kk * part + i * kPersistentSlice + jj) % 32);
+          }
+          EXPECT_EQ(banks.size(), 32u) << "split " << split << " H " << hidden << " row " << i;
+        }
+      }
+    }
+  }
+}
+
+// The model's choices at the benchmark shapes where it is not close (docs/performance.md): the
+// seed and long sequences of small H stay on the segment kernels (a grid barrier per step costs
+// more than their whole step), H = 1024 goes persistent (Wh cannot be re-read from L2 every step
+// by every block); no cooperative launch, or a GPU too small for the grid, means segment.
+TEST(Plan, ModelChoosesByBatchAndHidden) {
+  const GpuLimits h100;
+  EXPECT_FALSE(plan_recurrence(1, 2, h100).persistent);     // seed
+  EXPECT_FALSE(plan_recurrence(826, 2, h100).persistent);   // seed, whole batch
+  EXPECT_FALSE(plan_recurrence(16, 64, h100).persistent);   // long
+  EXPECT_FALSE(plan_recurrence(64, 128, h100).persistent);  // medium
+  EXPECT_TRUE(plan_recurrence(32, 1024, h100).persistent);  // wide
+  EXPECT_TRUE(plan_recurrence(1, 1024, h100).persistent);
+  const RecurrencePlan large = plan_recurrence(128, 256, h100);
+  EXPECT_TRUE(large.persistent_possible);
+  EXPECT_GT(large.segment_us, 0);
+  EXPECT_GT(large.persistent_us, 0);
+  EXPECT_NE(large.describe().find("us/step"), std::string::npos);
+
+  GpuLimits no_coop = h100;
+  no_coop.cooperative = false;
+  EXPECT_FALSE(plan_recurrence(32, 1024, no_coop).persistent_possible);
+  GpuLimits small = h100;
+  small.sms = 8;  // 64 slices of H = 1024 cannot be resident on 8 SMs
+  EXPECT_FALSE(plan_recurrence(1, 1024, small).persistent_possible);
+  EXPECT_FALSE(plan_recurrence(1, 1024, small).persistent);
+}
+
+// The segment kernels' prediction grows with H and, past what one wave holds, with B.
+TEST(Plan, SegmentPredictionIsMonotone) {
+  const GpuLimits h100;
+  double last = 0;
+  for (int hidden : {2, 16, 64, 128, 256, 512, 1024}) {
+    const double us = plan_recurrence(32, hidden, h100).segment_us;
+    EXPECT_GT(us, last) << "H = " << hidden;
+    last = us;
+  }
+  EXPECT_GT(plan_recurrence(100000, 64, h100).segment_us, plan_recurrence(64, 64, h100).segment_us);
+}
+
+}  // namespace
+}  // namespace rnnattn::kernels
