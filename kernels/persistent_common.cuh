@@ -98,10 +98,17 @@ __device__ __forceinline__ void stage_rows(const PersistentGeometry& g, int b0, 
   }
 }
 
-// acc[r] += this thread's part of (row rq + row_lanes r of rows_s) . (column jj of the slice).
-__device__ __forceinline__ void slice_dots(const PersistentGeometry& g, const TileThread& th,
-                                           const float* wh_s, const float* rows_s,
-                                           float (&acc)[kPersistentMaxRows]) {
+// z_s[bb * 16 + jj] = (row b0 + bb of src) . (column jj of the slice) for the group's rows: the
+// rows are staged in rows_s (stage_rows), each dot product split over `split` lanes (thread
+// (kk, jj, rq) adds the terms k = kk, kk + split, ... for rows rq, rq + row_lanes, ...) and summed
+// with shuffles. Every thread of the block calls it; it begins and ends with a __syncthreads, so
+// rows_s and z_s may be rewritten by the caller before and read after.
+__device__ __forceinline__ void slice_products(const PersistentGeometry& g, const TileThread& th,
+                                               int group_end, const float* src, std::size_t stride,
+                                               const float* wh_s, float* rows_s, float* z_s) {
+  stage_rows(g, th.b0, group_end, src, stride, rows_s);
+  __syncthreads();
+  float acc[kPersistentMaxRows] = {};
   const int n = g.hpad / g.split;
   for (int i = 0; i < n; ++i) {
     const int k = th.kk + i * g.split;
@@ -111,19 +118,15 @@ __device__ __forceinline__ void slice_dots(const PersistentGeometry& g, const Ti
       if (r < g.rows) acc[r] += rows_s[(th.rq + r * g.row_lanes) * g.hpad + k] * w;
     }
   }
-}
-
-// Sums acc[r] over the `split` lanes of each dot product (every lane gets the same bits).
-__device__ __forceinline__ void reduce_split(const PersistentGeometry& g,
-                                             float (&acc)[kPersistentMaxRows]) {
   RNNATTN_UNROLL
   for (int r = 0; r < kPersistentMaxRows; ++r) {
-    if (r < g.rows) {
-      for (int off = g.split / 2; off > 0; off >>= 1) {
-        acc[r] += __shfl_xor_sync(0xffffffffu, acc[r], off, g.split);
-      }
+    if (r >= g.rows) continue;  // uniform: every lane of the warp shuffles
+    for (int off = g.split / 2; off > 0; off >>= 1) {
+      acc[r] += __shfl_xor_sync(0xffffffffu, acc[r], off, g.split);
     }
+    if (th.kk == 0) z_s[(th.rq + r * g.row_lanes) * kPersistentSlice + th.jj] = acc[r];
   }
+  __syncthreads();
 }
 
 // Whether the grid fits on this GPU at once (a grid barrier needs every block resident).

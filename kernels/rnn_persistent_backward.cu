@@ -103,20 +103,9 @@ __global__ void __launch_bounds__(kPersistentThreads, kPersistentMinBlocksPerSm)
 
   // (3) BPTT.
   for (int t = T - 1; t >= 0; --t) {
-    if (t < T - 1) {  // uniform across the grid
-      stage_rows(g, th.b0, group_end, a.dz + static_cast<std::size_t>(t + 1) * H,
-                 static_cast<std::size_t>(T) * H, dz_s);
-      __syncthreads();
-      float acc[kPersistentMaxRows] = {};
-      slice_dots(g, th, wh_s, dz_s, acc);
-      reduce_split(g, acc);
-      if (th.kk == 0) {
-        RNNATTN_UNROLL
-        for (int r = 0; r < kPersistentMaxRows; ++r) {
-          if (r < g.rows) z_s[(th.rq + r * g.row_lanes) * kPersistentSlice + th.jj] = acc[r];
-        }
-      }
-      __syncthreads();  // z_s complete
+    if (t < T - 1) {  // uniform across the grid: z_s = dz_{t+1} Wh^T
+      slice_products(g, th, group_end, a.dz + static_cast<std::size_t>(t + 1) * H,
+                     static_cast<std::size_t>(T) * H, wh_s, dz_s, z_s);
     }
     // Thread i on (sequence i / 16, unit i % 16): coalesced reads of h_t, writes of dz_t.
     for (int i = threadIdx.x; i < n_out; i += blockDim.x) {

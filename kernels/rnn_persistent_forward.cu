@@ -69,19 +69,8 @@ __global__ void __launch_bounds__(kPersistentThreads, kPersistentMinBlocksPerSm)
     const float* hprev = s.hbuf + static_cast<std::size_t>(cur) * B * H;
     float* hnext = s.hbuf + static_cast<std::size_t>(cur ^ 1) * B * H;
     float* upart = s.upart + static_cast<std::size_t>(t & 1) * B * g.slices;
-    stage_rows(g, th.b0, group_end, t > 0 ? hprev : nullptr, H, h_s);
-    __syncthreads();  // h_s staged (and, at t = 0, the slice and accumulators written)
-
-    float acc[kPersistentMaxRows] = {};
-    slice_dots(g, th, wh_s, h_s, acc);
-    reduce_split(g, acc);
-    if (th.kk == 0) {
-      RNNATTN_UNROLL
-      for (int r = 0; r < kPersistentMaxRows; ++r) {
-        if (r < g.rows) z_s[(th.rq + r * g.row_lanes) * kPersistentSlice + th.jj] = acc[r];
-      }
-    }
-    __syncthreads();  // z_s complete
+    // z_s = h_{t-1} Wh for the block's (sequence, unit) pairs (h_s holds h_{t-1}).
+    slice_products(g, th, group_end, t > 0 ? hprev : nullptr, H, wh_s, h_s, z_s);
     // The step's elementwise part, thread i on (sequence i / 16, unit i % 16): 16 consecutive
     // units of a sequence are 16 consecutive lanes (coalesced reads of xw, writes of h_t).
     for (int i = threadIdx.x; i < n_out; i += blockDim.x) {
