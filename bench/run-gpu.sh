@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole benchmark suite on a GPU machine and records it:
 #   bench/results/<date>-<gpu>.json   raw Google Benchmark JSON
+#   bench/results/<date>-<gpu>-pytorch.json   PyTorch eager on the same shapes (bench/bench_torch.py)
 #   bench/results/<date>-<gpu>.md     the table with the ratios (tools/bench_table.py)
 # plus the end-to-end timings (the tutorial's whole training run on the CPU and the GPU, and
 # training throughput at batch 128). Usage: bench/run-gpu.sh [extra benchmark flags]
@@ -41,6 +42,16 @@ for dev in ("cpu", "cuda"):
 open(sys.argv[1], "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 PY
+# PyTorch eager on the same shapes (its python3 may be a venv's); a failure is recorded, not fatal.
+torch_json=bench/results/$tag-pytorch.json
+extra=()
+for py in python3 /opt/torch/.venv/bin/python3; do
+  if "$py" -c 'import torch' 2>/dev/null; then
+    if "$py" bench/bench_torch.py "$torch_json"; then extra=(--extra "$torch_json"); fi
+    break
+  fi
+done
+[ ${#extra[@]} -gt 0 ] || echo "run-gpu.sh: no PyTorch results (no torch, or bench_torch.py failed)" >&2
 python3 tools/bench_table.py "$json" --gpu "$gpu" --commit "$(git rev-parse --short HEAD)" \
-  --e2e "$e2e" >"bench/results/$tag.md"
+  --e2e "$e2e" ${extra[@]+"${extra[@]}"} >"bench/results/$tag.md"
 cat "bench/results/$tag.md"

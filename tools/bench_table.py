@@ -4,6 +4,7 @@
 Benchmarks are named op/impl/shape/model. For every (op, shape, model) row the table gives each
 implementation's time and the ratios: fused vs CPU, fused vs unfused, fused vs cuDNN (RNN plus
 separate attention; best of STANDARD and PERSIST_STATIC_SMALL_H) and fused vs cuDNN's RNN alone.
+PyTorch eager (bench/bench_torch.py, merged with --extra) gets a column and a ratio.
 A ratio > 1 means fused is faster. Skipped cases (errors) show their message.
 A second table sets the fused path's two recurrence designs side by side (fused-segment,
 fused-persistent) against the performance model's choice (fused, with its `persistent` counter):
@@ -24,8 +25,12 @@ def main():
     ap.add_argument("--gpu", default="?")
     ap.add_argument("--commit", default="?")
     ap.add_argument("--e2e")
+    ap.add_argument("--extra", action="append", default=[],
+                    help="more benchmark JSON in the same naming (bench/bench_torch.py's PyTorch runs)")
     a = ap.parse_args()
     data = json.load(open(a.json))
+    for extra in a.extra:
+        data["benchmarks"] += json.load(open(extra))["benchmarks"]
     rows = defaultdict(dict)
     chose_persistent = {}
     errors = {}
@@ -58,17 +63,18 @@ def main():
     out = [f"# rnnattn benchmarks — {a.gpu}, commit {a.commit}", "",
            "Times are per call (Google Benchmark's mean over its iterations; GPU cases timed with CUDA events). Ratios: other / fused, "
            "so > 1 means the fused path is faster.", "",
-           "| op | shape | model | cpu | unfused | fused | cuDNN+attn (best) | cuDNN RNN only (best) | fused vs cpu | fused vs unfused | fused vs cuDNN+attn | fused vs cuDNN RNN |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+           "| op | shape | model | cpu | unfused | fused | cuDNN+attn (best) | cuDNN RNN only (best) | PyTorch eager | fused vs cpu | fused vs unfused | fused vs cuDNN+attn | fused vs cuDNN RNN | fused vs PyTorch |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     losses = []
     for (op, shape, model), r in sorted(rows.items()):
         f = r.get("fused")
         cd = best(r, ["cudnn_standard", "cudnn_persist_small_h"])
         cr = best(r, ["cudnn_standard_rnn_only", "cudnn_persist_small_h_rnn_only"])
+        pt = r.get("pytorch")
         out.append(f"| {op} | {shape} | {model} | {fmt(r.get('cpu'))} | {fmt(r.get('unfused'))} | {fmt(f)} | "
-                   f"{fmt(cd)} | {fmt(cr)} | {ratio(f, r.get('cpu'))} | {ratio(f, r.get('unfused'))} | "
-                   f"{ratio(f, cd)} | {ratio(f, cr)} |")
-        for label, other in (("unfused", r.get("unfused")), ("cuDNN+attention", cd)):
+                   f"{fmt(cd)} | {fmt(cr)} | {fmt(pt)} | {ratio(f, r.get('cpu'))} | {ratio(f, r.get('unfused'))} | "
+                   f"{ratio(f, cd)} | {ratio(f, cr)} | {ratio(f, pt)} |")
+        for label, other in (("unfused", r.get("unfused")), ("cuDNN+attention", cd), ("PyTorch eager", pt)):
             if f and other and other < f:
                 losses.append(f"- {op} {shape} {model}: fused {fmt(f)} vs {label} {fmt(other)}")
     out += ["", "## Where fused loses", ""] + (losses or ["- nowhere"])

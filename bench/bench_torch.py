@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""PyTorch eager peer of rnnattn's GPU benchmarks (issue 7): nn.RNN (tanh, cuDNN underneath) plus
+the attention and the head as tensor ops, FP32 without TF32, on the benchmark shapes of
+bench/bench_common.hpp (one-layer attention models).
+
+Ops, named as rnnattn_bench's so that tools/bench_table.py puts them in the same rows:
+  forward_inference/pytorch/<shape>/attention   forward under torch.no_grad()
+  train_step/pytorch/<shape>/attention          forward, MSE loss, backward, Adam step (one batch)
+Timed with CUDA events per iteration after warm-up; writes Google Benchmark-style JSON.
+Usage: bench/bench_torch.py OUT.json [--shapes seed-1,large,...]
+"""
+import argparse
+import json
+import sys
+import time
+
+SHAPES = [  # name, B, T, D, H, O, head (bench/bench_common.hpp)
+    ("seed-1", 1, 20, 1, 2, 1, "tanh"),
+    ("seed-batch", 826, 20, 1, 2, 1, "tanh"),
+    ("medium", 64, 100, 32, 128, 1, "tanh"),
+    ("large", 128, 200, 100, 256, 1, "sigmoid"),
+    ("wide", 32, 100, 256, 1024, 1, "tanh"),
+    ("long", 16, 4000, 8, 64, 1, "tanh"),
+]
+
+
+def build(torch, B, T, D, H, O, head, device):
+    nn = torch.nn
+
+    class Model(nn.Module):
+        """SPEC.md's model: h = SimpleRNN(x); e_t = tanh(h_t . wa + ba_t); a = softmax_t(e);
+        c = sum_t a_t h_t; y = act(c Wd + bd)."""
+
+        def __init__(self):
+            super().__init__()
+            self.rnn = nn.RNN(D, H, nonlinearity="tanh", batch_first=True)
+            self.wa = nn.Parameter(torch.randn(H) * 0.1)
+            self.ba = nn.Parameter(torch.zeros(T))
+            self.head = nn.Linear(H, O)
+
+        def forward(self, x):
+            h, _ = self.rnn(x)                                  # [B,T,H]
+            e = torch.tanh(h @ self.wa + self.ba)               # [B,T]
+            a = torch.softmax(e, dim=1)
+            c = (a.unsqueeze(-1) * h).sum(dim=1)                # [B,H]
+            z = self.head(c)
+            return torch.sigmoid(z) if head == "sigmoid" else torch.tanh(z)
+
+    m = Model().to(device)
+    x = torch.rand(B, T, D, device=device) * 2 - 1
+    y = torch.rand(B, O, device=device) - 0.5
+    return m, x, y
+
+
+def time_cuda(torch, fn, min_seconds=0.2, min_iters=10):
+    for _ in range(3):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    start_wall = time.perf_counter()
+    while len(times) < min_iters or time.perf_counter() - start_wall < min_seconds:
+        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        s.record()
+        fn()
+        e.record()
+        e.synchronize()
+        times.append(s.elapsed_time(e) * 1e3)  # us
+        if len(times) >= 10000:
+            break
+    return sum(times) / len(times), len(times)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out")
+    ap.add_argument("--shapes", default=",".join(s[0] for s in SHAPES))
+    a = ap.parse_args()
+    import torch
+
+    if not torch.cuda.is_available():
+        print("bench_torch.py: no CUDA device visible to PyTorch", file=sys.stderr)
+        return 1
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.manual_seed(1)
+    device = torch.device("cuda")
+    wanted = set(a.shapes.split(","))
+    out = {"context": {"torch": torch.__version__, "gpu": torch.cuda.get_device_name(0),
+                       "cudnn": torch.backends.cudnn.version()},
+           "benchmarks": []}
+    for name, B, T, D, H, O, head in SHAPES:
+        if name not in wanted:
+            continue
+        m, x, y = build(torch, B, T, D, H, O, head, device)
+        opt = torch.optim.Adam(m.parameters(), lr=1e-3)
+
+        def forward():
+            with torch.no_grad():
+                m(x)
+
+        def train_step():
+            opt.zero_grad(set_to_none=True)
+            loss = torch.nn.functional.mse_loss(m(x), y)
+            loss.backward()
+            opt.step()
+
+        for op, fn in (("forward_inference", forward), ("train_step", train_step)):
+            bench = f"{op}/pytorch/{name}/attention/manual_time"
+            try:
+                us, n = time_cuda(torch, fn)
+                out["benchmarks"].append({"name": bench, "real_time": us, "time_unit": "us",
+                                          "iterations": n})
+                print(f"{bench}: {us:.1f} us ({n} iterations)")
+            except RuntimeError as e:  # e.g. out of memory: recorded, not fatal
+                out["benchmarks"].append({"name": bench, "error_occurred": True,
+                                          "error_message": str(e)[:200]})
+                print(f"{bench}: error: {e}", file=sys.stderr)
+    with open(a.out, "w") as f:
+        json.dump(out, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
