@@ -51,9 +51,7 @@ struct TileThread {
   int jj;     // unit within the slice
   int rq;     // row lane
   int slice;  // blockIdx.x % slices
-  int grp;    // blockIdx.x / slices
-  int j;      // hidden unit 16 * slice + jj (may be >= H: a padding unit)
-  int b0;     // first sequence of the group
+  int b0;     // first sequence of the group (blockIdx.x / slices)
 };
 
 __device__ __forceinline__ TileThread tile_thread(const PersistentGeometry& g) {
@@ -62,10 +60,25 @@ __device__ __forceinline__ TileThread tile_thread(const PersistentGeometry& g) {
   t.jj = (threadIdx.x / g.split) % kPersistentSlice;
   t.rq = threadIdx.x / (g.split * kPersistentSlice);
   t.slice = blockIdx.x % g.slices;
-  t.grp = blockIdx.x / g.slices;
-  t.j = t.slice * kPersistentSlice + t.jj;
-  t.b0 = t.grp * g.group;
+  t.b0 = static_cast<int>(blockIdx.x / g.slices) * g.group;
   return t;
+}
+
+// The block's (sequence, unit) pair i, for the loops with one thread per pair: row bb = i / 16 of
+// the group (sequence b0 + bb) and unit j = 16 slice + i % 16; `valid` where both exist.
+struct TilePair {
+  int bb, b, j;
+  bool valid;
+};
+
+__device__ __forceinline__ TilePair tile_pair(const PersistentGeometry& g, const TileThread& th,
+                                              int group_end, int i) {
+  TilePair p;
+  p.bb = i / kPersistentSlice;
+  p.b = th.b0 + p.bb;
+  p.j = th.slice * kPersistentSlice + i % kPersistentSlice;
+  p.valid = p.b < group_end && p.j < g.hidden;
+  return p;
 }
 
 // Index of M[k][16 s + jj] in the block's slice: part k % split, row k / split.
@@ -112,7 +125,8 @@ __device__ __forceinline__ void slice_products(const PersistentGeometry& g, cons
   const int n = g.hpad / g.split;
   for (int i = 0; i < n; ++i) {
     const int k = th.kk + i * g.split;
-    const float w = wh_s[th.kk * g.wh_part + i * kPersistentSlice + th.jj];
+    const float w =
+        wh_s[th.kk * g.wh_part + i * kPersistentSlice + th.jj];  // slice_index(g, k, jj)
     RNNATTN_UNROLL
     for (int r = 0; r < kPersistentMaxRows; ++r) {
       if (r < g.rows) acc[r] += rows_s[(th.rq + r * g.row_lanes) * g.hpad + k] * w;

@@ -58,10 +58,10 @@ __global__ void __launch_bounds__(kPersistentThreads, kPersistentMinBlocksPerSm)
     a.dpre[i] = a.dy[i] * head_act_grad(a.shape.head, a.y[i]);
   }
   for (int i = threadIdx.x; i < n_out; i += blockDim.x) {
-    const int bb = i / kPersistentSlice, b = th.b0 + bb;
-    const int j = th.slice * kPersistentSlice + i % kPersistentSlice;
+    const TilePair q = tile_pair(g, th, group_end, i);
+    const int b = q.b, j = q.j;
     float dc = 0.f;
-    if (b < group_end && j < H) {
+    if (q.valid) {
       for (int o = 0; o < O; ++o) {
         const std::size_t k = static_cast<std::size_t>(b) * O + o;
         dc += a.dy[k] * head_act_grad(a.shape.head, a.y[k]) * a.w.wd[j * O + o];
@@ -109,9 +109,9 @@ __global__ void __launch_bounds__(kPersistentThreads, kPersistentMinBlocksPerSm)
     }
     // Thread i on (sequence i / 16, unit i % 16): coalesced reads of h_t, writes of dz_t.
     for (int i = threadIdx.x; i < n_out; i += blockDim.x) {
-      const int bb = i / kPersistentSlice, b = th.b0 + bb;
-      const int j = th.slice * kPersistentSlice + i % kPersistentSlice;
-      if (b >= group_end || j >= H) continue;
+      const TilePair q = tile_pair(g, th, group_end, i);
+      const int b = q.b, j = q.j;
+      if (!q.valid) continue;
       const int L = sequence_length(a.lengths, b, T);
       // Into step t: dz_{t+1} Wh^T after a valid step t+1; after padding what passed through.
       float dh = (t + 1 < L) ? z_s[i] : carry_s[i];

@@ -74,10 +74,10 @@ __global__ void __launch_bounds__(kPersistentThreads, kPersistentMinBlocksPerSm)
     // The step's elementwise part, thread i on (sequence i / 16, unit i % 16): 16 consecutive
     // units of a sequence are 16 consecutive lanes (coalesced reads of xw, writes of h_t).
     for (int i = threadIdx.x; i < n_out; i += blockDim.x) {
-      const int bb = i / kPersistentSlice, b = th.b0 + bb;
-      const int j = th.slice * kPersistentSlice + i % kPersistentSlice;
+      const TilePair q = tile_pair(g, th, group_end, i);
+      const int bb = q.bb, b = q.b, j = q.j;
       float h = 0.f, wa_j = 0.f;
-      if (b < group_end && j < H) {
+      if (q.valid) {
         const std::size_t row = static_cast<std::size_t>(b) * T + t;
         if (t < sequence_length(a.lengths, b, T)) {
           float z = z_s[i] + a.w.bh[j];
@@ -136,9 +136,9 @@ __global__ void __launch_bounds__(kPersistentThreads, kPersistentMinBlocksPerSm)
   // Context for the block's units; then the head from all of them.
   float* ctx = a.context ? a.context : s.ctx;
   for (int i = threadIdx.x; i < n_out; i += blockDim.x) {
-    const int bb = i / kPersistentSlice, b = th.b0 + bb;
-    const int j = th.slice * kPersistentSlice + i % kPersistentSlice;
-    if (b < group_end && j < H) {
+    const TilePair q = tile_pair(g, th, group_end, i);
+    const int bb = q.bb, b = q.b, j = q.j;
+    if (q.valid) {
       ctx[static_cast<std::size_t>(b) * H + j] = attention ? acc_s[i] / sum_s[bb] : ht_s[i];
     }
   }
