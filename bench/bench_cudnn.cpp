@@ -1,6 +1,11 @@
 // cuDNN as the peer a user would pick: CUDNN_RNN_TANH (single input bias, like Keras' SimpleRNN)
 // through cudnnRNNForward / cudnnRNNBackwardData_v8 / cudnnRNNBackwardWeights_v8, with the
-// STANDARD algorithm and PERSIST_STATIC_SMALL_H where cuDNN accepts the shape. cuDNN has no
+// STANDARD, PERSIST_STATIC (the peer of rnnattn's persistent kernels) and PERSIST_STATIC_SMALL_H
+// algorithms where cuDNN accepts the shape (a shape it refuses is reported as a skipped benchmark
+// with cuDNN's error, which tools/bench_table.py shows as "refused"). Math: CUDNN_FMA_MATH, plain
+// FP32 as rnnattn and the PyTorch peer compute (CUDNN_DEFAULT_MATH would let cuDNN use TF32
+// tensor cores on Hopper); the "cudnn_standard_tf32" rows allow TF32 (CUDNN_TENSOR_OP_MATH) and
+// are labelled so: not an FP32 comparison. cuDNN has no
 // additive attention, so the "cudnn_*" families add the attention and the head with separate
 // kernels and cuBLAS, the way a cuDNN user would (kernels/rnn_unfused.cu); "cudnn_*_rnn_only" time
 // the recurrence alone. Timing as in bench_gpu.cpp (events, manual time, warm-up first).
@@ -37,7 +42,8 @@ struct CudnnRnn {
   DeviceBuffer<float> weights, dweights, work, reserve;
   std::size_t weight_bytes = 0, work_bytes = 0, reserve_bytes = 0;
 
-  CudnnRnn(cudaStream_t stream, cudnnRNNAlgo_t algo, int batch, int steps, int input, int hidden) {
+  CudnnRnn(cudaStream_t stream, cudnnRNNAlgo_t algo, cudnnMathType_t math, int batch, int steps,
+           int input, int hidden) {
     CUDNN_CHECK(cudnnCreate(&handle));
     CUDNN_CHECK(cudnnSetStream(handle, stream));
     CUDNN_CHECK(cudnnCreateDropoutDescriptor(&dropout));
@@ -45,8 +51,8 @@ struct CudnnRnn {
     CUDNN_CHECK(cudnnCreateRNNDescriptor(&rnn));
     CUDNN_CHECK(cudnnSetRNNDescriptor_v8(rnn, algo, CUDNN_RNN_TANH, CUDNN_RNN_SINGLE_INP_BIAS,
                                          CUDNN_UNIDIRECTIONAL, CUDNN_LINEAR_INPUT, CUDNN_DATA_FLOAT,
-                                         CUDNN_DATA_FLOAT, CUDNN_DEFAULT_MATH, input, hidden,
-                                         hidden, 1, dropout, CUDNN_RNN_PADDED_IO_DISABLED));
+                                         CUDNN_DATA_FLOAT, math, input, hidden, hidden, 1, dropout,
+                                         CUDNN_RNN_PADDED_IO_DISABLED));
     std::vector<int> lengths(batch, steps);
     seq_lengths.resize(batch, "cuDNN sequence lengths");
     RNNATTN_CUDA_CHECK(
@@ -101,14 +107,14 @@ struct CudnnRnn {
   }
 };
 
-void run_case(benchmark::State& st, const std::string& op, cudnnRNNAlgo_t algo, bool rnn_only,
-              const BenchShape& s) {
+void run_case(benchmark::State& st, const std::string& op, cudnnRNNAlgo_t algo,
+              cudnnMathType_t math, bool rnn_only, const BenchShape& s) {
   const ModelConfig cfg = config_of(s, /*attention=*/true);
   try {
     const MemoryProbe mem;
     CudaBackend be(cuda::Path::kUnfused);  // its stream and cuBLAS handle; the RNN is cuDNN's
     const cudaStream_t stream = be.stream();
-    CudnnRnn rnn(stream, algo, s.b, s.t, s.d, s.h);
+    CudnnRnn rnn(stream, algo, math, s.b, s.t, s.d, s.h);
     const std::size_t bt = static_cast<std::size_t>(s.b) * s.t, H = s.h;
     const auto x = upload(random_floats(bt * s.d, 2));
     // Attention and head parameters (the RNN's own live in cuDNN's weight space).
@@ -217,9 +223,13 @@ void register_cudnn_benchmarks() {
   struct Algo {
     const char* name;
     cudnnRNNAlgo_t algo;
+    cudnnMathType_t math;
   };
-  const Algo algos[] = {{"cudnn_standard", CUDNN_RNN_ALGO_STANDARD},
-                        {"cudnn_persist_small_h", CUDNN_RNN_ALGO_PERSIST_STATIC_SMALL_H}};
+  const Algo algos[] = {
+      {"cudnn_standard", CUDNN_RNN_ALGO_STANDARD, CUDNN_FMA_MATH},
+      {"cudnn_persist", CUDNN_RNN_ALGO_PERSIST_STATIC, CUDNN_FMA_MATH},
+      {"cudnn_persist_small_h", CUDNN_RNN_ALGO_PERSIST_STATIC_SMALL_H, CUDNN_FMA_MATH},
+      {"cudnn_standard_tf32", CUDNN_RNN_ALGO_STANDARD, CUDNN_TENSOR_OP_MATH}};
   for (const char* op : {"forward_inference", "forward_training", "backward", "train_step"}) {
     for (const BenchShape& s : shapes()) {
       // The cuDNN family models one forward layer at full length (bidirectional and packed
@@ -231,9 +241,11 @@ void register_cudnn_benchmarks() {
           const std::string impl = std::string(a.name) + (rnn_only ? "_rnn_only" : "");
           const std::string o = op;
           const cudnnRNNAlgo_t algo = a.algo;
-          benchmark::RegisterBenchmark(
-              bench_name(o, impl, s, true).c_str(),
-              [o, algo, rnn_only, s](benchmark::State& st) { run_case(st, o, algo, rnn_only, s); })
+          const cudnnMathType_t math = a.math;
+          benchmark::RegisterBenchmark(bench_name(o, impl, s, true).c_str(),
+                                       [o, algo, math, rnn_only, s](benchmark::State& st) {
+                                         run_case(st, o, algo, math, rnn_only, s);
+                                       })
               ->UseManualTime()
               ->Unit(benchmark::kMicrosecond);
         }

@@ -15,6 +15,8 @@
 #include <cuda_runtime.h>
 
 #include <cstddef>
+#include <map>
+#include <mutex>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -115,20 +117,47 @@ void launch_cooperative(const char* name, void (*kernel)(Params...), dim3 grid, 
                          std::forward<Args>(args)...);
 }
 
+// A cooperative launch that the GPU may refuse at launch time although the occupancy query
+// allowed the grid (cudaErrorCooperativeLaunchTooLarge: MPS thread limits, green contexts, another
+// carve-out): returns false then, with the error cleared; any other error throws, as
+// launch_cooperative does.
+template <typename... Params, typename... Args>
+bool launch_cooperative_unless_refused(const char* name, void (*kernel)(Params...), dim3 grid,
+                                       dim3 block, std::size_t smem, cudaStream_t stream,
+                                       Args&&... args) {
+  Profiler::before(name, stream);
+  const cudaError_t e =
+      detail::launch(name, kernel, grid, block, smem, stream, true, std::forward<Args>(args)...);
+  Profiler::after(name, stream);
+  if (e == cudaErrorCooperativeLaunchTooLarge) {
+    (void)cudaGetLastError();  // not sticky: clear it, the caller falls back
+    return false;
+  }
+  if (e != cudaSuccess) {
+    throw_cuda_error(e, (std::string("cooperative launch of ") + name).c_str(), __FILE__, __LINE__);
+  }
+  return true;
+}
+
 // Raises Kernel's dynamic shared-memory limit to the device's opt-in maximum, once per kernel
-// (not on every launch); returns that maximum.
+// and device (the attribute belongs to the kernel on the current device: a program that uses two
+// GPUs must raise it on each); returns that maximum.
 template <auto Kernel>
 int allow_max_dynamic_shared() {
-  static const int optin = [] {
-    int device = 0, value = 0;
-    RNNATTN_CUDA_CHECK(cudaGetDevice(&device));
-    RNNATTN_CUDA_CHECK(
-        cudaDeviceGetAttribute(&value, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-    RNNATTN_CUDA_CHECK(
-        cudaFuncSetAttribute(Kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, value));
-    return value;
-  }();
-  return optin;
+  static std::mutex mutex;
+  static std::map<int, int> optin;  // device -> opt-in maximum, set on that device
+  int device = 0;
+  RNNATTN_CUDA_CHECK(cudaGetDevice(&device));
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = optin.find(device);
+  if (it != optin.end()) return it->second;
+  int value = 0;
+  RNNATTN_CUDA_CHECK(
+      cudaDeviceGetAttribute(&value, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  RNNATTN_CUDA_CHECK(
+      cudaFuncSetAttribute(Kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, value));
+  optin[device] = value;
+  return value;
 }
 
 }  // namespace rnnattn::kernels

@@ -252,7 +252,20 @@ struct Handle::Impl {
     layout(region, batch, pass, base, b);
   }
 
-  void bind() { RNNATTN_CUBLAS_CHECK(cublasSetStream(cublas, stream)); }
+  // Binds cuBLAS to this handle's stream. cublasSetStream resets cuBLAS's workspace to its
+  // default pool (cuBLAS documents this), which may allocate, also under graph capture: so a
+  // handle already on this stream is not rebound, and an owned one gives its workspace again
+  // after rebinding. A caller's handle on another stream loses the workspace it had (cuda.hpp).
+  void bind() {
+    cudaStream_t current = nullptr;
+    RNNATTN_CUBLAS_CHECK(cublasGetStream(cublas, &current));
+    if (current == stream) return;
+    RNNATTN_CUBLAS_CHECK(cublasSetStream(cublas, stream));
+    if (owns_cublas) {
+      RNNATTN_CUBLAS_CHECK(
+          cublasSetWorkspace(cublas, cublas_workspace.get(), cublas_workspace.size()));
+    }
+  }
 
   void check_batch(int batch, const char* call) const {
     if (batch < 1) {

@@ -66,6 +66,14 @@ struct FusedForwardArgs {
 void fused_forward(const FusedForwardArgs& args, cudaStream_t stream);
 
 // ---- rnn_persistent_forward.cu / rnn_persistent_backward.cu: the whole GPU ----------------
+// The persistent kernels read, in the same launch, what other blocks wrote after a grid barrier:
+// in FusedForwardArgs the context and attention (the head and the normalisation read them), in
+// FusedBackwardArgs dpre, du and dz (the BPTT loop stages dz_{t+1} that other blocks wrote the
+// step before), and their scratch (hidden-state double buffer, partial scores, dL/dc). Never mark
+// these pointers __restrict__ or read them through __ldg (const __restrict__ lets the compiler
+// do so): the read-only data path is not coherent with writes made during the kernel and may
+// return the stale value from before the barrier. Only the weights and the inputs (x, xw, dy,
+// hidden, scores, expsum, lengths) are read-only for a whole launch.
 // Floats of device scratch the persistent forward (and backward) need for this shape.
 std::size_t persistent_scratch_floats(const Shape& shape);
 // The forward as one cooperative launch over `tiling`'s grid (plan.hpp) with a grid barrier per

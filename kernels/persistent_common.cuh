@@ -143,17 +143,48 @@ __device__ __forceinline__ void slice_products(const PersistentGeometry& g, cons
   __syncthreads();
 }
 
-// Whether the grid fits on this GPU at once (a grid barrier needs every block resident).
+// The dynamic shared memory to launch a persistent grid of `blocks` blocks with (at least
+// `smem`, what the kernel uses), or 0 where the grid cannot be co-resident (a grid barrier needs
+// every block resident). A grid of at most one block an SM asks for more than half an SM's shared
+// memory, so that the block scheduler can never put two of its blocks on one SM: a doubled SM
+// would run its two blocks' steps at half speed and every grid barrier waits for it.
 template <auto Kernel>
-bool persistent_grid_fits(int blocks, std::size_t smem) {
+std::size_t persistent_launch_smem(int blocks, std::size_t smem) {
   const int optin = allow_max_dynamic_shared<Kernel>();
-  if (smem > static_cast<std::size_t>(optin)) return false;
-  int device = 0, sms = 0, per_sm = 0;
+  if (smem > static_cast<std::size_t>(optin)) return 0;
+  int device = 0, sms = 0, per_sm = 0, smem_per_sm = 0, reserved = 0;
   RNNATTN_CUDA_CHECK(cudaGetDevice(&device));
   RNNATTN_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
   RNNATTN_CUDA_CHECK(
-      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, Kernel, kPersistentThreads, smem));
-  return per_sm * sms >= blocks;
+      cudaDeviceGetAttribute(&smem_per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device));
+  RNNATTN_CUDA_CHECK(
+      cudaDeviceGetAttribute(&reserved, cudaDevAttrReservedSharedMemoryPerBlock, device));
+  std::size_t launch = smem;
+  if (blocks <= sms) {
+    // Two blocks need 2 (launch + reserved) > smem_per_sm bytes.
+    const std::size_t alone =
+        static_cast<std::size_t>(smem_per_sm) / 2 - static_cast<std::size_t>(reserved) + 16;
+    launch = std::min(std::max(smem, alone), static_cast<std::size_t>(optin));
+  }
+  RNNATTN_CUDA_CHECK(
+      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, Kernel, kPersistentThreads, launch));
+  return per_sm * sms >= blocks ? launch : 0;
+}
+
+// Launches a persistent kernel, or returns false where the GPU refuses (or refused before) the
+// cooperative grid at launch time: the caller then runs the segment kernels.
+template <typename... Params, typename... Args>
+bool launch_persistent(const char* name, void (*kernel)(Params...), int blocks, std::size_t smem,
+                       cudaStream_t stream, Args&&... args) {
+  if (cooperative_launch_refused(name, blocks)) return false;
+  if (launch_cooperative_unless_refused(name, kernel, dim3(blocks), dim3(kPersistentThreads), smem,
+                                        stream, std::forward<Args>(args)...)) {
+    return true;
+  }
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  RNNATTN_CUDA_CHECK(cudaStreamIsCapturing(stream, &capture));
+  record_cooperative_refusal(name, blocks, smem, capture != cudaStreamCaptureStatusNone);
+  return false;
 }
 
 }  // namespace rnnattn::kernels

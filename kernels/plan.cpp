@@ -6,6 +6,10 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <mutex>
+#include <set>
+#include <string>
+#include <tuple>
 
 #include "cuda_utils.hpp"
 
@@ -173,6 +177,42 @@ std::string RecurrencePlan::describe() const {
                 persistent ? "persistent" : "segment", segment_us, persistent_us, tiling.blocks(),
                 tiling.slices, tiling.groups, tiling.group, tiling.split);
   return buf;
+}
+
+namespace {
+std::mutex g_refusals_mutex;
+std::set<std::tuple<int, std::string, int>> g_refusals;  // (device, kernel, blocks)
+}  // namespace
+
+bool cooperative_launch_refused(const char* kernel, int blocks) {
+  int device = 0;
+  RNNATTN_CUDA_CHECK(cudaGetDevice(&device));
+  std::lock_guard<std::mutex> lock(g_refusals_mutex);
+  return g_refusals.count({device, kernel, blocks}) != 0;
+}
+
+void record_cooperative_refusal(const char* kernel, int blocks, std::size_t smem_bytes,
+                                bool capturing) {
+  int device = 0;
+  RNNATTN_CUDA_CHECK(cudaGetDevice(&device));
+  const std::string what =
+      "the GPU (device " + std::to_string(device) + ") refused the cooperative launch of " +
+      kernel + " (" + std::to_string(blocks) + " blocks of " + std::to_string(kPersistentThreads) +
+      " threads, " + std::to_string(smem_bytes) +
+      " bytes of shared memory each) that its occupancy query allowed "
+      "(cudaErrorCooperativeLaunchTooLarge: MPS thread limits, green "
+      "contexts or another carve-out)";
+  if (capturing) {
+    throw CudaError(what +
+                    " while a CUDA graph was being captured; run the pass once outside "
+                    "capture (the segment kernels are then chosen) before capturing, or "
+                    "set_recurrence(Recurrence::kSegment)");
+  }
+  std::lock_guard<std::mutex> lock(g_refusals_mutex);
+  if (g_refusals.insert({device, kernel, blocks}).second) {
+    std::fprintf(stderr, "rnnattn: %s; running the segment kernels for this shape from now on\n",
+                 what.c_str());
+  }
 }
 
 }  // namespace rnnattn::kernels

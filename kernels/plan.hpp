@@ -100,4 +100,15 @@ struct RecurrencePlan {
 // The model's choice for a one-layer model at batch B and hidden size H.
 RecurrencePlan plan_recurrence(int batch, int hidden, const GpuLimits& gpu);
 
+// Cooperative launches that the GPU refused at launch time although the occupancy query
+// allowed them (cudaErrorCooperativeLaunchTooLarge: MPS thread limits, green contexts, another
+// carve-out), remembered per (current device, kernel, grid size) so that they are not tried
+// again: the persistent launchers then return false and the caller runs the segment kernels.
+bool cooperative_launch_refused(const char* kernel, int blocks);
+// Records a refusal and says so once on stderr. While the stream is being captured it throws
+// instead (the failed launch has spoilt the capture), saying to run the pass once outside
+// capture, which records the refusal, before capturing.
+void record_cooperative_refusal(const char* kernel, int blocks, std::size_t smem_bytes,
+                                bool capturing);
+
 }  // namespace rnnattn::kernels

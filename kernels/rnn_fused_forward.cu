@@ -65,8 +65,13 @@ __device__ void fused_forward_device(const FusedForwardArgs& a, const SegmentGeo
         if (a.xw) {
           z += a.xw[row * H + j];
         } else {
+          // x_t Wx summed on its own, then added: the association of the training path, where
+          // a GEMM computes it (so inference and training agree bit for bit where the GEMM sums
+          // in k order: always at D = 1).
           const float* xt = a.x + row * D;
-          for (int k = 0; k < D; ++k) z += xt[k] * a.w.wx[k * H + j];
+          float xw = 0.f;
+          for (int k = 0; k < D; ++k) xw += xt[k] * a.w.wx[k * H + j];
+          z += xw;
         }
         const float* hprev = hbuf + (cur * g.segments + seg) * hp;
         for (int k = 0; k < H; ++k) z += hprev[k] * wh[k * H + j];

@@ -37,6 +37,8 @@ namespace {
 namespace cg = cooperative_groups;
 
 __global__ void __launch_bounds__(kPersistentThreads, kPersistentMinBlocksPerSm)
+    // dc_global (dL/dc) and a.dz are written and read by different blocks across grid
+    // barriers: no __restrict__, no __ldg (kernels.hpp, before persistent_forward).
     persistent_backward_kernel(FusedBackwardArgs a, float* dc_global, PersistentGeometry g) {
   cg::grid_group grid = cg::this_grid();
   const int B = a.shape.batch, T = a.shape.steps, H = a.shape.hidden, O = a.shape.output;
@@ -139,12 +141,11 @@ bool persistent_backward(const FusedBackwardArgs& a, const PersistentTiling& til
                          cudaStream_t stream) {
   const Shape& s = a.shape;
   if (s.batch < 1 || tiling.hidden != s.hidden) return false;
-  const std::size_t smem = tiling.smem_backward_bytes();
-  if (!persistent_grid_fits<persistent_backward_kernel>(tiling.blocks(), smem)) return false;
-  launch_cooperative("persistent_backward_kernel", persistent_backward_kernel,
-                     dim3(tiling.blocks()), dim3(kPersistentThreads), smem, stream, a, scratch,
-                     geometry_of(tiling));
-  return true;
+  const std::size_t smem = persistent_launch_smem<persistent_backward_kernel>(
+      tiling.blocks(), tiling.smem_backward_bytes());
+  if (smem == 0) return false;
+  return launch_persistent("persistent_backward_kernel", persistent_backward_kernel,
+                           tiling.blocks(), smem, stream, a, scratch, geometry_of(tiling));
 }
 
 }  // namespace rnnattn::kernels

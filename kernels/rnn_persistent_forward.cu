@@ -35,6 +35,8 @@ namespace {
 
 namespace cg = cooperative_groups;
 
+// Written and read by different blocks in one launch, across grid barriers: no __restrict__, no
+// __ldg on any of these (kernels.hpp, before persistent_forward).
 struct PersistScratch {
   float* hbuf;   // [2][B][H]  h_{t-1} / h_t
   float* upart;  // [2][slices][B] per-block partial scores
@@ -84,7 +86,9 @@ __global__ void __launch_bounds__(kPersistentThreads, kPersistentMinBlocksPerSm)
           if (a.xw) {
             z += a.xw[row * H + j];
           } else {  // inference: x_t Wx here (x_t is a broadcast, a row of Wx 16 coalesced words)
-            for (int k = 0; k < D; ++k) z += a.x[row * D + k] * a.w.wx[k * H + j];
+            float xw = 0.f;  // summed on its own, then added, as the training path's GEMM
+            for (int k = 0; k < D; ++k) xw += a.x[row * D + k] * a.w.wx[k * H + j];
+            z += xw;
           }
           h = tanhf(z);
         } else {
@@ -182,14 +186,14 @@ bool persistent_forward(const FusedForwardArgs& a, const PersistentTiling& tilin
                         cudaStream_t stream) {
   const Shape& s = a.shape;
   if (s.batch < 1 || tiling.hidden != s.hidden) return false;
-  const std::size_t smem = tiling.smem_forward_bytes();
-  if (!persistent_grid_fits<persistent_forward_kernel>(tiling.blocks(), smem)) return false;
+  const std::size_t smem = persistent_launch_smem<persistent_forward_kernel>(
+      tiling.blocks(), tiling.smem_forward_bytes());
+  if (smem == 0) return false;
   const std::size_t bh = static_cast<std::size_t>(s.batch) * s.hidden;
   PersistScratch ps{scratch, scratch + 2 * bh, nullptr};
   ps.ctx = ps.upart + 2 * static_cast<std::size_t>(s.batch) * tiling.slices;
-  launch_cooperative("persistent_forward_kernel", persistent_forward_kernel, dim3(tiling.blocks()),
-                     dim3(kPersistentThreads), smem, stream, a, ps, geometry_of(tiling));
-  return true;
+  return launch_persistent("persistent_forward_kernel", persistent_forward_kernel, tiling.blocks(),
+                           smem, stream, a, ps, geometry_of(tiling));
 }
 
 }  // namespace rnnattn::kernels

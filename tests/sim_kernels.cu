@@ -96,7 +96,105 @@ __global__ void cooperative_kernel(float* data, int n) {
   data[n + i] = data[(i + blockDim.x) % n];  // another block's value, written before the sync
 }
 
+__global__ void grid_exchange_kernel(float* data, int n, bool with_sync) {
+  cooperative_groups::grid_group grid = cooperative_groups::this_grid();
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  data[i] = static_cast<float>(i);
+  if (with_sync) grid.sync();
+  data[n + i] = data[(i + blockDim.x) % n];  // the next block's value
+}
+
+__global__ void grid_steps_kernel(float* buf, int n, int steps, bool double_buffer) {
+  cooperative_groups::grid_group grid = cooperative_groups::this_grid();
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  int cur = 0;
+  for (int t = 0; t < steps; ++t) {
+    const float* prev = buf + cur * n;
+    float* next = buf + (double_buffer ? cur ^ 1 : cur) * n;
+    const float v = prev[(i + blockDim.x) % n] * 0.5f + 1.f;
+    next[i] = v;
+    grid.sync();
+    if (double_buffer) cur ^= 1;
+  }
+}
+
+__global__ void accumulate_kernel(const float* in, float* sum, bool atomic) {
+  const float v = in[blockIdx.x * blockDim.x + threadIdx.x];
+  if (atomic) {
+    atomicAdd(sum, v);
+  } else {
+    *sum += v;
+  }
+}
+
+__global__ void atomic_and_plain_kernel(const float* in, float* sum) {
+  atomicAdd(sum, in[blockIdx.x * blockDim.x + threadIdx.x]);
+  if (blockIdx.x == 0 && threadIdx.x == 0) *sum = 0.f;
+}
+
+__global__ void warp_exchange_kernel(const float* in, float* out, int sync) {
+  RNNATTN_SHARED_ARRAY(float, buf, 32);
+  const int l = static_cast<int>(threadIdx.x);
+  buf[l] = in[l];
+  const unsigned half = l < 16 ? 0x0000ffffu : 0xffff0000u;
+  if (sync == 1) __syncwarp();
+  if (sync >= 2) __syncwarp(half);
+  const int src = sync == 2 ? (l & 16) | ((l + 1) & 15) : (l + 1) % 32;
+  out[l] = buf[src];
+}
+
+__global__ void half_warp_sums_kernel(const float* in, float* out) {
+  float v = in[threadIdx.x];
+  if (threadIdx.x < 16) {
+    for (int off = 8; off > 0; off /= 2) v += __shfl_xor_sync(0x0000ffffu, v, off);
+  } else {
+    for (int off = 8; off > 0; off /= 2) v += __shfl_xor_sync(0xffff0000u, v, off);
+  }
+  out[threadIdx.x] = v;
+}
+
+__global__ void block_order_kernel(int* counter, int* order) {
+  if (threadIdx.x == 0) order[atomicAdd(counter, 1)] = static_cast<int>(blockIdx.x);
+}
+
+__global__ void add_one_kernel(const float* in, float* out) {
+  out[threadIdx.x] = in[threadIdx.x] + 1.f;
+}
+
 }  // namespace
+
+void grid_exchange(float* data, int blocks, int threads, bool with_sync, cudaStream_t s) {
+  kernels::launch_cooperative("grid_exchange_kernel", grid_exchange_kernel, blocks, threads, 0, s,
+                              data, blocks * threads, with_sync);
+}
+void grid_steps(float* buf, int blocks, int threads, int steps, bool double_buffer,
+                cudaStream_t s) {
+  kernels::launch_cooperative("grid_steps_kernel", grid_steps_kernel, blocks, threads, 0, s, buf,
+                              blocks * threads, steps, double_buffer);
+}
+void accumulate(const float* in, float* sum, int blocks, int threads, bool atomic, cudaStream_t s) {
+  launch_kernel("accumulate_kernel", accumulate_kernel, blocks, threads, 0, s, in, sum, atomic);
+}
+void atomic_and_plain(const float* in, float* sum, int blocks, int threads, cudaStream_t s) {
+  launch_kernel("atomic_and_plain_kernel", atomic_and_plain_kernel, blocks, threads, 0, s, in, sum);
+}
+void warp_exchange(const float* in, float* out, int sync, cudaStream_t s) {
+  launch_kernel("warp_exchange_kernel", warp_exchange_kernel, 1, 32, 0, s, in, out, sync);
+}
+void half_warp_sums(const float* in, float* out, cudaStream_t s) {
+  launch_kernel("half_warp_sums_kernel", half_warp_sums_kernel, 1, 32, 0, s, in, out);
+}
+void block_order(int* counter, int* order, int blocks, bool cooperative, cudaStream_t s) {
+  if (cooperative) {
+    kernels::launch_cooperative("block_order_kernel", block_order_kernel, blocks, 32, 0, s, counter,
+                                order);
+  } else {
+    launch_kernel("block_order_kernel", block_order_kernel, blocks, 32, 0, s, counter, order);
+  }
+}
+void add_one(const float* in, float* out, int n, cudaStream_t s) {
+  launch_kernel("add_one_kernel", add_one_kernel, 1, n, 0, s, in, out);
+}
 
 void exchange(const float* in, float* out, int blocks, int threads, bool with_barrier,
               cudaStream_t s) {

@@ -26,4 +26,31 @@ void bank(float* out, int stride, cudaStream_t s);
 // data [2 * blocks * threads]: a grid sync between a write and a read of another block's value.
 void cooperative(float* data, int blocks, int threads, bool cooperative_launch, cudaStream_t s);
 
+// ---- cross-block and warp-level races (the race checks of global and shared memory) ----------
+// Cooperative: each block writes its part of data[0, n) (n = blocks * threads), then reads the
+// next block's part into data[n, 2n); with_sync = false drops the grid sync between the two.
+void grid_exchange(float* data, int blocks, int threads, bool with_sync, cudaStream_t s);
+// Cooperative, a persistent recurrence in miniature: for `steps` steps every thread reads the
+// next block's value of the previous step and writes its own new value, one grid sync a step.
+// double_buffer = false keeps both steps in one buffer (buf [2 * blocks * threads]).
+void grid_steps(float* buf, int blocks, int threads, int steps, bool double_buffer, cudaStream_t s);
+// *sum += in[i] over blocks * threads elements from every thread: with atomicAdd, or as a plain
+// read-modify-write (the planted race).
+void accumulate(const float* in, float* sum, int blocks, int threads, bool atomic, cudaStream_t s);
+// Like accumulate with atomics, but thread 0 of block 0 also stores to *sum plainly.
+void atomic_and_plain(const float* in, float* sum, int blocks, int threads, cudaStream_t s);
+// One warp exchanges through shared memory: out[l] = in[(l + 1) % 32]. sync 0: nothing
+// between the write and the read (a race); 1: __syncwarp(); 2: each half-warp synchronises and
+// exchanges within itself (__syncwarp(0x0000ffff) / (0xffff0000), out[l] = in of the next lane of
+// its half); 3: each half synchronises with its own mask but reads across halves (a race).
+void warp_exchange(const float* in, float* out, int sync, cudaStream_t s);
+// Disjoint-mask shuffles in divergent branches: lanes 0..15 and 16..31 each sum their half with
+// __shfl_xor_sync on their own mask; out[l] = the sum of l's half.
+void half_warp_sums(const float* in, float* out, cudaStream_t s);
+// Records the order in which blocks start: order[k] = the k-th block to run (atomics only).
+void block_order(int* counter, int* order, int blocks, bool cooperative, cudaStream_t s);
+// out[i] = in[i] + 1, one block of `n` threads (n <= 1024): a writer or reader for the cross-
+// stream tests.
+void add_one(const float* in, float* out, int n, cudaStream_t s);
+
 }  // namespace rnnattn::simtest

@@ -98,23 +98,38 @@ std::vector<SeqCase> cases() {
       {168, 3, 2, 129, 2},  // split 4, 3 rows
       {1, 3, 2, 1024, 1},   // 64 slices
       {3, 1, 2, 64, 1},     // T = 1
+      {4, 1, 2, 16, 1},     // one slice and T = 1 (also without lengths)
+      {9, 2, 3, 7, 2},      // one slice, 9 padding units
   };
   for (const auto& s : persistent) {
     for (bool attn : {true, false}) {
       // With lengths (a plain model's dL/dh passes back through the padding); without them for
       // the first shapes.
       for (bool len : {true, false}) {
-        if (!len && s[3] > 2) continue;
+        if (!len && s[3] > 2 && s[1] > 1) continue;
         SeqCase c{s[0], s[1], s[2], s[3], s[4], 1, false, attn, len, cuda::Path::kFused};
         c.rec = cuda::Recurrence::kPersistent;
         out.push_back(c);
       }
     }
   }
-  // And the segment kernels forced where the model picks the persistent ones.
-  SeqCase seg{1, 3, 2, 1024, 1, 1, false, true, true, cuda::Path::kFused};
-  seg.rec = cuda::Recurrence::kSegment;
-  out.push_back(seg);
+  // And the segment kernels forced: where the model picks the persistent ones, and the fused
+  // forward and backward with lengths over the segment geometries: the seed, T = 1, a 64-thread
+  // segment (cross-warp sums), several segments a block with a partial last block, Wh in shared
+  // memory at H = 129 (66 KB, opt-in), Wh through L2 at H = 300.
+  const int segment[][5] = {
+      // B, T, D, H, O
+      {1, 3, 2, 1024, 1}, {1, 20, 1, 2, 1},  {6, 1, 2, 5, 1},   {5, 6, 3, 33, 2},
+      {37, 5, 2, 12, 1},  {9, 4, 2, 129, 1}, {3, 3, 2, 300, 2},
+  };
+  for (const auto& s : segment) {
+    for (bool attn : {true, false}) {
+      if (s[3] == 1024 && !attn) continue;
+      SeqCase c{s[0], s[1], s[2], s[3], s[4], 1, false, attn, true, cuda::Path::kFused};
+      c.rec = cuda::Recurrence::kSegment;
+      out.push_back(c);
+    }
+  }
   return out;
 }
 

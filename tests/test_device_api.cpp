@@ -163,6 +163,45 @@ TEST(DeviceApi, TrainingStepInTheCallersGraph) {
   EXPECT_TRUE(all_close("params after 4 Adam steps", graphed, p, 1e-5, 1e-4));
 }
 
+// The Adam kernel against the CPU Adam over 60 steps, each with fresh gradients (some zero, some
+// large, both signs), compared after every step: params, m, v and the step counter. The first
+// steps are where bias correction matters most (at t = 1 the step is lr * g / (|g| + eps) in
+// effect, sqrt(1 - b2) / (1 - b1) = 0.316 times the uncorrected one), so an error in it shows
+// there; b1 = 0.8, b2 = 0.95 make the correction move over the run. P = 1041 (several blocks, a
+// partial last one). Tolerance: 2e-6 relative + 1e-7 absolute per element (the GPU and the
+// host may round sqrt, pow and the division differently by an ulp or two per step).
+TEST(DeviceApi, AdamKernelFollowsTheCpuAdamStepByStep) {
+  SKIP_WITHOUT_GPU();
+  CudaStream stream;
+  const cudaStream_t s = stream.get();
+  ModelConfig cfg;
+  cfg.hidden_size = 30;
+  cuda::Handle h(cfg, s);
+  const std::size_t n = h.parameter_count();  // 1041 = D H + H H + 3 H + T + H O + O
+  ASSERT_EQ(n, 1041u);
+  const AdamConfig adam{0.01f, 0.8f, 0.95f, 1e-7f};
+  std::vector<float> p = random_vector<float>(n, 31);
+  AdamState st;
+  st.reset(n);
+  auto params = to_device(p, s);
+  auto m = to_device(std::vector<float>(n, 0.f), s), v = to_device(std::vector<float>(n, 0.f), s);
+  DeviceBuffer<std::int64_t> step(1);
+  RNNATTN_CUDA_CHECK(cudaMemsetAsync(step.get(), 0, sizeof(std::int64_t), s));
+  for (int t = 1; t <= 60; ++t) {
+    std::vector<float> g = random_vector<float>(n, 100 + t, -1.0, 1.0);
+    for (std::size_t i = 0; i < n; i += 7) g[i] = 0.f;
+    for (std::size_t i = 3; i < n; i += 11) g[i] *= 1e3f;
+    auto dg = to_device(g, s);
+    h.adam_update(adam, params.get(), dg.get(), m.get(), v.get(), step.get());
+    adam_update(adam, st, p.data(), g.data(), n);
+    SCOPED_TRACE("step " + std::to_string(t));
+    ASSERT_EQ(to_host(step, s)[0], t);
+    ASSERT_TRUE(all_close("m", to_host(m, s), st.m, 1e-7, 2e-6));
+    ASSERT_TRUE(all_close("v", to_host(v, s), st.v, 1e-7, 2e-6));
+    ASSERT_TRUE(all_close("params", to_host(params, s), p, 1e-7, 2e-6));
+  }
+}
+
 // A caller's cuBLAS handle: the handle sets its stream and leaves the rest to the caller.
 TEST(DeviceApi, CallersCublasHandle) {
   SKIP_WITHOUT_GPU();

@@ -4,11 +4,14 @@
 // forgotten stream ordering, allocation inside a graph capture) is caught with a message naming
 // kernel, block, thread and address, and its correct twin runs clean; the counters match access
 // patterns worked out by hand; the counters file gets one line per launch.
+#include <cublas_v2.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <sstream>
 
 #include "backend_cuda.hpp"
@@ -194,6 +197,367 @@ TEST_F(Simulator, CooperativeLaunchesSyncTheGrid) {
     FAIL() << "a cooperative grid of 1000 blocks of 1024 threads was accepted";
   } catch (const CudaError& e) {
     EXPECT_NE(std::string(e.what()).find("cannot all be resident"), std::string::npos) << e.what();
+  }
+}
+
+// ---- races through global memory, warp-level synchronisation, schedules ------------------------
+
+// Runs `body` under each block order, then returns to the environment's (RNNATTN_SIM_ORDER).
+void under_each_order(const std::function<void(const std::string&)>& body) {
+  for (const char* order : {"index", "reverse", "shuffle:7"}) {
+    ASSERT_TRUE(sim::set_schedule(order));
+    SCOPED_TRACE(std::string("block order ") + order);
+    body(order);
+  }
+  sim::set_schedule("");
+}
+
+TEST_F(Simulator, MissingGridBarrierIsACrossBlockRace) {
+  under_each_order([&](const std::string&) {
+    DeviceBuffer<float> data(2 * 4 * 64);
+    // Initialised first, so that the stale read is a race, not a read of unwritten memory.
+    RNNATTN_CUDA_CHECK(cudaMemsetAsync(data.get(), 0, data.size() * sizeof(float), s_));
+    expect_caught([&] { st::grid_exchange(data.get(), 4, 64, false, s_); },
+                  {"kernel grid_exchange_kernel", "global-memory race at 0x", "-byte allocation)",
+                   "another thread's", "block (", "with no barrier between them"});
+    RNNATTN_CUDA_CHECK(cudaMemsetAsync(data.get(), 0, data.size() * sizeof(float), s_));
+    st::grid_exchange(data.get(), 4, 64, true, s_);
+    const auto got = download(data);
+    for (int i = 0; i < 256; ++i) ASSERT_EQ(got[256 + i], static_cast<float>((i + 64) % 256));
+  });
+}
+
+TEST_F(Simulator, SingleBufferAcrossGridBarriersIsARace) {
+  under_each_order([&](const std::string&) {
+    const int blocks = 3, threads = 64, n = blocks * threads, steps = 4;
+    const auto init = test::random_vector<float>(2 * n, 11);
+    auto buf = upload(init);
+    expect_caught([&] { st::grid_steps(buf.get(), blocks, threads, steps, false, s_); },
+                  // A write after another block's read, or (when the writer ran first) a read
+                  // of another block's write: which one depends on the order, the report not.
+                  {"kernel grid_steps_kernel", "global-memory race", "another thread's",
+                   "with no barrier between them"});
+    buf = upload(init);
+    st::grid_steps(buf.get(), blocks, threads, steps, true, s_);
+    // The double-buffered recurrence against the same recurrence on the host.
+    std::vector<float> cur(init.begin(), init.begin() + n), next(n);
+    for (int t = 0; t < steps; ++t) {
+      for (int i = 0; i < n; ++i) next[i] = cur[(i + threads) % n] * 0.5f + 1.f;
+      cur.swap(next);
+    }
+    const auto got = download(buf);
+    for (int i = 0; i < n; ++i) ASSERT_EQ(got[(steps % 2) * n + i], cur[i]) << i;
+  });
+}
+
+TEST_F(Simulator, NonAtomicAccumulationIsARaceAndAtomicsAreNot) {
+  under_each_order([&](const std::string&) {
+    const auto in = test::random_vector<float>(4 * 32, 12);
+    const auto din = upload(in);
+    DeviceBuffer<float> sum(1);
+    RNNATTN_CUDA_CHECK(cudaMemsetAsync(sum.get(), 0, sizeof(float), s_));
+    expect_caught([&] { st::accumulate(din.get(), sum.get(), 4, 32, false, s_); },
+                  {"kernel accumulate_kernel", "global-memory race", "of another thread's write",
+                   "thread ("});
+    RNNATTN_CUDA_CHECK(cudaMemsetAsync(sum.get(), 0, sizeof(float), s_));
+    st::accumulate(din.get(), sum.get(), 4, 32, true, s_);
+    double want = 0;
+    for (float v : in) want += v;
+    EXPECT_NEAR(download(sum)[0], want, 1e-4);
+    // A plain store to a word others update atomically is a race too.
+    expect_caught([&] { st::atomic_and_plain(din.get(), sum.get(), 4, 32, s_); },
+                  {"kernel atomic_and_plain_kernel", "global-memory race", "atomic"});
+  });
+}
+
+TEST_F(Simulator, SyncwarpOrdersTheLanesItNames) {
+  std::vector<float> in(32);
+  for (int i = 0; i < 32; ++i) in[i] = static_cast<float>(100 + i);
+  const auto din = upload(in);
+  DeviceBuffer<float> out(32);
+  expect_caught([&] { st::warp_exchange(din.get(), out.get(), 0, s_); },
+                {"kernel warp_exchange_kernel", "shared-memory race", "another thread's",
+                 "block (0,0,0) thread ("});
+  st::warp_exchange(din.get(), out.get(), 1, s_);  // __syncwarp(): a correct exchange
+  auto got = download(out);
+  for (int l = 0; l < 32; ++l) EXPECT_EQ(got[l], in[(l + 1) % 32]) << l;
+  st::warp_exchange(din.get(), out.get(), 2, s_);  // each half on its own mask
+  got = download(out);
+  for (int l = 0; l < 32; ++l) EXPECT_EQ(got[l], in[(l & 16) | ((l + 1) & 15)]) << l;
+  // A half-warp mask orders its own lanes only: lane 15 reading lane 16 is still a race.
+  expect_caught(
+      [&] { st::warp_exchange(din.get(), out.get(), 3, s_); },
+      {"kernel warp_exchange_kernel", "shared-memory race", "thread (15,0,0)", "thread (16,0,0)"});
+}
+
+TEST_F(Simulator, DisjointMaskShufflesInDivergentBranchesRendezvousPerMask) {
+  const auto in = test::random_vector<float>(32, 13);
+  const auto din = upload(in);
+  DeviceBuffer<float> out(32);
+  st::half_warp_sums(din.get(), out.get(), s_);
+  const auto got = download(out);
+  for (int l = 0; l < 32; ++l) {
+    // The butterfly's own order of additions, so the comparison can be exact.
+    std::vector<float> v(in.begin() + (l & 16), in.begin() + (l & 16) + 16);
+    for (int off = 8; off > 0; off /= 2) {
+      std::vector<float> w(16);
+      for (int k = 0; k < 16; ++k) w[k] = v[k] + v[k ^ off];
+      v.swap(w);
+    }
+    EXPECT_EQ(got[l], v[l & 15]) << l;
+  }
+}
+
+TEST_F(Simulator, BlockOrdersAreTheOnesAsked) {
+  const int blocks = 9;
+  for (bool coop : {false, true}) {
+    std::map<std::string, std::vector<int>> seen;
+    for (const char* order : {"index", "reverse", "shuffle:1", "shuffle:2", "shuffle:2"}) {
+      ASSERT_TRUE(sim::set_schedule(order));
+      DeviceBuffer<int> counter(1), got(blocks);
+      RNNATTN_CUDA_CHECK(cudaMemsetAsync(counter.get(), 0, sizeof(int), s_));
+      st::block_order(counter.get(), got.get(), blocks, coop, s_);
+      std::vector<int> h(blocks);
+      RNNATTN_CUDA_CHECK(
+          cudaMemcpyAsync(h.data(), got.get(), blocks * sizeof(int), cudaMemcpyDeviceToHost, s_));
+      EXPECT_EQ(sim::schedule(), order);
+      std::vector<int> sorted = h;
+      std::sort(sorted.begin(), sorted.end());
+      for (int i = 0; i < blocks; ++i) ASSERT_EQ(sorted[i], i) << "not a permutation";
+      if (seen.count(order)) {
+        // Same seed, another launch: another order (each launch draws its own).
+        EXPECT_NE(seen[order], h) << order;
+      }
+      seen[order] = h;
+    }
+    sim::set_schedule("");
+    std::vector<int> index(blocks), reverse(blocks);
+    for (int i = 0; i < blocks; ++i) index[i] = i, reverse[i] = blocks - 1 - i;
+    EXPECT_EQ(seen["index"], index);
+    EXPECT_EQ(seen["reverse"], reverse);
+    EXPECT_NE(seen["shuffle:1"], index);
+    EXPECT_NE(seen["shuffle:1"], seen["shuffle:2"]);
+  }
+  EXPECT_FALSE(sim::set_schedule("sideways"));
+  EXPECT_FALSE(sim::set_schedule("shuffle:x"));
+}
+
+// Two streams with no event between them: a kernel on one reads what a kernel on the other
+// writes. The lazy streams run the reader first; the race check reports the writer, naming the
+// other operation. An event makes the same work correct.
+TEST_F(Simulator, UnorderedStreamsRace) {
+  cudaStream_t other = nullptr;
+  RNNATTN_CUDA_CHECK(cudaStreamCreateWithFlags(&other, cudaStreamNonBlocking));
+  const auto din = upload(std::vector<float>(64, 1.f));
+  DeviceBuffer<float> mid(64), out(64);
+  RNNATTN_CUDA_CHECK(cudaMemsetAsync(mid.get(), 0, 64 * sizeof(float), s_));
+  RNNATTN_CUDA_CHECK(cudaStreamSynchronize(s_));
+  st::add_one(din.get(), mid.get(), 64, s_);     // writer, stream s_
+  st::add_one(mid.get(), out.get(), 64, other);  // reader, stream other, no wait
+  try {
+    (void)cudaStreamSynchronize(other);
+    expect_caught(
+        [&] {}, {"kernel add_one_kernel", "global-memory race", "write after another thread's read",
+                 "add_one_kernel, an operation not ordered before this one"});
+  } catch (...) {
+    cudaStreamDestroy(other);
+    throw;
+  }
+  // Ordered with an event: no report, and the reader sees the writer's values.
+  cudaEvent_t done = nullptr;
+  RNNATTN_CUDA_CHECK(cudaEventCreate(&done));
+  st::add_one(din.get(), mid.get(), 64, s_);
+  RNNATTN_CUDA_CHECK(cudaEventRecord(done, s_));
+  RNNATTN_CUDA_CHECK(cudaStreamWaitEvent(other, done, 0));
+  st::add_one(mid.get(), out.get(), 64, other);
+  RNNATTN_CUDA_CHECK(cudaStreamSynchronize(other));
+  EXPECT_EQ(sim::last_violation(), "");
+  std::vector<float> h(64);
+  RNNATTN_CUDA_CHECK(cudaMemcpy(h.data(), out.get(), 64 * sizeof(float), cudaMemcpyDeviceToHost));
+  EXPECT_EQ(h[7], 3.f);
+  // A library copy takes part as its own thread: a copy on `other` of what s_ writes.
+  st::add_one(din.get(), mid.get(), 64, s_);
+  RNNATTN_CUDA_CHECK(
+      cudaMemcpyAsync(out.get(), mid.get(), 64 * sizeof(float), cudaMemcpyDeviceToDevice, other));
+  (void)cudaStreamSynchronize(other);
+  expect_caught([&] {}, {"global-memory race", "cudaMemcpy (device to device)"});
+  cudaEventDestroy(done);
+  cudaStreamDestroy(other);
+}
+
+// ---- hazards only hardware would trip, modelled here ---------------------------------------
+
+// One forward_training and backward through the device API; returns y and the gradient, and the
+// kernels that ran.
+struct PassResult {
+  std::vector<float> y, grad;
+  std::vector<std::string> kernels;
+  std::vector<std::size_t> persistent_smem;  // dynamic shared memory of persistent launches
+};
+
+class SimulatorPass : public Simulator {
+ protected:
+  PassResult run_pass(cuda::Handle& h, const ModelConfig& cfg, int batch) {
+    const auto p = upload(init_parameters(cfg, 7));
+    const auto x = upload(test::random_vector<float>(
+        static_cast<std::size_t>(batch) * cfg.steps * cfg.input_size, 8));
+    const auto dy = upload(test::random_vector<float>(batch * cfg.output_size, 9));
+    DeviceBuffer<float> y(batch * cfg.output_size), g(p.size());
+    DeviceBuffer<unsigned char> work(h.workspace_size(batch)), reserve(h.reserve_size(batch));
+    PassResult r;
+    sim::set_launch_observer([&](const sim::LaunchStats& st) {
+      r.kernels.push_back(st.kernel);
+      if (st.kernel.rfind("persistent_", 0) == 0)
+        r.persistent_smem.push_back(st.dynamic_smem_bytes);
+    });
+    sim::set_counting(true);
+    h.forward_training(p.get(), x.get(), batch, y.get(), nullptr, nullptr, reserve.get(),
+                       reserve.size(), work.get(), work.size());
+    h.backward(p.get(), x.get(), batch, y.get(), dy.get(), reserve.get(), reserve.size(), g.get(),
+               nullptr, cuda::GradMode::kOverwrite, work.get(), work.size());
+    RNNATTN_CUDA_CHECK(cudaStreamSynchronize(h.stream()));
+    sim::set_counting(false);
+    sim::set_launch_observer(nullptr);
+    r.y = download(y);
+    r.grad = download(g);
+    return r;
+  }
+  static long count(const PassResult& r, const char* kernel) {
+    return std::count(r.kernels.begin(), r.kernels.end(), kernel);
+  }
+};
+
+// cublasSetStream resets cuBLAS's workspace to its default pool (cuBLAS documents it; the
+// simulator's cuBLAS models it and counts GEMMs on that pool, which may allocate). The device
+// API's own handle and a caller's handle prepared on the handle's stream keep their workspaces.
+TEST_F(SimulatorPass, CublasKeepsTheWorkspaceItWasGiven) {
+  ModelConfig cfg;
+  cfg.hidden_size = 8;
+  cfg.steps = 3;
+  {
+    cuda::Handle owned(cfg, s_);
+    const auto before = sim::cublas_default_workspace_calls();
+    run_pass(owned, cfg, 3);
+    run_pass(owned, cfg, 3);
+    EXPECT_EQ(sim::cublas_default_workspace_calls(), before)
+        << "the owned handle's GEMMs ran on cuBLAS's default pool";
+  }
+  cublasHandle_t mine = nullptr;
+  ASSERT_EQ(cublasCreate(&mine), CUBLAS_STATUS_SUCCESS);
+  DeviceBuffer<unsigned char> ws(1 << 20);
+  ASSERT_EQ(cublasSetStream(mine, s_), CUBLAS_STATUS_SUCCESS);
+  ASSERT_EQ(cublasSetWorkspace(mine, ws.get(), ws.size()), CUBLAS_STATUS_SUCCESS);
+  {
+    cuda::Handle theirs(cfg, s_, mine);
+    const auto before = sim::cublas_default_workspace_calls();
+    run_pass(theirs, cfg, 3);
+    EXPECT_EQ(sim::cublas_default_workspace_calls(), before)
+        << "a caller's handle already on the stream was rebound (its workspace reset)";
+  }
+  // A caller's handle on another stream is rebound: its workspace is reset, as documented.
+  ASSERT_EQ(cublasSetStream(mine, nullptr), CUBLAS_STATUS_SUCCESS);
+  ASSERT_EQ(cublasSetWorkspace(mine, ws.get(), ws.size()), CUBLAS_STATUS_SUCCESS);
+  {
+    cuda::Handle theirs(cfg, s_, mine);
+    const auto before = sim::cublas_default_workspace_calls();
+    run_pass(theirs, cfg, 3);
+    EXPECT_GT(sim::cublas_default_workspace_calls(), before);
+  }
+  cublasDestroy(mine);
+}
+
+// A GPU can refuse a cooperative launch that its occupancy query allowed (MPS, green contexts):
+// the persistent kernels then fall back to the segment kernels, say so once, and do not try the
+// refused grid again; under graph capture the refusal is an error that says what to do.
+TEST_F(SimulatorPass, RefusedCooperativeLaunchFallsBackToTheSegmentKernels) {
+  ModelConfig cfg;
+  cfg.hidden_size = 40;
+  cfg.steps = 4;
+  cuda::Handle segment(cfg, s_);
+  segment.set_recurrence(cuda::Recurrence::kSegment);
+  const PassResult want = run_pass(segment, cfg, 5);
+  cuda::Handle h(cfg, s_);
+  h.set_recurrence(cuda::Recurrence::kPersistent);
+  const PassResult persistent = run_pass(h, cfg, 5);
+  EXPECT_EQ(count(persistent, "persistent_forward_kernel"), 1);
+
+  sim::set_refuse_cooperative(true);
+  ::testing::internal::CaptureStderr();
+  const PassResult first = run_pass(h, cfg, 5);
+  const PassResult second = run_pass(h, cfg, 5);
+  const std::string said = ::testing::internal::GetCapturedStderr();
+  std::cout << said;
+  EXPECT_EQ(count(first, "persistent_forward_kernel") + count(first, "persistent_backward_kernel"),
+            0);
+  EXPECT_EQ(first.y, want.y);  // the segment kernels ran: their bits
+  EXPECT_EQ(first.grad, want.grad);
+  EXPECT_EQ(second.grad, want.grad);
+  for (const char* k : {"persistent_forward_kernel", "persistent_backward_kernel"}) {
+    const std::string m = std::string("refused the cooperative launch of ") + k;
+    const auto at = said.find(m);
+    EXPECT_NE(at, std::string::npos) << said;
+    EXPECT_EQ(said.find(m, at + 1), std::string::npos) << "said more than once: " << said;
+  }
+  EXPECT_NE(said.find("running the segment kernels for this shape from now on"), std::string::npos);
+
+  // Another grid (B = 40), first met while capturing: an error naming the remedy.
+  const auto p = upload(init_parameters(cfg, 7));
+  const auto x = upload(test::random_vector<float>(40 * cfg.steps, 8));
+  DeviceBuffer<float> y(40);
+  DeviceBuffer<unsigned char> work(h.workspace_size(40)), reserve(h.reserve_size(40));
+  RNNATTN_CUDA_CHECK(cudaStreamSynchronize(s_));
+  RNNATTN_CUDA_CHECK(cudaStreamBeginCapture(s_, cudaStreamCaptureModeRelaxed));
+  try {
+    h.forward_training(p.get(), x.get(), 40, y.get(), nullptr, nullptr, reserve.get(),
+                       reserve.size(), work.get(), work.size());
+    ADD_FAILURE() << "a refused cooperative launch during capture went unreported";
+  } catch (const CudaError& e) {
+    EXPECT_NE(std::string(e.what()).find("while a CUDA graph was being captured"),
+              std::string::npos)
+        << e.what();
+  }
+  cudaGraph_t g = nullptr;
+  (void)cudaStreamEndCapture(s_, &g);
+  if (g) cudaGraphDestroy(g);
+  (void)cudaGetLastError();
+  sim::set_refuse_cooperative(false);
+}
+
+// The opt-in to more than 48 KB of dynamic shared memory belongs to a kernel on one device: a
+// program using two GPUs must raise it on each (the simulator presents two).
+TEST_F(SimulatorPass, LargeSharedMemoryLaunchesWorkOnEveryDevice) {
+  sim::set_device_count(2);
+  ModelConfig cfg;
+  cfg.hidden_size = 128;  // Wh in shared memory: 64 KB
+  cfg.steps = 2;
+  std::vector<PassResult> got;
+  for (int device : {0, 1}) {
+    RNNATTN_CUDA_CHECK(cudaSetDevice(device));
+    cuda::Handle h(cfg, s_);
+    h.set_recurrence(cuda::Recurrence::kSegment);
+    got.push_back(run_pass(h, cfg, 2));
+    EXPECT_EQ(count(got.back(), "fused_forward_kernel<Wh in smem>"), 1) << "device " << device;
+  }
+  EXPECT_EQ(got[0].grad, got[1].grad);
+  RNNATTN_CUDA_CHECK(cudaSetDevice(0));
+  sim::set_device_count(1);
+}
+
+// A persistent grid of at most one block an SM asks for more than half an SM's shared memory:
+// two of its blocks can never share an SM (which would slow every grid barrier).
+TEST_F(SimulatorPass, PersistentBlocksHaveAnSmEach) {
+  for (int hidden : {8, 40, 300}) {
+    ModelConfig cfg;
+    cfg.hidden_size = hidden;
+    cfg.steps = 2;
+    cuda::Handle h(cfg, s_);
+    h.set_recurrence(cuda::Recurrence::kPersistent);
+    const PassResult r = run_pass(h, cfg, 7);
+    ASSERT_EQ(r.persistent_smem.size(), 2u) << "H = " << hidden;
+    for (std::size_t smem : r.persistent_smem) {
+      EXPECT_GT(2 * (smem + 1024), 228u * 1024) << "H = " << hidden << ": " << smem << " bytes";
+      EXPECT_LE(smem, 227u * 1024);
+    }
   }
 }
 

@@ -3,7 +3,10 @@
 
 Benchmarks are named op/impl/shape/model. For every (op, shape, model) row the table gives each
 implementation's time and the ratios: fused vs CPU, fused vs unfused, fused vs cuDNN (RNN plus
-separate attention; best of STANDARD and PERSIST_STATIC_SMALL_H) and fused vs cuDNN's RNN alone.
+separate attention; best of STANDARD, PERSIST_STATIC and PERSIST_STATIC_SMALL_H, all FP32 with
+CUDNN_FMA_MATH) and fused vs cuDNN's RNN alone. cuDNN with TF32 allowed (cudnn_standard_tf32) gets
+its own, labelled column and no ratio: it is not an FP32 comparison. A table per cuDNN algorithm
+says where cuDNN refused a shape.
 PyTorch eager (bench/bench_torch.py, merged with --extra) gets a column and a ratio.
 A ratio > 1 means fused is faster. Skipped cases (errors) show their message.
 A second table sets the fused path's two recurrence designs side by side (fused-segment,
@@ -15,8 +18,8 @@ import json
 import sys
 from collections import defaultdict
 
-IMPLS = ["cpu", "unfused", "fused", "cudnn_standard", "cudnn_persist_small_h",
-         "cudnn_standard_rnn_only", "cudnn_persist_small_h_rnn_only"]
+CUDNN_FP32 = ["cudnn_standard", "cudnn_persist", "cudnn_persist_small_h"]
+CUDNN_ALGOS = CUDNN_FP32 + ["cudnn_standard_tf32"]
 
 
 def main():
@@ -34,6 +37,7 @@ def main():
     rows = defaultdict(dict)
     chose_persistent = {}
     errors = {}
+    refused = defaultdict(dict)  # (op, shape, model) -> cuDNN impl -> message
     for b in data["benchmarks"]:
         name = b["name"].split("/manual_time")[0]
         parts = name.split("/")
@@ -42,6 +46,8 @@ def main():
         op, impl, shape, model = parts[:4]
         if b.get("error_occurred"):
             errors[name] = b.get("error_message", "error")
+            if impl.startswith("cudnn_"):
+                refused[(op, shape, model)][impl] = errors[name]
             continue
         unit = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[b.get("time_unit", "ns")]
         rows[(op, shape, model)][impl] = b["real_time"] * unit
@@ -63,21 +69,31 @@ def main():
     out = [f"# rnnattn benchmarks — {a.gpu}, commit {a.commit}", "",
            "Times are per call (Google Benchmark's mean over its iterations; GPU cases timed with CUDA events). Ratios: other / fused, "
            "so > 1 means the fused path is faster.", "",
-           "| op | shape | model | cpu | unfused | fused | cuDNN+attn (best) | cuDNN RNN only (best) | PyTorch eager | fused vs cpu | fused vs unfused | fused vs cuDNN+attn | fused vs cuDNN RNN | fused vs PyTorch |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+           "| op | shape | model | cpu | unfused | fused | cuDNN+attn (best FP32) | cuDNN RNN only (best FP32) | cuDNN+attn TF32 (not FP32) | PyTorch eager | fused vs cpu | fused vs unfused | fused vs cuDNN+attn | fused vs cuDNN RNN | fused vs PyTorch |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     losses = []
     for (op, shape, model), r in sorted(rows.items()):
         f = r.get("fused")
-        cd = best(r, ["cudnn_standard", "cudnn_persist_small_h"])
-        cr = best(r, ["cudnn_standard_rnn_only", "cudnn_persist_small_h_rnn_only"])
+        cd = best(r, CUDNN_FP32)
+        cr = best(r, [n + "_rnn_only" for n in CUDNN_FP32])
         pt = r.get("pytorch")
         out.append(f"| {op} | {shape} | {model} | {fmt(r.get('cpu'))} | {fmt(r.get('unfused'))} | {fmt(f)} | "
-                   f"{fmt(cd)} | {fmt(cr)} | {fmt(pt)} | {ratio(f, r.get('cpu'))} | {ratio(f, r.get('unfused'))} | "
+                   f"{fmt(cd)} | {fmt(cr)} | {fmt(r.get('cudnn_standard_tf32'))} | {fmt(pt)} | {ratio(f, r.get('cpu'))} | {ratio(f, r.get('unfused'))} | "
                    f"{ratio(f, cd)} | {ratio(f, cr)} | {ratio(f, pt)} |")
         for label, other in (("unfused", r.get("unfused")), ("cuDNN+attention", cd), ("PyTorch eager", pt)):
             if f and other and other < f:
                 losses.append(f"- {op} {shape} {model}: fused {fmt(f)} vs {label} {fmt(other)}")
     out += ["", "## Where fused loses", ""] + (losses or ["- nowhere"])
+    keys = sorted(k for k in set(rows) | set(refused)
+                  if any(n in rows.get(k, {}) or n in refused.get(k, {}) for n in CUDNN_ALGOS))
+    if keys:
+        out += ["", "## cuDNN by algorithm (RNN + attention)", "",
+                "| op | shape | model | STANDARD | PERSIST_STATIC | PERSIST_STATIC_SMALL_H | STANDARD, TF32 allowed |",
+                "|---|---|---|---|---|---|---|"]
+        for k in keys:
+            cells = [fmt(rows[k][n]) if n in rows.get(k, {}) else
+                     ("refused" if n in refused.get(k, {}) else "-") for n in CUDNN_ALGOS]
+            out.append(f"| {k[0]} | {k[1]} | {k[2]} | " + " | ".join(cells) + " |")
     rec = [(k, r) for k, r in sorted(rows.items()) if "fused-segment" in r and "fused-persistent" in r]
     if rec:
         out += ["", "## Recurrence: segment vs persistent vs the model's choice", "",

@@ -48,7 +48,7 @@ step() {  # step NAME LOG COMMAND...
 
 # 1. Every test, GPU ones included (they skip only where no GPU exists).
 step "all tests (ctest)" "$out/ctest.log" ctest --test-dir build --output-on-failure -j4
-step "GPU tests (gtest)" "$out/gpu-tests.log" build/tests/rnnattn_tests --gtest_filter='Gpu/*:Cuda.*:Device.*:CudaSequence*'
+step "GPU tests (gtest)" "$out/gpu-tests.log" build/tests/rnnattn_tests --gtest_filter='Gpu/*:Cuda.*:Device.*:DeviceApi.*:CudaSequence*'
 
 # 2. compute-sanitizer over a reduced set that still reaches every kernel: small shapes of the
 #    segment kernels, H = 256 and B > 16 at H = 257 (the model's choice there), H = 1024
@@ -67,6 +67,10 @@ reduced+=':Gpu/CudaSequence.*/*_L3_*:CudaSequenceTraining.*'
 # (64 slices), split 4 with 3 rows, split 8 (H = 257, above), padding units (H = 33, above).
 reduced+=':Gpu/CudaSequence.*/*_B1_T20_D1_H2_*_persistent:Gpu/CudaSequence.*/*_H1024_*_persistent'
 reduced+=':Gpu/CudaSequence.*/*_B168_*_persistent'
+# One slice at T = 1 (persistent), and the segment kernels forced with lengths: Wh in shared
+# memory at H = 129 (opt-in), through L2 at H = 300.
+reduced+=':Gpu/CudaSequence.*/*_B4_T1_D2_H16_*_persistent:Gpu/CudaSequence.*/*_H129_*_segment'
+reduced+=':Gpu/CudaSequence.*/*_H300_*_segment'
 cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 for tool in memcheck racecheck initcheck synccheck; do
   step "compute-sanitizer $tool" "$out/sanitizer-$tool.log" \

@@ -68,10 +68,13 @@ enum class Pass { kInference, kTraining };
 class Handle {
  public:
   // A handle for one model configuration, bound to `stream` (nullptr: the legacy default stream).
-  // cublas: the caller's cuBLAS handle, whose stream this handle sets to its own at every call
-  // (and whose workspace and math mode it leaves as they are), or null: one is created and owned,
-  // with its own workspace and plain FP32 arithmetic (no TF32). Throws InvalidArgument for a
-  // configuration the CUDA kernels do not support.
+  // cublas: the caller's cuBLAS handle, or null: one is created and owned, with its own
+  // workspace and plain FP32 arithmetic (no TF32). A caller's handle is bound to this handle's
+  // stream at every call where it is on another one; cublasSetStream then resets its workspace
+  // to cuBLAS's default pool (as cuBLAS documents), which may allocate, also during graph capture.
+  // So give a caller's handle this stream and its workspace beforehand (cublasSetStream, then
+  // cublasSetWorkspace): it is then left as it is, workspace and math mode included. Throws
+  // InvalidArgument for a configuration the CUDA kernels do not support.
   explicit Handle(const ModelConfig& config, cudaStream_t stream = nullptr,
                   cublasContext* cublas = nullptr, Path path = Path::kFused);
   ~Handle();

@@ -30,8 +30,185 @@ void record(ThreadState& t, std::uintptr_t site, std::uintptr_t addr, std::uint3
   r.lanes.emplace_back(addr, bytes);
 }
 
-void global_access(ThreadState& t, std::uintptr_t a, std::size_t n, bool write,
+// ---- races ---------------------------------------------------------------------------------
+// An access races with an earlier one to the same word when another thread made it, one of the
+// two writes, and no synchronisation that both took part in lies between them: __syncthreads or
+// a __syncwarp naming both lanes (same block), a grid sync (same cooperative launch), stream
+// order, an event or a host synchronisation (different operations). Atomics do not race with
+// atomics. Happens-before is checked, not the order this schedule ran them in, so a race shows
+// under every block order.
+
+Accessor current_accessor(const ThreadState& t) {
+  const Block& b = *t.block;
+  return Accessor{t.launch->op,
+                  t.launch->grid_epoch,
+                  b.linear,
+                  b.epoch,
+                  static_cast<std::uint32_t>(t.tid),
+                  b.warps[t.warp].syncs};
+}
+
+bool warp_synced(const Warp* w, std::uint32_t lane_a, std::uint32_t lane_b, std::uint32_t stamp) {
+  return w && w->pairs && w->pairs[lane_a * 32 + lane_b] > stamp;
+}
+
+// Whether p happened before c (w: c's warp, null for library work).
+bool ordered(const Accessor& p, const Accessor& c, const Warp* w) {
+  if (p.op != c.op) return op_ordered_before_current(p.op);
+  if (p.block != c.block) return p.grid < c.grid;
+  if (p.bepoch != c.bepoch) return true;  // a block barrier (or grid sync) since
+  if (p.tid == c.tid) return true;        // program order
+  return p.tid / 32 == c.tid / 32 && warp_synced(w, p.tid % 32, c.tid % 32, p.wstamp);
+}
+
+// A read of the summary not ordered before c, if any; `several` then says whether the summary
+// stands for readers in several blocks or warps.
+bool unordered_read(const Shadow& s, const Accessor& c, const Warp* w, Accessor& other,
+                    const char*& several) {
+  const Accessor& r = s.r;
+  other = r;
+  several = nullptr;
+  switch (s.r_scope) {
+    case ReadScope::kNone:
+      return false;
+    case ReadScope::kOneThread:
+      return !ordered(r, c, w);
+    default:
+      break;
+  }
+  if (r.op != c.op) return !op_ordered_before_current(r.op);
+  if (s.r_scope == ReadScope::kSeveralBlocks) {
+    several = "readers in several blocks, among them ";
+    return r.grid >= c.grid;
+  }
+  if (r.block != c.block) return r.grid >= c.grid;
+  if (r.bepoch < c.bepoch) return false;
+  if (s.r_scope == ReadScope::kOneBlock) {
+    several = "readers in several warps, among them ";
+    return true;
+  }
+  // kOneWarp: every reading lane must have synchronised with c since.
+  if (r.tid / 32 != c.tid / 32) return true;
+  for (std::uint32_t m = s.r_mask & ~(1u << c.tid % 32); m; m &= m - 1) {
+    const std::uint32_t lane = static_cast<std::uint32_t>(__builtin_ctz(m));
+    if (!warp_synced(w, lane, c.tid % 32, r.wstamp)) {
+      other.tid = r.tid / 32 * 32 + lane;
+      return true;
+    }
+  }
+  return false;
+}
+
+// Folds a read by c into the summary.
+void add_read(Shadow& s, const Accessor& c) {
+  Accessor& r = s.r;
+  const auto single = [&] {
+    r = c;
+    s.r_scope = ReadScope::kOneThread;
+    s.r_mask = 0;
+  };
+  if (s.r_scope == ReadScope::kNone) return single();
+  if (r.op != c.op) {
+    // Reads of an earlier operation: forgotten once ordered before this one; otherwise kept
+    // (this operation's reads are then not recorded: an approximation, see docs/simulator.md).
+    if (op_ordered_before_current(r.op)) single();
+    return;
+  }
+  if (r.grid < c.grid) return single();
+  if (s.r_scope == ReadScope::kSeveralBlocks) return;
+  if (r.block != c.block) {
+    s.r_scope = ReadScope::kSeveralBlocks;
+    return;
+  }
+  if (r.bepoch < c.bepoch) return single();
+  if (s.r_scope == ReadScope::kOneBlock) return;
+  if (r.tid / 32 != c.tid / 32) {
+    s.r_scope = ReadScope::kOneBlock;
+    return;
+  }
+  if (s.r_scope == ReadScope::kOneThread) {
+    if (r.tid == c.tid) {
+      r.wstamp = c.wstamp;
+      return;
+    }
+    s.r_mask = 1u << (r.tid % 32);
+    s.r_scope = ReadScope::kOneWarp;
+  }
+  s.r_mask |= 1u << (c.tid % 32);
+  r.wstamp = std::max(r.wstamp, c.wstamp);  // conservative for the lanes that read earlier
+}
+
+enum class AccessKind { kRead, kWrite, kAtomic };
+
+struct RaceReport {
+  const char* hazard = nullptr;
+  Accessor other;
+  const char* several = nullptr;
+};
+
+// Checks c's access against the word's shadow and records it; returns the race found, if any.
+RaceReport check_word(Shadow& s, const Accessor& c, AccessKind kind, const Warp* w) {
+  RaceReport rep;
+  const bool atomic = kind == AccessKind::kAtomic;
+  if (s.w.op != 0 && !(atomic && s.w_atomic) && !ordered(s.w, c, w)) {
+    rep.other = s.w;
+    if (kind == AccessKind::kRead) {
+      rep.hazard = s.w_atomic ? "read of a word another thread updates atomically"
+                              : "read of another thread's write";
+    } else if (atomic) {
+      rep.hazard = "atomic update of a word another thread writes without atomics";
+    } else {
+      rep.hazard = s.w_atomic ? "write to a word another thread updates atomically"
+                              : "write after another thread's write";
+    }
+    return rep;
+  }
+  if (kind == AccessKind::kRead) {
+    add_read(s, c);
+    return rep;
+  }
+  if (unordered_read(s, c, w, rep.other, rep.several)) {
+    rep.hazard = atomic ? "atomic update of a word another thread reads without atomics"
+                        : "write after another thread's read";
+    return rep;
+  }
+  s.w = c;
+  s.w_atomic = atomic;
+  s.r_scope = ReadScope::kNone;
+  s.r_mask = 0;
+  return rep;
+}
+
+// Names the other party of a race, as seen from the running operation.
+std::string accessor_name(const Accessor& a, const Launch* running);
+
+// The other party of a reported race: "(block (1,0,0) thread (3,0,0))", or for a summary of
+// readers "(readers in several blocks, among them ...)", without naming the reporting thread.
+std::string other_party(const RaceReport& rep, const Accessor& c, const Launch* running) {
+  if (rep.several && rep.other.op == c.op && rep.other.block == c.block && rep.other.tid == c.tid) {
+    std::string s = rep.several;
+    return s.substr(0, s.find(", among them"));
+  }
+  return (rep.several ? std::string(rep.several) : std::string()) +
+         accessor_name(rep.other, running);
+}
+
+std::string accessor_name(const Accessor& a, const Launch* running) {
+  if (a.op != g_current_op || a.block == kLibraryBlock || !running) {
+    return std::string(a.block == kLibraryBlock ? "" : "a thread of kernel ") + op_name(a.op) +
+           (a.op == g_current_op ? "" : ", an operation not ordered before this one");
+  }
+  const dim3 g = running->config.grid, bd = running->config.block;
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "block (%u,%u,%u) thread (%u,%u,%u)", a.block % g.x,
+                a.block / g.x % g.y, a.block / (g.x * g.y), a.tid % bd.x, a.tid / bd.x % bd.y,
+                a.tid / (bd.x * bd.y));
+  return buf;
+}
+
+void global_access(ThreadState& t, std::uintptr_t a, std::size_t n, AccessKind kind,
                    std::uintptr_t site) {
+  const bool write = kind != AccessKind::kRead;
   Alloc* al = find_alloc(a);
   if (!al || a + n > al->begin + al->size) {
     kernel_violation(cudaErrorIllegalAddress, std::string("out-of-bounds ") +
@@ -44,9 +221,7 @@ void global_access(ThreadState& t, std::uintptr_t a, std::size_t n, bool write,
                                                      std::to_string(n) + " bytes at " + hex(a));
   }
   std::uint8_t* w = al->written.data() + (a - al->begin);
-  if (write) {
-    for (std::size_t i = 0; i < n; ++i) w[i] = 1;
-  } else {
+  if (kind != AccessKind::kWrite) {  // a load, or the read of an atomic read-modify-write
     for (std::size_t i = 0; i < n; ++i) {
       if (!w[i]) {
         kernel_violation(cudaErrorIllegalAddress,
@@ -57,11 +232,30 @@ void global_access(ThreadState& t, std::uintptr_t a, std::size_t n, bool write,
       }
     }
   }
+  if (write) {
+    for (std::size_t i = 0; i < n; ++i) w[i] = 1;
+  }
+  const Accessor c = current_accessor(t);
+  const Warp* warp = &t.block->warps[t.warp];
+  const std::size_t first = (a - al->begin) / 4, last = (a - al->begin + n - 1) / 4;
+  for (std::size_t i = first; i <= last; ++i) {
+    const RaceReport rep = check_word(al->shadow.at(i), c, kind, warp);
+    if (rep.hazard) {
+      kernel_violation(
+          cudaErrorLaunchFailure,
+          "global-memory race at " + hex(al->begin + i * 4) + " (offset " + std::to_string(i * 4) +
+              " of a " + std::to_string(al->size) + "-byte allocation): " + rep.hazard + " (" +
+              other_party(rep, c, t.launch) +
+              ") with no barrier between them that both took part in (__syncthreads within a "
+              "block, a grid sync across blocks, stream order between launches)");
+    }
+  }
   if (t.launch->counting) record(t, site, a, static_cast<std::uint32_t>(n), write ? 1 : 0);
 }
 
-void shared_access(ThreadState& t, std::uintptr_t a, std::size_t n, bool write,
+void shared_access(ThreadState& t, std::uintptr_t a, std::size_t n, AccessKind kind,
                    std::uintptr_t site) {
+  const bool write = kind != AccessKind::kRead;
   Block& b = *t.block;
   const auto base = reinterpret_cast<std::uintptr_t>(b.smem);
   if (a < base || a + n > base + b.total_bytes) {
@@ -76,47 +270,32 @@ void shared_access(ThreadState& t, std::uintptr_t a, std::size_t n, bool write,
                                                      std::to_string(n) + " bytes at offset " +
                                                      std::to_string(a - base));
   }
+  const Accessor c = current_accessor(t);
+  const Warp* warp = &b.warps[t.warp];
   const std::size_t first = (a - base) / 4, last = (a - base + n - 1) / 4;
   for (std::size_t i = first; i <= last; ++i) {
-    SharedWord& s = b.shadow[i];
-    const char* hazard = nullptr;
-    int other = -1;
-    if (s.write_epoch == b.epoch && s.writer != t.tid) {
-      hazard = write ? "write after another thread's write" : "read of another thread's write";
-      other = s.writer;
-    } else if (write && s.read_epoch == b.epoch && s.reader != t.tid) {
-      hazard = "write after another thread's read";
-      other = s.reader;
-    }
-    if (hazard) {
-      std::string who = other >= 0 ? thread_name(b.threads[other]) : std::string("several threads");
-      kernel_violation(cudaErrorLaunchFailure, std::string("shared-memory race at offset ") +
-                                                   std::to_string(i * 4) + ": " + hazard + " (" +
-                                                   who + ") with no __syncthreads between them");
-    }
-    if (write) {
-      s.write_epoch = b.epoch;
-      s.writer = t.tid;
-    } else if (s.read_epoch != b.epoch) {
-      s.read_epoch = b.epoch;
-      s.reader = t.tid;
-    } else if (s.reader != t.tid) {
-      s.reader = -2;
+    const RaceReport rep = check_word(b.shadow.at(i), c, kind, warp);
+    if (rep.hazard) {
+      kernel_violation(cudaErrorLaunchFailure,
+                       std::string("shared-memory race at offset ") + std::to_string(i * 4) + ": " +
+                           rep.hazard + " (" + other_party(rep, c, t.launch) +
+                           ") with no __syncthreads (or __syncwarp naming both lanes) between "
+                           "them");
     }
   }
   if (t.launch->counting) record(t, site, a, static_cast<std::uint32_t>(n), 2);
 }
 
-inline void on_access(std::uintptr_t a, std::size_t n, bool write, std::uintptr_t site) {
+inline void on_access(std::uintptr_t a, std::size_t n, AccessKind kind, std::uintptr_t site) {
   ThreadState* t = t_current;
   if (!t || t_in_hook) return;  // host code, or the simulator's own work inside a hook
   if (in_shared_range(a)) {
     t_in_hook = true;
-    shared_access(*t, a, n, write, site);
+    shared_access(*t, a, n, kind, site);
     t_in_hook = false;
   } else if (in_device_range(a)) {
     t_in_hook = true;
-    global_access(*t, a, n, write, site);
+    global_access(*t, a, n, kind, site);
     t_in_hook = false;
   }
   // Anything else is the thread's own stack (locals, the kernel's parameters) or host memory
@@ -124,6 +303,52 @@ inline void on_access(std::uintptr_t a, std::size_t n, bool write, std::uintptr_
 }
 
 }  // namespace
+
+bool check_library_races(Alloc& al, std::uintptr_t a, std::size_t n, bool write, const char* what) {
+  if (g_current_op == 0 || n == 0) return true;
+  const Accessor c{g_current_op, 0, kLibraryBlock, 0, 0, 0};
+  const std::size_t first = (a - al.begin) / 4, last = (a - al.begin + n - 1) / 4;
+  for (std::size_t i = first; i <= last; ++i) {
+    const RaceReport rep =
+        check_word(al.shadow.at(i), c, write ? AccessKind::kWrite : AccessKind::kRead, nullptr);
+    if (rep.hazard) {
+      raise_violation(cudaErrorLaunchFailure,
+                      std::string(what) + ": global-memory race at " + hex(al.begin + i * 4) +
+                          " (offset " + std::to_string(i * 4) + " of a " + std::to_string(al.size) +
+                          "-byte allocation): " + rep.hazard + " (" + other_party(rep, c, nullptr) +
+                          ") with no stream order, event or host synchronisation between them");
+      return false;
+    }
+  }
+  return true;
+}
+
+template <typename T>
+T atomic_rmw(T* p, T v, T (*op)(T, T)) {
+  if (ThreadState* t = t_current; t && !t_in_hook) {
+    const auto a = reinterpret_cast<std::uintptr_t>(p);
+    const auto site = reinterpret_cast<std::uintptr_t>(__builtin_return_address(0));
+    t_in_hook = true;
+    if (in_shared_range(a)) {
+      shared_access(*t, a, sizeof(T), AccessKind::kAtomic, site);
+    } else if (in_device_range(a)) {
+      global_access(*t, a, sizeof(T), AccessKind::kAtomic, site);
+    }
+    t_in_hook = false;
+  }
+  const T old = *p;
+  *p = op(old, v);
+  return old;
+}
+float atomic_add(float* p, float v) {
+  return atomic_rmw<float>(p, v, [](float x, float y) { return x + y; });
+}
+int atomic_add(int* p, int v) {
+  return atomic_rmw<int>(p, v, [](int x, int y) { return x + y; });
+}
+unsigned atomic_add(unsigned* p, unsigned v) {
+  return atomic_rmw<unsigned>(p, v, [](unsigned x, unsigned y) { return x + y; });
+}
 
 void flush_requests(Launch& l, Warp& w) {
   LaunchStats& s = l.stats;
@@ -168,21 +393,25 @@ void flush_requests(Launch& l, Warp& w) {
 
 // The instrumentation's entry points (GCC -fsanitize=thread, with no runtime linked): every
 // load and store of kernel code, and the few calls the instrumented standard-library code makes.
+namespace {
+constexpr auto kRead = rnnattn::sim::AccessKind::kRead;
+constexpr auto kWrite = rnnattn::sim::AccessKind::kWrite;
+}  // namespace
 #define RNNATTN_SIM_HOOK(n)                                                                 \
   extern "C" void __tsan_read##n(void* a) {                                                 \
-    rnnattn::sim::on_access(reinterpret_cast<std::uintptr_t>(a), n, false,                  \
+    rnnattn::sim::on_access(reinterpret_cast<std::uintptr_t>(a), n, kRead,                  \
                             reinterpret_cast<std::uintptr_t>(__builtin_return_address(0))); \
   }                                                                                         \
   extern "C" void __tsan_write##n(void* a) {                                                \
-    rnnattn::sim::on_access(reinterpret_cast<std::uintptr_t>(a), n, true,                   \
+    rnnattn::sim::on_access(reinterpret_cast<std::uintptr_t>(a), n, kWrite,                 \
                             reinterpret_cast<std::uintptr_t>(__builtin_return_address(0))); \
   }                                                                                         \
   extern "C" void __tsan_unaligned_read##n(void* a) {                                       \
-    rnnattn::sim::on_access(reinterpret_cast<std::uintptr_t>(a), n, false,                  \
+    rnnattn::sim::on_access(reinterpret_cast<std::uintptr_t>(a), n, kRead,                  \
                             reinterpret_cast<std::uintptr_t>(__builtin_return_address(0))); \
   }                                                                                         \
   extern "C" void __tsan_unaligned_write##n(void* a) {                                      \
-    rnnattn::sim::on_access(reinterpret_cast<std::uintptr_t>(a), n, true,                   \
+    rnnattn::sim::on_access(reinterpret_cast<std::uintptr_t>(a), n, kWrite,                 \
                             reinterpret_cast<std::uintptr_t>(__builtin_return_address(0))); \
   }
 RNNATTN_SIM_HOOK(1)
@@ -193,11 +422,11 @@ RNNATTN_SIM_HOOK(16)
 #undef RNNATTN_SIM_HOOK
 
 extern "C" void __tsan_read_range(void* a, std::size_t n) {
-  rnnattn::sim::on_access(reinterpret_cast<std::uintptr_t>(a), n, false,
+  rnnattn::sim::on_access(reinterpret_cast<std::uintptr_t>(a), n, kRead,
                           reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)));
 }
 extern "C" void __tsan_write_range(void* a, std::size_t n) {
-  rnnattn::sim::on_access(reinterpret_cast<std::uintptr_t>(a), n, true,
+  rnnattn::sim::on_access(reinterpret_cast<std::uintptr_t>(a), n, kWrite,
                           reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)));
 }
 extern "C" void __tsan_init() {}

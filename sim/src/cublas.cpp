@@ -11,7 +11,13 @@
 
 struct cublasContext {
   cudaStream_t stream = nullptr;
+  bool user_workspace = false;  // cublasSetWorkspace since the last cublasSetStream
 };
+
+namespace rnnattn::sim {
+std::uint64_t g_default_pool_gemms = 0;
+std::uint64_t cublas_default_workspace_calls() { return g_default_pool_gemms; }
+}  // namespace rnnattn::sim
 
 namespace {
 
@@ -41,6 +47,9 @@ cublasStatus_t cublasDestroy(cublasHandle_t handle) {
 cublasStatus_t cublasSetStream(cublasHandle_t handle, cudaStream_t stream) {
   if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
   handle->stream = stream;
+  // As cuBLAS documents: cublasSetStream unconditionally resets the workspace to the default
+  // pool, so a workspace given before must be given again.
+  handle->user_workspace = false;
   return CUBLAS_STATUS_SUCCESS;
 }
 cublasStatus_t cublasGetStream(cublasHandle_t handle, cudaStream_t* stream) {
@@ -51,6 +60,7 @@ cublasStatus_t cublasGetStream(cublasHandle_t handle, cudaStream_t* stream) {
 cublasStatus_t cublasSetWorkspace(cublasHandle_t handle, void* workspace, std::size_t bytes) {
   if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
   if (bytes > 0 && !rnnattn::sim::is_device_pointer(workspace)) return CUBLAS_STATUS_INVALID_VALUE;
+  handle->user_workspace = bytes > 0;
   return CUBLAS_STATUS_SUCCESS;
 }
 cublasStatus_t cublasSetMathMode(cublasHandle_t handle, cublasMath_t) {
@@ -95,6 +105,8 @@ cublasStatus_t cublasSgemm(cublasHandle_t handle, cublasOperation_t transa,
     return CUBLAS_STATUS_INVALID_VALUE;
   }
   const float al = *alpha, be = *beta;  // host pointer mode: read at the call
+  // A GEMM on the default workspace pool: cuBLAS may allocate (also under graph capture).
+  if (!handle->user_workspace) ++rnnattn::sim::g_default_pool_gemms;
   const cudaError_t e = rnnattn::sim::enqueue_host_op(handle->stream, "cublasSgemm", [=] {
     if (m == 0 || n == 0) return;
     // op(A) is [m,k]: A is stored [m,k] (N) or [k,m] (T), column-major.

@@ -31,10 +31,64 @@ constexpr int kRegistersPerSm = 65536;
 constexpr std::size_t kGlobalMemory = 80ull << 30;
 
 // ---- device memory -------------------------------------------------------------------------
+// ---- race detection ------------------------------------------------------------------------
+// Who made an access: the operation (a kernel launch or a library call, numbered as they run,
+// from 1), and inside a launch the grid-sync interval, the block, the block's barrier interval,
+// the thread and its warp's count of completed __syncwarp rendezvous at the time.
+struct Accessor {
+  std::uint32_t op = 0;  // 0: nobody yet
+  std::uint32_t grid = 0;
+  std::uint32_t block = 0;  // linear block index, or kLibraryBlock for library work
+  std::uint32_t bepoch = 0;
+  std::uint32_t tid = 0;
+  std::uint32_t wstamp = 0;
+};
+constexpr std::uint32_t kLibraryBlock = 0xFFFFFFFFu;
+
+// What is known of the reads of a word since its last write: who made the latest one, and how
+// far the readers in that reader's interval spread.
+enum class ReadScope : std::uint8_t { kNone, kOneThread, kOneWarp, kOneBlock, kSeveralBlocks };
+
+// The race shadow of one 4-byte word of device or shared memory.
+struct Shadow {
+  Accessor w;                // the last write (or atomic)
+  Accessor r;                // the latest read
+  std::uint32_t r_mask = 0;  // ReadScope::kOneWarp: the lanes of r's warp that read
+  ReadScope r_scope = ReadScope::kNone;
+  bool w_atomic = false;
+};
+
+// Shadows of a range of words, allocated in chunks when first touched (most of a large
+// allocation, such as cuBLAS's workspace, never is).
+class ShadowMap {
+ public:
+  void reset(std::size_t words) {
+    chunks_.clear();
+    chunks_.resize((words + kChunk - 1) / kChunk);
+  }
+  void grow(std::size_t words) { chunks_.resize((words + kChunk - 1) / kChunk); }
+  Shadow& at(std::size_t word) {
+    auto& c = chunks_[word / kChunk];
+    if (!c) c.reset(new Shadow[kChunk]);
+    return c[word % kChunk];
+  }
+
+ private:
+  static constexpr std::size_t kChunk = 256;
+  std::vector<std::unique_ptr<Shadow[]>> chunks_;
+};
+
+// The operation running now (0: none) and whether an earlier one, by serial, is ordered before
+// it by stream order, events or host synchronisation (runtime.cpp).
+extern std::uint32_t g_current_op;
+bool op_ordered_before_current(std::uint32_t earlier);
+const char* op_name(std::uint32_t op);
+
 struct Alloc {
   std::uintptr_t begin = 0;
   std::size_t size = 0;
   std::vector<std::uint8_t> written;  // one flag per byte: written since cudaMalloc
+  ShadowMap shadow;                   // one per 4-byte word: the race checks
 };
 
 // The device-memory arena: one reserved range, so that "is this a device address" is two
@@ -82,29 +136,33 @@ struct ThreadState {
   std::unordered_map<std::uintptr_t, std::uint32_t> site_counts;  // counting only
 };
 
-struct Warp {
-  std::uint32_t exists = 0;  // lanes that exist (a block's last warp may be partial)
-  std::uint32_t exited = 0;
-  std::uint32_t arrived = 0;
+// Lanes of a warp waiting for the others that a shuffle's or __syncwarp's mask names. Lanes of
+// one warp with disjoint masks (divergent branches) rendezvous separately.
+struct Rendezvous {
   std::uint32_t mask = 0;
+  std::uint32_t arrived = 0;
   const char* file = nullptr;
   int line = 0;
   bool is_shuffle = false;
+};
+
+struct Warp {
+  std::uint32_t exists = 0;  // lanes that exist (a block's last warp may be partial)
+  std::uint32_t exited = 0;
+  std::vector<Rendezvous> pending;
+  // __syncwarp's memory ordering: rendezvous completed so far, and for each pair of lanes the
+  // number of the last one both took part in (32 x 32, allocated at the first __syncwarp).
+  std::uint32_t syncs = 0;
+  std::unique_ptr<std::uint32_t[]> pairs;
   std::uint32_t values[32] = {};
   int src[32] = {};
   std::uint32_t results[32] = {};
   std::unordered_map<SiteKey, Request, SiteKeyHash> requests;  // counting only
 };
 
-// Race shadow of one 4-byte word of shared memory: the barrier interval ("epoch") of the last
-// write and of the last reads, and who made them.
-struct SharedWord {
-  std::uint32_t write_epoch = 0, read_epoch = 0;
-  std::int32_t writer = -1, reader = -1;  // reader -2: several threads
-};
-
 struct Block {
   uint3 idx{};
+  std::uint32_t linear = 0;  // idx as one number
   Launch* launch = nullptr;
   std::vector<ThreadState> threads;
   std::vector<Warp> warps;
@@ -112,7 +170,7 @@ struct Block {
   std::size_t dynamic_bytes = 0;
   std::size_t total_bytes = 0;  // dynamic + static allocated so far
   std::vector<std::pair<const void*, std::size_t>> static_arrays;  // tag -> offset
-  std::vector<SharedWord> shadow;
+  ShadowMap shadow;  // one per 4-byte word: the race checks
   std::uint32_t epoch = 1;
   int arrived = 0;
   int exited = 0;
@@ -128,6 +186,8 @@ struct Launch {
   std::vector<Block*> resident;
   bool failed = false;
   bool counting = false;
+  std::uint32_t op = 0;          // the operation serial this run has
+  std::uint32_t grid_epoch = 1;  // grid-sync intervals so far
   int grid_arrived = 0;
   int grid_threads = 0;
   int grid_exited = 0;
@@ -155,6 +215,10 @@ void flush_requests(Launch& l, Warp& w);
 // a configuration one SM holds (threads and shared memory; registers are not simulated).
 void run_launch(const std::shared_ptr<Launch>& launch);
 int max_blocks_per_sm(int threads, std::size_t dynamic_smem);
+
+// checks.cpp: the race checks of a library operation's access to [a, a + n) of `al` (reports and
+// returns false on a race).
+bool check_library_races(Alloc& al, std::uintptr_t a, std::size_t n, bool write, const char* what);
 
 // runtime.cpp: makes `code` the sticky error with `message` (unless an error is already sticky).
 void set_sticky_error(cudaError_t code, const std::string& message);

@@ -72,9 +72,53 @@ void init_arenas() {
 }
 
 // ---- streams, events, graphs -------------------------------------------------------------------
+// Happens-before between operations, for the race checks: a vector clock (stream id -> the
+// last sequence number of that stream known to come before) per operation, built when it is
+// enqueued from its stream's previous operation, the events it waits for, the legacy stream's
+// implicit synchronisation and what the host has waited for.
+using Clock = std::vector<std::pair<std::uint32_t, std::uint64_t>>;  // sorted by stream id
+
+void join(Clock& into, const Clock& other) {
+  Clock out;
+  out.reserve(into.size() + other.size());
+  Clock::const_iterator a = into.cbegin(), b = other.cbegin();
+  while (a != into.cend() || b != other.cend()) {
+    if (b == other.cend() || (a != into.cend() && a->first < b->first)) {
+      out.push_back(*a++);
+    } else if (a == into.cend() || b->first < a->first) {
+      out.push_back(*b++);
+    } else {
+      out.emplace_back(a->first, std::max(a->second, b->second));
+      ++a;
+      ++b;
+    }
+  }
+  into.swap(out);
+}
+void set_entry(Clock& c, std::uint32_t id, std::uint64_t seq) {
+  auto it = std::lower_bound(c.begin(), c.end(), std::make_pair(id, std::uint64_t{0}));
+  if (it != c.end() && it->first == id) {
+    it->second = std::max(it->second, seq);
+  } else {
+    c.insert(it, {id, seq});
+  }
+}
+std::uint64_t entry(const Clock& c, std::uint32_t id) {
+  auto it = std::lower_bound(c.begin(), c.end(), std::make_pair(id, std::uint64_t{0}));
+  return it != c.end() && it->first == id ? it->second : 0;
+}
+
 struct Op {
   std::uint64_t seq = 0;
+  std::uint64_t enq = 0;  // global enqueue count when it was enqueued
+  const char* name = "";
+  std::shared_ptr<const Clock> clock;
   std::vector<std::pair<CUstream_st*, std::uint64_t>> deps;
+  std::function<void()> fn;
+};
+
+struct GraphNode {
+  const char* name;
   std::function<void()> fn;
 };
 
@@ -82,14 +126,16 @@ struct Op {
 }  // namespace rnnattn::sim
 
 struct CUgraph_st {
-  std::vector<std::function<void()>> nodes;
+  std::vector<rnnattn::sim::GraphNode> nodes;
 };
 struct CUgraphExec_st {
-  std::vector<std::function<void()>> nodes;
+  std::vector<rnnattn::sim::GraphNode> nodes;
 };
 struct CUstream_st {
   unsigned flags = 0;
   bool legacy = false;
+  std::uint32_t id = 0;  // for the clocks: 0 the legacy stream, then 1, 2, ... never reused
+  std::shared_ptr<const rnnattn::sim::Clock> clock = std::make_shared<rnnattn::sim::Clock>();
   std::deque<rnnattn::sim::Op> queue;
   std::uint64_t enqueued = 0, completed = 0;
   CUgraph_st* capture = nullptr;
@@ -99,6 +145,7 @@ struct CUstream_st {
 struct CUevent_st {
   CUstream_st* stream = nullptr;
   std::uint64_t seq = 0;
+  std::shared_ptr<const rnnattn::sim::Clock> clock;
   bool recorded = false;
   std::chrono::steady_clock::time_point when{};
 };
@@ -113,45 +160,87 @@ CUstream_st make_legacy_stream() {
   return s;
 }
 CUstream_st g_legacy_stream = make_legacy_stream();
-std::set<CUstream_st*> g_streams;        // created streams
+std::set<CUstream_st*> g_streams;  // created streams
+std::uint32_t g_next_stream_id = 1;
 thread_local int t_strict_captures = 0;  // this thread's non-relaxed captures
 
+// What the host has waited for: every operation enqueued later comes after it.
+Clock g_host_clock;
+std::uint64_t g_enqueued = 0;  // operations enqueued, all streams
+// Destroyed streams: id -> g_enqueued at the destruction (their work had completed and the host
+// had waited for it, so operations enqueued later come after all of it).
+std::map<std::uint32_t, std::uint64_t> g_retired;
+
+// The operations that have run, by serial - 1: their stream, sequence number and name.
+struct OpRecord {
+  std::uint32_t stream;
+  std::uint64_t seq;
+  const char* name;
+};
+std::vector<OpRecord> g_ops;
+const Op* g_running = nullptr;  // the operation running now
+
 CUstream_st* stream_of(cudaStream_t s) { return s ? s : &g_legacy_stream; }
+
+void host_waited_for(const Clock& c) { join(g_host_clock, c); }
 
 void flush(CUstream_st* s, std::uint64_t upto = UINT64_MAX) {
   while (!s->queue.empty() && s->queue.front().seq <= upto) {
     Op op = std::move(s->queue.front());
     s->queue.pop_front();
     for (auto& [dep, seq] : op.deps) flush(dep, seq);
-    if (g_sticky_error == cudaSuccess) op.fn();
+    if (g_sticky_error == cudaSuccess) {
+      g_ops.push_back({s->id, op.seq, op.name});
+      const std::uint32_t outer_op = g_current_op;
+      const Op* outer = g_running;
+      g_current_op = static_cast<std::uint32_t>(g_ops.size());
+      g_running = &op;
+      op.fn();
+      g_current_op = outer_op;
+      g_running = outer;
+    }
     s->completed = op.seq;
   }
 }
 
+// Runs everything queued; the host has then waited for all of it.
 void flush_all() {
   flush(&g_legacy_stream);
   for (CUstream_st* s : g_streams) flush(s);
+  host_waited_for(*g_legacy_stream.clock);
+  for (CUstream_st* s : g_streams) host_waited_for(*s->clock);
 }
 
 // Enqueues (or records, while capturing) an operation; returns the sequence number it got.
-std::uint64_t enqueue(CUstream_st* s, std::function<void()> fn) {
+// `after`: the clock of an event it waits for, if any.
+std::uint64_t enqueue(CUstream_st* s, const char* name, std::function<void()> fn,
+                      const Clock* after = nullptr) {
   if (s->capture) {
-    s->capture->nodes.push_back(std::move(fn));
+    s->capture->nodes.push_back({name, std::move(fn)});
     return 0;
   }
   Op op;
   op.seq = ++s->enqueued;
+  op.enq = ++g_enqueued;
+  op.name = name;
   op.fn = std::move(fn);
+  Clock clock = *s->clock;
+  join(clock, g_host_clock);
+  if (after) join(clock, *after);
   if (s->legacy) {
     for (CUstream_st* b : g_streams) {
-      if (!(b->flags & cudaStreamNonBlocking) && b->enqueued > b->completed) {
-        op.deps.emplace_back(b, b->enqueued);
-      }
+      if (b->flags & cudaStreamNonBlocking) continue;
+      join(clock, *b->clock);
+      if (b->enqueued > b->completed) op.deps.emplace_back(b, b->enqueued);
     }
-  } else if (!(s->flags & cudaStreamNonBlocking) &&
-             g_legacy_stream.enqueued > g_legacy_stream.completed) {
-    op.deps.emplace_back(&g_legacy_stream, g_legacy_stream.enqueued);
+  } else if (!(s->flags & cudaStreamNonBlocking)) {
+    join(clock, *g_legacy_stream.clock);
+    if (g_legacy_stream.enqueued > g_legacy_stream.completed) {
+      op.deps.emplace_back(&g_legacy_stream, g_legacy_stream.enqueued);
+    }
   }
+  set_entry(clock, s->id, op.seq);
+  op.clock = s->clock = std::make_shared<const Clock>(std::move(clock));
   s->queue.push_back(std::move(op));
   return s->enqueued;
 }
@@ -171,9 +260,32 @@ bool forbidden_during_capture(const char* call) {
 
 bool validate_stream(cudaStream_t s) { return !s || g_streams.count(s) != 0; }
 
-std::map<const void*, int> g_max_dynamic_smem;  // cudaFuncAttributeMaxDynamicSharedMemorySize
+// Devices: one unless a test asks for more (set_device_count); every device is the same H100 and
+// they share one address space. The current device is per host thread, as in CUDA.
+int g_device_count = 1;
+thread_local int t_device = 0;
+// cudaFuncAttributeMaxDynamicSharedMemorySize, per (device, kernel): the attribute is set on the
+// current device only, as on a GPU.
+std::map<std::pair<int, const void*>, int> g_max_dynamic_smem;
+bool g_refuse_cooperative = false;
 
 }  // namespace
+
+std::uint32_t g_current_op = 0;
+
+bool op_ordered_before_current(std::uint32_t earlier) {
+  if (earlier == 0 || earlier == g_current_op) return true;
+  if (!g_running || earlier > g_ops.size()) return false;
+  const OpRecord& p = g_ops[earlier - 1];
+  if (p.stream == g_ops[g_current_op - 1].stream) return true;  // in-order stream, ran before
+  if (entry(*g_running->clock, p.stream) >= p.seq) return true;
+  auto r = g_retired.find(p.stream);
+  return r != g_retired.end() && g_running->enq > r->second;
+}
+
+const char* op_name(std::uint32_t op) {
+  return op >= 1 && op <= g_ops.size() ? g_ops[op - 1].name : "?";
+}
 
 // ---- memory ------------------------------------------------------------------------------------
 bool in_device_range(std::uintptr_t a) {
@@ -239,6 +351,7 @@ bool check_library_access(const void* p, std::size_t bytes, bool write, const ch
                              : std::to_string(bytes) + " bytes of host memory as device memory"));
     return false;
   }
+  if (!check_library_races(*al, a, bytes, write, what)) return false;
   std::uint8_t* w = al->written.data() + (a - al->begin);
   if (write) {
     std::memset(w, 1, bytes);
@@ -277,7 +390,7 @@ cudaError_t launch(const LaunchConfig& c, std::function<void()> body) {
   if (g.x == 0 || g.y == 0 || g.z == 0 || g.x > 2147483647u || g.y > 65535 || g.z > 65535) {
     return set_error(cudaErrorInvalidConfiguration, k + "an empty or oversized grid");
   }
-  auto limit_it = g_max_dynamic_smem.find(c.func);
+  auto limit_it = g_max_dynamic_smem.find({t_device, c.func});
   const std::size_t limit = limit_it == g_max_dynamic_smem.end()
                                 ? kSmemPerBlockDefault
                                 : static_cast<std::size_t>(limit_it->second);
@@ -288,6 +401,11 @@ cudaError_t launch(const LaunchConfig& c, std::function<void()> body) {
                          std::to_string(limit) +
                          " (cudaFuncSetAttribute(MaxDynamicSharedMemorySize) raises it up to " +
                          std::to_string(kSmemPerBlockOptin) + ")");
+  }
+  if (c.cooperative && g_refuse_cooperative) {
+    return set_error(cudaErrorCooperativeLaunchTooLarge,
+                     k + "refused although the grid fits (the simulator was told to refuse "
+                         "cooperative launches, as MPS limits or green contexts can)");
   }
   if (c.cooperative) {
     const std::uint64_t blocks = static_cast<std::uint64_t>(g.x) * g.y * g.z;
@@ -305,15 +423,15 @@ cudaError_t launch(const LaunchConfig& c, std::function<void()> body) {
   l->config = c;
   l->name = c.name;
   l->body = std::move(body);
-  enqueue(s, [l] { run_launch(l); });
+  enqueue(s, c.name, [l] { run_launch(l); });
   return cudaSuccess;
 }
 
-cudaError_t enqueue_host_op(cudaStream_t stream, const char*, std::function<void()> op) {
+cudaError_t enqueue_host_op(cudaStream_t stream, const char* what, std::function<void()> op) {
   Lock lock(g_mutex);
   RNNATTN_SIM_STICKY();
   if (!validate_stream(stream)) return set_error(cudaErrorInvalidResourceHandle);
-  enqueue(stream_of(stream), std::move(op));
+  enqueue(stream_of(stream), what, std::move(op));
   return cudaSuccess;
 }
 
@@ -324,6 +442,15 @@ void set_sticky_error(cudaError_t code, const std::string& message) {
   g_error_text[code] = message;
 }
 std::string last_violation() { return g_violation; }
+void set_device_count(int n) {
+  Lock lock(g_mutex);
+  g_device_count = std::max(1, n);
+  if (t_device >= g_device_count) t_device = 0;
+}
+void set_refuse_cooperative(bool refuse) {
+  Lock lock(g_mutex);
+  g_refuse_cooperative = refuse;
+}
 void clear_sticky_error() {
   Lock lock(g_mutex);
   g_sticky_error = cudaSuccess;
@@ -425,15 +552,18 @@ cudaError_t cudaPeekAtLastError() {
 }
 
 cudaError_t cudaGetDeviceCount(int* count) {
-  *count = 1;
+  *count = g_device_count;
   return cudaSuccess;
 }
 cudaError_t cudaGetDevice(int* device) {
-  *device = 0;
+  *device = t_device;
   return cudaSuccess;
 }
 cudaError_t cudaSetDevice(int device) {
-  return device == 0 ? cudaSuccess : set_error(cudaErrorInvalidDevice);
+  Lock lock(g_mutex);
+  if (device < 0 || device >= g_device_count) return set_error(cudaErrorInvalidDevice);
+  t_device = device;
+  return cudaSuccess;
 }
 cudaError_t cudaDriverGetVersion(int* v) {
   *v = 13000;
@@ -445,7 +575,7 @@ cudaError_t cudaRuntimeGetVersion(int* v) {
 }
 
 cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) {
-  if (device != 0) return set_error(cudaErrorInvalidDevice);
+  if (device < 0 || device >= g_device_count) return set_error(cudaErrorInvalidDevice);
   switch (attr) {
     case cudaDevAttrMaxThreadsPerBlock:
       *value = 1024;
@@ -483,6 +613,9 @@ cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) 
     case cudaDevAttrMaxSharedMemoryPerBlockOptin:
       *value = static_cast<int>(kSmemPerBlockOptin);
       break;
+    case cudaDevAttrReservedSharedMemoryPerBlock:
+      *value = static_cast<int>(kSmemReservedPerBlock);
+      break;
     default:
       return set_error(cudaErrorInvalidValue);
   }
@@ -490,7 +623,7 @@ cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) 
 }
 
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int device) {
-  if (device != 0) return set_error(cudaErrorInvalidDevice);
+  if (device < 0 || device >= g_device_count) return set_error(cudaErrorInvalidDevice);
   *p = cudaDeviceProp{};
   std::snprintf(p->name, sizeof p->name, "rnnattn simulated H100 (CPU)");
   p->totalGlobalMem = kGlobalMemory;
@@ -540,6 +673,7 @@ cudaError_t cudaMalloc(void** ptr, std::size_t bytes) {
   a.begin = begin;
   a.size = bytes;
   a.written.assign(bytes, 0);
+  a.shadow.reset((bytes + 3) / 4);
   *ptr = reinterpret_cast<void*>(begin);
   return cudaSuccess;
 }
@@ -581,7 +715,7 @@ cudaError_t enqueue_copy(CUstream_st* s, void* dst, const void* src, std::size_t
     case cudaMemcpyHostToDevice: {
       auto staged = std::make_shared<std::vector<char>>(static_cast<const char*>(src),
                                                         static_cast<const char*>(src) + bytes);
-      enqueue(s, [dst, staged] {
+      enqueue(s, "cudaMemcpy (host to device)", [dst, staged] {
         if (check_library_access(dst, staged->size(), true,
                                  "cudaMemcpy (host to device) destination"))
           std::memcpy(dst, staged->data(), staged->size());
@@ -593,14 +727,15 @@ cudaError_t enqueue_copy(CUstream_st* s, void* dst, const void* src, std::size_t
         return set_error(cudaErrorStreamCaptureUnsupported,
                          "a copy to pageable host memory cannot be captured in a graph");
       }
-      enqueue(s, [dst, src, bytes] {
+      enqueue(s, "cudaMemcpy (device to host)", [dst, src, bytes] {
         if (check_library_access(src, bytes, false, "cudaMemcpy (device to host) source"))
           std::memcpy(dst, src, bytes);
       });
       flush(s);  // to pageable memory: returns once the copy is done
+      host_waited_for(*s->clock);
       return g_sticky_error;
     case cudaMemcpyDeviceToDevice:
-      enqueue(s, [dst, src, bytes] {
+      enqueue(s, "cudaMemcpy (device to device)", [dst, src, bytes] {
         if (check_library_access(src, bytes, false, "cudaMemcpy (device to device) source") &&
             check_library_access(dst, bytes, true, "cudaMemcpy (device to device) destination"))
           std::memmove(dst, src, bytes);
@@ -621,7 +756,10 @@ cudaError_t cudaMemcpy(void* dst, const void* src, std::size_t bytes, cudaMemcpy
   const cudaMemcpyKind k = resolve(kind, dst, src);
   // The legacy stream: a host-to-device copy first waits for the stream's earlier work;
   // a copy to the host returns when done; device-to-device copies are asynchronous.
-  if (k == cudaMemcpyHostToDevice) flush(&g_legacy_stream);
+  if (k == cudaMemcpyHostToDevice) {
+    flush(&g_legacy_stream);
+    host_waited_for(*g_legacy_stream.clock);
+  }
   const cudaError_t e = enqueue_copy(&g_legacy_stream, dst, src, bytes, k);
   return e != cudaSuccess ? e : g_sticky_error;
 }
@@ -653,7 +791,7 @@ cudaError_t cudaMemcpy2DAsync(void* dst, std::size_t dpitch, const void* src, st
 namespace {
 cudaError_t enqueue_memset(CUstream_st* s, void* p, int value, std::size_t bytes) {
   if (bytes == 0) return cudaSuccess;
-  enqueue(s, [p, value, bytes] {
+  enqueue(s, "cudaMemset", [p, value, bytes] {
     if (check_library_access(p, bytes, true, "cudaMemset")) std::memset(p, value, bytes);
   });
   return cudaSuccess;
@@ -681,6 +819,7 @@ cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned flags) {
   RNNATTN_SIM_STICKY();
   auto* s = new CUstream_st;
   s->flags = flags;
+  s->id = g_next_stream_id++;
   g_streams.insert(s);
   *stream = s;
   return cudaSuccess;
@@ -689,6 +828,13 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream) {
   Lock lock(g_mutex);
   if (!stream || !g_streams.count(stream)) return set_error(cudaErrorInvalidResourceHandle);
   flush(stream);  // pending work completes
+  host_waited_for(*stream->clock);
+  g_retired[stream->id] = g_enqueued;
+  g_host_clock.erase(std::remove_if(g_host_clock.begin(), g_host_clock.end(),
+                                    [&](const std::pair<std::uint32_t, std::uint64_t>& e) {
+                                      return e.first == stream->id;
+                                    }),
+                     g_host_clock.end());
   g_streams.erase(stream);
   delete stream;
   return cudaSuccess;
@@ -699,6 +845,7 @@ cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
   if (!validate_stream(stream)) return set_error(cudaErrorInvalidResourceHandle);
   if (forbidden_during_capture("cudaStreamSynchronize")) return cudaErrorStreamCaptureUnsupported;
   flush(stream_of(stream));
+  host_waited_for(*stream_of(stream)->clock);
   return g_sticky_error;
 }
 cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned) {
@@ -709,7 +856,8 @@ cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned
   CUstream_st* from = event->stream;
   const std::uint64_t seq = event->seq;
   CUstream_st* s = stream_of(stream);
-  enqueue(s, [] {});
+  enqueue(
+      s, "cudaStreamWaitEvent", [] {}, event->clock.get());
   if (!s->capture) s->queue.back().deps.emplace_back(from, seq);
   return cudaSuccess;
 }
@@ -725,6 +873,16 @@ cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mo
   stream->capture_mode = mode;
   stream->capture_invalidated = false;
   if (mode != cudaStreamCaptureModeRelaxed) ++t_strict_captures;
+  return cudaSuccess;
+}
+
+cudaError_t cudaStreamIsCapturing(cudaStream_t stream, cudaStreamCaptureStatus* status) {
+  Lock lock(g_mutex);
+  if (!validate_stream(stream)) return set_error(cudaErrorInvalidResourceHandle);
+  const CUstream_st* s = stream_of(stream);
+  *status = !s->capture              ? cudaStreamCaptureStatusNone
+            : s->capture_invalidated ? cudaStreamCaptureStatusInvalidated
+                                     : cudaStreamCaptureStatusActive;
   return cudaSuccess;
 }
 
@@ -761,14 +919,19 @@ cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
   CUstream_st* s = stream_of(stream);
   event->stream = s;
   event->recorded = true;
-  event->seq = enqueue(s, [event] { event->when = std::chrono::steady_clock::now(); });
+  event->seq =
+      enqueue(s, "cudaEventRecord", [event] { event->when = std::chrono::steady_clock::now(); });
+  event->clock = s->capture ? std::make_shared<const Clock>() : s->clock;
   return cudaSuccess;
 }
 cudaError_t cudaEventSynchronize(cudaEvent_t event) {
   Lock lock(g_mutex);
   RNNATTN_SIM_STICKY();
   if (!event) return set_error(cudaErrorInvalidResourceHandle);
-  if (event->recorded) flush(event->stream, event->seq);
+  if (event->recorded) {
+    flush(event->stream, event->seq);
+    if (event->clock) host_waited_for(*event->clock);
+  }
   return g_sticky_error;
 }
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {
@@ -794,7 +957,7 @@ cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
   RNNATTN_SIM_STICKY();
   if (!exec || !validate_stream(stream)) return set_error(cudaErrorInvalidResourceHandle);
   CUstream_st* s = stream_of(stream);
-  for (const auto& node : exec->nodes) enqueue(s, node);
+  for (const auto& node : exec->nodes) enqueue(s, node.name, node.fn);
   return cudaSuccess;
 }
 cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec) {
@@ -816,7 +979,7 @@ cudaError_t rnnattn_sim_func_set_attribute(const void* func, cudaFuncAttribute a
                            " bytes of dynamic shared memory exceed the opt-in limit of " +
                            std::to_string(kSmemPerBlockOptin));
     }
-    g_max_dynamic_smem[func] = value;
+    g_max_dynamic_smem[{t_device, func}] = value;
   }
   return cudaSuccess;
 }

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <random>
 
 #include "internal.hpp"
 
@@ -126,6 +127,53 @@ std::FILE* g_stats_file = nullptr;
 
 std::string g_stats_path;
 
+// The order in which blocks, and warps within the resident blocks, run between barriers
+// (RNNATTN_SIM_ORDER or set_schedule).
+enum class Order { kIndex, kReverse, kShuffle };
+struct OrderSetting {
+  Order kind = Order::kIndex;
+  std::uint64_t seed = 1;
+};
+OrderSetting g_order;
+std::string g_order_text;  // what it was read from
+bool g_order_forced = false;
+std::uint64_t g_launches = 0;
+
+// Parses "index", "reverse", "shuffle" or "shuffle:SEED".
+bool parse_order(const std::string& text, OrderSetting& out) {
+  if (text.empty() || text == "index") {
+    out = {Order::kIndex, 1};
+  } else if (text == "reverse") {
+    out = {Order::kReverse, 1};
+  } else if (text.rfind("shuffle", 0) == 0) {
+    out = {Order::kShuffle, 1};
+    if (text.size() > 7) {
+      if (text[7] != ':' || text.size() == 8) return false;
+      char* end = nullptr;
+      out.seed = std::strtoull(text.c_str() + 8, &end, 10);
+      if (*end != '\0') return false;
+    }
+  } else {
+    return false;
+  }
+  return true;
+}
+
+void read_order() {
+  if (g_order_forced) return;
+  const char* e = std::getenv("RNNATTN_SIM_ORDER");
+  const std::string text = e ? e : "";
+  if (text == g_order_text) return;
+  if (!parse_order(text, g_order)) {
+    std::fprintf(stderr,
+                 "rnnattn-sim: RNNATTN_SIM_ORDER='%s' is not index, reverse, shuffle or "
+                 "shuffle:SEED\n",
+                 text.c_str());
+    std::exit(2);
+  }
+  g_order_text = text;
+}
+
 // The file RNNATTN_SIM_STATS names, (re)opened for appending when the variable changes.
 std::FILE* stats_file() {
   const char* p = std::getenv("RNNATTN_SIM_STATS");
@@ -175,6 +223,7 @@ void give_shared_slot(unsigned char* p) {
 std::unique_ptr<Block> make_block(Launch& l, uint3 idx) {
   auto b = std::make_unique<Block>();
   b->idx = idx;
+  b->linear = idx.x + l.config.grid.x * (idx.y + l.config.grid.y * idx.z);
   b->launch = &l;
   const dim3 bd = l.config.block;
   const int n = static_cast<int>(bd.x * bd.y * bd.z);
@@ -183,7 +232,7 @@ std::unique_ptr<Block> make_block(Launch& l, uint3 idx) {
   b->smem = take_shared_slot();
   b->dynamic_bytes = b->total_bytes = l.config.dynamic_smem;
   std::memset(b->smem, 0xFF, b->dynamic_bytes);  // shared memory starts as garbage: NaN
-  b->shadow.resize((b->dynamic_bytes + 3) / 4);
+  b->shadow.reset((b->dynamic_bytes + 3) / 4);
   for (int i = 0; i < n; ++i) {
     ThreadState& t = b->threads[i];
     t.ids.thread_idx = {static_cast<unsigned>(i % bd.x), static_cast<unsigned>(i / bd.x % bd.y),
@@ -218,14 +267,28 @@ std::string site(const char* file, int line) {
 
 // Runs the resident blocks' threads until all have finished, a violation stopped the kernel, or
 // no thread can move (reported as a deadlock: who waits where).
-void run_resident(Launch& l) {
-  std::vector<ThreadState*> all;
+void run_resident(Launch& l, std::mt19937_64& rng) {
+  // The warps in the schedule's order (lanes in order within a warp); a shuffled schedule draws
+  // a new order for every pass over the threads.
+  std::vector<std::pair<Block*, int>> warps;
   for (Block* b : l.resident) {
-    for (ThreadState& t : b->threads) all.push_back(&t);
+    for (int w = 0; w < static_cast<int>(b->warps.size()); ++w) warps.emplace_back(b, w);
   }
+  std::vector<ThreadState*> all;
+  if (g_order.kind == Order::kReverse) std::reverse(warps.begin(), warps.end());
+  const auto arrange = [&] {
+    if (g_order.kind == Order::kShuffle) std::shuffle(warps.begin(), warps.end(), rng);
+    all.clear();
+    for (auto& [b, w] : warps) {
+      const int end = std::min<int>((w + 1) * 32, static_cast<int>(b->threads.size()));
+      for (int i = w * 32; i < end; ++i) all.push_back(&b->threads[i]);
+    }
+  };
+  arrange();
   std::size_t done = 0;
   while (done < all.size() && !l.failed) {
     bool moved = false;
+    if (g_order.kind == Order::kShuffle) arrange();
     for (ThreadState* t : all) {
       if (t->state != State::kRunnable) continue;
       t_current = t;
@@ -248,10 +311,13 @@ void run_resident(Launch& l) {
           who += "__syncthreads (" + site(b.barrier_file, b.barrier_line) + ")";
         } else if (t->state == State::kWarpSync) {
           const Warp& w = b.warps[t->warp];
-          char mask[16];
-          std::snprintf(mask, sizeof mask, "0x%08x", w.mask);
-          who += std::string(w.is_shuffle ? "a shuffle" : "__syncwarp") + " (" +
-                 site(w.file, w.line) + ", mask " + mask + ")";
+          for (const Rendezvous& r : w.pending) {
+            if (!(r.arrived >> t->lane & 1u)) continue;
+            char mask[16];
+            std::snprintf(mask, sizeof mask, "0x%08x", r.mask);
+            who += std::string(r.is_shuffle ? "a shuffle" : "__syncwarp") + " (" +
+                   site(r.file, r.line) + ", mask " + mask + ")";
+          }
         } else {
           who += "a grid sync";
         }
@@ -299,25 +365,35 @@ void run_launch(const std::shared_ptr<Launch>& lp) {
   l.stats.grid = l.config.grid;
   l.stats.block = l.config.block;
   l.stats.dynamic_smem_bytes = l.config.dynamic_smem;
+  l.op = g_current_op;
+  l.grid_epoch = 1;
   const dim3 g = l.config.grid;
   const std::size_t blocks = static_cast<std::size_t>(g.x) * g.y * g.z;
   const auto index = [&](std::size_t i) {
     return uint3{static_cast<unsigned>(i % g.x), static_cast<unsigned>(i / g.x % g.y),
                  static_cast<unsigned>(i / (static_cast<std::size_t>(g.x) * g.y))};
   };
+  read_order();
+  // Each launch's own stream of random orders: the same seed replays the same schedules.
+  std::mt19937_64 rng(g_order.seed * 0x9E3779B97F4A7C15ull + ++g_launches);
+  std::vector<std::size_t> order(blocks);
+  for (std::size_t i = 0; i < blocks; ++i) order[i] = i;
+  if (g_order.kind == Order::kReverse) std::reverse(order.begin(), order.end());
+  if (g_order.kind == Order::kShuffle) std::shuffle(order.begin(), order.end(), rng);
   if (l.config.cooperative) {
     std::vector<std::unique_ptr<Block>> all;
+    // All resident: run_resident orders their warps.
     for (std::size_t i = 0; i < blocks; ++i) all.push_back(make_block(l, index(i)));
     l.resident.clear();
     for (auto& b : all) l.resident.push_back(b.get());
     l.grid_threads = static_cast<int>(blocks * all.front()->threads.size());
-    run_resident(l);
+    run_resident(l, rng);
     for (auto& b : all) release_block(*b);
   } else {
     for (std::size_t i = 0; i < blocks && !l.failed; ++i) {
-      std::unique_ptr<Block> b = make_block(l, index(i));
+      std::unique_ptr<Block> b = make_block(l, index(order[i]));
       l.resident = {b.get()};
-      run_resident(l);
+      run_resident(l, rng);
       release_block(*b);
     }
   }
@@ -341,11 +417,13 @@ void thread_exit(ThreadState& t) {
                          site(b.barrier_file, b.barrier_line) +
                          "): a barrier must be reached by every thread of the block");
   }
-  if (w.arrived != 0 && (w.mask >> t.lane & 1u)) {
-    kernel_violation(cudaErrorLaunchFailure,
-                     "exited while lanes of its warp wait for it at " +
-                         std::string(w.is_shuffle ? "a shuffle" : "__syncwarp") + " (" +
-                         site(w.file, w.line) + ") whose mask names it");
+  for (const Rendezvous& r : w.pending) {
+    if (r.mask >> t.lane & 1u) {
+      kernel_violation(cudaErrorLaunchFailure,
+                       "exited while lanes of its warp wait for it at " +
+                           std::string(r.is_shuffle ? "a shuffle" : "__syncwarp") + " (" +
+                           site(r.file, r.line) + ") whose mask names it");
+    }
   }
   if (l.grid_arrived > 0) {
     kernel_violation(cudaErrorLaunchFailure,
@@ -413,6 +491,7 @@ void grid_barrier(const char* file, int line) {
   }
   if (++l.grid_arrived == l.grid_threads) {
     l.grid_arrived = 0;
+    ++l.grid_epoch;
     for (Block* b : l.resident) {
       ++b->epoch;
       ++l.stats.barriers;
@@ -458,24 +537,30 @@ std::uint32_t warp_rendezvous(unsigned mask, std::uint32_t value, int src, const
                                                  std::to_string(__builtin_ctz(gone)) +
                                                  ", which has exited and does not take part");
   }
-  if (w.arrived == 0) {
-    w.mask = mask;
-    w.file = file;
-    w.line = line;
-    w.is_shuffle = is_shuffle;
-  } else if (w.mask != mask || w.line != line || std::strcmp(w.file, file) != 0 ||
-             w.is_shuffle != is_shuffle) {
-    char other[16];
-    std::snprintf(other, sizeof other, "0x%08x", w.mask);
-    kernel_violation(cudaErrorLaunchFailure,
-                     std::string(what) + " at " + site(file, line) + " (mask " + hex +
-                         ") while other lanes of its warp wait at " + site(w.file, w.line) +
-                         " (mask " + other + "): the lanes a mask names must all take part");
+  // The rendezvous this lane joins: the pending one with the same mask, else a new one. Masks
+  // that overlap without being equal cannot both be satisfied.
+  Rendezvous* r = nullptr;
+  for (Rendezvous& p : w.pending) {
+    if ((p.mask & mask) == 0) continue;
+    if (p.mask != mask || p.line != line || std::strcmp(p.file, file) != 0 ||
+        p.is_shuffle != is_shuffle) {
+      char other[16];
+      std::snprintf(other, sizeof other, "0x%08x", p.mask);
+      kernel_violation(cudaErrorLaunchFailure,
+                       std::string(what) + " at " + site(file, line) + " (mask " + hex +
+                           ") while other lanes of its warp wait at " + site(p.file, p.line) +
+                           " (mask " + other + "): the lanes a mask names must all take part");
+    }
+    r = &p;
+  }
+  if (!r) {
+    w.pending.push_back(Rendezvous{mask, 0, file, line, is_shuffle});
+    r = &w.pending.back();
   }
   w.values[t.lane] = value;
   w.src[t.lane] = src;
-  w.arrived |= 1u << t.lane;
-  if (w.arrived != w.mask) {
+  r->arrived |= 1u << t.lane;
+  if (r->arrived != r->mask) {
     t.state = State::kWarpSync;
     yield(t);
     return w.results[t.lane];
@@ -491,7 +576,17 @@ std::uint32_t warp_rendezvous(unsigned mask, std::uint32_t value, int src, const
     }
     w.results[l] = s >= 0 ? w.values[s] : w.values[l];
   }
-  w.arrived = 0;
+  if (!is_shuffle) {
+    // __syncwarp orders memory among the lanes it names: record that each pair took part.
+    if (!w.pairs) w.pairs.reset(new std::uint32_t[32 * 32]());
+    const std::uint32_t stamp = ++w.syncs;
+    for (std::uint32_t a = mask; a; a &= a - 1) {
+      for (std::uint32_t c = mask; c; c &= c - 1) {
+        w.pairs[__builtin_ctz(a) * 32 + __builtin_ctz(c)] = stamp;
+      }
+    }
+  }
+  w.pending.erase(w.pending.begin() + (r - w.pending.data()));
   for (int l = 0; l < 32; ++l) {
     if (mask >> l & 1u) {
       ThreadState& o = b.threads[t.warp * 32 + l];
@@ -528,7 +623,7 @@ void* static_shared_memory(const void* tag, std::size_t bytes, std::size_t align
   }
   std::memset(b.smem + b.total_bytes, 0xFF, off + bytes - b.total_bytes);
   b.total_bytes = off + bytes;
-  b.shadow.resize((b.total_bytes + 3) / 4);
+  b.shadow.grow((b.total_bytes + 3) / 4);
   b.static_arrays.emplace_back(tag, off);
   return b.smem + off;
 }
@@ -564,6 +659,24 @@ bool in_shared_range(std::uintptr_t a) {
 }
 
 void set_counting(bool on) { g_counting_forced = on; }
+bool set_schedule(const std::string& order) {
+  if (order.empty()) {
+    g_order_forced = false;
+    g_order_text = "\x01";  // read the environment again at the next launch
+    return true;
+  }
+  OrderSetting o;
+  if (!parse_order(order, o)) return false;
+  g_order = o;
+  g_order_forced = true;
+  return true;
+}
+std::string schedule() {
+  const char* names[] = {"index", "reverse", "shuffle"};
+  std::string s = names[static_cast<int>(g_order.kind)];
+  if (g_order.kind == Order::kShuffle) s += ":" + std::to_string(g_order.seed);
+  return s;
+}
 void set_launch_observer(std::function<void(const LaunchStats&)> observer) {
   g_observer = std::move(observer);
 }

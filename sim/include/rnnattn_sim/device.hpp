@@ -61,6 +61,10 @@ bool in_cooperative_launch();
 // reduced into the caller's segment), or -1 for "keep my own value".
 std::uint32_t shuffle(unsigned mask, std::uint32_t value, int src_lane, const char* file, int line);
 int lane_id();
+// Atomic read-modify-writes: checked as one access that does not race with other atomics.
+float atomic_add(float* p, float v);
+int atomic_add(int* p, int v);
+unsigned atomic_add(unsigned* p, unsigned v);
 void* dynamic_shared_memory();
 void* static_shared_memory(const void* tag, std::size_t bytes, std::size_t align);
 
@@ -137,4 +141,12 @@ RNNATTN_SIM_NOINSTR inline T __shfl_up_sync(unsigned mask, T v, unsigned delta, 
                                             int line = __builtin_LINE()) {
   const int src = ::rnnattn::sim::shfl_src_up(::rnnattn::sim::lane_id(), delta, width);
   return ::rnnattn::sim::shfl_impl(mask, v, src, file, line);
+}
+
+RNNATTN_SIM_NOINSTR inline float atomicAdd(float* p, float v) {
+  return ::rnnattn::sim::atomic_add(p, v);
+}
+RNNATTN_SIM_NOINSTR inline int atomicAdd(int* p, int v) { return ::rnnattn::sim::atomic_add(p, v); }
+RNNATTN_SIM_NOINSTR inline unsigned atomicAdd(unsigned* p, unsigned v) {
+  return ::rnnattn::sim::atomic_add(p, v);
 }

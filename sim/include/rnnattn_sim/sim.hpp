@@ -51,8 +51,27 @@ struct LaunchStats {
   std::uint64_t shared_requests = 0, shared_wavefronts = 0;
 };
 void set_counting(bool on);
+
+// The schedule: the order in which blocks (one after another) and the warps of the resident
+// blocks (between barriers) run: "index", "reverse", "shuffle" or "shuffle:SEED" (a new order
+// for every launch and every pass, reproducible from the seed). RNNATTN_SIM_ORDER sets it for a
+// whole program; set_schedule overrides it ("" returns to the environment's) and returns false
+// for an unknown order. schedule() names the one in force (read at the last launch).
+bool set_schedule(const std::string& order);
+std::string schedule();
 // Called after every finished launch (when counting), e.g. by `rnnattn profile`.
 void set_launch_observer(std::function<void(const LaunchStats&)> observer);
+
+// Devices the simulator presents (1 by default; all alike, one address space): for tests of
+// per-device state such as kernel attributes.
+void set_device_count(int n);
+// Makes every cooperative launch fail with cudaErrorCooperativeLaunchTooLarge although the grid
+// fits, as a GPU can under MPS thread limits, green contexts or another carve-out.
+void set_refuse_cooperative(bool refuse);
+
+// cuBLAS calls made on a handle without a workspace of the caller's (none given, or reset by
+// cublasSetStream, as cuBLAS does): each may allocate from cuBLAS's default pool.
+std::uint64_t cublas_default_workspace_calls();
 
 // The message of the last violation a kernel or library call raised ("" if none).
 std::string last_violation();
