@@ -127,6 +127,15 @@ __global__ void accumulate_kernel(const float* in, float* sum, bool atomic) {
   }
 }
 
+__global__ void store_one_word_kernel(float* out) { *out = static_cast<float>(threadIdx.x); }
+
+__global__ void global_neighbour_kernel(float* g, float* out, bool with_barrier) {
+  const int t = static_cast<int>(threadIdx.x), n = static_cast<int>(blockDim.x);
+  g[t] = static_cast<float>(t) * 3.f;
+  if (with_barrier) __syncthreads();
+  out[t] = g[(t + 1) % n];
+}
+
 __global__ void atomic_and_plain_kernel(const float* in, float* sum) {
   atomicAdd(sum, in[blockIdx.x * blockDim.x + threadIdx.x]);
   if (blockIdx.x == 0 && threadIdx.x == 0) *sum = 0.f;
@@ -174,6 +183,13 @@ void grid_steps(float* buf, int blocks, int threads, int steps, bool double_buff
 }
 void accumulate(const float* in, float* sum, int blocks, int threads, bool atomic, cudaStream_t s) {
   launch_kernel("accumulate_kernel", accumulate_kernel, blocks, threads, 0, s, in, sum, atomic);
+}
+void store_one_word(float* out, int threads, cudaStream_t s) {
+  launch_kernel("store_one_word_kernel", store_one_word_kernel, 1, threads, 0, s, out);
+}
+void global_neighbour(float* g, float* out, int threads, bool with_barrier, cudaStream_t s) {
+  launch_kernel("global_neighbour_kernel", global_neighbour_kernel, 1, threads, 0, s, g, out,
+                with_barrier);
 }
 void atomic_and_plain(const float* in, float* sum, int blocks, int threads, cudaStream_t s) {
   launch_kernel("atomic_and_plain_kernel", atomic_and_plain_kernel, blocks, threads, 0, s, in, sum);

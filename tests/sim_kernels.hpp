@@ -37,6 +37,11 @@ void grid_steps(float* buf, int blocks, int threads, int steps, bool double_buff
 // *sum += in[i] over blocks * threads elements from every thread: with atomicAdd, or as a plain
 // read-modify-write (the planted race).
 void accumulate(const float* in, float* sum, int blocks, int threads, bool atomic, cudaStream_t s);
+// Every thread of one block stores its index to *out (many writers of one word: a race).
+void store_one_word(float* out, int threads, cudaStream_t s);
+// One block: thread t writes g[t], then reads g[(t + 1) % n] into out[t] through device memory;
+// with_barrier = false drops the __syncthreads between (a read-after-write race across threads).
+void global_neighbour(float* g, float* out, int threads, bool with_barrier, cudaStream_t s);
 // Like accumulate with atomics, but thread 0 of block 0 also stores to *sum plainly.
 void atomic_and_plain(const float* in, float* sum, int blocks, int threads, cudaStream_t s);
 // One warp exchanges through shared memory: out[l] = in[(l + 1) % 32]. sync 0: nothing

@@ -270,6 +270,21 @@ TEST_F(Simulator, NonAtomicAccumulationIsARaceAndAtomicsAreNot) {
   });
 }
 
+TEST_F(Simulator, RacesWithinABlockThroughDeviceMemoryAreCaught) {
+  under_each_order([&](const std::string&) {
+    DeviceBuffer<float> word(1), g(96), out(96);
+    expect_caught([&] { st::store_one_word(word.get(), 256, s_); },
+                  {"kernel store_one_word_kernel", "global-memory race",
+                   "write after another thread's write", "block (0,0,0) thread ("});
+    RNNATTN_CUDA_CHECK(cudaMemsetAsync(g.get(), 0, 96 * sizeof(float), s_));
+    expect_caught([&] { st::global_neighbour(g.get(), out.get(), 96, false, s_); },
+                  {"kernel global_neighbour_kernel", "global-memory race", "another thread's"});
+    st::global_neighbour(g.get(), out.get(), 96, true, s_);
+    const auto got = download(out);
+    for (int t = 0; t < 96; ++t) ASSERT_EQ(got[t], static_cast<float>((t + 1) % 96) * 3.f);
+  });
+}
+
 TEST_F(Simulator, SyncwarpOrdersTheLanesItNames) {
   std::vector<float> in(32);
   for (int i = 0; i < 32; ++i) in[i] = static_cast<float>(100 + i);
