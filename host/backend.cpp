@@ -2,7 +2,7 @@
 #include "rnnattn/backend.hpp"
 
 #include "backend_cpu.hpp"
-#include "backend_cuda.hpp"
+#include "backend_gpu.hpp"
 #include "rnnattn/error.hpp"
 
 namespace rnnattn {
@@ -43,12 +43,12 @@ std::unique_ptr<Backend> make_backend(Device device) {
     case Device::kCpu:
       return make_cpu_backend();
     case Device::kAuto:
-      if (cuda_auto_enabled()) return make_cuda_backend(cuda::Path::kFused);
+      if (cuda_auto_enabled()) return make_gpu_backend(true);
       return make_cpu_backend();
     case Device::kCuda:
-      return make_cuda_backend(cuda::Path::kFused);
+      return make_gpu_backend(true);
     case Device::kCudaUnfused:
-      return make_cuda_backend(cuda::Path::kUnfused);
+      return make_gpu_backend(false);
   }
   throw InvalidArgument("unknown device");
 }

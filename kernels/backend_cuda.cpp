@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 
+#include "backend_gpu.hpp"
 #include "kernels.hpp"
 #include "rnnattn/error.hpp"
 #include "rnnattn/params.hpp"
@@ -361,6 +362,12 @@ std::unique_ptr<TrainingSession> CudaBackend::start_training(const ModelConfig& 
                                                              const std::vector<float>& params,
                                                              const AdamState& state) {
   return std::make_unique<CudaTrainingSession>(*this, c, adam, params, state);
+}
+
+bool built_with_cuda() noexcept { return true; }
+
+std::unique_ptr<Backend> make_gpu_backend(bool fused) {
+  return make_cuda_backend(fused ? cuda::Path::kFused : cuda::Path::kUnfused);
 }
 
 std::unique_ptr<Backend> make_cuda_backend(cuda::Path path) {

@@ -14,7 +14,12 @@ endfunction()
 run_step(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${WORK_DIR}/prefix)
 # The host-pointer API (examples/consumer) and the device API (examples/device_api; where no GPU
 # exists, as in CI's nvcc build, it says so and runs nothing, while the simulator build runs it).
-foreach(example consumer device_api)
+# A CPU-only build installs no device API: EXAMPLES is then just the consumer, which builds
+# against an install that needs no CUDA toolkit.
+if(NOT DEFINED EXAMPLES)
+  set(EXAMPLES consumer device_api)
+endif()
+foreach(example ${EXAMPLES})
   run_step(${CMAKE_COMMAND} -S ${SOURCE_DIR}/examples/${example} -B ${WORK_DIR}/${example}
            -G ${GENERATOR} -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix -DCMAKE_BUILD_TYPE=Release)
   run_step(${CMAKE_COMMAND} --build ${WORK_DIR}/${example})

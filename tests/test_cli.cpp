@@ -332,7 +332,10 @@ TEST_F(Cli, ProfileListsEveryKernel) {
   if (!rnnattn::cuda_backend_available()) {
     const Result r = run("profile --batch 2 --steps 2 --input 1 --hidden 2");
     EXPECT_EQ(r.code, 1);
-    EXPECT_NE(r.err.find("no CUDA GPU"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(rnnattn::built_with_cuda() ? "no CUDA GPU"
+                                                    : "this build of rnnattn has no CUDA"),
+              std::string::npos)
+        << r.err;
     return;
   }
   const Result r =
@@ -357,6 +360,12 @@ TEST_F(Cli, ProfileListsEveryKernel) {
 // rnnattn profile --plan: the model's choice without running (and without a GPU); --recurrence
 // forces a design, and a bad value is a usage error.
 TEST_F(Cli, ProfilePlanAndRecurrence) {
+  if (!rnnattn::built_with_cuda()) {  // a CPU-only build: no CUDA backend to plan for
+    const Result r = run("profile --batch 1 --steps 20 --input 1 --hidden 2 --plan");
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find("has no CUDA"), std::string::npos) << r.err;
+    return;
+  }
   const Result seed = run("profile --batch 1 --steps 20 --input 1 --hidden 2 --plan");
   ASSERT_EQ(seed.code, 0) << seed.err;
   EXPECT_NE(seed.out.find("plan: B=1 H=2"), std::string::npos) << seed.out;

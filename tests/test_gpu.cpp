@@ -1,6 +1,5 @@
-// GPU-side tests. This build has no CUDA backend yet (the fused kernels are the next issue), so
-// what is tested here is the contract around it: asking for CUDA where it cannot run is a clear
-// error, and `auto` falls back to the CPU.
+// The contract around the CUDA backend, in every build: asking for CUDA where it cannot run (no
+// GPU, or a CPU-only build) is a clear error, and `auto` falls back to the CPU.
 #include <gtest/gtest.h>
 
 #include "rnnattn/backend.hpp"
@@ -18,6 +17,25 @@ TEST(Device, CudaIsRefusedWithAReasonWhenUnavailable) {
     const std::string msg = e.what();
     EXPECT_NE(msg.find("device cuda"), std::string::npos) << msg;
     EXPECT_NE(msg.find("--device cpu"), std::string::npos) << msg;
+  }
+  EXPECT_EQ(make_backend(Device::kAuto)->name(), "cpu");
+}
+
+// A CPU-only build (RNNATTN_CUDA=OFF or no CUDA compiler): both CUDA devices say that the build
+// has no CUDA (not that the machine has no GPU), and auto is the CPU.
+TEST(Device, CpuOnlyBuildSaysItHasNoCuda) {
+  if (built_with_cuda()) GTEST_SKIP() << "this build has the CUDA backend";
+  EXPECT_EQ(cuda_device_count(), 0);
+  EXPECT_FALSE(cuda_backend_available());
+  for (Device d : {Device::kCuda, Device::kCudaUnfused}) {
+    try {
+      make_backend(d);
+      ADD_FAILURE() << to_string(d) << " accepted in a build without CUDA";
+    } catch (const Unavailable& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find("this build of rnnattn has no CUDA"), std::string::npos) << msg;
+      EXPECT_NE(msg.find(std::string("device ") + to_string(d)), std::string::npos) << msg;
+    }
   }
   EXPECT_EQ(make_backend(Device::kAuto)->name(), "cpu");
 }

@@ -56,7 +56,10 @@ class Backend {
 
 // Number of CUDA devices visible to this process (0 when there is no GPU or no driver).
 int cuda_device_count() noexcept;
-// True when a GPU is present (this build always has the CUDA backend).
+// Whether this build has the CUDA backend (false: a CPU-only build, where make_backend refuses
+// the CUDA devices, saying so, and the device API, rnnattn/cuda.hpp, is not installed).
+bool built_with_cuda() noexcept;
+// True when this build has the CUDA backend and a GPU is present.
 bool cuda_backend_available() noexcept;
 // True when `auto` picks the GPU: a GPU is present and the CUDA backend has passed the GPU suite
 // on real hardware (docs/gpu-runs.md). Until then `auto` stays on the CPU and says so.
@@ -64,8 +67,8 @@ bool cuda_auto_enabled() noexcept;
 
 // kCpu: the CPU reference. kCuda: the fused CUDA kernels; kCudaUnfused: the classic
 // one-launch-per-operation GPU path (a differential check and the benchmarks' baseline); both
-// throw Unavailable saying why when there is no GPU. kAuto: the GPU when cuda_auto_enabled(),
-// else the CPU.
+// throw Unavailable saying why when there is no GPU or the build has no CUDA. kAuto: the GPU when
+// cuda_auto_enabled(), else the CPU.
 std::unique_ptr<Backend> make_backend(Device device);
 
 // The checks every entry point (the CPU reference included) makes; throw InvalidArgument naming

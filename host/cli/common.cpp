@@ -1,0 +1,201 @@
+// The shared layer of the rnnattn commands (cli/common.hpp).
+#include "cli/common.hpp"
+
+#include <iostream>
+
+#include "io.hpp"
+
+namespace rnnattn::cli {
+
+bool wants_help(const std::vector<std::string>& a) {
+  return std::find(a.begin(), a.end(), "--help") != a.end() ||
+         std::find(a.begin(), a.end(), "-h") != a.end();
+}
+
+std::string sci(double v, int digits) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.*e", digits - 1, v);
+  return buf;
+}
+
+// Data: "fib" or a CSV path. `columns`: the input columns (comma-separated on the command line);
+// `target`: the predicted one.
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : s + ",") {
+    if (c == ',') {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+    } else {
+      cur.push_back(c);
+    }
+  }
+  return out;
+}
+
+SentimentOptions sentiment_options(int steps, int train, int test) {
+  SentimentOptions o;
+  o.max_length = steps;
+  o.min_length = std::max(7, steps / 4);
+  o.train = train;
+  o.test = test;
+  return o;
+}
+
+SplitData load_data(const std::string& data, const std::vector<std::string>& columns,
+                    const std::string& target, int steps, int sentiment_train, int sentiment_test) {
+  if (data == "sentiment") {
+    if (!columns.empty() || !target.empty()) {
+      throw UsageError("--column and --target apply to CSV data, not to --data sentiment");
+    }
+    if (steps < 7)
+      throw UsageError("--data sentiment needs --steps >= 7, got " + std::to_string(steps));
+    return sentiment_data(sentiment_options(steps, sentiment_train, sentiment_test));
+  }
+  if (data == "fib") {
+    if (!columns.empty() || !target.empty()) {
+      throw UsageError("--column and --target apply to CSV data, not to --data fib");
+    }
+    return fibonacci_data(steps);
+  }
+  const CsvSeries series = read_csv_series(data, columns, target);
+  try {
+    return series_data(series, steps);
+  } catch (const DataError& e) {
+    throw DataError(data + ": " + e.what());
+  }
+}
+
+std::vector<Baseline> baselines_for(const SplitData& d) {
+  const bool fib = d.source == "fib";
+  if (d.source == "sentiment") return {};  // a classification: the chance row is printed instead
+  double mean = 0;
+  for (float v : d.train.y) mean += v;
+  mean /= static_cast<double>(d.train.y.size());
+  auto score = [&](const std::string& name, auto predict) {
+    Baseline b{name, mean_squared_error(predict(d.train), d.train),
+               mean_squared_error(predict(d.test), d.test), 0};
+    b.test_rmse = std::sqrt(b.test_mse) * d.scaler.range();
+    return b;
+  };
+  std::vector<Baseline> out;
+  if (fib) {
+    out.push_back(
+        score("predict_zero", [](const WindowSet& w) { return std::vector<float>(w.count, 0.f); }));
+  } else {
+    out.push_back(score("persistence", [](const WindowSet& w) {
+      std::vector<float> p(w.count);
+      for (int i = 0; i < w.count; ++i)
+        p[i] = w.x[static_cast<std::size_t>(i) * w.steps + w.steps - 1];
+      return p;
+    }));
+  }
+  out.push_back(score("train_mean", [mean](const WindowSet& w) {
+    return std::vector<float>(w.count, static_cast<float>(mean));
+  }));
+  return out;
+}
+
+void check_outputs(const std::vector<std::pair<std::string, std::string>>& outputs,
+                   const std::vector<std::pair<std::string, std::string>>& inputs) {
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    const auto& [flag, path] = outputs[i];
+    if (path.empty()) continue;
+    for (const auto& [in_flag, in_path] : inputs) {
+      if (!in_path.empty() && same_file(path, in_path)) {
+        throw UsageError(flag + " '" + path + "' is the " + in_flag +
+                         " input file; writing it would destroy the input");
+      }
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (!outputs[j].second.empty() && same_file(path, outputs[j].second)) {
+        throw UsageError(outputs[j].first + " and " + flag + " name the same file '" + path + "'");
+      }
+    }
+    check_output_path(flag, path);
+  }
+}
+
+std::unique_ptr<Backend> open_backend(const std::string& name) {
+  const Device dev = parse_device(name);
+  std::unique_ptr<Backend> b = make_backend(dev);
+  if (dev == Device::kAuto) {
+    std::cout << "device: " << b->name()
+              << (b->name() == "cpu"
+                      ? (cuda_device_count() > 0
+                             ? " (auto: a GPU is present, but the CUDA kernels have not yet passed "
+                               "the GPU suite on hardware; --device cuda runs them)"
+                             : " (auto: no CUDA GPU found)")
+                      : " (auto)")
+              << '\n';
+  } else {
+    std::cout << "device: " << b->name() << '\n';
+  }
+  std::cout << std::flush;
+  return b;
+}
+
+SplitData load_for_checkpoint(const std::string& source, const std::string& column_arg,
+                              const Checkpoint& ck) {
+  const int T = ck.model.config.steps;
+  std::vector<std::string> columns = ck.features;
+  std::string target = ck.column;
+  if (source == "fib" || source == "sentiment") {
+    columns.clear();
+    target.clear();
+  } else if (!column_arg.empty()) {  // another column of the same meaning (a one-input model only)
+    if (ck.features.size() > 1) {
+      throw UsageError("--column: this model reads " + std::to_string(ck.features.size()) +
+                       " columns, named in the checkpoint");
+    }
+    columns = {column_arg};
+    target = column_arg;
+  }
+  SplitData d = load_data(source, columns, target, T);
+  if (d.train.features != ck.model.config.input_size) {
+    throw UsageError("the model takes D = " + std::to_string(ck.model.config.input_size) +
+                     " inputs per step; the data gives " + std::to_string(d.train.features));
+  }
+  const std::vector<Scaler> from =
+      d.feature_scalers.empty() ? std::vector<Scaler>{d.scaler} : d.feature_scalers;
+  const std::vector<Scaler> to =
+      ck.features.empty() ? std::vector<Scaler>{ck.scaler} : ck.feature_scalers;
+  for (WindowSet* w : {&d.train, &d.test}) {
+    for (std::size_t k = 0; k < w->x.size(); ++k) {
+      const std::size_t f = k % from.size();
+      w->x[k] = static_cast<float>(to[f].scale(from[f].unscale(w->x[k])));
+    }
+    for (float& v : w->y) v = static_cast<float>(ck.scaler.scale(d.scaler.unscale(v)));
+  }
+  d.scaler = ck.scaler;
+  d.feature_scalers = to;
+  return d;
+}
+
+const std::string& target_label(const SplitData& d, int i, int steps) {
+  return d.labels[d.test.index[i] + (d.source == "sentiment" ? 0 : steps)];
+}
+
+std::string format_value(double v, int precision) {
+  char buf[64];
+  if (precision >= 0 && std::fabs(v) < 1e15) {
+    std::snprintf(buf, sizeof buf, "%.*f", precision, v);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.9g", v);
+  }
+  return buf;
+}
+
+void warn_if_outside_scaling(const WindowSet& w, const Scaler& s) {
+  if (w.x.empty()) return;
+  const auto [lo, hi] = std::minmax_element(w.x.begin(), w.x.end());
+  if (*lo < -1.f || *hi > 2.f || !std::isfinite(*lo) || !std::isfinite(*hi)) {
+    std::cerr << "rnnattn predict: warning: the data spans [" << sci(s.unscale(*lo)) << ", "
+              << sci(s.unscale(*hi)) << "], far outside the range the model was trained on ["
+              << sci(s.min) << ", " << sci(s.max) << "]: its predictions are extrapolations"
+              << std::endl;
+  }
+}
+
+}  // namespace rnnattn::cli

@@ -1,0 +1,138 @@
+// What the rnnattn commands share (internal): the usage error, the option parser, data loading,
+// baselines, output checks, the backend, and the helpers of the commands that run a saved model.
+// Each command lives in its own file: train.cpp, predict.cpp, forecast.cpp, profile.cpp (the CUDA
+// build's; profile_unavailable.cpp without CUDA), inspect.cpp; main.cpp dispatches.
+#pragma once
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "rnnattn/rnnattn.hpp"
+
+namespace rnnattn::cli {
+
+struct UsageError : Error {
+  using Error::Error;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Argument parsing: --flag VALUE and boolean --flag, each subcommand declaring what it takes.
+class Args {
+ public:
+  Args(std::string command, std::vector<std::string> args, std::vector<std::string> valued,
+       std::vector<std::string> flags)
+      : command_(std::move(command)) {
+    for (std::size_t i = 0; i < args.size(); ++i) {
+      const std::string& a = args[i];
+      if (std::find(flags.begin(), flags.end(), a) != flags.end()) {
+        values_[a] = "1";
+      } else if (std::find(valued.begin(), valued.end(), a) != valued.end()) {
+        if (i + 1 >= args.size() || args[i + 1].rfind("--", 0) == 0) {
+          throw UsageError(a + " needs a value" + hint());
+        }
+        values_[a] = args[++i];
+      } else if (a.rfind("--", 0) == 0) {
+        throw UsageError("unknown option '" + a + "' for 'rnnattn " + command_ + "'" + hint());
+      } else {
+        throw UsageError("unexpected argument '" + a + "' for 'rnnattn " + command_ + "'" + hint());
+      }
+    }
+  }
+  bool has(const std::string& k) const { return values_.count(k) != 0; }
+  std::string get(const std::string& k, const std::string& dflt) const {
+    auto it = values_.find(k);
+    return it == values_.end() ? dflt : it->second;
+  }
+  long get_int(const std::string& k, long dflt, long lo, long hi) const {
+    if (!has(k)) return dflt;
+    const std::string s = get(k, "");
+    char* end = nullptr;
+    errno = 0;
+    const long v = std::strtol(s.c_str(), &end, 10);
+    if (s.empty() || *end != '\0' || errno == ERANGE) {
+      throw UsageError(k + " expects an integer, got '" + s + "'");
+    }
+    if (v < lo || v > hi) {
+      throw UsageError(k + " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                       "], got " + s);
+    }
+    return v;
+  }
+  double get_double(const std::string& k, double dflt) const {
+    if (!has(k)) return dflt;
+    const std::string s = get(k, "");
+    char* end = nullptr;
+    const double v = std::strtod(s.c_str(), &end);
+    if (s.empty() || *end != '\0' || !std::isfinite(v)) {
+      throw UsageError(k + " expects a finite number, got '" + s + "'");
+    }
+    return v;
+  }
+
+ private:
+  std::string hint() const { return " (see 'rnnattn " + command_ + " --help')"; }
+  std::string command_;
+  std::map<std::string, std::string> values_;
+};
+
+bool wants_help(const std::vector<std::string>& a);
+std::string sci(double v, int digits = 3);
+
+// ---- data: "fib", "sentiment" or a CSV path --------------------------------------------------
+// The comma-separated list of --column.
+std::vector<std::string> split_list(const std::string& s);
+// The generated sentiment task at T = steps (docs/sentiment.md): sequences of max(7, T/4) to T
+// tokens, data seed fixed, so every model and seed of a run sees the same sequences.
+SentimentOptions sentiment_options(int steps, int train, int test);
+// `columns`: the input columns; `target`: the predicted one.
+SplitData load_data(const std::string& data, const std::vector<std::string>& columns,
+                    const std::string& target, int steps, int sentiment_train = 2000,
+                    int sentiment_test = 1000);
+
+struct Baseline {
+  std::string name;  // "predict_zero", "persistence" or "train_mean"
+  double train_mse, test_mse, test_rmse;
+};
+// The rows a model must beat. Fibonacci: predicting 0 everywhere; a series: persistence (next =
+// last value of the window). Both: predicting the mean of the training targets, which on a real
+// series is often harder to beat than it looks.
+std::vector<Baseline> baselines_for(const SplitData& d);
+
+// Every output file is checked before any work: a writable place, not a directory, not one of the
+// inputs, not another output. `outputs` pairs each flag with its path (empty: not asked for).
+void check_outputs(const std::vector<std::pair<std::string, std::string>>& outputs,
+                   const std::vector<std::pair<std::string, std::string>>& inputs);
+
+// The backend --device names, announced on stdout ("device: cpu (auto: ...)").
+std::unique_ptr<Backend> open_backend(const std::string& name);
+
+// ---- running a saved model (predict, forecast) ---------------------------------------------
+// The data as the checkpoint's model saw its training data: the same input columns and target,
+// scaled with the checkpoint's scalings (whatever the data's own split would fit).
+SplitData load_for_checkpoint(const std::string& source, const std::string& column_arg,
+                              const Checkpoint& ck);
+// The label of test window i's target: the row of the value it predicts (a series), or the
+// sequence's number (sentiment).
+const std::string& target_label(const SplitData& d, int i, int steps);
+// A value in the data's original units, written at the data's precision.
+std::string format_value(double v, int precision);
+// Values that scale far outside [0, 1] lie outside what the model saw in training: its
+// predictions there are extrapolation (and, far enough out, overflow). Says so on stderr.
+void warn_if_outside_scaling(const WindowSet& w, const Scaler& s);
+
+// ---- the commands: argv without the command's name; the exit status ------------------------
+int cmd_train(const std::vector<std::string>& argv);
+int cmd_predict(const std::vector<std::string>& argv);
+int cmd_forecast(const std::vector<std::string>& argv);
+int cmd_profile(const std::vector<std::string>& argv);
+int cmd_inspect(const std::vector<std::string>& argv);
+
+}  // namespace rnnattn::cli

@@ -1,0 +1,116 @@
+// rnnattn predict: a saved model's predictions on the test part of a data set.
+#include <iostream>
+#include <sstream>
+
+#include "cli/common.hpp"
+#include "cli/json.hpp"
+#include "io.hpp"
+
+namespace rnnattn::cli {
+namespace {
+
+constexpr const char* kPredictHelp =
+    R"(usage: rnnattn predict --model FILE --data fib|FILE.csv [options]
+
+Print the model's predictions for the test part of the data, in original units and at the data's
+precision, each labelled by its target's row (the YEAR, DATE or TIME column, else the line).
+
+  --model FILE             a checkpoint written by 'rnnattn train --save'
+  --data fib|FILE.csv      the data (windows of the model's T; scaled as at training time)
+  --column NAME            for a one-column model: read this column instead of the one it was
+                           trained on (default: the checkpoint's columns)
+  --attention              also print the attention weights of each window
+  --device cpu|cuda|cuda-unfused|auto   where to run (default auto)
+  --json FILE              write predictions (and weights) as JSON
+)";
+
+}  // namespace
+
+int cmd_predict(const std::vector<std::string>& argv) {
+  if (wants_help(argv)) {
+    std::cout << kPredictHelp;
+    return 0;
+  }
+  const Args a("predict", argv, {"--model", "--data", "--column", "--device", "--json"},
+               {"--attention"});
+  if (!a.has("--model"))
+    throw UsageError("--model FILE is required (see 'rnnattn predict --help')");
+  if (!a.has("--data")) throw UsageError("--data is required (see 'rnnattn predict --help')");
+  const std::string json_path = a.get("--json", "");
+  const std::string source = a.get("--data", "");
+  check_outputs({{"--json", json_path}},
+                {{"--model", a.get("--model", "")},
+                 {"--data", source == "fib" || source == "sentiment" ? "" : source}});
+  const Checkpoint ck = load_checkpoint(a.get("--model", ""));
+  const Model& model = ck.model;
+  SplitData data = load_for_checkpoint(source, a.get("--column", ""), ck);
+  warn_if_outside_scaling(data.test, ck.scaler);
+  const auto not_finite = [](float v) { return !std::isfinite(v); };
+  if (std::any_of(data.test.x.begin(), data.test.x.end(), not_finite) ||
+      std::any_of(data.test.y.begin(), data.test.y.end(), not_finite)) {
+    throw Error("the data overflows float32 in the model's scaling [" + sci(ck.scaler.min) + ", " +
+                sci(ck.scaler.max) +
+                "]: it lies far outside what the model was trained on. No "
+                "output written");
+  }
+  const bool want_attention = a.has("--attention");
+  if (want_attention && !model.config.attention) {
+    throw UsageError("--attention: this is a plain model, it has no attention weights");
+  }
+  const std::unique_ptr<Backend> backend = open_backend(a.get("--device", "auto"));
+  std::vector<float> attn;
+  const std::vector<float> pred =
+      predict(*backend, model, data.test, want_attention ? &attn : nullptr);
+  const int T = model.config.steps, O = model.config.output_size;
+  const long bad = std::count_if(pred.begin(), pred.end(), not_finite);
+  const double mse = mean_squared_error(pred, data.test);
+  if (bad > 0 || !std::isfinite(mse)) {
+    throw Error(std::to_string(bad) + " of " + std::to_string(pred.size()) +
+                " predictions are not finite: the data lies far outside the scaling the model was "
+                "trained with [" +
+                sci(ck.scaler.min) + ", " + sci(ck.scaler.max) + "]. No output written");
+  }
+
+  std::printf(
+      "# test windows of %s (%d); values in original units, each row labelled by its target's "
+      "%s\n# %s  target  prediction%s\n",
+      source.c_str(), data.test.count, data.label_name.c_str(), data.label_name.c_str(),
+      want_attention ? "  attention weights a_1..a_T" : "");
+  for (int i = 0; i < data.test.count; ++i) {
+    std::printf(
+        "%s  %s  %s", target_label(data, i, T).c_str(),
+        format_value(ck.scaler.unscale(data.test.y[i]), data.precision).c_str(),
+        format_value(ck.scaler.unscale(pred[static_cast<std::size_t>(i) * O]), data.precision)
+            .c_str());
+    if (want_attention) {
+      for (int t = 0; t < T; ++t) std::printf(" %.5f", attn[static_cast<std::size_t>(i) * T + t]);
+    }
+    std::printf("\n");
+  }
+  std::printf("# test MSE %s (scaled), RMSE %s (original units)\n", sci(mse).c_str(),
+              sci(std::sqrt(mse) * ck.scaler.range()).c_str());
+  if (!json_path.empty()) {
+    Json j;
+    j.begin_object().value("model", a.get("--model", "")).value("data", source);
+    j.value("test_mse", mse).value("test_rmse", std::sqrt(mse) * ck.scaler.range());
+    j.begin_array("predictions");
+    for (int i = 0; i < data.test.count; ++i) {
+      j.begin_object()
+          .value("start", data.test.index[i])
+          .value(data.label_name.c_str(), target_label(data, i, T))
+          .value("target", ck.scaler.unscale(data.test.y[i]))
+          .value("prediction", ck.scaler.unscale(pred[static_cast<std::size_t>(i) * O]));
+      if (want_attention) {
+        j.numbers("attention",
+                  std::vector<float>(attn.begin() + static_cast<std::size_t>(i) * T,
+                                     attn.begin() + static_cast<std::size_t>(i + 1) * T));
+      }
+      j.end_object();
+    }
+    j.end_array().end_object();
+    write_file_atomic(json_path, j.str());
+  }
+  return 0;
+}
+
+}  // namespace rnnattn::cli

@@ -1,0 +1,188 @@
+// rnnattn profile: one pass of the CUDA backend with per-kernel launches and times (GPU) or
+// memory counters (GPU simulator). Built with CUDA only (profile_unavailable.cpp otherwise).
+#include <iostream>
+#include <sstream>
+
+#include "cli/common.hpp"
+#include "cli/json.hpp"
+#include "cuda_utils.hpp"
+#include "io.hpp"
+#include "plan.hpp"
+#include "profiler.hpp"
+#include "rnnattn/cuda.hpp"
+
+namespace rnnattn::cli {
+namespace {
+
+constexpr const char* kProfileHelp =
+    R"(usage: rnnattn profile --batch B --steps T --input D --hidden H [options]
+
+Run one pass of the CUDA backend on random data (after one unrecorded warm-up pass) and print, per
+kernel, its launches and: on a GPU, the time from CUDA events (cuBLAS GEMMs included, as
+cublasSgemm); in the GPU simulator build, the memory counters as global load and store efficiency
+(bytes asked for / (sectors x 32); above 1 when lanes share words) and shared-memory wavefronts per
+request (1 is conflict-free).
+
+  --batch B --steps T --input D --hidden H   the shape (required)
+  --model attention|plain  (default attention)
+  --pass forward|backward|train   forward: inference; backward: the training forward and backward;
+                           train: a whole training step (forward, loss, backward, Adam)
+  --device cuda|cuda-unfused   (default cuda)
+  --recurrence auto|segment|persistent   how the fused path runs the recurrence (default auto:
+                           the performance model's choice for this B and H, docs/performance.md)
+  --plan                   print the model's choice and predicted step times, run nothing (no GPU
+                           needed: without one, an H100's limits)
+  --json FILE              one object per kernel: kernel, launches, and ms or the counters
+)";
+
+}  // namespace
+
+int cmd_profile(const std::vector<std::string>& argv) {
+  if (wants_help(argv)) {
+    std::cout << kProfileHelp;
+    return 0;
+  }
+  const Args a("profile", argv,
+               {"--batch", "--steps", "--input", "--hidden", "--model", "--pass", "--device",
+                "--recurrence", "--json"},
+               {"--plan"});
+  for (const char* need : {"--batch", "--steps", "--input", "--hidden"}) {
+    if (!a.has(need))
+      throw UsageError(std::string(need) + " is required (see 'rnnattn profile --help')");
+  }
+  ModelConfig cfg;
+  const int B = static_cast<int>(a.get_int("--batch", 1, 1, 1 << 20));
+  cfg.steps = static_cast<int>(a.get_int("--steps", 1, 1, 1 << 20));
+  cfg.input_size = static_cast<int>(a.get_int("--input", 1, 1, 1 << 16));
+  cfg.hidden_size = static_cast<int>(a.get_int("--hidden", 1, 1, 1 << 14));
+  const std::string model = a.get("--model", "attention");
+  if (model != "attention" && model != "plain") {
+    throw UsageError("--model must be attention or plain, got '" + model + "'");
+  }
+  cfg.attention = model == "attention";
+  cfg.validate();
+  const std::string pass = a.get("--pass", "forward");
+  if (pass != "forward" && pass != "backward" && pass != "train") {
+    throw UsageError("--pass must be forward, backward or train, got '" + pass + "'");
+  }
+  const std::string device = a.get("--device", "cuda");
+  if (device != "cuda" && device != "cuda-unfused") {
+    throw UsageError("--device must be cuda or cuda-unfused, got '" + device + "'");
+  }
+  const std::string rec_name = a.get("--recurrence", "auto");
+  if (rec_name != "auto" && rec_name != "segment" && rec_name != "persistent") {
+    throw UsageError("--recurrence must be auto, segment or persistent, got '" + rec_name + "'");
+  }
+  const cuda::Recurrence rec = rec_name == "segment"      ? cuda::Recurrence::kSegment
+                               : rec_name == "persistent" ? cuda::Recurrence::kPersistent
+                                                          : cuda::Recurrence::kAuto;
+  if (a.has("--plan")) {
+    const bool gpu = cuda_backend_available();
+    const kernels::GpuLimits limits = gpu ? kernels::current_gpu_limits() : kernels::GpuLimits{};
+    std::printf("plan: B=%d H=%d on %s: %s\n", B, cfg.hidden_size,
+                gpu ? "this GPU" : "an H100 (no GPU visible)",
+                kernels::plan_recurrence(B, cfg.hidden_size, limits).describe().c_str());
+    return 0;
+  }
+  const std::string json_path = a.get("--json", "");
+  check_outputs({{"--json", json_path}}, {});
+  if (!cuda_backend_available()) {
+    throw Unavailable(
+        "profile: no CUDA GPU is visible on this machine (the GPU simulator build "
+        "profiles without one)");
+  }
+
+  // Random inputs on the device, through the device API with its own buffers.
+  CudaStream stream;
+  const cudaStream_t st = stream.get();
+  cuda::Handle h(cfg, st, nullptr, device == "cuda" ? cuda::Path::kFused : cuda::Path::kUnfused);
+  h.set_recurrence(rec);
+  const std::size_t P = h.parameter_count();
+  const std::size_t nx = static_cast<std::size_t>(B) * cfg.steps * cfg.input_size;
+  Rng rng(1);
+  auto upload = [&](const std::vector<float>& v) {
+    DeviceBuffer<float> d(v.size(), "profile input");
+    RNNATTN_CUDA_CHECK(
+        cudaMemcpyAsync(d.get(), v.data(), v.size() * sizeof(float), cudaMemcpyHostToDevice, st));
+    return d;
+  };
+  auto random = [&](std::size_t n, double lo, double hi) {
+    std::vector<float> v(n);
+    for (float& f : v) f = static_cast<float>(rng.uniform(lo, hi));
+    return upload(v);
+  };
+  DeviceBuffer<float> params = upload(init_parameters(cfg, 1)), x = random(nx, -1, 1),
+                      target = random(B, -0.5, 0.5), m = upload(std::vector<float>(P, 0.f)),
+                      v = upload(std::vector<float>(P, 0.f));
+  DeviceBuffer<float> y(B, "y"), dy(B, "dy"), grads(P, "grads");
+  DeviceBuffer<unsigned char> work(
+      h.workspace_size(B, pass == "forward" ? cuda::Pass::kInference : cuda::Pass::kTraining),
+      "workspace");
+  DeviceBuffer<unsigned char> reserve(pass == "forward" ? 0 : h.reserve_size(B), "reserve");
+  DeviceBuffer<std::int64_t> step(1, "adam step");
+  RNNATTN_CUDA_CHECK(cudaMemsetAsync(step.get(), 0, sizeof(std::int64_t), st));
+  auto run = [&] {
+    if (pass == "forward") {
+      h.forward_inference(params.get(), x.get(), B, y.get(), nullptr, work.get(), work.size());
+      return;
+    }
+    h.forward_training(params.get(), x.get(), B, y.get(), nullptr, nullptr, reserve.get(),
+                       reserve.size(), work.get(), work.size());
+    if (pass == "train") h.loss_gradient(y.get(), target.get(), B, dy.get(), nullptr);
+    h.backward(params.get(), x.get(), B, y.get(), pass == "train" ? dy.get() : target.get(),
+               reserve.get(), reserve.size(), grads.get(), nullptr, cuda::GradMode::kOverwrite,
+               work.get(), work.size());
+    if (pass == "train") {
+      h.adam_update(AdamConfig{}, params.get(), grads.get(), m.get(), v.get(), step.get());
+    }
+  };
+  run();  // warm-up: module loading, first-use attribute calls
+  RNNATTN_CUDA_CHECK(cudaStreamSynchronize(st));
+  std::vector<kernels::KernelProfile> prof;
+  {
+    kernels::Profiler profiler;
+    run();
+    prof = profiler.results();
+  }
+
+  const bool sim = kernels::Profiler::simulated();
+  std::printf("profile: %s, %s pass, B=%d, device %s%s\n", describe(cfg).c_str(), pass.c_str(), B,
+              device.c_str(), sim ? " (GPU simulator: memory counters, no times)" : "");
+  if (device == "cuda") {
+    std::printf("recurrence: %s (--recurrence %s); the model: %s\n",
+                h.recurrence_for(B) == cuda::Recurrence::kPersistent ? "persistent" : "segment",
+                rec_name.c_str(),
+                kernels::plan_recurrence(B, cfg.hidden_size, kernels::current_gpu_limits())
+                    .describe()
+                    .c_str());
+  }
+  if (sim) {
+    std::printf(
+        "| kernel | launches | global load efficiency | global store efficiency | "
+        "shared wavefronts / request |\n|---|---|---|---|---|\n");
+  } else {
+    std::printf("| kernel | launches | ms |\n|---|---|---|\n");
+  }
+  Json j;
+  j.begin_array();
+  for (const kernels::KernelProfile& k : prof) {
+    j.begin_object().value("kernel", k.kernel).value("launches", k.launches);
+    if (sim) {
+      std::printf("| %s | %d | %.3f | %.3f | %.3f |\n", k.kernel.c_str(), k.launches,
+                  k.global_load_efficiency(), k.global_store_efficiency(),
+                  k.shared_wavefronts_per_request());
+      j.value("global_load_efficiency", k.global_load_efficiency())
+          .value("global_store_efficiency", k.global_store_efficiency())
+          .value("shared_wavefronts_per_request", k.shared_wavefronts_per_request());
+    } else {
+      std::printf("| %s | %d | %.4f |\n", k.kernel.c_str(), k.launches, k.ms);
+      j.value("ms", k.ms);
+    }
+    j.end_object();
+  }
+  j.end_array();
+  if (!json_path.empty()) write_file_atomic(json_path, j.str());
+  return 0;
+}
+
+}  // namespace rnnattn::cli

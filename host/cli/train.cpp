@@ -1,0 +1,451 @@
+// rnnattn train: train models (with --compare, each model and baseline; with --seeds, several
+// runs) and report train and test scores; --save, --json write the results, all or none.
+#include <unistd.h>
+
+#include <iostream>
+#include <sstream>
+
+#include "cli/common.hpp"
+#include "cli/json.hpp"
+#include "io.hpp"
+
+namespace rnnattn::cli {
+namespace {
+
+constexpr const char* kTrainHelp = R"(usage: rnnattn train [options]
+
+Train an Elman RNN (tanh) with additive attention, or the plain RNN, and report train and test MSE
+(accuracy for classification: --loss bce).
+
+  --data fib|FILE.csv|sentiment
+                           the tutorial's Fibonacci windows (default), a CSV series, or the
+                           generated sentiment task (docs/sentiment.md: 100-d token vectors,
+                           sequences of T/4..T steps, label = majority polarity; sigmoid head,
+                           BCE and T = 200 by default)
+  --column NAME[,NAME...]  the CSV input column(s) (default: the only one, or the one after
+                           YEAR/DATE/TIME); several give D > 1 features per step
+  --target NAME            the column to predict (default: the only input column)
+  --model attention|plain  which model (default attention)
+  --compare                train both models and print the tutorial's comparison table (sentiment:
+                           plain, attention and bidirectional attention)
+  --layers L               stacked recurrent layers (default 1)
+  --bidirectional          two directions per layer (Keras' Bidirectional), states concatenated
+  --train-sequences N      sentiment: training sequences (default 2000)
+  --test-sequences N       sentiment: test sequences (default 1000)
+  --seeds N                repeat every run for seeds S..S+N-1; report min / median / max (default 1)
+  --hidden H               hidden units (default 2)
+  --steps T                window length (default 20)
+  --epochs N               epochs (default 30)
+  --batch B                mini-batch size (default 1, as the tutorial)
+  --lr X                   Adam learning rate (default 0.001)
+  --head tanh|linear|sigmoid   head activation (default tanh)
+  --loss mse|bce           loss (default mse; bce needs --head sigmoid)
+  --seed S                 first seed: initialisation and shuffling (default 1)
+  --validation-split F     hold out the last F of the training windows (in time order) and
+                           report val_loss after every epoch
+  --early-stopping P       stop once the val_loss (else the loss) has not improved for P epochs,
+                           and keep the best epoch's weights (reported as "epoch kept")
+  --device cpu|cuda|cuda-unfused|auto
+                           where to train (default auto: the GPU when there is one and the CUDA
+                           kernels are verified on it, else the CPU); cuda-unfused is the classic
+                           one-launch-per-operation GPU path
+  --save FILE              write the trained model (one run only) as a checkpoint
+  --json FILE              write the results as JSON
+  --quiet / --verbose      no per-epoch lines / per-epoch lines even for several runs
+
+MSE is reported in scaled units ([0, 1] over the scaling data), RMSE in the data's original units.
+With --loss bce the targets are 0/1 labels, and accuracy (prediction >= 0.5) is reported.
+)";
+
+struct RunResult {
+  std::string model;
+  long seed;
+  double train_mse, test_mse, test_rmse, seconds, final_loss;
+  TrainHistory history;
+  std::vector<float> test_pred;                                       // original units
+  std::vector<float> test_attention;                                  // [N, T] (attention model)
+  double train_accuracy = NAN, test_accuracy = NAN, test_loss = NAN;  // classification
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+}  // namespace
+
+int cmd_train(const std::vector<std::string>& argv) {
+  if (wants_help(argv)) {
+    std::cout << kTrainHelp;
+    return 0;
+  }
+  const Args a("train", argv,
+               {"--data",
+                "--column",
+                "--target",
+                "--model",
+                "--seeds",
+                "--hidden",
+                "--steps",
+                "--epochs",
+                "--batch",
+                "--lr",
+                "--head",
+                "--loss",
+                "--seed",
+                "--device",
+                "--save",
+                "--json",
+                "--validation-split",
+                "--early-stopping",
+                "--layers",
+                "--train-sequences",
+                "--test-sequences"},
+               {"--compare", "--quiet", "--verbose", "--bidirectional"});
+  const std::string data_arg = a.get("--data", "fib");
+  const bool sentiment = data_arg == "sentiment";
+  ModelConfig cfg;
+  cfg.hidden_size = static_cast<int>(a.get_int("--hidden", 2, 1, 1 << 14));
+  cfg.steps = static_cast<int>(a.get_int("--steps", sentiment ? 200 : 20, 1, 1 << 20));
+  cfg.head = parse_activation(a.get("--head", sentiment ? "sigmoid" : "tanh"));
+  cfg.loss = parse_loss(a.get("--loss", sentiment ? "bce" : "mse"));
+  cfg.layers = static_cast<int>(a.get_int("--layers", 1, 1, 16));
+  cfg.bidirectional = a.has("--bidirectional");
+  const int sentiment_train = static_cast<int>(a.get_int("--train-sequences", 2000, 1, 1 << 20));
+  const int sentiment_test = static_cast<int>(a.get_int("--test-sequences", 1000, 1, 1 << 20));
+  if (!sentiment && (a.has("--train-sequences") || a.has("--test-sequences"))) {
+    throw UsageError("--train-sequences and --test-sequences apply to --data sentiment");
+  }
+  const bool classify = cfg.loss == Loss::kBce;
+  const std::string model_name = a.get("--model", "attention");
+  if (model_name != "attention" && model_name != "plain") {
+    throw UsageError("--model must be attention or plain, got '" + model_name + "'");
+  }
+  const bool compare = a.has("--compare");
+  const long seeds = a.get_int("--seeds", 1, 1, 1000);
+  const long first_seed = a.get_int("--seed", 1, 0, 1L << 40);
+  TrainOptions opt;
+  opt.epochs = static_cast<int>(a.get_int("--epochs", 30, 1, 1000000));
+  opt.batch_size = static_cast<int>(a.get_int("--batch", 1, 1, 1 << 24));
+  opt.early_stopping = static_cast<int>(a.get_int("--early-stopping", 0, 0, 1000000));
+  const double val_split = a.get_double("--validation-split", 0.0);
+  if (a.has("--validation-split") && !(val_split > 0 && val_split < 1)) {
+    throw UsageError("--validation-split must be in (0, 1), got " +
+                     a.get("--validation-split", ""));
+  }
+  AdamConfig adam;
+  const double lr = a.get_double("--lr", 1e-3);
+  if (!(lr > 0)) throw UsageError("--lr must be positive, got " + a.get("--lr", ""));
+  adam.learning_rate = static_cast<float>(lr);
+  adam.validate();
+  cfg.validate();
+  const std::string save = a.get("--save", "");
+  const std::string json_path = a.get("--json", "");
+  if (!save.empty() && (compare || seeds > 1)) {
+    throw UsageError("--save writes one model: drop --compare and --seeds to use it");
+  }
+
+  // Everything that can fail on the input or the outputs fails here, before any training.
+  check_outputs({{"--json", json_path}, {"--save", save}},
+                {{"--data", data_arg == "fib" || sentiment ? "" : data_arg}});
+  const SplitData data =
+      load_data(data_arg, split_list(a.get("--column", "")), a.get("--target", ""), cfg.steps,
+                sentiment_train, sentiment_test);
+  if (classify) {
+    for (const WindowSet* w : {&data.train, &data.test}) {
+      for (float v : w->y) {
+        if (v != 0.f && v != 1.f) {
+          throw UsageError("--loss bce trains a classifier on 0/1 labels; the targets of " +
+                           data.source + " are not 0/1 (use --loss mse)");
+        }
+      }
+    }
+  }
+  cfg.input_size = data.train.features;
+  WindowSet train = data.train, validation;
+  if (val_split > 0) {
+    validation = split_validation(train, val_split);
+    opt.validation = &validation;
+  }
+  const std::unique_ptr<Backend> backend = open_backend(a.get("--device", "auto"));
+  const std::vector<Baseline> bases = baselines_for(data);
+  const bool fib = data.source == "fib";
+
+  std::string inputs;
+  if (data.features.size() > 1 || (data.features.size() == 1 && data.features[0] != data.column)) {
+    inputs = ", inputs";
+    for (const std::string& f : data.features) inputs += " " + f;
+  }
+  std::cout << "data: " << data.source << (data.column.empty() ? "" : " column " + data.column)
+            << inputs << ", " << data.train.count + data.test.count << " windows of T=" << cfg.steps
+            << " (" << train.count << " train, "
+            << (validation.count ? std::to_string(validation.count) + " validation, " : "")
+            << data.test.count << " test, "
+            << (fib         ? std::string("split by RandomState(13)")
+                : sentiment ? "generated, lengths " +
+                                  std::to_string(sentiment_options(cfg.steps, 1, 1).min_length) +
+                                  ".." + std::to_string(cfg.steps)
+                            : std::string("chronological split"))
+            << ")" << std::endl;
+  if (opt.batch_size > train.count) {
+    std::cerr << "rnnattn train: warning: --batch " << opt.batch_size << " is larger than the "
+              << train.count << " training windows: each epoch is one batch of " << train.count
+              << std::endl;
+  }
+
+  // The models to train: name, attention, bidirectional (--layers applies to each).
+  struct ModelSpec {
+    std::string name;
+    bool attention, bidirectional;
+  };
+  std::vector<ModelSpec> specs;
+  if (compare && sentiment) {
+    specs = {{"plain", false, false}, {"attention", true, false}, {"bi-attention", true, true}};
+  } else if (compare) {
+    specs = {{"attention", true, cfg.bidirectional}, {"plain", false, cfg.bidirectional}};
+  } else {
+    specs = {{model_name, model_name == "attention", cfg.bidirectional}};
+  }
+  std::vector<std::string> models;
+  for (const ModelSpec& m : specs) models.push_back(m.name);
+  const bool verbose = a.has("--verbose") || (!a.has("--quiet") && !compare && seeds == 1);
+  std::vector<RunResult> results;
+  Model last_model;
+  for (const ModelSpec& spec : specs) {
+    const std::string& m = spec.name;
+    ModelConfig mc = cfg;
+    mc.attention = spec.attention;
+    mc.bidirectional = spec.bidirectional;
+    std::cout << "model: " << describe(mc) << ", " << ParamLayout(mc).size() << " parameters"
+              << std::endl;
+    for (long s = first_seed; s < first_seed + seeds; ++s) {
+      Model model = make_model(mc, static_cast<std::uint64_t>(s), adam);
+      opt.seed = static_cast<std::uint64_t>(s);  // shuffles as fit() documents
+      opt.log = verbose ? &std::cout : nullptr;
+      opt.progress = verbose && ::isatty(STDOUT_FILENO);
+      const TrainHistory h = fit(*backend, model, train, opt);
+      RunResult r{m, s,  0, 0, 0, h.seconds, h.epoch_loss.empty() ? NAN : h.epoch_loss.back(),
+                  h, {}, {}};
+      r.train_mse = mean_squared_error(predict(*backend, model, train), train);
+      const std::vector<float> pred =
+          predict(*backend, model, data.test, mc.attention ? &r.test_attention : nullptr);
+      r.test_mse = mean_squared_error(pred, data.test);
+      r.test_rmse = std::sqrt(r.test_mse) * data.scaler.range();
+      for (float v : pred) r.test_pred.push_back(static_cast<float>(data.scaler.unscale(v)));
+      std::string kept;
+      if (opt.early_stopping > 0) {
+        kept = "  epoch kept " + std::to_string(h.best_epoch) + "/" +
+               std::to_string(h.epoch_loss.size());
+      }
+      if (classify) {
+        r.train_accuracy = accuracy(predict(*backend, model, train), train);
+        r.test_accuracy = accuracy(pred, data.test);
+        r.test_loss = reference_loss<float>(mc.loss, pred.data(), data.test.y.data(),
+                                            static_cast<long>(pred.size()));
+        std::printf(
+            "%-12s seed %-4ld train accuracy %.4f  test accuracy %.4f  test %s %s%s  %.1fs\n",
+            m.c_str(), s, r.train_accuracy, r.test_accuracy, to_string(mc.loss),
+            sci(r.test_loss).c_str(), kept.c_str(), r.seconds);
+      } else {
+        std::printf(
+            "%-9s seed %-4ld train MSE %s  test MSE %s  test RMSE %s (original units)%s  %.1fs\n",
+            m.c_str(), s, sci(r.train_mse).c_str(), sci(r.test_mse).c_str(),
+            sci(r.test_rmse).c_str(), kept.c_str(), r.seconds);
+      }
+      std::fflush(stdout);
+      results.push_back(r);
+      last_model = std::move(model);
+    }
+  }
+
+  // Summary table.
+  const bool es = opt.early_stopping > 0;
+  if (classify) {
+    std::printf(
+        "\n| model | runs | train accuracy min / median / max | test accuracy min / median / max | "
+        "test %s median |%s\n|---|---|---|---|---|%s\n",
+        to_string(cfg.loss), es ? " epoch kept (per seed) |" : "", es ? "---|" : "");
+    for (const std::string& m : models) {
+      std::vector<double> tr, te, tl;
+      std::string kept;
+      for (const RunResult& r : results) {
+        if (r.model != m) continue;
+        tr.push_back(r.train_accuracy);
+        te.push_back(r.test_accuracy);
+        tl.push_back(r.test_loss);
+        kept += (kept.empty() ? "" : ", ") + std::to_string(r.history.best_epoch);
+      }
+      std::printf("| %s | %zu | %.4f / %.4f / %.4f | %.4f / %.4f / %.4f | %s |%s\n", m.c_str(),
+                  tr.size(), *std::min_element(tr.begin(), tr.end()), median(tr),
+                  *std::max_element(tr.begin(), tr.end()), *std::min_element(te.begin(), te.end()),
+                  median(te), *std::max_element(te.begin(), te.end()), sci(median(tl)).c_str(),
+                  es ? (" " + kept + " |").c_str() : "");
+    }
+    int ones = 0;
+    for (float v : data.test.y) ones += v > 0.5f;
+    const double majority =
+        std::max(ones, data.test.count - ones) / static_cast<double>(data.test.count);
+    std::printf("| majority class (baseline) | - | - | %.4f | - |%s\n", majority, es ? " - |" : "");
+    if (sentiment) {
+      std::printf(
+          "| notebook, IMDB (B128 T200 D100 H256): SimpleRNN | 1 | - | 0.556 | - |%s\n"
+          "| notebook, IMDB: bidirectional RNN with attention | 1 | - | 0.823 | - |%s\n",
+          es ? " - |" : "", es ? " - |" : "");
+    }
+  }
+  if (!classify) {
+    std::printf(
+        "\n| model | runs | train MSE min / median / max | test MSE min / median / max | "
+        "test RMSE median (original units) |%s\n|---|---|---|---|---|%s\n",
+        es ? " epoch kept (per seed) |" : "", es ? "---|" : "");
+    for (const std::string& m : models) {
+      std::vector<double> tr, te, rm;
+      std::string kept;
+      for (const RunResult& r : results) {
+        if (r.model != m) continue;
+        tr.push_back(r.train_mse);
+        te.push_back(r.test_mse);
+        rm.push_back(r.test_rmse);
+        kept += (kept.empty() ? "" : ", ") + std::to_string(r.history.best_epoch);
+      }
+      std::printf("| %s | %zu | %s / %s / %s | %s / %s / %s | %s |%s\n", m.c_str(), tr.size(),
+                  sci(*std::min_element(tr.begin(), tr.end())).c_str(), sci(median(tr)).c_str(),
+                  sci(*std::max_element(tr.begin(), tr.end())).c_str(),
+                  sci(*std::min_element(te.begin(), te.end())).c_str(), sci(median(te)).c_str(),
+                  sci(*std::max_element(te.begin(), te.end())).c_str(), sci(median(rm)).c_str(),
+                  es ? (" " + kept + " |").c_str() : "");
+    }
+    for (const Baseline& base : bases) {
+      std::printf("| %s (baseline) | - | %s | %s | %s |%s\n", base.name.c_str(),
+                  sci(base.train_mse).c_str(), sci(base.test_mse).c_str(),
+                  sci(base.test_rmse).c_str(), es ? " - |" : "");
+    }
+    if (fib) {
+      std::printf(
+          "| tutorial, Keras 2.15 (one run): attention | 1 | 5.63e-05 | 5.90e-07 | - |\n"
+          "| tutorial, Keras 2.15 (one run): plain | 1 | 6.29e-04 (another run 5.63e-05) | "
+          "5.40e-04 (another run 2.62e-05) | - |\n");
+      int big_train = 0, big_test = 0;
+      for (float v : data.train.y) big_train += v > 1e-6f;
+      for (float v : data.test.y) big_test += v > 1e-6f;
+      std::printf(
+          "\nNote: the scale is set by the last, huge Fibonacci numbers: only %d train and %d "
+          "test targets exceed 1e-6,\nso predicting 0 everywhere already scores the "
+          "baseline row above. One run says little; use --seeds.\n",
+          big_train, big_test);
+    }
+  }  // !classify
+
+  std::fflush(stdout);
+  // A diverged run is an error, not a result: nothing is written.
+  for (const RunResult& r : results) {
+    if (!std::isfinite(r.train_mse) || !std::isfinite(r.test_mse)) {
+      throw Error(r.model + " seed " + std::to_string(r.seed) +
+                  " gave non-finite results (train MSE " + sci(r.train_mse) + ", test MSE " +
+                  sci(r.test_mse) + "): training diverged; try a smaller --lr. No output written");
+    }
+  }
+
+  std::vector<OutputFile> outputs;
+  if (!json_path.empty()) {
+    Json j;
+    j.begin_object();
+    j.value("data", data.source);
+    if (!data.column.empty()) j.value("column", data.column);
+    j.value("device", backend->name());
+    j.begin_object("config")
+        .value("hidden", cfg.hidden_size)
+        .value("steps", cfg.steps)
+        .value("head", to_string(cfg.head))
+        .value("loss", to_string(cfg.loss))
+        .value("epochs", opt.epochs)
+        .value("batch", opt.batch_size)
+        .value("lr", static_cast<double>(adam.learning_rate))
+        .value("train_windows", train.count)
+        .value("validation_windows", validation.count)
+        .value("test_windows", data.test.count)
+        .value("early_stopping", opt.early_stopping)
+        .value("input_size", cfg.input_size)
+        .value("layers", cfg.layers)
+        .value("bidirectional", cfg.bidirectional)
+        .end_object();
+    j.begin_array("features");
+    for (const std::string& f : data.features) j.value(nullptr, f);
+    j.end_array();
+    // The test part in original units, labelled by the target's row: what the plots draw.
+    j.begin_object("test").value("label_name", data.label_name);
+    j.begin_array("labels");
+    for (int i : data.test.index) j.value(nullptr, data.labels[sentiment ? i : i + cfg.steps]);
+    j.end_array().begin_array("target");
+    for (float v : data.test.y) j.value(nullptr, data.scaler.unscale(v));
+    j.end_array().end_object();
+    j.begin_array("runs");
+    for (const RunResult& r : results) {
+      j.begin_object()
+          .value("model", r.model)
+          .value("seed", static_cast<long long>(r.seed))
+          .value("epochs", opt.epochs)
+          .value("epochs_run", static_cast<int>(r.history.epoch_loss.size()))
+          .value("best_epoch", r.history.best_epoch)
+          .value("stopped_early", r.history.stopped_early)
+          .value("final_loss", r.final_loss)
+          .value("train_mse", r.train_mse)
+          .value("test_mse", r.test_mse)
+          .value("test_rmse", r.test_rmse)
+          .value("seconds", r.seconds);
+      if (classify) {
+        j.value("train_accuracy", r.train_accuracy)
+            .value("test_accuracy", r.test_accuracy)
+            .value("test_loss", r.test_loss);
+      }
+      j.begin_array("history");
+      for (std::size_t e = 0; e < r.history.epoch_loss.size(); ++e) {
+        j.begin_object()
+            .value("epoch", static_cast<int>(e + 1))
+            .value("loss", r.history.epoch_loss[e]);
+        if (e < r.history.val_loss.size()) j.value("val_loss", r.history.val_loss[e]);
+        j.value("seconds", r.history.epoch_seconds[e]).end_object();
+      }
+      j.end_array();
+      j.numbers("test_predictions", r.test_pred);
+      if (!r.test_attention.empty()) {
+        j.begin_array("test_attention");
+        for (int i = 0; i < data.test.count; ++i) {
+          j.numbers(nullptr,
+                    std::vector<float>(
+                        r.test_attention.begin() + static_cast<std::size_t>(i) * cfg.steps,
+                        r.test_attention.begin() + static_cast<std::size_t>(i + 1) * cfg.steps));
+        }
+        j.end_array();
+      }
+      j.end_object();
+    }
+    j.end_array();
+    j.begin_array("baselines");
+    for (const Baseline& base : bases) {
+      j.begin_object()
+          .value("name", base.name)
+          .value("train_mse", base.train_mse)
+          .value("test_mse", base.test_mse)
+          .value("test_rmse", base.test_rmse)
+          .end_object();
+    }
+    j.end_array();
+    j.end_object();
+    outputs.push_back({json_path, j.str()});
+  }
+  if (!save.empty()) {
+    Checkpoint ck{last_model, data.scaler, data.source, data.column, {}, {}};
+    if (!fib) {
+      ck.features = data.features;
+      ck.feature_scalers = data.feature_scalers;
+    }
+    outputs.push_back({save, checkpoint_bytes(ck)});
+  }
+  write_files_atomic(outputs);  // all or none
+  for (const OutputFile& f : outputs) std::cout << "wrote " << f.path << '\n';
+  return 0;
+}
+
+}  // namespace rnnattn::cli
