@@ -34,6 +34,14 @@ class Simulator : public ::testing::Test {
     RNNATTN_CUDA_CHECK(cudaStreamCreateWithFlags(&s_, cudaStreamNonBlocking));
   }
   void TearDown() override {
+    // Whatever a failed test left set: no observer of a finished test's locals, the
+    // environment's schedule, one device, cooperative launches allowed.
+    sim::set_launch_observer(nullptr);
+    sim::set_counting(false);
+    sim::set_schedule("");
+    sim::set_refuse_cooperative(false);
+    (void)cudaSetDevice(0);
+    sim::set_device_count(1);
     sim::clear_sticky_error();
     cudaStreamDestroy(s_);
   }
@@ -420,6 +428,13 @@ class SimulatorPass : public Simulator {
     DeviceBuffer<float> y(batch * cfg.output_size), g(p.size());
     DeviceBuffer<unsigned char> work(h.workspace_size(batch)), reserve(h.reserve_size(batch));
     PassResult r;
+    // Uninstalled on every way out (a failing pass throws): the observer refers to `r`.
+    struct ObserverGuard {
+      ~ObserverGuard() {
+        sim::set_counting(false);
+        sim::set_launch_observer(nullptr);
+      }
+    } guard;
     sim::set_launch_observer([&](const sim::LaunchStats& st) {
       r.kernels.push_back(st.kernel);
       if (st.kernel.rfind("persistent_", 0) == 0)
@@ -431,8 +446,6 @@ class SimulatorPass : public Simulator {
     h.backward(p.get(), x.get(), batch, y.get(), dy.get(), reserve.get(), reserve.size(), g.get(),
                nullptr, cuda::GradMode::kOverwrite, work.get(), work.size());
     RNNATTN_CUDA_CHECK(cudaStreamSynchronize(h.stream()));
-    sim::set_counting(false);
-    sim::set_launch_observer(nullptr);
     r.y = download(y);
     r.grad = download(g);
     return r;
