@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstring>
 #include <type_traits>
 #include <utility>
@@ -101,6 +102,46 @@ std::uint64_t fnv1a64(const void* data, std::size_t n) {
   return fnv1a_from(kFnvOffsetBasis, static_cast<const char*>(data), n);
 }
 
+namespace {
+
+// What makes a checkpoint's numbers unusable, or "": a parameter or Adam moment that is not
+// finite (or a negative second moment, whose square root Adam takes), a scaling that is not a
+// finite, non-empty range, a negative step or epoch count. Loading refuses such a file (a NaN
+// weight would make every prediction NaN, silently), and saving refuses to write one (a run that
+// diverged): found by fuzzing load_checkpoint.
+std::string unusable_numbers(const Checkpoint& ck) {
+  const Model& m = ck.model;
+  const auto at = [](const char* what, std::size_t i, std::size_t n, float v) {
+    return std::string(what) + " " + std::to_string(i) + " of " + std::to_string(n) + " is " +
+           std::to_string(v);
+  };
+  for (std::size_t i = 0; i < m.params.size(); ++i) {
+    if (!std::isfinite(m.params[i])) return at("parameter", i, m.params.size(), m.params[i]);
+  }
+  for (std::size_t i = 0; i < m.adam.m.size(); ++i) {
+    if (!std::isfinite(m.adam.m[i]))
+      return at("Adam's first moment", i, m.adam.m.size(), m.adam.m[i]);
+  }
+  for (std::size_t i = 0; i < m.adam.v.size(); ++i) {
+    if (!std::isfinite(m.adam.v[i]) || m.adam.v[i] < 0.f) {
+      return at("Adam's second moment", i, m.adam.v.size(), m.adam.v[i]) +
+             " (must be finite and >= 0)";
+    }
+  }
+  const auto bad_range = [](const Scaler& sc) {
+    return !std::isfinite(sc.min) || !std::isfinite(sc.max) || !(sc.max > sc.min);
+  };
+  if (bad_range(ck.scaler)) return "the target's scaling range is not a finite, non-empty range";
+  for (const Scaler& sc : ck.feature_scalers) {
+    if (bad_range(sc)) return "an input column's scaling range is not a finite, non-empty range";
+  }
+  if (m.adam.step < 0) return "the Adam step count is negative";
+  if (m.epochs_trained < 0) return "the epoch count is negative";
+  return "";
+}
+
+}  // namespace
+
 std::string checkpoint_bytes(const Checkpoint& ck) {
   const Model& m = ck.model;
   const std::size_t n = ParamLayout(m.config).size();
@@ -114,6 +155,9 @@ std::string checkpoint_bytes(const Checkpoint& ck) {
   }
   if (ck.data_source.size() > kMaxString || ck.column.size() > kMaxString) {
     throw InvalidArgument("checkpoint: data source or column name longer than 4096 bytes");
+  }
+  if (const std::string bad = unusable_numbers(ck); !bad.empty()) {
+    throw InvalidArgument("checkpoint: " + bad + "; nothing was written");
   }
   if (ck.features.size() != ck.feature_scalers.size() ||
       (!ck.features.empty() && static_cast<int>(ck.features.size()) != m.config.input_size)) {
@@ -300,6 +344,9 @@ Checkpoint load_checkpoint(const std::string& path) {
   r.get_floats(m.params, n);
   r.get_floats(m.adam.m, n);
   r.get_floats(m.adam.v, n);
+  if (const std::string bad = unusable_numbers(ck); !bad.empty()) {
+    throw CheckpointError(path + ": invalid checkpoint: " + bad);
+  }
   return ck;
 }
 

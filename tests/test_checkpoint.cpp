@@ -1,6 +1,7 @@
 // Checkpoints: exact round trip; truncated, corrupted, foreign and newer files refused; atomic.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -188,6 +189,56 @@ TEST_F(CheckpointTest, FailedWriteLeavesThePreviousFile) {
   EXPECT_THROW(save_checkpoint(path_, bad), InvalidArgument);
   EXPECT_EQ(slurp(path_), good);
   EXPECT_THROW(save_checkpoint("/nonexistent-dir/model.bin", ck_), Error);
+}
+
+}  // namespace
+}  // namespace rnnattn
+
+namespace rnnattn {
+namespace {
+
+// Found by fuzzing load_checkpoint (tests/fuzz/fuzz_checkpoint.cpp, 2026-12-02): a file whose
+// checksum is right but which holds a NaN parameter loaded without complaint, and every prediction
+// of it was NaN. Numbers a model cannot use are refused when loading, naming what is wrong, and
+// never written. `poke` replaces float i of the params/m/v block (0 = params[0]) and fixes the
+// checksum, as a damaged file with a recomputed checksum would be.
+std::string poke(std::string bytes, std::size_t n, std::size_t i, float v) {
+  const std::size_t floats_at = bytes.size() - 8 - 3 * n * sizeof(float);
+  std::memcpy(&bytes[floats_at + i * sizeof(float)], &v, sizeof v);
+  const std::uint64_t sum = fnv1a64(bytes.data(), bytes.size() - 8);
+  std::memcpy(&bytes[bytes.size() - 8], &sum, 8);
+  return bytes;
+}
+
+TEST_F(CheckpointTest, NonFiniteNumbersAreRefused) {
+  const std::string good = slurp(path_);
+  const std::size_t n = ck_.model.params.size();
+  expect_refused(poke(good, n, 5, NAN), "parameter 5 of " + std::to_string(n) + " is nan");
+  expect_refused(poke(good, n, n - 1, INFINITY), "parameter " + std::to_string(n - 1));
+  expect_refused(poke(good, n, n + 2, -INFINITY), "Adam's first moment 2");
+  expect_refused(poke(good, n, 2 * n + 3, -0.5f), "Adam's second moment 3");
+  expect_refused(poke(good, n, 2 * n + 3, -0.5f), "must be finite and >= 0");
+  // The unpoked file still loads (the test's bytes are right).
+  spit(path_, poke(good, n, 5, ck_.model.params[5]));
+  EXPECT_EQ(load_checkpoint(path_).model.params, ck_.model.params);
+
+  // Saving refuses them too, writing nothing.
+  const std::string other = dir_.file("diverged.bin");
+  Checkpoint bad = ck_;
+  bad.model.params[3] = NAN;
+  EXPECT_THROW(save_checkpoint(other, bad), InvalidArgument);
+  bad = ck_;
+  bad.scaler.max = INFINITY;
+  try {
+    save_checkpoint(other, bad);
+    FAIL() << "an infinite scaling range was written";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("scaling range"), std::string::npos) << e.what();
+  }
+  bad = ck_;
+  bad.model.adam.step = -1;
+  EXPECT_THROW(save_checkpoint(other, bad), InvalidArgument);
+  EXPECT_FALSE(std::ifstream(other).good()) << "a refused checkpoint left a file";
 }
 
 }  // namespace

@@ -36,7 +36,9 @@ TEST(Limits, TenThousandStepsAndFourThousandSequencesOnTheCpu) {
     for (int t = 0; t < T; ++t) {
       const float w = a[static_cast<std::size_t>(b) * T + t];
       ASSERT_TRUE(std::isfinite(w) && w >= 0.f) << "a[" << b << ", " << t << "] = " << w;
-      if (t >= len[b]) ASSERT_EQ(w, 0.f) << "weight on padding, b " << b << " t " << t;
+      if (t >= len[b]) {
+        ASSERT_EQ(w, 0.f) << "weight on padding, b " << b << " t " << t;
+      }
       sum += w;
     }
     ASSERT_NEAR(sum, 1.0, 1e-3) << "b " << b;  // 10,000 float weights, summed in double
@@ -61,7 +63,9 @@ TEST(Limits, TenThousandStepsAndFourThousandSequencesOnTheCpu) {
     for (int t = 0; t < T; ++t) {
       const float v = dx[static_cast<std::size_t>(b) * T + t];
       ASSERT_TRUE(std::isfinite(v)) << "dx[" << b << ", " << t << "]";
-      if (t >= len[b]) ASSERT_EQ(v, 0.f) << "gradient on padding, b " << b << " t " << t;
+      if (t >= len[b]) {
+        ASSERT_EQ(v, 0.f) << "gradient on padding, b " << b << " t " << t;
+      }
     }
   }
 

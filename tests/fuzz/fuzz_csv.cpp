@@ -1,0 +1,36 @@
+// libFuzzer target: the CSV reader (read_csv_series, read_csv_column) and what reads its result
+// (series_data), with every option that changes parsing: no column (the only one, or the one after
+// YEAR/DATE/TIME), one named column, several columns with a target, a case-insensitive name.
+// The first input byte picks the options and the window length; the rest is the file.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "fuzz_common.hpp"
+#include "rnnattn/data.hpp"
+#include "rnnattn/error.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size < 1) return 0;
+  const std::uint8_t mode = data[0];
+  const std::string& path = rnnattn::fuzz::write_input(data + 1, size - 1);
+  static const std::vector<std::vector<std::string>> column_sets = {
+      {}, {"a"}, {"A", "b"}, {"b", "c", "a"}, {"value"}, {"YEAR"}};
+  static const std::vector<std::string> targets = {"", "a", "b", "value"};
+  const auto& columns = column_sets[mode % column_sets.size()];
+  const std::string& target = targets[(mode / 8) % targets.size()];
+  const int steps = 1 + (mode / 32) % 8;
+  try {
+    const rnnattn::CsvSeries s = rnnattn::read_csv_series(path, columns, target);
+    (void)rnnattn::series_data(s, steps);
+  } catch (const rnnattn::Error&) {
+  }
+  try {
+    std::string chosen;
+    const std::vector<double> v =
+        rnnattn::read_csv_column(path, columns.empty() ? "" : columns[0], &chosen);
+    (void)rnnattn::series_data(v, steps);
+  } catch (const rnnattn::Error&) {
+  }
+  return 0;
+}

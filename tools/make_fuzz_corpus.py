@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Writes the fuzz targets' seed corpus, tests/fuzz/corpus/{csv,checkpoint,args}/ (committed; run
+again only to change it). Checkpoints come from the CLI of a build (default build/rnnattn): a
+tutorial model (format version 4) and files of versions 1, 2 and 3 made from it as
+tests/test_checkpoint.cpp's older_file does, plus a two-layer bidirectional model and a
+CSV-trained one; each is written twice, behind a mode byte 0 (as is) and 1 (the target repairs the
+checksum). The first byte of a CSV seed picks the reader's options (tests/fuzz/fuzz_csv.cpp)."""
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+cli = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "build", "rnnattn")
+out = os.path.join(root, "tests", "fuzz", "corpus")
+
+
+def fnv(data, basis):
+    h = basis
+    for b in data:
+        h = ((h ^ b) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def older(v4, version, source, column):
+    b = bytearray(v4)
+    del b[32:40]  # version 3 has no structure fields
+    if version <= 2:
+        f_at = 80 + 4 + len(source) + 4 + len(column)
+        del b[f_at:f_at + 4]  # versions 1 and 2 have no input-column table
+    b[8:12] = struct.pack("<I", version)
+    basis = 1469598103934665603 if version == 1 else 14695981039346656037
+    b[-8:] = struct.pack("<Q", fnv(bytes(b[:-8]), basis))
+    return bytes(b)
+
+
+def put(kind, name, data):
+    os.makedirs(os.path.join(out, kind), exist_ok=True)
+    with open(os.path.join(out, kind, name), "wb") as f:
+        f.write(data)
+
+
+with tempfile.TemporaryDirectory() as d:
+    def train(name, *args):
+        path = os.path.join(d, name)
+        subprocess.run([cli, "train", "--epochs", "1", "--device", "cpu", "--quiet", "--save", path,
+                        *args], check=True, stdout=subprocess.DEVNULL)
+        return open(path, "rb").read()
+
+    fib = train("fib.bin", "--data", "fib")
+    files = {"v4_fib": fib, "v3_fib": older(fib, 3, "fib", ""), "v2_fib": older(fib, 2, "fib", ""),
+             "v1_fib": older(fib, 1, "fib", ""),
+             "v4_layers": train("l.bin", "--data", "fib", "--layers", "2", "--bidirectional",
+                                "--hidden", "3"),
+             "v4_csv": train("s.bin", "--data", os.path.join(root, "data", "sunspots.csv"),
+                             "--column", "SUNACTIVITY", "--hidden", "3", "--steps", "5")}
+    for name, data in files.items():
+        put("checkpoint", name, b"\x00" + data)
+        put("checkpoint", name + "_fixsum", b"\x01" + data)
+
+csv = {
+    "one_column": b"\x00value\n1\n2\n3.5\n4\n5e2\n6\n7\n8\n",
+    "year_index": b"\x00YEAR,SUNACTIVITY\n1700,5\n1701,11\n1702,16\n1703,23\n1704,36\n1705,58\n",
+    "named": b"\x01a,b,c\n1,2,3\n4,5,6\n7,8,9\n10,11,12\n13,14,15\n",
+    "several": b"\x0ba,b,c\n1,2,3\n4,5,6\n7,8,9\n10,11,12\n13,14,15\n16,17,18\n",
+    "bom_crlf": b"\x04\xef\xbb\xbfvalue\r\n1\r\n2\r\n3\r\n4\r\n5\r\n",
+    "bad_value": b"\x00value\n1\nx\n3\n",
+    "ragged": b"\x01a,b\n1,2\n3\n4,5\n",
+    "nan_inf": b"\x00value\n1\nnan\ninf\n-1e400\n",
+    "header_only": b"\x00a,b\n",
+}
+for name, data in csv.items():
+    put("csv", name, data)
+
+args = {
+    "typical": b"--data\x00fib\x00--epochs\x0030\x00--lr\x000.001\x00--compare",
+    "columns": b"--column\x00A,B,,C\x00--seed\x00-7",
+    "bad_int": b"--epochs\x0012x\x00--lr\x00nan",
+    "missing_value": b"--data",
+    "help": b"--help\x00--quiet",
+}
+for name, data in args.items():
+    put("args", name, data)
+print("wrote", out)
