@@ -13,10 +13,10 @@ command -v clang++ >/dev/null || {
   echo "fuzz.sh: clang++ is needed (Debian's clang package)" >&2
   exit 1
 }
+mkdir -p build-fuzz
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRNNATTN_CUDA=OFF \
   -DRNNATTN_FUZZ=ON -DRNNATTN_BUILD_TESTS=OFF -DRNNATTN_BUILD_BENCHMARKS=OFF -DRNNATTN_BUILD_CLI=OFF \
-  >build-fuzz.configure.log 2>&1 || { cat build-fuzz.configure.log >&2; exit 1; }
-rm -f build-fuzz.configure.log
+  >build-fuzz/configure.log 2>&1 || { cat build-fuzz/configure.log >&2; exit 1; }
 cmake --build build-fuzz -j "${JOBS:-$(nproc 2>/dev/null || echo 2)}" --target fuzz_csv fuzz_checkpoint fuzz_args
 status=0
 for target in csv checkpoint args; do
