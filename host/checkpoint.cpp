@@ -329,14 +329,6 @@ Checkpoint load_checkpoint(const std::string& path) {
                           " parameters stored, the model " + describe(c) + " has " +
                           std::to_string(want));
   }
-  if (!(ck.scaler.max > ck.scaler.min)) {
-    throw CheckpointError(path + ": invalid checkpoint: scaler range is empty");
-  }
-  for (const Scaler& sc : ck.feature_scalers) {
-    if (!(sc.max > sc.min)) {
-      throw CheckpointError(path + ": invalid checkpoint: an input column's scaler range is empty");
-    }
-  }
   if (!ck.features.empty() && static_cast<int>(ck.features.size()) != c.input_size) {
     throw CheckpointError(path + ": invalid checkpoint: " + std::to_string(ck.features.size()) +
                           " input columns for D = " + std::to_string(c.input_size));

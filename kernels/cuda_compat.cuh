@@ -90,23 +90,29 @@ cudaError_t launch(const char*, void (*kernel)(Params...), dim3 grid, dim3 block
 #endif
 
 namespace detail {
-// Both launchers: the profiler's hooks around the launch, and an error naming the kernel.
+// Every launcher: the profiler's hooks around the launch, and an error naming the kernel. An
+// error equal to `returned` (not cudaSuccess) is cleared and returned instead of thrown.
 template <typename... Params, typename... Args>
-void checked_launch(const char* what, const char* name, void (*kernel)(Params...), dim3 grid,
-                    dim3 block, std::size_t smem, cudaStream_t stream, bool cooperative,
-                    Args&&... args) {
+cudaError_t checked_launch(const char* what, const char* name, void (*kernel)(Params...), dim3 grid,
+                           dim3 block, std::size_t smem, cudaStream_t stream, bool cooperative,
+                           cudaError_t returned, Args&&... args) {
   Profiler::before(name, stream);
   const cudaError_t e =
       launch(name, kernel, grid, block, smem, stream, cooperative, std::forward<Args>(args)...);
   Profiler::after(name, stream);
-  if (e != cudaSuccess) throw_cuda_error(e, (std::string(what) + name).c_str(), __FILE__, __LINE__);
+  if (e == cudaSuccess) return e;
+  if (e == returned) {
+    (void)cudaGetLastError();  // not sticky: clear it, the caller handles it
+    return e;
+  }
+  throw_cuda_error(e, (std::string(what) + name).c_str(), __FILE__, __LINE__);
 }
 }  // namespace detail
 
 template <typename... Params, typename... Args>
 void launch_kernel(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block,
                    std::size_t smem, cudaStream_t stream, Args&&... args) {
-  detail::checked_launch("launch of ", name, kernel, grid, block, smem, stream, false,
+  detail::checked_launch("launch of ", name, kernel, grid, block, smem, stream, false, cudaSuccess,
                          std::forward<Args>(args)...);
 }
 
@@ -114,7 +120,7 @@ template <typename... Params, typename... Args>
 void launch_cooperative(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block,
                         std::size_t smem, cudaStream_t stream, Args&&... args) {
   detail::checked_launch("cooperative launch of ", name, kernel, grid, block, smem, stream, true,
-                         std::forward<Args>(args)...);
+                         cudaSuccess, std::forward<Args>(args)...);
 }
 
 // A cooperative launch that the GPU may refuse at launch time although the occupancy query
@@ -125,18 +131,9 @@ template <typename... Params, typename... Args>
 bool launch_cooperative_unless_refused(const char* name, void (*kernel)(Params...), dim3 grid,
                                        dim3 block, std::size_t smem, cudaStream_t stream,
                                        Args&&... args) {
-  Profiler::before(name, stream);
-  const cudaError_t e =
-      detail::launch(name, kernel, grid, block, smem, stream, true, std::forward<Args>(args)...);
-  Profiler::after(name, stream);
-  if (e == cudaErrorCooperativeLaunchTooLarge) {
-    (void)cudaGetLastError();  // not sticky: clear it, the caller falls back
-    return false;
-  }
-  if (e != cudaSuccess) {
-    throw_cuda_error(e, (std::string("cooperative launch of ") + name).c_str(), __FILE__, __LINE__);
-  }
-  return true;
+  return detail::checked_launch("cooperative launch of ", name, kernel, grid, block, smem, stream,
+                                true, cudaErrorCooperativeLaunchTooLarge,
+                                std::forward<Args>(args)...) == cudaSuccess;
 }
 
 // Raises Kernel's dynamic shared-memory limit to the device's opt-in maximum, once per kernel

@@ -27,6 +27,14 @@ namespace {
 
 namespace st = simtest;
 
+// One forward_training and backward through the device API; returns y and the gradient, and the
+// kernels that ran.
+struct PassResult {
+  std::vector<float> y, grad;
+  std::vector<std::string> kernels;
+  std::vector<std::size_t> persistent_smem;  // dynamic shared memory of persistent launches
+};
+
 class Simulator : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -72,6 +80,40 @@ class Simulator : public ::testing::Test {
       EXPECT_NE(msg.find(f), std::string::npos) << "message lacks '" << f << "': " << msg;
     }
     sim::clear_sticky_error();
+  }
+
+  PassResult run_pass(cuda::Handle& h, const ModelConfig& cfg, int batch) {
+    const auto p = upload(init_parameters(cfg, 7));
+    const auto x = upload(test::random_vector<float>(
+        static_cast<std::size_t>(batch) * cfg.steps * cfg.input_size, 8));
+    const auto dy = upload(test::random_vector<float>(batch * cfg.output_size, 9));
+    DeviceBuffer<float> y(batch * cfg.output_size), g(p.size());
+    DeviceBuffer<unsigned char> work(h.workspace_size(batch)), reserve(h.reserve_size(batch));
+    PassResult r;
+    // Uninstalled on every way out (a failing pass throws): the observer refers to `r`.
+    struct ObserverGuard {
+      ~ObserverGuard() {
+        sim::set_counting(false);
+        sim::set_launch_observer(nullptr);
+      }
+    } guard;
+    sim::set_launch_observer([&](const sim::LaunchStats& st) {
+      r.kernels.push_back(st.kernel);
+      if (st.kernel.rfind("persistent_", 0) == 0)
+        r.persistent_smem.push_back(st.dynamic_smem_bytes);
+    });
+    sim::set_counting(true);
+    h.forward_training(p.get(), x.get(), batch, y.get(), nullptr, nullptr, reserve.get(),
+                       reserve.size(), work.get(), work.size());
+    h.backward(p.get(), x.get(), batch, y.get(), dy.get(), reserve.get(), reserve.size(), g.get(),
+               nullptr, cuda::GradMode::kOverwrite, work.get(), work.size());
+    RNNATTN_CUDA_CHECK(cudaStreamSynchronize(h.stream()));
+    r.y = download(y);
+    r.grad = download(g);
+    return r;
+  }
+  static long count(const PassResult& r, const char* kernel) {
+    return std::count(r.kernels.begin(), r.kernels.end(), kernel);
   }
   cudaStream_t s_ = nullptr;
 };
@@ -410,50 +452,8 @@ TEST_F(Simulator, UnorderedStreamsRace) {
 
 // ---- hazards only hardware would trip, modelled here ---------------------------------------
 
-// One forward_training and backward through the device API; returns y and the gradient, and the
-// kernels that ran.
-struct PassResult {
-  std::vector<float> y, grad;
-  std::vector<std::string> kernels;
-  std::vector<std::size_t> persistent_smem;  // dynamic shared memory of persistent launches
-};
-
-class SimulatorPass : public Simulator {
- protected:
-  PassResult run_pass(cuda::Handle& h, const ModelConfig& cfg, int batch) {
-    const auto p = upload(init_parameters(cfg, 7));
-    const auto x = upload(test::random_vector<float>(
-        static_cast<std::size_t>(batch) * cfg.steps * cfg.input_size, 8));
-    const auto dy = upload(test::random_vector<float>(batch * cfg.output_size, 9));
-    DeviceBuffer<float> y(batch * cfg.output_size), g(p.size());
-    DeviceBuffer<unsigned char> work(h.workspace_size(batch)), reserve(h.reserve_size(batch));
-    PassResult r;
-    // Uninstalled on every way out (a failing pass throws): the observer refers to `r`.
-    struct ObserverGuard {
-      ~ObserverGuard() {
-        sim::set_counting(false);
-        sim::set_launch_observer(nullptr);
-      }
-    } guard;
-    sim::set_launch_observer([&](const sim::LaunchStats& st) {
-      r.kernels.push_back(st.kernel);
-      if (st.kernel.rfind("persistent_", 0) == 0)
-        r.persistent_smem.push_back(st.dynamic_smem_bytes);
-    });
-    sim::set_counting(true);
-    h.forward_training(p.get(), x.get(), batch, y.get(), nullptr, nullptr, reserve.get(),
-                       reserve.size(), work.get(), work.size());
-    h.backward(p.get(), x.get(), batch, y.get(), dy.get(), reserve.get(), reserve.size(), g.get(),
-               nullptr, cuda::GradMode::kOverwrite, work.get(), work.size());
-    RNNATTN_CUDA_CHECK(cudaStreamSynchronize(h.stream()));
-    r.y = download(y);
-    r.grad = download(g);
-    return r;
-  }
-  static long count(const PassResult& r, const char* kernel) {
-    return std::count(r.kernels.begin(), r.kernels.end(), kernel);
-  }
-};
+// The hazard tests: the same fixture, named apart.
+class SimulatorPass : public Simulator {};
 
 // cublasSetStream resets cuBLAS's workspace to its default pool (cuBLAS documents it; the
 // simulator's cuBLAS models it and counts GEMMs on that pool, which may allocate). The device
@@ -735,25 +735,10 @@ TEST_F(Simulator, RecurrenceChoiceIsWhatRuns) {
       EXPECT_EQ(runs, w.set);
     }
     SCOPED_TRACE("B = " + std::to_string(w.batch) + " H = " + std::to_string(w.hidden));
-    const auto p = upload(init_parameters(cfg, 7));
-    const auto x = upload(test::random_vector<float>(static_cast<std::size_t>(w.batch) * 3, 8));
-    const auto dy = upload(test::random_vector<float>(w.batch, 9));
-    DeviceBuffer<float> y(w.batch), g(p.size());
-    DeviceBuffer<unsigned char> work(h.workspace_size(w.batch)), reserve(h.reserve_size(w.batch));
-    std::vector<std::string> kernels;
-    sim::set_launch_observer([&](const sim::LaunchStats& st) { kernels.push_back(st.kernel); });
-    sim::set_counting(true);
-    h.forward_training(p.get(), x.get(), w.batch, y.get(), nullptr, nullptr, reserve.get(),
-                       reserve.size(), work.get(), work.size());
-    h.backward(p.get(), x.get(), w.batch, y.get(), dy.get(), reserve.get(), reserve.size(), g.get(),
-               nullptr, cuda::GradMode::kOverwrite, work.get(), work.size());
-    RNNATTN_CUDA_CHECK(cudaStreamSynchronize(s_));
-    sim::set_counting(false);
-    sim::set_launch_observer(nullptr);
+    const PassResult r = run_pass(h, cfg, w.batch);
     const bool persistent = runs == cuda::Recurrence::kPersistent;
-    const auto n = [&](const char* k) { return std::count(kernels.begin(), kernels.end(), k); };
-    EXPECT_EQ(n("persistent_forward_kernel"), persistent ? 1 : 0);
-    EXPECT_EQ(n("persistent_backward_kernel"), persistent ? 1 : 0);
+    EXPECT_EQ(count(r, "persistent_forward_kernel"), persistent ? 1 : 0);
+    EXPECT_EQ(count(r, "persistent_backward_kernel"), persistent ? 1 : 0);
     if (w.hidden == 2) {
       EXPECT_FALSE(persistent) << "the seed's size runs the segment kernels";
     }

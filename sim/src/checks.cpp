@@ -206,6 +206,15 @@ std::string accessor_name(const Accessor& a, const Launch* running) {
   return buf;
 }
 
+// "global-memory race at ADDRESS (offset N of a S-byte allocation): HAZARD (OTHER PARTY)": the
+// words that kernel and library reports share.
+std::string device_race(const Alloc& al, std::size_t word, const RaceReport& rep, const Accessor& c,
+                        const Launch* running) {
+  return "global-memory race at " + hex(al.begin + word * 4) + " (offset " +
+         std::to_string(word * 4) + " of a " + std::to_string(al.size) +
+         "-byte allocation): " + rep.hazard + " (" + other_party(rep, c, running) + ")";
+}
+
 void global_access(ThreadState& t, std::uintptr_t a, std::size_t n, AccessKind kind,
                    std::uintptr_t site) {
   const bool write = kind != AccessKind::kRead;
@@ -241,13 +250,11 @@ void global_access(ThreadState& t, std::uintptr_t a, std::size_t n, AccessKind k
   for (std::size_t i = first; i <= last; ++i) {
     const RaceReport rep = check_word(al->shadow.at(i), c, kind, warp);
     if (rep.hazard) {
-      kernel_violation(
-          cudaErrorLaunchFailure,
-          "global-memory race at " + hex(al->begin + i * 4) + " (offset " + std::to_string(i * 4) +
-              " of a " + std::to_string(al->size) + "-byte allocation): " + rep.hazard + " (" +
-              other_party(rep, c, t.launch) +
-              ") with no barrier between them that both took part in (__syncthreads within a "
-              "block, a grid sync across blocks, stream order between launches)");
+      kernel_violation(cudaErrorLaunchFailure,
+                       device_race(*al, i, rep, c, t.launch) +
+                           " with no barrier between them that both took part in (__syncthreads "
+                           "within a block, a grid sync across blocks, stream order between "
+                           "launches)");
     }
   }
   if (t.launch->counting) record(t, site, a, static_cast<std::uint32_t>(n), write ? 1 : 0);
@@ -313,29 +320,20 @@ bool check_library_races(Alloc& al, std::uintptr_t a, std::size_t n, bool write,
         check_word(al.shadow.at(i), c, write ? AccessKind::kWrite : AccessKind::kRead, nullptr);
     if (rep.hazard) {
       raise_violation(cudaErrorLaunchFailure,
-                      std::string(what) + ": global-memory race at " + hex(al.begin + i * 4) +
-                          " (offset " + std::to_string(i * 4) + " of a " + std::to_string(al.size) +
-                          "-byte allocation): " + rep.hazard + " (" + other_party(rep, c, nullptr) +
-                          ") with no stream order, event or host synchronisation between them");
+                      std::string(what) + ": " + device_race(al, i, rep, c, nullptr) +
+                          " with no stream order, event or host synchronisation between them");
       return false;
     }
   }
   return true;
 }
 
+// An atomic read-modify-write: checked as one access (shared or device memory, as any other),
+// then done whole.
 template <typename T>
 T atomic_rmw(T* p, T v, T (*op)(T, T)) {
-  if (ThreadState* t = t_current; t && !t_in_hook) {
-    const auto a = reinterpret_cast<std::uintptr_t>(p);
-    const auto site = reinterpret_cast<std::uintptr_t>(__builtin_return_address(0));
-    t_in_hook = true;
-    if (in_shared_range(a)) {
-      shared_access(*t, a, sizeof(T), AccessKind::kAtomic, site);
-    } else if (in_device_range(a)) {
-      global_access(*t, a, sizeof(T), AccessKind::kAtomic, site);
-    }
-    t_in_hook = false;
-  }
+  on_access(reinterpret_cast<std::uintptr_t>(p), sizeof(T), AccessKind::kAtomic,
+            reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)));
   const T old = *p;
   *p = op(old, v);
   return old;

@@ -268,6 +268,7 @@ thread_local int t_device = 0;
 // current device only, as on a GPU.
 std::map<std::pair<int, const void*>, int> g_max_dynamic_smem;
 bool g_refuse_cooperative = false;
+bool valid_device(int device) { return device >= 0 && device < g_device_count; }
 
 }  // namespace
 
@@ -561,7 +562,7 @@ cudaError_t cudaGetDevice(int* device) {
 }
 cudaError_t cudaSetDevice(int device) {
   Lock lock(g_mutex);
-  if (device < 0 || device >= g_device_count) return set_error(cudaErrorInvalidDevice);
+  if (!valid_device(device)) return set_error(cudaErrorInvalidDevice);
   t_device = device;
   return cudaSuccess;
 }
@@ -575,7 +576,7 @@ cudaError_t cudaRuntimeGetVersion(int* v) {
 }
 
 cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) {
-  if (device < 0 || device >= g_device_count) return set_error(cudaErrorInvalidDevice);
+  if (!valid_device(device)) return set_error(cudaErrorInvalidDevice);
   switch (attr) {
     case cudaDevAttrMaxThreadsPerBlock:
       *value = 1024;
@@ -623,7 +624,7 @@ cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) 
 }
 
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int device) {
-  if (device < 0 || device >= g_device_count) return set_error(cudaErrorInvalidDevice);
+  if (!valid_device(device)) return set_error(cudaErrorInvalidDevice);
   *p = cudaDeviceProp{};
   std::snprintf(p->name, sizeof p->name, "rnnattn simulated H100 (CPU)");
   p->totalGlobalMem = kGlobalMemory;

@@ -159,6 +159,14 @@ bool parse_order(const std::string& text, OrderSetting& out) {
   return true;
 }
 
+// Puts `v` (blocks or warps, in index order, or as the previous pass left them) in the
+// schedule's order: as is, reversed, or shuffled from `rng`.
+template <typename T>
+void in_schedule_order(std::vector<T>& v, std::mt19937_64& rng) {
+  if (g_order.kind == Order::kReverse) std::reverse(v.begin(), v.end());
+  if (g_order.kind == Order::kShuffle) std::shuffle(v.begin(), v.end(), rng);
+}
+
 void read_order() {
   if (g_order_forced) return;
   const char* e = std::getenv("RNNATTN_SIM_ORDER");
@@ -275,9 +283,8 @@ void run_resident(Launch& l, std::mt19937_64& rng) {
     for (int w = 0; w < static_cast<int>(b->warps.size()); ++w) warps.emplace_back(b, w);
   }
   std::vector<ThreadState*> all;
-  if (g_order.kind == Order::kReverse) std::reverse(warps.begin(), warps.end());
   const auto arrange = [&] {
-    if (g_order.kind == Order::kShuffle) std::shuffle(warps.begin(), warps.end(), rng);
+    in_schedule_order(warps, rng);
     all.clear();
     for (auto& [b, w] : warps) {
       const int end = std::min<int>((w + 1) * 32, static_cast<int>(b->threads.size()));
@@ -286,9 +293,9 @@ void run_resident(Launch& l, std::mt19937_64& rng) {
   };
   arrange();
   std::size_t done = 0;
-  while (done < all.size() && !l.failed) {
+  for (bool first = true; done < all.size() && !l.failed; first = false) {
     bool moved = false;
-    if (g_order.kind == Order::kShuffle) arrange();
+    if (!first && g_order.kind == Order::kShuffle) arrange();
     for (ThreadState* t : all) {
       if (t->state != State::kRunnable) continue;
       t_current = t;
@@ -376,10 +383,6 @@ void run_launch(const std::shared_ptr<Launch>& lp) {
   read_order();
   // Each launch's own stream of random orders: the same seed replays the same schedules.
   std::mt19937_64 rng(g_order.seed * 0x9E3779B97F4A7C15ull + ++g_launches);
-  std::vector<std::size_t> order(blocks);
-  for (std::size_t i = 0; i < blocks; ++i) order[i] = i;
-  if (g_order.kind == Order::kReverse) std::reverse(order.begin(), order.end());
-  if (g_order.kind == Order::kShuffle) std::shuffle(order.begin(), order.end(), rng);
   if (l.config.cooperative) {
     std::vector<std::unique_ptr<Block>> all;
     // All resident: run_resident orders their warps.
@@ -390,6 +393,9 @@ void run_launch(const std::shared_ptr<Launch>& lp) {
     run_resident(l, rng);
     for (auto& b : all) release_block(*b);
   } else {
+    std::vector<std::size_t> order(blocks);  // blocks run one after another, in this order
+    for (std::size_t i = 0; i < blocks; ++i) order[i] = i;
+    in_schedule_order(order, rng);
     for (std::size_t i = 0; i < blocks && !l.failed; ++i) {
       std::unique_ptr<Block> b = make_block(l, index(order[i]));
       l.resident = {b.get()};
