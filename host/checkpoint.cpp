@@ -140,6 +140,19 @@ std::string unusable_numbers(const Checkpoint& ck) {
   return "";
 }
 
+// What makes the version 5 fields inconsistent, or "".
+std::string unusable_record(const Checkpoint& ck) {
+  const TrainingRecord& t = ck.training;
+  if (static_cast<std::uint8_t>(ck.series.scaling) > 1) return "an unknown scaling";
+  if (static_cast<std::uint8_t>(ck.series.missing) > 2) return "an unknown missing-value policy";
+  if (t.batch_size < 1) return "the batch size " + std::to_string(t.batch_size) + " is below 1";
+  if (!(t.validation_split >= 0 && t.validation_split < 1)) {
+    return "the validation split is not in [0, 1)";
+  }
+  if (t.sentiment_train < 0 || t.sentiment_test < 0) return "a negative number of sequences";
+  return "";
+}
+
 }  // namespace
 
 std::string checkpoint_bytes(const Checkpoint& ck) {
@@ -167,6 +180,9 @@ std::string checkpoint_bytes(const Checkpoint& ck) {
   }
   for (const std::string& f : ck.features) {
     if (f.size() > kMaxString) throw InvalidArgument("checkpoint: a column name is too long");
+  }
+  if (const std::string bad = unusable_record(ck); !bad.empty()) {
+    throw InvalidArgument("checkpoint: " + bad + "; nothing was written");
   }
   Writer w;
   w.buf.append(kMagic, sizeof kMagic);
@@ -200,6 +216,17 @@ std::string checkpoint_bytes(const Checkpoint& ck) {
     w.put<double>(ck.feature_scalers[i].min);
     w.put<double>(ck.feature_scalers[i].max);
   }
+  // Version 5: the training record and how the series was prepared.
+  const TrainingRecord& t = ck.training;
+  w.put<std::uint8_t>(t.recorded ? 1 : 0);
+  w.put<std::uint8_t>(static_cast<std::uint8_t>(ck.series.scaling));
+  w.put<std::uint8_t>(ck.series.difference ? 1 : 0);
+  w.put<std::uint8_t>(static_cast<std::uint8_t>(ck.series.missing));
+  w.put<std::uint32_t>(static_cast<std::uint32_t>(t.batch_size));
+  w.put<std::uint64_t>(t.seed);
+  w.put<double>(t.validation_split);
+  w.put<std::uint32_t>(static_cast<std::uint32_t>(t.sentiment_train));
+  w.put<std::uint32_t>(static_cast<std::uint32_t>(t.sentiment_test));
   w.put<std::uint64_t>(n);
   w.put_floats(m.params);
   w.put_floats(m.adam.m);
@@ -283,6 +310,19 @@ Checkpoint load_checkpoint(const std::string& path) {
       ck.feature_scalers.push_back(sc);
     }
   }
+  std::uint8_t recorded = 0, scaling = 0, difference = 0, missing = 0;
+  if (version >= 5) {
+    recorded = r.get<std::uint8_t>();
+    scaling = r.get<std::uint8_t>();
+    difference = r.get<std::uint8_t>();
+    missing = r.get<std::uint8_t>();
+    TrainingRecord& t = ck.training;
+    t.batch_size = static_cast<int>(std::min<std::uint32_t>(r.get<std::uint32_t>(), 1u << 30));
+    t.seed = r.get<std::uint64_t>();
+    t.validation_split = r.get<double>();
+    t.sentiment_train = static_cast<int>(std::min<std::uint32_t>(r.get<std::uint32_t>(), 1u << 30));
+    t.sentiment_test = static_cast<int>(std::min<std::uint32_t>(r.get<std::uint32_t>(), 1u << 30));
+  }
   const std::uint64_t n = r.get<std::uint64_t>();
 
   // A damaged header could send us anywhere: check the sizes before trusting them.
@@ -305,12 +345,20 @@ Checkpoint load_checkpoint(const std::string& path) {
   if (stored != fnv1a_from(basis, buf.data(), body)) {
     throw CheckpointError(path + ": corrupted checkpoint (checksum mismatch)");
   }
-  if (attention > 1 || head > 2 || loss > 1 || bidirectional > 1) {
+  if (attention > 1 || head > 2 || loss > 1 || bidirectional > 1 || recorded > 1 || scaling > 1 ||
+      difference > 1 || missing > 2) {
     throw CheckpointError(path + ": corrupted checkpoint (bad model flags)");
   }
   if (cell != 0) {
     throw CheckpointError(path + ": invalid checkpoint: recurrent cell " + std::to_string(cell) +
                           " is not one this rnnattn knows (0: Elman)");
+  }
+  ck.training.recorded = recorded == 1;
+  ck.series.scaling = static_cast<Scaling>(scaling);
+  ck.series.difference = difference == 1;
+  ck.series.missing = static_cast<Missing>(missing);
+  if (const std::string bad = unusable_record(ck); !bad.empty()) {
+    throw CheckpointError(path + ": invalid checkpoint: " + bad);
   }
   c.layers = static_cast<int>(std::min<std::uint32_t>(layers, 1u << 20));
   c.bidirectional = bidirectional == 1;

@@ -74,6 +74,14 @@ double run_epoch(TrainingSession& session, const std::vector<int>& order, const 
   return loss_sum / batches;
 }
 
+// The per-epoch reshuffle (Fisher-Yates over the previous epoch's order), as Keras'
+// fit(shuffle=True) does. Resuming replays it for the epochs already run.
+void shuffle(std::vector<int>& order, Rng& rng) {
+  for (int i = static_cast<int>(order.size()) - 1; i >= 1; --i) {
+    std::swap(order[i], order[rng.below(i + 1)]);
+  }
+}
+
 }  // namespace
 
 std::uint64_t shuffle_seed(std::uint64_t seed) { return seed * 0x9E3779B97F4A7C15ull + 1; }
@@ -93,6 +101,10 @@ TrainHistory fit(Backend& backend, Model& model, const WindowSet& train, const T
     throw InvalidArgument("epochs must be >= 0, got " + std::to_string(opt.epochs));
   if (opt.batch_size < 1) {
     throw InvalidArgument("batch size must be >= 1, got " + std::to_string(opt.batch_size));
+  }
+  if (opt.initial_epoch < 0 || opt.initial_epoch > opt.epochs) {
+    throw InvalidArgument("initial epoch must be in [0, epochs = " + std::to_string(opt.epochs) +
+                          "], got " + std::to_string(opt.initial_epoch));
   }
   if (opt.early_stopping < 0) {
     throw InvalidArgument("early stopping patience must be >= 0, got " +
@@ -115,12 +127,12 @@ TrainHistory fit(Backend& backend, Model& model, const WindowSet& train, const T
   std::vector<int> order(train.count);
   std::iota(order.begin(), order.end(), 0);
   const int batches = (train.count + opt.batch_size - 1) / opt.batch_size;
+  for (int epoch = 1; epoch <= opt.initial_epoch; ++epoch) shuffle(order, rng);
   double best = 0;
   Model best_model;  // weights and Adam state of the best epoch (early stopping)
-  for (int epoch = 1; epoch <= opt.epochs; ++epoch) {
+  for (int epoch = opt.initial_epoch + 1; epoch <= opt.epochs; ++epoch) {
     const auto e0 = std::chrono::steady_clock::now();
-    // Reshuffle every epoch (Fisher-Yates), as Keras' fit(shuffle=True) does.
-    for (int i = train.count - 1; i >= 1; --i) std::swap(order[i], order[rng.below(i + 1)]);
+    shuffle(order, rng);
     const double loss = run_epoch(*session, order, opt, epoch, e0);
     h.epoch_loss.push_back(loss);
     double monitored = loss;
@@ -131,7 +143,7 @@ TrainHistory fit(Backend& backend, Model& model, const WindowSet& train, const T
         monitored = evaluate_loss(backend, now, *opt.validation);
         h.val_loss.push_back(monitored);
       }
-      if (opt.early_stopping > 0 && (epoch == 1 || monitored < best)) {
+      if (opt.early_stopping > 0 && (epoch == opt.initial_epoch + 1 || monitored < best)) {
         best = monitored;
         h.best_epoch = epoch;
         now.adam = session->adam_state();
@@ -162,15 +174,15 @@ TrainHistory fit(Backend& backend, Model& model, const WindowSet& train, const T
     model.adam = std::move(best_model.adam);
     if (opt.log) {
       *opt.log << (h.stopped_early ? "Early stopping: " : "") << "restored the weights of epoch "
-               << h.best_epoch << " of " << run << '\n'
+               << h.best_epoch << " of " << opt.initial_epoch + run << '\n'
                << std::flush;
     }
   } else {
     model.params = session->parameters();
     model.adam = session->adam_state();
-    h.best_epoch = run;
+    h.best_epoch = opt.initial_epoch + run;
   }
-  model.epochs_trained += h.best_epoch;
+  model.epochs_trained += h.best_epoch - opt.initial_epoch;
   h.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return h;
 }

@@ -39,6 +39,8 @@ class CheckpointTest : public ::testing::Test {
     ck_.scaler = {-3.25, 1e250};
     ck_.data_source = "data/x.csv";
     ck_.column = "SUNACTIVITY";
+    ck_.series = {Scaling::kStandard, true, Missing::kInterpolate};
+    ck_.training = {true, 0x123456789abcdefull, 33, 0.25, 0, 0};
     save_checkpoint(path_, ck_);
   }
   void expect_refused(const std::string& bytes, const std::string& fragment) {
@@ -69,6 +71,13 @@ TEST_F(CheckpointTest, RoundTripIsExact) {
   EXPECT_EQ(r.scaler.max, 1e250);
   EXPECT_EQ(r.data_source, "data/x.csv");
   EXPECT_EQ(r.column, "SUNACTIVITY");
+  EXPECT_EQ(r.series.scaling, Scaling::kStandard);
+  EXPECT_TRUE(r.series.difference);
+  EXPECT_EQ(r.series.missing, Missing::kInterpolate);
+  EXPECT_TRUE(r.training.recorded);
+  EXPECT_EQ(r.training.seed, 0x123456789abcdefull);
+  EXPECT_EQ(r.training.batch_size, 33);
+  EXPECT_EQ(r.training.validation_split, 0.25);
   // Saving what was loaded reproduces the file byte for byte.
   const std::string first = slurp(path_);
   save_checkpoint(path_, r);
@@ -124,15 +133,16 @@ TEST_F(CheckpointTest, ChecksumIsStandardFnv1aOfTheBody) {
   EXPECT_EQ(stored, fnv1a64(good.data(), good.size() - 8));
 }
 
-// An older file from this one: version 2 had no input-column table (F, 4 bytes, 0 here, after the
-// column name: 80 fixed header bytes, then two length-prefixed strings); version 1 also started
-// its checksum from another basis.
-// A file of an older version made from a version 4 file of a one-layer model: version 3 has no
-// structure fields (8 bytes after the model flags), versions 1 and 2 no input columns either.
+// A file of an older version made from a version 5 file of a one-layer model without input
+// columns: version 4 has no training record (32 bytes before n, after the input-column count F);
+// version 3 no structure fields either (8 bytes after the model flags); versions 1 and 2 no
+// input-column table (F, 4 bytes, after the column name: 80 fixed header bytes, then two
+// length-prefixed strings); version 1 also started its checksum from another basis.
 std::string older_file(std::string v3, std::uint32_t version, const Checkpoint& ck) {
-  v3.erase(32, 8);
-  const std::size_t f_at = 80 + 4 + ck.data_source.size() + 4 + ck.column.size();
-  if (version <= 2) v3.erase(f_at, 4);
+  const std::size_t f_at = 88 + 4 + ck.data_source.size() + 4 + ck.column.size();
+  v3.erase(f_at + 4, 32);
+  if (version <= 3) v3.erase(32, 8);
+  if (version <= 2) v3.erase(f_at - 8, 4);
   std::memcpy(&v3[8], &version, 4);
   std::uint64_t h = version == 1 ? 1469598103934665603ull : 14695981039346656037ull;
   for (std::size_t i = 0; i + 8 < v3.size(); ++i) {
@@ -143,9 +153,9 @@ std::string older_file(std::string v3, std::uint32_t version, const Checkpoint& 
   return v3;
 }
 
-TEST_F(CheckpointTest, VersionOneTwoAndThreeFilesAreStillRead) {
+TEST_F(CheckpointTest, VersionsOneToFourAreStillRead) {
   const std::string v3 = slurp(path_);
-  for (std::uint32_t version : {1u, 2u, 3u}) {
+  for (std::uint32_t version : {1u, 2u, 3u, 4u}) {
     SCOPED_TRACE(version);
     spit(path_, older_file(v3, version, ck_));
     const Checkpoint r = load_checkpoint(path_);
@@ -154,6 +164,7 @@ TEST_F(CheckpointTest, VersionOneTwoAndThreeFilesAreStillRead) {
     EXPECT_EQ(r.column, "SUNACTIVITY");
     EXPECT_TRUE(r.features.empty());
     EXPECT_EQ(r.model.config, ck_.model.config);  // one forward layer
+    EXPECT_FALSE(r.training.recorded);
   }
   // A version 1 header with a version 2 checksum is refused.
   std::string mixed = older_file(v3, 2, ck_);

@@ -393,7 +393,7 @@ TEST_F(Cli, CudaWithoutGpuIsAClearError) {
 }
 
 TEST_F(Cli, HelpOnEverySubcommand) {
-  for (const char* c : {"train", "predict", "inspect"}) {
+  for (const char* c : {"train", "predict", "forecast", "inspect", "export", "import"}) {
     const Result r = run(std::string(c) + " --help");
     EXPECT_EQ(r.code, 0) << c;
     EXPECT_NE(r.out.find(std::string("usage: rnnattn ") + c), std::string::npos) << r.out;
@@ -436,6 +436,79 @@ TEST_F(Cli, TrainPredictInspectRoundTrip) {
   const auto pm = r.out.find("# test MSE ");
   ASSERT_NE(pm, std::string::npos);
   EXPECT_NEAR(std::atof(r.out.c_str() + pm + 11), train_said, 0.01 * train_said);
+}
+
+// train --resume: N epochs saved, then resumed to N + M, writes the very checkpoint of one
+// N + M-epoch run (weights, Adam state, epoch count and record alike), on the three kinds of data;
+// options that contradict the checkpoint are refused.
+TEST_F(Cli, ResumeGivesTheBitsOfOneRun) {
+  const std::vector<std::pair<std::string, std::string>> runs = {
+      {"--data fib --seed 5 --batch 7 --validation-split 0.2", "3"},
+      {"--data " + kSun + " --hidden 3 --steps 9 --batch 16 --seed 2", "1"},
+      {"--data sentiment --steps 12 --train-sequences 40 --test-sequences 20 --hidden 3 --batch 8",
+       "2"}};
+  for (const auto& [options, first] : runs) {
+    SCOPED_TRACE(options);
+    Result r =
+        run("train " + options + " --quiet --device cpu --epochs " + first + " --save a.bin");
+    ASSERT_EQ(r.code, 0) << r.err;
+    r = run("train " + options + " --quiet --device cpu --epochs 4 --save whole.bin");
+    ASSERT_EQ(r.code, 0) << r.err;
+    r = run("train --resume a.bin --epochs 4 --device cpu --json resumed.json --save a.bin");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("resumed: a.bin after " + first + " epochs"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("Epoch 4/4"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("Epoch 1/4"), std::string::npos) << r.out;
+    const std::string resumed = slurp(dir_ + "/a.bin"), whole = slurp(dir_ + "/whole.bin");
+    EXPECT_FALSE(resumed.empty());
+    EXPECT_TRUE(resumed == whole) << "the resumed run's checkpoint differs from one run's";
+    EXPECT_NE(slurp(dir_ + "/resumed.json").find("\"initial_epoch\":" + first), std::string::npos);
+  }
+  for (const char* extra : {"--hidden 4", "--seed 5", "--lr 0.01", "--column X"}) {
+    expect_refused(std::string("train --resume whole.bin --epochs 9 ") + extra, {"drop"});
+  }
+  expect_refused("train --resume whole.bin", {"--resume needs --epochs"});
+  expect_refused("train --resume whole.bin --epochs 4", {"already trained 4 epochs"});
+  expect_refused("train --resume missing.bin --epochs 9", {"missing.bin"});
+  const Result r = run("train --resume whole.bin --epochs 9 --json whole.bin");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("the --resume checkpoint"), std::string::npos) << r.err;
+  EXPECT_EQ(slurp(dir_ + "/whole.bin").substr(0, 7), "RNNATTN");
+}
+
+// export / import: a trained model through safetensors and back predicts the same numbers;
+// bad invocations are refused before anything is written.
+TEST_F(Cli, ExportImportPredictsTheSame) {
+  Result r = run("train --data " + kSun + " --epochs 1 --hidden 3 --steps 6 --quiet --save m.bin");
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run("export --model m.bin --output m.safetensors");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("wrote m.safetensors"), std::string::npos) << r.out;
+  r = run("import --input m.safetensors --save back.bin");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("trained on " + kSun), std::string::npos) << r.out;
+  const Result a = run("predict --model m.bin --data " + kSun);
+  const Result b = run("predict --model back.bin --data " + kSun);
+  ASSERT_EQ(a.code, 0) << a.err;
+  ASSERT_EQ(b.code, 0) << b.err;
+  EXPECT_EQ(a.out, b.out);
+  EXPECT_GT(std::count(a.out.begin(), a.out.end(), '\n'), 50);
+
+  r = run("export --model m.bin --output m.bin");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("would destroy the input"), std::string::npos) << r.err;
+  r = run("export --model m.bin --output x.onnx --format onnx");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--format must be safetensors"), std::string::npos) << r.err;
+  EXPECT_FALSE(exists(dir_ + "/x.onnx"));
+  file("bad.safetensors", "not a safetensors file at all");
+  r = run("import --input bad.safetensors --save bad.bin");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("bad.safetensors: the header length"), std::string::npos) << r.err;
+  EXPECT_FALSE(exists(dir_ + "/bad.bin"));
+  r = run("import --input m.safetensors --save x.bin --head linear");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("records its head, tanh"), std::string::npos) << r.err;
 }
 
 TEST_F(Cli, CompareOnACsvSeries) {

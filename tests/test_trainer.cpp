@@ -97,6 +97,44 @@ TEST(Trainer, SameSeedSameBits) {
 }
 
 // The progress line is display only: the same batches in the same order, the same parameters.
+// Resuming: N epochs, then initial_epoch = N up to N + M, gives the bits of N + M epochs at once
+// (the shuffle stream replayed, Adam's moments and step carried in the model), for a batch that
+// does not divide the training set and for N = 1 and N = M + N - 1.
+TEST(Trainer, ResumingGivesTheBitsOfOneRun) {
+  const SplitData d = small_series();
+  ModelConfig cfg;
+  cfg.steps = 8;
+  cfg.hidden_size = 3;
+  auto backend = make_backend(Device::kCpu);
+  TrainOptions opt;
+  opt.batch_size = 5;
+  opt.seed = 11;
+  opt.epochs = 6;
+  Model whole = make_model(cfg, 11);
+  fit(*backend, whole, d.train, opt);
+  for (int first : {1, 4, 5}) {
+    SCOPED_TRACE(first);
+    Model part = make_model(cfg, 11);
+    TrainOptions o = opt;
+    o.epochs = first;
+    fit(*backend, part, d.train, o);
+    EXPECT_NE(part.params, whole.params);
+    o.epochs = opt.epochs;
+    o.initial_epoch = static_cast<int>(part.epochs_trained);
+    const TrainHistory h = fit(*backend, part, d.train, o);
+    EXPECT_EQ(h.epoch_loss.size(), static_cast<std::size_t>(opt.epochs - first));
+    EXPECT_EQ(h.best_epoch, opt.epochs);
+    EXPECT_EQ(part.params, whole.params);
+    EXPECT_EQ(part.adam.m, whole.adam.m);
+    EXPECT_EQ(part.adam.v, whole.adam.v);
+    EXPECT_EQ(part.adam.step, whole.adam.step);
+    EXPECT_EQ(part.epochs_trained, opt.epochs);
+  }
+  TrainOptions bad = opt;
+  bad.initial_epoch = opt.epochs + 1;
+  EXPECT_THROW(fit(*backend, whole, d.train, bad), InvalidArgument);
+}
+
 TEST(Trainer, ProgressLinesDoNotChangeTheResult) {
   const SplitData d = fibonacci_data(20);
   auto run = [&](bool progress, std::ostringstream& log) {

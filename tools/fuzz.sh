@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets (tests/fuzz/: the CSV reader, the checkpoint reader, the command-line
-# parser) with clang, ASan and UBSan into build-fuzz/, and runs each for SECONDS (default 60) from a
+# Builds the libFuzzer targets (tests/fuzz/: the CSV reader, the checkpoint reader, the safetensors
+# reader, the command-line parser) with clang, ASan and UBSan into build-fuzz/, and runs each for SECONDS (default 60) from a
 # copy of its seed corpus (tests/fuzz/corpus/<target>/; the repository's copy is never modified).
 # Fails on any finding: a crash, an uncaught exception that is not rnnattn's own error, a sanitizer
 # report, a leak, a hang (-timeout) or a blow-up (-rss_limit_mb). A finding's input is left in
@@ -17,9 +17,9 @@ mkdir -p build-fuzz
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRNNATTN_CUDA=OFF \
   -DRNNATTN_FUZZ=ON -DRNNATTN_BUILD_TESTS=OFF -DRNNATTN_BUILD_BENCHMARKS=OFF -DRNNATTN_BUILD_CLI=OFF \
   >build-fuzz/configure.log 2>&1 || { cat build-fuzz/configure.log >&2; exit 1; }
-cmake --build build-fuzz -j "${JOBS:-$(nproc 2>/dev/null || echo 2)}" --target fuzz_csv fuzz_checkpoint fuzz_args
+cmake --build build-fuzz -j "${JOBS:-$(nproc 2>/dev/null || echo 2)}" --target fuzz_csv fuzz_checkpoint fuzz_args fuzz_safetensors
 status=0
-for target in csv checkpoint args; do
+for target in csv checkpoint args safetensors; do
   work=$(mktemp -d) scratch=$(mktemp -d)
   cp -r "tests/fuzz/corpus/$target/." "$work/"
   findings="build-fuzz/findings/$target"

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Writes the fuzz targets' seed corpus, tests/fuzz/corpus/{csv,checkpoint,args}/ (committed; run
+"""Writes the fuzz targets' seed corpus, tests/fuzz/corpus/{csv,checkpoint,args,safetensors}/ (committed; run
 again only to change it). Checkpoints come from the CLI of a build (default build/rnnattn): a
-tutorial model (format version 4) and files of versions 1, 2 and 3 made from it as
+tutorial model (format version 5) and files of versions 1 to 4 made from it as
 tests/test_checkpoint.cpp's older_file does, plus a two-layer bidirectional model and a
 CSV-trained one; each is written twice, behind a mode byte 0 (as is) and 1 (the target repairs the
 checksum). The first byte of a CSV seed picks the reader's options (tests/fuzz/fuzz_csv.cpp)."""
@@ -23,12 +23,15 @@ def fnv(data, basis):
     return h
 
 
-def older(v4, version, source, column):
-    b = bytearray(v4)
-    del b[32:40]  # version 3 has no structure fields
+def older(v5, version, source, column):
+    """A file of an older version, from a version 5 file with no input-column table (F = 0)."""
+    b = bytearray(v5)
+    f_at = 88 + 4 + len(source) + 4 + len(column)
+    del b[f_at + 4:f_at + 36]  # version 4 has no training record
+    if version <= 3:
+        del b[32:40]  # version 3 has no structure fields
     if version <= 2:
-        f_at = 80 + 4 + len(source) + 4 + len(column)
-        del b[f_at:f_at + 4]  # versions 1 and 2 have no input-column table
+        del b[f_at - 8:f_at - 4]  # versions 1 and 2 have no input-column table
     b[8:12] = struct.pack("<I", version)
     basis = 1469598103934665603 if version == 1 else 14695981039346656037
     b[-8:] = struct.pack("<Q", fnv(bytes(b[:-8]), basis))
@@ -49,15 +52,29 @@ with tempfile.TemporaryDirectory() as d:
         return open(path, "rb").read()
 
     fib = train("fib.bin", "--data", "fib")
-    files = {"v4_fib": fib, "v3_fib": older(fib, 3, "fib", ""), "v2_fib": older(fib, 2, "fib", ""),
-             "v1_fib": older(fib, 1, "fib", ""),
-             "v4_layers": train("l.bin", "--data", "fib", "--layers", "2", "--bidirectional",
+    files = {"v5_fib": fib, "v4_fib": older(fib, 4, "fib", ""), "v3_fib": older(fib, 3, "fib", ""),
+             "v2_fib": older(fib, 2, "fib", ""), "v1_fib": older(fib, 1, "fib", ""),
+             "v5_sentiment": train("t.bin", "--data", "sentiment", "--steps", "8", "--hidden", "2",
+                                   "--train-sequences", "4", "--test-sequences", "2", "--batch",
+                                   "3", "--validation-split", "0.5"),
+             "v5_layers": train("l.bin", "--data", "fib", "--layers", "2", "--bidirectional",
                                 "--hidden", "3"),
-             "v4_csv": train("s.bin", "--data", os.path.join(root, "data", "sunspots.csv"),
+             "v5_csv": train("s.bin", "--data", os.path.join(root, "data", "sunspots.csv"),
                              "--column", "SUNACTIVITY", "--hidden", "3", "--steps", "5")}
     for name, data in files.items():
         put("checkpoint", name, b"\x00" + data)
         put("checkpoint", name + "_fixsum", b"\x01" + data)
+
+    # safetensors: rnnattn's exports (with metadata) and PyTorch's fixture (without), behind the
+    # target's option byte (bit 0: --steps 5).
+    for name in ("fib", "l", "s"):
+        st = os.path.join(d, name + ".safetensors")
+        subprocess.run([cli, "export", "--model", os.path.join(d, name + ".bin"), "--output", st],
+                       check=True, stdout=subprocess.DEVNULL)
+        put("safetensors", "export_" + name, b"\x00" + open(st, "rb").read())
+    torch_file = os.path.join(root, "tests", "data", "torch_rnn.safetensors")
+    put("safetensors", "torch_rnn", b"\x00" + open(torch_file, "rb").read())
+    put("safetensors", "torch_rnn_steps", b"\x01" + open(torch_file, "rb").read())
 
 csv = {
     "one_column": b"\x00value\n1\n2\n3.5\n4\n5e2\n6\n7\n8\n",

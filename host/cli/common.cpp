@@ -152,7 +152,11 @@ SplitData load_for_checkpoint(const std::string& source, const std::string& colu
     columns = {column_arg};
     target = column_arg;
   }
-  SplitData d = load_data(source, columns, target, T);
+  // The sentiment task at the sizes it was trained with (the defaults for older files).
+  const TrainingRecord& t = ck.training;
+  SplitData d =
+      load_data(source, columns, target, T, t.sentiment_train > 0 ? t.sentiment_train : 2000,
+                t.sentiment_test > 0 ? t.sentiment_test : 1000);
   if (d.train.features != ck.model.config.input_size) {
     throw UsageError("the model takes D = " + std::to_string(ck.model.config.input_size) +
                      " inputs per step; the data gives " + std::to_string(d.train.features));
@@ -161,15 +165,23 @@ SplitData load_for_checkpoint(const std::string& source, const std::string& colu
       d.feature_scalers.empty() ? std::vector<Scaler>{d.scaler} : d.feature_scalers;
   const std::vector<Scaler> to =
       ck.features.empty() ? std::vector<Scaler>{ck.scaler} : ck.feature_scalers;
+  // Rescaled only where the scalings differ: the training data itself then reads back bit for
+  // bit as training saw it (what --resume needs), with no double rounding through the original
+  // units.
+  const auto same = [](const Scaler& a, const Scaler& b) {
+    return a.min == b.min && a.max == b.max;
+  };
   for (WindowSet* w : {&d.train, &d.test}) {
     for (std::size_t k = 0; k < w->x.size(); ++k) {
       const std::size_t f = k % from.size();
-      w->x[k] = static_cast<float>(to[f].scale(from[f].unscale(w->x[k])));
+      if (!same(from[f], to[f]))
+        w->x[k] = static_cast<float>(to[f].scale(from[f].unscale(w->x[k])));
     }
+    if (same(d.scaler, ck.scaler)) continue;
     for (float& v : w->y) v = static_cast<float>(ck.scaler.scale(d.scaler.unscale(v)));
   }
   d.scaler = ck.scaler;
-  d.feature_scalers = to;
+  if (!d.feature_scalers.empty()) d.feature_scalers = to;  // none for sentiment's token vectors
   return d;
 }
 

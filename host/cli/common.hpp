@@ -1,7 +1,8 @@
 // What the rnnattn commands share (internal): the usage error, the option parser, data loading,
 // baselines, output checks, the backend, and the helpers of the commands that run a saved model.
 // Each command lives in its own file: train.cpp, predict.cpp, forecast.cpp, profile.cpp (the CUDA
-// build's; profile_unavailable.cpp without CUDA), inspect.cpp; main.cpp dispatches.
+// build's; profile_unavailable.cpp without CUDA), inspect.cpp, export.cpp, import.cpp; main.cpp
+// dispatches.
 #pragma once
 
 #include <algorithm>
@@ -134,5 +135,7 @@ int cmd_predict(const std::vector<std::string>& argv);
 int cmd_forecast(const std::vector<std::string>& argv);
 int cmd_profile(const std::vector<std::string>& argv);
 int cmd_inspect(const std::vector<std::string>& argv);
+int cmd_export(const std::vector<std::string>& argv);
+int cmd_import(const std::vector<std::string>& argv);
 
 }  // namespace rnnattn::cli

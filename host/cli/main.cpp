@@ -1,5 +1,5 @@
-// The rnnattn command line: train, predict, forecast, profile, inspect (one file each, over the
-// shared layer of cli/common.hpp).
+// The rnnattn command line: train, predict, forecast, profile, inspect, export, import (one file
+// each, over the shared layer of cli/common.hpp).
 // Exit status: 0 success, 1 a run-time error (bad data, bad checkpoint, no device), 2 bad usage.
 // Every output file is written atomically at the end, so a failed run leaves none behind.
 #include <exception>
@@ -22,6 +22,8 @@ commands:
   forecast  forecast a series past its end with a saved model
   profile   per-kernel launches and times (GPU) or memory counters (GPU simulator)
   inspect   print a saved model's configuration and parameters
+  export    write a saved model's weights as safetensors, under PyTorch's names
+  import    make a checkpoint from a safetensors file (rnnattn's export, or PyTorch's)
 
 'rnnattn <command> --help' describes each command's options.
 )";
@@ -44,8 +46,10 @@ int main(int argc, char** argv) {
     if (cmd == "forecast") return cmd_forecast(args);
     if (cmd == "profile") return cmd_profile(args);
     if (cmd == "inspect") return cmd_inspect(args);
+    if (cmd == "export") return cmd_export(args);
+    if (cmd == "import") return cmd_import(args);
     std::cerr << "rnnattn: unknown command '" << cmd
-              << "' (expected train, predict, forecast, profile or inspect)\n";
+              << "' (expected train, predict, forecast, profile, inspect, export or import)\n";
     return 2;
   } catch (const UsageError& e) {
     std::cerr << "rnnattn " << cmd << ": " << e.what() << '\n';

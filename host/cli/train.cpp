@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "cli/common.hpp"
@@ -50,6 +51,11 @@ Train an Elman RNN (tanh) with additive attention, or the plain RNN, and report 
                            kernels are verified on it, else the CPU); cuda-unfused is the classic
                            one-launch-per-operation GPU path
   --save FILE              write the trained model (one run only) as a checkpoint
+  --resume FILE            continue the run saved in FILE (a checkpoint from --save): its model,
+                           Adam state, data and training settings; --epochs is the total to
+                           reach (as Keras' epochs with initial_epoch), so resuming after N of
+                           N+M epochs gives the bits of one N+M-epoch run. --save may name FILE
+                           itself (it is replaced only once the run has finished)
   --json FILE              write the results as JSON
   --quiet / --verbose      no per-epoch lines / per-epoch lines even for several runs
 
@@ -66,6 +72,45 @@ struct RunResult {
   std::vector<float> test_attention;                                  // [N, T] (attention model)
   double train_accuracy = NAN, test_accuracy = NAN, test_loss = NAN;  // classification
 };
+
+// The checkpoint --resume names, with the options that would contradict it refused: the model,
+// its data columns and (for a version 5 file) its training settings come from the file. Files
+// older than version 5 do not record the seed and the batch size: they must be given.
+Checkpoint resume_checkpoint(const Args& a, const std::string& path) {
+  for (const char* flag :
+       {"--column", "--target", "--model", "--compare", "--seeds", "--hidden", "--steps", "--head",
+        "--loss", "--layers", "--bidirectional", "--lr", "--train-sequences", "--test-sequences"}) {
+    if (a.has(flag)) {
+      throw UsageError(std::string(flag) +
+                       ": with --resume the model and its data come from the checkpoint; drop " +
+                       flag);
+    }
+  }
+  if (!a.has("--epochs")) {
+    throw UsageError("--resume needs --epochs: the total number of epochs to reach");
+  }
+  Checkpoint ck = load_checkpoint(path);
+  const TrainingRecord& t = ck.training;
+  for (const char* flag : {"--seed", "--batch", "--validation-split"}) {
+    if (t.recorded && a.has(flag)) {
+      throw UsageError(std::string(flag) + ": " + path +
+                       " records the run's seed, batch size and validation split; drop " + flag);
+    }
+  }
+  if (!t.recorded && (!a.has("--seed") || !a.has("--batch"))) {
+    throw UsageError(path + " (checkpoint format version " + std::to_string(ck.format_version) +
+                     ") does not record the run's seed and batch size: give --seed and --batch "
+                     "(and --validation-split) as the first run had them");
+  }
+  const long epochs = a.get_int("--epochs", 30, 1, 1000000);
+  if (ck.model.epochs_trained >= epochs) {
+    throw UsageError("--epochs " + std::to_string(epochs) + ": " + path + " has already trained " +
+                     std::to_string(ck.model.epochs_trained) +
+                     " epochs, and --epochs counts them (the total to reach): give more than " +
+                     std::to_string(ck.model.epochs_trained));
+  }
+  return ck;
+}
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -101,43 +146,70 @@ int cmd_train(const std::vector<std::string>& argv) {
                 "--early-stopping",
                 "--layers",
                 "--train-sequences",
-                "--test-sequences"},
+                "--test-sequences",
+                "--resume"},
                {"--compare", "--quiet", "--verbose", "--bidirectional"});
-  const std::string data_arg = a.get("--data", "fib");
+  // --resume: the model, its data and its training settings come from the checkpoint.
+  const std::string resume_path = a.get("--resume", "");
+  std::optional<Checkpoint> resumed;
+  if (!resume_path.empty()) resumed = resume_checkpoint(a, resume_path);
+  const TrainingRecord* record = resumed ? &resumed->training : nullptr;
+
+  const std::string data_arg =
+      resumed ? a.get("--data", resumed->data_source) : a.get("--data", "fib");
+  if (data_arg.empty()) {
+    throw UsageError("--resume: " + resume_path + " does not name its training data: give --data");
+  }
   const bool sentiment = data_arg == "sentiment";
-  ModelConfig cfg;
-  cfg.hidden_size = static_cast<int>(a.get_int("--hidden", 2, 1, 1 << 14));
-  cfg.steps = static_cast<int>(a.get_int("--steps", sentiment ? 200 : 20, 1, 1 << 20));
-  cfg.head = parse_activation(a.get("--head", sentiment ? "sigmoid" : "tanh"));
-  cfg.loss = parse_loss(a.get("--loss", sentiment ? "bce" : "mse"));
-  cfg.layers = static_cast<int>(a.get_int("--layers", 1, 1, 16));
-  cfg.bidirectional = a.has("--bidirectional");
-  const int sentiment_train = static_cast<int>(a.get_int("--train-sequences", 2000, 1, 1 << 20));
-  const int sentiment_test = static_cast<int>(a.get_int("--test-sequences", 1000, 1, 1 << 20));
+  ModelConfig cfg = resumed ? resumed->model.config : ModelConfig{};
+  if (!resumed) {
+    cfg.hidden_size = static_cast<int>(a.get_int("--hidden", 2, 1, 1 << 14));
+    cfg.steps = static_cast<int>(a.get_int("--steps", sentiment ? 200 : 20, 1, 1 << 20));
+    cfg.head = parse_activation(a.get("--head", sentiment ? "sigmoid" : "tanh"));
+    cfg.loss = parse_loss(a.get("--loss", sentiment ? "bce" : "mse"));
+    cfg.layers = static_cast<int>(a.get_int("--layers", 1, 1, 16));
+    cfg.bidirectional = a.has("--bidirectional");
+  }
+  const bool recorded = record && record->recorded;
+  const int sentiment_train =
+      recorded && record->sentiment_train > 0
+          ? record->sentiment_train
+          : static_cast<int>(a.get_int("--train-sequences", 2000, 1, 1 << 20));
+  const int sentiment_test =
+      recorded && record->sentiment_test > 0
+          ? record->sentiment_test
+          : static_cast<int>(a.get_int("--test-sequences", 1000, 1, 1 << 20));
   if (!sentiment && (a.has("--train-sequences") || a.has("--test-sequences"))) {
     throw UsageError("--train-sequences and --test-sequences apply to --data sentiment");
   }
   const bool classify = cfg.loss == Loss::kBce;
-  const std::string model_name = a.get("--model", "attention");
+  const std::string model_name =
+      resumed ? (cfg.attention ? "attention" : "plain") : a.get("--model", "attention");
   if (model_name != "attention" && model_name != "plain") {
     throw UsageError("--model must be attention or plain, got '" + model_name + "'");
   }
   const bool compare = a.has("--compare");
   const long seeds = a.get_int("--seeds", 1, 1, 1000);
-  const long first_seed = a.get_int("--seed", 1, 0, 1L << 40);
+  const long first_seed =
+      recorded ? static_cast<long>(record->seed) : a.get_int("--seed", 1, 0, 1L << 40);
   TrainOptions opt;
   opt.epochs = static_cast<int>(a.get_int("--epochs", 30, 1, 1000000));
-  opt.batch_size = static_cast<int>(a.get_int("--batch", 1, 1, 1 << 24));
+  opt.initial_epoch = resumed ? static_cast<int>(resumed->model.epochs_trained) : 0;
+  opt.batch_size =
+      recorded ? record->batch_size : static_cast<int>(a.get_int("--batch", 1, 1, 1 << 24));
   opt.early_stopping = static_cast<int>(a.get_int("--early-stopping", 0, 0, 1000000));
-  const double val_split = a.get_double("--validation-split", 0.0);
+  const double val_split =
+      recorded ? record->validation_split : a.get_double("--validation-split", 0.0);
   if (a.has("--validation-split") && !(val_split > 0 && val_split < 1)) {
     throw UsageError("--validation-split must be in (0, 1), got " +
                      a.get("--validation-split", ""));
   }
-  AdamConfig adam;
-  const double lr = a.get_double("--lr", 1e-3);
-  if (!(lr > 0)) throw UsageError("--lr must be positive, got " + a.get("--lr", ""));
-  adam.learning_rate = static_cast<float>(lr);
+  AdamConfig adam = resumed ? resumed->model.adam_config : AdamConfig{};
+  if (!resumed) {
+    const double lr = a.get_double("--lr", 1e-3);
+    if (!(lr > 0)) throw UsageError("--lr must be positive, got " + a.get("--lr", ""));
+    adam.learning_rate = static_cast<float>(lr);
+  }
   adam.validate();
   cfg.validate();
   const std::string save = a.get("--save", "");
@@ -145,13 +217,20 @@ int cmd_train(const std::vector<std::string>& argv) {
   if (!save.empty() && (compare || seeds > 1)) {
     throw UsageError("--save writes one model: drop --compare and --seeds to use it");
   }
+  if (resumed && !json_path.empty() && same_file(json_path, resume_path)) {
+    throw UsageError("--json '" + json_path +
+                     "' is the --resume checkpoint; writing it would "
+                     "destroy the checkpoint");
+  }
 
   // Everything that can fail on the input or the outputs fails here, before any training.
   check_outputs({{"--json", json_path}, {"--save", save}},
                 {{"--data", data_arg == "fib" || sentiment ? "" : data_arg}});
+  // Resuming reads the data as the checkpoint's model saw it: its columns, its scalings.
   const SplitData data =
-      load_data(data_arg, split_list(a.get("--column", "")), a.get("--target", ""), cfg.steps,
-                sentiment_train, sentiment_test);
+      resumed ? load_for_checkpoint(data_arg, "", *resumed)
+              : load_data(data_arg, split_list(a.get("--column", "")), a.get("--target", ""),
+                          cfg.steps, sentiment_train, sentiment_test);
   if (classify) {
     for (const WindowSet* w : {&data.train, &data.test}) {
       for (float v : w->y) {
@@ -219,8 +298,12 @@ int cmd_train(const std::vector<std::string>& argv) {
     mc.bidirectional = spec.bidirectional;
     std::cout << "model: " << describe(mc) << ", " << ParamLayout(mc).size() << " parameters"
               << std::endl;
+    if (resumed) {
+      std::cout << "resumed: " << resume_path << " after " << opt.initial_epoch
+                << " epochs; epochs " << opt.initial_epoch + 1 << ".." << opt.epochs << std::endl;
+    }
     for (long s = first_seed; s < first_seed + seeds; ++s) {
-      Model model = make_model(mc, static_cast<std::uint64_t>(s), adam);
+      Model model = resumed ? resumed->model : make_model(mc, static_cast<std::uint64_t>(s), adam);
       opt.seed = static_cast<std::uint64_t>(s);  // shuffles as fit() documents
       opt.log = verbose ? &std::cout : nullptr;
       opt.progress = verbose && ::isatty(STDOUT_FILENO);
@@ -236,7 +319,7 @@ int cmd_train(const std::vector<std::string>& argv) {
       std::string kept;
       if (opt.early_stopping > 0) {
         kept = "  epoch kept " + std::to_string(h.best_epoch) + "/" +
-               std::to_string(h.epoch_loss.size());
+               std::to_string(opt.initial_epoch + h.epoch_loss.size());
       }
       if (classify) {
         r.train_accuracy = accuracy(predict(*backend, model, train), train);
@@ -386,6 +469,7 @@ int cmd_train(const std::vector<std::string>& argv) {
           .value("model", r.model)
           .value("seed", static_cast<long long>(r.seed))
           .value("epochs", opt.epochs)
+          .value("initial_epoch", opt.initial_epoch)
           .value("epochs_run", static_cast<int>(r.history.epoch_loss.size()))
           .value("best_epoch", r.history.best_epoch)
           .value("stopped_early", r.history.stopped_early)
@@ -402,7 +486,7 @@ int cmd_train(const std::vector<std::string>& argv) {
       j.begin_array("history");
       for (std::size_t e = 0; e < r.history.epoch_loss.size(); ++e) {
         j.begin_object()
-            .value("epoch", static_cast<int>(e + 1))
+            .value("epoch", static_cast<int>(opt.initial_epoch + e + 1))
             .value("loss", r.history.epoch_loss[e]);
         if (e < r.history.val_loss.size()) j.value("val_loss", r.history.val_loss[e]);
         j.value("seconds", r.history.epoch_seconds[e]).end_object();
@@ -436,10 +520,22 @@ int cmd_train(const std::vector<std::string>& argv) {
     outputs.push_back({json_path, j.str()});
   }
   if (!save.empty()) {
-    Checkpoint ck{last_model, data.scaler, data.source, data.column, {}, {}};
+    Checkpoint ck;
+    ck.model = last_model;
+    ck.scaler = data.scaler;
+    ck.data_source = data.source;
+    ck.column = data.column;
     if (!fib) {
       ck.features = data.features;
       ck.feature_scalers = data.feature_scalers;
+    }
+    ck.training.recorded = true;
+    ck.training.seed = static_cast<std::uint64_t>(first_seed);
+    ck.training.batch_size = opt.batch_size;
+    ck.training.validation_split = val_split;
+    if (sentiment) {
+      ck.training.sentiment_train = sentiment_train;
+      ck.training.sentiment_test = sentiment_test;
     }
     outputs.push_back({save, checkpoint_bytes(ck)});
   }

@@ -14,9 +14,20 @@
 
 namespace rnnattn {
 
-// Version written: 4 (layers, directions, cell). Versions 1 (another checksum start), 2 (one
-// column) and 3 (one forward layer) are still read.
-constexpr std::uint32_t kCheckpointVersion = 4;
+// Version written: 5 (the training record). Versions 1 (another checksum start), 2 (one column),
+// 3 (one forward layer) and 4 (no training record) are still read.
+constexpr std::uint32_t kCheckpointVersion = 5;
+
+// How the model was trained: what `rnnattn train --resume` needs to continue the run exactly.
+struct TrainingRecord {
+  // False for a file older than version 5, or one saved without a record (a library user's).
+  bool recorded = false;
+  std::uint64_t seed = 1;       // the run's seed (initialisation and the shuffle stream)
+  int batch_size = 1;           // mini-batch size
+  double validation_split = 0;  // the held-out fraction of the training windows (0: none)
+  int sentiment_train = 0;      // --data sentiment: sequences trained and tested on (else 0)
+  int sentiment_test = 0;
+};
 
 struct Checkpoint {
   Model model;
@@ -27,6 +38,8 @@ struct Checkpoint {
   // series itself (fib, or one CSV column).
   std::vector<std::string> features;
   std::vector<Scaler> feature_scalers;
+  SeriesOptions series;     // how the CSV series was prepared (scaling, differences, gaps)
+  TrainingRecord training;  // how it was trained (version 5)
   std::uint32_t format_version = kCheckpointVersion;  // as read (save writes the current one)
 };
 

@@ -19,6 +19,23 @@ struct Scaler {
   static Scaler fit(const double* v, std::size_t n);  // throws DataError when n == 0 or constant
 };
 
+// How a CSV series is prepared before windowing (recorded in checkpoints, version 5).
+enum class Scaling : std::uint8_t {
+  kMinMax = 0,    // scaled = (v - min) / (max - min) over the training part
+  kStandard = 1,  // scaled = (v - mean) / std over the training part (a Scaler with
+                  // min = mean, max = mean + std)
+};
+enum class Missing : std::uint8_t {
+  kError = 0,        // a missing value is an error naming how many there are and where
+  kDrop = 1,         // rows with a missing value in a used column are removed
+  kInterpolate = 2,  // filled linearly in row order from the nearest values on each side
+};
+struct SeriesOptions {
+  Scaling scaling = Scaling::kMinMax;
+  bool difference = false;  // model first differences; report in original units
+  Missing missing = Missing::kError;
+};
+
 struct WindowSet {
   int count = 0;           // N windows
   int steps = 0;           // T

@@ -10,5 +10,6 @@
 #include "rnnattn/params.hpp"
 #include "rnnattn/random.hpp"
 #include "rnnattn/reference.hpp"
+#include "rnnattn/safetensors.hpp"
 #include "rnnattn/trainer.hpp"
 #include "rnnattn/version.hpp"

@@ -45,6 +45,12 @@ struct TrainOptions {
   // else the epoch's training loss) has not improved for `early_stopping` epochs, and the model
   // gets back the weights and Adam state of its best epoch.
   int early_stopping = 0;
+  // The epochs already run (Keras' initial_epoch): training resumes at epoch initial_epoch + 1 and
+  // runs to `epochs`, which counts them. The shuffle stream is first advanced by the
+  // initial_epoch epochs' shuffles, so a model saved after N epochs (weights, Adam state) and
+  // resumed with initial_epoch = N ends with the same bits as one run of `epochs` epochs (without
+  // early stopping, whose best-so-far starts afresh on resuming).
+  int initial_epoch = 0;
 };
 
 // The shuffle stream's seed for a run seeded `seed`: seed * 0x9E3779B97F4A7C15 + 1 (mod 2^64), so
@@ -55,14 +61,15 @@ struct TrainHistory {
   std::vector<double> epoch_loss;     // mean batch loss of each epoch run
   std::vector<double> val_loss;       // per epoch, with a validation set (else empty)
   std::vector<double> epoch_seconds;  // wall time of each epoch (the validation included)
-  int best_epoch = 0;                 // the epoch (1-based) whose weights the model holds after fit
+  // The epoch (1-based, counting the initial_epoch ones) whose weights the model holds after fit.
+  int best_epoch = 0;
   bool stopped_early = false;
   double seconds = 0.0;  // wall time of the whole fit
 };
 
 // Trains `model` in place on `train`. Throws InvalidArgument for bad options or a dataset whose
 // window length or width differs from the model's T and D. model.epochs_trained grows by the
-// epochs the kept weights saw (best_epoch with early stopping, else all).
+// epochs run whose weights were kept (up to best_epoch with early stopping, else all).
 TrainHistory fit(Backend& backend, Model& model, const WindowSet& train, const TrainOptions& opt);
 
 // Predictions [N, O] for every window of `data`; optionally the attention weights [N, T].

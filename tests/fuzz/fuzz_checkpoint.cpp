@@ -1,5 +1,5 @@
 // libFuzzer target: the checkpoint reader over every format version (the corpus holds files of
-// versions 1 to 4). Mutated files mostly fail the checksum, so an input whose first byte is odd has
+// versions 1 to 5). Mutated files mostly fail the checksum, so an input whose first byte is odd has
 // its checksum repaired first (FNV-1a 64 over everything before the last 8 bytes, from the basis
 // its version uses), which lets mutations reach every field behind it. A file that loads is written
 // out again with checkpoint_bytes and must load to the same parameters.
