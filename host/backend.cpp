@@ -38,6 +38,17 @@ bool cuda_backend_available() noexcept { return cuda_device_count() > 0; }
 
 bool cuda_auto_enabled() noexcept { return kCudaVerifiedOnGpu && cuda_backend_available(); }
 
+void check_device_supports(Device device, const ModelConfig& c) {
+  if (device != Device::kCuda && device != Device::kCudaUnfused) return;
+  if (c.context_size() > kCudaMaxContext) {
+    throw InvalidArgument(std::string("--device ") + to_string(device) +
+                          " supports H <= " + std::to_string(kCudaMaxContext) +
+                          " (C = H x directions <= " + std::to_string(kCudaMaxContext) +
+                          "); this model has H = " + std::to_string(c.hidden_size) +
+                          ", C = " + std::to_string(c.context_size()) + ": use --device cpu");
+  }
+}
+
 std::unique_ptr<Backend> make_backend(Device device) {
   switch (device) {
     case Device::kCpu:

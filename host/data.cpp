@@ -94,6 +94,7 @@ SplitData fibonacci_data(int steps) {
   SplitData d;
   d.source = "fib";
   d.scaler = Scaler::fit(s.data(), s.size());  // the seed fits on the whole sequence
+  d.target_levels = s;
   std::vector<double> scaled(s.size());
   for (std::size_t i = 0; i < s.size(); ++i) scaled[i] = d.scaler.scale(s[i]);
   const int n = kValues - steps;
@@ -106,31 +107,54 @@ SplitData fibonacci_data(int steps) {
   return d;
 }
 
-namespace {
-
-std::string trim(const std::string& s) {
-  std::size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  std::string t = s.substr(b, e - b);
-  if (t.size() >= 2 && t.front() == '"' && t.back() == '"') t = t.substr(1, t.size() - 2);
-  return t;
+const char* scaling_name(Scaling s) { return s == Scaling::kStandard ? "standard" : "minmax"; }
+const char* missing_name(Missing m) {
+  return m == Missing::kDrop ? "drop" : m == Missing::kInterpolate ? "interpolate" : "error";
+}
+Scaling parse_scaling(const std::string& s) {
+  if (s == "minmax") return Scaling::kMinMax;
+  if (s == "standard") return Scaling::kStandard;
+  throw InvalidArgument("scaling must be minmax or standard, got '" + s + "'");
+}
+Missing parse_missing(const std::string& s) {
+  if (s == "error") return Missing::kError;
+  if (s == "drop") return Missing::kDrop;
+  if (s == "interpolate") return Missing::kInterpolate;
+  throw InvalidArgument("missing values: expected error, drop or interpolate, got '" + s + "'");
 }
 
-std::vector<std::string> split_row(const std::string& line) {
-  std::vector<std::string> f;
-  std::string cur;
-  for (char ch : line) {
-    if (ch == ',') {
-      f.push_back(trim(cur));
-      cur.clear();
-    } else {
-      cur.push_back(ch);
-    }
+Scaler Scaler::fit_standard(const double* v, std::size_t n) {
+  if (n == 0) throw DataError("cannot fit a scaler on no values");
+  double mean = 0;
+  for (std::size_t i = 0; i < n; ++i) mean += v[i];
+  mean /= static_cast<double>(n);
+  double var = 0;
+  for (std::size_t i = 0; i < n; ++i) var += (v[i] - mean) * (v[i] - mean);
+  const double sd = std::sqrt(var / static_cast<double>(n));
+  if (!(sd > 0) || !(mean + sd > mean)) {
+    throw DataError("cannot scale a constant series (every value is " + std::to_string(v[0]) + ")");
   }
-  f.push_back(trim(cur));
-  return f;
+  return Scaler{mean, mean + sd};
 }
+
+Scaler Scaler::fit(Scaling kind, const double* v, std::size_t n) {
+  return kind == Scaling::kStandard ? fit_standard(v, n) : fit(v, n);
+}
+
+int SplitData::target_row(int index) const {
+  return source == "sentiment" ? index : index + train.steps + row_offset;
+}
+
+double SplitData::to_original(double scaled, int index) const {
+  const double v = scaler.unscale(scaled);
+  return row_offset ? target_levels[target_row(index) - 1] + v : v;
+}
+
+double SplitData::persistence(int index) const {
+  return scaler.scale(row_offset ? 0.0 : target_levels[target_row(index) - 1]);
+}
+
+namespace {
 
 std::string lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -143,9 +167,75 @@ std::string join(const std::vector<std::string>& v) {
   return s;
 }
 
-}  // namespace
+// One CSV record: its fields and the line it starts on.
+struct Record {
+  std::vector<std::string> fields;
+  int line = 0;
+  bool blank() const { return fields.size() == 1 && fields[0].empty(); }
+};
 
-namespace {
+bool is_space(char c) { return c == ' ' || c == '\t'; }
+
+// RFC 4180: records end at a line break outside quotes (CRLF or LF); a field in double quotes may
+// hold commas, line breaks and doubled quotes (""), and only spaces may follow its closing quote.
+// Unquoted fields are trimmed of spaces and tabs, as before.
+std::vector<Record> parse_csv(const std::string& path, const std::string& text) {
+  std::vector<Record> records;
+  std::size_t i = 0;
+  int line = 1;
+  const std::size_t n = text.size();
+  while (i < n) {
+    Record r;
+    r.line = line;
+    for (;;) {  // one field
+      while (i < n && is_space(text[i])) ++i;
+      std::string f;
+      if (i < n && text[i] == '"') {
+        const int opened = line;
+        ++i;
+        for (;;) {
+          if (i >= n) {
+            throw DataError(path + ":" + std::to_string(opened) +
+                            ": a quoted field opened here is never closed");
+          }
+          if (text[i] == '"') {
+            if (i + 1 < n && text[i + 1] == '"') {
+              f.push_back('"');
+              i += 2;
+              continue;
+            }
+            ++i;
+            break;
+          }
+          if (text[i] == '\n') ++line;
+          f.push_back(text[i++]);
+        }
+        while (i < n && (is_space(text[i]) || text[i] == '\r')) ++i;
+        if (i < n && text[i] != ',' && text[i] != '\n') {
+          throw DataError(path + ":" + std::to_string(line) +
+                          ": text after the closing quote of a field");
+        }
+      } else {
+        while (i < n && text[i] != ',' && text[i] != '\n') f.push_back(text[i++]);
+        if (!f.empty() && f.back() == '\r') f.pop_back();
+        while (!f.empty() && is_space(f.back())) f.pop_back();
+      }
+      r.fields.push_back(std::move(f));
+      if (i < n && text[i] == ',') {
+        ++i;
+        continue;
+      }
+      if (i < n && text[i] == '\n') {
+        ++i;
+        ++line;
+      }
+      break;
+    }
+    records.push_back(std::move(r));
+  }
+  while (!records.empty() && records.back().blank()) records.pop_back();  // trailing blank lines
+  return records;
+}
 
 int find_column(const std::vector<std::string>& header, const std::string& name) {
   for (std::size_t i = 0; i < header.size(); ++i) {
@@ -174,25 +264,66 @@ int decimals(const std::string& f) {
   return n;
 }
 
+// What spreadsheets, pandas and statistics offices write for "no value".
+bool is_missing(const std::string& f) {
+  const std::string l = lower(f);
+  return l.empty() || l == "na" || l == "n/a" || l == "#n/a" || l == "nan" || l == "-nan" ||
+         l == "null" || l == "none" || l == ".";
+}
+
+// A decimal number: [+-] digits [. digits] [e [+-] digits] (or .digits); not hex, inf or nan.
+bool is_decimal(const std::string& f) {
+  std::size_t i = 0, n = f.size();
+  if (i < n && (f[i] == '+' || f[i] == '-')) ++i;
+  std::size_t digits = 0;
+  while (i < n && std::isdigit(static_cast<unsigned char>(f[i]))) ++i, ++digits;
+  if (i < n && f[i] == '.') {
+    ++i;
+    while (i < n && std::isdigit(static_cast<unsigned char>(f[i]))) ++i, ++digits;
+  }
+  if (digits == 0) return false;
+  if (i < n && (f[i] == 'e' || f[i] == 'E')) {
+    ++i;
+    if (i < n && (f[i] == '+' || f[i] == '-')) ++i;
+    std::size_t e = 0;
+    while (i < n && std::isdigit(static_cast<unsigned char>(f[i]))) ++i, ++e;
+    if (e == 0) return false;
+  }
+  return i == n;
+}
+
+// Fills the NaN cells of `v` linearly in row order between the nearest values on each side, and
+// with the nearest value before the first or after the last value. Returns false when there is
+// no value at all.
+bool interpolate(std::vector<double>& v) {
+  std::size_t prev = v.size();  // the last row with a value
+  for (std::size_t k = 0; k < v.size(); ++k) {
+    if (std::isnan(v[k])) continue;
+    if (prev == v.size()) {
+      for (std::size_t j = 0; j < k; ++j) v[j] = v[k];
+    } else {
+      for (std::size_t j = prev + 1; j < k; ++j) {
+        v[j] = v[prev] +
+               (v[k] - v[prev]) * static_cast<double>(j - prev) / static_cast<double>(k - prev);
+      }
+    }
+    prev = k;
+  }
+  if (prev == v.size()) return false;
+  for (std::size_t j = prev + 1; j < v.size(); ++j) v[j] = v[prev];
+  return true;
+}
+
 }  // namespace
 
 CsvSeries read_csv_series(const std::string& path, const std::vector<std::string>& columns,
-                          const std::string& target) {
+                          const std::string& target, Missing missing) {
   std::string text = read_file(path);
   // Spreadsheet programs often save "UTF-8 with BOM": the mark is not part of the first name.
   if (text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);
-  std::vector<std::string> lines;
-  {
-    std::string line;
-    std::istringstream in(text);
-    while (std::getline(in, line)) {
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      lines.push_back(line);
-    }
-  }
-  while (!lines.empty() && trim(lines.back()).empty()) lines.pop_back();  // trailing blank lines
-  if (lines.empty()) throw DataError(path + ": the file is empty (expected a header row)");
-  const std::vector<std::string> header = split_row(lines[0]);
+  const std::vector<Record> records = parse_csv(path, text);
+  if (records.empty()) throw DataError(path + ": the file is empty (expected a header row)");
+  const std::vector<std::string>& header = records[0].fields;
 
   auto column_index = [&](const std::string& name) {
     const int c = find_column(header, name);
@@ -202,7 +333,13 @@ CsvSeries read_csv_series(const std::string& path, const std::vector<std::string
     return c;
   };
   std::vector<int> feature_cols;
-  for (const std::string& name : columns) feature_cols.push_back(column_index(name));
+  for (const std::string& name : columns) {
+    const int c = column_index(name);
+    if (std::find(feature_cols.begin(), feature_cols.end(), c) != feature_cols.end()) {
+      throw InvalidArgument("column '" + header[c] + "' is named twice among the input columns");
+    }
+    feature_cols.push_back(c);
+  }
   int target_col = target.empty() ? -1 : column_index(target);
   if (feature_cols.empty() && target_col >= 0) feature_cols.push_back(target_col);
   if (feature_cols.empty()) {
@@ -225,7 +362,7 @@ CsvSeries read_csv_series(const std::string& path, const std::vector<std::string
   for (std::size_t i = 0; i < header.size() && label_col < 0; ++i) {
     if (is_index_name(header[i])) label_col = static_cast<int>(i);
   }
-  if (lines.size() < 2) throw DataError(path + ": no data rows after the header");
+  if (records.size() < 2) throw DataError(path + ": no data rows after the header");
 
   CsvSeries out;
   out.path = path;
@@ -233,33 +370,96 @@ CsvSeries read_csv_series(const std::string& path, const std::vector<std::string
   out.values.assign(feature_cols.size(), {});
   out.target = header[target_col];
   out.label_name = label_col >= 0 ? header[label_col] : "line";
-  auto parse = [&](const std::vector<std::string>& fields, int col, const std::string& where) {
-    const std::string& f = fields[col];
+  // A cell's value; NaN for a missing one (counted, and its line kept for the message).
+  std::vector<int> missing_lines;
+  std::string first_missing;
+  auto parse = [&](const Record& r, int col) {
+    const std::string& f = r.fields[col];
+    const std::string where = path + ":" + std::to_string(r.line) + ": ";
     const std::string what = "column " + std::to_string(col + 1) + " ('" + header[col] + "')";
-    if (f.empty()) throw DataError(where + what + ": missing value");
-    char* end = nullptr;
-    errno = 0;
-    const double v = std::strtod(f.c_str(), &end);
-    if (end == f.c_str() || *end != '\0') {
-      throw DataError(where + what + ": '" + f + "' is not a number");
+    if (is_missing(f)) {
+      if (missing_lines.empty()) first_missing = where + "missing value in " + what;
+      if (missing_lines.empty() || missing_lines.back() != r.line) missing_lines.push_back(r.line);
+      ++out.missing;
+      return std::nan("");
     }
+    const std::string l = lower(f);
+    if (l == "inf" || l == "+inf" || l == "-inf" || l == "infinity" || l == "-infinity") {
+      throw DataError(where + what + ": '" + f + "' is not a finite number");
+    }
+    if (!is_decimal(f)) {
+      char* end = nullptr;
+      (void)std::strtod(f.c_str(), &end);  // hex and other forms strtod would take
+      throw DataError(where + what + ": '" + f + "' is not a number" +
+                      (end && *end == '\0' ? " (decimal numbers only)" : ""));
+    }
+    const double v = std::strtod(f.c_str(), nullptr);
     if (!std::isfinite(v)) throw DataError(where + what + ": '" + f + "' is not a finite number");
     return v;
   };
-  for (std::size_t ln = 1; ln < lines.size(); ++ln) {
-    const std::string where = path + ":" + std::to_string(ln + 1) + ": ";
-    if (trim(lines[ln]).empty()) throw DataError(where + "empty row");
-    const std::vector<std::string> fields = split_row(lines[ln]);
-    if (fields.size() != header.size()) {
-      throw DataError(where + "ragged row: " + std::to_string(fields.size()) +
+  std::vector<double> target_values;
+  std::vector<char> has_gap;  // per row: a missing value in a used column
+  for (std::size_t ln = 1; ln < records.size(); ++ln) {
+    const Record& r = records[ln];
+    const std::string where = path + ":" + std::to_string(r.line) + ": ";
+    if (r.blank()) throw DataError(where + "empty row");
+    if (r.fields.size() != header.size()) {
+      throw DataError(where + "ragged row: " + std::to_string(r.fields.size()) +
                       " fields, the header has " + std::to_string(header.size()));
     }
+    const int before = out.missing;
     for (std::size_t k = 0; k < feature_cols.size(); ++k) {
-      out.values[k].push_back(parse(fields, feature_cols[k], where));
+      out.values[k].push_back(parse(r, feature_cols[k]));
     }
-    out.target_values.push_back(parse(fields, target_col, where));
-    out.precision = std::max(out.precision, decimals(fields[target_col]));
-    out.labels.push_back(label_col >= 0 ? fields[label_col] : std::to_string(ln + 1));
+    // The target is often one of the inputs: its cell is read (and a gap counted) once.
+    const auto as_input = std::find(feature_cols.begin(), feature_cols.end(), target_col);
+    out.target_values.push_back(as_input != feature_cols.end()
+                                    ? out.values[as_input - feature_cols.begin()].back()
+                                    : parse(r, target_col));
+    has_gap.push_back(out.missing > before);
+    if (!is_missing(r.fields[target_col])) {
+      out.precision = std::max(out.precision, decimals(r.fields[target_col]));
+    }
+    out.labels.push_back(label_col >= 0 ? r.fields[label_col] : std::to_string(r.line));
+  }
+  if (out.missing == 0) return out;
+  if (missing == Missing::kError) {
+    std::string lines;
+    for (std::size_t k = 0; k < std::min<std::size_t>(missing_lines.size(), 5); ++k) {
+      lines += (k ? ", " : "") + std::to_string(missing_lines[k]);
+    }
+    throw DataError(first_missing + " (" + std::to_string(out.missing) + " missing value" +
+                    (out.missing > 1 ? "s" : "") + " in all, on " +
+                    std::to_string(missing_lines.size()) + " line" +
+                    (missing_lines.size() > 1 ? "s" : "") + ": " + lines +
+                    (missing_lines.size() > 5 ? ", ..." : "") +
+                    "); --missing drop removes those rows, --missing interpolate fills them");
+  }
+  if (missing == Missing::kDrop) {
+    CsvSeries kept = out;
+    for (auto& v : kept.values) v.clear();
+    kept.target_values.clear();
+    kept.labels.clear();
+    for (std::size_t row = 0; row < has_gap.size(); ++row) {
+      if (has_gap[row]) {
+        ++kept.dropped_rows;
+        continue;
+      }
+      for (std::size_t k = 0; k < out.values.size(); ++k)
+        kept.values[k].push_back(out.values[k][row]);
+      kept.target_values.push_back(out.target_values[row]);
+      kept.labels.push_back(out.labels[row]);
+    }
+    return kept;
+  }
+  for (std::size_t k = 0; k < out.values.size(); ++k) {
+    if (!interpolate(out.values[k])) {
+      throw DataError(path + ": column '" + out.features[k] +
+                      "' has no values to interpolate from");
+    }
+  }
+  if (!interpolate(out.target_values)) {
+    throw DataError(path + ": column '" + out.target + "' has no values to interpolate from");
   }
   return out;
 }
@@ -288,9 +488,10 @@ void check_split(long n_values, int steps, double train_fraction) {
   }
 }
 
-Scaler fit_named(const std::vector<double>& v, std::size_t n, const std::string& name) {
+Scaler fit_named(Scaling kind, const std::vector<double>& v, std::size_t n,
+                 const std::string& name) {
   try {
-    return Scaler::fit(v.data(), n);
+    return Scaler::fit(kind, v.data(), n);
   } catch (const DataError& e) {
     throw DataError("column '" + name + "' on the training part: " + e.what());
   }
@@ -298,8 +499,18 @@ Scaler fit_named(const std::vector<double>& v, std::size_t n, const std::string&
 
 }  // namespace
 
-SplitData series_data(const CsvSeries& cs, int steps, double train_fraction) {
-  const long n_values = static_cast<long>(cs.target_values.size());
+SplitData series_data(const CsvSeries& cs, int steps, double train_fraction,
+                      const SeriesOptions& options) {
+  // With differences the windows run over the changes between rows: one value fewer.
+  const int offset = options.difference ? 1 : 0;
+  const auto prepared = [&](const std::vector<double>& v) {
+    if (!offset) return v;
+    std::vector<double> d;
+    for (std::size_t k = 1; k < v.size(); ++k) d.push_back(v[k] - v[k - 1]);
+    return d;
+  };
+  const std::vector<double> target = prepared(cs.target_values);
+  const long n_values = static_cast<long>(target.size());
   check_split(n_values, steps, train_fraction);
   const int n = static_cast<int>(n_values - steps);
   const int n_train = std::clamp(static_cast<int>(train_fraction * n), 1, n - 1);
@@ -312,12 +523,15 @@ SplitData series_data(const CsvSeries& cs, int steps, double train_fraction) {
   d.label_name = cs.label_name;
   d.labels = cs.labels;
   d.precision = cs.precision;
-  d.scaler = fit_named(cs.target_values, fit_n, cs.target);
+  d.series = options;
+  d.target_levels = cs.target_values;
+  d.row_offset = offset;
+  d.scaler = fit_named(options.scaling, target, fit_n, cs.target);
   std::vector<std::vector<float>> scaled(D);
   for (int f = 0; f < D; ++f) {
-    d.feature_scalers.push_back(fit_named(cs.values[f], fit_n, cs.features[f]));
-    for (double v : cs.values[f])
-      scaled[f].push_back(static_cast<float>(d.feature_scalers[f].scale(v)));
+    const std::vector<double> v = prepared(cs.values[f]);
+    d.feature_scalers.push_back(fit_named(options.scaling, v, fit_n, cs.features[f]));
+    for (double x : v) scaled[f].push_back(static_cast<float>(d.feature_scalers[f].scale(x)));
   }
   auto windows = [&](int first, int last) {
     WindowSet w;
@@ -328,13 +542,22 @@ SplitData series_data(const CsvSeries& cs, int steps, double train_fraction) {
       for (int t = 0; t < steps; ++t) {
         for (int f = 0; f < D; ++f) w.x.push_back(scaled[f][i + t]);
       }
-      w.y.push_back(static_cast<float>(d.scaler.scale(cs.target_values[i + steps])));
+      w.y.push_back(static_cast<float>(d.scaler.scale(target[i + steps])));
       w.index.push_back(i);
     }
     return w;
   };
   d.train = windows(0, n_train);
   d.test = windows(n_train, n);
+  if (cs.dropped_rows > 0) {
+    d.note = std::to_string(cs.missing) + " missing value" + (cs.missing > 1 ? "s" : "") +
+             ": dropped " + std::to_string(cs.dropped_rows) + " row" +
+             (cs.dropped_rows > 1 ? "s" : "") + ", " + std::to_string(cs.dropped_rows) + " window" +
+             (cs.dropped_rows > 1 ? "s" : "") + " fewer";
+  } else if (cs.missing > 0) {
+    d.note = std::to_string(cs.missing) + " missing value" + (cs.missing > 1 ? "s" : "") +
+             " filled by linear interpolation";
+  }
   return d;
 }
 

@@ -42,32 +42,48 @@ void check_dataset(const Model& model, const WindowSet& data, const char* what) 
   }
 }
 
-// One epoch, in chunks of whole batches when a progress line is wanted (the batches, their order
-// and so the parameters are the same either way). Returns the mean per-batch loss.
+// One epoch, in chunks of whole batches when there is a log, so that a slow epoch shows progress
+// (the batches, their order and so the parameters are the same either way). Chunks start at one
+// batch, so the first line comes after the first step however slow it is, and double while a
+// chunk takes under 50 ms, so fast epochs make few calls. With opt.progress the "\r" line is
+// rewritten at most every 200 ms; without it (a pipe) a plain line is written every
+// opt.heartbeat_seconds. Returns the mean per-batch loss.
 double run_epoch(TrainingSession& session, const std::vector<int>& order, const TrainOptions& opt,
                  int epoch, std::chrono::steady_clock::time_point start) {
+  using std::chrono::steady_clock;
   const int n = static_cast<int>(order.size()), bs = opt.batch_size;
   const int batches = (n + bs - 1) / bs;
-  if (!opt.progress || !opt.log || batches < 2) return session.train_epoch(order, bs);
-  const int chunk_batches = std::max(1, batches / 20);
+  if (!opt.log || batches < 2) return session.train_epoch(order, bs);
+  const int max_chunk = opt.progress ? std::max(1, batches / 20) : batches;
+  int chunk = 1;
   double loss_sum = 0;
   int done = 0;
   auto last_print = start;
   while (done < batches) {
-    const int take = std::min(chunk_batches, batches - done);
+    const int take = std::min(chunk, batches - done);
     const auto first = order.begin() + static_cast<std::ptrdiff_t>(done) * bs;
     const auto last =
         order.begin() + std::min<std::ptrdiff_t>(static_cast<std::ptrdiff_t>(done + take) * bs, n);
+    const auto c0 = steady_clock::now();
     loss_sum += session.train_epoch(std::vector<int>(first, last), bs) * take;
     done += take;
-    const auto now = std::chrono::steady_clock::now();
-    if (done < batches && (done == take || now - last_print > std::chrono::milliseconds(200))) {
+    const auto now = steady_clock::now();
+    if (now - c0 < std::chrono::milliseconds(50)) chunk = std::min(2 * chunk, max_chunk);
+    if (done >= batches) break;
+    char line[200];
+    if (opt.progress && (done == take || now - last_print > std::chrono::milliseconds(200))) {
       last_print = now;
       const int width = 30, filled = width * done / batches;
-      char line[160];
       std::snprintf(line, sizeof line, "\rEpoch %d/%d - %d/%d [%s>%s] - loss: %.4e", epoch,
                     opt.epochs, done, batches, std::string(filled, '=').c_str(),
                     std::string(width - filled, '.').c_str(), loss_sum / done);
+      *opt.log << line << std::flush;
+    } else if (!opt.progress &&
+               std::chrono::duration<double>(now - last_print).count() >= opt.heartbeat_seconds) {
+      last_print = now;
+      std::snprintf(line, sizeof line, "Epoch %d/%d - %d/%d - loss: %.4e - running, %.0fs\n", epoch,
+                    opt.epochs, done, batches, loss_sum / done,
+                    std::chrono::duration<double>(now - start).count());
       *opt.log << line << std::flush;
     }
   }
@@ -140,8 +156,11 @@ TrainHistory fit(Backend& backend, Model& model, const WindowSet& train, const T
       Model now = model;
       now.params = session->parameters();
       if (opt.validation) {
-        monitored = evaluate_loss(backend, now, *opt.validation);
+        const std::vector<float> y = predict(backend, now, *opt.validation);
+        monitored = reference_loss<float>(now.config.loss, y.data(), opt.validation->y.data(),
+                                          static_cast<long>(y.size()));
         h.val_loss.push_back(monitored);
+        if (now.config.loss == Loss::kBce) h.val_accuracy.push_back(accuracy(y, *opt.validation));
       }
       if (opt.early_stopping > 0 && (epoch == opt.initial_epoch + 1 || monitored < best)) {
         best = monitored;
@@ -159,6 +178,10 @@ TrainHistory fit(Backend& backend, Model& model, const WindowSet& train, const T
                         opt.progress ? "\r\033[K" : "", epoch, opt.epochs, batches, batches, loss);
       if (opt.validation) {
         len += std::snprintf(line + len, sizeof line - len, " - val_loss: %.4e", monitored);
+      }
+      if (!h.val_accuracy.empty()) {
+        len += std::snprintf(line + len, sizeof line - len, " - val_accuracy: %.4f",
+                             h.val_accuracy.back());
       }
       std::snprintf(line + len, sizeof line - len, " - %.2fs", sec);
       *opt.log << line << '\n' << std::flush;

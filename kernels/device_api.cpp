@@ -23,7 +23,7 @@
 namespace rnnattn::cuda {
 namespace {
 
-constexpr int kMaxHidden = 1024;  // a sequence's segment is at most one thread block
+constexpr int kMaxHidden = kCudaMaxContext;  // a sequence's segment is one thread block
 constexpr std::size_t kAlign = 256;
 constexpr std::size_t kOwnCublasWorkspace = 32u << 20;
 

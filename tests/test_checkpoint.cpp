@@ -254,3 +254,19 @@ TEST_F(CheckpointTest, NonFiniteNumbersAreRefused) {
 
 }  // namespace
 }  // namespace rnnattn
+
+namespace rnnattn {
+namespace {
+
+// The documents describe what is written: the format document's title and the README name the
+// version save_checkpoint writes (they once said 2 and 3 while 4 was written).
+TEST(CheckpointDocs, NameTheVersionWritten) {
+  const std::string v = "version " + std::to_string(kCheckpointVersion);
+  const std::string doc = slurp(std::string(RNNATTN_SOURCE_DIR) + "/docs/checkpoint-format.md");
+  EXPECT_EQ(doc.substr(0, doc.find('\n')), "# rnnattn checkpoint format, " + v);
+  const std::string readme = slurp(std::string(RNNATTN_SOURCE_DIR) + "/README.md");
+  EXPECT_NE(readme.find("format " + v), std::string::npos);
+}
+
+}  // namespace
+}  // namespace rnnattn

@@ -1,68 +1,14 @@
 // The command line end to end: bad input gets one clear message, a non-zero exit and no output
 // file; good runs write their JSON and checkpoints; predict and inspect read them back.
-#include <gtest/gtest.h>
-#include <sys/wait.h>
-
-#include <cstdio>
-#include <cstdlib>
-#include <fstream>
-#include <iterator>
-
-#include "rnnattn/rnnattn.hpp"
-#include "test_util.hpp"
-
-#ifndef RNNATTN_CLI
-#define RNNATTN_CLI ""
-#endif
+#include "cli_test.hpp"
 
 namespace {
 
-struct Result {
-  int code;
-  std::string out, err;
-};
-
-std::string slurp(const std::string& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-bool exists(const std::string& p) { return std::ifstream(p).good(); }
-
-class Cli : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (std::string(RNNATTN_CLI).empty()) GTEST_SKIP() << "the CLI was not built";
-    scratch_ = std::make_unique<rnnattn::test::ScratchDir>("rnnattn_cli");
-    dir_ = scratch_->path();
-  }
-  Result run(const std::string& args) {
-    const std::string cmd =
-        std::string("cd '") + dir_ + "' && '" + RNNATTN_CLI + "' " + args + " > out.txt 2> err.txt";
-    const int status = std::system(cmd.c_str());
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir_ + "/out.txt"),
-            slurp(dir_ + "/err.txt")};
-  }
-  std::string file(const std::string& name, const std::string& text) {
-    std::ofstream(dir_ + "/" + name) << text;
-    return name;
-  }
-  // A bad invocation: non-zero exit, every fragment in stderr, no --json / --save file written.
-  void expect_refused(const std::string& args, const std::vector<std::string>& fragments) {
-    SCOPED_TRACE(args);
-    const Result r = run(args + " --json out.json --save model.bin");
-    EXPECT_NE(r.code, 0);
-    for (const auto& f : fragments) {
-      EXPECT_NE(r.err.find(f), std::string::npos) << "stderr: " << r.err << "\nlacks: " << f;
-    }
-    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one message: " << r.err;
-    EXPECT_FALSE(exists(dir_ + "/out.json"));
-    EXPECT_FALSE(exists(dir_ + "/model.bin"));
-  }
-  std::unique_ptr<rnnattn::test::ScratchDir> scratch_;
-  std::string dir_;
-};
-
-const std::string kSun = std::string(RNNATTN_SOURCE_DIR) + "/data/sunspots.csv";
+using rnnattn::test::Cli;
+using rnnattn::test::exists;
+using rnnattn::test::kSun;
+using rnnattn::test::Result;
+using rnnattn::test::slurp;
 
 TEST_F(Cli, BadInputIsRefusedClearly) {
   file("text.csv", "year,v\n1,1\n2,2\n3,abc\n4,4\n");
@@ -71,7 +17,8 @@ TEST_F(Cli, BadInputIsRefusedClearly) {
   file("empty_value.csv", "year,v\n1,1\n2,\n3,3\n");
   expect_refused("train --data empty_value.csv --steps 1", {"empty_value.csv:3:", "missing value"});
   file("nan.csv", "year,v\n1,1\n2,NaN\n3,3\n");
-  expect_refused("train --data nan.csv --steps 1", {"nan.csv:3:", "not a finite number"});
+  // NaN is how pandas and spreadsheets write a missing value: one, by the --missing rule.
+  expect_refused("train --data nan.csv --steps 1", {"nan.csv:3:", "missing value", "--missing"});
   file("inf.csv", "year,v\n1,1\n2,-inf\n3,3\n");
   expect_refused("train --data inf.csv --steps 1", {"inf.csv:3:", "not a finite number"});
   file("ragged.csv", "year,v\n1,1\n2\n3,3\n");
@@ -114,13 +61,16 @@ TEST_F(Cli, OutputsAreCheckedBeforeTraining) {
   EXPECT_FALSE(exists(dir_ + "/same.out"));
 
   std::system(("mkdir -p '" + dir_ + "/sub'").c_str());
+  // One rule for every output that cannot be written: bad usage, exit 2, no "error:".
   r = run("train --epochs 1 --json out.json --save sub");
-  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.err.find("error:"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("--save 'sub' is a directory"), std::string::npos) << r.err;
   EXPECT_FALSE(exists(dir_ + "/out.json"));
 
   r = run("train --epochs 1 --json out.json --save nowhere/m.bin");
-  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.err.find("error:"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("the folder 'nowhere' does not exist"), std::string::npos) << r.err;
   EXPECT_FALSE(exists(dir_ + "/out.json"));
   // Refused before any work: no epoch ran.
@@ -325,6 +275,32 @@ TEST_F(Cli, PlotsFromTheJson) {
         path + "'";
     EXPECT_EQ(std::system(check.c_str()), 0) << png << " is blank";
   }
+}
+
+// A classifier's pictures suit classification: probabilities by true class, accuracy per epoch
+// (not a line chart of 0/1 labels under "test RMSE").
+TEST_F(Cli, ClassifierPlots) {
+  if (std::system("python3 -c 'import matplotlib' > /dev/null 2>&1") != 0) {
+    GTEST_FAIL() << "python3 cannot import matplotlib (tools/build.sh installs it)";
+  }
+  const Result r =
+      run("train --data sentiment --steps 12 --train-sequences 60 --test-sequences 30 --hidden 3 "
+          "--epochs 2 --batch 8 --validation-split 0.25 --device cpu --json s.json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("val_accuracy: "), std::string::npos) << r.out;
+  const std::string json = slurp(dir_ + "/s.json");
+  EXPECT_NE(json.find("\"task\":\"classification\""), std::string::npos);
+  EXPECT_NE(json.find("\"val_accuracy\":"), std::string::npos);
+  const std::string plot = std::string("cd '") + dir_ + "' && python3 '" + RNNATTN_SOURCE_DIR +
+                           "/tools/plot.py' s.json pics > plot.txt 2>&1";
+  ASSERT_EQ(std::system(plot.c_str()), 0) << slurp(dir_ + "/plot.txt");
+  const std::string said = slurp(dir_ + "/plot.txt");
+  EXPECT_NE(said.find("predictions.png: predicted probability by true class"), std::string::npos)
+      << said;
+  EXPECT_NE(said.find("loss.png: loss per epoch and validation accuracy per epoch"),
+            std::string::npos)
+      << said;
+  EXPECT_TRUE(exists(dir_ + "/pics/predictions.png"));
 }
 
 // rnnattn profile: every kernel of a training step, with times (GPU) or counters (simulator).

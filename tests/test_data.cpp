@@ -105,7 +105,7 @@ TEST_F(CsvTest, ReadsTheNamedColumn) {
 TEST_F(CsvTest, BadInputNamesFileLineAndColumn) {
   expect_error("year,v\n1,2\n2,abc\n", "v", {":3:", "column 2", "'abc' is not a number"});
   expect_error("year,v\n1,2\n2,\n", "v", {":3:", "column 2", "missing value"});
-  expect_error("year,v\n1,nan\n", "v", {":2:", "not a finite number"});
+  expect_error("year,v\n1,nan\n", "v", {":2:", "missing value"});
   expect_error("year,v\n1,inf\n", "v", {":2:", "not a finite number"});
   expect_error("year,v\n1,2\n2,3,4\n", "v", {":3:", "ragged row", "3 fields"});
   expect_error("year,v\n1,2\n", "w", {"no column named 'w'", "year, v"});
@@ -214,6 +214,82 @@ TEST(Series, SunspotsWindowsSplitAndPersistence) {
     se += (target - last) * (target - last);
   }
   EXPECT_NEAR(std::sqrt(se / d.test.count), 30.6, 0.05);
+}
+
+// RFC 4180: quoted commas, doubled quotes and line breaks inside quotes; the line numbers of
+// later rows count the line break.
+TEST_F(CsvTest, QuotedFieldsFollowRfc4180) {
+  const CsvSeries s = read_csv_series(write("YEAR,\"NOTE, long\",V\r\n1,\"a, b\",1\r\n2,\"x "
+                                            "\"\"y\"\"\",2\n3,\"two\nlines\",3\n4, plain ,4\n"),
+                                      {"V"}, "");
+  EXPECT_EQ(s.target_values, (std::vector<double>{1, 2, 3, 4}));
+  EXPECT_EQ(s.labels, (std::vector<std::string>{"1", "2", "3", "4"}));
+  expect_error("v,w\n1,\"a\n2,3\n", "v", {":2:", "never closed"});
+  expect_error("v,w\n1,\"a\"b\n", "v", {":2:", "after the closing quote"});
+  expect_error("v,n\n1,\"q\nq\"\nbad,x\n", "v", {":4:", "'bad' is not a number"});
+  for (const char* bad : {"0x10", "1e", "--1", "1.2.3", "infinity", ".e1"}) {
+    SCOPED_TRACE(bad);
+    EXPECT_THROW(read_csv_column(write(std::string("v\n") + bad + "\n"), "v"), DataError);
+  }
+  EXPECT_EQ(read_csv_column(write("v\n+1.5\n-.25\n3.\n1E2\n"), "v"),
+            (std::vector<double>{1.5, -0.25, 3, 100}));
+  EXPECT_THROW(read_csv_series(write("a,b\n1,2\n"), {"a", "A"}, "a"), InvalidArgument);
+}
+
+TEST_F(CsvTest, MissingValuesDroppedOrInterpolated) {
+  const std::string p = write("t,a,b\n1,,10\n2,2,NA\n3,,null\n4,8,40\n5,.,50\n");
+  EXPECT_THROW(read_csv_series(p, {"a", "b"}, "b"), DataError);
+  const CsvSeries drop = read_csv_series(p, {"a", "b"}, "b", Missing::kDrop);
+  EXPECT_EQ(drop.missing, 5);
+  EXPECT_EQ(drop.dropped_rows, 4);
+  EXPECT_EQ(drop.target_values, (std::vector<double>{40}));
+  EXPECT_EQ(drop.labels, (std::vector<std::string>{"5"}));  // the line of the row kept
+  const CsvSeries fill = read_csv_series(p, {"a", "b"}, "b", Missing::kInterpolate);
+  // a: 1 leading gap (the first value, 2), 3 between 2 and 8 (5), 5 trailing (8).
+  EXPECT_EQ(fill.values[0], (std::vector<double>{2, 2, 5, 8, 8}));
+  // b: rows 2 and 3 between 10 and 40.
+  EXPECT_EQ(fill.target_values, (std::vector<double>{10, 20, 30, 40, 50}));
+  // Only the chosen columns count.
+  EXPECT_EQ(read_csv_series(p, {"t"}, "").missing, 0);
+  EXPECT_THROW(read_csv_series(write("v\nNA\n\"\"\n"), {"v"}, "", Missing::kInterpolate),
+               DataError);
+}
+
+// --difference windows the changes and reports levels; --scale standard scales to mean 0, sd 1
+// over the training part; persistence is the last level either way.
+TEST(Series, DifferencesAndStandardScaling) {
+  std::vector<double> s;
+  for (int i = 0; i < 40; ++i) s.push_back(100 + 2.0 * i + (i % 3));
+  const SplitData lv = series_data(s, 5);
+  CsvSeries cs;
+  cs.path = "mem";
+  cs.features = {"v"};
+  cs.values = {s};
+  cs.target = "v";
+  cs.target_values = s;
+  for (int i = 0; i < 40; ++i) cs.labels.push_back(std::to_string(i));
+  const SplitData d = series_data(cs, 5, 0.7, {Scaling::kStandard, true, Missing::kError});
+  EXPECT_EQ(d.row_offset, 1);
+  EXPECT_EQ(d.train.count + d.test.count, 39 - 5);
+  for (int i = 0; i < d.test.count; ++i) {
+    const int row = d.target_row(d.test.index[i]);
+    // The target is the change into `row`; to_original gives back the level.
+    EXPECT_NEAR(d.scaler.unscale(d.test.y[i]), s[row] - s[row - 1], 1e-5);
+    EXPECT_NEAR(d.to_original(d.test.y[i], d.test.index[i]), s[row], 1e-4);
+    EXPECT_NEAR(d.scaler.unscale(d.persistence(d.test.index[i])), 0.0, 1e-9);
+  }
+  for (int i = 0; i < lv.test.count; ++i) {
+    const int row = lv.target_row(lv.test.index[i]);
+    EXPECT_NEAR(lv.scaler.unscale(lv.persistence(lv.test.index[i])), s[row - 1], 1e-9);
+  }
+  // Standard scaling: the training part's changes have mean 0 and standard deviation 1.
+  const std::size_t n = static_cast<std::size_t>(d.train.count) + 5;
+  double mean = 0, sq = 0;
+  for (std::size_t k = 0; k < n; ++k) mean += d.scaler.scale(s[k + 1] - s[k]);
+  mean /= n;
+  for (std::size_t k = 0; k < n; ++k) sq += std::pow(d.scaler.scale(s[k + 1] - s[k]) - mean, 2);
+  EXPECT_NEAR(mean, 0, 1e-12);
+  EXPECT_NEAR(std::sqrt(sq / n), 1, 1e-12);
 }
 
 TEST(Series, EdgeLengths) {

@@ -76,16 +76,22 @@ with tempfile.TemporaryDirectory() as d:
     put("safetensors", "torch_rnn", b"\x00" + open(torch_file, "rb").read())
     put("safetensors", "torch_rnn_steps", b"\x01" + open(torch_file, "rb").read())
 
+# The first byte picks the columns, target and T; the second the series options (missing policy,
+# differences, scaling: tests/fuzz/fuzz_csv.cpp).
 csv = {
-    "one_column": b"\x00value\n1\n2\n3.5\n4\n5e2\n6\n7\n8\n",
-    "year_index": b"\x00YEAR,SUNACTIVITY\n1700,5\n1701,11\n1702,16\n1703,23\n1704,36\n1705,58\n",
-    "named": b"\x01a,b,c\n1,2,3\n4,5,6\n7,8,9\n10,11,12\n13,14,15\n",
-    "several": b"\x0ba,b,c\n1,2,3\n4,5,6\n7,8,9\n10,11,12\n13,14,15\n16,17,18\n",
-    "bom_crlf": b"\x04\xef\xbb\xbfvalue\r\n1\r\n2\r\n3\r\n4\r\n5\r\n",
-    "bad_value": b"\x00value\n1\nx\n3\n",
-    "ragged": b"\x01a,b\n1,2\n3\n4,5\n",
-    "nan_inf": b"\x00value\n1\nnan\ninf\n-1e400\n",
-    "header_only": b"\x00a,b\n",
+    "one_column": b"\x00\x00value\n1\n2\n3.5\n4\n5e2\n6\n7\n8\n",
+    "year_index": b"\x00\x03YEAR,SUNACTIVITY\n1700,5\n1701,11\n1702,16\n1703,23\n1704,36\n1705,58\n",
+    "named": b"\x01\x06a,b,c\n1,2,3\n4,5,6\n7,8,9\n10,11,12\n13,14,15\n",
+    "several": b"\x0b\x09a,b,c\n1,2,3\n4,5,6\n7,8,9\n10,11,12\n13,14,15\n16,17,18\n",
+    "bom_crlf": b"\x04\x00\xef\xbb\xbfvalue\r\n1\r\n2\r\n3\r\n4\r\n5\r\n",
+    "bad_value": b"\x00\x00value\n1\nx\n3\n",
+    "ragged": b"\x01\x00a,b\n1,2\n3\n4,5\n",
+    "nan_inf": b"\x00\x00value\n1\nnan\ninf\n-1e400\n",
+    "header_only": b"\x00\x00a,b\n",
+    "quoted": b"\x01\x00a,note\n1,\"x, y\"\n2,\"say \"\"hi\"\"\"\n3,\"two\nlines\"\n4,z\n5,w\n",
+    "gaps_drop": b"\x00\x01value\n1\n\nNA\n4\n.\n6\n7\n8\n",
+    "gaps_fill": b"\x00\x05value\nNA\n2\n\n4\nnull\n6\n7\nNaN\n",
+    "hex": b"\x00\x00value\n1\n0x10\n3\n",
 }
 for name, data in csv.items():
     put("csv", name, data)

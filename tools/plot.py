@@ -5,9 +5,12 @@ usage: tools/plot.py RUN.json [OUT_DIR] [--run N]
 
 Writes into OUT_DIR (default: beside RUN.json):
   loss.png        the training loss (and the validation loss, when the run had one) per epoch,
-                  one pair of curves per run, log scale
-  predictions.png the predictions against the truth on the test part, in original units, one line
-                  per model (its first run), x labelled by the target's row (YEAR, ...)
+                  one pair of curves per run, log scale; for a classifier (--loss bce) also the
+                  validation accuracy per epoch, when the run had a validation set
+  predictions.png a series: the predictions against the truth on the test part, in original
+                  units, one line per model (its first run), x labelled by the target's row;
+                  a classifier: the predicted probability of each test sequence by its true
+                  class, one panel per model, with the 0.5 threshold and the test accuracy
   attention.png   the attention weights of run N (default: the first attention run) as a heatmap,
                   test windows x steps (absent when no attention run is in the file)
 Needs matplotlib (tools/build.sh installs it when missing).
@@ -31,16 +34,26 @@ def load(path):
     return doc
 
 
-def save(fig, out_dir, name):
+def save(fig, out_dir, name, what):
     path = os.path.join(out_dir, name)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    print(f"wrote {path}")
+    print(f"wrote {path}: {what}")
+
+
+def is_classifier(doc):
+    return doc.get("task") == "classification" or doc["config"].get("loss") == "bce"
 
 
 def plot_loss(doc, out_dir):
-    fig, ax = plt.subplots(figsize=(7, 4))
+    classify = is_classifier(doc)
+    with_accuracy = classify and any("val_accuracy" in h for r in doc["runs"]
+                                     for h in r.get("history", []))
+    if with_accuracy:
+        fig, (ax, acc) = plt.subplots(1, 2, figsize=(11, 4))
+    else:
+        fig, ax = plt.subplots(figsize=(7, 4))
     for run in doc["runs"]:
         hist = run.get("history", [])
         epochs = [h["epoch"] for h in hist]
@@ -51,15 +64,53 @@ def plot_loss(doc, out_dir):
                     label=f"{label} val_loss")
         if run.get("best_epoch") and run["best_epoch"] < len(hist):
             ax.axvline(run["best_epoch"], color=line.get_color(), linewidth=0.8, alpha=0.5)
+        if with_accuracy:
+            acc.plot(epochs, [h.get("val_accuracy") for h in hist], color=line.get_color(),
+                     label=label)
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
-    ax.set_ylabel(f'loss ({doc["config"]["loss"]}, scaled units)')
+    # A classifier's loss is binary cross-entropy on 0/1 labels: no scaling involved.
+    ax.set_ylabel("loss (bce)" if classify else f'loss ({doc["config"]["loss"]}, scaled units)')
+    if with_accuracy:
+        acc.set_xlabel("epoch")
+        acc.set_ylabel("validation accuracy")
+        acc.axhline(0.5, color="grey", linewidth=0.8, linestyle=":")
+        acc.set_title("validation accuracy per epoch")
+        acc.legend(fontsize=7)
     ax.set_title(f'training history: {os.path.basename(doc["data"])}')
     ax.legend(fontsize=7)
-    save(fig, out_dir, "loss.png")
+    save(fig, out_dir, "loss.png",
+         "loss per epoch" + (" and validation accuracy per epoch" if with_accuracy else ""))
+
+
+def plot_probabilities(doc, out_dir):
+    """A classifier: the predicted probability of each test sequence, split by its true class."""
+    truth = doc["test"]["target"]
+    runs, seen = [], set()
+    for run in doc["runs"]:
+        if run["model"] not in seen:
+            seen.add(run["model"])
+            runs.append(run)
+    fig, axes = plt.subplots(1, len(runs), figsize=(4.5 * len(runs), 3.8), squeeze=False)
+    bins = [i / 20 for i in range(21)]
+    for ax, run in zip(axes[0], runs):
+        p = run["test_predictions"]
+        for cls, colour in ((0, "tab:blue"), (1, "tab:orange")):
+            ax.hist([q for q, t in zip(p, truth) if round(t) == cls], bins=bins, alpha=0.6,
+                    color=colour, label=f"true class {cls}")
+        ax.axvline(0.5, color="black", linewidth=0.8, linestyle="--")
+        ax.set_xlabel("predicted probability of class 1")
+        ax.set_ylabel("test sequences")
+        ax.set_title(f'{run["model"]} (seed {run["seed"]}): test accuracy '
+                     f'{run.get("test_accuracy", float("nan")):.3f}', fontsize=9)
+        ax.legend(fontsize=7)
+    save(fig, out_dir, "predictions.png", "predicted probability by true class")
 
 
 def plot_predictions(doc, out_dir):
+    if is_classifier(doc):
+        plot_probabilities(doc, out_dir)
+        return
     test = doc["test"]
     labels = test["labels"]
     x = list(range(len(labels)))
@@ -79,7 +130,7 @@ def plot_predictions(doc, out_dir):
     ax.set_ylabel(doc.get("column") or "value")
     ax.set_title(f'test part of {os.path.basename(doc["data"])}: predictions against the truth')
     ax.legend(fontsize=7)
-    save(fig, out_dir, "predictions.png")
+    save(fig, out_dir, "predictions.png", "predictions against the truth")
 
 
 def plot_attention(doc, out_dir, run_index):
@@ -106,7 +157,7 @@ def plot_attention(doc, out_dir, run_index):
     ax.set_ylabel(f'test window (its target\'s {doc["test"]["label_name"]})')
     ax.set_title(f'attention weights a_t, {run["model"]} seed {run["seed"]}')
     fig.colorbar(im, ax=ax, label="a_t")
-    save(fig, out_dir, "attention.png")
+    save(fig, out_dir, "attention.png", "attention weights")
 
 
 def main():

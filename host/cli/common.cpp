@@ -44,7 +44,14 @@ SentimentOptions sentiment_options(int steps, int train, int test) {
 }
 
 SplitData load_data(const std::string& data, const std::vector<std::string>& columns,
-                    const std::string& target, int steps, int sentiment_train, int sentiment_test) {
+                    const std::string& target, int steps, int sentiment_train, int sentiment_test,
+                    const SeriesOptions& series) {
+  if ((data == "fib" || data == "sentiment") &&
+      (series.difference || series.scaling != Scaling::kMinMax ||
+       series.missing != Missing::kError)) {
+    throw UsageError("--difference, --scale and --missing apply to CSV series, not to --data " +
+                     data);
+  }
   if (data == "sentiment") {
     if (!columns.empty() || !target.empty()) {
       throw UsageError("--column and --target apply to CSV data, not to --data sentiment");
@@ -59,9 +66,9 @@ SplitData load_data(const std::string& data, const std::vector<std::string>& col
     }
     return fibonacci_data(steps);
   }
-  const CsvSeries series = read_csv_series(data, columns, target);
+  const CsvSeries csv = read_csv_series(data, columns, target, series.missing);
   try {
-    return series_data(series, steps);
+    return series_data(csv, steps, 0.7, series);
   } catch (const DataError& e) {
     throw DataError(data + ": " + e.what());
   }
@@ -84,10 +91,11 @@ std::vector<Baseline> baselines_for(const SplitData& d) {
     out.push_back(
         score("predict_zero", [](const WindowSet& w) { return std::vector<float>(w.count, 0.f); }));
   } else {
-    out.push_back(score("persistence", [](const WindowSet& w) {
+    // The target's own last value, from the target column (not the windows' inputs: with D > 1
+    // the last input of a window is another column's, and the target need not be an input).
+    out.push_back(score("persistence", [&d](const WindowSet& w) {
       std::vector<float> p(w.count);
-      for (int i = 0; i < w.count; ++i)
-        p[i] = w.x[static_cast<std::size_t>(i) * w.steps + w.steps - 1];
+      for (int i = 0; i < w.count; ++i) p[i] = static_cast<float>(d.persistence(w.index[i]));
       return p;
     }));
   }
@@ -113,13 +121,26 @@ void check_outputs(const std::vector<std::pair<std::string, std::string>>& outpu
         throw UsageError(outputs[j].first + " and " + flag + " name the same file '" + path + "'");
       }
     }
-    check_output_path(flag, path);
+    // An output that cannot be written is bad usage like the cases above (exit 2, before any
+    // work); only a failure while writing at the end is a run-time error.
+    try {
+      check_output_path(flag, path);
+    } catch (const Error& e) {
+      throw UsageError(e.what());
+    }
   }
 }
 
-std::unique_ptr<Backend> open_backend(const std::string& name) {
+std::unique_ptr<Backend> open_backend(const std::string& name, const ModelConfig* model) {
   const Device dev = parse_device(name);
+  if (model) check_device_supports(dev, *model);
   std::unique_ptr<Backend> b = make_backend(dev);
+  if (dev == Device::kAuto && model && b->name() != "cpu" &&
+      model->context_size() > kCudaMaxContext) {
+    std::cout << "device: cpu (auto: C = " << model->context_size() << " exceeds the CUDA path's "
+              << kCudaMaxContext << ")" << std::endl;
+    return make_backend(Device::kCpu);
+  }
   if (dev == Device::kAuto) {
     std::cout << "device: " << b->name()
               << (b->name() == "cpu"
@@ -156,7 +177,8 @@ SplitData load_for_checkpoint(const std::string& source, const std::string& colu
   const TrainingRecord& t = ck.training;
   SplitData d =
       load_data(source, columns, target, T, t.sentiment_train > 0 ? t.sentiment_train : 2000,
-                t.sentiment_test > 0 ? t.sentiment_test : 1000);
+                t.sentiment_test > 0 ? t.sentiment_test : 1000,
+                source == "fib" || source == "sentiment" ? SeriesOptions{} : ck.series);
   if (d.train.features != ck.model.config.input_size) {
     throw UsageError("the model takes D = " + std::to_string(ck.model.config.input_size) +
                      " inputs per step; the data gives " + std::to_string(d.train.features));
@@ -185,8 +207,8 @@ SplitData load_for_checkpoint(const std::string& source, const std::string& colu
   return d;
 }
 
-const std::string& target_label(const SplitData& d, int i, int steps) {
-  return d.labels[d.test.index[i] + (d.source == "sentiment" ? 0 : steps)];
+const std::string& target_label(const SplitData& d, int i) {
+  return d.labels[d.target_row(d.test.index[i])];
 }
 
 std::string format_value(double v, int precision) {
@@ -199,14 +221,41 @@ std::string format_value(double v, int precision) {
   return buf;
 }
 
-void warn_if_outside_scaling(const WindowSet& w, const Scaler& s) {
-  if (w.x.empty()) return;
-  const auto [lo, hi] = std::minmax_element(w.x.begin(), w.x.end());
-  if (*lo < -1.f || *hi > 2.f || !std::isfinite(*lo) || !std::isfinite(*hi)) {
-    std::cerr << "rnnattn predict: warning: the data spans [" << sci(s.unscale(*lo)) << ", "
-              << sci(s.unscale(*hi)) << "], far outside the range the model was trained on ["
-              << sci(s.min) << ", " << sci(s.max) << "]: its predictions are extrapolations"
-              << std::endl;
+double original_target(const SplitData& d, const WindowSet& w, int i) {
+  return d.target_levels.empty() ? d.scaler.unscale(w.y[i])
+                                 : d.target_levels[d.target_row(w.index[i])];
+}
+
+Confusion confusion(const std::vector<float>& p, const WindowSet& w) {
+  Confusion c;
+  for (std::size_t i = 0; i < p.size() && i < w.y.size(); ++i) {
+    const bool truth = w.y[i] >= 0.5f, said = p[i] >= 0.5f;
+    (truth ? (said ? c.true_positive : c.false_negative)
+           : (said ? c.false_positive : c.true_negative))++;
+  }
+  return c;
+}
+
+void check_model_inputs(const char* command, const std::vector<float>& x,
+                        const std::vector<float>& y, const Scaler& s, Scaling scaling) {
+  const auto not_finite = [](float v) { return !std::isfinite(v); };
+  if (!x.empty()) {
+    const auto [lo, hi] = std::minmax_element(x.begin(), x.end());
+    // Min-max scaling maps the training range to [0, 1]; standard scaling puts it within a few
+    // standard deviations of 0.
+    const float low = scaling == Scaling::kStandard ? -6.f : -1.f;
+    const float high = scaling == Scaling::kStandard ? 6.f : 2.f;
+    if (*lo < low || *hi > high || not_finite(*lo) || not_finite(*hi)) {
+      std::cerr << "rnnattn " << command << ": warning: the data spans [" << sci(s.unscale(*lo))
+                << ", " << sci(s.unscale(*hi))
+                << "], far outside the range the model was trained on [" << sci(s.min) << ", "
+                << sci(s.max) << "]: its predictions are extrapolations" << std::endl;
+    }
+  }
+  if (std::any_of(x.begin(), x.end(), not_finite) || std::any_of(y.begin(), y.end(), not_finite)) {
+    throw Error("the data overflows float32 in the model's scaling [" + sci(s.min) + ", " +
+                sci(s.max) +
+                "]: it lies far outside what the model was trained on. No output written");
   }
 }
 

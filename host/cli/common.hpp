@@ -94,17 +94,19 @@ std::vector<std::string> split_list(const std::string& s);
 // tokens, data seed fixed, so every model and seed of a run sees the same sequences.
 SentimentOptions sentiment_options(int steps, int train, int test);
 // `columns`: the input columns; `target`: the predicted one.
+// `series`: how a CSV series is prepared (refused for fib and sentiment unless the defaults).
 SplitData load_data(const std::string& data, const std::vector<std::string>& columns,
                     const std::string& target, int steps, int sentiment_train = 2000,
-                    int sentiment_test = 1000);
+                    int sentiment_test = 1000, const SeriesOptions& series = {});
 
 struct Baseline {
   std::string name;  // "predict_zero", "persistence" or "train_mean"
   double train_mse, test_mse, test_rmse;
 };
-// The rows a model must beat. Fibonacci: predicting 0 everywhere; a series: persistence (next =
-// last value of the window). Both: predicting the mean of the training targets, which on a real
-// series is often harder to beat than it looks.
+// The rows a model must beat. Fibonacci: predicting 0 everywhere; a series: persistence (the
+// target column's last value before the one predicted, whichever columns the model reads). Both:
+// predicting the mean of the training targets, which on a real series is often harder to beat
+// than it looks.
 std::vector<Baseline> baselines_for(const SplitData& d);
 
 // Every output file is checked before any work: a writable place, not a directory, not one of the
@@ -113,7 +115,9 @@ void check_outputs(const std::vector<std::pair<std::string, std::string>>& outpu
                    const std::vector<std::pair<std::string, std::string>>& inputs);
 
 // The backend --device names, announced on stdout ("device: cpu (auto: ...)").
-std::unique_ptr<Backend> open_backend(const std::string& name);
+// With `model`: a device that cannot run it is refused (check_device_supports), and auto stays
+// on the CPU for it.
+std::unique_ptr<Backend> open_backend(const std::string& name, const ModelConfig* model = nullptr);
 
 // ---- running a saved model (predict, forecast) ---------------------------------------------
 // The data as the checkpoint's model saw its training data: the same input columns and target,
@@ -122,12 +126,28 @@ SplitData load_for_checkpoint(const std::string& source, const std::string& colu
                               const Checkpoint& ck);
 // The label of test window i's target: the row of the value it predicts (a series), or the
 // sequence's number (sentiment).
-const std::string& target_label(const SplitData& d, int i, int steps);
+const std::string& target_label(const SplitData& d, int i);
 // A value in the data's original units, written at the data's precision.
 std::string format_value(double v, int precision);
-// Values that scale far outside [0, 1] lie outside what the model saw in training: its
-// predictions there are extrapolation (and, far enough out, overflow). Says so on stderr.
-void warn_if_outside_scaling(const WindowSet& w, const Scaler& s);
+// The checks of every command that runs a saved model on data (predict, forecast): values that
+// scale far outside the training range are extrapolation (a warning on stderr naming the
+// command); values that overflow float32 in the model's scaling are an error.
+void check_model_inputs(const char* command, const std::vector<float>& x,
+                        const std::vector<float>& y, const Scaler& s, Scaling scaling);
+
+// The target of window i of `w` in original units: the file's value (so a model of differences
+// is scored against the true level), or the unscaled label.
+double original_target(const SplitData& d, const WindowSet& w, int i);
+
+// Binary classification counts for predictions (probabilities) against 0/1 targets.
+struct Confusion {
+  int true_negative = 0, false_positive = 0, false_negative = 0, true_positive = 0;
+  int total() const { return true_negative + false_positive + false_negative + true_positive; }
+  double accuracy() const {
+    return total() ? static_cast<double>(true_negative + true_positive) / total() : NAN;
+  }
+};
+Confusion confusion(const std::vector<float>& probability, const WindowSet& w);
 
 // ---- the commands: argv without the command's name; the exit status ------------------------
 int cmd_train(const std::vector<std::string>& argv);

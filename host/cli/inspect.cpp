@@ -45,11 +45,25 @@ int cmd_inspect(const std::vector<std::string>& argv) {
     j.value("parameters", static_cast<long long>(layout.size()))
         .value("epochs_trained", static_cast<long long>(m.epochs_trained))
         .value("adam_step", static_cast<long long>(m.adam.step))
-        .value("learning_rate", static_cast<double>(m.adam_config.learning_rate))
+        .value("learning_rate", m.adam_config.learning_rate)
         .value("data", ck.data_source)
         .value("column", ck.column)
         .value("scaler_min", ck.scaler.min)
         .value("scaler_max", ck.scaler.max);
+    j.begin_object("series")
+        .value("scaling", scaling_name(ck.series.scaling))
+        .value("difference", ck.series.difference)
+        .value("missing", missing_name(ck.series.missing))
+        .end_object();
+    if (ck.training.recorded) {
+      j.begin_object("run")
+          .value("seed", static_cast<long long>(ck.training.seed))
+          .value("batch", ck.training.batch_size)
+          .value("validation_split", ck.training.validation_split)
+          .value("sentiment_train", ck.training.sentiment_train)
+          .value("sentiment_test", ck.training.sentiment_test)
+          .end_object();
+    }
     j.begin_array("inputs");
     for (std::size_t i = 0; i < ck.features.size(); ++i) {
       j.begin_object()
@@ -73,19 +87,38 @@ int cmd_inspect(const std::vector<std::string>& argv) {
   std::printf("checkpoint %s (format version %u)\nmodel: %s, %zu parameters\n",
               a.get("--model", "").c_str(), ck.format_version, describe(m.config).c_str(),
               layout.size());
-  std::printf("trained: %lld epochs, %lld Adam steps, lr %g\ndata: %s%s%s, scaler [%.17g, %.17g]\n",
+  std::printf("trained: %lld epochs, %lld Adam steps, lr %s\ndata: %s%s%s, scaler [%s, %s]\n",
               static_cast<long long>(m.epochs_trained), static_cast<long long>(m.adam.step),
-              m.adam_config.learning_rate, ck.data_source.c_str(),
-              ck.column.empty() ? "" : " column ", ck.column.c_str(), ck.scaler.min, ck.scaler.max);
+              number_text(m.adam_config.learning_rate).c_str(), ck.data_source.c_str(),
+              ck.column.empty() ? "" : " column ", ck.column.c_str(),
+              number_text(ck.scaler.min).c_str(), number_text(ck.scaler.max).c_str());
   for (std::size_t i = 0; i < ck.features.size(); ++i) {
-    std::printf("input %zu: %s, scaler [%.17g, %.17g]\n", i + 1, ck.features[i].c_str(),
-                ck.feature_scalers[i].min, ck.feature_scalers[i].max);
+    std::printf("input %zu: %s, scaler [%s, %s]\n", i + 1, ck.features[i].c_str(),
+                number_text(ck.feature_scalers[i].min).c_str(),
+                number_text(ck.feature_scalers[i].max).c_str());
+  }
+  std::printf("series: %s scaling, %s, missing values %s\n", scaling_name(ck.series.scaling),
+              ck.series.difference ? "first differences" : "levels",
+              missing_name(ck.series.missing));
+  const TrainingRecord& t = ck.training;
+  if (t.recorded) {
+    std::printf("run: seed %llu, batch %d, validation split %s%s\n",
+                static_cast<unsigned long long>(t.seed), t.batch_size,
+                number_text(t.validation_split).c_str(),
+                t.sentiment_train > 0 ? (", " + std::to_string(t.sentiment_train) + " / " +
+                                         std::to_string(t.sentiment_test) + " sequences")
+                                            .c_str()
+                                      : "");
+  } else {
+    std::printf("run: not recorded (resuming needs --seed and --batch)\n");
   }
   for (const TensorInfo& t : layout.tensors()) {
     std::printf("%s [%d,%d]\n", t.name.c_str(), t.rows, t.cols);
     for (int r = 0; r < t.rows; ++r) {
       std::printf("  ");
-      for (int c = 0; c < t.cols; ++c) std::printf(" % .8e", m.params[t.offset + r * t.cols + c]);
+      for (int c = 0; c < t.cols; ++c) {
+        std::printf(" %15s", number_text(m.params[t.offset + r * t.cols + c]).c_str());
+      }
       std::printf("\n");
     }
   }

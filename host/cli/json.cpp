@@ -1,5 +1,6 @@
 #include "cli/json.hpp"
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 
@@ -73,15 +74,27 @@ Json& Json::value(const char* key, const std::string& v) {
   out_ += json_escape(v);
   return *this;
 }
+std::string number_text(double v) {
+  if (!std::isfinite(v)) return "null";
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+std::string number_text(float v) {
+  if (!std::isfinite(v)) return "null";
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+
 Json& Json::value(const char* key, double v) {
   prefix(key);
-  if (!std::isfinite(v)) {
-    out_ += "null";
-  } else {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.17g", v);
-    out_ += buf;
-  }
+  out_ += number_text(v);
+  return *this;
+}
+Json& Json::value(const char* key, float v) {
+  prefix(key);
+  out_ += number_text(v);
   return *this;
 }
 Json& Json::value(const char* key, long long v) {
@@ -96,7 +109,12 @@ Json& Json::value(const char* key, bool v) {
 }
 Json& Json::numbers(const char* key, const std::vector<float>& v) {
   begin_array(key);
-  for (float f : v) value(nullptr, static_cast<double>(f));
+  for (float f : v) value(nullptr, f);
+  return end_array();
+}
+Json& Json::numbers(const char* key, const std::vector<double>& v) {
+  begin_array(key);
+  for (double d : v) value(nullptr, d);
   return end_array();
 }
 

@@ -15,11 +15,15 @@ class Json {
   Json& end_array();
   Json& value(const char* key, const std::string& v);
   Json& value(const char* key, const char* v) { return value(key, std::string(v)); }
-  Json& value(const char* key, double v);  // NaN and Inf become null
+  // Numbers as the shortest text that reads back to the same value (std::to_chars): a float as a
+  // float (0.001f is 0.001), a double as a double. NaN and Inf become null.
+  Json& value(const char* key, double v);
+  Json& value(const char* key, float v);
   Json& value(const char* key, long long v);
   Json& value(const char* key, int v) { return value(key, static_cast<long long>(v)); }
   Json& value(const char* key, bool v);
   Json& numbers(const char* key, const std::vector<float>& v);
+  Json& numbers(const char* key, const std::vector<double>& v);
   const std::string& str() const { return out_; }
 
  private:
@@ -29,5 +33,8 @@ class Json {
 };
 
 std::string json_escape(const std::string& s);
+// The shortest text that reads back to v ("null" for NaN and Inf), as the JSON writes numbers.
+std::string number_text(double v);
+std::string number_text(float v);
 
 }  // namespace rnnattn::cli

@@ -13,7 +13,10 @@ constexpr const char* kPredictHelp =
     R"(usage: rnnattn predict --model FILE --data fib|FILE.csv [options]
 
 Print the model's predictions for the test part of the data, in original units and at the data's
-precision, each labelled by its target's row (the YEAR, DATE or TIME column, else the line).
+precision, each labelled by its target's row (the YEAR, DATE or TIME column, else the line), and
+the test MSE and RMSE; for a classifier (--loss bce), the predicted probabilities, the accuracy
+and the confusion counts. The data is read as the model's training data was (its columns,
+scalings, differences and missing-value policy; for sentiment, its sizes).
 
   --model FILE             a checkpoint written by 'rnnattn train --save'
   --data fib|FILE.csv      the data (windows of the model's T; scaled as at training time)
@@ -44,15 +47,7 @@ int cmd_predict(const std::vector<std::string>& argv) {
   const Checkpoint ck = load_checkpoint(a.get("--model", ""));
   const Model& model = ck.model;
   SplitData data = load_for_checkpoint(source, a.get("--column", ""), ck);
-  warn_if_outside_scaling(data.test, ck.scaler);
-  const auto not_finite = [](float v) { return !std::isfinite(v); };
-  if (std::any_of(data.test.x.begin(), data.test.x.end(), not_finite) ||
-      std::any_of(data.test.y.begin(), data.test.y.end(), not_finite)) {
-    throw Error("the data overflows float32 in the model's scaling [" + sci(ck.scaler.min) + ", " +
-                sci(ck.scaler.max) +
-                "]: it lies far outside what the model was trained on. No "
-                "output written");
-  }
+  check_model_inputs("predict", data.test.x, data.test.y, ck.scaler, ck.series.scaling);
   const bool want_attention = a.has("--attention");
   if (want_attention && !model.config.attention) {
     throw UsageError("--attention: this is a plain model, it has no attention weights");
@@ -62,7 +57,8 @@ int cmd_predict(const std::vector<std::string>& argv) {
   const std::vector<float> pred =
       predict(*backend, model, data.test, want_attention ? &attn : nullptr);
   const int T = model.config.steps, O = model.config.output_size;
-  const long bad = std::count_if(pred.begin(), pred.end(), not_finite);
+  const long bad =
+      std::count_if(pred.begin(), pred.end(), [](float v) { return !std::isfinite(v); });
   const double mse = mean_squared_error(pred, data.test);
   if (bad > 0 || !std::isfinite(mse)) {
     throw Error(std::to_string(bad) + " of " + std::to_string(pred.size()) +
@@ -70,36 +66,69 @@ int cmd_predict(const std::vector<std::string>& argv) {
                 "trained with [" +
                 sci(ck.scaler.min) + ", " + sci(ck.scaler.max) + "]. No output written");
   }
+  // In original units (double: targets may exceed float's range): the levels, also for a model
+  // of differences.
+  std::vector<double> target(data.test.count), value(data.test.count);
+  for (int i = 0; i < data.test.count; ++i) {
+    target[i] = original_target(data, data.test, i);
+    value[i] = data.to_original(pred[static_cast<std::size_t>(i) * O], data.test.index[i]);
+  }
+  const bool classify = model.config.loss == Loss::kBce;
+  const Confusion cm = classify ? confusion(pred, data.test) : Confusion{};
 
   std::printf(
-      "# test windows of %s (%d); values in original units, each row labelled by its target's "
-      "%s\n# %s  target  prediction%s\n",
-      source.c_str(), data.test.count, data.label_name.c_str(), data.label_name.c_str(),
+      "# test windows of %s (%d); %s, each row labelled by its target's %s\n# %s  target  "
+      "%s%s\n",
+      source.c_str(), data.test.count,
+      classify ? "0/1 labels and predicted probabilities" : "values in original units",
+      data.label_name.c_str(), data.label_name.c_str(), classify ? "probability" : "prediction",
       want_attention ? "  attention weights a_1..a_T" : "");
   for (int i = 0; i < data.test.count; ++i) {
-    std::printf(
-        "%s  %s  %s", target_label(data, i, T).c_str(),
-        format_value(ck.scaler.unscale(data.test.y[i]), data.precision).c_str(),
-        format_value(ck.scaler.unscale(pred[static_cast<std::size_t>(i) * O]), data.precision)
-            .c_str());
+    std::printf("%s  %s  %s", target_label(data, i).c_str(),
+                format_value(target[i], classify ? 0 : data.precision).c_str(),
+                classify ? number_text(pred[i * O]).c_str()
+                         : format_value(value[i], data.precision).c_str());
     if (want_attention) {
       for (int t = 0; t < T; ++t) std::printf(" %.5f", attn[static_cast<std::size_t>(i) * T + t]);
     }
     std::printf("\n");
   }
-  std::printf("# test MSE %s (scaled), RMSE %s (original units)\n", sci(mse).c_str(),
-              sci(std::sqrt(mse) * ck.scaler.range()).c_str());
+  const double loss = reference_loss<float>(model.config.loss, pred.data(), data.test.y.data(),
+                                            static_cast<long>(pred.size()));
+  if (classify) {
+    std::printf(
+        "# test accuracy %.4f (%d of %d); %s %s\n# confusion (rows: true class, columns: "
+        "predicted)\n#          predicted 0  predicted 1\n# true 0   %11d  %11d\n# true 1   "
+        "%11d  %11d\n",
+        cm.accuracy(), cm.true_negative + cm.true_positive, cm.total(),
+        to_string(model.config.loss), sci(loss).c_str(), cm.true_negative, cm.false_positive,
+        cm.false_negative, cm.true_positive);
+  } else {
+    std::printf("# test MSE %s (scaled), RMSE %s (original units)\n", sci(mse).c_str(),
+                sci(std::sqrt(mse) * ck.scaler.range()).c_str());
+  }
   if (!json_path.empty()) {
     Json j;
     j.begin_object().value("model", a.get("--model", "")).value("data", source);
-    j.value("test_mse", mse).value("test_rmse", std::sqrt(mse) * ck.scaler.range());
+    j.value("task", classify ? "classification" : "regression");
+    if (classify) {
+      j.value("test_accuracy", cm.accuracy()).value("test_loss", loss);
+      j.begin_object("confusion")
+          .value("true_negative", cm.true_negative)
+          .value("false_positive", cm.false_positive)
+          .value("false_negative", cm.false_negative)
+          .value("true_positive", cm.true_positive)
+          .end_object();
+    } else {
+      j.value("test_mse", mse).value("test_rmse", std::sqrt(mse) * ck.scaler.range());
+    }
     j.begin_array("predictions");
     for (int i = 0; i < data.test.count; ++i) {
       j.begin_object()
           .value("start", data.test.index[i])
-          .value(data.label_name.c_str(), target_label(data, i, T))
-          .value("target", ck.scaler.unscale(data.test.y[i]))
-          .value("prediction", ck.scaler.unscale(pred[static_cast<std::size_t>(i) * O]));
+          .value(data.label_name.c_str(), target_label(data, i))
+          .value("target", target[i])
+          .value("prediction", classify ? static_cast<double>(pred[i * O]) : value[i]);
       if (want_attention) {
         j.numbers("attention",
                   std::vector<float>(attn.begin() + static_cast<std::size_t>(i) * T,

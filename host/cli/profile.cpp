@@ -69,6 +69,7 @@ int cmd_profile(const std::vector<std::string>& argv) {
   if (device != "cuda" && device != "cuda-unfused") {
     throw UsageError("--device must be cuda or cuda-unfused, got '" + device + "'");
   }
+  check_device_supports(parse_device(device), cfg);  // the CUDA paths' H limit, --plan included
   const std::string rec_name = a.get("--recurrence", "auto");
   if (rec_name != "auto" && rec_name != "segment" && rec_name != "persistent") {
     throw UsageError("--recurrence must be auto, segment or persistent, got '" + rec_name + "'");

@@ -42,6 +42,16 @@ Train an Elman RNN (tanh) with additive attention, or the plain RNN, and report 
   --head tanh|linear|sigmoid   head activation (default tanh)
   --loss mse|bce           loss (default mse; bce needs --head sigmoid)
   --seed S                 first seed: initialisation and shuffling (default 1)
+  --scale minmax|standard  CSV: scale each column to [0, 1] over the training part (default), or
+                           to mean 0 and standard deviation 1
+  --difference             CSV: model the changes between rows (first differences) instead of the
+                           values; predictions are reported as values (last value + change), and
+                           forecast sums the changes. Helps a series that trends past its
+                           training range
+  --missing error|drop|interpolate
+                           CSV: missing values (empty, NA, NaN, null, ".") are an error naming
+                           where they are (default), drop their rows, or are filled linearly in
+                           row order
   --validation-split F     hold out the last F of the training windows (in time order) and
                            report val_loss after every epoch
   --early-stopping P       stop once the val_loss (else the loss) has not improved for P epochs,
@@ -68,7 +78,7 @@ struct RunResult {
   long seed;
   double train_mse, test_mse, test_rmse, seconds, final_loss;
   TrainHistory history;
-  std::vector<float> test_pred;                                       // original units
+  std::vector<double> test_pred;                                      // original units
   std::vector<float> test_attention;                                  // [N, T] (attention model)
   double train_accuracy = NAN, test_accuracy = NAN, test_loss = NAN;  // classification
 };
@@ -79,7 +89,8 @@ struct RunResult {
 Checkpoint resume_checkpoint(const Args& a, const std::string& path) {
   for (const char* flag :
        {"--column", "--target", "--model", "--compare", "--seeds", "--hidden", "--steps", "--head",
-        "--loss", "--layers", "--bidirectional", "--lr", "--train-sequences", "--test-sequences"}) {
+        "--loss", "--layers", "--bidirectional", "--lr", "--train-sequences", "--test-sequences",
+        "--scale", "--missing", "--difference"}) {
     if (a.has(flag)) {
       throw UsageError(std::string(flag) +
                        ": with --resume the model and its data come from the checkpoint; drop " +
@@ -110,6 +121,43 @@ Checkpoint resume_checkpoint(const Args& a, const std::string& path) {
                      std::to_string(ck.model.epochs_trained));
   }
   return ck;
+}
+
+// Warnings a user needs before training: too few windows to learn or to score on, and test
+// targets beyond what a bounded head can reach.
+void warn_about_data(const SplitData& d, const WindowSet& train, const WindowSet& validation,
+                     const ModelConfig& cfg) {
+  constexpr int kFew = 5;
+  for (const auto& [what, n] : {std::pair<const char*, int>{"training", train.count},
+                                {"validation", validation.count},
+                                {"test", d.test.count}}) {
+    if (n > 0 && n < kFew) {
+      std::cerr << "rnnattn train: warning: only " << n << " " << what << " window"
+                << (n > 1 ? "s" : "") << " (T = " << cfg.steps
+                << "): too few for a score that means anything; a smaller --steps or a longer "
+                   "series gives more"
+                << std::endl;
+    }
+  }
+  if (cfg.head == Activation::kLinear || cfg.loss == Loss::kBce || train.y.empty()) return;
+  // A tanh or sigmoid head saturates: it cannot follow targets far past the training range.
+  const auto [lo, hi] = std::minmax_element(train.y.begin(), train.y.end());
+  const double margin = 0.1 * (*hi - *lo);
+  int outside = 0;
+  double worst = 0;
+  for (float v : d.test.y) {
+    const double past = std::max(*lo - margin - v, v - (*hi + margin));
+    if (past > 0) ++outside, worst = std::max(worst, past);
+  }
+  if (outside > 0) {
+    std::cerr << "rnnattn train: warning: " << outside << " of " << d.test.count
+              << " test targets lie beyond the training targets' range by more than 10% (up to "
+              << sci(worst * d.scaler.range()) << " in original units): a " << to_string(cfg.head)
+              << " head cannot follow a series past the range it was trained on; "
+              << (d.row_offset ? "--head linear"
+                               : "--difference (model the changes) or --head linear")
+              << " can" << std::endl;
+  }
 }
 
 double median(std::vector<double> v) {
@@ -147,8 +195,10 @@ int cmd_train(const std::vector<std::string>& argv) {
                 "--layers",
                 "--train-sequences",
                 "--test-sequences",
-                "--resume"},
-               {"--compare", "--quiet", "--verbose", "--bidirectional"});
+                "--resume",
+                "--scale",
+                "--missing"},
+               {"--compare", "--quiet", "--verbose", "--bidirectional", "--difference"});
   // --resume: the model, its data and its training settings come from the checkpoint.
   const std::string resume_path = a.get("--resume", "");
   std::optional<Checkpoint> resumed;
@@ -212,6 +262,10 @@ int cmd_train(const std::vector<std::string>& argv) {
   }
   adam.validate();
   cfg.validate();
+  // Each path's own limit, before any data is read (the widest model --compare trains).
+  ModelConfig widest = cfg;
+  widest.bidirectional = cfg.bidirectional || (compare && sentiment);
+  check_device_supports(parse_device(a.get("--device", "auto")), widest);
   const std::string save = a.get("--save", "");
   const std::string json_path = a.get("--json", "");
   if (!save.empty() && (compare || seeds > 1)) {
@@ -226,11 +280,17 @@ int cmd_train(const std::vector<std::string>& argv) {
   // Everything that can fail on the input or the outputs fails here, before any training.
   check_outputs({{"--json", json_path}, {"--save", save}},
                 {{"--data", data_arg == "fib" || sentiment ? "" : data_arg}});
+  SeriesOptions series;
+  if (!resumed) {
+    series.scaling = parse_scaling(a.get("--scale", "minmax"));
+    series.missing = parse_missing(a.get("--missing", "error"));
+    series.difference = a.has("--difference");
+  }
   // Resuming reads the data as the checkpoint's model saw it: its columns, its scalings.
   const SplitData data =
       resumed ? load_for_checkpoint(data_arg, "", *resumed)
               : load_data(data_arg, split_list(a.get("--column", "")), a.get("--target", ""),
-                          cfg.steps, sentiment_train, sentiment_test);
+                          cfg.steps, sentiment_train, sentiment_test, series);
   if (classify) {
     for (const WindowSet* w : {&data.train, &data.test}) {
       for (float v : w->y) {
@@ -247,7 +307,8 @@ int cmd_train(const std::vector<std::string>& argv) {
     validation = split_validation(train, val_split);
     opt.validation = &validation;
   }
-  const std::unique_ptr<Backend> backend = open_backend(a.get("--device", "auto"));
+  widest.input_size = cfg.input_size;
+  const std::unique_ptr<Backend> backend = open_backend(a.get("--device", "auto"), &widest);
   const std::vector<Baseline> bases = baselines_for(data);
   const bool fib = data.source == "fib";
 
@@ -266,7 +327,10 @@ int cmd_train(const std::vector<std::string>& argv) {
                                   std::to_string(sentiment_options(cfg.steps, 1, 1).min_length) +
                                   ".." + std::to_string(cfg.steps)
                             : std::string("chronological split"))
-            << ")" << std::endl;
+            << ")" << (data.note.empty() ? "" : "; " + data.note)
+            << (data.row_offset ? "; modelling first differences" : "")
+            << (data.series.scaling == Scaling::kStandard ? "; standard scaling" : "") << std::endl;
+  warn_about_data(data, train, validation, cfg);
   if (opt.batch_size > train.count) {
     std::cerr << "rnnattn train: warning: --batch " << opt.batch_size << " is larger than the "
               << train.count << " training windows: each epoch is one batch of " << train.count
@@ -296,8 +360,14 @@ int cmd_train(const std::vector<std::string>& argv) {
     ModelConfig mc = cfg;
     mc.attention = spec.attention;
     mc.bidirectional = spec.bidirectional;
-    std::cout << "model: " << describe(mc) << ", " << ParamLayout(mc).size() << " parameters"
-              << std::endl;
+    const std::size_t n_params = ParamLayout(mc).size();
+    std::cout << "model: " << describe(mc) << ", " << n_params << " parameters" << std::endl;
+    if (n_params > static_cast<std::size_t>(train.count)) {
+      std::cerr << "rnnattn train: warning: " << n_params << " parameters for " << train.count
+                << " training windows: the model can memorise them rather than learn; expect "
+                   "test scores well below the training ones (a smaller --hidden, or more data)"
+                << std::endl;
+    }
     if (resumed) {
       std::cout << "resumed: " << resume_path << " after " << opt.initial_epoch
                 << " epochs; epochs " << opt.initial_epoch + 1 << ".." << opt.epochs << std::endl;
@@ -315,7 +385,10 @@ int cmd_train(const std::vector<std::string>& argv) {
           predict(*backend, model, data.test, mc.attention ? &r.test_attention : nullptr);
       r.test_mse = mean_squared_error(pred, data.test);
       r.test_rmse = std::sqrt(r.test_mse) * data.scaler.range();
-      for (float v : pred) r.test_pred.push_back(static_cast<float>(data.scaler.unscale(v)));
+      for (int i = 0; i < data.test.count; ++i) {
+        r.test_pred.push_back(data.to_original(pred[static_cast<std::size_t>(i) * mc.output_size],
+                                               data.test.index[i]));
+      }
       std::string kept;
       if (opt.early_stopping > 0) {
         kept = "  epoch kept " + std::to_string(h.best_epoch) + "/" +
@@ -437,6 +510,7 @@ int cmd_train(const std::vector<std::string>& argv) {
     j.value("data", data.source);
     if (!data.column.empty()) j.value("column", data.column);
     j.value("device", backend->name());
+    j.value("task", classify ? "classification" : "regression");
     j.begin_object("config")
         .value("hidden", cfg.hidden_size)
         .value("steps", cfg.steps)
@@ -444,7 +518,7 @@ int cmd_train(const std::vector<std::string>& argv) {
         .value("loss", to_string(cfg.loss))
         .value("epochs", opt.epochs)
         .value("batch", opt.batch_size)
-        .value("lr", static_cast<double>(adam.learning_rate))
+        .value("lr", adam.learning_rate)
         .value("train_windows", train.count)
         .value("validation_windows", validation.count)
         .value("test_windows", data.test.count)
@@ -452,6 +526,9 @@ int cmd_train(const std::vector<std::string>& argv) {
         .value("input_size", cfg.input_size)
         .value("layers", cfg.layers)
         .value("bidirectional", cfg.bidirectional)
+        .value("scale", scaling_name(data.series.scaling))
+        .value("difference", data.series.difference)
+        .value("missing", missing_name(data.series.missing))
         .end_object();
     j.begin_array("features");
     for (const std::string& f : data.features) j.value(nullptr, f);
@@ -459,9 +536,9 @@ int cmd_train(const std::vector<std::string>& argv) {
     // The test part in original units, labelled by the target's row: what the plots draw.
     j.begin_object("test").value("label_name", data.label_name);
     j.begin_array("labels");
-    for (int i : data.test.index) j.value(nullptr, data.labels[sentiment ? i : i + cfg.steps]);
+    for (int i : data.test.index) j.value(nullptr, data.labels[data.target_row(i)]);
     j.end_array().begin_array("target");
-    for (float v : data.test.y) j.value(nullptr, data.scaler.unscale(v));
+    for (int i = 0; i < data.test.count; ++i) j.value(nullptr, original_target(data, data.test, i));
     j.end_array().end_object();
     j.begin_array("runs");
     for (const RunResult& r : results) {
@@ -489,6 +566,9 @@ int cmd_train(const std::vector<std::string>& argv) {
             .value("epoch", static_cast<int>(opt.initial_epoch + e + 1))
             .value("loss", r.history.epoch_loss[e]);
         if (e < r.history.val_loss.size()) j.value("val_loss", r.history.val_loss[e]);
+        if (e < r.history.val_accuracy.size()) {
+          j.value("val_accuracy", r.history.val_accuracy[e]);
+        }
         j.value("seconds", r.history.epoch_seconds[e]).end_object();
       }
       j.end_array();
@@ -529,6 +609,7 @@ int cmd_train(const std::vector<std::string>& argv) {
       ck.features = data.features;
       ck.feature_scalers = data.feature_scalers;
     }
+    ck.series = data.series;
     ck.training.recorded = true;
     ck.training.seed = static_cast<std::uint64_t>(first_seed);
     ck.training.batch_size = opt.batch_size;

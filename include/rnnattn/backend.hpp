@@ -71,6 +71,14 @@ bool cuda_auto_enabled() noexcept;
 // cuda_auto_enabled(), else the CPU.
 std::unique_ptr<Backend> make_backend(Device device);
 
+// The widest state each path computes: the CUDA paths keep a sequence's segment in one thread
+// block, so H and C = H x directions are at most 1024 there; the CPU path takes every H that
+// ModelConfig::validate accepts (up to 16384).
+constexpr int kCudaMaxContext = 1024;
+// Throws InvalidArgument naming the device and its limit when `device` (kCuda, kCudaUnfused;
+// kCpu and kAuto take every valid configuration) cannot run `config`.
+void check_device_supports(Device device, const ModelConfig& config);
+
 // The checks every entry point (the CPU reference included) makes; throw InvalidArgument naming
 // the field or tensor. check_inputs: a valid config, B >= 1, params and x present.
 // check_forward_args: check_inputs, y present, attention only from the attention model.

@@ -9,16 +9,6 @@
 
 namespace rnnattn {
 
-// Min-max scaling: scaled = (v - min) / (max - min). Computed in double.
-struct Scaler {
-  double min = 0.0;
-  double max = 1.0;
-  double range() const { return max - min; }
-  double scale(double v) const { return (v - min) / range(); }
-  double unscale(double s) const { return s * range() + min; }
-  static Scaler fit(const double* v, std::size_t n);  // throws DataError when n == 0 or constant
-};
-
 // How a CSV series is prepared before windowing (recorded in checkpoints, version 5).
 enum class Scaling : std::uint8_t {
   kMinMax = 0,    // scaled = (v - min) / (max - min) over the training part
@@ -30,10 +20,29 @@ enum class Missing : std::uint8_t {
   kDrop = 1,         // rows with a missing value in a used column are removed
   kInterpolate = 2,  // filled linearly in row order from the nearest values on each side
 };
+const char* scaling_name(Scaling s);          // "minmax" | "standard"
+const char* missing_name(Missing m);          // "error" | "drop" | "interpolate"
+Scaling parse_scaling(const std::string& s);  // throws InvalidArgument
+Missing parse_missing(const std::string& s);
+
 struct SeriesOptions {
   Scaling scaling = Scaling::kMinMax;
   bool difference = false;  // model first differences; report in original units
   Missing missing = Missing::kError;
+};
+
+// Min-max scaling: scaled = (v - min) / (max - min). Computed in double.
+struct Scaler {
+  double min = 0.0;
+  double max = 1.0;
+  double range() const { return max - min; }
+  double scale(double v) const { return (v - min) / range(); }
+  double unscale(double s) const { return s * range() + min; }
+  static Scaler fit(const double* v, std::size_t n);  // throws DataError when n == 0 or constant
+  // Standard scaling as a Scaler: min = mean, max = mean + standard deviation (population), so
+  // that scaled = (v - mean) / std. Throws DataError when n == 0 or constant.
+  static Scaler fit_standard(const double* v, std::size_t n);
+  static Scaler fit(Scaling kind, const double* v, std::size_t n);
 };
 
 struct WindowSet {
@@ -64,6 +73,22 @@ struct SplitData {
   int precision = -1;  // digits after the decimal point of the target in the file (-1: not known)
   WindowSet train;
   WindowSet test;
+  SeriesOptions series;  // how a CSV series was prepared
+  // The target in original units, one value per row of `labels` (a CSV series after its missing
+  // values were handled, or the Fibonacci sequence); empty for sentiment.
+  std::vector<double> target_levels;
+  // 1 when the windows run over first differences (their row k is the change from row k to row
+  // k + 1 of the file), else 0.
+  int row_offset = 0;
+  std::string note;  // what preparing the data did that a user should hear (rows dropped, filled)
+
+  // The row of `labels` and `target_levels` whose value the window starting at `index` predicts.
+  int target_row(int index) const;
+  // A scaled prediction of that window in original units: with differences, the level before
+  // plus the predicted change.
+  double to_original(double scaled, int index) const;
+  // The persistence forecast (the last level) for that window, in the targets' scaled units.
+  double persistence(int index) const;
 };
 
 // Several columns of a CSV file (see read_csv_column for the format), as series_data reads them.
@@ -76,6 +101,11 @@ struct CsvSeries {
   std::string label_name;                   // the index column's name, or "line"
   std::vector<std::string> labels;          // [row]
   int precision = 0;  // the most digits after the decimal point among the target's values
+  // Missing values (empty, NA, N/A, NaN, null, None, "."), as SeriesOptions::missing handled them:
+  // how many cells there were, and how many rows were dropped (kDrop) or cells filled
+  // (kInterpolate).
+  int missing = 0;
+  int dropped_rows = 0;
 };
 
 // Reads `columns` (the input features; empty: see below) and `target` (the predicted column;
@@ -83,8 +113,13 @@ struct CsvSeries {
 // second of two when the first is named YEAR, DATE or TIME. Several input columns need a target.
 // Names match exactly, else case-insensitively. Only the chosen columns must be numeric. Throws
 // DataError naming the file, line and column of any bad value.
+// The file is RFC 4180 CSV: fields in double quotes may hold commas, doubled quotes and line
+// breaks; numbers are decimal only ("0x10" is refused); a column named twice is refused. Missing
+// values in the chosen columns follow `missing`: kError names how many there are and the first
+// lines; kDrop removes those rows; kInterpolate fills them linearly in row order (the nearest
+// value before the first or after the last one).
 CsvSeries read_csv_series(const std::string& path, const std::vector<std::string>& columns,
-                          const std::string& target);
+                          const std::string& target, Missing missing = Missing::kError);
 
 // The seed's Fibonacci numbers 1, 2, 3, 5, 8, ... (n values, computed in double).
 std::vector<double> fibonacci_sequence(int n);
@@ -111,7 +146,10 @@ SplitData series_data(const std::vector<double>& series, int steps, double train
 // The same over several input columns: x_i[t][f] = feature f at row i + t, y_i = the target at
 // row i + T, each scaled by a min-max scaling fit on the training part only. Labels and precision
 // come from the file.
-SplitData series_data(const CsvSeries& series, int steps, double train_fraction = 0.7);
+// `options.scaling` picks min-max or standard scaling; `options.difference` windows the first
+// differences of every column (the target's too), one row fewer (SplitData::row_offset = 1).
+SplitData series_data(const CsvSeries& series, int steps, double train_fraction = 0.7,
+                      const SeriesOptions& options = {});
 
 // The generated sentiment task (docs/sentiment.md): every token of a fixed vocabulary has a fixed
 // random D-dimensional vector (normal, variance 1/D); a sequence of min_length..max_length tokens

@@ -38,6 +38,10 @@ struct TrainOptions {
   // With log: also a progress line within each epoch ("\r"-rewritten, at most ~5 times a
   // second), as Keras shows on a terminal. The result is the same with or without it.
   bool progress = false;
+  // With log and without progress (a pipe): an epoch still running after this many seconds gets
+  // a plain progress line, and another every as many seconds, so that a slow run shows it is
+  // alive within its first epoch.
+  double heartbeat_seconds = 10.0;
   // Evaluated after every epoch (the loss of the model's configuration, on its windows): val_loss.
   const WindowSet* validation = nullptr;
   // Early stopping with this patience in epochs (0: off), as Keras' EarlyStopping with
@@ -60,6 +64,7 @@ std::uint64_t shuffle_seed(std::uint64_t seed);
 struct TrainHistory {
   std::vector<double> epoch_loss;     // mean batch loss of each epoch run
   std::vector<double> val_loss;       // per epoch, with a validation set (else empty)
+  std::vector<double> val_accuracy;   // per epoch, for a BCE model with a validation set
   std::vector<double> epoch_seconds;  // wall time of each epoch (the validation included)
   // The epoch (1-based, counting the initial_epoch ones) whose weights the model holds after fit.
   int best_epoch = 0;
