@@ -30,6 +30,7 @@ inline const std::vector<BenchShape>& shapes() {
   static const std::vector<BenchShape> s = {
       {"seed-1", 1, 20, 1, 2, 1, Activation::kTanh, true},
       {"seed-batch", 826, 20, 1, 2, 1, Activation::kTanh, true},
+      {"small", 32, 50, 16, 64, 1, Activation::kTanh, false},  // issue 21's smallest target
       {"medium", 64, 100, 32, 128, 1, Activation::kTanh, true},
       {"large", 128, 200, 100, 256, 1, Activation::kSigmoid, false},
       {"wide", 32, 100, 256, 1024, 1, Activation::kTanh, false},

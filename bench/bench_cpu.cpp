@@ -1,63 +1,66 @@
-// CPU reference benchmarks: the CPU column of the comparison. Single-threaded plain loops.
-// backward is reference_backward, which recomputes the forward pass (so it counts forward too).
+// CPU benchmarks, side by side in one run: "cpu", the fast path (Device::kCpu: batched, BLAS
+// GEMMs, the reference for shapes too small to gain), and "reference", the plain per-sequence
+// oracle (Device::kReference). Threads: RNNATTN_BENCH_THREADS (default 1) for the fast path's
+// GEMMs; the reference is single-threaded. bench/bench_torch.py --device cpu times PyTorch at the
+// same shapes, and tools/bench_table.py puts them in one table with the ratios.
+#include <cstdlib>
 #include <memory>
 
 #include "bench_common.hpp"
 
 namespace rnnattn::bench {
+namespace {
+
+// The reference at the big shapes takes seconds a call: one iteration is enough there.
+bool slow_on_the_reference(const BenchShape& s) {
+  return static_cast<double>(s.b) * s.t * s.h * (s.h + s.d) > 4e8;
+}
+
+}  // namespace
 
 void register_cpu_benchmarks() {
+  const char* env = std::getenv("RNNATTN_BENCH_THREADS");
+  set_cpu_threads(env ? std::atoi(env) : 1);
   for (const BenchShape& s : shapes()) {
     for (bool attention : {true, false}) {
       if (!attention && !s.both_models) continue;
       const ModelConfig cfg = config_of(s, attention);
-      benchmark::RegisterBenchmark(
-          bench_name("forward_inference", "cpu", s, attention).c_str(),
-          [cfg, s](benchmark::State& st) {
-            const auto p = init_parameters(cfg, 1);
-            const auto x = random_floats(static_cast<std::size_t>(s.b) * s.t * s.d, 2);
-            std::vector<float> y(static_cast<std::size_t>(s.b) * s.o);
-            const std::vector<int> len = lengths_of(s);
-            for (auto _ : st) {
-              reference_forward<float>(cfg, p.data(), x.data(), s.b, y.data(), nullptr, nullptr,
-                                       nullptr, or_null(len));
-              benchmark::DoNotOptimize(y.data());
-            }
-            set_counters(st, "forward_inference", cfg, s.b);
-          })
-          ->Unit(benchmark::kMillisecond);
-      benchmark::RegisterBenchmark(
-          bench_name("backward", "cpu", s, attention).c_str(),
-          [cfg, s](benchmark::State& st) {
-            const auto p = init_parameters(cfg, 1);
-            const auto x = random_floats(static_cast<std::size_t>(s.b) * s.t * s.d, 2);
-            const auto dy = random_floats(static_cast<std::size_t>(s.b) * s.o, 3);
-            std::vector<float> g(p.size());
-            const std::vector<int> len = lengths_of(s);
-            for (auto _ : st) {
-              reference_backward<float>(cfg, p.data(), x.data(), s.b, dy.data(), g.data(), nullptr,
-                                        or_null(len));
-              benchmark::DoNotOptimize(g.data());
-            }
-            set_counters(st, "backward", cfg, s.b);
-          })
-          ->Unit(benchmark::kMillisecond);
-      benchmark::RegisterBenchmark(
-          bench_name("train_step", "cpu", s, attention).c_str(),
-          [cfg, s](benchmark::State& st) {
-            auto be = make_backend(Device::kCpu);
-            const Model m = make_model(cfg, 1);
-            auto session = be->start_training(cfg, m.adam_config, m.params, m.adam);
-            const auto x = random_floats(static_cast<std::size_t>(s.b) * s.t * s.d, 2);
-            const auto y = random_floats(static_cast<std::size_t>(s.b) * s.o, 3, 0.5);
-            const std::vector<int> len = lengths_of(s);
-            session->set_dataset(x.data(), y.data(), s.b, or_null(len));
-            std::vector<int> order(s.b);
-            for (int i = 0; i < s.b; ++i) order[i] = i;
-            for (auto _ : st) benchmark::DoNotOptimize(session->train_epoch(order, s.b));
-            set_counters(st, "train_step", cfg, s.b);
-          })
-          ->Unit(benchmark::kMillisecond);
+      for (const Device dev : {Device::kCpu, Device::kReference}) {
+        const char* impl = dev == Device::kCpu ? "cpu" : "reference";
+        auto* fwd = benchmark::RegisterBenchmark(
+            bench_name("forward_inference", impl, s, attention).c_str(),
+            [cfg, s, dev](benchmark::State& st) {
+              auto be = make_backend(dev);
+              const auto p = init_parameters(cfg, 1);
+              const auto x = random_floats(static_cast<std::size_t>(s.b) * s.t * s.d, 2);
+              std::vector<float> y(static_cast<std::size_t>(s.b) * s.o);
+              const std::vector<int> len = lengths_of(s);
+              for (auto _ : st) {
+                be->forward(cfg, p.data(), x.data(), s.b, y.data(), nullptr, nullptr, or_null(len));
+                benchmark::DoNotOptimize(y.data());
+              }
+              set_counters(st, "forward_inference", cfg, s.b);
+            });
+        auto* train = benchmark::RegisterBenchmark(
+            bench_name("train_step", impl, s, attention).c_str(),
+            [cfg, s, dev](benchmark::State& st) {
+              auto be = make_backend(dev);
+              const Model m = make_model(cfg, 1);
+              auto session = be->start_training(cfg, m.adam_config, m.params, m.adam);
+              const auto x = random_floats(static_cast<std::size_t>(s.b) * s.t * s.d, 2);
+              const auto y = random_floats(static_cast<std::size_t>(s.b) * s.o, 3, 0.5);
+              const std::vector<int> len = lengths_of(s);
+              session->set_dataset(x.data(), y.data(), s.b, or_null(len));
+              std::vector<int> order(s.b);
+              for (int i = 0; i < s.b; ++i) order[i] = i;
+              for (auto _ : st) benchmark::DoNotOptimize(session->train_epoch(order, s.b));
+              set_counters(st, "train_step", cfg, s.b);
+            });
+        for (auto* b : {fwd, train}) {
+          b->Unit(benchmark::kMillisecond);
+          if (dev == Device::kReference && slow_on_the_reference(s)) b->Iterations(1);
+        }
+      }
     }
   }
 }

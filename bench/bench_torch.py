@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""PyTorch eager peer of rnnattn's GPU benchmarks (issue 7): nn.RNN (tanh, cuDNN underneath) plus
-the attention and the head as tensor ops, FP32 without TF32, on the benchmark shapes of
-bench/bench_common.hpp (one-layer attention models).
+"""PyTorch eager peer of rnnattn's benchmarks: nn.RNN (tanh) plus the attention and the head as
+tensor ops, FP32 (without TF32 on the GPU), on the benchmark shapes of bench/bench_common.hpp
+(one-layer attention models).
 
 Ops, named as rnnattn_bench's so that tools/bench_table.py puts them in the same rows:
-  forward_inference/pytorch/<shape>/attention   forward under torch.no_grad()
-  train_step/pytorch/<shape>/attention          forward, MSE loss, backward, Adam step (one batch)
-Timed with CUDA events per iteration after warm-up; writes Google Benchmark-style JSON.
-Usage: bench/bench_torch.py OUT.json [--shapes seed-1,large,...]
+  forward_inference/pytorch[_cpu]/<shape>/attention   forward under torch.no_grad()
+  train_step/pytorch[_cpu]/<shape>/attention          forward, MSE loss, backward, Adam step
+--device cuda (default; impl "pytorch"): timed with CUDA events per iteration after warm-up (issue
+7). --device cpu --threads N (impl "pytorch_cpu"): torch.set_num_threads(N), timed with
+perf_counter (issue 21: MKL/oneDNN underneath). Writes Google Benchmark-style JSON.
+Usage: bench/bench_torch.py OUT.json [--device cpu|cuda] [--threads N] [--shapes seed-1,large,...]
 """
 import argparse
 import json
@@ -17,6 +19,7 @@ import time
 SHAPES = [  # name, B, T, D, H, O, head (bench/bench_common.hpp)
     ("seed-1", 1, 20, 1, 2, 1, "tanh"),
     ("seed-batch", 826, 20, 1, 2, 1, "tanh"),
+    ("small", 32, 50, 16, 64, 1, "tanh"),
     ("medium", 64, 100, 32, 128, 1, "tanh"),
     ("large", 128, 200, 100, 256, 1, "sigmoid"),
     ("wide", 32, 100, 256, 1024, 1, "tanh"),
@@ -70,24 +73,49 @@ def time_cuda(torch, fn, min_seconds=0.2, min_iters=10):
     return sum(times) / len(times), len(times)
 
 
+def time_cpu(fn, min_seconds=0.5, min_iters=3, max_seconds=60):
+    fn()  # warm-up
+    times = []
+    start_wall = time.perf_counter()
+    while len(times) < min_iters or time.perf_counter() - start_wall < min_seconds:
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e6)  # us
+        if len(times) >= 100000 or time.perf_counter() - start_wall > max_seconds:
+            break
+    return sum(times) / len(times), len(times)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
     ap.add_argument("--shapes", default=",".join(s[0] for s in SHAPES))
+    ap.add_argument("--device", choices=["cuda", "cpu"], default="cuda")
+    ap.add_argument("--threads", type=int, default=1, help="CPU: torch.set_num_threads")
     a = ap.parse_args()
     import torch
 
-    if not torch.cuda.is_available():
+    cpu = a.device == "cpu"
+    if cpu:
+        torch.set_num_threads(a.threads)
+        torch.set_num_interop_threads(1)
+    elif not torch.cuda.is_available():
         print("bench_torch.py: no CUDA device visible to PyTorch", file=sys.stderr)
         return 1
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
+    else:
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
     torch.manual_seed(1)
-    device = torch.device("cuda")
+    device = torch.device(a.device)
+    impl = "pytorch_cpu" if cpu else "pytorch"
     wanted = set(a.shapes.split(","))
-    out = {"context": {"torch": torch.__version__, "gpu": torch.cuda.get_device_name(0),
-                       "cudnn": torch.backends.cudnn.version()},
-           "benchmarks": []}
+    context = {"torch": torch.__version__}
+    if cpu:
+        context.update({"threads": torch.get_num_threads(), "config": torch.__config__.show()})
+    else:
+        context.update({"gpu": torch.cuda.get_device_name(0),
+                        "cudnn": torch.backends.cudnn.version()})
+    out = {"context": context, "benchmarks": []}
     for name, B, T, D, H, O, head in SHAPES:
         if name not in wanted:
             continue
@@ -105,9 +133,9 @@ def main():
             opt.step()
 
         for op, fn in (("forward_inference", forward), ("train_step", train_step)):
-            bench = f"{op}/pytorch/{name}/attention/manual_time"
+            bench = f"{op}/{impl}/{name}/attention/manual_time"
             try:
-                us, n = time_cuda(torch, fn)
+                us, n = time_cpu(fn) if cpu else time_cuda(torch, fn)
                 out["benchmarks"].append({"name": bench, "real_time": us, "time_unit": "us",
                                           "iterations": n})
                 print(f"{bench}: {us:.1f} us ({n} iterations)")

@@ -3,22 +3,32 @@
 
 #include "backend_cpu.hpp"
 #include "backend_gpu.hpp"
+#include "cpu_fast.hpp"
 #include "rnnattn/error.hpp"
 
 namespace rnnattn {
 
+void set_cpu_threads(int n) {
+  if (n < 0) throw InvalidArgument("threads must be >= 0, got " + std::to_string(n));
+  fast::set_threads(n);
+}
+
 Device parse_device(const std::string& s) {
   if (s == "cpu") return Device::kCpu;
+  if (s == "reference") return Device::kReference;
   if (s == "cuda") return Device::kCuda;
   if (s == "cuda-unfused") return Device::kCudaUnfused;
   if (s == "auto") return Device::kAuto;
-  throw InvalidArgument("unknown device '" + s + "' (expected cpu, cuda, cuda-unfused or auto)");
+  throw InvalidArgument("unknown device '" + s +
+                        "' (expected cpu, reference, cuda, cuda-unfused or auto)");
 }
 
 const char* to_string(Device d) {
   switch (d) {
     case Device::kCpu:
       return "cpu";
+    case Device::kReference:
+      return "reference";
     case Device::kCuda:
       return "cuda";
     case Device::kCudaUnfused:
@@ -52,10 +62,12 @@ void check_device_supports(Device device, const ModelConfig& c) {
 std::unique_ptr<Backend> make_backend(Device device) {
   switch (device) {
     case Device::kCpu:
-      return make_cpu_backend();
+      return make_cpu_backend(true);
+    case Device::kReference:
+      return make_cpu_backend(false);
     case Device::kAuto:
       if (cuda_auto_enabled()) return make_gpu_backend(true);
-      return make_cpu_backend();
+      return make_cpu_backend(true);
     case Device::kCuda:
       return make_gpu_backend(true);
     case Device::kCudaUnfused:

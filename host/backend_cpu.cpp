@@ -1,8 +1,11 @@
+// The CPU backends: "reference", the plain oracle (host/reference.cpp), and "cpu", the fast path
+// (host/cpu_fast.cpp) wherever it wins over the reference for the shape (fast::preferred).
 #include "backend_cpu.hpp"
 
 #include <algorithm>
 #include <string>
 
+#include "cpu_fast.hpp"
 #include "rnnattn/error.hpp"
 #include "rnnattn/params.hpp"
 #include "rnnattn/reference.hpp"
@@ -12,9 +15,9 @@ namespace {
 
 class CpuTrainingSession final : public TrainingSession {
  public:
-  CpuTrainingSession(const ModelConfig& config, const AdamConfig& adam,
+  CpuTrainingSession(bool fast, const ModelConfig& config, const AdamConfig& adam,
                      const std::vector<float>& params, const AdamState& state)
-      : config_(config), adam_(adam), params_(params), state_(state) {
+      : fast_(fast), config_(config), adam_(adam), params_(params), state_(state) {
     const std::size_t n = ParamLayout(config).size();
     if (params_.size() != n) {
       throw InvalidArgument("params: expected " + std::to_string(n) + " values for " +
@@ -66,11 +69,20 @@ class CpuTrainingSession final : public TrainingSession {
       const int* bl = lengths_.empty() ? nullptr : bl_.data();
       pred_.resize(b * os);
       dy_.resize(b * os);
-      reference_forward<float>(config_, params_.data(), bx_.data(), b, pred_.data(), nullptr,
-                               nullptr, nullptr, bl);
-      loss_sum += reference_loss<float>(config_.loss, pred_.data(), by_.data(), b * os, dy_.data());
-      reference_backward<float>(config_, params_.data(), bx_.data(), b, dy_.data(), grads_.data(),
-                                nullptr, bl);
+      if (fast_ && fast::preferred(config_, b)) {
+        fast::forward(config_, params_.data(), bx_.data(), b, bl, ws_);
+        loss_sum +=
+            reference_loss<float>(config_.loss, ws_.y.data(), by_.data(), b * os, dy_.data());
+        fast::backward(config_, params_.data(), bx_.data(), b, bl, dy_.data(), grads_.data(),
+                       nullptr, ws_);
+      } else {
+        reference_forward<float>(config_, params_.data(), bx_.data(), b, pred_.data(), nullptr,
+                                 nullptr, nullptr, bl);
+        loss_sum +=
+            reference_loss<float>(config_.loss, pred_.data(), by_.data(), b * os, dy_.data());
+        reference_backward<float>(config_, params_.data(), bx_.data(), b, dy_.data(), grads_.data(),
+                                  nullptr, bl);
+      }
       adam_update(adam_, state_, params_.data(), grads_.data(), params_.size());
       ++batches;
     }
@@ -81,6 +93,8 @@ class CpuTrainingSession final : public TrainingSession {
   AdamState adam_state() const override { return state_; }
 
  private:
+  bool fast_;
+  fast::Workspace ws_;
   ModelConfig config_;
   AdamConfig adam_;
   std::vector<float> params_, grads_;
@@ -94,27 +108,50 @@ class CpuTrainingSession final : public TrainingSession {
 
 class CpuBackend final : public Backend {
  public:
-  std::string name() const override { return "cpu"; }
+  explicit CpuBackend(bool fast) : fast_(fast) {}
+  std::string name() const override { return fast_ ? "cpu" : "reference"; }
 
   void forward(const ModelConfig& config, const float* params, const float* x, int batch, float* y,
                float* attention, float* hidden, const int* lengths) override {
-    reference_forward<float>(config, params, x, batch, y, attention, hidden, nullptr, lengths);
+    if (!fast_ || !fast::preferred(config, batch)) {
+      reference_forward<float>(config, params, x, batch, y, attention, hidden, nullptr, lengths);
+      return;
+    }
+    check_forward_args(config, params, x, batch, y, attention);
+    check_lengths(config, lengths, batch);
+    fast::forward(config, params, x, batch, lengths, ws_);
+    std::copy(ws_.y.begin(), ws_.y.end(), y);
+    if (attention) std::copy(ws_.weights.begin(), ws_.weights.end(), attention);
+    if (hidden) std::copy(ws_.states.back().begin(), ws_.states.back().end(), hidden);
   }
 
   void backward(const ModelConfig& config, const float* params, const float* x, int batch,
                 const float* dy, float* dparams, float* dx, const int* lengths) override {
-    reference_backward<float>(config, params, x, batch, dy, dparams, dx, lengths);
+    if (!fast_ || !fast::preferred(config, batch)) {
+      reference_backward<float>(config, params, x, batch, dy, dparams, dx, lengths);
+      return;
+    }
+    check_inputs(config, params, x, batch);
+    check_lengths(config, lengths, batch);
+    if (!dy) throw InvalidArgument("dy [B,O] is null");
+    if (!dparams) throw InvalidArgument("dparams is null");
+    fast::forward(config, params, x, batch, lengths, ws_);
+    fast::backward(config, params, x, batch, lengths, dy, dparams, dx, ws_);
   }
 
   std::unique_ptr<TrainingSession> start_training(const ModelConfig& config, const AdamConfig& adam,
                                                   const std::vector<float>& params,
                                                   const AdamState& state) override {
-    return std::make_unique<CpuTrainingSession>(config, adam, params, state);
+    return std::make_unique<CpuTrainingSession>(fast_, config, adam, params, state);
   }
+
+ private:
+  bool fast_;
+  fast::Workspace ws_;
 };
 
 }  // namespace
 
-std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<CpuBackend>(); }
+std::unique_ptr<Backend> make_cpu_backend(bool fast) { return std::make_unique<CpuBackend>(fast); }
 
 }  // namespace rnnattn

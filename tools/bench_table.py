@@ -84,6 +84,19 @@ def main():
             if f and other and other < f:
                 losses.append(f"- {op} {shape} {model}: fused {fmt(f)} vs {label} {fmt(other)}")
     out += ["", "## Where fused loses", ""] + (losses or ["- nowhere"])
+    # The CPU: the fast path beside the reference and PyTorch on the CPU (bench/bench_torch.py
+    # --device cpu), same thread count. Ratios: other / cpu, so > 1 means the fast path is faster.
+    cpu_rows = [(k, r) for k, r in sorted(rows.items()) if "cpu" in r and
+                ("reference" in r or "pytorch_cpu" in r)]
+    if cpu_rows:
+        out += ["", "## CPU: the fast path, the reference and PyTorch", "",
+                "| op | shape | model | cpu (fast path) | reference | PyTorch CPU | reference ÷ cpu | PyTorch ÷ cpu |",
+                "|---|---|---|---|---|---|---|---|"]
+        for (op, shape, model), r in cpu_rows:
+            c = r["cpu"]
+            out.append(f"| {op} | {shape} | {model} | {fmt(c)} | {fmt(r.get('reference'))} | "
+                       f"{fmt(r.get('pytorch_cpu'))} | {ratio(c, r.get('reference'))} | "
+                       f"{ratio(c, r.get('pytorch_cpu'))} |")
     keys = sorted(k for k in set(rows) | set(refused)
                   if any(n in rows.get(k, {}) or n in refused.get(k, {}) for n in CUDNN_ALGOS))
     if keys:

@@ -3,9 +3,9 @@
 #   tools/build.sh               the nvcc build for sm_90 in ./build (CPU-only without nvcc)
 #   tools/build.sh --simulator   the GPU simulator build in ./build-sim: the CUDA sources compiled
 #                                as C++ and run on the CPU (sim/; no nvcc, no GPU needed)
-# Installs what the machine lacks (cmake, GoogleTest, Google Benchmark, nlohmann/json) from Debian's packages when
-# it can. With the CUDA toolkit (nvcc) on the machine the build has the CUDA backend (sm_90);
-# without it, a CPU-only build (said in one line).
+# Installs what the machine lacks (cmake, GoogleTest, Google Benchmark, nlohmann/json, OpenBLAS)
+# from Debian's packages when it can. With the CUDA toolkit (nvcc) on the machine the build has
+# the CUDA backend (sm_90); without it, a CPU-only build (said in one line).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +23,7 @@ command -v c++ >/dev/null || need+=(g++)
 [ -e /usr/include/gtest/gtest.h ] || [ -e /usr/local/include/gtest/gtest.h ] || need+=(libgtest-dev)
 [ -e /usr/include/benchmark/benchmark.h ] || [ -e /usr/local/include/benchmark/benchmark.h ] || need+=(libbenchmark-dev)
 [ -e /usr/include/nlohmann/json.hpp ] || [ -e /usr/local/include/nlohmann/json.hpp ] || need+=(nlohmann-json3-dev)
+ls /usr/lib/*/libopenblas.so /usr/lib/libopenblas.so >/dev/null 2>&1 || need+=(libopenblas-dev)
 if [ ${#need[@]} -gt 0 ]; then
   echo "build.sh: installing ${need[*]}"
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -117,7 +117,8 @@ void check_outputs(const std::vector<std::pair<std::string, std::string>>& outpu
 // The backend --device names, announced on stdout ("device: cpu (auto: ...)").
 // With `model`: a device that cannot run it is refused (check_device_supports), and auto stays
 // on the CPU for it.
-std::unique_ptr<Backend> open_backend(const std::string& name, const ModelConfig* model = nullptr);
+// --threads N sets the fast CPU path's threads (0, the default: one per core).
+std::unique_ptr<Backend> open_backend(const Args& a, const ModelConfig* model = nullptr);
 
 // ---- running a saved model (predict, forecast) ---------------------------------------------
 // The data as the checkpoint's model saw its training data: the same input columns and target,

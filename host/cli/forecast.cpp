@@ -23,7 +23,13 @@ last step, anything else as +k after the last row.
   --data fib|FILE.csv      the series (default column: the one the model was trained on)
   --column NAME            another column of the same meaning
   --horizon N              steps to forecast (1 to 100000)
-  --device cpu|cuda|cuda-unfused|auto   where to run (default auto)
+  --device cpu|reference|cuda|cuda-unfused|auto
+                           where to run (default auto: the GPU when there is one and the CUDA
+                           kernels are verified on it, else the CPU); cpu is the fast CPU path
+                           (batched, BLAS), reference the plain per-sequence oracle it is tested
+                           against, cuda-unfused the classic one-launch-per-operation GPU path
+  --threads N              the fast CPU path's threads (default 0: one per core); the same count
+                           gives the same bits, another count may change the last bits
   --json FILE              write the forecast as JSON
 )";
 
@@ -171,7 +177,8 @@ int cmd_forecast(const std::vector<std::string>& argv) {
     return 0;
   }
   const Args a("forecast", argv,
-               {"--model", "--data", "--column", "--horizon", "--device", "--json"}, {});
+               {"--model", "--data", "--column", "--horizon", "--device", "--threads", "--json"},
+               {});
   if (!a.has("--model"))
     throw UsageError("--model FILE is required (see 'rnnattn forecast --help')");
   if (!a.has("--data")) throw UsageError("--data is required (see 'rnnattn forecast --help')");
@@ -212,7 +219,7 @@ int cmd_forecast(const std::vector<std::string>& argv) {
   // The checks predict makes: overflow is an error, values far outside the training range a
   // warning.
   check_model_inputs("forecast", window, {}, ck.scaler, ck.series.scaling);
-  const std::unique_ptr<Backend> backend = open_backend(a.get("--device", "auto"));
+  const std::unique_ptr<Backend> backend = open_backend(a);
   const std::vector<std::string> labels = labels_after(data.labels, horizon);
   std::vector<double> values;
   double level = series.back();

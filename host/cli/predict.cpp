@@ -23,7 +23,13 @@ scalings, differences and missing-value policy; for sentiment, its sizes).
   --column NAME            for a one-column model: read this column instead of the one it was
                            trained on (default: the checkpoint's columns)
   --attention              also print the attention weights of each window
-  --device cpu|cuda|cuda-unfused|auto   where to run (default auto)
+  --device cpu|reference|cuda|cuda-unfused|auto
+                           where to run (default auto: the GPU when there is one and the CUDA
+                           kernels are verified on it, else the CPU); cpu is the fast CPU path
+                           (batched, BLAS), reference the plain per-sequence oracle it is tested
+                           against, cuda-unfused the classic one-launch-per-operation GPU path
+  --threads N              the fast CPU path's threads (default 0: one per core); the same count
+                           gives the same bits, another count may change the last bits
   --json FILE              write predictions (and weights) as JSON
 )";
 
@@ -34,7 +40,8 @@ int cmd_predict(const std::vector<std::string>& argv) {
     std::cout << kPredictHelp;
     return 0;
   }
-  const Args a("predict", argv, {"--model", "--data", "--column", "--device", "--json"},
+  const Args a("predict", argv,
+               {"--model", "--data", "--column", "--device", "--threads", "--json"},
                {"--attention"});
   if (!a.has("--model"))
     throw UsageError("--model FILE is required (see 'rnnattn predict --help')");
@@ -52,7 +59,7 @@ int cmd_predict(const std::vector<std::string>& argv) {
   if (want_attention && !model.config.attention) {
     throw UsageError("--attention: this is a plain model, it has no attention weights");
   }
-  const std::unique_ptr<Backend> backend = open_backend(a.get("--device", "auto"));
+  const std::unique_ptr<Backend> backend = open_backend(a);
   std::vector<float> attn;
   const std::vector<float> pred =
       predict(*backend, model, data.test, want_attention ? &attn : nullptr);

@@ -56,10 +56,13 @@ Train an Elman RNN (tanh) with additive attention, or the plain RNN, and report 
                            report val_loss after every epoch
   --early-stopping P       stop once the val_loss (else the loss) has not improved for P epochs,
                            and keep the best epoch's weights (reported as "epoch kept")
-  --device cpu|cuda|cuda-unfused|auto
-                           where to train (default auto: the GPU when there is one and the CUDA
-                           kernels are verified on it, else the CPU); cuda-unfused is the classic
-                           one-launch-per-operation GPU path
+  --device cpu|reference|cuda|cuda-unfused|auto
+                           where to run (default auto: the GPU when there is one and the CUDA
+                           kernels are verified on it, else the CPU); cpu is the fast CPU path
+                           (batched, BLAS), reference the plain per-sequence oracle it is tested
+                           against, cuda-unfused the classic one-launch-per-operation GPU path
+  --threads N              the fast CPU path's threads (default 0: one per core); the same count
+                           gives the same bits, another count may change the last bits
   --save FILE              write the trained model (one run only) as a checkpoint
   --resume FILE            continue the run saved in FILE (a checkpoint from --save): its model,
                            Adam state, data and training settings; --epochs is the total to
@@ -188,6 +191,7 @@ int cmd_train(const std::vector<std::string>& argv) {
                 "--loss",
                 "--seed",
                 "--device",
+                "--threads",
                 "--save",
                 "--json",
                 "--validation-split",
@@ -308,7 +312,7 @@ int cmd_train(const std::vector<std::string>& argv) {
     opt.validation = &validation;
   }
   widest.input_size = cfg.input_size;
-  const std::unique_ptr<Backend> backend = open_backend(a.get("--device", "auto"), &widest);
+  const std::unique_ptr<Backend> backend = open_backend(a, &widest);
   const std::vector<Baseline> bases = baselines_for(data);
   const bool fib = data.source == "fib";
 

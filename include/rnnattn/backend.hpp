@@ -11,8 +11,9 @@
 
 namespace rnnattn {
 
-enum class Device { kCpu, kCuda, kCudaUnfused, kAuto };
-Device parse_device(const std::string& s);  // "cpu" | "cuda" | "cuda-unfused" | "auto"
+enum class Device { kCpu, kCuda, kCudaUnfused, kAuto, kReference };
+// "cpu" | "reference" | "cuda" | "cuda-unfused" | "auto"
+Device parse_device(const std::string& s);
 const char* to_string(Device d);
 
 // A training run that lives in the backend's memory: the parameters, the Adam state and the
@@ -65,10 +66,12 @@ bool cuda_backend_available() noexcept;
 // on real hardware (docs/gpu-runs.md). Until then `auto` stays on the CPU and says so.
 bool cuda_auto_enabled() noexcept;
 
-// kCpu: the CPU reference. kCuda: the fused CUDA kernels; kCudaUnfused: the classic
-// one-launch-per-operation GPU path (a differential check and the benchmarks' baseline); both
-// throw Unavailable saying why when there is no GPU or the build has no CUDA. kAuto: the GPU when
-// cuda_auto_enabled(), else the CPU.
+// kCpu: the fast CPU path (batched, BLAS GEMMs; the per-sequence reference for shapes too small
+// to gain from it), results within float32 rounding of the reference. kReference: the plain
+// reference (host/reference.cpp), the oracle every path is tested against. kCuda: the fused CUDA
+// kernels; kCudaUnfused: the classic one-launch-per-operation GPU path (a differential check and
+// the benchmarks' baseline); both throw Unavailable saying why when there is no GPU or the build
+// has no CUDA. kAuto: the GPU when cuda_auto_enabled(), else the CPU.
 std::unique_ptr<Backend> make_backend(Device device);
 
 // The widest state each path computes: the CUDA paths keep a sequence's segment in one thread
@@ -78,6 +81,11 @@ constexpr int kCudaMaxContext = 1024;
 // Throws InvalidArgument naming the device and its limit when `device` (kCuda, kCudaUnfused;
 // kCpu and kAuto take every valid configuration) cannot run `config`.
 void check_device_supports(Device device, const ModelConfig& config);
+
+// Threads of the fast CPU path's GEMMs (OpenBLAS), process-wide: n >= 1, or 0 for one per core.
+// The same count gives the same bits run after run; another count may change the last bits
+// (OpenBLAS blocks a GEMM differently), within float32 rounding (tests/test_cpu_fast.cpp).
+void set_cpu_threads(int n);
 
 // The checks every entry point (the CPU reference included) makes; throw InvalidArgument naming
 // the field or tensor. check_inputs: a valid config, B >= 1, params and x present.

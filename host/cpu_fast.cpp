@@ -1,0 +1,338 @@
+// The fast CPU path (host/cpu_fast.hpp). Row-major throughout; a state row (b, t) of layer l
+// lives at states[l][(b * T + t) * C + direction * H].
+#include "cpu_fast.hpp"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <thread>
+
+#include "rnnattn/params.hpp"
+
+// OpenBLAS's thread control (declared in its cblas.h; declared here too so that another cblas.h
+// does not hide it).
+extern "C" {
+void openblas_set_num_threads(int);
+int openblas_get_num_threads(void);
+}
+
+namespace rnnattn::fast {
+
+// tanh over n floats, written so that the compiler vectorises it (no calls, selects instead of
+// branches). |x| < 0.625: tanh x = x + x^3 P(x^2), the odd minimax polynomial of Cephes' tanhf;
+// otherwise tanh|x| = (1 - t) / (1 + t) with t = exp(-2|x|) (t <= 0.29: no cancellation), exp by
+// Cody-Waite reduction x = k ln2 + r and Cephes' expf polynomial on r, 2^k put into the exponent
+// bits. Inputs past 9 give +-1 (tanh 9 rounds to 1 in float). Measured against double tanh over
+// [-12, 12]: at most 4 ulp (tests/test_cpu_fast.cpp checks the bound).
+// On x86-64 the loop is also compiled for AVX2 (without FMA, so that every clone rounds alike)
+// and the best the CPU has is picked at load time. host/cpu_fast.cpp is built with
+// -fno-trapping-math, which lets the compiler turn the select into vector blends (it does not
+// change any value).
+#if defined(__x86_64__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+__attribute__((target_clones("avx2", "default")))
+#endif
+#endif
+void tanh_inplace(float* v, int n) {
+  for (int i = 0; i < n; ++i) {
+    const float x = v[i];
+    const float ax = std::min(std::fabs(x), 9.0f);
+    // Small: the odd polynomial.
+    const float z = x * x;
+    const float small =
+        x + x * z *
+                ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z - 5.37397155531e-2f) * z +
+                  1.33314422036e-1f) *
+                     z -
+                 3.33332819422e-1f);
+    // Large: exp(-2|x|) = 2^k exp(r), r = y - k ln2 in [-ln2/2, ln2/2].
+    const float y = -2.0f * ax;
+    // Round to nearest by the 1.5 * 2^23 trick (|y log2 e| < 27): a call to nearbyint would stop
+    // the loop from being vectorised.
+    const float k = (y * 1.44269504089f + 12582912.0f) - 12582912.0f;
+    const float r = (y - k * 0.693359375f) + k * 2.12194440e-4f;
+    const float p = ((((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r +
+                        4.1665795894e-2f) *
+                           r +
+                       1.6666665459e-1f) *
+                          r +
+                      5.0000001201e-1f) *
+                         r * r +
+                     r + 1.0f);
+    std::int32_t bits;
+    std::memcpy(&bits, &p, 4);
+    bits += static_cast<std::int32_t>(k) << 23;  // k in [-27, 0]: the result stays normal
+    float t;
+    std::memcpy(&t, &bits, 4);
+    const float large = std::copysign((1.0f - t) / (1.0f + t), x);
+    v[i] = ax < 0.625f ? small : large;
+  }
+}
+
+namespace {
+
+// C = alpha op(A) op(B) + beta C, row-major; M x N result, K the inner size.
+void gemm(bool ta, bool tb, int M, int N, int K, const float* A, int lda, const float* B, int ldb,
+          float beta, float* C, int ldc) {
+  if (M == 0 || N == 0) return;
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N,
+              K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+}
+
+float activate(Activation a, float v) {
+  if (a == Activation::kTanh) return std::tanh(v);
+  if (a == Activation::kSigmoid) return 1.0f / (1.0f + std::exp(-v));
+  return v;
+}
+float activate_grad(Activation a, float y) {
+  if (a == Activation::kTanh) return 1.0f - y * y;
+  if (a == Activation::kSigmoid) return y * (1.0f - y);
+  return 1.0f;
+}
+
+// Step t of direction `dir` follows prev_step (-1: the first, from h = 0), as in the reference.
+int prev_step(int dir, int t, int T) { return dir == 0 ? t - 1 : (t + 1 < T ? t + 1 : -1); }
+
+int length_of(const int* lengths, int b, int T) { return lengths ? lengths[b] : T; }
+
+}  // namespace
+
+void forward(const ModelConfig& cfg, const float* params, const float* x, int B, const int* lengths,
+             Workspace& ws) {
+  const ParamLayout layout(cfg);
+  const int H = cfg.hidden_size, T = cfg.steps, C = cfg.context_size(), O = cfg.output_size;
+  const std::size_t rows = static_cast<std::size_t>(B) * T;
+  ws.states.resize(cfg.layers);
+  for (auto& s : ws.states) s.resize(rows * C);  // every entry is written below
+  ws.pre.resize(rows * H);
+
+  for (const ParamLayout::Block& blk : layout.blocks()) {
+    const BlockView<const float> w = block_view(blk, params);
+    const int I = blk.input;
+    const float* in = blk.layer == 0 ? x : ws.states[blk.layer - 1].data();
+    float* S = ws.states[blk.layer].data() + static_cast<std::size_t>(blk.direction) * H;
+    // P = X Wx + bh over every (b, t) row: one GEMM.
+    for (std::size_t r = 0; r < rows; ++r) std::copy_n(w.bh, H, &ws.pre[r * H]);
+    gemm(false, false, static_cast<int>(rows), H, I, in, I, w.wx, H, 1.0f, ws.pre.data(), H);
+    for (int n = 0; n < T; ++n) {
+      const int t = blk.direction == 0 ? n : T - 1 - n;
+      const int tp = prev_step(blk.direction, t, T);
+      // h_t = tanh(P_t + h_prev Wh) for the whole batch, computed in place in the states (rows
+      // of one step are T*C apart): P_t copied in, the GEMM adds h_prev Wh, tanh.
+      float* St = S + static_cast<std::size_t>(t) * C;
+      const std::size_t stride = static_cast<std::size_t>(T) * C;
+      for (int b = 0; b < B; ++b) {
+        std::copy_n(&ws.pre[(static_cast<std::size_t>(b) * T + t) * H], H, St + b * stride);
+      }
+      if (tp >= 0) {
+        gemm(false, false, B, H, H, S + static_cast<std::size_t>(tp) * C, T * C, w.wh, H, 1.0f, St,
+             T * C);
+      }
+      for (int b = 0; b < B; ++b) {
+        float* ht = St + b * stride;
+        if (t < length_of(lengths, b, T)) {
+          tanh_inplace(ht, H);
+        } else if (tp >= 0) {  // padding: the state passes through
+          std::copy_n(S + static_cast<std::size_t>(b) * stride + static_cast<std::size_t>(tp) * C,
+                      H, ht);
+        } else {
+          std::fill_n(ht, H, 0.0f);
+        }
+      }
+    }
+  }
+
+  // Attention (or the final states), then the head, one sequence at a time.
+  const ParamView<const float> p = make_view(layout, params);
+  const std::vector<float>& top = ws.states.back();
+  ws.context.assign(static_cast<std::size_t>(B) * C, 0.0f);
+  ws.y.resize(static_cast<std::size_t>(B) * O);
+  if (cfg.attention) {
+    ws.scores.assign(rows, 0.0f);
+    ws.weights.assign(rows, 0.0f);
+  }
+  for (int b = 0; b < B; ++b) {
+    const int L = length_of(lengths, b, T);
+    float* c = &ws.context[static_cast<std::size_t>(b) * C];
+    const float* hb = &top[static_cast<std::size_t>(b) * T * C];
+    if (cfg.attention) {
+      float* e = &ws.scores[static_cast<std::size_t>(b) * T];
+      float* a = &ws.weights[static_cast<std::size_t>(b) * T];
+      float sum = 0;
+      for (int t = 0; t < L; ++t) {  // e_t in [-1, 1]: exp cannot overflow
+        const float* ht = hb + static_cast<std::size_t>(t) * C;
+        float u = p.ba[t];
+        for (int j = 0; j < C; ++j) u += ht[j] * p.wa[j];
+        e[t] = std::tanh(u);
+        a[t] = std::exp(e[t]);
+        sum += a[t];
+      }
+      const float inv = 1.0f / sum;
+      for (int t = 0; t < L; ++t) {
+        a[t] *= inv;
+        const float* ht = hb + static_cast<std::size_t>(t) * C;
+        for (int j = 0; j < C; ++j) c[j] += a[t] * ht[j];
+      }
+    } else {
+      for (int dir = 0; dir < cfg.directions(); ++dir) {
+        const int t = dir == 0 ? T - 1 : 0;
+        std::copy_n(hb + static_cast<std::size_t>(t) * C + dir * H, H, c + dir * H);
+      }
+    }
+    for (int o = 0; o < O; ++o) {
+      float pre = p.bd[o];
+      for (int j = 0; j < C; ++j) pre += c[j] * p.wd[static_cast<std::size_t>(j) * O + o];
+      ws.y[static_cast<std::size_t>(b) * O + o] = activate(cfg.head, pre);
+    }
+  }
+}
+
+void backward(const ModelConfig& cfg, const float* params, const float* x, int B,
+              const int* lengths, const float* dy, float* dparams, float* dx, Workspace& ws) {
+  const ParamLayout layout(cfg);
+  const ParamView<const float> p = make_view(layout, params);
+  std::fill(dparams, dparams + layout.size(), 0.0f);
+  const ParamView<float> g = make_view(layout, dparams);
+  const int D = cfg.input_size, H = cfg.hidden_size, T = cfg.steps, O = cfg.output_size;
+  const int C = cfg.context_size();
+  const std::size_t rows = static_cast<std::size_t>(B) * T;
+  const std::vector<float>& top = ws.states.back();
+
+  // Head and attention, per sequence: dstates = dL/d(top states) [B, T, C]. dstates and dinput
+  // trade places per layer: both keep room for the wider of C and D, so that no call reallocates.
+  const std::size_t widest = rows * std::max(C, D);
+  ws.dstates.reserve(widest);
+  ws.dinput.reserve(widest);
+  ws.dstates.assign(rows * C, 0.0f);
+  ws.dc.resize(C);
+  for (int b = 0; b < B; ++b) {
+    const int L = length_of(lengths, b, T);
+    const float* c = &ws.context[static_cast<std::size_t>(b) * C];
+    std::fill(ws.dc.begin(), ws.dc.end(), 0.0f);
+    for (int o = 0; o < O; ++o) {
+      const std::size_t k = static_cast<std::size_t>(b) * O + o;
+      const float dpre = dy[k] * activate_grad(cfg.head, ws.y[k]);
+      g.bd[o] += dpre;
+      for (int j = 0; j < C; ++j) {
+        g.wd[static_cast<std::size_t>(j) * O + o] += c[j] * dpre;
+        ws.dc[j] += dpre * p.wd[static_cast<std::size_t>(j) * O + o];
+      }
+    }
+    const float* hb = &top[static_cast<std::size_t>(b) * T * C];
+    float* db = &ws.dstates[static_cast<std::size_t>(b) * T * C];
+    if (cfg.attention) {
+      const float* e = &ws.scores[static_cast<std::size_t>(b) * T];
+      const float* a = &ws.weights[static_cast<std::size_t>(b) * T];
+      float g_dot_c = 0;
+      for (int j = 0; j < C; ++j) g_dot_c += ws.dc[j] * c[j];
+      for (int t = 0; t < L; ++t) {
+        const float* ht = hb + static_cast<std::size_t>(t) * C;
+        float* dht = db + static_cast<std::size_t>(t) * C;
+        float g_dot_h = 0;
+        for (int j = 0; j < C; ++j) g_dot_h += ws.dc[j] * ht[j];
+        const float du = a[t] * (g_dot_h - g_dot_c) * (1.0f - e[t] * e[t]);
+        g.ba[t] += du;
+        for (int j = 0; j < C; ++j) {
+          g.wa[j] += du * ht[j];
+          dht[j] = a[t] * ws.dc[j] + du * p.wa[j];
+        }
+      }
+    } else {
+      for (int dir = 0; dir < cfg.directions(); ++dir) {
+        const int t = dir == 0 ? T - 1 : 0;
+        std::copy_n(&ws.dc[dir * H], H, db + static_cast<std::size_t>(t) * C + dir * H);
+      }
+    }
+  }
+
+  // BPTT, layer by layer from the top, each block against its direction. Per step one GEMM for
+  // the carry (dz Wh^T); the weight gradients and dL/dinput as GEMMs over all rows at the end.
+  ws.dz.resize(rows * H);
+  ws.prev.resize(rows * H);
+  ws.carry.resize(static_cast<std::size_t>(B) * H);
+  ws.tmp.resize(static_cast<std::size_t>(B) * H);
+  for (int l = cfg.layers - 1; l >= 0; --l) {
+    const int I = l == 0 ? D : C;
+    const float* in = l == 0 ? x : ws.states[l - 1].data();
+    ws.dinput.assign(rows * I, 0.0f);
+    for (int dir = 0; dir < cfg.directions(); ++dir) {
+      const ParamLayout::Block& blk = layout.block(l, dir);
+      const BlockView<const float> w = block_view(blk, params);
+      const BlockView<float> gw = block_view(blk, dparams);
+      const float* S = ws.states[l].data() + static_cast<std::size_t>(dir) * H;
+      const float* dS = ws.dstates.data() + static_cast<std::size_t>(dir) * H;
+      std::fill(ws.carry.begin(), ws.carry.end(), 0.0f);
+      for (int n = T - 1; n >= 0; --n) {
+        const int t = dir == 0 ? n : T - 1 - n;
+        const int tp = prev_step(dir, t, T);
+        bool any_valid = false;
+        for (int b = 0; b < B; ++b) {
+          const std::size_t r = static_cast<std::size_t>(b) * T + t;
+          const float* dht = dS + r * C;
+          float* carry = &ws.carry[static_cast<std::size_t>(b) * H];
+          float* dzr = &ws.dz[r * H];
+          if (t >= length_of(lengths, b, T)) {  // padding: the gradient passes through
+            for (int j = 0; j < H; ++j) carry[j] += dht[j];
+            std::fill_n(dzr, H, 0.0f);
+            continue;
+          }
+          any_valid = true;
+          const float* ht = S + r * C;
+          for (int j = 0; j < H; ++j) dzr[j] = (dht[j] + carry[j]) * (1.0f - ht[j] * ht[j]);
+        }
+        if (tp < 0 || !any_valid) continue;
+        // carry = dz_t Wh^T for the valid sequences (rows of dz_t are T*H apart).
+        gemm(false, true, B, H, H, &ws.dz[static_cast<std::size_t>(t) * H], T * H, w.wh, H, 0.0f,
+             ws.tmp.data(), H);
+        for (int b = 0; b < B; ++b) {
+          if (t < length_of(lengths, b, T)) {
+            std::copy_n(&ws.tmp[static_cast<std::size_t>(b) * H], H,
+                        &ws.carry[static_cast<std::size_t>(b) * H]);
+          }
+        }
+      }
+      // The state each step read (0 before the first): dWh = H_prev^T dZ.
+      for (int b = 0; b < B; ++b) {
+        for (int t = 0; t < T; ++t) {
+          const int tp = prev_step(dir, t, T);
+          float* pr = &ws.prev[(static_cast<std::size_t>(b) * T + t) * H];
+          if (tp < 0) {
+            std::fill_n(pr, H, 0.0f);
+          } else {
+            std::copy_n(S + (static_cast<std::size_t>(b) * T + tp) * C, H, pr);
+          }
+        }
+      }
+      gemm(true, false, H, H, static_cast<int>(rows), ws.prev.data(), H, ws.dz.data(), H, 1.0f,
+           gw.wh, H);
+      gemm(true, false, I, H, static_cast<int>(rows), in, I, ws.dz.data(), H, 1.0f, gw.wx, H);
+      for (std::size_t r = 0; r < rows; ++r) {
+        const float* dzr = &ws.dz[r * H];
+        for (int j = 0; j < H; ++j) gw.bh[j] += dzr[j];
+      }
+      gemm(false, true, static_cast<int>(rows), I, H, ws.dz.data(), H, w.wx, H, 1.0f,
+           ws.dinput.data(), I);
+    }
+    ws.dstates.swap(ws.dinput);  // dL/d(this layer's input): the states of the layer below
+  }
+  if (dx) std::copy_n(ws.dstates.data(), rows * D, dx);
+}
+
+bool preferred(const ModelConfig& cfg, int batch) {
+  // Multiply-adds of one step of the recurrence over the batch: below this, the per-sequence
+  // loops of the reference win over GEMM calls (measured: bench/bench_cpu.cpp,
+  // docs/performance.md).
+  const long work = static_cast<long>(batch) * cfg.hidden_size * cfg.hidden_size;
+  return work >= 2048;
+}
+
+void set_threads(int n) {
+  openblas_set_num_threads(
+      n > 0 ? n : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+}
+int threads() { return openblas_get_num_threads(); }
+
+}  // namespace rnnattn::fast

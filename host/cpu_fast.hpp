@@ -1,0 +1,49 @@
+// The fast CPU path (internal): the model batched over B sequences, with the work that is a matrix
+// product done as one through BLAS (OpenBLAS) and the rest fused into single passes:
+//   forward, per (layer, direction): P = X Wx + bh for all B*T rows (one GEMM), then per step
+//     z = P_t + h_prev Wh ([B,H] x [H,H], one GEMM), h_t = tanh(z) (padding passes h through);
+//     then per sequence the scores, the softmax and the context in one pass over the top states;
+//   backward: the head and the attention per sequence, BPTT with one GEMM per step for the carry
+//     (dz Wh^T), and the weight gradients as three GEMMs over all B*T rows at the end
+//     (dWx = X^T dZ, dWh = H_prev^T dZ, dX = dZ Wx^T).
+// Same semantics as host/reference.cpp (lengths, layers, directions, heads), which stays the
+// oracle; results agree within float32 rounding (tests/test_cpu_fast.cpp).
+#pragma once
+
+#include <vector>
+
+#include "rnnattn/config.hpp"
+
+namespace rnnattn::fast {
+
+// What a forward pass keeps for the backward pass of the same batch, and the scratch both use
+// (kept between calls, so a training run allocates once).
+struct Workspace {
+  std::vector<std::vector<float>> states;  // per layer: [B, T, C]
+  std::vector<float> scores, weights;      // [B, T]: e_t and a_t (attention; 0 on padding)
+  std::vector<float> context, y;           // [B, C], [B, O]
+  std::vector<float> pre, z, prev, dz, dstates, dinput, carry, tmp, dc;  // scratch
+};
+
+// Forward over a batch: fills ws (y in ws.y). lengths may be null (all T).
+void forward(const ModelConfig& config, const float* params, const float* x, int batch,
+             const int* lengths, Workspace& ws);
+
+// Backward for upstream dy [B, O], after forward() on the same inputs with the same ws:
+// overwrites dparams; dx [B, T, D] when not null.
+void backward(const ModelConfig& config, const float* params, const float* x, int batch,
+              const int* lengths, const float* dy, float* dparams, float* dx, Workspace& ws);
+
+// Whether the batched path is faster than the per-sequence reference for this shape: below
+// a few thousand multiply-adds per step the GEMM calls cost more than they save (the tutorial's
+// B = 1, H = 2 runs on the reference).
+bool preferred(const ModelConfig& config, int batch);
+
+// tanh of n floats in place, vectorised: within 4 ulp of the exact value (see cpu_fast.cpp).
+void tanh_inplace(float* v, int n);
+
+// Threads for the GEMMs (OpenBLAS): n >= 1; 0: one per core.
+void set_threads(int n);
+int threads();
+
+}  // namespace rnnattn::fast
