@@ -64,7 +64,9 @@ void tanh_inplace(float* v, int n) {
                      r + 1.0f);
     std::int32_t bits;
     std::memcpy(&bits, &p, 4);
-    bits += static_cast<std::int32_t>(k) << 23;  // k in [-27, 0]: the result stays normal
+    // 2^k into the exponent (k in [-27, 0]: the result stays normal); a multiplication, as a
+    // left shift of a negative value is undefined.
+    bits += static_cast<std::int32_t>(k) * (1 << 23);
     float t;
     std::memcpy(&t, &bits, 4);
     const float large = std::copysign((1.0f - t) / (1.0f + t), x);

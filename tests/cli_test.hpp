@@ -24,10 +24,6 @@ struct Result {
   std::string out, err;
 };
 
-inline std::string slurp(const std::string& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 inline bool exists(const std::string& p) { return std::ifstream(p).good(); }
 
 class Cli : public ::testing::Test {

@@ -14,11 +14,8 @@
 namespace rnnattn {
 namespace {
 
-std::string slurp(const std::string& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-void spit(const std::string& p, const std::string& s) { std::ofstream(p, std::ios::binary) << s; }
+using test::slurp;
+using test::spit;
 
 class CheckpointTest : public ::testing::Test {
  protected:

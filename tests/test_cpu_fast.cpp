@@ -94,7 +94,9 @@ TEST_P(FastVsReference, ForwardAndEveryGradient) {
   // B*T rows, so they get a tolerance that grows with the sums' length.
   const double sums = static_cast<double>(k.B) * k.T;
   EXPECT_TRUE(test::all_close("y", ws.y, y_ref, 2e-5, 2e-5));
-  if (k.attention) EXPECT_TRUE(test::all_close("attention", ws.weights, a_ref, 2e-5, 2e-5));
+  if (k.attention) {
+    EXPECT_TRUE(test::all_close("attention", ws.weights, a_ref, 2e-5, 2e-5));
+  }
   EXPECT_TRUE(test::all_close("top states", ws.states.back(), h_ref, 2e-5, 2e-5));
   EXPECT_TRUE(test::all_close("dparams", g, g_ref, 1e-5 * std::sqrt(sums) * k.layers, 1e-4));
   EXPECT_TRUE(test::all_close("dx", dx, dx_ref, 2e-5 * k.layers, 1e-4));

@@ -20,11 +20,8 @@
 namespace rnnattn {
 namespace {
 
-std::string slurp(const std::string& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-void spit(const std::string& p, const std::string& s) { std::ofstream(p, std::ios::binary) << s; }
+using test::slurp;
+using test::spit;
 
 // A safetensors file from parts: each tensor's header entry is written as given (so a test can
 // damage it), its bytes appended in order.

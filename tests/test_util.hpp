@@ -8,6 +8,8 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -36,6 +38,15 @@ class ScratchDir {
  private:
   std::string path_;
 };
+
+// A whole file's bytes ("" when it cannot be read), and a file written with exactly `bytes`.
+inline std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+inline void spit(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
 
 template <typename Real>
 std::vector<Real> random_vector(std::size_t n, std::uint64_t seed, double lo = -1.0,

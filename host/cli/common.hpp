@@ -20,6 +20,19 @@
 
 namespace rnnattn::cli {
 
+// The help lines of --device and --threads, shared by train, predict and forecast (a macro, so
+// that each command's help stays one string literal).
+// clang-format off
+#define RNNATTN_CLI_DEVICE_HELP \
+  "  --device cpu|reference|cuda|cuda-unfused|auto\n" \
+  "                           where to run (default auto: the GPU when there is one and the CUDA\n" \
+  "                           kernels are verified on it, else the CPU); cpu is the fast CPU path\n" \
+  "                           (batched, BLAS), reference the plain per-sequence oracle it is tested\n" \
+  "                           against, cuda-unfused the classic one-launch-per-operation GPU path\n" \
+  "  --threads N              the fast CPU path's threads (default 0: one per core); the same count\n" \
+  "                           gives the same bits, another count may change the last bits\n"
+// clang-format on
+
 struct UsageError : Error {
   using Error::Error;
 };

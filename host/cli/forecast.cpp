@@ -23,14 +23,7 @@ last step, anything else as +k after the last row.
   --data fib|FILE.csv      the series (default column: the one the model was trained on)
   --column NAME            another column of the same meaning
   --horizon N              steps to forecast (1 to 100000)
-  --device cpu|reference|cuda|cuda-unfused|auto
-                           where to run (default auto: the GPU when there is one and the CUDA
-                           kernels are verified on it, else the CPU); cpu is the fast CPU path
-                           (batched, BLAS), reference the plain per-sequence oracle it is tested
-                           against, cuda-unfused the classic one-launch-per-operation GPU path
-  --threads N              the fast CPU path's threads (default 0: one per core); the same count
-                           gives the same bits, another count may change the last bits
-  --json FILE              write the forecast as JSON
+)" RNNATTN_CLI_DEVICE_HELP R"(  --json FILE              write the forecast as JSON
 )";
 
 // ---- dates: days since 1970-01-01 in the proleptic Gregorian calendar (H. Hinnant's algorithms).

@@ -23,14 +23,7 @@ scalings, differences and missing-value policy; for sentiment, its sizes).
   --column NAME            for a one-column model: read this column instead of the one it was
                            trained on (default: the checkpoint's columns)
   --attention              also print the attention weights of each window
-  --device cpu|reference|cuda|cuda-unfused|auto
-                           where to run (default auto: the GPU when there is one and the CUDA
-                           kernels are verified on it, else the CPU); cpu is the fast CPU path
-                           (batched, BLAS), reference the plain per-sequence oracle it is tested
-                           against, cuda-unfused the classic one-launch-per-operation GPU path
-  --threads N              the fast CPU path's threads (default 0: one per core); the same count
-                           gives the same bits, another count may change the last bits
-  --json FILE              write predictions (and weights) as JSON
+)" RNNATTN_CLI_DEVICE_HELP R"(  --json FILE              write predictions (and weights) as JSON
 )";
 
 }  // namespace

@@ -13,7 +13,8 @@
 namespace rnnattn::cli {
 namespace {
 
-constexpr const char* kTrainHelp = R"(usage: rnnattn train [options]
+constexpr const char* kTrainHelp =
+    R"(usage: rnnattn train [options]
 
 Train an Elman RNN (tanh) with additive attention, or the plain RNN, and report train and test MSE
 (accuracy for classification: --loss bce).
@@ -56,14 +57,8 @@ Train an Elman RNN (tanh) with additive attention, or the plain RNN, and report 
                            report val_loss after every epoch
   --early-stopping P       stop once the val_loss (else the loss) has not improved for P epochs,
                            and keep the best epoch's weights (reported as "epoch kept")
-  --device cpu|reference|cuda|cuda-unfused|auto
-                           where to run (default auto: the GPU when there is one and the CUDA
-                           kernels are verified on it, else the CPU); cpu is the fast CPU path
-                           (batched, BLAS), reference the plain per-sequence oracle it is tested
-                           against, cuda-unfused the classic one-launch-per-operation GPU path
-  --threads N              the fast CPU path's threads (default 0: one per core); the same count
-                           gives the same bits, another count may change the last bits
-  --save FILE              write the trained model (one run only) as a checkpoint
+)" RNNATTN_CLI_DEVICE_HELP
+    R"(  --save FILE              write the trained model (one run only) as a checkpoint
   --resume FILE            continue the run saved in FILE (a checkpoint from --save): its model,
                            Adam state, data and training settings; --epochs is the total to
                            reach (as Keras' epochs with initial_epoch), so resuming after N of
