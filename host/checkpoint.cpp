@@ -155,7 +155,7 @@ std::string unusable_record(const Checkpoint& ck) {
 
 }  // namespace
 
-std::string checkpoint_bytes(const Checkpoint& ck) {
+void check_checkpoint(const Checkpoint& ck) {
   const Model& m = ck.model;
   const std::size_t n = ParamLayout(m.config).size();
   if (m.params.size() != n) {
@@ -184,6 +184,12 @@ std::string checkpoint_bytes(const Checkpoint& ck) {
   if (const std::string bad = unusable_record(ck); !bad.empty()) {
     throw InvalidArgument("checkpoint: " + bad + "; nothing was written");
   }
+}
+
+std::string checkpoint_bytes(const Checkpoint& ck) {
+  check_checkpoint(ck);
+  const Model& m = ck.model;
+  const std::size_t n = m.params.size();
   Writer w;
   w.buf.append(kMagic, sizeof kMagic);
   w.put<std::uint32_t>(kCheckpointVersion);

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <thread>
 
+#include "model_math.hpp"
 #include "rnnattn/params.hpp"
 
 // OpenBLAS's thread control (declared in its cblas.h; declared here too so that another cblas.h
@@ -83,20 +84,6 @@ void gemm(bool ta, bool tb, int M, int N, int K, const float* A, int lda, const 
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N,
               K, 1.0f, A, lda, B, ldb, beta, C, ldc);
 }
-
-float activate(Activation a, float v) {
-  if (a == Activation::kTanh) return std::tanh(v);
-  if (a == Activation::kSigmoid) return 1.0f / (1.0f + std::exp(-v));
-  return v;
-}
-float activate_grad(Activation a, float y) {
-  if (a == Activation::kTanh) return 1.0f - y * y;
-  if (a == Activation::kSigmoid) return y * (1.0f - y);
-  return 1.0f;
-}
-
-// Step t of direction `dir` follows prev_step (-1: the first, from h = 0), as in the reference.
-int prev_step(int dir, int t, int T) { return dir == 0 ? t - 1 : (t + 1 < T ? t + 1 : -1); }
 
 int length_of(const int* lengths, int b, int T) { return lengths ? lengths[b] : T; }
 

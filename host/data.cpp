@@ -373,38 +373,42 @@ CsvSeries read_csv_series(const std::string& path, const std::vector<std::string
   // A cell's value; NaN for a missing one (counted, and its line kept for the message).
   std::vector<int> missing_lines;
   std::string first_missing;
+  // Most cells are decimal numbers: they are read without building any text; the messages are
+  // made only for the cells that need one.
   auto parse = [&](const Record& r, int col) {
     const std::string& f = r.fields[col];
-    const std::string where = path + ":" + std::to_string(r.line) + ": ";
-    const std::string what = "column " + std::to_string(col + 1) + " ('" + header[col] + "')";
+    if (is_decimal(f)) {
+      const double v = std::strtod(f.c_str(), nullptr);
+      if (std::isfinite(v)) return v;
+    }
+    const std::string at = path + ":" + std::to_string(r.line) + ": column " +
+                           std::to_string(col + 1) + " ('" + header[col] + "')";
     if (is_missing(f)) {
-      if (missing_lines.empty()) first_missing = where + "missing value in " + what;
+      if (missing_lines.empty()) {
+        first_missing = path + ":" + std::to_string(r.line) + ": missing value in column " +
+                        std::to_string(col + 1) + " ('" + header[col] + "')";
+      }
       if (missing_lines.empty() || missing_lines.back() != r.line) missing_lines.push_back(r.line);
       ++out.missing;
       return std::nan("");
     }
     const std::string l = lower(f);
-    if (l == "inf" || l == "+inf" || l == "-inf" || l == "infinity" || l == "-infinity") {
-      throw DataError(where + what + ": '" + f + "' is not a finite number");
+    if (is_decimal(f) || l == "inf" || l == "+inf" || l == "-inf" || l == "infinity" ||
+        l == "-infinity") {  // 1e400, or inf
+      throw DataError(at + ": '" + f + "' is not a finite number");
     }
-    if (!is_decimal(f)) {
-      char* end = nullptr;
-      (void)std::strtod(f.c_str(), &end);  // hex and other forms strtod would take
-      throw DataError(where + what + ": '" + f + "' is not a number" +
-                      (end && *end == '\0' ? " (decimal numbers only)" : ""));
-    }
-    const double v = std::strtod(f.c_str(), nullptr);
-    if (!std::isfinite(v)) throw DataError(where + what + ": '" + f + "' is not a finite number");
-    return v;
+    char* end = nullptr;
+    (void)std::strtod(f.c_str(), &end);  // hex and other forms strtod would take
+    throw DataError(at + ": '" + f + "' is not a number" +
+                    (end && *end == '\0' ? " (decimal numbers only)" : ""));
   };
-  std::vector<double> target_values;
   std::vector<char> has_gap;  // per row: a missing value in a used column
   for (std::size_t ln = 1; ln < records.size(); ++ln) {
     const Record& r = records[ln];
-    const std::string where = path + ":" + std::to_string(r.line) + ": ";
-    if (r.blank()) throw DataError(where + "empty row");
+    const auto where = [&] { return path + ":" + std::to_string(r.line) + ": "; };
+    if (r.blank()) throw DataError(where() + "empty row");
     if (r.fields.size() != header.size()) {
-      throw DataError(where + "ragged row: " + std::to_string(r.fields.size()) +
+      throw DataError(where() + "ragged row: " + std::to_string(r.fields.size()) +
                       " fields, the header has " + std::to_string(header.size()));
     }
     const int before = out.missing;
@@ -417,7 +421,7 @@ CsvSeries read_csv_series(const std::string& path, const std::vector<std::string
                                     ? out.values[as_input - feature_cols.begin()].back()
                                     : parse(r, target_col));
     has_gap.push_back(out.missing > before);
-    if (!is_missing(r.fields[target_col])) {
+    if (!std::isnan(out.target_values.back())) {  // a missing cell says nothing of precision
       out.precision = std::max(out.precision, decimals(r.fields[target_col]));
     }
     out.labels.push_back(label_col >= 0 ? r.fields[label_col] : std::to_string(r.line));
@@ -436,10 +440,14 @@ CsvSeries read_csv_series(const std::string& path, const std::vector<std::string
                     "); --missing drop removes those rows, --missing interpolate fills them");
   }
   if (missing == Missing::kDrop) {
-    CsvSeries kept = out;
-    for (auto& v : kept.values) v.clear();
-    kept.target_values.clear();
-    kept.labels.clear();
+    CsvSeries kept;  // the same columns, the rows without a gap
+    kept.path = out.path;
+    kept.features = out.features;
+    kept.values.resize(out.values.size());
+    kept.target = out.target;
+    kept.label_name = out.label_name;
+    kept.precision = out.precision;
+    kept.missing = out.missing;
     for (std::size_t row = 0; row < has_gap.size(); ++row) {
       if (has_gap[row]) {
         ++kept.dropped_rows;

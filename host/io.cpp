@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -130,6 +131,15 @@ void check_output_path(const std::string& what, const std::string& path) {
   }
   ::close(fd);
   ::unlink(probe.c_str());
+}
+
+std::string shortest_text(double v) {
+  char buf[32];
+  return std::string(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
+}
+std::string shortest_text(float v) {
+  char buf[32];
+  return std::string(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
 }
 
 bool same_file(const std::string& a, const std::string& b) {

@@ -29,6 +29,11 @@ void write_files_atomic(const std::vector<OutputFile>& files);
 // Error naming `what` (e.g. "--json") and the path.
 void check_output_path(const std::string& what, const std::string& path);
 
+// The shortest decimal text that reads back to v (std::to_chars): a float as a float (0.001f is
+// "0.001"), a double as a double.
+std::string shortest_text(double v);
+std::string shortest_text(float v);
+
 // True when a and b name the same file (the same inode when both exist, else the same normalised
 // absolute path).
 bool same_file(const std::string& a, const std::string& b);

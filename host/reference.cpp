@@ -6,39 +6,13 @@
 #include <cmath>
 #include <vector>
 
+#include "model_math.hpp"
 #include "rnnattn/backend.hpp"
 #include "rnnattn/error.hpp"
 #include "rnnattn/params.hpp"
 
 namespace rnnattn {
 namespace {
-
-template <typename Real>
-Real activate(Activation a, Real v) {
-  switch (a) {
-    case Activation::kTanh:
-      return std::tanh(v);
-    case Activation::kSigmoid:
-      return Real(1) / (Real(1) + std::exp(-v));
-    case Activation::kLinear:
-      break;
-  }
-  return v;
-}
-
-// d act / d pre, written in terms of the output y = act(pre).
-template <typename Real>
-Real activate_grad(Activation a, Real y) {
-  switch (a) {
-    case Activation::kTanh:
-      return Real(1) - y * y;
-    case Activation::kSigmoid:
-      return y * (Real(1) - y);
-    case Activation::kLinear:
-      break;
-  }
-  return Real(1);
-}
 
 // Everything the forward pass computes for one sequence; backward reuses it.
 template <typename Real>
@@ -50,9 +24,6 @@ struct SequenceState {
   std::vector<Real> c;               // [C] context (attention) or the final states (plain)
   std::vector<Real> y;               // [O]
 };
-
-// Step t of direction `dir` follows step prev_step(t) (-1: it is the first, from h = 0).
-inline int prev_step(int dir, int t, int T) { return dir == 0 ? t - 1 : (t + 1 < T ? t + 1 : -1); }
 
 template <typename Real>
 void forward_sequence(const ModelConfig& cfg, const ParamLayout& layout, const Real* params,

@@ -6,7 +6,6 @@
 #include "rnnattn/safetensors.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -88,11 +87,7 @@ std::vector<float> gather(const Slot& s, const std::vector<float>& params) {
 
 // A float as the double of its shortest decimal text (0.001f as 0.001, not 0.0010000000474974513):
 // it reads back to the same float.
-double shortest(float v) {
-  char buf[32];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);
-  return std::strtod(std::string(buf, r.ptr).c_str(), nullptr);
-}
+double shortest(float v) { return std::strtod(shortest_text(v).c_str(), nullptr); }
 
 json metadata_of(const Checkpoint& ck) {
   const ModelConfig& c = ck.model.config;
@@ -488,7 +483,7 @@ Checkpoint import_safetensors(const std::string& path, const SafetensorsImport& 
   ck.model.adam.reset(ck.model.params.size());
   // The checkpoint's own checks (scalings, column tables) before anything is written from it.
   try {
-    (void)checkpoint_bytes(ck);
+    check_checkpoint(ck);
   } catch (const InvalidArgument& e) {
     r.fail(e.what());
   }

@@ -134,7 +134,6 @@ void check_outputs(const std::vector<std::pair<std::string, std::string>>& outpu
 std::unique_ptr<Backend> open_backend(const Args& a, const ModelConfig* model) {
   set_cpu_threads(static_cast<int>(a.get_int("--threads", 0, 0, 4096)));
   const Device dev = parse_device(a.get("--device", "auto"));
-  if (model) check_device_supports(dev, *model);
   std::unique_ptr<Backend> b = make_backend(dev);
   if (dev == Device::kAuto && model && b->name() != "cpu" &&
       model->context_size() > kCudaMaxContext) {

@@ -128,8 +128,8 @@ void check_outputs(const std::vector<std::pair<std::string, std::string>>& outpu
                    const std::vector<std::pair<std::string, std::string>>& inputs);
 
 // The backend --device names, announced on stdout ("device: cpu (auto: ...)").
-// With `model`: a device that cannot run it is refused (check_device_supports), and auto stays
-// on the CPU for it.
+// With `model`: auto stays on the CPU for a model the CUDA paths cannot run (an explicit device is
+// checked by the caller, with check_device_supports, before any data is read).
 // --threads N sets the fast CPU path's threads (0, the default: one per core).
 std::unique_ptr<Backend> open_backend(const Args& a, const ModelConfig* model = nullptr);
 

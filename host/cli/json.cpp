@@ -1,8 +1,9 @@
 #include "cli/json.hpp"
 
-#include <charconv>
 #include <cmath>
 #include <cstdio>
+
+#include "io.hpp"
 
 namespace rnnattn::cli {
 
@@ -74,18 +75,8 @@ Json& Json::value(const char* key, const std::string& v) {
   out_ += json_escape(v);
   return *this;
 }
-std::string number_text(double v) {
-  if (!std::isfinite(v)) return "null";
-  char buf[32];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);
-  return std::string(buf, r.ptr);
-}
-std::string number_text(float v) {
-  if (!std::isfinite(v)) return "null";
-  char buf[32];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);
-  return std::string(buf, r.ptr);
-}
+std::string number_text(double v) { return std::isfinite(v) ? shortest_text(v) : "null"; }
+std::string number_text(float v) { return std::isfinite(v) ? shortest_text(v) : "null"; }
 
 Json& Json::value(const char* key, double v) {
   prefix(key);

@@ -414,28 +414,36 @@ int cmd_train(const std::vector<std::string>& argv) {
     }
   }
 
-  // Summary table.
+  // Summary table: per model, one column of values over its runs (seeds), and the kept epochs.
   const bool es = opt.early_stopping > 0;
+  const auto of_model = [&](const std::string& m, double RunResult::*field) {
+    std::vector<double> v;
+    for (const RunResult& r : results) {
+      if (r.model == m) v.push_back(r.*field);
+    }
+    return v;
+  };
+  const auto kept_of = [&](const std::string& m) {
+    std::string kept;
+    for (const RunResult& r : results) {
+      if (r.model == m) kept += (kept.empty() ? "" : ", ") + std::to_string(r.history.best_epoch);
+    }
+    return es ? " " + kept + " |" : std::string();
+  };
   if (classify) {
     std::printf(
         "\n| model | runs | train accuracy min / median / max | test accuracy min / median / max | "
         "test %s median |%s\n|---|---|---|---|---|%s\n",
         to_string(cfg.loss), es ? " epoch kept (per seed) |" : "", es ? "---|" : "");
     for (const std::string& m : models) {
-      std::vector<double> tr, te, tl;
-      std::string kept;
-      for (const RunResult& r : results) {
-        if (r.model != m) continue;
-        tr.push_back(r.train_accuracy);
-        te.push_back(r.test_accuracy);
-        tl.push_back(r.test_loss);
-        kept += (kept.empty() ? "" : ", ") + std::to_string(r.history.best_epoch);
-      }
+      const std::vector<double> tr = of_model(m, &RunResult::train_accuracy),
+                                te = of_model(m, &RunResult::test_accuracy),
+                                tl = of_model(m, &RunResult::test_loss);
       std::printf("| %s | %zu | %.4f / %.4f / %.4f | %.4f / %.4f / %.4f | %s |%s\n", m.c_str(),
                   tr.size(), *std::min_element(tr.begin(), tr.end()), median(tr),
                   *std::max_element(tr.begin(), tr.end()), *std::min_element(te.begin(), te.end()),
                   median(te), *std::max_element(te.begin(), te.end()), sci(median(tl)).c_str(),
-                  es ? (" " + kept + " |").c_str() : "");
+                  kept_of(m).c_str());
     }
     int ones = 0;
     for (float v : data.test.y) ones += v > 0.5f;
@@ -455,21 +463,15 @@ int cmd_train(const std::vector<std::string>& argv) {
         "test RMSE median (original units) |%s\n|---|---|---|---|---|%s\n",
         es ? " epoch kept (per seed) |" : "", es ? "---|" : "");
     for (const std::string& m : models) {
-      std::vector<double> tr, te, rm;
-      std::string kept;
-      for (const RunResult& r : results) {
-        if (r.model != m) continue;
-        tr.push_back(r.train_mse);
-        te.push_back(r.test_mse);
-        rm.push_back(r.test_rmse);
-        kept += (kept.empty() ? "" : ", ") + std::to_string(r.history.best_epoch);
-      }
+      const std::vector<double> tr = of_model(m, &RunResult::train_mse),
+                                te = of_model(m, &RunResult::test_mse),
+                                rm = of_model(m, &RunResult::test_rmse);
       std::printf("| %s | %zu | %s / %s / %s | %s / %s / %s | %s |%s\n", m.c_str(), tr.size(),
                   sci(*std::min_element(tr.begin(), tr.end())).c_str(), sci(median(tr)).c_str(),
                   sci(*std::max_element(tr.begin(), tr.end())).c_str(),
                   sci(*std::min_element(te.begin(), te.end())).c_str(), sci(median(te)).c_str(),
                   sci(*std::max_element(te.begin(), te.end())).c_str(), sci(median(rm)).c_str(),
-                  es ? (" " + kept + " |").c_str() : "");
+                  kept_of(m).c_str());
     }
     for (const Baseline& base : bases) {
       std::printf("| %s (baseline) | - | %s | %s | %s |%s\n", base.name.c_str(),

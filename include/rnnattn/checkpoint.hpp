@@ -45,6 +45,11 @@ struct Checkpoint {
 
 void save_checkpoint(const std::string& path, const Checkpoint& checkpoint);
 
+// The checks save_checkpoint makes before writing: the buffers match the configuration, the
+// numbers are usable (finite parameters and moments, finite non-empty scalings), the column table
+// and the training record are consistent. Throws InvalidArgument naming what is wrong.
+void check_checkpoint(const Checkpoint& checkpoint);
+
 // The bytes save_checkpoint writes (for callers that stage several outputs before writing any).
 // Throws InvalidArgument when the model's buffers do not match its configuration.
 std::string checkpoint_bytes(const Checkpoint& checkpoint);
