@@ -12,6 +12,7 @@ void set_cpu_threads(int n) {
   if (n < 0) throw InvalidArgument("threads must be >= 0, got " + std::to_string(n));
   fast::set_threads(n);
 }
+int cpu_threads() { return fast::threads(); }
 
 Device parse_device(const std::string& s) {
   if (s == "cpu") return Device::kCpu;

@@ -121,8 +121,7 @@ class CpuBackend final : public Backend {
     check_lengths(config, lengths, batch);
     fast::forward(config, params, x, batch, lengths, ws_);
     std::copy(ws_.y.begin(), ws_.y.end(), y);
-    if (attention) std::copy(ws_.weights.begin(), ws_.weights.end(), attention);
-    if (hidden) std::copy(ws_.states.back().begin(), ws_.states.back().end(), hidden);
+    fast::copy_outputs(ws_, attention, hidden);
   }
 
   void backward(const ModelConfig& config, const float* params, const float* x, int batch,

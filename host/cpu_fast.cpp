@@ -5,12 +5,15 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <exception>
 #include <thread>
 
 #include "model_math.hpp"
+#include "rnnattn/error.hpp"
 #include "rnnattn/params.hpp"
 
 // OpenBLAS's thread control (declared in its cblas.h; declared here too so that another cblas.h
@@ -87,10 +90,20 @@ void gemm(bool ta, bool tb, int M, int N, int K, const float* A, int lda, const 
 
 int length_of(const int* lengths, int b, int T) { return lengths ? lengths[b] : T; }
 
-}  // namespace
+// Threads: the count asked for (set_threads), and the count OpenBLAS was last given, so that it is
+// told only on a change (a batch split into parts runs one thread per part and single-threaded
+// GEMMs; an unsplit one gives OpenBLAS every thread).
+int cores() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+std::atomic<int> g_threads{cores()};
+std::atomic<int> g_blas_threads{0};
 
-void forward(const ModelConfig& cfg, const float* params, const float* x, int B, const int* lengths,
-             Workspace& ws) {
+void blas_threads(int n) {
+  if (g_blas_threads.exchange(n) != n) openblas_set_num_threads(n);
+}
+
+// The forward pass over sequences [0, B) of one part (a contiguous slice of the caller's batch).
+void forward_part(const ModelConfig& cfg, const float* params, const float* x, int B,
+                  const int* lengths, Part& ws) {
   const ParamLayout layout(cfg);
   const int H = cfg.hidden_size, T = cfg.steps, C = cfg.context_size(), O = cfg.output_size;
   const std::size_t rows = static_cast<std::size_t>(B) * T;
@@ -179,8 +192,10 @@ void forward(const ModelConfig& cfg, const float* params, const float* x, int B,
   }
 }
 
-void backward(const ModelConfig& cfg, const float* params, const float* x, int B,
-              const int* lengths, const float* dy, float* dparams, float* dx, Workspace& ws) {
+// The backward pass of one part, after forward_part on it: overwrites dparams with this part's
+// gradient.
+void backward_part(const ModelConfig& cfg, const float* params, const float* x, int B,
+                   const int* lengths, const float* dy, float* dparams, float* dx, Part& ws) {
   const ParamLayout layout(cfg);
   const ParamView<const float> p = make_view(layout, params);
   std::fill(dparams, dparams + layout.size(), 0.0f);
@@ -310,6 +325,86 @@ void backward(const ModelConfig& cfg, const float* params, const float* x, int B
   if (dx) std::copy_n(ws.dstates.data(), rows * D, dx);
 }
 
+// Runs part(k) for k in [0, K), in parallel when K > 1 (one thread each), rethrowing the first
+// exception on the calling thread once every part has finished.
+template <typename F>
+void for_each_part(int K, const F& part) {
+  if (K == 1) {
+    part(0);
+    return;
+  }
+  std::vector<std::exception_ptr> errors(K);
+#pragma omp parallel for num_threads(K) schedule(static, 1)
+  for (int k = 0; k < K; ++k) {
+    try {
+      part(k);
+    } catch (...) {
+      errors[k] = std::current_exception();
+    }
+  }
+  for (const std::exception_ptr& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
+}
+}  // namespace
+
+int parts_for(int batch) {
+  // Each part keeps at least kMinRows sequences, so that its per-step GEMMs stay matrix products.
+  constexpr int kMinRows = 4;
+  return std::max(1, std::min(g_threads.load(), batch / kMinRows));
+}
+
+void forward(const ModelConfig& cfg, const float* params, const float* x, int B, const int* lengths,
+             Workspace& ws) {
+  const int K = parts_for(B);
+  blas_threads(K == 1 ? g_threads.load() : 1);
+  ws.parts.resize(K);
+  ws.first.resize(K + 1);
+  for (int k = 0; k <= K; ++k) ws.first[k] = static_cast<int>(static_cast<long>(B) * k / K);
+  const std::size_t xs = static_cast<std::size_t>(cfg.steps) * cfg.input_size;
+  for_each_part(K, [&](int k) {
+    const int b0 = ws.first[k];
+    forward_part(cfg, params, x + b0 * xs, ws.first[k + 1] - b0, lengths ? lengths + b0 : nullptr,
+                 ws.parts[k]);
+  });
+  ws.y.resize(static_cast<std::size_t>(B) * cfg.output_size);
+  float* y = ws.y.data();
+  for (const Part& p : ws.parts) y = std::copy(p.y.begin(), p.y.end(), y);
+}
+
+void backward(const ModelConfig& cfg, const float* params, const float* x, int B,
+              const int* lengths, const float* dy, float* dparams, float* dx, Workspace& ws) {
+  const int K = static_cast<int>(ws.parts.size());
+  if (K == 0 || ws.first.back() != B) {
+    throw InvalidArgument("fast::backward: call forward on the same batch first");
+  }
+  const std::size_t n = ParamLayout(cfg).size();
+  ws.grads.resize(K - 1);
+  const std::size_t xs = static_cast<std::size_t>(cfg.steps) * cfg.input_size;
+  for_each_part(K, [&](int k) {
+    const int b0 = ws.first[k];
+    float* g = dparams;
+    if (k > 0) {
+      ws.grads[k - 1].resize(n);
+      g = ws.grads[k - 1].data();
+    }
+    backward_part(cfg, params, x + b0 * xs, ws.first[k + 1] - b0, lengths ? lengths + b0 : nullptr,
+                  dy + static_cast<std::size_t>(b0) * cfg.output_size, g,
+                  dx ? dx + b0 * xs : nullptr, ws.parts[k]);
+  });
+  // The parts' gradients summed in part order: the same bits for the same thread count.
+  for (const std::vector<float>& g : ws.grads) {
+    for (std::size_t i = 0; i < n; ++i) dparams[i] += g[i];
+  }
+}
+
+void copy_outputs(const Workspace& ws, float* attention, float* hidden) {
+  for (const Part& p : ws.parts) {
+    if (attention) attention = std::copy(p.weights.begin(), p.weights.end(), attention);
+    if (hidden) hidden = std::copy(p.states.back().begin(), p.states.back().end(), hidden);
+  }
+}
+
 bool preferred(const ModelConfig& cfg, int batch) {
   // Multiply-adds of one step of the recurrence over the batch: below this, the per-sequence
   // loops of the reference win over GEMM calls (measured: bench/bench_cpu.cpp,
@@ -319,9 +414,9 @@ bool preferred(const ModelConfig& cfg, int batch) {
 }
 
 void set_threads(int n) {
-  openblas_set_num_threads(
-      n > 0 ? n : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  g_threads = n > 0 ? n : cores();
+  blas_threads(g_threads);
 }
-int threads() { return openblas_get_num_threads(); }
+int threads() { return g_threads; }
 
 }  // namespace rnnattn::fast

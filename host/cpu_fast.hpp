@@ -16,13 +16,27 @@
 
 namespace rnnattn::fast {
 
-// What a forward pass keeps for the backward pass of the same batch, and the scratch both use
-// (kept between calls, so a training run allocates once).
-struct Workspace {
-  std::vector<std::vector<float>> states;  // per layer: [B, T, C]
-  std::vector<float> scores, weights;      // [B, T]: e_t and a_t (attention; 0 on padding)
-  std::vector<float> context, y;           // [B, C], [B, O]
+// What a forward pass keeps for the backward pass of one part of the batch (a contiguous slice of
+// its sequences), and the scratch both use.
+struct Part {
+  std::vector<std::vector<float>> states;  // per layer: [b, T, C]
+  std::vector<float> scores, weights;      // [b, T]: e_t and a_t (attention; 0 on padding)
+  std::vector<float> context, y;           // [b, C], [b, O]
   std::vector<float> pre, z, prev, dz, dstates, dinput, carry, tmp, dc;  // scratch
+};
+
+// The batch is split into parts by sequence, one thread each (threads()), each part running the
+// whole model with single-threaded GEMMs: no synchronisation within a pass, and every pass
+// (the recurrence's elementwise work, the attention) runs in parallel, not only the GEMMs. A
+// batch too small to split (fewer than 8 sequences for 2 threads) is one part whose GEMMs use
+// every thread. Gradients are summed over the parts in order, so that results depend on the
+// thread count (float rounding), never on timing. Kept between calls: a training run
+// allocates once.
+struct Workspace {
+  std::vector<Part> parts;
+  std::vector<int> first;                 // part k holds sequences [first[k], first[k+1])
+  std::vector<float> y;                   // [B, O]
+  std::vector<std::vector<float>> grads;  // parts 1..K-1: their gradients before the sum
 };
 
 // Forward over a batch: fills ws (y in ws.y). lengths may be null (all T).
@@ -34,6 +48,10 @@ void forward(const ModelConfig& config, const float* params, const float* x, int
 void backward(const ModelConfig& config, const float* params, const float* x, int batch,
               const int* lengths, const float* dy, float* dparams, float* dx, Workspace& ws);
 
+// After forward(): the attention weights [B, T] and the top layer's states [B, T, C], each when
+// not null.
+void copy_outputs(const Workspace& ws, float* attention, float* hidden);
+
 // Whether the batched path is faster than the per-sequence reference for this shape: below
 // a few thousand multiply-adds per step the GEMM calls cost more than they save (the tutorial's
 // B = 1, H = 2 runs on the reference).
@@ -42,7 +60,7 @@ bool preferred(const ModelConfig& config, int batch);
 // tanh of n floats in place, vectorised: within 4 ulp of the exact value (see cpu_fast.cpp).
 void tanh_inplace(float* v, int n);
 
-// Threads for the GEMMs (OpenBLAS): n >= 1; 0: one per core.
+// Threads for the fast path (its parts and OpenBLAS's GEMMs): n >= 1; 0: one per core.
 void set_threads(int n);
 int threads();
 

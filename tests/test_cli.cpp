@@ -1,5 +1,7 @@
 // The command line end to end: bad input gets one clear message, a non-zero exit and no output
 // file; good runs write their JSON and checkpoints; predict and inspect read them back.
+#include <regex>
+
 #include "cli_test.hpp"
 
 namespace {
@@ -161,6 +163,34 @@ TEST_F(Cli, LibrarySeedMatchesTheCommandLine) {
   rnnattn::fit(*be, m, d.train, {.epochs = 2, .batch_size = 1, .seed = 5});
   const double lib_mse = rnnattn::mean_squared_error(rnnattn::predict(*be, m, d.test), d.test);
   EXPECT_EQ(cli_mse, lib_mse);
+}
+
+// --seeds and --compare on the CPU with several threads run their runs side by side, one thread
+// each: the same lines and numbers, in the same order, as one run at a time on one thread.
+TEST_F(Cli, RunsSideBySideMatchOneAtATime) {
+  const std::string args =
+      "train --data fib --compare --seeds 3 --epochs 3 --hidden 12 --batch 32 --device cpu "
+      "--verbose";
+  const Result one = run(args + " --threads 1 --json r.json");
+  ASSERT_EQ(one.code, 0) << one.err;
+  const std::string one_json = slurp(dir_ + "/r.json");
+  const Result three = run(args + " --threads 3 --json r.json");
+  ASSERT_EQ(three.code, 0) << three.err;
+  // Every line but the timings (seconds at the end of result and epoch lines, "seconds" in JSON).
+  const auto untimed = [](std::string text) {
+    text = std::regex_replace(text, std::regex(R"( - [0-9.]+s\n)"), "\n");
+    text = std::regex_replace(text, std::regex(R"(  [0-9.]+s\n)"), "\n");
+    return std::regex_replace(text, std::regex(R"("seconds":[0-9.e+-]+)"), "");
+  };
+  EXPECT_EQ(untimed(three.out), untimed(one.out));
+  EXPECT_EQ(untimed(slurp(dir_ + "/r.json")), untimed(one_json));
+  EXPECT_NE(one.out.find("Epoch 3/3"), std::string::npos) << one.out;
+  // The runs' lines come in order: attention seeds 1..3, then plain seeds 1..3.
+  const std::size_t a3 = three.out.find("attention seed 3"),
+                    p1 = three.out.find("plain     seed 1");
+  ASSERT_NE(a3, std::string::npos) << three.out;
+  ASSERT_NE(p1, std::string::npos) << three.out;
+  EXPECT_LT(a3, p1);
 }
 
 // On a GPU (or in the simulator build), --device cuda and cuda-unfused train what the CPU trains.

@@ -86,32 +86,41 @@ TEST_P(FastVsReference, ForwardAndEveryGradient) {
   reference_backward<double>(cfg, pd.data(), xd.data(), k.B, dyd.data(), g_ref.data(),
                              dx_ref.data(), len);
 
-  fast::Workspace ws;
-  std::vector<float> g(n, NAN), dx(xs, NAN);  // poisoned: every element must be written
-  fast::forward(cfg, params.data(), x.data(), k.B, len, ws);
-  fast::backward(cfg, params.data(), x.data(), k.B, len, dy.data(), g.data(), dx.data(), ws);
-  // float32 against double: states and outputs to a few ulps of their size; gradients sum over
-  // B*T rows, so they get a tolerance that grows with the sums' length.
-  const double sums = static_cast<double>(k.B) * k.T;
-  EXPECT_TRUE(test::all_close("y", ws.y, y_ref, 2e-5, 2e-5));
-  if (k.attention) {
-    EXPECT_TRUE(test::all_close("attention", ws.weights, a_ref, 2e-5, 2e-5));
+  // One thread (one part) and three (the batch split into up to three parts, each its own
+  // thread): both the reference's numbers.
+  for (const int threads : {1, 3}) {
+    SCOPED_TRACE("threads " + std::to_string(threads));
+    set_cpu_threads(threads);
+    fast::Workspace ws;
+    std::vector<float> g(n, NAN), dx(xs, NAN);  // poisoned: every element must be written
+    std::vector<float> a(static_cast<std::size_t>(k.B) * k.T, NAN), h(h_ref.size(), NAN);
+    fast::forward(cfg, params.data(), x.data(), k.B, len, ws);
+    fast::copy_outputs(ws, k.attention ? a.data() : nullptr, h.data());
+    fast::backward(cfg, params.data(), x.data(), k.B, len, dy.data(), g.data(), dx.data(), ws);
+    // float32 against double: states and outputs to a few ulps of their size; gradients sum over
+    // B*T rows, so they get a tolerance that grows with the sums' length.
+    const double sums = static_cast<double>(k.B) * k.T;
+    EXPECT_TRUE(test::all_close("y", ws.y, y_ref, 2e-5, 2e-5));
+    if (k.attention) {
+      EXPECT_TRUE(test::all_close("attention", a, a_ref, 2e-5, 2e-5));
+    }
+    EXPECT_TRUE(test::all_close("top states", h, h_ref, 2e-5, 2e-5));
+    EXPECT_TRUE(test::all_close("dparams", g, g_ref, 1e-5 * std::sqrt(sums) * k.layers, 1e-4));
+    EXPECT_TRUE(test::all_close("dx", dx, dx_ref, 2e-5 * k.layers, 1e-4));
+    // A second batch through the same workspace gives the same bits (nothing stale is read).
+    std::vector<float> g2(n, NAN);
+    fast::forward(cfg, params.data(), x.data(), k.B, len, ws);
+    fast::backward(cfg, params.data(), x.data(), k.B, len, dy.data(), g2.data(), nullptr, ws);
+    EXPECT_EQ(g2, g);
   }
-  EXPECT_TRUE(test::all_close("top states", ws.states.back(), h_ref, 2e-5, 2e-5));
-  EXPECT_TRUE(test::all_close("dparams", g, g_ref, 1e-5 * std::sqrt(sums) * k.layers, 1e-4));
-  EXPECT_TRUE(test::all_close("dx", dx, dx_ref, 2e-5 * k.layers, 1e-4));
-  // A second batch through the same workspace gives the same bits (nothing stale is read).
-  std::vector<float> g2(n, NAN);
-  fast::forward(cfg, params.data(), x.data(), k.B, len, ws);
-  fast::backward(cfg, params.data(), x.data(), k.B, len, dy.data(), g2.data(), nullptr, ws);
-  EXPECT_EQ(g2, g);
+  set_cpu_threads(0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Cpu, FastVsReference, ::testing::ValuesIn(fast_cases()),
                          [](const auto& info) { return info.param.name(); });
 
-// The same thread count gives the same bits, run after run; another count may not (OpenBLAS
-// blocks a GEMM differently for another count), but stays within float32 rounding.
+// The same thread count gives the same bits, run after run; another count may not (the batch is
+// split into as many parts, whose gradients are summed), but stays within float32 rounding.
 TEST(FastCpu, ThreadCountsAndBits) {
   ModelConfig cfg;
   cfg.input_size = 16;
@@ -133,10 +142,19 @@ TEST(FastCpu, ThreadCountsAndBits) {
     g.insert(g.end(), ws.y.begin(), ws.y.end());
     return g;
   };
-  const std::vector<float> one = grads(1), two = grads(2);
+  const std::vector<float> one = grads(1), two = grads(2), three = grads(3);
   EXPECT_EQ(grads(1), one);
   EXPECT_EQ(grads(2), two);
+  EXPECT_EQ(grads(3), three);
   EXPECT_TRUE(test::all_close("1 vs 2 threads", two, one, 1e-5, 1e-4));
+  EXPECT_TRUE(test::all_close("1 vs 3 threads", three, one, 1e-5, 1e-4));
+  // A batch too small to split (one part, the GEMMs threaded) and one just large enough.
+  for (const int b : {1, 7, 8}) {
+    set_cpu_threads(2);
+    fast::Workspace ws;
+    fast::forward(cfg, params.data(), x.data(), b, nullptr, ws);
+    EXPECT_EQ(ws.parts.size(), b < 8 ? 1u : 2u) << "batch " << b;
+  }
   set_cpu_threads(0);
   EXPECT_THROW(set_cpu_threads(-1), InvalidArgument);
 }

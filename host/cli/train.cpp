@@ -2,9 +2,14 @@
 // runs) and report train and test scores; --save, --json write the results, all or none.
 #include <unistd.h>
 
+#include <atomic>
+#include <condition_variable>
+#include <exception>
 #include <iostream>
+#include <mutex>
 #include <optional>
 #include <sstream>
+#include <thread>
 
 #include "cli/common.hpp"
 #include "cli/json.hpp"
@@ -352,66 +357,150 @@ int cmd_train(const std::vector<std::string>& argv) {
   std::vector<std::string> models;
   for (const ModelSpec& m : specs) models.push_back(m.name);
   const bool verbose = a.has("--verbose") || (!a.has("--quiet") && !compare && seeds == 1);
-  std::vector<RunResult> results;
-  Model last_model;
-  for (const ModelSpec& spec : specs) {
-    const std::string& m = spec.name;
+  // Every run (model, seed) is independent: on the CPU with several threads they run side by side,
+  // one thread each (each run's bits are then those of --threads 1), and are reported in order.
+  struct Job {
+    std::size_t spec;
+    long seed;
+  };
+  std::vector<Job> jobs;
+  for (std::size_t m = 0; m < specs.size(); ++m) {
+    for (long s = first_seed; s < first_seed + seeds; ++s) jobs.push_back({m, s});
+  }
+  struct Outcome {
+    RunResult result;
+    Model model;
+    std::string log;  // the run's epoch lines, when it ran beside others with --verbose
+  };
+  const auto run_one = [&](Backend& be, const Job& job, std::ostream* log, bool progress) {
+    const ModelSpec& spec = specs[job.spec];
     ModelConfig mc = cfg;
     mc.attention = spec.attention;
     mc.bidirectional = spec.bidirectional;
-    const std::size_t n_params = ParamLayout(mc).size();
-    std::cout << "model: " << describe(mc) << ", " << n_params << " parameters" << std::endl;
-    if (n_params > static_cast<std::size_t>(train.count)) {
-      std::cerr << "rnnattn train: warning: " << n_params << " parameters for " << train.count
-                << " training windows: the model can memorise them rather than learn; expect "
-                   "test scores well below the training ones (a smaller --hidden, or more data)"
-                << std::endl;
+    Outcome out;
+    out.model =
+        resumed ? resumed->model : make_model(mc, static_cast<std::uint64_t>(job.seed), adam);
+    TrainOptions o = opt;
+    o.seed = static_cast<std::uint64_t>(job.seed);  // shuffles as fit() documents
+    o.log = log;
+    o.progress = progress;
+    const TrainHistory h = fit(be, out.model, train, o);
+    RunResult& r = out.result;
+    r = {spec.name, job.seed, 0, 0, 0, h.seconds, h.epoch_loss.empty() ? NAN : h.epoch_loss.back(),
+         h,         {},       {}};
+    const std::vector<float> fit_pred = predict(be, out.model, train);
+    r.train_mse = mean_squared_error(fit_pred, train);
+    const std::vector<float> pred =
+        predict(be, out.model, data.test, mc.attention ? &r.test_attention : nullptr);
+    r.test_mse = mean_squared_error(pred, data.test);
+    r.test_rmse = std::sqrt(r.test_mse) * data.scaler.range();
+    for (int i = 0; i < data.test.count; ++i) {
+      r.test_pred.push_back(
+          data.to_original(pred[static_cast<std::size_t>(i) * mc.output_size], data.test.index[i]));
     }
-    if (resumed) {
-      std::cout << "resumed: " << resume_path << " after " << opt.initial_epoch
-                << " epochs; epochs " << opt.initial_epoch + 1 << ".." << opt.epochs << std::endl;
+    if (classify) {
+      r.train_accuracy = accuracy(fit_pred, train);
+      r.test_accuracy = accuracy(pred, data.test);
+      r.test_loss = reference_loss<float>(mc.loss, pred.data(), data.test.y.data(),
+                                          static_cast<long>(pred.size()));
     }
-    for (long s = first_seed; s < first_seed + seeds; ++s) {
-      Model model = resumed ? resumed->model : make_model(mc, static_cast<std::uint64_t>(s), adam);
-      opt.seed = static_cast<std::uint64_t>(s);  // shuffles as fit() documents
-      opt.log = verbose ? &std::cout : nullptr;
-      opt.progress = verbose && ::isatty(STDOUT_FILENO);
-      const TrainHistory h = fit(*backend, model, train, opt);
-      RunResult r{m, s,  0, 0, 0, h.seconds, h.epoch_loss.empty() ? NAN : h.epoch_loss.back(),
-                  h, {}, {}};
-      r.train_mse = mean_squared_error(predict(*backend, model, train), train);
-      const std::vector<float> pred =
-          predict(*backend, model, data.test, mc.attention ? &r.test_attention : nullptr);
-      r.test_mse = mean_squared_error(pred, data.test);
-      r.test_rmse = std::sqrt(r.test_mse) * data.scaler.range();
-      for (int i = 0; i < data.test.count; ++i) {
-        r.test_pred.push_back(data.to_original(pred[static_cast<std::size_t>(i) * mc.output_size],
-                                               data.test.index[i]));
-      }
-      std::string kept;
-      if (opt.early_stopping > 0) {
-        kept = "  epoch kept " + std::to_string(h.best_epoch) + "/" +
-               std::to_string(opt.initial_epoch + h.epoch_loss.size());
-      }
-      if (classify) {
-        r.train_accuracy = accuracy(predict(*backend, model, train), train);
-        r.test_accuracy = accuracy(pred, data.test);
-        r.test_loss = reference_loss<float>(mc.loss, pred.data(), data.test.y.data(),
-                                            static_cast<long>(pred.size()));
-        std::printf(
-            "%-12s seed %-4ld train accuracy %.4f  test accuracy %.4f  test %s %s%s  %.1fs\n",
-            m.c_str(), s, r.train_accuracy, r.test_accuracy, to_string(mc.loss),
-            sci(r.test_loss).c_str(), kept.c_str(), r.seconds);
-      } else {
-        std::printf(
-            "%-9s seed %-4ld train MSE %s  test MSE %s  test RMSE %s (original units)%s  %.1fs\n",
-            m.c_str(), s, sci(r.train_mse).c_str(), sci(r.test_mse).c_str(),
-            sci(r.test_rmse).c_str(), kept.c_str(), r.seconds);
-      }
-      std::fflush(stdout);
-      results.push_back(r);
-      last_model = std::move(model);
+    return out;
+  };
+  const bool cpu = backend->name() == "cpu" || backend->name() == "reference";
+  const int side_by_side =
+      cpu ? static_cast<int>(std::min<std::size_t>(jobs.size(), cpu_threads())) : 1;
+  std::vector<std::optional<Outcome>> done(jobs.size());
+  std::vector<std::exception_ptr> failed(jobs.size());
+  std::mutex mutex;
+  std::condition_variable finished;
+  std::vector<std::thread> workers;
+  const int threads_before = cpu_threads();
+  std::atomic<std::size_t> next{0};  // the next job a worker takes
+  if (side_by_side > 1) {
+    set_cpu_threads(1);
+    for (int w = 0; w < side_by_side; ++w) {
+      workers.emplace_back([&] {
+        const std::unique_ptr<Backend> be = make_backend(parse_device(backend->name()));
+        for (std::size_t i; (i = next++) < jobs.size();) {
+          std::ostringstream log;
+          std::optional<Outcome> out;
+          std::exception_ptr error;
+          try {
+            out = run_one(*be, jobs[i], a.has("--verbose") ? &log : nullptr, false);
+            out->log = log.str();
+          } catch (...) {
+            error = std::current_exception();
+          }
+          const std::lock_guard<std::mutex> lock(mutex);
+          done[i] = std::move(out);
+          failed[i] = error;
+          finished.notify_all();
+        }
+      });
     }
+  }
+  // Joins the workers however this scope is left (an error in one run is reported once all stop).
+  struct Joiner {
+    std::vector<std::thread>& t;
+    int threads;
+    ~Joiner() {
+      for (std::thread& w : t) w.join();
+      if (!t.empty()) set_cpu_threads(threads);
+    }
+  } joiner{workers, threads_before};
+
+  std::vector<RunResult> results;
+  Model last_model;
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    const ModelSpec& spec = specs[jobs[i].spec];
+    if (i == 0 || jobs[i - 1].spec != jobs[i].spec) {
+      ModelConfig mc = cfg;
+      mc.attention = spec.attention;
+      mc.bidirectional = spec.bidirectional;
+      const std::size_t n_params = ParamLayout(mc).size();
+      std::cout << "model: " << describe(mc) << ", " << n_params << " parameters" << std::endl;
+      if (n_params > static_cast<std::size_t>(train.count)) {
+        std::cerr << "rnnattn train: warning: " << n_params << " parameters for " << train.count
+                  << " training windows: the model can memorise them rather than learn; expect "
+                     "test scores well below the training ones (a smaller --hidden, or more data)"
+                  << std::endl;
+      }
+      if (resumed) {
+        std::cout << "resumed: " << resume_path << " after " << opt.initial_epoch
+                  << " epochs; epochs " << opt.initial_epoch + 1 << ".." << opt.epochs << std::endl;
+      }
+    }
+    Outcome out;
+    if (side_by_side > 1) {
+      std::unique_lock<std::mutex> lock(mutex);
+      finished.wait(lock, [&] { return done[i].has_value() || failed[i]; });
+      if (failed[i]) std::rethrow_exception(failed[i]);
+      out = std::move(*done[i]);
+      done[i].reset();
+    } else {
+      out = run_one(*backend, jobs[i], verbose ? &std::cout : nullptr,
+                    verbose && ::isatty(STDOUT_FILENO));
+    }
+    std::cout << out.log << std::flush;
+    const RunResult& r = out.result;
+    std::string kept;
+    if (opt.early_stopping > 0) {
+      kept = "  epoch kept " + std::to_string(r.history.best_epoch) + "/" +
+             std::to_string(opt.initial_epoch + r.history.epoch_loss.size());
+    }
+    if (classify) {
+      std::printf("%-12s seed %-4ld train accuracy %.4f  test accuracy %.4f  test %s %s%s  %.1fs\n",
+                  r.model.c_str(), r.seed, r.train_accuracy, r.test_accuracy, to_string(cfg.loss),
+                  sci(r.test_loss).c_str(), kept.c_str(), r.seconds);
+    } else {
+      std::printf(
+          "%-9s seed %-4ld train MSE %s  test MSE %s  test RMSE %s (original units)%s  %.1fs\n",
+          r.model.c_str(), r.seed, sci(r.train_mse).c_str(), sci(r.test_mse).c_str(),
+          sci(r.test_rmse).c_str(), kept.c_str(), r.seconds);
+    }
+    std::fflush(stdout);
+    results.push_back(std::move(out.result));
+    last_model = std::move(out.model);
   }
 
   // Summary table: per model, one column of values over its runs (seeds), and the kept epochs.

@@ -82,10 +82,13 @@ constexpr int kCudaMaxContext = 1024;
 // kCpu and kAuto take every valid configuration) cannot run `config`.
 void check_device_supports(Device device, const ModelConfig& config);
 
-// Threads of the fast CPU path's GEMMs (OpenBLAS), process-wide: n >= 1, or 0 for one per core.
-// The same count gives the same bits run after run; another count may change the last bits
-// (OpenBLAS blocks a GEMM differently), within float32 rounding (tests/test_cpu_fast.cpp).
+// Threads of the fast CPU path, process-wide: n >= 1, or 0 for one per core (the default). A batch
+// is split by sequence into one part a thread (each part's GEMMs single-threaded); a batch of
+// fewer than 4 sequences a thread is one part, whose GEMMs (OpenBLAS) use every thread. The same
+// count gives the same bits run after run; another count may change the last bits (the parts'
+// gradients are summed), within float32 rounding (tests/test_cpu_fast.cpp).
 void set_cpu_threads(int n);
+int cpu_threads();
 
 // The checks every entry point (the CPU reference included) makes; throw InvalidArgument naming
 // the field or tensor. check_inputs: a valid config, B >= 1, params and x present.
