@@ -69,7 +69,7 @@ inline double forward_flops(const ModelConfig& c, int batch) {
   double per_step = c.attention ? 4.0 * c.context_size() : 0.0;
   for (int l = 0; l < c.layers; ++l) {
     const int in = l == 0 ? c.input_size : c.context_size();
-    per_step += c.directions() * 2.0 * c.hidden_size * (in + c.hidden_size);
+    per_step += c.directions() * 2.0 * gates_of(c.cell) * c.hidden_size * (in + c.hidden_size);
   }
   return batch * (c.steps * per_step + 2.0 * c.context_size() * c.output_size);
 }
@@ -95,8 +95,9 @@ inline void set_counters(benchmark::State& st, const std::string& op, const Mode
 }
 
 inline std::string bench_name(const std::string& op, const std::string& impl, const BenchShape& s,
-                              bool attention) {
-  return op + "/" + impl + "/" + s.name + "/" + (attention ? "attention" : "plain");
+                              bool attention, Cell cell = Cell::kElman) {
+  return op + "/" + impl + "/" + s.name + "/" + (attention ? "attention" : "plain") +
+         (cell == Cell::kElman ? "" : std::string("-") + to_string(cell));
 }
 
 void register_cpu_benchmarks();

@@ -10,6 +10,7 @@ Ops, named as rnnattn_bench's so that tools/bench_table.py puts them in the same
 7). --device cpu --threads N (impl "pytorch_cpu"): torch.set_num_threads(N), timed with
 perf_counter (issue 21: MKL/oneDNN underneath). Writes Google Benchmark-style JSON.
 Usage: bench/bench_torch.py OUT.json [--device cpu|cuda] [--threads N] [--shapes seed-1,large,...]
+                             [--cells elman,lstm,gru]
 """
 import argparse
 import json
@@ -27,7 +28,7 @@ SHAPES = [  # name, B, T, D, H, O, head (bench/bench_common.hpp)
 ]
 
 
-def build(torch, B, T, D, H, O, head, device):
+def build(torch, B, T, D, H, O, head, device, cell="elman"):
     nn = torch.nn
 
     class Model(nn.Module):
@@ -36,7 +37,12 @@ def build(torch, B, T, D, H, O, head, device):
 
         def __init__(self):
             super().__init__()
-            self.rnn = nn.RNN(D, H, nonlinearity="tanh", batch_first=True)
+            if cell == "lstm":
+                self.rnn = nn.LSTM(D, H, batch_first=True)
+            elif cell == "gru":
+                self.rnn = nn.GRU(D, H, batch_first=True)
+            else:
+                self.rnn = nn.RNN(D, H, nonlinearity="tanh", batch_first=True)
             self.wa = nn.Parameter(torch.randn(H) * 0.1)
             self.ba = nn.Parameter(torch.zeros(T))
             self.head = nn.Linear(H, O)
@@ -92,6 +98,9 @@ def main():
     ap.add_argument("--shapes", default=",".join(s[0] for s in SHAPES))
     ap.add_argument("--device", choices=["cuda", "cpu"], default="cuda")
     ap.add_argument("--threads", type=int, default=1, help="CPU: torch.set_num_threads")
+    ap.add_argument("--cells", default="elman",
+                    help="elman,lstm,gru: nn.RNN / nn.LSTM / nn.GRU (models attention, "
+                         "attention-lstm, attention-gru, as rnnattn_bench names them)")
     a = ap.parse_args()
     import torch
 
@@ -116,10 +125,12 @@ def main():
         context.update({"gpu": torch.cuda.get_device_name(0),
                         "cudnn": torch.backends.cudnn.version()})
     out = {"context": context, "benchmarks": []}
-    for name, B, T, D, H, O, head in SHAPES:
+    cases = [(shape, cell) for shape in SHAPES for cell in a.cells.split(",")]
+    for (name, B, T, D, H, O, head), cell in cases:
         if name not in wanted:
             continue
-        m, x, y = build(torch, B, T, D, H, O, head, device)
+        model = "attention" if cell == "elman" else "attention-" + cell
+        m, x, y = build(torch, B, T, D, H, O, head, device, cell)
         opt = torch.optim.Adam(m.parameters(), lr=1e-3)
 
         def forward():
@@ -133,7 +144,7 @@ def main():
             opt.step()
 
         for op, fn in (("forward_inference", forward), ("train_step", train_step)):
-            bench = f"{op}/{impl}/{name}/attention/manual_time"
+            bench = f"{op}/{impl}/{name}/{model}/manual_time"
             try:
                 us, n = time_cpu(fn) if cpu else time_cuda(torch, fn)
                 out["benchmarks"].append({"name": bench, "real_time": us, "time_unit": "us",

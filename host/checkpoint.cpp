@@ -204,8 +204,8 @@ std::string checkpoint_bytes(const Checkpoint& ck) {
   w.put<std::uint8_t>(0);          // reserved
   w.put<std::uint32_t>(c.layers);  // version 4: the recurrent structure
   w.put<std::uint8_t>(c.bidirectional ? 1 : 0);
-  w.put<std::uint8_t>(0);   // cell: 0 Elman (SimpleRNN)
-  w.put<std::uint16_t>(0);  // reserved
+  w.put<std::uint8_t>(static_cast<std::uint8_t>(c.cell));  // 0 Elman, 1 LSTM, 2 GRU (version 6)
+  w.put<std::uint16_t>(0);                                 // reserved
   w.put<float>(m.adam_config.learning_rate);
   w.put<float>(m.adam_config.beta1);
   w.put<float>(m.adam_config.beta2);
@@ -355,10 +355,12 @@ Checkpoint load_checkpoint(const std::string& path) {
       difference > 1 || missing > 2) {
     throw CheckpointError(path + ": corrupted checkpoint (bad model flags)");
   }
-  if (cell != 0) {
+  if (cell > 2 || (version < 6 && cell != 0)) {
     throw CheckpointError(path + ": invalid checkpoint: recurrent cell " + std::to_string(cell) +
-                          " is not one this rnnattn knows (0: Elman)");
+                          " is not one format version " + std::to_string(version) +
+                          " knows (0: Elman" + (version >= 6 ? ", 1: LSTM, 2: GRU)" : ")"));
   }
+  c.cell = static_cast<Cell>(cell);
   ck.training.recorded = recorded == 1;
   ck.series.scaling = static_cast<Scaling>(scaling);
   ck.series.difference = difference == 1;

@@ -24,6 +24,10 @@ void ModelConfig::validate() const {
   check_size("steps", "T", steps, 1 << 22);
   check_size("output_size", "O", output_size, 1 << 16);
   check_size("layers", "L", layers, 16);
+  if (cell != Cell::kElman && cell != Cell::kLstm && cell != Cell::kGru) {
+    throw InvalidArgument("model config: cell must be elman, lstm or gru, got " +
+                          std::to_string(static_cast<int>(cell)));
+  }
   if (loss == Loss::kBce && head != Activation::kSigmoid) {
     throw InvalidArgument(std::string("model config: loss bce needs the sigmoid head, got head ") +
                           to_string(head));
@@ -52,6 +56,37 @@ Activation parse_activation(std::string_view s) {
                         "' (expected tanh, linear or sigmoid)");
 }
 
+int gates_of(Cell cell) {
+  switch (cell) {
+    case Cell::kLstm:
+      return 4;
+    case Cell::kGru:
+      return 3;
+    case Cell::kElman:
+      break;
+  }
+  return 1;
+}
+
+const char* to_string(Cell c) {
+  switch (c) {
+    case Cell::kLstm:
+      return "lstm";
+    case Cell::kGru:
+      return "gru";
+    case Cell::kElman:
+      break;
+  }
+  return "elman";
+}
+
+Cell parse_cell(std::string_view s) {
+  if (s == "elman") return Cell::kElman;
+  if (s == "lstm") return Cell::kLstm;
+  if (s == "gru") return Cell::kGru;
+  throw InvalidArgument("unknown cell '" + std::string(s) + "' (expected elman, lstm or gru)");
+}
+
 Loss parse_loss(std::string_view s) {
   if (s == "mse") return Loss::kMse;
   if (s == "bce") return Loss::kBce;
@@ -65,6 +100,7 @@ std::string describe(const ModelConfig& c) {
     << " loss=" << to_string(c.loss);
   if (c.layers != 1) o << " layers=" << c.layers;
   if (c.bidirectional) o << " bidirectional";
+  if (c.cell != Cell::kElman) o << " cell=" << to_string(c.cell);
   return o.str();
 }
 

@@ -101,6 +101,222 @@ void blas_threads(int n) {
   if (g_blas_threads.exchange(n) != n) openblas_set_num_threads(n);
 }
 
+// The state each step of direction `dir` read, per row [B*T, H] (0 before the first): the left
+// operand of dWh = H_prev^T dZ. S points at the direction's first state column.
+void gather_previous_states(const float* S, int B, int T, int H, int C, int dir,
+                            std::vector<float>& prev) {
+  prev.resize(static_cast<std::size_t>(B) * T * H);
+  for (int b = 0; b < B; ++b) {
+    for (int t = 0; t < T; ++t) {
+      const int tp = prev_step(dir, t, T);
+      float* pr = &prev[(static_cast<std::size_t>(b) * T + t) * H];
+      if (tp < 0) {
+        std::fill_n(pr, H, 0.0f);
+      } else {
+        std::copy_n(S + (static_cast<std::size_t>(b) * T + tp) * C, H, pr);
+      }
+    }
+  }
+}
+
+// One valid step of a gated cell for one sequence: the equations of model_math.hpp's cell_forward
+// with every sigmoid and tanh through the vectorised tanh (sigma(v) = (1 + tanh(v/2)) / 2, exact
+// in real arithmetic): a scalar exp per gate would cost more than the step's GEMM. g is scratch of
+// 5H. Same outputs (h, aux) as cell_forward, within float32 rounding (tests/test_cpu_fast.cpp).
+void gated_step(Cell cell, int H, const float* xin, const float* rec, const float* hprev,
+                const float* cprev, float* h, float* aux, float* g) {
+  if (cell == Cell::kLstm) {
+    for (int j = 0; j < 4 * H; ++j) {
+      const bool candidate = j >= 2 * H && j < 3 * H;  // g = tanh; i, f, o are sigmoids
+      g[j] = candidate ? xin[j] + rec[j] : 0.5f * (xin[j] + rec[j]);
+    }
+    tanh_inplace(g, 4 * H);
+    for (int j = 0; j < 4 * H; ++j) {
+      if (j < 2 * H || j >= 3 * H) g[j] = 0.5f + 0.5f * g[j];
+    }
+    for (int j = 0; j < H; ++j) {
+      const float c = g[H + j] * (cprev ? cprev[j] : 0.0f) + g[j] * g[2 * H + j];
+      aux[4 * H + j] = g[4 * H + j] = c;
+    }
+    std::copy_n(g, 4 * H, aux);
+    tanh_inplace(g + 4 * H, H);
+    for (int j = 0; j < H; ++j) h[j] = g[3 * H + j] * g[4 * H + j];
+  } else {
+    for (int j = 0; j < 2 * H; ++j) g[j] = 0.5f * (xin[j] + rec[j]);
+    tanh_inplace(g, 2 * H);
+    for (int j = 0; j < 2 * H; ++j) g[j] = 0.5f + 0.5f * g[j];  // z, r
+    for (int j = 0; j < H; ++j) g[2 * H + j] = xin[2 * H + j] + g[H + j] * rec[2 * H + j];
+    tanh_inplace(g + 2 * H, H);  // n
+    for (int j = 0; j < H; ++j) {
+      const float z = g[j], n = g[2 * H + j];
+      aux[j] = z, aux[H + j] = g[H + j], aux[2 * H + j] = n, aux[3 * H + j] = rec[2 * H + j];
+      h[j] = z * (hprev ? hprev[j] : 0.0f) + (1.0f - z) * n;
+    }
+  }
+}
+
+// The backward of gated_step for one sequence: model_math.hpp's cell_backward, written per cell
+// without branches in the loops (so that they vectorise) and with the LSTM's tanh(c_t) through
+// the vectorised tanh. g is scratch of H.
+void gated_step_backward(Cell cell, int H, const float* aux, const float* hprev, const float* cprev,
+                         const float* dh, float* dc, float* d_in, float* d_rec, float* dh_direct,
+                         float* g) {
+  if (cell == Cell::kLstm) {
+    const float *i = aux, *f = aux + H, *gg = aux + 2 * H, *o = aux + 3 * H;
+    std::copy_n(aux + 4 * H, H, g);
+    tanh_inplace(g, H);  // tanh(c_t)
+    for (int j = 0; j < H; ++j) {
+      const float tc = g[j], cp = cprev ? cprev[j] : 0.0f;
+      const float dct = dc[j] + dh[j] * o[j] * (1.0f - tc * tc);
+      d_in[j] = dct * gg[j] * i[j] * (1.0f - i[j]);
+      d_in[H + j] = dct * cp * f[j] * (1.0f - f[j]);
+      d_in[2 * H + j] = dct * i[j] * (1.0f - gg[j] * gg[j]);
+      d_in[3 * H + j] = dh[j] * tc * o[j] * (1.0f - o[j]);
+      dc[j] = dct * f[j];
+      dh_direct[j] = 0.0f;
+    }
+    std::copy_n(d_in, 4 * H, d_rec);
+  } else {
+    const float *z = aux, *r = aux + H, *n = aux + 2 * H, *rn = aux + 3 * H;
+    for (int j = 0; j < H; ++j) {
+      const float hp = hprev ? hprev[j] : 0.0f;
+      const float dn = dh[j] * (1.0f - z[j]) * (1.0f - n[j] * n[j]);
+      d_in[j] = d_rec[j] = dh[j] * (hp - n[j]) * z[j] * (1.0f - z[j]);
+      d_in[H + j] = d_rec[H + j] = dn * rn[j] * r[j] * (1.0f - r[j]);
+      d_in[2 * H + j] = dn;
+      d_rec[2 * H + j] = dn * r[j];
+      dh_direct[j] = dh[j] * z[j];
+    }
+  }
+}
+
+// A gated block (LSTM, GRU) of the forward pass: P = X Wx + b over all rows (one GEMM), then per
+// step R = h_prev Wh (+ the GRU's recurrent bias) for the batch (one GEMM) and the cell per row
+// (gated_step: model_math.hpp's equations, vectorised). aux [rows, A*H] keeps the gates
+// (and the LSTM's c) for backward; padding passes h and aux (so c) through.
+void forward_gated_block(const ModelConfig& cfg, const ParamLayout::Block& blk,
+                         const BlockView<const float>& w, const float* in, float* S, int B,
+                         const int* lengths, std::vector<float>& aux, Part& ws) {
+  const int H = cfg.hidden_size, T = cfg.steps, C = cfg.context_size(), I = blk.input;
+  const int GH = blk.gates * H, A = aux_width(cfg.cell) * H;
+  const std::size_t rows = static_cast<std::size_t>(B) * T;
+  ws.pre.resize(rows * GH);
+  ws.tmp.resize(static_cast<std::size_t>(B) * GH);
+  ws.carry_c.resize(static_cast<std::size_t>(5) * H);  // gated_step's scratch
+  aux.resize(rows * A);
+  for (std::size_t r = 0; r < rows; ++r) std::copy_n(w.bh, GH, &ws.pre[r * GH]);
+  gemm(false, false, static_cast<int>(rows), GH, I, in, I, w.wx, GH, 1.0f, ws.pre.data(), GH);
+  const bool gru = cfg.cell == Cell::kGru;
+  for (int n = 0; n < T; ++n) {
+    const int t = blk.direction == 0 ? n : T - 1 - n;
+    const int tp = prev_step(blk.direction, t, T);
+    for (int b = 0; b < B; ++b) {  // R = the recurrent bias (GRU) or 0, then += h_prev Wh
+      float* rb = &ws.tmp[static_cast<std::size_t>(b) * GH];
+      if (gru) {
+        std::copy_n(w.bh + GH, GH, rb);
+      } else {
+        std::fill_n(rb, GH, 0.0f);
+      }
+    }
+    if (tp >= 0) {
+      gemm(false, false, B, GH, H, S + static_cast<std::size_t>(tp) * C, T * C, w.wh, GH, 1.0f,
+           ws.tmp.data(), GH);
+    }
+    for (int b = 0; b < B; ++b) {
+      const std::size_t r = static_cast<std::size_t>(b) * T + t, rp = r - t + tp;
+      float* ht = S + r * C;
+      const float* hprev = tp < 0 ? nullptr : S + rp * C;
+      float* at = &aux[r * A];
+      const float* aprev = tp < 0 ? nullptr : &aux[rp * A];
+      if (t >= length_of(lengths, b, T)) {
+        if (tp >= 0) {
+          std::copy_n(hprev, H, ht);
+          std::copy_n(aprev, A, at);
+        } else {
+          std::fill_n(ht, H, 0.0f);
+          std::fill_n(at, A, 0.0f);
+        }
+        continue;
+      }
+      const float* cprev = aprev && cfg.cell == Cell::kLstm ? aprev + 4 * H : nullptr;
+      gated_step(cfg.cell, H, &ws.pre[r * GH], &ws.tmp[static_cast<std::size_t>(b) * GH], hprev,
+                 cprev, ht, at, ws.carry_c.data());
+    }
+  }
+}
+
+// A gated block of the backward pass: per step the cell's backward per row (d_in = dL/dP,
+// d_rec = dL/dR, the direct path to h_prev) and one GEMM for the carry (d_rec Wh^T); then the
+// weight gradients as GEMMs over all rows (dWx = X^T D_in, dWh = H_prev^T D_rec, dX += D_in Wx^T)
+// and the biases as column sums (the GRU's recurrent bias from D_rec).
+void backward_gated_block(const ModelConfig& cfg, const ParamLayout::Block& blk,
+                          const BlockView<const float>& w, const BlockView<float>& gw,
+                          const float* in, const float* S, const float* dS, int B,
+                          const int* lengths, const std::vector<float>& aux, Part& ws) {
+  const int H = cfg.hidden_size, T = cfg.steps, C = cfg.context_size(), I = blk.input;
+  const int GH = blk.gates * H, A = aux_width(cfg.cell) * H, dir = blk.direction;
+  const std::size_t rows = static_cast<std::size_t>(B) * T;
+  ws.dz.assign(rows * GH, 0.0f);  // D_in
+  ws.z.assign(rows * GH, 0.0f);   // D_rec
+  ws.prev.resize(rows * H);       // h_prev per row (0 before the first step)
+  ws.carry.assign(static_cast<std::size_t>(B) * H, 0.0f);
+  ws.carry_c.assign(static_cast<std::size_t>(B) * H, 0.0f);  // the LSTM's dL/dc carry
+  ws.tmp.resize(static_cast<std::size_t>(B) * H);
+  std::vector<float> dh(H), scratch(H), direct(static_cast<std::size_t>(B) * H);
+  for (int n = T - 1; n >= 0; --n) {
+    const int t = dir == 0 ? n : T - 1 - n;
+    const int tp = prev_step(dir, t, T);
+    bool any_valid = false;
+    for (int b = 0; b < B; ++b) {
+      const std::size_t r = static_cast<std::size_t>(b) * T + t, rp = r - t + tp;
+      const float* dht = dS + r * C;
+      float* carry = &ws.carry[static_cast<std::size_t>(b) * H];
+      float* dir_b = &direct[static_cast<std::size_t>(b) * H];
+      if (t >= length_of(lengths, b, T)) {  // padding: the gradient passes through
+        for (int j = 0; j < H; ++j) carry[j] += dht[j];
+        std::fill_n(dir_b, H, 0.0f);
+        continue;
+      }
+      any_valid = true;
+      for (int j = 0; j < H; ++j) dh[j] = dht[j] + carry[j];
+      const float* hprev = tp < 0 ? nullptr : S + rp * C;
+      const float* cprev = tp < 0 || cfg.cell != Cell::kLstm ? nullptr : &aux[rp * A] + 4 * H;
+      gated_step_backward(cfg.cell, H, &aux[r * A], hprev, cprev, dh.data(),
+                          &ws.carry_c[static_cast<std::size_t>(b) * H], &ws.dz[r * GH],
+                          &ws.z[r * GH], dir_b, scratch.data());
+    }
+    if (!any_valid) continue;
+    if (tp < 0) {
+      for (int b = 0; b < B; ++b) {
+        if (t < length_of(lengths, b, T))
+          std::fill_n(&ws.carry[static_cast<std::size_t>(b) * H], H, 0.0f);
+      }
+      continue;
+    }
+    // carry = D_rec_t Wh^T + direct for the valid sequences (rows of D_rec_t are T*GH apart).
+    gemm(false, true, B, H, GH, &ws.z[static_cast<std::size_t>(t) * GH], T * GH, w.wh, GH, 0.0f,
+         ws.tmp.data(), H);
+    for (int b = 0; b < B; ++b) {
+      if (t < length_of(lengths, b, T)) {
+        const std::size_t o = static_cast<std::size_t>(b) * H;
+        for (int j = 0; j < H; ++j) ws.carry[o + j] = ws.tmp[o + j] + direct[o + j];
+      }
+    }
+  }
+  gather_previous_states(S, B, T, H, C, dir, ws.prev);
+  gemm(true, false, H, GH, static_cast<int>(rows), ws.prev.data(), H, ws.z.data(), GH, 1.0f, gw.wh,
+       GH);
+  gemm(true, false, I, GH, static_cast<int>(rows), in, I, ws.dz.data(), GH, 1.0f, gw.wx, GH);
+  for (std::size_t r = 0; r < rows; ++r) {
+    for (int j = 0; j < GH; ++j) gw.bh[j] += ws.dz[r * GH + j];
+    if (cfg.cell == Cell::kGru) {
+      for (int j = 0; j < GH; ++j) gw.bh[GH + j] += ws.z[r * GH + j];
+    }
+  }
+  gemm(false, true, static_cast<int>(rows), I, GH, ws.dz.data(), GH, w.wx, GH, 1.0f,
+       ws.dinput.data(), I);
+}
+
 // The forward pass over sequences [0, B) of one part (a contiguous slice of the caller's batch).
 void forward_part(const ModelConfig& cfg, const float* params, const float* x, int B,
                   const int* lengths, Part& ws) {
@@ -116,6 +332,14 @@ void forward_part(const ModelConfig& cfg, const float* params, const float* x, i
     const int I = blk.input;
     const float* in = blk.layer == 0 ? x : ws.states[blk.layer - 1].data();
     float* S = ws.states[blk.layer].data() + static_cast<std::size_t>(blk.direction) * H;
+    if (cfg.cell != Cell::kElman) {
+      ws.aux.resize(layout.blocks().size());
+      forward_gated_block(
+          cfg, blk, w, in, S, B, lengths,
+          ws.aux[static_cast<std::size_t>(blk.layer) * cfg.directions() + blk.direction], ws);
+      continue;
+    }
+    ws.pre.resize(rows * H);
     // P = X Wx + bh over every (b, t) row: one GEMM.
     for (std::size_t r = 0; r < rows; ++r) std::copy_n(w.bh, H, &ws.pre[r * H]);
     gemm(false, false, static_cast<int>(rows), H, I, in, I, w.wx, H, 1.0f, ws.pre.data(), H);
@@ -268,6 +492,14 @@ void backward_part(const ModelConfig& cfg, const float* params, const float* x, 
       const BlockView<float> gw = block_view(blk, dparams);
       const float* S = ws.states[l].data() + static_cast<std::size_t>(dir) * H;
       const float* dS = ws.dstates.data() + static_cast<std::size_t>(dir) * H;
+      if (cfg.cell != Cell::kElman) {
+        backward_gated_block(cfg, blk, w, gw, in, S, dS, B, lengths,
+                             ws.aux[static_cast<std::size_t>(l) * cfg.directions() + dir], ws);
+        continue;
+      }
+      ws.dz.resize(rows * H);
+      ws.carry.resize(static_cast<std::size_t>(B) * H);
+      ws.tmp.resize(static_cast<std::size_t>(B) * H);
       std::fill(ws.carry.begin(), ws.carry.end(), 0.0f);
       for (int n = T - 1; n >= 0; --n) {
         const int t = dir == 0 ? n : T - 1 - n;
@@ -298,18 +530,7 @@ void backward_part(const ModelConfig& cfg, const float* params, const float* x, 
           }
         }
       }
-      // The state each step read (0 before the first): dWh = H_prev^T dZ.
-      for (int b = 0; b < B; ++b) {
-        for (int t = 0; t < T; ++t) {
-          const int tp = prev_step(dir, t, T);
-          float* pr = &ws.prev[(static_cast<std::size_t>(b) * T + t) * H];
-          if (tp < 0) {
-            std::fill_n(pr, H, 0.0f);
-          } else {
-            std::copy_n(S + (static_cast<std::size_t>(b) * T + tp) * C, H, pr);
-          }
-        }
-      }
+      gather_previous_states(S, B, T, H, C, dir, ws.prev);  // dWh = H_prev^T dZ
       gemm(true, false, H, H, static_cast<int>(rows), ws.prev.data(), H, ws.dz.data(), H, 1.0f,
            gw.wh, H);
       gemm(true, false, I, H, static_cast<int>(rows), in, I, ws.dz.data(), H, 1.0f, gw.wx, H);

@@ -22,7 +22,8 @@ struct Part {
   std::vector<std::vector<float>> states;  // per layer: [b, T, C]
   std::vector<float> scores, weights;      // [b, T]: e_t and a_t (attention; 0 on padding)
   std::vector<float> context, y;           // [b, C], [b, O]
-  std::vector<float> pre, z, prev, dz, dstates, dinput, carry, tmp, dc;  // scratch
+  std::vector<std::vector<float>> aux;     // per block (gated cells): [b, T, aux_width * H]
+  std::vector<float> pre, z, prev, dz, dstates, dinput, carry, carry_c, tmp, dc;  // scratch
 };
 
 // The batch is split into parts by sequence, one thread each (threads()), each part running the

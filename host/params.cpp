@@ -1,5 +1,6 @@
 #include "rnnattn/params.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "rnnattn/random.hpp"
@@ -26,9 +27,11 @@ ParamLayout::ParamLayout(const ModelConfig& c)
       b.layer = l;
       b.direction = dir;
       b.input = l == 0 ? d : ctx;
+      b.gates = gates_of(c.cell);
+      b.bias = (c.cell == Cell::kGru ? 2 : 1) * b.gates * h;
       b.wx = add((prefix + "Wx").c_str(), b.input, b.gates * h);
       b.wh = add((prefix + "Wh").c_str(), h, b.gates * h);
-      b.bh = add((prefix + "bh").c_str(), b.gates * h, 1);
+      b.bh = add((prefix + "bh").c_str(), b.bias, 1);
       blocks_.push_back(b);
     }
   }
@@ -56,35 +59,41 @@ void glorot_uniform(Rng& rng, float* w, int fan_in, int fan_out) {
   }
 }
 
-// Orthogonal [n,n]: QR of a standard normal matrix by modified Gram-Schmidt in double. Gram-Schmidt
-// produces R with a positive diagonal, which is exactly Keras' Q * sign(diag(R)) correction.
-// A column that comes out (numerically) dependent is redrawn.
-void orthogonal(Rng& rng, float* w, int n) {
-  std::vector<double> q(static_cast<std::size_t>(n) * n);  // column-major: q[col * n + row]
+// Orthogonal [n, m] with m = g*n (g >= 1): the n orthonormal columns Q of an m x n standard normal
+// matrix (QR by modified Gram-Schmidt in double), transposed, as Keras' Orthogonal does for a wide
+// matrix: orthonormal rows. Gram-Schmidt produces R with a positive diagonal, which is exactly
+// Keras' Q * sign(diag(R)) correction. A column that comes out (numerically) dependent is redrawn.
+// For g = 1 the drawing order is the square case's: Q[row][col] = w[row * n + col].
+void orthogonal(Rng& rng, float* w, int n, int g) {
+  const int m = g * n;                                     // rows of the drawn matrix
+  std::vector<double> q(static_cast<std::size_t>(m) * n);  // column-major: q[col * m + row]
   for (int j = 0; j < n; ++j) {
-    double* col = &q[static_cast<std::size_t>(j) * n];
+    double* col = &q[static_cast<std::size_t>(j) * m];
     for (;;) {
-      for (int i = 0; i < n; ++i) col[i] = rng.normal();
+      for (int i = 0; i < m; ++i) col[i] = rng.normal();
       double norm0 = 0;
-      for (int i = 0; i < n; ++i) norm0 += col[i] * col[i];
+      for (int i = 0; i < m; ++i) norm0 += col[i] * col[i];
       for (int k = 0; k < j; ++k) {
-        const double* qk = &q[static_cast<std::size_t>(k) * n];
+        const double* qk = &q[static_cast<std::size_t>(k) * m];
         double dot = 0;
-        for (int i = 0; i < n; ++i) dot += qk[i] * col[i];
-        for (int i = 0; i < n; ++i) col[i] -= dot * qk[i];
+        for (int i = 0; i < m; ++i) dot += qk[i] * col[i];
+        for (int i = 0; i < m; ++i) col[i] -= dot * qk[i];
       }
       double norm = 0;
-      for (int i = 0; i < n; ++i) norm += col[i] * col[i];
+      for (int i = 0; i < m; ++i) norm += col[i] * col[i];
       if (norm > 1e-20 * norm0 && norm > 0) {
         norm = std::sqrt(norm);
-        for (int i = 0; i < n; ++i) col[i] /= norm;
+        for (int i = 0; i < m; ++i) col[i] /= norm;
         break;
       }
     }
   }
+  // g = 1: w = Q (rows of Q as rows of w); g > 1: w = Q^T [n, m].
   for (int r = 0; r < n; ++r) {
-    for (int c = 0; c < n; ++c)
-      w[r * n + c] = static_cast<float>(q[static_cast<std::size_t>(c) * n + r]);
+    for (int c = 0; c < m; ++c) {
+      w[static_cast<std::size_t>(r) * m + c] = static_cast<float>(
+          g == 1 ? q[static_cast<std::size_t>(c) * m + r] : q[static_cast<std::size_t>(r) * m + c]);
+    }
   }
 }
 
@@ -95,9 +104,11 @@ std::vector<float> init_parameters(const ModelConfig& c, std::uint64_t seed) {
   std::vector<float> p(layout.size(), 0.f);  // biases stay zero
   ParamView<float> v = make_view(layout, p.data());
   Rng rng(seed);
+  const int H = c.hidden_size;
   for (const ParamLayout::Block& b : layout.blocks()) {
-    glorot_uniform(rng, p.data() + b.wx, b.input, c.hidden_size);
-    orthogonal(rng, p.data() + b.wh, c.hidden_size);
+    glorot_uniform(rng, p.data() + b.wx, b.input, b.gates * H);
+    orthogonal(rng, p.data() + b.wh, H, b.gates);
+    if (c.cell == Cell::kLstm) std::fill_n(p.data() + b.bh + H, H, 1.0f);  // unit_forget_bias
   }
   if (c.attention) {
     for (int i = 0; i < c.context_size(); ++i) v.wa[i] = static_cast<float>(0.05 * rng.normal());

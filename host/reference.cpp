@@ -17,12 +17,13 @@ namespace {
 // Everything the forward pass computes for one sequence; backward reuses it.
 template <typename Real>
 struct SequenceState {
-  int length = 0;                    // L: steps 0..L-1 are valid, L..T-1 are padding
-  std::vector<std::vector<Real>> s;  // per layer: [T, C] states (both directions side by side)
-  std::vector<Real> e;               // [T] scores e_t = tanh(s_t . wa + ba[t]) (0 on padding)
-  std::vector<Real> a;               // [T] softmax weights (0 on padding)
-  std::vector<Real> c;               // [C] context (attention) or the final states (plain)
-  std::vector<Real> y;               // [O]
+  int length = 0;                      // L: steps 0..L-1 are valid, L..T-1 are padding
+  std::vector<std::vector<Real>> s;    // per layer: [T, C] states (both directions side by side)
+  std::vector<std::vector<Real>> aux;  // per block: [T, aux_width * H] (gated cells)
+  std::vector<Real> e;                 // [T] scores e_t = tanh(s_t . wa + ba[t]) (0 on padding)
+  std::vector<Real> a;                 // [T] softmax weights (0 on padding)
+  std::vector<Real> c;                 // [C] context (attention) or the final states (plain)
+  std::vector<Real> y;                 // [O]
 };
 
 template <typename Real>
@@ -34,32 +35,51 @@ void forward_sequence(const ModelConfig& cfg, const ParamLayout& layout, const R
   s.s.assign(cfg.layers, std::vector<Real>(static_cast<std::size_t>(T) * C, Real(0)));
 
   // Recurrence of each block over its layer's input, in its direction:
-  //   valid step:  h_t = tanh(in_t Wx + h_prev Wh + bh)
-  //   padding:     h_t = h_prev (the state passes through unchanged)
-  for (const ParamLayout::Block& blk : layout.blocks()) {
+  //   valid step:  the cell (model_math.hpp's cell_forward) on xin = in_t Wx + b and
+  //                rec = h_prev Wh (GRU: + its recurrent bias b'); Elman: h_t = tanh(xin + rec)
+  //   padding:     h_t = h_prev, and the LSTM's c_t = c_prev (the state passes through unchanged)
+  const int A = aux_width(cfg.cell);
+  s.aux.resize(layout.blocks().size());
+  std::vector<Real> xin, rec;
+  for (std::size_t bi = 0; bi < layout.blocks().size(); ++bi) {
+    const ParamLayout::Block& blk = layout.blocks()[bi];
     const BlockView<const Real> w = block_view(blk, params);
-    const int I = blk.input;
+    const int I = blk.input, GH = blk.gates * H;
     const Real* in = blk.layer == 0 ? x : s.s[blk.layer - 1].data();
     const std::size_t in_stride = blk.layer == 0 ? I : C;
     Real* out = s.s[blk.layer].data() + static_cast<std::size_t>(blk.direction) * H;
+    std::vector<Real>& aux = s.aux[bi];
+    aux.assign(static_cast<std::size_t>(T) * A * H, Real(0));
+    xin.assign(GH, Real(0));
+    rec.assign(GH, Real(0));
     for (int n = 0; n < T; ++n) {
       const int t = blk.direction == 0 ? n : T - 1 - n;
       const int tp = prev_step(blk.direction, t, T);
       Real* ht = out + static_cast<std::size_t>(t) * C;
       const Real* hprev = tp < 0 ? nullptr : out + static_cast<std::size_t>(tp) * C;
+      Real* at = aux.data() + static_cast<std::size_t>(t) * A * H;
+      const Real* aprev = tp < 0 ? nullptr : aux.data() + static_cast<std::size_t>(tp) * A * H;
       if (t >= length) {
         for (int j = 0; j < H; ++j) ht[j] = hprev ? hprev[j] : Real(0);
+        for (int j = 0; j < A * H; ++j) at[j] = aprev ? aprev[j] : Real(0);
         continue;
       }
       const Real* it = in + static_cast<std::size_t>(t) * in_stride;
-      for (int j = 0; j < H; ++j) {
+      for (int j = 0; j < GH; ++j) {
+        // Elman and LSTM sum input and recurrent terms in one accumulator (rec stays 0); the
+        // GRU keeps the recurrent one apart, as its reset gate scales part of it.
         Real z = w.bh[j];
-        for (int k = 0; k < I; ++k) z += it[k] * w.wx[static_cast<std::size_t>(k) * H + j];
+        for (int k = 0; k < I; ++k) z += it[k] * w.wx[static_cast<std::size_t>(k) * GH + j];
+        Real r = cfg.cell == Cell::kGru ? w.bh[GH + j] : Real(0);
+        Real& acc = cfg.cell == Cell::kGru ? r : z;
         if (hprev) {
-          for (int k = 0; k < H; ++k) z += hprev[k] * w.wh[static_cast<std::size_t>(k) * H + j];
+          for (int k = 0; k < H; ++k) acc += hprev[k] * w.wh[static_cast<std::size_t>(k) * GH + j];
         }
-        ht[j] = std::tanh(z);
+        xin[j] = z;
+        rec[j] = r;
       }
+      const Real* cprev = aprev && cfg.cell == Cell::kLstm ? aprev + 4 * H : nullptr;
+      cell_forward(cfg.cell, H, xin.data(), rec.data(), hprev, cprev, ht, at);
     }
   }
   const std::vector<Real>& top = s.s[cfg.layers - 1];
@@ -142,7 +162,7 @@ void reference_backward(const ModelConfig& cfg, const Real* params, const Real* 
   const int C = cfg.context_size();
 
   SequenceState<Real> s;
-  std::vector<Real> dc(C), dout, din, carry(H), dz(H);
+  std::vector<Real> dc(C), dout, din, carry(H), carry_c(H), dh(H), direct(H), d_in, d_rec;
   for (int b = 0; b < batch; ++b) {
     const Real* xb = x + static_cast<std::size_t>(b) * T * D;
     const int L = length_of(cfg, lengths, b);
@@ -189,19 +209,26 @@ void reference_backward(const ModelConfig& cfg, const Real* params, const Real* 
     }
 
     // BPTT, layer by layer from the top, each block against its direction:
-    //   valid step:  dz_t = (dout_t + carry) (1 - h_t^2); carry = dz_t Wh^T; din_t += dz_t Wx^T
-    //   padding:     carry = dout_t + carry (the state passed through unchanged)
+    //   valid step:  dh = dout_t + carry; the cell's backward gives d_in (dL/dxin), d_rec
+    //                (dL/drec) and its direct path to h_prev; carry = d_rec Wh^T + direct;
+    //                din_t += d_in Wx^T (the LSTM's carry_c = dL/dc through the forget gate)
+    //   padding:     carry = dout_t + carry (the state passed through unchanged; carry_c too)
     for (int l = cfg.layers - 1; l >= 0; --l) {
       const int I = l == 0 ? D : C;
       const Real* in = l == 0 ? xb : s.s[l - 1].data();
       din.assign(static_cast<std::size_t>(T) * I, Real(0));
       for (int dir = 0; dir < cfg.directions(); ++dir) {
         const ParamLayout::Block& blk = layout.block(l, dir);
+        const int GH = blk.gates * H, A = aux_width(cfg.cell);
         const BlockView<const Real> w = block_view(blk, params);
         const BlockView<Real> gw = block_view(blk, dparams);
         const Real* hs = s.s[l].data() + static_cast<std::size_t>(dir) * H;
+        const Real* aux = s.aux[static_cast<std::size_t>(l) * cfg.directions() + dir].data();
         const Real* douts = dout.data() + static_cast<std::size_t>(dir) * H;
         std::fill(carry.begin(), carry.end(), Real(0));
+        std::fill(carry_c.begin(), carry_c.end(), Real(0));
+        d_in.resize(GH);
+        d_rec.resize(GH);
         for (int n = T - 1; n >= 0; --n) {
           const int t = dir == 0 ? n : T - 1 - n;
           const Real* dht = douts + static_cast<std::size_t>(t) * C;
@@ -212,25 +239,35 @@ void reference_backward(const ModelConfig& cfg, const Real* params, const Real* 
           const int tp = prev_step(dir, t, T);
           const Real* ht = hs + static_cast<std::size_t>(t) * C;
           const Real* hprev = tp < 0 ? nullptr : hs + static_cast<std::size_t>(tp) * C;
+          const Real* at = aux + static_cast<std::size_t>(t) * A * H;
+          const Real* cprev = tp < 0 || cfg.cell != Cell::kLstm
+                                  ? nullptr
+                                  : aux + static_cast<std::size_t>(tp) * A * H + 4 * H;
           const Real* it = in + static_cast<std::size_t>(t) * I;
-          for (int j = 0; j < H; ++j) dz[j] = (dht[j] + carry[j]) * (Real(1) - ht[j] * ht[j]);
-          for (int j = 0; j < H; ++j) {
-            gw.bh[j] += dz[j];
+          for (int j = 0; j < H; ++j) dh[j] = dht[j] + carry[j];
+          cell_backward(cfg.cell, H, ht, at, hprev, cprev, dh.data(), carry_c.data(), d_in.data(),
+                        d_rec.data(), direct.data());
+          for (int j = 0; j < GH; ++j) {
+            gw.bh[j] += d_in[j];
+            if (cfg.cell == Cell::kGru) gw.bh[GH + j] += d_rec[j];
             if (hprev) {
               for (int k = 0; k < H; ++k)
-                gw.wh[static_cast<std::size_t>(k) * H + j] += hprev[k] * dz[j];
+                gw.wh[static_cast<std::size_t>(k) * GH + j] += hprev[k] * d_rec[j];
             }
-            for (int k = 0; k < I; ++k) gw.wx[static_cast<std::size_t>(k) * H + j] += it[k] * dz[j];
+            for (int k = 0; k < I; ++k)
+              gw.wx[static_cast<std::size_t>(k) * GH + j] += it[k] * d_in[j];
           }
           for (int k = 0; k < H; ++k) {
             Real acc = 0;
-            for (int j = 0; j < H; ++j) acc += dz[j] * w.wh[static_cast<std::size_t>(k) * H + j];
-            carry[k] = acc;
+            for (int j = 0; j < GH; ++j)
+              acc += d_rec[j] * w.wh[static_cast<std::size_t>(k) * GH + j];
+            carry[k] = acc + direct[k];
           }
           Real* dit = &din[static_cast<std::size_t>(t) * I];
           for (int k = 0; k < I; ++k) {
             Real acc = 0;
-            for (int j = 0; j < H; ++j) acc += dz[j] * w.wx[static_cast<std::size_t>(k) * H + j];
+            for (int j = 0; j < GH; ++j)
+              acc += d_in[j] * w.wx[static_cast<std::size_t>(k) * GH + j];
             dit[k] += acc;
           }
         }

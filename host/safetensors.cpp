@@ -38,7 +38,19 @@ struct Slot {
                                               // an addend to `add_to` (bias_hh)
   bool transposed = false;                    // file [rows, cols] = buffer [cols, rows]^T
   std::size_t add_to = ParamLayout::kAbsent;
+  // The GRU's gates: the file's rows are PyTorch's gates r, z, n, the buffer's columns Keras'
+  // z, r, h; gate_size = H there (0: rows map one to one).
+  int gate_size = 0;
   std::size_t size() const { return static_cast<std::size_t>(rows) * std::max(cols, 1); }
+  // The buffer's index (from offset) of file element [row][k].
+  std::size_t index(int row, int k) const {
+    if (gate_size) {
+      static constexpr int kSwap[3] = {1, 0, 2};  // r <-> z; its own inverse
+      row = kSwap[row / gate_size] * gate_size + row % gate_size;
+    }
+    return transposed ? static_cast<std::size_t>(k) * rows + row
+                      : static_cast<std::size_t>(row) * std::max(cols, 1) + k;
+  }
   std::vector<std::int64_t> shape() const {
     return cols ? std::vector<std::int64_t>{rows, cols} : std::vector<std::int64_t>{rows};
   }
@@ -53,12 +65,19 @@ std::vector<Slot> slots(const ModelConfig& c) {
   const ParamLayout layout(c);
   const int H = c.hidden_size, C = c.context_size();
   std::vector<Slot> out;
+  // PyTorch's nn.RNN / nn.LSTM / nn.GRU names; LSTM gates i, f, g, o are Keras' i, f, c, o.
+  const int gru = c.cell == Cell::kGru ? H : 0;
   for (const ParamLayout::Block& b : layout.blocks()) {
     const std::string s = suffix(b);
-    out.push_back({"weight_ih" + s, b.gates * H, b.input, b.wx, true});
-    out.push_back({"weight_hh" + s, b.gates * H, H, b.wh, true});
-    out.push_back({"bias_ih" + s, b.gates * H, 0, b.bh, false});
-    out.push_back({"bias_hh" + s, b.gates * H, 0, ParamLayout::kAbsent, false, b.bh});
+    const int GH = b.gates * H;
+    out.push_back({"weight_ih" + s, GH, b.input, b.wx, true, ParamLayout::kAbsent, gru});
+    out.push_back({"weight_hh" + s, GH, H, b.wh, true, ParamLayout::kAbsent, gru});
+    out.push_back({"bias_ih" + s, GH, 0, b.bh, false, ParamLayout::kAbsent, gru});
+    if (gru) {  // the GRU's recurrent bias is its own tensor (reset_after)
+      out.push_back({"bias_hh" + s, GH, 0, b.bh + GH, false, ParamLayout::kAbsent, gru});
+    } else {
+      out.push_back({"bias_hh" + s, GH, 0, ParamLayout::kAbsent, false, b.bh});
+    }
   }
   if (c.attention) {
     out.push_back({"attention.weight", C, 0, layout.wa, false});
@@ -77,9 +96,7 @@ std::vector<float> gather(const Slot& s, const std::vector<float>& params) {
   for (int r = 0; r < s.rows; ++r) {
     for (int k = 0; k < std::max(s.cols, 1); ++k) {
       // file[r][k] = buffer[k][r] for a transposed matrix (the buffer is [cols, rows]).
-      v[static_cast<std::size_t>(r) * std::max(s.cols, 1) + k] =
-          s.transposed ? p[static_cast<std::size_t>(k) * s.rows + r]
-                       : p[static_cast<std::size_t>(r) * std::max(s.cols, 1) + k];
+      v[static_cast<std::size_t>(r) * std::max(s.cols, 1) + k] = p[s.index(r, k)];
     }
   }
   return v;
@@ -94,7 +111,7 @@ json metadata_of(const Checkpoint& ck) {
   json m = {
       {"rnnattn_version", std::to_string(kVersionMajor) + "." + std::to_string(kVersionMinor) +
                               "." + std::to_string(kVersionPatch)},
-      {"cell", "elman"},
+      {"cell", to_string(c.cell)},
       {"nonlinearity", "tanh"},
       {"input_size", c.input_size},
       {"hidden_size", c.hidden_size},
@@ -360,11 +377,22 @@ Checkpoint import_safetensors(const std::string& path, const SafetensorsImport& 
   Checkpoint ck;
   ModelConfig& c = ck.model.config;
 
-  // The structure, from the tensors' names and shapes.
+  // The structure, from the tensors' names and shapes: weight_hh_l0 is [G*H, H], G the gates
+  // (1 nn.RNN, 4 nn.LSTM, 3 nn.GRU).
   const Tensor& ih0 = r.tensor("weight_ih_l0");
+  const Tensor& hh0 = r.tensor("weight_hh_l0");
   if (ih0.shape.size() != 2)
-    r.fail("weight_ih_l0: shape " + Reader::shape_text(ih0.shape) + ", expected [H, D]");
-  c.hidden_size = static_cast<int>(std::min<std::int64_t>(ih0.shape[0], 1 << 20));
+    r.fail("weight_ih_l0: shape " + Reader::shape_text(ih0.shape) + ", expected [G*H, D]");
+  if (hh0.shape.size() != 2 || hh0.shape[1] < 1 || hh0.shape[0] % hh0.shape[1] != 0) {
+    r.fail("weight_hh_l0: shape " + Reader::shape_text(hh0.shape) + ", expected [G*H, H]");
+  }
+  const std::int64_t gates = hh0.shape[0] / hh0.shape[1];
+  if (gates != 1 && gates != 3 && gates != 4) {
+    r.fail("weight_hh_l0: shape " + Reader::shape_text(hh0.shape) + " has " +
+           std::to_string(gates) + " gates: 1 (RNN), 4 (LSTM) or 3 (GRU) expected");
+  }
+  c.cell = gates == 4 ? Cell::kLstm : gates == 3 ? Cell::kGru : Cell::kElman;
+  c.hidden_size = static_cast<int>(std::min<std::int64_t>(hh0.shape[1], 1 << 20));
   c.input_size = static_cast<int>(std::min<std::int64_t>(ih0.shape[1], 1 << 20));
   c.layers = 0;
   while (c.layers < 64 && r.has("weight_ih_l" + std::to_string(c.layers))) ++c.layers;
@@ -382,9 +410,10 @@ Checkpoint import_safetensors(const std::string& path, const SafetensorsImport& 
   if (described) {
     m = json::parse(meta_it->second, nullptr, false);
     if (m.is_discarded() || !m.is_object()) r.fail("the rnnattn metadata is not a JSON object");
-    if (field<std::string>(r, m, "cell") != "elman" ||
+    if (field<std::string>(r, m, "cell") != to_string(c.cell) ||
         field<std::string>(r, m, "nonlinearity") != "tanh") {
-      r.fail("the recurrent cell is not rnnattn's Elman cell with tanh");
+      r.fail("the metadata's cell (" + field<std::string>(r, m, "cell") +
+             ") is not the tensors' (" + to_string(c.cell) + ", with tanh)");
     }
     c.steps = field<int>(r, m, "steps");
     try {
@@ -468,8 +497,7 @@ Checkpoint import_safetensors(const std::string& path, const SafetensorsImport& 
     for (int row = 0; row < s.rows; ++row) {
       for (int k = 0; k < cols; ++k) {
         const float x = v[static_cast<std::size_t>(row) * cols + k];
-        float& p = ck.model.params[to + (s.transposed ? static_cast<std::size_t>(k) * s.rows + row
-                                                      : static_cast<std::size_t>(row) * cols + k)];
+        float& p = ck.model.params[to + s.index(row, k)];
         p = s.offset == ParamLayout::kAbsent ? p + x : x;  // bias_hh adds to bias_ih
       }
     }

@@ -101,6 +101,11 @@ struct Handle::Impl {
   Impl(const ModelConfig& c, cudaStream_t s, cublasHandle_t h, Path p)
       : config(c), path(p), stream(s), cublas(h), owns_cublas(h == nullptr) {
     config.validate();
+    if (config.cell != Cell::kElman) {
+      throw InvalidArgument(std::string("cell ") + to_string(config.cell) +
+                            ": the CUDA kernels have the Elman cell only so far (the gated "
+                            "cells run on the CPU: --device cpu)");
+    }
     if (config.hidden_size > kMaxHidden) {
       throw InvalidArgument("the CUDA backend supports H <= " + std::to_string(kMaxHidden) +
                             ", got H = " + std::to_string(config.hidden_size) +

@@ -130,6 +130,12 @@ TEST_F(CheckpointTest, ChecksumIsStandardFnv1aOfTheBody) {
   EXPECT_EQ(stored, fnv1a64(good.data(), good.size() - 8));
 }
 
+// The checksum of a file whose bytes a test has changed, recomputed.
+void refix_checksum(std::string& f) {
+  const std::uint64_t h = fnv1a64(f.data(), f.size() - 8);
+  std::memcpy(&f[f.size() - 8], &h, 8);
+}
+
 // A file of an older version made from a version 5 file of a one-layer model without input
 // columns: version 4 has no training record (32 bytes before n, after the input-column count F);
 // version 3 no structure fields either (8 bytes after the model flags); versions 1 and 2 no
@@ -137,7 +143,7 @@ TEST_F(CheckpointTest, ChecksumIsStandardFnv1aOfTheBody) {
 // length-prefixed strings); version 1 also started its checksum from another basis.
 std::string older_file(std::string v3, std::uint32_t version, const Checkpoint& ck) {
   const std::size_t f_at = 88 + 4 + ck.data_source.size() + 4 + ck.column.size();
-  v3.erase(f_at + 4, 32);
+  if (version <= 4) v3.erase(f_at + 4, 32);
   if (version <= 3) v3.erase(32, 8);
   if (version <= 2) v3.erase(f_at - 8, 4);
   std::memcpy(&v3[8], &version, 4);
@@ -150,9 +156,9 @@ std::string older_file(std::string v3, std::uint32_t version, const Checkpoint& 
   return v3;
 }
 
-TEST_F(CheckpointTest, VersionsOneToFourAreStillRead) {
+TEST_F(CheckpointTest, VersionsOneToFiveAreStillRead) {
   const std::string v3 = slurp(path_);
-  for (std::uint32_t version : {1u, 2u, 3u, 4u}) {
+  for (std::uint32_t version : {1u, 2u, 3u, 4u, 5u}) {
     SCOPED_TRACE(version);
     spit(path_, older_file(v3, version, ck_));
     const Checkpoint r = load_checkpoint(path_);
@@ -161,8 +167,17 @@ TEST_F(CheckpointTest, VersionsOneToFourAreStillRead) {
     EXPECT_EQ(r.column, "SUNACTIVITY");
     EXPECT_TRUE(r.features.empty());
     EXPECT_EQ(r.model.config, ck_.model.config);  // one forward layer
-    EXPECT_FALSE(r.training.recorded);
+    EXPECT_EQ(r.training.recorded, version == 5 && ck_.training.recorded);
   }
+  // Version 5 knew the Elman cell only: a cell byte of 1 there is refused; version 6 reads it.
+  std::string v5 = older_file(v3, 5, ck_);
+  v5[8 + 4 + 16 + 4 + 4 + 1] = 1;  // the cell byte, after D H T O, the flags, L, bidirectional
+  refix_checksum(v5);
+  expect_refused(v5, "recurrent cell 1 is not one format version 5 knows");
+  std::string v6 = v3;
+  v6[8 + 4 + 16 + 4 + 4 + 1] = 7;
+  refix_checksum(v6);
+  expect_refused(v6, "recurrent cell 7");
   // A version 1 header with a version 2 checksum is refused.
   std::string mixed = older_file(v3, 2, ck_);
   mixed[8] = 1;

@@ -165,6 +165,32 @@ TEST_F(Cli, LibrarySeedMatchesTheCommandLine) {
   EXPECT_EQ(cli_mse, lib_mse);
 }
 
+// --cell lstm|gru trains, saves (format version 6), inspects and predicts on the CPU; the CUDA
+// paths refuse it by name before any work, and --resume takes the cell from the checkpoint.
+TEST_F(Cli, GatedCellsTrainSaveAndPredict) {
+  for (const std::string cell : {"lstm", "gru"}) {
+    SCOPED_TRACE(cell);
+    const Result t =
+        run("train --cell " + cell +
+            " --hidden 3 --epochs 2 --batch 32 --device cpu --save m.bin --json r.json");
+    ASSERT_EQ(t.code, 0) << t.err;
+    EXPECT_NE(t.out.find("cell=" + cell), std::string::npos) << t.out;
+    const Result i = run("inspect --model m.bin");
+    EXPECT_NE(i.out.find("format version 6"), std::string::npos) << i.out;
+    EXPECT_NE(i.out.find("cell=" + cell), std::string::npos) << i.out;
+    EXPECT_NE(i.out.find(cell == "lstm" ? "Wx [1,12]" : "Wx [1,9]"), std::string::npos) << i.out;
+    const Result p = run("predict --model m.bin --data fib --device cpu");
+    EXPECT_EQ(p.code, 0) << p.err;
+    const Result r = run("train --resume m.bin --epochs 3 --device cpu");
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("cell=" + cell), std::string::npos) << r.out;
+    expect_refused("train --cell " + cell + " --device cuda",
+                   {"--device cuda has the Elman cell only so far; cell " + cell});
+    expect_refused("train --resume m.bin --epochs 4 --cell elman", {"drop --cell"});
+  }
+  expect_refused("train --cell lstn", {"unknown cell 'lstn' (expected elman, lstm or gru)"});
+}
+
 // --seeds and --compare on the CPU with several threads run their runs side by side, one thread
 // each: the same lines and numbers, in the same order, as one run at a time on one thread.
 TEST_F(Cli, RunsSideBySideMatchOneAtATime) {
@@ -564,7 +590,8 @@ TEST_F(Cli, SentimentCompareReportsAccuracy) {
   ASSERT_EQ(r.code, 0) << r.err;
   for (const char* want :
        {"41 windows of T=24 (30 train, 11 test, generated, lengths 7..24)", "| plain | 1 |",
-        "| attention | 1 |", "| bi-attention | 1 |", "test accuracy min / median / max",
+        "| attention | 1 |", "| bi-attention | 1 |", "| bi-lstm-attn | 1 |",
+        "loss=bce bidirectional cell=lstm", "test accuracy min / median / max",
         "| majority class (baseline) |", "loss=bce bidirectional"}) {
     EXPECT_NE(r.out.find(want), std::string::npos) << want << " missing from:\n" << r.out;
   }

@@ -22,11 +22,12 @@ struct FastCase {
   int B, T, D, H, O, layers;
   bool bidirectional, attention, lengths;
   Activation head;
+  Cell cell = Cell::kElman;
   std::string name() const {
     return "B" + std::to_string(B) + "_T" + std::to_string(T) + "_D" + std::to_string(D) + "_H" +
            std::to_string(H) + "_O" + std::to_string(O) + "_L" + std::to_string(layers) +
            (bidirectional ? "_bi" : "") + (attention ? "_attn" : "_plain") +
-           (lengths ? "_lengths" : "") + "_" + to_string(head);
+           (lengths ? "_lengths" : "") + "_" + to_string(head) + "_" + to_string(cell);
   }
 };
 
@@ -42,6 +43,15 @@ std::vector<FastCase> fast_cases() {
       {2, 4, 5, 9, 2, 3, true, false, true, A::kLinear},        // 3 bidirectional layers, plain
       {33, 12, 16, 32, 1, 1, false, true, false, A::kSigmoid},  // a batch past 32
       {17, 30, 8, 64, 1, 2, true, true, true, A::kTanh},        // larger, everything
+      // The gated cells over the same kinds of edges.
+      {1, 1, 1, 1, 1, 1, false, true, false, A::kTanh, Cell::kLstm},
+      {1, 1, 1, 1, 1, 1, false, false, false, A::kTanh, Cell::kGru},
+      {5, 7, 3, 15, 1, 1, false, true, true, A::kSigmoid, Cell::kLstm},
+      {6, 6, 4, 8, 1, 1, true, true, true, A::kTanh, Cell::kGru},
+      {4, 9, 1, 17, 3, 2, false, true, false, A::kTanh, Cell::kLstm},
+      {2, 4, 5, 9, 2, 3, true, false, true, A::kLinear, Cell::kGru},
+      {33, 12, 16, 32, 1, 1, false, true, false, A::kSigmoid, Cell::kGru},
+      {17, 30, 8, 64, 1, 2, true, true, true, A::kTanh, Cell::kLstm},
   };
 }
 
@@ -58,6 +68,7 @@ TEST_P(FastVsReference, ForwardAndEveryGradient) {
   cfg.bidirectional = k.bidirectional;
   cfg.attention = k.attention;
   cfg.head = k.head;
+  cfg.cell = k.cell;
   const std::size_t n = ParamLayout(cfg).size(), xs = static_cast<std::size_t>(k.B) * k.T * k.D;
   // Fresh random inputs per case; weights wide enough that the tanh is not linear, yet with a
   // recurrent spectral radius below 1 (|w| <= 1.5 / sqrt(H)), so that float32 rounding is not
@@ -210,15 +221,19 @@ TEST(FastCpu, TrainerFollowsTheReferenceTrainer) {
   cfg.head = Activation::kSigmoid;
   cfg.loss = Loss::kBce;
   cfg.bidirectional = true;
-  Model f = make_model(cfg, 2), r = make_model(cfg, 2);
   opt.batch_size = 32;
   opt.epochs = 3;
-  const TrainHistory hf = fit(*make_backend(Device::kCpu), f, s.train, opt);
-  const TrainHistory hr = fit(*make_backend(Device::kReference), r, s.train, opt);
-  for (std::size_t e = 0; e < hf.epoch_loss.size(); ++e) {
-    EXPECT_NEAR(hf.epoch_loss[e], hr.epoch_loss[e], 1e-5 * hr.epoch_loss[e]) << "epoch " << e;
+  for (Cell cell : {Cell::kElman, Cell::kLstm, Cell::kGru}) {
+    SCOPED_TRACE(to_string(cell));
+    cfg.cell = cell;
+    Model f = make_model(cfg, 2), r = make_model(cfg, 2);
+    const TrainHistory hf = fit(*make_backend(Device::kCpu), f, s.train, opt);
+    const TrainHistory hr = fit(*make_backend(Device::kReference), r, s.train, opt);
+    for (std::size_t e = 0; e < hf.epoch_loss.size(); ++e) {
+      EXPECT_NEAR(hf.epoch_loss[e], hr.epoch_loss[e], 1e-5 * hr.epoch_loss[e]) << "epoch " << e;
+    }
+    EXPECT_TRUE(test::all_close("params after 9 Adam steps", f.params, r.params, 1e-4, 1e-4));
   }
-  EXPECT_TRUE(test::all_close("params after 9 Adam steps", f.params, r.params, 1e-4, 1e-4));
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Parameter layout and Keras-default initialisation.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "rnnattn/error.hpp"
@@ -71,6 +72,47 @@ TEST(Params, KerasInitialisation) {
   // Reproducible from the seed, and different for another seed.
   EXPECT_EQ(init_parameters(cfg, 42), p);
   EXPECT_NE(init_parameters(cfg, 43), p);
+}
+
+// The gated cells as Keras initialises them: Wx [D, G*H] glorot over fan_out = G*H, Wh [H, G*H]
+// orthogonal with orthonormal rows (Keras' Orthogonal for a wide matrix), biases zero but the
+// LSTM's forget gate (unit_forget_bias); the GRU's bias holds an input and a recurrent part.
+TEST(Params, GatedCellsAsKerasInitialisesThem) {
+  for (Cell cell : {Cell::kLstm, Cell::kGru}) {
+    SCOPED_TRACE(to_string(cell));
+    ModelConfig cfg;
+    cfg.input_size = 3;
+    cfg.hidden_size = 8;
+    cfg.cell = cell;
+    const int G = gates_of(cell), H = 8, GH = G * H;
+    const ParamLayout l(cfg);
+    const ParamLayout::Block& b = l.block(0, 0);
+    EXPECT_EQ(b.gates, G);
+    EXPECT_EQ(b.bias, cell == Cell::kGru ? 2 * GH : GH);
+    EXPECT_EQ(l.size(), static_cast<std::size_t>(3 * GH + H * GH + b.bias + H + 20 + H + 1));
+    const std::vector<float> p = init_parameters(cfg, 7);
+    const double lx = std::sqrt(6.0 / (3 + GH));
+    double max_x = 0;
+    for (int i = 0; i < 3 * GH; ++i) max_x = std::max(max_x, std::fabs(double(p[b.wx + i])));
+    EXPECT_LE(max_x, lx);
+    EXPECT_GT(max_x, 0.7 * lx);  // drawn over the whole range, not the Elman's wider one
+    for (int r1 = 0; r1 < H; ++r1) {
+      for (int r2 = 0; r2 < H; ++r2) {
+        double dot = 0;
+        for (int k = 0; k < GH; ++k) dot += double(p[b.wh + r1 * GH + k]) * p[b.wh + r2 * GH + k];
+        EXPECT_NEAR(dot, r1 == r2 ? 1.0 : 0.0, 1e-5) << r1 << "," << r2;
+      }
+    }
+    for (int j = 0; j < b.bias; ++j) {
+      const bool forget = cell == Cell::kLstm && j >= H && j < 2 * H;
+      EXPECT_EQ(p[b.bh + j], forget ? 1.0f : 0.0f) << j;
+    }
+  }
+  EXPECT_EQ(parse_cell("gru"), Cell::kGru);
+  EXPECT_THROW(parse_cell("rnn"), InvalidArgument);
+  ModelConfig bad;
+  bad.cell = static_cast<Cell>(9);
+  EXPECT_THROW(bad.validate(), InvalidArgument);
 }
 
 TEST(Params, ConfigValidationNamesTheField) {

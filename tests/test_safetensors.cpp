@@ -187,45 +187,59 @@ TEST_F(Safetensors, TheFileHoldsPyTorchsLayout) {
   EXPECT_NE(header.find("\"format\":\"pt\""), std::string::npos);
 }
 
-// tests/data/torch_rnn.safetensors: nn.RNN(2, 3, num_layers=2, bidirectional=True) with
-// attention and a tanh head, saved by safetensors.torch.save_file; torch_rnn_expected.txt holds a
-// seeded input and PyTorch's output for it (tools/torch_safetensors.py fixture regenerates both).
-TEST_F(Safetensors, ReadsAFileWrittenByPyTorch) {
+// tests/data/torch_{rnn,lstm,gru}.safetensors: nn.RNN / nn.LSTM / nn.GRU(2, 3, num_layers=2,
+// bidirectional=True) with attention and a tanh head, saved by safetensors.torch.save_file;
+// torch_*_expected.txt holds a seeded input and PyTorch's output for it (tools/torch_safetensors.py
+// fixture regenerates them). The gated files check the equations and the gate orders (PyTorch's
+// LSTM i, f, g, o; GRU r, z, n, mapped to Keras' z, r, h) against PyTorch itself.
+TEST_F(Safetensors, ReadsFilesWrittenByPyTorch) {
   const std::string dir = std::string(RNNATTN_SOURCE_DIR) + "/tests/data/";
-  const Checkpoint ck = import_safetensors(dir + "torch_rnn.safetensors");
-  const ModelConfig& c = ck.model.config;
-  EXPECT_EQ(c.layers, 2);
-  EXPECT_TRUE(c.bidirectional);
-  EXPECT_EQ(c.input_size, 2);
-  EXPECT_EQ(c.hidden_size, 3);
-  EXPECT_EQ(c.steps, 5);
-  EXPECT_TRUE(c.attention);
-  EXPECT_EQ(c.head, Activation::kTanh);
-  EXPECT_TRUE(ck.data_source.empty());
-  EXPECT_EQ(ck.scaler.min, 0.0);
-  EXPECT_EQ(ck.scaler.max, 1.0);
+  for (const auto& [name, cell] : {std::pair<std::string, Cell>{"rnn", Cell::kElman},
+                                   {"lstm", Cell::kLstm},
+                                   {"gru", Cell::kGru}}) {
+    SCOPED_TRACE(name);
+    const Checkpoint ck = import_safetensors(dir + "torch_" + name + ".safetensors");
+    const ModelConfig& c = ck.model.config;
+    EXPECT_EQ(c.cell, cell);
+    EXPECT_EQ(c.layers, 2);
+    EXPECT_TRUE(c.bidirectional);
+    EXPECT_EQ(c.input_size, 2);
+    EXPECT_EQ(c.hidden_size, 3);
+    EXPECT_EQ(c.steps, 5);
+    EXPECT_TRUE(c.attention);
+    EXPECT_EQ(c.head, Activation::kTanh);
+    EXPECT_TRUE(ck.data_source.empty());
+    EXPECT_EQ(ck.scaler.min, 0.0);
+    EXPECT_EQ(ck.scaler.max, 1.0);
 
-  std::ifstream in(dir + "torch_rnn_expected.txt");
-  std::string line;
-  while (in.peek() == '#') std::getline(in, line);
-  int B, T, D;
-  in >> B >> T >> D;
-  ASSERT_EQ(T, 5);
-  std::vector<float> x(static_cast<std::size_t>(B) * T * D), want(B);
-  for (float& v : x) in >> v;
-  for (float& v : want) in >> v;
-  ASSERT_TRUE(in) << "could not read torch_rnn_expected.txt";
-  std::vector<float> y(B, NAN);
-  make_backend(Device::kCpu)
-      ->forward(c, ck.model.params.data(), x.data(), B, y.data(), nullptr, nullptr);
-  // float32 on both sides, different orders of summation (PyTorch adds its two biases inside the
-  // step): a few ulps of a value near 0.5.
-  EXPECT_TRUE(test::all_close("y", y, want, 1e-5, 1e-5));
-  std::vector<double> xd(x.begin(), x.end()), pd(ck.model.params.begin(), ck.model.params.end()),
-      yd(B);
-  reference_forward<double>(c, pd.data(), xd.data(), B, yd.data());
-  EXPECT_TRUE(test::all_close("y (double reference)", std::vector<float>(yd.begin(), yd.end()),
-                              want, 1e-5, 1e-5));
+    std::ifstream in(dir + "torch_" + name + "_expected.txt");
+    std::string line;
+    while (in.peek() == '#') std::getline(in, line);
+    int B, T, D;
+    in >> B >> T >> D;
+    ASSERT_EQ(T, 5);
+    std::vector<float> x(static_cast<std::size_t>(B) * T * D), want(B);
+    for (float& v : x) in >> v;
+    for (float& v : want) in >> v;
+    ASSERT_TRUE(in) << "could not read torch_" << name << "_expected.txt";
+    std::vector<float> y(B, NAN);
+    make_backend(Device::kCpu)
+        ->forward(c, ck.model.params.data(), x.data(), B, y.data(), nullptr, nullptr);
+    // float32 on both sides, different orders of summation (PyTorch adds its two biases inside
+    // the step): a few ulps of a value near 0.5.
+    EXPECT_TRUE(test::all_close("y", y, want, 1e-5, 1e-5));
+    std::vector<double> xd(x.begin(), x.end()), pd(ck.model.params.begin(), ck.model.params.end()),
+        yd(B);
+    reference_forward<double>(c, pd.data(), xd.data(), B, yd.data());
+    EXPECT_TRUE(test::all_close("y (double reference)", std::vector<float>(yd.begin(), yd.end()),
+                                want, 1e-5, 1e-5));
+    // Exported again, the file holds PyTorch's tensors, bit for bit.
+    const std::string again = path_ + "." + name;
+    export_safetensors(again, ck);
+    const Checkpoint back = import_safetensors(again);
+    EXPECT_EQ(back.model.params, ck.model.params);
+    EXPECT_EQ(back.model.config, c);
+  }
 }
 
 TEST_F(Safetensors, PyTorchFilesTakeOptionsForWhatTheyCannotSay) {
@@ -310,7 +324,15 @@ TEST_F(Safetensors, MalformedFilesAreRefused) {
   p = parts();
   p[1].bytes = f32({1, 2, 3, 4, 5, 6});
   p[1].shape = "[2,3]";
-  expect_refused(make_file(p), "weight_hh_l0: shape [2,3], expected [2,2]", o);
+  expect_refused(make_file(p), "weight_hh_l0: shape [2,3], expected [G*H, H]", o);
+  p = parts();  // 3 gates (a GRU's weight_hh) beside an RNN's weight_ih: the shapes disagree
+  p[1].bytes = f32(std::vector<float>(12, 0.5f));
+  p[1].shape = "[6,2]";
+  expect_refused(make_file(p), "weight_ih_l0: shape [2,1], expected [6,1]", o);
+  p = parts();  // 2 gates: no such cell
+  p[1].bytes = f32(std::vector<float>(8, 0.5f));
+  p[1].shape = "[4,2]";
+  expect_refused(make_file(p), "has 2 gates", o);
   p = parts();
   p[2].dtype = "I64";
   p[2].bytes += std::string(8, '\0');
@@ -329,7 +351,7 @@ TEST_F(Safetensors, MalformedFilesAreRefused) {
   expect_refused(make_file(p), "weight_hh_l0: value 1 is nan", o);
   p = parts();
   expect_refused(make_file(p, "\"__metadata__\":{\"rnnattn\":\"{\\\"cell\\\":\\\"lstm\\\"}\"}"),
-                 "not rnnattn's Elman cell", o);
+                 "the metadata's cell (lstm) is not the tensors' (elman", o);
 }
 
 }  // namespace

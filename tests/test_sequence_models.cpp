@@ -28,22 +28,25 @@ struct StructureCase {
   bool bidirectional;
   bool attention;
   bool lengths;
+  Cell cell = Cell::kElman;
 };
 
 std::string structure_name(const ::testing::TestParamInfo<StructureCase>& info) {
   const StructureCase& c = info.param;
   std::ostringstream n;
-  n << "L" << c.layers << (c.bidirectional ? "_bidir" : "_fwd")
+  n << to_string(c.cell) << "_L" << c.layers << (c.bidirectional ? "_bidir" : "_fwd")
     << (c.attention ? "_attn" : "_plain") << (c.lengths ? "_lengths" : "_full");
   return n.str();
 }
 
 std::vector<StructureCase> structure_cases() {
   std::vector<StructureCase> cases;
-  for (int layers : {1, 2, 3}) {
-    for (bool bidir : {false, true}) {
-      for (bool attn : {true, false}) {
-        for (bool len : {false, true}) cases.push_back({layers, bidir, attn, len});
+  for (Cell cell : {Cell::kElman, Cell::kLstm, Cell::kGru}) {
+    for (int layers : {1, 2, 3}) {
+      for (bool bidir : {false, true}) {
+        for (bool attn : {true, false}) {
+          for (bool len : {false, true}) cases.push_back({layers, bidir, attn, len, cell});
+        }
       }
     }
   }
@@ -59,6 +62,7 @@ ModelConfig small_config(const StructureCase& c) {
   cfg.layers = c.layers;
   cfg.bidirectional = c.bidirectional;
   cfg.attention = c.attention;
+  cfg.cell = c.cell;
   cfg.head = Activation::kLinear;
   return cfg;
 }

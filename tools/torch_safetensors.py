@@ -4,11 +4,12 @@ torch and safetensors are installed (pip install torch safetensors; never a buil
 dependency of rnnattn).
 
   tools/torch_safetensors.py fixture
-      Regenerates the test fixture: a model built in PyTorch (nn.RNN, two layers, bidirectional,
-      D=2 H=3, with rnnattn's attention and a tanh head: nn.Linear), its state dict saved by
-      safetensors.torch.save_file to tests/data/torch_rnn.safetensors, and its outputs for a
-      seeded input to tests/data/torch_rnn_expected.txt. tests/test_safetensors.cpp imports the
-      file and checks rnnattn's forward pass against PyTorch's.
+      Regenerates the test fixtures: models built in PyTorch (nn.RNN, nn.LSTM and nn.GRU, two
+      layers, bidirectional, D=2 H=3, with rnnattn's attention and a tanh head: nn.Linear), each
+      state dict saved by safetensors.torch.save_file to tests/data/torch_{rnn,lstm,gru}.safetensors,
+      and its outputs for a seeded input to tests/data/torch_{rnn,lstm,gru}_expected.txt.
+      tests/test_safetensors.cpp imports each file and checks rnnattn's forward pass against
+      PyTorch's.
   tools/torch_safetensors.py check FILE.safetensors
       Loads a file written by `rnnattn export` into PyTorch: nn.RNN.load_state_dict(strict=True)
       on the recurrent tensors, nn.Linear on the head, and prints the model's output for a zero
@@ -27,10 +28,15 @@ root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 class AttentionModel(torch.nn.Module):
     """rnnattn's model: e_t = tanh(h_t . w + b_t), a = softmax(e), c = sum_t a_t h_t, y = tanh(c Wd + bd)."""
 
-    def __init__(self, d, h, layers, bidirectional, steps, outputs):
+    def __init__(self, d, h, layers, bidirectional, steps, outputs, cell="elman"):
         super().__init__()
-        self.rnn = torch.nn.RNN(d, h, num_layers=layers, bidirectional=bidirectional,
-                                batch_first=True, nonlinearity="tanh")
+        kw = dict(num_layers=layers, bidirectional=bidirectional, batch_first=True)
+        if cell == "lstm":
+            self.rnn = torch.nn.LSTM(d, h, **kw)
+        elif cell == "gru":
+            self.rnn = torch.nn.GRU(d, h, **kw)
+        else:
+            self.rnn = torch.nn.RNN(d, h, nonlinearity="tanh", **kw)
         c = h * (2 if bidirectional else 1)
         self.attention_weight = torch.nn.Parameter(0.3 * torch.randn(c))
         self.attention_bias = torch.nn.Parameter(0.1 * torch.randn(steps))
@@ -53,15 +59,25 @@ class AttentionModel(torch.nn.Module):
 
 
 def fixture():
+    for cell, name in (("elman", "rnn"), ("lstm", "lstm"), ("gru", "gru")):
+        fixture_of(cell, name)
+
+
+def fixture_of(cell, name):
     torch.manual_seed(20261202)
     B, T, D, H = 4, 5, 2, 3
-    model = AttentionModel(D, H, layers=2, bidirectional=True, steps=T, outputs=1)
+    model = AttentionModel(D, H, layers=2, bidirectional=True, steps=T, outputs=1, cell=cell)
+    if cell != "elman":  # biases away from PyTorch's small uniform ones, so that each one counts
+        with torch.no_grad():
+            for k, v in model.rnn.named_parameters():
+                if k.startswith("bias"):
+                    v.uniform_(-0.8, 0.8)
     x = torch.randn(B, T, D)
     with torch.no_grad():
         y = model(x)
     out = os.path.join(root, "tests", "data")
-    save_file(model.state(), os.path.join(out, "torch_rnn.safetensors"))
-    with open(os.path.join(out, "torch_rnn_expected.txt"), "w") as f:
+    save_file(model.state(), os.path.join(out, f"torch_{name}.safetensors"))
+    with open(os.path.join(out, f"torch_{name}_expected.txt"), "w") as f:
         f.write(f"# written by tools/torch_safetensors.py fixture with torch {torch.__version__}\n")
         f.write(f"# B T D, then x [B, T, D], then PyTorch's y [B, 1]\n{B} {T} {D}\n")
         f.write(" ".join(repr(v) for v in x.flatten().tolist()) + "\n")
@@ -75,7 +91,8 @@ def check(path):
     with safe_open(path, "pt") as f:
         meta = json.loads(f.metadata()["rnnattn"])
     model = AttentionModel(meta["input_size"], meta["hidden_size"], meta["layers"],
-                           meta["bidirectional"], meta["steps"], meta["output_size"])
+                           meta["bidirectional"], meta["steps"], meta["output_size"],
+                           meta.get("cell", "elman"))
     rnn = {k: v for k, v in tensors.items() if not k.startswith(("attention.", "head."))}
     model.rnn.load_state_dict(rnn, strict=True)
     model.head.load_state_dict({"weight": tensors["head.weight"], "bias": tensors["head.bias"]})
@@ -83,7 +100,7 @@ def check(path):
         model.attention_weight.copy_(tensors["attention.weight"])
         model.attention_bias.copy_(tensors["attention.bias"])
         y = model(torch.zeros(1, meta["steps"], meta["input_size"]))
-    print("loaded into nn.RNN (strict):", sorted(rnn))
+    print(f"loaded into nn.{type(model.rnn).__name__} (strict):", sorted(rnn))
     print("output for a zero window:", repr(y.flatten().tolist()))
 
 

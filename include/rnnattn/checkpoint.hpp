@@ -14,9 +14,9 @@
 
 namespace rnnattn {
 
-// Version written: 5 (the training record). Versions 1 (another checksum start), 2 (one column),
-// 3 (one forward layer) and 4 (no training record) are still read.
-constexpr std::uint32_t kCheckpointVersion = 5;
+// Version written: 6 (the cell: Elman, LSTM or GRU). Versions 1 (another checksum start), 2 (one
+// column), 3 (one forward layer), 4 (no training record) and 5 (the Elman cell only) are read.
+constexpr std::uint32_t kCheckpointVersion = 6;
 
 // How the model was trained: what `rnnattn train --resume` needs to continue the run exactly.
 struct TrainingRecord {

@@ -19,6 +19,17 @@ enum class Activation { kTanh, kLinear, kSigmoid };
 // Training loss. MSE: mean over batch and outputs. BCE: binary cross-entropy on sigmoid outputs.
 enum class Loss { kMse, kBce };
 
+// The recurrent cell of every (layer, direction) block, as Keras defines it (README, "Cells"):
+//   kElman: SimpleRNN, h_t = tanh(x_t Wx + h_{t-1} Wh + bh); 1 gate.
+//   kLstm:  LSTM, gates i, f, c, o (Keras' order), sigmoid gates and tanh candidate and output,
+//           c_t = f c_{t-1} + i g, h_t = o tanh(c_t); one bias of 4H; 4 gates.
+//   kGru:   GRU with reset_after=True (Keras' default and cuDNN's variant), gates z, r, h (Keras'
+//           order): z = sig(x Wz + bz + h Uz + b'z), r likewise, n = tanh(x Wn + bn + r (h Un +
+//           b'n)), h_t = z h_{t-1} + (1 - z) n; an input bias and a recurrent bias of 3H each.
+enum class Cell { kElman, kLstm, kGru };
+// Gates per cell: the width of a block's Wx and Wh in units of H (1, 4, 3).
+int gates_of(Cell cell);
+
 struct ModelConfig {
   int input_size = 1;     // D
   int hidden_size = 2;    // H
@@ -31,6 +42,7 @@ struct ModelConfig {
   // attention (or, for the plain model, the head) reads the top layer's states.
   int layers = 1;              // L
   bool bidirectional = false;  // two directions per layer
+  Cell cell = Cell::kElman;
   Activation head = Activation::kTanh;
   Loss loss = Loss::kMse;
 
@@ -47,19 +59,22 @@ struct ModelConfig {
   bool operator==(const ModelConfig& o) const {
     return input_size == o.input_size && hidden_size == o.hidden_size && steps == o.steps &&
            output_size == o.output_size && attention == o.attention && head == o.head &&
-           loss == o.loss && layers == o.layers && bidirectional == o.bidirectional;
+           loss == o.loss && layers == o.layers && bidirectional == o.bidirectional &&
+           cell == o.cell;
   }
   bool operator!=(const ModelConfig& o) const { return !(*this == o); }
 };
 
 const char* to_string(Activation a);
 const char* to_string(Loss l);
+const char* to_string(Cell c);  // "elman" | "lstm" | "gru"
 // Parse "tanh" | "linear" | "sigmoid" (resp. "mse" | "bce"); throws InvalidArgument otherwise.
 Activation parse_activation(std::string_view s);
 Loss parse_loss(std::string_view s);
+Cell parse_cell(std::string_view s);
 
 // A one-line description, e.g. "attention D=1 H=2 T=20 O=1 head=tanh loss=mse"; " layers=L" and
-// " bidirectional" follow when they are not the defaults.
+// " bidirectional" and " cell=lstm|gru" follow when they are not the defaults.
 std::string describe(const ModelConfig& c);
 
 }  // namespace rnnattn

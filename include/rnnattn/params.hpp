@@ -3,9 +3,10 @@
 // All parameters of a model live in one contiguous float buffer, in this order:
 //
 //   for each layer l = 0..L-1, for each direction (forward, then backward when bidirectional):
-//     Wx [I_l,H]  input weights; I_0 = D, I_l = C for l > 0
-//     Wh [H,H]    recurrent weights
-//     bh [H]      recurrent bias
+//     Wx [I_l,G*H]  input weights; I_0 = D, I_l = C for l > 0
+//     Wh [H,G*H]    recurrent weights
+//     bh [G*H]      bias (GRU: [2*G*H], the input bias then the recurrent bias, as Keras'
+//                   reset_after GRU keeps them)
 //   wa [C]     attention score weights      (attention model only)
 //   ba [T]     attention bias, one per step (attention model only)
 //   Wd [C,O]   head weights
@@ -14,8 +15,8 @@
 // where C = H x directions (config.context_size()). For the tutorial's one forward layer this is
 // Wx, Wh, bh, wa, ba, Wd, bd. Each (layer, direction) is one "recurrent block" of three tensors
 // named Wx, Wh, bh for block (0, forward) and "l<l>[.rev].Wx" etc. otherwise. A block's tensors are
-// G*H wide with G = 1 gate for the Elman cell, so that a gated cell (LSTM G = 4, GRU G = 3) adds
-// gates inside a block without changing how blocks are laid out or found.
+// G*H wide, G = gates_of(config.cell) (Elman 1, LSTM 4, GRU 3), gate k in columns [k*H, (k+1)*H)
+// in Keras' order (LSTM i, f, c, o; GRU z, r, h).
 //
 // Gradients use the same layout, so zeroing them is one fill and the optimiser is one loop.
 #pragma once
@@ -55,7 +56,8 @@ class ParamLayout {
     int layer = 0;
     int direction = 0;  // 0 forward (t = 0..T-1), 1 backward (t = T-1..0)
     int input = 0;      // I: D for layer 0, C above
-    int gates = 1;      // G: 1 for the Elman cell
+    int gates = 1;      // G: 1 for the Elman cell, 4 LSTM, 3 GRU
+    int bias = 0;       // bh's length: G*H (GRU 2*G*H)
     std::size_t wx = 0, wh = 0, bh = 0;
   };
   // Layer-major, forward direction first: block (l, d) is blocks()[l * directions + d].
@@ -84,9 +86,9 @@ struct ParamView {
 // Pointers to one recurrent block's tensors.
 template <typename P>
 struct BlockView {
-  P* wx;  // [I,H]
-  P* wh;  // [H,H]
-  P* bh;  // [H]
+  P* wx;  // [I,G*H]
+  P* wh;  // [H,G*H]
+  P* bh;  // [G*H] (GRU: input bias [G*H], then recurrent bias [G*H])
 };
 
 template <typename P>
@@ -101,9 +103,10 @@ ParamView<P> make_view(const ParamLayout& l, P* base) {
 }
 
 // Keras default initialisation, reproducible from `seed` (blocks in layout order, then wa, Wd):
-//   Wx, Wd: glorot_uniform U(-l, l), l = sqrt(6 / (fan_in + fan_out));
-//   Wh: orthogonal (QR of a standard normal matrix, columns sign-corrected by diag(R));
-//   wa: normal(0, 0.05); all biases zero.
+//   Wx, Wd: glorot_uniform U(-l, l), l = sqrt(6 / (fan_in + fan_out)) (Wx: fan_out = G*H);
+//   Wh: orthogonal (QR of a standard normal matrix, columns sign-corrected by diag(R); [H, G*H]
+//   with orthonormal rows for a gated cell, as Keras' Orthogonal for a wide matrix);
+//   wa: normal(0, 0.05); all biases zero except the LSTM's forget gate, 1 (unit_forget_bias).
 std::vector<float> init_parameters(const ModelConfig& config, std::uint64_t seed);
 
 }  // namespace rnnattn
