@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Writes the fuzz targets' seed corpus, tests/fuzz/corpus/{csv,checkpoint,args,safetensors}/ (committed; run
 again only to change it). Checkpoints come from the CLI of a build (default build/rnnattn): a
-tutorial model (format version 5) and files of versions 1 to 4 made from it as
-tests/test_checkpoint.cpp's older_file does, plus a two-layer bidirectional model and a
-CSV-trained one; each is written twice, behind a mode byte 0 (as is) and 1 (the target repairs the
+tutorial model (format version 6) and files of versions 1 to 5 made from it as
+tests/test_checkpoint.cpp's older_file does, plus a two-layer bidirectional model, a CSV-trained
+one, and an LSTM and a GRU model; each is written twice, behind a mode byte 0 (as is) and 1 (the target repairs the
 checksum). The first byte of a CSV seed picks the reader's options (tests/fuzz/fuzz_csv.cpp)."""
 import os
 import struct
@@ -23,11 +23,13 @@ def fnv(data, basis):
     return h
 
 
-def older(v5, version, source, column):
-    """A file of an older version, from a version 5 file with no input-column table (F = 0)."""
-    b = bytearray(v5)
+def older(v6, version, source, column):
+    """A file of an older version, from a version 6 Elman file with no input-column table (F = 0);
+    version 5 has the same layout."""
+    b = bytearray(v6)
     f_at = 88 + 4 + len(source) + 4 + len(column)
-    del b[f_at + 4:f_at + 36]  # version 4 has no training record
+    if version <= 4:
+        del b[f_at + 4:f_at + 36]  # version 4 has no training record
     if version <= 3:
         del b[32:40]  # version 3 has no structure fields
     if version <= 2:
@@ -52,29 +54,35 @@ with tempfile.TemporaryDirectory() as d:
         return open(path, "rb").read()
 
     fib = train("fib.bin", "--data", "fib")
-    files = {"v5_fib": fib, "v4_fib": older(fib, 4, "fib", ""), "v3_fib": older(fib, 3, "fib", ""),
+    files = {"v6_fib": fib, "v5_fib": older(fib, 5, "fib", ""), "v4_fib": older(fib, 4, "fib", ""),
+             "v3_fib": older(fib, 3, "fib", ""),
              "v2_fib": older(fib, 2, "fib", ""), "v1_fib": older(fib, 1, "fib", ""),
-             "v5_sentiment": train("t.bin", "--data", "sentiment", "--steps", "8", "--hidden", "2",
+             "v6_sentiment": train("t.bin", "--data", "sentiment", "--steps", "8", "--hidden", "2",
                                    "--train-sequences", "4", "--test-sequences", "2", "--batch",
                                    "3", "--validation-split", "0.5"),
-             "v5_layers": train("l.bin", "--data", "fib", "--layers", "2", "--bidirectional",
+             "v6_layers": train("l.bin", "--data", "fib", "--layers", "2", "--bidirectional",
                                 "--hidden", "3"),
-             "v5_csv": train("s.bin", "--data", os.path.join(root, "data", "sunspots.csv"),
-                             "--column", "SUNACTIVITY", "--hidden", "3", "--steps", "5")}
+             "v6_csv": train("s.bin", "--data", os.path.join(root, "data", "sunspots.csv"),
+                             "--column", "SUNACTIVITY", "--hidden", "3", "--steps", "5"),
+             "v6_lstm": train("lstm.bin", "--data", "fib", "--cell", "lstm", "--hidden", "2",
+                              "--bidirectional", "--steps", "6"),
+             "v6_gru": train("gru.bin", "--data", "fib", "--cell", "gru", "--hidden", "2",
+                             "--layers", "2", "--steps", "6", "--model", "plain")}
     for name, data in files.items():
         put("checkpoint", name, b"\x00" + data)
         put("checkpoint", name + "_fixsum", b"\x01" + data)
 
     # safetensors: rnnattn's exports (with metadata) and PyTorch's fixture (without), behind the
     # target's option byte (bit 0: --steps 5).
-    for name in ("fib", "l", "s"):
+    for name in ("fib", "l", "s", "lstm", "gru"):
         st = os.path.join(d, name + ".safetensors")
         subprocess.run([cli, "export", "--model", os.path.join(d, name + ".bin"), "--output", st],
                        check=True, stdout=subprocess.DEVNULL)
         put("safetensors", "export_" + name, b"\x00" + open(st, "rb").read())
-    torch_file = os.path.join(root, "tests", "data", "torch_rnn.safetensors")
-    put("safetensors", "torch_rnn", b"\x00" + open(torch_file, "rb").read())
-    put("safetensors", "torch_rnn_steps", b"\x01" + open(torch_file, "rb").read())
+    for cell in ("rnn", "lstm", "gru"):
+        torch_file = os.path.join(root, "tests", "data", "torch_" + cell + ".safetensors")
+        put("safetensors", "torch_" + cell, b"\x00" + open(torch_file, "rb").read())
+        put("safetensors", "torch_" + cell + "_steps", b"\x01" + open(torch_file, "rb").read())
 
 # The first byte picks the columns, target and T; the second the series options (missing policy,
 # differences, scaling: tests/fuzz/fuzz_csv.cpp).
