@@ -1,14 +1,16 @@
-// cuDNN as the peer a user would pick: CUDNN_RNN_TANH (single input bias, like Keras' SimpleRNN)
-// through cudnnRNNForward / cudnnRNNBackwardData_v8 / cudnnRNNBackwardWeights_v8, with the
-// STANDARD, PERSIST_STATIC (the peer of rnnattn's persistent kernels) and PERSIST_STATIC_SMALL_H
-// algorithms where cuDNN accepts the shape (a shape it refuses is reported as a skipped benchmark
-// with cuDNN's error, which tools/bench_table.py shows as "refused"). Math: CUDNN_FMA_MATH, plain
-// FP32 as rnnattn and the PyTorch peer compute (CUDNN_DEFAULT_MATH would let cuDNN use TF32
-// tensor cores on Hopper); the "cudnn_standard_tf32" rows allow TF32 (CUDNN_TENSOR_OP_MATH) and
-// are labelled so: not an FP32 comparison. cuDNN has no
-// additive attention, so the "cudnn_*" families add the attention and the head with separate
-// kernels and cuBLAS, the way a cuDNN user would (kernels/rnn_unfused.cu); "cudnn_*_rnn_only" time
-// the recurrence alone. Timing as in bench_gpu.cpp (events, manual time, warm-up first).
+// cuDNN as the peer a user would pick: CUDNN_RNN_TANH (single input bias, like Keras' SimpleRNN),
+// and for the gated cells CUDNN_LSTM (single input bias, like Keras' LSTM) and CUDNN_GRU (double
+// bias: cuDNN's GRU is Keras' reset_after variant) through cudnnRNNForward /
+// cudnnRNNBackwardData_v8 / cudnnRNNBackwardWeights_v8, with the STANDARD, PERSIST_STATIC (the peer
+// of rnnattn's persistent kernels) and PERSIST_STATIC_SMALL_H algorithms where cuDNN accepts the
+// shape (a shape it refuses is reported as a skipped benchmark with cuDNN's error, which
+// tools/bench_table.py shows as "refused"). Math: CUDNN_FMA_MATH, plain FP32 as rnnattn and the
+// PyTorch peer compute (CUDNN_DEFAULT_MATH would let cuDNN use TF32 tensor cores on Hopper); the
+// "cudnn_standard_tf32" rows allow TF32 (CUDNN_TENSOR_OP_MATH) and are labelled so: not an FP32
+// comparison. cuDNN has no additive attention, so the "cudnn_*" families add the attention and the
+// head with separate kernels and cuBLAS, the way a cuDNN user would (kernels/rnn_unfused.cu);
+// "cudnn_*_rnn_only" time the recurrence alone. Timing as in bench_gpu.cpp (events, manual time,
+// warm-up first).
 #include <cudnn.h>
 
 #include <algorithm>
@@ -42,17 +44,21 @@ struct CudnnRnn {
   DeviceBuffer<float> weights, dweights, work, reserve;
   std::size_t weight_bytes = 0, work_bytes = 0, reserve_bytes = 0;
 
-  CudnnRnn(cudaStream_t stream, cudnnRNNAlgo_t algo, cudnnMathType_t math, int batch, int steps,
-           int input, int hidden) {
+  CudnnRnn(cudaStream_t stream, cudnnRNNAlgo_t algo, cudnnMathType_t math, Cell cell, int batch,
+           int steps, int input, int hidden) {
+    const cudnnRNNMode_t mode = cell == Cell::kLstm  ? CUDNN_LSTM
+                                : cell == Cell::kGru ? CUDNN_GRU
+                                                     : CUDNN_RNN_TANH;
+    const cudnnRNNBiasMode_t bias =
+        cell == Cell::kGru ? CUDNN_RNN_DOUBLE_BIAS : CUDNN_RNN_SINGLE_INP_BIAS;
     CUDNN_CHECK(cudnnCreate(&handle));
     CUDNN_CHECK(cudnnSetStream(handle, stream));
     CUDNN_CHECK(cudnnCreateDropoutDescriptor(&dropout));
     CUDNN_CHECK(cudnnSetDropoutDescriptor(dropout, handle, 0.f, nullptr, 0, 0));
     CUDNN_CHECK(cudnnCreateRNNDescriptor(&rnn));
-    CUDNN_CHECK(cudnnSetRNNDescriptor_v8(rnn, algo, CUDNN_RNN_TANH, CUDNN_RNN_SINGLE_INP_BIAS,
-                                         CUDNN_UNIDIRECTIONAL, CUDNN_LINEAR_INPUT, CUDNN_DATA_FLOAT,
-                                         CUDNN_DATA_FLOAT, math, input, hidden, hidden, 1, dropout,
-                                         CUDNN_RNN_PADDED_IO_DISABLED));
+    CUDNN_CHECK(cudnnSetRNNDescriptor_v8(
+        rnn, algo, mode, bias, CUDNN_UNIDIRECTIONAL, CUDNN_LINEAR_INPUT, CUDNN_DATA_FLOAT,
+        CUDNN_DATA_FLOAT, math, input, hidden, hidden, 1, dropout, CUDNN_RNN_PADDED_IO_DISABLED));
     std::vector<int> lengths(batch, steps);
     seq_lengths.resize(batch, "cuDNN sequence lengths");
     RNNATTN_CUDA_CHECK(
@@ -88,6 +94,8 @@ struct CudnnRnn {
   CudnnRnn(const CudnnRnn&) = delete;
   CudnnRnn& operator=(const CudnnRnn&) = delete;
 
+  // The LSTM's cell state has the hidden state's shape (h_desc as cDesc; no initial or final
+  // states: zeros in, nothing out).
   void forward(bool training, const float* x, float* y) {
     CUDNN_CHECK(cudnnRNNForward(
         handle, rnn, training ? CUDNN_FWD_MODE_TRAINING : CUDNN_FWD_MODE_INFERENCE,
@@ -108,13 +116,14 @@ struct CudnnRnn {
 };
 
 void run_case(benchmark::State& st, const std::string& op, cudnnRNNAlgo_t algo,
-              cudnnMathType_t math, bool rnn_only, const BenchShape& s) {
-  const ModelConfig cfg = config_of(s, /*attention=*/true);
+              cudnnMathType_t math, bool rnn_only, const BenchShape& s, Cell cell) {
+  ModelConfig cfg = config_of(s, /*attention=*/true);
+  cfg.cell = cell;
   try {
     const MemoryProbe mem;
     CudaBackend be(cuda::Path::kUnfused);  // its stream and cuBLAS handle; the RNN is cuDNN's
     const cudaStream_t stream = be.stream();
-    CudnnRnn rnn(stream, algo, math, s.b, s.t, s.d, s.h);
+    CudnnRnn rnn(stream, algo, math, cell, s.b, s.t, s.d, s.h);
     const std::size_t bt = static_cast<std::size_t>(s.b) * s.t, H = s.h;
     const auto x = upload(random_floats(bt * s.d, 2));
     // Attention and head parameters (the RNN's own live in cuDNN's weight space).
@@ -235,19 +244,28 @@ void register_cudnn_benchmarks() {
       // The cuDNN family models one forward layer at full length (bidirectional and packed
       // variable-length cuDNN RNNs are not wired up yet).
       if (s.bidirectional || s.lengths) continue;
-      for (const Algo& a : algos) {
-        for (bool rnn_only : {false, true}) {
-          if (rnn_only && std::string(op) == "train_step") continue;
-          const std::string impl = std::string(a.name) + (rnn_only ? "_rnn_only" : "");
-          const std::string o = op;
-          const cudnnRNNAlgo_t algo = a.algo;
-          const cudnnMathType_t math = a.math;
-          benchmark::RegisterBenchmark(bench_name(o, impl, s, true).c_str(),
-                                       [o, algo, math, rnn_only, s](benchmark::State& st) {
-                                         run_case(st, o, algo, math, rnn_only, s);
-                                       })
-              ->UseManualTime()
-              ->Unit(benchmark::kMicrosecond);
+      // The gated cells at the training shapes, with the FP32 algorithms of bench_gpu.cpp's
+      // gated rows (STANDARD and PERSIST_STATIC).
+      const std::string n = s.name;
+      const bool gated = n == "small" || n == "medium" || n == "large";
+      for (Cell cell : {Cell::kElman, Cell::kLstm, Cell::kGru}) {
+        if (cell != Cell::kElman && !gated) continue;
+        for (const Algo& a : algos) {
+          const std::string an = a.name;
+          if (cell != Cell::kElman && an != "cudnn_standard" && an != "cudnn_persist") continue;
+          for (bool rnn_only : {false, true}) {
+            if (rnn_only && std::string(op) == "train_step") continue;
+            const std::string impl = an + (rnn_only ? "_rnn_only" : "");
+            const std::string o = op;
+            const cudnnRNNAlgo_t algo = a.algo;
+            const cudnnMathType_t math = a.math;
+            benchmark::RegisterBenchmark(bench_name(o, impl, s, true, cell).c_str(),
+                                         [o, algo, math, rnn_only, s, cell](benchmark::State& st) {
+                                           run_case(st, o, algo, math, rnn_only, s, cell);
+                                         })
+                ->UseManualTime()
+                ->Unit(benchmark::kMicrosecond);
+          }
         }
       }
     }

@@ -16,8 +16,9 @@ namespace rnnattn::bench {
 namespace {
 
 void run_case(benchmark::State& st, const std::string& op, cuda::Path path, const BenchShape& s,
-              bool attention, cuda::Recurrence rec) {
-  const ModelConfig cfg = config_of(s, attention);
+              bool attention, cuda::Recurrence rec, Cell cell) {
+  ModelConfig cfg = config_of(s, attention);
+  cfg.cell = cell;
   try {
     const MemoryProbe mem;
     CudaBackend be(path);
@@ -55,7 +56,7 @@ void run_case(benchmark::State& st, const std::string& op, cuda::Path path, cons
       cuda::Handle h = be.handle(cfg);
       h.set_recurrence(rec);
       // Which recurrence ran (1: persistent), so that a table shows the model's choice.
-      if (path == cuda::Path::kFused) {
+      if (path == cuda::Path::kFused && cell == Cell::kElman) {
         st.counters["persistent"] = h.recurrence_for(s.b) == cuda::Recurrence::kPersistent;
       }
       const bool inference = op == "forward_inference";
@@ -95,32 +96,40 @@ void run_case(benchmark::State& st, const std::string& op, cuda::Path path, cons
 void register_gpu_benchmarks() {
   for (const char* op : {"forward_inference", "forward_training", "backward", "train_step"}) {
     for (const BenchShape& s : shapes()) {
-      for (bool attention : {true, false}) {
-        if (!attention && !s.both_models) continue;
-        struct Impl {
-          const char* name;
-          cuda::Path path;
-          cuda::Recurrence rec;
-        };
-        for (const Impl& i :
-             {Impl{"unfused", cuda::Path::kUnfused, cuda::Recurrence::kAuto},
-              Impl{"fused", cuda::Path::kFused, cuda::Recurrence::kAuto},
-              Impl{"fused-segment", cuda::Path::kFused, cuda::Recurrence::kSegment},
-              Impl{"fused-persistent", cuda::Path::kFused, cuda::Recurrence::kPersistent}}) {
-          // Both recurrences side by side (what calibrates docs/performance.md's model): the
-          // device-API passes of one-layer attention models.
-          const bool forced = i.rec != cuda::Recurrence::kAuto;
-          if (forced && (op == std::string("train_step") || !attention || s.bidirectional)) {
-            continue;
+      // The gated cells (rnn_gated.cu) at the training shapes and the notebook's (a bidirectional
+      // LSTM), attention models, fused and unfused.
+      const std::string n = s.name;
+      const bool gated = n == "small" || n == "medium" || n == "large" || n == "notebook";
+      for (Cell cell : {Cell::kElman, Cell::kLstm, Cell::kGru}) {
+        if (cell != Cell::kElman && !gated) continue;
+        for (bool attention : {true, false}) {
+          if (!attention && (!s.both_models || cell != Cell::kElman)) continue;
+          struct Impl {
+            const char* name;
+            cuda::Path path;
+            cuda::Recurrence rec;
+          };
+          for (const Impl& i :
+               {Impl{"unfused", cuda::Path::kUnfused, cuda::Recurrence::kAuto},
+                Impl{"fused", cuda::Path::kFused, cuda::Recurrence::kAuto},
+                Impl{"fused-segment", cuda::Path::kFused, cuda::Recurrence::kSegment},
+                Impl{"fused-persistent", cuda::Path::kFused, cuda::Recurrence::kPersistent}}) {
+            // Both recurrences side by side (what calibrates docs/performance.md's model): the
+            // device-API passes of one-layer Elman attention models.
+            const bool forced = i.rec != cuda::Recurrence::kAuto;
+            if (forced && (op == std::string("train_step") || !attention || s.bidirectional ||
+                           cell != Cell::kElman)) {
+              continue;
+            }
+            const std::string o = op;
+            const Impl impl = i;
+            benchmark::RegisterBenchmark(bench_name(o, impl.name, s, attention, cell).c_str(),
+                                         [o, impl, s, attention, cell](benchmark::State& st) {
+                                           run_case(st, o, impl.path, s, attention, impl.rec, cell);
+                                         })
+                ->UseManualTime()
+                ->Unit(benchmark::kMicrosecond);
           }
-          const std::string o = op;
-          const Impl impl = i;
-          benchmark::RegisterBenchmark(bench_name(o, impl.name, s, attention).c_str(),
-                                       [o, impl, s, attention](benchmark::State& st) {
-                                         run_case(st, o, impl.path, s, attention, impl.rec);
-                                       })
-              ->UseManualTime()
-              ->Unit(benchmark::kMicrosecond);
         }
       }
     }

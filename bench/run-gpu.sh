@@ -47,7 +47,9 @@ torch_json=bench/results/$tag-pytorch.json
 extra=()
 for py in python3 /opt/torch/.venv/bin/python3; do
   if "$py" -c 'import torch' 2>/dev/null; then
-    if "$py" bench/bench_torch.py "$torch_json"; then extra=(--extra "$torch_json"); fi
+    if "$py" bench/bench_torch.py "$torch_json" --cells elman,lstm,gru; then
+      extra=(--extra "$torch_json")
+    fi
     break
   fi
 done

@@ -51,11 +51,6 @@ bool cuda_auto_enabled() noexcept { return kCudaVerifiedOnGpu && cuda_backend_av
 
 void check_device_supports(Device device, const ModelConfig& c) {
   if (device != Device::kCuda && device != Device::kCudaUnfused) return;
-  if (c.cell != Cell::kElman) {
-    throw InvalidArgument(std::string("--device ") + to_string(device) +
-                          " has the Elman cell only " + "so far; cell " + to_string(c.cell) +
-                          " runs on --device cpu");
-  }
   if (c.context_size() > kCudaMaxContext) {
     throw InvalidArgument(std::string("--device ") + to_string(device) +
                           " supports H <= " + std::to_string(kCudaMaxContext) +

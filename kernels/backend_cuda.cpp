@@ -288,7 +288,10 @@ class CudaTrainingSession final : public TrainingSession {
   // The small-model epoch kernel takes the fused path's one-layer models without lengths that
   // fit it.
   bool small_epoch(int batch) const {
-    if (be_.path() != cuda::Path::kFused || !c_.single_layer() || all_len_.get()) return false;
+    if (be_.path() != cuda::Path::kFused || !c_.single_layer() || c_.cell != Cell::kElman ||
+        all_len_.get()) {
+      return false;
+    }
     return kernels::small_train_fits(kernels::shape_of(c_, batch), static_cast<int>(n_));
   }
 

@@ -15,6 +15,7 @@
 
 #include "cuda_utils.hpp"
 #include "kernels.hpp"
+#include "model_math.hpp"
 #include "rnnattn/backend.hpp"
 #include "rnnattn/cuda.hpp"
 #include "rnnattn/error.hpp"
@@ -77,10 +78,17 @@ struct Buffers {
   float* g_dot_c = nullptr;  // [B]     (unfused backward)
   float* dh = nullptr;       // [B,T,H] (unfused backward)
   float* carry = nullptr;    // [B,H]   (unfused backward)
-  // Stacked / bidirectional models (rnn_layers.cu): hidden holds every layer's states
-  // [L][B,T,C]; context is [B,C].
+  // Stacked / bidirectional models and the gated cells (rnn_layers.cu, rnn_gated.cu): hidden
+  // holds every layer's states [L][B,T,C]; context is [B,C]; xw, dz (d_in), dz_next (drec_next)
+  // are G*H wide and wh_t is [G*H,H] for a gated cell.
   float* dtop = nullptr;  // [B,T,C] dL/d(states) of the layer being differentiated
   float* din = nullptr;   // [B,T,C] dL/d(its input), the layer below's dtop
+  // Gated cells.
+  float* aux = nullptr;         // [blocks][B,T,A*H] what each step keeps (training); inference
+                                // on the unfused path: one block's, reused
+  float* rec = nullptr;         // [B,G*H] h_prev Wh of one step (unfused)
+  float* drec_first = nullptr;  // [B,G*H] (GRU)
+  float* carry_c = nullptr;     // [B,H] the LSTM's dL/dc (unfused backward)
 };
 
 enum class Region { kReserve, kWorkspace };
@@ -101,11 +109,6 @@ struct Handle::Impl {
   Impl(const ModelConfig& c, cudaStream_t s, cublasHandle_t h, Path p)
       : config(c), path(p), stream(s), cublas(h), owns_cublas(h == nullptr) {
     config.validate();
-    if (config.cell != Cell::kElman) {
-      throw InvalidArgument(std::string("cell ") + to_string(config.cell) +
-                            ": the CUDA kernels have the Elman cell only so far (the gated "
-                            "cells run on the CPU: --device cpu)");
-    }
     if (config.hidden_size > kMaxHidden) {
       throw InvalidArgument("the CUDA backend supports H <= " + std::to_string(kMaxHidden) +
                             ", got H = " + std::to_string(config.hidden_size) +
@@ -136,8 +139,10 @@ struct Handle::Impl {
     if (owns_cublas && cublas) cublasDestroy(cublas);
   }
 
-  // Stacked or bidirectional: the layer-by-layer kernels (rnn_layers.cu), on either path.
-  bool layered() const { return !config.single_layer(); }
+  // Stacked or bidirectional, or a gated cell: the layer-by-layer kernels (rnn_layers.cu and
+  // rnn_gated.cu), on either path.
+  bool layered() const { return !config.single_layer() || gated(); }
+  bool gated() const { return config.cell != Cell::kElman; }
 
   // Whether the persistent kernels may run (one layer, fused path): their scratch is then part
   // of every workspace, so that changing the recurrence setting needs no new workspace.
@@ -158,29 +163,44 @@ struct Handle::Impl {
     return t;
   }
 
-  // The layered models' regions: every layer's states, the attention's stored tensors, and the
-  // training scratch.
+  // The layered models' regions: every layer's states (and a gated cell's kept values), the
+  // attention's stored tensors, and the training scratch.
   std::size_t layout_layered(Region region, int batch, Pass pass, Carver& cv, Buffers& b) const {
     const ModelConfig& c = config;
     const std::size_t B = batch, bt = B * c.steps, H = c.hidden_size, O = c.output_size,
-                      C = c.context_size();
+                      C = c.context_size(), GH = gates_of(c.cell) * H,
+                      kept = static_cast<std::size_t>(aux_width(c.cell)) * H;
+    const std::size_t blocks = static_cast<std::size_t>(c.layers) * c.directions();
+    const bool unfused = path == Path::kUnfused;
     if (region == Region::kReserve || pass == Pass::kInference) {
       b.hidden = cv.take<float>(c.layers * bt * C);
       b.scores = cv.take<float>(bt);
       b.expsum = cv.take<float>(B);
       b.context = cv.take<float>(B * C);
     }
-    if (region == Region::kReserve) return cv.used();
-    b.xw = cv.take<float>(bt * H);
+    if (region == Region::kReserve) {
+      if (gated()) b.aux = cv.take<float>(blocks * bt * kept);
+      return cv.used();
+    }
+    b.xw = cv.take<float>(bt * GH);
+    if (gated() && unfused) {
+      b.rec = cv.take<float>(B * GH);
+      if (pass == Pass::kInference) b.aux = cv.take<float>(bt * kept);
+    }
     if (pass == Pass::kTraining) {
-      b.wh_t = cv.take<float>(H * H);
+      if (!(gated() && unfused)) b.wh_t = cv.take<float>(GH * H);
       b.dpre = cv.take<float>(B * O);
       b.du = cv.take<float>(bt);
       b.dtop = cv.take<float>(bt * C);
       b.din = cv.take<float>(bt * C);
-      b.dz = cv.take<float>(bt * H);
-      b.dz_next = cv.take<float>(bt * H);
+      b.dz = cv.take<float>(bt * GH);
+      b.dz_next = cv.take<float>(bt * GH);
       b.ones = cv.take<float>(std::max<std::size_t>(bt, B));
+      if (c.cell == Cell::kGru) b.drec_first = cv.take<float>(B * GH);
+      if (gated() && unfused) {
+        b.carry = cv.take<float>(B * H);
+        if (c.cell == Cell::kLstm) b.carry_c = cv.take<float>(B * H);
+      }
     }
     return cv.used();
   }
@@ -286,7 +306,7 @@ struct Handle::Impl {
     check_forward_args(c, params, x, batch, y, attention);
     bind();
     if (layered()) {
-      forward_layered(params, x, batch, y, attention, hidden_out, lengths, b);
+      forward_layered(params, x, batch, y, attention, hidden_out, training, lengths, b);
       return;
     }
     const cudaStream_t s = stream;
@@ -387,7 +407,7 @@ struct Handle::Impl {
       a.dz_next = b.dz_next;
       a.wh_t = b.wh_t;
       a.lengths = lengths;
-      kernels::transpose(w.wh, b.wh_t, H, s);
+      kernels::transpose(w.wh, b.wh_t, H, H, s);
       kernels::PersistentTiling tiling;
       const kernels::PersistentTiling* plan = persistent_plan(batch, &tiling);
       const bool persistent_done = plan && kernels::persistent_backward(a, *plan, b.persist, s);
@@ -460,18 +480,45 @@ struct Handle::Impl {
     return a;
   }
 
+  // Block (l, d)'s kept values (gated cells): its [B,T,A*H] in the reserve, or in inference on
+  // the unfused path the one buffer every block reuses (null on the segment kernels).
+  float* block_aux(const Buffers& b, int batch, int block, bool training) const {
+    if (!b.aux || !training) return b.aux;
+    return b.aux + static_cast<std::size_t>(block) * batch * config.steps * aux_width(config.cell) *
+                       config.hidden_size;
+  }
+
   void forward_layered(const float* params, const float* x, int batch, float* y, float* attention,
-                       float* hidden_out, const int* lengths, Buffers& b) {
+                       float* hidden_out, bool training, const int* lengths, Buffers& b) {
     const ModelConfig& c = config;
     const cudaStream_t s = stream;
     const ParamLayout l(c);
     const int H = c.hidden_size, T = c.steps, C = c.context_size(), bt = batch * T;
-    for (const ParamLayout::Block& blk : l.blocks()) {
+    const int GH = gates_of(c.cell) * H;
+    for (std::size_t bi = 0; bi < l.blocks().size(); ++bi) {
+      const ParamLayout::Block& blk = l.blocks()[bi];
       const float* in = blk.layer == 0 ? x : layer_states(b, batch, blk.layer - 1);
-      // xw[BT,H] = in[BT,I] Wx[I,H]: the input projection of every step in one GEMM.
-      gemm_row_major(cublas, false, false, bt, H, blk.input, 1.f, in, blk.input, params + blk.wx, H,
-                     0.f, b.xw, H);
-      kernels::LayerForwardArgs a{};
+      float* out = layer_states(b, batch, blk.layer) + blk.direction * H;
+      // xw[BT,G*H] = in[BT,I] Wx[I,G*H]: the input projection of every step in one GEMM.
+      gemm_row_major(cublas, false, false, bt, GH, blk.input, 1.f, in, blk.input, params + blk.wx,
+                     GH, 0.f, b.xw, GH);
+      if (!gated()) {
+        kernels::LayerForwardArgs a{};
+        a.batch = batch;
+        a.steps = T;
+        a.hidden = H;
+        a.stride = C;
+        a.direction = blk.direction;
+        a.xw = b.xw;
+        a.wh = params + blk.wh;
+        a.bh = params + blk.bh;
+        a.lengths = lengths;
+        a.out = out;
+        kernels::layer_forward(a, s);
+        continue;
+      }
+      kernels::GatedForwardArgs a{};
+      a.cell = c.cell;
       a.batch = batch;
       a.steps = T;
       a.hidden = H;
@@ -479,10 +526,24 @@ struct Handle::Impl {
       a.direction = blk.direction;
       a.xw = b.xw;
       a.wh = params + blk.wh;
-      a.bh = params + blk.bh;
+      a.bias = params + blk.bh;
       a.lengths = lengths;
-      a.out = layer_states(b, batch, blk.layer) + blk.direction * H;
-      kernels::layer_forward(a, s);
+      a.out = out;
+      a.aux = block_aux(b, batch, static_cast<int>(bi), training);
+      if (path == Path::kFused) {
+        kernels::gated_forward(a, s);
+        continue;
+      }
+      // Classic: per step a GEMM of the previous state, rec[B,G*H] = h_prev Wh (rows T*C apart),
+      // and the elementwise cell.
+      for (int n = 0; n < T; ++n) {
+        if (n > 0) {
+          const int tp = blk.direction == 0 ? n - 1 : T - n;
+          gemm_row_major(cublas, false, false, batch, GH, H, 1.f, out + tp * C, T * C,
+                         params + blk.wh, GH, 0.f, b.rec, GH);
+        }
+        kernels::gated_step(a, b.rec, n, s);
+      }
     }
     kernels::AttentionHeadArgs a = attention_args(params, batch, lengths, b);
     a.y = y;
@@ -495,6 +556,49 @@ struct Handle::Impl {
     }
   }
 
+  // A gated block's BPTT: d_in into b.dz, drec_next into b.dz_next (and the first steps' d_rec
+  // into b.drec_first for the GRU), from its states, kept values and dL/d(states).
+  void backward_gated_block(const float* params, const ParamLayout::Block& blk, const float* states,
+                            const float* dout, int batch, const int* lengths, Buffers& b) {
+    const ModelConfig& c = config;
+    const cudaStream_t s = stream;
+    const int H = c.hidden_size, T = c.steps, GH = gates_of(c.cell) * H;
+    const float* wh = params + blk.wh;
+    kernels::GatedBackwardArgs a{};
+    a.cell = c.cell;
+    a.batch = batch;
+    a.steps = T;
+    a.hidden = H;
+    a.stride = c.context_size();
+    a.direction = blk.direction;
+    a.states = states;
+    a.aux = block_aux(b, batch, blk.layer * c.directions() + blk.direction, true);
+    a.dout = dout;
+    a.lengths = lengths;
+    a.d_in = b.dz;
+    a.drec_next = b.dz_next;
+    a.drec_first = b.drec_first;
+    if (path == Path::kFused) {
+      kernels::transpose(wh, b.wh_t, H, GH, s);  // Wh^T [G*H,H]
+      a.wh_t = b.wh_t;
+      kernels::gated_backward(a, s);
+      return;
+    }
+    // Classic: per step the elementwise cell backward, then carry += d_rec Wh^T (a GEMM over the
+    // rows of drec_next the step wrote).
+    const std::size_t bh = static_cast<std::size_t>(batch) * H * sizeof(float);
+    RNNATTN_CUDA_CHECK(cudaMemsetAsync(b.carry, 0, bh, s));
+    if (b.carry_c) RNNATTN_CUDA_CHECK(cudaMemsetAsync(b.carry_c, 0, bh, s));
+    for (int n = T - 1; n >= 0; --n) {
+      kernels::gated_step_backward(a, b.carry, b.carry_c, n, s);
+      if (n > 0) {
+        const int tp = blk.direction == 0 ? n - 1 : T - n;
+        gemm_row_major(cublas, false, true, batch, H, GH, 1.f, b.dz_next + tp * GH, T * GH, wh, GH,
+                       1.f, b.carry, H);
+      }
+    }
+  }
+
   void backward_layered(const float* params, const float* x, int batch, const float* y,
                         const float* dy, float* dparams, float* dx, GradMode mode,
                         const int* lengths, Buffers& b) {
@@ -502,7 +606,7 @@ struct Handle::Impl {
     const cudaStream_t s = stream;
     const ParamLayout l(c);
     const int H = c.hidden_size, T = c.steps, D = c.input_size, O = c.output_size;
-    const int C = c.context_size(), bt = batch * T;
+    const int C = c.context_size(), bt = batch * T, GH = gates_of(c.cell) * H;
     const float beta = mode == GradMode::kAccumulate ? 1.f : 0.f;
     cublasHandle_t h = cublas;
     float* g = dparams;
@@ -534,31 +638,45 @@ struct Handle::Impl {
       const float* states = layer_states(b, batch, layer);
       for (int dir = 0; dir < c.directions(); ++dir) {
         const ParamLayout::Block& blk = l.block(layer, dir);
-        kernels::transpose(params + blk.wh, b.wh_t, H, s);
-        kernels::LayerBackwardArgs la{};
-        la.batch = batch;
-        la.steps = T;
-        la.hidden = H;
-        la.stride = C;
-        la.direction = dir;
-        la.states = states + dir * H;
-        la.dout = dcur + dir * H;
-        la.wh_t = b.wh_t;
-        la.lengths = lengths;
-        la.dz = b.dz;
-        la.dz_next = b.dz_next;
-        kernels::layer_backward(la, s);
-        gemm_row_major(h, true, false, I, H, bt, 1.f, in, I, b.dz, H, beta, g + blk.wx,
-                       H);  // In^T dZ
-        gemm_row_major(h, true, false, H, H, bt, 1.f, states + dir * H, C, b.dz_next, H, beta,
-                       g + blk.wh, H);  // S^T dZ'
-        gemm_row_major(h, false, false, 1, H, bt, 1.f, ones, bt, b.dz, H, beta, g + blk.bh, H);
+        const float* wh = params + blk.wh;
+        if (!gated()) {
+          kernels::transpose(wh, b.wh_t, H, H, s);
+          kernels::LayerBackwardArgs la{};
+          la.batch = batch;
+          la.steps = T;
+          la.hidden = H;
+          la.stride = C;
+          la.direction = dir;
+          la.states = states + dir * H;
+          la.dout = dcur + dir * H;
+          la.wh_t = b.wh_t;
+          la.lengths = lengths;
+          la.dz = b.dz;
+          la.dz_next = b.dz_next;
+          kernels::layer_backward(la, s);
+        } else {
+          backward_gated_block(params, blk, states + dir * H, dcur + dir * H, batch, lengths, b);
+        }
+        // dz (a gated cell's d_in) and dz_next (its drec_next) are [BT,G*H].
+        gemm_row_major(h, true, false, I, GH, bt, 1.f, in, I, b.dz, GH, beta, g + blk.wx,
+                       GH);  // In^T dZ
+        gemm_row_major(h, true, false, H, GH, bt, 1.f, states + dir * H, C, b.dz_next, GH, beta,
+                       g + blk.wh, GH);  // S^T dZ'
+        gemm_row_major(h, false, false, 1, GH, bt, 1.f, ones, bt, b.dz, GH, beta, g + blk.bh, GH);
+        if (c.cell == Cell::kGru) {
+          // The recurrent bias b' sees every step's dL/drec: the rows of drec_next (each step
+          // with a predecessor) and each sequence's first step.
+          float* gb = g + blk.bh + GH;
+          gemm_row_major(h, false, false, 1, GH, bt, 1.f, ones, bt, b.dz_next, GH, beta, gb, GH);
+          gemm_row_major(h, false, false, 1, GH, batch, 1.f, ones, batch, b.drec_first, GH, 1.f, gb,
+                         GH);
+        }
         // The layer's input gradient, summed over the directions: dZ Wx^T.
         if (layer > 0) {
-          gemm_row_major(h, false, true, bt, C, H, 1.f, b.dz, H, params + blk.wx, H,
+          gemm_row_major(h, false, true, bt, C, GH, 1.f, b.dz, GH, params + blk.wx, GH,
                          dir == 0 ? 0.f : 1.f, dnext, C);
         } else if (dx) {
-          gemm_row_major(h, false, true, bt, D, H, 1.f, b.dz, H, params + blk.wx, H,
+          gemm_row_major(h, false, true, bt, D, GH, 1.f, b.dz, GH, params + blk.wx, GH,
                          dir == 0 ? beta : 1.f, dx, D);
         }
       }

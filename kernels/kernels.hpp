@@ -105,8 +105,8 @@ void fused_backward(const FusedBackwardArgs& args, cudaStream_t stream);
 // when the grid cannot be co-resident; the caller then uses fused_backward.
 bool persistent_backward(const FusedBackwardArgs& args, const PersistentTiling& tiling,
                          float* scratch, cudaStream_t stream);
-// out[c, r] = in[r, c] for an n x n matrix (32 x 32 tiles through shared memory).
-void transpose(const float* in, float* out, int n, cudaStream_t stream);
+// out[c, r] = in[r, c] for a rows x cols matrix (32 x 32 tiles through shared memory).
+void transpose(const float* in, float* out, int rows, int cols, cudaStream_t stream);
 
 // ---- rnn_unfused.cu: the classic one-kernel-per-operation path ------------------------------
 // Lengths [B] (nullable) as in FusedForwardArgs.
@@ -206,6 +206,50 @@ struct AttentionHeadArgs {
 void attention_head_forward(const AttentionHeadArgs& args, cudaStream_t stream);
 // dpre, du and dtop from dy, y and what attention_head_forward stored.
 void attention_head_backward(const AttentionHeadArgs& args, cudaStream_t stream);
+
+// ---- rnn_gated.cu: the LSTM and GRU recurrence of one block (layer, direction) -------------
+// Every gated model runs layer by layer as the stacked models do: per block one GEMM for the
+// input projection, the recurrence below, then attention_head_forward over the top states.
+// G = 4 (LSTM) or 3 (GRU) gates in Keras' order; A = 5 or 4 kept values a step (model_math.hpp's
+// aux_width): LSTM [i f g o c], GRU [z r n rn].
+struct GatedForwardArgs {
+  Cell cell;                 // kLstm or kGru
+  int batch, steps, hidden;  // B, T, H
+  int stride;                // C: row length of `out`
+  int direction;             // 0: t = 0..T-1, 1: t = T-1..0
+  const float* xw;           // [B,T,G*H] in_t Wx (no bias)
+  const float* wh;           // [H,G*H]
+  const float* bias;         // [G*H] (GRU: the input bias, then the recurrent bias [G*H])
+  const int* lengths;        // [B] or null
+  float* out;                // the block's column slice of [B,T,C] (already offset by dir * H)
+  float* aux;                // [B,T,A*H] what each step keeps for backward, or null (inference
+                             // on the segment kernels; the unfused step needs it)
+};
+// The recurrence as one segment-mapped kernel (rnn_layers.cu's mapping, G columns a thread).
+void gated_forward(const GatedForwardArgs& args, cudaStream_t stream);
+// The unfused path's step n of the processing order, after the GEMM rec [B,G*H] = h_prev Wh
+// (rows of the previous step's states; not read at n = 0).
+void gated_step(const GatedForwardArgs& args, const float* rec, int n, cudaStream_t stream);
+
+struct GatedBackwardArgs {
+  Cell cell;
+  int batch, steps, hidden, stride, direction;
+  const float* states;  // the block's slice of [B,T,C]
+  const float* aux;     // [B,T,A*H] from the training forward
+  const float* dout;    // its slice of dL/d(states) [B,T,C]
+  const float* wh_t;    // [G*H,H] Wh transposed (segment kernel only)
+  const int* lengths;   // [B] or null
+  float* d_in;          // [B,T,G*H] dL/d(xw_t + b) (0 on padding): dWx = in^T d_in
+  float* drec_next;     // [B,T,G*H] row t: dL/drec of the step processed after t (0 at the
+                        // end), so that dWh = states^T drec_next
+  float* drec_first;    // [B,G*H] dL/drec of each sequence's first step, or null (the GRU's
+                        // recurrent bias is the sum of every step's)
+};
+void gated_backward(const GatedBackwardArgs& args, cudaStream_t stream);
+// The unfused BPTT's step n (n = T-1 first); carry and carry_c [B,H] start at 0. After it, for
+// n > 0, the caller's GEMM adds carry += drec_next[rows of step n-1] Wh^T.
+void gated_step_backward(const GatedBackwardArgs& args, float* carry, float* carry_c, int n,
+                         cudaStream_t stream);
 
 // ---- rnn_train_small.cu: whole epochs of a small model in one launch -------------------------
 // Offsets of the tensors in the flat parameter buffer (params.hpp's ParamLayout).

@@ -46,24 +46,30 @@ double persistent_wavefronts(int hidden, int split, int rows) {
   return static_cast<double>(warps) * ceil_div(hidden, split) * (1 + rows);
 }
 
-double segment_step_us(int batch, int hidden, const GpuLimits& gpu) {
+// One step of a segment kernel with G columns of Wh a thread (G = 1: the Elman cell).
+double segment_step_us(int batch, int hidden, int gates, const GpuLimits& gpu) {
   const SegmentGeometry g = segment_geometry(hidden, batch);
-  const std::size_t with = segment_smem_bytes(g, hidden, true);
+  const std::size_t with = gates == 1 ? segment_smem_bytes(g, hidden, true)
+                                      : gated_smem_bytes(g, hidden, gates, false, true);
   const bool wh_in_smem = with <= gpu.smem_per_block;
-  const std::size_t smem = wh_in_smem ? with : segment_smem_bytes(g, hidden, false);
+  const std::size_t without = gates == 1 ? segment_smem_bytes(g, hidden, false)
+                                         : gated_smem_bytes(g, hidden, gates, false, false);
+  const std::size_t smem = wh_in_smem ? with : without;
   const int per_sm = std::max(1, blocks_per_sm(g.threads, smem, gpu));
   const int waves = ceil_div(g.blocks, gpu.sms * per_sm);
   const int used = std::min(per_sm, ceil_div(g.blocks, gpu.sms));  // blocks on the busiest SM
-  // One thread per unit: an H-long chain of dependent FMAs per step.
+  // One thread per unit: an H-long chain of dependent FMAs per step (a gated cell's G chains
+  // are independent and interleave).
   const double chain = hidden * kFmaLatency;
-  // Per step every warp reads h_{t-1} (a broadcast: one wavefront per k) and a row of Wh.
+  // Per step every warp reads h_{t-1} (a broadcast: one wavefront per k) and G rows of Wh.
   const double warps = used * g.threads / 32.0;
   double memory = warps * hidden;  // the h_{t-1} reads
   if (wh_in_smem) {
-    memory += warps * hidden;  // Wh from shared memory, conflict-free
+    memory += warps * hidden * gates;  // Wh from shared memory, conflict-free
   } else {
     // Every block pulls all of Wh from L2 at every step.
-    memory = std::max(memory, used * static_cast<double>(hidden) * hidden * 4 / kL2BytesPerCycle);
+    memory = std::max(memory,
+                      used * static_cast<double>(hidden) * gates * hidden * 4 / kL2BytesPerCycle);
   }
   return waves * (std::max(chain, memory) / (kClockGHz * 1e3) + kBlockBarrierUs);
 }
@@ -155,7 +161,7 @@ bool persistent_tiling(int batch, int hidden, const GpuLimits& gpu, PersistentTi
 
 RecurrencePlan plan_recurrence(int batch, int hidden, const GpuLimits& gpu) {
   RecurrencePlan r;
-  r.segment_us = segment_step_us(batch, hidden, gpu);
+  r.segment_us = segment_step_us(batch, hidden, 1, gpu);
   r.persistent_possible = persistent_tiling(batch, hidden, gpu, &r.tiling);
   if (r.persistent_possible) {
     r.persistent_us = persistent_step_us(r.tiling, gpu);
@@ -176,6 +182,26 @@ std::string RecurrencePlan::describe() const {
                 "slices x %d groups of %d, split %d)",
                 persistent ? "persistent" : "segment", segment_us, persistent_us, tiling.blocks(),
                 tiling.slices, tiling.groups, tiling.group, tiling.split);
+  return buf;
+}
+
+GatedPlan plan_gated(int batch, int hidden, int gates, const GpuLimits& gpu) {
+  GatedPlan r;
+  r.gates = gates;
+  const SegmentGeometry g = segment_geometry(hidden, batch);
+  r.forward_wh_in_smem = gated_smem_bytes(g, hidden, gates, false, true) <= gpu.smem_per_block;
+  r.backward_wh_in_smem = gated_smem_bytes(g, hidden, gates, true, true) <= gpu.smem_per_block;
+  r.segment_us = segment_step_us(batch, hidden, gates, gpu);
+  return r;
+}
+
+std::string GatedPlan::describe() const {
+  char buf[256];
+  std::snprintf(buf, sizeof buf,
+                "segment, %d columns of Wh a thread (model: %.3g us/step; Wh [H,%dH] in %s in the "
+                "forward, %s in the backward; no persistent gated kernels yet)",
+                gates, segment_us, gates, forward_wh_in_smem ? "shared memory" : "L2",
+                backward_wh_in_smem ? "shared memory" : "L2");
   return buf;
 }
 

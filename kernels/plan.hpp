@@ -60,6 +60,15 @@ inline std::size_t segment_smem_bytes(const SegmentGeometry& g, int hidden, bool
   return base + (with_wh ? sizeof(float) * hidden * hidden : 0);
 }
 
+// Bytes of shared memory of a gated-cell segment block (rnn_gated.cu): the per-sequence buffers
+// (forward: h; backward: the G gates of dL/drec; double-buffered) and, when staged, Wh's H x G*H
+// floats.
+inline std::size_t gated_smem_bytes(const SegmentGeometry& g, int hidden, int gates, bool backward,
+                                    bool with_wh) {
+  const std::size_t buffers = sizeof(float) * 2 * g.segments * g.hp * (backward ? gates : 1);
+  return buffers + (with_wh ? sizeof(float) * hidden * gates * hidden : 0);
+}
+
 // The persistent kernels' tiling of the hidden units and the batch.
 constexpr int kPersistentSlice = 16;     // hidden units per block
 constexpr int kPersistentThreads = 256;  // threads per block
@@ -99,6 +108,18 @@ struct RecurrencePlan {
 
 // The model's choice for a one-layer model at batch B and hidden size H.
 RecurrencePlan plan_recurrence(int batch, int hidden, const GpuLimits& gpu);
+
+// The gated cells (G = 4 LSTM, 3 GRU) have the segment design only (rnn_gated.cu): a thread per
+// unit owning its G columns of Wh. The model predicts its forward step as the Elman segment
+// kernel's with G x H columns of Wh, and says whether Wh is staged in shared memory in the
+// forward and in the backward (the backward's buffers are G times larger).
+struct GatedPlan {
+  int gates = 0;
+  bool forward_wh_in_smem = false, backward_wh_in_smem = false;
+  double segment_us = 0;  // predicted time of one forward step
+  std::string describe() const;
+};
+GatedPlan plan_gated(int batch, int hidden, int gates, const GpuLimits& gpu);
 
 // Cooperative launches that the GPU refused at launch time although the occupancy query
 // allowed them (cudaErrorCooperativeLaunchTooLarge: MPS thread limits, green contexts, another

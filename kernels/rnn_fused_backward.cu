@@ -111,30 +111,31 @@ __global__ void __launch_bounds__(1024)
 constexpr int kTile = 32, kTileRows = 8;
 
 __global__ void __launch_bounds__(kTile* kTileRows)
-    transpose_kernel(const float* in, float* out, int n) {
+    transpose_kernel(const float* in, float* out, int rows, int cols) {
   RNNATTN_SHARED_ARRAY(float, tile, kTile*(kTile + 1));
-  const int x = blockIdx.x * kTile + threadIdx.x;
+  const int x = blockIdx.x * kTile + threadIdx.x;  // column of `in`
   for (int r = threadIdx.y; r < kTile; r += kTileRows) {
     const int y = blockIdx.y * kTile + r;
-    if (x < n && y < n)
-      tile[r * (kTile + 1) + threadIdx.x] = in[static_cast<std::size_t>(y) * n + x];
+    if (x < cols && y < rows)
+      tile[r * (kTile + 1) + threadIdx.x] = in[static_cast<std::size_t>(y) * cols + x];
   }
   __syncthreads();
-  const int ox = blockIdx.y * kTile + threadIdx.x;
+  const int ox = blockIdx.y * kTile + threadIdx.x;  // column of `out` (a row of `in`)
   for (int r = threadIdx.y; r < kTile; r += kTileRows) {
     const int oy = blockIdx.x * kTile + r;
-    if (ox < n && oy < n)
-      out[static_cast<std::size_t>(oy) * n + ox] = tile[threadIdx.x * (kTile + 1) + r];
+    if (ox < rows && oy < cols)
+      out[static_cast<std::size_t>(oy) * rows + ox] = tile[threadIdx.x * (kTile + 1) + r];
   }
 }
 
 }  // namespace
 
-void transpose(const float* in, float* out, int n, cudaStream_t stream) {
-  if (n < 1) return;
-  const unsigned tiles = static_cast<unsigned>((n + kTile - 1) / kTile);
-  launch_kernel("transpose_kernel", transpose_kernel, dim3(tiles, tiles), dim3(kTile, kTileRows), 0,
-                stream, in, out, n);
+void transpose(const float* in, float* out, int rows, int cols, cudaStream_t stream) {
+  if (rows < 1 || cols < 1) return;
+  const dim3 tiles(static_cast<unsigned>((cols + kTile - 1) / kTile),
+                   static_cast<unsigned>((rows + kTile - 1) / kTile));
+  launch_kernel("transpose_kernel", transpose_kernel, tiles, dim3(kTile, kTileRows), 0, stream, in,
+                out, rows, cols);
 }
 
 void fused_backward(const FusedBackwardArgs& a, cudaStream_t stream) {

@@ -184,8 +184,6 @@ TEST_F(Cli, GatedCellsTrainSaveAndPredict) {
     const Result r = run("train --resume m.bin --epochs 3 --device cpu");
     EXPECT_EQ(r.code, 0) << r.err;
     EXPECT_NE(r.out.find("cell=" + cell), std::string::npos) << r.out;
-    expect_refused("train --cell " + cell + " --device cuda",
-                   {"--device cuda has the Elman cell only so far; cell " + cell});
     expect_refused("train --resume m.bin --epochs 4 --cell elman", {"drop --cell"});
   }
   expect_refused("train --cell lstn", {"unknown cell 'lstn' (expected elman, lstm or gru)"});
@@ -219,22 +217,26 @@ TEST_F(Cli, RunsSideBySideMatchOneAtATime) {
   EXPECT_LT(a3, p1);
 }
 
-// On a GPU (or in the simulator build), --device cuda and cuda-unfused train what the CPU trains.
+// On a GPU (or in the simulator build), --device cuda and cuda-unfused train what the CPU trains,
+// with each cell.
 TEST_F(Cli, TrainsOnTheGpuLikeOnTheCpu) {
   if (!rnnattn::cuda_backend_available()) GTEST_SKIP() << "no CUDA GPU on this machine";
-  auto test_mse = [&](const std::string& device) {
-    const Result r =
-        run("train --epochs 1 --seed 3 --device " + device + " --json " + device + ".json");
-    EXPECT_EQ(r.code, 0) << r.err;
-    EXPECT_NE(r.out.find("device: " + device), std::string::npos) << r.out;
-    const std::string json = slurp(dir_ + "/" + device + ".json");
-    const auto at = json.find("\"test_mse\":");
-    return at == std::string::npos ? -1.0 : std::atof(json.c_str() + at + 11);
-  };
-  const double cpu = test_mse("cpu");
-  ASSERT_GT(cpu, 0);
-  EXPECT_NEAR(test_mse("cuda"), cpu, 1e-3 * cpu);
-  EXPECT_NEAR(test_mse("cuda-unfused"), cpu, 1e-3 * cpu);
+  for (const std::string cell : {"", " --cell lstm --hidden 5", " --cell gru --hidden 5"}) {
+    SCOPED_TRACE(cell);
+    auto test_mse = [&](const std::string& device) {
+      const Result r = run("train --epochs 1 --seed 3" + cell + " --device " + device + " --json " +
+                           device + ".json");
+      EXPECT_EQ(r.code, 0) << r.err;
+      EXPECT_NE(r.out.find("device: " + device), std::string::npos) << r.out;
+      const std::string json = slurp(dir_ + "/" + device + ".json");
+      const auto at = json.find("\"test_mse\":");
+      return at == std::string::npos ? -1.0 : std::atof(json.c_str() + at + 11);
+    };
+    const double cpu = test_mse("cpu");
+    ASSERT_GT(cpu, 0);
+    EXPECT_NEAR(test_mse("cuda"), cpu, 1e-3 * cpu);
+    EXPECT_NEAR(test_mse("cuda-unfused"), cpu, 1e-3 * cpu);
+  }
 }
 
 // Keras-like training: a validation split, early stopping with the best weights kept, the history
@@ -406,7 +408,31 @@ TEST_F(Cli, ProfilePlanAndRecurrence) {
   ASSERT_EQ(wide.code, 0) << wide.err;
   EXPECT_NE(wide.out.find(": persistent (model: segment "), std::string::npos) << wide.out;
   EXPECT_EQ(run("profile --batch 2 --steps 2 --input 1 --hidden 2 --recurrence fast").code, 2);
+  // The gated cells: their segment kernels' prediction, Wh's place by the cell's G x H columns.
+  const Result lstm =
+      run("profile --batch 128 --steps 200 --input 100 --hidden 256 --cell lstm --plan");
+  ASSERT_EQ(lstm.code, 0) << lstm.err;
+  EXPECT_NE(lstm.out.find("plan: B=128 H=256 cell=lstm"), std::string::npos) << lstm.out;
+  EXPECT_NE(lstm.out.find("segment, 4 columns of Wh a thread"), std::string::npos) << lstm.out;
+  EXPECT_NE(lstm.out.find("in L2 in the forward, L2 in the backward"), std::string::npos)
+      << lstm.out;
+  const Result gru =
+      run("profile --batch 64 --steps 100 --input 32 --hidden 128 --cell gru --plan");
+  EXPECT_NE(gru.out.find("shared memory in the forward, shared memory in the backward"),
+            std::string::npos)
+      << gru.out;
+  EXPECT_EQ(run("profile --batch 2 --steps 2 --input 1 --hidden 2 --cell gru --recurrence "
+                "persistent")
+                .code,
+            2);
   if (!rnnattn::cuda_backend_available()) return;
+  const Result g = run("profile --batch 3 --steps 2 --input 2 --hidden 8 --cell lstm --pass train");
+  ASSERT_EQ(g.code, 0) << g.err;
+  for (const char* k :
+       {"gated_forward_kernel<lstm, Wh in smem>", "gated_backward_kernel<lstm, Wh in smem>",
+        "attention_head_forward_kernel", "attention_head_backward_kernel"}) {
+    EXPECT_NE(g.out.find(k), std::string::npos) << k << " in " << g.out;
+  }
   const Result r = run(
       "profile --batch 3 --steps 2 --input 2 --hidden 8 --pass backward --recurrence persistent");
   ASSERT_EQ(r.code, 0) << r.err;

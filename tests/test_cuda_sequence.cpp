@@ -33,11 +33,13 @@ struct SeqCase {
   bool bidirectional, attention, lengths;
   cuda::Path path;
   cuda::Recurrence rec = cuda::Recurrence::kAuto;
+  Cell cell = Cell::kElman;
 };
 
 std::string name_of(const SeqCase& c) {
   std::ostringstream s;
-  s << (c.path == cuda::Path::kFused ? "fused" : "unfused") << "_B" << c.b << "_T" << c.t << "_D"
+  s << (c.cell == Cell::kElman ? "" : to_string(c.cell) + std::string("_"))
+    << (c.path == cuda::Path::kFused ? "fused" : "unfused") << "_B" << c.b << "_T" << c.t << "_D"
     << c.d << "_H" << c.h << "_O" << c.o << "_L" << c.layers << (c.bidirectional ? "_bidir" : "")
     << (c.attention ? "_attn" : "_plain") << (c.lengths ? "_lengths" : "")
     << (c.rec == cuda::Recurrence::kPersistent ? "_persistent"
@@ -58,6 +60,7 @@ ModelConfig config_of(const SeqCase& c) {
   cfg.bidirectional = c.bidirectional;
   cfg.attention = c.attention;
   cfg.head = Activation::kSigmoid;
+  cfg.cell = c.cell;
   return cfg;
 }
 
@@ -128,6 +131,35 @@ std::vector<SeqCase> cases() {
       SeqCase c{s[0], s[1], s[2], s[3], s[4], 1, false, attn, true, cuda::Path::kFused};
       c.rec = cuda::Recurrence::kSegment;
       out.push_back(c);
+    }
+  }
+  // The gated cells (rnn_gated.cu) on both paths: one layer and two, each direction, attention
+  // and plain, with and without lengths; edges: one unit, a 64-thread segment, three layers,
+  // several segments a block with a partial last block, and Wh staged in shared memory (opt-in:
+  // LSTM H = 100 is 160 KB, GRU H = 129 200 KB) or read through L2 (LSTM H = 129, GRU H = 150).
+  for (Cell cell : {Cell::kLstm, Cell::kGru}) {
+    for (cuda::Path path : {cuda::Path::kFused, cuda::Path::kUnfused}) {
+      std::vector<SeqCase> gated;
+      for (bool bidir : {false, true}) {
+        for (bool attn : {true, false}) {
+          for (bool len : {false, true})
+            gated.push_back({5, 7, 3, 8, 2, 1, bidir, attn, len, path});
+        }
+      }
+      gated.push_back({5, 7, 3, 8, 2, 2, true, true, true, path});
+      gated.push_back({4, 6, 2, 6, 1, 2, false, false, true, path});
+      gated.push_back({3, 4, 2, 1, 1, 1, true, true, true, path});
+      gated.push_back({3, 5, 2, 33, 1, 1, true, true, true, path});
+      gated.push_back({2, 4, 2, 5, 1, 3, true, false, true, path});
+      gated.push_back({70, 6, 2, 4, 1, 2, true, true, true, path});
+      if (path == cuda::Path::kFused) {
+        for (int h : cell == Cell::kLstm ? std::vector<int>{100, 129} : std::vector<int>{129, 150})
+          gated.push_back({3, 3, 2, h, 1, 1, false, true, true, path});
+      }
+      for (SeqCase& c : gated) {
+        c.cell = cell;
+        out.push_back(c);
+      }
     }
   }
   return out;
@@ -226,7 +258,8 @@ TEST_P(CudaSequence, MatchesTheCpuReference) {
   const ParamLayout layout(cfg);
   std::vector<float> p = random_vector<float>(layout.size(), 901, -0.5, 0.5);
   for (const ParamLayout::Block& blk : layout.blocks()) {  // a stable recurrence
-    for (int i = 0; i < c.h * c.h; ++i) p[blk.wh + i] /= std::sqrt(static_cast<float>(c.h));
+    for (int i = 0; i < c.h * blk.gates * c.h; ++i)
+      p[blk.wh + i] /= std::sqrt(static_cast<float>(c.h));
   }
   std::vector<float> x = random_vector<float>(static_cast<std::size_t>(c.b) * c.t * c.d, 902);
   const std::vector<float> dy = random_vector<float>(static_cast<std::size_t>(c.b) * c.o, 903);
@@ -266,7 +299,9 @@ INSTANTIATE_TEST_SUITE_P(Gpu, CudaSequence, ::testing::ValuesIn(cases()),
 
 // The GPU trainer (captured step with gathered lengths) follows the CPU trainer on a
 // bidirectional two-layer model with lengths, and on a one-layer model with lengths (which must
-// leave the small-model epoch kernel for the captured step).
+// leave the small-model epoch kernel for the captured step); and so do the gated cells, a
+// one-layer LSTM and a bidirectional two-layer GRU (Cli.TrainsOnTheGpuLikeOnTheCpu trains them
+// without lengths, where the small-model kernel, Elman only, must not take them).
 TEST(CudaSequenceTraining, FollowsTheCpuTrainerWithLengths) {
   SKIP_WITHOUT_GPU();
   SentimentOptions o;
@@ -278,8 +313,11 @@ TEST(CudaSequenceTraining, FollowsTheCpuTrainerWithLengths) {
   o.neutral_tokens = 10;
   o.sentiment_tokens = 2;
   const SplitData d = sentiment_data(o);
-  for (bool deep : {true, false}) {
+  const std::pair<bool, Cell> models[] = {
+      {true, Cell::kElman}, {false, Cell::kElman}, {false, Cell::kLstm}, {true, Cell::kGru}};
+  for (const auto& [deep, cell] : models) {
     ModelConfig cfg;
+    cfg.cell = cell;
     cfg.input_size = 3;
     cfg.hidden_size = 6;
     cfg.steps = 12;

@@ -49,19 +49,6 @@ TEST(DeviceApi, SizesAndArgumentErrors) {
   SKIP_WITHOUT_GPU();
   CudaStream stream;
   const ModelConfig cfg = small_config();
-  // The gated cells have no CUDA kernels yet: refused by name, not run as the Elman cell.
-  for (Cell cell : {Cell::kLstm, Cell::kGru}) {
-    ModelConfig gated = cfg;
-    gated.cell = cell;
-    expect_invalid([&] { cuda::Handle g(gated, stream.get()); },
-                   {std::string("cell ") + to_string(cell), "Elman cell only", "--device cpu"});
-    expect_invalid(
-        [&] {
-          make_backend(Device::kCudaUnfused)
-              ->start_training(gated, {}, init_parameters(gated, 1), {});
-        },
-        {std::string("cell ") + to_string(cell)});
-  }
   cuda::Handle h(cfg, stream.get());
   EXPECT_EQ(h.parameter_count(), ParamLayout(cfg).size());
   const int B = 5;

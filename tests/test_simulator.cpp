@@ -665,52 +665,59 @@ TEST_F(Simulator, CountersFileHasALinePerLaunch) {
 // The memory-access targets of the "fast at scale" issue at its shape (B32 T4 D16 H256, a training
 // step) and where Wh sits in shared memory (H64): every kernel that reads Wh or the hidden states
 // loads with an efficiency of at least 0.8 and needs at most 1.25 shared wavefronts per request,
-// for the segment kernels and for the persistent ones.
+// for the segment kernels and for the persistent ones, and for the gated cells' segment kernels
+// (rnn_gated.cu) with the attention-and-head kernels they run with.
 TEST_F(Simulator, RecurrentKernelsMeetTheAccessTargets) {
-  for (cuda::Recurrence rec : {cuda::Recurrence::kSegment, cuda::Recurrence::kPersistent}) {
-    for (int hidden : {256, 64}) {
-      const bool persistent = rec == cuda::Recurrence::kPersistent;
-      SCOPED_TRACE("H = " + std::to_string(hidden) + (persistent ? " persistent" : " segment"));
-      ModelConfig cfg;
-      cfg.input_size = 16;
-      cfg.hidden_size = hidden;
-      cfg.steps = 4;
-      const int B = 32;
-      cuda::Handle h(cfg, s_);
-      h.set_recurrence(rec);
-      const auto p = upload(init_parameters(cfg, 1));
-      const auto x = upload(test::random_vector<float>(B * 4 * 16, 2));
-      const auto dy = upload(test::random_vector<float>(B, 3));
-      DeviceBuffer<float> y(B), g(p.size());
-      DeviceBuffer<unsigned char> work(h.workspace_size(B)), reserve(h.reserve_size(B));
-      std::vector<sim::LaunchStats> seen;
-      sim::set_launch_observer([&](const sim::LaunchStats& st) { seen.push_back(st); });
-      sim::set_counting(true);
-      h.forward_training(p.get(), x.get(), B, y.get(), nullptr, nullptr, reserve.get(),
-                         reserve.size(), work.get(), work.size());
-      h.backward(p.get(), x.get(), B, y.get(), dy.get(), reserve.get(), reserve.size(), g.get(),
-                 nullptr, cuda::GradMode::kOverwrite, work.get(), work.size());
-      RNNATTN_CUDA_CHECK(cudaStreamSynchronize(s_));
-      sim::set_counting(false);
-      sim::set_launch_observer(nullptr);
-      int checked = 0;
-      for (const sim::LaunchStats& st : seen) {
-        if (st.kernel.find("forward") == std::string::npos &&
-            st.kernel.find("backward") == std::string::npos)
-          continue;
-        ++checked;
-        EXPECT_EQ(st.kernel.find("persistent") == 0, persistent) << st.kernel;
-        const double eff =
-            static_cast<double>(st.global_load_bytes) / (32.0 * st.global_load_sectors);
-        const double waves = st.shared_requests
-                                 ? static_cast<double>(st.shared_wavefronts) / st.shared_requests
-                                 : 1.0;
-        EXPECT_GE(eff, 0.8) << st.kernel;
-        EXPECT_LE(waves, 1.25) << st.kernel;
-        std::cout << st.kernel << ": global load efficiency " << eff
-                  << ", shared wavefronts/request " << waves << '\n';
+  for (Cell cell : {Cell::kElman, Cell::kLstm, Cell::kGru}) {
+    for (cuda::Recurrence rec : {cuda::Recurrence::kSegment, cuda::Recurrence::kPersistent}) {
+      if (cell != Cell::kElman && rec == cuda::Recurrence::kPersistent) continue;
+      for (int hidden : {256, 64}) {
+        const bool persistent = rec == cuda::Recurrence::kPersistent;
+        SCOPED_TRACE(std::string(to_string(cell)) + " H = " + std::to_string(hidden) +
+                     (persistent ? " persistent" : " segment"));
+        ModelConfig cfg;
+        cfg.cell = cell;
+        cfg.input_size = 16;
+        cfg.hidden_size = hidden;
+        cfg.steps = 4;
+        const int B = 32;
+        cuda::Handle h(cfg, s_);
+        h.set_recurrence(rec);
+        const auto p = upload(init_parameters(cfg, 1));
+        const auto x = upload(test::random_vector<float>(B * 4 * 16, 2));
+        const auto dy = upload(test::random_vector<float>(B, 3));
+        DeviceBuffer<float> y(B), g(p.size());
+        DeviceBuffer<unsigned char> work(h.workspace_size(B)), reserve(h.reserve_size(B));
+        std::vector<sim::LaunchStats> seen;
+        sim::set_launch_observer([&](const sim::LaunchStats& st) { seen.push_back(st); });
+        sim::set_counting(true);
+        h.forward_training(p.get(), x.get(), B, y.get(), nullptr, nullptr, reserve.get(),
+                           reserve.size(), work.get(), work.size());
+        h.backward(p.get(), x.get(), B, y.get(), dy.get(), reserve.get(), reserve.size(), g.get(),
+                   nullptr, cuda::GradMode::kOverwrite, work.get(), work.size());
+        RNNATTN_CUDA_CHECK(cudaStreamSynchronize(s_));
+        sim::set_counting(false);
+        sim::set_launch_observer(nullptr);
+        int checked = 0;
+        for (const sim::LaunchStats& st : seen) {
+          if (st.kernel.find("forward") == std::string::npos &&
+              st.kernel.find("backward") == std::string::npos)
+            continue;
+          ++checked;
+          EXPECT_EQ(st.kernel.find("persistent") == 0, persistent) << st.kernel;
+          const double eff =
+              static_cast<double>(st.global_load_bytes) / (32.0 * st.global_load_sectors);
+          const double waves = st.shared_requests
+                                   ? static_cast<double>(st.shared_wavefronts) / st.shared_requests
+                                   : 1.0;
+          EXPECT_GE(eff, 0.8) << st.kernel;
+          EXPECT_LE(waves, 1.25) << st.kernel;
+          std::cout << st.kernel << ": global load efficiency " << eff
+                    << ", shared wavefronts/request " << waves << '\n';
+        }
+        // The forward and the backward (a gated cell's: its recurrence and the attention's).
+        EXPECT_EQ(checked, cell == Cell::kElman ? 2 : 4);
       }
-      EXPECT_EQ(checked, 2);  // the forward and the backward
     }
   }
 }

@@ -71,6 +71,11 @@ reduced+=':Gpu/CudaSequence.*/*_B168_*_persistent'
 # memory at H = 129 (opt-in), through L2 at H = 300.
 reduced+=':Gpu/CudaSequence.*/*_B4_T1_D2_H16_*_persistent:Gpu/CudaSequence.*/*_H129_*_segment'
 reduced+=':Gpu/CudaSequence.*/*_H300_*_segment'
+# The gated cells (rnn_gated.cu; the patterns above take their two-layer bidirectional, H = 33
+# and three-layer cases on both paths), with Wh in shared memory (LSTM H = 100, GRU H = 129) and
+# through L2 (LSTM H = 129, GRU H = 150).
+reduced+=':Gpu/CudaSequence.*/lstm_fused_*_H100_*:Gpu/CudaSequence.*/*_fused_*_H129_*'
+reduced+=':Gpu/CudaSequence.*/gru_fused_*_H150_*'
 cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 for tool in memcheck racecheck initcheck synccheck; do
   step "compute-sanitizer $tool" "$out/sanitizer-$tool.log" \

@@ -135,11 +135,6 @@ std::unique_ptr<Backend> open_backend(const Args& a, const ModelConfig* model) {
   set_cpu_threads(static_cast<int>(a.get_int("--threads", 0, 0, 4096)));
   const Device dev = parse_device(a.get("--device", "auto"));
   std::unique_ptr<Backend> b = make_backend(dev);
-  if (dev == Device::kAuto && model && b->name() != "cpu" && model->cell != Cell::kElman) {
-    std::cout << "device: cpu (auto: cell " << to_string(model->cell) << " has no CUDA kernels yet)"
-              << std::endl;
-    return make_backend(Device::kCpu);
-  }
   if (dev == Device::kAuto && model && b->name() != "cpu" &&
       model->context_size() > kCudaMaxContext) {
     std::cout << "device: cpu (auto: C = " << model->context_size() << " exceeds the CUDA path's "

@@ -25,6 +25,8 @@ request (1 is conflict-free).
 
   --batch B --steps T --input D --hidden H   the shape (required)
   --model attention|plain  (default attention)
+  --cell elman|lstm|gru    the recurrent cell (default elman); a gated cell runs its segment kernels
+                           (kernels/rnn_gated.cu) layer by layer
   --pass forward|backward|train   forward: inference; backward: the training forward and backward;
                            train: a whole training step (forward, loss, backward, Adam)
   --device cuda|cuda-unfused   (default cuda)
@@ -43,8 +45,8 @@ int cmd_profile(const std::vector<std::string>& argv) {
     return 0;
   }
   const Args a("profile", argv,
-               {"--batch", "--steps", "--input", "--hidden", "--model", "--pass", "--device",
-                "--recurrence", "--json"},
+               {"--batch", "--steps", "--input", "--hidden", "--model", "--cell", "--pass",
+                "--device", "--recurrence", "--json"},
                {"--plan"});
   for (const char* need : {"--batch", "--steps", "--input", "--hidden"}) {
     if (!a.has(need))
@@ -60,6 +62,7 @@ int cmd_profile(const std::vector<std::string>& argv) {
     throw UsageError("--model must be attention or plain, got '" + model + "'");
   }
   cfg.attention = model == "attention";
+  cfg.cell = parse_cell(a.get("--cell", "elman"));
   cfg.validate();
   const std::string pass = a.get("--pass", "forward");
   if (pass != "forward" && pass != "backward" && pass != "train") {
@@ -77,12 +80,20 @@ int cmd_profile(const std::vector<std::string>& argv) {
   const cuda::Recurrence rec = rec_name == "segment"      ? cuda::Recurrence::kSegment
                                : rec_name == "persistent" ? cuda::Recurrence::kPersistent
                                                           : cuda::Recurrence::kAuto;
+  const bool gated = cfg.cell != Cell::kElman;
+  if (gated && rec == cuda::Recurrence::kPersistent) {
+    throw UsageError("--recurrence persistent: the " + std::string(to_string(cfg.cell)) +
+                     " cell has segment kernels only so far");
+  }
   if (a.has("--plan")) {
     const bool gpu = cuda_backend_available();
     const kernels::GpuLimits limits = gpu ? kernels::current_gpu_limits() : kernels::GpuLimits{};
-    std::printf("plan: B=%d H=%d on %s: %s\n", B, cfg.hidden_size,
-                gpu ? "this GPU" : "an H100 (no GPU visible)",
-                kernels::plan_recurrence(B, cfg.hidden_size, limits).describe().c_str());
+    const std::string plan =
+        gated ? kernels::plan_gated(B, cfg.hidden_size, gates_of(cfg.cell), limits).describe()
+              : kernels::plan_recurrence(B, cfg.hidden_size, limits).describe();
+    std::printf("plan: B=%d H=%d%s on %s: %s\n", B, cfg.hidden_size,
+                gated ? (std::string(" cell=") + to_string(cfg.cell)).c_str() : "",
+                gpu ? "this GPU" : "an H100 (no GPU visible)", plan.c_str());
     return 0;
   }
   const std::string json_path = a.get("--json", "");
@@ -149,7 +160,12 @@ int cmd_profile(const std::vector<std::string>& argv) {
   const bool sim = kernels::Profiler::simulated();
   std::printf("profile: %s, %s pass, B=%d, device %s%s\n", describe(cfg).c_str(), pass.c_str(), B,
               device.c_str(), sim ? " (GPU simulator: memory counters, no times)" : "");
-  if (device == "cuda") {
+  if (device == "cuda" && gated) {
+    std::printf("recurrence: %s\n", kernels::plan_gated(B, cfg.hidden_size, gates_of(cfg.cell),
+                                                        kernels::current_gpu_limits())
+                                        .describe()
+                                        .c_str());
+  } else if (device == "cuda") {
     std::printf("recurrence: %s (--recurrence %s); the model: %s\n",
                 h.recurrence_for(B) == cuda::Recurrence::kPersistent ? "persistent" : "segment",
                 rec_name.c_str(),

@@ -37,7 +37,7 @@ Train an Elman RNN (tanh) with additive attention, or the plain RNN, and report 
                            plain, attention, bidirectional attention and, for the Elman cell,
                            the notebook's bidirectional LSTM with attention)
   --cell elman|lstm|gru    the recurrent cell, as Keras' SimpleRNN, LSTM, GRU (reset_after)
-                           (default elman; the gated cells run on the CPU so far)
+                           (default elman)
   --layers L               stacked recurrent layers (default 1)
   --bidirectional          two directions per layer (Keras' Bidirectional), states concatenated
   --train-sequences N      sentiment: training sequences (default 2000)
@@ -343,15 +343,8 @@ int cmd_train(const std::vector<std::string>& argv) {
     specs = {{"plain", false, false, cfg.cell},
              {"attention", true, false, cfg.cell},
              {"bi-attention", true, true, cfg.cell}};
-    // The notebook's best model: a bidirectional LSTM with attention (the gated cells have no
-    // CUDA kernels yet: on a GPU it is left out, and said so).
-    if (cfg.cell == Cell::kElman && backend->name() != "cpu" && backend->name() != "reference") {
-      std::cout << "note: bi-lstm-attn (the notebook's model) is left out: the LSTM runs on "
-                   "--device cpu only so far"
-                << std::endl;
-    } else if (cfg.cell == Cell::kElman) {
-      specs.push_back({"bi-lstm-attn", true, true, Cell::kLstm});
-    }
+    // The notebook's best model: a bidirectional LSTM with attention.
+    if (cfg.cell == Cell::kElman) specs.push_back({"bi-lstm-attn", true, true, Cell::kLstm});
   } else if (compare) {
     specs = {{"attention", true, cfg.bidirectional, cfg.cell},
              {"plain", false, cfg.bidirectional, cfg.cell}};

@@ -1,0 +1,414 @@
+// The gated cells' recurrence (LSTM and GRU) on the GPU, one recurrent block (layer, direction)
+// at a time, forward and backward: the kernels the device API runs for every gated model (one
+// layer or stacked, one direction or two), between the GEMMs of the input projection and the
+// attention-and-head kernels of rnn_layers.cu.
+//
+// What they compute (host/model_math.hpp's cell_forward / cell_backward, Keras' gate order), per
+// sequence b of length L, over t in the block's direction from h = 0 (and c = 0):
+//   valid step: xin = xw_t + b (xw_t = in_t Wx, a GEMM beforehand), rec = h_prev Wh (GRU: + b')
+//     LSTM: i, f, o = sigmoid(xin + rec) of gates 0, 1, 3; g = tanh(gate 2); c = f c + i g;
+//           h = o tanh(c); keeps [i f g o c]
+//     GRU:  z, r = sigmoid(gates 0, 1); rn = rec of gate 2; n = tanh(xin_2 + r rn);
+//           h = z h_prev + (1 - z) n; keeps [z r n rn]
+//   padding (t >= L): h and c unchanged, and so is what the step keeps (the reference copies it).
+// Backward against the direction: dh = dout_t + carry; the cell's backward gives d_in = dL/dxin,
+// d_rec = dL/drec and the direct path to h_prev (GRU: dh z); carry = d_rec Wh^T + direct; the
+// LSTM's dL/dc passes to c_prev through f. Padding: dL/dh and dL/dc pass through unchanged,
+// d_in = d_rec = 0. The kernels write d_in per step and d_rec into the row of the step before
+// (drec_next, so that dWh = states^T drec_next over all B*T rows) and the first step's d_rec
+// apart (the GRU's recurrent bias b' sees every step); the backend forms the weight gradients
+// and the layer below's gradient with GEMMs: deterministic, no atomics.
+//
+// Work mapping: as the Elman layer kernels (rnn_layers.cu): a segment of nextpow2(H) threads per
+// sequence, thread j owning unit j of every gate (G = 4 or 3 columns of Wh: j, H + j, ...), h_prev
+// (or the G*H values of d_rec) exchanged through double-buffered shared memory with one
+// __syncthreads per step. Wh [H, G*H] (forward) or Wh^T [G*H, H] (backward) is staged in shared
+// memory when it fits next to the buffers (LSTM H <= 119, GRU H <= 137 on an H100's 227 KB),
+// else read through L2; either way the threads of a warp read consecutive words at each k.
+// Limits: H <= 1024.
+#include <cuda_runtime.h>
+
+#include <string>
+
+#include "cuda_utils.hpp"
+#include "device_common.cuh"
+#include "kernels.hpp"
+
+namespace rnnattn::kernels {
+namespace {
+
+constexpr int gate_count(Cell cell) { return cell == Cell::kLstm ? 4 : 3; }
+// What a step keeps, in units of H (model_math.hpp's aux_width).
+constexpr int kept_of(Cell cell) { return cell == Cell::kLstm ? 5 : 4; }
+
+__device__ __forceinline__ float sigmoidf(float v) { return 1.f / (1.f + expf(-v)); }
+
+// Step n of the processing order of a direction.
+__device__ __forceinline__ int order_step(int direction, int n, int steps) {
+  return direction == 0 ? n : steps - 1 - n;
+}
+
+// One valid forward step of one unit: xin[G] = xw_t + b, rec[G] = h_{t-1} Wh (GRU: + b') of its
+// gates; prev is c_{t-1} (LSTM) or h_{t-1} (GRU). Writes what the step keeps and returns h_t.
+template <Cell kCell>
+__device__ __forceinline__ float cell_step(const float* xin, const float* rec, float prev,
+                                           float* kept) {
+  if constexpr (kCell == Cell::kLstm) {
+    const float i = sigmoidf(xin[0] + rec[0]), f = sigmoidf(xin[1] + rec[1]);
+    const float g = tanhf(xin[2] + rec[2]), o = sigmoidf(xin[3] + rec[3]);
+    const float c = f * prev + i * g;
+    kept[0] = i, kept[1] = f, kept[2] = g, kept[3] = o, kept[4] = c;
+    return o * tanhf(c);
+  }
+  const float z = sigmoidf(xin[0] + rec[0]), r = sigmoidf(xin[1] + rec[1]);
+  const float n = tanhf(xin[2] + r * rec[2]);
+  kept[0] = z, kept[1] = r, kept[2] = n, kept[3] = rec[2];
+  return z * prev + (1.f - z) * n;
+}
+
+// The backward of one valid step of one unit: k points at what the forward kept for it (stride
+// H between the kept values), prev as cell_step had it, dh = dL/dh_t; carry_c (LSTM) holds
+// dL/dc_t from step t+1 on entry and dL/dc_{t-1} on return. Writes din = dL/dxin[G] and
+// drec = dL/drec[G]; returns the part of dL/dh_{t-1} that does not go through Wh (GRU: dh z).
+template <Cell kCell>
+__device__ __forceinline__ float cell_step_backward(const float* k, int H, float prev, float dh,
+                                                    float& carry_c, float* din, float* drec) {
+  if constexpr (kCell == Cell::kLstm) {
+    const float i = k[0], f = k[H], g = k[2 * H], o = k[3 * H];
+    const float tc = tanhf(k[4 * H]);
+    const float dct = carry_c + dh * o * (1.f - tc * tc);
+    din[0] = dct * g * i * (1.f - i);
+    din[1] = dct * prev * f * (1.f - f);
+    din[2] = dct * i * (1.f - g * g);
+    din[3] = dh * tc * o * (1.f - o);
+    for (int q = 0; q < 4; ++q) drec[q] = din[q];
+    carry_c = dct * f;
+    return 0.f;
+  }
+  const float z = k[0], r = k[H], n = k[2 * H], rn = k[3 * H];
+  const float dn = dh * (1.f - z) * (1.f - n * n);  // through the candidate's tanh
+  din[0] = drec[0] = dh * (prev - n) * z * (1.f - z);
+  din[1] = drec[1] = dn * rn * r * (1.f - r);
+  din[2] = dn;
+  drec[2] = dn * r;
+  return dh * z;
+}
+
+// Thread (segment seg, unit j) of a segment block: sequence b; active when b < B and j < H.
+struct UnitThread {
+  int seg, j, b;
+  bool active;
+};
+__device__ __forceinline__ UnitThread unit_thread(const SegmentGeometry& g, int batch, int hidden) {
+  UnitThread u;
+  u.seg = threadIdx.x / g.hp;
+  u.j = threadIdx.x % g.hp;
+  u.b = blockIdx.x * g.segments + u.seg;
+  u.active = u.b < batch && u.j < hidden;
+  return u;
+}
+
+template <Cell kCell, bool kWhInSmem>
+__global__ void __launch_bounds__(1024)
+    gated_forward_kernel(GatedForwardArgs a, SegmentGeometry g) {
+  constexpr int G = gate_count(kCell), A = kept_of(kCell);
+  float* smem = dynamic_shared<float>();
+  const int B = a.batch, T = a.steps, H = a.hidden, C = a.stride, GH = G * H;
+  const int hp = g.hp;
+  const auto [seg, j, b, active] = unit_thread(g, B, H);
+  float* wh_s = smem;
+  float* hbuf = smem + (kWhInSmem ? H * GH : 0);  // [2][segments][hp]
+  if (kWhInSmem) {
+    for (int i = threadIdx.x; i < H * GH; i += blockDim.x) wh_s[i] = a.wh[i];
+  }
+  const float* wh = kWhInSmem ? wh_s : a.wh;  // wh[k * GH + q * H + j]: gate q, unit j
+  hbuf[seg * hp + j] = 0.f;                   // h = 0 before the first step
+  __syncthreads();
+
+  const int L = b < B ? sequence_length(a.lengths, b, T) : T;
+  float bin[G], brec[G];  // the input bias and (GRU) the recurrent bias of unit j's gates
+  for (int q = 0; q < G; ++q) {
+    bin[q] = active ? a.bias[q * H + j] : 0.f;
+    brec[q] = active && kCell == Cell::kGru ? a.bias[GH + q * H + j] : 0.f;
+  }
+  float h = 0.f;
+  float kept[A];  // what the last valid step keeps (c is kept[4] for the LSTM)
+  for (int q = 0; q < A; ++q) kept[q] = 0.f;
+  int cur = 0;
+  for (int n = 0; n < T; ++n) {
+    const int t = order_step(a.direction, n, T);
+    if (active) {
+      const std::size_t row = static_cast<std::size_t>(b) * T + t;
+      if (t < L) {
+        float rec[G], xin[G];
+        for (int q = 0; q < G; ++q) {
+          rec[q] = brec[q];
+          xin[q] = bin[q] + a.xw[row * GH + q * H + j];
+        }
+        const float* hprev = hbuf + (cur * g.segments + seg) * hp;
+        for (int k = 0; k < H; ++k) {
+          const float hk = hprev[k];
+          for (int q = 0; q < G; ++q) rec[q] += hk * wh[k * GH + q * H + j];
+        }
+        // prev: c_{t-1}, the last of what the LSTM keeps, or the GRU's h_{t-1}.
+        h = cell_step<kCell>(xin, rec, kCell == Cell::kLstm ? kept[A - 1] : h, kept);
+      }
+      hbuf[((cur ^ 1) * g.segments + seg) * hp + j] = h;
+      a.out[row * C + j] = h;
+      if (a.aux) {
+        for (int q = 0; q < A; ++q) a.aux[row * A * H + q * H + j] = kept[q];
+      }
+    }
+    __syncthreads();
+    cur ^= 1;
+  }
+}
+
+template <Cell kCell, bool kWhInSmem>
+__global__ void __launch_bounds__(1024)
+    gated_backward_kernel(GatedBackwardArgs a, SegmentGeometry g) {
+  constexpr int G = gate_count(kCell), A = kept_of(kCell);
+  float* smem = dynamic_shared<float>();
+  const int B = a.batch, T = a.steps, H = a.hidden, C = a.stride, GH = G * H;
+  const int hp = g.hp;
+  const auto [seg, j, b, active] = unit_thread(g, B, H);
+  float* wh_s = smem;
+  float* dbuf = smem + (kWhInSmem ? GH * H : 0);  // [2][segments][G][hp]
+  if (kWhInSmem) {
+    for (int i = threadIdx.x; i < GH * H; i += blockDim.x) wh_s[i] = a.wh_t[i];
+    __syncthreads();
+  }
+  const float* wh_t = kWhInSmem ? wh_s : a.wh_t;  // wh_t[m * H + j] = Wh[j, m]
+  const int L = b < B ? sequence_length(a.lengths, b, T) : T;
+  const std::size_t seq = static_cast<std::size_t>(b) * T;
+  if (active) {  // the step processed last has no successor
+    const std::size_t last = seq + order_step(a.direction, T - 1, T);
+    for (int q = 0; q < G; ++q) a.drec_next[last * GH + q * H + j] = 0.f;
+  }
+  float carry = 0.f;    // dL/dh of the step being processed, from the steps processed after it
+  float carry_c = 0.f;  // the LSTM's dL/dc likewise
+  int cur = 0;
+  for (int n = T - 1; n >= 0; --n) {
+    const int t = order_step(a.direction, n, T);
+    const bool valid = t < L;
+    const int tp = n > 0 ? order_step(a.direction, n - 1, T) : -1;  // the step before t
+    float din[G], drec[G];
+    for (int q = 0; q < G; ++q) din[q] = drec[q] = 0.f;
+    float dh = carry, direct = 0.f;
+    if (active) {
+      const std::size_t row = seq + t;
+      dh += a.dout[row * C + j];
+      if (valid) {
+        // c_{t-1} (LSTM) or h_{t-1} (GRU) from what the forward stored at the step before.
+        float prev = 0.f;
+        if (tp >= 0) {
+          prev = kCell == Cell::kLstm ? a.aux[(seq + tp) * A * H + 4 * H + j]
+                                      : a.states[(seq + tp) * C + j];
+        }
+        direct =
+            cell_step_backward<kCell>(a.aux + row * A * H + j, H, prev, dh, carry_c, din, drec);
+      }
+      for (int q = 0; q < G; ++q) a.d_in[row * GH + q * H + j] = din[q];
+      if (tp >= 0) {
+        for (int q = 0; q < G; ++q) a.drec_next[(seq + tp) * GH + q * H + j] = drec[q];
+      } else if (a.drec_first) {
+        for (int q = 0; q < G; ++q)
+          a.drec_first[static_cast<std::size_t>(b) * GH + q * H + j] = drec[q];
+      }
+    }
+    float* buf = dbuf + (cur * g.segments + seg) * G * hp;
+    for (int q = 0; q < G; ++q) buf[q * hp + j] = drec[q];
+    __syncthreads();
+    if (!valid) {
+      carry = dh;  // padding passes dL/dh (and dL/dc) through to the previous state
+    } else {
+      carry = direct;
+      if (active) {
+        for (int q = 0; q < G; ++q) {
+          const float* d = buf + q * hp;
+          const float* w = wh_t + static_cast<std::size_t>(q) * H * H;
+          for (int m = 0; m < H; ++m) carry += d[m] * w[m * H + j];
+        }
+      }
+    }
+    cur ^= 1;
+  }
+}
+
+// ---- the unfused path: per step a cuBLAS GEMM (rec = h_{t-1} Wh, or carry += d_rec Wh^T) and
+// one of these elementwise kernels, one thread per (b, j) -------------------------------------
+constexpr int kStepThreads = 256;
+
+// Step n of the block's processing order: the cell on xw_t + b and rec [B,G*H] (the GEMM of the
+// previous state; not read at n = 0), or on padding the previous state and what it kept again.
+template <Cell kCell>
+__global__ void __launch_bounds__(kStepThreads)
+    gated_step_kernel(GatedForwardArgs a, const float* rec_in, int n) {
+  constexpr int G = gate_count(kCell), A = kept_of(kCell);
+  const int B = a.batch, T = a.steps, H = a.hidden, C = a.stride, GH = G * H;
+  const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= static_cast<long long>(B) * H) return;
+  const int b = static_cast<int>(i / H), j = static_cast<int>(i % H);
+  const int t = order_step(a.direction, n, T);
+  const int tp = n > 0 ? order_step(a.direction, n - 1, T) : -1;
+  const std::size_t row = static_cast<std::size_t>(b) * T + t;
+  const std::size_t prow = static_cast<std::size_t>(b) * T + tp;
+  float kept[A];
+  float h;
+  if (t < sequence_length(a.lengths, b, T)) {
+    float xin[G], rec[G];
+    for (int q = 0; q < G; ++q) {
+      xin[q] = a.bias[q * H + j] + a.xw[row * GH + q * H + j];
+      rec[q] = (tp < 0 ? 0.f : rec_in[static_cast<std::size_t>(b) * GH + q * H + j]) +
+               (kCell == Cell::kGru ? a.bias[GH + q * H + j] : 0.f);
+    }
+    float prev = 0.f;
+    if (tp >= 0) {
+      prev = kCell == Cell::kLstm ? a.aux[prow * A * H + (A - 1) * H + j] : a.out[prow * C + j];
+    }
+    h = cell_step<kCell>(xin, rec, prev, kept);
+  } else {  // padding: the state and what it kept pass through
+    h = tp < 0 ? 0.f : a.out[prow * C + j];
+    for (int q = 0; q < A; ++q) kept[q] = tp < 0 ? 0.f : a.aux[prow * A * H + q * H + j];
+  }
+  a.out[row * C + j] = h;
+  for (int q = 0; q < A; ++q) a.aux[row * A * H + q * H + j] = kept[q];
+}
+
+// Step n of the BPTT (n = T-1 first). carry [B,H] holds dL/dh_t from the steps processed after
+// t (the GEMM after the previous call added d_rec Wh^T); the kernel leaves in it what the next
+// GEMM (beta = 1) adds to: the direct part, or on padding dL/dh_t itself. carry_c [B,H]: the
+// LSTM's dL/dc.
+template <Cell kCell>
+__global__ void __launch_bounds__(kStepThreads)
+    gated_step_backward_kernel(GatedBackwardArgs a, float* carry, float* carry_c, int n) {
+  constexpr int G = gate_count(kCell), A = kept_of(kCell);
+  const int B = a.batch, T = a.steps, H = a.hidden, C = a.stride, GH = G * H;
+  const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= static_cast<long long>(B) * H) return;
+  const int b = static_cast<int>(i / H), j = static_cast<int>(i % H);
+  const int t = order_step(a.direction, n, T);
+  const int tp = n > 0 ? order_step(a.direction, n - 1, T) : -1;
+  const std::size_t seq = static_cast<std::size_t>(b) * T, row = seq + t;
+  const bool valid = t < sequence_length(a.lengths, b, T);
+  if (n == T - 1) {  // the step processed last has no successor
+    for (int q = 0; q < G; ++q) a.drec_next[row * GH + q * H + j] = 0.f;
+  }
+  float din[G], drec[G];
+  for (int q = 0; q < G; ++q) din[q] = drec[q] = 0.f;
+  const float dh = carry[i] + a.dout[row * C + j];
+  float next = dh;  // padding passes dL/dh (and dL/dc) through to the previous state
+  if (valid) {
+    float prev = 0.f;
+    if (tp >= 0) {
+      prev = kCell == Cell::kLstm ? a.aux[(seq + tp) * A * H + (A - 1) * H + j]
+                                  : a.states[(seq + tp) * C + j];
+    }
+    float cc = kCell == Cell::kLstm ? carry_c[i] : 0.f;
+    next = cell_step_backward<kCell>(a.aux + row * A * H + j, H, prev, dh, cc, din, drec);
+    if (kCell == Cell::kLstm) carry_c[i] = cc;
+  }
+  for (int q = 0; q < G; ++q) a.d_in[row * GH + q * H + j] = din[q];
+  if (tp >= 0) {
+    for (int q = 0; q < G; ++q) a.drec_next[(seq + tp) * GH + q * H + j] = drec[q];
+  } else if (a.drec_first) {
+    for (int q = 0; q < G; ++q)
+      a.drec_first[static_cast<std::size_t>(b) * GH + q * H + j] = drec[q];
+  }
+  carry[i] = next;
+}
+
+unsigned step_blocks(const GatedForwardArgs& a) {
+  return static_cast<unsigned>((static_cast<long long>(a.batch) * a.hidden + kStepThreads - 1) /
+                               kStepThreads);
+}
+unsigned step_blocks(const GatedBackwardArgs& a) {
+  return static_cast<unsigned>((static_cast<long long>(a.batch) * a.hidden + kStepThreads - 1) /
+                               kStepThreads);
+}
+
+template <auto WithWh, auto WithoutWh, typename Args>
+void launch_gated(const Args& a, int gates, bool backward, const char* const (&names)[2],
+                  cudaStream_t stream) {
+  if (a.batch < 1) return;
+  if (a.hidden > 1024) {
+    throw InvalidArgument(std::string(names[0]) + ": H = " + std::to_string(a.hidden) +
+                          " exceeds the fused kernels' limit of 1024");
+  }
+  const SegmentGeometry g = segment_geometry(a.hidden, a.batch);
+  const std::size_t with = gated_smem_bytes(g, a.hidden, gates, backward, true);
+  const int optin = allow_max_dynamic_shared<WithWh>();
+  if (with <= static_cast<std::size_t>(optin)) {
+    launch_kernel(names[0], WithWh, g.blocks, g.threads, with, stream, a, g);
+  } else {
+    launch_kernel(names[1], WithoutWh, g.blocks, g.threads,
+                  gated_smem_bytes(g, a.hidden, gates, backward, false), stream, a, g);
+  }
+}
+
+void check_cell(Cell cell, const char* call) {
+  if (cell != Cell::kLstm && cell != Cell::kGru) {
+    throw InvalidArgument(std::string(call) + ": cell " + to_string(cell) +
+                          " is not a gated cell (the Elman cell runs layer_forward)");
+  }
+}
+
+}  // namespace
+
+void gated_forward(const GatedForwardArgs& a, cudaStream_t stream) {
+  check_cell(a.cell, "gated_forward");
+  if (a.cell == Cell::kLstm) {
+    static const char* const names[2] = {"gated_forward_kernel<lstm, Wh in smem>",
+                                         "gated_forward_kernel<lstm, Wh in L2>"};
+    launch_gated<gated_forward_kernel<Cell::kLstm, true>, gated_forward_kernel<Cell::kLstm, false>>(
+        a, 4, false, names, stream);
+  } else {
+    static const char* const names[2] = {"gated_forward_kernel<gru, Wh in smem>",
+                                         "gated_forward_kernel<gru, Wh in L2>"};
+    launch_gated<gated_forward_kernel<Cell::kGru, true>, gated_forward_kernel<Cell::kGru, false>>(
+        a, 3, false, names, stream);
+  }
+}
+
+void gated_backward(const GatedBackwardArgs& a, cudaStream_t stream) {
+  check_cell(a.cell, "gated_backward");
+  if (a.cell == Cell::kLstm) {
+    static const char* const names[2] = {"gated_backward_kernel<lstm, Wh in smem>",
+                                         "gated_backward_kernel<lstm, Wh in L2>"};
+    launch_gated<gated_backward_kernel<Cell::kLstm, true>,
+                 gated_backward_kernel<Cell::kLstm, false>>(a, 4, true, names, stream);
+  } else {
+    static const char* const names[2] = {"gated_backward_kernel<gru, Wh in smem>",
+                                         "gated_backward_kernel<gru, Wh in L2>"};
+    launch_gated<gated_backward_kernel<Cell::kGru, true>, gated_backward_kernel<Cell::kGru, false>>(
+        a, 3, true, names, stream);
+  }
+}
+
+void gated_step(const GatedForwardArgs& a, const float* rec, int n, cudaStream_t stream) {
+  check_cell(a.cell, "gated_step");
+  if (a.batch < 1) return;
+  if (!a.aux) throw InvalidArgument("gated_step: aux is null (the unfused step reads it back)");
+  if (a.cell == Cell::kLstm) {
+    launch_kernel("gated_step_kernel<lstm>", gated_step_kernel<Cell::kLstm>, step_blocks(a),
+                  kStepThreads, 0, stream, a, rec, n);
+  } else {
+    launch_kernel("gated_step_kernel<gru>", gated_step_kernel<Cell::kGru>, step_blocks(a),
+                  kStepThreads, 0, stream, a, rec, n);
+  }
+}
+
+void gated_step_backward(const GatedBackwardArgs& a, float* carry, float* carry_c, int n,
+                         cudaStream_t stream) {
+  check_cell(a.cell, "gated_step_backward");
+  if (a.batch < 1) return;
+  if (a.cell == Cell::kLstm) {
+    launch_kernel("gated_step_backward_kernel<lstm>", gated_step_backward_kernel<Cell::kLstm>,
+                  step_blocks(a), kStepThreads, 0, stream, a, carry, carry_c, n);
+  } else {
+    launch_kernel("gated_step_backward_kernel<gru>", gated_step_backward_kernel<Cell::kGru>,
+                  step_blocks(a), kStepThreads, 0, stream, a, carry, carry_c, n);
+  }
+}
+
+}  // namespace rnnattn::kernels
