@@ -33,6 +33,11 @@ __device__ __forceinline__ int sequence_length(const int* lengths, int b, int st
   return l < 1 ? 1 : (l > steps ? steps : l);
 }
 
+// Step n of the processing order of a direction (0: t = 0..T-1, 1: t = T-1..0).
+__device__ __forceinline__ int step_at(int direction, int n, int steps) {
+  return direction == 0 ? n : steps - 1 - n;
+}
+
 // Sequence-segment reduction. The threads of one block are split into segments of `hp` threads
 // (hp a power of two), one segment per sequence. Returns, to every thread of the segment, the sum
 // of v over the segment. hp <= 32: one butterfly within the warp (every lane gets the bitwise same
@@ -64,27 +69,36 @@ struct SegmentReducer {
   }
 };
 
-// Launches a segment-mapped kernel (forward or backward) over the batch. WithWh stages Wh in
-// shared memory and is chosen when the block's shared memory can hold it next to the
-// per-sequence buffers; WithoutWh reads Wh through L2. Refuses H > 1024 (a segment is at most one
-// block). `names` are the two kernels' names, for errors and the simulator's counters.
+// Launches a segment-mapped kernel over a batch of sequences of `hidden` units: WithWh (Wh staged
+// in shared memory, `with` bytes a block) when the block's shared memory can hold it, else
+// WithoutWh (Wh through L2, `base` bytes). Refuses H > 1024 (a segment is at most one block).
+// `names` are the two kernels' names, for errors and the simulator's counters.
 template <auto WithWh, auto WithoutWh, typename Args>
-void launch_segmented(const Args& args, const Shape& s, const char* const (&names)[2],
-                      cudaStream_t stream) {
-  if (s.batch < 1) return;  // nothing to do
-  if (s.hidden > 1024) {
-    throw InvalidArgument(std::string(names[0]) + ": H = " + std::to_string(s.hidden) +
+void launch_segmented_sized(const Args& args, int batch, int hidden, std::size_t base,
+                            std::size_t with, const char* const (&names)[2], cudaStream_t stream) {
+  if (batch < 1) return;  // nothing to do
+  if (hidden > 1024) {
+    throw InvalidArgument(std::string(names[0]) + ": H = " + std::to_string(hidden) +
                           " exceeds the fused kernels' limit of 1024");
   }
-  const SegmentGeometry g = segment_geometry(s.hidden, s.batch);
-  const std::size_t base = segment_smem_bytes(g, s.hidden, false);
-  const std::size_t with = segment_smem_bytes(g, s.hidden, true);
+  const SegmentGeometry g = segment_geometry(hidden, batch);
   const int optin = allow_max_dynamic_shared<WithWh>();
   if (with <= static_cast<std::size_t>(optin)) {
     launch_kernel(names[0], WithWh, g.blocks, g.threads, with, stream, args, g);
   } else {
     launch_kernel(names[1], WithoutWh, g.blocks, g.threads, base, stream, args, g);
   }
+}
+
+// The Elman cell's segment kernels (forward or backward): Wh's H x H floats next to the
+// per-sequence buffers (segment_smem_bytes).
+template <auto WithWh, auto WithoutWh, typename Args>
+void launch_segmented(const Args& args, const Shape& s, const char* const (&names)[2],
+                      cudaStream_t stream) {
+  const SegmentGeometry g = segment_geometry(s.hidden, s.batch);
+  launch_segmented_sized<WithWh, WithoutWh>(args, s.batch, s.hidden,
+                                            segment_smem_bytes(g, s.hidden, false),
+                                            segment_smem_bytes(g, s.hidden, true), names, stream);
 }
 
 }  // namespace rnnattn::kernels

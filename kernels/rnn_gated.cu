@@ -43,11 +43,6 @@ constexpr int kept_of(Cell cell) { return cell == Cell::kLstm ? 5 : 4; }
 
 __device__ __forceinline__ float sigmoidf(float v) { return 1.f / (1.f + expf(-v)); }
 
-// Step n of the processing order of a direction.
-__device__ __forceinline__ int order_step(int direction, int n, int steps) {
-  return direction == 0 ? n : steps - 1 - n;
-}
-
 // One valid forward step of one unit: xin[G] = xw_t + b, rec[G] = h_{t-1} Wh (GRU: + b') of its
 // gates; prev is c_{t-1} (LSTM) or h_{t-1} (GRU). Writes what the step keeps and returns h_t.
 template <Cell kCell>
@@ -136,7 +131,7 @@ __global__ void __launch_bounds__(1024)
   for (int q = 0; q < A; ++q) kept[q] = 0.f;
   int cur = 0;
   for (int n = 0; n < T; ++n) {
-    const int t = order_step(a.direction, n, T);
+    const int t = step_at(a.direction, n, T);
     if (active) {
       const std::size_t row = static_cast<std::size_t>(b) * T + t;
       if (t < L) {
@@ -182,16 +177,16 @@ __global__ void __launch_bounds__(1024)
   const int L = b < B ? sequence_length(a.lengths, b, T) : T;
   const std::size_t seq = static_cast<std::size_t>(b) * T;
   if (active) {  // the step processed last has no successor
-    const std::size_t last = seq + order_step(a.direction, T - 1, T);
+    const std::size_t last = seq + step_at(a.direction, T - 1, T);
     for (int q = 0; q < G; ++q) a.drec_next[last * GH + q * H + j] = 0.f;
   }
   float carry = 0.f;    // dL/dh of the step being processed, from the steps processed after it
   float carry_c = 0.f;  // the LSTM's dL/dc likewise
   int cur = 0;
   for (int n = T - 1; n >= 0; --n) {
-    const int t = order_step(a.direction, n, T);
+    const int t = step_at(a.direction, n, T);
     const bool valid = t < L;
-    const int tp = n > 0 ? order_step(a.direction, n - 1, T) : -1;  // the step before t
+    const int tp = n > 0 ? step_at(a.direction, n - 1, T) : -1;  // the step before t
     float din[G], drec[G];
     for (int q = 0; q < G; ++q) din[q] = drec[q] = 0.f;
     float dh = carry, direct = 0.f;
@@ -249,8 +244,8 @@ __global__ void __launch_bounds__(kStepThreads)
   const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= static_cast<long long>(B) * H) return;
   const int b = static_cast<int>(i / H), j = static_cast<int>(i % H);
-  const int t = order_step(a.direction, n, T);
-  const int tp = n > 0 ? order_step(a.direction, n - 1, T) : -1;
+  const int t = step_at(a.direction, n, T);
+  const int tp = n > 0 ? step_at(a.direction, n - 1, T) : -1;
   const std::size_t row = static_cast<std::size_t>(b) * T + t;
   const std::size_t prow = static_cast<std::size_t>(b) * T + tp;
   float kept[A];
@@ -287,8 +282,8 @@ __global__ void __launch_bounds__(kStepThreads)
   const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= static_cast<long long>(B) * H) return;
   const int b = static_cast<int>(i / H), j = static_cast<int>(i % H);
-  const int t = order_step(a.direction, n, T);
-  const int tp = n > 0 ? order_step(a.direction, n - 1, T) : -1;
+  const int t = step_at(a.direction, n, T);
+  const int tp = n > 0 ? step_at(a.direction, n - 1, T) : -1;
   const std::size_t seq = static_cast<std::size_t>(b) * T, row = seq + t;
   const bool valid = t < sequence_length(a.lengths, b, T);
   if (n == T - 1) {  // the step processed last has no successor
@@ -318,11 +313,9 @@ __global__ void __launch_bounds__(kStepThreads)
   carry[i] = next;
 }
 
-unsigned step_blocks(const GatedForwardArgs& a) {
-  return static_cast<unsigned>((static_cast<long long>(a.batch) * a.hidden + kStepThreads - 1) /
-                               kStepThreads);
-}
-unsigned step_blocks(const GatedBackwardArgs& a) {
+// Blocks of the elementwise step kernels: one thread per (b, j).
+template <typename Args>
+unsigned step_blocks(const Args& a) {
   return static_cast<unsigned>((static_cast<long long>(a.batch) * a.hidden + kStepThreads - 1) /
                                kStepThreads);
 }
@@ -330,20 +323,10 @@ unsigned step_blocks(const GatedBackwardArgs& a) {
 template <auto WithWh, auto WithoutWh, typename Args>
 void launch_gated(const Args& a, int gates, bool backward, const char* const (&names)[2],
                   cudaStream_t stream) {
-  if (a.batch < 1) return;
-  if (a.hidden > 1024) {
-    throw InvalidArgument(std::string(names[0]) + ": H = " + std::to_string(a.hidden) +
-                          " exceeds the fused kernels' limit of 1024");
-  }
   const SegmentGeometry g = segment_geometry(a.hidden, a.batch);
-  const std::size_t with = gated_smem_bytes(g, a.hidden, gates, backward, true);
-  const int optin = allow_max_dynamic_shared<WithWh>();
-  if (with <= static_cast<std::size_t>(optin)) {
-    launch_kernel(names[0], WithWh, g.blocks, g.threads, with, stream, a, g);
-  } else {
-    launch_kernel(names[1], WithoutWh, g.blocks, g.threads,
-                  gated_smem_bytes(g, a.hidden, gates, backward, false), stream, a, g);
-  }
+  launch_segmented_sized<WithWh, WithoutWh>(
+      a, a.batch, a.hidden, gated_smem_bytes(g, a.hidden, gates, backward, false),
+      gated_smem_bytes(g, a.hidden, gates, backward, true), names, stream);
 }
 
 void check_cell(Cell cell, const char* call) {

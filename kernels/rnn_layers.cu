@@ -27,11 +27,6 @@
 namespace rnnattn::kernels {
 namespace {
 
-// Step n of the processing order of a direction.
-__device__ __forceinline__ int step_at(int direction, int n, int steps) {
-  return direction == 0 ? n : steps - 1 - n;
-}
-
 template <bool kWhInSmem>
 __global__ void __launch_bounds__(1024)
     layer_forward_kernel(LayerForwardArgs a, SegmentGeometry g) {
