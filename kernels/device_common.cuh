@@ -69,6 +69,94 @@ struct SegmentReducer {
   }
 };
 
+// The attention and the head of one sequence, forward, on a segment of threads (thread j owning
+// column j of the C-wide states; AttentionHeadArgs' tensors): shared by the attention-and-head
+// kernel (rnn_layers.cu) and the one-layer gated kernel that runs them inside its recurrence
+// (rnn_gated.cu). Since e_t is bounded by tanh, exp(e_t) lies in [e^-1, e]: no running maximum;
+// the running sum S and sum_t exp(e_t) h_t are divided once at the end. Every thread of the block
+// calls each member (they reduce over the segment).
+struct AttentionForward {
+  float sum = 0.f;  // S = sum_t exp(e_t)
+  float acc = 0.f;  // sum_t exp(e_t) h_t for the thread's column
+
+  // Step t with state h (0 on inactive threads) and wa its column's weight; padding (!valid)
+  // gets score 0 and no weight. Writes e_t and exp(e_t) (normalised by finish()).
+  __device__ void step(SegmentReducer& red, const AttentionHeadArgs& a, float h, float wa, int b,
+                       int t, bool valid, bool seq_valid) {
+    const float u = red.sum(h * wa);
+    const float e = valid ? tanhf(u + a.ba[t]) : 0.f;
+    const float w = valid ? expf(e) : 0.f;
+    sum += w;
+    acc += w * h;
+    if (seq_valid && red.lane == 0) {
+      const std::size_t i = static_cast<std::size_t>(b) * a.shape.steps + t;
+      if (a.scores) a.scores[i] = e;
+      if (a.attention) a.attention[i] = w;
+    }
+  }
+
+  // The context c of the thread's column (acc / S with attention, else the final state), the
+  // head y = act(c Wd + bd), S and the normalised weights. C: the states' width.
+  __device__ void finish(SegmentReducer& red, const AttentionHeadArgs& a, int C, float c, int b,
+                         bool active, bool seq_valid) const {
+    const int T = a.shape.steps, O = a.shape.output;
+    if (active && a.context) a.context[static_cast<std::size_t>(b) * C + red.lane] = c;
+    for (int o = 0; o < O; ++o) {
+      const float v = red.sum(active ? c * a.wd[red.lane * O + o] : 0.f);
+      if (seq_valid && red.lane == 0)
+        a.y[static_cast<std::size_t>(b) * O + o] = head_act(a.shape.head, v + a.bd[o]);
+    }
+    if (!a.shape.attention) return;
+    __syncthreads();  // thread 0's exp(e_t) writes are visible to its segment
+    if (!seq_valid) return;
+    if (red.lane == 0 && a.expsum) a.expsum[b] = sum;
+    if (a.attention) {
+      for (int t = red.lane; t < T; t += red.hp)
+        a.attention[static_cast<std::size_t>(b) * T + t] /= sum;
+    }
+  }
+};
+
+// Their backward, from dy, y and what the forward stored: dpre = dy act'(y), dc = dpre Wd^T,
+// and per step dL/dh_t = a_t dc + du_t wa with du_t = a_t (dc.h_t - dc.c) (1 - e_t^2). Every
+// thread of the block calls each member.
+struct AttentionBackward {
+  float dc = 0.f;       // dL/dc of the thread's column
+  float wa = 0.f;       // its attention weight
+  float g_dot_c = 0.f;  // dc . c
+  float inv_sum = 0.f;  // 1 / S
+
+  // The head's gradient (writes dpre), and with attention dc . c and 1 / S.
+  __device__ void begin(SegmentReducer& red, const AttentionHeadArgs& a, int C, int b, bool active,
+                        bool seq_valid) {
+    const int O = a.shape.output;
+    for (int o = 0; o < O; ++o) {
+      const std::size_t i = static_cast<std::size_t>(b) * O + o;
+      const float dpre = seq_valid ? a.dy[i] * head_act_grad(a.shape.head, a.prediction[i]) : 0.f;
+      if (seq_valid && red.lane == 0) a.dpre[i] = dpre;
+      if (active) dc += dpre * a.wd[red.lane * O + o];
+    }
+    if (!a.shape.attention) return;
+    wa = active ? a.wa[red.lane] : 0.f;
+    const float c = active ? a.context[static_cast<std::size_t>(b) * C + red.lane] : 0.f;
+    g_dot_c = red.sum(dc * c);
+    inv_sum = seq_valid ? 1.f / a.expsum[b] : 0.f;
+  }
+
+  // dL/dh_t through the attention for the thread's column, h its state (0 on inactive threads);
+  // writes du_t.
+  __device__ float step(SegmentReducer& red, const AttentionHeadArgs& a, float h, int b, int t,
+                        bool valid, bool seq_valid) const {
+    const std::size_t i = static_cast<std::size_t>(b) * a.shape.steps + t;
+    const float g_dot_h = red.sum(dc * h);
+    const float e = seq_valid ? a.scores[i] : 0.f;
+    const float at = valid ? expf(e) * inv_sum : 0.f;
+    const float du = at * (g_dot_h - g_dot_c) * (1.f - e * e);
+    if (seq_valid && red.lane == 0) a.du[i] = du;
+    return at * dc + du * wa;
+  }
+};
+
 // Launches a segment-mapped kernel over a batch of sequences of `hidden` units: WithWh (Wh staged
 // in shared memory, `with` bytes a block) when the block's shared memory can hold it, else
 // WithoutWh (Wh through L2, `base` bytes). Refuses H > 1024 (a segment is at most one block).

@@ -138,7 +138,7 @@ AttnGeometry attention_geometry(const AttentionHeadArgs& a, const char* name) {
 __global__ void __launch_bounds__(1024)
     attention_head_forward_kernel(AttentionHeadArgs a, SegmentGeometry g) {
   float* smem = dynamic_shared<float>();
-  const int B = a.shape.batch, T = a.shape.steps, H = a.shape.hidden, O = a.shape.output;
+  const int B = a.shape.batch, T = a.shape.steps, H = a.shape.hidden;
   const int C = H * a.directions;
   const int hp = g.hp;
   const int seg = threadIdx.x / hp, j = threadIdx.x % hp;
@@ -149,50 +149,27 @@ __global__ void __launch_bounds__(1024)
   const int L = seq_valid ? sequence_length(a.lengths, b, T) : T;
   const float* top = a.top + static_cast<std::size_t>(b) * T * C;
 
-  float c = 0.f, sum = 0.f;
+  AttentionForward att;
+  float c = 0.f;
   if (a.shape.attention) {
     const float wa = active ? a.wa[j] : 0.f;
-    float acc = 0.f;
     for (int t = 0; t < T; ++t) {
       const float h = active ? top[static_cast<std::size_t>(t) * C + j] : 0.f;
-      const float u = red.sum(h * wa);
-      const bool valid = t < L;
-      const float e = valid ? tanhf(u + a.ba[t]) : 0.f;
-      const float w = valid ? expf(e) : 0.f;
-      sum += w;
-      acc += w * h;
-      if (seq_valid && j == 0) {
-        if (a.scores) a.scores[static_cast<std::size_t>(b) * T + t] = e;
-        if (a.attention) a.attention[static_cast<std::size_t>(b) * T + t] = w;
-      }
+      att.step(red, a, h, wa, b, t, t < L, seq_valid);
     }
-    c = acc / sum;
+    c = att.acc / att.sum;
   } else if (active) {
     // The final state of each direction: forward after step T-1, backward after step 0.
     const int t = j < H ? T - 1 : 0;
     c = top[static_cast<std::size_t>(t) * C + j];
   }
-  if (active && a.context) a.context[static_cast<std::size_t>(b) * C + j] = c;
-  for (int o = 0; o < O; ++o) {
-    const float v = red.sum(active ? c * a.wd[j * O + o] : 0.f);
-    if (seq_valid && j == 0)
-      a.y[static_cast<std::size_t>(b) * O + o] = head_act(a.shape.head, v + a.bd[o]);
-  }
-  if (a.shape.attention) {
-    __syncthreads();  // thread 0's exp(e_t) writes are visible to its segment
-    if (seq_valid) {
-      if (j == 0 && a.expsum) a.expsum[b] = sum;
-      if (a.attention) {
-        for (int t = j; t < T; t += hp) a.attention[static_cast<std::size_t>(b) * T + t] /= sum;
-      }
-    }
-  }
+  att.finish(red, a, C, c, b, active, seq_valid);
 }
 
 __global__ void __launch_bounds__(1024)
     attention_head_backward_kernel(AttentionHeadArgs a, SegmentGeometry g) {
   float* smem = dynamic_shared<float>();
-  const int B = a.shape.batch, T = a.shape.steps, H = a.shape.hidden, O = a.shape.output;
+  const int B = a.shape.batch, T = a.shape.steps, H = a.shape.hidden;
   const int C = H * a.directions;
   const int hp = g.hp;
   const int seg = threadIdx.x / hp, j = threadIdx.x % hp;
@@ -204,33 +181,18 @@ __global__ void __launch_bounds__(1024)
   const float* top = a.top + static_cast<std::size_t>(b) * T * C;
   float* dtop = a.dtop + static_cast<std::size_t>(b) * T * C;
 
-  // Head: dpre = dy act'(y); dc = dpre Wd^T.
-  float dc = 0.f;
-  for (int o = 0; o < O; ++o) {
-    const std::size_t i = static_cast<std::size_t>(b) * O + o;
-    const float dpre = seq_valid ? a.dy[i] * head_act_grad(a.shape.head, a.prediction[i]) : 0.f;
-    if (seq_valid && j == 0) a.dpre[i] = dpre;
-    if (active) dc += dpre * a.wd[j * O + o];
-  }
+  AttentionBackward att;
+  att.begin(red, a, C, b, active, seq_valid);
   if (a.shape.attention) {
-    const float wa = active ? a.wa[j] : 0.f;
-    const float c = active ? a.context[static_cast<std::size_t>(b) * C + j] : 0.f;
-    const float g_dot_c = red.sum(dc * c);
-    const float inv_sum = seq_valid ? 1.f / a.expsum[b] : 0.f;
     for (int t = 0; t < T; ++t) {
       const float h = active ? top[static_cast<std::size_t>(t) * C + j] : 0.f;
-      const float g_dot_h = red.sum(dc * h);
-      const bool valid = t < L;
-      const float e = seq_valid ? a.scores[static_cast<std::size_t>(b) * T + t] : 0.f;
-      const float at = valid ? expf(e) * inv_sum : 0.f;
-      const float du = at * (g_dot_h - g_dot_c) * (1.f - e * e);
-      if (seq_valid && j == 0) a.du[static_cast<std::size_t>(b) * T + t] = du;
-      if (active) dtop[static_cast<std::size_t>(t) * C + j] = at * dc + du * wa;
+      const float dh = att.step(red, a, h, b, t, t < L, seq_valid);
+      if (active) dtop[static_cast<std::size_t>(t) * C + j] = dh;
     }
   } else if (active) {
     const int final_step = j < H ? T - 1 : 0;
     for (int t = 0; t < T; ++t)
-      dtop[static_cast<std::size_t>(t) * C + j] = t == final_step ? dc : 0.f;
+      dtop[static_cast<std::size_t>(t) * C + j] = t == final_step ? att.dc : 0.f;
   }
 }
 
