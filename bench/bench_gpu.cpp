@@ -97,7 +97,8 @@ void register_gpu_benchmarks() {
   for (const char* op : {"forward_inference", "forward_training", "backward", "train_step"}) {
     for (const BenchShape& s : shapes()) {
       // The gated cells (rnn_gated.cu) at the training shapes and the notebook's (a bidirectional
-      // LSTM), attention models, fused and unfused.
+      // LSTM), attention models, fused and unfused (fused, one layer: the kernels with the
+      // attention and head inside the recurrence; the notebook's: block kernels, then the head's).
       const std::string n = s.name;
       const bool gated = n == "small" || n == "medium" || n == "large" || n == "notebook";
       for (Cell cell : {Cell::kElman, Cell::kLstm, Cell::kGru}) {

@@ -143,6 +143,11 @@ struct Handle::Impl {
   // rnn_gated.cu), on either path.
   bool layered() const { return !config.single_layer() || gated(); }
   bool gated() const { return config.cell != Cell::kElman; }
+  // A one-layer, one-direction gated model on the fused path runs its attention and head inside
+  // the recurrence's kernel (gated_fused_forward / gated_fused_backward), not attention_head_*.
+  bool gated_head_fused() const {
+    return gated() && path == Path::kFused && config.layers == 1 && config.directions() == 1;
+  }
 
   // Whether the persistent kernels may run (one layer, fused path): their scratch is then part
   // of every workspace, so that changing the recurrence setting needs no new workspace.
@@ -530,6 +535,14 @@ struct Handle::Impl {
       a.lengths = lengths;
       a.out = out;
       a.aux = block_aux(b, batch, static_cast<int>(bi), training);
+      if (gated_head_fused()) {
+        kernels::AttentionHeadArgs head = attention_args(params, batch, lengths, b);
+        head.y = y;
+        head.attention = attention;
+        if (!training && !hidden_out) a.out = nullptr;  // nothing reads the states
+        kernels::gated_fused_forward(a, head, s);
+        continue;
+      }
       if (path == Path::kFused) {
         kernels::gated_forward(a, s);
         continue;
@@ -545,10 +558,12 @@ struct Handle::Impl {
         kernels::gated_step(a, b.rec, n, s);
       }
     }
-    kernels::AttentionHeadArgs a = attention_args(params, batch, lengths, b);
-    a.y = y;
-    a.attention = attention;
-    kernels::attention_head_forward(a, s);
+    if (!gated_head_fused()) {
+      kernels::AttentionHeadArgs a = attention_args(params, batch, lengths, b);
+      a.y = y;
+      a.attention = attention;
+      kernels::attention_head_forward(a, s);
+    }
     if (hidden_out) {
       RNNATTN_CUDA_CHECK(cudaMemcpyAsync(hidden_out, layer_states(b, batch, c.layers - 1),
                                          static_cast<std::size_t>(bt) * C * sizeof(float),
@@ -557,9 +572,11 @@ struct Handle::Impl {
   }
 
   // A gated block's BPTT: d_in into b.dz, drec_next into b.dz_next (and the first steps' d_rec
-  // into b.drec_first for the GRU), from its states, kept values and dL/d(states).
+  // into b.drec_first for the GRU), from its states, kept values and dL/d(states), or where
+  // gated_head_fused() from the head's arguments (the kernel writes their dpre and du).
   void backward_gated_block(const float* params, const ParamLayout::Block& blk, const float* states,
-                            const float* dout, int batch, const int* lengths, Buffers& b) {
+                            const float* dout, int batch, const int* lengths,
+                            const kernels::AttentionHeadArgs& head, Buffers& b) {
     const ModelConfig& c = config;
     const cudaStream_t s = stream;
     const int H = c.hidden_size, T = c.steps, GH = gates_of(c.cell) * H;
@@ -581,7 +598,11 @@ struct Handle::Impl {
     if (path == Path::kFused) {
       kernels::transpose(wh, b.wh_t, H, GH, s);  // Wh^T [G*H,H]
       a.wh_t = b.wh_t;
-      kernels::gated_backward(a, s);
+      if (gated_head_fused()) {
+        kernels::gated_fused_backward(a, head, s);
+      } else {
+        kernels::gated_backward(a, s);
+      }
       return;
     }
     // Classic: per step the elementwise cell backward, then carry += d_rec Wh^T (a GEMM over the
@@ -619,16 +640,8 @@ struct Handle::Impl {
     a.dpre = b.dpre;
     a.du = b.du;
     a.dtop = b.dtop;
-    kernels::attention_head_backward(a, s);
-    const float* top = layer_states(b, batch, c.layers - 1);
-    gemm_row_major(h, true, false, C, O, batch, 1.f, b.context, C, b.dpre, O, beta, g + l.wd,
-                   O);  // C^T dPre
-    gemm_row_major(h, false, false, 1, O, batch, 1.f, ones, batch, b.dpre, O, beta, g + l.bd, O);
-    if (c.attention) {
-      gemm_row_major(h, false, false, 1, C, bt, 1.f, b.du, bt, top, C, beta, g + l.wa,
-                     C);  // dU^T S
-      gemm_row_major(h, false, false, 1, T, batch, 1.f, ones, batch, b.du, T, beta, g + l.ba, T);
-    }
+    // dpre, du and dL/d(top states); where gated_head_fused() the block's kernel forms them.
+    if (!gated_head_fused()) kernels::attention_head_backward(a, s);
 
     float* dcur = b.dtop;  // dL/d(states of layer l)
     float* dnext = b.din;  // dL/d(input of layer l) = dL/d(states of layer l - 1)
@@ -655,7 +668,7 @@ struct Handle::Impl {
           la.dz_next = b.dz_next;
           kernels::layer_backward(la, s);
         } else {
-          backward_gated_block(params, blk, states + dir * H, dcur + dir * H, batch, lengths, b);
+          backward_gated_block(params, blk, states + dir * H, dcur + dir * H, batch, lengths, a, b);
         }
         // dz (a gated cell's d_in) and dz_next (its drec_next) are [BT,G*H].
         gemm_row_major(h, true, false, I, GH, bt, 1.f, in, I, b.dz, GH, beta, g + blk.wx,
@@ -681,6 +694,16 @@ struct Handle::Impl {
         }
       }
       std::swap(dcur, dnext);
+    }
+    // The head's and the attention's weight gradients from dpre and du.
+    const float* top = layer_states(b, batch, c.layers - 1);
+    gemm_row_major(h, true, false, C, O, batch, 1.f, b.context, C, b.dpre, O, beta, g + l.wd,
+                   O);  // C^T dPre
+    gemm_row_major(h, false, false, 1, O, batch, 1.f, ones, batch, b.dpre, O, beta, g + l.bd, O);
+    if (c.attention) {
+      gemm_row_major(h, false, false, 1, C, bt, 1.f, b.du, bt, top, C, beta, g + l.wa,
+                     C);  // dU^T S
+      gemm_row_major(h, false, false, 1, T, batch, 1.f, ones, batch, b.du, T, beta, g + l.ba, T);
     }
   }
 };

@@ -209,9 +209,11 @@ void attention_head_backward(const AttentionHeadArgs& args, cudaStream_t stream)
 
 // ---- rnn_gated.cu: the LSTM and GRU recurrence of one block (layer, direction) -------------
 // Every gated model runs layer by layer as the stacked models do: per block one GEMM for the
-// input projection, the recurrence below, then attention_head_forward over the top states.
-// G = 4 (LSTM) or 3 (GRU) gates in Keras' order; A = 5 or 4 kept values a step (model_math.hpp's
-// aux_width): LSTM [i f g o c], GRU [z r n rn].
+// input projection, the recurrence below, then attention_head_forward over the top states; on
+// the fused path a one-layer, one-direction model runs the recurrence and the head as one
+// kernel (gated_fused_forward / gated_fused_backward). G = 4 (LSTM) or 3 (GRU) gates in Keras'
+// order; A = 5 or 4 kept values a step (model_math.hpp's aux_width): LSTM [i f g o c], GRU [z r n
+// rn].
 struct GatedForwardArgs {
   Cell cell;                 // kLstm or kGru
   int batch, steps, hidden;  // B, T, H
@@ -246,6 +248,15 @@ struct GatedBackwardArgs {
                         // recurrent bias is the sum of every step's)
 };
 void gated_backward(const GatedBackwardArgs& args, cudaStream_t stream);
+// A one-layer, one-direction gated model's whole pass in one kernel: the recurrence with the
+// attention and head inside it (the gated counterpart of rnn_fused_*.cu). The cell's arguments
+// as above (direction 0, stride H; forward: `out` may be null in inference; backward: `dout`
+// unused, dL/dh_t comes from the head), the head's as for attention_head_* (`top`, `dtop`
+// unused; the backward reads the states from cell.states).
+void gated_fused_forward(const GatedForwardArgs& cell, const AttentionHeadArgs& head,
+                         cudaStream_t stream);
+void gated_fused_backward(const GatedBackwardArgs& cell, const AttentionHeadArgs& head,
+                          cudaStream_t stream);
 // The unfused BPTT's step n (n = T-1 first); carry and carry_c [B,H] start at 0. After it, for
 // n > 0, the caller's GEMM adds carry += drec_next[rows of step n-1] Wh^T.
 void gated_step_backward(const GatedBackwardArgs& args, float* carry, float* carry_c, int n,

@@ -50,10 +50,10 @@ double persistent_wavefronts(int hidden, int split, int rows) {
 double segment_step_us(int batch, int hidden, int gates, const GpuLimits& gpu) {
   const SegmentGeometry g = segment_geometry(hidden, batch);
   const std::size_t with = gates == 1 ? segment_smem_bytes(g, hidden, true)
-                                      : gated_smem_bytes(g, hidden, gates, false, true);
+                                      : gated_smem_bytes(g, hidden, gates, false, true, false);
   const bool wh_in_smem = with <= gpu.smem_per_block;
   const std::size_t without = gates == 1 ? segment_smem_bytes(g, hidden, false)
-                                         : gated_smem_bytes(g, hidden, gates, false, false);
+                                         : gated_smem_bytes(g, hidden, gates, false, false, false);
   const std::size_t smem = wh_in_smem ? with : without;
   const int per_sm = std::max(1, blocks_per_sm(g.threads, smem, gpu));
   const int waves = ceil_div(g.blocks, gpu.sms * per_sm);
@@ -189,8 +189,10 @@ GatedPlan plan_gated(int batch, int hidden, int gates, const GpuLimits& gpu) {
   GatedPlan r;
   r.gates = gates;
   const SegmentGeometry g = segment_geometry(hidden, batch);
-  r.forward_wh_in_smem = gated_smem_bytes(g, hidden, gates, false, true) <= gpu.smem_per_block;
-  r.backward_wh_in_smem = gated_smem_bytes(g, hidden, gates, true, true) <= gpu.smem_per_block;
+  r.forward_wh_in_smem =
+      gated_smem_bytes(g, hidden, gates, false, true, false) <= gpu.smem_per_block;
+  r.backward_wh_in_smem =
+      gated_smem_bytes(g, hidden, gates, true, true, false) <= gpu.smem_per_block;
   r.segment_us = segment_step_us(batch, hidden, gates, gpu);
   return r;
 }

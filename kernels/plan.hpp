@@ -61,12 +61,14 @@ inline std::size_t segment_smem_bytes(const SegmentGeometry& g, int hidden, bool
 }
 
 // Bytes of shared memory of a gated-cell segment block (rnn_gated.cu): the per-sequence buffers
-// (forward: h; backward: the G gates of dL/drec; double-buffered) and, when staged, Wh's H x G*H
-// floats.
+// (forward: h; backward: the G gates of dL/drec; double-buffered), with the attention and head
+// in the kernel (`head`, one-layer models) the reduction scratch, and when staged Wh's H x G*H
+// floats. The scratch is a few floats: Wh fits up to the same H with and without it.
 inline std::size_t gated_smem_bytes(const SegmentGeometry& g, int hidden, int gates, bool backward,
-                                    bool with_wh) {
+                                    bool with_wh, bool head) {
   const std::size_t buffers = sizeof(float) * 2 * g.segments * g.hp * (backward ? gates : 1);
-  return buffers + (with_wh ? sizeof(float) * hidden * gates * hidden : 0);
+  const std::size_t scratch = head ? sizeof(float) * reduce_scratch_floats(g) : 0;
+  return buffers + scratch + (with_wh ? sizeof(float) * hidden * gates * hidden : 0);
 }
 
 // The persistent kernels' tiling of the hidden units and the batch.

@@ -25,6 +25,12 @@
 // __syncthreads per step. Wh [H, G*H] (forward) or Wh^T [G*H, H] (backward) is staged in shared
 // memory when it fits next to the buffers (LSTM H <= 119, GRU H <= 137 on an H100's 227 KB),
 // else read through L2; either way the threads of a warp read consecutive words at each k.
+// A one-layer, one-direction model runs its attention and head inside the recurrence (kHead,
+// gated_fused_forward / gated_fused_backward): each step's score is reduced over the segment as
+// soon as h_t exists (the backward forms dL/dh_t from the attention at each step instead of
+// reading it), through device_common.cuh's AttentionForward / AttentionBackward, the helpers the
+// attention-and-head kernels of rnn_layers.cu use; one launch a pass and no [B,T,C] round trip
+// through memory for dL/d(states).
 // Limits: H <= 1024.
 #include <cuda_runtime.h>
 
@@ -89,6 +95,14 @@ __device__ __forceinline__ float cell_step_backward(const float* k, int H, float
   return dh * z;
 }
 
+// A gated kernel's parameters: the cell's, and the attention and head's (read by the kHead
+// kernels only).
+template <typename Args>
+struct WithHead {
+  Args cell;
+  AttentionHeadArgs head;
+};
+
 // Thread (segment seg, unit j) of a segment block: sequence b; active when b < B and j < H.
 struct UnitThread {
   int seg, j, b;
@@ -103,16 +117,23 @@ __device__ __forceinline__ UnitThread unit_thread(const SegmentGeometry& g, int 
   return u;
 }
 
-template <Cell kCell, bool kWhInSmem>
+template <Cell kCell, bool kWhInSmem, bool kHead>
 __global__ void __launch_bounds__(1024)
-    gated_forward_kernel(GatedForwardArgs a, SegmentGeometry g) {
+    gated_forward_kernel(WithHead<GatedForwardArgs> p, SegmentGeometry g) {
   constexpr int G = gate_count(kCell), A = kept_of(kCell);
+  // A copy: with a reference into the parameter space ptxas spilled the kernels without the head.
+  const GatedForwardArgs a = p.cell;
   float* smem = dynamic_shared<float>();
   const int B = a.batch, T = a.steps, H = a.hidden, C = a.stride, GH = G * H;
   const int hp = g.hp;
   const auto [seg, j, b, active] = unit_thread(g, B, H);
   float* wh_s = smem;
   float* hbuf = smem + (kWhInSmem ? H * GH : 0);  // [2][segments][hp]
+  // kHead: the attention's reduction scratch after the buffers, its running sums, wa_j.
+  SegmentReducer red{hp, seg, j, hbuf + 2 * g.segments * hp, g.segments};
+  AttentionForward att;
+  const bool attention = kHead && p.head.shape.attention;
+  const float wa = attention && active ? p.head.wa[j] : 0.f;
   if (kWhInSmem) {
     for (int i = threadIdx.x; i < H * GH; i += blockDim.x) wh_s[i] = a.wh[i];
   }
@@ -149,20 +170,26 @@ __global__ void __launch_bounds__(1024)
         h = cell_step<kCell>(xin, rec, kCell == Cell::kLstm ? kept[A - 1] : h, kept);
       }
       hbuf[((cur ^ 1) * g.segments + seg) * hp + j] = h;
-      a.out[row * C + j] = h;
+      if (a.out) a.out[row * C + j] = h;
       if (a.aux) {
         for (int q = 0; q < A; ++q) a.aux[row * A * H + q * H + j] = kept[q];
       }
     }
+    // Step t's score over the segment (every thread; h = 0 on the inactive ones).
+    if (attention) att.step(red, p.head, h, wa, b, t, t < L, b < B);
     __syncthreads();
     cur ^= 1;
   }
+  // The context (the final state without attention: direction 0 ends at t = T-1) and the head.
+  if constexpr (kHead)
+    att.finish(red, p.head, H, attention ? att.acc / att.sum : h, b, active, b < B);
 }
 
-template <Cell kCell, bool kWhInSmem>
+template <Cell kCell, bool kWhInSmem, bool kHead>
 __global__ void __launch_bounds__(1024)
-    gated_backward_kernel(GatedBackwardArgs a, SegmentGeometry g) {
+    gated_backward_kernel(WithHead<GatedBackwardArgs> p, SegmentGeometry g) {
   constexpr int G = gate_count(kCell), A = kept_of(kCell);
+  const GatedBackwardArgs a = p.cell;
   float* smem = dynamic_shared<float>();
   const int B = a.batch, T = a.steps, H = a.hidden, C = a.stride, GH = G * H;
   const int hp = g.hp;
@@ -176,6 +203,10 @@ __global__ void __launch_bounds__(1024)
   const float* wh_t = kWhInSmem ? wh_s : a.wh_t;  // wh_t[m * H + j] = Wh[j, m]
   const int L = b < B ? sequence_length(a.lengths, b, T) : T;
   const std::size_t seq = static_cast<std::size_t>(b) * T;
+  // kHead: the head's gradient first (dpre, dc); dL/dh_t then comes from the attention per step.
+  SegmentReducer red{hp, seg, j, dbuf + 2 * g.segments * G * hp, g.segments};
+  AttentionBackward att;
+  if constexpr (kHead) att.begin(red, p.head, H, b, active, b < B);
   if (active) {  // the step processed last has no successor
     const std::size_t last = seq + step_at(a.direction, T - 1, T);
     for (int q = 0; q < G; ++q) a.drec_next[last * GH + q * H + j] = 0.f;
@@ -190,9 +221,18 @@ __global__ void __launch_bounds__(1024)
     float din[G], drec[G];
     for (int q = 0; q < G; ++q) din[q] = drec[q] = 0.f;
     float dh = carry, direct = 0.f;
+    float dout = 0.f;  // kHead: dL/dh_t from the attention (every thread), or dc at t = T-1
+    if constexpr (kHead) {
+      if (p.head.shape.attention) {
+        const float hs = active ? a.states[(seq + t) * C + j] : 0.f;
+        dout = att.step(red, p.head, hs, b, t, valid, b < B);
+      } else if (n == T - 1) {
+        dout = att.dc;
+      }
+    }
     if (active) {
       const std::size_t row = seq + t;
-      dh += a.dout[row * C + j];
+      dh += kHead ? dout : a.dout[row * C + j];
       if (valid) {
         // c_{t-1} (LSTM) or h_{t-1} (GRU) from what the forward stored at the step before.
         float prev = 0.f;
@@ -321,12 +361,13 @@ unsigned step_blocks(const Args& a) {
 }
 
 template <auto WithWh, auto WithoutWh, typename Args>
-void launch_gated(const Args& a, int gates, bool backward, const char* const (&names)[2],
-                  cudaStream_t stream) {
+void launch_gated(const WithHead<Args>& p, int gates, bool backward, bool head,
+                  const char* const (&names)[2], cudaStream_t stream) {
+  const Args& a = p.cell;
   const SegmentGeometry g = segment_geometry(a.hidden, a.batch);
   launch_segmented_sized<WithWh, WithoutWh>(
-      a, a.batch, a.hidden, gated_smem_bytes(g, a.hidden, gates, backward, false),
-      gated_smem_bytes(g, a.hidden, gates, backward, true), names, stream);
+      p, a.batch, a.hidden, gated_smem_bytes(g, a.hidden, gates, backward, false, head),
+      gated_smem_bytes(g, a.hidden, gates, backward, true, head), names, stream);
 }
 
 void check_cell(Cell cell, const char* call) {
@@ -336,36 +377,91 @@ void check_cell(Cell cell, const char* call) {
   }
 }
 
+// The kernels by cell, Wh's place and whether the head is inside; names[head][staged ? 0 : 1].
+template <bool kHead>
+void forward_on(const WithHead<GatedForwardArgs>& p, cudaStream_t stream) {
+  static const char* const lstm[2][2] = {
+      {"gated_forward_kernel<lstm, Wh in smem>", "gated_forward_kernel<lstm, Wh in L2>"},
+      {"gated_forward_kernel<lstm, head, Wh in smem>",
+       "gated_forward_kernel<lstm, head, Wh in L2>"}};
+  static const char* const gru[2][2] = {
+      {"gated_forward_kernel<gru, Wh in smem>", "gated_forward_kernel<gru, Wh in L2>"},
+      {"gated_forward_kernel<gru, head, Wh in smem>", "gated_forward_kernel<gru, head, Wh in L2>"}};
+  if (p.cell.cell == Cell::kLstm) {
+    launch_gated<gated_forward_kernel<Cell::kLstm, true, kHead>,
+                 gated_forward_kernel<Cell::kLstm, false, kHead>>(p, 4, false, kHead, lstm[kHead],
+                                                                  stream);
+  } else {
+    launch_gated<gated_forward_kernel<Cell::kGru, true, kHead>,
+                 gated_forward_kernel<Cell::kGru, false, kHead>>(p, 3, false, kHead, gru[kHead],
+                                                                 stream);
+  }
+}
+
+template <bool kHead>
+void backward_on(const WithHead<GatedBackwardArgs>& p, cudaStream_t stream) {
+  static const char* const lstm[2][2] = {
+      {"gated_backward_kernel<lstm, Wh in smem>", "gated_backward_kernel<lstm, Wh in L2>"},
+      {"gated_backward_kernel<lstm, head, Wh in smem>",
+       "gated_backward_kernel<lstm, head, Wh in L2>"}};
+  static const char* const gru[2][2] = {
+      {"gated_backward_kernel<gru, Wh in smem>", "gated_backward_kernel<gru, Wh in L2>"},
+      {"gated_backward_kernel<gru, head, Wh in smem>",
+       "gated_backward_kernel<gru, head, Wh in L2>"}};
+  if (p.cell.cell == Cell::kLstm) {
+    launch_gated<gated_backward_kernel<Cell::kLstm, true, kHead>,
+                 gated_backward_kernel<Cell::kLstm, false, kHead>>(p, 4, true, kHead, lstm[kHead],
+                                                                   stream);
+  } else {
+    launch_gated<gated_backward_kernel<Cell::kGru, true, kHead>,
+                 gated_backward_kernel<Cell::kGru, false, kHead>>(p, 3, true, kHead, gru[kHead],
+                                                                  stream);
+  }
+}
+
+// The head-fused kernels' preconditions: one layer, one direction (direction 0, the states H
+// wide) and the head's shape matching the cell's.
+template <typename Args>
+void check_head(const Args& a, const AttentionHeadArgs& head, const char* call) {
+  const auto fail = [&](const std::string& why) {
+    throw InvalidArgument(std::string(call) + ": " + why);
+  };
+  if (a.direction != 0 || head.directions != 1 || a.stride != a.hidden)
+    fail(
+        "the attention runs inside the recurrence of a one-direction model only (direction 0, "
+        "states H wide); bidirectional and stacked models run attention_head_*");
+  if (head.shape.batch != a.batch || head.shape.steps != a.steps || head.shape.hidden != a.hidden)
+    fail("the head's shape (B, T, H) differs from the cell's");
+}
+
 }  // namespace
 
 void gated_forward(const GatedForwardArgs& a, cudaStream_t stream) {
   check_cell(a.cell, "gated_forward");
-  if (a.cell == Cell::kLstm) {
-    static const char* const names[2] = {"gated_forward_kernel<lstm, Wh in smem>",
-                                         "gated_forward_kernel<lstm, Wh in L2>"};
-    launch_gated<gated_forward_kernel<Cell::kLstm, true>, gated_forward_kernel<Cell::kLstm, false>>(
-        a, 4, false, names, stream);
-  } else {
-    static const char* const names[2] = {"gated_forward_kernel<gru, Wh in smem>",
-                                         "gated_forward_kernel<gru, Wh in L2>"};
-    launch_gated<gated_forward_kernel<Cell::kGru, true>, gated_forward_kernel<Cell::kGru, false>>(
-        a, 3, false, names, stream);
-  }
+  if (!a.out) throw InvalidArgument("gated_forward: out is null");
+  forward_on<false>(WithHead<GatedForwardArgs>{a, AttentionHeadArgs{}}, stream);
 }
 
 void gated_backward(const GatedBackwardArgs& a, cudaStream_t stream) {
   check_cell(a.cell, "gated_backward");
-  if (a.cell == Cell::kLstm) {
-    static const char* const names[2] = {"gated_backward_kernel<lstm, Wh in smem>",
-                                         "gated_backward_kernel<lstm, Wh in L2>"};
-    launch_gated<gated_backward_kernel<Cell::kLstm, true>,
-                 gated_backward_kernel<Cell::kLstm, false>>(a, 4, true, names, stream);
-  } else {
-    static const char* const names[2] = {"gated_backward_kernel<gru, Wh in smem>",
-                                         "gated_backward_kernel<gru, Wh in L2>"};
-    launch_gated<gated_backward_kernel<Cell::kGru, true>, gated_backward_kernel<Cell::kGru, false>>(
-        a, 3, true, names, stream);
-  }
+  backward_on<false>(WithHead<GatedBackwardArgs>{a, AttentionHeadArgs{}}, stream);
+}
+
+void gated_fused_forward(const GatedForwardArgs& a, const AttentionHeadArgs& head,
+                         cudaStream_t stream) {
+  check_cell(a.cell, "gated_fused_forward");
+  check_head(a, head, "gated_fused_forward");
+  if (!head.y) throw InvalidArgument("gated_fused_forward: head.y is null");
+  forward_on<true>(WithHead<GatedForwardArgs>{a, head}, stream);
+}
+
+void gated_fused_backward(const GatedBackwardArgs& a, const AttentionHeadArgs& head,
+                          cudaStream_t stream) {
+  check_cell(a.cell, "gated_fused_backward");
+  check_head(a, head, "gated_fused_backward");
+  if (!head.dy || !head.prediction || !head.dpre || (head.shape.attention && !head.du))
+    throw InvalidArgument("gated_fused_backward: head.dy, prediction, dpre or du is null");
+  backward_on<true>(WithHead<GatedBackwardArgs>{a, head}, stream);
 }
 
 void gated_step(const GatedForwardArgs& a, const float* rec, int n, cudaStream_t stream) {

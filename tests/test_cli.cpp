@@ -426,12 +426,22 @@ TEST_F(Cli, ProfilePlanAndRecurrence) {
                 .code,
             2);
   if (!rnnattn::cuda_backend_available()) return;
+  // A one-layer LSTM runs its head inside the recurrence's kernels, a bidirectional GRU the
+  // block kernels and then the attention-and-head kernels.
   const Result g = run("profile --batch 3 --steps 2 --input 2 --hidden 8 --cell lstm --pass train");
   ASSERT_EQ(g.code, 0) << g.err;
-  for (const char* k :
-       {"gated_forward_kernel<lstm, Wh in smem>", "gated_backward_kernel<lstm, Wh in smem>",
-        "attention_head_forward_kernel", "attention_head_backward_kernel"}) {
+  for (const char* k : {"gated_forward_kernel<lstm, head, Wh in smem>",
+                        "gated_backward_kernel<lstm, head, Wh in smem>"}) {
     EXPECT_NE(g.out.find(k), std::string::npos) << k << " in " << g.out;
+  }
+  EXPECT_EQ(g.out.find("attention_head_"), std::string::npos) << g.out;
+  const Result bi = run(
+      "profile --batch 3 --steps 2 --input 2 --hidden 8 --cell gru --bidirectional --pass train");
+  ASSERT_EQ(bi.code, 0) << bi.err;
+  for (const char* k :
+       {"gated_forward_kernel<gru, Wh in smem>", "gated_backward_kernel<gru, Wh in smem>",
+        "attention_head_forward_kernel", "attention_head_backward_kernel"}) {
+    EXPECT_NE(bi.out.find(k), std::string::npos) << k << " in " << bi.out;
   }
   const Result r = run(
       "profile --batch 3 --steps 2 --input 2 --hidden 8 --pass backward --recurrence persistent");

@@ -155,6 +155,15 @@ std::vector<SeqCase> cases() {
       if (path == cuda::Path::kFused) {
         for (int h : cell == Cell::kLstm ? std::vector<int>{100, 129} : std::vector<int>{129, 150})
           gated.push_back({3, 3, 2, h, 1, 1, false, true, true, path});
+        // The one-layer kernels with the attention and head inside over the segment geometries:
+        // one unit, a 64-thread segment (cross-warp sums, two outputs), several segments a
+        // block with a partial last block, T = 1.
+        for (bool attn : {true, false}) {
+          gated.push_back({3, 4, 2, 1, 1, 1, false, attn, true, path});
+          gated.push_back({3, 5, 2, 33, 2, 1, false, attn, true, path});
+          gated.push_back({70, 6, 2, 4, 1, 1, false, attn, true, path});
+        }
+        gated.push_back({4, 1, 2, 16, 1, 1, false, true, true, path});
       }
       for (SeqCase& c : gated) {
         c.cell = cell;

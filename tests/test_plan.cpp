@@ -118,8 +118,15 @@ TEST(Plan, GatedCellsStageWhWhereItFits) {
     EXPECT_FALSE(plan_gated(1, fwd + 1, gates, h100).forward_wh_in_smem);
     EXPECT_TRUE(plan_gated(1, bwd, gates, h100).backward_wh_in_smem);
     EXPECT_FALSE(plan_gated(1, bwd + 1, gates, h100).backward_wh_in_smem);
-    const SegmentGeometry g = segment_geometry(bwd, 1);
-    EXPECT_LE(gated_smem_bytes(g, bwd, gates, true, true), h100.smem_per_block);
+    // The one-layer kernels with the attention and head inside (their reduction scratch next to
+    // the buffers) stage Wh up to the same H.
+    for (bool backward : {false, true}) {
+      const int h = backward ? bwd : fwd;
+      EXPECT_LE(gated_smem_bytes(segment_geometry(h, 1), h, gates, backward, true, true),
+                h100.smem_per_block);
+      EXPECT_GT(gated_smem_bytes(segment_geometry(h + 1, 1), h + 1, gates, backward, true, true),
+                h100.smem_per_block);
+    }
   }
   for (int hidden : {2, 64, 128, 256, 1024}) {
     SCOPED_TRACE(hidden);

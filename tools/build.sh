@@ -57,5 +57,17 @@ if ! command -v nvcc >/dev/null; then
       "and CPU benchmarks (no CUDA backend; tools/build.sh --simulator runs the CUDA code on the CPU)"
   fi
 fi
+# The compiled-code check (tools/sass_check.py, a test of the nvcc build) reads the SASS with
+# cuobjdump and nvdisasm. The toolkit here lacks them; PyPI's wheels (of the toolkit's major
+# version, ~5 MB) carry them: into build/_tools, where the test looks. Without them it skips.
+if command -v nvcc >/dev/null && ! { command -v cuobjdump && command -v nvdisasm; } >/dev/null 2>&1; then
+  major=$(nvcc --version | sed -n 's/.*release \([0-9]*\)\..*/\1/p')
+  if [ -n "$major" ] && [ ! -x "build/_tools/nvidia/cu$major/bin/nvdisasm" ]; then
+    echo "build.sh: installing cuobjdump and nvdisasm $major.x from PyPI for tools/sass_check.py"
+    python3 -m pip install --quiet --target build/_tools "nvidia-cuda-cuobjdump==$major.*" \
+      "nvidia-cuda-nvdisasm==$major.*" ||
+      echo "build.sh: could not install cuobjdump/nvdisasm; the SASS check will be skipped" >&2
+  fi
+fi
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release ${CMAKE_ARGS:-}
 cmake --build build -j "$jobs"

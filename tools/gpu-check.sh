@@ -76,6 +76,10 @@ reduced+=':Gpu/CudaSequence.*/*_H300_*_segment'
 # through L2 (LSTM H = 129, GRU H = 150).
 reduced+=':Gpu/CudaSequence.*/lstm_fused_*_H100_*:Gpu/CudaSequence.*/*_fused_*_H129_*'
 reduced+=':Gpu/CudaSequence.*/gru_fused_*_H150_*'
+# The one-layer gated kernels with the attention and head inside (the L1 plain-lengths, H = 33,
+# H = 100/129/150 cases above run them too): several segments a block, one unit, T = 1.
+reduced+=':Gpu/CudaSequence.*/*_fused_B70_T6_D2_H4_O1_L1_*:Gpu/CudaSequence.*/*_fused_B3_T4_D2_H1_O1_L1_*'
+reduced+=':Gpu/CudaSequence.*/*_fused_B4_T1_D2_H16_O1_L1_attn_lengths'
 cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 for tool in memcheck racecheck initcheck synccheck; do
   step "compute-sanitizer $tool" "$out/sanitizer-$tool.log" \

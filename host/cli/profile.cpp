@@ -26,7 +26,9 @@ request (1 is conflict-free).
   --batch B --steps T --input D --hidden H   the shape (required)
   --model attention|plain  (default attention)
   --cell elman|lstm|gru    the recurrent cell (default elman); a gated cell runs its segment kernels
-                           (kernels/rnn_gated.cu) layer by layer
+                           (kernels/rnn_gated.cu), one layer with its attention and head inside
+  --layers N               stacked layers (default 1)
+  --bidirectional          two directions per layer
   --pass forward|backward|train   forward: inference; backward: the training forward and backward;
                            train: a whole training step (forward, loss, backward, Adam)
   --device cuda|cuda-unfused   (default cuda)
@@ -37,6 +39,18 @@ request (1 is conflict-free).
   --json FILE              one object per kernel: kernel, launches, and ms or the counters
 )";
 
+// Stacked and bidirectional Elman models: the persistent kernels take one-layer models only.
+constexpr const char* kLayeredPlan =
+    "segment, layer by layer (layer_forward / layer_backward, then the attention-and-head "
+    "kernels; the persistent kernels take one-layer, one-direction models)";
+
+// Where a gated model's attention and head run on the fused path.
+std::string head_note(const ModelConfig& c) {
+  return c.layers == 1 && !c.bidirectional
+             ? "; one layer, one direction: the attention and head inside the recurrence's kernels"
+             : "; then the attention-and-head kernels over the top layer's states";
+}
+
 }  // namespace
 
 int cmd_profile(const std::vector<std::string>& argv) {
@@ -45,9 +59,9 @@ int cmd_profile(const std::vector<std::string>& argv) {
     return 0;
   }
   const Args a("profile", argv,
-               {"--batch", "--steps", "--input", "--hidden", "--model", "--cell", "--pass",
-                "--device", "--recurrence", "--json"},
-               {"--plan"});
+               {"--batch", "--steps", "--input", "--hidden", "--model", "--cell", "--layers",
+                "--pass", "--device", "--recurrence", "--json"},
+               {"--plan", "--bidirectional"});
   for (const char* need : {"--batch", "--steps", "--input", "--hidden"}) {
     if (!a.has(need))
       throw UsageError(std::string(need) + " is required (see 'rnnattn profile --help')");
@@ -63,6 +77,8 @@ int cmd_profile(const std::vector<std::string>& argv) {
   }
   cfg.attention = model == "attention";
   cfg.cell = parse_cell(a.get("--cell", "elman"));
+  cfg.layers = static_cast<int>(a.get_int("--layers", 1, 1, 16));
+  cfg.bidirectional = a.has("--bidirectional");
   cfg.validate();
   const std::string pass = a.get("--pass", "forward");
   if (pass != "forward" && pass != "backward" && pass != "train") {
@@ -81,6 +97,7 @@ int cmd_profile(const std::vector<std::string>& argv) {
                                : rec_name == "persistent" ? cuda::Recurrence::kPersistent
                                                           : cuda::Recurrence::kAuto;
   const bool gated = cfg.cell != Cell::kElman;
+  const bool layered = cfg.layers > 1 || cfg.bidirectional;
   if (gated && rec == cuda::Recurrence::kPersistent) {
     throw UsageError("--recurrence persistent: the " + std::string(to_string(cfg.cell)) +
                      " cell has segment kernels only so far");
@@ -89,8 +106,10 @@ int cmd_profile(const std::vector<std::string>& argv) {
     const bool gpu = cuda_backend_available();
     const kernels::GpuLimits limits = gpu ? kernels::current_gpu_limits() : kernels::GpuLimits{};
     const std::string plan =
-        gated ? kernels::plan_gated(B, cfg.hidden_size, gates_of(cfg.cell), limits).describe()
-              : kernels::plan_recurrence(B, cfg.hidden_size, limits).describe();
+        gated ? kernels::plan_gated(B, cfg.hidden_size, gates_of(cfg.cell), limits).describe() +
+                    head_note(cfg)
+        : layered ? std::string(kLayeredPlan)
+                  : kernels::plan_recurrence(B, cfg.hidden_size, limits).describe();
     std::printf("plan: B=%d H=%d%s on %s: %s\n", B, cfg.hidden_size,
                 gated ? (std::string(" cell=") + to_string(cfg.cell)).c_str() : "",
                 gpu ? "this GPU" : "an H100 (no GPU visible)", plan.c_str());
@@ -164,7 +183,10 @@ int cmd_profile(const std::vector<std::string>& argv) {
     std::printf("recurrence: %s\n", kernels::plan_gated(B, cfg.hidden_size, gates_of(cfg.cell),
                                                         kernels::current_gpu_limits())
                                         .describe()
+                                        .append(head_note(cfg))
                                         .c_str());
+  } else if (device == "cuda" && layered) {
+    std::printf("recurrence: %s\n", kLayeredPlan);
   } else if (device == "cuda") {
     std::printf("recurrence: %s (--recurrence %s); the model: %s\n",
                 h.recurrence_for(B) == cuda::Recurrence::kPersistent ? "persistent" : "segment",
