@@ -96,9 +96,9 @@ void run_case(benchmark::State& st, const std::string& op, cuda::Path path, cons
 void register_gpu_benchmarks() {
   for (const char* op : {"forward_inference", "forward_training", "backward", "train_step"}) {
     for (const BenchShape& s : shapes()) {
-      // The gated cells (rnn_gated.cu) at the training shapes and the notebook's (a bidirectional
-      // LSTM), attention models, fused and unfused (fused, one layer: the kernels with the
-      // attention and head inside the recurrence; the notebook's: block kernels, then the head's).
+      // The gated cells (rnn_gated.cu, rnn_persistent_gated.cu) at the training shapes and the
+      // notebook's (a bidirectional LSTM), attention models, fused (the model's choice, and each
+      // recurrence forced) and unfused.
       const std::string n = s.name;
       const bool gated = n == "small" || n == "medium" || n == "large" || n == "notebook";
       for (Cell cell : {Cell::kElman, Cell::kLstm, Cell::kGru}) {
@@ -116,10 +116,11 @@ void register_gpu_benchmarks() {
                 Impl{"fused-segment", cuda::Path::kFused, cuda::Recurrence::kSegment},
                 Impl{"fused-persistent", cuda::Path::kFused, cuda::Recurrence::kPersistent}}) {
             // Both recurrences side by side (what calibrates docs/performance.md's model): the
-            // device-API passes of one-layer Elman attention models.
+            // device-API passes of one-layer Elman attention models, and of the gated models
+            // (their persistent kernels run every block, the notebook's bidirectional LSTM too).
             const bool forced = i.rec != cuda::Recurrence::kAuto;
-            if (forced && (op == std::string("train_step") || !attention || s.bidirectional ||
-                           cell != Cell::kElman)) {
+            if (forced && (op == std::string("train_step") || !attention ||
+                           (s.bidirectional && cell == Cell::kElman))) {
               continue;
             }
             const std::string o = op;

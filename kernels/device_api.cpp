@@ -144,27 +144,40 @@ struct Handle::Impl {
   bool layered() const { return !config.single_layer() || gated(); }
   bool gated() const { return config.cell != Cell::kElman; }
   // A one-layer, one-direction gated model on the fused path runs its attention and head inside
-  // the recurrence's kernel (gated_fused_forward / gated_fused_backward), not attention_head_*.
-  bool gated_head_fused() const {
-    return gated() && path == Path::kFused && config.layers == 1 && config.directions() == 1;
+  // the recurrence's segment kernel (gated_fused_forward / gated_fused_backward), not
+  // attention_head_*; where the persistent kernels run its recurrence, the head's kernels follow.
+  bool gated_head_fused(int batch) const {
+    kernels::PersistentTiling t;
+    return gated() && path == Path::kFused && config.layers == 1 && config.directions() == 1 &&
+           !persistent_plan(batch, &t);
   }
 
-  // Whether the persistent kernels may run (one layer, fused path): their scratch is then part
-  // of every workspace, so that changing the recurrence setting needs no new workspace.
+  // Whether the Elman persistent kernels may run (one layer, fused path): their scratch is then
+  // part of every workspace, so that changing the recurrence setting needs no new workspace.
   bool persistent_capable() const { return !layered() && path == Path::kFused; }
 
-  // The persistent kernels' tiling for batch B, or null: run the segment kernels.
+  // The persistent kernels' tiling for batch B, or null: run the segment kernels. The Elman
+  // cell's for one-layer models; the gated cells' (rnn_persistent_gated.cu) for every block of
+  // any gated model, which need no scratch.
   const kernels::PersistentTiling* persistent_plan(int batch, kernels::PersistentTiling* t) const {
-    if (!persistent_capable() || recurrence == Recurrence::kSegment) return nullptr;
+    if (path != Path::kFused || recurrence == Recurrence::kSegment) return nullptr;
+    if (!gated() && !persistent_capable()) return nullptr;
     if (!have_gpu_limits) {
       gpu_limits = kernels::current_gpu_limits();
       have_gpu_limits = true;
     }
-    const kernels::RecurrencePlan p =
-        kernels::plan_recurrence(batch, config.hidden_size, gpu_limits);
-    if (!p.persistent_possible) return nullptr;
-    if (recurrence == Recurrence::kAuto && !p.persistent) return nullptr;
-    *t = p.tiling;
+    bool possible = false, chosen = false;
+    if (gated()) {
+      const kernels::GatedPlan p =
+          kernels::plan_gated(batch, config.hidden_size, gates_of(config.cell), gpu_limits);
+      possible = p.persistent_possible, chosen = p.persistent, *t = p.tiling;
+    } else {
+      const kernels::RecurrencePlan p =
+          kernels::plan_recurrence(batch, config.hidden_size, gpu_limits);
+      possible = p.persistent_possible, chosen = p.persistent, *t = p.tiling;
+    }
+    if (!possible) return nullptr;
+    if (recurrence == Recurrence::kAuto && !chosen) return nullptr;
     return t;
   }
 
@@ -535,7 +548,7 @@ struct Handle::Impl {
       a.lengths = lengths;
       a.out = out;
       a.aux = block_aux(b, batch, static_cast<int>(bi), training);
-      if (gated_head_fused()) {
+      if (gated_head_fused(batch)) {
         kernels::AttentionHeadArgs head = attention_args(params, batch, lengths, b);
         head.y = y;
         head.attention = attention;
@@ -544,7 +557,9 @@ struct Handle::Impl {
         continue;
       }
       if (path == Path::kFused) {
-        kernels::gated_forward(a, s);
+        kernels::PersistentTiling tiling;
+        const kernels::PersistentTiling* plan = persistent_plan(batch, &tiling);
+        if (!(plan && kernels::gated_persistent_forward(a, *plan, s))) kernels::gated_forward(a, s);
         continue;
       }
       // Classic: per step a GEMM of the previous state, rec[B,G*H] = h_prev Wh (rows T*C apart),
@@ -558,7 +573,7 @@ struct Handle::Impl {
         kernels::gated_step(a, b.rec, n, s);
       }
     }
-    if (!gated_head_fused()) {
+    if (!gated_head_fused(batch)) {
       kernels::AttentionHeadArgs a = attention_args(params, batch, lengths, b);
       a.y = y;
       a.attention = attention;
@@ -598,9 +613,11 @@ struct Handle::Impl {
     if (path == Path::kFused) {
       kernels::transpose(wh, b.wh_t, H, GH, s);  // Wh^T [G*H,H]
       a.wh_t = b.wh_t;
-      if (gated_head_fused()) {
+      kernels::PersistentTiling tiling;
+      const kernels::PersistentTiling* plan = persistent_plan(batch, &tiling);
+      if (gated_head_fused(batch)) {
         kernels::gated_fused_backward(a, head, s);
-      } else {
+      } else if (!(plan && kernels::gated_persistent_backward(a, *plan, s))) {
         kernels::gated_backward(a, s);
       }
       return;
@@ -641,7 +658,7 @@ struct Handle::Impl {
     a.du = b.du;
     a.dtop = b.dtop;
     // dpre, du and dL/d(top states); where gated_head_fused() the block's kernel forms them.
-    if (!gated_head_fused()) kernels::attention_head_backward(a, s);
+    if (!gated_head_fused(batch)) kernels::attention_head_backward(a, s);
 
     float* dcur = b.dtop;  // dL/d(states of layer l)
     float* dnext = b.din;  // dL/d(input of layer l) = dL/d(states of layer l - 1)

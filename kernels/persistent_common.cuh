@@ -19,8 +19,9 @@ namespace rnnattn::kernels {
 
 // The tiling as the kernels see it (plain ints; plan.hpp's PersistentTiling is host code).
 struct PersistentGeometry {
-  int hidden;     // H
-  int hpad;       // H rounded up to a multiple of split: a staged row's length
+  int hidden;     // H: the units (columns of a slice)
+  int inner;      // the dot products' length: H, or G*H in the gated backward (rows of a slice)
+  int hpad;       // inner rounded up to a multiple of split: a staged row's length
   int slices;     // ceil(H / 16)
   int groups;     // batch groups
   int group;      // sequences per group
@@ -31,10 +32,12 @@ struct PersistentGeometry {
   int wh_part;    // floats of one part of the Wh slice
 };
 
-inline PersistentGeometry geometry_of(const PersistentTiling& p) {
+// The kernels' view of the tiling for dot products over `inner` terms (0: H).
+inline PersistentGeometry geometry_of(const PersistentTiling& p, int inner = 0) {
   PersistentGeometry g{};
   g.hidden = p.hidden;
-  g.hpad = p.padded_hidden();
+  g.inner = inner > 0 ? inner : p.hidden;
+  g.hpad = p.padded(g.inner);
   g.slices = p.slices;
   g.groups = p.groups;
   g.group = p.group;
@@ -42,7 +45,7 @@ inline PersistentGeometry geometry_of(const PersistentTiling& p) {
   g.row_lanes = p.row_lanes;
   g.rows = p.rows;
   g.staged = p.rows * p.row_lanes;
-  g.wh_part = static_cast<int>(p.wh_part_floats());
+  g.wh_part = static_cast<int>(p.wh_part_floats(g.inner));
   return g;
 }
 
@@ -86,59 +89,65 @@ __device__ __forceinline__ int slice_index(const PersistentGeometry& g, int k, i
   return (k % g.split) * g.wh_part + (k / g.split) * kPersistentSlice + jj;
 }
 
-// Loads the block's column slice of the H x H matrix m (m[k * H + j]: Wh for the forward, Wh^T
-// for the backward), zero for k or j past H. Reads 16 consecutive words per row (coalesced).
+// Loads the block's column slice of the inner x H matrix at m (element (k, j) at m[k * ld + j]:
+// Wh or one gate's columns of it for the forward, Wh^T for the backward), zero for k past inner
+// or j past H. Reads 16 consecutive words per row (coalesced).
 __device__ __forceinline__ void load_slice(const PersistentGeometry& g, int slice, const float* m,
-                                           float* wh_s) {
-  const int H = g.hidden;
+                                           int ld, float* wh_s) {
   for (int i = threadIdx.x; i < g.hpad * kPersistentSlice; i += blockDim.x) {
     const int k = i / kPersistentSlice, jj = i % kPersistentSlice;
     const int j = slice * kPersistentSlice + jj;
-    wh_s[slice_index(g, k, jj)] = (k < H && j < H) ? m[static_cast<std::size_t>(k) * H + j] : 0.f;
+    wh_s[slice_index(g, k, jj)] =
+        (k < g.inner && j < g.hidden) ? m[static_cast<std::size_t>(k) * ld + j] : 0.f;
   }
 }
 
 // Stages rows [b0, b0 + staged) of a [B, rows of `stride` floats] tensor (row b at src + b *
-// stride, H values) into rows_s [staged][hpad]; rows past the group or the batch and columns past
-// H are zero. src null: all zero (h_0).
+// stride, `inner` values) into rows_s [staged][hpad]; rows past the group or the batch and
+// columns past inner are zero. src null: all zero (h_0).
 __device__ __forceinline__ void stage_rows(const PersistentGeometry& g, int b0, int group_end,
                                            const float* src, std::size_t stride, float* rows_s) {
   for (int i = threadIdx.x; i < g.staged * g.hpad; i += blockDim.x) {
     const int r = i / g.hpad, k = i % g.hpad, b = b0 + r;
-    rows_s[i] = (src && b < group_end && k < g.hidden)
-                    ? src[static_cast<std::size_t>(b) * stride + k]
-                    : 0.f;
+    rows_s[i] =
+        (src && b < group_end && k < g.inner) ? src[static_cast<std::size_t>(b) * stride + k] : 0.f;
   }
 }
 
 // z_s[bb * 16 + jj] = (row b0 + bb of src) . (column jj of the slice) for the group's rows: the
 // rows are staged in rows_s (stage_rows), each dot product split over `split` lanes (thread
 // (kk, jj, rq) adds the terms k = kk, kk + split, ... for rows rq, rq + row_lanes, ...) and summed
-// with shuffles. Every thread of the block calls it; it begins and ends with a __syncthreads, so
-// rows_s and z_s may be rewritten by the caller before and read after.
+// with shuffles. With `mats` slices one after another in wh_s (split * wh_part floats each; the
+// gated forward's G gates), the products with slice m go to z_s + m * staged * 16, over one
+// staging of the rows. Every thread of the block calls it; it begins and ends with a
+// __syncthreads, so rows_s and z_s may be rewritten by the caller before and read after.
 __device__ __forceinline__ void slice_products(const PersistentGeometry& g, const TileThread& th,
                                                int group_end, const float* src, std::size_t stride,
-                                               const float* wh_s, float* rows_s, float* z_s) {
+                                               const float* wh_s, float* rows_s, float* z_s,
+                                               int mats = 1) {
   stage_rows(g, th.b0, group_end, src, stride, rows_s);
   __syncthreads();
-  float acc[kPersistentMaxRows] = {};
   const int n = g.hpad / g.split;
-  for (int i = 0; i < n; ++i) {
-    const int k = th.kk + i * g.split;
-    const float w =
-        wh_s[th.kk * g.wh_part + i * kPersistentSlice + th.jj];  // slice_index(g, k, jj)
+  for (int m = 0; m < mats; ++m) {
+    const float* w_m = wh_s + static_cast<std::size_t>(m) * g.split * g.wh_part;
+    float acc[kPersistentMaxRows] = {};
+    for (int i = 0; i < n; ++i) {
+      const int k = th.kk + i * g.split;
+      const float w = w_m[th.kk * g.wh_part + i * kPersistentSlice + th.jj];  // slice_index
+      RNNATTN_UNROLL
+      for (int r = 0; r < kPersistentMaxRows; ++r) {
+        if (r < g.rows) acc[r] += rows_s[(th.rq + r * g.row_lanes) * g.hpad + k] * w;
+      }
+    }
+    float* z_m = z_s + static_cast<std::size_t>(m) * g.staged * kPersistentSlice;
     RNNATTN_UNROLL
     for (int r = 0; r < kPersistentMaxRows; ++r) {
-      if (r < g.rows) acc[r] += rows_s[(th.rq + r * g.row_lanes) * g.hpad + k] * w;
+      if (r >= g.rows) continue;  // uniform: every lane of the warp shuffles
+      for (int off = g.split / 2; off > 0; off >>= 1) {
+        acc[r] += __shfl_xor_sync(0xffffffffu, acc[r], off, g.split);
+      }
+      if (th.kk == 0) z_m[(th.rq + r * g.row_lanes) * kPersistentSlice + th.jj] = acc[r];
     }
-  }
-  RNNATTN_UNROLL
-  for (int r = 0; r < kPersistentMaxRows; ++r) {
-    if (r >= g.rows) continue;  // uniform: every lane of the warp shuffles
-    for (int off = g.split / 2; off > 0; off >>= 1) {
-      acc[r] += __shfl_xor_sync(0xffffffffu, acc[r], off, g.split);
-    }
-    if (th.kk == 0) z_s[(th.rq + r * g.row_lanes) * kPersistentSlice + th.jj] = acc[r];
   }
   __syncthreads();
 }

@@ -74,37 +74,50 @@ double segment_step_us(int batch, int hidden, int gates, const GpuLimits& gpu) {
   return waves * (std::max(chain, memory) / (kClockGHz * 1e3) + kBlockBarrierUs);
 }
 
+// One forward step of the persistent kernels: G products over the staged h_{t-1} (G = 1: Elman).
 double persistent_step_us(const PersistentTiling& p, const GpuLimits& gpu) {
   const int used = ceil_div(p.blocks(), gpu.sms);
-  const double compute = used * persistent_wavefronts(p.hidden, p.split, p.rows);
+  const double compute = used * p.gates * persistent_wavefronts(p.hidden, p.split, p.rows);
   const double staging = used * static_cast<double>(p.group) * p.hidden * 4 / kL2BytesPerCycle;
   return kGridBarrierUs + kL2LatencyUs + (compute + staging) / (kClockGHz * 1e3) + kBlockBarrierUs;
 }
 
 }  // namespace
 
-std::size_t PersistentTiling::wh_part_floats() const {
+std::size_t PersistentTiling::wh_part_floats(int inner) const {
   if (split < 1) return 0;  // no tiling
   // A warp's lanes read (part kk, row i, unit jj) for kk < split and 32/split consecutive jj: a
   // part length of 32/split (mod 32) puts them on 32 different banks.
-  return round_up(static_cast<std::size_t>(ceil_div(hidden, split)) * kPersistentSlice, 32) +
+  return round_up(static_cast<std::size_t>(ceil_div(inner, split)) * kPersistentSlice, 32) +
          32 / split;
 }
 
 std::size_t PersistentTiling::smem_forward_bytes() const {
   const std::size_t g = static_cast<std::size_t>(rows) * row_lanes;  // staged rows
+  const std::size_t pairs = g * kPersistentSlice;                    // (sequence, unit) pairs
+  if (gates > 1) {
+    // G slices of Wh, h_{t-1} of the group, then per pair the G products and the LSTM's c.
+    return sizeof(float) *
+           (gates * wh_part_floats() * split + g * padded_hidden() + (gates + 1) * pairs);
+  }
   // Wh slice, h_{t-1} of the group, then h_t, the score partials, sum_t exp(e_t) h_t and the
   // dot products per (sequence, unit), and S and exp(e_t) per sequence.
-  return sizeof(float) *
-         (wh_part_floats() * split + g * padded_hidden() + 4 * g * kPersistentSlice + 2 * g);
+  return sizeof(float) * (wh_part_floats() * split + g * padded_hidden() + 4 * pairs + 2 * g);
 }
 
 std::size_t PersistentTiling::smem_backward_bytes() const {
   const std::size_t g = static_cast<std::size_t>(rows) * row_lanes;
+  const std::size_t pairs = g * kPersistentSlice;
+  if (gates > 1) {
+    // The Wh^T slice [G*H,16], dL/drec of the group's next step (G*H values a row), then per
+    // pair the product, the carry passed through padding, the part of dL/dh_{t-1} that does not
+    // go through Wh, and the LSTM's dL/dc.
+    const int inner = gates * hidden;
+    return sizeof(float) * (wh_part_floats(inner) * split + g * padded(inner) + 4 * pairs);
+  }
   // Wh^T slice, dz_{t+1} of the group, then dL/dc, the carry and the dot products per
   // (sequence, unit).
-  return sizeof(float) *
-         (wh_part_floats() * split + g * padded_hidden() + 3 * g * kPersistentSlice);
+  return sizeof(float) * (wh_part_floats() * split + g * padded_hidden() + 3 * pairs);
 }
 
 GpuLimits current_gpu_limits() {
@@ -124,10 +137,12 @@ GpuLimits current_gpu_limits() {
   return g;
 }
 
-bool persistent_tiling(int batch, int hidden, const GpuLimits& gpu, PersistentTiling* out) {
-  if (batch < 1 || hidden < 1 || !gpu.cooperative || gpu.sms < 1) return false;
+bool persistent_tiling(int batch, int hidden, const GpuLimits& gpu, PersistentTiling* out,
+                       int gates) {
+  if (batch < 1 || hidden < 1 || gates < 1 || !gpu.cooperative || gpu.sms < 1) return false;
   PersistentTiling p;
   p.hidden = hidden;
+  p.gates = gates;
   p.slices = ceil_div(hidden, kPersistentSlice);
   // One block per SM where the batch allows: the slices of every group spread over the SMs.
   int groups = std::clamp(gpu.sms / p.slices, 1, batch);
@@ -194,16 +209,30 @@ GatedPlan plan_gated(int batch, int hidden, int gates, const GpuLimits& gpu) {
   r.backward_wh_in_smem =
       gated_smem_bytes(g, hidden, gates, true, true, false) <= gpu.smem_per_block;
   r.segment_us = segment_step_us(batch, hidden, gates, gpu);
+  r.persistent_possible = persistent_tiling(batch, hidden, gpu, &r.tiling, gates);
+  if (r.persistent_possible) {
+    r.persistent_us = persistent_step_us(r.tiling, gpu);
+    r.persistent = r.persistent_us < r.segment_us;
+  }
   return r;
 }
 
 std::string GatedPlan::describe() const {
-  char buf[256];
+  char buf[384], alt[160];
+  if (persistent_possible) {
+    std::snprintf(alt, sizeof alt,
+                  "persistent %.3g us/step on %d blocks = %d slices x %d groups of %d, split %d",
+                  persistent_us, tiling.blocks(), tiling.slices, tiling.groups, tiling.group,
+                  tiling.split);
+  } else {
+    std::snprintf(alt, sizeof alt, "persistent not possible here");
+  }
   std::snprintf(buf, sizeof buf,
-                "segment, %d columns of Wh a thread (model: %.3g us/step; Wh [H,%dH] in %s in the "
-                "forward, %s in the backward; no persistent gated kernels yet)",
-                gates, segment_us, gates, forward_wh_in_smem ? "shared memory" : "L2",
-                backward_wh_in_smem ? "shared memory" : "L2");
+                "%s (model: segment, %d columns of Wh a thread, %.3g us/step, Wh [H,%dH] in %s in "
+                "the forward, %s in the backward; %s)",
+                persistent ? "persistent" : "segment", gates, segment_us, gates,
+                forward_wh_in_smem ? "shared memory" : "L2",
+                backward_wh_in_smem ? "shared memory" : "L2", alt);
   return buf;
 }
 

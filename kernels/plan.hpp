@@ -86,18 +86,26 @@ struct PersistentTiling {
   int row_lanes = 0;  // 16 / split: sequences computed side by side by a block's threads
   int rows = 0;       // ceil(group / row_lanes) <= 4: sequences per thread
   int hidden = 0;     // H
+  int gates = 1;      // G: 1 for the Elman cell; 4 (LSTM) or 3 (GRU) for rnn_persistent_gated.cu
   int blocks() const { return slices * groups; }
-  int padded_hidden() const { return split < 1 ? 0 : (hidden + split - 1) / split * split; }
-  // Floats of the Wh slice in shared memory: `split` parts of ceil(H/split) rows of 16, each part
-  // padded so that the lanes of a warp reading one row of every part hit 32 different banks.
-  std::size_t wh_part_floats() const;
+  // A staged row's length for dot products over `inner` terms (H; the gated backward's G*H).
+  int padded(int inner) const { return split < 1 ? 0 : (inner + split - 1) / split * split; }
+  int padded_hidden() const { return padded(hidden); }
+  // Floats of one part of a matrix slice in shared memory over `inner` rows: `split` parts of
+  // ceil(inner/split) rows of 16, each padded so that the lanes of a warp reading one row of
+  // every part hit 32 different banks.
+  std::size_t wh_part_floats(int inner) const;
+  std::size_t wh_part_floats() const { return wh_part_floats(hidden); }
+  // The forward holds G slices of Wh [H,16] (gate q's columns); the backward one slice of Wh^T
+  // [G*H,16] and stages rows of G*H values.
   std::size_t smem_forward_bytes() const;
   std::size_t smem_backward_bytes() const;
 };
 
-// The tiling for B sequences of H units on this GPU, or false where none fits (a grid too large
-// to be co-resident, or no cooperative launch).
-bool persistent_tiling(int batch, int hidden, const GpuLimits& gpu, PersistentTiling* out);
+// The tiling for B sequences of H units (G gates) on this GPU, or false where none fits (a grid
+// too large to be co-resident, shared memory too small for the slices, or no cooperative launch).
+bool persistent_tiling(int batch, int hidden, const GpuLimits& gpu, PersistentTiling* out,
+                       int gates = 1);
 
 struct RecurrencePlan {
   bool persistent = false;  // the choice
@@ -111,14 +119,20 @@ struct RecurrencePlan {
 // The model's choice for a one-layer model at batch B and hidden size H.
 RecurrencePlan plan_recurrence(int batch, int hidden, const GpuLimits& gpu);
 
-// The gated cells (G = 4 LSTM, 3 GRU) have the segment design only (rnn_gated.cu): a thread per
-// unit owning its G columns of Wh. The model predicts its forward step as the Elman segment
-// kernel's with G x H columns of Wh, and says whether Wh is staged in shared memory in the
-// forward and in the backward (the backward's buffers are G times larger).
+// The gated cells (G = 4 LSTM, 3 GRU) have both designs: segment (rnn_gated.cu: a thread per
+// unit owning its G columns of Wh) and persistent (rnn_persistent_gated.cu: block (s, g) holds
+// the G [H,16] slices of Wh for its units). The model predicts each forward step as the Elman
+// kernels' with G x H columns of Wh, says whether the segment kernels stage Wh in shared memory
+// in the forward and in the backward (the backward's buffers are G times larger), and picks the
+// faster design as plan_recurrence does.
 struct GatedPlan {
   int gates = 0;
   bool forward_wh_in_smem = false, backward_wh_in_smem = false;
-  double segment_us = 0;  // predicted time of one forward step
+  double segment_us = 0;    // predicted time of one forward step of each design
+  bool persistent = false;  // the choice
+  bool persistent_possible = false;
+  PersistentTiling tiling;   // when possible
+  double persistent_us = 0;  // (0 where not possible)
   std::string describe() const;
 };
 GatedPlan plan_gated(int batch, int hidden, int gates, const GpuLimits& gpu);

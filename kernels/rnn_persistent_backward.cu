@@ -53,7 +53,7 @@ __global__ void __launch_bounds__(kPersistentThreads, kPersistentMinBlocksPerSm)
   float* carry_s = dc_s + n_out;             // [staged][16]    dL/dh_t passed down
   float* z_s = carry_s + n_out;              // [staged][16]    dz_{t+1} Wh^T
 
-  load_slice(g, th.slice, a.wh_t, wh_s);
+  load_slice(g, th.slice, a.wh_t, H, wh_s);
 
   // (1) dpre over the grid; g for the block's pairs.
   for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < B * O; i += gridDim.x * blockDim.x) {

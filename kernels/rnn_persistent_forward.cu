@@ -62,7 +62,7 @@ __global__ void __launch_bounds__(kPersistentThreads, kPersistentMinBlocksPerSm)
   float* w_s = sum_s + g.staged;            // [staged]        exp(e_t) of this step
   float* z_s = w_s + g.staged;              // [staged][16]    h_{t-1} Wh
 
-  load_slice(g, th.slice, a.w.wh, wh_s);
+  load_slice(g, th.slice, a.w.wh, H, wh_s);
   for (int i = threadIdx.x; i < n_out; i += blockDim.x) acc_s[i] = 0.f;
   for (int i = threadIdx.x; i < g.staged; i += blockDim.x) sum_s[i] = 0.f;
 

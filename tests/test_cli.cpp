@@ -421,10 +421,10 @@ TEST_F(Cli, ProfilePlanAndRecurrence) {
   EXPECT_NE(gru.out.find("shared memory in the forward, shared memory in the backward"),
             std::string::npos)
       << gru.out;
-  EXPECT_EQ(run("profile --batch 2 --steps 2 --input 1 --hidden 2 --cell gru --recurrence "
+  EXPECT_EQ(run("profile --batch 2 --steps 2 --input 1 --hidden 2 --layers 2 --recurrence "
                 "persistent")
                 .code,
-            2);
+            2);  // the Elman persistent kernels take one-layer models only
   if (!rnnattn::cuda_backend_available()) return;
   // A one-layer LSTM runs its head inside the recurrence's kernels, a bidirectional GRU the
   // block kernels and then the attention-and-head kernels.
@@ -442,6 +442,16 @@ TEST_F(Cli, ProfilePlanAndRecurrence) {
        {"gated_forward_kernel<gru, Wh in smem>", "gated_backward_kernel<gru, Wh in smem>",
         "attention_head_forward_kernel", "attention_head_backward_kernel"}) {
     EXPECT_NE(bi.out.find(k), std::string::npos) << k << " in " << bi.out;
+  }
+  // Forced, the gated persistent kernels, then the attention-and-head kernels.
+  const Result gp =
+      run("profile --batch 3 --steps 2 --input 2 --hidden 8 --cell gru --pass train --recurrence "
+          "persistent");
+  ASSERT_EQ(gp.code, 0) << gp.err;
+  EXPECT_NE(gp.out.find("recurrence: persistent"), std::string::npos) << gp.out;
+  for (const char* k : {"gated_persistent_forward_kernel<gru>",
+                        "gated_persistent_backward_kernel<gru>", "attention_head_forward_kernel"}) {
+    EXPECT_NE(gp.out.find(k), std::string::npos) << k << " in " << gp.out;
   }
   const Result r = run(
       "profile --batch 3 --steps 2 --input 2 --hidden 8 --pass backward --recurrence persistent");

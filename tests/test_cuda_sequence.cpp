@@ -165,6 +165,26 @@ std::vector<SeqCase> cases() {
         }
         gated.push_back({4, 1, 2, 16, 1, 1, false, true, true, path});
       }
+      if (path == cuda::Path::kFused) {
+        // The persistent kernels (rnn_persistent_gated.cu) forced, block by block: one layer,
+        // both directions, two layers, padding units over three slices (H = 33), one sequence
+        // per group over 70 groups, T = 1, and H = 129 (9 slices); the segment kernels forced on
+        // every case above (the model picks the persistent ones at H = 129 and 150).
+        for (SeqCase& c : gated) c.rec = cuda::Recurrence::kSegment;
+        std::vector<SeqCase> persistent;
+        for (bool attn : {true, false}) {
+          for (bool len : {true, false})
+            persistent.push_back({5, 7, 3, 8, 2, 1, false, attn, len, path});
+        }
+        persistent.push_back({5, 7, 3, 8, 2, 1, true, true, true, path});
+        persistent.push_back({5, 7, 3, 8, 2, 2, true, true, true, path});
+        persistent.push_back({3, 5, 2, 33, 1, 1, true, true, true, path});
+        persistent.push_back({70, 6, 2, 4, 1, 1, true, true, true, path});
+        persistent.push_back({4, 1, 2, 16, 1, 1, false, true, true, path});
+        persistent.push_back({3, 3, 2, 129, 1, 1, false, false, true, path});
+        for (SeqCase& c : persistent) c.rec = cuda::Recurrence::kPersistent;
+        gated.insert(gated.end(), persistent.begin(), persistent.end());
+      }
       for (SeqCase& c : gated) {
         c.cell = cell;
         out.push_back(c);

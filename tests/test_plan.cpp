@@ -136,6 +136,28 @@ TEST(Plan, GatedCellsStageWhWhereItFits) {
     EXPECT_GE(gru, elman);
     EXPECT_GE(lstm, gru);
   }
+  // The persistent gated kernels: G slices of Wh a block (the forward) and a [G*H,16] slice of
+  // Wh^T with rows of G*H staged (the backward) within a block's shared memory; the model picks
+  // them where the segment kernels read Wh through L2 at a large batch (the notebook's shape, per
+  // direction), not at the seed's size, and they do not fit at H = 1024.
+  for (int gates : {3, 4}) {
+    SCOPED_TRACE(gates);
+    const GatedPlan large = plan_gated(128, 256, gates, h100);
+    ASSERT_TRUE(large.persistent_possible);
+    EXPECT_TRUE(large.persistent);
+    EXPECT_LT(large.persistent_us, large.segment_us);
+    EXPECT_EQ(large.tiling.gates, gates);
+    EXPECT_LE(large.tiling.smem_forward_bytes(), h100.smem_per_block);
+    EXPECT_LE(large.tiling.smem_backward_bytes(), h100.smem_per_block);
+    // G times the Elman tiling's products a step, the same staging.
+    PersistentTiling elman;
+    ASSERT_TRUE(persistent_tiling(128, 256, h100, &elman));
+    EXPECT_GT(large.tiling.smem_backward_bytes(), elman.smem_backward_bytes());
+    EXPECT_GT(large.persistent_us, plan_recurrence(128, 256, h100).persistent_us);
+    EXPECT_FALSE(plan_gated(1, 2, gates, h100).persistent);
+    EXPECT_FALSE(plan_gated(32, 1024, gates, h100).persistent_possible);
+    EXPECT_NE(large.describe().find("persistent ("), std::string::npos) << large.describe();
+  }
   // Past shared memory each block pulls G*H*H*4 bytes from L2 every step: 4x the Elman cell's.
   EXPECT_NEAR(plan_gated(32, 1024, 4, h100).segment_us / plan_recurrence(32, 1024, h100).segment_us,
               4.0, 0.1);

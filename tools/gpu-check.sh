@@ -60,8 +60,8 @@ reduced+=':Cuda.TwoRunsAreBitwiseIdentical:Cuda.InferenceMatchesTraining'
 reduced+=':Cuda.CapturedStepFollowsNewDatasetsAndBatchSizes:Cuda.SmallModelEpochKernelFollowsTheCpu:DeviceApi.*'
 # Sequence models: lengths in every one-layer kernel (the persistent one at H = 257), the layered
 # kernels (rnn_layers.cu) with two directions, 3 layers and a 64-thread segment, and the trainer.
-reduced+=':Gpu/CudaSequence.*/*_B5_T7_D3_H8_O2_L2_bidir_attn_lengths:Gpu/CudaSequence.*/*_H33_*'
-reduced+=':Gpu/CudaSequence.*/*_H257_*:Gpu/CudaSequence.*/*_L1_plain_lengths'
+reduced+=':Gpu/CudaSequence.*/*_B5_T7_D3_H8_O2_L2_bidir_attn_lengths*:Gpu/CudaSequence.*/*_H33_*'
+reduced+=':Gpu/CudaSequence.*/*_H257_*:Gpu/CudaSequence.*/*_L1_plain_lengths*'
 reduced+=':Gpu/CudaSequence.*/*_L3_*:CudaSequenceTraining.*'
 # The persistent forward and backward forced over their tilings: the seed (split 2), H = 1024
 # (64 slices), split 4 with 3 rows, split 8 (H = 257, above), padding units (H = 33, above).
@@ -77,9 +77,11 @@ reduced+=':Gpu/CudaSequence.*/*_H300_*_segment'
 reduced+=':Gpu/CudaSequence.*/lstm_fused_*_H100_*:Gpu/CudaSequence.*/*_fused_*_H129_*'
 reduced+=':Gpu/CudaSequence.*/gru_fused_*_H150_*'
 # The one-layer gated kernels with the attention and head inside (the L1 plain-lengths, H = 33,
-# H = 100/129/150 cases above run them too): several segments a block, one unit, T = 1.
+# H = 100/129/150 cases above run them too): several segments a block, one unit, T = 1. The
+# gated persistent kernels (rnn_persistent_gated.cu) forced: the patterns above take their
+# two-layer bidirectional, H = 33, H = 129, plain-lengths and T = 1 cases; B70 runs 70 groups.
 reduced+=':Gpu/CudaSequence.*/*_fused_B70_T6_D2_H4_O1_L1_*:Gpu/CudaSequence.*/*_fused_B3_T4_D2_H1_O1_L1_*'
-reduced+=':Gpu/CudaSequence.*/*_fused_B4_T1_D2_H16_O1_L1_attn_lengths'
+reduced+=':Gpu/CudaSequence.*/*_fused_B4_T1_D2_H16_O1_L1_attn_lengths_segment'
 cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 for tool in memcheck racecheck initcheck synccheck; do
   step "compute-sanitizer $tool" "$out/sanitizer-$tool.log" \

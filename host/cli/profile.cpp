@@ -26,7 +26,8 @@ request (1 is conflict-free).
   --batch B --steps T --input D --hidden H   the shape (required)
   --model attention|plain  (default attention)
   --cell elman|lstm|gru    the recurrent cell (default elman); a gated cell runs its segment kernels
-                           (kernels/rnn_gated.cu), one layer with its attention and head inside
+                           (kernels/rnn_gated.cu; one layer: with its attention and head inside)
+                           or its persistent ones (kernels/rnn_persistent_gated.cu) block by block
   --layers N               stacked layers (default 1)
   --bidirectional          two directions per layer
   --pass forward|backward|train   forward: inference; backward: the training forward and backward;
@@ -44,9 +45,10 @@ constexpr const char* kLayeredPlan =
     "segment, layer by layer (layer_forward / layer_backward, then the attention-and-head "
     "kernels; the persistent kernels take one-layer, one-direction models)";
 
-// Where a gated model's attention and head run on the fused path.
-std::string head_note(const ModelConfig& c) {
-  return c.layers == 1 && !c.bidirectional
+// Where a gated model's attention and head run on the fused path: inside the segment kernels of
+// a one-layer, one-direction model, else (stacked, bidirectional or persistent) after them.
+std::string head_note(const ModelConfig& c, bool persistent) {
+  return c.layers == 1 && !c.bidirectional && !persistent
              ? "; one layer, one direction: the attention and head inside the recurrence's kernels"
              : "; then the attention-and-head kernels over the top layer's states";
 }
@@ -98,18 +100,23 @@ int cmd_profile(const std::vector<std::string>& argv) {
                                                           : cuda::Recurrence::kAuto;
   const bool gated = cfg.cell != Cell::kElman;
   const bool layered = cfg.layers > 1 || cfg.bidirectional;
-  if (gated && rec == cuda::Recurrence::kPersistent) {
-    throw UsageError("--recurrence persistent: the " + std::string(to_string(cfg.cell)) +
-                     " cell has segment kernels only so far");
+  if (!gated && layered && rec == cuda::Recurrence::kPersistent) {
+    throw UsageError(
+        "--recurrence persistent: stacked and bidirectional Elman models run the segment layer "
+        "kernels (the Elman persistent kernels take one-layer, one-direction models)");
   }
   if (a.has("--plan")) {
     const bool gpu = cuda_backend_available();
     const kernels::GpuLimits limits = gpu ? kernels::current_gpu_limits() : kernels::GpuLimits{};
-    const std::string plan =
-        gated ? kernels::plan_gated(B, cfg.hidden_size, gates_of(cfg.cell), limits).describe() +
-                    head_note(cfg)
-        : layered ? std::string(kLayeredPlan)
-                  : kernels::plan_recurrence(B, cfg.hidden_size, limits).describe();
+    std::string plan;
+    if (gated) {
+      const kernels::GatedPlan p =
+          kernels::plan_gated(B, cfg.hidden_size, gates_of(cfg.cell), limits);
+      plan = p.describe() + head_note(cfg, p.persistent);
+    } else {
+      plan = layered ? std::string(kLayeredPlan)
+                     : kernels::plan_recurrence(B, cfg.hidden_size, limits).describe();
+    }
     std::printf("plan: B=%d H=%d%s on %s: %s\n", B, cfg.hidden_size,
                 gated ? (std::string(" cell=") + to_string(cfg.cell)).c_str() : "",
                 gpu ? "this GPU" : "an H100 (no GPU visible)", plan.c_str());
@@ -180,11 +187,13 @@ int cmd_profile(const std::vector<std::string>& argv) {
   std::printf("profile: %s, %s pass, B=%d, device %s%s\n", describe(cfg).c_str(), pass.c_str(), B,
               device.c_str(), sim ? " (GPU simulator: memory counters, no times)" : "");
   if (device == "cuda" && gated) {
-    std::printf("recurrence: %s\n", kernels::plan_gated(B, cfg.hidden_size, gates_of(cfg.cell),
-                                                        kernels::current_gpu_limits())
-                                        .describe()
-                                        .append(head_note(cfg))
-                                        .c_str());
+    const bool persistent = h.recurrence_for(B) == cuda::Recurrence::kPersistent;
+    std::printf(
+        "recurrence: %s (--recurrence %s)%s; the model: %s\n",
+        persistent ? "persistent" : "segment", rec_name.c_str(), head_note(cfg, persistent).c_str(),
+        kernels::plan_gated(B, cfg.hidden_size, gates_of(cfg.cell), kernels::current_gpu_limits())
+            .describe()
+            .c_str());
   } else if (device == "cuda" && layered) {
     std::printf("recurrence: %s\n", kLayeredPlan);
   } else if (device == "cuda") {

@@ -53,8 +53,10 @@ enum class Path { kFused, kUnfused };
 //   kPersistent: one cooperative launch over the whole GPU, Wh held on chip in slices, a grid
 //                barrier per step (rnn_persistent_forward.cu, rnn_persistent_backward.cu); falls
 //                back to kSegment where this GPU cannot hold the grid at once.
-// Both give the same results within float32 rounding. The unfused path and stacked or
-// bidirectional models run neither.
+// Both give the same results within float32 rounding. The Elman cell: one-layer, one-direction
+// models (stacked or bidirectional ones run the segment layer kernels); the gated cells (LSTM,
+// GRU): every block of any model (rnn_gated.cu, rnn_persistent_gated.cu). The unfused path runs
+// neither.
 enum class Recurrence { kAuto, kSegment, kPersistent };
 
 // Whether backward overwrites dparams and dx or adds to them (gradient accumulation over
@@ -90,7 +92,7 @@ class Handle {
 
   // The recurrence setting (default kAuto), and what a pass at batch B runs on this GPU with it:
   // kSegment or kPersistent (kSegment for the unfused path and for stacked or bidirectional
-  // models). Changing it needs no new workspace.
+  // Elman models). Changing it needs no new workspace.
   void set_recurrence(Recurrence recurrence);
   Recurrence recurrence() const;
   Recurrence recurrence_for(int batch) const;

@@ -1,0 +1,224 @@
+// The gated cells' recurrence (LSTM and GRU) as persistent kernels: one cooperative launch over
+// the whole GPU runs all T steps of one recurrent block (layer, direction), forward or backward,
+// with one grid-wide barrier per step. What they compute and write is exactly what the segment
+// kernels of rnn_gated.cu write for that block (the states, what each step keeps, d_in,
+// drec_next, drec_first); the attention and head run after (forward) or before (backward) them
+// in rnn_layers.cu's kernels, the weight gradients as GEMMs (device_api.cpp).
+//
+// Work mapping (persistent_common.cuh, plan.hpp's tiling with G gates): block (s, g) owns units
+// [16s, 16s + 16) of the sequences of batch group g.
+//   forward: it holds the G [H,16] slices of Wh (gate q's columns q*H + 16s ..) in shared memory
+//     for the whole run. Per step: stage h_{t-1} of the group (the states the step before wrote:
+//     `out` at the previous step of the direction), the G split dot products over one staging,
+//     then one thread per (sequence, unit) runs the cell (model_math.hpp's cell_forward via
+//     gated_cell.cuh; the LSTM's c stays in shared memory), writes h_t and what the step keeps;
+//     grid barrier.
+//   backward: it holds the [G*H,16] slice of Wh^T (rows 16s .. of Wh). Per step, against the
+//     direction: stage dL/drec of the step processed before (drec_next's row t, G*H values), the
+//     product with the slice is the Wh part of dL/dh_t; the cell's backward per (sequence, unit)
+//     writes d_in, drec_next (or drec_first) and keeps the LSTM's dL/dc in shared memory; grid
+//     barrier.
+// Padding (t >= L) as in rnn_gated.cu: h, c and what a step keeps pass unchanged in the forward;
+// dL/dh and dL/dc pass through in the backward, d_in = d_rec = 0.
+// No atomics: the products' shuffle order is fixed, so results are bitwise reproducible.
+// Limits: the grid must be co-resident (persistent_tiling() with G gates and a launch-time
+// occupancy check; otherwise the launchers return false and the caller runs the segment kernels).
+#include <cooperative_groups.h>
+#include <cuda_runtime.h>
+
+#include <string>
+
+#include "cuda_compat.cuh"
+#include "cuda_utils.hpp"
+#include "device_common.cuh"
+#include "gated_cell.cuh"
+#include "kernels.hpp"
+#include "persistent_common.cuh"
+
+namespace rnnattn::kernels {
+namespace {
+
+namespace cg = cooperative_groups;
+
+// `out` (the states) is written by every block and staged by the others across grid barriers:
+// no __restrict__, no __ldg (kernels.hpp, before persistent_forward).
+template <Cell kCell>
+__global__ void __launch_bounds__(kPersistentThreads, kPersistentMinBlocksPerSm)
+    gated_persistent_forward_kernel(GatedForwardArgs a, PersistentGeometry g) {
+  cg::grid_group grid = cg::this_grid();
+  constexpr int G = gate_count(kCell), A = kept_of(kCell);
+  const int B = a.batch, T = a.steps, H = a.hidden, C = a.stride, GH = G * H;
+  const TileThread th = tile_thread(g);
+  const int group_end = B < th.b0 + g.group ? B : th.b0 + g.group;
+  const int n_out = g.staged * kPersistentSlice;  // (sequence, unit) pairs of the block
+
+  float* wh_s = dynamic_shared<float>();        // G slices of Wh (split layout)
+  float* h_s = wh_s + G * g.split * g.wh_part;  // [staged][hpad]  h_{t-1}
+  float* z_s = h_s + g.staged * g.hpad;         // [G][staged][16] h_{t-1} Wh, gate by gate
+  float* c_s = z_s + G * n_out;                 // [staged][16]    the LSTM's c_{t-1}
+  for (int q = 0; q < G; ++q)
+    load_slice(g, th.slice, a.wh + q * H, GH, wh_s + q * g.split * g.wh_part);
+  for (int i = threadIdx.x; i < n_out; i += blockDim.x) c_s[i] = 0.f;
+
+  for (int n = 0; n < T; ++n) {
+    const int t = step_at(a.direction, n, T);
+    const int tp = n > 0 ? step_at(a.direction, n - 1, T) : -1;  // the step processed before
+    // z_s = h_{t-1} Wh for every gate (h_s holds h_{t-1}; h_0 = 0).
+    slice_products(g, th, group_end, tp >= 0 ? a.out + static_cast<std::size_t>(tp) * C : nullptr,
+                   static_cast<std::size_t>(T) * C, wh_s, h_s, z_s, G);
+    // Thread i on (sequence i / 16, unit i % 16): 16 consecutive units of a sequence are 16
+    // consecutive lanes (coalesced reads of xw, writes of h_t).
+    for (int i = threadIdx.x; i < n_out; i += blockDim.x) {
+      const TilePair p = tile_pair(g, th, group_end, i);
+      if (!p.valid) continue;
+      const std::size_t row = static_cast<std::size_t>(p.b) * T + t;
+      const float hprev = h_s[p.bb * g.hpad + p.j];
+      float h = hprev;
+      float kept[A] = {};
+      if (t < sequence_length(a.lengths, p.b, T)) {
+        float xin[G], rec[G];
+        for (int q = 0; q < G; ++q) {
+          xin[q] = a.bias[q * H + p.j] + a.xw[row * GH + q * H + p.j];
+          rec[q] = z_s[q * n_out + i] + (kCell == Cell::kGru ? a.bias[GH + q * H + p.j] : 0.f);
+        }
+        // prev: c_{t-1} (LSTM) or h_{t-1} (GRU), as in rnn_gated.cu.
+        h = cell_step<kCell>(xin, rec, kCell == Cell::kLstm ? c_s[i] : hprev, kept);
+        if (kCell == Cell::kLstm) c_s[i] = kept[A - 1];
+      } else if (a.aux) {
+        // Padding keeps what the step before kept (this thread wrote it), zero before any step.
+        for (int q = 0; q < A; ++q)
+          kept[q] =
+              tp >= 0 ? a.aux[(static_cast<std::size_t>(p.b) * T + tp) * A * H + q * H + p.j] : 0.f;
+      }
+      a.out[row * C + p.j] = h;
+      if (a.aux) {
+        for (int q = 0; q < A; ++q) a.aux[row * A * H + q * H + p.j] = kept[q];
+      }
+    }
+    grid.sync();  // h_t of every block is visible; h_s and z_s may be rewritten
+  }
+}
+
+// drec_next is written by every block and staged by the others across grid barriers: no
+// __restrict__, no __ldg.
+template <Cell kCell>
+__global__ void __launch_bounds__(kPersistentThreads, kPersistentMinBlocksPerSm)
+    gated_persistent_backward_kernel(GatedBackwardArgs a, PersistentGeometry g) {
+  cg::grid_group grid = cg::this_grid();
+  constexpr int G = gate_count(kCell), A = kept_of(kCell);
+  const int B = a.batch, T = a.steps, H = a.hidden, C = a.stride, GH = G * H;
+  const TileThread th = tile_thread(g);
+  const int group_end = B < th.b0 + g.group ? B : th.b0 + g.group;
+  const int n_out = g.staged * kPersistentSlice;
+
+  float* wh_s = dynamic_shared<float>();    // slice of Wh^T [G*H,16]: wh_s(m, jj) = Wh[j][m]
+  float* d_s = wh_s + g.split * g.wh_part;  // [staged][hpad]  dL/drec of the step after
+  float* z_s = d_s + g.staged * g.hpad;     // [staged][16]    its product with Wh^T
+  float* carry_s = z_s + n_out;             // [staged][16]    dL/dh passed through padding
+  float* direct_s = carry_s + n_out;        // [staged][16]    dL/dh_{t-1} not through Wh
+  float* cc_s = direct_s + n_out;           // [staged][16]    the LSTM's dL/dc
+  load_slice(g, th.slice, a.wh_t, H, wh_s);
+  for (int i = threadIdx.x; i < n_out; i += blockDim.x) {
+    const TilePair p = tile_pair(g, th, group_end, i);
+    if (p.valid) {  // the step processed last has no successor
+      const std::size_t last = static_cast<std::size_t>(p.b) * T + step_at(a.direction, T - 1, T);
+      for (int q = 0; q < G; ++q) a.drec_next[last * GH + q * H + p.j] = 0.f;
+    }
+    carry_s[i] = direct_s[i] = cc_s[i] = 0.f;
+  }
+
+  for (int n = T - 1; n >= 0; --n) {
+    const int t = step_at(a.direction, n, T);
+    const int tp = n > 0 ? step_at(a.direction, n - 1, T) : -1;      // processed next
+    const int tn = n < T - 1 ? step_at(a.direction, n + 1, T) : -1;  // processed before
+    // z_s = dL/drec of step tn (drec_next's row t) times Wh^T; uniform across the grid.
+    if (tn >= 0) {
+      slice_products(g, th, group_end, a.drec_next + static_cast<std::size_t>(t) * GH,
+                     static_cast<std::size_t>(T) * GH, wh_s, d_s, z_s);
+    }
+    for (int i = threadIdx.x; i < n_out; i += blockDim.x) {
+      const TilePair p = tile_pair(g, th, group_end, i);
+      if (!p.valid) continue;
+      const int L = sequence_length(a.lengths, p.b, T);
+      const std::size_t seq = static_cast<std::size_t>(p.b) * T, row = seq + t;
+      // dL/dh_t from the step after: through Wh (and the GRU's direct path) after a valid step,
+      // what passed through after padding.
+      float dh = tn < 0 ? 0.f : (tn < L ? direct_s[i] + z_s[i] : carry_s[i]);
+      dh += a.dout[row * C + p.j];
+      float din[G], drec[G];
+      for (int q = 0; q < G; ++q) din[q] = drec[q] = 0.f;
+      float direct = 0.f;
+      if (t < L) {
+        // c_{t-1} (LSTM) or h_{t-1} (GRU) from what the forward stored at the step before.
+        float prev = 0.f;
+        if (tp >= 0) {
+          prev = kCell == Cell::kLstm ? a.aux[(seq + tp) * A * H + 4 * H + p.j]
+                                      : a.states[(seq + tp) * C + p.j];
+        }
+        direct =
+            cell_step_backward<kCell>(a.aux + row * A * H + p.j, H, prev, dh, cc_s[i], din, drec);
+      }
+      for (int q = 0; q < G; ++q) a.d_in[row * GH + q * H + p.j] = din[q];
+      if (tp >= 0) {
+        for (int q = 0; q < G; ++q) a.drec_next[(seq + tp) * GH + q * H + p.j] = drec[q];
+      } else if (a.drec_first) {
+        for (int q = 0; q < G; ++q)
+          a.drec_first[static_cast<std::size_t>(p.b) * GH + q * H + p.j] = drec[q];
+      }
+      carry_s[i] = dh;  // read after this step only if it is padding
+      direct_s[i] = direct;
+    }
+    if (n > 0) grid.sync();  // drec_next's row tp of every block is visible
+  }
+}
+
+void check_persistent(Cell cell, const PersistentTiling& tiling, int hidden, const char* call) {
+  if (cell != Cell::kLstm && cell != Cell::kGru)
+    throw InvalidArgument(std::string(call) + ": cell " + to_string(cell) + " is not a gated cell");
+  if (tiling.hidden != hidden || tiling.gates != gate_count(cell))
+    throw InvalidArgument(
+        std::string(call) + ": the tiling is for H = " + std::to_string(tiling.hidden) + " and " +
+        std::to_string(tiling.gates) + " gates, not this block's H = " + std::to_string(hidden) +
+        " and " + std::to_string(gate_count(cell)));
+}
+
+template <auto Kernel, typename Args>
+bool launch_gated_persistent(const char* name, const Args& a, const PersistentTiling& tiling,
+                             std::size_t bytes, int inner, cudaStream_t stream) {
+  const std::size_t smem = persistent_launch_smem<Kernel>(tiling.blocks(), bytes);
+  if (smem == 0) return false;
+  return launch_persistent(name, Kernel, tiling.blocks(), smem, stream, a,
+                           geometry_of(tiling, inner));
+}
+
+}  // namespace
+
+bool gated_persistent_forward(const GatedForwardArgs& a, const PersistentTiling& tiling,
+                              cudaStream_t stream) {
+  check_persistent(a.cell, tiling, a.hidden, "gated_persistent_forward");
+  if (a.batch < 1) return true;
+  if (!a.out) throw InvalidArgument("gated_persistent_forward: out is null (the steps stage it)");
+  const std::size_t bytes = tiling.smem_forward_bytes();
+  if (a.cell == Cell::kLstm) {
+    return launch_gated_persistent<gated_persistent_forward_kernel<Cell::kLstm>>(
+        "gated_persistent_forward_kernel<lstm>", a, tiling, bytes, a.hidden, stream);
+  }
+  return launch_gated_persistent<gated_persistent_forward_kernel<Cell::kGru>>(
+      "gated_persistent_forward_kernel<gru>", a, tiling, bytes, a.hidden, stream);
+}
+
+bool gated_persistent_backward(const GatedBackwardArgs& a, const PersistentTiling& tiling,
+                               cudaStream_t stream) {
+  check_persistent(a.cell, tiling, a.hidden, "gated_persistent_backward");
+  if (a.batch < 1) return true;
+  const std::size_t bytes = tiling.smem_backward_bytes();
+  const int inner = gate_count(a.cell) * a.hidden;
+  if (a.cell == Cell::kLstm) {
+    return launch_gated_persistent<gated_persistent_backward_kernel<Cell::kLstm>>(
+        "gated_persistent_backward_kernel<lstm>", a, tiling, bytes, inner, stream);
+  }
+  return launch_gated_persistent<gated_persistent_backward_kernel<Cell::kGru>>(
+      "gated_persistent_backward_kernel<gru>", a, tiling, bytes, inner, stream);
+}
+
+}  // namespace rnnattn::kernels
