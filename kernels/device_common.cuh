@@ -157,6 +157,32 @@ struct AttentionBackward {
   }
 };
 
+// The attention-and-head arguments of a one-layer Elman model's fused pass (rnn_fused_*.cu), for
+// the helpers above.
+__device__ __forceinline__ AttentionHeadArgs attention_head_of(const FusedForwardArgs& a) {
+  AttentionHeadArgs h{};
+  h.shape = a.shape;
+  h.directions = 1;
+  h.wa = a.w.wa, h.ba = a.w.ba, h.wd = a.w.wd, h.bd = a.w.bd;
+  h.lengths = a.lengths;
+  h.y = a.y, h.scores = a.scores, h.expsum = a.expsum, h.context = a.context;
+  h.attention = a.attention;
+  return h;
+}
+__device__ __forceinline__ AttentionHeadArgs attention_head_of(const FusedBackwardArgs& a) {
+  AttentionHeadArgs h{};
+  h.shape = a.shape;
+  h.directions = 1;
+  h.wa = a.w.wa, h.ba = a.w.ba, h.wd = a.w.wd, h.bd = a.w.bd;
+  h.lengths = a.lengths;
+  // AttentionBackward only reads what the forward stored (the struct's pointers are the
+  // forward's outputs, hence not const).
+  h.scores = const_cast<float*>(a.scores), h.expsum = const_cast<float*>(a.expsum);
+  h.context = const_cast<float*>(a.context);
+  h.prediction = a.y, h.dy = a.dy, h.dpre = a.dpre, h.du = a.du;
+  return h;
+}
+
 // Launches a segment-mapped kernel over a batch of sequences of `hidden` units: WithWh (Wh staged
 // in shared memory, `with` bytes a block) when the block's shared memory can hold it, else
 // WithoutWh (Wh through L2, `base` bytes). Refuses H > 1024 (a segment is at most one block).

@@ -29,7 +29,7 @@ namespace {
 template <bool kWhInSmem>
 __device__ void fused_backward_device(const FusedBackwardArgs& a, const SegmentGeometry& g) {
   float* smem = dynamic_shared<float>();
-  const int B = a.shape.batch, T = a.shape.steps, H = a.shape.hidden, O = a.shape.output;
+  const int B = a.shape.batch, T = a.shape.steps, H = a.shape.hidden;
   const int hp = g.hp;
   const int seg = threadIdx.x / hp, j = threadIdx.x % hp;
   const int b = blockIdx.x * g.segments + seg;
@@ -46,19 +46,12 @@ __device__ void fused_backward_device(const FusedBackwardArgs& a, const SegmentG
   const float* wh_t = kWhInSmem ? wh_s : a.wh_t;  // wh_t[k * H + j] = Wh[j, k]
   SegmentReducer red{hp, seg, j, scratch, g.segments};
 
-  // Head.
-  float dc = 0.f;
-  for (int o = 0; o < O; ++o) {
-    const std::size_t i = static_cast<std::size_t>(b) * O + o;
-    const float dpre = seq_valid ? a.dy[i] * head_act_grad(a.shape.head, a.y[i]) : 0.f;
-    if (seq_valid && j == 0) a.dpre[i] = dpre;
-    if (active) dc += dpre * a.w.wd[j * O + o];
-  }
+  // The head's gradient (dpre, dc) and the attention's (device_common.cuh, shared with
+  // rnn_gated.cu).
+  const AttentionHeadArgs head = attention_head_of(a);
+  AttentionBackward att;
+  att.begin(red, head, H, b, active, seq_valid);
   const bool attention = a.shape.attention;
-  const float wa = (attention && active) ? a.w.wa[j] : 0.f;
-  const float c = active ? a.context[static_cast<std::size_t>(b) * H + j] : 0.f;
-  const float g_dot_c = attention ? red.sum(dc * c) : 0.f;
-  const float inv_sum = (attention && seq_valid) ? 1.f / a.expsum[b] : 0.f;
   const int L = seq_valid ? sequence_length(a.lengths, b, T) : T;
 
   if (active) a.dz_next[(static_cast<std::size_t>(b) * T + T - 1) * H + j] = 0.f;
@@ -70,14 +63,9 @@ __device__ void fused_backward_device(const FusedBackwardArgs& a, const SegmentG
     const float h = active ? a.hidden[row * H + j] : 0.f;
     float dh = carry;
     if (attention) {
-      const float g_dot_h = red.sum(dc * h);
-      const float e = seq_valid ? a.scores[row] : 0.f;
-      const float at = step_valid ? expf(e) * inv_sum : 0.f;
-      const float du = at * (g_dot_h - g_dot_c) * (1.f - e * e);
-      if (seq_valid && j == 0) a.du[row] = du;
-      dh += at * dc + du * wa;
+      dh += att.step(red, head, h, b, t, step_valid, seq_valid);
     } else if (t == T - 1) {
-      dh += dc;
+      dh += att.dc;
     }
     const float dz = step_valid ? dh * (1.f - h * h) : 0.f;
     if (active) {

@@ -32,8 +32,7 @@ namespace {
 template <bool kWhInSmem>
 __device__ void fused_forward_device(const FusedForwardArgs& a, const SegmentGeometry& g) {
   float* smem = dynamic_shared<float>();
-  const int B = a.shape.batch, T = a.shape.steps, D = a.shape.input, H = a.shape.hidden,
-            O = a.shape.output;
+  const int B = a.shape.batch, T = a.shape.steps, D = a.shape.input, H = a.shape.hidden;
   const int hp = g.hp;
   const int seg = threadIdx.x / hp, j = threadIdx.x % hp;
   const int b = blockIdx.x * g.segments + seg;
@@ -54,7 +53,9 @@ __device__ void fused_forward_device(const FusedForwardArgs& a, const SegmentGeo
   const int L = seq_valid ? sequence_length(a.lengths, b, T) : T;
   const float bh = active ? a.w.bh[j] : 0.f;
   const float wa = (a.shape.attention && active) ? a.w.wa[j] : 0.f;
-  float h = 0.f, sum = 0.f, acc = 0.f;
+  const AttentionHeadArgs head = attention_head_of(a);
+  AttentionForward att;  // the attention and head: device_common.cuh, shared with rnn_gated.cu
+  float h = 0.f;
   int cur = 0;
   for (int t = 0; t < T; ++t) {
     const bool step_valid = t < L;  // padding keeps h (the segment's threads agree)
@@ -80,36 +81,14 @@ __device__ void fused_forward_device(const FusedForwardArgs& a, const SegmentGeo
       hbuf[((cur ^ 1) * g.segments + seg) * hp + j] = h;
       if (a.hidden) a.hidden[row * H + j] = h;
     }
-    if (a.shape.attention) {
-      // Every thread of the block takes part in the reduction; padding then gets no weight.
-      const float u = red.sum(h * wa);
-      const float e = step_valid ? tanhf(u + a.w.ba[t]) : 0.f;
-      const float w = step_valid ? expf(e) : 0.f;
-      sum += w;
-      acc += w * h;
-      if (seq_valid && j == 0) {
-        if (a.scores) a.scores[static_cast<std::size_t>(b) * T + t] = e;
-        if (a.attention) a.attention[static_cast<std::size_t>(b) * T + t] = w;
-      }
-    }
+    // Every thread of the block takes part in the reduction; padding then gets no weight.
+    if (a.shape.attention) att.step(red, head, h, wa, b, t, step_valid, seq_valid);
     __syncthreads();
     cur ^= 1;
   }
 
-  const float c = a.shape.attention ? acc / sum : h;
-  if (active && a.context) a.context[static_cast<std::size_t>(b) * H + j] = c;
-  for (int o = 0; o < O; ++o) {
-    const float v = red.sum(active ? c * a.w.wd[j * O + o] : 0.f);
-    if (seq_valid && j == 0)
-      a.y[static_cast<std::size_t>(b) * O + o] = head_act(a.shape.head, v + a.w.bd[o]);
-  }
-  if (a.shape.attention && seq_valid) {
-    if (j == 0 && a.expsum) a.expsum[b] = sum;
-    // Thread 0 wrote exp(e_t); the per-step __syncthreads made those writes visible to the block.
-    if (a.attention) {
-      for (int t = j; t < T; t += hp) a.attention[static_cast<std::size_t>(b) * T + t] /= sum;
-    }
-  }
+  // The context (the final state without attention), the head, S and the normalised weights.
+  att.finish(red, head, H, a.shape.attention ? att.acc / att.sum : h, b, active, seq_valid);
 }
 
 template <bool kWhInSmem>
