@@ -7,6 +7,9 @@
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -76,7 +79,7 @@ inline double forward_flops(const ModelConfig& c, int batch) {
 inline double op_flops(const std::string& op, const ModelConfig& c, int batch) {
   const double f = forward_flops(c, batch);
   if (op == "backward") return 2 * f;
-  if (op == "train_step") return 3 * f;
+  if (op == "train_step" || op == "train_step_embedding") return 3 * f;  // the table: ~0
   return f;
 }
 
@@ -98,6 +101,50 @@ inline std::string bench_name(const std::string& op, const std::string& impl, co
                               bool attention, Cell cell = Cell::kElman) {
   return op + "/" + impl + "/" + s.name + "/" + (attention ? "attention" : "plain") +
          (cell == Cell::kElman ? "" : std::string("-") + to_string(cell));
+}
+
+// The notebook's vocabulary (num_words = 10000) for train_step_embedding: the model reads token
+// ids through emb [V, D] (issue 25), the table's gather and gradient inside the timed step.
+constexpr int kBenchVocab = 10000;
+inline ModelConfig with_embedding(ModelConfig c) {
+  c.vocab_size = kBenchVocab;
+  return c;
+}
+// Token ids [B, T] of the shape: Zipf-like (id ~ 2 + V^u - 1 for uniform u), so that a few ids
+// repeat often, as words do; 0 on padding.
+inline std::vector<int> random_tokens(const BenchShape& s, const std::vector<int>& lengths) {
+  Rng rng(4);
+  std::vector<int> t(static_cast<std::size_t>(s.b) * s.t, 0);
+  for (int b = 0; b < s.b; ++b) {
+    const int len = lengths.empty() ? s.t : lengths[b];
+    for (int i = 0; i < len; ++i) {
+      const double u = rng.uniform();
+      t[static_cast<std::size_t>(b) * s.t + i] =
+          std::min(kBenchVocab - 1, 1 + static_cast<int>(std::pow(kBenchVocab - 1.0, u)));
+    }
+  }
+  return t;
+}
+// One training step of a token model on `be` (its session, the whole batch), timed by the host
+// clock as manual time (the session synchronises to read the loss back).
+inline void time_token_train_step(benchmark::State& st, Backend& be, const ModelConfig& cfg,
+                                  const BenchShape& s) {
+  const Model m = make_model(cfg, 1);
+  auto session = be.start_training(cfg, m.adam_config, m.params, m.adam);
+  const std::vector<int> len = lengths_of(s);
+  const std::vector<int> tokens = random_tokens(s, len);
+  const auto y = random_floats(static_cast<std::size_t>(s.b) * s.o, 3, 0.5);
+  session->set_token_dataset(tokens.data(), y.data(), s.b, or_null(len));
+  std::vector<int> order(s.b);
+  for (int i = 0; i < s.b; ++i) order[i] = i;
+  session->train_epoch(order, s.b);  // warm-up (the GPU: captures the graph)
+  for (auto _ : st) {
+    const auto t0 = std::chrono::steady_clock::now();
+    benchmark::DoNotOptimize(session->train_epoch(order, s.b));
+    st.SetIterationTime(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  set_counters(st, "train_step_embedding", cfg, s.b);
 }
 
 void register_cpu_benchmarks();

@@ -75,6 +75,17 @@ void register_cpu_benchmarks() {
               for (auto _ : st) benchmark::DoNotOptimize(session->train_epoch(order, s.b));
               set_counters(st, "train_step", cfg, s.b);
             });
+        if (n == "notebook" && dev == Device::kCpu) {
+          // The notebook's whole model: token ids through Embedding(10000, 100) (issue 25).
+          benchmark::RegisterBenchmark(
+              bench_name("train_step_embedding", impl, s, attention, k.cell).c_str(),
+              [cfg, s](benchmark::State& st) {
+                auto be = make_backend(Device::kCpu);
+                time_token_train_step(st, *be, with_embedding(cfg), s);
+              })
+              ->UseManualTime()
+              ->Unit(benchmark::kMillisecond);
+        }
         for (auto* b : {fwd, train}) {
           b->Unit(benchmark::kMillisecond);
           if (dev == Device::kReference && slow_on_the_reference(s)) b->Iterations(1);

@@ -125,6 +125,23 @@ void register_gpu_benchmarks() {
             }
             const std::string o = op;
             const Impl impl = i;
+            if (o == "train_step" && n == "notebook" && attention && !forced) {
+              // The notebook's whole model: token ids through Embedding(10000, 100) (issue 25).
+              benchmark::RegisterBenchmark(
+                  bench_name("train_step_embedding", impl.name, s, attention, cell).c_str(),
+                  [impl, s, attention, cell](benchmark::State& st) {
+                    try {
+                      ModelConfig cfg = with_embedding(config_of(s, attention));
+                      cfg.cell = cell;
+                      CudaBackend be(impl.path);
+                      time_token_train_step(st, be, cfg, s);
+                    } catch (const std::exception& e) {
+                      st.SkipWithError(e.what());
+                    }
+                  })
+                  ->UseManualTime()
+                  ->Unit(benchmark::kMicrosecond);
+            }
             benchmark::RegisterBenchmark(bench_name(o, impl.name, s, attention, cell).c_str(),
                                          [o, impl, s, attention, cell](benchmark::State& st) {
                                            run_case(st, o, impl.path, s, attention, impl.rec, cell);

@@ -6,10 +6,14 @@ tensor ops, FP32 (without TF32 on the GPU), on the benchmark shapes of bench/ben
 Ops, named as rnnattn_bench's so that tools/bench_table.py puts them in the same rows:
   forward_inference/pytorch[_cpu]/<shape>/attention   forward under torch.no_grad()
   train_step/pytorch[_cpu]/<shape>/attention          forward, MSE loss, backward, Adam step
+  train_step_embedding/pytorch[_cpu]/notebook/attention[-lstm]
+                                                      the notebook's whole model (issue 25):
+      nn.Embedding(10000, 100), a bidirectional nn.RNN / nn.LSTM (H 256), attention masked by the
+      lengths, a sigmoid head, BCE, Adam, at B128 T200 (the shape's lengths and Zipf-like ids)
 --device cuda (default; impl "pytorch"): timed with CUDA events per iteration after warm-up (issue
 7). --device cpu --threads N (impl "pytorch_cpu"): torch.set_num_threads(N), timed with
 perf_counter (issue 21: MKL/oneDNN underneath). Writes Google Benchmark-style JSON.
-Usage: bench/bench_torch.py OUT.json [--device cpu|cuda] [--threads N] [--shapes seed-1,large,...]
+Usage: bench/bench_torch.py OUT.json [--device cpu|cuda] [--threads N] [--shapes seed-1,large,...,notebook]
                              [--cells elman,lstm,gru]
 """
 import argparse
@@ -61,6 +65,43 @@ def build(torch, B, T, D, H, O, head, device, cell="elman"):
     return m, x, y
 
 
+def notebook_step(torch, device, cell):
+    """The notebook's model on token ids, as rnnattn_bench's train_step_embedding times it."""
+    nn = torch.nn
+    B, T, D, H, V = 128, 200, 100, 256, 10000
+    lengths = torch.tensor([T // 4 + (b * 37) % (T - T // 4 + 1) for b in range(B)], device=device)
+    steps = torch.arange(T, device=device)
+    valid = steps.unsqueeze(0) < lengths.unsqueeze(1)              # [B,T]
+    u = torch.rand(B, T, device=device)
+    ids = torch.clamp(1 + (float(V - 1) ** u).long(), max=V - 1) * valid
+
+    class Notebook(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(V, D)
+            rnn = nn.LSTM if cell == "lstm" else nn.RNN
+            self.rnn = rnn(D, H, batch_first=True, bidirectional=True)
+            self.wa = nn.Parameter(torch.randn(2 * H) * 0.05)
+            self.ba = nn.Parameter(torch.zeros(T))
+            self.head = nn.Linear(2 * H, 1)
+
+        def forward(self, tok):
+            h, _ = self.rnn(self.emb(tok))                          # [B,T,2H]
+            e = torch.tanh(h @ self.wa + self.ba).masked_fill(~valid, float("-inf"))
+            a = torch.softmax(e, dim=1)
+            return torch.sigmoid(self.head((a.unsqueeze(-1) * h).sum(dim=1)))
+
+    m = Notebook().to(device)
+    y = (torch.rand(B, 1, device=device) > 0.5).float()
+    opt = torch.optim.Adam(m.parameters(), lr=1e-3)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        torch.nn.functional.binary_cross_entropy(m(ids), y).backward()
+        opt.step()
+    return step
+
+
 def time_cuda(torch, fn, min_seconds=0.2, min_iters=10):
     for _ in range(3):
         fn()
@@ -95,7 +136,7 @@ def time_cpu(fn, min_seconds=0.5, min_iters=3, max_seconds=60):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
-    ap.add_argument("--shapes", default=",".join(s[0] for s in SHAPES))
+    ap.add_argument("--shapes", default=",".join([s[0] for s in SHAPES] + ["notebook"]))
     ap.add_argument("--device", choices=["cuda", "cpu"], default="cuda")
     ap.add_argument("--threads", type=int, default=1, help="CPU: torch.set_num_threads")
     ap.add_argument("--cells", default="elman",
@@ -151,6 +192,20 @@ def main():
                                           "iterations": n})
                 print(f"{bench}: {us:.1f} us ({n} iterations)")
             except RuntimeError as e:  # e.g. out of memory: recorded, not fatal
+                out["benchmarks"].append({"name": bench, "error_occurred": True,
+                                          "error_message": str(e)[:200]})
+                print(f"{bench}: error: {e}", file=sys.stderr)
+    if "notebook" in wanted:
+        for cell in ("elman", "lstm"):
+            bench = (f"train_step_embedding/{impl}/notebook/"
+                     f"{'attention' if cell == 'elman' else 'attention-lstm'}/manual_time")
+            try:
+                fn = notebook_step(torch, device, cell)
+                us, n = time_cpu(fn) if cpu else time_cuda(torch, fn)
+                out["benchmarks"].append({"name": bench, "real_time": us, "time_unit": "us",
+                                          "iterations": n})
+                print(f"{bench}: {us:.1f} us ({n} iterations)")
+            except RuntimeError as e:
                 out["benchmarks"].append({"name": bench, "error_occurred": True,
                                           "error_message": str(e)[:200]})
                 print(f"{bench}: error: {e}", file=sys.stderr)

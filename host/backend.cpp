@@ -1,10 +1,13 @@
 // Backend selection and the argument checks shared by every backend.
 #include "rnnattn/backend.hpp"
 
+#include <vector>
+
 #include "backend_cpu.hpp"
 #include "backend_gpu.hpp"
 #include "cpu_fast.hpp"
 #include "rnnattn/error.hpp"
+#include "rnnattn/reference.hpp"
 
 namespace rnnattn {
 
@@ -77,8 +80,40 @@ std::unique_ptr<Backend> make_backend(Device device) {
   throw InvalidArgument("unknown device");
 }
 
+void TrainingSession::set_token_dataset(const int*, const float*, int, const int*) {
+  throw Unavailable(
+      "this backend does not train models with an embedding yet; use --device cpu or reference");
+}
+
+void Backend::forward_tokens(const ModelConfig& config, const float* params, const int* tokens,
+                             int batch, float* y, float* attention, float* hidden,
+                             const int* lengths) {
+  if (!params) throw InvalidArgument("params is null");
+  std::vector<float> x(static_cast<std::size_t>(batch > 0 ? batch : 0) * config.steps *
+                       config.input_size);
+  embedding_forward(config, params, tokens, batch, x.data(), lengths);
+  forward(config.recurrent_part(), params, x.data(), batch, y, attention, hidden, lengths);
+}
+
+void Backend::backward_tokens(const ModelConfig& config, const float* params, const int* tokens,
+                              int batch, const float* dy, float* dparams, const int* lengths) {
+  if (!params) throw InvalidArgument("params is null");
+  if (!dparams) throw InvalidArgument("dparams is null");
+  std::vector<float> x(static_cast<std::size_t>(batch > 0 ? batch : 0) * config.steps *
+                       config.input_size);
+  std::vector<float> dx(x.size());
+  embedding_forward(config, params, tokens, batch, x.data(), lengths);
+  backward(config.recurrent_part(), params, x.data(), batch, dy, dparams, dx.data(), lengths);
+  embedding_backward(config, tokens, batch, dx.data(), dparams, lengths);
+}
+
 void check_inputs(const ModelConfig& config, const void* params, const void* x, int batch) {
   config.validate();
+  if (config.embedded()) {
+    throw InvalidArgument(
+        "this model embeds token ids (vocab_size V = " + std::to_string(config.vocab_size) +
+        "): give it tokens [B,T] through the *_tokens entry points, not x");
+  }
   if (batch < 1) throw InvalidArgument("batch (B) must be >= 1, got " + std::to_string(batch));
   if (!params) throw InvalidArgument("params is null");
   if (!x) throw InvalidArgument("x [B,T,D] is null");

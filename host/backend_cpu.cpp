@@ -17,8 +17,13 @@ class CpuTrainingSession final : public TrainingSession {
  public:
   CpuTrainingSession(bool fast, const ModelConfig& config, const AdamConfig& adam,
                      const std::vector<float>& params, const AdamState& state)
-      : fast_(fast), config_(config), adam_(adam), params_(params), state_(state) {
-    const std::size_t n = ParamLayout(config).size();
+      : fast_(fast),
+        full_(config),
+        config_(config.recurrent_part()),
+        adam_(adam),
+        params_(params),
+        state_(state) {
+    const std::size_t n = ParamLayout(full_).size();
     if (params_.size() != n) {
       throw InvalidArgument("params: expected " + std::to_string(n) + " values for " +
                             describe(config) + ", got " + std::to_string(params_.size()));
@@ -29,17 +34,23 @@ class CpuTrainingSession final : public TrainingSession {
   }
 
   void set_dataset(const float* x, const float* y, int n, const int* lengths) override {
+    if (full_.embedded()) {
+      throw InvalidArgument("this model embeds token ids: train it with set_token_dataset");
+    }
     if (n < 1) throw InvalidArgument("dataset: need at least one window, got " + std::to_string(n));
     check_lengths(config_, lengths, n);
+    if (!x || !y) throw InvalidArgument("dataset: x or y is null");
     const std::size_t xs = static_cast<std::size_t>(config_.steps) * config_.input_size;
     x_.assign(x, x + n * xs);
-    y_.assign(y, y + static_cast<std::size_t>(n) * config_.output_size);
-    if (lengths) {
-      lengths_.assign(lengths, lengths + n);
-    } else {
-      lengths_.clear();
-    }
-    count_ = n;
+    set_targets(y, n, lengths);
+  }
+
+  void set_token_dataset(const int* tokens, const float* y, int n, const int* lengths) override {
+    if (n < 1) throw InvalidArgument("dataset: need at least one window, got " + std::to_string(n));
+    check_tokens(full_, tokens, n, lengths);
+    if (!y) throw InvalidArgument("dataset: y is null");
+    tokens_.assign(tokens, tokens + static_cast<std::size_t>(n) * full_.steps);
+    set_targets(y, n, lengths);
   }
 
   double train_epoch(const std::vector<int>& order, int batch_size) override {
@@ -53,7 +64,10 @@ class CpuTrainingSession final : public TrainingSession {
     int batches = 0;
     for (std::size_t start = 0; start < order.size(); start += batch_size) {
       const int b = static_cast<int>(std::min<std::size_t>(batch_size, order.size() - start));
+      const bool tok = full_.embedded();
+      const std::size_t T = config_.steps;
       bx_.resize(b * xs);
+      if (tok) btok_.resize(b * T);
       bl_.resize(b);
       by_.resize(b * os);
       for (int i = 0; i < b; ++i) {
@@ -62,27 +76,39 @@ class CpuTrainingSession final : public TrainingSession {
           throw InvalidArgument("train_epoch: index " + std::to_string(k) + " outside [0, " +
                                 std::to_string(count_) + ")");
         }
-        std::copy_n(&x_[k * xs], xs, &bx_[i * xs]);
+        if (tok) {
+          std::copy_n(&tokens_[k * T], T, &btok_[i * T]);
+        } else {
+          std::copy_n(&x_[k * xs], xs, &bx_[i * xs]);
+        }
         std::copy_n(&y_[k * os], os, &by_[i * os]);
         if (!lengths_.empty()) bl_[i] = lengths_[k];
       }
       const int* bl = lengths_.empty() ? nullptr : bl_.data();
       pred_.resize(b * os);
       dy_.resize(b * os);
+      // A token model: the batch's rows of the table, and dL/dx for the table's gradient.
+      float* dx = nullptr;
+      if (tok) {
+        embedding_forward<float>(full_, params_.data(), btok_.data(), b, bx_.data(), bl);
+        dx_.resize(b * xs);
+        dx = dx_.data();
+      }
       if (fast_ && fast::preferred(config_, b)) {
         fast::forward(config_, params_.data(), bx_.data(), b, bl, ws_);
         loss_sum +=
             reference_loss<float>(config_.loss, ws_.y.data(), by_.data(), b * os, dy_.data());
-        fast::backward(config_, params_.data(), bx_.data(), b, bl, dy_.data(), grads_.data(),
-                       nullptr, ws_);
+        fast::backward(config_, params_.data(), bx_.data(), b, bl, dy_.data(), grads_.data(), dx,
+                       ws_);
       } else {
         reference_forward<float>(config_, params_.data(), bx_.data(), b, pred_.data(), nullptr,
                                  nullptr, nullptr, bl);
         loss_sum +=
             reference_loss<float>(config_.loss, pred_.data(), by_.data(), b * os, dy_.data());
         reference_backward<float>(config_, params_.data(), bx_.data(), b, dy_.data(), grads_.data(),
-                                  nullptr, bl);
+                                  dx, bl);
       }
+      if (tok) embedding_backward<float>(full_, btok_.data(), b, dx, grads_.data(), bl);
       adam_update(adam_, state_, params_.data(), grads_.data(), params_.size());
       ++batches;
     }
@@ -93,17 +119,29 @@ class CpuTrainingSession final : public TrainingSession {
   AdamState adam_state() const override { return state_; }
 
  private:
+  void set_targets(const float* y, int n, const int* lengths) {
+    y_.assign(y, y + static_cast<std::size_t>(n) * config_.output_size);
+    if (lengths) {
+      lengths_.assign(lengths, lengths + n);
+    } else {
+      lengths_.clear();
+    }
+    count_ = n;
+  }
+
   bool fast_;
   fast::Workspace ws_;
-  ModelConfig config_;
+  ModelConfig full_;    // the model, its embedding included
+  ModelConfig config_;  // its recurrent part (full_ without the embedding)
   AdamConfig adam_;
   std::vector<float> params_, grads_;
   AdamState state_;
   std::vector<float> x_, y_;
+  std::vector<int> tokens_;   // [n, T] (token models) instead of x_
   std::vector<int> lengths_;  // empty: every window has T steps
   int count_ = 0;
-  std::vector<float> bx_, by_, pred_, dy_;  // per-batch scratch
-  std::vector<int> bl_;
+  std::vector<float> bx_, by_, pred_, dy_, dx_;  // per-batch scratch
+  std::vector<int> bl_, btok_;
 };
 
 class CpuBackend final : public Backend {

@@ -14,6 +14,7 @@
 #include "io.hpp"
 #include "rnnattn/error.hpp"
 #include "rnnattn/params.hpp"
+#include "rnnattn/text.hpp"
 
 namespace rnnattn {
 namespace {
@@ -150,6 +151,26 @@ std::string unusable_record(const Checkpoint& ck) {
     return "the validation split is not in [0, 1)";
   }
   if (t.sentiment_train < 0 || t.sentiment_test < 0) return "a negative number of sequences";
+  const TextRecord& x = ck.text;
+  if (!x.classes.empty() && x.classes.size() != 2) return "the text record needs two class names";
+  if (!x.vocabulary.empty()) {
+    if (!ck.model.config.embedded()) return "a vocabulary for a model without an embedding";
+    if (x.vocabulary.size() + 2 > static_cast<std::size_t>(ck.model.config.vocab_size)) {
+      return std::to_string(x.vocabulary.size()) +
+             " words for a vocabulary of V = " + std::to_string(ck.model.config.vocab_size) +
+             " ids (ids 0 and 1 are reserved)";
+    }
+    try {
+      Vocabulary check(x.vocabulary);
+    } catch (const InvalidArgument& e) {
+      return e.what();
+    }
+  }
+  auto long_string = [](const std::string& s) { return s.size() > kMaxString; };
+  if (long_string(x.column) || std::any_of(x.classes.begin(), x.classes.end(), long_string) ||
+      std::any_of(x.vocabulary.begin(), x.vocabulary.end(), long_string)) {
+    return "a text column, class name or word longer than 4096 bytes";
+  }
   return "";
 }
 
@@ -206,6 +227,7 @@ std::string checkpoint_bytes(const Checkpoint& ck) {
   w.put<std::uint8_t>(c.bidirectional ? 1 : 0);
   w.put<std::uint8_t>(static_cast<std::uint8_t>(c.cell));  // 0 Elman, 1 LSTM, 2 GRU (version 6)
   w.put<std::uint16_t>(0);                                 // reserved
+  w.put<std::uint32_t>(c.vocab_size);                      // version 7: V, 0 without an embedding
   w.put<float>(m.adam_config.learning_rate);
   w.put<float>(m.adam_config.beta1);
   w.put<float>(m.adam_config.beta2);
@@ -233,6 +255,12 @@ std::string checkpoint_bytes(const Checkpoint& ck) {
   w.put<double>(t.validation_split);
   w.put<std::uint32_t>(static_cast<std::uint32_t>(t.sentiment_train));
   w.put<std::uint32_t>(static_cast<std::uint32_t>(t.sentiment_test));
+  // Version 7: the text the model reads.
+  w.put_string(ck.text.column);
+  w.put<std::uint32_t>(static_cast<std::uint32_t>(ck.text.classes.size()));
+  for (const std::string& s : ck.text.classes) w.put_string(s);
+  w.put<std::uint32_t>(static_cast<std::uint32_t>(ck.text.vocabulary.size()));
+  for (const std::string& s : ck.text.vocabulary) w.put_string(s);
   w.put<std::uint64_t>(n);
   w.put_floats(m.params);
   w.put_floats(m.adam.m);
@@ -294,6 +322,8 @@ Checkpoint load_checkpoint(const std::string& path) {
     cell = r.get<std::uint8_t>();
     (void)r.get<std::uint16_t>();
   }
+  std::uint32_t vocab = 0;
+  if (version >= 7) vocab = r.get<std::uint32_t>();
   m.adam_config.learning_rate = r.get<float>();
   m.adam_config.beta1 = r.get<float>();
   m.adam_config.beta2 = r.get<float>();
@@ -329,6 +359,20 @@ Checkpoint load_checkpoint(const std::string& path) {
     t.sentiment_train = static_cast<int>(std::min<std::uint32_t>(r.get<std::uint32_t>(), 1u << 30));
     t.sentiment_test = static_cast<int>(std::min<std::uint32_t>(r.get<std::uint32_t>(), 1u << 30));
   }
+  if (version >= 7) {
+    TextRecord& x = ck.text;
+    x.column = r.get_string("text column");
+    const std::uint32_t k = r.get<std::uint32_t>();
+    if (k != 0 && k != 2) {
+      throw CheckpointError(path + ": corrupted checkpoint: " + std::to_string(k) + " class names");
+    }
+    for (std::uint32_t i = 0; i < k; ++i) x.classes.push_back(r.get_string("class name"));
+    const std::uint32_t w = r.get<std::uint32_t>();
+    if (w > (1u << 22)) {
+      throw CheckpointError(path + ": corrupted checkpoint: " + std::to_string(w) + " words");
+    }
+    for (std::uint32_t i = 0; i < w; ++i) x.vocabulary.push_back(r.get_string("vocabulary word"));
+  }
   const std::uint64_t n = r.get<std::uint64_t>();
 
   // A damaged header could send us anywhere: check the sizes before trusting them.
@@ -361,6 +405,7 @@ Checkpoint load_checkpoint(const std::string& path) {
                           " knows (0: Elman" + (version >= 6 ? ", 1: LSTM, 2: GRU)" : ")"));
   }
   c.cell = static_cast<Cell>(cell);
+  c.vocab_size = static_cast<int>(std::min<std::uint32_t>(vocab, 1u << 30));
   ck.training.recorded = recorded == 1;
   ck.series.scaling = static_cast<Scaling>(scaling);
   ck.series.difference = difference == 1;

@@ -24,6 +24,7 @@ void ModelConfig::validate() const {
   check_size("steps", "T", steps, 1 << 22);
   check_size("output_size", "O", output_size, 1 << 16);
   check_size("layers", "L", layers, 16);
+  if (vocab_size != 0) check_size("vocab_size", "V", vocab_size, 1 << 22);
   if (cell != Cell::kElman && cell != Cell::kLstm && cell != Cell::kGru) {
     throw InvalidArgument("model config: cell must be elman, lstm or gru, got " +
                           std::to_string(static_cast<int>(cell)));
@@ -101,6 +102,7 @@ std::string describe(const ModelConfig& c) {
   if (c.layers != 1) o << " layers=" << c.layers;
   if (c.bidirectional) o << " bidirectional";
   if (c.cell != Cell::kElman) o << " cell=" << to_string(c.cell);
+  if (c.embedded()) o << " vocab=" << c.vocab_size;
   return o.str();
 }
 

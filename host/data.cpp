@@ -8,6 +8,7 @@
 #include <random>
 #include <sstream>
 
+#include "csv.hpp"
 #include "io.hpp"
 #include "rnnattn/error.hpp"
 #include "rnnattn/random.hpp"
@@ -142,7 +143,7 @@ Scaler Scaler::fit(Scaling kind, const double* v, std::size_t n) {
 }
 
 int SplitData::target_row(int index) const {
-  return source == "sentiment" ? index : index + train.steps + row_offset;
+  return sequences() ? index : index + train.steps + row_offset;
 }
 
 double SplitData::to_original(double scaled, int index) const {
@@ -155,97 +156,6 @@ double SplitData::persistence(int index) const {
 }
 
 namespace {
-
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-std::string join(const std::vector<std::string>& v) {
-  std::string s;
-  for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + v[i];
-  return s;
-}
-
-// One CSV record: its fields and the line it starts on.
-struct Record {
-  std::vector<std::string> fields;
-  int line = 0;
-  bool blank() const { return fields.size() == 1 && fields[0].empty(); }
-};
-
-bool is_space(char c) { return c == ' ' || c == '\t'; }
-
-// RFC 4180: records end at a line break outside quotes (CRLF or LF); a field in double quotes may
-// hold commas, line breaks and doubled quotes (""), and only spaces may follow its closing quote.
-// Unquoted fields are trimmed of spaces and tabs, as before.
-std::vector<Record> parse_csv(const std::string& path, const std::string& text) {
-  std::vector<Record> records;
-  std::size_t i = 0;
-  int line = 1;
-  const std::size_t n = text.size();
-  while (i < n) {
-    Record r;
-    r.line = line;
-    for (;;) {  // one field
-      while (i < n && is_space(text[i])) ++i;
-      std::string f;
-      if (i < n && text[i] == '"') {
-        const int opened = line;
-        ++i;
-        for (;;) {
-          if (i >= n) {
-            throw DataError(path + ":" + std::to_string(opened) +
-                            ": a quoted field opened here is never closed");
-          }
-          if (text[i] == '"') {
-            if (i + 1 < n && text[i + 1] == '"') {
-              f.push_back('"');
-              i += 2;
-              continue;
-            }
-            ++i;
-            break;
-          }
-          if (text[i] == '\n') ++line;
-          f.push_back(text[i++]);
-        }
-        while (i < n && (is_space(text[i]) || text[i] == '\r')) ++i;
-        if (i < n && text[i] != ',' && text[i] != '\n') {
-          throw DataError(path + ":" + std::to_string(line) +
-                          ": text after the closing quote of a field");
-        }
-      } else {
-        while (i < n && text[i] != ',' && text[i] != '\n') f.push_back(text[i++]);
-        if (!f.empty() && f.back() == '\r') f.pop_back();
-        while (!f.empty() && is_space(f.back())) f.pop_back();
-      }
-      r.fields.push_back(std::move(f));
-      if (i < n && text[i] == ',') {
-        ++i;
-        continue;
-      }
-      if (i < n && text[i] == '\n') {
-        ++i;
-        ++line;
-      }
-      break;
-    }
-    records.push_back(std::move(r));
-  }
-  while (!records.empty() && records.back().blank()) records.pop_back();  // trailing blank lines
-  return records;
-}
-
-int find_column(const std::vector<std::string>& header, const std::string& name) {
-  for (std::size_t i = 0; i < header.size(); ++i) {
-    if (header[i] == name) return static_cast<int>(i);
-  }
-  for (std::size_t i = 0; i < header.size(); ++i) {
-    if (lower(header[i]) == lower(name)) return static_cast<int>(i);
-  }
-  return -1;
-}
 
 bool is_index_name(const std::string& name) {
   const std::string l = lower(name);
@@ -658,7 +568,15 @@ WindowSet split_validation(WindowSet& train, double fraction) {
   std::stable_sort(order.begin(), order.end(),
                    [&](int a, int b) { return train.index[a] < train.index[b]; });
   const int n_val = std::clamp(static_cast<int>(fraction * train.count), 1, train.count - 1);
-  const std::size_t row = static_cast<std::size_t>(train.steps) * train.features;
+  const std::size_t row =
+      train.x.empty() ? 0 : static_cast<std::size_t>(train.steps) * train.features;
+  const std::size_t trow = train.tokens.empty() ? 0 : static_cast<std::size_t>(train.steps);
+  // Window i's inputs (features or token ids) appended to w.
+  auto copy_inputs = [&](WindowSet& w, int i) {
+    w.x.insert(w.x.end(), train.x.begin() + i * row, train.x.begin() + (i + 1) * row);
+    w.tokens.insert(w.tokens.end(), train.tokens.begin() + i * trow,
+                    train.tokens.begin() + (i + 1) * trow);
+  };
   auto take = [&](int first, int last) {
     WindowSet w;
     w.count = last - first;
@@ -666,7 +584,7 @@ WindowSet split_validation(WindowSet& train, double fraction) {
     w.features = train.features;
     for (int k = first; k < last; ++k) {
       const int i = order[k];
-      w.x.insert(w.x.end(), train.x.begin() + i * row, train.x.begin() + (i + 1) * row);
+      copy_inputs(w, i);
       w.y.push_back(train.y[i]);
       w.index.push_back(train.index[i]);
       if (!train.lengths.empty()) w.lengths.push_back(train.lengths[i]);
@@ -682,7 +600,7 @@ WindowSet split_validation(WindowSet& train, double fraction) {
   kept.features = train.features;
   for (int i = 0; i < train.count; ++i) {
     if (is_val[i]) continue;
-    kept.x.insert(kept.x.end(), train.x.begin() + i * row, train.x.begin() + (i + 1) * row);
+    copy_inputs(kept, i);
     kept.y.push_back(train.y[i]);
     kept.index.push_back(train.index[i]);
     if (!train.lengths.empty()) kept.lengths.push_back(train.lengths[i]);

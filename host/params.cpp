@@ -8,7 +8,14 @@
 namespace rnnattn {
 
 ParamLayout::ParamLayout(const ModelConfig& c)
-    : wx(kAbsent), wh(kAbsent), bh(kAbsent), wa(kAbsent), ba(kAbsent), wd(kAbsent), bd(kAbsent) {
+    : wx(kAbsent),
+      wh(kAbsent),
+      bh(kAbsent),
+      wa(kAbsent),
+      ba(kAbsent),
+      wd(kAbsent),
+      bd(kAbsent),
+      emb(kAbsent) {
   c.validate();
   auto add = [&](const char* name, int rows, int cols) {
     TensorInfo t{name, rows, cols, size_};
@@ -44,6 +51,7 @@ ParamLayout::ParamLayout(const ModelConfig& c)
   }
   wd = add("Wd", ctx, o);
   bd = add("bd", o, 1);
+  if (c.embedded()) emb = add("emb", c.vocab_size, d);
 }
 
 const ParamLayout::Block& ParamLayout::block(int layer, int direction) const {
@@ -114,6 +122,12 @@ std::vector<float> init_parameters(const ModelConfig& c, std::uint64_t seed) {
     for (int i = 0; i < c.context_size(); ++i) v.wa[i] = static_cast<float>(0.05 * rng.normal());
   }
   glorot_uniform(rng, v.wd, c.context_size(), c.output_size);
+  if (c.embedded()) {
+    const std::size_t n = static_cast<std::size_t>(c.vocab_size) * c.input_size;
+    for (std::size_t i = 0; i < n; ++i) {
+      p[layout.emb + i] = static_cast<float>(rng.uniform(-0.05, 0.05));
+    }
+  }
   return p;
 }
 

@@ -278,6 +278,88 @@ void reference_backward(const ModelConfig& cfg, const Real* params, const Real* 
   }
 }
 
+void check_tokens(const ModelConfig& cfg, const int* tokens, int batch, const int* lengths) {
+  if (!cfg.embedded()) {
+    throw InvalidArgument("tokens [B,T] were given to a model without an embedding (vocab_size 0)");
+  }
+  if (batch < 1) throw InvalidArgument("batch (B) must be >= 1, got " + std::to_string(batch));
+  if (!tokens) throw InvalidArgument("tokens [B,T] is null");
+  check_lengths(cfg, lengths, batch);
+  const int T = cfg.steps, V = cfg.vocab_size;
+  for (int b = 0; b < batch; ++b) {
+    const int L = length_of(cfg, lengths, b);
+    for (int t = 0; t < L; ++t) {
+      const int id = tokens[static_cast<std::size_t>(b) * T + t];
+      if (id < 0 || id >= V) {
+        throw InvalidArgument("tokens[" + std::to_string(b) + "][" + std::to_string(t) +
+                              "] = " + std::to_string(id) +
+                              " is outside [0, V = " + std::to_string(V) + ")");
+      }
+    }
+  }
+}
+
+template <typename Real>
+void embedding_forward(const ModelConfig& cfg, const Real* params, const int* tokens, int batch,
+                       Real* x, const int* lengths) {
+  check_tokens(cfg, tokens, batch, lengths);
+  const Real* emb = params + ParamLayout(cfg).emb;
+  const std::size_t T = cfg.steps, D = cfg.input_size;
+  for (int b = 0; b < batch; ++b) {
+    const std::size_t L = length_of(cfg, lengths, b);
+    for (std::size_t t = 0; t < T; ++t) {
+      Real* row = x + (b * T + t) * D;
+      if (t < L) {
+        std::copy_n(emb + static_cast<std::size_t>(tokens[b * T + t]) * D, D, row);
+      } else {
+        std::fill_n(row, D, Real(0));
+      }
+    }
+  }
+}
+
+template <typename Real>
+void embedding_backward(const ModelConfig& cfg, const int* tokens, int batch, const Real* dx,
+                        Real* dparams, const int* lengths) {
+  check_tokens(cfg, tokens, batch, lengths);
+  if (!dx) throw InvalidArgument("dx [B,T,D] is null");
+  Real* demb = dparams + ParamLayout(cfg).emb;
+  const std::size_t T = cfg.steps, D = cfg.input_size;
+  std::fill_n(demb, static_cast<std::size_t>(cfg.vocab_size) * D, Real(0));
+  for (int b = 0; b < batch; ++b) {
+    const std::size_t L = length_of(cfg, lengths, b);
+    for (std::size_t t = 0; t < L; ++t) {
+      Real* row = demb + static_cast<std::size_t>(tokens[b * T + t]) * D;
+      const Real* g = dx + (b * T + t) * D;
+      for (std::size_t k = 0; k < D; ++k) row[k] += g[k];
+    }
+  }
+}
+
+template <typename Real>
+void reference_forward_tokens(const ModelConfig& cfg, const Real* params, const int* tokens,
+                              int batch, Real* y, Real* attention, Real* hidden, Real* context,
+                              const int* lengths) {
+  if (!params) throw InvalidArgument("params is null");
+  std::vector<Real> x(static_cast<std::size_t>(batch > 0 ? batch : 0) * cfg.steps * cfg.input_size);
+  embedding_forward(cfg, params, tokens, batch, x.data(), lengths);
+  reference_forward(cfg.recurrent_part(), params, x.data(), batch, y, attention, hidden, context,
+                    lengths);
+}
+
+template <typename Real>
+void reference_backward_tokens(const ModelConfig& cfg, const Real* params, const int* tokens,
+                               int batch, const Real* dy, Real* dparams, const int* lengths) {
+  if (!params) throw InvalidArgument("params is null");
+  if (!dparams) throw InvalidArgument("dparams is null");
+  std::vector<Real> x(static_cast<std::size_t>(batch > 0 ? batch : 0) * cfg.steps * cfg.input_size);
+  std::vector<Real> dx(x.size());
+  embedding_forward(cfg, params, tokens, batch, x.data(), lengths);
+  reference_backward(cfg.recurrent_part(), params, x.data(), batch, dy, dparams, dx.data(),
+                     lengths);
+  embedding_backward(cfg, tokens, batch, dx.data(), dparams, lengths);
+}
+
 template <typename Real>
 double reference_loss(Loss loss, const Real* y, const Real* target, long n, Real* dy) {
   if (n < 1) throw InvalidArgument("loss: need at least one prediction, got " + std::to_string(n));
@@ -306,7 +388,15 @@ double reference_loss(Loss loss, const Real* y, const Real* target, long n, Real
                                         Real*, Real*, Real*, const int*);                         \
   template void reference_backward<Real>(const ModelConfig&, const Real*, const Real*, int,       \
                                          const Real*, Real*, Real*, const int*);                  \
-  template double reference_loss<Real>(Loss, const Real*, const Real*, long, Real*);
+  template double reference_loss<Real>(Loss, const Real*, const Real*, long, Real*);              \
+  template void embedding_forward<Real>(const ModelConfig&, const Real*, const int*, int, Real*,  \
+                                        const int*);                                              \
+  template void embedding_backward<Real>(const ModelConfig&, const int*, int, const Real*, Real*, \
+                                         const int*);                                             \
+  template void reference_forward_tokens<Real>(const ModelConfig&, const Real*, const int*, int,  \
+                                               Real*, Real*, Real*, Real*, const int*);           \
+  template void reference_backward_tokens<Real>(const ModelConfig&, const Real*, const int*, int, \
+                                                const Real*, Real*, const int*);
 RNNATTN_INSTANTIATE(float)
 RNNATTN_INSTANTIATE(double)
 #undef RNNATTN_INSTANTIATE

@@ -85,6 +85,9 @@ std::vector<Slot> slots(const ModelConfig& c) {
   }
   out.push_back({"head.weight", c.output_size, C, layout.wd, true});
   out.push_back({"head.bias", c.output_size, 0, layout.bd, false});
+  // nn.Embedding's weight is [V, D], the table's own layout.
+  if (c.embedded())
+    out.push_back({"embedding.weight", c.vocab_size, c.input_size, layout.emb, false});
   return out;
 }
 
@@ -136,6 +139,11 @@ json metadata_of(const Checkpoint& ck) {
                         {"scaler", {ck.feature_scalers[i].min, ck.feature_scalers[i].max}}});
   }
   m["features"] = features;
+  if (!ck.text.column.empty() || !ck.text.vocabulary.empty()) {
+    m["text"] = {{"column", ck.text.column},
+                 {"classes", ck.text.classes},
+                 {"vocabulary", ck.text.vocabulary}};
+  }
   if (ck.training.sentiment_train > 0) {
     m["sentiment_sequences"] = {ck.training.sentiment_train, ck.training.sentiment_test};
   }
@@ -402,6 +410,14 @@ Checkpoint import_safetensors(const std::string& path, const SafetensorsImport& 
   if (hw.shape.size() != 2)
     r.fail("head.weight: shape " + Reader::shape_text(hw.shape) + ", expected [O, C]");
   c.output_size = static_cast<int>(std::min<std::int64_t>(hw.shape[0], 1 << 20));
+  if (r.has("embedding.weight")) {
+    const Tensor& e = r.tensor("embedding.weight");
+    if (e.shape.size() != 2 || e.shape[1] != ih0.shape[1]) {
+      r.fail("embedding.weight: shape " + Reader::shape_text(e.shape) +
+             ", expected [V, D = " + std::to_string(ih0.shape[1]) + "]");
+    }
+    c.vocab_size = static_cast<int>(std::min<std::int64_t>(e.shape[0], 1 << 30));
+  }
 
   // The rest: rnnattn's metadata, else the options (and their defaults).
   const auto meta_it = r.metadata().find("rnnattn");
@@ -449,6 +465,24 @@ Checkpoint import_safetensors(const std::string& path, const SafetensorsImport& 
       if (!f.is_object()) r.fail("rnnattn metadata: a feature is not {name, scaler}");
       ck.features.push_back(field<std::string>(r, f, "name"));
       ck.feature_scalers.push_back(scaler_field(r, f.value("scaler", json())));
+    }
+    const json text = m.value("text", json());
+    if (!text.is_null()) {
+      const auto strings = [&](const json& v, const char* what) {
+        std::vector<std::string> out;
+        if (!v.is_array())
+          r.fail(std::string("rnnattn metadata: text.") + what + " is not an array");
+        for (const json& x : v) {
+          if (!x.is_string())
+            r.fail(std::string("rnnattn metadata: text.") + what + " holds a non-string");
+          out.push_back(x.get<std::string>());
+        }
+        return out;
+      };
+      if (!text.is_object()) r.fail("rnnattn metadata: text is not an object");
+      ck.text.column = field<std::string>(r, text, "column");
+      ck.text.classes = strings(text.value("classes", json::array()), "classes");
+      ck.text.vocabulary = strings(text.value("vocabulary", json::array()), "vocabulary");
     }
     const json seq = m.value("sentiment_sequences", json());
     if (seq.is_array() && seq.size() == 2 && seq[0].is_number_unsigned() &&

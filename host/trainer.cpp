@@ -21,13 +21,26 @@ void check_dataset(const Model& model, const WindowSet& data, const char* what) 
     throw InvalidArgument(std::string(what) + ": windows of " + std::to_string(data.steps) +
                           " steps for a model built for T = " + std::to_string(c.steps));
   }
-  const std::size_t want_x = static_cast<std::size_t>(data.count) * c.steps * c.input_size;
   const std::size_t want_y = static_cast<std::size_t>(data.count) * c.output_size;
-  if (data.x.size() != want_x || data.y.size() != want_y) {
-    throw InvalidArgument(std::string(what) + ": x holds " + std::to_string(data.x.size()) +
-                          " and y " + std::to_string(data.y.size()) +
-                          " values; [N,T,D] and [N,O] need " + std::to_string(want_x) + " and " +
-                          std::to_string(want_y));
+  if (c.embedded()) {
+    // A model with an embedding reads token ids [N, T].
+    const std::size_t want_t = static_cast<std::size_t>(data.count) * c.steps;
+    if (data.tokens.size() != want_t || data.y.size() != want_y) {
+      throw InvalidArgument(std::string(what) + ": tokens holds " +
+                            std::to_string(data.tokens.size()) + " and y " +
+                            std::to_string(data.y.size()) + " values; the model embeds token ids " +
+                            "and needs tokens [N,T] and y [N,O]: " + std::to_string(want_t) +
+                            " and " + std::to_string(want_y));
+    }
+  } else {
+    const std::size_t want_x = static_cast<std::size_t>(data.count) * c.steps * c.input_size;
+    if (data.x.size() != want_x || data.y.size() != want_y) {
+      throw InvalidArgument(
+          std::string(what) + ": x holds " + std::to_string(data.x.size()) + " and y " +
+          std::to_string(data.y.size()) + " values; [N,T,D] and [N,O] need " +
+          std::to_string(want_x) + " and " + std::to_string(want_y) +
+          (data.tokens.empty() ? "" : " (this is token data: the model needs an embedding)"));
+    }
   }
   if (!data.lengths.empty()) {
     if (data.lengths.size() != static_cast<std::size_t>(data.count)) {
@@ -136,7 +149,12 @@ TrainHistory fit(Backend& backend, Model& model, const WindowSet& train, const T
   const auto t0 = std::chrono::steady_clock::now();
   std::unique_ptr<TrainingSession> session =
       backend.start_training(model.config, model.adam_config, model.params, model.adam);
-  session->set_dataset(train.x.data(), train.y.data(), train.count, train.lengths_or_null());
+  if (model.config.embedded()) {
+    session->set_token_dataset(train.tokens.data(), train.y.data(), train.count,
+                               train.lengths_or_null());
+  } else {
+    session->set_dataset(train.x.data(), train.y.data(), train.count, train.lengths_or_null());
+  }
 
   TrainHistory h;
   Rng rng(shuffle_seed(opt.seed));
@@ -226,11 +244,16 @@ std::vector<float> predict(Backend& backend, const Model& model, const WindowSet
   const std::size_t xs = static_cast<std::size_t>(c.steps) * c.input_size;
   for (int start = 0; start < data.count; start += kChunk) {
     const int b = std::min(kChunk, data.count - start);
-    backend.forward(
-        c, model.params.data(), data.x.data() + start * xs, b,
-        y.data() + static_cast<std::size_t>(start) * c.output_size,
-        attention ? attention->data() + static_cast<std::size_t>(start) * c.steps : nullptr,
-        nullptr, data.lengths.empty() ? nullptr : data.lengths.data() + start);
+    float* yb = y.data() + static_cast<std::size_t>(start) * c.output_size;
+    float* ab = attention ? attention->data() + static_cast<std::size_t>(start) * c.steps : nullptr;
+    const int* lb = data.lengths.empty() ? nullptr : data.lengths.data() + start;
+    if (c.embedded()) {
+      backend.forward_tokens(c, model.params.data(),
+                             data.tokens.data() + static_cast<std::size_t>(start) * c.steps, b, yb,
+                             ab, nullptr, lb);
+    } else {
+      backend.forward(c, model.params.data(), data.x.data() + start * xs, b, yb, ab, nullptr, lb);
+    }
   }
   return y;
 }

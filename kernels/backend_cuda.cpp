@@ -12,6 +12,7 @@
 #include "kernels.hpp"
 #include "rnnattn/error.hpp"
 #include "rnnattn/params.hpp"
+#include "rnnattn/reference.hpp"
 
 namespace rnnattn {
 
@@ -167,15 +168,29 @@ class CudaTrainingSession final : public TrainingSession {
   }
 
   void set_dataset(const float* x, const float* y, int n, const int* lengths) override {
+    if (c_.embedded()) {
+      throw InvalidArgument("this model embeds token ids: train it with set_token_dataset");
+    }
     if (n < 1) throw InvalidArgument("dataset: need at least one window, got " + std::to_string(n));
     check_lengths(c_, lengths, n);
+    if (!x || !y) throw InvalidArgument("dataset: x or y is null");
     const cudaStream_t s = be_.stream();
     all_x_ = upload(x, static_cast<std::size_t>(n) * c_.steps * c_.input_size, "dataset x", s);
-    all_y_ = upload(y, static_cast<std::size_t>(n) * c_.output_size, "dataset y", s);
-    all_len_ = upload_lengths(lengths, n, s);
-    count_ = n;
-    graph_.reset();  // the captured step read the previous dataset's buffers
-    RNNATTN_CUDA_CHECK(cudaStreamSynchronize(s));
+    set_targets(y, n, lengths);
+  }
+
+  // A model with an embedding: the ids stay on the GPU; each step gathers its rows of ids and
+  // embeds them (Handle::embed), and sums dL/dx into the table (Handle::embedding_backward).
+  void set_token_dataset(const int* tokens, const float* y, int n, const int* lengths) override {
+    if (n < 1) throw InvalidArgument("dataset: need at least one window, got " + std::to_string(n));
+    check_tokens(c_, tokens, n, lengths);  // ids in [0, V): the device cannot report them
+    if (!y) throw InvalidArgument("dataset: y is null");
+    const cudaStream_t s = be_.stream();
+    const std::size_t nt = static_cast<std::size_t>(n) * c_.steps;
+    all_tok_.resize(nt, "dataset tokens");
+    RNNATTN_CUDA_CHECK(
+        cudaMemcpyAsync(all_tok_.get(), tokens, nt * sizeof(int), cudaMemcpyHostToDevice, s));
+    set_targets(y, n, lengths);
   }
 
   double train_epoch(const std::vector<int>& order, int batch) override {
@@ -262,6 +277,15 @@ class CudaTrainingSession final : public TrainingSession {
   }
 
  private:
+  void set_targets(const float* y, int n, const int* lengths) {
+    const cudaStream_t s = be_.stream();
+    all_y_ = upload(y, static_cast<std::size_t>(n) * c_.output_size, "dataset y", s);
+    all_len_ = upload_lengths(lengths, n, s);
+    count_ = n;
+    graph_.reset();  // the captured step read the previous dataset's buffers
+    RNNATTN_CUDA_CHECK(cudaStreamSynchronize(s));
+  }
+
   // Allocates everything a step at batch b touches, outside any graph capture. Returns true when
   // a buffer moved (the captured graph must then be captured again).
   bool prepare(int b) {
@@ -271,6 +295,17 @@ class CudaTrainingSession final : public TrainingSession {
     if (bx_.size() < need_x) {
       bx_.resize(need_x, "batch x");
       moved = true;
+    }
+    if (c_.embedded()) {
+      const std::size_t need_t = static_cast<std::size_t>(b) * c_.steps;
+      if (btok_.size() < need_t) {
+        btok_.resize(need_t, "batch tokens");
+        moved = true;
+      }
+      if (dx_.size() < need_x) {
+        dx_.resize(need_x, "dL/dx");
+        moved = true;
+      }
     }
     if (all_len_.get() && blen_.size() < static_cast<std::size_t>(b)) {
       blen_.resize(b, "batch lengths");
@@ -289,7 +324,7 @@ class CudaTrainingSession final : public TrainingSession {
   // fit it.
   bool small_epoch(int batch) const {
     if (be_.path() != cuda::Path::kFused || !c_.single_layer() || c_.cell != Cell::kElman ||
-        all_len_.get()) {
+        all_len_.get() || c_.embedded()) {
       return false;
     }
     return kernels::small_train_fits(kernels::shape_of(c_, batch), static_cast<int>(n_));
@@ -321,18 +356,28 @@ class CudaTrainingSession final : public TrainingSession {
 
   void enqueue_step(int b) {
     const cudaStream_t s = be_.stream();
-    const int x_row = c_.steps * c_.input_size, y_row = c_.output_size;
+    const bool tok = c_.embedded();
+    const int x_row = tok ? 0 : c_.steps * c_.input_size, y_row = c_.output_size;
     const int* len = all_len_.get() ? blen_.get() : nullptr;
     kernels::gather_batch(all_x_.get(), all_y_.get(), all_len_.get(), order_.get(), cursor_.get(),
                           b, x_row, y_row, bx_.get(), by_.get(), blen_.get(), s);
     void* ws = scratch_.workspace.get();
     void* rs = scratch_.reserve.get();
     const std::size_t wn = scratch_.workspace.size(), rn = scratch_.reserve.size();
+    if (tok) {
+      kernels::gather_token_rows(all_tok_.get(), order_.get(), cursor_.get(), b, c_.steps,
+                                 btok_.get(), s);
+      handle_.embed(params_.get(), btok_.get(), b, bx_.get(), len);
+    }
     handle_.forward_training(params_.get(), bx_.get(), b, pred_.get(), nullptr, nullptr, rs, rn, ws,
                              wn, len);
     handle_.loss_gradient(pred_.get(), by_.get(), b, dy_.get(), loss_.get());
     handle_.backward(params_.get(), bx_.get(), b, pred_.get(), dy_.get(), rs, rn, grads_.get(),
-                     nullptr, cuda::GradMode::kOverwrite, ws, wn, len);
+                     tok ? dx_.get() : nullptr, cuda::GradMode::kOverwrite, ws, wn, len);
+    if (tok) {
+      handle_.embedding_backward(btok_.get(), b, dx_.get(), grads_.get(),
+                                 cuda::GradMode::kOverwrite, ws, wn, len);
+    }
     kernels::advance_counters(nullptr, cursor_.get(), b, s);  // the next batch's rows
     handle_.adam_update(adam_, params_.get(), grads_.get(), m_.get(), v_.get(), step_.get());
   }
@@ -354,6 +399,8 @@ class CudaTrainingSession final : public TrainingSession {
   DeviceBuffer<std::int64_t> step_;
   DeviceBuffer<int> cursor_, order_;
   DeviceBuffer<int> all_len_, blen_;  // dataset and batch lengths (empty: all T)
+  DeviceBuffer<int> all_tok_, btok_;  // a model with an embedding: dataset and batch token ids
+  DeviceBuffer<float> dx_;            // and dL/dx, for the table's gradient
   DeviceBuffer<double> loss_;
   int count_ = 0;
   CudaGraphExec graph_;

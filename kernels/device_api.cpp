@@ -96,7 +96,8 @@ enum class Region { kReserve, kWorkspace };
 }  // namespace
 
 struct Handle::Impl {
-  ModelConfig config;
+  ModelConfig model;   // as given, its embedding included
+  ModelConfig config;  // what the kernels run: model.recurrent_part()
   Path path;
   cudaStream_t stream;
   Recurrence recurrence = Recurrence::kAuto;
@@ -107,8 +108,13 @@ struct Handle::Impl {
   DeviceBuffer<unsigned char> cublas_workspace;
 
   Impl(const ModelConfig& c, cudaStream_t s, cublasHandle_t h, Path p)
-      : config(c), path(p), stream(s), cublas(h), owns_cublas(h == nullptr) {
-    config.validate();
+      : model(c),
+        config(c.recurrent_part()),
+        path(p),
+        stream(s),
+        cublas(h),
+        owns_cublas(h == nullptr) {
+    model.validate();
     if (config.hidden_size > kMaxHidden) {
       throw InvalidArgument("the CUDA backend supports H <= " + std::to_string(kMaxHidden) +
                             ", got H = " + std::to_string(config.hidden_size) +
@@ -731,7 +737,7 @@ Handle::~Handle() = default;
 Handle::Handle(Handle&&) noexcept = default;
 Handle& Handle::operator=(Handle&&) noexcept = default;
 
-const ModelConfig& Handle::config() const { return impl_->config; }
+const ModelConfig& Handle::config() const { return impl_->model; }
 Path Handle::path() const { return impl_->path; }
 void Handle::set_recurrence(Recurrence recurrence) { impl_->recurrence = recurrence; }
 Recurrence Handle::recurrence() const { return impl_->recurrence; }
@@ -742,12 +748,16 @@ Recurrence Handle::recurrence_for(int batch) const {
 }
 cudaStream_t Handle::stream() const { return impl_->stream; }
 void Handle::set_stream(cudaStream_t stream) { impl_->stream = stream; }
-std::size_t Handle::parameter_count() const { return ParamLayout(impl_->config).size(); }
+std::size_t Handle::parameter_count() const { return ParamLayout(impl_->model).size(); }
 
 std::size_t Handle::workspace_size(int batch, Pass pass) const {
   impl_->check_batch(batch, "workspace_size");
   Buffers b;
-  return impl_->layout(Region::kWorkspace, batch, pass, nullptr, b);
+  const std::size_t layers = impl_->layout(Region::kWorkspace, batch, pass, nullptr, b);
+  if (!impl_->model.embedded() || pass != Pass::kTraining) return layers;
+  // embedding_backward runs on its own, after backward: the larger of the two.
+  return std::max(layers, kernels::embedding_workspace_size(batch, impl_->model.steps,
+                                                            impl_->model.vocab_size));
 }
 
 std::size_t Handle::reserve_size(int batch) const {
@@ -811,6 +821,54 @@ void Handle::adam_update(const AdamConfig& adam, float* params, const float* gra
   kernels::advance_counters(counter, nullptr, 0, impl_->stream);
   kernels::adam_update(params, grads, m, v, static_cast<int>(parameter_count()), adam.learning_rate,
                        adam.beta1, adam.beta2, adam.epsilon, counter, impl_->stream);
+}
+
+namespace {
+
+void check_embedding_call(const ModelConfig& m, int batch, const char* call) {
+  if (!m.embedded()) {
+    throw InvalidArgument(std::string(call) +
+                          ": the model has no embedding (config.vocab_size is 0)");
+  }
+  if (batch < 1) {
+    throw InvalidArgument(std::string(call) + ": batch (B) must be >= 1, got " +
+                          std::to_string(batch));
+  }
+  if (static_cast<long long>(batch) * m.steps >= (1ll << 31)) {
+    throw InvalidArgument(std::string(call) + ": B x T must be below 2^31");
+  }
+}
+
+}  // namespace
+
+void Handle::embed(const float* params, const int* tokens, int batch, float* x,
+                   const int* lengths) {
+  const ModelConfig& m = impl_->model;
+  check_embedding_call(m, batch, "embed");
+  if (!params || !tokens || !x) throw InvalidArgument("embed: params, tokens and x are required");
+  kernels::embedding_forward(params + ParamLayout(m).emb, tokens, lengths, batch, m.steps,
+                             m.input_size, m.vocab_size, x, impl_->stream);
+}
+
+void Handle::embedding_backward(const int* tokens, int batch, const float* dx, float* dparams,
+                                GradMode mode, void* workspace, std::size_t workspace_bytes,
+                                const int* lengths) {
+  const ModelConfig& m = impl_->model;
+  check_embedding_call(m, batch, "embedding_backward");
+  if (!tokens || !dx || !dparams) {
+    throw InvalidArgument("embedding_backward: tokens, dx and dparams are required");
+  }
+  const std::size_t need = kernels::embedding_workspace_size(batch, m.steps, m.vocab_size);
+  if (!workspace || workspace_bytes < need) {
+    throw InvalidArgument("embedding_backward: workspace of " + std::to_string(workspace_bytes) +
+                          " bytes, needs " + std::to_string(need) + " (workspace_size)");
+  }
+  if (reinterpret_cast<std::uintptr_t>(workspace) % 256 != 0) {
+    throw InvalidArgument("embedding_backward: workspace is not aligned to 256 bytes");
+  }
+  kernels::embedding_backward(tokens, lengths, batch, m.steps, m.input_size, m.vocab_size, dx,
+                              mode == GradMode::kAccumulate, dparams + ParamLayout(m).emb,
+                              workspace, workspace_bytes, impl_->stream);
 }
 
 }  // namespace rnnattn::cuda

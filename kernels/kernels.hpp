@@ -314,5 +314,22 @@ void gather_batch(const float* all_x, const float* all_y, const int* all_len, co
                   const int* cursor, int batch, int x_row, int y_row, float* x, float* y, int* len,
                   cudaStream_t stream);
 void fill(float* p, std::size_t n, float value, cudaStream_t stream);
+// tokens [n] = all_tokens[order[*cursor + r]] rows of `steps` ids, for r < batch.
+void gather_token_rows(const int* all_tokens, const int* order, const int* cursor, int batch,
+                       int steps, int* tokens, cudaStream_t stream);
+
+// ---- embedding.cu: the embedding of a model with one (V = config.vocab_size > 0)
+// -----------------
+constexpr int kEmbeddingReduceThreads = 128;
+// x [B,T,D] = table [V,D] rows of tokens [B,T]; 0 on padding steps and for ids outside [0, V).
+void embedding_forward(const float* table, const int* tokens, const int* lengths, int batch,
+                       int steps, int dim, int vocab, float* x, cudaStream_t stream);
+// Bytes of workspace embedding_backward needs for B*T positions.
+std::size_t embedding_workspace_size(int batch, int steps, int vocab);
+// dtable [V,D] = (accumulate ? dtable : 0) + the sums of dx [B,T,D] rows per id over the valid
+// steps (CUB radix sort by id, then one deterministic sum per id).
+void embedding_backward(const int* tokens, const int* lengths, int batch, int steps, int dim,
+                        int vocab, const float* dx, bool accumulate, float* dtable, void* workspace,
+                        std::size_t workspace_bytes, cudaStream_t stream);
 
 }  // namespace rnnattn::kernels

@@ -90,6 +90,15 @@ __global__ void __launch_bounds__(256) fill_kernel(float* p, std::size_t n, floa
   if (i < n) p[i] = value;
 }
 
+__global__ void __launch_bounds__(256)
+    gather_tokens_kernel(const int* all_tokens, const int* order, const int* cursor, int batch,
+                         int steps, int* tokens) {
+  const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= static_cast<long long>(batch) * steps) return;
+  const int r = static_cast<int>(i / steps), t = static_cast<int>(i % steps);
+  tokens[i] = all_tokens[static_cast<std::size_t>(order[*cursor + r]) * steps + t];
+}
+
 unsigned blocks_for(std::size_t n, int threads) {
   return static_cast<unsigned>((n + threads - 1) / threads);
 }
@@ -122,6 +131,14 @@ void gather_batch(const float* all_x, const float* all_y, const int* all_len, co
   const std::size_t total = static_cast<std::size_t>(batch) * (x_row + y_row + 1);
   launch_kernel("gather_kernel", gather_kernel, blocks_for(total, 256), 256, 0, stream, all_x,
                 all_y, all_len, order, cursor, batch, x_row, y_row, x, y, len);
+}
+
+void gather_token_rows(const int* all_tokens, const int* order, const int* cursor, int batch,
+                       int steps, int* tokens, cudaStream_t stream) {
+  const std::size_t total = static_cast<std::size_t>(batch) * steps;
+  if (total == 0) return;
+  launch_kernel("gather_tokens_kernel", gather_tokens_kernel, blocks_for(total, 256), 256, 0,
+                stream, all_tokens, order, cursor, batch, steps, tokens);
 }
 
 void fill(float* p, std::size_t n, float value, cudaStream_t stream) {

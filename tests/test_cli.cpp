@@ -165,7 +165,7 @@ TEST_F(Cli, LibrarySeedMatchesTheCommandLine) {
   EXPECT_EQ(cli_mse, lib_mse);
 }
 
-// --cell lstm|gru trains, saves (format version 6), inspects and predicts on the CPU; the CUDA
+// --cell lstm|gru trains, saves (format version 7), inspects and predicts on the CPU; the CUDA
 // paths refuse it by name before any work, and --resume takes the cell from the checkpoint.
 TEST_F(Cli, GatedCellsTrainSaveAndPredict) {
   for (const std::string cell : {"lstm", "gru"}) {
@@ -176,7 +176,7 @@ TEST_F(Cli, GatedCellsTrainSaveAndPredict) {
     ASSERT_EQ(t.code, 0) << t.err;
     EXPECT_NE(t.out.find("cell=" + cell), std::string::npos) << t.out;
     const Result i = run("inspect --model m.bin");
-    EXPECT_NE(i.out.find("format version 6"), std::string::npos) << i.out;
+    EXPECT_NE(i.out.find("format version 7"), std::string::npos) << i.out;
     EXPECT_NE(i.out.find("cell=" + cell), std::string::npos) << i.out;
     EXPECT_NE(i.out.find(cell == "lstm" ? "Wx [1,12]" : "Wx [1,9]"), std::string::npos) << i.out;
     const Result p = run("predict --model m.bin --data fib --device cpu");

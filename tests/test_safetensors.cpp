@@ -341,8 +341,10 @@ TEST_F(Safetensors, MalformedFilesAreRefused) {
   p.erase(p.begin() + 3);
   expect_refused(make_file(p), "'head.weight' is missing", o);
   p = parts();
-  p.push_back({"embedding.weight", "F32", "[1]", f32({1}), ""});
-  expect_refused(make_file(p), "'embedding.weight' is not part of the model", o);
+  p.push_back({"encoder.weight", "F32", "[1]", f32({1}), ""});
+  expect_refused(make_file(p), "'encoder.weight' is not part of the model", o);
+  p.back() = {"embedding.weight", "F32", "[1]", f32({1}), ""};  // an embedding's table is [V, D]
+  expect_refused(make_file(p), "embedding.weight: shape [1], expected [V, D = 1]", o);
   p = parts();
   p[2].offsets = "[16,24]";  // bias_ih_l0 over weight_hh_l0's bytes: an overlap and a hole
   expect_refused(make_file(p), "hole or overlap", o);

@@ -48,7 +48,7 @@ step() {  # step NAME LOG COMMAND...
 
 # 1. Every test, GPU ones included (they skip only where no GPU exists).
 step "all tests (ctest)" "$out/ctest.log" ctest --test-dir build --output-on-failure -j4
-step "GPU tests (gtest)" "$out/gpu-tests.log" build/tests/rnnattn_tests --gtest_filter='Gpu/*:Cuda.*:Device.*:DeviceApi.*:CudaSequence*'
+step "GPU tests (gtest)" "$out/gpu-tests.log" build/tests/rnnattn_tests --gtest_filter='Gpu/*:Cuda.*:Device.*:DeviceApi.*:CudaSequence*:CudaEmbedding*'
 
 # 2. compute-sanitizer over a reduced set that still reaches every kernel: small shapes of the
 #    segment kernels, H = 256 and B > 16 at H = 257 (the model's choice there), H = 1024
@@ -76,6 +76,9 @@ reduced+=':Gpu/CudaSequence.*/*_H300_*_segment'
 # through L2 (LSTM H = 129, GRU H = 150).
 reduced+=':Gpu/CudaSequence.*/lstm_fused_*_H100_*:Gpu/CudaSequence.*/*_fused_*_H129_*'
 reduced+=':Gpu/CudaSequence.*/gru_fused_*_H150_*'
+# The embedding (embedding.cu): the gather, CUB's sort and the per-id sums at D = 129 and with a
+# 13-bit vocabulary, and a token model's captured training step.
+reduced+=':Gpu/CudaEmbedding.*/*_D129_*:Gpu/CudaEmbedding.*/*_V5000_*:CudaEmbeddingTraining.*'
 # The one-layer gated kernels with the attention and head inside (the L1 plain-lengths, H = 33,
 # H = 100/129/150 cases above run them too): several segments a block, one unit, T = 1. The
 # gated persistent kernels (rnn_persistent_gated.cu) forced: the patterns above take their

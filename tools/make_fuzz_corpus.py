@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Writes the fuzz targets' seed corpus, tests/fuzz/corpus/{csv,checkpoint,args,safetensors}/ (committed; run
 again only to change it). Checkpoints come from the CLI of a build (default build/rnnattn): a
-tutorial model (format version 6) and files of versions 1 to 5 made from it as
+tutorial model (format version 7) and files of versions 1 to 6 made from it as
 tests/test_checkpoint.cpp's older_file does, plus a two-layer bidirectional model, a CSV-trained
-one, and an LSTM and a GRU model; each is written twice, behind a mode byte 0 (as is) and 1 (the target repairs the
+one, an LSTM and a GRU model, and models with an embedding (texts, the sentiment task's ids); each is written twice, behind a mode byte 0 (as is) and 1 (the target repairs the
 checksum). The first byte of a CSV seed picks the reader's options (tests/fuzz/fuzz_csv.cpp)."""
 import os
 import struct
@@ -23,10 +23,16 @@ def fnv(data, basis):
     return h
 
 
-def older(v6, version, source, column):
-    """A file of an older version, from a version 6 Elman file with no input-column table (F = 0);
-    version 5 has the same layout."""
-    b = bytearray(v6)
+def older(v7, version, source, column):
+    """A file of an older version, from a version 7 Elman file with no input-column table (F = 0),
+    no embedding and no text record: version 6 lacks V (4 bytes after the structure fields) and the
+    empty text record (12 bytes before n); version 5 has version 6's layout."""
+    b = bytearray(v7)
+    if version <= 6:
+        # n follows the 92 fixed bytes, the two strings, F, the training record and the text record.
+        n_at = 92 + 4 + len(source) + 4 + len(column) + 4 + 32 + 12
+        del b[n_at - 12:n_at]
+        del b[40:44]
     f_at = 88 + 4 + len(source) + 4 + len(column)
     if version <= 4:
         del b[f_at + 4:f_at + 36]  # version 4 has no training record
@@ -54,19 +60,30 @@ with tempfile.TemporaryDirectory() as d:
         return open(path, "rb").read()
 
     fib = train("fib.bin", "--data", "fib")
-    files = {"v6_fib": fib, "v5_fib": older(fib, 5, "fib", ""), "v4_fib": older(fib, 4, "fib", ""),
+    texts = os.path.join(d, "texts.csv")
+    with open(texts, "w") as f:
+        f.write('review,label\n"A great film, really",pos\nboring and dull,neg\n'
+                'loved it,pos\n"awful\nplot",neg\n')
+    files = {"v7_fib": fib, "v6_fib": older(fib, 6, "fib", ""), "v5_fib": older(fib, 5, "fib", ""),
+             "v4_fib": older(fib, 4, "fib", ""),
              "v3_fib": older(fib, 3, "fib", ""),
              "v2_fib": older(fib, 2, "fib", ""), "v1_fib": older(fib, 1, "fib", ""),
-             "v6_sentiment": train("t.bin", "--data", "sentiment", "--steps", "8", "--hidden", "2",
+             "v7_text": train("x.bin", "--data", texts, "--text-column", "review",
+                              "--label-column", "label", "--steps", "4", "--hidden", "2",
+                              "--embedding", "3"),
+             "v7_sentiment_tokens": train("k.bin", "--data", "sentiment", "--steps", "8",
+                                          "--hidden", "2", "--embedding", "2",
+                                          "--train-sequences", "4", "--test-sequences", "2"),
+             "v7_sentiment": train("t.bin", "--data", "sentiment", "--steps", "8", "--hidden", "2",
                                    "--train-sequences", "4", "--test-sequences", "2", "--batch",
                                    "3", "--validation-split", "0.5"),
-             "v6_layers": train("l.bin", "--data", "fib", "--layers", "2", "--bidirectional",
+             "v7_layers": train("l.bin", "--data", "fib", "--layers", "2", "--bidirectional",
                                 "--hidden", "3"),
-             "v6_csv": train("s.bin", "--data", os.path.join(root, "data", "sunspots.csv"),
+             "v7_csv": train("s.bin", "--data", os.path.join(root, "data", "sunspots.csv"),
                              "--column", "SUNACTIVITY", "--hidden", "3", "--steps", "5"),
-             "v6_lstm": train("lstm.bin", "--data", "fib", "--cell", "lstm", "--hidden", "2",
+             "v7_lstm": train("lstm.bin", "--data", "fib", "--cell", "lstm", "--hidden", "2",
                               "--bidirectional", "--steps", "6"),
-             "v6_gru": train("gru.bin", "--data", "fib", "--cell", "gru", "--hidden", "2",
+             "v7_gru": train("gru.bin", "--data", "fib", "--cell", "gru", "--hidden", "2",
                              "--layers", "2", "--steps", "6", "--model", "plain")}
     for name, data in files.items():
         put("checkpoint", name, b"\x00" + data)
@@ -74,7 +91,7 @@ with tempfile.TemporaryDirectory() as d:
 
     # safetensors: rnnattn's exports (with metadata) and PyTorch's fixture (without), behind the
     # target's option byte (bit 0: --steps 5).
-    for name in ("fib", "l", "s", "lstm", "gru"):
+    for name in ("fib", "l", "s", "lstm", "gru", "x"):
         st = os.path.join(d, name + ".safetensors")
         subprocess.run([cli, "export", "--model", os.path.join(d, name + ".bin"), "--output", st],
                        check=True, stdout=subprocess.DEVNULL)
@@ -100,6 +117,10 @@ csv = {
     "gaps_drop": b"\x00\x01value\n1\n\nNA\n4\n.\n6\n7\n8\n",
     "gaps_fill": b"\x00\x05value\nNA\n2\n\n4\nnull\n6\n7\nNaN\n",
     "hex": b"\x00\x00value\n1\n0x10\n3\n",
+    # Texts (mode 14: columns "text" and "label"; bit 0 of the second byte drops other labels).
+    "texts": b"\x0e\x01text,label\n\"Great, really!\",pos\nbad \xc3\xa9t\xc3\xa9,neg\nso so,mixed\n"
+             b"\"two\nlines\",neg\n",
+    "texts_utf8": b"\x0e\x00text,label\ngood,1\nbad\xff,0\n",
 }
 for name, data in csv.items():
     put("csv", name, data)

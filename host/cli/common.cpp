@@ -45,7 +45,7 @@ SentimentOptions sentiment_options(int steps, int train, int test) {
 
 SplitData load_data(const std::string& data, const std::vector<std::string>& columns,
                     const std::string& target, int steps, int sentiment_train, int sentiment_test,
-                    const SeriesOptions& series) {
+                    const SeriesOptions& series, bool sentiment_tokens) {
   if ((data == "fib" || data == "sentiment") &&
       (series.difference || series.scaling != Scaling::kMinMax ||
        series.missing != Missing::kError)) {
@@ -58,8 +58,11 @@ SplitData load_data(const std::string& data, const std::vector<std::string>& col
     }
     if (steps < 7)
       throw UsageError("--data sentiment needs --steps >= 7, got " + std::to_string(steps));
-    return sentiment_data(sentiment_options(steps, sentiment_train, sentiment_test));
+    const SentimentOptions o = sentiment_options(steps, sentiment_train, sentiment_test);
+    return sentiment_tokens ? sentiment_token_data(o) : sentiment_data(o);
   }
+  if (sentiment_tokens)
+    throw UsageError("--embedding applies to --data sentiment and to text data");
   if (data == "fib") {
     if (!columns.empty() || !target.empty()) {
       throw UsageError("--column and --target apply to CSV data, not to --data fib");
@@ -74,9 +77,20 @@ SplitData load_data(const std::string& data, const std::vector<std::string>& col
   }
 }
 
+SplitData load_text(const std::string& path, const std::string& text_column,
+                    const std::string& label_column, bool drop_other_labels, int vocab, int steps,
+                    const Vocabulary* vocabulary) {
+  const TextTable table = read_csv_text(path, text_column, label_column, drop_other_labels);
+  TextOptions o;
+  o.vocab = vocab;
+  o.steps = steps;
+  o.seed = 1;
+  return text_data(table, o, vocabulary);
+}
+
 std::vector<Baseline> baselines_for(const SplitData& d) {
   const bool fib = d.source == "fib";
-  if (d.source == "sentiment") return {};  // a classification: the chance row is printed instead
+  if (d.sequences()) return {};  // a classification: the chance row is printed instead
   double mean = 0;
   for (float v : d.train.y) mean += v;
   mean /= static_cast<double>(d.train.y.size());
@@ -160,6 +174,34 @@ std::unique_ptr<Backend> open_backend(const Args& a, const ModelConfig* model) {
 SplitData load_for_checkpoint(const std::string& source, const std::string& column_arg,
                               const Checkpoint& ck) {
   const int T = ck.model.config.steps;
+  const TrainingRecord& t = ck.training;
+  if (ck.model.config.embedded()) {
+    // A model that reads token ids: the sentiment task's ids, or texts with its vocabulary.
+    const int V = ck.model.config.vocab_size;
+    if (source == "sentiment") {
+      const SentimentOptions o =
+          sentiment_options(T, t.sentiment_train > 0 ? t.sentiment_train : 2000,
+                            t.sentiment_test > 0 ? t.sentiment_test : 1000);
+      if (sentiment_vocab_size(o) != V) {
+        throw UsageError("the model's vocabulary has V = " + std::to_string(V) +
+                         " ids; the sentiment task has " + std::to_string(sentiment_vocab_size(o)));
+      }
+      return sentiment_token_data(o);
+    }
+    if (ck.text.column.empty() || source == "fib") {
+      throw UsageError("this model reads token ids (V = " + std::to_string(V) +
+                       "): give it --data sentiment or a CSV of texts");
+    }
+    if (!column_arg.empty()) throw UsageError("--column: a text model reads its text column");
+    const Vocabulary vocab(ck.text.vocabulary);
+    SplitData d = load_text(source, ck.text.column, ck.column, true, V, T, &vocab);
+    if (d.classes != ck.text.classes) {
+      throw UsageError(source + ": the labels of column '" + ck.column + "' are '" + d.classes[0] +
+                       "' and '" + d.classes[1] + "'; the model was trained on '" +
+                       ck.text.classes[0] + "' and '" + ck.text.classes[1] + "'");
+    }
+    return d;
+  }
   std::vector<std::string> columns = ck.features;
   std::string target = ck.column;
   if (source == "fib" || source == "sentiment") {
@@ -174,7 +216,6 @@ SplitData load_for_checkpoint(const std::string& source, const std::string& colu
     target = column_arg;
   }
   // The sentiment task at the sizes it was trained with (the defaults for older files).
-  const TrainingRecord& t = ck.training;
   SplitData d =
       load_data(source, columns, target, T, t.sentiment_train > 0 ? t.sentiment_train : 2000,
                 t.sentiment_test > 0 ? t.sentiment_test : 1000,

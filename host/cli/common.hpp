@@ -108,9 +108,18 @@ std::vector<std::string> split_list(const std::string& s);
 SentimentOptions sentiment_options(int steps, int train, int test);
 // `columns`: the input columns; `target`: the predicted one.
 // `series`: how a CSV series is prepared (refused for fib and sentiment unless the defaults).
+// `sentiment_tokens`: the sentiment task as token ids (sentiment_token_data), for a model with an
+// embedding.
 SplitData load_data(const std::string& data, const std::vector<std::string>& columns,
                     const std::string& target, int steps, int sentiment_train = 2000,
-                    int sentiment_test = 1000, const SeriesOptions& series = {});
+                    int sentiment_test = 1000, const SeriesOptions& series = {},
+                    bool sentiment_tokens = false);
+// Labelled texts from a CSV file (text.hpp): split by NumPy's permutation with the fixed seed 1
+// (70% train, so every model and seed of a run sees the same split), the vocabulary of `vocab`
+// ids from the training texts, or `vocabulary` (a trained model's) when given.
+SplitData load_text(const std::string& path, const std::string& text_column,
+                    const std::string& label_column, bool drop_other_labels, int vocab, int steps,
+                    const Vocabulary* vocabulary = nullptr);
 
 struct Baseline {
   std::string name;  // "predict_zero", "persistence" or "train_mean"

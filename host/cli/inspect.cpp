@@ -41,7 +41,16 @@ int cmd_inspect(const std::vector<std::string>& argv) {
         .value("output_size", m.config.output_size)
         .value("head", to_string(m.config.head))
         .value("loss", to_string(m.config.loss))
+        .value("vocab_size", m.config.vocab_size)
         .end_object();
+    if (!ck.text.column.empty()) {
+      j.begin_object("text").value("column", ck.text.column);
+      j.begin_array("classes");
+      for (const std::string& k : ck.text.classes) j.value(nullptr, k);
+      j.end_array().begin_array("vocabulary");
+      for (const std::string& w : ck.text.vocabulary) j.value(nullptr, w);
+      j.end_array().end_object();
+    }
     j.value("parameters", static_cast<long long>(layout.size()))
         .value("epochs_trained", static_cast<long long>(m.epochs_trained))
         .value("adam_step", static_cast<long long>(m.adam.step))
@@ -100,6 +109,17 @@ int cmd_inspect(const std::vector<std::string>& argv) {
   std::printf("series: %s scaling, %s, missing values %s\n", scaling_name(ck.series.scaling),
               ck.series.difference ? "first differences" : "levels",
               missing_name(ck.series.missing));
+  if (!ck.text.column.empty() && ck.text.classes.size() == 2) {
+    std::string top;
+    for (std::size_t i = 0; i < ck.text.vocabulary.size() && i < 10; ++i) {
+      top += (i ? " " : "") + ck.text.vocabulary[i];
+    }
+    std::printf(
+        "text: column %s, classes 0 '%s' and 1 '%s', %zu words (ids 2..; 0 padding, 1 "
+        "out-of-vocabulary), most frequent: %s\n",
+        ck.text.column.c_str(), ck.text.classes[0].c_str(), ck.text.classes[1].c_str(),
+        ck.text.vocabulary.size(), top.c_str());
+  }
   const TrainingRecord& t = ck.training;
   if (t.recorded) {
     std::printf("run: seed %llu, batch %d, validation split %s%s\n",

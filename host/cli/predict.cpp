@@ -11,6 +11,7 @@ namespace {
 
 constexpr const char* kPredictHelp =
     R"(usage: rnnattn predict --model FILE --data fib|FILE.csv [options]
+       rnnattn predict --model FILE --text "TEXT" | --data FILE.csv   (a model trained on texts)
 
 Print the model's predictions for the test part of the data, in original units and at the data's
 precision, each labelled by its target's row (the YEAR, DATE or TIME column, else the line), and
@@ -23,8 +24,105 @@ scalings, differences and missing-value policy; for sentiment, its sizes).
   --column NAME            for a one-column model: read this column instead of the one it was
                            trained on (default: the checkpoint's columns)
   --attention              also print the attention weights of each window
+  --text "TEXT"            a model trained on texts: classify this text with the model's
+                           tokenizer and vocabulary; with --data FILE.csv instead, every row's
+                           text (its text column), and where the file has the model's label
+                           column, the accuracy over the rows labelled with its two classes
 )" RNNATTN_CLI_DEVICE_HELP R"(  --json FILE              write predictions (and weights) as JSON
 )";
+
+// A model trained on texts: the probability of class 1 for each text (--text, or every row of
+// --data FILE.csv), read with the checkpoint's tokenizer and vocabulary.
+int predict_texts(const Args& a, const Checkpoint& ck) {
+  const Model& model = ck.model;
+  const ModelConfig& c = model.config;
+  const std::string json_path = a.get("--json", ""), source = a.get("--data", "");
+  if (a.has("--text") == a.has("--data")) {
+    throw UsageError(
+        "a text model classifies --text \"TEXT\" or the texts of --data FILE.csv: "
+        "give one of them");
+  }
+  if (a.has("--column")) throw UsageError("--column: a text model reads its text column");
+  if (a.has("--attention") && !c.attention) {
+    throw UsageError("--attention: this is a plain model, it has no attention weights");
+  }
+  const Vocabulary vocab(ck.text.vocabulary);
+  TextTable table;
+  if (a.has("--text")) {
+    table.texts = {a.get("--text", "")};
+    table.labels = {-1};
+    table.lines = {0};
+  } else {
+    table = read_csv_texts(source, ck.text.column, ck.column, ck.text.classes);
+  }
+  WindowSet w = encode_texts(table.texts, vocab, c.steps);
+  w.y.assign(w.count, 0.f);  // no targets needed to predict
+  const std::unique_ptr<Backend> backend = open_backend(a);
+  std::vector<float> attn;
+  const std::vector<float> p = predict(*backend, model, w, a.has("--attention") ? &attn : nullptr);
+  const auto shown = [](const std::string& t) {
+    std::string one;
+    for (char ch : t) one.push_back(ch == '\n' || ch == '\r' ? ' ' : ch);
+    return one.size() > 60 ? one.substr(0, 57) + "..." : one;
+  };
+  WindowSet labelled;  // the rows with a label of the model's classes, for the accuracy
+  std::vector<float> labelled_p;
+  std::printf("# %s: P(class 1 '%s'), the predicted class%s, the text\n",
+              a.has("--text") ? "text" : source.c_str(), ck.text.classes[1].c_str(),
+              a.has("--text") ? "" : ", the file's label (- for none), by line");
+  for (int i = 0; i < w.count; ++i) {
+    const std::string& cls = ck.text.classes[p[i] >= 0.5f ? 1 : 0];
+    if (a.has("--text")) {
+      std::printf("%.6f  %s  %s\n", p[i], cls.c_str(), shown(table.texts[i]).c_str());
+    } else {
+      const int l = table.labels[i];
+      std::printf("%d  %.6f  %s  %s  %s\n", table.lines[i], p[i], cls.c_str(),
+                  l < 0 ? "-" : ck.text.classes[l].c_str(), shown(table.texts[i]).c_str());
+      if (l >= 0) {
+        labelled.y.push_back(static_cast<float>(l));
+        labelled_p.push_back(p[i]);
+      }
+    }
+    if (!attn.empty()) {
+      const std::vector<std::string> words = tokenize(table.texts[i]);
+      std::printf("#  attention:");
+      for (int t = 0; t < w.lengths[i]; ++t) {
+        std::printf(" %s %.4f", words[t].c_str(), attn[static_cast<std::size_t>(i) * c.steps + t]);
+      }
+      std::printf("\n");
+    }
+  }
+  const Confusion cm = confusion(labelled_p, labelled);
+  if (cm.total() > 0) {
+    std::printf(
+        "# accuracy %.4f (%d of %d labelled rows)\n# confusion (rows: true class, columns: "
+        "predicted)\n#          predicted 0  predicted 1\n# true 0   %11d  %11d\n# true 1   "
+        "%11d  %11d\n",
+        cm.accuracy(), cm.true_negative + cm.true_positive, cm.total(), cm.true_negative,
+        cm.false_positive, cm.false_negative, cm.true_positive);
+  }
+  if (!json_path.empty()) {
+    Json j;
+    j.begin_object().value("model", a.get("--model", "")).value("task", "text classification");
+    j.begin_array("classes");
+    for (const std::string& k : ck.text.classes) j.value(nullptr, k);
+    j.end_array();
+    if (cm.total() > 0) j.value("accuracy", cm.accuracy()).value("labelled", cm.total());
+    j.begin_array("predictions");
+    for (int i = 0; i < w.count; ++i) {
+      j.begin_object();
+      if (!a.has("--text")) j.value("line", table.lines[i]);
+      j.value("probability", static_cast<double>(p[i]))
+          .value("class", ck.text.classes[p[i] >= 0.5f ? 1 : 0]);
+      if (table.labels[i] >= 0) j.value("label", ck.text.classes[table.labels[i]]);
+      j.value("tokens", w.lengths[i]);
+      j.end_object();
+    }
+    j.end_array().end_object();
+    write_file_atomic(json_path, j.str());
+  }
+  return 0;
+}
 
 }  // namespace
 
@@ -34,10 +132,24 @@ int cmd_predict(const std::vector<std::string>& argv) {
     return 0;
   }
   const Args a("predict", argv,
-               {"--model", "--data", "--column", "--device", "--threads", "--json"},
+               {"--model", "--data", "--column", "--device", "--threads", "--json", "--text"},
                {"--attention"});
   if (!a.has("--model"))
     throw UsageError("--model FILE is required (see 'rnnattn predict --help')");
+  if (a.has("--text") || a.has("--data")) {
+    const std::string data = a.get("--data", "");
+    const bool csv = a.has("--data") && data != "fib" && data != "sentiment";
+    if (a.has("--text") || csv) {
+      check_outputs({{"--json", a.get("--json", "")}},
+                    {{"--model", a.get("--model", "")}, {"--data", csv ? data : ""}});
+      const Checkpoint ck = load_checkpoint(a.get("--model", ""));
+      if (!ck.text.column.empty()) return predict_texts(a, ck);
+      if (a.has("--text")) {
+        throw UsageError("--text: " + a.get("--model", "") +
+                         " was not trained on texts (train one with --text-column)");
+      }
+    }
+  }
   if (!a.has("--data")) throw UsageError("--data is required (see 'rnnattn predict --help')");
   const std::string json_path = a.get("--json", "");
   const std::string source = a.get("--data", "");

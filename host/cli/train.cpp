@@ -25,10 +25,24 @@ Train an Elman RNN (tanh) with additive attention, or the plain RNN, and report 
 (accuracy for classification: --loss bce).
 
   --data fib|FILE.csv|sentiment
-                           the tutorial's Fibonacci windows (default), a CSV series, or the
-                           generated sentiment task (docs/sentiment.md: 100-d token vectors,
-                           sequences of T/4..T steps, label = majority polarity; sigmoid head,
-                           BCE and T = 200 by default)
+                           the tutorial's Fibonacci windows (default), a CSV series, a CSV of
+                           labelled texts (with --text-column), or the generated sentiment task
+                           (docs/sentiment.md: 100-d token vectors, sequences of T/4..T steps,
+                           label = majority polarity; sigmoid head, BCE and T = 200 by default,
+                           as for texts)
+  --text-column NAME       FILE.csv holds texts in column NAME (quoted as RFC 4180 allows):
+                           tokenized as Keras' Tokenizer (lower case, punctuation stripped, split
+                           on whitespace), padded or truncated to --steps tokens at the end, and
+                           read through a trainable embedding; split 70/30 by a fixed shuffle
+  --label-column NAME      texts: the label column: 0/1, or two distinct labels (class 0 and 1
+                           in sorted order); rows with another label are refused
+  --drop-other-labels      texts: drop the rows with another label instead
+  --vocab N                texts: the vocabulary's size in ids, padding (0) and out-of-vocabulary
+                           (1) included, from the training texts' most frequent words (default
+                           10000, Keras' num_words)
+  --embedding DIM          the embedding's width (texts: default 100, the notebook's); with
+                           --data sentiment, trains an embedding of the task's token ids instead
+                           of reading its fixed token vectors
   --column NAME[,NAME...]  the CSV input column(s) (default: the only one, or the one after
                            YEAR/DATE/TIME); several give D > 1 features per step
   --target NAME            the column to predict (default: the only input column)
@@ -93,10 +107,29 @@ struct RunResult {
 // its data columns and (for a version 5 file) its training settings come from the file. Files
 // older than version 5 do not record the seed and the batch size: they must be given.
 Checkpoint resume_checkpoint(const Args& a, const std::string& path) {
-  for (const char* flag :
-       {"--column", "--target", "--model", "--compare", "--seeds", "--hidden", "--steps", "--head",
-        "--loss", "--layers", "--bidirectional", "--cell", "--lr", "--train-sequences",
-        "--test-sequences", "--scale", "--missing", "--difference"}) {
+  for (const char* flag : {"--column",
+                           "--target",
+                           "--model",
+                           "--compare",
+                           "--seeds",
+                           "--hidden",
+                           "--steps",
+                           "--head",
+                           "--loss",
+                           "--layers",
+                           "--bidirectional",
+                           "--cell",
+                           "--lr",
+                           "--train-sequences",
+                           "--test-sequences",
+                           "--scale",
+                           "--missing",
+                           "--difference",
+                           "--text-column",
+                           "--label-column",
+                           "--drop-other-labels",
+                           "--vocab",
+                           "--embedding"}) {
     if (a.has(flag)) {
       throw UsageError(std::string(flag) +
                        ": with --resume the model and its data come from the checkpoint; drop " +
@@ -191,8 +224,11 @@ int cmd_train(const std::vector<std::string>& argv) {
                                "--early-stopping", "--layers",
                                "--cell",           "--train-sequences",
                                "--test-sequences", "--resume",
-                               "--scale",          "--missing"},
-               {"--compare", "--quiet", "--verbose", "--bidirectional", "--difference"});
+                               "--scale",          "--missing",
+                               "--text-column",    "--label-column",
+                               "--vocab",          "--embedding"},
+               {"--compare", "--quiet", "--verbose", "--bidirectional", "--difference",
+                "--drop-other-labels"});
   // --resume: the model, its data and its training settings come from the checkpoint.
   const std::string resume_path = a.get("--resume", "");
   std::optional<Checkpoint> resumed;
@@ -205,12 +241,35 @@ int cmd_train(const std::vector<std::string>& argv) {
     throw UsageError("--resume: " + resume_path + " does not name its training data: give --data");
   }
   const bool sentiment = data_arg == "sentiment";
+  // Labelled texts: a CSV read through its text column, into a model with an embedding.
+  const bool text = resumed ? !resumed->text.column.empty() : a.has("--text-column");
+  if (!text) {
+    for (const char* flag : {"--label-column", "--drop-other-labels", "--vocab"}) {
+      if (a.has(flag)) throw UsageError(std::string(flag) + " applies to texts (--text-column)");
+    }
+  } else if (!resumed) {
+    if (sentiment || data_arg == "fib") {
+      throw UsageError("--text-column reads a CSV file of texts: give --data FILE.csv");
+    }
+    if (!a.has("--label-column")) throw UsageError("texts need --label-column NAME");
+    for (const char* flag : {"--column", "--target", "--scale", "--missing", "--difference"}) {
+      if (a.has(flag)) throw UsageError(std::string(flag) + " applies to CSV series, not texts");
+    }
+  }
+  // The embedding's width, for texts and for the sentiment task as token ids (0: none).
+  const int embedding =
+      resumed ? (resumed->model.config.embedded() ? resumed->model.config.input_size : 0)
+              : static_cast<int>(a.get_int("--embedding", text ? 100 : 0, 1, 1 << 16));
+  if (!resumed && a.has("--embedding") && !text && !sentiment) {
+    throw UsageError("--embedding applies to texts (--text-column) and --data sentiment");
+  }
+  const bool sequences = sentiment || text;  // classification defaults
   ModelConfig cfg = resumed ? resumed->model.config : ModelConfig{};
   if (!resumed) {
     cfg.hidden_size = static_cast<int>(a.get_int("--hidden", 2, 1, 1 << 14));
-    cfg.steps = static_cast<int>(a.get_int("--steps", sentiment ? 200 : 20, 1, 1 << 20));
-    cfg.head = parse_activation(a.get("--head", sentiment ? "sigmoid" : "tanh"));
-    cfg.loss = parse_loss(a.get("--loss", sentiment ? "bce" : "mse"));
+    cfg.steps = static_cast<int>(a.get_int("--steps", sequences ? 200 : 20, 1, 1 << 20));
+    cfg.head = parse_activation(a.get("--head", sequences ? "sigmoid" : "tanh"));
+    cfg.loss = parse_loss(a.get("--loss", sequences ? "bce" : "mse"));
     cfg.layers = static_cast<int>(a.get_int("--layers", 1, 1, 16));
     cfg.bidirectional = a.has("--bidirectional");
     cfg.cell = parse_cell(a.get("--cell", "elman"));
@@ -259,7 +318,8 @@ int cmd_train(const std::vector<std::string>& argv) {
   cfg.validate();
   // Each path's own limit, before any data is read (the widest model --compare trains).
   ModelConfig widest = cfg;
-  widest.bidirectional = cfg.bidirectional || (compare && sentiment);
+  widest.bidirectional = cfg.bidirectional || (compare && sequences);
+  if (embedding > 0 && !widest.embedded()) widest.vocab_size = 1;  // its size comes with the data
   check_device_supports(parse_device(a.get("--device", "auto")), widest);
   const std::string save = a.get("--save", "");
   const std::string json_path = a.get("--json", "");
@@ -284,8 +344,11 @@ int cmd_train(const std::vector<std::string>& argv) {
   // Resuming reads the data as the checkpoint's model saw it: its columns, its scalings.
   const SplitData data =
       resumed ? load_for_checkpoint(data_arg, "", *resumed)
+      : text  ? load_text(data_arg, a.get("--text-column", ""), a.get("--label-column", ""),
+                          a.has("--drop-other-labels"),
+                          static_cast<int>(a.get_int("--vocab", 10000, 3, 1 << 22)), cfg.steps)
               : load_data(data_arg, split_list(a.get("--column", "")), a.get("--target", ""),
-                          cfg.steps, sentiment_train, sentiment_test, series);
+                          cfg.steps, sentiment_train, sentiment_test, series, embedding > 0);
   if (classify) {
     for (const WindowSet* w : {&data.train, &data.test}) {
       for (float v : w->y) {
@@ -296,13 +359,23 @@ int cmd_train(const std::vector<std::string>& argv) {
       }
     }
   }
-  cfg.input_size = data.train.features;
+  if (embedding > 0) {
+    // Token ids through an embedding: V from the data (the vocabulary's words, or the task's).
+    cfg.input_size = embedding;
+    if (!resumed) {
+      cfg.vocab_size = text ? static_cast<int>(data.vocabulary.size()) + 2
+                            : sentiment_vocab_size(sentiment_options(cfg.steps, 1, 1));
+    }
+  } else {
+    cfg.input_size = data.train.features;
+  }
   WindowSet train = data.train, validation;
   if (val_split > 0) {
     validation = split_validation(train, val_split);
     opt.validation = &validation;
   }
   widest.input_size = cfg.input_size;
+  widest.vocab_size = cfg.vocab_size;
   const std::unique_ptr<Backend> backend = open_backend(a, &widest);
   const std::vector<Baseline> bases = baselines_for(data);
   const bool fib = data.source == "fib";
@@ -312,16 +385,24 @@ int cmd_train(const std::vector<std::string>& argv) {
     inputs = ", inputs";
     for (const std::string& f : data.features) inputs += " " + f;
   }
-  std::cout << "data: " << data.source << (data.column.empty() ? "" : " column " + data.column)
+  if (text) {
+    inputs = ", texts in column " + data.text_column + " (classes 0 '" + data.classes[0] +
+             "', 1 '" + data.classes[1] + "'; " + std::to_string(data.vocabulary.size()) +
+             " words + padding and out-of-vocabulary ids)";
+  }
+  std::cout << "data: " << data.source
+            << (data.column.empty() ? "" : (text ? " label column " : " column ") + data.column)
             << inputs << ", " << data.train.count + data.test.count << " windows of T=" << cfg.steps
             << " (" << train.count << " train, "
             << (validation.count ? std::to_string(validation.count) + " validation, " : "")
             << data.test.count << " test, "
-            << (fib         ? std::string("split by RandomState(13)")
-                : sentiment ? "generated, lengths " +
-                                  std::to_string(sentiment_options(cfg.steps, 1, 1).min_length) +
-                                  ".." + std::to_string(cfg.steps)
-                            : std::string("chronological split"))
+            << (fib ? std::string("split by RandomState(13)")
+                : sentiment
+                    ? "generated, lengths " +
+                          std::to_string(sentiment_options(cfg.steps, 1, 1).min_length) + ".." +
+                          std::to_string(cfg.steps) + (embedding > 0 ? ", as token ids" : "")
+                : text ? std::string("split by RandomState(1), texts padded or truncated")
+                       : std::string("chronological split"))
             << ")" << (data.note.empty() ? "" : "; " + data.note)
             << (data.row_offset ? "; modelling first differences" : "")
             << (data.series.scaling == Scaling::kStandard ? "; standard scaling" : "") << std::endl;
@@ -339,7 +420,7 @@ int cmd_train(const std::vector<std::string>& argv) {
     Cell cell;
   };
   std::vector<ModelSpec> specs;
-  if (compare && sentiment) {
+  if (compare && sequences) {
     specs = {{"plain", false, false, cfg.cell},
              {"attention", true, false, cfg.cell},
              {"bi-attention", true, true, cfg.cell}};
@@ -618,6 +699,8 @@ int cmd_train(const std::vector<std::string>& argv) {
         .value("scale", scaling_name(data.series.scaling))
         .value("difference", data.series.difference)
         .value("missing", missing_name(data.series.missing))
+        .value("vocab_size", cfg.vocab_size)
+        .value("embedding", embedding)
         .end_object();
     j.begin_array("features");
     for (const std::string& f : data.features) j.value(nullptr, f);
@@ -699,6 +782,9 @@ int cmd_train(const std::vector<std::string>& argv) {
       ck.feature_scalers = data.feature_scalers;
     }
     ck.series = data.series;
+    ck.text.column = data.text_column;
+    ck.text.classes = data.classes;
+    ck.text.vocabulary = data.vocabulary;
     ck.training.recorded = true;
     ck.training.seed = static_cast<std::uint64_t>(first_seed);
     ck.training.batch_size = opt.batch_size;

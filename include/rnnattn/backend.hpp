@@ -23,6 +23,11 @@ class TrainingSession {
   virtual ~TrainingSession() = default;
   // x [n, T, D], y [n, O], lengths [n] (null: all T; see reference.hpp), host pointers; copied.
   virtual void set_dataset(const float* x, const float* y, int n, const int* lengths = nullptr) = 0;
+  // The same for a model with an embedding (config.vocab_size > 0): tokens [n, T] (reference.hpp)
+  // instead of x; every step then trains the embedding too. A backend that cannot yet throws
+  // Unavailable saying so (the default).
+  virtual void set_token_dataset(const int* tokens, const float* y, int n,
+                                 const int* lengths = nullptr);
   // One epoch of mini-batches over the dataset in the given order (a permutation of a subset of
   // 0..n-1); the last batch may be smaller. Returns the mean of the per-batch losses (as Keras
   // reports it).
@@ -47,6 +52,16 @@ class Backend {
   virtual void backward(const ModelConfig& config, const float* params, const float* x, int batch,
                         const float* dy, float* dparams, float* dx,
                         const int* lengths = nullptr) = 0;
+
+  // A token model's passes (config.vocab_size > 0; tokens [B, T] as in reference.hpp): by default
+  // the embedding on the host (embedding_forward / embedding_backward) around forward / backward
+  // of config.recurrent_part(). dparams receives every tensor's gradient, the table's included.
+  virtual void forward_tokens(const ModelConfig& config, const float* params, const int* tokens,
+                              int batch, float* y, float* attention, float* hidden,
+                              const int* lengths = nullptr);
+  virtual void backward_tokens(const ModelConfig& config, const float* params, const int* tokens,
+                               int batch, const float* dy, float* dparams,
+                               const int* lengths = nullptr);
 
   // Start a training run from the given parameters and optimiser state.
   virtual std::unique_ptr<TrainingSession> start_training(const ModelConfig& config,
@@ -79,7 +94,8 @@ std::unique_ptr<Backend> make_backend(Device device);
 // ModelConfig::validate accepts (up to 16384).
 constexpr int kCudaMaxContext = 1024;
 // Throws InvalidArgument naming the device and its limit when `device` (kCuda, kCudaUnfused;
-// kCpu and kAuto take every valid configuration) cannot run `config`.
+// kCpu and kAuto take every valid configuration) cannot run `config` (a context wider than
+// kCudaMaxContext).
 void check_device_supports(Device device, const ModelConfig& config);
 
 // Threads of the fast CPU path, process-wide: n >= 1, or 0 for one per core (the default). A batch

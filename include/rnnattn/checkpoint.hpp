@@ -14,9 +14,10 @@
 
 namespace rnnattn {
 
-// Version written: 6 (the cell: Elman, LSTM or GRU). Versions 1 (another checksum start), 2 (one
-// column), 3 (one forward layer), 4 (no training record) and 5 (the Elman cell only) are read.
-constexpr std::uint32_t kCheckpointVersion = 6;
+// Version written: 7 (the embedding and the text a model reads). Versions 1 (another checksum
+// start), 2 (one column), 3 (one forward layer), 4 (no training record), 5 (the Elman cell only)
+// and 6 (no embedding) are read.
+constexpr std::uint32_t kCheckpointVersion = 7;
 
 // How the model was trained: what `rnnattn train --resume` needs to continue the run exactly.
 struct TrainingRecord {
@@ -27,6 +28,13 @@ struct TrainingRecord {
   double validation_split = 0;  // the held-out fraction of the training windows (0: none)
   int sentiment_train = 0;      // --data sentiment: sequences trained and tested on (else 0)
   int sentiment_test = 0;
+};
+
+// What a model trained on text needs to read new texts (version 7): the tokenizer is text.hpp's.
+struct TextRecord {
+  std::string column;                   // the text column it was trained on ("" : not text data)
+  std::vector<std::string> classes;     // the label names of class 0 and 1 (empty, or two)
+  std::vector<std::string> vocabulary;  // the words of ids 2, 3, ... (at most V - 2)
 };
 
 struct Checkpoint {
@@ -40,6 +48,7 @@ struct Checkpoint {
   std::vector<Scaler> feature_scalers;
   SeriesOptions series;     // how the CSV series was prepared (scaling, differences, gaps)
   TrainingRecord training;  // how it was trained (version 5)
+  TextRecord text;          // the text it reads (version 7)
   std::uint32_t format_version = kCheckpointVersion;  // as read (save writes the current one)
 };
 

@@ -43,6 +43,12 @@ struct ModelConfig {
   int layers = 1;              // L
   bool bidirectional = false;  // two directions per layer
   Cell cell = Cell::kElman;
+  // A trainable embedding in front of the recurrent layers, as Keras' Embedding(V, D): V > 0 makes
+  // the model's input token ids [B, T] (int32, each in [0, V); the tokenizer's 0 is padding and 1
+  // out-of-vocabulary) looked up in a table emb [V, D] (params.hpp) instead of features x [B, T,
+  // D]. 0: no embedding, the input is x. Token models run through the *_tokens entry points
+  // (reference.hpp, backend.hpp); the others refuse them.
+  int vocab_size = 0;  // V
   Activation head = Activation::kTanh;
   Loss loss = Loss::kMse;
 
@@ -55,12 +61,21 @@ struct ModelConfig {
   int context_size() const { return hidden_size * directions(); }
   // True for the tutorial's structure: one unidirectional layer.
   bool single_layer() const { return layers == 1 && !bidirectional; }
+  bool embedded() const { return vocab_size > 0; }
+  // The model without its embedding: the recurrent layers, attention and head that read the
+  // embedded x [B, T, D]. Its parameters are the first ParamLayout(recurrent_part()).size() values
+  // of this model's (the table comes last).
+  ModelConfig recurrent_part() const {
+    ModelConfig c = *this;
+    c.vocab_size = 0;
+    return c;
+  }
 
   bool operator==(const ModelConfig& o) const {
     return input_size == o.input_size && hidden_size == o.hidden_size && steps == o.steps &&
            output_size == o.output_size && attention == o.attention && head == o.head &&
            loss == o.loss && layers == o.layers && bidirectional == o.bidirectional &&
-           cell == o.cell;
+           cell == o.cell && vocab_size == o.vocab_size;
   }
   bool operator!=(const ModelConfig& o) const { return !(*this == o); }
 };
@@ -74,7 +89,7 @@ Loss parse_loss(std::string_view s);
 Cell parse_cell(std::string_view s);
 
 // A one-line description, e.g. "attention D=1 H=2 T=20 O=1 head=tanh loss=mse"; " layers=L" and
-// " bidirectional" and " cell=lstm|gru" follow when they are not the defaults.
+// " bidirectional", " cell=lstm|gru" and " vocab=V" follow when they are not the defaults.
 std::string describe(const ModelConfig& c);
 
 }  // namespace rnnattn

@@ -130,7 +130,24 @@ class Handle {
   void adam_update(const AdamConfig& adam, float* params, const float* grads, float* m, float* v,
                    std::int64_t* step);
 
-  // The number of parameters P of the configuration.
+  // A model with an embedding (config.vocab_size = V > 0, params.hpp: the table emb [V,D] comes
+  // last): the calls above compute the layers above the table from x = its rows, and backward
+  // leaves the table's gradient alone; these two run the table around them:
+  //   embed(params, tokens, B, x);                       x [B,T,D], device memory the caller owns
+  //   forward_training(params, x, ...); backward(params, x, ..., dparams, dx, ...);
+  //   embedding_backward(tokens, B, dx, dparams, ...);   dL/demb into dparams' table part
+  // tokens [B,T] int32 ids; on padding steps (lengths) they are ignored and x is 0; an id outside
+  // [0, V) reads as a row of zeros and gets no gradient (the device cannot throw: the host-pointer
+  // backend checks ids before they reach the GPU). embedding_backward sorts the ids with CUB's
+  // radix sort and sums each id's dx rows in position order: deterministic, no atomics. Its
+  // workspace is workspace_size(B, Pass::kTraining), which covers it.
+  void embed(const float* params, const int* tokens, int batch, float* x,
+             const int* lengths = nullptr);
+  void embedding_backward(const int* tokens, int batch, const float* dx, float* dparams,
+                          GradMode mode, void* workspace, std::size_t workspace_bytes,
+                          const int* lengths = nullptr);
+
+  // The number of parameters P of the configuration (the embedding's table included).
   std::size_t parameter_count() const;
 
  private:

@@ -46,10 +46,13 @@ struct Scaler {
 };
 
 struct WindowSet {
-  int count = 0;           // N windows
-  int steps = 0;           // T
-  int features = 1;        // D
-  std::vector<float> x;    // [N, T, D]
+  int count = 0;         // N windows
+  int steps = 0;         // T
+  int features = 1;      // D
+  std::vector<float> x;  // [N, T, D] (empty for token data)
+  // Token data (a model with an embedding, config.vocab_size > 0): the ids [N, T] instead of x,
+  // 0 on padding (reference.hpp); empty otherwise.
+  std::vector<int> tokens;
   std::vector<float> y;    // [N, O] (O = 1 for series)
   std::vector<int> index;  // the window's start position in the series; its target is at index + T
   // Valid steps per window, each in [1, T] (reference.hpp: padding follows them), or empty: all
@@ -81,7 +84,15 @@ struct SplitData {
   // k + 1 of the file), else 0.
   int row_offset = 0;
   std::string note;  // what preparing the data did that a user should hear (rows dropped, filled)
+  // Text data (text.hpp): the vocabulary's words (ids 2, 3, ...), the label names of class 0 and
+  // 1, and the text column; empty otherwise.
+  std::vector<std::string> vocabulary;
+  std::vector<std::string> classes;
+  std::string text_column;
 
+  // True for classification data with one sequence per row (sentiment, text): `labels` and the
+  // windows' `index` count sequences, there is no series behind them.
+  bool sequences() const { return source == "sentiment" || !text_column.empty(); }
   // The row of `labels` and `target_levels` whose value the window starting at `index` predicts.
   int target_row(int index) const;
   // A scaled prediction of that window in original units: with differences, the level before

@@ -11,12 +11,16 @@
 //   ba [T]     attention bias, one per step (attention model only)
 //   Wd [C,O]   head weights
 //   bd [O]     head bias
+//   emb [V,D]  the embedding table, row v for token id v (models with config.vocab_size > 0 only)
 //
 // where C = H x directions (config.context_size()). For the tutorial's one forward layer this is
 // Wx, Wh, bh, wa, ba, Wd, bd. Each (layer, direction) is one "recurrent block" of three tensors
 // named Wx, Wh, bh for block (0, forward) and "l<l>[.rev].Wx" etc. otherwise. A block's tensors are
 // G*H wide, G = gates_of(config.cell) (Elman 1, LSTM 4, GRU 3), gate k in columns [k*H, (k+1)*H)
 // in Keras' order (LSTM i, f, c, o; GRU z, r, h).
+//
+// The embedding comes last so that a token model's other tensors sit where the same model without
+// it (config.recurrent_part()) has them: the first ParamLayout(recurrent_part()).size() values.
 //
 // Gradients use the same layout, so zeroing them is one fill and the optimiser is one loop.
 #pragma once
@@ -47,9 +51,9 @@ class ParamLayout {
   std::size_t size() const { return size_; }  // total number of parameters
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
 
-  // Offsets of each tensor in the flat buffer; wa and ba are kAbsent for the plain model.
-  // wx, wh, bh are those of block (layer 0, forward).
-  std::size_t wx, wh, bh, wa, ba, wd, bd;
+  // Offsets of each tensor in the flat buffer; wa and ba are kAbsent for the plain model, emb for
+  // a model without an embedding. wx, wh, bh are those of block (layer 0, forward).
+  std::size_t wx, wh, bh, wa, ba, wd, bd, emb;
 
   // One recurrent block: a (layer, direction) pair and the offsets of its tensors.
   struct Block {
@@ -106,7 +110,9 @@ ParamView<P> make_view(const ParamLayout& l, P* base) {
 //   Wx, Wd: glorot_uniform U(-l, l), l = sqrt(6 / (fan_in + fan_out)) (Wx: fan_out = G*H);
 //   Wh: orthogonal (QR of a standard normal matrix, columns sign-corrected by diag(R); [H, G*H]
 //   with orthonormal rows for a gated cell, as Keras' Orthogonal for a wide matrix);
-//   wa: normal(0, 0.05); all biases zero except the LSTM's forget gate, 1 (unit_forget_bias).
+//   wa: normal(0, 0.05); all biases zero except the LSTM's forget gate, 1 (unit_forget_bias);
+//   emb: uniform U(-0.05, 0.05), Keras' Embedding default, drawn last (so a token model's other
+//   tensors start as those of its recurrent_part() from the same seed).
 std::vector<float> init_parameters(const ModelConfig& config, std::uint64_t seed);
 
 }  // namespace rnnattn

@@ -12,6 +12,9 @@
 //   lengths [B]           valid steps per sequence, each in [1, T], or null: all T. Steps
 //                         t >= length are padding: every layer's state passes through them
 //                         unchanged, the attention gives them no weight, and x there is unused.
+//   tokens  [B, T]        token ids of a model with an embedding (config.vocab_size = V > 0),
+//                         each in [0, V) on the valid steps; ids on padding steps are ignored
+//                         (any value, e.g. 0 or -1), their embedded x is 0.
 #pragma once
 
 #include "rnnattn/config.hpp"
@@ -32,6 +35,31 @@ template <typename Real>
 void reference_backward(const ModelConfig& config, const Real* params, const Real* x, int batch,
                         const Real* dy, Real* dparams, Real* dx = nullptr,
                         const int* lengths = nullptr);
+
+// The embedding (models with config.vocab_size = V > 0): x [B, T, D] = the rows of emb [V, D]
+// (params.hpp) that the tokens name, 0 on padding steps. Throws InvalidArgument naming the first
+// token outside [0, V) on a valid step.
+void check_tokens(const ModelConfig& config, const int* tokens, int batch, const int* lengths);
+template <typename Real>
+void embedding_forward(const ModelConfig& config, const Real* params, const int* tokens, int batch,
+                       Real* x, const int* lengths = nullptr);
+// Overwrites the emb [V, D] part of dparams with dL/demb: row v is the sum of dx [B, T, D] over
+// the valid steps whose token is v (summed in (b, t) order), zero for ids that do not occur.
+template <typename Real>
+void embedding_backward(const ModelConfig& config, const int* tokens, int batch, const Real* dx,
+                        Real* dparams, const int* lengths = nullptr);
+
+// A token model's forward and backward: the embedding, then reference_forward / _backward of
+// config.recurrent_part() on the embedded x. The plain entry points above refuse token models.
+template <typename Real>
+void reference_forward_tokens(const ModelConfig& config, const Real* params, const int* tokens,
+                              int batch, Real* y, Real* attention = nullptr, Real* hidden = nullptr,
+                              Real* context = nullptr, const int* lengths = nullptr);
+// dparams: every tensor, the embedding's gradient included (embedding_backward).
+template <typename Real>
+void reference_backward_tokens(const ModelConfig& config, const Real* params, const int* tokens,
+                               int batch, const Real* dy, Real* dparams,
+                               const int* lengths = nullptr);
 
 // Loss over n = B * O predictions, returned in double. MSE: mean (y - t)^2. BCE: mean of
 // -[t log y + (1 - t) log(1 - y)] with y clipped to [1e-7, 1 - 1e-7] as Keras does.

@@ -11,5 +11,6 @@
 #include "rnnattn/random.hpp"
 #include "rnnattn/reference.hpp"
 #include "rnnattn/safetensors.hpp"
+#include "rnnattn/text.hpp"
 #include "rnnattn/trainer.hpp"
 #include "rnnattn/version.hpp"

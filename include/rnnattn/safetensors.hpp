@@ -11,10 +11,12 @@
 //   attention.bias            [T]     ba      (attention model only)
 //   head.weight               [O, C]  Wd transposed (nn.Linear's layout)
 //   head.bias                 [O]     bd
+//   embedding.weight          [V, D]  emb     (a model with an embedding only; nn.Embedding's)
 //
 // The header's __metadata__ carries "format": "pt" and "rnnattn": a JSON text with the
-// configuration, the scalings and the data settings, so that an exported file imports back to the
-// same checkpoint (less Adam's moments, which stay behind: an imported model starts them afresh).
+// configuration, the scalings, the data settings and a text model's vocabulary, so that an exported
+// file imports back to the same checkpoint (less Adam's moments, which stay behind: an imported
+// model starts them afresh).
 #pragma once
 
 #include <optional>

@@ -1,8 +1,9 @@
 // libFuzzer target: the CSV reader (read_csv_series, read_csv_column) and what reads its result
 // (series_data), with every option that changes parsing: no column (the only one, or the one after
 // YEAR/DATE/TIME), one named column, several columns with a target, a case-insensitive name, each
-// missing-value policy, differences and standard scaling. The first input byte picks the columns,
-// the target and the window length, the second the series options; the rest is the file.
+// missing-value policy, differences and standard scaling; and the text reader (read_csv_text,
+// read_csv_texts) with the tokenizer and text_data. The first input byte picks the columns, the
+// target and the window length, the second the series options; the rest is the file.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "fuzz_common.hpp"
 #include "rnnattn/data.hpp"
 #include "rnnattn/error.hpp"
+#include "rnnattn/text.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 2) return 0;
@@ -40,6 +42,27 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::vector<double> v =
         rnnattn::read_csv_column(path, columns.empty() ? "" : columns[0], &chosen);
     (void)rnnattn::series_data(v, steps);
+  } catch (const rnnattn::Error&) {
+  }
+  try {  // texts: every id within the vocabulary, every length in [1, T]
+    static const char* names[] = {"a", "b", "text", "label"};
+    const rnnattn::TextTable t =
+        rnnattn::read_csv_text(path, names[mode % 4], names[(mode / 4) % 4], prep % 2);
+    rnnattn::TextOptions o;
+    o.vocab = 3 + mode % 50;
+    o.steps = steps;
+    const rnnattn::SplitData d = rnnattn::text_data(t, o);
+    const int v = rnnattn::Vocabulary(d.vocabulary).size();
+    if (v > o.vocab) __builtin_trap();
+    for (const rnnattn::WindowSet* w : {&d.train, &d.test}) {
+      for (int id : w->tokens) {
+        if (id < 0 || id >= v) __builtin_trap();
+      }
+      for (int l : w->lengths) {
+        if (l < 1 || l > steps) __builtin_trap();
+      }
+    }
+    (void)rnnattn::read_csv_texts(path, names[mode % 4], names[(mode / 4) % 4], t.classes);
   } catch (const rnnattn::Error&) {
   }
   return 0;

@@ -1,0 +1,354 @@
+// Text data (include/rnnattn/text.hpp): the tokenizer, the vocabulary, labelled texts from CSV.
+#include "rnnattn/text.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <numeric>
+
+#include "csv.hpp"
+#include "io.hpp"
+#include "rnnattn/error.hpp"
+
+namespace rnnattn {
+namespace {
+
+// Keras' Tokenizer filters ('!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n') and every ASCII space.
+bool separates(unsigned char c) {
+  static constexpr std::string_view kFilters = "!\"#$%&()*+,-./:;<=>?@[\\]^_`{|}~";
+  return c == ' ' || (c >= '\t' && c <= '\r') ||
+         kFilters.find(static_cast<char>(c)) != kFilters.npos;
+}
+
+bool is_number(const std::string& s) {
+  if (s.empty()) return false;
+  char* end = nullptr;
+  std::strtod(s.c_str(), &end);
+  return end == s.c_str() + s.size();
+}
+
+int line_at(std::string_view text, std::size_t offset) {
+  return 1 + static_cast<int>(std::count(text.begin(), text.begin() + offset, '\n'));
+}
+
+}  // namespace
+
+std::vector<std::string> tokenize(std::string_view text) {
+  std::vector<std::string> words;
+  std::string w;
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (separates(c)) {
+      if (!w.empty()) words.push_back(std::move(w));
+      w.clear();
+    } else {
+      w.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : ch);
+    }
+  }
+  if (!w.empty()) words.push_back(std::move(w));
+  return words;
+}
+
+Vocabulary::Vocabulary(std::vector<std::string> words) : words_(std::move(words)) {
+  for (std::size_t i = 0; i < words_.size(); ++i) {
+    if (words_[i].empty())
+      throw InvalidArgument("vocabulary: word " + std::to_string(i) + " is empty");
+    if (!ids_.emplace(words_[i], static_cast<int>(i) + 2).second) {
+      throw InvalidArgument("vocabulary: the word '" + words_[i] + "' is listed twice");
+    }
+  }
+}
+
+Vocabulary Vocabulary::build(const std::vector<std::vector<std::string>>& texts, int size) {
+  if (size < 3) {
+    throw InvalidArgument(
+        "vocabulary size must be >= 3 (padding, out-of-vocabulary and a word), got " +
+        std::to_string(size));
+  }
+  // Counts in order of first occurrence, then a stable sort by count: Keras' order.
+  std::unordered_map<std::string, std::size_t> slot;
+  std::vector<std::pair<std::string, long>> counts;
+  for (const auto& words : texts) {
+    for (const std::string& w : words) {
+      const auto [it, fresh] = slot.emplace(w, counts.size());
+      if (fresh) counts.emplace_back(w, 0);
+      ++counts[it->second].second;
+    }
+  }
+  std::stable_sort(counts.begin(), counts.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::vector<std::string> words;
+  for (std::size_t i = 0; i < counts.size() && static_cast<int>(i) < size - 2; ++i) {
+    words.push_back(std::move(counts[i].first));
+  }
+  return Vocabulary(std::move(words));
+}
+
+int Vocabulary::id(const std::string& word) const {
+  const auto it = ids_.find(word);
+  return it == ids_.end() ? kOovToken : it->second;
+}
+
+std::vector<int> Vocabulary::encode(const std::vector<std::string>& words, int steps,
+                                    int* length) const {
+  std::vector<int> ids(steps, kPadToken);
+  const int n = std::min<int>(steps, static_cast<int>(words.size()));
+  for (int t = 0; t < n; ++t) ids[t] = id(words[t]);
+  if (length) *length = n;
+  return ids;
+}
+
+std::size_t invalid_utf8(std::string_view s) {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char c = byte(i);
+    int extra = 0;
+    unsigned cp = 0, min = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      extra = 1, cp = c & 0x1F, min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+      extra = 2, cp = c & 0x0F, min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+      extra = 3, cp = c & 0x07, min = 0x10000;
+    } else {
+      return i;  // a continuation byte without a lead, or 0xF8..0xFF
+    }
+    if (i + extra >= s.size()) return i;  // truncated
+    for (int k = 1; k <= extra; ++k) {
+      if ((byte(i + k) & 0xC0) != 0x80) return i;
+      cp = (cp << 6) | (byte(i + k) & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return i;
+    i += extra + 1;
+  }
+  return std::string_view::npos;
+}
+
+namespace {
+
+// read_csv_text (classes == nullptr: inferred, other labels refused or dropped) and
+// read_csv_texts (classes given, the label column optional, other labels kept as -1).
+TextTable read_texts(const std::string& path, const std::string& text_column,
+                     const std::string& label_column, bool drop_other_labels,
+                     const std::vector<std::string>* classes) {
+  std::string text = read_file(path);
+  if (text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);
+  if (const std::size_t bad = invalid_utf8(text); bad != std::string_view::npos) {
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "0x%02X", static_cast<unsigned char>(text[bad]));
+    throw DataError(path + ":" + std::to_string(line_at(text, bad)) + ": invalid UTF-8 (byte " +
+                    hex + "); texts must be UTF-8");
+  }
+  const std::vector<Record> records = parse_csv(path, text);
+  if (records.empty()) throw DataError(path + ": the file is empty (expected a header row)");
+  const std::vector<std::string>& header = records[0].fields;
+  const auto column = [&](const std::string& name, const char* flag) {
+    if (name.empty()) throw InvalidArgument(std::string("text data needs ") + flag + " NAME");
+    const int c = find_column(header, name);
+    if (c < 0) {
+      throw DataError(path + ":1: no column named '" + name + "' (columns: " + join(header) + ")");
+    }
+    return c;
+  };
+  const int tc = column(text_column, "--text-column");
+  int lc = -1;
+  if (!classes) {
+    lc = column(label_column, "--label-column");
+  } else if (!label_column.empty()) {
+    lc = find_column(header, label_column);  // optional: new texts need no labels
+  }
+  if (tc == lc) throw InvalidArgument("the text and label columns are the same column");
+  TextTable t;
+  t.path = path;
+  t.text_column = header[tc];
+  if (lc >= 0) t.label_column = header[lc];
+
+  // The rows, and the labels' counts.
+  std::vector<const Record*> rows;
+  std::map<std::string, long> label_counts;  // sorted by label
+  for (std::size_t r = 1; r < records.size(); ++r) {
+    const Record& rec = records[r];
+    if (rec.blank()) continue;
+    if (rec.fields.size() != header.size()) {
+      throw DataError(path + ":" + std::to_string(rec.line) + ": " +
+                      std::to_string(rec.fields.size()) + " fields, the header has " +
+                      std::to_string(header.size()));
+    }
+    rows.push_back(&rec);
+    if (lc >= 0) ++label_counts[rec.fields[lc]];
+  }
+  if (rows.empty()) throw DataError(path + ": no rows after the header");
+  if (classes) {
+    t.classes = *classes;
+  } else if (label_counts.count("0") && label_counts.count("1")) {
+    t.classes = {"0", "1"};
+  } else {
+    std::vector<std::pair<std::string, long>> by_count(label_counts.begin(), label_counts.end());
+    by_count.erase(std::remove_if(by_count.begin(), by_count.end(),
+                                  [](const auto& p) { return p.first.empty(); }),
+                   by_count.end());
+    std::stable_sort(by_count.begin(), by_count.end(),
+                     [](const auto& a, const auto& b) { return a.second > b.second; });
+    if (by_count.size() < 2) {
+      throw DataError(path + ": column '" + t.label_column + "' has " +
+                      (by_count.empty() ? std::string("no labels")
+                                        : "one label only ('" + by_count[0].first + "')") +
+                      "; a sentiment model needs two classes");
+    }
+    t.classes = {by_count[0].first, by_count[1].first};
+    std::sort(t.classes.begin(), t.classes.end());
+  }
+  int others = 0, first_other = 0;
+  bool all_numbers = true;
+  for (const Record* rec : rows) {
+    int cls = -1;
+    if (lc >= 0 && t.classes.size() == 2) {
+      const std::string& label = rec->fields[lc];
+      cls = label == t.classes[0] ? 0 : label == t.classes[1] ? 1 : -1;
+    }
+    if (cls < 0 && !classes) {
+      if (others++ == 0) first_other = rec->line;
+      continue;
+    }
+    const std::string& body = rec->fields[tc];
+    if (tokenize(body).empty()) {
+      throw DataError(path + ":" + std::to_string(rec->line) + ": the text in column '" +
+                      t.text_column + "' is empty (no words)");
+    }
+    all_numbers = all_numbers && is_number(body);
+    t.texts.push_back(body);
+    t.labels.push_back(cls);
+    t.lines.push_back(rec->line);
+  }
+  if (others > 0 && !drop_other_labels) {
+    throw DataError(path + ":" + std::to_string(first_other) + ": " + std::to_string(others) +
+                    " row" + (others > 1 ? "s have" : " has") + " a label other than '" +
+                    t.classes[0] + "' and '" + t.classes[1] + "' in column '" + t.label_column +
+                    "' (first here); --drop-other-labels drops them");
+  }
+  t.dropped = others;
+  if (t.texts.empty()) throw DataError(path + ": no rows with either label");
+  if (all_numbers) {
+    throw DataError(path + ": column '" + t.text_column +
+                    "' holds numbers only, not text; is it the right --text-column?");
+  }
+  return t;
+}
+
+}  // namespace
+
+TextTable read_csv_text(const std::string& path, const std::string& text_column,
+                        const std::string& label_column, bool drop_other_labels) {
+  return read_texts(path, text_column, label_column, drop_other_labels, nullptr);
+}
+
+TextTable read_csv_texts(const std::string& path, const std::string& text_column,
+                         const std::string& label_column, const std::vector<std::string>& classes) {
+  if (classes.size() != 2) throw InvalidArgument("read_csv_texts: two class names are needed");
+  return read_texts(path, text_column, label_column, false, &classes);
+}
+
+namespace {
+
+WindowSet token_windows(const std::vector<std::vector<std::string>>& words,
+                        const std::vector<int>& rows, const Vocabulary& vocab, int steps) {
+  WindowSet w;
+  w.count = static_cast<int>(rows.size());
+  w.steps = steps;
+  w.features = 0;  // token ids, no features
+  for (const int r : rows) {
+    int len = 0;
+    const std::vector<int> ids = vocab.encode(words[r], steps, &len);
+    w.tokens.insert(w.tokens.end(), ids.begin(), ids.end());
+    w.lengths.push_back(len);
+    w.index.push_back(r);
+  }
+  return w;
+}
+
+}  // namespace
+
+SplitData text_data(const TextTable& table, const TextOptions& o, const Vocabulary* given) {
+  if (o.steps < 1) throw InvalidArgument("steps (T) must be >= 1, got " + std::to_string(o.steps));
+  if (!(o.train_fraction > 0.0 && o.train_fraction < 1.0)) {
+    throw InvalidArgument("train fraction must be in (0, 1), got " +
+                          std::to_string(o.train_fraction));
+  }
+  const int n = static_cast<int>(table.texts.size());
+  if (n < 2) {
+    throw DataError(table.path + ": " + std::to_string(n) +
+                    " labelled text(s); training and testing need at least 2");
+  }
+  std::vector<std::vector<std::string>> words;
+  for (const std::string& s : table.texts) words.push_back(tokenize(s));
+  const std::vector<int> perm = numpy_permutation(n, static_cast<std::uint32_t>(o.seed));
+  const int n_train = std::clamp(static_cast<int>(o.train_fraction * n), 1, n - 1);
+  std::vector<int> train(perm.begin(), perm.begin() + n_train),
+      test(perm.begin() + n_train, perm.end());
+  std::vector<std::vector<std::string>> train_words;
+  for (const int r : train) train_words.push_back(words[r]);
+  const Vocabulary vocab = given ? *given : Vocabulary::build(train_words, o.vocab);
+
+  SplitData d;
+  d.source = table.path;
+  d.column = table.label_column;
+  d.text_column = table.text_column;
+  d.classes = table.classes;
+  d.vocabulary = vocab.words();
+  d.label_name = "line";
+  for (const int line : table.lines) d.labels.push_back(std::to_string(line));
+  d.train = token_windows(words, train, vocab, o.steps);
+  d.test = token_windows(words, test, vocab, o.steps);
+  for (const int r : train) d.train.y.push_back(static_cast<float>(table.labels[r]));
+  for (const int r : test) d.test.y.push_back(static_cast<float>(table.labels[r]));
+  if (table.dropped > 0) {
+    d.note = "dropped " + std::to_string(table.dropped) + " row" + (table.dropped > 1 ? "s" : "") +
+             " with another label";
+  }
+  return d;
+}
+
+WindowSet encode_texts(const std::vector<std::string>& texts, const Vocabulary& vocab, int steps) {
+  std::vector<std::vector<std::string>> words;
+  std::vector<int> rows;
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    if (const std::size_t bad = invalid_utf8(texts[i]); bad != std::string_view::npos) {
+      throw DataError("text " + std::to_string(i + 1) + ": invalid UTF-8 at byte " +
+                      std::to_string(bad));
+    }
+    words.push_back(tokenize(texts[i]));
+    if (words.back().empty()) throw DataError("text " + std::to_string(i + 1) + " has no words");
+    rows.push_back(static_cast<int>(i));
+  }
+  return token_windows(words, rows, vocab, steps);
+}
+
+int sentiment_vocab_size(const SentimentOptions& o) {
+  return o.neutral_tokens + 2 * o.sentiment_tokens + 2;
+}
+
+SplitData sentiment_token_data(const SentimentOptions& o) {
+  std::vector<int> ids;  // [train + test, T], -1 on padding
+  SplitData d = sentiment_data(o, &ids);
+  const std::size_t T = o.max_length;
+  auto to_tokens = [&](WindowSet& w, std::size_t first) {
+    w.x.clear();
+    w.x.shrink_to_fit();
+    w.features = 0;
+    w.tokens.resize(static_cast<std::size_t>(w.count) * T);
+    for (std::size_t k = 0; k < w.tokens.size(); ++k) {
+      const int id = ids[first * T + k];
+      w.tokens[k] = id < 0 ? kPadToken : id + 2;
+    }
+  };
+  to_tokens(d.train, 0);
+  to_tokens(d.test, static_cast<std::size_t>(o.train));
+  return d;
+}
+
+}  // namespace rnnattn

@@ -1,0 +1,146 @@
+// The command line on labelled texts (issue 25): train from a CSV of texts, save, inspect, export
+// and import, resume, predict new texts from the checkpoint; the sentiment task as token ids; bad
+// input refused with one clear message before any work.
+#include <string>
+
+#include "cli_test.hpp"
+
+namespace rnnattn::test {
+namespace {
+
+// A small corpus whose label is carried by a few words among neutral ones; quoted fields hold
+// commas and line breaks, as RFC 4180 allows.
+std::string corpus(int rows) {
+  const char* pos[] = {"great", "wonderful", "loved", "superb"};
+  const char* neg[] = {"awful", "boring", "hated", "dull"};
+  const char* neutral[] = {"the", "film", "plot", "actor", "was", "and", "it", "story"};
+  Rng rng(3);
+  std::string s = "id,review,sentiment\n";
+  for (int i = 0; i < rows; ++i) {
+    const bool good = i % 2;
+    std::string text;
+    const int n = 4 + static_cast<int>(rng.below(8));
+    const int at = static_cast<int>(rng.below(n));
+    for (int k = 0; k < n; ++k) {
+      text += std::string(k ? " " : "") + neutral[rng.below(8)];
+      if (k == at) text += std::string(" ") + (good ? pos : neg)[rng.below(4)];
+    }
+    if (i % 5 == 0) text = "\"" + text + ", really.\nYes!\"";
+    s += std::to_string(i) + "," + text + "," + (good ? "pos" : "neg") + "\n";
+  }
+  return s;
+}
+
+const char* kTrain =
+    "train --data texts.csv --text-column review --label-column sentiment --steps 16 --hidden 6 "
+    "--embedding 5 --epochs 12 --batch 16 --lr 0.02 --device cpu";
+
+TEST_F(Cli, TextsTrainSaveInspectAndPredict) {
+  file("texts.csv", corpus(200));
+  const Result t = run(std::string(kTrain) + " --save m.bin --json r.json");
+  ASSERT_EQ(t.code, 0) << t.err;
+  EXPECT_NE(t.out.find("texts in column review (classes 0 'neg', 1 'pos'"), std::string::npos)
+      << t.out;
+  EXPECT_NE(t.out.find("vocab="), std::string::npos) << t.out;
+  EXPECT_NE(t.out.find("200 windows of T=16 (140 train, 60 test"), std::string::npos) << t.out;
+  const Result i = run("inspect --model m.bin");
+  ASSERT_EQ(i.code, 0) << i.err;
+  EXPECT_NE(i.out.find("text: column review, classes 0 'neg' and 1 'pos'"), std::string::npos)
+      << i.out;
+  EXPECT_NE(i.out.find("emb ["), std::string::npos) << i.out;
+  // New texts: the words decide.
+  const Result good = run("predict --model m.bin --text \"The plot, it was SUPERB!\" --device cpu");
+  ASSERT_EQ(good.code, 0) << good.err;
+  EXPECT_NE(good.out.find("  pos  The plot"), std::string::npos) << good.out;
+  const Result bad = run("predict --model m.bin --text \"an awful, dull film\" --device cpu");
+  EXPECT_NE(bad.out.find("  neg  an awful"), std::string::npos) << bad.out;
+  // Every row of a file, with the accuracy where it has labels (here: all but one).
+  file("new.csv",
+       "review,sentiment\n\"loved it, the story\",pos\nboring plot,neg\n\"great\nactor\",\n");
+  const Result f = run("predict --model m.bin --data new.csv --device cpu --json p.json");
+  ASSERT_EQ(f.code, 0) << f.err;
+  EXPECT_NE(f.out.find("(2 of 2 labelled rows)"), std::string::npos) << f.out;
+  EXPECT_NE(f.out.find("4  "), std::string::npos) << f.out;  // the third row starts on line 4
+  EXPECT_NE(slurp(dir_ + "/p.json").find("\"probability\""), std::string::npos);
+  // Export and import keep the vocabulary: the imported model predicts the same.
+  ASSERT_EQ(run("export --model m.bin --output m.safetensors").code, 0);
+  const Result im = run("import --input m.safetensors --save m2.bin");
+  ASSERT_EQ(im.code, 0) << im.err;
+  const Result again =
+      run("predict --model m2.bin --text \"The plot, it was SUPERB!\" --device cpu");
+  EXPECT_EQ(again.out, good.out);
+  // Resuming 12 -> 14 epochs gives the bits of one 14-epoch run.
+  const Result r = run("train --resume m.bin --epochs 14 --device cpu --json resumed.json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::string once = kTrain;
+  once.replace(once.find("--epochs 12"), 11, "--epochs 14");
+  const Result o = run(once + " --json once.json");
+  ASSERT_EQ(o.code, 0) << o.err;
+  const auto accuracy_line = [](const std::string& out) {
+    const auto at = out.find("attention    seed");
+    return out.substr(at, out.find("  ", out.find("test bce", at) + 9) - at);
+  };
+  EXPECT_EQ(accuracy_line(r.out), accuracy_line(o.out));
+  // The GPU (where there is one, or the simulator) trains the same model: the same scores.
+  if (cuda_device_count() > 0) {
+    std::string gpu = kTrain;
+    gpu.replace(gpu.find("--device cpu"), 12, "--device cuda");
+    const Result g = run(gpu);
+    ASSERT_EQ(g.code, 0) << g.err;
+    EXPECT_EQ(accuracy_line(g.out).substr(0, 60), accuracy_line(t.out).substr(0, 60));
+  }
+  // A model without texts refuses --text; a text model refuses what it cannot read.
+  ASSERT_EQ(run("train --epochs 1 --device cpu --save fib.bin").code, 0);
+  EXPECT_NE(run("predict --model fib.bin --text hello").err.find("was not trained on texts"),
+            std::string::npos);
+  EXPECT_NE(run("predict --model m.bin --text \"?!\" --device cpu").err.find("has no words"),
+            std::string::npos);
+  EXPECT_NE(run("predict --model m.bin --data fib").err.find("reads token ids"), std::string::npos);
+}
+
+TEST_F(Cli, TextInputIsCheckedBeforeAnyWork) {
+  file("texts.csv", corpus(20));
+  const std::string base =
+      "train --data texts.csv --text-column review --label-column sentiment --epochs 1 --device "
+      "cpu";
+  expect_refused("train --data texts.csv --text-column review", {"--label-column NAME"});
+  expect_refused("train --data sentiment --text-column review --label-column s",
+                 {"--text-column reads a CSV file of texts"});
+  expect_refused("train --data texts.csv --text-column nope --label-column sentiment",
+                 {"texts.csv:1: no column named 'nope' (columns: id, review, sentiment)"});
+  expect_refused(base + " --column id", {"--column applies to CSV series, not texts"});
+  expect_refused("train --vocab 10", {"--vocab applies to texts"});
+  expect_refused("train --embedding 4", {"--embedding applies to texts"});
+  file("numbers.csv", "review,sentiment\n1,0\n2.5,1\n");
+  expect_refused("train --data numbers.csv --text-column review --label-column sentiment",
+                 {"holds numbers only, not text"});
+  file("three.csv", "review,sentiment\ngood,pos\nbad,neg\nso so,mixed\nfine,pos\nugly,neg\n");
+  expect_refused(
+      "train --data three.csv --text-column review --label-column sentiment",
+      {"three.csv:4: 1 row has a label other than 'neg' and 'pos'", "--drop-other-labels"});
+  const Result dropped = run(
+      "train --data three.csv --text-column review --label-column sentiment --drop-other-labels "
+      "--epochs 1 --embedding 2 --hidden 2 --device cpu");
+  EXPECT_EQ(dropped.code, 0) << dropped.err;
+  EXPECT_NE(dropped.out.find("dropped 1 row with another label"), std::string::npos) << dropped.out;
+  file("utf8.csv", "review,sentiment\ngood,1\n\"bad\n\xFF\",0\n");
+  expect_refused("train --data utf8.csv --text-column review --label-column sentiment",
+                 {"utf8.csv:4: invalid UTF-8 (byte 0xFF)"});
+}
+
+// The generated sentiment task as token ids through a trainable embedding.
+TEST_F(Cli, SentimentTokensTrainAnEmbedding) {
+  const Result t =
+      run("train --data sentiment --embedding 6 --hidden 4 --steps 30 --epochs 1 --batch 32 "
+          "--train-sequences 64 --test-sequences 32 --device cpu --save s.bin");
+  ASSERT_EQ(t.code, 0) << t.err;
+  EXPECT_NE(t.out.find("as token ids"), std::string::npos) << t.out;
+  EXPECT_NE(t.out.find("D=6 H=4 T=30 O=1 head=sigmoid loss=bce vocab=212"), std::string::npos)
+      << t.out;
+  const Result p = run("predict --model s.bin --data sentiment --device cpu");
+  EXPECT_EQ(p.code, 0) << p.err;
+  EXPECT_NE(p.out.find("# test accuracy"), std::string::npos) << p.out;
+}
+
+}  // namespace
+}  // namespace rnnattn::test
