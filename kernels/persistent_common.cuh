@@ -102,15 +102,40 @@ __device__ __forceinline__ void load_slice(const PersistentGeometry& g, int slic
   }
 }
 
+// Loads a thread keeps in flight while staging (issue 23, item 1): a chunk's loads all go out
+// before the first of them is stored, so a step's staging costs ~one L2 round trip per chunk
+// rather than one per element. (Written as one loop of load-then-store, the compiler issues a load,
+// waits for it and stores it before the next load: the store to shared memory through a generic
+// pointer might alias src.) 16: B128 H256's whole staging (16 elements a thread) in one chunk.
+// A kernel whose registers cannot hold them (the Elman forward at 4 blocks an SM, 64 registers)
+// passes fewer.
+constexpr int kStageInFlight = 16;
+
 // Stages rows [b0, b0 + staged) of a [B, rows of `stride` floats] tensor (row b at src + b *
 // stride, `inner` values) into rows_s [staged][hpad]; rows past the group or the batch and
 // columns past inner are zero. src null: all zero (h_0).
+template <int InFlight = kStageInFlight>
 __device__ __forceinline__ void stage_rows(const PersistentGeometry& g, int b0, int group_end,
                                            const float* src, std::size_t stride, float* rows_s) {
-  for (int i = threadIdx.x; i < g.staged * g.hpad; i += blockDim.x) {
-    const int r = i / g.hpad, k = i % g.hpad, b = b0 + r;
-    rows_s[i] =
-        (src && b < group_end && k < g.inner) ? src[static_cast<std::size_t>(b) * stride + k] : 0.f;
+  const int total = g.staged * g.hpad;
+  const int step = static_cast<int>(blockDim.x);
+  for (int base = threadIdx.x; base < total; base += InFlight * step) {
+    float v[InFlight];
+    RNNATTN_UNROLL
+    for (int u = 0; u < InFlight; ++u) {
+      const int i = base + u * step;
+      const int r = i / g.hpad, k = i - r * g.hpad, b = b0 + r;
+      // __ldcg: the rows were written by other blocks before the grid barrier; read them from
+      // L2 (strong at GPU scope), not through L1, where nothing of them is ever reused.
+      v[u] = (src && i < total && b < group_end && k < g.inner)
+                 ? __ldcg(src + static_cast<std::size_t>(b) * stride + k)
+                 : 0.f;
+    }
+    RNNATTN_UNROLL
+    for (int u = 0; u < InFlight; ++u) {
+      const int i = base + u * step;
+      if (i < total) rows_s[i] = v[u];
+    }
   }
 }
 
@@ -119,13 +144,15 @@ __device__ __forceinline__ void stage_rows(const PersistentGeometry& g, int b0, 
 // (kk, jj, rq) adds the terms k = kk, kk + split, ... for rows rq, rq + row_lanes, ...) and summed
 // with shuffles. With `mats` slices one after another in wh_s (split * wh_part floats each; the
 // gated forward's G gates), the products with slice m go to z_s + m * staged * 16, over one
-// staging of the rows. Every thread of the block calls it; it begins and ends with a
-// __syncthreads, so rows_s and z_s may be rewritten by the caller before and read after.
+// staging of the rows (InFlight loads a thread in flight: stage_rows). Every thread of the block
+// calls it; it begins and ends with a __syncthreads, so rows_s and z_s may be rewritten by the
+// caller before and read after.
+template <int InFlight = kStageInFlight>
 __device__ __forceinline__ void slice_products(const PersistentGeometry& g, const TileThread& th,
                                                int group_end, const float* src, std::size_t stride,
                                                const float* wh_s, float* rows_s, float* z_s,
                                                int mats = 1) {
-  stage_rows(g, th.b0, group_end, src, stride, rows_s);
+  stage_rows<InFlight>(g, th.b0, group_end, src, stride, rows_s);
   __syncthreads();
   const int n = g.hpad / g.split;
   for (int m = 0; m < mats; ++m) {

@@ -43,7 +43,14 @@ struct PersistScratch {
   float* ctx;    // [B][H]  context (when the caller stores none)
 };
 
-__global__ void __launch_bounds__(kPersistentThreads, kPersistentMinBlocksPerSm)
+// Two variants by the blocks an SM runs (issue 23, item 1): a grid of at most one block an SM
+// (every shape up to ~132 blocks, B128 H256 and B32 H1024 among them) may use up to 255 registers
+// and keeps all 16 staging loads in flight; a grid of up to 4 blocks an SM is held to 64 registers,
+// where the forward's live state leaves room for 4 (16 spill).
+constexpr int kWideInFlight = 16, kCappedInFlight = 4;
+
+template <int MinBlocks, int InFlight>
+__global__ void __launch_bounds__(kPersistentThreads, MinBlocks)
     persistent_forward_kernel(FusedForwardArgs a, PersistScratch s, PersistentGeometry g) {
   cg::grid_group grid = cg::this_grid();
   const int B = a.shape.batch, T = a.shape.steps, D = a.shape.input, H = a.shape.hidden,
@@ -72,7 +79,7 @@ __global__ void __launch_bounds__(kPersistentThreads, kPersistentMinBlocksPerSm)
     float* hnext = s.hbuf + static_cast<std::size_t>(cur ^ 1) * B * H;
     float* upart = s.upart + static_cast<std::size_t>(t & 1) * B * g.slices;
     // z_s = h_{t-1} Wh for the block's (sequence, unit) pairs (h_s holds h_{t-1}).
-    slice_products(g, th, group_end, t > 0 ? hprev : nullptr, H, wh_s, h_s, z_s);
+    slice_products<InFlight>(g, th, group_end, t > 0 ? hprev : nullptr, H, wh_s, h_s, z_s);
     // The step's elementwise part, thread i on (sequence i / 16, unit i % 16): 16 consecutive
     // units of a sequence are 16 consecutive lanes (coalesced reads of xw, writes of h_t).
     for (int i = threadIdx.x; i < n_out; i += blockDim.x) {
@@ -182,18 +189,37 @@ std::size_t persistent_scratch_floats(const Shape& s) {
   return 2 * bh + 2 * static_cast<std::size_t>(s.batch) * slices + bh;
 }
 
+namespace {
+
+template <int MinBlocks, int InFlight>
+bool launch_forward(const char* name, const FusedForwardArgs& a, const PersistentTiling& tiling,
+                    float* scratch, cudaStream_t stream) {
+  constexpr auto kernel = persistent_forward_kernel<MinBlocks, InFlight>;
+  const std::size_t smem =
+      persistent_launch_smem<kernel>(tiling.blocks(), tiling.smem_forward_bytes());
+  if (smem == 0) return false;
+  const Shape& s = a.shape;
+  const std::size_t bh = static_cast<std::size_t>(s.batch) * s.hidden;
+  PersistScratch ps{scratch, scratch + 2 * bh, nullptr};
+  ps.ctx = ps.upart + 2 * static_cast<std::size_t>(s.batch) * tiling.slices;
+  return launch_persistent(name, kernel, tiling.blocks(), smem, stream, a, ps, geometry_of(tiling));
+}
+
+}  // namespace
+
 bool persistent_forward(const FusedForwardArgs& a, const PersistentTiling& tiling, float* scratch,
                         cudaStream_t stream) {
   const Shape& s = a.shape;
   if (s.batch < 1 || tiling.hidden != s.hidden) return false;
-  const std::size_t smem = persistent_launch_smem<persistent_forward_kernel>(
-      tiling.blocks(), tiling.smem_forward_bytes());
-  if (smem == 0) return false;
-  const std::size_t bh = static_cast<std::size_t>(s.batch) * s.hidden;
-  PersistScratch ps{scratch, scratch + 2 * bh, nullptr};
-  ps.ctx = ps.upart + 2 * static_cast<std::size_t>(s.batch) * tiling.slices;
-  return launch_persistent("persistent_forward_kernel", persistent_forward_kernel, tiling.blocks(),
-                           smem, stream, a, ps, geometry_of(tiling));
+  int device = 0, sms = 0;
+  RNNATTN_CUDA_CHECK(cudaGetDevice(&device));
+  RNNATTN_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  if (tiling.blocks() <= sms) {
+    return launch_forward<1, kWideInFlight>("persistent_forward_kernel", a, tiling, scratch,
+                                            stream);
+  }
+  return launch_forward<kPersistentMinBlocksPerSm, kCappedInFlight>(
+      "persistent_forward_kernel<capped>", a, tiling, scratch, stream);
 }
 
 }  // namespace rnnattn::kernels

@@ -128,6 +128,21 @@ TEST_F(Cli, TextInputIsCheckedBeforeAnyWork) {
                  {"utf8.csv:4: invalid UTF-8 (byte 0xFF)"});
 }
 
+// --compare on texts trains the notebook's models side by side, with the notebook's rows.
+TEST_F(Cli, TextsCompareTheNotebooksModels) {
+  file("texts.csv", corpus(60));
+  const Result r = run(
+      "train --data texts.csv --text-column review --label-column sentiment --compare --steps 8 "
+      "--hidden 2 --embedding 3 --epochs 1 --batch 16 --device cpu");
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const char* row :
+       {"| plain | 1 |", "| attention | 1 |", "| bi-attention | 1 |", "| bi-lstm-attn | 1 |",
+        "| majority class (baseline)", "notebook, IMDB: bidirectional LSTM with attention"}) {
+    EXPECT_NE(r.out.find(row), std::string::npos) << row << "\n" << r.out;
+  }
+  EXPECT_NE(r.out.find("of them the embedding's"), std::string::npos) << r.out;
+}
+
 // The generated sentiment task as token ids through a trainable embedding.
 TEST_F(Cli, SentimentTokensTrainAnEmbedding) {
   const Result t =

@@ -99,6 +99,7 @@ std::vector<SeqCase> cases() {
       {70, 4, 3, 100, 2},   // split 16, 4 rows
       {280, 2, 2, 129, 1},  // split 2, 3 rows, groups of 20
       {168, 3, 2, 129, 2},  // split 4, 3 rows
+      {600, 2, 2, 129, 1},  // 171 blocks, more than the SMs: the forward's <4, 4> variant
       {1, 3, 2, 1024, 1},   // 64 slices
       {3, 1, 2, 64, 1},     // T = 1
       {4, 1, 2, 16, 1},     // one slice and T = 1 (also without lengths)

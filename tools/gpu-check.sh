@@ -64,9 +64,10 @@ reduced+=':Gpu/CudaSequence.*/*_B5_T7_D3_H8_O2_L2_bidir_attn_lengths*:Gpu/CudaSe
 reduced+=':Gpu/CudaSequence.*/*_H257_*:Gpu/CudaSequence.*/*_L1_plain_lengths*'
 reduced+=':Gpu/CudaSequence.*/*_L3_*:CudaSequenceTraining.*'
 # The persistent forward and backward forced over their tilings: the seed (split 2), H = 1024
-# (64 slices), split 4 with 3 rows, split 8 (H = 257, above), padding units (H = 33, above).
+# (64 slices), split 4 with 3 rows, split 8 (H = 257, above), padding units (H = 33, above), and
+# 171 blocks (B = 600, H = 129: more than the SMs, the forward's <4, 4> variant).
 reduced+=':Gpu/CudaSequence.*/*_B1_T20_D1_H2_*_persistent:Gpu/CudaSequence.*/*_H1024_*_persistent'
-reduced+=':Gpu/CudaSequence.*/*_B168_*_persistent'
+reduced+=':Gpu/CudaSequence.*/*_B168_*_persistent:Gpu/CudaSequence.*/*_B600_*_persistent'
 # One slice at T = 1 (persistent), and the segment kernels forced with lengths: Wh in shared
 # memory at H = 129 (opt-in), through L2 at H = 300.
 reduced+=':Gpu/CudaSequence.*/*_B4_T1_D2_H16_*_persistent:Gpu/CudaSequence.*/*_H129_*_segment'

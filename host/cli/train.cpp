@@ -538,9 +538,16 @@ int cmd_train(const std::vector<std::string>& argv) {
       mc.bidirectional = spec.bidirectional;
       mc.cell = spec.cell;
       const std::size_t n_params = ParamLayout(mc).size();
-      std::cout << "model: " << describe(mc) << ", " << n_params << " parameters" << std::endl;
-      if (n_params > static_cast<std::size_t>(train.count)) {
-        std::cerr << "rnnattn train: warning: " << n_params << " parameters for " << train.count
+      // The embedding's rows are trained only by the texts that hold their word: the warning
+      // counts the other parameters.
+      const std::size_t dense = ParamLayout(mc.recurrent_part()).size();
+      std::cout << "model: " << describe(mc) << ", " << n_params << " parameters"
+                << (mc.embedded()
+                        ? " (" + std::to_string(n_params - dense) + " of them the embedding's)"
+                        : std::string())
+                << std::endl;
+      if (dense > static_cast<std::size_t>(train.count)) {
+        std::cerr << "rnnattn train: warning: " << dense << " parameters for " << train.count
                   << " training windows: the model can memorise them rather than learn; expect "
                      "test scores well below the training ones (a smaller --hidden, or more data)"
                   << std::endl;
@@ -619,7 +626,7 @@ int cmd_train(const std::vector<std::string>& argv) {
     const double majority =
         std::max(ones, data.test.count - ones) / static_cast<double>(data.test.count);
     std::printf("| majority class (baseline) | - | - | %.4f | - |%s\n", majority, es ? " - |" : "");
-    if (sentiment) {
+    if (sequences) {  // the notebook's rows beside a classification of sequences
       std::printf(
           "| notebook, IMDB (B128 T200 D100 H256): SimpleRNN | 1 | - | 0.556 | - |%s\n"
           "| notebook, IMDB: bidirectional LSTM with attention | 1 | - | 0.823 | - |%s\n",

@@ -143,6 +143,13 @@ RNNATTN_SIM_NOINSTR inline T __shfl_up_sync(unsigned mask, T v, unsigned delta, 
   return ::rnnattn::sim::shfl_impl(mask, v, src, file, line);
 }
 
+// __ldcg: a load cached in L2 only (strong at GPU scope: it sees what other SMs wrote before a
+// grid barrier). A plain load here, instrumented and checked like any other (not NOINSTR).
+template <typename T>
+inline T __ldcg(const T* p) {
+  return *p;
+}
+
 RNNATTN_SIM_NOINSTR inline float atomicAdd(float* p, float v) {
   return ::rnnattn::sim::atomic_add(p, v);
 }
