@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cpu_fast.hpp"
+#include "model_math.hpp"
 #include "rnnattn/error.hpp"
 #include "rnnattn/params.hpp"
 #include "rnnattn/reference.hpp"
@@ -23,7 +24,9 @@ class CpuTrainingSession final : public TrainingSession {
         adam_(adam),
         params_(params),
         state_(state) {
-    const std::size_t n = ParamLayout(full_).size();
+    const ParamLayout layout(full_);
+    const std::size_t n = layout.size();
+    emb_ = layout.emb;
     if (params_.size() != n) {
       throw InvalidArgument("params: expected " + std::to_string(n) + " values for " +
                             describe(config) + ", got " + std::to_string(params_.size()));
@@ -89,8 +92,10 @@ class CpuTrainingSession final : public TrainingSession {
       dy_.resize(b * os);
       // A token model: the batch's rows of the table, and dL/dx for the table's gradient.
       float* dx = nullptr;
+      // (The ids were checked once, by set_token_dataset.)
       if (tok) {
-        embedding_forward<float>(full_, params_.data(), btok_.data(), b, bx_.data(), bl);
+        embed_rows(params_.data() + emb_, btok_.data(), bl, b, config_.steps, config_.input_size,
+                   bx_.data());
         dx_.resize(b * xs);
         dx = dx_.data();
       }
@@ -108,7 +113,10 @@ class CpuTrainingSession final : public TrainingSession {
         reference_backward<float>(config_, params_.data(), bx_.data(), b, dy_.data(), grads_.data(),
                                   dx, bl);
       }
-      if (tok) embedding_backward<float>(full_, btok_.data(), b, dx, grads_.data(), bl);
+      if (tok) {
+        embed_grad_rows(btok_.data(), bl, b, config_.steps, config_.input_size, full_.vocab_size,
+                        dx, grads_.data() + emb_);
+      }
       adam_update(adam_, state_, params_.data(), grads_.data(), params_.size());
       ++batches;
     }
@@ -131,8 +139,9 @@ class CpuTrainingSession final : public TrainingSession {
 
   bool fast_;
   fast::Workspace ws_;
-  ModelConfig full_;    // the model, its embedding included
-  ModelConfig config_;  // its recurrent part (full_ without the embedding)
+  ModelConfig full_;     // the model, its embedding included
+  ModelConfig config_;   // its recurrent part (full_ without the embedding)
+  std::size_t emb_ = 0;  // the table's offset in params_ (a model with an embedding)
   AdamConfig adam_;
   std::vector<float> params_, grads_;
   AdamState state_;

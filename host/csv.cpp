@@ -3,6 +3,7 @@
 
 #include <cctype>
 
+#include "io.hpp"
 #include "rnnattn/error.hpp"
 
 namespace rnnattn {
@@ -77,6 +78,15 @@ std::vector<Record> parse_csv(const std::string& path, const std::string& text) 
     records.push_back(std::move(r));
   }
   while (!records.empty() && records.back().blank()) records.pop_back();  // trailing blank lines
+  return records;
+}
+
+std::vector<Record> read_csv_file(const std::string& path, std::string* text_out) {
+  std::string text = read_file(path);
+  if (text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);
+  std::vector<Record> records = parse_csv(path, text);
+  if (records.empty()) throw DataError(path + ": the file is empty (expected a header row)");
+  if (text_out) *text_out = std::move(text);
   return records;
 }
 

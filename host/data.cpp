@@ -9,7 +9,6 @@
 #include <sstream>
 
 #include "csv.hpp"
-#include "io.hpp"
 #include "rnnattn/error.hpp"
 #include "rnnattn/random.hpp"
 
@@ -228,11 +227,7 @@ bool interpolate(std::vector<double>& v) {
 
 CsvSeries read_csv_series(const std::string& path, const std::vector<std::string>& columns,
                           const std::string& target, Missing missing) {
-  std::string text = read_file(path);
-  // Spreadsheet programs often save "UTF-8 with BOM": the mark is not part of the first name.
-  if (text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);
-  const std::vector<Record> records = parse_csv(path, text);
-  if (records.empty()) throw DataError(path + ": the file is empty (expected a header row)");
+  const std::vector<Record> records = read_csv_file(path);
   const std::vector<std::string>& header = records[0].fields;
 
   auto column_index = [&](const std::string& name) {

@@ -2,7 +2,9 @@
 // CPU path (host/cpu_fast.cpp) share (internal header).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
+#include <cstddef>
 
 #include "rnnattn/config.hpp"
 
@@ -112,5 +114,38 @@ void cell_backward(Cell cell, int H, const Real* h, const Real* aux, const Real*
 
 // Step t of direction `dir` follows step prev_step(t) (-1: it is the first, from h = 0).
 inline int prev_step(int dir, int t, int T) { return dir == 0 ? t - 1 : (t + 1 < T ? t + 1 : -1); }
+
+// The embedding on checked ids (reference.hpp's embedding_forward / embedding_backward check
+// them; a training session checks its dataset once): x [B,T,D] = the rows of table [V,D] the
+// valid steps' ids name, 0 on padding; dtable [V,D] = 0, then each valid step's dx row added to
+// its id's row in (b, t) order. lengths null: every sequence T steps.
+template <typename Real>
+void embed_rows(const Real* table, const int* tokens, const int* lengths, int batch, int T, int D,
+                Real* x) {
+  for (std::size_t b = 0; b < static_cast<std::size_t>(batch); ++b) {
+    const std::size_t L = lengths ? lengths[b] : T;
+    for (std::size_t t = 0; t < static_cast<std::size_t>(T); ++t) {
+      Real* row = x + (b * T + t) * D;
+      if (t < L) {
+        std::copy_n(table + static_cast<std::size_t>(tokens[b * T + t]) * D, D, row);
+      } else {
+        std::fill_n(row, D, Real(0));
+      }
+    }
+  }
+}
+template <typename Real>
+void embed_grad_rows(const int* tokens, const int* lengths, int batch, int T, int D, int V,
+                     const Real* dx, Real* dtable) {
+  std::fill_n(dtable, static_cast<std::size_t>(V) * D, Real(0));
+  for (std::size_t b = 0; b < static_cast<std::size_t>(batch); ++b) {
+    const std::size_t L = lengths ? lengths[b] : T;
+    for (std::size_t t = 0; t < L; ++t) {
+      Real* row = dtable + static_cast<std::size_t>(tokens[b * T + t]) * D;
+      const Real* g = dx + (b * T + t) * D;
+      for (int k = 0; k < D; ++k) row[k] += g[k];
+    }
+  }
+}
 
 }  // namespace rnnattn

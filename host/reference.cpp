@@ -303,19 +303,7 @@ template <typename Real>
 void embedding_forward(const ModelConfig& cfg, const Real* params, const int* tokens, int batch,
                        Real* x, const int* lengths) {
   check_tokens(cfg, tokens, batch, lengths);
-  const Real* emb = params + ParamLayout(cfg).emb;
-  const std::size_t T = cfg.steps, D = cfg.input_size;
-  for (int b = 0; b < batch; ++b) {
-    const std::size_t L = length_of(cfg, lengths, b);
-    for (std::size_t t = 0; t < T; ++t) {
-      Real* row = x + (b * T + t) * D;
-      if (t < L) {
-        std::copy_n(emb + static_cast<std::size_t>(tokens[b * T + t]) * D, D, row);
-      } else {
-        std::fill_n(row, D, Real(0));
-      }
-    }
-  }
+  embed_rows(params + ParamLayout(cfg).emb, tokens, lengths, batch, cfg.steps, cfg.input_size, x);
 }
 
 template <typename Real>
@@ -323,17 +311,8 @@ void embedding_backward(const ModelConfig& cfg, const int* tokens, int batch, co
                         Real* dparams, const int* lengths) {
   check_tokens(cfg, tokens, batch, lengths);
   if (!dx) throw InvalidArgument("dx [B,T,D] is null");
-  Real* demb = dparams + ParamLayout(cfg).emb;
-  const std::size_t T = cfg.steps, D = cfg.input_size;
-  std::fill_n(demb, static_cast<std::size_t>(cfg.vocab_size) * D, Real(0));
-  for (int b = 0; b < batch; ++b) {
-    const std::size_t L = length_of(cfg, lengths, b);
-    for (std::size_t t = 0; t < L; ++t) {
-      Real* row = demb + static_cast<std::size_t>(tokens[b * T + t]) * D;
-      const Real* g = dx + (b * T + t) * D;
-      for (std::size_t k = 0; k < D; ++k) row[k] += g[k];
-    }
-  }
+  embed_grad_rows(tokens, lengths, batch, cfg.steps, cfg.input_size, cfg.vocab_size, dx,
+                  dparams + ParamLayout(cfg).emb);
 }
 
 template <typename Real>

@@ -8,7 +8,6 @@
 #include <numeric>
 
 #include "csv.hpp"
-#include "io.hpp"
 #include "rnnattn/error.hpp"
 
 namespace rnnattn {
@@ -136,16 +135,14 @@ namespace {
 TextTable read_texts(const std::string& path, const std::string& text_column,
                      const std::string& label_column, bool drop_other_labels,
                      const std::vector<std::string>* classes) {
-  std::string text = read_file(path);
-  if (text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);
+  std::string text;
+  const std::vector<Record> records = read_csv_file(path, &text);
   if (const std::size_t bad = invalid_utf8(text); bad != std::string_view::npos) {
     char hex[8];
     std::snprintf(hex, sizeof hex, "0x%02X", static_cast<unsigned char>(text[bad]));
     throw DataError(path + ":" + std::to_string(line_at(text, bad)) + ": invalid UTF-8 (byte " +
                     hex + "); texts must be UTF-8");
   }
-  const std::vector<Record> records = parse_csv(path, text);
-  if (records.empty()) throw DataError(path + ": the file is empty (expected a header row)");
   const std::vector<std::string>& header = records[0].fields;
   const auto column = [&](const std::string& name, const char* flag) {
     if (name.empty()) throw InvalidArgument(std::string("text data needs ") + flag + " NAME");

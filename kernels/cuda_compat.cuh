@@ -33,6 +33,11 @@
 
 namespace rnnattn::kernels {
 
+// Blocks of `threads` threads that cover n elements, one thread each.
+inline unsigned blocks_for(long long n, int threads) {
+  return static_cast<unsigned>((n + threads - 1) / threads);
+}
+
 #ifdef RNNATTN_GPU_SIMULATOR
 
 template <typename T>

@@ -93,6 +93,25 @@ struct Buffers {
 
 enum class Region { kReserve, kWorkspace };
 
+// A caller's workspace or reserve for a call: present, large enough and aligned, else
+// InvalidArgument naming the call and what it needs.
+void check_region(const char* call, const char* what, const void* base, std::size_t bytes,
+                  std::size_t need, int batch) {
+  if (need > 0 && base == nullptr) {
+    throw InvalidArgument(std::string(call) + ": " + what + " is null; it needs " +
+                          std::to_string(need) + " bytes at B = " + std::to_string(batch));
+  }
+  if (bytes < need) {
+    throw InvalidArgument(std::string(call) + ": " + what + " of " + std::to_string(bytes) +
+                          " bytes; B = " + std::to_string(batch) + " needs " +
+                          std::to_string(need) + " (" + what + "_size)");
+  }
+  if (reinterpret_cast<std::uintptr_t>(base) % kAlign != 0) {
+    throw InvalidArgument(std::string(call) + ": " + what +
+                          " must be aligned to 256 bytes (as cudaMalloc returns)");
+  }
+}
+
 }  // namespace
 
 struct Handle::Impl {
@@ -284,20 +303,7 @@ struct Handle::Impl {
   void carve(Region region, int batch, Pass pass, void* base, std::size_t bytes, const char* call,
              Buffers& b) const {
     const char* what = region == Region::kReserve ? "reserve" : "workspace";
-    const std::size_t need = layout(region, batch, pass, nullptr, b);
-    if (need > 0 && base == nullptr) {
-      throw InvalidArgument(std::string(call) + ": " + what + " is null; it needs " +
-                            std::to_string(need) + " bytes at B = " + std::to_string(batch));
-    }
-    if (bytes < need) {
-      throw InvalidArgument(std::string(call) + ": " + what + " of " + std::to_string(bytes) +
-                            " bytes; B = " + std::to_string(batch) + " needs " +
-                            std::to_string(need) + " (" + what + "_size)");
-    }
-    if (reinterpret_cast<std::uintptr_t>(base) % kAlign != 0) {
-      throw InvalidArgument(std::string(call) + ": " + what +
-                            " must be aligned to 256 bytes (as cudaMalloc returns)");
-    }
+    check_region(call, what, base, bytes, layout(region, batch, pass, nullptr, b), batch);
     layout(region, batch, pass, base, b);
   }
 
@@ -858,14 +864,8 @@ void Handle::embedding_backward(const int* tokens, int batch, const float* dx, f
   if (!tokens || !dx || !dparams) {
     throw InvalidArgument("embedding_backward: tokens, dx and dparams are required");
   }
-  const std::size_t need = kernels::embedding_workspace_size(batch, m.steps, m.vocab_size);
-  if (!workspace || workspace_bytes < need) {
-    throw InvalidArgument("embedding_backward: workspace of " + std::to_string(workspace_bytes) +
-                          " bytes, needs " + std::to_string(need) + " (workspace_size)");
-  }
-  if (reinterpret_cast<std::uintptr_t>(workspace) % 256 != 0) {
-    throw InvalidArgument("embedding_backward: workspace is not aligned to 256 bytes");
-  }
+  check_region("embedding_backward", "workspace", workspace, workspace_bytes,
+               kernels::embedding_workspace_size(batch, m.steps, m.vocab_size), batch);
   kernels::embedding_backward(tokens, lengths, batch, m.steps, m.input_size, m.vocab_size, dx,
                               mode == GradMode::kAccumulate, dparams + ParamLayout(m).emb,
                               workspace, workspace_bytes, impl_->stream);

@@ -18,18 +18,13 @@
 
 #include "cuda_compat.cuh"
 #include "cuda_utils.hpp"
+#include "device_common.cuh"
 #include "kernels.hpp"
 
 namespace rnnattn::kernels {
 namespace {
 
 constexpr int kGatherThreads = 256;
-
-__device__ __forceinline__ int valid_steps(const int* lengths, int b, int steps) {
-  if (!lengths) return steps;
-  const int l = lengths[b];
-  return l < 1 ? 1 : (l > steps ? steps : l);
-}
 
 __global__ void __launch_bounds__(kGatherThreads)
     embedding_gather_kernel(const float* table, const int* tokens, const int* lengths, int batch,
@@ -41,7 +36,7 @@ __global__ void __launch_bounds__(kGatherThreads)
   const int k = static_cast<int>(i % dim);
   const int b = static_cast<int>(bt / steps), t = static_cast<int>(bt % steps);
   float v = 0.f;
-  if (t < valid_steps(lengths, b, steps)) {
+  if (t < sequence_length(lengths, b, steps)) {
     const int id = tokens[bt];
     if (id >= 0 && id < vocab) v = table[static_cast<long long>(id) * dim + k];
   }
@@ -55,7 +50,7 @@ __global__ void __launch_bounds__(kGatherThreads)
   if (i >= batch * steps) return;
   const int b = i / steps, t = i % steps;
   int key = vocab;
-  if (t < valid_steps(lengths, b, steps)) {
+  if (t < sequence_length(lengths, b, steps)) {
     const int id = tokens[i];
     if (id >= 0 && id < vocab) key = id;
   }
@@ -77,10 +72,6 @@ __global__ void __launch_bounds__(kEmbeddingReduceThreads)
     float& out = dtable[static_cast<long long>(key) * dim + k];
     out = accumulate ? out + acc : acc;
   }
-}
-
-unsigned blocks_for(long long n, int threads) {
-  return static_cast<unsigned>((n + threads - 1) / threads);
 }
 
 // Bits of the sort's keys: ids 0..V-1 and the padding key V.

@@ -318,8 +318,7 @@ void fill(float* p, std::size_t n, float value, cudaStream_t stream);
 void gather_token_rows(const int* all_tokens, const int* order, const int* cursor, int batch,
                        int steps, int* tokens, cudaStream_t stream);
 
-// ---- embedding.cu: the embedding of a model with one (V = config.vocab_size > 0)
-// -----------------
+// ---- embedding.cu: the embedding (a model with V = config.vocab_size > 0) -----------------
 constexpr int kEmbeddingReduceThreads = 128;
 // x [B,T,D] = table [V,D] rows of tokens [B,T]; 0 on padding steps and for ids outside [0, V).
 void embedding_forward(const float* table, const int* tokens, const int* lengths, int batch,

@@ -25,7 +25,7 @@ namespace {
 
 constexpr int kThreads = 256;
 
-unsigned blocks_for(long long n) { return static_cast<unsigned>((n + kThreads - 1) / kThreads); }
+unsigned blocks_for(long long n) { return kernels::blocks_for(n, kThreads); }
 
 __global__ void __launch_bounds__(kThreads)
     bias_tanh_step_kernel(float* z, const float* bh, int batch, int steps, int hidden, int t,

@@ -99,10 +99,6 @@ __global__ void __launch_bounds__(256)
   tokens[i] = all_tokens[static_cast<std::size_t>(order[*cursor + r]) * steps + t];
 }
 
-unsigned blocks_for(std::size_t n, int threads) {
-  return static_cast<unsigned>((n + threads - 1) / threads);
-}
-
 }  // namespace
 
 void loss_forward_backward(int loss, const float* y, const float* target, int n, float* dy,

@@ -31,6 +31,14 @@ scalings, differences and missing-value policy; for sentiment, its sizes).
 )" RNNATTN_CLI_DEVICE_HELP R"(  --json FILE              write predictions (and weights) as JSON
 )";
 
+// The confusion counts as the lines after an accuracy line (rows: true class).
+void print_confusion(const Confusion& cm) {
+  std::printf(
+      "# confusion (rows: true class, columns: predicted)\n#          predicted 0  predicted 1\n"
+      "# true 0   %11d  %11d\n# true 1   %11d  %11d\n",
+      cm.true_negative, cm.false_positive, cm.false_negative, cm.true_positive);
+}
+
 // A model trained on texts: the probability of class 1 for each text (--text, or every row of
 // --data FILE.csv), read with the checkpoint's tokenizer and vocabulary.
 int predict_texts(const Args& a, const Checkpoint& ck) {
@@ -94,12 +102,9 @@ int predict_texts(const Args& a, const Checkpoint& ck) {
   }
   const Confusion cm = confusion(labelled_p, labelled);
   if (cm.total() > 0) {
-    std::printf(
-        "# accuracy %.4f (%d of %d labelled rows)\n# confusion (rows: true class, columns: "
-        "predicted)\n#          predicted 0  predicted 1\n# true 0   %11d  %11d\n# true 1   "
-        "%11d  %11d\n",
-        cm.accuracy(), cm.true_negative + cm.true_positive, cm.total(), cm.true_negative,
-        cm.false_positive, cm.false_negative, cm.true_positive);
+    std::printf("# accuracy %.4f (%d of %d labelled rows)\n", cm.accuracy(),
+                cm.true_negative + cm.true_positive, cm.total());
+    print_confusion(cm);
   }
   if (!json_path.empty()) {
     Json j;
@@ -208,13 +213,10 @@ int cmd_predict(const std::vector<std::string>& argv) {
   const double loss = reference_loss<float>(model.config.loss, pred.data(), data.test.y.data(),
                                             static_cast<long>(pred.size()));
   if (classify) {
-    std::printf(
-        "# test accuracy %.4f (%d of %d); %s %s\n# confusion (rows: true class, columns: "
-        "predicted)\n#          predicted 0  predicted 1\n# true 0   %11d  %11d\n# true 1   "
-        "%11d  %11d\n",
-        cm.accuracy(), cm.true_negative + cm.true_positive, cm.total(),
-        to_string(model.config.loss), sci(loss).c_str(), cm.true_negative, cm.false_positive,
-        cm.false_negative, cm.true_positive);
+    std::printf("# test accuracy %.4f (%d of %d); %s %s\n", cm.accuracy(),
+                cm.true_negative + cm.true_positive, cm.total(), to_string(model.config.loss),
+                sci(loss).c_str());
+    print_confusion(cm);
   } else {
     std::printf("# test MSE %s (scaled), RMSE %s (original units)\n", sci(mse).c_str(),
                 sci(std::sqrt(mse) * ck.scaler.range()).c_str());
