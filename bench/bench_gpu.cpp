@@ -55,9 +55,10 @@ void run_case(benchmark::State& st, const std::string& op, cuda::Path path, cons
       // The device API on buffers made here, outside the timed region.
       cuda::Handle h = be.handle(cfg);
       h.set_recurrence(rec);
-      // Which recurrence ran (1: persistent), so that a table shows the model's choice.
+      // Which recurrence ran (persistent / cluster: 1), so that a table shows the model's choice.
       if (path == cuda::Path::kFused && cell == Cell::kElman) {
         st.counters["persistent"] = h.recurrence_for(s.b) == cuda::Recurrence::kPersistent;
+        st.counters["cluster"] = h.recurrence_for(s.b) == cuda::Recurrence::kCluster;
       }
       const bool inference = op == "forward_inference";
       DeviceBuffer<unsigned char> work(
@@ -114,13 +115,18 @@ void register_gpu_benchmarks() {
                {Impl{"unfused", cuda::Path::kUnfused, cuda::Recurrence::kAuto},
                 Impl{"fused", cuda::Path::kFused, cuda::Recurrence::kAuto},
                 Impl{"fused-segment", cuda::Path::kFused, cuda::Recurrence::kSegment},
-                Impl{"fused-persistent", cuda::Path::kFused, cuda::Recurrence::kPersistent}}) {
-            // Both recurrences side by side (what calibrates docs/performance.md's model): the
+                Impl{"fused-persistent", cuda::Path::kFused, cuda::Recurrence::kPersistent},
+                Impl{"fused-cluster", cuda::Path::kFused, cuda::Recurrence::kCluster}}) {
+            // Every recurrence side by side (what calibrates docs/performance.md's model): the
             // device-API passes of one-layer Elman attention models, and of the gated models
-            // (their persistent kernels run every block, the notebook's bidirectional LSTM too).
+            // (their persistent kernels run every block, the notebook's bidirectional LSTM too;
+            // the cluster kernels are the Elman cell's, H <= 512).
             const bool forced = i.rec != cuda::Recurrence::kAuto;
             if (forced && (op == std::string("train_step") || !attention ||
                            (s.bidirectional && cell == Cell::kElman))) {
+              continue;
+            }
+            if (i.rec == cuda::Recurrence::kCluster && (cell != Cell::kElman || s.h > 512)) {
               continue;
             }
             const std::string o = op;

@@ -5,6 +5,9 @@
 //
 //   launch_kernel(name, kernel, grid, block, smem, stream, args...)        one launch, checked
 //   launch_cooperative(name, kernel, grid, block, smem, stream, args...)   all blocks co-resident
+//   launch_clustered(name, kernel, cluster, grid, block, smem, stream, args...)
+//                                           thread-block clusters of `cluster` blocks along x
+//   max_active_clusters<Kernel>(cluster, threads, smem)  clusters the GPU holds at once
 //   T* p = dynamic_shared<T>();                                            extern __shared__
 //   RNNATTN_SHARED_ARRAY(T, name, count);                                  __shared__ T name[count]
 //   RNNATTN_UNROLL                                                         #pragma unroll
@@ -52,15 +55,21 @@ RNNATTN_SIM_NOINSTR inline T* dynamic_shared() {
 namespace detail {
 template <typename... Params, typename... Args>
 cudaError_t launch(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block,
-                   std::size_t smem, cudaStream_t stream, bool cooperative, Args&&... args) {
+                   std::size_t smem, cudaStream_t stream, bool cooperative, unsigned cluster,
+                   Args&&... args) {
   // The arguments are copied now, as a launch copies them; every simulated thread calls the
   // kernel with them.
   auto params = std::make_tuple(std::decay_t<Params>(std::forward<Args>(args))...);
-  return ::rnnattn::sim::launch(
-      {name, reinterpret_cast<const void*>(kernel), grid, block, smem, stream, cooperative},
-      [kernel, params] { std::apply(kernel, params); });
+  return ::rnnattn::sim::launch({name, reinterpret_cast<const void*>(kernel), grid, block, smem,
+                                 stream, cooperative, cluster},
+                                [kernel, params] { std::apply(kernel, params); });
 }
 }  // namespace detail
+
+template <auto Kernel>
+int max_active_clusters(int cluster, int threads, std::size_t smem) {
+  return ::rnnattn::sim::max_active_clusters(cluster, threads, smem);
+}
 
 #else  // nvcc
 
@@ -74,7 +83,22 @@ __device__ __forceinline__ T* dynamic_shared() {
 namespace detail {
 template <typename... Params, typename... Args>
 cudaError_t launch(const char*, void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t smem,
-                   cudaStream_t stream, bool cooperative, Args&&... args) {
+                   cudaStream_t stream, bool cooperative, unsigned cluster, Args&&... args) {
+  if (cluster != 0) {
+    cudaLaunchConfig_t config{};
+    config.gridDim = grid;
+    config.blockDim = block;
+    config.dynamicSmemBytes = smem;
+    config.stream = stream;
+    cudaLaunchAttribute attribute[1];
+    attribute[0].id = cudaLaunchAttributeClusterDimension;
+    attribute[0].val.clusterDim.x = cluster;
+    attribute[0].val.clusterDim.y = 1;
+    attribute[0].val.clusterDim.z = 1;
+    config.attrs = attribute;
+    config.numAttrs = 1;
+    return cudaLaunchKernelEx(&config, kernel, std::decay_t<Params>(std::forward<Args>(args))...);
+  }
   if (!cooperative) {
     // clang-format off
     kernel<<<grid, block, smem, stream>>>(std::forward<Args>(args)...);
@@ -92,6 +116,24 @@ cudaError_t launch(const char*, void (*kernel)(Params...), dim3 grid, dim3 block
 }
 }  // namespace detail
 
+template <auto Kernel>
+int max_active_clusters(int cluster, int threads, std::size_t smem) {
+  cudaLaunchConfig_t config{};
+  config.gridDim = dim3(cluster);
+  config.blockDim = dim3(threads);
+  config.dynamicSmemBytes = smem;
+  cudaLaunchAttribute attribute[1];
+  attribute[0].id = cudaLaunchAttributeClusterDimension;
+  attribute[0].val.clusterDim.x = cluster;
+  attribute[0].val.clusterDim.y = 1;
+  attribute[0].val.clusterDim.z = 1;
+  config.attrs = attribute;
+  config.numAttrs = 1;
+  int clusters = 0;
+  RNNATTN_CUDA_CHECK(cudaOccupancyMaxActiveClusters(&clusters, Kernel, &config));
+  return clusters;
+}
+
 #endif
 
 namespace detail {
@@ -100,10 +142,10 @@ namespace detail {
 template <typename... Params, typename... Args>
 cudaError_t checked_launch(const char* what, const char* name, void (*kernel)(Params...), dim3 grid,
                            dim3 block, std::size_t smem, cudaStream_t stream, bool cooperative,
-                           cudaError_t returned, Args&&... args) {
+                           unsigned cluster, cudaError_t returned, Args&&... args) {
   Profiler::before(name, stream);
-  const cudaError_t e =
-      launch(name, kernel, grid, block, smem, stream, cooperative, std::forward<Args>(args)...);
+  const cudaError_t e = launch(name, kernel, grid, block, smem, stream, cooperative, cluster,
+                               std::forward<Args>(args)...);
   Profiler::after(name, stream);
   if (e == cudaSuccess) return e;
   if (e == returned) {
@@ -117,14 +159,14 @@ cudaError_t checked_launch(const char* what, const char* name, void (*kernel)(Pa
 template <typename... Params, typename... Args>
 void launch_kernel(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block,
                    std::size_t smem, cudaStream_t stream, Args&&... args) {
-  detail::checked_launch("launch of ", name, kernel, grid, block, smem, stream, false, cudaSuccess,
-                         std::forward<Args>(args)...);
+  detail::checked_launch("launch of ", name, kernel, grid, block, smem, stream, false, 0,
+                         cudaSuccess, std::forward<Args>(args)...);
 }
 
 template <typename... Params, typename... Args>
 void launch_cooperative(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block,
                         std::size_t smem, cudaStream_t stream, Args&&... args) {
-  detail::checked_launch("cooperative launch of ", name, kernel, grid, block, smem, stream, true,
+  detail::checked_launch("cooperative launch of ", name, kernel, grid, block, smem, stream, true, 0,
                          cudaSuccess, std::forward<Args>(args)...);
 }
 
@@ -137,8 +179,16 @@ bool launch_cooperative_unless_refused(const char* name, void (*kernel)(Params..
                                        dim3 block, std::size_t smem, cudaStream_t stream,
                                        Args&&... args) {
   return detail::checked_launch("cooperative launch of ", name, kernel, grid, block, smem, stream,
-                                true, cudaErrorCooperativeLaunchTooLarge,
+                                true, 0, cudaErrorCooperativeLaunchTooLarge,
                                 std::forward<Args>(args)...) == cudaSuccess;
+}
+
+// A launch in thread-block clusters of `cluster` blocks along x (sm_90; grid.x a multiple of it).
+template <typename... Params, typename... Args>
+void launch_clustered(const char* name, void (*kernel)(Params...), unsigned cluster, dim3 grid,
+                      dim3 block, std::size_t smem, cudaStream_t stream, Args&&... args) {
+  detail::checked_launch("cluster launch of ", name, kernel, grid, block, smem, stream, false,
+                         cluster, cudaSuccess, std::forward<Args>(args)...);
 }
 
 // Raises Kernel's dynamic shared-memory limit to the device's opt-in maximum, once per kernel

@@ -66,6 +66,7 @@ struct Buffers {
   float* xw = nullptr;       // [B,T,H] x Wx for every step
   float* ex = nullptr;       // [B,T]   exp(e_t) (unfused)
   float* persist = nullptr;  // persistent kernels' scratch (fused path, one layer)
+  int* order = nullptr;      // [B] the sequences by length (cluster kernels with lengths)
   unsigned char* cub_temp = nullptr;
   std::size_t cub_bytes = 0;
   float* dpre = nullptr;     // [B,O]
@@ -181,29 +182,71 @@ struct Handle::Impl {
   // part of every workspace, so that changing the recurrence setting needs no new workspace.
   bool persistent_capable() const { return !layered() && path == Path::kFused; }
 
-  // The persistent kernels' tiling for batch B, or null: run the segment kernels. The Elman
-  // cell's for one-layer models; the gated cells' (rnn_persistent_gated.cu) for every block of
-  // any gated model, which need no scratch.
-  const kernels::PersistentTiling* persistent_plan(int batch, kernels::PersistentTiling* t) const {
-    if (path != Path::kFused || recurrence == Recurrence::kSegment) return nullptr;
-    if (!gated() && !persistent_capable()) return nullptr;
+  const kernels::GpuLimits& limits() const {
     if (!have_gpu_limits) {
       gpu_limits = kernels::current_gpu_limits();
       have_gpu_limits = true;
     }
-    bool possible = false, chosen = false;
-    if (gated()) {
-      const kernels::GatedPlan p =
-          kernels::plan_gated(batch, config.hidden_size, gates_of(config.cell), gpu_limits);
-      possible = p.persistent_possible, chosen = p.persistent, *t = p.tiling;
-    } else {
-      const kernels::RecurrencePlan p =
-          kernels::plan_recurrence(batch, config.hidden_size, gpu_limits);
-      possible = p.persistent_possible, chosen = p.persistent, *t = p.tiling;
-    }
-    if (!possible) return nullptr;
-    if (recurrence == Recurrence::kAuto && !chosen) return nullptr;
+    return gpu_limits;
+  }
+
+  // The gated cells' persistent tiling (rnn_persistent_gated.cu; every block of any gated model,
+  // no scratch) for batch B, or null: run the segment kernels (kCluster included: the cluster
+  // kernels are the Elman cell's).
+  const kernels::PersistentTiling* persistent_plan(int batch, kernels::PersistentTiling* t) const {
+    if (!gated() || path != Path::kFused) return nullptr;
+    if (recurrence == Recurrence::kSegment || recurrence == Recurrence::kCluster) return nullptr;
+    const kernels::GatedPlan p =
+        kernels::plan_gated(batch, config.hidden_size, gates_of(config.cell), limits());
+    if (!p.persistent_possible) return nullptr;
+    if (recurrence == Recurrence::kAuto && !p.persistent) return nullptr;
+    *t = p.tiling;
     return t;
+  }
+
+  // The design that runs a one-layer Elman model's recurrence at batch B on the fused path (the
+  // model's choice, or the forced one where this GPU allows it; else segment), with its tilings
+  // in *plan.
+  kernels::Design elman_design(int batch, kernels::RecurrencePlan* plan) const {
+    if (!persistent_capable() || recurrence == Recurrence::kSegment) {
+      return kernels::Design::kSegment;
+    }
+    *plan = kernels::plan_recurrence(batch, config.hidden_size, limits());
+    switch (recurrence) {
+      case Recurrence::kPersistent:
+        return plan->persistent_possible ? kernels::Design::kPersistent : kernels::Design::kSegment;
+      case Recurrence::kCluster:
+        return plan->cluster_possible ? kernels::Design::kCluster : kernels::Design::kSegment;
+      default:
+        return plan->design;
+    }
+  }
+
+  // The one-layer Elman forward or backward (FusedForwardArgs or FusedBackwardArgs) on the design
+  // elman_design picks, falling back to the segment kernels where the GPU refuses it.
+  template <typename Args, typename Persistent, typename Cluster, typename Segment>
+  void run_elman(const Args& a, int batch, const int* lengths, Buffers& b, Persistent persistent,
+                 Cluster cluster, Segment segment) {
+    kernels::RecurrencePlan plan;
+    bool done = false;
+    switch (elman_design(batch, &plan)) {
+      case kernels::Design::kPersistent:
+        done = persistent(a, plan.tiling, b.persist, stream);
+        break;
+      case kernels::Design::kCluster: {
+        // Groups packed by length, so that each cluster stops at its own longest sequence.
+        const int* order = nullptr;
+        if (lengths) {
+          kernels::length_order(lengths, batch, config.steps, b.order, stream);
+          order = b.order;
+        }
+        done = cluster(a, plan.cluster_tiling, order, stream);
+        break;
+      }
+      case kernels::Design::kSegment:
+        break;
+    }
+    if (!done) segment(a, stream);
   }
 
   // The layered models' regions: every layer's states (and a gated cell's kept values), the
@@ -225,21 +268,25 @@ struct Handle::Impl {
       if (gated()) b.aux = cv.take<float>(blocks * bt * kept);
       return cv.used();
     }
-    b.xw = cv.take<float>(bt * GH);
+    // A layer's two directions run in one launch (rnn_layers.cu, rnn_gated.cu's segment
+    // kernels), each with its own input projection, Wh^T, dz and dz_next (and the GRU's
+    // drec_first): `planes` of each.
+    const std::size_t planes = c.directions();
+    b.xw = cv.take<float>(planes * bt * GH);
     if (gated() && unfused) {
       b.rec = cv.take<float>(B * GH);
       if (pass == Pass::kInference) b.aux = cv.take<float>(bt * kept);
     }
     if (pass == Pass::kTraining) {
-      if (!(gated() && unfused)) b.wh_t = cv.take<float>(GH * H);
+      if (!(gated() && unfused)) b.wh_t = cv.take<float>(planes * GH * H);
       b.dpre = cv.take<float>(B * O);
       b.du = cv.take<float>(bt);
       b.dtop = cv.take<float>(bt * C);
       b.din = cv.take<float>(bt * C);
-      b.dz = cv.take<float>(bt * GH);
-      b.dz_next = cv.take<float>(bt * GH);
+      b.dz = cv.take<float>(planes * bt * GH);
+      b.dz_next = cv.take<float>(planes * bt * GH);
       b.ones = cv.take<float>(std::max<std::size_t>(bt, B));
-      if (c.cell == Cell::kGru) b.drec_first = cv.take<float>(B * GH);
+      if (c.cell == Cell::kGru) b.drec_first = cv.take<float>(planes * B * GH);
       if (gated() && unfused) {
         b.carry = cv.take<float>(B * H);
         if (c.cell == Cell::kLstm) b.carry_c = cv.take<float>(B * H);
@@ -271,6 +318,7 @@ struct Handle::Impl {
     if (pass == Pass::kInference && unfused) kept();
     if (persistent_capable()) {
       b.persist = cv.take<float>(kernels::persistent_scratch_floats(kernels::shape_of(c, batch)));
+      b.order = cv.take<int>(B);
     }
     if (unfused) {
       b.ex = cv.take<float>(bt);
@@ -361,10 +409,8 @@ struct Handle::Impl {
         a.expsum = b.expsum;
         a.context = b.context;
       }
-      kernels::PersistentTiling tiling;
-      const kernels::PersistentTiling* plan = persistent_plan(batch, &tiling);
-      const bool persistent_done = plan && kernels::persistent_forward(a, *plan, b.persist, s);
-      if (!persistent_done) kernels::fused_forward(a, s);
+      run_elman(a, batch, lengths, b, kernels::persistent_forward, kernels::cluster_forward,
+                kernels::fused_forward);
     } else {
       // Classic: input GEMM, then per step a recurrent GEMM and an elementwise kernel.
       float* hs = b.hidden;
@@ -438,10 +484,8 @@ struct Handle::Impl {
       a.wh_t = b.wh_t;
       a.lengths = lengths;
       kernels::transpose(w.wh, b.wh_t, H, H, s);
-      kernels::PersistentTiling tiling;
-      const kernels::PersistentTiling* plan = persistent_plan(batch, &tiling);
-      const bool persistent_done = plan && kernels::persistent_backward(a, *plan, b.persist, s);
-      if (!persistent_done) kernels::fused_backward(a, s);
+      run_elman(a, batch, lengths, b, kernels::persistent_backward, kernels::cluster_backward,
+                kernels::fused_backward);
     } else {
       // Classic: attention/head backward kernels, then per step an elementwise kernel and a GEMM.
       kernels::unfused_attention_backward(kernels::shape_of(c, batch), w, b.hidden, b.scores,
@@ -524,65 +568,82 @@ struct Handle::Impl {
     const cudaStream_t s = stream;
     const ParamLayout l(c);
     const int H = c.hidden_size, T = c.steps, C = c.context_size(), bt = batch * T;
-    const int GH = gates_of(c.cell) * H;
-    for (std::size_t bi = 0; bi < l.blocks().size(); ++bi) {
-      const ParamLayout::Block& blk = l.blocks()[bi];
-      const float* in = blk.layer == 0 ? x : layer_states(b, batch, blk.layer - 1);
-      float* out = layer_states(b, batch, blk.layer) + blk.direction * H;
-      // xw[BT,G*H] = in[BT,I] Wx[I,G*H]: the input projection of every step in one GEMM.
-      gemm_row_major(cublas, false, false, bt, GH, blk.input, 1.f, in, blk.input, params + blk.wx,
-                     GH, 0.f, b.xw, GH);
-      if (!gated()) {
-        kernels::LayerForwardArgs a{};
+    const int GH = gates_of(c.cell) * H, dirs = c.directions();
+    for (int layer = 0; layer < c.layers; ++layer) {
+      const float* in = layer == 0 ? x : layer_states(b, batch, layer - 1);
+      // Per direction: xw[BT,G*H] = in[BT,I] Wx[I,G*H], the input projection of every step in
+      // one GEMM, into the direction's plane; then the recurrence's arguments.
+      kernels::LayerForwardArgs elman[2]{};
+      kernels::GatedForwardArgs cell[2]{};
+      for (int dir = 0; dir < dirs; ++dir) {
+        const ParamLayout::Block& blk = l.block(layer, dir);
+        float* xw = b.xw + static_cast<std::size_t>(dir) * bt * GH;
+        gemm_row_major(cublas, false, false, bt, GH, blk.input, 1.f, in, blk.input, params + blk.wx,
+                       GH, 0.f, xw, GH);
+        float* out = layer_states(b, batch, layer) + dir * H;
+        if (!gated()) {
+          kernels::LayerForwardArgs& a = elman[dir];
+          a.batch = batch;
+          a.steps = T;
+          a.hidden = H;
+          a.stride = C;
+          a.direction = dir;
+          a.xw = xw;
+          a.wh = params + blk.wh;
+          a.bh = params + blk.bh;
+          a.lengths = lengths;
+          a.out = out;
+          continue;
+        }
+        kernels::GatedForwardArgs& a = cell[dir];
+        a.cell = c.cell;
         a.batch = batch;
         a.steps = T;
         a.hidden = H;
         a.stride = C;
-        a.direction = blk.direction;
-        a.xw = b.xw;
+        a.direction = dir;
+        a.xw = xw;
         a.wh = params + blk.wh;
-        a.bh = params + blk.bh;
+        a.bias = params + blk.bh;
         a.lengths = lengths;
         a.out = out;
-        kernels::layer_forward(a, s);
+        a.aux = block_aux(b, batch, layer * dirs + dir, training);
+      }
+      if (!gated()) {  // both directions in one launch
+        kernels::layer_forward(elman, dirs, s);
         continue;
       }
-      kernels::GatedForwardArgs a{};
-      a.cell = c.cell;
-      a.batch = batch;
-      a.steps = T;
-      a.hidden = H;
-      a.stride = C;
-      a.direction = blk.direction;
-      a.xw = b.xw;
-      a.wh = params + blk.wh;
-      a.bias = params + blk.bh;
-      a.lengths = lengths;
-      a.out = out;
-      a.aux = block_aux(b, batch, static_cast<int>(bi), training);
       if (gated_head_fused(batch)) {
         kernels::AttentionHeadArgs head = attention_args(params, batch, lengths, b);
         head.y = y;
         head.attention = attention;
-        if (!training && !hidden_out) a.out = nullptr;  // nothing reads the states
-        kernels::gated_fused_forward(a, head, s);
+        if (!training && !hidden_out) cell[0].out = nullptr;  // nothing reads the states
+        kernels::gated_fused_forward(cell[0], head, s);
         continue;
       }
       if (path == Path::kFused) {
         kernels::PersistentTiling tiling;
         const kernels::PersistentTiling* plan = persistent_plan(batch, &tiling);
-        if (!(plan && kernels::gated_persistent_forward(a, *plan, s))) kernels::gated_forward(a, s);
+        bool done = plan != nullptr;
+        for (int dir = 0; done && dir < dirs; ++dir) {
+          // A refused launch is refused for both directions (same kernel and grid).
+          done = kernels::gated_persistent_forward(cell[dir], *plan, s);
+        }
+        if (!done) kernels::gated_forward(cell, dirs, s);  // both directions in one launch
         continue;
       }
       // Classic: per step a GEMM of the previous state, rec[B,G*H] = h_prev Wh (rows T*C apart),
       // and the elementwise cell.
-      for (int n = 0; n < T; ++n) {
-        if (n > 0) {
-          const int tp = blk.direction == 0 ? n - 1 : T - n;
-          gemm_row_major(cublas, false, false, batch, GH, H, 1.f, out + tp * C, T * C,
-                         params + blk.wh, GH, 0.f, b.rec, GH);
+      for (int dir = 0; dir < dirs; ++dir) {
+        const kernels::GatedForwardArgs& a = cell[dir];
+        for (int n = 0; n < T; ++n) {
+          if (n > 0) {
+            const int tp = dir == 0 ? n - 1 : T - n;
+            gemm_row_major(cublas, false, false, batch, GH, H, 1.f, a.out + tp * C, T * C, a.wh, GH,
+                           0.f, b.rec, GH);
+          }
+          kernels::gated_step(a, b.rec, n, s);
         }
-        kernels::gated_step(a, b.rec, n, s);
       }
     }
     if (!gated_head_fused(batch)) {
@@ -598,53 +659,71 @@ struct Handle::Impl {
     }
   }
 
-  // A gated block's BPTT: d_in into b.dz, drec_next into b.dz_next (and the first steps' d_rec
-  // into b.drec_first for the GRU), from its states, kept values and dL/d(states), or where
-  // gated_head_fused() from the head's arguments (the kernel writes their dpre and du).
-  void backward_gated_block(const float* params, const ParamLayout::Block& blk, const float* states,
-                            const float* dout, int batch, const int* lengths,
-                            const kernels::AttentionHeadArgs& head, Buffers& b) {
+  // A gated layer's BPTT, every direction: direction d's d_in into plane d of b.dz, its
+  // drec_next into plane d of b.dz_next (and the first steps' d_rec into plane d of b.drec_first
+  // for the GRU), from its states, kept values and dL/d(states), or where gated_head_fused() from
+  // the head's arguments (the kernel writes their dpre and du). The segment kernels run both
+  // directions in one launch.
+  void backward_gated_layer(const float* params, int layer, const float* states, const float* dout,
+                            int batch, const int* lengths, const kernels::AttentionHeadArgs& head,
+                            Buffers& b) {
     const ModelConfig& c = config;
+    const ParamLayout l(c);
     const cudaStream_t s = stream;
-    const int H = c.hidden_size, T = c.steps, GH = gates_of(c.cell) * H;
-    const float* wh = params + blk.wh;
-    kernels::GatedBackwardArgs a{};
-    a.cell = c.cell;
-    a.batch = batch;
-    a.steps = T;
-    a.hidden = H;
-    a.stride = c.context_size();
-    a.direction = blk.direction;
-    a.states = states;
-    a.aux = block_aux(b, batch, blk.layer * c.directions() + blk.direction, true);
-    a.dout = dout;
-    a.lengths = lengths;
-    a.d_in = b.dz;
-    a.drec_next = b.dz_next;
-    a.drec_first = b.drec_first;
+    const int H = c.hidden_size, T = c.steps, GH = gates_of(c.cell) * H, dirs = c.directions();
+    const std::size_t plane = static_cast<std::size_t>(batch) * T * GH;
+    kernels::GatedBackwardArgs cell[2]{};
+    for (int dir = 0; dir < dirs; ++dir) {
+      kernels::GatedBackwardArgs& a = cell[dir];
+      a.cell = c.cell;
+      a.batch = batch;
+      a.steps = T;
+      a.hidden = H;
+      a.stride = c.context_size();
+      a.direction = dir;
+      a.states = states + dir * H;
+      a.aux = block_aux(b, batch, layer * dirs + dir, true);
+      a.dout = dout + dir * H;
+      a.lengths = lengths;
+      a.d_in = b.dz + dir * plane;
+      a.drec_next = b.dz_next + dir * plane;
+      a.drec_first =
+          b.drec_first ? b.drec_first + static_cast<std::size_t>(dir) * batch * GH : nullptr;
+      if (path == Path::kFused) {
+        a.wh_t = b.wh_t + static_cast<std::size_t>(dir) * GH * H;
+        kernels::transpose(params + l.block(layer, dir).wh, b.wh_t + dir * GH * H, H, GH,
+                           s);  // Wh^T [G*H,H]
+      }
+    }
     if (path == Path::kFused) {
-      kernels::transpose(wh, b.wh_t, H, GH, s);  // Wh^T [G*H,H]
-      a.wh_t = b.wh_t;
+      if (gated_head_fused(batch)) {
+        kernels::gated_fused_backward(cell[0], head, s);
+        return;
+      }
       kernels::PersistentTiling tiling;
       const kernels::PersistentTiling* plan = persistent_plan(batch, &tiling);
-      if (gated_head_fused(batch)) {
-        kernels::gated_fused_backward(a, head, s);
-      } else if (!(plan && kernels::gated_persistent_backward(a, *plan, s))) {
-        kernels::gated_backward(a, s);
+      bool done = plan != nullptr;
+      for (int dir = 0; done && dir < dirs; ++dir) {
+        done = kernels::gated_persistent_backward(cell[dir], *plan, s);
       }
+      if (!done) kernels::gated_backward(cell, dirs, s);  // both directions in one launch
       return;
     }
     // Classic: per step the elementwise cell backward, then carry += d_rec Wh^T (a GEMM over the
     // rows of drec_next the step wrote).
     const std::size_t bh = static_cast<std::size_t>(batch) * H * sizeof(float);
-    RNNATTN_CUDA_CHECK(cudaMemsetAsync(b.carry, 0, bh, s));
-    if (b.carry_c) RNNATTN_CUDA_CHECK(cudaMemsetAsync(b.carry_c, 0, bh, s));
-    for (int n = T - 1; n >= 0; --n) {
-      kernels::gated_step_backward(a, b.carry, b.carry_c, n, s);
-      if (n > 0) {
-        const int tp = blk.direction == 0 ? n - 1 : T - n;
-        gemm_row_major(cublas, false, true, batch, H, GH, 1.f, b.dz_next + tp * GH, T * GH, wh, GH,
-                       1.f, b.carry, H);
+    for (int dir = 0; dir < dirs; ++dir) {
+      const kernels::GatedBackwardArgs& a = cell[dir];
+      const float* wh = params + l.block(layer, dir).wh;
+      RNNATTN_CUDA_CHECK(cudaMemsetAsync(b.carry, 0, bh, s));
+      if (b.carry_c) RNNATTN_CUDA_CHECK(cudaMemsetAsync(b.carry_c, 0, bh, s));
+      for (int n = T - 1; n >= 0; --n) {
+        kernels::gated_step_backward(a, b.carry, b.carry_c, n, s);
+        if (n > 0) {
+          const int tp = dir == 0 ? n - 1 : T - n;
+          gemm_row_major(cublas, false, true, batch, H, GH, 1.f, a.drec_next + tp * GH, T * GH, wh,
+                         GH, 1.f, b.carry, H);
+        }
       }
     }
   }
@@ -678,47 +757,55 @@ struct Handle::Impl {
       const int I = layer == 0 ? D : C;
       const float* in = layer == 0 ? x : layer_states(b, batch, layer - 1);
       const float* states = layer_states(b, batch, layer);
+      // The layer's directions' BPTT (one launch on the segment kernels), each into its own
+      // plane of dz, dz_next and Wh^T.
+      const std::size_t plane = static_cast<std::size_t>(bt) * GH;
+      if (gated()) {
+        backward_gated_layer(params, layer, states, dcur, batch, lengths, a, b);
+      } else {
+        kernels::LayerBackwardArgs la[2]{};
+        for (int dir = 0; dir < c.directions(); ++dir) {
+          float* wh_t = b.wh_t + static_cast<std::size_t>(dir) * H * H;
+          kernels::transpose(params + l.block(layer, dir).wh, wh_t, H, H, s);
+          la[dir].batch = batch;
+          la[dir].steps = T;
+          la[dir].hidden = H;
+          la[dir].stride = C;
+          la[dir].direction = dir;
+          la[dir].states = states + dir * H;
+          la[dir].dout = dcur + dir * H;
+          la[dir].wh_t = wh_t;
+          la[dir].lengths = lengths;
+          la[dir].dz = b.dz + dir * plane;
+          la[dir].dz_next = b.dz_next + dir * plane;
+        }
+        kernels::layer_backward(la, c.directions(), s);
+      }
       for (int dir = 0; dir < c.directions(); ++dir) {
         const ParamLayout::Block& blk = l.block(layer, dir);
-        const float* wh = params + blk.wh;
-        if (!gated()) {
-          kernels::transpose(wh, b.wh_t, H, H, s);
-          kernels::LayerBackwardArgs la{};
-          la.batch = batch;
-          la.steps = T;
-          la.hidden = H;
-          la.stride = C;
-          la.direction = dir;
-          la.states = states + dir * H;
-          la.dout = dcur + dir * H;
-          la.wh_t = b.wh_t;
-          la.lengths = lengths;
-          la.dz = b.dz;
-          la.dz_next = b.dz_next;
-          kernels::layer_backward(la, s);
-        } else {
-          backward_gated_block(params, blk, states + dir * H, dcur + dir * H, batch, lengths, a, b);
-        }
         // dz (a gated cell's d_in) and dz_next (its drec_next) are [BT,G*H].
-        gemm_row_major(h, true, false, I, GH, bt, 1.f, in, I, b.dz, GH, beta, g + blk.wx,
+        const float* dz = b.dz + dir * plane;
+        const float* dz_next = b.dz_next + dir * plane;
+        gemm_row_major(h, true, false, I, GH, bt, 1.f, in, I, dz, GH, beta, g + blk.wx,
                        GH);  // In^T dZ
-        gemm_row_major(h, true, false, H, GH, bt, 1.f, states + dir * H, C, b.dz_next, GH, beta,
+        gemm_row_major(h, true, false, H, GH, bt, 1.f, states + dir * H, C, dz_next, GH, beta,
                        g + blk.wh, GH);  // S^T dZ'
-        gemm_row_major(h, false, false, 1, GH, bt, 1.f, ones, bt, b.dz, GH, beta, g + blk.bh, GH);
+        gemm_row_major(h, false, false, 1, GH, bt, 1.f, ones, bt, dz, GH, beta, g + blk.bh, GH);
         if (c.cell == Cell::kGru) {
           // The recurrent bias b' sees every step's dL/drec: the rows of drec_next (each step
           // with a predecessor) and each sequence's first step.
           float* gb = g + blk.bh + GH;
-          gemm_row_major(h, false, false, 1, GH, bt, 1.f, ones, bt, b.dz_next, GH, beta, gb, GH);
-          gemm_row_major(h, false, false, 1, GH, batch, 1.f, ones, batch, b.drec_first, GH, 1.f, gb,
+          gemm_row_major(h, false, false, 1, GH, bt, 1.f, ones, bt, dz_next, GH, beta, gb, GH);
+          gemm_row_major(h, false, false, 1, GH, batch, 1.f, ones, batch,
+                         b.drec_first + static_cast<std::size_t>(dir) * batch * GH, GH, 1.f, gb,
                          GH);
         }
         // The layer's input gradient, summed over the directions: dZ Wx^T.
         if (layer > 0) {
-          gemm_row_major(h, false, true, bt, C, GH, 1.f, b.dz, GH, params + blk.wx, GH,
+          gemm_row_major(h, false, true, bt, C, GH, 1.f, dz, GH, params + blk.wx, GH,
                          dir == 0 ? 0.f : 1.f, dnext, C);
         } else if (dx) {
-          gemm_row_major(h, false, true, bt, D, GH, 1.f, b.dz, GH, params + blk.wx, GH,
+          gemm_row_major(h, false, true, bt, D, GH, 1.f, dz, GH, params + blk.wx, GH,
                          dir == 0 ? beta : 1.f, dx, D);
         }
       }
@@ -749,8 +836,20 @@ void Handle::set_recurrence(Recurrence recurrence) { impl_->recurrence = recurre
 Recurrence Handle::recurrence() const { return impl_->recurrence; }
 Recurrence Handle::recurrence_for(int batch) const {
   impl_->check_batch(batch, "recurrence_for");
-  kernels::PersistentTiling t;
-  return impl_->persistent_plan(batch, &t) ? Recurrence::kPersistent : Recurrence::kSegment;
+  if (impl_->gated()) {
+    kernels::PersistentTiling t;
+    return impl_->persistent_plan(batch, &t) ? Recurrence::kPersistent : Recurrence::kSegment;
+  }
+  kernels::RecurrencePlan plan;
+  switch (impl_->elman_design(batch, &plan)) {
+    case kernels::Design::kPersistent:
+      return Recurrence::kPersistent;
+    case kernels::Design::kCluster:
+      return Recurrence::kCluster;
+    case kernels::Design::kSegment:
+      break;
+  }
+  return Recurrence::kSegment;
 }
 cudaStream_t Handle::stream() const { return impl_->stream; }
 void Handle::set_stream(cudaStream_t stream) { impl_->stream = stream; }

@@ -186,10 +186,13 @@ __device__ __forceinline__ AttentionHeadArgs attention_head_of(const FusedBackwa
 // Launches a segment-mapped kernel over a batch of sequences of `hidden` units: WithWh (Wh staged
 // in shared memory, `with` bytes a block) when the block's shared memory can hold it, else
 // WithoutWh (Wh through L2, `base` bytes). Refuses H > 1024 (a segment is at most one block).
-// `names` are the two kernels' names, for errors and the simulator's counters.
+// `names` are the two kernels' names, for errors and the simulator's counters. `planes` > 1 runs
+// that many independent problems side by side along the grid's y (blockIdx.y picks one: the
+// two directions of a bidirectional layer).
 template <auto WithWh, auto WithoutWh, typename Args>
 void launch_segmented_sized(const Args& args, int batch, int hidden, std::size_t base,
-                            std::size_t with, const char* const (&names)[2], cudaStream_t stream) {
+                            std::size_t with, const char* const (&names)[2], cudaStream_t stream,
+                            int planes = 1) {
   if (batch < 1) return;  // nothing to do
   if (hidden > 1024) {
     throw InvalidArgument(std::string(names[0]) + ": H = " + std::to_string(hidden) +
@@ -197,10 +200,11 @@ void launch_segmented_sized(const Args& args, int batch, int hidden, std::size_t
   }
   const SegmentGeometry g = segment_geometry(hidden, batch);
   const int optin = allow_max_dynamic_shared<WithWh>();
+  const dim3 grid(static_cast<unsigned>(g.blocks), static_cast<unsigned>(planes));
   if (with <= static_cast<std::size_t>(optin)) {
-    launch_kernel(names[0], WithWh, g.blocks, g.threads, with, stream, args, g);
+    launch_kernel(names[0], WithWh, grid, g.threads, with, stream, args, g);
   } else {
-    launch_kernel(names[1], WithoutWh, g.blocks, g.threads, base, stream, args, g);
+    launch_kernel(names[1], WithoutWh, grid, g.threads, base, stream, args, g);
   }
 }
 
@@ -208,11 +212,11 @@ void launch_segmented_sized(const Args& args, int batch, int hidden, std::size_t
 // per-sequence buffers (segment_smem_bytes).
 template <auto WithWh, auto WithoutWh, typename Args>
 void launch_segmented(const Args& args, const Shape& s, const char* const (&names)[2],
-                      cudaStream_t stream) {
+                      cudaStream_t stream, int planes = 1) {
   const SegmentGeometry g = segment_geometry(s.hidden, s.batch);
-  launch_segmented_sized<WithWh, WithoutWh>(args, s.batch, s.hidden,
-                                            segment_smem_bytes(g, s.hidden, false),
-                                            segment_smem_bytes(g, s.hidden, true), names, stream);
+  launch_segmented_sized<WithWh, WithoutWh>(
+      args, s.batch, s.hidden, segment_smem_bytes(g, s.hidden, false),
+      segment_smem_bytes(g, s.hidden, true), names, stream, planes);
 }
 
 }  // namespace rnnattn::kernels

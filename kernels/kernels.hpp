@@ -105,6 +105,24 @@ void fused_backward(const FusedBackwardArgs& args, cudaStream_t stream);
 // when the grid cannot be co-resident; the caller then uses fused_backward.
 bool persistent_backward(const FusedBackwardArgs& args, const PersistentTiling& tiling,
                          float* scratch, cudaStream_t stream);
+// ---- rnn_cluster.cu: the same forward and backward in thread-block clusters (sm_90) ---------
+// The persistent kernels' tiling scoped to a cluster (plan.hpp's ClusterTiling): cluster k owns
+// batch group k, h_t and dz_t travel through distributed shared memory and a cluster barrier
+// replaces the grid barrier; each cluster stops at its group's longest sequence. `order` [B]:
+// which sequence each group slot holds (a permutation of 0..B-1, such as length_order's, so that
+// a group's sequences have similar lengths), or null: in order; results land at each sequence's
+// own index either way. The forward's `order` and the backward's must be the same. They write
+// what the persistent kernels write and need no scratch. Return false, launching nothing, where
+// this GPU has no clusters or cannot hold one cluster; the caller then runs the segment kernels.
+bool cluster_forward(const FusedForwardArgs& args, const ClusterTiling& tiling, const int* order,
+                     cudaStream_t stream);
+bool cluster_backward(const FusedBackwardArgs& args, const ClusterTiling& tiling, const int* order,
+                      cudaStream_t stream);
+// order [B] = 0..B-1 sorted by length (lengths clamped to [1, T], as the kernels read them;
+// stable: ties keep their index order), so that a cluster's group holds sequences of similar
+// lengths. A counting sort, one thread a sequence: deterministic, no workspace.
+void length_order(const int* lengths, int batch, int steps, int* order, cudaStream_t stream);
+
 // out[c, r] = in[r, c] for a rows x cols matrix (32 x 32 tiles through shared memory).
 void transpose(const float* in, float* out, int rows, int cols, cudaStream_t stream);
 
@@ -166,7 +184,9 @@ struct LayerForwardArgs {
   const int* lengths;        // [B] or null
   float* out;                // the block's column slice of [B,T,C] (already offset by dir * H)
 };
-void layer_forward(const LayerForwardArgs& args, cudaStream_t stream);
+// The recurrences of `count` blocks (1, or a bidirectional layer's 2 directions, each with its
+// own xw and out) in one launch, side by side (issue 23, item 4): args[0..count).
+void layer_forward(const LayerForwardArgs* args, int count, cudaStream_t stream);
 
 struct LayerBackwardArgs {
   int batch, steps, hidden, stride, direction;
@@ -178,7 +198,8 @@ struct LayerBackwardArgs {
   float* dz_next;  // [B,T,H] row t: dz of the step processed after t (0 at the end), so that
                    // dWh = states^T dz_next
 };
-void layer_backward(const LayerBackwardArgs& args, cudaStream_t stream);
+// As layer_forward: `count` blocks' BPTT in one launch, each with its own wh_t, dz and dz_next.
+void layer_backward(const LayerBackwardArgs* args, int count, cudaStream_t stream);
 
 struct AttentionHeadArgs {
   Shape shape;       // hidden = H; the states are C = H x directions wide
@@ -228,7 +249,9 @@ struct GatedForwardArgs {
                              // on the segment kernels; the unfused step needs it)
 };
 // The recurrence as one segment-mapped kernel (rnn_layers.cu's mapping, G columns a thread).
-void gated_forward(const GatedForwardArgs& args, cudaStream_t stream);
+// `count` blocks (1, or a bidirectional layer's 2 directions, each with its own xw, out and aux)
+// in one launch, side by side (issue 23, item 4).
+void gated_forward(const GatedForwardArgs* args, int count, cudaStream_t stream);
 // The unfused path's step n of the processing order, after the GEMM rec [B,G*H] = h_prev Wh
 // (rows of the previous step's states; not read at n = 0).
 void gated_step(const GatedForwardArgs& args, const float* rec, int n, cudaStream_t stream);
@@ -247,7 +270,9 @@ struct GatedBackwardArgs {
   float* drec_first;    // [B,G*H] dL/drec of each sequence's first step, or null (the GRU's
                         // recurrent bias is the sum of every step's)
 };
-void gated_backward(const GatedBackwardArgs& args, cudaStream_t stream);
+// As gated_forward: `count` blocks' BPTT in one launch, each with its own wh_t, d_in, drec_next
+// and drec_first.
+void gated_backward(const GatedBackwardArgs* args, int count, cudaStream_t stream);
 // A one-layer, one-direction gated model's whole pass in one kernel: the recurrence with the
 // attention and head inside it (the gated counterpart of rnn_fused_*.cu). The cell's arguments
 // as above (direction 0, stride H; forward: `out` may be null in inference; backward: `dout`

@@ -151,9 +151,14 @@ template <int InFlight = kStageInFlight>
 __device__ __forceinline__ void slice_products(const PersistentGeometry& g, const TileThread& th,
                                                int group_end, const float* src, std::size_t stride,
                                                const float* wh_s, float* rows_s, float* z_s,
-                                               int mats = 1) {
-  stage_rows<InFlight>(g, th.b0, group_end, src, stride, rows_s);
-  __syncthreads();
+                                               int mats = 1);
+
+// The products of slice_products over rows already in shared memory (rows_s [staged][hpad], zero
+// past the group and past inner): the cluster kernels' rows arrive there from the cluster's
+// blocks. No barrier: the caller orders rows_s's writes before and z_s's reads after.
+__device__ __forceinline__ void staged_products(const PersistentGeometry& g, const TileThread& th,
+                                                const float* wh_s, const float* rows_s, float* z_s,
+                                                int mats) {
   const int n = g.hpad / g.split;
   for (int m = 0; m < mats; ++m) {
     const float* w_m = wh_s + static_cast<std::size_t>(m) * g.split * g.wh_part;
@@ -176,6 +181,16 @@ __device__ __forceinline__ void slice_products(const PersistentGeometry& g, cons
       if (th.kk == 0) z_m[(th.rq + r * g.row_lanes) * kPersistentSlice + th.jj] = acc[r];
     }
   }
+}
+
+template <int InFlight>
+__device__ __forceinline__ void slice_products(const PersistentGeometry& g, const TileThread& th,
+                                               int group_end, const float* src, std::size_t stride,
+                                               const float* wh_s, float* rows_s, float* z_s,
+                                               int mats) {
+  stage_rows<InFlight>(g, th.b0, group_end, src, stride, rows_s);
+  __syncthreads();
+  staged_products(g, th, wh_s, rows_s, z_s, mats);
   __syncthreads();
 }
 

@@ -24,6 +24,11 @@ constexpr double kL2BytesPerCycle = 64;   // L2 -> one SM
 constexpr double kL2LatencyUs = 0.3;      // a step's staged load from L2, start to use
 constexpr double kBlockBarrierUs = 0.05;  // __syncthreads plus the shared-memory exchange
 constexpr double kGridBarrierUs = 1.5;    // cooperative grid.sync()
+// Thread-block clusters (estimates, to be measured): cluster.sync() is barrier.cluster.arrive
+// .release + wait.acquire, which sm_90 SASS spells MEMBAR.ALL.GPU + UCGABAR_ARV + UCGABAR_WAIT +
+// CCTL.IVALL (read from the compiled code): the hardware barrier (~0.2 us) plus a GPU-scope fence.
+constexpr double kClusterBarrierUs = 0.5;
+constexpr double kDsmemBytesPerCycle = 32;  // one SM's stores into other SMs' shared memory
 constexpr int kThreadsPerSm = 2048;
 
 int ceil_div(int a, int b) { return (a + b - 1) / b; }
@@ -82,7 +87,105 @@ double persistent_step_us(const PersistentTiling& p, const GpuLimits& gpu) {
   return kGridBarrierUs + kL2LatencyUs + (compute + staging) / (kClockGHz * 1e3) + kBlockBarrierUs;
 }
 
+// One forward step of the cluster kernels: the block's `subs` products over its own shared copy
+// of h_{t-1}, h_t of its slices pushed to every block of the cluster, a cluster barrier and a few
+// block barriers; clusters beyond what the GPU holds at once run in further waves.
+double cluster_step_us(const ClusterTiling& c, const GpuLimits& gpu) {
+  const PersistentTiling& p = c.tile;
+  const int gpcs = std::max(1, gpu.sms / kClusterSmsPerGpc);
+  const int resident = std::max(1, gpcs * (kClusterSmsPerGpc / c.cluster));
+  const int waves = ceil_div(c.clusters(), resident);
+  const double compute = c.subs * persistent_wavefronts(p.hidden, p.split, p.rows);
+  const double pairs = static_cast<double>(c.subs) * p.rows * p.row_lanes * kPersistentSlice;
+  const double exchange = pairs * c.cluster * 4 / kDsmemBytesPerCycle;
+  return waves *
+         (kClusterBarrierUs + (compute + exchange) / (kClockGHz * 1e3) + 3 * kBlockBarrierUs);
+}
+
+// The split with the fewest shared-memory wavefronts a step for groups of p->group sequences
+// (each thread at most 4 rows), `mats` products a step; false where none holds the group.
+bool choose_split(PersistentTiling* p, int mats) {
+  double best = 0;
+  p->split = 0;
+  for (int split = 2; split <= kPersistentSlice; split *= 2) {
+    const int row_lanes = kPersistentThreads / (kPersistentSlice * split);
+    const int rows = ceil_div(p->group, row_lanes);
+    if (rows > kPersistentMaxRows) continue;
+    const double cost =
+        mats * persistent_wavefronts(p->hidden, split, rows) + rows * log2_int(split);
+    if (p->split == 0 || cost < best) {
+      best = cost;
+      p->split = split;
+      p->row_lanes = row_lanes;
+      p->rows = rows;
+    }
+  }
+  return p->split != 0;
+}
+
 }  // namespace
+
+const char* design_name(Design d) {
+  switch (d) {
+    case Design::kPersistent:
+      return "persistent";
+    case Design::kCluster:
+      return "cluster";
+    case Design::kSegment:
+      break;
+  }
+  return "segment";
+}
+
+std::size_t ClusterTiling::smem_forward_bytes() const {
+  const PersistentTiling& p = tile;
+  const std::size_t staged = static_cast<std::size_t>(p.rows) * p.row_lanes;
+  const std::size_t pairs = subs * staged * kPersistentSlice;
+  // The block's Wh slices, h_{t-1} / h_t of the group (double-buffered, full H), the score
+  // partials of every block (double-buffered), then per pair h_t, h_t wa, sum_t exp(e_t) h_t and
+  // the product, and S and exp(e_t) per sequence.
+  return sizeof(float) * (subs * p.wh_part_floats() * p.split + 2 * staged * p.padded_hidden() +
+                          2 * cluster * staged + 4 * pairs + 2 * staged);
+}
+
+std::size_t ClusterTiling::smem_backward_bytes() const {
+  const PersistentTiling& p = tile;
+  const std::size_t staged = static_cast<std::size_t>(p.rows) * p.row_lanes;
+  const std::size_t pairs = subs * staged * kPersistentSlice;
+  // The block's Wh^T slices, dz_{t+1} / dz_t of the group (double-buffered) and dL/dc of the
+  // group (full H), then per pair dL/dc, the carry and the product.
+  return sizeof(float) *
+         (subs * p.wh_part_floats() * p.split + 3 * staged * p.padded_hidden() + 3 * pairs);
+}
+
+bool cluster_tiling(int batch, int hidden, const GpuLimits& gpu, ClusterTiling* out) {
+  if (batch < 1 || hidden < 1 || !gpu.clusters || gpu.sms < 1) return false;
+  ClusterTiling c;
+  PersistentTiling& p = c.tile;
+  p.hidden = hidden;
+  p.slices = ceil_div(hidden, kPersistentSlice);
+  c.subs = ceil_div(p.slices, kClusterMaxBlocks);
+  if (c.subs > kClusterMaxSubs) return false;
+  c.cluster = ceil_div(p.slices, c.subs);
+  // As many groups as the GPU holds clusters at once (one block an SM), at most 32 sequences each.
+  const int gpcs = std::max(1, gpu.sms / kClusterSmsPerGpc);
+  const int resident = std::max(1, gpcs * (kClusterSmsPerGpc / c.cluster));
+  // Where a group's buffers do not fit (wide H, many sequences), smaller groups in more waves.
+  const int groups = std::clamp(resident, 1, batch);
+  for (int group = std::min(ceil_div(batch, groups), kClusterMaxRows); group >= 1;
+       group = group == 1 ? 0 : ceil_div(group, 2)) {
+    p.group = group;
+    p.groups = ceil_div(batch, p.group);
+    if (!choose_split(&p, c.subs)) continue;
+    const std::size_t smem =
+        std::max(c.smem_forward_bytes(), c.smem_backward_bytes()) + kClusterStaticBytes;
+    if (smem <= gpu.smem_per_block) {
+      *out = c;
+      return true;
+    }
+  }
+  return false;
+}
 
 std::size_t PersistentTiling::wh_part_floats(int inner) const {
   if (split < 1) return 0;  // no tiling
@@ -129,11 +232,14 @@ GpuLimits current_gpu_limits() {
   RNNATTN_CUDA_CHECK(
       cudaDeviceGetAttribute(&per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device));
   RNNATTN_CUDA_CHECK(cudaDeviceGetAttribute(&coop, cudaDevAttrCooperativeLaunch, device));
+  int clusters = 0;
+  RNNATTN_CUDA_CHECK(cudaDeviceGetAttribute(&clusters, cudaDevAttrClusterLaunch, device));
   GpuLimits g;
   g.sms = sms;
   g.smem_per_block = static_cast<std::size_t>(optin);
   g.smem_per_sm = static_cast<std::size_t>(per_sm);
   g.cooperative = coop != 0;
+  g.clusters = clusters != 0;
   return g;
 }
 
@@ -150,21 +256,7 @@ bool persistent_tiling(int batch, int hidden, const GpuLimits& gpu, PersistentTi
   const int max_group = kPersistentMaxRows * (kPersistentSlice / 2);  // split 2: 8 row lanes
   p.group = std::min(p.group, max_group);
   p.groups = ceil_div(batch, p.group);
-  // The split with the fewest shared-memory wavefronts per step (each thread at most 4 rows).
-  double best = 0;
-  for (int split = 2; split <= kPersistentSlice; split *= 2) {
-    const int row_lanes = kPersistentThreads / (kPersistentSlice * split);
-    const int rows = ceil_div(p.group, row_lanes);
-    if (rows > kPersistentMaxRows) continue;
-    const double cost = persistent_wavefronts(hidden, split, rows) + rows * log2_int(split);
-    if (p.split == 0 || cost < best) {
-      best = cost;
-      p.split = split;
-      p.row_lanes = row_lanes;
-      p.rows = rows;
-    }
-  }
-  if (p.split == 0) return false;
+  if (!choose_split(&p, 1)) return false;
   const std::size_t smem = std::max(p.smem_forward_bytes(), p.smem_backward_bytes());
   if (smem > gpu.smem_per_block) return false;
   const int per_sm =
@@ -177,26 +269,42 @@ bool persistent_tiling(int batch, int hidden, const GpuLimits& gpu, PersistentTi
 RecurrencePlan plan_recurrence(int batch, int hidden, const GpuLimits& gpu) {
   RecurrencePlan r;
   r.segment_us = segment_step_us(batch, hidden, 1, gpu);
+  double best = r.segment_us;
   r.persistent_possible = persistent_tiling(batch, hidden, gpu, &r.tiling);
   if (r.persistent_possible) {
     r.persistent_us = persistent_step_us(r.tiling, gpu);
-    r.persistent = r.persistent_us < r.segment_us;
+    if (r.persistent_us < best) best = r.persistent_us, r.design = Design::kPersistent;
   }
+  r.cluster_possible = cluster_tiling(batch, hidden, gpu, &r.cluster_tiling);
+  if (r.cluster_possible) {
+    r.cluster_us = cluster_step_us(r.cluster_tiling, gpu);
+    if (r.cluster_us < best) best = r.cluster_us, r.design = Design::kCluster;
+  }
+  r.persistent = r.design == Design::kPersistent;
   return r;
 }
 
 std::string RecurrencePlan::describe() const {
-  char buf[256];
-  if (!persistent_possible) {
-    std::snprintf(buf, sizeof buf, "segment (model: %.3g us/step; persistent not possible here)",
-                  segment_us);
-    return buf;
+  char persistent_text[160], cluster_text[192], buf[512];
+  if (persistent_possible) {
+    std::snprintf(persistent_text, sizeof persistent_text,
+                  "persistent %.3g us/step on %d blocks = %d slices x %d groups of %d, split %d",
+                  persistent_us, tiling.blocks(), tiling.slices, tiling.groups, tiling.group,
+                  tiling.split);
+  } else {
+    std::snprintf(persistent_text, sizeof persistent_text, "persistent not possible here");
   }
-  std::snprintf(buf, sizeof buf,
-                "%s (model: segment %.3g us/step, persistent %.3g us/step on %d blocks = %d "
-                "slices x %d groups of %d, split %d)",
-                persistent ? "persistent" : "segment", segment_us, persistent_us, tiling.blocks(),
-                tiling.slices, tiling.groups, tiling.group, tiling.split);
+  const ClusterTiling& c = cluster_tiling;
+  if (cluster_possible) {
+    std::snprintf(cluster_text, sizeof cluster_text,
+                  "cluster %.3g us/step on %d clusters of %d blocks x %d slices, groups of %d, "
+                  "split %d",
+                  cluster_us, c.clusters(), c.cluster, c.subs, c.tile.group, c.tile.split);
+  } else {
+    std::snprintf(cluster_text, sizeof cluster_text, "cluster not possible here");
+  }
+  std::snprintf(buf, sizeof buf, "%s (model: segment %.3g us/step, %s, %s)", design_name(design),
+                segment_us, persistent_text, cluster_text);
   return buf;
 }
 

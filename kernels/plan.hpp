@@ -1,7 +1,7 @@
 // How a one-layer model's recurrence is run on the fused path, chosen by B and H from the
 // performance model of docs/performance.md (internal header, plain C++: testable without a GPU).
 //
-// Two designs compute the same thing:
+// Three designs compute the same thing:
 //   segment:    rnn_fused_forward.cu / rnn_fused_backward.cu. One segment of threads per sequence,
 //               one thread per hidden unit, a block barrier per step. Wh in shared memory when it
 //               fits (H <= ~235), else every block reads it through L2 at every step.
@@ -10,6 +10,12 @@
 //               of slice s for the sequences of batch group g: its [H,16] slice of Wh stays in
 //               shared memory for the whole run, h_{t-1} (or dz_{t+1}) of its group is staged in
 //               shared memory each step, and each dot product is split over `split` lanes.
+//   cluster:    rnn_cluster.cu (sm_90). The persistent tiling scoped to a thread-block cluster:
+//               cluster k of N <= 8 blocks owns batch group k, block r of it holds `subs` slices
+//               of Wh (H <= 512), h_t (dz_t) goes to every block's shared memory through
+//               distributed shared memory, and a cluster barrier replaces the grid barrier.
+//               Clusters are independent: no co-residency needed, and each stops at its own
+//               group's longest sequence (the groups can be packed by length).
 // The model predicts a step of each from the GPU's limits and a few latencies (the constants in
 // plan.cpp, estimates until the GPU issue measures them) and picks the faster.
 #pragma once
@@ -25,6 +31,7 @@ struct GpuLimits {
   std::size_t smem_per_block = 227 * 1024;  // opt-in maximum
   std::size_t smem_per_sm = 228 * 1024;
   bool cooperative = true;
+  bool clusters = true;  // thread-block clusters (compute capability 9.0 and up)
 };
 
 // The current device's limits (CUDA runtime queries; checked).
@@ -107,16 +114,49 @@ struct PersistentTiling {
 bool persistent_tiling(int batch, int hidden, const GpuLimits& gpu, PersistentTiling* out,
                        int gates = 1);
 
+// The cluster design's tiling (rnn_cluster.cu): `tile` lays out the slices (16 units, split,
+// rows a thread) and the batch groups, one cluster a group; block r of a cluster owns slices
+// [r subs, (r + 1) subs).
+constexpr int kClusterMaxBlocks = 8;  // the portable cluster size
+constexpr int kClusterMaxSubs = 4;    // slices a block: H <= 8 x 4 x 16 = 512
+constexpr int kClusterMaxRows = kPersistentMaxRows * (kPersistentSlice / 2);  // a group: <= 32
+constexpr int kClusterSmsPerGpc = 16;  // a cluster lies in one GPC (an H100's: 16 to 18 SMs)
+struct ClusterTiling {
+  int cluster = 0;  // blocks a cluster (N)
+  int subs = 0;     // slices a block
+  PersistentTiling tile;
+  int clusters() const { return tile.groups; }
+  int blocks() const { return cluster * tile.groups; }
+  // Dynamic shared memory of a block; both kernels also hold kClusterStaticBytes of static
+  // shared memory (the group's sequences and lengths).
+  std::size_t smem_forward_bytes() const;
+  std::size_t smem_backward_bytes() const;
+};
+constexpr std::size_t kClusterStaticBytes = 2 * kClusterMaxRows * sizeof(int);
+
+// The cluster tiling for B sequences of H units on this GPU, or false where none fits (H > 512,
+// no clusters, shared memory too small).
+bool cluster_tiling(int batch, int hidden, const GpuLimits& gpu, ClusterTiling* out);
+
+// Which design runs a recurrence.
+enum class Design { kSegment, kPersistent, kCluster };
+const char* design_name(Design d);
+
 struct RecurrencePlan {
-  bool persistent = false;  // the choice
+  Design design = Design::kSegment;  // the choice: the fastest prediction
+  bool persistent = false;           // design == kPersistent
   bool persistent_possible = false;
   PersistentTiling tiling;   // when possible
   double segment_us = 0;     // predicted time of one step (forward) of each design
   double persistent_us = 0;  // (0 where not possible)
+  bool cluster_possible = false;
+  ClusterTiling cluster_tiling;
+  double cluster_us = 0;  // (0 where not possible)
   std::string describe() const;
 };
 
-// The model's choice for a one-layer model at batch B and hidden size H.
+// The model's choice for a one-layer model at batch B and hidden size H (the cluster design
+// predicted with every group at the longest length: packing by length only shortens it).
 RecurrencePlan plan_recurrence(int batch, int hidden, const GpuLimits& gpu);
 
 // The gated cells (G = 4 LSTM, 3 GRU) have both designs: segment (rnn_gated.cu: a thread per

@@ -44,12 +44,14 @@
 namespace rnnattn::kernels {
 namespace {
 
-// A gated kernel's parameters: the cell's, and the attention and head's (read by the kHead
-// kernels only).
+// A gated kernel's parameters: the cell's, the attention and head's (read by the kHead kernels
+// only), and a second block's run side by side (blockIdx.y = 1: the other direction of a
+// bidirectional layer, issue 23, item 4).
 template <typename Args>
 struct WithHead {
   Args cell;
   AttentionHeadArgs head;
+  Args second;
 };
 
 // Thread (segment seg, unit j) of a segment block: sequence b; active when b < B and j < H.
@@ -71,7 +73,8 @@ __global__ void __launch_bounds__(1024)
     gated_forward_kernel(WithHead<GatedForwardArgs> p, SegmentGeometry g) {
   constexpr int G = gate_count(kCell), A = kept_of(kCell);
   // A copy: with a reference into the parameter space ptxas spilled the kernels without the head.
-  const GatedForwardArgs a = p.cell;
+  // (The head's kernels run one block a launch: no select, which made one of them spill.)
+  const GatedForwardArgs a = kHead || blockIdx.y == 0 ? p.cell : p.second;
   float* smem = dynamic_shared<float>();
   const int B = a.batch, T = a.steps, H = a.hidden, C = a.stride, GH = G * H;
   const int hp = g.hp;
@@ -138,7 +141,7 @@ template <Cell kCell, bool kWhInSmem, bool kHead>
 __global__ void __launch_bounds__(1024)
     gated_backward_kernel(WithHead<GatedBackwardArgs> p, SegmentGeometry g) {
   constexpr int G = gate_count(kCell), A = kept_of(kCell);
-  const GatedBackwardArgs a = p.cell;
+  const GatedBackwardArgs a = kHead || blockIdx.y == 0 ? p.cell : p.second;
   float* smem = dynamic_shared<float>();
   const int B = a.batch, T = a.steps, H = a.hidden, C = a.stride, GH = G * H;
   const int hp = g.hp;
@@ -311,12 +314,28 @@ unsigned step_blocks(const Args& a) {
 
 template <auto WithWh, auto WithoutWh, typename Args>
 void launch_gated(const WithHead<Args>& p, int gates, bool backward, bool head,
-                  const char* const (&names)[2], cudaStream_t stream) {
+                  const char* const (&names)[2], cudaStream_t stream, int planes) {
   const Args& a = p.cell;
   const SegmentGeometry g = segment_geometry(a.hidden, a.batch);
   launch_segmented_sized<WithWh, WithoutWh>(
       p, a.batch, a.hidden, gated_smem_bytes(g, a.hidden, gates, backward, false, head),
-      gated_smem_bytes(g, a.hidden, gates, backward, true, head), names, stream);
+      gated_smem_bytes(g, a.hidden, gates, backward, true, head), names, stream, planes);
+}
+
+// The blocks of one launch (1 or 2, of one cell and shape) as a kernel's parameters.
+template <typename Args>
+WithHead<Args> cell_pair(const Args* args, int count, const char* call) {
+  if (count < 1 || count > 2) {
+    throw InvalidArgument(std::string(call) + ": " + std::to_string(count) +
+                          " blocks in one launch (1 or 2: a layer's directions)");
+  }
+  const Args& a = args[0];
+  const Args& b = args[count - 1];
+  if (a.cell != b.cell || a.batch != b.batch || a.steps != b.steps || a.hidden != b.hidden ||
+      a.stride != b.stride) {
+    throw InvalidArgument(std::string(call) + ": the blocks of one launch differ in cell or shape");
+  }
+  return WithHead<Args>{a, AttentionHeadArgs{}, b};
 }
 
 void check_cell(Cell cell, const char* call) {
@@ -328,7 +347,7 @@ void check_cell(Cell cell, const char* call) {
 
 // The kernels by cell, Wh's place and whether the head is inside; names[head][staged ? 0 : 1].
 template <bool kHead>
-void forward_on(const WithHead<GatedForwardArgs>& p, cudaStream_t stream) {
+void forward_on(const WithHead<GatedForwardArgs>& p, cudaStream_t stream, int planes = 1) {
   static const char* const lstm[2][2] = {
       {"gated_forward_kernel<lstm, Wh in smem>", "gated_forward_kernel<lstm, Wh in L2>"},
       {"gated_forward_kernel<lstm, head, Wh in smem>",
@@ -339,16 +358,16 @@ void forward_on(const WithHead<GatedForwardArgs>& p, cudaStream_t stream) {
   if (p.cell.cell == Cell::kLstm) {
     launch_gated<gated_forward_kernel<Cell::kLstm, true, kHead>,
                  gated_forward_kernel<Cell::kLstm, false, kHead>>(p, 4, false, kHead, lstm[kHead],
-                                                                  stream);
+                                                                  stream, planes);
   } else {
     launch_gated<gated_forward_kernel<Cell::kGru, true, kHead>,
                  gated_forward_kernel<Cell::kGru, false, kHead>>(p, 3, false, kHead, gru[kHead],
-                                                                 stream);
+                                                                 stream, planes);
   }
 }
 
 template <bool kHead>
-void backward_on(const WithHead<GatedBackwardArgs>& p, cudaStream_t stream) {
+void backward_on(const WithHead<GatedBackwardArgs>& p, cudaStream_t stream, int planes = 1) {
   static const char* const lstm[2][2] = {
       {"gated_backward_kernel<lstm, Wh in smem>", "gated_backward_kernel<lstm, Wh in L2>"},
       {"gated_backward_kernel<lstm, head, Wh in smem>",
@@ -360,11 +379,11 @@ void backward_on(const WithHead<GatedBackwardArgs>& p, cudaStream_t stream) {
   if (p.cell.cell == Cell::kLstm) {
     launch_gated<gated_backward_kernel<Cell::kLstm, true, kHead>,
                  gated_backward_kernel<Cell::kLstm, false, kHead>>(p, 4, true, kHead, lstm[kHead],
-                                                                   stream);
+                                                                   stream, planes);
   } else {
     launch_gated<gated_backward_kernel<Cell::kGru, true, kHead>,
                  gated_backward_kernel<Cell::kGru, false, kHead>>(p, 3, true, kHead, gru[kHead],
-                                                                  stream);
+                                                                  stream, planes);
   }
 }
 
@@ -385,15 +404,17 @@ void check_head(const Args& a, const AttentionHeadArgs& head, const char* call) 
 
 }  // namespace
 
-void gated_forward(const GatedForwardArgs& a, cudaStream_t stream) {
-  check_cell(a.cell, "gated_forward");
-  if (!a.out) throw InvalidArgument("gated_forward: out is null");
-  forward_on<false>(WithHead<GatedForwardArgs>{a, AttentionHeadArgs{}}, stream);
+void gated_forward(const GatedForwardArgs* args, int count, cudaStream_t stream) {
+  const WithHead<GatedForwardArgs> p = cell_pair(args, count, "gated_forward");
+  check_cell(p.cell.cell, "gated_forward");
+  if (!p.cell.out || !p.second.out) throw InvalidArgument("gated_forward: out is null");
+  forward_on<false>(p, stream, count);
 }
 
-void gated_backward(const GatedBackwardArgs& a, cudaStream_t stream) {
-  check_cell(a.cell, "gated_backward");
-  backward_on<false>(WithHead<GatedBackwardArgs>{a, AttentionHeadArgs{}}, stream);
+void gated_backward(const GatedBackwardArgs* args, int count, cudaStream_t stream) {
+  const WithHead<GatedBackwardArgs> p = cell_pair(args, count, "gated_backward");
+  check_cell(p.cell.cell, "gated_backward");
+  backward_on<false>(p, stream, count);
 }
 
 void gated_fused_forward(const GatedForwardArgs& a, const AttentionHeadArgs& head,
@@ -401,7 +422,7 @@ void gated_fused_forward(const GatedForwardArgs& a, const AttentionHeadArgs& hea
   check_cell(a.cell, "gated_fused_forward");
   check_head(a, head, "gated_fused_forward");
   if (!head.y) throw InvalidArgument("gated_fused_forward: head.y is null");
-  forward_on<true>(WithHead<GatedForwardArgs>{a, head}, stream);
+  forward_on<true>(WithHead<GatedForwardArgs>{a, head, a}, stream);
 }
 
 void gated_fused_backward(const GatedBackwardArgs& a, const AttentionHeadArgs& head,
@@ -410,7 +431,7 @@ void gated_fused_backward(const GatedBackwardArgs& a, const AttentionHeadArgs& h
   check_head(a, head, "gated_fused_backward");
   if (!head.dy || !head.prediction || !head.dpre || (head.shape.attention && !head.du))
     throw InvalidArgument("gated_fused_backward: head.dy, prediction, dpre or du is null");
-  backward_on<true>(WithHead<GatedBackwardArgs>{a, head}, stream);
+  backward_on<true>(WithHead<GatedBackwardArgs>{a, head, a}, stream);
 }
 
 void gated_step(const GatedForwardArgs& a, const float* rec, int n, cudaStream_t stream) {

@@ -14,7 +14,9 @@
 // gradient of the layer below with GEMMs over all B*T rows (no atomics: deterministic).
 //
 // Work mapping: as the fused kernels (rnn_fused_forward.cu): a segment of nextpow2(H) threads per
-// sequence (nextpow2(C) for the attention kernels), thread j owning unit (column) j; h_prev (or
+// sequence (nextpow2(C) for the attention kernels), thread j owning unit (column) j; the two
+// directions of a bidirectional layer run in one launch, side by side (blockIdx.y, each block
+// with its own input projection, Wh and outputs: issue 23, item 4); h_prev (or
 // dz) is exchanged through double-buffered shared memory with one __syncthreads per step; Wh (Wh^T
 // in the backward, for coalesced, conflict-free reads) is staged in shared memory when it fits.
 // Limits: H <= 1024 and C <= 1024.
@@ -27,9 +29,18 @@
 namespace rnnattn::kernels {
 namespace {
 
+// The blocks one launch runs side by side (blockIdx.y picks one: a select between two members,
+// since an array indexed by blockIdx.y would be copied to local memory).
+template <typename Args>
+struct LayerSet {
+  Args first, second;
+  __device__ __forceinline__ const Args& pick() const { return blockIdx.y == 0 ? first : second; }
+};
+
 template <bool kWhInSmem>
 __global__ void __launch_bounds__(1024)
-    layer_forward_kernel(LayerForwardArgs a, SegmentGeometry g) {
+    layer_forward_kernel(LayerSet<LayerForwardArgs> set, SegmentGeometry g) {
+  const LayerForwardArgs a = set.pick();
   float* smem = dynamic_shared<float>();
   const int B = a.batch, T = a.steps, H = a.hidden, C = a.stride;
   const int hp = g.hp;
@@ -69,7 +80,8 @@ __global__ void __launch_bounds__(1024)
 
 template <bool kWhInSmem>
 __global__ void __launch_bounds__(1024)
-    layer_backward_kernel(LayerBackwardArgs a, SegmentGeometry g) {
+    layer_backward_kernel(LayerSet<LayerBackwardArgs> set, SegmentGeometry g) {
+  const LayerBackwardArgs a = set.pick();
   float* smem = dynamic_shared<float>();
   const int B = a.batch, T = a.steps, H = a.hidden, C = a.stride;
   const int hp = g.hp;
@@ -202,18 +214,37 @@ Shape layer_shape(int batch, int steps, int hidden) {
 
 }  // namespace
 
-void layer_forward(const LayerForwardArgs& a, cudaStream_t stream) {
-  static const char* const names[2] = {"layer_forward_kernel<Wh in smem>",
-                                       "layer_forward_kernel<Wh in L2>"};
-  launch_segmented<layer_forward_kernel<true>, layer_forward_kernel<false>>(
-      a, layer_shape(a.batch, a.steps, a.hidden), names, stream);
+// The blocks of one launch: 1 or 2, of one shape.
+template <typename Args>
+LayerSet<Args> layer_set(const Args* args, int count, const char* call) {
+  if (count < 1 || count > 2) {
+    throw InvalidArgument(std::string(call) + ": " + std::to_string(count) +
+                          " blocks in one launch (1 or 2: a layer's directions)");
+  }
+  const Args& a = args[0];
+  const Args& b = args[count - 1];
+  if (a.batch != b.batch || a.steps != b.steps || a.hidden != b.hidden || a.stride != b.stride) {
+    throw InvalidArgument(std::string(call) + ": the blocks of one launch differ in shape");
+  }
+  return LayerSet<Args>{a, b};
 }
 
-void layer_backward(const LayerBackwardArgs& a, cudaStream_t stream) {
+void layer_forward(const LayerForwardArgs* args, int count, cudaStream_t stream) {
+  static const char* const names[2] = {"layer_forward_kernel<Wh in smem>",
+                                       "layer_forward_kernel<Wh in L2>"};
+  const LayerSet<LayerForwardArgs> set = layer_set(args, count, "layer_forward");
+  const LayerForwardArgs& a = args[0];
+  launch_segmented<layer_forward_kernel<true>, layer_forward_kernel<false>>(
+      set, layer_shape(a.batch, a.steps, a.hidden), names, stream, count);
+}
+
+void layer_backward(const LayerBackwardArgs* args, int count, cudaStream_t stream) {
   static const char* const names[2] = {"layer_backward_kernel<Wh in smem>",
                                        "layer_backward_kernel<Wh in L2>"};
+  const LayerSet<LayerBackwardArgs> set = layer_set(args, count, "layer_backward");
+  const LayerBackwardArgs& a = args[0];
   launch_segmented<layer_backward_kernel<true>, layer_backward_kernel<false>>(
-      a, layer_shape(a.batch, a.steps, a.hidden), names, stream);
+      set, layer_shape(a.batch, a.steps, a.hidden), names, stream, count);
 }
 
 void attention_head_forward(const AttentionHeadArgs& a, cudaStream_t stream) {

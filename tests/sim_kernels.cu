@@ -118,6 +118,35 @@ __global__ void grid_steps_kernel(float* buf, int n, int steps, bool double_buff
   }
 }
 
+// Thread-block clusters: value i = blockIdx.x * blockDim.x + threadIdx.x travels to the next
+// block of the cluster through distributed shared memory (push modes) or is read from it (pull
+// modes); `mode` as cluster_exchange's.
+__global__ void cluster_exchange_kernel(float* out, int mode) {
+  cooperative_groups::cluster_group cluster = cooperative_groups::this_cluster();
+  const unsigned n = cluster.num_blocks(), rank = cluster.block_rank();
+  float* s = dynamic_shared<float>();
+  const float value = static_cast<float>(blockIdx.x * blockDim.x + threadIdx.x);
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (mode <= 2) {  // push to the next rank
+    s[threadIdx.x] = 0.f;
+    if (mode != 2) cluster.sync();  // every block started and cleared before the pushes
+    cluster.map_shared_rank(s, (rank + 1) % n)[threadIdx.x] = value;
+    if (mode != 1) cluster.sync();  // the pushes landed
+    out[i] = s[threadIdx.x];
+  } else {  // pull from the next rank
+    s[threadIdx.x] = value;
+    cluster.sync();
+    out[i] = cluster.map_shared_rank(s, (rank + 1) % n)[threadIdx.x];
+    if (mode == 4) cluster.sync();  // nobody exits while another block reads its memory
+  }
+}
+
+// A cluster barrier in a launch without clusters.
+__global__ void cluster_sync_unclustered_kernel(float* out) {
+  cooperative_groups::this_cluster().sync();
+  out[threadIdx.x] = 1.f;
+}
+
 __global__ void accumulate_kernel(const float* in, float* sum, bool atomic) {
   const float v = in[blockIdx.x * blockDim.x + threadIdx.x];
   if (atomic) {
@@ -180,6 +209,16 @@ void grid_steps(float* buf, int blocks, int threads, int steps, bool double_buff
                 cudaStream_t s) {
   kernels::launch_cooperative("grid_steps_kernel", grid_steps_kernel, blocks, threads, 0, s, buf,
                               blocks * threads, steps, double_buffer);
+}
+void cluster_exchange(float* out, int clusters, int cluster, int threads, int mode,
+                      cudaStream_t s) {
+  kernels::launch_clustered("cluster_exchange_kernel", cluster_exchange_kernel,
+                            static_cast<unsigned>(cluster), clusters * cluster, threads,
+                            threads * sizeof(float), s, out, mode);
+}
+void cluster_sync_unclustered(float* out, cudaStream_t s) {
+  launch_kernel("cluster_sync_unclustered_kernel", cluster_sync_unclustered_kernel, 2, 32, 0, s,
+                out);
 }
 void accumulate(const float* in, float* sum, int blocks, int threads, bool atomic, cudaStream_t s) {
   launch_kernel("accumulate_kernel", accumulate_kernel, blocks, threads, 0, s, in, sum, atomic);

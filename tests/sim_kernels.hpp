@@ -34,6 +34,16 @@ void grid_exchange(float* data, int blocks, int threads, bool with_sync, cudaStr
 // next block's value of the previous step and writes its own new value, one grid sync a step.
 // double_buffer = false keeps both steps in one buffer (buf [2 * blocks * threads]).
 void grid_steps(float* buf, int blocks, int threads, int steps, bool double_buffer, cudaStream_t s);
+// Thread-block clusters of `cluster` blocks of `threads` threads; out [clusters * cluster *
+// threads]. Each thread's value (its global index) reaches the same thread of the next block of
+// its cluster through distributed shared memory: mode 0 pushes it (a cluster.sync() before, to
+// know every block started, and one after); 1 drops the one after (a race); 2 the one before (a
+// race with the receiver clearing its memory); 3 pulls it from the next block after a
+// cluster.sync() and exits without another (the next block may exit while being read); 4 pulls
+// with the final cluster.sync().
+void cluster_exchange(float* out, int clusters, int cluster, int threads, int mode, cudaStream_t s);
+// cluster.sync() in a launch without cluster dimensions; out [32].
+void cluster_sync_unclustered(float* out, cudaStream_t s);
 // *sum += in[i] over blocks * threads elements from every thread: with atomicAdd, or as a plain
 // read-modify-write (the planted race).
 void accumulate(const float* in, float* sum, int blocks, int threads, bool atomic, cudaStream_t s);

@@ -1,8 +1,8 @@
-// The CUDA paths for sequence models against the CPU reference: lengths (fused, persistent and
-// unfused one-layer kernels), the persistent kernels forced over their tilings and stacked /
-// bidirectional models (rnn_layers.cu, both paths), through the device API; and the GPU trainer
-// with lengths and two directions against the CPU trainer. Every test skips, saying why, where no
-// GPU exists; the simulator build runs them all.
+// The CUDA paths for sequence models against the CPU reference: lengths (fused, persistent,
+// cluster and unfused one-layer kernels), the persistent and cluster kernels forced over their
+// tilings and stacked / bidirectional models (rnn_layers.cu, both paths), through the device API;
+// and the GPU trainer with lengths and two directions against the CPU trainer. Every test skips,
+// saying why, where no GPU exists; the simulator build runs them all.
 //
 // Tolerances as test_cuda.cpp: forward |gpu - cpu| <= 1e-5 + 1e-5 |cpu|; gradients per tensor
 // |gpu - cpu| <= 1e-4 (1 + max |cpu|). Outputs are poisoned (NaN) before each run.
@@ -44,6 +44,7 @@ std::string name_of(const SeqCase& c) {
     << (c.attention ? "_attn" : "_plain") << (c.lengths ? "_lengths" : "")
     << (c.rec == cuda::Recurrence::kPersistent ? "_persistent"
         : c.rec == cuda::Recurrence::kSegment  ? "_segment"
+        : c.rec == cuda::Recurrence::kCluster  ? "_cluster"
                                                : "");
   return s.str();
 }
@@ -113,6 +114,34 @@ std::vector<SeqCase> cases() {
         if (!len && s[3] > 2 && s[1] > 1) continue;
         SeqCase c{s[0], s[1], s[2], s[3], s[4], 1, false, attn, len, cuda::Path::kFused};
         c.rec = cuda::Recurrence::kPersistent;
+        out.push_back(c);
+      }
+    }
+  }
+  // The cluster kernels forced (rnn_cluster.cu; plan.hpp's cluster tiling on an H100, as the
+  // simulator reports): clusters of 1 to 8 blocks, 1 to 4 slices a block (a block of padding
+  // units past H at H = 257), groups of one sequence (each cluster stopping at its own length)
+  // up to 32 (split 2, 4 rows), the last group partial, H = 512 (8 blocks x 4 slices), T = 1.
+  // With lengths the groups are packed by length (the lengths below put sequence 0 at T and the
+  // rest between 1 and T).
+  const int cluster[][5] = {
+      // B, T, D, H, O
+      {1, 20, 1, 2, 1},     // the seed: one block a cluster
+      {2, 3, 2, 1, 1},      // H = 1
+      {5, 4, 3, 33, 2},     // 3 blocks, 15 padding units, groups of one
+      {40, 3, 2, 257, 1},   // 6 blocks x 3 slices (the last block all padding), groups of 3
+      {70, 4, 3, 100, 2},   // 7 blocks, groups of 5
+      {500, 2, 2, 300, 1},  // 7 blocks x 3 slices, groups of 32 (16 clusters), the last of 20
+      {1, 3, 2, 512, 1},    // 8 blocks x 4 slices
+      {3, 1, 2, 64, 1},     // T = 1
+      {9, 6, 3, 7, 2},      // one slice, 9 padding units, groups of one
+  };
+  for (const auto& s : cluster) {
+    for (bool attn : {true, false}) {
+      for (bool len : {true, false}) {
+        if (!len && s[3] > 2 && s[1] > 1 && s[0] != 40) continue;
+        SeqCase c{s[0], s[1], s[2], s[3], s[4], 1, false, attn, len, cuda::Path::kFused};
+        c.rec = cuda::Recurrence::kCluster;
         out.push_back(c);
       }
     }

@@ -1,5 +1,6 @@
-// The recurrence plan (kernels/plan.hpp): the persistent kernels' tiling and the performance
-// model's choice between them and the segment kernels. Plain host code: runs in every build.
+// The recurrence plan (kernels/plan.hpp): the persistent and cluster kernels' tilings and the
+// performance model's choice between them and the segment kernels. Plain host code: runs in every
+// build.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -44,6 +45,54 @@ TEST(Plan, TilingsCoverTheWorkAndFit) {
   EXPECT_GT(possible, 100);
 }
 
+// Every cluster tiling: clusters of at most 8 blocks of at most 4 slices that cover the units
+// with no block wholly past H, groups of at most 32 sequences that cover the batch with no empty
+// group, each thread within 4 rows, all 256 threads, and the shared memory of both kernels (their
+// static arrays included). H > 512 or a GPU without clusters has none.
+TEST(Plan, ClusterTilingsCoverTheWorkAndFit) {
+  const GpuLimits h100;
+  int possible = 0;
+  for (int hidden : {1, 2, 15, 16, 17, 33, 64, 100, 129, 255, 256, 257, 300, 511, 512, 513, 1024}) {
+    for (int batch : {1, 2, 3, 7, 31, 32, 33, 128, 129, 500, 826, 4096}) {
+      SCOPED_TRACE("B = " + std::to_string(batch) + " H = " + std::to_string(hidden));
+      ClusterTiling c;
+      if (!cluster_tiling(batch, hidden, h100, &c)) {
+        EXPECT_GT(hidden, 512);
+        continue;
+      }
+      ++possible;
+      const PersistentTiling& t = c.tile;
+      EXPECT_EQ(t.hidden, hidden);
+      EXPECT_GE(c.cluster, 1);
+      EXPECT_LE(c.cluster, kClusterMaxBlocks);
+      EXPECT_GE(c.subs, 1);
+      EXPECT_LE(c.subs, kClusterMaxSubs);
+      EXPECT_GE(c.cluster * c.subs * kPersistentSlice, hidden);
+      EXPECT_LT((c.cluster - 1) * c.subs * kPersistentSlice, hidden);  // no block of padding only
+      EXPECT_GE(t.groups * t.group, batch);
+      EXPECT_LT((t.groups - 1) * t.group, batch);
+      EXPECT_LE(t.group, kClusterMaxRows);
+      EXPECT_EQ(c.clusters(), t.groups);
+      EXPECT_EQ(c.blocks(), c.cluster * t.groups);
+      EXPECT_EQ(t.split * kPersistentSlice * t.row_lanes, kPersistentThreads);
+      EXPECT_LE(t.rows, kPersistentMaxRows);
+      EXPECT_GE(t.rows * t.row_lanes, t.group);
+      EXPECT_LE(c.smem_forward_bytes() + kClusterStaticBytes, h100.smem_per_block);
+      EXPECT_LE(c.smem_backward_bytes() + kClusterStaticBytes, h100.smem_per_block);
+    }
+  }
+  EXPECT_GT(possible, 150);
+  ClusterTiling c;
+  GpuLimits ampere = h100;
+  ampere.clusters = false;
+  EXPECT_FALSE(cluster_tiling(128, 256, ampere, &c));
+  EXPECT_FALSE(plan_recurrence(128, 256, ampere).cluster_possible);
+  EXPECT_FALSE(cluster_tiling(1, 513, h100, &c));
+  EXPECT_TRUE(cluster_tiling(1, 512, h100, &c));
+  EXPECT_EQ(c.cluster, 8);
+  EXPECT_EQ(c.subs, 4);
+}
+
 // The Wh slice's layout: at every step of the dot product, the 32 lanes of a warp (split lanes x
 // 32/split units) read 32 different banks.
 TEST(Plan, SliceLayoutIsFreeOfBankConflicts) {
@@ -78,13 +127,26 @@ TEST(Plan, ModelChoosesByBatchAndHidden) {
   EXPECT_FALSE(plan_recurrence(826, 2, h100).persistent);   // seed, whole batch
   EXPECT_FALSE(plan_recurrence(16, 64, h100).persistent);   // long
   EXPECT_FALSE(plan_recurrence(64, 128, h100).persistent);  // medium
-  EXPECT_TRUE(plan_recurrence(32, 1024, h100).persistent);  // wide
+  EXPECT_TRUE(plan_recurrence(32, 1024, h100).persistent);  // wide: too wide for a cluster
   EXPECT_TRUE(plan_recurrence(1, 1024, h100).persistent);
+  for (int b : {1, 826}) EXPECT_EQ(plan_recurrence(b, 2, h100).design, Design::kSegment);
+  EXPECT_EQ(plan_recurrence(64, 128, h100).design, Design::kSegment);
+  // Large (the notebook's shape) and B32 H512: the cluster kernels, ahead of both others (no
+  // grid barrier; Wh on chip where the segment kernels read it from L2).
   const RecurrencePlan large = plan_recurrence(128, 256, h100);
+  EXPECT_EQ(large.design, Design::kCluster);
+  EXPECT_FALSE(large.persistent);
   EXPECT_TRUE(large.persistent_possible);
+  EXPECT_TRUE(large.cluster_possible);
   EXPECT_GT(large.segment_us, 0);
   EXPECT_GT(large.persistent_us, 0);
+  EXPECT_LT(large.cluster_us, large.persistent_us);
+  EXPECT_LT(large.cluster_us, large.segment_us);
+  EXPECT_EQ(plan_recurrence(32, 512, h100).design, Design::kCluster);
   EXPECT_NE(large.describe().find("us/step"), std::string::npos);
+  EXPECT_EQ(large.describe().rfind("cluster (model: segment", 0), 0u) << large.describe();
+  EXPECT_NE(large.describe().find(", persistent "), std::string::npos) << large.describe();
+  EXPECT_NE(large.describe().find(", cluster "), std::string::npos) << large.describe();
 
   GpuLimits no_coop = h100;
   no_coop.cooperative = false;

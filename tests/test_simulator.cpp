@@ -301,6 +301,43 @@ TEST_F(Simulator, SingleBufferAcrossGridBarriersIsARace) {
   });
 }
 
+// Thread-block clusters: distributed shared memory with its race checks (happens-before through
+// cluster.sync(), under every order), an exit while another block reads the exiting block's
+// memory (caught under every order: in the interval of the access), the launch's checks.
+TEST_F(Simulator, ClustersExchangeThroughDistributedSharedMemory) {
+  const int clusters = 3, cluster = 4, threads = 64, n = clusters * cluster * threads;
+  const auto want = [&](int i, int step) {  // the value of the same thread `step` blocks on
+    const int block = i / threads, t = i % threads, first = block / cluster * cluster;
+    return static_cast<float>((first + (block - first + step + cluster) % cluster) * threads + t);
+  };
+  under_each_order([&](const std::string&) {
+    DeviceBuffer<float> out(n);
+    st::cluster_exchange(out.get(), clusters, cluster, threads, 0, s_);
+    auto got = download(out);
+    for (int i = 0; i < n; ++i) ASSERT_EQ(got[i], want(i, -1)) << i;  // from the previous rank
+    st::cluster_exchange(out.get(), clusters, cluster, threads, 4, s_);
+    got = download(out);
+    for (int i = 0; i < n; ++i) ASSERT_EQ(got[i], want(i, 1)) << i;  // from the next rank
+    expect_caught([&] { st::cluster_exchange(out.get(), clusters, cluster, threads, 1, s_); },
+                  {"kernel cluster_exchange_kernel", "shared-memory race at offset",
+                   "another thread's", "cluster.sync() across the cluster's blocks"});
+    expect_caught([&] { st::cluster_exchange(out.get(), clusters, cluster, threads, 2, s_); },
+                  {"kernel cluster_exchange_kernel", "shared-memory race at offset",
+                   "write after another thread's write"});
+    expect_caught([&] { st::cluster_exchange(out.get(), clusters, cluster, threads, 3, s_); },
+                  {"kernel cluster_exchange_kernel", "exited", "cluster.sync()"});
+  });
+  DeviceBuffer<float> out(32 * 9);
+  expect_caught([&] { st::cluster_sync_unclustered(out.get(), s_); },
+                {"cluster sync", "without cluster dimensions"});
+  try {  // more than 8 blocks a cluster: refused at launch, as the driver does
+    st::cluster_exchange(out.get(), 1, 9, 32, 0, s_);
+    FAIL() << "a cluster of 9 blocks was accepted";
+  } catch (const CudaError& e) {
+    EXPECT_NE(std::string(e.what()).find("at most 8"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(Simulator, NonAtomicAccumulationIsARaceAndAtomicsAreNot) {
   under_each_order([&](const std::string&) {
     const auto in = test::random_vector<float>(4 * 32, 12);
@@ -666,18 +703,24 @@ TEST_F(Simulator, CountersFileHasALinePerLaunch) {
 // The memory-access targets of the "fast at scale" issue at its shape (B32 T4 D16 H256, a training
 // step) and where Wh sits in shared memory (H64): every kernel that reads Wh or the hidden states
 // loads with an efficiency of at least 0.8 and needs at most 1.25 shared wavefronts per request,
-// for the segment kernels and for the persistent ones, and for the gated cells' segment kernels
-// (rnn_gated.cu; a one-layer model's, with the attention and head inside) and persistent ones
-// (rnn_persistent_gated.cu, with the attention-and-head kernels).
+// for the segment kernels, the persistent ones and the cluster ones, and for the gated cells'
+// segment kernels (rnn_gated.cu; a one-layer model's, with the attention and head inside) and
+// persistent ones (rnn_persistent_gated.cu, with the attention-and-head kernels).
 TEST_F(Simulator, RecurrentKernelsMeetTheAccessTargets) {
   for (Cell cell : {Cell::kElman, Cell::kLstm, Cell::kGru}) {
-    for (cuda::Recurrence rec : {cuda::Recurrence::kSegment, cuda::Recurrence::kPersistent}) {
+    for (cuda::Recurrence rec :
+         {cuda::Recurrence::kSegment, cuda::Recurrence::kPersistent, cuda::Recurrence::kCluster}) {
       for (int hidden : {256, 64}) {
         const bool persistent = rec == cuda::Recurrence::kPersistent;
-        // The gated persistent kernels at H = 64 only (H = 256 takes minutes in the simulator).
+        const bool clustered = rec == cuda::Recurrence::kCluster;
+        // The gated persistent kernels at H = 64 only (H = 256 takes minutes in the simulator);
+        // the cluster kernels are the Elman cell's.
         if (cell != Cell::kElman && persistent && hidden == 256) continue;
+        if (cell != Cell::kElman && clustered) continue;
         SCOPED_TRACE(std::string(to_string(cell)) + " H = " + std::to_string(hidden) +
-                     (persistent ? " persistent" : " segment"));
+                     (persistent  ? " persistent"
+                      : clustered ? " cluster"
+                                  : " segment"));
         ModelConfig cfg;
         cfg.cell = cell;
         cfg.input_size = 16;
@@ -709,6 +752,7 @@ TEST_F(Simulator, RecurrentKernelsMeetTheAccessTargets) {
           ++checked;
           if (st.kernel.find("attention_head") != 0) {
             EXPECT_EQ(st.kernel.find("persistent") != std::string::npos, persistent) << st.kernel;
+            EXPECT_EQ(st.kernel.find("cluster_") == 0, clustered) << st.kernel;
           }
           const double eff =
               static_cast<double>(st.global_load_bytes) / (32.0 * st.global_load_sectors);
@@ -729,8 +773,9 @@ TEST_F(Simulator, RecurrentKernelsMeetTheAccessTargets) {
   }
 }
 
-// What runs is what recurrence_for() says: the model's choice (kAuto) at the seed's size and at
-// H = 1024, and each forced setting, forward and backward.
+// What runs is what recurrence_for() says: the model's choice (kAuto) at the seed's size, at
+// H = 1024 (persistent: too wide for a cluster) and at B3 H300 (cluster: Wh through L2 for the
+// segment kernels), and each forced setting, forward and backward.
 TEST_F(Simulator, RecurrenceChoiceIsWhatRuns) {
   struct Want {
     int batch, hidden;
@@ -740,6 +785,7 @@ TEST_F(Simulator, RecurrenceChoiceIsWhatRuns) {
   for (const Want& w :
        {Want{1, 2, cuda::Recurrence::kAuto}, Want{2, 1024, cuda::Recurrence::kAuto},
         Want{3, 8, cuda::Recurrence::kPersistent}, Want{2, 1024, cuda::Recurrence::kSegment},
+        Want{3, 300, cuda::Recurrence::kAuto}, Want{3, 8, cuda::Recurrence::kCluster},
         // The gated cells: the model's choice at the seed's size (segment) and where the
         // segment kernels read Wh through L2 (persistent), and forced.
         Want{1, 2, cuda::Recurrence::kAuto, Cell::kLstm},
@@ -759,6 +805,12 @@ TEST_F(Simulator, RecurrenceChoiceIsWhatRuns) {
     SCOPED_TRACE("B = " + std::to_string(w.batch) + " H = " + std::to_string(w.hidden));
     const PassResult r = run_pass(h, cfg, w.batch);
     const bool persistent = runs == cuda::Recurrence::kPersistent;
+    const bool clustered = runs == cuda::Recurrence::kCluster;
+    EXPECT_EQ(count(r, "cluster_forward_kernel"), clustered ? 1 : 0);
+    EXPECT_EQ(count(r, "cluster_backward_kernel"), clustered ? 1 : 0);
+    if (w.hidden == 300) {
+      EXPECT_TRUE(clustered) << "B = 3 at H = 300 runs the cluster kernels";
+    }
     // The kernels' names (exact): the Elman cell's, or the gated cell's template.
     char fwd[64] = "persistent_forward_kernel", bwd[64] = "persistent_backward_kernel";
     if (w.cell != Cell::kElman) {

@@ -9,8 +9,9 @@ its own, labelled column and no ratio: it is not an FP32 comparison. A table per
 says where cuDNN refused a shape.
 PyTorch eager (bench/bench_torch.py, merged with --extra) gets a column and a ratio.
 A ratio > 1 means fused is faster. Skipped cases (errors) show their message.
-A second table sets the fused path's two recurrence designs side by side (fused-segment,
-fused-persistent) against the performance model's choice (fused, with its `persistent` counter):
+A second table sets the fused path's recurrence designs side by side (fused-segment,
+fused-persistent, fused-cluster) against the performance model's choice (fused, with its `persistent`
+and `cluster` counters):
 the measurements that calibrate docs/performance.md's model.
 """
 import argparse
@@ -35,7 +36,7 @@ def main():
     for extra in a.extra:
         data["benchmarks"] += json.load(open(extra))["benchmarks"]
     rows = defaultdict(dict)
-    chose_persistent = {}
+    chose_design = {}
     errors = {}
     refused = defaultdict(dict)  # (op, shape, model) -> cuDNN impl -> message
     for b in data["benchmarks"]:
@@ -52,7 +53,9 @@ def main():
         unit = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[b.get("time_unit", "ns")]
         rows[(op, shape, model)][impl] = b["real_time"] * unit
         if impl == "fused" and "persistent" in b:
-            chose_persistent[(op, shape, model)] = b["persistent"] >= 0.5
+            chose_design[(op, shape, model)] = (
+                "cluster" if b.get("cluster", 0) >= 0.5 else
+                "persistent" if b["persistent"] >= 0.5 else "segment")
 
     def best(r, names):
         v = [r[n] for n in names if n in r]
@@ -109,17 +112,18 @@ def main():
             out.append(f"| {k[0]} | {k[1]} | {k[2]} | " + " | ".join(cells) + " |")
     rec = [(k, r) for k, r in sorted(rows.items()) if "fused-segment" in r and "fused-persistent" in r]
     if rec:
-        out += ["", "## Recurrence: segment vs persistent vs the model's choice", "",
-                "| op | shape | model | segment | persistent | fused (auto) | the model chose | faster |",
-                "|---|---|---|---|---|---|---|---|"]
+        out += ["", "## Recurrence: segment vs persistent vs cluster vs the model's choice", "",
+                "| op | shape | model | segment | persistent | cluster | fused (auto) | the model chose | faster |",
+                "|---|---|---|---|---|---|---|---|---|"]
         for (op, shape, model), r in rec:
-            seg, per = r["fused-segment"], r["fused-persistent"]
-            chose = chose_persistent.get((op, shape, model))
-            chose_s = "-" if chose is None else ("persistent" if chose else "segment")
-            faster = "persistent" if per < seg else "segment"
-            mark = "" if chose is None or chose_s == faster else " (model wrong)"
-            out.append(f"| {op} | {shape} | {model} | {fmt(seg)} | {fmt(per)} | {fmt(r.get('fused'))} | "
-                       f"{chose_s} | {faster}{mark} |")
+            times = {d: r[f"fused-{d}"] for d in ("segment", "persistent", "cluster")
+                     if f"fused-{d}" in r}
+            chose_s = chose_design.get((op, shape, model), "-")
+            faster = min(times, key=times.get)
+            mark = "" if chose_s == "-" or chose_s == faster else " (model wrong)"
+            out.append(f"| {op} | {shape} | {model} | {fmt(times.get('segment'))} | "
+                       f"{fmt(times.get('persistent'))} | {fmt(times.get('cluster'))} | "
+                       f"{fmt(r.get('fused'))} | {chose_s} | {faster}{mark} |")
     if errors:
         out += ["", "## Skipped cases", ""] + [f"- {k}: {v}" for k, v in sorted(errors.items())]
     if a.e2e:

@@ -72,6 +72,11 @@ reduced+=':Gpu/CudaSequence.*/*_B168_*_persistent:Gpu/CudaSequence.*/*_B600_*_pe
 # memory at H = 129 (opt-in), through L2 at H = 300.
 reduced+=':Gpu/CudaSequence.*/*_B4_T1_D2_H16_*_persistent:Gpu/CudaSequence.*/*_H129_*_segment'
 reduced+=':Gpu/CudaSequence.*/*_H300_*_segment'
+# The cluster kernels (rnn_cluster.cu) forced: H = 33 and 257 above (3 and 6 blocks, padding),
+# the seed (one block a cluster), groups of 32 at H = 300 packed by length, H = 512 (8 blocks x
+# 4 slices) and T = 1.
+reduced+=':Gpu/CudaSequence.*/*_B1_T20_D1_H2_*_cluster:Gpu/CudaSequence.*/*_B500_*_cluster'
+reduced+=':Gpu/CudaSequence.*/*_H512_*_cluster:Gpu/CudaSequence.*/*_B3_T1_D2_H64_*_cluster'
 # The gated cells (rnn_gated.cu; the patterns above take their two-layer bidirectional, H = 33
 # and three-layer cases on both paths), with Wh in shared memory (LSTM H = 100, GRU H = 129) and
 # through L2 (LSTM H = 129, GRU H = 150).

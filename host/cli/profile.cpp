@@ -33,17 +33,20 @@ request (1 is conflict-free).
   --pass forward|backward|train   forward: inference; backward: the training forward and backward;
                            train: a whole training step (forward, loss, backward, Adam)
   --device cuda|cuda-unfused   (default cuda)
-  --recurrence auto|segment|persistent   how the fused path runs the recurrence (default auto:
-                           the performance model's choice for this B and H, docs/performance.md)
+  --recurrence auto|segment|persistent|cluster   how the fused path runs the recurrence (default
+                           auto: the performance model's choice for this B and H,
+                           docs/performance.md; cluster: thread-block clusters, one-layer Elman
+                           models with H <= 512, kernels/rnn_cluster.cu)
   --plan                   print the model's choice and predicted step times, run nothing (no GPU
                            needed: without one, an H100's limits)
   --json FILE              one object per kernel: kernel, launches, and ms or the counters
 )";
 
-// Stacked and bidirectional Elman models: the persistent kernels take one-layer models only.
+// Stacked and bidirectional Elman models: the persistent and cluster kernels take one-layer
+// models only.
 constexpr const char* kLayeredPlan =
     "segment, layer by layer (layer_forward / layer_backward, then the attention-and-head "
-    "kernels; the persistent kernels take one-layer, one-direction models)";
+    "kernels; the persistent and cluster kernels take one-layer, one-direction models)";
 
 // Where a gated model's attention and head run on the fused path: inside the segment kernels of
 // a one-layer, one-direction model, else (stacked, bidirectional or persistent) after them.
@@ -92,18 +95,26 @@ int cmd_profile(const std::vector<std::string>& argv) {
   }
   check_device_supports(parse_device(device), cfg);  // the CUDA paths' H limit, --plan included
   const std::string rec_name = a.get("--recurrence", "auto");
-  if (rec_name != "auto" && rec_name != "segment" && rec_name != "persistent") {
-    throw UsageError("--recurrence must be auto, segment or persistent, got '" + rec_name + "'");
+  if (rec_name != "auto" && rec_name != "segment" && rec_name != "persistent" &&
+      rec_name != "cluster") {
+    throw UsageError("--recurrence must be auto, segment, persistent or cluster, got '" + rec_name +
+                     "'");
   }
   const cuda::Recurrence rec = rec_name == "segment"      ? cuda::Recurrence::kSegment
                                : rec_name == "persistent" ? cuda::Recurrence::kPersistent
+                               : rec_name == "cluster"    ? cuda::Recurrence::kCluster
                                                           : cuda::Recurrence::kAuto;
   const bool gated = cfg.cell != Cell::kElman;
   const bool layered = cfg.layers > 1 || cfg.bidirectional;
-  if (!gated && layered && rec == cuda::Recurrence::kPersistent) {
-    throw UsageError(
-        "--recurrence persistent: stacked and bidirectional Elman models run the segment layer "
-        "kernels (the Elman persistent kernels take one-layer, one-direction models)");
+  if (!gated && layered &&
+      (rec == cuda::Recurrence::kPersistent || rec == cuda::Recurrence::kCluster)) {
+    throw UsageError("--recurrence " + rec_name +
+                     ": stacked and bidirectional Elman models run the segment layer kernels (the "
+                     "Elman persistent and cluster kernels take one-layer, one-direction models)");
+  }
+  if (gated && rec == cuda::Recurrence::kCluster) {
+    throw UsageError("--recurrence cluster: the cluster kernels are the Elman cell's; the " +
+                     std::string(to_string(cfg.cell)) + " runs its segment or persistent kernels");
   }
   if (a.has("--plan")) {
     const bool gpu = cuda_backend_available();
@@ -197,8 +208,11 @@ int cmd_profile(const std::vector<std::string>& argv) {
   } else if (device == "cuda" && layered) {
     std::printf("recurrence: %s\n", kLayeredPlan);
   } else if (device == "cuda") {
+    const cuda::Recurrence runs = h.recurrence_for(B);
     std::printf("recurrence: %s (--recurrence %s); the model: %s\n",
-                h.recurrence_for(B) == cuda::Recurrence::kPersistent ? "persistent" : "segment",
+                runs == cuda::Recurrence::kPersistent ? "persistent"
+                : runs == cuda::Recurrence::kCluster  ? "cluster"
+                                                      : "segment",
                 rec_name.c_str(),
                 kernels::plan_recurrence(B, cfg.hidden_size, kernels::current_gpu_limits())
                     .describe()

@@ -53,11 +53,16 @@ enum class Path { kFused, kUnfused };
 //   kPersistent: one cooperative launch over the whole GPU, Wh held on chip in slices, a grid
 //                barrier per step (rnn_persistent_forward.cu, rnn_persistent_backward.cu); falls
 //                back to kSegment where this GPU cannot hold the grid at once.
-// Both give the same results within float32 rounding. The Elman cell: one-layer, one-direction
+//   kCluster:    thread-block clusters (sm_90, H <= 512): the persistent tiling scoped to a
+//                cluster of up to 8 blocks per batch group, h_t exchanged through distributed
+//                shared memory, a cluster barrier per step, each group stopping at its own longest
+//                sequence (groups packed by length) (rnn_cluster.cu); falls back to kSegment where
+//                this GPU has no clusters or H > 512.
+// All give the same results within float32 rounding. The Elman cell: one-layer, one-direction
 // models (stacked or bidirectional ones run the segment layer kernels); the gated cells (LSTM,
-// GRU): every block of any model (rnn_gated.cu, rnn_persistent_gated.cu). The unfused path runs
-// neither.
-enum class Recurrence { kAuto, kSegment, kPersistent };
+// GRU): segment and persistent for every block of any model (rnn_gated.cu,
+// rnn_persistent_gated.cu; kCluster runs their segment kernels). The unfused path runs none.
+enum class Recurrence { kAuto, kSegment, kPersistent, kCluster };
 
 // Whether backward overwrites dparams and dx or adds to them (gradient accumulation over
 // micro-batches).
@@ -91,8 +96,8 @@ class Handle {
   void set_stream(cudaStream_t stream);
 
   // The recurrence setting (default kAuto), and what a pass at batch B runs on this GPU with it:
-  // kSegment or kPersistent (kSegment for the unfused path and for stacked or bidirectional
-  // Elman models). Changing it needs no new workspace.
+  // kSegment, kPersistent or kCluster (kSegment for the unfused path and for stacked or
+  // bidirectional Elman models). Changing it needs no new workspace.
   void set_recurrence(Recurrence recurrence);
   Recurrence recurrence() const;
   Recurrence recurrence_for(int batch) const;

@@ -42,10 +42,19 @@ Accessor current_accessor(const ThreadState& t) {
   const Block& b = *t.block;
   return Accessor{t.launch->op,
                   t.launch->grid_epoch,
+                  b.cluster,
+                  t.launch->cluster_epoch,
                   b.linear,
                   b.epoch,
                   static_cast<std::uint32_t>(t.tid),
                   b.warps[t.warp].syncs};
+}
+
+// Whether p, in another block of c's launch, happened before c: a grid sync since, or a
+// cluster.sync() since in their common cluster (never without clusters: every block is in
+// cluster 0 at interval 0).
+bool blocks_ordered(const Accessor& p, const Accessor& c) {
+  return p.grid < c.grid || (p.cluster == c.cluster && p.cepoch < c.cepoch);
 }
 
 bool warp_synced(const Warp* w, std::uint32_t lane_a, std::uint32_t lane_b, std::uint32_t stamp) {
@@ -55,8 +64,8 @@ bool warp_synced(const Warp* w, std::uint32_t lane_a, std::uint32_t lane_b, std:
 // Whether p happened before c (w: c's warp, null for library work).
 bool ordered(const Accessor& p, const Accessor& c, const Warp* w) {
   if (p.op != c.op) return op_ordered_before_current(p.op);
-  if (p.block != c.block) return p.grid < c.grid;
-  if (p.bepoch != c.bepoch) return true;  // a block barrier (or grid sync) since
+  if (p.block != c.block) return blocks_ordered(p, c);
+  if (p.bepoch != c.bepoch) return true;  // a block barrier (or grid or cluster sync) since
   if (p.tid == c.tid) return true;        // program order
   return p.tid / 32 == c.tid / 32 && warp_synced(w, p.tid % 32, c.tid % 32, p.wstamp);
 }
@@ -77,11 +86,15 @@ bool unordered_read(const Shadow& s, const Accessor& c, const Warp* w, Accessor&
       break;
   }
   if (r.op != c.op) return !op_ordered_before_current(r.op);
-  if (s.r_scope == ReadScope::kSeveralBlocks) {
-    several = "readers in several blocks, among them ";
+  if (s.r_scope == ReadScope::kSeveralClusters) {
+    several = "readers in several clusters, among them ";
     return r.grid >= c.grid;
   }
-  if (r.block != c.block) return r.grid >= c.grid;
+  if (s.r_scope == ReadScope::kSeveralBlocks) {
+    several = "readers in several blocks, among them ";
+    return !blocks_ordered(r, c);
+  }
+  if (r.block != c.block) return !blocks_ordered(r, c);
   if (r.bepoch < c.bepoch) return false;
   if (s.r_scope == ReadScope::kOneBlock) {
     several = "readers in several warps, among them ";
@@ -115,6 +128,15 @@ void add_read(Shadow& s, const Accessor& c) {
     return;
   }
   if (r.grid < c.grid) return single();
+  // Readers of several clusters stay so until a grid sync. Within one cluster the readers so far
+  // are at r's cluster interval or before (a cluster.sync() is a barrier): a later interval
+  // replaces them all.
+  if (s.r_scope == ReadScope::kSeveralClusters) return;
+  if (r.cluster != c.cluster) {
+    s.r_scope = ReadScope::kSeveralClusters;
+    return;
+  }
+  if (r.cepoch < c.cepoch) return single();
   if (s.r_scope == ReadScope::kSeveralBlocks) return;
   if (r.block != c.block) {
     s.r_scope = ReadScope::kSeveralBlocks;
@@ -260,17 +282,48 @@ void global_access(ThreadState& t, std::uintptr_t a, std::size_t n, AccessKind k
   if (t.launch->counting) record(t, site, a, static_cast<std::uint32_t>(n), write ? 1 : 0);
 }
 
+// A block's access to the shared memory of another block of its cluster (distributed shared
+// memory, through map_shared_rank): that block must be of the same cluster and still running.
+void check_remote_shared(ThreadState& t, const Block* owner, std::uintptr_t a, bool write) {
+  const Block& b = *t.block;
+  const std::string what = std::string("distributed shared-memory ") + (write ? "store" : "load");
+  if (!owner || owner->launch != t.launch || t.launch->config.cluster == 0 ||
+      owner->cluster != b.cluster) {
+    const auto base = reinterpret_cast<std::uintptr_t>(b.smem);
+    kernel_violation(cudaErrorIllegalAddress,
+                     "out-of-bounds shared-memory " + std::string(write ? "store" : "load") +
+                         " at offset " + std::to_string(static_cast<long long>(a - base)) +
+                         " (the block has " + std::to_string(b.total_bytes) +
+                         " bytes of shared memory; only the blocks of its own cluster are "
+                         "reachable, through map_shared_rank)");
+  }
+  if (owner->exited == static_cast<int>(owner->threads.size())) {
+    kernel_violation(cudaErrorIllegalAddress,
+                     what + " to block (" + std::to_string(owner->idx.x) + "," +
+                         std::to_string(owner->idx.y) + "," + std::to_string(owner->idx.z) +
+                         "), which has exited: a block's shared memory is gone when it exits, so "
+                         "a cluster that reaches its blocks' shared memory ends with "
+                         "cluster.sync()");
+  }
+}
+
 void shared_access(ThreadState& t, std::uintptr_t a, std::size_t n, AccessKind kind,
                    std::uintptr_t site) {
   const bool write = kind != AccessKind::kRead;
-  Block& b = *t.block;
+  Block* owner = shared_owner(a);
+  if (owner != t.block) check_remote_shared(t, owner, a, write);
+  Block& b = *owner;
+  const bool remote = owner != t.block;
+  if (remote) b.remote_cepoch = t.launch->cluster_epoch;
   const auto base = reinterpret_cast<std::uintptr_t>(b.smem);
   if (a < base || a + n > base + b.total_bytes) {
     kernel_violation(cudaErrorIllegalAddress,
-                     std::string("out-of-bounds shared-memory ") + (write ? "store" : "load") +
-                         " of " + std::to_string(n) + " bytes at offset " +
-                         std::to_string(static_cast<long long>(a - base)) + " (the block has " +
-                         std::to_string(b.total_bytes) + " bytes of shared memory)");
+                     std::string("out-of-bounds ") + (remote ? "distributed " : "") +
+                         "shared-memory " + (write ? "store" : "load") + " of " +
+                         std::to_string(n) + " bytes at offset " +
+                         std::to_string(static_cast<long long>(a - base)) + " (the block" +
+                         (remote ? " it reaches" : "") + " has " + std::to_string(b.total_bytes) +
+                         " bytes of shared memory)");
   }
   if ((n & (n - 1)) == 0 && a % n != 0) {
     kernel_violation(cudaErrorMisalignedAddress, "misaligned shared-memory access of " +
@@ -278,16 +331,22 @@ void shared_access(ThreadState& t, std::uintptr_t a, std::size_t n, AccessKind k
                                                      std::to_string(a - base));
   }
   const Accessor c = current_accessor(t);
-  const Warp* warp = &b.warps[t.warp];
+  const Warp* warp = &t.block->warps[t.warp];
   const std::size_t first = (a - base) / 4, last = (a - base + n - 1) / 4;
   for (std::size_t i = first; i <= last; ++i) {
     const RaceReport rep = check_word(b.shadow.at(i), c, kind, warp);
     if (rep.hazard) {
-      kernel_violation(cudaErrorLaunchFailure,
-                       std::string("shared-memory race at offset ") + std::to_string(i * 4) + ": " +
-                           rep.hazard + " (" + other_party(rep, c, t.launch) +
-                           ") with no __syncthreads (or __syncwarp naming both lanes) between "
-                           "them");
+      const bool clustered = t.launch->config.cluster != 0;
+      kernel_violation(
+          cudaErrorLaunchFailure,
+          std::string("shared-memory race at offset ") + std::to_string(i * 4) +
+              (clustered ? " of block (" + std::to_string(b.idx.x) + "," + std::to_string(b.idx.y) +
+                               "," + std::to_string(b.idx.z) + ")"
+                         : "") +
+              ": " + rep.hazard + " (" + other_party(rep, c, t.launch) +
+              ") with no __syncthreads (or __syncwarp naming both lanes" +
+              (clustered ? ", or cluster.sync() across the cluster's blocks" : "") +
+              ") between them");
     }
   }
   if (t.launch->counting) record(t, site, a, static_cast<std::uint32_t>(n), 2);
@@ -313,7 +372,7 @@ inline void on_access(std::uintptr_t a, std::size_t n, AccessKind kind, std::uin
 
 bool check_library_races(Alloc& al, std::uintptr_t a, std::size_t n, bool write, const char* what) {
   if (g_current_op == 0 || n == 0) return true;
-  const Accessor c{g_current_op, 0, kLibraryBlock, 0, 0, 0};
+  const Accessor c{g_current_op, 0, 0, 0, kLibraryBlock, 0, 0, 0};
   const std::size_t first = (a - al.begin) / 4, last = (a - al.begin + n - 1) / 4;
   for (std::size_t i = first; i <= last; ++i) {
     const RaceReport rep =

@@ -33,11 +33,15 @@ constexpr std::size_t kGlobalMemory = 80ull << 30;
 // ---- device memory -------------------------------------------------------------------------
 // ---- race detection ------------------------------------------------------------------------
 // Who made an access: the operation (a kernel launch or a library call, numbered as they run,
-// from 1), and inside a launch the grid-sync interval, the block, the block's barrier interval,
+// from 1), and inside a launch the grid-sync interval, the block's thread-block cluster and that
+// cluster's cluster.sync() interval (every block of a launch without clusters is in cluster 0,
+// interval 0: no cluster barrier orders anything there), the block, the block's barrier interval,
 // the thread and its warp's count of completed __syncwarp rendezvous at the time.
 struct Accessor {
   std::uint32_t op = 0;  // 0: nobody yet
   std::uint32_t grid = 0;
+  std::uint32_t cluster = 0;
+  std::uint32_t cepoch = 0;
   std::uint32_t block = 0;  // linear block index, or kLibraryBlock for library work
   std::uint32_t bepoch = 0;
   std::uint32_t tid = 0;
@@ -47,7 +51,16 @@ constexpr std::uint32_t kLibraryBlock = 0xFFFFFFFFu;
 
 // What is known of the reads of a word since its last write: who made the latest one, and how
 // far the readers in that reader's interval spread.
-enum class ReadScope : std::uint8_t { kNone, kOneThread, kOneWarp, kOneBlock, kSeveralBlocks };
+// kSeveralBlocks: blocks of one cluster (any blocks, without clusters); kSeveralClusters: blocks of
+// several clusters of one launch.
+enum class ReadScope : std::uint8_t {
+  kNone,
+  kOneThread,
+  kOneWarp,
+  kOneBlock,
+  kSeveralBlocks,
+  kSeveralClusters
+};
 
 // The race shadow of one 4-byte word of device or shared memory.
 struct Shadow {
@@ -100,7 +113,7 @@ Alloc* find_alloc(std::uintptr_t a);  // the live allocation holding a, or null
 std::string describe_device_address(std::uintptr_t a, std::size_t bytes);
 
 // ---- the running kernel ----------------------------------------------------------------------
-enum class State : std::uint8_t { kRunnable, kBarrier, kWarpSync, kGridSync, kDone };
+enum class State : std::uint8_t { kRunnable, kBarrier, kWarpSync, kGridSync, kClusterSync, kDone };
 
 // One warp-wide memory instruction as the lanes executed it: lanes are matched by the access
 // site (return address in kernel code) and the how-many-th execution of that site it is for
@@ -162,7 +175,12 @@ struct Warp {
 
 struct Block {
   uint3 idx{};
-  std::uint32_t linear = 0;  // idx as one number
+  std::uint32_t linear = 0;        // idx as one number
+  std::uint32_t cluster = 0;       // its cluster (linear / cluster size; 0 without clusters)
+  std::uint32_t cluster_rank = 0;  // its rank in the cluster (blockIdx.x % cluster size)
+  // The cluster interval of the latest access to its shared memory by another block (0: none):
+  // the block must not exit in that interval (its shared memory would go while in use).
+  std::uint32_t remote_cepoch = 0;
   Launch* launch = nullptr;
   std::vector<ThreadState> threads;
   std::vector<Warp> warps;
@@ -191,11 +209,19 @@ struct Launch {
   int grid_arrived = 0;
   int grid_threads = 0;
   int grid_exited = 0;
+  // A launch with clusters runs one cluster at a time, all its blocks resident (in rank order
+  // here), with its own cluster.sync() intervals.
+  std::vector<Block*> cluster_blocks;
+  std::uint32_t cluster_epoch = 0;
+  int cluster_arrived = 0;
+  int cluster_threads = 0;
   void* scheduler_sp = nullptr;
   LaunchStats stats;
 };
 
 bool in_shared_range(std::uintptr_t a);
+// The resident block whose shared memory holds `a` (in_shared_range), or null.
+Block* shared_owner(std::uintptr_t a);
 
 // Set while a hook runs (checks.cpp); a violation leaves its hook without returning, so the
 // scheduler clears it.

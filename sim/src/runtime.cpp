@@ -403,6 +403,23 @@ cudaError_t launch(const LaunchConfig& c, std::function<void()> body) {
                          " (cudaFuncSetAttribute(MaxDynamicSharedMemorySize) raises it up to " +
                          std::to_string(kSmemPerBlockOptin) + ")");
   }
+  if (c.cluster != 0) {
+    // Cluster dimensions along x only (the kernels use no others), at most 8 blocks (the
+    // portable limit), dividing the grid, never cooperative; one cluster must fit.
+    if (c.cooperative || c.cluster > 8 || g.x % c.cluster != 0) {
+      return set_error(cudaErrorInvalidClusterSize,
+                       k + "a cluster of " + std::to_string(c.cluster) +
+                           " blocks (at most 8, dividing the grid's " + std::to_string(g.x) +
+                           " blocks along x; not in a cooperative launch)");
+    }
+    if (max_active_clusters(static_cast<int>(c.cluster), static_cast<int>(threads),
+                            c.dynamic_smem) < 1) {
+      return set_error(cudaErrorInvalidClusterSize,
+                       k + "a cluster of " + std::to_string(c.cluster) + " blocks of " +
+                           std::to_string(c.dynamic_smem) +
+                           " bytes of shared memory does not fit a GPC");
+    }
+  }
   if (c.cooperative && g_refuse_cooperative) {
     return set_error(cudaErrorCooperativeLaunchTooLarge,
                      k + "refused although the grid fits (the simulator was told to refuse "
@@ -426,6 +443,13 @@ cudaError_t launch(const LaunchConfig& c, std::function<void()> body) {
   l->body = std::move(body);
   enqueue(s, c.name, [l] { run_launch(l); });
   return cudaSuccess;
+}
+
+int max_active_clusters(int cluster, int threads, std::size_t dynamic_smem) {
+  constexpr int kSmsPerGpc = 16;  // an H100 SXM: 132 SMs in GPCs of 16 to 18
+  if (cluster < 1 || cluster > 8) return 0;
+  const int per_sm = max_blocks_per_sm(threads, dynamic_smem);
+  return (kSmCount / kSmsPerGpc) * (per_sm * kSmsPerGpc / cluster);
 }
 
 cudaError_t enqueue_host_op(cudaStream_t stream, const char* what, std::function<void()> op) {
@@ -510,6 +534,8 @@ const char* cudaGetErrorName(cudaError_t e) {
       return "cudaErrorStreamCaptureInvalidated";
     case cudaErrorStreamCaptureImplicit:
       return "cudaErrorStreamCaptureImplicit";
+    case cudaErrorInvalidClusterSize:
+      return "cudaErrorInvalidClusterSize";
   }
   return "cudaErrorUnknown";
 }
@@ -609,6 +635,7 @@ cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) 
       *value = kRegistersPerSm;
       break;
     case cudaDevAttrCooperativeLaunch:
+    case cudaDevAttrClusterLaunch:
       *value = 1;
       break;
     case cudaDevAttrMaxSharedMemoryPerBlockOptin:

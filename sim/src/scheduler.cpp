@@ -58,6 +58,7 @@ constexpr std::size_t kSharedSlot = 256 * 1024;
 constexpr std::size_t kSharedSlots = 4096;
 std::uintptr_t g_shared_base = 0;
 std::vector<bool> g_shared_slot_used;
+std::vector<Block*> g_shared_slot_owner;  // the resident block of each slot in use
 
 std::uintptr_t align_up(std::uintptr_t v, std::size_t a) { return (v + a - 1) / a * a; }
 
@@ -71,6 +72,7 @@ void init_shared_region() {
   }
   g_shared_base = reinterpret_cast<std::uintptr_t>(s);
   g_shared_slot_used.assign(kSharedSlots, false);
+  g_shared_slot_owner.assign(kSharedSlots, nullptr);
 }
 
 // ---- fibers ------------------------------------------------------------------------------------
@@ -224,8 +226,11 @@ unsigned char* take_shared_slot() {
   std::fprintf(stderr, "rnnattn-sim: more than %zu resident blocks\n", kSharedSlots);
   std::abort();
 }
+std::size_t slot_of(std::uintptr_t a) { return (a - g_shared_base) / kSharedSlot; }
 void give_shared_slot(unsigned char* p) {
-  g_shared_slot_used[(reinterpret_cast<std::uintptr_t>(p) - g_shared_base) / kSharedSlot] = false;
+  const std::size_t slot = slot_of(reinterpret_cast<std::uintptr_t>(p));
+  g_shared_slot_used[slot] = false;
+  g_shared_slot_owner[slot] = nullptr;
 }
 
 std::unique_ptr<Block> make_block(Launch& l, uint3 idx) {
@@ -237,7 +242,12 @@ std::unique_ptr<Block> make_block(Launch& l, uint3 idx) {
   const int n = static_cast<int>(bd.x * bd.y * bd.z);
   b->threads.resize(n);
   b->warps.resize((n + 31) / 32);
+  if (const unsigned n = l.config.cluster) {
+    b->cluster = b->linear / n;
+    b->cluster_rank = idx.x % n;
+  }
   b->smem = take_shared_slot();
+  g_shared_slot_owner[slot_of(reinterpret_cast<std::uintptr_t>(b->smem))] = b.get();
   b->dynamic_bytes = b->total_bytes = l.config.dynamic_smem;
   std::memset(b->smem, 0xFF, b->dynamic_bytes);  // shared memory starts as garbage: NaN
   b->shadow.reset((b->dynamic_bytes + 3) / 4);
@@ -325,6 +335,8 @@ void run_resident(Launch& l, std::mt19937_64& rng) {
             who += std::string(r.is_shuffle ? "a shuffle" : "__syncwarp") + " (" +
                    site(r.file, r.line) + ", mask " + mask + ")";
           }
+        } else if (t->state == State::kClusterSync) {
+          who += "a cluster sync";
         } else {
           who += "a grid sync";
         }
@@ -374,6 +386,7 @@ void run_launch(const std::shared_ptr<Launch>& lp) {
   l.stats.dynamic_smem_bytes = l.config.dynamic_smem;
   l.op = g_current_op;
   l.grid_epoch = 1;
+  l.cluster_epoch = 0;
   const dim3 g = l.config.grid;
   const std::size_t blocks = static_cast<std::size_t>(g.x) * g.y * g.z;
   const auto index = [&](std::size_t i) {
@@ -383,7 +396,29 @@ void run_launch(const std::shared_ptr<Launch>& lp) {
   read_order();
   // Each launch's own stream of random orders: the same seed replays the same schedules.
   std::mt19937_64 rng(g_order.seed * 0x9E3779B97F4A7C15ull + ++g_launches);
-  if (l.config.cooperative) {
+  if (const unsigned n = l.config.cluster) {
+    // One cluster at a time, its blocks all resident (in rank order in cluster_blocks); the
+    // clusters in the schedule's order.
+    const std::size_t clusters = blocks / n;
+    std::vector<std::size_t> order(clusters);
+    for (std::size_t i = 0; i < clusters; ++i) order[i] = i;
+    in_schedule_order(order, rng);
+    for (std::size_t i = 0; i < clusters && !l.failed; ++i) {
+      std::vector<std::unique_ptr<Block>> members;
+      l.cluster_blocks.clear();
+      for (unsigned r = 0; r < n; ++r) {
+        members.push_back(make_block(l, index(order[i] * n + r)));
+        l.cluster_blocks.push_back(members.back().get());
+      }
+      l.resident = l.cluster_blocks;
+      l.cluster_threads = static_cast<int>(n * members.front()->threads.size());
+      l.cluster_arrived = 0;
+      ++l.cluster_epoch;  // a fresh interval (blocks of other clusters never compare with it)
+      run_resident(l, rng);
+      for (auto& b : members) release_block(*b);
+    }
+    l.cluster_blocks.clear();
+  } else if (l.config.cooperative) {
     std::vector<std::unique_ptr<Block>> all;
     // All resident: run_resident orders their warps.
     for (std::size_t i = 0; i < blocks; ++i) all.push_back(make_block(l, index(i)));
@@ -435,6 +470,21 @@ void thread_exit(ThreadState& t) {
     kernel_violation(cudaErrorLaunchFailure,
                      "exited while other threads wait at a grid sync: every thread of a "
                      "cooperative launch must reach it");
+  }
+  if (l.cluster_arrived > 0) {
+    kernel_violation(cudaErrorLaunchFailure,
+                     "exited while other threads of its cluster wait at cluster.sync(): every "
+                     "thread of the cluster must reach it");
+  }
+  if (b.exited == static_cast<int>(b.threads.size()) && b.remote_cepoch != 0 &&
+      b.remote_cepoch == l.cluster_epoch) {
+    // Checked by intervals, not by what this schedule ran first: an access after the exit is
+    // caught at the access (checks.cpp), one before it in the same interval here.
+    kernel_violation(cudaErrorLaunchFailure,
+                     "its block exited while another block of its cluster reached its shared "
+                     "memory with no cluster.sync() between them: a block's shared memory is "
+                     "gone when it exits, so a cluster that reaches its blocks' shared memory "
+                     "ends with cluster.sync()");
   }
   switch_to_scheduler(t);
 }
@@ -512,6 +562,65 @@ void grid_barrier(const char* file, int line) {
   }
   t.state = State::kGridSync;
   yield(t);
+}
+
+void cluster_barrier(const char* file, int line) {
+  ThreadState& t = *t_current;
+  Launch& l = *t.launch;
+  if (l.config.cluster == 0) {
+    kernel_violation(cudaErrorLaunchFailure, "cluster sync (" + site(file, line) +
+                                                 ") in a launch without cluster dimensions");
+  }
+  for (const Block* b : l.cluster_blocks) {
+    if (b->exited > 0) {
+      kernel_violation(cudaErrorLaunchFailure,
+                       "reached cluster.sync() (" + site(file, line) +
+                           "), which a thread of block (" + std::to_string(b->idx.x) + "," +
+                           std::to_string(b->idx.y) + "," + std::to_string(b->idx.z) +
+                           ") of the cluster never reaches: it exited before it");
+    }
+  }
+  if (++l.cluster_arrived == l.cluster_threads) {
+    l.cluster_arrived = 0;
+    ++l.cluster_epoch;
+    for (Block* b : l.cluster_blocks) {
+      ++b->epoch;
+      ++l.stats.barriers;
+      if (l.counting) {
+        for (Warp& w : b->warps) flush_requests(l, w);
+      }
+      for (ThreadState& o : b->threads) {
+        if (o.state == State::kClusterSync) o.state = State::kRunnable;
+      }
+    }
+    return;
+  }
+  t.state = State::kClusterSync;
+  yield(t);
+}
+
+unsigned cluster_rank() { return t_current->block->cluster_rank; }
+unsigned cluster_size() {
+  const unsigned n = t_current->launch->config.cluster;
+  return n ? n : 1;
+}
+
+void* cluster_map_shared(const void* p, unsigned rank) {
+  ThreadState& t = *t_current;
+  const Block& b = *t.block;
+  const auto a = reinterpret_cast<std::uintptr_t>(p),
+             base = reinterpret_cast<std::uintptr_t>(b.smem);
+  if (a < base || a >= base + b.total_bytes) {
+    kernel_violation(cudaErrorIllegalAddress,
+                     "map_shared_rank of an address that is not in the block's shared memory");
+  }
+  if (rank >= cluster_size()) {
+    kernel_violation(cudaErrorIllegalAddress, "map_shared_rank to rank " + std::to_string(rank) +
+                                                  " of a cluster of " +
+                                                  std::to_string(cluster_size()) + " blocks");
+  }
+  if (t.launch->config.cluster == 0) return const_cast<void*>(p);
+  return t.launch->cluster_blocks[rank]->smem + (a - base);
 }
 
 namespace {
@@ -663,6 +772,7 @@ void kernel_violation(cudaError_t code, const std::string& what) {
 bool in_shared_range(std::uintptr_t a) {
   return a >= g_shared_base && a < g_shared_base + kSharedSlot * kSharedSlots;
 }
+Block* shared_owner(std::uintptr_t a) { return g_shared_slot_owner[slot_of(a)]; }
 
 void set_counting(bool on) { g_counting_forced = on; }
 bool set_schedule(const std::string& order) {

@@ -55,6 +55,13 @@ RNNATTN_SIM_NOINSTR inline dim3 grid_dim() {
 
 void block_barrier(const char* file, int line);
 void grid_barrier(const char* file, int line);
+// Thread-block clusters (sm_90): every thread of the cluster waits at cluster_barrier;
+// cluster_map_shared returns where `p` (in the calling block's shared memory) lies in the shared
+// memory of the cluster's block `rank` (distributed shared memory).
+void cluster_barrier(const char* file, int line);
+unsigned cluster_rank();
+unsigned cluster_size();
+void* cluster_map_shared(const void* p, unsigned rank);
 void warp_sync(unsigned mask, const char* file, int line);
 bool in_cooperative_launch();
 // Exchanges 32-bit values within the lanes `mask` names; src_lane is the lane to read (already

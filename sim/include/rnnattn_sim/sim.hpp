@@ -20,6 +20,10 @@ struct LaunchConfig {
   std::size_t dynamic_smem;
   cudaStream_t stream;
   bool cooperative;  // all blocks co-resident; cooperative_groups::this_grid().sync() allowed
+  // Blocks per thread-block cluster along x (sm_90; 0: a launch without clusters). The blocks of
+  // a cluster are resident together and may use cooperative_groups::this_cluster(): its
+  // cluster.sync() and each other's shared memory (map_shared_rank).
+  unsigned cluster = 0;
 };
 
 // Validates the configuration (as the driver would: block size, shared memory limits, the
@@ -27,6 +31,10 @@ struct LaunchConfig {
 // per simulated thread. Configuration errors are returned (and kept for cudaGetLastError); errors
 // raised while the kernel runs are sticky and surface at the next synchronising call.
 cudaError_t launch(const LaunchConfig& config, std::function<void()> body);
+// Clusters of `cluster` blocks of `threads` threads with `dynamic_smem` bytes each that the
+// simulated H100 holds at once (cudaOccupancyMaxActiveClusters): 0 where one cluster does not
+// fit (more than 8 blocks, or a block that fits no SM). A cluster lies within one GPC of 16 SMs.
+int max_active_clusters(int cluster, int threads, std::size_t dynamic_smem);
 
 // Enqueues work done by a simulated library (cuBLAS, CUB) on `stream` (captured into a graph when
 // the stream is capturing). `what` names it in messages.

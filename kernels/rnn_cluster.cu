@@ -1,0 +1,476 @@
+// Thread-block cluster kernels (sm_90; issue 23, item 2): the one-layer Elman forward (the
+// recurrence, the attention and the head) and backward (the head and attention gradients and
+// BPTT) of rnn_persistent_*.cu, with the grid barrier replaced by a cluster's (Diamos et al.'s
+// persistent RNN scoped to a cluster).
+//
+// Work mapping (plan.hpp's ClusterTiling): cluster k of N blocks owns the sequences of batch
+// group k (at most 32; `order` says which: packed by length, a group's sequences end together).
+// Block r of the cluster owns the `subs` slices [r subs, (r + 1) subs) of 16 hidden units and
+// keeps their columns of Wh (the backward: of Wh^T) in shared memory for the whole run. Every
+// block holds its own copy of the group's h_{t-1} ([staged][hpad], double-buffered), so a step's
+// products read only the block's shared memory (persistent_common.cuh's staged_products, the
+// persistent kernels' split dot products): nothing is staged from L2. Per step t:
+//   (1) z = h_{t-1} Wh for the block's (sequence, unit) pairs; one thread per pair adds x_t Wx
+//       and bh, forms h_t = tanh(z) and stores it into every block's h_t buffer (distributed
+//       shared memory, map_shared_rank); the block's partial score sum_j h_t wa over its units
+//       goes to every block likewise;
+//   (2) cluster.sync(): h_t and the partials are in every block;
+//   (3) every block sums the N partials in rank order (the bitwise same u_t everywhere), forms
+//       e_t, exp(e_t), the running S, and exp(e_t) h_t for its own units.
+// The cluster runs to its group's longest sequence; steps past it only keep the state, which the
+// kernel writes (training) without computing. After the loop each block sends its units'
+// context to block 0, which forms the head y = act(c Wd + bd) and the softmax's weights.
+//
+// The backward: g = dL/dc for the block's pairs goes to every block (the attention's g.h_t needs
+// all of H), du_t for the group's (sequence, step) pairs over the cluster's warps, a cluster
+// barrier, then BPTT from the group's longest sequence down: dz_t for the block's pairs into every
+// block's dz buffer, a cluster barrier a step. No atomics: bitwise reproducible.
+//
+// Memory model: every exchange between blocks (shared memory of another block, and du in global
+// memory) is ordered by cluster.sync(), which is barrier.cluster.arrive.release + wait.acquire:
+// the writes before it are visible to every thread of the cluster after it. A block's shared
+// memory is gone when it exits, so every access to another block's shared memory is followed by a
+// cluster barrier before the owner can exit.
+#include <cooperative_groups.h>
+#include <cuda_runtime.h>
+
+#include "cuda_compat.cuh"
+#include "cuda_utils.hpp"
+#include "device_common.cuh"
+#include "kernels.hpp"
+#include "persistent_common.cuh"
+
+// Clusters exist from compute capability 9.0: compiled for an older target, the kernels trap
+// (the launcher never runs them there: current_gpu_limits() says the GPU has no clusters).
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+#define RNNATTN_CLUSTER_KERNELS 0
+#else
+#define RNNATTN_CLUSTER_KERNELS 1
+#endif
+
+namespace rnnattn::kernels {
+namespace {
+
+namespace cg = cooperative_groups;
+
+// The block's pair i (one thread per pair in the elementwise loops): slice m of the block's subs,
+// row bb of the group, unit j; `valid` where both exist. z_s (staged_products) holds its product
+// at index i.
+struct ClusterPair {
+  int bb, j;
+  bool valid;
+};
+
+__device__ __forceinline__ ClusterPair cluster_pair(const PersistentGeometry& g, int first_slice,
+                                                    int rows, int i) {
+  const int per = g.staged * kPersistentSlice;
+  const int m = i / per, rem = i - m * per;
+  ClusterPair p;
+  p.bb = rem / kPersistentSlice;
+  p.j = (first_slice + m) * kPersistentSlice + rem % kPersistentSlice;
+  p.valid = p.bb < rows && p.j < g.hidden;
+  return p;
+}
+
+// The thread's role in staged_products (persistent_common.cuh): lane kk of the dot products of
+// unit jj for rows rq, rq + row_lanes, ...
+__device__ __forceinline__ TileThread cluster_thread(const PersistentGeometry& g, int first_slice,
+                                                     int b0) {
+  TileThread t;
+  t.kk = threadIdx.x % g.split;
+  t.jj = (threadIdx.x / g.split) % kPersistentSlice;
+  t.rq = threadIdx.x / (g.split * kPersistentSlice);
+  t.slice = first_slice;
+  t.b0 = b0;
+  return t;
+}
+
+// The group's sequences (seq_s) and their lengths (len_s) for its `rows` slots; once a barrier
+// has completed them, every thread reads the longest length (longest_length): the number of
+// steps the cluster runs, the same in all its blocks.
+__device__ __forceinline__ void load_group(const int* order, const int* lengths, int b0, int rows,
+                                           int steps, int* seq_s, int* len_s) {
+  for (int bb = threadIdx.x; bb < rows; bb += blockDim.x) {
+    const int b = order ? order[b0 + bb] : b0 + bb;
+    seq_s[bb] = b;
+    len_s[bb] = sequence_length(lengths, b, steps);
+  }
+}
+__device__ __forceinline__ int longest_length(const int* len_s, int rows) {
+  int steps = 1;
+  for (int bb = 0; bb < rows; ++bb) steps = len_s[bb] > steps ? len_s[bb] : steps;
+  return steps;
+}
+
+// Stores v at word i of `local`'s counterpart in every block of the cluster.
+__device__ __forceinline__ void store_to_cluster(const cg::cluster_group& cluster, int blocks,
+                                                 float* local, int i, float v) {
+  for (int r = 0; r < blocks; ++r) cluster.map_shared_rank(local, r)[i] = v;
+}
+
+__global__ void __launch_bounds__(kPersistentThreads, 1)
+    cluster_forward_kernel(FusedForwardArgs a, const int* order, PersistentGeometry g, int subs) {
+#if RNNATTN_CLUSTER_KERNELS
+  cg::cluster_group cluster = cg::this_cluster();
+  const int B = a.shape.batch, T = a.shape.steps, D = a.shape.input, H = a.shape.hidden,
+            O = a.shape.output;
+  const bool attention = a.shape.attention;
+  const int N = static_cast<int>(cluster.num_blocks()),
+            rank = static_cast<int>(cluster.block_rank());
+  const int b0 = static_cast<int>(blockIdx.x) / N * g.group;
+  const int rows = B - b0 < g.group ? B - b0 : g.group;
+  const int first_slice = rank * subs;
+  const TileThread th = cluster_thread(g, first_slice, b0);
+  const int per = g.staged * kPersistentSlice, n_out = subs * per;
+  const int hsize = g.staged * g.hpad;
+
+  float* wh_s = dynamic_shared<float>();              // subs slices of Wh (split layout)
+  float* hbuf_s = wh_s + subs * g.split * g.wh_part;  // [2][staged][hpad] h_{t-1} / h_t
+  float* part_s = hbuf_s + 2 * hsize;                 // [2][N][staged] score partials
+  float* ht_s = part_s + 2 * N * g.staged;            // [n_out] h_t of the block's pairs
+  float* p_s = ht_s + n_out;                          // [n_out] h_t wa
+  float* acc_s = p_s + n_out;                         // [n_out] sum_t exp(e_t) h_t
+  float* z_s = acc_s + n_out;                         // [n_out] h_{t-1} Wh
+  float* sum_s = z_s + n_out;                         // [staged] running S
+  float* w_s = sum_s + g.staged;                      // [staged] exp(e_t) of this step
+  RNNATTN_SHARED_ARRAY(int, seq_s, kClusterMaxRows);
+  RNNATTN_SHARED_ARRAY(int, len_s, kClusterMaxRows);
+
+  for (int m = 0; m < subs; ++m) {
+    load_slice(g, first_slice + m, a.w.wh, H,
+               wh_s + static_cast<std::size_t>(m) * g.split * g.wh_part);
+  }
+  // Rows past the group and columns past H stay zero: the products read them.
+  for (int i = threadIdx.x; i < 2 * hsize; i += blockDim.x) hbuf_s[i] = 0.f;
+  for (int i = threadIdx.x; i < n_out; i += blockDim.x) acc_s[i] = 0.f;
+  for (int i = threadIdx.x; i < g.staged; i += blockDim.x) sum_s[i] = 0.f;
+  load_group(order, a.lengths, b0, rows, T, seq_s, len_s);
+  // Every block of the cluster has started and zeroed its buffers before any block writes into
+  // them (and seq_s, len_s are complete).
+  cluster.sync();
+  const int steps = longest_length(len_s, rows);
+
+  for (int t = 0; t < steps; ++t) {
+    const float* hprev = hbuf_s + ((t & 1) ^ 1) * hsize;
+    float* hcur = hbuf_s + (t & 1) * hsize;
+    float* part = part_s + (t & 1) * N * g.staged;
+    if (t > 0) {  // uniform across the cluster
+      staged_products(g, th, wh_s, hprev, z_s, subs);
+      __syncthreads();
+    }
+    for (int i = threadIdx.x; i < n_out; i += blockDim.x) {
+      const ClusterPair q = cluster_pair(g, first_slice, rows, i);
+      float h = 0.f, wa_j = 0.f;
+      if (q.valid) {
+        const int b = seq_s[q.bb], j = q.j;
+        const std::size_t row = static_cast<std::size_t>(b) * T + t;
+        if (t < len_s[q.bb]) {
+          float z = (t > 0 ? z_s[i] : 0.f) + a.w.bh[j];
+          if (a.xw) {
+            z += a.xw[row * H + j];
+          } else {  // inference: x_t Wx here, summed on its own as the training path's GEMM
+            float xw = 0.f;
+            for (int k = 0; k < D; ++k) xw += a.x[row * D + k] * a.w.wx[k * H + j];
+            z += xw;
+          }
+          h = tanhf(z);
+        } else {
+          h = hprev[q.bb * g.hpad + j];  // padding keeps the state (t >= 1 here)
+        }
+        store_to_cluster(cluster, N, hcur, q.bb * g.hpad + j, h);
+        if (attention) wa_j = a.w.wa[j];
+      }
+      ht_s[i] = h;
+      p_s[i] = h * wa_j;
+    }
+    __syncthreads();  // p_s complete
+    if (attention && static_cast<int>(threadIdx.x) < rows) {
+      const int bb = threadIdx.x;
+      float p = 0.f;
+      for (int m = 0; m < subs; ++m) {
+        for (int jj = 0; jj < kPersistentSlice; ++jj) {
+          p += p_s[m * per + bb * kPersistentSlice + jj];
+        }
+      }
+      store_to_cluster(cluster, N, part, rank * g.staged + bb, p);
+    }
+    // h_t and every block's partial scores are in every block. (cluster.sync() compiles to
+    // MEMBAR.ALL.GPU + UCGABAR_ARV/WAIT + CCTL.IVALL: its release waits for the block's
+    // outstanding stores, so the step's global stores come after it.)
+    cluster.sync();
+    if (a.hidden) {
+      for (int i = threadIdx.x; i < n_out; i += blockDim.x) {
+        const ClusterPair q = cluster_pair(g, first_slice, rows, i);
+        if (q.valid) a.hidden[(static_cast<std::size_t>(seq_s[q.bb]) * T + t) * H + q.j] = ht_s[i];
+      }
+    }
+    if (attention) {
+      if (static_cast<int>(threadIdx.x) < g.staged) {
+        const int bb = threadIdx.x;
+        float w = 0.f;
+        if (bb < rows) {
+          const int b = seq_s[bb];
+          float u = a.w.ba[t];
+          for (int r = 0; r < N; ++r) u += part[r * g.staged + bb];
+          const bool valid = t < len_s[bb];  // padding: no weight
+          const float e = valid ? tanhf(u) : 0.f;
+          w = valid ? expf(e) : 0.f;
+          sum_s[bb] += w;
+          if (rank == 0) {
+            if (a.scores) a.scores[static_cast<std::size_t>(b) * T + t] = e;
+            if (a.attention) a.attention[static_cast<std::size_t>(b) * T + t] = w;
+          }
+        }
+        w_s[bb] = w;
+      }
+      __syncthreads();
+      for (int i = threadIdx.x; i < n_out; i += blockDim.x) {
+        acc_s[i] += w_s[(i % per) / kPersistentSlice] * ht_s[i];
+      }
+    }
+  }
+
+  // Steps past the group's longest sequence: every sequence keeps its state (ht_s holds it),
+  // with score and weight 0.
+  for (int i = threadIdx.x; i < n_out; i += blockDim.x) {
+    const ClusterPair q = cluster_pair(g, first_slice, rows, i);
+    if (!q.valid || !a.hidden) continue;
+    const std::size_t b = seq_s[q.bb];
+    for (int t = steps; t < T; ++t) a.hidden[(b * T + t) * H + q.j] = ht_s[i];
+  }
+  if (rank == 0 && static_cast<int>(threadIdx.x) < rows) {
+    const std::size_t b = seq_s[threadIdx.x];
+    for (int t = steps; t < T; ++t) {
+      if (a.scores) a.scores[b * T + t] = 0.f;
+      if (a.attention) a.attention[b * T + t] = 0.f;
+    }
+  }
+
+  // The context of the block's units, to block 0's h buffer (every block's last read of the h
+  // buffers came before the loop's last cluster barrier), then the head there.
+  float* ctx_s = hbuf_s;  // [staged][hpad] in block 0
+  for (int i = threadIdx.x; i < n_out; i += blockDim.x) {
+    const ClusterPair q = cluster_pair(g, first_slice, rows, i);
+    if (!q.valid) continue;
+    const float c = attention ? acc_s[i] / sum_s[q.bb] : ht_s[i];
+    if (a.context) a.context[static_cast<std::size_t>(seq_s[q.bb]) * H + q.j] = c;
+    cluster.map_shared_rank(ctx_s, 0)[q.bb * g.hpad + q.j] = c;
+  }
+  cluster.sync();  // block 0 holds the group's context; no block reaches another's memory after
+  if (rank != 0) return;
+  // Head: one warp per (sequence, output); the lanes split the H-long dot product and reduce it
+  // with shuffles in a fixed order.
+  const int lane = threadIdx.x % 32, warps = blockDim.x / 32;
+  for (int i = threadIdx.x / 32; i < rows * O; i += warps) {
+    const int bb = i / O, o = i % O;
+    float v = 0.f;
+    for (int k = lane; k < H; k += 32) v += ctx_s[bb * g.hpad + k] * a.w.wd[k * O + o];
+    for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
+    if (lane == 0)
+      a.y[static_cast<std::size_t>(seq_s[bb]) * O + o] = head_act(a.shape.head, v + a.w.bd[o]);
+  }
+  // The softmax's sums and weights (the same thread wrote the weights).
+  if (attention && static_cast<int>(threadIdx.x) < rows) {
+    const std::size_t b = seq_s[threadIdx.x];
+    const float S = sum_s[threadIdx.x];
+    if (a.expsum) a.expsum[b] = S;
+    if (a.attention) {
+      for (int t = 0; t < T; ++t) a.attention[b * T + t] /= S;
+    }
+  }
+#endif
+}
+
+__global__ void __launch_bounds__(kPersistentThreads, 1)
+    // a.du is written and read by different blocks of a cluster across a cluster barrier: read
+    // with __ldcg, never __ldg (kernels.hpp, before persistent_forward).
+    cluster_backward_kernel(FusedBackwardArgs a, const int* order, PersistentGeometry g, int subs) {
+#if RNNATTN_CLUSTER_KERNELS
+  cg::cluster_group cluster = cg::this_cluster();
+  const int B = a.shape.batch, T = a.shape.steps, H = a.shape.hidden, O = a.shape.output;
+  const bool attention = a.shape.attention;
+  const int N = static_cast<int>(cluster.num_blocks()),
+            rank = static_cast<int>(cluster.block_rank());
+  const int b0 = static_cast<int>(blockIdx.x) / N * g.group;
+  const int rows = B - b0 < g.group ? B - b0 : g.group;
+  const int first_slice = rank * subs;
+  const TileThread th = cluster_thread(g, first_slice, b0);
+  const int n_out = subs * g.staged * kPersistentSlice;
+  const int hsize = g.staged * g.hpad;
+
+  float* wh_s = dynamic_shared<float>();               // subs slices of Wh^T: (k, jj) = Wh[j][k]
+  float* dzbuf_s = wh_s + subs * g.split * g.wh_part;  // [2][staged][hpad] dz_{t+1} / dz_t
+  float* gfull_s = dzbuf_s + 2 * hsize;                // [staged][hpad] g = dL/dc, all units
+  float* dc_s = gfull_s + hsize;                       // [n_out] g of the block's pairs
+  float* carry_s = dc_s + n_out;                       // [n_out] dL/dh_t passed down
+  float* z_s = carry_s + n_out;                        // [n_out] dz_{t+1} Wh^T
+  RNNATTN_SHARED_ARRAY(int, seq_s, kClusterMaxRows);
+  RNNATTN_SHARED_ARRAY(int, len_s, kClusterMaxRows);
+
+  for (int m = 0; m < subs; ++m) {
+    load_slice(g, first_slice + m, a.wh_t, H,
+               wh_s + static_cast<std::size_t>(m) * g.split * g.wh_part);
+  }
+  for (int i = threadIdx.x; i < 2 * hsize; i += blockDim.x) dzbuf_s[i] = 0.f;
+  load_group(order, a.lengths, b0, rows, T, seq_s, len_s);
+  cluster.sync();  // every block started, its dz buffers zero; seq_s, len_s complete
+  const int steps = longest_length(len_s, rows);
+
+  // (1) dpre (block 0) and g for the block's pairs, to every block; the rows of dz and dz_next
+  // past the group's longest sequence are zero.
+  if (rank == 0) {
+    for (int i = threadIdx.x; i < rows * O; i += blockDim.x) {
+      const std::size_t k = static_cast<std::size_t>(seq_s[i / O]) * O + i % O;
+      a.dpre[k] = a.dy[k] * head_act_grad(a.shape.head, a.y[k]);
+    }
+  }
+  for (int i = threadIdx.x; i < n_out; i += blockDim.x) {
+    const ClusterPair q = cluster_pair(g, first_slice, rows, i);
+    float dc = 0.f;
+    if (q.valid) {
+      const std::size_t b = seq_s[q.bb];
+      for (int o = 0; o < O; ++o) {
+        const std::size_t k = b * O + o;
+        dc += a.dy[k] * head_act_grad(a.shape.head, a.y[k]) * a.w.wd[q.j * O + o];
+      }
+      store_to_cluster(cluster, N, gfull_s, q.bb * g.hpad + q.j, dc);
+      for (int t = steps; t < T; ++t) a.dz[(b * T + t) * H + q.j] = 0.f;
+      for (int t = steps - 1; t < T; ++t) a.dz_next[(b * T + t) * H + q.j] = 0.f;
+    }
+    dc_s[i] = dc;
+    // The plain model's dL/dh_T = g passes through the padding steps past the longest sequence
+    // (every sequence's) down to its last valid step.
+    carry_s[i] = attention ? 0.f : dc;
+  }
+  cluster.sync();  // g of every unit in every block
+
+  // (2) du_t = a_t (g.h_t - g.c) (1 - e_t^2), one warp per (sequence, step) of the group over
+  // the cluster's warps, fixed-order sums; 0 on padding.
+  if (attention) {
+    const int lane = threadIdx.x % 32, warps = blockDim.x / 32;
+    for (int i = rank * warps + threadIdx.x / 32; i < rows * T; i += N * warps) {
+      const int bb = i / T, t = i % T;
+      const std::size_t b = seq_s[bb], row = b * T + t;
+      if (t >= len_s[bb]) {  // uniform across the warp
+        if (lane == 0) a.du[row] = 0.f;
+        continue;
+      }
+      const float* gb = gfull_s + bb * g.hpad;
+      const float* hb = a.hidden + row * H;
+      const float* cb = a.context + b * H;
+      float gh = 0.f, gc = 0.f;
+      for (int k = lane; k < H; k += 32) {
+        gh += gb[k] * hb[k];
+        gc += gb[k] * cb[k];
+      }
+      for (int off = 16; off > 0; off >>= 1) {
+        gh += __shfl_xor_sync(0xffffffffu, gh, off);
+        gc += __shfl_xor_sync(0xffffffffu, gc, off);
+      }
+      if (lane == 0) {
+        const float e = a.scores[row];
+        a.du[row] = expf(e) / a.expsum[b] * (gh - gc) * (1.f - e * e);
+      }
+    }
+    cluster.sync();  // the group's du in global memory, visible to every block of the cluster
+  }
+
+  // (3) BPTT from the group's longest sequence down.
+  for (int t = steps - 1; t >= 0; --t) {
+    const float* dznext = dzbuf_s + ((t + 1) & 1) * hsize;
+    float* dzcur = dzbuf_s + (t & 1) * hsize;
+    if (t < steps - 1) {  // uniform across the cluster: z_s = dz_{t+1} Wh^T
+      staged_products(g, th, wh_s, dznext, z_s, subs);
+      __syncthreads();
+    }
+    for (int i = threadIdx.x; i < n_out; i += blockDim.x) {
+      const ClusterPair q = cluster_pair(g, first_slice, rows, i);
+      if (!q.valid) continue;
+      const int L = len_s[q.bb];
+      const std::size_t b = seq_s[q.bb], row = b * T + t;
+      // Into step t: dz_{t+1} Wh^T after a valid step t+1; after padding what passed through.
+      float dh = (t + 1 < L) ? z_s[i] : carry_s[i];
+      const bool valid = t < L;
+      if (attention) {
+        const float at = valid ? expf(a.scores[row]) / a.expsum[b] : 0.f;
+        dh += at * dc_s[i] + __ldcg(a.du + row) * a.w.wa[q.j];
+      }
+      const float h = a.hidden[row * H + q.j];
+      const float dz = valid ? dh * (1.f - h * h) : 0.f;
+      a.dz[row * H + q.j] = dz;
+      if (t > 0) {
+        a.dz_next[(row - 1) * H + q.j] = dz;
+        store_to_cluster(cluster, N, dzcur, q.bb * g.hpad + q.j, dz);
+      }
+      carry_s[i] = dh;  // used only if step t is padding
+    }
+    if (t > 0) cluster.sync();  // dz_t in every block; the last step reaches no other block
+  }
+#endif
+}
+
+// Launches one of the kernels in clusters of tiling.cluster blocks, or returns false where this
+// GPU cannot (no clusters, too little shared memory, a cluster that fits no GPC).
+template <auto Kernel, typename Args>
+bool launch_cluster_kernel(const char* name, const ClusterTiling& tiling, std::size_t smem,
+                           cudaStream_t stream, const Args& args, const int* order) {
+  int device = 0, clusters = 0;
+  RNNATTN_CUDA_CHECK(cudaGetDevice(&device));
+  RNNATTN_CUDA_CHECK(cudaDeviceGetAttribute(&clusters, cudaDevAttrClusterLaunch, device));
+  if (!clusters) return false;
+  if (smem + kClusterStaticBytes > static_cast<std::size_t>(allow_max_dynamic_shared<Kernel>())) {
+    return false;
+  }
+  if (max_active_clusters<Kernel>(tiling.cluster, kPersistentThreads, smem) < 1) return false;
+  launch_clustered(name, Kernel, static_cast<unsigned>(tiling.cluster), dim3(tiling.blocks()),
+                   dim3(kPersistentThreads), smem, stream, args, order, geometry_of(tiling.tile),
+                   tiling.subs);
+  return true;
+}
+
+// order[rank of b] = b, where b's rank among the batch is the number of sequences shorter than
+// it plus the number of as long ones before it (a stable counting sort: every rank is taken
+// once). One thread a sequence; the lengths pass through shared memory in tiles of the block.
+constexpr int kOrderThreads = 256;
+__global__ void __launch_bounds__(kOrderThreads)
+    length_order_kernel(const int* lengths, int batch, int steps, int* order) {
+  RNNATTN_SHARED_ARRAY(int, tile_s, kOrderThreads);
+  const int b = blockIdx.x * blockDim.x + threadIdx.x;
+  const int mine = b < batch ? sequence_length(lengths, b, steps) : 0;
+  int rank = 0;
+  for (int base = 0; base < batch; base += kOrderThreads) {
+    const int k = base + threadIdx.x;
+    tile_s[threadIdx.x] = k < batch ? sequence_length(lengths, k, steps) : 0;
+    __syncthreads();
+    const int n = batch - base < kOrderThreads ? batch - base : kOrderThreads;
+    for (int i = 0; i < n; ++i) {
+      const int other = tile_s[i];
+      rank += other < mine || (other == mine && base + i < b);
+    }
+    __syncthreads();
+  }
+  if (b < batch) order[rank] = b;
+}
+
+}  // namespace
+
+bool cluster_forward(const FusedForwardArgs& a, const ClusterTiling& tiling, const int* order,
+                     cudaStream_t stream) {
+  if (a.shape.batch < 1 || tiling.tile.hidden != a.shape.hidden) return false;
+  return launch_cluster_kernel<cluster_forward_kernel>(
+      "cluster_forward_kernel", tiling, tiling.smem_forward_bytes(), stream, a, order);
+}
+
+bool cluster_backward(const FusedBackwardArgs& a, const ClusterTiling& tiling, const int* order,
+                      cudaStream_t stream) {
+  if (a.shape.batch < 1 || tiling.tile.hidden != a.shape.hidden) return false;
+  return launch_cluster_kernel<cluster_backward_kernel>(
+      "cluster_backward_kernel", tiling, tiling.smem_backward_bytes(), stream, a, order);
+}
+
+void length_order(const int* lengths, int batch, int steps, int* order, cudaStream_t stream) {
+  launch_kernel("length_order_kernel", length_order_kernel, dim3(blocks_for(batch, kOrderThreads)),
+                dim3(kOrderThreads), 0, stream, lengths, batch, steps, order);
+}
+
+}  // namespace rnnattn::kernels
