@@ -30,6 +30,17 @@ constexpr double kGridBarrierUs = 1.5;    // cooperative grid.sync()
 constexpr double kClusterBarrierUs = 0.5;
 constexpr double kDsmemBytesPerCycle = 32;  // one SM's stores into other SMs' shared memory
 constexpr int kThreadsPerSm = 2048;
+// Memory-level parallelism (issue 23, item 7), from the compiled sm_90 code (tools/sass_check.py's
+// "in flight" column): a warp of the segment kernels with Wh in L2 keeps this many 128-byte loads
+// in flight (fused_forward_kernel<Wh in L2>: 11; the backward's 4), so an SM pulls at most
+// warps x 11 x 128 B per L2 round trip; the persistent forward's staging (one block an SM,
+// `<1, 16>`) keeps 10 loads a thread in flight, so a step's staging costs one dependent L2 round
+// trip per 10 elements a thread (its `<4, 4>` variant for larger grids: 4; the gated kernels: 16).
+constexpr int kSegmentLoadsInFlight = 11;
+int staging_loads_in_flight(const PersistentTiling& p, const GpuLimits& gpu) {
+  if (p.gates > 1) return 16;
+  return p.blocks() <= gpu.sms ? 10 : 4;
+}
 
 int ceil_div(int a, int b) { return (a + b - 1) / b; }
 std::size_t round_up(std::size_t a, std::size_t b) { return (a + b - 1) / b * b; }
@@ -72,9 +83,12 @@ double segment_step_us(int batch, int hidden, int gates, const GpuLimits& gpu) {
   if (wh_in_smem) {
     memory += warps * hidden * gates;  // Wh from shared memory, conflict-free
   } else {
-    // Every block pulls all of Wh from L2 at every step.
-    memory = std::max(memory,
-                      used * static_cast<double>(hidden) * gates * hidden * 4 / kL2BytesPerCycle);
+    // Every block pulls all of Wh from L2 at every step, at the L2's rate or, where the SM's warps
+    // keep too few loads in flight to cover the round trip, at warps x loads x 128 B a round trip.
+    const double latency_cycles = kL2LatencyUs * kClockGHz * 1e3;
+    const double rate =
+        std::min(kL2BytesPerCycle, warps * kSegmentLoadsInFlight * 128.0 / latency_cycles);
+    memory = std::max(memory, used * static_cast<double>(hidden) * gates * hidden * 4 / rate);
   }
   return waves * (std::max(chain, memory) / (kClockGHz * 1e3) + kBlockBarrierUs);
 }
@@ -84,7 +98,12 @@ double persistent_step_us(const PersistentTiling& p, const GpuLimits& gpu) {
   const int used = ceil_div(p.blocks(), gpu.sms);
   const double compute = used * p.gates * persistent_wavefronts(p.hidden, p.split, p.rows);
   const double staging = used * static_cast<double>(p.group) * p.hidden * 4 / kL2BytesPerCycle;
-  return kGridBarrierUs + kL2LatencyUs + (compute + staging) / (kClockGHz * 1e3) + kBlockBarrierUs;
+  // The staged rows' elements a thread, loaded so many at a time: each batch of loads one
+  // dependent L2 round trip.
+  const int per_thread = ceil_div(p.rows * p.row_lanes * p.padded_hidden(), kPersistentThreads);
+  const int round_trips = std::max(1, ceil_div(per_thread, staging_loads_in_flight(p, gpu)));
+  return kGridBarrierUs + round_trips * kL2LatencyUs + (compute + staging) / (kClockGHz * 1e3) +
+         kBlockBarrierUs;
 }
 
 // One forward step of the cluster kernels: the block's `subs` products over its own shared copy

@@ -157,6 +157,25 @@ TEST(Plan, ModelChoosesByBatchAndHidden) {
   EXPECT_FALSE(plan_recurrence(1, 1024, small).persistent);
 }
 
+// Memory-level parallelism (issue 23, item 7): where a segment block reads Wh from L2, an SM with
+// one 256-thread block (8 warps, 11 loads in flight each) pulls it at well under the L2's 64 B a
+// cycle, while 1024-thread blocks (32 warps) reach it; a persistent step pays one L2 round trip per
+// batch of staging loads in flight, so staging 16 rows of 1024 (64 elements a thread) costs more
+// round trips than one row.
+TEST(Plan, MemoryLevelParallelismBoundsL2Reads) {
+  const GpuLimits h100;
+  const auto at_l2_rate = [](int hidden) {  // us to pull Wh [H,H] at 64 B a cycle
+    return static_cast<double>(hidden) * hidden * 4 / 64 / 1755.0;
+  };
+  EXPECT_GT(plan_recurrence(128, 256, h100).segment_us, 2.5 * at_l2_rate(256));
+  EXPECT_LT(plan_recurrence(32, 1024, h100).segment_us, 1.1 * at_l2_rate(1024));
+  EXPECT_GT(plan_recurrence(32, 1024, h100).segment_us, at_l2_rate(1024));
+  const RecurrencePlan one = plan_recurrence(1, 1024, h100), wide = plan_recurrence(32, 1024, h100);
+  ASSERT_TRUE(one.persistent_possible && wide.persistent_possible);
+  EXPECT_EQ(wide.tiling.group, 16);
+  EXPECT_GT(wide.persistent_us - one.persistent_us, 6 * 0.3);  // 7 round trips against 1
+}
+
 // The segment kernels' prediction grows with H and, past what one wave holds, with B.
 TEST(Plan, SegmentPredictionIsMonotone) {
   const GpuLimits h100;
