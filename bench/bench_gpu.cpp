@@ -56,7 +56,7 @@ void run_case(benchmark::State& st, const std::string& op, cuda::Path path, cons
       cuda::Handle h = be.handle(cfg);
       h.set_recurrence(rec);
       // Which recurrence ran (persistent / cluster: 1), so that a table shows the model's choice.
-      if (path == cuda::Path::kFused && cell == Cell::kElman) {
+      if (path == cuda::Path::kFused && cell == Cell::kElman) {  // one layer, or the layer kernels
         st.counters["persistent"] = h.recurrence_for(s.b) == cuda::Recurrence::kPersistent;
         st.counters["cluster"] = h.recurrence_for(s.b) == cuda::Recurrence::kCluster;
       }
@@ -121,9 +121,10 @@ void register_gpu_benchmarks() {
             // device-API passes of one-layer Elman attention models, and of the gated models
             // (their persistent kernels run every block, the notebook's bidirectional LSTM too;
             // the cluster kernels are the Elman cell's, H <= 512).
+            // A bidirectional Elman model runs the segment or the cluster layer kernels.
             const bool forced = i.rec != cuda::Recurrence::kAuto;
-            if (forced && (op == std::string("train_step") || !attention ||
-                           (s.bidirectional && cell == Cell::kElman))) {
+            if (forced && (op == std::string("train_step") || !attention)) continue;
+            if (i.rec == cuda::Recurrence::kPersistent && s.bidirectional && cell == Cell::kElman) {
               continue;
             }
             if (i.rec == cuda::Recurrence::kCluster && (cell != Cell::kElman || s.h > 512)) {

@@ -15,6 +15,12 @@ void set_cpu_threads(int n) {
   if (n < 0) throw InvalidArgument("threads must be >= 0, got " + std::to_string(n));
   fast::set_threads(n);
 }
+double TrainingSession::train_epoch(const std::vector<int>& order, int batch_size) {
+  double loss_sum = 0;
+  const int batches = train_batches(order, batch_size, &loss_sum);
+  return batches ? loss_sum / batches : 0.0;
+}
+
 int cpu_threads() { return fast::threads(); }
 
 Device parse_device(const std::string& s) {

@@ -56,14 +56,13 @@ class CpuTrainingSession final : public TrainingSession {
     set_targets(y, n, lengths);
   }
 
-  double train_epoch(const std::vector<int>& order, int batch_size) override {
+  int train_batches(const std::vector<int>& order, int batch_size, double* loss_sum) override {
     if (batch_size < 1) {
       throw InvalidArgument("batch size must be >= 1, got " + std::to_string(batch_size));
     }
-    if (count_ == 0) throw InvalidArgument("train_epoch: no dataset was set");
+    if (count_ == 0) throw InvalidArgument("train_batches: no dataset was set");
     const std::size_t xs = static_cast<std::size_t>(config_.steps) * config_.input_size;
     const std::size_t os = config_.output_size;
-    double loss_sum = 0;
     int batches = 0;
     for (std::size_t start = 0; start < order.size(); start += batch_size) {
       const int b = static_cast<int>(std::min<std::size_t>(batch_size, order.size() - start));
@@ -76,7 +75,7 @@ class CpuTrainingSession final : public TrainingSession {
       for (int i = 0; i < b; ++i) {
         const int k = order[start + i];
         if (k < 0 || k >= count_) {
-          throw InvalidArgument("train_epoch: index " + std::to_string(k) + " outside [0, " +
+          throw InvalidArgument("train_batches: index " + std::to_string(k) + " outside [0, " +
                                 std::to_string(count_) + ")");
         }
         if (tok) {
@@ -101,14 +100,14 @@ class CpuTrainingSession final : public TrainingSession {
       }
       if (fast_ && fast::preferred(config_, b)) {
         fast::forward(config_, params_.data(), bx_.data(), b, bl, ws_);
-        loss_sum +=
+        *loss_sum +=
             reference_loss<float>(config_.loss, ws_.y.data(), by_.data(), b * os, dy_.data());
         fast::backward(config_, params_.data(), bx_.data(), b, bl, dy_.data(), grads_.data(), dx,
                        ws_);
       } else {
         reference_forward<float>(config_, params_.data(), bx_.data(), b, pred_.data(), nullptr,
                                  nullptr, nullptr, bl);
-        loss_sum +=
+        *loss_sum +=
             reference_loss<float>(config_.loss, pred_.data(), by_.data(), b * os, dy_.data());
         reference_backward<float>(config_, params_.data(), bx_.data(), b, dy_.data(), grads_.data(),
                                   dx, bl);
@@ -120,7 +119,7 @@ class CpuTrainingSession final : public TrainingSession {
       adam_update(adam_, state_, params_.data(), grads_.data(), params_.size());
       ++batches;
     }
-    return batches ? loss_sum / batches : 0.0;
+    return batches;
   }
 
   std::vector<float> parameters() const override { return params_; }

@@ -78,8 +78,9 @@ double run_epoch(TrainingSession& session, const std::vector<int>& order, const 
     const auto last =
         order.begin() + std::min<std::ptrdiff_t>(static_cast<std::ptrdiff_t>(done + take) * bs, n);
     const auto c0 = steady_clock::now();
-    loss_sum += session.train_epoch(std::vector<int>(first, last), bs) * take;
-    done += take;
+    // The running sum goes on through the parts: the epoch's loss has the bits of one call,
+    // however the (timed) parts are cut.
+    done += session.train_batches(std::vector<int>(first, last), bs, &loss_sum);
     const auto now = steady_clock::now();
     if (now - c0 < std::chrono::milliseconds(50)) chunk = std::min(2 * chunk, max_chunk);
     if (done >= batches) break;

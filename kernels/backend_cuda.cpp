@@ -193,17 +193,17 @@ class CudaTrainingSession final : public TrainingSession {
     set_targets(y, n, lengths);
   }
 
-  double train_epoch(const std::vector<int>& order, int batch) override {
+  int train_batches(const std::vector<int>& order, int batch, double* loss_sum) override {
     if (batch < 1) throw InvalidArgument("batch size must be >= 1, got " + std::to_string(batch));
-    if (count_ == 0) throw InvalidArgument("train_epoch: no dataset was set");
+    if (count_ == 0) throw InvalidArgument("train_batches: no dataset was set");
     for (int k : order) {
       if (k < 0 || k >= count_) {
-        throw InvalidArgument("train_epoch: index " + std::to_string(k) + " outside [0, " +
+        throw InvalidArgument("train_batches: index " + std::to_string(k) + " outside [0, " +
                               std::to_string(count_) + ")");
       }
     }
     const int n = static_cast<int>(order.size());
-    if (n == 0) return 0.0;
+    if (n == 0) return 0;
     const cudaStream_t s = be_.stream();
     bool moved = false;
     if (order_.size() < order.size()) {
@@ -213,7 +213,9 @@ class CudaTrainingSession final : public TrainingSession {
     RNNATTN_CUDA_CHECK(cudaMemcpyAsync(order_.get(), order.data(), order.size() * sizeof(int),
                                        cudaMemcpyHostToDevice, s));
     RNNATTN_CUDA_CHECK(cudaMemsetAsync(cursor_.get(), 0, sizeof(int), s));
-    RNNATTN_CUDA_CHECK(cudaMemsetAsync(loss_.get(), 0, sizeof(double), s));
+    // The running sum goes on on the device: every batch's loss added to it in order.
+    RNNATTN_CUDA_CHECK(
+        cudaMemcpyAsync(loss_.get(), loss_sum, sizeof(double), cudaMemcpyHostToDevice, s));
 
     const int full = n / batch, tail = n % batch;
     const int batches = full + (tail > 0 ? 1 : 0);
@@ -241,7 +243,8 @@ class CudaTrainingSession final : public TrainingSession {
       a.eps = adam_.epsilon;
       a.loss_sum = loss_.get();
       kernels::small_train_epoch(a, s);
-      return read_loss() / batches;
+      *loss_sum = read_loss();
+      return batches;
     }
     // The graph holds the device pointers and the batch size it was captured with: any buffer
     // that moved, a new dataset (set_dataset) or another batch size means capturing again.
@@ -262,7 +265,8 @@ class CudaTrainingSession final : public TrainingSession {
       if (prepare(tail)) graph_.reset();
       enqueue_step(tail);  // eager: a tail batch happens once an epoch
     }
-    return read_loss() / batches;
+    *loss_sum = read_loss();
+    return batches;
   }
 
   std::vector<float> parameters() const override { return to_host(params_); }

@@ -81,22 +81,31 @@ __device__ __forceinline__ T* dynamic_shared() {
 #define RNNATTN_SHARED_ARRAY(T, name, count) __shared__ T name[count]
 
 namespace detail {
+// A launch configuration with cluster dimensions (cluster, 1, 1), its attribute in *attribute.
+inline cudaLaunchConfig_t cluster_launch_config(dim3 grid, dim3 block, std::size_t smem,
+                                                cudaStream_t stream, unsigned cluster,
+                                                cudaLaunchAttribute* attribute) {
+  cudaLaunchConfig_t config{};
+  config.gridDim = grid;
+  config.blockDim = block;
+  config.dynamicSmemBytes = smem;
+  config.stream = stream;
+  attribute->id = cudaLaunchAttributeClusterDimension;
+  attribute->val.clusterDim.x = cluster;
+  attribute->val.clusterDim.y = 1;
+  attribute->val.clusterDim.z = 1;
+  config.attrs = attribute;
+  config.numAttrs = 1;
+  return config;
+}
+
 template <typename... Params, typename... Args>
 cudaError_t launch(const char*, void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t smem,
                    cudaStream_t stream, bool cooperative, unsigned cluster, Args&&... args) {
   if (cluster != 0) {
-    cudaLaunchConfig_t config{};
-    config.gridDim = grid;
-    config.blockDim = block;
-    config.dynamicSmemBytes = smem;
-    config.stream = stream;
-    cudaLaunchAttribute attribute[1];
-    attribute[0].id = cudaLaunchAttributeClusterDimension;
-    attribute[0].val.clusterDim.x = cluster;
-    attribute[0].val.clusterDim.y = 1;
-    attribute[0].val.clusterDim.z = 1;
-    config.attrs = attribute;
-    config.numAttrs = 1;
+    cudaLaunchAttribute attribute;
+    const cudaLaunchConfig_t config =
+        cluster_launch_config(grid, block, smem, stream, cluster, &attribute);
     return cudaLaunchKernelEx(&config, kernel, std::decay_t<Params>(std::forward<Args>(args))...);
   }
   if (!cooperative) {
@@ -118,17 +127,9 @@ cudaError_t launch(const char*, void (*kernel)(Params...), dim3 grid, dim3 block
 
 template <auto Kernel>
 int max_active_clusters(int cluster, int threads, std::size_t smem) {
-  cudaLaunchConfig_t config{};
-  config.gridDim = dim3(cluster);
-  config.blockDim = dim3(threads);
-  config.dynamicSmemBytes = smem;
-  cudaLaunchAttribute attribute[1];
-  attribute[0].id = cudaLaunchAttributeClusterDimension;
-  attribute[0].val.clusterDim.x = cluster;
-  attribute[0].val.clusterDim.y = 1;
-  attribute[0].val.clusterDim.z = 1;
-  config.attrs = attribute;
-  config.numAttrs = 1;
+  cudaLaunchAttribute attribute;
+  const cudaLaunchConfig_t config = detail::cluster_launch_config(
+      dim3(cluster), dim3(threads), smem, nullptr, static_cast<unsigned>(cluster), &attribute);
   int clusters = 0;
   RNNATTN_CUDA_CHECK(cudaOccupancyMaxActiveClusters(&clusters, Kernel, &config));
   return clusters;

@@ -222,6 +222,29 @@ struct Handle::Impl {
     }
   }
 
+  // The design that runs the blocks of a stacked or bidirectional Elman model at batch B: the
+  // cluster layer kernels where the model (or kCluster) picks them and this GPU allows it, else
+  // the segment layer kernels (kPersistent included: there is no persistent layer design).
+  kernels::Design layer_design(int batch, kernels::RecurrencePlan* plan) const {
+    if (gated() || !layered() || path != Path::kFused || recurrence == Recurrence::kSegment ||
+        recurrence == Recurrence::kPersistent) {
+      return kernels::Design::kSegment;
+    }
+    *plan = kernels::plan_layer(batch, config.hidden_size, config.directions(), limits());
+    if (recurrence == Recurrence::kCluster) {
+      return plan->cluster_possible ? kernels::Design::kCluster : kernels::Design::kSegment;
+    }
+    return plan->design;
+  }
+
+  // The sequences by length for the cluster kernels' groups (into b.order), or null without
+  // lengths: in order.
+  const int* length_order(const int* lengths, int batch, Buffers& b) {
+    if (!lengths) return nullptr;
+    kernels::length_order(lengths, batch, config.steps, b.order, stream);
+    return b.order;
+  }
+
   // The one-layer Elman forward or backward (FusedForwardArgs or FusedBackwardArgs) on the design
   // elman_design picks, falling back to the segment kernels where the GPU refuses it.
   template <typename Args, typename Persistent, typename Cluster, typename Segment>
@@ -233,16 +256,10 @@ struct Handle::Impl {
       case kernels::Design::kPersistent:
         done = persistent(a, plan.tiling, b.persist, stream);
         break;
-      case kernels::Design::kCluster: {
+      case kernels::Design::kCluster:
         // Groups packed by length, so that each cluster stops at its own longest sequence.
-        const int* order = nullptr;
-        if (lengths) {
-          kernels::length_order(lengths, batch, config.steps, b.order, stream);
-          order = b.order;
-        }
-        done = cluster(a, plan.cluster_tiling, order, stream);
+        done = cluster(a, plan.cluster_tiling, length_order(lengths, batch, b), stream);
         break;
-      }
       case kernels::Design::kSegment:
         break;
     }
@@ -272,6 +289,7 @@ struct Handle::Impl {
     // kernels), each with its own input projection, Wh^T, dz and dz_next (and the GRU's
     // drec_first): `planes` of each.
     const std::size_t planes = c.directions();
+    if (!gated() && path == Path::kFused) b.order = cv.take<int>(B);  // the cluster layer kernels
     b.xw = cv.take<float>(planes * bt * GH);
     if (gated() && unfused) {
       b.rec = cv.take<float>(B * GH);
@@ -569,6 +587,9 @@ struct Handle::Impl {
     const ParamLayout l(c);
     const int H = c.hidden_size, T = c.steps, C = c.context_size(), bt = batch * T;
     const int GH = gates_of(c.cell) * H, dirs = c.directions();
+    kernels::RecurrencePlan plan;
+    const bool clustered = layer_design(batch, &plan) == kernels::Design::kCluster;
+    const int* order = clustered ? length_order(lengths, batch, b) : nullptr;
     for (int layer = 0; layer < c.layers; ++layer) {
       const float* in = layer == 0 ? x : layer_states(b, batch, layer - 1);
       // Per direction: xw[BT,G*H] = in[BT,I] Wx[I,G*H], the input projection of every step in
@@ -610,7 +631,10 @@ struct Handle::Impl {
         a.aux = block_aux(b, batch, layer * dirs + dir, training);
       }
       if (!gated()) {  // both directions in one launch
-        kernels::layer_forward(elman, dirs, s);
+        if (!(clustered &&
+              kernels::cluster_layer_forward(elman, dirs, plan.cluster_tiling, order, s))) {
+          kernels::layer_forward(elman, dirs, s);
+        }
         continue;
       }
       if (gated_head_fused(batch)) {
@@ -751,6 +775,9 @@ struct Handle::Impl {
     // dpre, du and dL/d(top states); where gated_head_fused() the block's kernel forms them.
     if (!gated_head_fused(batch)) kernels::attention_head_backward(a, s);
 
+    kernels::RecurrencePlan plan;
+    const bool clustered = layer_design(batch, &plan) == kernels::Design::kCluster;
+    const int* order = clustered ? length_order(lengths, batch, b) : nullptr;
     float* dcur = b.dtop;  // dL/d(states of layer l)
     float* dnext = b.din;  // dL/d(input of layer l) = dL/d(states of layer l - 1)
     for (int layer = c.layers - 1; layer >= 0; --layer) {
@@ -779,7 +806,10 @@ struct Handle::Impl {
           la[dir].dz = b.dz + dir * plane;
           la[dir].dz_next = b.dz_next + dir * plane;
         }
-        kernels::layer_backward(la, c.directions(), s);
+        if (!(clustered &&
+              kernels::cluster_layer_backward(la, c.directions(), plan.cluster_tiling, order, s))) {
+          kernels::layer_backward(la, c.directions(), s);
+        }
       }
       for (int dir = 0; dir < c.directions(); ++dir) {
         const ParamLayout::Block& blk = l.block(layer, dir);
@@ -841,6 +871,10 @@ Recurrence Handle::recurrence_for(int batch) const {
     return impl_->persistent_plan(batch, &t) ? Recurrence::kPersistent : Recurrence::kSegment;
   }
   kernels::RecurrencePlan plan;
+  if (impl_->layered()) {
+    return impl_->layer_design(batch, &plan) == kernels::Design::kCluster ? Recurrence::kCluster
+                                                                          : Recurrence::kSegment;
+  }
   switch (impl_->elman_design(batch, &plan)) {
     case kernels::Design::kPersistent:
       return Recurrence::kPersistent;

@@ -33,6 +33,25 @@ __device__ __forceinline__ int sequence_length(const int* lengths, int b, int st
   return l < 1 ? 1 : (l > steps ? steps : l);
 }
 
+// du_t's two dot products for the persistent and cluster backward: g.h_t and g.c over H-long rows,
+// split over a warp's lanes (coalesced) and reduced with shuffles in a fixed order; every lane
+// gets both sums.
+__device__ __forceinline__ void warp_dots(const float* g, const float* h, const float* c, int n,
+                                          float* gh, float* gc) {
+  const int lane = threadIdx.x % 32;
+  float a = 0.f, b = 0.f;
+  for (int k = lane; k < n; k += 32) {
+    a += g[k] * h[k];
+    b += g[k] * c[k];
+  }
+  for (int off = 16; off > 0; off >>= 1) {
+    a += __shfl_xor_sync(0xffffffffu, a, off);
+    b += __shfl_xor_sync(0xffffffffu, b, off);
+  }
+  *gh = a;
+  *gc = b;
+}
+
 // Step n of the processing order of a direction (0: t = 0..T-1, 1: t = T-1..0).
 __device__ __forceinline__ int step_at(int direction, int n, int steps) {
   return direction == 0 ? n : steps - 1 - n;
@@ -181,6 +200,30 @@ __device__ __forceinline__ AttentionHeadArgs attention_head_of(const FusedBackwa
   h.context = const_cast<float*>(a.context);
   h.prediction = a.y, h.dy = a.dy, h.dpre = a.dpre, h.du = a.du;
   return h;
+}
+
+// The recurrent blocks one launch runs side by side, blockIdx.y picking one (the two directions
+// of a bidirectional layer: issue 23, item 4). A select between two members: an array indexed by
+// blockIdx.y would be copied to local memory.
+template <typename Args>
+struct LayerSet {
+  Args first, second;
+  __device__ __forceinline__ const Args& pick() const { return blockIdx.y == 0 ? first : second; }
+};
+
+// The blocks of one launch (1 or 2, of one shape: B, T, H and the states' row length).
+template <typename Args>
+LayerSet<Args> layer_set(const Args* args, int count, const char* call) {
+  if (count < 1 || count > 2) {
+    throw InvalidArgument(std::string(call) + ": " + std::to_string(count) +
+                          " blocks in one launch (1 or 2: a layer's directions)");
+  }
+  const Args& a = args[0];
+  const Args& b = args[count - 1];
+  if (a.batch != b.batch || a.steps != b.steps || a.hidden != b.hidden || a.stride != b.stride) {
+    throw InvalidArgument(std::string(call) + ": the blocks of one launch differ in shape");
+  }
+  return LayerSet<Args>{a, b};
 }
 
 // Launches a segment-mapped kernel over a batch of sequences of `hidden` units: WithWh (Wh staged

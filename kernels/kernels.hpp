@@ -200,6 +200,13 @@ struct LayerBackwardArgs {
 };
 // As layer_forward: `count` blocks' BPTT in one launch, each with its own wh_t, dz and dz_next.
 void layer_backward(const LayerBackwardArgs* args, int count, cudaStream_t stream);
+// rnn_cluster.cu: the same blocks (`count` directions side by side in one launch) in
+// thread-block clusters, with the same outputs; `tiling` from plan_layer; `order` as
+// cluster_forward's. Return false, launching nothing, where the GPU cannot run them.
+bool cluster_layer_forward(const LayerForwardArgs* args, int count, const ClusterTiling& tiling,
+                           const int* order, cudaStream_t stream);
+bool cluster_layer_backward(const LayerBackwardArgs* args, int count, const ClusterTiling& tiling,
+                            const int* order, cudaStream_t stream);
 
 struct AttentionHeadArgs {
   Shape shape;       // hidden = H; the states are C = H x directions wide
@@ -315,7 +322,7 @@ struct SmallTrainArgs {
   int n;                  // samples this epoch (the last batch may be smaller)
   int loss;               // 0 MSE, 1 BCE
   float lr, b1, b2, eps;  // Adam (Keras form)
-  double* loss_sum;       // += the sum of the batches' mean losses (nullable)
+  double* loss_sum;       // += the batches' mean losses, added in order (nullable)
 };
 // Whether a model fits the small-model kernel (H <= 32, O <= 32, its state in 48 KB of shared
 // memory).

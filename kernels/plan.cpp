@@ -109,11 +109,11 @@ double persistent_step_us(const PersistentTiling& p, const GpuLimits& gpu) {
 // One forward step of the cluster kernels: the block's `subs` products over its own shared copy
 // of h_{t-1}, h_t of its slices pushed to every block of the cluster, a cluster barrier and a few
 // block barriers; clusters beyond what the GPU holds at once run in further waves.
-double cluster_step_us(const ClusterTiling& c, const GpuLimits& gpu) {
+double cluster_step_us(const ClusterTiling& c, const GpuLimits& gpu, int planes = 1) {
   const PersistentTiling& p = c.tile;
   const int gpcs = std::max(1, gpu.sms / kClusterSmsPerGpc);
   const int resident = std::max(1, gpcs * (kClusterSmsPerGpc / c.cluster));
-  const int waves = ceil_div(c.clusters(), resident);
+  const int waves = ceil_div(c.clusters() * planes, resident);
   const double compute = c.subs * persistent_wavefronts(p.hidden, p.split, p.rows);
   const double pairs = static_cast<double>(c.subs) * p.rows * p.row_lanes * kPersistentSlice;
   const double exchange = pairs * c.cluster * 4 / kDsmemBytesPerCycle;
@@ -177,8 +177,16 @@ std::size_t ClusterTiling::smem_backward_bytes() const {
          (subs * p.wh_part_floats() * p.split + 3 * staged * p.padded_hidden() + 3 * pairs);
 }
 
-bool cluster_tiling(int batch, int hidden, const GpuLimits& gpu, ClusterTiling* out) {
-  if (batch < 1 || hidden < 1 || !gpu.clusters || gpu.sms < 1) return false;
+std::size_t ClusterTiling::smem_layer_bytes() const {
+  const PersistentTiling& p = tile;
+  const std::size_t staged = static_cast<std::size_t>(p.rows) * p.row_lanes;
+  const std::size_t pairs = subs * staged * kPersistentSlice;
+  return sizeof(float) *
+         (subs * p.wh_part_floats() * p.split + 2 * staged * p.padded_hidden() + 2 * pairs);
+}
+
+bool cluster_tiling(int batch, int hidden, const GpuLimits& gpu, ClusterTiling* out, int planes) {
+  if (batch < 1 || hidden < 1 || planes < 1 || !gpu.clusters || gpu.sms < 1) return false;
   ClusterTiling c;
   PersistentTiling& p = c.tile;
   p.hidden = hidden;
@@ -188,7 +196,7 @@ bool cluster_tiling(int batch, int hidden, const GpuLimits& gpu, ClusterTiling* 
   c.cluster = ceil_div(p.slices, c.subs);
   // As many groups as the GPU holds clusters at once (one block an SM), at most 32 sequences each.
   const int gpcs = std::max(1, gpu.sms / kClusterSmsPerGpc);
-  const int resident = std::max(1, gpcs * (kClusterSmsPerGpc / c.cluster));
+  const int resident = std::max(1, gpcs * (kClusterSmsPerGpc / c.cluster) / planes);
   // Where a group's buffers do not fit (wide H, many sequences), smaller groups in more waves.
   const int groups = std::clamp(resident, 1, batch);
   for (int group = std::min(ceil_div(batch, groups), kClusterMaxRows); group >= 1;
@@ -300,6 +308,17 @@ RecurrencePlan plan_recurrence(int batch, int hidden, const GpuLimits& gpu) {
     if (r.cluster_us < best) best = r.cluster_us, r.design = Design::kCluster;
   }
   r.persistent = r.design == Design::kPersistent;
+  return r;
+}
+
+RecurrencePlan plan_layer(int batch, int hidden, int directions, const GpuLimits& gpu) {
+  RecurrencePlan r;
+  r.segment_us = segment_step_us(batch * directions, hidden, 1, gpu);
+  r.cluster_possible = cluster_tiling(batch, hidden, gpu, &r.cluster_tiling, directions);
+  if (r.cluster_possible) {
+    r.cluster_us = cluster_step_us(r.cluster_tiling, gpu, directions);
+    if (r.cluster_us < r.segment_us) r.design = Design::kCluster;
+  }
   return r;
 }
 

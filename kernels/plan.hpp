@@ -131,12 +131,16 @@ struct ClusterTiling {
   // shared memory (the group's sequences and lengths).
   std::size_t smem_forward_bytes() const;
   std::size_t smem_backward_bytes() const;
+  // The layer kernels' (no attention): the slices, the double-buffered rows, two per pair.
+  std::size_t smem_layer_bytes() const;
 };
 constexpr std::size_t kClusterStaticBytes = 2 * kClusterMaxRows * sizeof(int);
 
 // The cluster tiling for B sequences of H units on this GPU, or false where none fits (H > 512,
-// no clusters, shared memory too small).
-bool cluster_tiling(int batch, int hidden, const GpuLimits& gpu, ClusterTiling* out);
+// no clusters, shared memory too small). `planes` blocks of recurrence run side by side in one
+// launch (a bidirectional layer's directions), sharing the GPU's clusters.
+bool cluster_tiling(int batch, int hidden, const GpuLimits& gpu, ClusterTiling* out,
+                    int planes = 1);
 
 // Which design runs a recurrence.
 enum class Design { kSegment, kPersistent, kCluster };
@@ -158,6 +162,10 @@ struct RecurrencePlan {
 // The model's choice for a one-layer model at batch B and hidden size H (the cluster design
 // predicted with every group at the longest length: packing by length only shortens it).
 RecurrencePlan plan_recurrence(int batch, int hidden, const GpuLimits& gpu);
+// The same for one layer of a stacked or bidirectional Elman model, its `directions` blocks side
+// by side in one launch: the segment layer kernels (rnn_layers.cu) or the cluster layer kernels
+// (rnn_cluster.cu); no persistent design. The cluster tiling is a direction's.
+RecurrencePlan plan_layer(int batch, int hidden, int directions, const GpuLimits& gpu);
 
 // The gated cells (G = 4 LSTM, 3 GRU) have both designs: segment (rnn_gated.cu: a thread per
 // unit owning its G columns of Wh) and persistent (rnn_persistent_gated.cu: block (s, g) holds

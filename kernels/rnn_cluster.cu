@@ -72,34 +72,59 @@ __device__ __forceinline__ ClusterPair cluster_pair(const PersistentGeometry& g,
   return p;
 }
 
-// The thread's role in staged_products (persistent_common.cuh): lane kk of the dot products of
-// unit jj for rows rq, rq + row_lanes, ...
-__device__ __forceinline__ TileThread cluster_thread(const PersistentGeometry& g, int first_slice,
-                                                     int b0) {
-  TileThread t;
-  t.kk = threadIdx.x % g.split;
-  t.jj = (threadIdx.x / g.split) % kPersistentSlice;
-  t.rq = threadIdx.x / (g.split * kPersistentSlice);
-  t.slice = first_slice;
-  t.b0 = b0;
-  return t;
+// A block's place in its cluster and the cluster's group: cluster k of N blocks (blockIdx.x / N)
+// owns group k, block r (its rank) the `subs` slices from first_slice = r subs; `th` is the
+// thread's role in staged_products (persistent_common.cuh); `steps` the group's longest length.
+struct ClusterBlock {
+  int N, rank, b0, rows, first_slice, n_out, hsize, steps;
+  TileThread th;
+};
+
+__device__ __forceinline__ ClusterBlock cluster_block(const cg::cluster_group& cluster,
+                                                      const PersistentGeometry& g, int subs,
+                                                      int batch) {
+  ClusterBlock c;
+  c.N = static_cast<int>(cluster.num_blocks());
+  c.rank = static_cast<int>(cluster.block_rank());
+  c.b0 = static_cast<int>(blockIdx.x) / c.N * g.group;
+  c.rows = batch - c.b0 < g.group ? batch - c.b0 : g.group;
+  c.first_slice = c.rank * subs;
+  c.n_out = subs * g.staged * kPersistentSlice;
+  c.hsize = g.staged * g.hpad;
+  c.steps = 0;  // cluster_begin
+  c.th.kk = threadIdx.x % g.split;
+  c.th.jj = (threadIdx.x / g.split) % kPersistentSlice;
+  c.th.rq = threadIdx.x / (g.split * kPersistentSlice);
+  c.th.slice = c.first_slice;
+  c.th.b0 = c.b0;
+  return c;
 }
 
-// The group's sequences (seq_s) and their lengths (len_s) for its `rows` slots; once a barrier
-// has completed them, every thread reads the longest length (longest_length): the number of
-// steps the cluster runs, the same in all its blocks.
-__device__ __forceinline__ void load_group(const int* order, const int* lengths, int b0, int rows,
-                                           int steps, int* seq_s, int* len_s) {
-  for (int bb = threadIdx.x; bb < rows; bb += blockDim.x) {
-    const int b = order ? order[b0 + bb] : b0 + bb;
+// The start every cluster kernel shares: the block's `subs` slices of `m` (ld H: Wh, or Wh^T for
+// the backward) into wh_s, `zero_n` floats of `zero` cleared (the exchange buffers, whose rows
+// past the group and columns past H the products read), the group's sequences (seq_s: `order`'s,
+// or in order) and lengths (len_s), then a cluster barrier: every block of the cluster has
+// started and cleared its buffers before any block writes into them, and seq_s, len_s are
+// complete, so that every thread reads the same longest length into c->steps.
+__device__ __forceinline__ void cluster_begin(const cg::cluster_group& cluster,
+                                              const PersistentGeometry& g, int subs, int steps,
+                                              const int* order, const int* lengths, const float* m,
+                                              float* wh_s, float* zero, int zero_n, int* seq_s,
+                                              int* len_s, ClusterBlock* c) {
+  for (int q = 0; q < subs; ++q) {
+    load_slice(g, c->first_slice + q, m, g.hidden,
+               wh_s + static_cast<std::size_t>(q) * g.split * g.wh_part);
+  }
+  for (int i = threadIdx.x; i < zero_n; i += blockDim.x) zero[i] = 0.f;
+  for (int bb = threadIdx.x; bb < c->rows; bb += blockDim.x) {
+    const int b = order ? order[c->b0 + bb] : c->b0 + bb;
     seq_s[bb] = b;
     len_s[bb] = sequence_length(lengths, b, steps);
   }
-}
-__device__ __forceinline__ int longest_length(const int* len_s, int rows) {
-  int steps = 1;
-  for (int bb = 0; bb < rows; ++bb) steps = len_s[bb] > steps ? len_s[bb] : steps;
-  return steps;
+  cluster.sync();
+  int longest = 1;
+  for (int bb = 0; bb < c->rows; ++bb) longest = len_s[bb] > longest ? len_s[bb] : longest;
+  c->steps = longest;
 }
 
 // Stores v at word i of `local`'s counterpart in every block of the cluster.
@@ -115,14 +140,11 @@ __global__ void __launch_bounds__(kPersistentThreads, 1)
   const int B = a.shape.batch, T = a.shape.steps, D = a.shape.input, H = a.shape.hidden,
             O = a.shape.output;
   const bool attention = a.shape.attention;
-  const int N = static_cast<int>(cluster.num_blocks()),
-            rank = static_cast<int>(cluster.block_rank());
-  const int b0 = static_cast<int>(blockIdx.x) / N * g.group;
-  const int rows = B - b0 < g.group ? B - b0 : g.group;
-  const int first_slice = rank * subs;
-  const TileThread th = cluster_thread(g, first_slice, b0);
-  const int per = g.staged * kPersistentSlice, n_out = subs * per;
-  const int hsize = g.staged * g.hpad;
+  ClusterBlock c = cluster_block(cluster, g, subs, B);
+  const int N = c.N, rank = c.rank, rows = c.rows, first_slice = c.first_slice, n_out = c.n_out,
+            hsize = c.hsize;
+  const TileThread& th = c.th;
+  const int per = g.staged * kPersistentSlice;
 
   float* wh_s = dynamic_shared<float>();              // subs slices of Wh (split layout)
   float* hbuf_s = wh_s + subs * g.split * g.wh_part;  // [2][staged][hpad] h_{t-1} / h_t
@@ -136,19 +158,11 @@ __global__ void __launch_bounds__(kPersistentThreads, 1)
   RNNATTN_SHARED_ARRAY(int, seq_s, kClusterMaxRows);
   RNNATTN_SHARED_ARRAY(int, len_s, kClusterMaxRows);
 
-  for (int m = 0; m < subs; ++m) {
-    load_slice(g, first_slice + m, a.w.wh, H,
-               wh_s + static_cast<std::size_t>(m) * g.split * g.wh_part);
-  }
-  // Rows past the group and columns past H stay zero: the products read them.
-  for (int i = threadIdx.x; i < 2 * hsize; i += blockDim.x) hbuf_s[i] = 0.f;
   for (int i = threadIdx.x; i < n_out; i += blockDim.x) acc_s[i] = 0.f;
   for (int i = threadIdx.x; i < g.staged; i += blockDim.x) sum_s[i] = 0.f;
-  load_group(order, a.lengths, b0, rows, T, seq_s, len_s);
-  // Every block of the cluster has started and zeroed its buffers before any block writes into
-  // them (and seq_s, len_s are complete).
-  cluster.sync();
-  const int steps = longest_length(len_s, rows);
+  cluster_begin(cluster, g, subs, T, order, a.lengths, a.w.wh, wh_s, hbuf_s, 2 * hsize, seq_s,
+                len_s, &c);
+  const int steps = c.steps;
 
   for (int t = 0; t < steps; ++t) {
     const float* hprev = hbuf_s + ((t & 1) ^ 1) * hsize;
@@ -289,14 +303,9 @@ __global__ void __launch_bounds__(kPersistentThreads, 1)
   cg::cluster_group cluster = cg::this_cluster();
   const int B = a.shape.batch, T = a.shape.steps, H = a.shape.hidden, O = a.shape.output;
   const bool attention = a.shape.attention;
-  const int N = static_cast<int>(cluster.num_blocks()),
-            rank = static_cast<int>(cluster.block_rank());
-  const int b0 = static_cast<int>(blockIdx.x) / N * g.group;
-  const int rows = B - b0 < g.group ? B - b0 : g.group;
-  const int first_slice = rank * subs;
-  const TileThread th = cluster_thread(g, first_slice, b0);
-  const int n_out = subs * g.staged * kPersistentSlice;
-  const int hsize = g.staged * g.hpad;
+  ClusterBlock c = cluster_block(cluster, g, subs, B);
+  const int N = c.N, rows = c.rows, first_slice = c.first_slice, n_out = c.n_out, hsize = c.hsize;
+  const TileThread& th = c.th;
 
   float* wh_s = dynamic_shared<float>();               // subs slices of Wh^T: (k, jj) = Wh[j][k]
   float* dzbuf_s = wh_s + subs * g.split * g.wh_part;  // [2][staged][hpad] dz_{t+1} / dz_t
@@ -306,15 +315,9 @@ __global__ void __launch_bounds__(kPersistentThreads, 1)
   float* z_s = carry_s + n_out;                        // [n_out] dz_{t+1} Wh^T
   RNNATTN_SHARED_ARRAY(int, seq_s, kClusterMaxRows);
   RNNATTN_SHARED_ARRAY(int, len_s, kClusterMaxRows);
-
-  for (int m = 0; m < subs; ++m) {
-    load_slice(g, first_slice + m, a.wh_t, H,
-               wh_s + static_cast<std::size_t>(m) * g.split * g.wh_part);
-  }
-  for (int i = threadIdx.x; i < 2 * hsize; i += blockDim.x) dzbuf_s[i] = 0.f;
-  load_group(order, a.lengths, b0, rows, T, seq_s, len_s);
-  cluster.sync();  // every block started, its dz buffers zero; seq_s, len_s complete
-  const int steps = longest_length(len_s, rows);
+  cluster_begin(cluster, g, subs, T, order, a.lengths, a.wh_t, wh_s, dzbuf_s, 2 * hsize, seq_s,
+                len_s, &c);
+  const int steps = c.steps, rank = c.rank;
 
   // (1) dpre (block 0) and g for the block's pairs, to every block; the rows of dz and dz_next
   // past the group's longest sequence are zero.
@@ -358,15 +361,8 @@ __global__ void __launch_bounds__(kPersistentThreads, 1)
       const float* gb = gfull_s + bb * g.hpad;
       const float* hb = a.hidden + row * H;
       const float* cb = a.context + b * H;
-      float gh = 0.f, gc = 0.f;
-      for (int k = lane; k < H; k += 32) {
-        gh += gb[k] * hb[k];
-        gc += gb[k] * cb[k];
-      }
-      for (int off = 16; off > 0; off >>= 1) {
-        gh += __shfl_xor_sync(0xffffffffu, gh, off);
-        gc += __shfl_xor_sync(0xffffffffu, gc, off);
-      }
+      float gh, gc;
+      warp_dots(gb, hb, cb, H, &gh, &gc);
       if (lane == 0) {
         const float e = a.scores[row];
         a.du[row] = expf(e) / a.expsum[b] * (gh - gc) * (1.f - e * e);
@@ -409,11 +405,153 @@ __global__ void __launch_bounds__(kPersistentThreads, 1)
 #endif
 }
 
+// ---- the blocks of stacked and bidirectional models (rnn_layers.cu's layer_forward /
+// layer_backward in clusters): the recurrence alone, writing the block's states (the attention
+// and head run after, in rnn_layers.cu), blockIdx.y picking the block (a bidirectional layer's two
+// directions side by side). Per step as the one-layer forward without the attention; steps past
+// the group's longest sequence are padding for all of it: the forward direction carries its final
+// state there, the backward direction (which meets them first) its initial state, 0.
+__global__ void __launch_bounds__(kPersistentThreads, 1)
+    cluster_layer_forward_kernel(LayerSet<LayerForwardArgs> set, const int* order,
+                                 PersistentGeometry g, int subs) {
+#if RNNATTN_CLUSTER_KERNELS
+  cg::cluster_group cluster = cg::this_cluster();
+  const LayerForwardArgs a = set.pick();
+  const int B = a.batch, T = a.steps, H = a.hidden, C = a.stride;
+  ClusterBlock c = cluster_block(cluster, g, subs, B);
+  const int N = c.N, rows = c.rows, first_slice = c.first_slice, n_out = c.n_out, hsize = c.hsize;
+  const TileThread& th = c.th;
+
+  float* wh_s = dynamic_shared<float>();              // subs slices of Wh (split layout)
+  float* hbuf_s = wh_s + subs * g.split * g.wh_part;  // [2][staged][hpad] h_prev / h
+  float* ht_s = hbuf_s + 2 * hsize;                   // [n_out] h of the block's pairs
+  float* z_s = ht_s + n_out;                          // [n_out] h_prev Wh
+  RNNATTN_SHARED_ARRAY(int, seq_s, kClusterMaxRows);
+  RNNATTN_SHARED_ARRAY(int, len_s, kClusterMaxRows);
+  cluster_begin(cluster, g, subs, T, order, a.lengths, a.wh, wh_s, hbuf_s, 2 * hsize, seq_s, len_s,
+                &c);
+  const int steps = c.steps;
+
+  for (int n = 0; n < steps; ++n) {
+    const int t = a.direction == 0 ? n : steps - 1 - n;
+    const float* hprev = hbuf_s + ((n & 1) ^ 1) * hsize;  // zero before the first step
+    float* hcur = hbuf_s + (n & 1) * hsize;
+    if (n > 0) {  // uniform across the cluster
+      staged_products(g, th, wh_s, hprev, z_s, subs);
+      __syncthreads();
+    }
+    for (int i = threadIdx.x; i < n_out; i += blockDim.x) {
+      const ClusterPair q = cluster_pair(g, first_slice, rows, i);
+      float h = 0.f;
+      if (q.valid) {
+        const std::size_t row = static_cast<std::size_t>(seq_s[q.bb]) * T + t;
+        if (t < len_s[q.bb]) {
+          h = tanhf((n > 0 ? z_s[i] : 0.f) + a.bh[q.j] + a.xw[row * H + q.j]);
+        } else {
+          h = hprev[q.bb * g.hpad + q.j];  // padding keeps the state
+        }
+        store_to_cluster(cluster, N, hcur, q.bb * g.hpad + q.j, h);
+      }
+      ht_s[i] = h;
+    }
+    cluster.sync();  // h in every block (its global stores after the barrier: see the forward)
+    for (int i = threadIdx.x; i < n_out; i += blockDim.x) {
+      const ClusterPair q = cluster_pair(g, first_slice, rows, i);
+      if (q.valid) a.out[(static_cast<std::size_t>(seq_s[q.bb]) * T + t) * C + q.j] = ht_s[i];
+    }
+  }
+  for (int i = threadIdx.x; i < n_out; i += blockDim.x) {
+    const ClusterPair q = cluster_pair(g, first_slice, rows, i);
+    if (!q.valid) continue;
+    const float h = a.direction == 0 ? ht_s[i] : 0.f;
+    for (int t = steps; t < T; ++t) {
+      a.out[(static_cast<std::size_t>(seq_s[q.bb]) * T + t) * C + q.j] = h;
+    }
+  }
+#endif
+}
+
+// BPTT against the block's direction from dL/d(states) (dout), as layer_backward_kernel: m-th
+// step of the backward pass at t (the forward direction from the group's longest sequence down,
+// the backward direction from t = 0 up); dL/dh of a step comes from dz of the step processed
+// after it in the forward (dz Wh^T over the cluster's exchange) when that step was valid, else
+// passes through; dz_next's row of the step processed before t gets dz_t.
+__global__ void __launch_bounds__(kPersistentThreads, 1)
+    cluster_layer_backward_kernel(LayerSet<LayerBackwardArgs> set, const int* order,
+                                  PersistentGeometry g, int subs) {
+#if RNNATTN_CLUSTER_KERNELS
+  cg::cluster_group cluster = cg::this_cluster();
+  const LayerBackwardArgs a = set.pick();
+  const int B = a.batch, T = a.steps, H = a.hidden, C = a.stride;
+  const bool forward_dir = a.direction == 0;
+  ClusterBlock c = cluster_block(cluster, g, subs, B);
+  const int N = c.N, rows = c.rows, first_slice = c.first_slice, n_out = c.n_out, hsize = c.hsize;
+  const TileThread& th = c.th;
+
+  float* wh_s = dynamic_shared<float>();               // subs slices of Wh^T
+  float* dzbuf_s = wh_s + subs * g.split * g.wh_part;  // [2][staged][hpad]
+  float* carry_s = dzbuf_s + 2 * hsize;                // [n_out] dL/dh passed through padding
+  float* z_s = carry_s + n_out;                        // [n_out] dz Wh^T
+  RNNATTN_SHARED_ARRAY(int, seq_s, kClusterMaxRows);
+  RNNATTN_SHARED_ARRAY(int, len_s, kClusterMaxRows);
+  cluster_begin(cluster, g, subs, T, order, a.lengths, a.wh_t, wh_s, dzbuf_s, 2 * hsize, seq_s,
+                len_s, &c);
+  const int steps = c.steps;
+
+  // Rows t >= steps: dz 0; the forward direction's dL/dh there passes down to step steps - 1 (in
+  // the order the sequential kernel adds it); dz_next's rows no step below writes are 0.
+  for (int i = threadIdx.x; i < n_out; i += blockDim.x) {
+    const ClusterPair q = cluster_pair(g, first_slice, rows, i);
+    float carry = 0.f;
+    if (q.valid) {
+      const std::size_t b = seq_s[q.bb];
+      for (int t = T - 1; t >= steps; --t) {
+        if (forward_dir) carry += a.dout[(b * T + t) * C + q.j];
+        a.dz[(b * T + t) * H + q.j] = 0.f;
+      }
+      for (int t = 0; t < T; ++t) {
+        const bool written = forward_dir ? t < steps - 1 : (t >= 1 && t <= steps);
+        if (!written) a.dz_next[(b * T + t) * H + q.j] = 0.f;
+      }
+    }
+    carry_s[i] = carry;
+  }
+
+  for (int m = 0; m < steps; ++m) {
+    const int t = forward_dir ? steps - 1 - m : m;
+    const float* dzprev = dzbuf_s + ((m & 1) ^ 1) * hsize;  // dz of the step processed after t
+    float* dzcur = dzbuf_s + (m & 1) * hsize;
+    if (m > 0) {  // uniform across the cluster: z_s = dz_prev Wh^T
+      staged_products(g, th, wh_s, dzprev, z_s, subs);
+      __syncthreads();
+    }
+    for (int i = threadIdx.x; i < n_out; i += blockDim.x) {
+      const ClusterPair q = cluster_pair(g, first_slice, rows, i);
+      if (!q.valid) continue;
+      const int L = len_s[q.bb];
+      const std::size_t b = seq_s[q.bb], row = b * T + t;
+      const bool after_valid = m > 0 && (forward_dir ? t + 1 < L : t - 1 < L);
+      const float dh = (after_valid ? z_s[i] : carry_s[i]) + a.dout[row * C + q.j];
+      const float h = a.states[row * C + q.j];
+      const float dz = t < L ? dh * (1.f - h * h) : 0.f;
+      a.dz[row * H + q.j] = dz;
+      if (forward_dir ? t >= 1 : t <= T - 2) {
+        a.dz_next[(forward_dir ? row - 1 : row + 1) * H + q.j] = dz;
+      }
+      carry_s[i] = dh;  // used only if step t is padding
+      if (m < steps - 1) store_to_cluster(cluster, N, dzcur, q.bb * g.hpad + q.j, dz);
+    }
+    if (m < steps - 1) cluster.sync();  // dz_t in every block; the last step reaches none
+  }
+#endif
+}
+
 // Launches one of the kernels in clusters of tiling.cluster blocks, or returns false where this
 // GPU cannot (no clusters, too little shared memory, a cluster that fits no GPC).
 template <auto Kernel, typename Args>
 bool launch_cluster_kernel(const char* name, const ClusterTiling& tiling, std::size_t smem,
-                           cudaStream_t stream, const Args& args, const int* order) {
+                           cudaStream_t stream, const Args& args, const int* order,
+                           int planes = 1) {
   int device = 0, clusters = 0;
   RNNATTN_CUDA_CHECK(cudaGetDevice(&device));
   RNNATTN_CUDA_CHECK(cudaDeviceGetAttribute(&clusters, cudaDevAttrClusterLaunch, device));
@@ -422,9 +560,9 @@ bool launch_cluster_kernel(const char* name, const ClusterTiling& tiling, std::s
     return false;
   }
   if (max_active_clusters<Kernel>(tiling.cluster, kPersistentThreads, smem) < 1) return false;
-  launch_clustered(name, Kernel, static_cast<unsigned>(tiling.cluster), dim3(tiling.blocks()),
-                   dim3(kPersistentThreads), smem, stream, args, order, geometry_of(tiling.tile),
-                   tiling.subs);
+  launch_clustered(name, Kernel, static_cast<unsigned>(tiling.cluster),
+                   dim3(tiling.blocks(), static_cast<unsigned>(planes)), dim3(kPersistentThreads),
+                   smem, stream, args, order, geometry_of(tiling.tile), tiling.subs);
   return true;
 }
 
@@ -466,6 +604,23 @@ bool cluster_backward(const FusedBackwardArgs& a, const ClusterTiling& tiling, c
   if (a.shape.batch < 1 || tiling.tile.hidden != a.shape.hidden) return false;
   return launch_cluster_kernel<cluster_backward_kernel>(
       "cluster_backward_kernel", tiling, tiling.smem_backward_bytes(), stream, a, order);
+}
+
+bool cluster_layer_forward(const LayerForwardArgs* args, int count, const ClusterTiling& tiling,
+                           const int* order, cudaStream_t stream) {
+  const LayerSet<LayerForwardArgs> set = layer_set(args, count, "cluster_layer_forward");
+  if (args[0].batch < 1 || tiling.tile.hidden != args[0].hidden) return false;
+  return launch_cluster_kernel<cluster_layer_forward_kernel>(
+      "cluster_layer_forward_kernel", tiling, tiling.smem_layer_bytes(), stream, set, order, count);
+}
+
+bool cluster_layer_backward(const LayerBackwardArgs* args, int count, const ClusterTiling& tiling,
+                            const int* order, cudaStream_t stream) {
+  const LayerSet<LayerBackwardArgs> set = layer_set(args, count, "cluster_layer_backward");
+  if (args[0].batch < 1 || tiling.tile.hidden != args[0].hidden) return false;
+  return launch_cluster_kernel<cluster_layer_backward_kernel>("cluster_layer_backward_kernel",
+                                                              tiling, tiling.smem_layer_bytes(),
+                                                              stream, set, order, count);
 }
 
 void length_order(const int* lengths, int batch, int steps, int* order, cudaStream_t stream) {

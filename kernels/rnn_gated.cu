@@ -325,17 +325,11 @@ void launch_gated(const WithHead<Args>& p, int gates, bool backward, bool head,
 // The blocks of one launch (1 or 2, of one cell and shape) as a kernel's parameters.
 template <typename Args>
 WithHead<Args> cell_pair(const Args* args, int count, const char* call) {
-  if (count < 1 || count > 2) {
-    throw InvalidArgument(std::string(call) + ": " + std::to_string(count) +
-                          " blocks in one launch (1 or 2: a layer's directions)");
+  const LayerSet<Args> set = layer_set(args, count, call);
+  if (set.first.cell != set.second.cell) {
+    throw InvalidArgument(std::string(call) + ": the blocks of one launch differ in cell");
   }
-  const Args& a = args[0];
-  const Args& b = args[count - 1];
-  if (a.cell != b.cell || a.batch != b.batch || a.steps != b.steps || a.hidden != b.hidden ||
-      a.stride != b.stride) {
-    throw InvalidArgument(std::string(call) + ": the blocks of one launch differ in cell or shape");
-  }
-  return WithHead<Args>{a, AttentionHeadArgs{}, b};
+  return WithHead<Args>{set.first, AttentionHeadArgs{}, set.second};
 }
 
 void check_cell(Cell cell, const char* call) {

@@ -29,14 +29,6 @@
 namespace rnnattn::kernels {
 namespace {
 
-// The blocks one launch runs side by side (blockIdx.y picks one: a select between two members,
-// since an array indexed by blockIdx.y would be copied to local memory).
-template <typename Args>
-struct LayerSet {
-  Args first, second;
-  __device__ __forceinline__ const Args& pick() const { return blockIdx.y == 0 ? first : second; }
-};
-
 template <bool kWhInSmem>
 __global__ void __launch_bounds__(1024)
     layer_forward_kernel(LayerSet<LayerForwardArgs> set, SegmentGeometry g) {
@@ -213,21 +205,6 @@ Shape layer_shape(int batch, int steps, int hidden) {
 }
 
 }  // namespace
-
-// The blocks of one launch: 1 or 2, of one shape.
-template <typename Args>
-LayerSet<Args> layer_set(const Args* args, int count, const char* call) {
-  if (count < 1 || count > 2) {
-    throw InvalidArgument(std::string(call) + ": " + std::to_string(count) +
-                          " blocks in one launch (1 or 2: a layer's directions)");
-  }
-  const Args& a = args[0];
-  const Args& b = args[count - 1];
-  if (a.batch != b.batch || a.steps != b.steps || a.hidden != b.hidden || a.stride != b.stride) {
-    throw InvalidArgument(std::string(call) + ": the blocks of one launch differ in shape");
-  }
-  return LayerSet<Args>{a, b};
-}
 
 void layer_forward(const LayerForwardArgs* args, int count, cudaStream_t stream) {
   static const char* const names[2] = {"layer_forward_kernel<Wh in smem>",

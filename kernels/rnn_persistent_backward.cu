@@ -84,15 +84,8 @@ __global__ void __launch_bounds__(kPersistentThreads, kPersistentMinBlocksPerSm)
       const float* gb = dc_global + static_cast<std::size_t>(b) * H;
       const float* hb = a.hidden + static_cast<std::size_t>(i) * H;
       const float* cb = a.context + static_cast<std::size_t>(b) * H;
-      float gh = 0.f, gc = 0.f;
-      for (int k = lane; k < H; k += 32) {
-        gh += gb[k] * hb[k];
-        gc += gb[k] * cb[k];
-      }
-      for (int off = 16; off > 0; off >>= 1) {
-        gh += __shfl_xor_sync(0xffffffffu, gh, off);
-        gc += __shfl_xor_sync(0xffffffffu, gc, off);
-      }
+      float gh, gc;
+      warp_dots(gb, hb, cb, H, &gh, &gc);
       if (lane == 0) {
         const float e = a.scores[i];
         const bool valid = t < sequence_length(a.lengths, b, T);

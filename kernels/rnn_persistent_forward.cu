@@ -48,6 +48,10 @@ struct PersistScratch {
 // and keeps all 16 staging loads in flight; a grid of up to 4 blocks an SM is held to 64 registers,
 // where the forward's live state leaves room for 4 (16 spill).
 constexpr int kWideInFlight = 16, kCappedInFlight = 4;
+// A block's (sequence, unit) pairs a thread: at most 32 sequences x 16 units over 256 threads.
+constexpr int kPairsPerThread =
+    kPersistentMaxRows * (kPersistentSlice / 2) * kPersistentSlice / kPersistentThreads;
+static_assert(kPairsPerThread == 2, "the elementwise part's pairs a thread");
 
 template <int MinBlocks, int InFlight>
 __global__ void __launch_bounds__(kPersistentThreads, MinBlocks)
@@ -73,6 +77,23 @@ __global__ void __launch_bounds__(kPersistentThreads, MinBlocks)
   for (int i = threadIdx.x; i < n_out; i += blockDim.x) acc_s[i] = 0.f;
   for (int i = threadIdx.x; i < g.staged; i += blockDim.x) sum_s[i] = 0.f;
 
+  // The thread's pairs i = threadIdx.x + r * 256 (at most kPairsPerThread) and what each needs at
+  // every step, loaded once (issue 23, item 1): bh_j, wa_j and the sequence's length; and the
+  // input projection of the next step, loaded before the grid barrier that ends this one.
+  float bh_r[kPairsPerThread] = {}, wa_r[kPairsPerThread] = {}, xw_r[kPairsPerThread] = {};
+  int len_r[kPairsPerThread] = {};
+  RNNATTN_UNROLL
+  for (int r = 0; r < kPairsPerThread; ++r) {
+    const int i = threadIdx.x + r * kPersistentThreads;
+    const TilePair q = tile_pair(g, th, group_end, i);
+    if (i < n_out && q.valid) {
+      bh_r[r] = a.w.bh[q.j];
+      wa_r[r] = attention ? a.w.wa[q.j] : 0.f;
+      len_r[r] = sequence_length(a.lengths, q.b, T);
+      if (a.xw) xw_r[r] = a.xw[static_cast<std::size_t>(q.b) * T * H + q.j];
+    }
+  }
+
   int cur = 0;
   for (int t = 0; t < T; ++t) {
     const float* hprev = s.hbuf + static_cast<std::size_t>(cur) * B * H;
@@ -82,16 +103,19 @@ __global__ void __launch_bounds__(kPersistentThreads, MinBlocks)
     slice_products<InFlight>(g, th, group_end, t > 0 ? hprev : nullptr, H, wh_s, h_s, z_s);
     // The step's elementwise part, thread i on (sequence i / 16, unit i % 16): 16 consecutive
     // units of a sequence are 16 consecutive lanes (coalesced reads of xw, writes of h_t).
-    for (int i = threadIdx.x; i < n_out; i += blockDim.x) {
+    RNNATTN_UNROLL
+    for (int r = 0; r < kPairsPerThread; ++r) {
+      const int i = threadIdx.x + r * kPersistentThreads;
+      if (i >= n_out) continue;
       const TilePair q = tile_pair(g, th, group_end, i);
       const int bb = q.bb, b = q.b, j = q.j;
       float h = 0.f, wa_j = 0.f;
       if (q.valid) {
         const std::size_t row = static_cast<std::size_t>(b) * T + t;
-        if (t < sequence_length(a.lengths, b, T)) {
-          float z = z_s[i] + a.w.bh[j];
+        if (t < len_r[r]) {
+          float z = z_s[i] + bh_r[r];
           if (a.xw) {
-            z += a.xw[row * H + j];
+            z += xw_r[r];
           } else {  // inference: x_t Wx here (x_t is a broadcast, a row of Wx 16 coalesced words)
             float xw = 0.f;  // summed on its own, then added, as the training path's GEMM
             for (int k = 0; k < D; ++k) xw += a.x[row * D + k] * a.w.wx[k * H + j];
@@ -103,7 +127,9 @@ __global__ void __launch_bounds__(kPersistentThreads, MinBlocks)
         }
         hnext[static_cast<std::size_t>(b) * H + j] = h;
         if (a.hidden) a.hidden[row * H + j] = h;
-        if (attention) wa_j = a.w.wa[j];
+        wa_j = wa_r[r];
+        // The next step's input projection, in flight across this step's barriers.
+        if (a.xw && t + 1 < T) xw_r[r] = a.xw[(row + 1) * H + j];
       }
       ht_s[i] = h;
       p_s[i] = h * wa_j;

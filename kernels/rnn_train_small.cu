@@ -64,7 +64,9 @@ __global__ void __launch_bounds__(kLanes) small_train_kernel(SmallTrainArgs a) {
     v[i] = a.v[i];
   }
   long long step = *a.step;  // every lane keeps the count (it only grows by one per batch)
-  double loss_total = 0;     // lane 0: the sum of the batches' mean losses
+  // Lane 0: the running sum of the batches' mean losses, continued from *loss_sum in batch order
+  // (so that an epoch launched in parts sums as one launch does).
+  double loss_total = a.loss_sum && j == 0 ? *a.loss_sum : 0.0;
   __syncthreads();
 
   for (int start = 0; start < a.n; start += s.batch) {
@@ -216,7 +218,7 @@ __global__ void __launch_bounds__(kLanes) small_train_kernel(SmallTrainArgs a) {
   }
   if (j == 0) {
     *a.step = step;
-    if (a.loss_sum) *a.loss_sum += loss_total;
+    if (a.loss_sum) *a.loss_sum = loss_total;
   }
 }
 

@@ -146,6 +146,26 @@ std::vector<SeqCase> cases() {
       }
     }
   }
+  // The cluster layer kernels forced (stacked and bidirectional Elman models, both directions in
+  // one launch): one and two layers, each direction, lengths (groups packed by length, each
+  // cluster stopping at its longest: the forward direction carries its state past it, the
+  // backward one starts there) and without, three blocks of padding units at H = 33, 6 blocks x 3
+  // slices at H = 257, 70 sequences, three layers, T = 1.
+  const SeqCase layered_cluster[] = {
+      {5, 7, 3, 8, 2, 1, true, true, true, cuda::Path::kFused},
+      {5, 7, 3, 8, 2, 1, true, false, false, cuda::Path::kFused},
+      {5, 7, 3, 8, 2, 2, true, true, true, cuda::Path::kFused},
+      {4, 6, 2, 6, 1, 2, false, false, true, cuda::Path::kFused},
+      {3, 5, 2, 33, 1, 1, true, true, true, cuda::Path::kFused},
+      {40, 3, 2, 257, 1, 1, true, true, true, cuda::Path::kFused},
+      {70, 6, 2, 4, 1, 2, true, true, true, cuda::Path::kFused},
+      {2, 4, 2, 5, 1, 3, true, false, true, cuda::Path::kFused},
+      {3, 1, 2, 16, 1, 1, true, true, true, cuda::Path::kFused},
+  };
+  for (SeqCase c : layered_cluster) {
+    c.rec = cuda::Recurrence::kCluster;
+    out.push_back(c);
+  }
   // And the segment kernels forced: where the model picks the persistent ones, and the fused
   // forward and backward with lengths over the segment geometries: the seed, T = 1, a 64-thread
   // segment (cross-warp sums), several segments a block with a partial last block, Wh in shared

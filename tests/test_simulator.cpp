@@ -775,17 +775,23 @@ TEST_F(Simulator, RecurrentKernelsMeetTheAccessTargets) {
 
 // What runs is what recurrence_for() says: the model's choice (kAuto) at the seed's size, at
 // H = 1024 (persistent: too wide for a cluster) and at B3 H300 (cluster: Wh through L2 for the
-// segment kernels), and each forced setting, forward and backward.
+// segment kernels), one layer and bidirectional, and each forced setting, forward and backward.
 TEST_F(Simulator, RecurrenceChoiceIsWhatRuns) {
   struct Want {
     int batch, hidden;
     cuda::Recurrence set;
     Cell cell = Cell::kElman;
+    bool bidirectional = false;
   };
   for (const Want& w :
        {Want{1, 2, cuda::Recurrence::kAuto}, Want{2, 1024, cuda::Recurrence::kAuto},
         Want{3, 8, cuda::Recurrence::kPersistent}, Want{2, 1024, cuda::Recurrence::kSegment},
         Want{3, 300, cuda::Recurrence::kAuto}, Want{3, 8, cuda::Recurrence::kCluster},
+        // A bidirectional Elman layer: the cluster layer kernels where the model picks them (B3
+        // H300) or forced, the segment layer kernels at the seed's size.
+        Want{3, 300, cuda::Recurrence::kAuto, Cell::kElman, true},
+        Want{3, 8, cuda::Recurrence::kCluster, Cell::kElman, true},
+        Want{1, 2, cuda::Recurrence::kAuto, Cell::kElman, true},
         // The gated cells: the model's choice at the seed's size (segment) and where the
         // segment kernels read Wh through L2 (persistent), and forced.
         Want{1, 2, cuda::Recurrence::kAuto, Cell::kLstm},
@@ -795,6 +801,7 @@ TEST_F(Simulator, RecurrenceChoiceIsWhatRuns) {
     ModelConfig cfg;
     cfg.cell = w.cell;
     cfg.hidden_size = w.hidden;
+    cfg.bidirectional = w.bidirectional;
     cfg.steps = 3;
     cuda::Handle h(cfg, s_);
     h.set_recurrence(w.set);
@@ -806,8 +813,16 @@ TEST_F(Simulator, RecurrenceChoiceIsWhatRuns) {
     const PassResult r = run_pass(h, cfg, w.batch);
     const bool persistent = runs == cuda::Recurrence::kPersistent;
     const bool clustered = runs == cuda::Recurrence::kCluster;
-    EXPECT_EQ(count(r, "cluster_forward_kernel"), clustered ? 1 : 0);
-    EXPECT_EQ(count(r, "cluster_backward_kernel"), clustered ? 1 : 0);
+    const bool layer = w.bidirectional;  // the layer kernels, both directions in one launch
+    EXPECT_EQ(count(r, "cluster_forward_kernel"), clustered && !layer ? 1 : 0);
+    EXPECT_EQ(count(r, "cluster_backward_kernel"), clustered && !layer ? 1 : 0);
+    EXPECT_EQ(count(r, "cluster_layer_forward_kernel"), clustered && layer ? 1 : 0);
+    EXPECT_EQ(count(r, "cluster_layer_backward_kernel"), clustered && layer ? 1 : 0);
+    if (layer) {
+      EXPECT_EQ(
+          count(r, "layer_forward_kernel<Wh in smem>") + count(r, "layer_forward_kernel<Wh in L2>"),
+          clustered ? 0 : 1);
+    }
     if (w.hidden == 300) {
       EXPECT_TRUE(clustered) << "B = 3 at H = 300 runs the cluster kernels";
     }

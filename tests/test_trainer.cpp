@@ -161,6 +161,46 @@ TEST(Trainer, ProgressLinesDoNotChangeTheResult) {
   EXPECT_EQ(loss_of(p, "Epoch 2/2"), loss_of(plain_log.str(), "Epoch 2/2"));
 }
 
+// The progress lines train an epoch in parts whose size follows the clock; the epoch's loss is
+// still the bits of one call (the parts continue one running sum of the batches' losses), with
+// and without lines, progress bar or not.
+TEST(Trainer, EpochLossesDoNotDependOnTheParts) {
+  const SplitData d = fibonacci_data(20);
+  auto losses = [&](std::ostream* log, bool progress) {
+    Model m = make_model(ModelConfig{}, 5);
+    auto backend = make_backend(Device::kCpu);
+    return fit(*backend, m, d.train,
+               {.epochs = 3, .batch_size = 5, .seed = 5, .log = log, .progress = progress})
+        .epoch_loss;
+  };
+  std::ostringstream lines, bar;
+  const std::vector<double> whole = losses(nullptr, false);
+  ASSERT_EQ(whole.size(), 3u);
+  EXPECT_EQ(losses(&lines, false), whole);
+  EXPECT_EQ(losses(&bar, true), whole);
+  // And the sessions' parts by hand: one call, then the same batches in parts of 1, 2 and 4.
+  Model m = make_model(ModelConfig{}, 6);
+  std::vector<int> order(d.train.count);
+  for (int i = 0; i < d.train.count; ++i) order[i] = (i * 7) % d.train.count;
+  auto sum_in_parts = [&](const std::vector<int>& parts) {
+    auto backend = make_backend(Device::kCpu);
+    auto session = backend->start_training(m.config, m.adam_config, m.params, m.adam);
+    session->set_dataset(d.train.x.data(), d.train.y.data(), d.train.count);
+    double sum = 0;
+    std::size_t at = 0;
+    for (std::size_t p = 0; at < order.size(); ++p) {
+      const std::size_t n =
+          std::min(order.size() - at, 4 * static_cast<std::size_t>(parts[p % parts.size()]));
+      session->train_batches(std::vector<int>(order.begin() + at, order.begin() + at + n), 4, &sum);
+      at += n;
+    }
+    return sum;
+  };
+  const double one_call = sum_in_parts({1 << 20});
+  EXPECT_EQ(sum_in_parts({1, 2, 4}), one_call);
+  EXPECT_EQ(sum_in_parts({3}), one_call);
+}
+
 // A slow step shows progress within the first epoch: on a terminal the first line comes after
 // the first batch (not after a twentieth of the epoch), and in a pipe a plain line comes once
 // heartbeat_seconds have passed (0 here: after every chunk). The result does not change.

@@ -77,6 +77,8 @@ reduced+=':Gpu/CudaSequence.*/*_H300_*_segment'
 # 4 slices) and T = 1.
 reduced+=':Gpu/CudaSequence.*/*_B1_T20_D1_H2_*_cluster:Gpu/CudaSequence.*/*_B500_*_cluster'
 reduced+=':Gpu/CudaSequence.*/*_H512_*_cluster:Gpu/CudaSequence.*/*_B3_T1_D2_H64_*_cluster'
+# The cluster layer kernels (both directions in one launch): two layers, H = 257, plain lengths.
+reduced+=':Gpu/CudaSequence.*/*_L2_bidir_attn_lengths_cluster:Gpu/CudaSequence.*/*_L2_plain_lengths_cluster'
 # The gated cells (rnn_gated.cu; the patterns above take their two-layer bidirectional, H = 33
 # and three-layer cases on both paths), with Wh in shared memory (LSTM H = 100, GRU H = 129) and
 # through L2 (LSTM H = 129, GRU H = 150).

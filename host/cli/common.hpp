@@ -30,7 +30,8 @@ namespace rnnattn::cli {
   "                           (batched, BLAS), reference the plain per-sequence oracle it is tested\n" \
   "                           against, cuda-unfused the classic one-launch-per-operation GPU path\n" \
   "  --threads N              the fast CPU path's threads (default 0: one per core); the same count\n" \
-  "                           gives the same bits, another count may change the last bits\n"
+  "                           gives the same bits, another count may change the last bits; train's\n" \
+  "                           runs (--seeds, --compare) side by side, on the CPU or the GPU\n"
 // clang-format on
 
 struct UsageError : Error {

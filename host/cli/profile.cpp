@@ -42,11 +42,10 @@ request (1 is conflict-free).
   --json FILE              one object per kernel: kernel, launches, and ms or the counters
 )";
 
-// Stacked and bidirectional Elman models: the persistent and cluster kernels take one-layer
-// models only.
+// Stacked and bidirectional Elman models: what follows the layer kernels' choice.
 constexpr const char* kLayeredPlan =
-    "segment, layer by layer (layer_forward / layer_backward, then the attention-and-head "
-    "kernels; the persistent and cluster kernels take one-layer, one-direction models)";
+    "; layer by layer, a layer's directions in one launch (the segment layer kernels or the "
+    "cluster ones), then the attention-and-head kernels";
 
 // Where a gated model's attention and head run on the fused path: inside the segment kernels of
 // a one-layer, one-direction model, else (stacked, bidirectional or persistent) after them.
@@ -106,11 +105,11 @@ int cmd_profile(const std::vector<std::string>& argv) {
                                                           : cuda::Recurrence::kAuto;
   const bool gated = cfg.cell != Cell::kElman;
   const bool layered = cfg.layers > 1 || cfg.bidirectional;
-  if (!gated && layered &&
-      (rec == cuda::Recurrence::kPersistent || rec == cuda::Recurrence::kCluster)) {
-    throw UsageError("--recurrence " + rec_name +
-                     ": stacked and bidirectional Elman models run the segment layer kernels (the "
-                     "Elman persistent and cluster kernels take one-layer, one-direction models)");
+  if (!gated && layered && rec == cuda::Recurrence::kPersistent) {
+    throw UsageError(
+        "--recurrence persistent: stacked and bidirectional Elman models run the segment or "
+        "cluster layer kernels (the Elman persistent kernels take one-layer, one-direction "
+        "models)");
   }
   if (gated && rec == cuda::Recurrence::kCluster) {
     throw UsageError("--recurrence cluster: the cluster kernels are the Elman cell's; the " +
@@ -125,8 +124,10 @@ int cmd_profile(const std::vector<std::string>& argv) {
           kernels::plan_gated(B, cfg.hidden_size, gates_of(cfg.cell), limits);
       plan = p.describe() + head_note(cfg, p.persistent);
     } else {
-      plan = layered ? std::string(kLayeredPlan)
-                     : kernels::plan_recurrence(B, cfg.hidden_size, limits).describe();
+      plan = layered
+                 ? kernels::plan_layer(B, cfg.hidden_size, cfg.directions(), limits).describe() +
+                       kLayeredPlan
+                 : kernels::plan_recurrence(B, cfg.hidden_size, limits).describe();
     }
     std::printf("plan: B=%d H=%d%s on %s: %s\n", B, cfg.hidden_size,
                 gated ? (std::string(" cell=") + to_string(cfg.cell)).c_str() : "",
@@ -206,7 +207,13 @@ int cmd_profile(const std::vector<std::string>& argv) {
             .describe()
             .c_str());
   } else if (device == "cuda" && layered) {
-    std::printf("recurrence: %s\n", kLayeredPlan);
+    std::printf(
+        "recurrence: %s (--recurrence %s); the model: %s%s\n",
+        h.recurrence_for(B) == cuda::Recurrence::kCluster ? "cluster" : "segment", rec_name.c_str(),
+        kernels::plan_layer(B, cfg.hidden_size, cfg.directions(), kernels::current_gpu_limits())
+            .describe()
+            .c_str(),
+        kLayeredPlan);
   } else if (device == "cuda") {
     const cuda::Recurrence runs = h.recurrence_for(B);
     std::printf("recurrence: %s (--recurrence %s); the model: %s\n",

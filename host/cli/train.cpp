@@ -485,9 +485,18 @@ int cmd_train(const std::vector<std::string>& argv) {
     }
     return out;
   };
+  // On the GPU too (issue 23, item 5): each run its own backend, stream and cuBLAS handle on a
+  // host thread of its own, so that the GPU runs their (tiny) kernels side by side, the small
+  // model's whole epochs included (one block each), and the experiment costs about one run's
+  // time; as many at once as --threads allows (at most kGpuSideBySide).
+  constexpr std::size_t kGpuSideBySide = 32;
   const bool cpu = backend->name() == "cpu" || backend->name() == "reference";
+  const bool gpu = backend->name() == "cuda" || backend->name() == "cuda-unfused";
+  const std::size_t threads_allowed = static_cast<std::size_t>(std::max(1, cpu_threads()));
   const int side_by_side =
-      cpu ? static_cast<int>(std::min<std::size_t>(jobs.size(), cpu_threads())) : 1;
+      cpu   ? static_cast<int>(std::min(jobs.size(), threads_allowed))
+      : gpu ? static_cast<int>(std::min({jobs.size(), threads_allowed, kGpuSideBySide}))
+            : 1;
   std::vector<std::optional<Outcome>> done(jobs.size());
   std::vector<std::exception_ptr> failed(jobs.size());
   std::mutex mutex;

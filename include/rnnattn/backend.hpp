@@ -30,8 +30,12 @@ class TrainingSession {
                                  const int* lengths = nullptr);
   // One epoch of mini-batches over the dataset in the given order (a permutation of a subset of
   // 0..n-1); the last batch may be smaller. Returns the mean of the per-batch losses (as Keras
-  // reports it).
-  virtual double train_epoch(const std::vector<int>& order, int batch_size) = 0;
+  // reports it): train_batches from a sum of 0, divided by the batches.
+  double train_epoch(const std::vector<int>& order, int batch_size);
+  // The same mini-batches, adding each batch's loss in order to *loss_sum (a running sum, so that
+  // an epoch trained in parts sums its losses bit for bit as in one call, however it is cut);
+  // returns the number of batches.
+  virtual int train_batches(const std::vector<int>& order, int batch_size, double* loss_sum) = 0;
   // Copy the current parameters and optimiser state back to the host.
   virtual std::vector<float> parameters() const = 0;
   virtual AdamState adam_state() const = 0;

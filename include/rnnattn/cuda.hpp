@@ -58,10 +58,12 @@ enum class Path { kFused, kUnfused };
 //                shared memory, a cluster barrier per step, each group stopping at its own longest
 //                sequence (groups packed by length) (rnn_cluster.cu); falls back to kSegment where
 //                this GPU has no clusters or H > 512.
-// All give the same results within float32 rounding. The Elman cell: one-layer, one-direction
-// models (stacked or bidirectional ones run the segment layer kernels); the gated cells (LSTM,
-// GRU): segment and persistent for every block of any model (rnn_gated.cu,
-// rnn_persistent_gated.cu; kCluster runs their segment kernels). The unfused path runs none.
+// All give the same results within float32 rounding. The Elman cell: all three for one-layer,
+// one-direction models; segment and cluster for the blocks of stacked or bidirectional ones
+// (rnn_layers.cu, rnn_cluster.cu's layer kernels; kPersistent runs their segment kernels), a
+// layer's two directions in one launch; the gated cells (LSTM, GRU): segment and persistent for
+// every block of any model (rnn_gated.cu, rnn_persistent_gated.cu; kCluster runs their segment
+// kernels). The unfused path runs none.
 enum class Recurrence { kAuto, kSegment, kPersistent, kCluster };
 
 // Whether backward overwrites dparams and dx or adds to them (gradient accumulation over
@@ -96,8 +98,8 @@ class Handle {
   void set_stream(cudaStream_t stream);
 
   // The recurrence setting (default kAuto), and what a pass at batch B runs on this GPU with it:
-  // kSegment, kPersistent or kCluster (kSegment for the unfused path and for stacked or
-  // bidirectional Elman models). Changing it needs no new workspace.
+  // kSegment, kPersistent or kCluster (kSegment for the unfused path). Changing it needs no new
+  // workspace.
   void set_recurrence(Recurrence recurrence);
   Recurrence recurrence() const;
   Recurrence recurrence_for(int batch) const;

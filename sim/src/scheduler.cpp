@@ -533,6 +533,23 @@ void block_barrier(const char* file, int line) {
   yield(t);
 }
 
+namespace {
+// A grid or cluster barrier completed: each of `blocks` enters a new barrier interval (counted as
+// one barrier each), its warps' requests are counted, and its threads waiting in `waiting` run on.
+void release_blocks(Launch& l, const std::vector<Block*>& blocks, State waiting) {
+  for (Block* b : blocks) {
+    ++b->epoch;
+    ++l.stats.barriers;
+    if (l.counting) {
+      for (Warp& w : b->warps) flush_requests(l, w);
+    }
+    for (ThreadState& o : b->threads) {
+      if (o.state == waiting) o.state = State::kRunnable;
+    }
+  }
+}
+}  // namespace
+
 void grid_barrier(const char* file, int line) {
   ThreadState& t = *t_current;
   Launch& l = *t.launch;
@@ -548,16 +565,7 @@ void grid_barrier(const char* file, int line) {
   if (++l.grid_arrived == l.grid_threads) {
     l.grid_arrived = 0;
     ++l.grid_epoch;
-    for (Block* b : l.resident) {
-      ++b->epoch;
-      ++l.stats.barriers;
-      if (l.counting) {
-        for (Warp& w : b->warps) flush_requests(l, w);
-      }
-      for (ThreadState& o : b->threads) {
-        if (o.state == State::kGridSync) o.state = State::kRunnable;
-      }
-    }
+    release_blocks(l, l.resident, State::kGridSync);
     return;
   }
   t.state = State::kGridSync;
@@ -583,16 +591,7 @@ void cluster_barrier(const char* file, int line) {
   if (++l.cluster_arrived == l.cluster_threads) {
     l.cluster_arrived = 0;
     ++l.cluster_epoch;
-    for (Block* b : l.cluster_blocks) {
-      ++b->epoch;
-      ++l.stats.barriers;
-      if (l.counting) {
-        for (Warp& w : b->warps) flush_requests(l, w);
-      }
-      for (ThreadState& o : b->threads) {
-        if (o.state == State::kClusterSync) o.state = State::kRunnable;
-      }
-    }
+    release_blocks(l, l.cluster_blocks, State::kClusterSync);
     return;
   }
   t.state = State::kClusterSync;
