@@ -28,10 +28,13 @@ python3 - "$e2e" <<'PY'
 import subprocess, sys, time
 lines = ["commit " + subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], text=True).strip()]
 for dev in ("cpu", "cuda"):
-    for label, extra, seqs in (("fib attention, 30 epochs, batch 1 (the tutorial's run)", [], None),
-                               ("fib attention, 100 epochs, batch 128", ["--batch", "128", "--epochs", "100"], 826 * 100)):
+    attention = ["--model", "attention"]
+    for label, extra, seqs in (("fib attention, 30 epochs, batch 1 (the tutorial's run)", attention, None),
+                               ("fib attention, 100 epochs, batch 128", attention + ["--batch", "128", "--epochs", "100"], 826 * 100),
+                               # issue 23, item 5: the README's 20 runs side by side (--threads: one per core)
+                               ("fib --compare --seeds 10, 30 epochs, batch 1 (the README's 20 runs)", ["--compare", "--seeds", "10"], None)):
         t0 = time.perf_counter()
-        r = subprocess.run(["build/rnnattn", "train", "--data", "fib", "--model", "attention",
+        r = subprocess.run(["build/rnnattn", "train", "--data", "fib",
                             "--device", dev, "--quiet"] + extra, capture_output=True, text=True)
         t = time.perf_counter() - t0
         if r.returncode != 0:
