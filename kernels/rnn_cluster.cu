@@ -127,6 +127,12 @@ __device__ __forceinline__ void cluster_begin(const cg::cluster_group& cluster,
   c->steps = longest;
 }
 
+// A block's (sequence, unit) pairs a thread: at most 4 slices x 32 sequences x 16 units over 256
+// threads. The elementwise loops keep what each pair needs at every step in registers (item 1).
+constexpr int kClusterPairs =
+    kClusterMaxSubs * kClusterMaxRows * kPersistentSlice / kPersistentThreads;
+static_assert(kClusterPairs == 8, "the elementwise part's pairs a thread");
+
 // Stores v at word i of `local`'s counterpart in every block of the cluster.
 __device__ __forceinline__ void store_to_cluster(const cg::cluster_group& cluster, int blocks,
                                                  float* local, int i, float v) {
@@ -163,6 +169,20 @@ __global__ void __launch_bounds__(kPersistentThreads, 1)
   cluster_begin(cluster, g, subs, T, order, a.lengths, a.w.wh, wh_s, hbuf_s, 2 * hsize, seq_s,
                 len_s, &c);
   const int steps = c.steps;
+  // The thread's pairs i = threadIdx.x + r * 256: bh_j and wa_j loaded once, and the input
+  // projection of the next step loaded as soon as this step's h is out, so that its latency
+  // passes under the step's barriers rather than after the next step's products.
+  float bh_r[kClusterPairs] = {}, wa_r[kClusterPairs] = {}, xw_r[kClusterPairs] = {};
+  RNNATTN_UNROLL
+  for (int r = 0; r < kClusterPairs; ++r) {
+    const int i = threadIdx.x + r * kPersistentThreads;
+    const ClusterPair q = cluster_pair(g, first_slice, rows, i);
+    if (i < n_out && q.valid) {
+      bh_r[r] = a.w.bh[q.j];
+      wa_r[r] = attention ? a.w.wa[q.j] : 0.f;
+      if (a.xw) xw_r[r] = a.xw[static_cast<std::size_t>(seq_s[q.bb]) * T * H + q.j];
+    }
+  }
 
   for (int t = 0; t < steps; ++t) {
     const float* hprev = hbuf_s + ((t & 1) ^ 1) * hsize;
@@ -172,16 +192,19 @@ __global__ void __launch_bounds__(kPersistentThreads, 1)
       staged_products(g, th, wh_s, hprev, z_s, subs);
       __syncthreads();
     }
-    for (int i = threadIdx.x; i < n_out; i += blockDim.x) {
+    RNNATTN_UNROLL
+    for (int r = 0; r < kClusterPairs; ++r) {
+      const int i = threadIdx.x + r * kPersistentThreads;
+      if (i >= n_out) continue;
       const ClusterPair q = cluster_pair(g, first_slice, rows, i);
       float h = 0.f, wa_j = 0.f;
       if (q.valid) {
         const int b = seq_s[q.bb], j = q.j;
         const std::size_t row = static_cast<std::size_t>(b) * T + t;
         if (t < len_s[q.bb]) {
-          float z = (t > 0 ? z_s[i] : 0.f) + a.w.bh[j];
+          float z = (t > 0 ? z_s[i] : 0.f) + bh_r[r];
           if (a.xw) {
-            z += a.xw[row * H + j];
+            z += xw_r[r];
           } else {  // inference: x_t Wx here, summed on its own as the training path's GEMM
             float xw = 0.f;
             for (int k = 0; k < D; ++k) xw += a.x[row * D + k] * a.w.wx[k * H + j];
@@ -192,7 +215,8 @@ __global__ void __launch_bounds__(kPersistentThreads, 1)
           h = hprev[q.bb * g.hpad + j];  // padding keeps the state (t >= 1 here)
         }
         store_to_cluster(cluster, N, hcur, q.bb * g.hpad + j, h);
-        if (attention) wa_j = a.w.wa[j];
+        wa_j = wa_r[r];
+        if (a.xw && t + 1 < steps) xw_r[r] = a.xw[(row + 1) * H + j];
       }
       ht_s[i] = h;
       p_s[i] = h * wa_j;
@@ -431,26 +455,42 @@ __global__ void __launch_bounds__(kPersistentThreads, 1)
   cluster_begin(cluster, g, subs, T, order, a.lengths, a.wh, wh_s, hbuf_s, 2 * hsize, seq_s, len_s,
                 &c);
   const int steps = c.steps;
+  const auto step_t = [&](int n) { return a.direction == 0 ? n : steps - 1 - n; };
+  // As the one-layer forward: bh_j once, the next step's input projection ahead of its use.
+  float bh_r[kClusterPairs] = {}, xw_r[kClusterPairs] = {};
+  RNNATTN_UNROLL
+  for (int r = 0; r < kClusterPairs; ++r) {
+    const int i = threadIdx.x + r * kPersistentThreads;
+    const ClusterPair q = cluster_pair(g, first_slice, rows, i);
+    if (i < n_out && q.valid) {
+      bh_r[r] = a.bh[q.j];
+      xw_r[r] = a.xw[(static_cast<std::size_t>(seq_s[q.bb]) * T + step_t(0)) * H + q.j];
+    }
+  }
 
   for (int n = 0; n < steps; ++n) {
-    const int t = a.direction == 0 ? n : steps - 1 - n;
+    const int t = step_t(n);
     const float* hprev = hbuf_s + ((n & 1) ^ 1) * hsize;  // zero before the first step
     float* hcur = hbuf_s + (n & 1) * hsize;
     if (n > 0) {  // uniform across the cluster
       staged_products(g, th, wh_s, hprev, z_s, subs);
       __syncthreads();
     }
-    for (int i = threadIdx.x; i < n_out; i += blockDim.x) {
+    RNNATTN_UNROLL
+    for (int r = 0; r < kClusterPairs; ++r) {
+      const int i = threadIdx.x + r * kPersistentThreads;
+      if (i >= n_out) continue;
       const ClusterPair q = cluster_pair(g, first_slice, rows, i);
       float h = 0.f;
       if (q.valid) {
-        const std::size_t row = static_cast<std::size_t>(seq_s[q.bb]) * T + t;
+        const std::size_t seq_row = static_cast<std::size_t>(seq_s[q.bb]) * T;
         if (t < len_s[q.bb]) {
-          h = tanhf((n > 0 ? z_s[i] : 0.f) + a.bh[q.j] + a.xw[row * H + q.j]);
+          h = tanhf((n > 0 ? z_s[i] : 0.f) + bh_r[r] + xw_r[r]);
         } else {
           h = hprev[q.bb * g.hpad + q.j];  // padding keeps the state
         }
         store_to_cluster(cluster, N, hcur, q.bb * g.hpad + q.j, h);
+        if (n + 1 < steps) xw_r[r] = a.xw[(seq_row + step_t(n + 1)) * H + q.j];
       }
       ht_s[i] = h;
     }

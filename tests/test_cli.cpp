@@ -198,10 +198,9 @@ class CliSideBySide : public Cli {
 };
 
 void CliSideBySide::expect_matches_one_at_a_time(const std::string& device) {
-  const std::string args =
-      "train --data fib --compare --seeds 3 --epochs 3 --hidden 12 --batch 32 "
-      "--device " +
-      device + " --verbose";
+  std::string args = "train --data fib --compare --seeds 3 --epochs 3 --hidden 12 --batch 32";
+  args += " --verbose --device ";
+  args += device;
   const Result one = run(args + " --threads 1 --json r.json");
   ASSERT_EQ(one.code, 0) << one.err;
   const std::string one_json = slurp(dir_ + "/r.json");
