@@ -156,34 +156,32 @@ const char* design_name(Design d) {
   return "segment";
 }
 
+// Floats of a cluster block's shared memory: its `subs` slices of Wh (or Wh^T), `row_buffers`
+// buffers of the group's rows (full H), `per_pair` floats a (sequence, unit) pair and `per_row`
+// a sequence.
+std::size_t ClusterTiling::smem_floats(int row_buffers, int per_pair, std::size_t per_row) const {
+  const PersistentTiling& p = tile;
+  const std::size_t staged = static_cast<std::size_t>(p.rows) * p.row_lanes;
+  const std::size_t pairs = subs * staged * kPersistentSlice;
+  return subs * p.wh_part_floats() * p.split + row_buffers * staged * p.padded_hidden() +
+         per_pair * pairs + per_row * staged;
+}
+
+// The forward: h_{t-1} / h_t of the group (double-buffered), per pair h_t, h_t wa,
+// sum_t exp(e_t) h_t and the product, per sequence every block's score partial (double-buffered)
+// and S and exp(e_t).
 std::size_t ClusterTiling::smem_forward_bytes() const {
-  const PersistentTiling& p = tile;
-  const std::size_t staged = static_cast<std::size_t>(p.rows) * p.row_lanes;
-  const std::size_t pairs = subs * staged * kPersistentSlice;
-  // The block's Wh slices, h_{t-1} / h_t of the group (double-buffered, full H), the score
-  // partials of every block (double-buffered), then per pair h_t, h_t wa, sum_t exp(e_t) h_t and
-  // the product, and S and exp(e_t) per sequence.
-  return sizeof(float) * (subs * p.wh_part_floats() * p.split + 2 * staged * p.padded_hidden() +
-                          2 * cluster * staged + 4 * pairs + 2 * staged);
+  return sizeof(float) * smem_floats(2, 4, 2 * static_cast<std::size_t>(cluster) + 2);
 }
 
+// The backward: dz_{t+1} / dz_t of the group (double-buffered) and dL/dc of the group (full H),
+// per pair dL/dc, the carry and the product.
 std::size_t ClusterTiling::smem_backward_bytes() const {
-  const PersistentTiling& p = tile;
-  const std::size_t staged = static_cast<std::size_t>(p.rows) * p.row_lanes;
-  const std::size_t pairs = subs * staged * kPersistentSlice;
-  // The block's Wh^T slices, dz_{t+1} / dz_t of the group (double-buffered) and dL/dc of the
-  // group (full H), then per pair dL/dc, the carry and the product.
-  return sizeof(float) *
-         (subs * p.wh_part_floats() * p.split + 3 * staged * p.padded_hidden() + 3 * pairs);
+  return sizeof(float) * smem_floats(3, 3, 0);
 }
 
-std::size_t ClusterTiling::smem_layer_bytes() const {
-  const PersistentTiling& p = tile;
-  const std::size_t staged = static_cast<std::size_t>(p.rows) * p.row_lanes;
-  const std::size_t pairs = subs * staged * kPersistentSlice;
-  return sizeof(float) *
-         (subs * p.wh_part_floats() * p.split + 2 * staged * p.padded_hidden() + 2 * pairs);
-}
+// The layer kernels: the double-buffered rows, per pair the state (or carry) and the product.
+std::size_t ClusterTiling::smem_layer_bytes() const { return sizeof(float) * smem_floats(2, 2, 0); }
 
 bool cluster_tiling(int batch, int hidden, const GpuLimits& gpu, ClusterTiling* out, int planes) {
   if (batch < 1 || hidden < 1 || planes < 1 || !gpu.clusters || gpu.sms < 1) return false;

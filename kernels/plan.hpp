@@ -133,6 +133,9 @@ struct ClusterTiling {
   std::size_t smem_backward_bytes() const;
   // The layer kernels' (no attention): the slices, the double-buffered rows, two per pair.
   std::size_t smem_layer_bytes() const;
+
+ private:
+  std::size_t smem_floats(int row_buffers, int per_pair, std::size_t per_row) const;
 };
 constexpr std::size_t kClusterStaticBytes = 2 * kClusterMaxRows * sizeof(int);
 
