@@ -104,6 +104,18 @@ step "rnnattn train --data fib --compare --device cuda" "$out/train-fib.log" \
   build/rnnattn train --data fib --compare --device cuda --quiet
 grep -E "^\| (attention|plain)" "$out/train-fib.log" >>"$report" || true
 
+# 4. The Python package's PyTorch module on CUDA tensors, where this machine's python3 has PyTorch
+#    with CUDA and pytest (it reaches no registry to install them) and the package travelled in
+#    build/python-package (tools/test-python.sh stages it there; the same Python version).
+if python3 -c "import torch, pytest; assert torch.cuda.is_available()" 2>/dev/null &&
+  [ -d build/python-package/rnnattn ]; then
+  step "python: RNNAttention on CUDA tensors (pytest)" "$out/python-cuda.log" \
+    env PYTHONPATH="$PWD/build/python-package" python3 -m pytest -q -p no:cacheprovider \
+    python/tests/test_torch_cuda.py
+else
+  echo "| python: RNNAttention on CUDA tensors | skipped: no python3 with CUDA PyTorch and pytest, or no build/python-package | 0 |" >>"$report"
+fi
+
 echo >>"$report"
 echo "Overall: $([ $status -eq 0 ] && echo PASS || echo FAIL)" >>"$report"
 cat "$report"

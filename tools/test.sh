@@ -17,3 +17,6 @@ echo "== simulator suite, blocks in index order"
 RNNATTN_SIM_ORDER=index ctest --test-dir build-sim --output-on-failure -j2
 echo "== simulator suite, blocks shuffled (RNNATTN_SIM_ORDER=shuffle:$seed)"
 RNNATTN_SIM_ORDER=shuffle:$seed ctest --test-dir build-sim --output-on-failure -j2
+# The Python package (pip install ., pytest): the Keras-like API, the PyTorch module against plain
+# PyTorch, two-process DistributedDataParallel on the CPU.
+tools/test-python.sh

@@ -1,0 +1,261 @@
+"""rnnattn.Model (the Keras-like API) and rnnattn.data against the library and its CLI."""
+
+import json
+import threading
+import time
+
+import numpy as np
+import pytest
+import rnnattn
+
+
+@pytest.fixture(scope="module")
+def fib():
+    return rnnattn.data.fibonacci(steps=20)
+
+
+def test_fibonacci_data_is_the_tutorials(fib):
+    assert fib.x_train.shape == (826, 20, 1) and fib.x_test.shape == (354, 20, 1)
+    assert fib.y_train.shape == (826, 1) and fib.x_train.dtype == np.float32
+    assert fib.lengths_train is None and fib.source == "fib"
+    # Windows are consecutive values of one scaled series: y is the value after x's last one.
+    seq = {int(i): v for i, v in zip(fib.index_train, fib.x_train[:, 0, 0])}
+    for i, y in zip(fib.index_train[:50], fib.y_train[:50, 0]):
+        if int(i) + 20 in seq:
+            assert seq[int(i) + 20] == y
+
+
+def test_fit_matches_the_cli_bit_for_bit(fib, cli, tmp_path):
+    # The CLI's run (seed 3, 2 epochs, batch 1) and the Python one draw the same initial weights
+    # and shuffles: the same parameters, every bit.
+    cli(
+        "train",
+        "--data",
+        "fib",
+        "--epochs",
+        2,
+        "--seed",
+        3,
+        "--device",
+        "cpu",
+        "--save",
+        tmp_path / "cli.bin",
+        cwd=tmp_path,
+    )
+    m = rnnattn.Model(hidden=2, seed=3)
+    h = m.fit(fib.x_train, fib.y_train, epochs=2, batch_size=1)
+    assert len(h.history["loss"]) == 2 and h.epoch == [0, 1]
+    loaded = rnnattn.load(tmp_path / "cli.bin")
+    assert loaded.epochs_trained == 2 == m.epochs_trained
+    np.testing.assert_array_equal(loaded.params, m.params)
+
+
+def test_two_fits_continue_as_one(fib):
+    a = rnnattn.Model(hidden=3, seed=5)
+    a.fit(fib.x_train, fib.y_train, epochs=2, batch_size=16)
+    a.fit(fib.x_train, fib.y_train, epochs=1, batch_size=16)
+    b = rnnattn.Model(hidden=3, seed=5)
+    hb = b.fit(fib.x_train, fib.y_train, epochs=3, batch_size=16)
+    np.testing.assert_array_equal(a.params, b.params)
+    assert len(hb.history["loss"]) == 3
+    # Another seed: other weights (the test can fail).
+    c = rnnattn.Model(hidden=3, seed=6)
+    c.fit(fib.x_train, fib.y_train, epochs=3, batch_size=16)
+    assert not np.array_equal(c.params, b.params)
+
+
+def test_save_load_predict_and_resume(fib, tmp_path):
+    m = rnnattn.Model(hidden=4, seed=2)
+    m.fit(fib.x_train, fib.y_train, epochs=2, batch_size=32)
+    m.save(tmp_path / "m.bin")
+    r = rnnattn.load(tmp_path / "m.bin")
+    np.testing.assert_array_equal(r.predict(fib.x_test), m.predict(fib.x_test))
+    # Resumed training (Adam state and shuffle stream restored) equals uninterrupted training.
+    r.fit(fib.x_train, fib.y_train, epochs=2, batch_size=32)
+    m.fit(fib.x_train, fib.y_train, epochs=2, batch_size=32)
+    np.testing.assert_array_equal(r.params, m.params)
+
+
+def test_python_checkpoint_reads_in_the_cli(fib, cli, tmp_path):
+    m = rnnattn.Model(hidden=2, seed=4)
+    m.fit(fib.x_train, fib.y_train, epochs=1, batch_size=8)
+    m.save(tmp_path / "py.bin", data=fib)
+    cli(
+        "predict",
+        "--model",
+        tmp_path / "py.bin",
+        "--data",
+        "fib",
+        "--device",
+        "cpu",
+        "--json",
+        tmp_path / "p.json",
+        cwd=tmp_path,
+    )
+    report = json.loads((tmp_path / "p.json").read_text())
+    assert report["test_mse"] == pytest.approx(m.evaluate(fib.x_test, fib.y_test), rel=1e-6)
+    starts = [p["start"] for p in report["predictions"]]
+    np.testing.assert_array_equal(starts, fib.index_test)
+
+
+def test_attention_weights_and_lengths(rng):
+    n, t, d = 9, 7, 3
+    x = rng.standard_normal((n, t, d)).astype(np.float32)
+    y = rng.uniform(-0.5, 0.5, (n, 2)).astype(np.float32)
+    lengths = rng.integers(1, t + 1, n)
+    m = rnnattn.Model(
+        hidden=5, cell="gru", layers=2, bidirectional=True, seed=int(rng.integers(100))
+    )
+    m.fit(x, y, epochs=2, batch_size=4, lengths=lengths)
+    pred, att = m.predict(x, lengths=lengths, return_attention=True)
+    assert pred.shape == (n, 2) and att.shape == (n, t)
+    np.testing.assert_allclose(att.sum(axis=1), 1.0, rtol=1e-5)
+    for i in range(n):
+        assert np.all(att[i, lengths[i] :] == 0) and np.all(att[i, : lengths[i]] > 0)
+    # Padding is ignored: changing x past each length changes nothing.
+    x2 = x.copy()
+    for i in range(n):
+        x2[i, lengths[i] :] = rng.standard_normal((t - lengths[i], d))
+    np.testing.assert_array_equal(m.predict(x2, lengths=lengths), pred)
+
+
+def test_validation_and_early_stopping(rng):
+    ds = rnnattn.data.sentiment(train=120, test=40, dim=8, min_length=8, max_length=12, seed=3)
+    assert ds.lengths_train.shape == (120,) and ds.x_train.shape == (120, 12, 8)
+    m = rnnattn.Model(hidden=6, loss="bce", seed=1)
+    h = m.fit(
+        ds.x_train,
+        ds.y_train,
+        lengths=ds.lengths_train,
+        epochs=4,
+        batch_size=16,
+        validation_split=0.25,
+        early_stopping=1,
+    )
+    assert len(h.history["val_loss"]) == len(h.history["loss"]) == len(h.history["val_accuracy"])
+    assert 1 <= h.best_epoch <= len(h.history["loss"])
+    assert m.epochs_trained == h.best_epoch
+    assert m.config.head == "sigmoid"
+    h2 = m.fit(
+        ds.x_train,
+        ds.y_train,
+        lengths=ds.lengths_train,
+        epochs=1,
+        validation_data=(ds.x_test, ds.y_test, ds.lengths_test),
+    )
+    assert len(h2.history["val_loss"]) == 1
+
+
+def test_inputs_are_checked_by_name(fib):
+    m = rnnattn.Model(hidden=2)
+    with pytest.raises(ValueError, match=r"x: expected a 3-d array.*reshape"):
+        m.fit(fib.x_train[:, :, 0], fib.y_train)
+    with pytest.raises(TypeError, match="x: expected real numbers"):
+        m.predict(np.zeros((2, 20, 1), dtype=complex))
+    with pytest.raises(ValueError, match=r"y: expected shape \[826\]"):
+        m.fit(fib.x_train, fib.y_train[:-1])
+    m.build(20)
+    with pytest.raises(ValueError, match=r"x: shape \(3, 21, 1\), but the model was built for"):
+        m.predict(np.zeros((3, 21, 1)))
+    with pytest.raises(ValueError, match=r"lengths: each length must be in \[1, 20\]"):
+        m.predict(fib.x_test[:2], lengths=[0, 3])
+    with pytest.raises(ValueError, match="return_attention"):
+        rnnattn.Model(attention=False).predict(fib.x_test[:2], return_attention=True)
+    with pytest.raises(ValueError, match="device"):
+        rnnattn.Model(device="tpu")
+    with pytest.raises(ValueError, match="cell"):
+        rnnattn.Model(cell="transformer")
+    # The library's own checks arrive as ValueError too, with its message.
+    with pytest.raises(ValueError, match="batch size must be >= 1"):
+        m.fit(fib.x_train, fib.y_train, batch_size=0)
+
+
+def test_float64_input_is_converted(fib):
+    m = rnnattn.Model(hidden=2, seed=9)
+    m.build(20)
+    np.testing.assert_array_equal(m.predict(fib.x_test.astype(np.float64)), m.predict(fib.x_test))
+
+
+def test_weights_by_name():
+    m = rnnattn.Model(hidden=3, bidirectional=True).build(steps=4, features=2, outputs=1)
+    w = m.get_weights()
+    assert w["Wx"].shape == (2, 3) and w["Wh"].shape == (3, 3) and w["bh"].shape == (3,)
+    assert w["l0.rev.Wx"].shape == (2, 3) and w["Wd"].shape == (6, 1) and w["ba"].shape == (4,)
+    w["Wd"][:] = 0.0
+    w["bd"][:] = 0.25
+    m.set_weights({"Wd": w["Wd"], "bd": w["bd"]})
+    np.testing.assert_allclose(m.predict(np.ones((2, 4, 2))), np.tanh(0.25), rtol=1e-6)
+    with pytest.raises(ValueError, match="no tensor named 'W'"):
+        m.set_weights({"W": 1})
+
+
+def test_files_errors_name_the_file(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("value\n1\n2\nabc\n4\n")
+    with pytest.raises(rnnattn.DataError, match=r"bad\.csv:4: column 1"):
+        rnnattn.data.read_csv(bad, steps=2)
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(rnnattn.CheckpointError, match="junk.bin"):
+        rnnattn.load(junk)
+    # A failed save leaves no file behind, and an earlier file intact.
+    m = rnnattn.Model().build(steps=3)
+    with pytest.raises(rnnattn.Error, match="cannot write .*m.bin"):
+        m.save(tmp_path / "no" / "such" / "dir" / "m.bin")
+    m.save(tmp_path / "keep.bin")
+    before = (tmp_path / "keep.bin").read_bytes()
+    m.set_weights({"bd": [float("nan")]})
+    with pytest.raises(ValueError, match="parameter .* is nan; nothing was written"):
+        m.save(tmp_path / "keep.bin")
+    assert (tmp_path / "keep.bin").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv", "junk.bin", "keep.bin"]
+
+
+def test_read_csv_windows(tmp_path):
+    path = tmp_path / "s.csv"
+    values = np.arange(30, dtype=float) ** 1.5
+    path.write_text("YEAR,value\n" + "".join(f"{1900 + i},{v}\n" for i, v in enumerate(values)))
+    ds = rnnattn.data.read_csv(path, steps=5)
+    assert ds.column == "value" and ds.x_train.shape[1:] == (5, 1)
+    n_train = ds.x_train.shape[0]
+    # Scaled on the training part only; the first window is rows 0..4 and predicts row 5.
+    np.testing.assert_allclose(ds.unscale(ds.x_train[0, :, 0]), values[:5], rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(ds.unscale(ds.y_train[0]), values[5], rtol=1e-5)
+    assert n_train + ds.x_test.shape[0] == 30 - 5
+
+
+def test_training_releases_the_gil(fib):
+    m = rnnattn.Model(hidden=8, seed=1)
+    done = threading.Event()
+    ticks = 0
+
+    def train():
+        m.fit(fib.x_train, fib.y_train, epochs=15, batch_size=1)
+        done.set()
+
+    t = threading.Thread(target=train)
+    t.start()
+    while not done.is_set():
+        ticks += 1
+        time.sleep(0.001)
+    t.join()
+    # With the GIL held through fit, this thread would not run until it returned.
+    assert ticks > 20
+
+
+def test_token_model_with_an_embedding(rng):
+    n, t, vocab = 24, 9, 30
+    tokens = rng.integers(2, vocab, (n, t))
+    lengths = rng.integers(1, t + 1, n)
+    y = (tokens[:, 0] % 2).astype(np.float32)
+    m = rnnattn.Model(hidden=4, vocab=vocab, embedding_dim=5, loss="bce", seed=2)
+    h = m.fit(tokens, y, lengths=lengths, epochs=2, batch_size=8)
+    assert len(h.history["loss"]) == 2 and m.get_weights()["emb"].shape == (vocab, 5)
+    p = m.predict(tokens, lengths=lengths)
+    assert p.shape == (n, 1) and np.all((p > 0) & (p < 1))
+    with pytest.raises(TypeError, match="takes integer token ids"):
+        m.predict(tokens.astype(np.float32))
+    bad = tokens.copy()
+    bad[0, 0] = vocab
+    with pytest.raises(ValueError, match="token"):
+        m.predict(bad, lengths=lengths)
