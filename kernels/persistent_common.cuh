@@ -2,12 +2,14 @@
 // each thread's role, the Wh slice held in shared memory, and the split dot products of a step.
 //
 // Block (s, g) of a persistent grid owns hidden units j in [16s, 16s + 16) for the sequences of
-// batch group g (plan.hpp). Its 256 threads are `split` lanes x 16 units x `row_lanes` rows:
-// thread (kk, jj, rq) adds the terms k = kk, kk + split, ... of the dot products of unit jj for
-// the group's sequences rq, rq + row_lanes, ... (at most 4), and the `split` lanes of a dot product
-// (consecutive lanes of one warp) sum their parts with shuffles. A warp thus covers one row lane:
-// its lanes read `split` consecutive words of a staged row (different banks) and one word of each
-// of 32 / split units x split parts of the Wh slice (different banks by the slice's layout).
+// batch group g (plan.hpp). Its 256 threads are `split` lanes x 16 / `units` unit lanes x
+// `row_lanes` rows: thread (kk, jj, rq) adds the terms k = kk, kk + split, ... of the dot products
+// of units jj, jj + 16 / units, ... (`units` of them: register tiling, each staged word read feeds
+// `units` FMAs) for the group's sequences rq, rq + row_lanes, ... (at most 4), and the `split`
+// lanes of a dot product (consecutive lanes of one warp) sum their parts with shuffles. A warp
+// covers one row lane (split >= 2 units): its lanes read `split` consecutive words of a staged row
+// (a broadcast, different banks) and, per unit, one word of each of 32 / split unit lanes x split
+// parts of the Wh slice (different banks by the slice's layout).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -26,7 +28,9 @@ struct PersistentGeometry {
   int groups;     // batch groups
   int group;      // sequences per group
   int split;      // lanes per dot product
-  int row_lanes;  // 16 / split
+  int units;      // units a thread (register tiling)
+  bool scatter;   // sum the split lanes' parts with a reduce-scatter (staged_products)
+  int row_lanes;  // 16 units / split
   int rows;       // sequences per thread (<= 4)
   int staged;     // rows * row_lanes: rows of the staging buffer (>= group, zero past it)
   int wh_part;    // floats of one part of the Wh slice
@@ -42,6 +46,8 @@ inline PersistentGeometry geometry_of(const PersistentTiling& p, int inner = 0) 
   g.groups = p.groups;
   g.group = p.group;
   g.split = p.split;
+  g.units = p.units;
+  g.scatter = p.scatter;
   g.row_lanes = p.row_lanes;
   g.rows = p.rows;
   g.staged = p.rows * p.row_lanes;
@@ -51,17 +57,26 @@ inline PersistentGeometry geometry_of(const PersistentTiling& p, int inner = 0) 
 
 struct TileThread {
   int kk;     // lane within the dot product
-  int jj;     // unit within the slice
+  int jj;     // first unit within the slice (then jj + 16 / units, ...)
   int rq;     // row lane
   int slice;  // blockIdx.x % slices
   int b0;     // first sequence of the group (blockIdx.x / slices)
 };
 
-__device__ __forceinline__ TileThread tile_thread(const PersistentGeometry& g) {
+// The thread's lanes in the split dot products (slice and b0 left to the caller).
+__device__ __forceinline__ TileThread tile_lanes(const PersistentGeometry& g) {
+  const int unit_lanes = kPersistentSlice / g.units;
   TileThread t;
   t.kk = threadIdx.x % g.split;
-  t.jj = (threadIdx.x / g.split) % kPersistentSlice;
-  t.rq = threadIdx.x / (g.split * kPersistentSlice);
+  t.jj = (threadIdx.x / g.split) % unit_lanes;
+  t.rq = threadIdx.x / (g.split * unit_lanes);
+  t.slice = 0;
+  t.b0 = 0;
+  return t;
+}
+
+__device__ __forceinline__ TileThread tile_thread(const PersistentGeometry& g) {
+  TileThread t = tile_lanes(g);
   t.slice = blockIdx.x % g.slices;
   t.b0 = static_cast<int>(blockIdx.x / g.slices) * g.group;
   return t;
@@ -141,44 +156,102 @@ __device__ __forceinline__ void stage_rows(const PersistentGeometry& g, int b0, 
 
 // z_s[bb * 16 + jj] = (row b0 + bb of src) . (column jj of the slice) for the group's rows: the
 // rows are staged in rows_s (stage_rows), each dot product split over `split` lanes (thread
-// (kk, jj, rq) adds the terms k = kk, kk + split, ... for rows rq, rq + row_lanes, ...) and summed
-// with shuffles. With `mats` slices one after another in wh_s (split * wh_part floats each; the
-// gated forward's G gates), the products with slice m go to z_s + m * staged * 16, over one
-// staging of the rows (InFlight loads a thread in flight: stage_rows). Every thread of the block
-// calls it; it begins and ends with a __syncthreads, so rows_s and z_s may be rewritten by the
-// caller before and read after.
+// (kk, jj, rq) adds the terms k = kk, kk + split, ... for its units and rows rq, rq + row_lanes,
+// ...) and summed with shuffles. With `mats` slices one after another in wh_s (split * wh_part
+// floats each; the gated forward's G gates), the products with slice m go to z_s + m * staged *
+// 16, over one staging of the rows (InFlight loads a thread in flight: stage_rows). Every thread
+// of the block calls it; it begins and ends with a __syncthreads, so rows_s and z_s may be
+// rewritten by the caller before and read after. The persistent kernels: one unit a thread.
 template <int InFlight = kStageInFlight>
 __device__ __forceinline__ void slice_products(const PersistentGeometry& g, const TileThread& th,
                                                int group_end, const float* src, std::size_t stride,
                                                const float* wh_s, float* rows_s, float* z_s,
                                                int mats = 1);
 
+// Sums each of the N values a[] over the `split` lanes of a dot product (consecutive lanes of a
+// warp, the lanes' bit `o` first, then 2 o, ...), leaving lane kk the sums of N / split of them:
+// a reduce-scatter, N / 2 + N / 4 + ... shuffles where a butterfly over every value takes
+// N log2(split). store(v, sum) receives value v's sum (v = base + position, in a's numbering) in
+// the one lane that holds it.
+template <int N, typename Store>
+__device__ __forceinline__ void reduce_scatter(const float (&a)[N], int o, int split, int kk,
+                                               int base, const Store& store) {
+  if constexpr (N == 1) {
+    store(base, a[0]);
+  } else {
+    if (o >= split) {  // uniform: every lane of the warp stops at the same stage
+      RNNATTN_UNROLL
+      for (int i = 0; i < N; ++i) store(base + i, a[i]);
+      return;
+    }
+    // Lane pairs (kk, kk ^ o): the lane with the bit set keeps the upper half, its partner the
+    // lower one; each sends the half it gives away.
+    const bool upper = (kk & o) != 0;
+    float b[N / 2];
+    RNNATTN_UNROLL
+    for (int i = 0; i < N / 2; ++i) {
+      const float send = upper ? a[i] : a[i + N / 2];
+      const float keep = upper ? a[i + N / 2] : a[i];
+      b[i] = keep + __shfl_xor_sync(0xffffffffu, send, o, split);
+    }
+    reduce_scatter<N / 2>(b, 2 * o, split, kk, base + (upper ? N / 2 : 0), store);
+  }
+}
+
 // The products of slice_products over rows already in shared memory (rows_s [staged][hpad], zero
 // past the group and past inner): the cluster kernels' rows arrive there from the cluster's
-// blocks. No barrier: the caller orders rows_s's writes before and z_s's reads after.
+// blocks. No barrier: the caller orders rows_s's writes before and z_s's reads after. MaxUnits
+// bounds g.units (the registers of the accumulators: MaxUnits x 4). The split lanes' parts are
+// summed with a butterfly of shuffles over each (unit, row), or where the tiling says so
+// (g.scatter, MaxUnits > 1) with one reduce-scatter over all MaxUnits x 4 accumulators.
+template <int MaxUnits = kPersistentMaxUnits>
 __device__ __forceinline__ void staged_products(const PersistentGeometry& g, const TileThread& th,
                                                 const float* wh_s, const float* rows_s, float* z_s,
                                                 int mats) {
+  constexpr int kValues = MaxUnits * kPersistentMaxRows;  // accumulator (u, r) at u * 4 + r
   const int n = g.hpad / g.split;
+  const int unit_lanes = kPersistentSlice / g.units;
   for (int m = 0; m < mats; ++m) {
     const float* w_m = wh_s + static_cast<std::size_t>(m) * g.split * g.wh_part;
-    float acc[kPersistentMaxRows] = {};
+    float acc[kValues] = {};
     for (int i = 0; i < n; ++i) {
       const int k = th.kk + i * g.split;
-      const float w = w_m[th.kk * g.wh_part + i * kPersistentSlice + th.jj];  // slice_index
+      const float* w_row = w_m + th.kk * g.wh_part + i * kPersistentSlice + th.jj;  // slice_index
+      float w[MaxUnits];
+      RNNATTN_UNROLL
+      for (int u = 0; u < MaxUnits; ++u) w[u] = u < g.units ? w_row[u * unit_lanes] : 0.f;
       RNNATTN_UNROLL
       for (int r = 0; r < kPersistentMaxRows; ++r) {
-        if (r < g.rows) acc[r] += rows_s[(th.rq + r * g.row_lanes) * g.hpad + k] * w;
+        if (r >= g.rows) continue;
+        const float x = rows_s[(th.rq + r * g.row_lanes) * g.hpad + k];
+        RNNATTN_UNROLL
+        for (int u = 0; u < MaxUnits; ++u) {
+          if (u < g.units) acc[u * kPersistentMaxRows + r] += x * w[u];
+        }
       }
     }
     float* z_m = z_s + static_cast<std::size_t>(m) * g.staged * kPersistentSlice;
-    RNNATTN_UNROLL
-    for (int r = 0; r < kPersistentMaxRows; ++r) {
-      if (r >= g.rows) continue;  // uniform: every lane of the warp shuffles
-      for (int off = g.split / 2; off > 0; off >>= 1) {
-        acc[r] += __shfl_xor_sync(0xffffffffu, acc[r], off, g.split);
+    // Value v's sum into z: row rq + r row_lanes, unit jj + u unit_lanes.
+    const auto store = [&](int v, float sum) {
+      const int u = v / kPersistentMaxRows, r = v % kPersistentMaxRows;
+      if (u < g.units && r < g.rows) {
+        z_m[(th.rq + r * g.row_lanes) * kPersistentSlice + th.jj + u * unit_lanes] = sum;
       }
-      if (th.kk == 0) z_m[(th.rq + r * g.row_lanes) * kPersistentSlice + th.jj] = acc[r];
+    };
+    if constexpr (MaxUnits > 1) {
+      if (g.scatter) {
+        reduce_scatter(acc, 1, g.split, th.kk, 0, store);
+        continue;
+      }
+    }
+    RNNATTN_UNROLL
+    for (int v = 0; v < kValues; ++v) {
+      if (v / kPersistentMaxRows >= g.units || v % kPersistentMaxRows >= g.rows) continue;
+      float sum = acc[v];  // uniform: every lane of the warp shuffles
+      for (int off = g.split / 2; off > 0; off >>= 1) {
+        sum += __shfl_xor_sync(0xffffffffu, sum, off, g.split);
+      }
+      if (th.kk == 0) store(v, sum);
     }
   }
 }

@@ -56,11 +56,27 @@ int blocks_per_sm(int threads, std::size_t smem, const GpuLimits& gpu) {
   return std::min(by_threads, by_smem);
 }
 
-// Shared-memory wavefronts (cycles) of one block's step of the persistent kernel at `split`.
-double persistent_wavefronts(int hidden, int split, int rows) {
-  const int warps = kPersistentThreads / 32;
-  return static_cast<double>(warps) * ceil_div(hidden, split) * (1 + rows);
+// Shuffles a lane issues to sum its units x rows products over the `split` lanes: a butterfly for
+// each, or one reduce-scatter over the `values` accumulators of the kernel (0: none).
+int reduction_shuffles(int split, int rows, int units, int values) {
+  const int butterfly = units * rows * log2_int(split);
+  const int scatter = values - values / split;  // values / 2 + values / 4 + ... (values >= split)
+  return values > 0 && scatter < butterfly ? scatter : butterfly;
 }
+
+// Shared-memory cycles of one block's split dot products over `hidden` terms for its rows: each
+// warp reads, per term a lane adds, `units` words of the Wh slice (one wavefront each) and
+// `rows` staged words (a broadcast: one wavefront each), then sums the products over the `split`
+// lanes with shuffles (one cycle a warp each; reduction_shuffles).
+double persistent_wavefronts(int hidden, int split, int rows, int units = 1, int values = 0) {
+  const int warps = kPersistentThreads / 32;
+  return static_cast<double>(warps) * (ceil_div(hidden, split) * (units + rows) +
+                                       reduction_shuffles(split, rows, units, values));
+}
+
+// The reduce-scatter's accumulators in a kernel whose products take up to max_units units a
+// thread (0: the kernel has none, persistent_common.cuh's staged_products).
+int scatter_values(int max_units) { return max_units > 1 ? max_units * kPersistentMaxRows : 0; }
 
 // One step of a segment kernel with G columns of Wh a thread (G = 1: the Elman cell).
 double segment_step_us(int batch, int hidden, int gates, const GpuLimits& gpu) {
@@ -114,29 +130,36 @@ double cluster_step_us(const ClusterTiling& c, const GpuLimits& gpu, int planes 
   const int gpcs = std::max(1, gpu.sms / kClusterSmsPerGpc);
   const int resident = std::max(1, gpcs * (kClusterSmsPerGpc / c.cluster));
   const int waves = ceil_div(c.clusters() * planes, resident);
-  const double compute = c.subs * persistent_wavefronts(p.hidden, p.split, p.rows);
+  const double compute = c.subs * persistent_wavefronts(p.hidden, p.split, p.rows, p.units,
+                                                        scatter_values(kClusterMaxUnits));
   const double pairs = static_cast<double>(c.subs) * p.rows * p.row_lanes * kPersistentSlice;
   const double exchange = pairs * c.cluster * 4 / kDsmemBytesPerCycle;
   return waves *
          (kClusterBarrierUs + (compute + exchange) / (kClockGHz * 1e3) + 3 * kBlockBarrierUs);
 }
 
-// The split with the fewest shared-memory wavefronts a step for groups of p->group sequences
-// (each thread at most 4 rows), `mats` products a step; false where none holds the group.
-bool choose_split(PersistentTiling* p, int mats) {
+// The split and units a thread with the fewest shared-memory cycles a step for groups of
+// p->group sequences (each thread at most 4 rows; a warp within one row lane: split >= 2 units),
+// `mats` products a step; false where none holds the group.
+bool choose_split(PersistentTiling* p, int mats, int max_units) {
   double best = 0;
   p->split = 0;
   for (int split = 2; split <= kPersistentSlice; split *= 2) {
-    const int row_lanes = kPersistentThreads / (kPersistentSlice * split);
-    const int rows = ceil_div(p->group, row_lanes);
-    if (rows > kPersistentMaxRows) continue;
-    const double cost =
-        mats * persistent_wavefronts(p->hidden, split, rows) + rows * log2_int(split);
-    if (p->split == 0 || cost < best) {
-      best = cost;
-      p->split = split;
-      p->row_lanes = row_lanes;
-      p->rows = rows;
+    for (int units = 1; units <= max_units && 2 * units <= split; units *= 2) {
+      const int row_lanes = kPersistentThreads * units / (kPersistentSlice * split);
+      const int rows = ceil_div(p->group, row_lanes);
+      if (rows > kPersistentMaxRows) continue;
+      const int values = scatter_values(max_units);
+      const double cost = mats * persistent_wavefronts(p->hidden, split, rows, units, values);
+      if (p->split == 0 || cost < best) {
+        best = cost;
+        p->split = split;
+        p->units = units;
+        p->scatter = reduction_shuffles(split, rows, units, values) <
+                     reduction_shuffles(split, rows, units, 0);
+        p->row_lanes = row_lanes;
+        p->rows = rows;
+      }
     }
   }
   return p->split != 0;
@@ -201,7 +224,7 @@ bool cluster_tiling(int batch, int hidden, const GpuLimits& gpu, ClusterTiling* 
        group = group == 1 ? 0 : ceil_div(group, 2)) {
     p.group = group;
     p.groups = ceil_div(batch, p.group);
-    if (!choose_split(&p, c.subs)) continue;
+    if (!choose_split(&p, c.subs, kClusterMaxUnits)) continue;
     const std::size_t smem =
         std::max(c.smem_forward_bytes(), c.smem_backward_bytes()) + kClusterStaticBytes;
     if (smem <= gpu.smem_per_block) {
@@ -281,7 +304,7 @@ bool persistent_tiling(int batch, int hidden, const GpuLimits& gpu, PersistentTi
   const int max_group = kPersistentMaxRows * (kPersistentSlice / 2);  // split 2: 8 row lanes
   p.group = std::min(p.group, max_group);
   p.groups = ceil_div(batch, p.group);
-  if (!choose_split(&p, 1)) return false;
+  if (!choose_split(&p, 1, kPersistentMaxUnits)) return false;
   const std::size_t smem = std::max(p.smem_forward_bytes(), p.smem_backward_bytes());
   if (smem > gpu.smem_per_block) return false;
   const int per_sm =
@@ -321,7 +344,7 @@ RecurrencePlan plan_layer(int batch, int hidden, int directions, const GpuLimits
 }
 
 std::string RecurrencePlan::describe() const {
-  char persistent_text[160], cluster_text[192], buf[512];
+  char persistent_text[160], cluster_text[224], buf[544];
   if (persistent_possible) {
     std::snprintf(persistent_text, sizeof persistent_text,
                   "persistent %.3g us/step on %d blocks = %d slices x %d groups of %d, split %d",
@@ -334,8 +357,9 @@ std::string RecurrencePlan::describe() const {
   if (cluster_possible) {
     std::snprintf(cluster_text, sizeof cluster_text,
                   "cluster %.3g us/step on %d clusters of %d blocks x %d slices, groups of %d, "
-                  "split %d",
-                  cluster_us, c.clusters(), c.cluster, c.subs, c.tile.group, c.tile.split);
+                  "split %d x %d units a thread%s",
+                  cluster_us, c.clusters(), c.cluster, c.subs, c.tile.group, c.tile.split,
+                  c.tile.units, c.tile.scatter ? ", reduce-scatter" : "");
   } else {
     std::snprintf(cluster_text, sizeof cluster_text, "cluster not possible here");
   }

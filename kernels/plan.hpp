@@ -82,6 +82,11 @@ inline std::size_t gated_smem_bytes(const SegmentGeometry& g, int hidden, int ga
 constexpr int kPersistentSlice = 16;     // hidden units per block
 constexpr int kPersistentThreads = 256;  // threads per block
 constexpr int kPersistentMaxRows = 4;    // sequences of its group one thread computes
+// Units of a slice one thread computes (register tiling of the dot products: each staged word a
+// thread reads feeds `units` FMAs, each Wh word `rows`). The persistent kernels, compiled for 4
+// blocks an SM (64 registers), take 1; the cluster kernels (one block an SM) up to 4.
+constexpr int kPersistentMaxUnits = 1;
+constexpr int kClusterMaxUnits = 4;
 // Blocks per SM the persistent kernels are compiled for (__launch_bounds__): at most 64
 // registers a thread, so that 4 blocks of 256 threads fit an SM's 65536 registers.
 constexpr int kPersistentMinBlocksPerSm = 4;
@@ -90,10 +95,15 @@ struct PersistentTiling {
   int groups = 0;     // blocks along the batch
   int group = 0;      // sequences per batch group (the last group may hold fewer)
   int split = 0;      // lanes per dot product: 2, 4, 8 or 16
-  int row_lanes = 0;  // 16 / split: sequences computed side by side by a block's threads
+  int units = 1;      // units a thread (1, 2 or 4; split >= 2 units, so a warp covers one row lane)
+  int row_lanes = 0;  // 16 units / split: sequences computed side by side by a block's threads
   int rows = 0;       // ceil(group / row_lanes) <= 4: sequences per thread
   int hidden = 0;     // H
   int gates = 1;      // G: 1 for the Elman cell; 4 (LSTM) or 3 (GRU) for rnn_persistent_gated.cu
+  // The split lanes' parts summed by one reduce-scatter over the kernel's MaxUnits x 4
+  // accumulators (N (1 - 1 / split) shuffles) instead of a butterfly for each (unit, row)
+  // (units x rows x log2(split)): where it takes fewer (the cluster kernels only).
+  bool scatter = false;
   int blocks() const { return slices * groups; }
   // A staged row's length for dot products over `inner` terms (H; the gated backward's G*H).
   int padded(int inner) const { return split < 1 ? 0 : (inner + split - 1) / split * split; }

@@ -92,9 +92,7 @@ __device__ __forceinline__ ClusterBlock cluster_block(const cg::cluster_group& c
   c.n_out = subs * g.staged * kPersistentSlice;
   c.hsize = g.staged * g.hpad;
   c.steps = 0;  // cluster_begin
-  c.th.kk = threadIdx.x % g.split;
-  c.th.jj = (threadIdx.x / g.split) % kPersistentSlice;
-  c.th.rq = threadIdx.x / (g.split * kPersistentSlice);
+  c.th = tile_lanes(g);
   c.th.slice = c.first_slice;
   c.th.b0 = c.b0;
   return c;
@@ -189,7 +187,7 @@ __global__ void __launch_bounds__(kPersistentThreads, 1)
     float* hcur = hbuf_s + (t & 1) * hsize;
     float* part = part_s + (t & 1) * N * g.staged;
     if (t > 0) {  // uniform across the cluster
-      staged_products(g, th, wh_s, hprev, z_s, subs);
+      staged_products<kClusterMaxUnits>(g, th, wh_s, hprev, z_s, subs);
       __syncthreads();
     }
     RNNATTN_UNROLL
@@ -400,7 +398,7 @@ __global__ void __launch_bounds__(kPersistentThreads, 1)
     const float* dznext = dzbuf_s + ((t + 1) & 1) * hsize;
     float* dzcur = dzbuf_s + (t & 1) * hsize;
     if (t < steps - 1) {  // uniform across the cluster: z_s = dz_{t+1} Wh^T
-      staged_products(g, th, wh_s, dznext, z_s, subs);
+      staged_products<kClusterMaxUnits>(g, th, wh_s, dznext, z_s, subs);
       __syncthreads();
     }
     for (int i = threadIdx.x; i < n_out; i += blockDim.x) {
@@ -473,7 +471,7 @@ __global__ void __launch_bounds__(kPersistentThreads, 1)
     const float* hprev = hbuf_s + ((n & 1) ^ 1) * hsize;  // zero before the first step
     float* hcur = hbuf_s + (n & 1) * hsize;
     if (n > 0) {  // uniform across the cluster
-      staged_products(g, th, wh_s, hprev, z_s, subs);
+      staged_products<kClusterMaxUnits>(g, th, wh_s, hprev, z_s, subs);
       __syncthreads();
     }
     RNNATTN_UNROLL
@@ -562,7 +560,7 @@ __global__ void __launch_bounds__(kPersistentThreads, 1)
     const float* dzprev = dzbuf_s + ((m & 1) ^ 1) * hsize;  // dz of the step processed after t
     float* dzcur = dzbuf_s + (m & 1) * hsize;
     if (m > 0) {  // uniform across the cluster: z_s = dz_prev Wh^T
-      staged_products(g, th, wh_s, dzprev, z_s, subs);
+      staged_products<kClusterMaxUnits>(g, th, wh_s, dzprev, z_s, subs);
       __syncthreads();
     }
     for (int i = threadIdx.x; i < n_out; i += blockDim.x) {

@@ -29,7 +29,8 @@ TEST(Plan, TilingsCoverTheWorkAndFit) {
       EXPECT_LT((t.slices - 1) * kPersistentSlice, hidden);
       EXPECT_GE(t.groups * t.group, batch);
       EXPECT_LT((t.groups - 1) * t.group, batch);  // no empty group
-      EXPECT_EQ(t.split * kPersistentSlice * t.row_lanes, kPersistentThreads);
+      EXPECT_EQ(t.split * kPersistentSlice * t.row_lanes, kPersistentThreads * t.units);
+      EXPECT_EQ(t.units, 1);  // the persistent kernels' accumulators: one unit a thread
       EXPECT_GE(t.split, 2);
       EXPECT_LE(t.rows, kPersistentMaxRows);
       EXPECT_GE(t.rows * t.row_lanes, t.group);
@@ -74,7 +75,10 @@ TEST(Plan, ClusterTilingsCoverTheWorkAndFit) {
       EXPECT_LE(t.group, kClusterMaxRows);
       EXPECT_EQ(c.clusters(), t.groups);
       EXPECT_EQ(c.blocks(), c.cluster * t.groups);
-      EXPECT_EQ(t.split * kPersistentSlice * t.row_lanes, kPersistentThreads);
+      EXPECT_EQ(t.split * kPersistentSlice * t.row_lanes, kPersistentThreads * t.units);
+      EXPECT_TRUE(t.units == 1 || t.units == 2 || t.units == 4) << t.units;
+      EXPECT_LE(t.units, kClusterMaxUnits);
+      EXPECT_GE(t.split, 2 * t.units);  // a warp within one row lane
       EXPECT_LE(t.rows, kPersistentMaxRows);
       EXPECT_GE(t.rows * t.row_lanes, t.group);
       EXPECT_LE(c.smem_forward_bytes() + kClusterStaticBytes, h100.smem_per_block);
@@ -93,28 +97,55 @@ TEST(Plan, ClusterTilingsCoverTheWorkAndFit) {
   EXPECT_EQ(c.subs, 4);
 }
 
-// The Wh slice's layout: at every step of the dot product, the 32 lanes of a warp (split lanes x
-// 32/split units) read 32 different banks.
+// The Wh slice's layout: at every step of the dot product and for each of a thread's units, the
+// 32 lanes of a warp (split lanes x 32/split unit lanes, one row lane: split >= 2 units) read 32
+// different banks.
 TEST(Plan, SliceLayoutIsFreeOfBankConflicts) {
-  for (int split : {2, 4, 8, 16}) {
-    for (int hidden : {16, 33, 256, 1024}) {
-      PersistentTiling t;
-      t.hidden = hidden;
-      t.split = split;
-      const int part = static_cast<int>(t.wh_part_floats());
-      for (int warp_first_unit = 0; warp_first_unit < kPersistentSlice;
-           warp_first_unit += 32 / split) {
-        for (int i = 0; i < t.padded_hidden() / split; ++i) {
-          std::set<int> banks;
-          for (int lane = 0; lane < 32; ++lane) {
-            const int kk = lane % split, jj = warp_first_unit + lane / split;
-            banks.insert((kk * part + i * kPersistentSlice + jj) % 32);
+  for (int units : {1, 2, 4}) {
+    for (int split : {2, 4, 8, 16}) {
+      if (split < 2 * units) continue;
+      for (int hidden : {16, 33, 256, 1024}) {
+        PersistentTiling t;
+        t.hidden = hidden;
+        t.split = split;
+        t.units = units;
+        const int part = static_cast<int>(t.wh_part_floats());
+        const int unit_lanes = kPersistentSlice / units;
+        for (int warp = 0; warp < kPersistentThreads / 32; ++warp) {
+          for (int i = 0; i < t.padded_hidden() / split; ++i) {
+            for (int u = 0; u < units; ++u) {
+              std::set<int> banks, rows;
+              for (int lane = 0; lane < 32; ++lane) {
+                const int tid = warp * 32 + lane;  // persistent_common.cuh's tile_lanes
+                const int kk = tid % split, jj = tid / split % unit_lanes;
+                rows.insert(tid / (split * unit_lanes));
+                banks.insert((kk * part + i * kPersistentSlice + jj + u * unit_lanes) % 32);
+              }
+              EXPECT_EQ(rows.size(), 1u) << "split " << split << " units " << units;
+              EXPECT_EQ(banks.size(), 32u)
+                  << "split " << split << " units " << units << " H " << hidden << " row " << i;
+            }
           }
-          EXPECT_EQ(banks.size(), 32u) << "split " << split << " H " << hidden << " row " << i;
         }
       }
     }
   }
+}
+
+// Register tiling (issue 23): the cluster kernels' products take several units a thread, summed
+// over the split lanes by a reduce-scatter, where the model predicts fewer shared-memory and
+// shuffle cycles, which it does at the large shape (B128 H256: groups of 8, 2 slices a block):
+// their step below the one-unit tiling's.
+TEST(Plan, ClusterProductsTileUnitsInRegisters) {
+  const GpuLimits h100;
+  ClusterTiling c;
+  ASSERT_TRUE(cluster_tiling(128, 256, h100, &c));
+  EXPECT_GT(c.tile.units, 1);
+  EXPECT_TRUE(c.tile.scatter);  // 8 products a lane over 16 lanes: 15 shuffles, not 32
+  const RecurrencePlan tiled = plan_recurrence(128, 256, h100);
+  ASSERT_TRUE(tiled.cluster_possible);
+  EXPECT_GT(tiled.cluster_tiling.tile.units, 1);
+  EXPECT_LT(tiled.cluster_us, 2.0);  // one unit a thread: 2.25 us (docs/performance.md)
 }
 
 // The model's choices at the benchmark shapes where it is not close (docs/performance.md): the
