@@ -259,3 +259,13 @@ def test_token_model_with_an_embedding(rng):
     bad[0, 0] = vocab
     with pytest.raises(ValueError, match="token"):
         m.predict(bad, lengths=lengths)
+
+
+def test_verbose_lines_reach_python_stdout(fib, capsys):
+    # Keras' epoch lines go through sys.stdout (a notebook shows them), one per epoch.
+    m = rnnattn.Model(hidden=2, seed=1)
+    m.fit(fib.x_train, fib.y_train, epochs=2, batch_size=64, verbose=1)
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("Epoch")]
+    assert [ln.split(" - ")[0] for ln in lines] == ["Epoch 1/2", "Epoch 2/2"]
+    m.fit(fib.x_train, fib.y_train, epochs=1, batch_size=64)
+    assert capsys.readouterr().out == ""  # verbose=0: silent
