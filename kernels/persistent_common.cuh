@@ -209,8 +209,9 @@ __device__ __forceinline__ void staged_products(const PersistentGeometry& g, con
                                                 const float* wh_s, const float* rows_s, float* z_s,
                                                 int mats) {
   constexpr int kValues = MaxUnits * kPersistentMaxRows;  // accumulator (u, r) at u * 4 + r
+  const int units = MaxUnits == 1 ? 1 : g.units;  // known at compile time where MaxUnits is 1
   const int n = g.hpad / g.split;
-  const int unit_lanes = kPersistentSlice / g.units;
+  const int unit_lanes = kPersistentSlice / units;
   for (int m = 0; m < mats; ++m) {
     const float* w_m = wh_s + static_cast<std::size_t>(m) * g.split * g.wh_part;
     float acc[kValues] = {};
@@ -219,14 +220,14 @@ __device__ __forceinline__ void staged_products(const PersistentGeometry& g, con
       const float* w_row = w_m + th.kk * g.wh_part + i * kPersistentSlice + th.jj;  // slice_index
       float w[MaxUnits];
       RNNATTN_UNROLL
-      for (int u = 0; u < MaxUnits; ++u) w[u] = u < g.units ? w_row[u * unit_lanes] : 0.f;
+      for (int u = 0; u < MaxUnits; ++u) w[u] = u < units ? w_row[u * unit_lanes] : 0.f;
       RNNATTN_UNROLL
       for (int r = 0; r < kPersistentMaxRows; ++r) {
         if (r >= g.rows) continue;
         const float x = rows_s[(th.rq + r * g.row_lanes) * g.hpad + k];
         RNNATTN_UNROLL
         for (int u = 0; u < MaxUnits; ++u) {
-          if (u < g.units) acc[u * kPersistentMaxRows + r] += x * w[u];
+          if (u < units) acc[u * kPersistentMaxRows + r] += x * w[u];
         }
       }
     }
@@ -234,7 +235,7 @@ __device__ __forceinline__ void staged_products(const PersistentGeometry& g, con
     // Value v's sum into z: row rq + r row_lanes, unit jj + u unit_lanes.
     const auto store = [&](int v, float sum) {
       const int u = v / kPersistentMaxRows, r = v % kPersistentMaxRows;
-      if (u < g.units && r < g.rows) {
+      if (u < units && r < g.rows) {
         z_m[(th.rq + r * g.row_lanes) * kPersistentSlice + th.jj + u * unit_lanes] = sum;
       }
     };
@@ -246,7 +247,7 @@ __device__ __forceinline__ void staged_products(const PersistentGeometry& g, con
     }
     RNNATTN_UNROLL
     for (int v = 0; v < kValues; ++v) {
-      if (v / kPersistentMaxRows >= g.units || v % kPersistentMaxRows >= g.rows) continue;
+      if (v / kPersistentMaxRows >= units || v % kPersistentMaxRows >= g.rows) continue;
       float sum = acc[v];  // uniform: every lane of the warp shuffles
       for (int off = g.split / 2; off > 0; off >>= 1) {
         sum += __shfl_xor_sync(0xffffffffu, sum, off, g.split);

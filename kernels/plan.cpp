@@ -144,12 +144,12 @@ double cluster_step_us(const ClusterTiling& c, const GpuLimits& gpu, int planes 
 bool choose_split(PersistentTiling* p, int mats, int max_units) {
   double best = 0;
   p->split = 0;
+  const int values = scatter_values(max_units);
   for (int split = 2; split <= kPersistentSlice; split *= 2) {
     for (int units = 1; units <= max_units && 2 * units <= split; units *= 2) {
       const int row_lanes = kPersistentThreads * units / (kPersistentSlice * split);
       const int rows = ceil_div(p->group, row_lanes);
       if (rows > kPersistentMaxRows) continue;
-      const int values = scatter_values(max_units);
       const double cost = mats * persistent_wavefronts(p->hidden, split, rows, units, values);
       if (p->split == 0 || cost < best) {
         best = cost;

@@ -273,6 +273,24 @@ void bind_config(nb::module_& m) {
       "config"_a, "seed"_a);
 }
 
+// The backend device by name, refused (naming it and its limit) where it cannot run the model.
+Device device_for(const ModelConfig& c, const std::string& name) {
+  const Device dev = parse_device(name);
+  check_device_supports(dev, c);
+  return dev;
+}
+
+// A forward pass of `be` on x (features, or token ids for a model with an embedding: the library
+// checks the ids), into y [B, O] and attention [B, T] (nullable). Called without the GIL.
+void run_forward(Backend& be, const ModelConfig& c, const float* params, const Array& x, int b,
+                 float* y, float* attention, const int* lengths) {
+  if (c.embedded()) {
+    be.forward_tokens(c, params, cdata<int>(x), b, y, attention, nullptr, lengths);
+  } else {
+    be.forward(c, params, cdata<float>(x), b, y, attention, nullptr, lengths);
+  }
+}
+
 // One pass on caller-owned arrays: y [B, O] (and attention [B, T]) written in place.
 void forward(const ModelConfig& c, const std::string& device, const Array& params, const Array& x,
              MutableArray y, std::optional<MutableArray> attention,
@@ -286,17 +304,10 @@ void forward(const ModelConfig& c, const std::string& device, const Array& param
     check_array(*attention, "attention", Kind::kFloat32, {sz(b), sz(c.steps)});
   }
   const int* l = lengths_of(c, lengths, b);
-  const Device dev = parse_device(device);
-  check_device_supports(dev, c);
+  const Device dev = device_for(c, device);
   nb::gil_scoped_release release;
-  std::unique_ptr<Backend> be = make_backend(dev);
-  float* att = attention ? mdata<float>(*attention) : nullptr;
-  if (c.embedded()) {
-    check_tokens(c, cdata<int>(x), b, l);
-    be->forward_tokens(c, cdata<float>(params), cdata<int>(x), b, mdata<float>(y), att, nullptr, l);
-  } else {
-    be->forward(c, cdata<float>(params), cdata<float>(x), b, mdata<float>(y), att, nullptr, l);
-  }
+  run_forward(*make_backend(dev), c, cdata<float>(params), x, b, mdata<float>(y),
+              attention ? mdata<float>(*attention) : nullptr, l);
 }
 
 // The gradients of a pass from dy [B, O]: dparams [P] and, when given, dx [B, T, D] overwritten.
@@ -313,12 +324,10 @@ void backward(const ModelConfig& c, const std::string& device, const Array& para
     check_array(*dx, "dx", Kind::kFloat32, {sz(b), sz(c.steps), sz(c.input_size)});
   }
   const int* l = lengths_of(c, lengths, b);
-  const Device dev = parse_device(device);
-  check_device_supports(dev, c);
+  const Device dev = device_for(c, device);
   nb::gil_scoped_release release;
   std::unique_ptr<Backend> be = make_backend(dev);
-  if (c.embedded()) {
-    check_tokens(c, cdata<int>(x), b, l);
+  if (c.embedded()) {  // the library checks the ids
     be->backward_tokens(c, cdata<float>(params), cdata<int>(x), b, cdata<float>(dy),
                         mdata<float>(dparams), l);
   } else {
@@ -392,8 +401,7 @@ void bind_model(nb::module_& m) {
             opt.seed = p.record.training.seed;
             opt.validation = validate ? &validation : nullptr;
             opt.early_stopping = early_stopping;
-            const Device dev = parse_device(device);
-            check_device_supports(dev, c);
+            const Device dev = device_for(c, device);
             PythonStdout buf;
             std::ostream log(&buf);
             if (verbose > 0) opt.log = &log;
@@ -434,21 +442,13 @@ void bind_model(nb::module_& m) {
             }
             const int b = check_input(c, x);
             const int* l = lengths_of(c, lengths, b);
-            if (c.embedded()) check_tokens(c, cdata<int>(x), b, l);
-            const Device dev = parse_device(device);
-            check_device_supports(dev, c);
+            const Device dev = device_for(c, device);
             std::vector<float> y(sz(b) * sz(c.output_size));
             std::vector<float> att(return_attention ? sz(b) * sz(c.steps) : 0);
             {
               nb::gil_scoped_release release;
-              std::unique_ptr<Backend> be = make_backend(dev);
-              float* a = return_attention ? att.data() : nullptr;
-              if (c.embedded()) {
-                be->forward_tokens(c, p.model.params.data(), cdata<int>(x), b, y.data(), a, nullptr,
-                                   l);
-              } else {
-                be->forward(c, p.model.params.data(), cdata<float>(x), b, y.data(), a, nullptr, l);
-              }
+              run_forward(*make_backend(dev), c, p.model.params.data(), x, b, y.data(),
+                          return_attention ? att.data() : nullptr, l);
             }
             nb::object yo = nb::cast(to_numpy(std::move(y), {sz(b), sz(c.output_size)}));
             if (!return_attention) return yo;
@@ -460,8 +460,7 @@ void bind_model(nb::module_& m) {
           [](const PyModel& p, const Array& x, const Array& y, std::optional<Array> lengths,
              const std::string& device) {
             WindowSet w = windows(p.model.config, x, y, lengths);
-            const Device dev = parse_device(device);
-            check_device_supports(dev, p.model.config);
+            const Device dev = device_for(p.model.config, device);
             nb::gil_scoped_release release;
             std::unique_ptr<Backend> be = make_backend(dev);
             return evaluate_loss(*be, p.model, w);
