@@ -14,6 +14,8 @@
 
 #include <cuda_runtime.h>
 
+#include <cstdint>
+
 #include "cuda_compat.cuh"
 #include "plan.hpp"
 
@@ -128,12 +130,44 @@ constexpr int kStageInFlight = 16;
 
 // Stages rows [b0, b0 + staged) of a [B, rows of `stride` floats] tensor (row b at src + b *
 // stride, `inner` values) into rows_s [staged][hpad]; rows past the group or the batch and
-// columns past inner are zero. src null: all zero (h_0).
-template <int InFlight = kStageInFlight>
+// columns past inner are zero. src null: all zero (h_0). Where every row starts on 16 bytes
+// (inner, stride and src multiples of 4 floats; then hpad is one too) it moves 16-byte float4s,
+// VecInFlight of them in flight a thread (by default the bytes of InFlight floats: the same
+// registers), a quarter of the loads: B32 H1024's 64 floats a thread are 16 loads, one chunk.
+template <int InFlight = kStageInFlight, int VecInFlight = (InFlight >= 4 ? InFlight / 4 : 1)>
 __device__ __forceinline__ void stage_rows(const PersistentGeometry& g, int b0, int group_end,
                                            const float* src, std::size_t stride, float* rows_s) {
-  const int total = g.staged * g.hpad;
   const int step = static_cast<int>(blockDim.x);
+  // Uniform across the block: every thread takes the same path.
+  if (g.inner % 4 == 0 && stride % 4 == 0 && reinterpret_cast<std::uintptr_t>(src) % 16 == 0 &&
+      reinterpret_cast<std::uintptr_t>(rows_s) % 16 == 0) {
+    const int quads = g.hpad / 4;  // a staged row in float4s (hpad % 4 == 0: split | hpad)
+    const int total = g.staged * quads;
+    for (int base = threadIdx.x; base < total; base += VecInFlight * step) {
+      const float4* p[VecInFlight];
+      RNNATTN_UNROLL
+      for (int u = 0; u < VecInFlight; ++u) {
+        const int i = base + u * step;
+        const int r = i / quads, k = (i - r * quads) * 4, b = b0 + r;
+        // __ldcg: as below; k < inner covers the whole float4 (inner % 4 == 0).
+        p[u] = (src && i < total && b < group_end && k < g.inner)
+                   ? reinterpret_cast<const float4*>(src + static_cast<std::size_t>(b) * stride + k)
+                   : nullptr;
+      }
+      float4 v[VecInFlight];
+      RNNATTN_UNROLL
+      for (int u = 0; u < VecInFlight; ++u) {
+        v[u] = p[u] ? __ldcg(p[u]) : make_float4(0.f, 0.f, 0.f, 0.f);
+      }
+      RNNATTN_UNROLL
+      for (int u = 0; u < VecInFlight; ++u) {
+        const int i = base + u * step;
+        if (i < total) reinterpret_cast<float4*>(rows_s)[i] = v[u];
+      }
+    }
+    return;
+  }
+  const int total = g.staged * g.hpad;
   for (int base = threadIdx.x; base < total; base += InFlight * step) {
     float v[InFlight];
     RNNATTN_UNROLL
@@ -159,10 +193,11 @@ __device__ __forceinline__ void stage_rows(const PersistentGeometry& g, int b0, 
 // (kk, jj, rq) adds the terms k = kk, kk + split, ... for its units and rows rq, rq + row_lanes,
 // ...) and summed with shuffles. With `mats` slices one after another in wh_s (split * wh_part
 // floats each; the gated forward's G gates), the products with slice m go to z_s + m * staged *
-// 16, over one staging of the rows (InFlight loads a thread in flight: stage_rows). Every thread
-// of the block calls it; it begins and ends with a __syncthreads, so rows_s and z_s may be
-// rewritten by the caller before and read after. The persistent kernels: one unit a thread.
-template <int InFlight = kStageInFlight>
+// 16, over one staging of the rows (InFlight / VecInFlight loads a thread in flight: stage_rows).
+// Every thread of the block calls it; it begins and ends with a __syncthreads, so rows_s and z_s
+// may be rewritten by the caller before and read after. MaxUnits: staged_products's.
+template <int InFlight = kStageInFlight, int MaxUnits = kPersistentMaxUnits,
+          int VecInFlight = (InFlight >= 4 ? InFlight / 4 : 1)>
 __device__ __forceinline__ void slice_products(const PersistentGeometry& g, const TileThread& th,
                                                int group_end, const float* src, std::size_t stride,
                                                const float* wh_s, float* rows_s, float* z_s,
@@ -257,14 +292,14 @@ __device__ __forceinline__ void staged_products(const PersistentGeometry& g, con
   }
 }
 
-template <int InFlight>
+template <int InFlight, int MaxUnits, int VecInFlight>
 __device__ __forceinline__ void slice_products(const PersistentGeometry& g, const TileThread& th,
                                                int group_end, const float* src, std::size_t stride,
                                                const float* wh_s, float* rows_s, float* z_s,
                                                int mats) {
-  stage_rows<InFlight>(g, th.b0, group_end, src, stride, rows_s);
+  stage_rows<InFlight, VecInFlight>(g, th.b0, group_end, src, stride, rows_s);
   __syncthreads();
-  staged_products(g, th, wh_s, rows_s, z_s, mats);
+  staged_products<MaxUnits>(g, th, wh_s, rows_s, z_s, mats);
   __syncthreads();
 }
 

@@ -30,19 +30,34 @@ constexpr double kGridBarrierUs = 1.5;    // cooperative grid.sync()
 constexpr double kClusterBarrierUs = 0.5;
 constexpr double kDsmemBytesPerCycle = 32;  // one SM's stores into other SMs' shared memory
 constexpr int kThreadsPerSm = 2048;
+int ceil_div(int a, int b) { return (a + b - 1) / b; }
+
 // Memory-level parallelism (issue 23, item 7), from the compiled sm_90 code (tools/sass_check.py's
 // "in flight" column): a warp of the segment kernels with Wh in L2 keeps this many 128-byte loads
 // in flight (fused_forward_kernel<Wh in L2>: 11; the backward's 4), so an SM pulls at most
-// warps x 11 x 128 B per L2 round trip; the persistent forward's staging (one block an SM,
-// `<1, 16>`) keeps 10 loads a thread in flight, so a step's staging costs one dependent L2 round
-// trip per 10 elements a thread (its `<4, 4>` variant for larger grids: 4; the gated kernels: 16).
+// warps x 11 x 128 B per L2 round trip.
 constexpr int kSegmentLoadsInFlight = 11;
-int staging_loads_in_flight(const PersistentTiling& p, const GpuLimits& gpu) {
-  if (p.gates > 1) return 16;
-  return p.blocks() <= gpu.sms ? 10 : 4;
+// A persistent step's staging of the group's rows costs one dependent L2 round trip per batch of
+// loads a thread keeps in flight (stage_rows). Rows of a multiple of 4 floats go as 16-byte loads.
+// In flight, from the compiled code (tools/sass_check.py): the Elman kernels for grids of at most
+// one block an SM 16 16-byte loads (16 of 4 bytes); the forward's variant for larger grids 1 (4);
+// the gated kernels 4 (16). The backward's variant for larger grids keeps 4 (16): the model
+// predicts forward steps.
+int staging_round_trips(const PersistentTiling& p, const GpuLimits& gpu) {
+  const bool vector = p.hidden % 4 == 0;
+  int in_flight = 0;
+  if (p.gates > 1) {
+    in_flight = vector ? 4 : 16;
+  } else if (p.blocks() <= gpu.sms) {
+    in_flight = 16;
+  } else {
+    in_flight = vector ? 1 : 4;
+  }
+  const int floats = p.rows * p.row_lanes * p.padded_hidden();
+  const int loads = ceil_div(vector ? ceil_div(floats, 4) : floats, kPersistentThreads);
+  return std::max(1, ceil_div(loads, in_flight));
 }
 
-int ceil_div(int a, int b) { return (a + b - 1) / b; }
 std::size_t round_up(std::size_t a, std::size_t b) { return (a + b - 1) / b * b; }
 int log2_int(int v) {
   int l = 0;
@@ -112,14 +127,12 @@ double segment_step_us(int batch, int hidden, int gates, const GpuLimits& gpu) {
 // One forward step of the persistent kernels: G products over the staged h_{t-1} (G = 1: Elman).
 double persistent_step_us(const PersistentTiling& p, const GpuLimits& gpu) {
   const int used = ceil_div(p.blocks(), gpu.sms);
-  const double compute = used * p.gates * persistent_wavefronts(p.hidden, p.split, p.rows);
+  const double compute = used * p.gates *
+                         persistent_wavefronts(p.hidden, p.split, p.rows, p.units,
+                                               scatter_values(p.max_units(gpu.sms)));
   const double staging = used * static_cast<double>(p.group) * p.hidden * 4 / kL2BytesPerCycle;
-  // The staged rows' elements a thread, loaded so many at a time: each batch of loads one
-  // dependent L2 round trip.
-  const int per_thread = ceil_div(p.rows * p.row_lanes * p.padded_hidden(), kPersistentThreads);
-  const int round_trips = std::max(1, ceil_div(per_thread, staging_loads_in_flight(p, gpu)));
-  return kGridBarrierUs + round_trips * kL2LatencyUs + (compute + staging) / (kClockGHz * 1e3) +
-         kBlockBarrierUs;
+  return kGridBarrierUs + staging_round_trips(p, gpu) * kL2LatencyUs +
+         (compute + staging) / (kClockGHz * 1e3) + kBlockBarrierUs;
 }
 
 // One forward step of the cluster kernels: the block's `subs` products over its own shared copy
@@ -304,7 +317,7 @@ bool persistent_tiling(int batch, int hidden, const GpuLimits& gpu, PersistentTi
   const int max_group = kPersistentMaxRows * (kPersistentSlice / 2);  // split 2: 8 row lanes
   p.group = std::min(p.group, max_group);
   p.groups = ceil_div(batch, p.group);
-  if (!choose_split(&p, 1, kPersistentMaxUnits)) return false;
+  if (!choose_split(&p, 1, p.max_units(gpu.sms))) return false;
   const std::size_t smem = std::max(p.smem_forward_bytes(), p.smem_backward_bytes());
   if (smem > gpu.smem_per_block) return false;
   const int per_sm =
@@ -344,12 +357,13 @@ RecurrencePlan plan_layer(int batch, int hidden, int directions, const GpuLimits
 }
 
 std::string RecurrencePlan::describe() const {
-  char persistent_text[160], cluster_text[224], buf[544];
+  char persistent_text[224], cluster_text[224], buf[608];
   if (persistent_possible) {
     std::snprintf(persistent_text, sizeof persistent_text,
-                  "persistent %.3g us/step on %d blocks = %d slices x %d groups of %d, split %d",
+                  "persistent %.3g us/step on %d blocks = %d slices x %d groups of %d, split %d x "
+                  "%d units a thread%s",
                   persistent_us, tiling.blocks(), tiling.slices, tiling.groups, tiling.group,
-                  tiling.split);
+                  tiling.split, tiling.units, tiling.scatter ? ", reduce-scatter" : "");
   } else {
     std::snprintf(persistent_text, sizeof persistent_text, "persistent not possible here");
   }

@@ -83,9 +83,12 @@ constexpr int kPersistentSlice = 16;     // hidden units per block
 constexpr int kPersistentThreads = 256;  // threads per block
 constexpr int kPersistentMaxRows = 4;    // sequences of its group one thread computes
 // Units of a slice one thread computes (register tiling of the dot products: each staged word a
-// thread reads feeds `units` FMAs, each Wh word `rows`). The persistent kernels, compiled for 4
-// blocks an SM (64 registers), take 1; the cluster kernels (one block an SM) up to 4.
+// thread reads feeds `units` FMAs, each Wh word `rows`). The persistent kernels compiled for 4
+// blocks an SM (64 registers: grids larger than the SMs, and the gated kernels) take 1; the
+// Elman persistent kernels' variants for grids of at most one block an SM (up to 255 registers)
+// and the cluster kernels (one block an SM) up to 4.
 constexpr int kPersistentMaxUnits = 1;
+constexpr int kPersistentWideMaxUnits = 4;
 constexpr int kClusterMaxUnits = 4;
 // Blocks per SM the persistent kernels are compiled for (__launch_bounds__): at most 64
 // registers a thread, so that 4 blocks of 256 threads fit an SM's 65536 registers.
@@ -102,9 +105,14 @@ struct PersistentTiling {
   int gates = 1;      // G: 1 for the Elman cell; 4 (LSTM) or 3 (GRU) for rnn_persistent_gated.cu
   // The split lanes' parts summed by one reduce-scatter over the kernel's MaxUnits x 4
   // accumulators (N (1 - 1 / split) shuffles) instead of a butterfly for each (unit, row)
-  // (units x rows x log2(split)): where it takes fewer (the cluster kernels only).
+  // (units x rows x log2(split)): where it takes fewer (kernels with several units a thread).
   bool scatter = false;
   int blocks() const { return slices * groups; }
+  // The most units a thread the kernels that run this tiling on a GPU of `sms` SMs take: the
+  // Elman kernels' one-block-an-SM variants where the grid is at most one block an SM.
+  int max_units(int sms) const {
+    return gates == 1 && blocks() <= sms ? kPersistentWideMaxUnits : kPersistentMaxUnits;
+  }
   // A staged row's length for dot products over `inner` terms (H; the gated backward's G*H).
   int padded(int inner) const { return split < 1 ? 0 : (inner + split - 1) / split * split; }
   int padded_hidden() const { return padded(hidden); }

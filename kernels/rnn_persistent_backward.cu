@@ -36,7 +36,11 @@ namespace {
 
 namespace cg = cooperative_groups;
 
-__global__ void __launch_bounds__(kPersistentThreads, kPersistentMinBlocksPerSm)
+// Two variants, as the forward's: grids of at most one block an SM take up to 4 units a thread
+// and 16 staging loads in flight (16-byte ones where the rows allow) with up to 255 registers;
+// larger grids one unit at 64 registers (4 blocks an SM).
+template <int MinBlocks, int MaxUnits, int VecInFlight>
+__global__ void __launch_bounds__(kPersistentThreads, MinBlocks)
     // dc_global (dL/dc) and a.dz are written and read by different blocks across grid
     // barriers: no __restrict__, no __ldg (kernels.hpp, before persistent_forward).
     persistent_backward_kernel(FusedBackwardArgs a, float* dc_global, PersistentGeometry g) {
@@ -99,8 +103,9 @@ __global__ void __launch_bounds__(kPersistentThreads, kPersistentMinBlocksPerSm)
   // (3) BPTT.
   for (int t = T - 1; t >= 0; --t) {
     if (t < T - 1) {  // uniform across the grid: z_s = dz_{t+1} Wh^T
-      slice_products(g, th, group_end, a.dz + static_cast<std::size_t>(t + 1) * H,
-                     static_cast<std::size_t>(T) * H, wh_s, dz_s, z_s);
+      slice_products<kStageInFlight, MaxUnits, VecInFlight>(
+          g, th, group_end, a.dz + static_cast<std::size_t>(t + 1) * H,
+          static_cast<std::size_t>(T) * H, wh_s, dz_s, z_s);
     }
     // Thread i on (sequence i / 16, unit i % 16): coalesced reads of h_t, writes of dz_t.
     for (int i = threadIdx.x; i < n_out; i += blockDim.x) {
@@ -128,17 +133,33 @@ __global__ void __launch_bounds__(kPersistentThreads, kPersistentMinBlocksPerSm)
   }
 }
 
+template <int MinBlocks, int MaxUnits, int VecInFlight>
+bool launch_backward(const char* name, const FusedBackwardArgs& a, const PersistentTiling& tiling,
+                     float* scratch, cudaStream_t stream) {
+  if (tiling.units > MaxUnits) return false;  // a tiling for another GPU's SM count
+  constexpr auto kernel = persistent_backward_kernel<MinBlocks, MaxUnits, VecInFlight>;
+  const std::size_t smem =
+      persistent_launch_smem<kernel>(tiling.blocks(), tiling.smem_backward_bytes());
+  if (smem == 0) return false;
+  return launch_persistent(name, kernel, tiling.blocks(), smem, stream, a, scratch,
+                           geometry_of(tiling));
+}
+
 }  // namespace
 
 bool persistent_backward(const FusedBackwardArgs& a, const PersistentTiling& tiling, float* scratch,
                          cudaStream_t stream) {
   const Shape& s = a.shape;
   if (s.batch < 1 || tiling.hidden != s.hidden) return false;
-  const std::size_t smem = persistent_launch_smem<persistent_backward_kernel>(
-      tiling.blocks(), tiling.smem_backward_bytes());
-  if (smem == 0) return false;
-  return launch_persistent("persistent_backward_kernel", persistent_backward_kernel,
-                           tiling.blocks(), smem, stream, a, scratch, geometry_of(tiling));
+  int device = 0, sms = 0;
+  RNNATTN_CUDA_CHECK(cudaGetDevice(&device));
+  RNNATTN_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  if (tiling.blocks() <= sms) {
+    return launch_backward<1, kPersistentWideMaxUnits, kStageInFlight>("persistent_backward_kernel",
+                                                                       a, tiling, scratch, stream);
+  }
+  return launch_backward<kPersistentMinBlocksPerSm, kPersistentMaxUnits, kStageInFlight / 4>(
+      "persistent_backward_kernel<capped>", a, tiling, scratch, stream);
 }
 
 }  // namespace rnnattn::kernels

@@ -44,17 +44,25 @@ struct PersistScratch {
 };
 
 // Two variants by the blocks an SM runs (issue 23, item 1): a grid of at most one block an SM
-// (every shape up to ~132 blocks, B128 H256 and B32 H1024 among them) may use up to 255 registers
-// and keeps all 16 staging loads in flight; a grid of up to 4 blocks an SM is held to 64 registers,
-// where the forward's live state leaves room for 4 (16 spill).
-constexpr int kWideInFlight = 16, kCappedInFlight = 4;
+// (every shape up to ~132 blocks, B128 H256 and B32 H1024 among them) may use up to 255 registers,
+// keeps 16 staging loads in flight (16-byte ones where the rows allow) and adds up to 4 units a
+// thread (register tiling: plan.hpp's max_units); a grid of up to 4 blocks an SM is held to 64
+// registers, where the forward's live state leaves room for 4 (16 spill) and one unit.
+struct WideVariant {
+  static constexpr int kMinBlocks = 1, kInFlight = 16, kVecInFlight = 16;
+  static constexpr int kMaxUnits = kPersistentWideMaxUnits;
+};
+struct CappedVariant {
+  static constexpr int kMinBlocks = kPersistentMinBlocksPerSm, kInFlight = 4, kVecInFlight = 1;
+  static constexpr int kMaxUnits = kPersistentMaxUnits;
+};
 // A block's (sequence, unit) pairs a thread: at most 32 sequences x 16 units over 256 threads.
 constexpr int kPairsPerThread =
     kPersistentMaxRows * (kPersistentSlice / 2) * kPersistentSlice / kPersistentThreads;
 static_assert(kPairsPerThread == 2, "the elementwise part's pairs a thread");
 
-template <int MinBlocks, int InFlight>
-__global__ void __launch_bounds__(kPersistentThreads, MinBlocks)
+template <typename V>
+__global__ void __launch_bounds__(kPersistentThreads, V::kMinBlocks)
     persistent_forward_kernel(FusedForwardArgs a, PersistScratch s, PersistentGeometry g) {
   cg::grid_group grid = cg::this_grid();
   const int B = a.shape.batch, T = a.shape.steps, D = a.shape.input, H = a.shape.hidden,
@@ -100,7 +108,8 @@ __global__ void __launch_bounds__(kPersistentThreads, MinBlocks)
     float* hnext = s.hbuf + static_cast<std::size_t>(cur ^ 1) * B * H;
     float* upart = s.upart + static_cast<std::size_t>(t & 1) * B * g.slices;
     // z_s = h_{t-1} Wh for the block's (sequence, unit) pairs (h_s holds h_{t-1}).
-    slice_products<InFlight>(g, th, group_end, t > 0 ? hprev : nullptr, H, wh_s, h_s, z_s);
+    slice_products<V::kInFlight, V::kMaxUnits, V::kVecInFlight>(
+        g, th, group_end, t > 0 ? hprev : nullptr, H, wh_s, h_s, z_s);
     // The step's elementwise part, thread i on (sequence i / 16, unit i % 16): 16 consecutive
     // units of a sequence are 16 consecutive lanes (coalesced reads of xw, writes of h_t).
     RNNATTN_UNROLL
@@ -217,10 +226,11 @@ std::size_t persistent_scratch_floats(const Shape& s) {
 
 namespace {
 
-template <int MinBlocks, int InFlight>
+template <typename V>
 bool launch_forward(const char* name, const FusedForwardArgs& a, const PersistentTiling& tiling,
                     float* scratch, cudaStream_t stream) {
-  constexpr auto kernel = persistent_forward_kernel<MinBlocks, InFlight>;
+  if (tiling.units > V::kMaxUnits) return false;  // a tiling for another GPU's SM count
+  constexpr auto kernel = persistent_forward_kernel<V>;
   const std::size_t smem =
       persistent_launch_smem<kernel>(tiling.blocks(), tiling.smem_forward_bytes());
   if (smem == 0) return false;
@@ -241,11 +251,10 @@ bool persistent_forward(const FusedForwardArgs& a, const PersistentTiling& tilin
   RNNATTN_CUDA_CHECK(cudaGetDevice(&device));
   RNNATTN_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
   if (tiling.blocks() <= sms) {
-    return launch_forward<1, kWideInFlight>("persistent_forward_kernel", a, tiling, scratch,
-                                            stream);
+    return launch_forward<WideVariant>("persistent_forward_kernel", a, tiling, scratch, stream);
   }
-  return launch_forward<kPersistentMinBlocksPerSm, kCappedInFlight>(
-      "persistent_forward_kernel<capped>", a, tiling, scratch, stream);
+  return launch_forward<CappedVariant>("persistent_forward_kernel<capped>", a, tiling, scratch,
+                                       stream);
 }
 
 }  // namespace rnnattn::kernels

@@ -88,18 +88,21 @@ std::vector<SeqCase> cases() {
     out.push_back({70, 6, 2, 4, 1, 2, true, true, true, path});
   }
   // The persistent kernels forced (kernels/plan.hpp's tiling on an H100, as the simulator
-  // reports): every split (2, 4, 8, 16), 1 to 4 rows per thread, a last batch group with fewer
-  // sequences, hidden units past H in the last slice, H = 1, 1024 (64 slices), T = 1.
+  // reports): every split (2, 4, 8, 16), 1 to 4 rows per thread, 1, 2 and 4 units a thread (with
+  // the reduce-scatter), rows staged by 4- and 16-byte loads (H a multiple of 4 or not), a last
+  // batch group with fewer sequences, hidden units past H in the last slice, H = 1, 1024 (64
+  // slices), T = 1.
   const int persistent[][5] = {
       // B, T, D, H, O
       {1, 20, 1, 2, 1},     // the seed: split 2, one row (also without lengths)
       {2, 3, 2, 1, 1},      // H = 1
       {5, 4, 3, 33, 2},     // 3 slices, 15 padding units
-      {40, 3, 2, 257, 1},   // split 8, 3 rows, groups of 6 (the last of 4)
-      {301, 3, 2, 16, 1},   // split 16, 3 rows, 101 groups (the last of 1)
-      {70, 4, 3, 100, 2},   // split 16, 4 rows
-      {280, 2, 2, 129, 1},  // split 2, 3 rows, groups of 20
-      {168, 3, 2, 129, 2},  // split 4, 3 rows
+      {40, 3, 2, 257, 1},   // split 16 x 2 units, reduce-scatter, groups of 6 (the last of 4)
+      {301, 3, 2, 16, 1},   // split 4, one row, 101 groups of 3 (the last of 1)
+      {70, 4, 3, 100, 2},   // split 16 x 2 units, reduce-scatter, 16-byte staging
+      {280, 2, 2, 129, 1},  // split 8 x 4 units, 3 rows, groups of 20
+      {168, 3, 2, 129, 2},  // split 16 x 4 units a thread, reduce-scatter, 4-byte staging
+      {168, 2, 2, 128, 1},  // split 16 x 4 units, groups of 11 (the last of 3), 16-byte staging
       {600, 2, 2, 129, 1},  // 171 blocks, more than the SMs: the forward's <4, 4> variant
       {1, 3, 2, 1024, 1},   // 64 slices
       {3, 1, 2, 64, 1},     // T = 1

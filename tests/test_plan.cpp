@@ -30,7 +30,12 @@ TEST(Plan, TilingsCoverTheWorkAndFit) {
       EXPECT_GE(t.groups * t.group, batch);
       EXPECT_LT((t.groups - 1) * t.group, batch);  // no empty group
       EXPECT_EQ(t.split * kPersistentSlice * t.row_lanes, kPersistentThreads * t.units);
-      EXPECT_EQ(t.units, 1);  // the persistent kernels' accumulators: one unit a thread
+      // Several units a thread only in the Elman kernels' variants for grids of at most one
+      // block an SM (registers to spare); one in the 64-register variants for larger grids.
+      EXPECT_TRUE(t.units == 1 || t.units == 2 || t.units == 4) << t.units;
+      EXPECT_LE(t.units, t.max_units(h100.sms));
+      if (t.blocks() > h100.sms) EXPECT_EQ(t.units, 1);
+      EXPECT_GE(t.split, 2 * t.units);  // a warp within one row lane
       EXPECT_GE(t.split, 2);
       EXPECT_LE(t.rows, kPersistentMaxRows);
       EXPECT_GE(t.rows * t.row_lanes, t.group);
@@ -148,6 +153,29 @@ TEST(Plan, ClusterProductsTileUnitsInRegisters) {
   EXPECT_LT(tiled.cluster_us, 2.0);  // one unit a thread: 2.25 us (docs/performance.md)
 }
 
+// Register tiling in the persistent kernels (issue 23): where the grid is at most one block an SM
+// (the Elman kernels' variants with registers to spare), the products take several units a thread
+// and the reduce-scatter where the model predicts fewer cycles, as at the wide shape (B32 H1024:
+// 64 slices x 2 groups of 16), whose step then meets the issue's 0.5 ms for T = 100; grids larger
+// than the SMs and the gated cells keep one unit (their kernels' 64 registers).
+TEST(Plan, PersistentProductsTileUnitsInRegisters) {
+  const GpuLimits h100;
+  const RecurrencePlan wide = plan_recurrence(32, 1024, h100);
+  ASSERT_TRUE(wide.persistent);
+  EXPECT_LE(wide.tiling.blocks(), h100.sms);
+  EXPECT_GT(wide.tiling.units, 1);
+  EXPECT_TRUE(wide.tiling.scatter);
+  EXPECT_LT(wide.persistent_us, 5.0);  // 10.1 us a step with one unit and scalar staging
+  PersistentTiling capped;
+  ASSERT_TRUE(persistent_tiling(600, 129, h100, &capped));
+  EXPECT_GT(capped.blocks(), h100.sms);
+  EXPECT_EQ(capped.units, 1);
+  PersistentTiling gated;
+  ASSERT_TRUE(persistent_tiling(128, 256, h100, &gated, 4));
+  EXPECT_LE(gated.blocks(), h100.sms);
+  EXPECT_EQ(gated.units, 1);
+}
+
 // The model's choices at the benchmark shapes where it is not close (docs/performance.md): the
 // seed and long sequences of small H stay on the segment kernels (a grid barrier per step costs
 // more than their whole step), H = 1024 goes persistent (Wh cannot be re-read from L2 every step
@@ -204,7 +232,14 @@ TEST(Plan, MemoryLevelParallelismBoundsL2Reads) {
   const RecurrencePlan one = plan_recurrence(1, 1024, h100), wide = plan_recurrence(32, 1024, h100);
   ASSERT_TRUE(one.persistent_possible && wide.persistent_possible);
   EXPECT_EQ(wide.tiling.group, 16);
-  EXPECT_GT(wide.persistent_us - one.persistent_us, 6 * 0.3);  // 7 round trips against 1
+  // Rows of a multiple of 4 floats are staged as 16-byte loads, 16 in flight: H = 1024's 64
+  // floats a thread in one round trip, where H = 1022's (4-byte loads, 16 in flight) take 4.
+  const RecurrencePlan odd = plan_recurrence(32, 1022, h100);
+  ASSERT_TRUE(odd.persistent_possible);
+  EXPECT_EQ(odd.tiling.group, 16);
+  EXPECT_EQ(odd.tiling.padded_hidden(), wide.tiling.padded_hidden());
+  EXPECT_GT(odd.persistent_us - wide.persistent_us, 2.5 * 0.3);
+  EXPECT_LT(odd.persistent_us - wide.persistent_us, 3.5 * 0.3);
 }
 
 // The segment kernels' prediction grows with H and, past what one wave holds, with B.

@@ -64,10 +64,12 @@ reduced+=':Gpu/CudaSequence.*/*_B5_T7_D3_H8_O2_L2_bidir_attn_lengths*:Gpu/CudaSe
 reduced+=':Gpu/CudaSequence.*/*_H257_*:Gpu/CudaSequence.*/*_L1_plain_lengths*'
 reduced+=':Gpu/CudaSequence.*/*_L3_*:CudaSequenceTraining.*'
 # The persistent forward and backward forced over their tilings: the seed (split 2), H = 1024
-# (64 slices), split 4 with 3 rows, split 8 (H = 257, above), padding units (H = 33, above), and
-# 171 blocks (B = 600, H = 129: more than the SMs, the forward's <4, 4> variant).
+# (64 slices, 16-byte staging), 4 units a thread with 4- and 16-byte staging (B = 168, H = 129
+# and 128), 2 units (H = 257, above, and B = 70, H = 100), padding units (H = 33, above), and 171
+# blocks (B = 600, H = 129: more than the SMs, the variants capped at 64 registers).
 reduced+=':Gpu/CudaSequence.*/*_B1_T20_D1_H2_*_persistent:Gpu/CudaSequence.*/*_H1024_*_persistent'
 reduced+=':Gpu/CudaSequence.*/*_B168_*_persistent:Gpu/CudaSequence.*/*_B600_*_persistent'
+reduced+=':Gpu/CudaSequence.*/*_B70_T4_D3_H100_*_persistent'
 # One slice at T = 1 (persistent), and the segment kernels forced with lengths: Wh in shared
 # memory at H = 129 (opt-in), through L2 at H = 300.
 reduced+=':Gpu/CudaSequence.*/*_B4_T1_D2_H16_*_persistent:Gpu/CudaSequence.*/*_H129_*_segment'

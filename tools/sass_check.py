@@ -8,11 +8,13 @@ keep in registers), global loads (LDG) and barriers (BAR), and the most global l
 issues back to back before any of them is used ("in flight": a run of LDGs ends at the first
 instruction that reads one of their results, or at a branch or barrier), over all its loads and
 over its strong ones (LDG.E.STRONG.GPU: __ldcg, which the persistent kernels use for exactly the
-rows other blocks wrote the step before, h_{t-1} or dL/drec_{t+1}: their per-step staging). Prints
+rows other blocks wrote the step before, h_{t-1} or dL/drec_{t+1}: their per-step staging), the
+4-byte and the 16-byte ones (LDG.E.128.STRONG.GPU, rows of a multiple of 4 floats) apart. Prints
 one table row per kernel and fails (exit 1) when any kernel has a stack frame or touches local
 memory (on the recurrent kernels a spill is a round trip through L1/L2 inside the step's dependent
-chain), or when a persistent kernel keeps fewer than IN_FLIGHT staging loads in flight (a step
-would pay one L2 round trip per load: issue 23, item 1).
+chain), or when a persistent kernel keeps fewer than IN_FLIGHT 4-byte staging loads in flight, or
+one compiled for more than 64 registers (a grid of at most one block an SM) fewer than
+WIDE_IN_FLIGHT 16-byte ones (a step would pay one L2 round trip per load or few: issue 23, item 1).
 
 cuobjdump and nvdisasm come from the CUDA toolkit, or from PyPI's nvidia-cuda-cuobjdump and
 nvidia-cuda-nvdisasm wheels (tools/build.sh installs them where the toolkit lacks them). Where
@@ -33,8 +35,12 @@ import tempfile
 SKIP = 77
 # The persistent kernels' staging keeps up to 16 loads in flight (kStageInFlight,
 # persistent_common.cuh), the Elman forward's 4-blocks-an-SM variant 4 (its 64 registers hold no
-# more): the check asks for 4, which every staging written one load at a time (1) fails.
+# more): the check asks for 4, which every staging written one load at a time (1) fails. Their
+# 16-byte staging keeps the same bytes in flight where registers are capped at 64 (1 to 4 loads)
+# and 16 loads in the one-block-an-SM variants (B32 H1024's whole step): those must keep 8.
 IN_FLIGHT = 4
+WIDE_IN_FLIGHT = 8
+CAPPED_REGISTERS = 64
 PERSISTENT = re.compile(r"persistent_(forward|backward)_kernel")
 
 
@@ -131,9 +137,9 @@ class Flight:
 
 
 def sass_counts(cuobjdump, path, env):
-    """{mangled: {STL, LDL, LDG, BAR, FLIGHT, STRONG}} from the SASS (FLIGHT: the longest run of
-    global loads issued before one of their results is read; STRONG: the same over the strong
-    loads, LDG.E.STRONG.GPU)."""
+    """{mangled: {STL, LDL, LDG, BAR, FLIGHT, STRONG, WIDE}} from the SASS (FLIGHT: the longest
+    run of global loads issued before one of their results is read; STRONG and WIDE: the same over
+    the strong loads, LDG.E.STRONG.GPU, of 4 and of 16 bytes)."""
     text = subprocess.run([cuobjdump, "-sass", path], capture_output=True, text=True, env=env,
                           check=True).stdout
     counts, flights, current = {}, {}, None
@@ -142,7 +148,7 @@ def sass_counts(cuobjdump, path, env):
         if m:
             current = m.group(1)
             counts[current] = {"STL": 0, "LDL": 0, "LDG": 0, "BAR": 0}
-            flights[current] = {"FLIGHT": Flight(), "STRONG": Flight()}
+            flights[current] = {"FLIGHT": Flight(), "STRONG": Flight(), "WIDE": Flight()}
             continue
         if current is None:
             continue
@@ -168,13 +174,14 @@ def sass_counts(cuobjdump, path, env):
             regs = set(range(min(dest), min(dest) + load_width(modifiers))) if dest else set()
             flights[current]["FLIGHT"].load(regs)
             if ".STRONG" in modifiers:
-                flights[current]["STRONG"].load(regs)
+                flights[current]["WIDE" if ".128" in modifiers else "STRONG"].load(regs)
         else:
             for f in flights[current].values():
                 f.overwrite(dest)  # overwritten before any use
     for name, f in flights.items():
         counts[name]["FLIGHT"] = f["FLIGHT"].best
         counts[name]["STRONG"] = f["STRONG"].best
+        counts[name]["WIDE"] = f["WIDE"].best
     return counts
 
 
@@ -211,16 +218,20 @@ def main():
         name = short(names[mangled])
         local = c.get("STL", 0) + c.get("LDL", 0)
         rows.append(f"| {name} | {u.get('REG', 0)} | {u.get('STACK', 0)} | {local} | "
-                    f"{c.get('LDG', 0)} | {c.get('FLIGHT', 0)} | {c.get('STRONG', 0)} | "
-                    f"{c.get('BAR', 0)} |")
+                    f"{c.get('LDG', 0)} | {c.get('FLIGHT', 0)} | {c.get('STRONG', 0)} / "
+                    f"{c.get('WIDE', 0)} | {c.get('BAR', 0)} |")
         if u.get("STACK", 0) or u.get("LOCAL", 0) or local:
             bad.append(f"{name}: stack {u.get('STACK', 0)} B, local {u.get('LOCAL', 0)} B, "
                        f"{local} local-memory instructions")
         if PERSISTENT.search(name) and c.get("STRONG", 0) < IN_FLIGHT:
             bad.append(f"{name}: at most {c.get('STRONG', 0)} staging loads in flight (fewer than "
                        f"{IN_FLIGHT}): its step waits one L2 round trip per load")
+        if (PERSISTENT.search(name) and u.get("REG", 0) > CAPPED_REGISTERS
+                and c.get("WIDE", 0) < WIDE_IN_FLIGHT):
+            bad.append(f"{name}: at most {c.get('WIDE', 0)} 16-byte staging loads in flight "
+                       f"(fewer than {WIDE_IN_FLIGHT}): its step waits several L2 round trips")
     table = ["| kernel | registers | stack bytes | STL+LDL | LDG | LDG in flight | "
-             "staging (strong) LDG in flight | BAR |",
+             "staging (strong) LDG in flight, 4 / 16 bytes | BAR |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"] + rows
     print("\n".join(table))
     if args.report:  # whole or not at all
@@ -235,7 +246,8 @@ def main():
             print("  " + b, file=sys.stderr)
         return 1
     print(f"sass_check: {len(rows)} kernels, none spills or uses local memory; the persistent "
-          f"kernels keep >= {IN_FLIGHT} loads in flight")
+          f"kernels keep >= {IN_FLIGHT} loads in flight (>= {WIDE_IN_FLIGHT} 16-byte ones where "
+          f"not capped at {CAPPED_REGISTERS} registers)")
     return 0
 
 

@@ -15,6 +15,28 @@ struct dim3 {
   unsigned x, y, z;
   constexpr dim3(unsigned vx = 1, unsigned vy = 1, unsigned vz = 1) : x(vx), y(vy), z(vz) {}
 };
+// CUDA's 16-byte vector. On the GPU a float4 load or store is one 16-byte access, which faults
+// where the address is not a multiple of 16; GCC would copy a plain struct of four floats as four
+// 4-byte accesses, so the copies here go through a 16-byte vector type: one access that the
+// simulator checks (alignment included) and counts as the GPU would (sim/src/checks.cpp).
+typedef float rnnattn_sim_v4f __attribute__((vector_size(16), may_alias));
+struct alignas(16) float4 {
+  float x, y, z, w;
+  float4() = default;
+  constexpr float4(float vx, float vy, float vz, float vw) : x(vx), y(vy), z(vz), w(vw) {}
+  float4(const float4& o) { *as_vector(this) = *as_vector(&o); }
+  float4& operator=(const float4& o) {
+    *as_vector(this) = *as_vector(&o);
+    return *this;
+  }
+
+ private:
+  static rnnattn_sim_v4f* as_vector(float4* p) { return reinterpret_cast<rnnattn_sim_v4f*>(p); }
+  static const rnnattn_sim_v4f* as_vector(const float4* p) {
+    return reinterpret_cast<const rnnattn_sim_v4f*>(p);
+  }
+};
+inline float4 make_float4(float x, float y, float z, float w) { return float4(x, y, z, w); }
 
 enum cudaError_t {
   cudaSuccess = 0,
