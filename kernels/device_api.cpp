@@ -313,10 +313,24 @@ struct Handle::Impl {
     return cv.used();
   }
 
+  // Whether inference at batch B forms the input projection of every step with one GEMM before
+  // the recurrence, as training does (the workspace then ends with xw [B,T,H]): a one-layer Elman
+  // model on the fused path where the persistent or cluster kernels run. Formed inside their
+  // step instead, x_t Wx costs every (sequence, unit) pair 2 D loads a step on the step's
+  // critical path (docs/performance.md: ~0.9 us of a 1.8 us step at the large shape); the segment
+  // kernels (small H, where a GEMM's launch would cost more) keep forming it inside.
+  bool projects_inference(int batch) const {
+    kernels::RecurrencePlan plan;
+    return persistent_capable() && elman_design(batch, &plan) != kernels::Design::kSegment;
+  }
+
   // The layout of one region for batch B (base null: sizes only). Training: the reserve holds
   // what backward reads; the workspace holds the forward's and backward's scratch. Inference:
-  // everything in the workspace, and on the fused path only what does not grow with T.
-  std::size_t layout(Region region, int batch, Pass pass, void* base, Buffers& b) const {
+  // everything in the workspace, and on the fused path only what does not grow with T, but for
+  // `projection` (projects_inference): the input projection last, so that a workspace without it
+  // is a prefix of one with it.
+  std::size_t layout(Region region, int batch, Pass pass, void* base, Buffers& b,
+                     bool projection = false) const {
     const ModelConfig& c = config;
     const std::size_t B = batch, bt = B * c.steps, H = c.hidden_size, O = c.output_size;
     Carver cv(base);
@@ -362,6 +376,7 @@ struct Handle::Impl {
         b.carry = cv.take<float>(B * H);
       }
     }
+    if (pass == Pass::kInference && projection && !unfused) b.xw = cv.take<float>(bt * H);
     return cv.used();
   }
 
@@ -370,7 +385,13 @@ struct Handle::Impl {
              Buffers& b) const {
     const char* what = region == Region::kReserve ? "reserve" : "workspace";
     check_region(call, what, base, bytes, layout(region, batch, pass, nullptr, b), batch);
-    layout(region, batch, pass, base, b);
+    // Inference's input projection where the workspace holds it (workspace_size includes it; a
+    // workspace sized without it still runs, forming x_t Wx inside the recurrence).
+    Buffers sizes;
+    const bool projection = region == Region::kWorkspace && pass == Pass::kInference &&
+                            projects_inference(batch) &&
+                            bytes >= layout(region, batch, pass, nullptr, sizes, true);
+    layout(region, batch, pass, base, b, projection);
   }
 
   // Binds cuBLAS to this handle's stream. cublasSetStream resets cuBLAS's workspace to its
@@ -418,10 +439,13 @@ struct Handle::Impl {
       a.y = y;
       a.attention = attention;
       a.lengths = lengths;
-      if (training) {
-        // One GEMM for the input projection of every step: xw[BT,H] = x[BT,D] Wx[D,H].
+      if (training || b.xw) {
+        // One GEMM for the input projection of every step: xw[BT,H] = x[BT,D] Wx[D,H] (inference:
+        // where projects_inference and the workspace holds it).
         gemm_row_major(cublas, false, false, bt, H, D, 1.f, x, D, w.wx, H, 0.f, b.xw, H);
         a.xw = b.xw;
+      }
+      if (training) {
         a.hidden = b.hidden;
         a.scores = b.scores;
         a.expsum = b.expsum;
@@ -892,7 +916,9 @@ std::size_t Handle::parameter_count() const { return ParamLayout(impl_->model).s
 std::size_t Handle::workspace_size(int batch, Pass pass) const {
   impl_->check_batch(batch, "workspace_size");
   Buffers b;
-  const std::size_t layers = impl_->layout(Region::kWorkspace, batch, pass, nullptr, b);
+  const std::size_t layers =
+      impl_->layout(Region::kWorkspace, batch, pass, nullptr, b,
+                    pass == Pass::kInference && impl_->projects_inference(batch));
   if (!impl_->model.embedded() || pass != Pass::kTraining) return layers;
   // embedding_backward runs on its own, after backward: the larger of the two.
   return std::max(layers, kernels::embedding_workspace_size(batch, impl_->model.steps,

@@ -12,6 +12,7 @@
 
 #include "cuda_test_util.hpp"
 #include "cuda_utils.hpp"
+#include "profiler.hpp"
 #include "rnnattn/cuda.hpp"
 #include "rnnattn/rnnattn.hpp"
 #include "test_util.hpp"
@@ -57,15 +58,32 @@ TEST(DeviceApi, SizesAndArgumentErrors) {
   EXPECT_GE(rs, sizeof(float) * B * cfg.steps * cfg.hidden_size);  // the hidden states at least
   EXPECT_LE(h.workspace_size(B, cuda::Pass::kInference), ws);
 
-  // Inference memory does not grow with T on the fused path (segment and persistent kernels).
+  // Inference memory on the fused path does not grow with T where the segment kernels run (H = 9,
+  // and H = 256 forced to them); where the cluster kernels run (H = 256 at B = 5) it ends with the
+  // input projection of every step, B T H floats (DeviceApi.InferenceInputProjectionIsOptional).
   for (int hidden : {9, 256}) {
-    ModelConfig a = cfg, b = cfg;
-    a.hidden_size = b.hidden_size = hidden;
-    a.steps = 3;
-    b.steps = 3000;
-    EXPECT_EQ(cuda::Handle(a, stream.get()).workspace_size(B, cuda::Pass::kInference),
-              cuda::Handle(b, stream.get()).workspace_size(B, cuda::Pass::kInference))
-        << "H = " << hidden;
+    for (bool segment : {false, true}) {
+      ModelConfig a = cfg, b = cfg;
+      a.hidden_size = b.hidden_size = hidden;
+      a.steps = 3;
+      b.steps = 3000;
+      cuda::Handle ha(a, stream.get()), hb(b, stream.get());
+      if (segment) {
+        ha.set_recurrence(cuda::Recurrence::kSegment);
+        hb.set_recurrence(cuda::Recurrence::kSegment);
+      }
+      const std::size_t wa = ha.workspace_size(B, cuda::Pass::kInference),
+                        wb = hb.workspace_size(B, cuda::Pass::kInference);
+      SCOPED_TRACE("H = " + std::to_string(hidden) + (segment ? ", segment" : ""));
+      if (hidden == 9 || segment) {
+        EXPECT_EQ(wa, wb);
+      } else {
+        ASSERT_EQ(ha.recurrence_for(B), cuda::Recurrence::kCluster);
+        const std::size_t grown = sizeof(float) * B * (b.steps - a.steps) * hidden;
+        EXPECT_GE(wb - wa, grown);
+        EXPECT_LE(wb - wa, grown + 256);  // alignment
+      }
+    }
   }
 
   const auto p = to_device(init_parameters(cfg, 1), stream.get());
@@ -199,6 +217,64 @@ TEST(DeviceApi, AdamKernelFollowsTheCpuAdamStepByStep) {
     ASSERT_TRUE(all_close("m", to_host(m, s), st.m, 1e-7, 2e-6));
     ASSERT_TRUE(all_close("v", to_host(v, s), st.v, 1e-7, 2e-6));
     ASSERT_TRUE(all_close("params", to_host(params, s), p, 1e-7, 2e-6));
+  }
+}
+
+// Inference where the persistent or cluster kernels run forms the input projection of every step
+// with one GEMM before the recurrence, in the end of the workspace that workspace_size asks for;
+// a workspace without that part (the segment kernels' size) is accepted, and the projection is
+// then formed inside the recurrence. Both match the CPU reference, with and without lengths, on
+// both designs.
+TEST(DeviceApi, InferenceInputProjectionIsOptional) {
+  SKIP_WITHOUT_GPU();
+  CudaStream stream;
+  const cudaStream_t s = stream.get();
+  ModelConfig cfg;
+  cfg.input_size = 5;
+  cfg.hidden_size = 40;
+  cfg.steps = 6;
+  cfg.output_size = 2;
+  const int B = 7;
+  const std::vector<float> hp = init_parameters(cfg, 11);
+  const std::vector<float> hx = random_vector<float>(B * cfg.steps * cfg.input_size, 12);
+  const std::vector<int> hl = {6, 1, 3, 6, 2, 5, 4};
+  const auto p = to_device(hp, s), x = to_device(hx, s);
+  const auto lengths = to_device(hl, s);
+  for (auto rec : {cuda::Recurrence::kPersistent, cuda::Recurrence::kCluster}) {
+    for (bool with_lengths : {false, true}) {
+      SCOPED_TRACE(std::string(rec == cuda::Recurrence::kCluster ? "cluster" : "persistent") +
+                   (with_lengths ? ", lengths" : ""));
+      cuda::Handle h(cfg, s), segment(cfg, s);
+      h.set_recurrence(rec);
+      segment.set_recurrence(cuda::Recurrence::kSegment);
+      ASSERT_EQ(h.recurrence_for(B), rec);
+      const std::size_t full = h.workspace_size(B, cuda::Pass::kInference);
+      const std::size_t bare = segment.workspace_size(B, cuda::Pass::kInference);
+      EXPECT_GE(full, bare + sizeof(float) * B * cfg.steps * cfg.hidden_size);
+      std::vector<float> want(B * 2), want_a(B * cfg.steps);
+      reference_forward<float>(cfg, hp.data(), hx.data(), B, want.data(), want_a.data(), nullptr,
+                               nullptr, with_lengths ? hl.data() : nullptr);
+      const char* kernel = rec == cuda::Recurrence::kCluster ? "cluster_forward_kernel"
+                                                             : "persistent_forward_kernel";
+      std::uint64_t loads[2] = {};  // the recurrent kernel's global load requests (simulator)
+      for (int i = 0; i < 2; ++i) {
+        const std::size_t bytes = i == 0 ? full : bare;
+        SCOPED_TRACE(i == 0 ? "workspace_size" : "without the projection");
+        DeviceBuffer<float> y = test::poisoned(B * 2, s), a = test::poisoned(B * cfg.steps, s);
+        DeviceBuffer<unsigned char> work(bytes);
+        kernels::Profiler profiler;
+        h.forward_inference(p.get(), x.get(), B, y.get(), a.get(), work.get(), bytes,
+                            with_lengths ? lengths.get() : nullptr);
+        EXPECT_TRUE(all_close("y", to_host(y, s), want, 1e-5, 1e-5));
+        EXPECT_TRUE(all_close("attention", to_host(a, s), want_a, 1e-5, 1e-5));
+        for (const kernels::KernelProfile& k : profiler.results()) {
+          if (k.kernel == kernel) loads[i] = k.global_load_requests;
+        }
+      }
+      // In the simulator: with the projection formed beforehand, the recurrence reads one value
+      // a pair and step (xw) instead of 2 D (x_t and Wx's column): fewer load requests.
+      if (kernels::Profiler::simulated()) EXPECT_LT(loads[0], loads[1]);
+    }
   }
 }
 

@@ -99,12 +99,17 @@ class Handle {
 
   // The recurrence setting (default kAuto), and what a pass at batch B runs on this GPU with it:
   // kSegment, kPersistent or kCluster (kSegment for the unfused path). Changing it needs no new
-  // workspace.
+  // workspace (inference then forms the input projection inside the recurrence where the old
+  // workspace lacks the part workspace_size now asks for).
   void set_recurrence(Recurrence recurrence);
   Recurrence recurrence() const;
   Recurrence recurrence_for(int batch) const;
 
   // Bytes of workspace a pass at batch B needs, and bytes of reserve forward_training fills.
+  // Inference on the fused path: independent of T, but where the persistent or cluster kernels
+  // run (recurrence_for), whose workspace also holds the input projection of every step ([B,T,H]
+  // floats, formed by one GEMM before the recurrence); a workspace without that part (a
+  // kSegment handle's size) is accepted, and the projection is formed inside the recurrence.
   std::size_t workspace_size(int batch, Pass pass = Pass::kTraining) const;
   std::size_t reserve_size(int batch) const;
 
