@@ -3,13 +3,14 @@
 //
 // Block (s, g) of a persistent grid owns hidden units j in [16s, 16s + 16) for the sequences of
 // batch group g (plan.hpp). Its 256 threads are `split` lanes x 16 / `units` unit lanes x
-// `row_lanes` rows: thread (kk, jj, rq) adds the terms k = kk, kk + split, ... of the dot products
-// of units jj, jj + 16 / units, ... (`units` of them: register tiling, each staged word read feeds
-// `units` FMAs) for the group's sequences rq, rq + row_lanes, ... (at most 4), and the `split`
-// lanes of a dot product (consecutive lanes of one warp) sum their parts with shuffles. A warp
-// covers one row lane (split >= 2 units): its lanes read `split` consecutive words of a staged row
-// (a broadcast, different banks) and, per unit, one word of each of 32 / split unit lanes x split
-// parts of the Wh slice (different banks by the slice's layout).
+// `row_lanes` rows: thread (kk, jj, rq) adds the chunks of 4 terms c = kk, kk + split, ... (terms
+// 4c .. 4c + 3) of the dot products of units jj, jj + 16 / units, ... (`units` of them: register
+// tiling, each staged word read feeds `units` FMAs) for the group's sequences rq, rq + row_lanes,
+// ... (at most 4), and the `split` lanes of a dot product (consecutive lanes of one warp) sum their
+// parts with shuffles. A warp covers one row lane (split >= 2 units): per chunk its lanes read
+// `split` consecutive float4s of a staged row (shared by the unit lanes) and, per unit, one float4
+// of each of 32 / split unit lanes x split parts of the Wh slice (every bank equally by the
+// slice's layout).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -101,9 +102,12 @@ __device__ __forceinline__ TilePair tile_pair(const PersistentGeometry& g, const
   return p;
 }
 
-// Index of M[k][16 s + jj] in the block's slice: part k % split, row k / split.
+// Index of M[k][16 s + jj] in the block's slice: chunk c = k / 4 in part c % split, chunk row
+// c / split, then unit jj's 4 terms (k % 4 among them).
 __device__ __forceinline__ int slice_index(const PersistentGeometry& g, int k, int jj) {
-  return (k % g.split) * g.wh_part + (k / g.split) * kPersistentSlice + jj;
+  const int c = k / kPersistentChunk;
+  return (c % g.split) * g.wh_part + ((c / g.split) * kPersistentSlice + jj) * kPersistentChunk +
+         k % kPersistentChunk;
 }
 
 // Loads the block's column slice of the inner x H matrix at m (element (k, j) at m[k * ld + j]:
@@ -190,7 +194,7 @@ __device__ __forceinline__ void stage_rows(const PersistentGeometry& g, int b0, 
 
 // z_s[bb * 16 + jj] = (row b0 + bb of src) . (column jj of the slice) for the group's rows: the
 // rows are staged in rows_s (stage_rows), each dot product split over `split` lanes (thread
-// (kk, jj, rq) adds the terms k = kk, kk + split, ... for its units and rows rq, rq + row_lanes,
+// (kk, jj, rq) adds the chunks c = kk, kk + split, ... for its units and rows rq, rq + row_lanes,
 // ...) and summed with shuffles. With `mats` slices one after another in wh_s (split * wh_part
 // floats each; the gated forward's G gates), the products with slice m go to z_s + m * staged *
 // 16, over one staging of the rows (InFlight / VecInFlight loads a thread in flight: stage_rows).
@@ -234,35 +238,48 @@ __device__ __forceinline__ void reduce_scatter(const float (&a)[N], int o, int s
 }
 
 // The products of slice_products over rows already in shared memory (rows_s [staged][hpad], zero
-// past the group and past inner): the cluster kernels' rows arrive there from the cluster's
-// blocks. No barrier: the caller orders rows_s's writes before and z_s's reads after. MaxUnits
-// bounds g.units (the registers of the accumulators: MaxUnits x 4). The split lanes' parts are
-// summed with a butterfly of shuffles over each (unit, row), or where the tiling says so
+// past the group and past inner; like wh_s, 16-byte aligned: every kernel lays its row buffers
+// out after its slices, both multiples of 4 floats): the cluster kernels' rows arrive there from
+// the cluster's blocks. No barrier: the caller orders rows_s's writes before and z_s's reads after.
+// MaxUnits bounds g.units (the registers of the accumulators: MaxUnits x 4). The split lanes' parts
+// are summed with a butterfly of shuffles over each (unit, row), or where the tiling says so
 // (g.scatter, MaxUnits > 1) with one reduce-scatter over all MaxUnits x 4 accumulators.
 template <int MaxUnits = kPersistentMaxUnits>
 __device__ __forceinline__ void staged_products(const PersistentGeometry& g, const TileThread& th,
                                                 const float* wh_s, const float* rows_s, float* z_s,
                                                 int mats) {
   constexpr int kValues = MaxUnits * kPersistentMaxRows;  // accumulator (u, r) at u * 4 + r
-  const int units = MaxUnits == 1 ? 1 : g.units;  // known at compile time where MaxUnits is 1
-  const int n = g.hpad / g.split;
+  const int units = MaxUnits == 1 ? 1 : g.units;        // known at compile time where MaxUnits is 1
+  const int n = g.hpad / (g.split * kPersistentChunk);  // chunks a lane adds
   const int unit_lanes = kPersistentSlice / units;
+  // Chunk c = kk + i split: terms 4c .. 4c + 3, one float4 of each staged row and of each unit's
+  // slice column (slice_index), added in term order.
+  const float4* rows4 = reinterpret_cast<const float4*>(rows_s);
+  const int row4 = g.hpad / kPersistentChunk;  // a staged row in float4s
   for (int m = 0; m < mats; ++m) {
-    const float* w_m = wh_s + static_cast<std::size_t>(m) * g.split * g.wh_part;
+    const float4* w_m = reinterpret_cast<const float4*>(
+        wh_s + (static_cast<std::size_t>(m) * g.split + th.kk) * g.wh_part);
     float acc[kValues] = {};
     for (int i = 0; i < n; ++i) {
-      const int k = th.kk + i * g.split;
-      const float* w_row = w_m + th.kk * g.wh_part + i * kPersistentSlice + th.jj;  // slice_index
-      float w[MaxUnits];
+      const int c = th.kk + i * g.split;
+      const float4* w_row = w_m + i * kPersistentSlice + th.jj;
+      float4 w[MaxUnits];
       RNNATTN_UNROLL
-      for (int u = 0; u < MaxUnits; ++u) w[u] = u < units ? w_row[u * unit_lanes] : 0.f;
+      for (int u = 0; u < MaxUnits; ++u) {
+        w[u] = u < units ? w_row[u * unit_lanes] : make_float4(0.f, 0.f, 0.f, 0.f);
+      }
       RNNATTN_UNROLL
       for (int r = 0; r < kPersistentMaxRows; ++r) {
         if (r >= g.rows) continue;
-        const float x = rows_s[(th.rq + r * g.row_lanes) * g.hpad + k];
+        const float4 x = rows4[(th.rq + r * g.row_lanes) * row4 + c];
         RNNATTN_UNROLL
         for (int u = 0; u < MaxUnits; ++u) {
-          if (u < units) acc[u * kPersistentMaxRows + r] += x * w[u];
+          if (u >= units) continue;
+          float& a = acc[u * kPersistentMaxRows + r];
+          a += x.x * w[u].x;
+          a += x.y * w[u].y;
+          a += x.z * w[u].z;
+          a += x.w * w[u].w;
         }
       }
     }

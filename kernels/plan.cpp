@@ -80,12 +80,16 @@ int reduction_shuffles(int split, int rows, int units, int values) {
 }
 
 // Shared-memory cycles of one block's split dot products over `hidden` terms for its rows: each
-// warp reads, per term a lane adds, `units` words of the Wh slice (one wavefront each) and
-// `rows` staged words (a broadcast: one wavefront each), then sums the products over the `split`
-// lanes with shuffles (one cycle a warp each; reduction_shuffles).
+// warp reads, per chunk of 4 terms a lane adds, `units` float4s of the Wh slice (4 wavefronts
+// each: 128 different words, 4 to a bank) and `rows` float4s of staged rows (the split lanes'
+// 4 split consecutive words, shared by the unit lanes: 1 wavefront up to 32 words, 2 at split
+// 16), then sums the products over the `split` lanes with shuffles (one cycle a warp each;
+// reduction_shuffles).
 double persistent_wavefronts(int hidden, int split, int rows, int units = 1, int values = 0) {
   const int warps = kPersistentThreads / 32;
-  return static_cast<double>(warps) * (ceil_div(hidden, split) * (units + rows) +
+  const int chunks = ceil_div(hidden, split * kPersistentChunk);
+  const int row_wavefronts = std::max(1, split * kPersistentChunk / 32);
+  return static_cast<double>(warps) * (chunks * (units * kPersistentChunk + rows * row_wavefronts) +
                                        reduction_shuffles(split, rows, units, values));
 }
 
@@ -250,10 +254,14 @@ bool cluster_tiling(int batch, int hidden, const GpuLimits& gpu, ClusterTiling* 
 
 std::size_t PersistentTiling::wh_part_floats(int inner) const {
   if (split < 1) return 0;  // no tiling
-  // A warp's lanes read (part kk, row i, unit jj) for kk < split and 32/split consecutive jj: a
-  // part length of 32/split (mod 32) puts them on 32 different banks.
-  return round_up(static_cast<std::size_t>(ceil_div(inner, split)) * kPersistentSlice, 32) +
-         32 / split;
+  // A warp's lanes read the float4 (part kk, chunk row i, unit jj) for kk < split and 32/split
+  // consecutive jj, a quarter warp at a time: 8 lanes with consecutive kk (split >= 8), 4 x 2
+  // (split 4) or 2 x 4 (split 2) (kk, jj). A part length of 4 x (8 / split, at least 1) floats
+  // (mod 32) puts each quarter's 8 float4s on the 8 different 16-byte bank groups, and the whole
+  // warp's 128 words 4 to a bank (Plan.SliceLayoutIsFreeOfBankConflicts).
+  const int chunk_rows = ceil_div(inner, split * kPersistentChunk);
+  return static_cast<std::size_t>(chunk_rows) * kPersistentSlice * kPersistentChunk +
+         kPersistentChunk * std::max(1, 8 / split);
 }
 
 std::size_t PersistentTiling::smem_forward_bytes() const {

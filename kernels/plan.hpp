@@ -79,7 +79,10 @@ inline std::size_t gated_smem_bytes(const SegmentGeometry& g, int hidden, int ga
 }
 
 // The persistent kernels' tiling of the hidden units and the batch.
-constexpr int kPersistentSlice = 16;     // hidden units per block
+constexpr int kPersistentSlice = 16;  // hidden units per block
+// Terms of a dot product a thread takes at once: one 16-byte shared-memory read of a staged row
+// and one of each unit's slice column (persistent_common.cuh's staged_products).
+constexpr int kPersistentChunk = 4;
 constexpr int kPersistentThreads = 256;  // threads per block
 constexpr int kPersistentMaxRows = 4;    // sequences of its group one thread computes
 // Units of a slice one thread computes (register tiling of the dot products: each staged word a
@@ -113,12 +116,18 @@ struct PersistentTiling {
   int max_units(int sms) const {
     return gates == 1 && blocks() <= sms ? kPersistentWideMaxUnits : kPersistentMaxUnits;
   }
-  // A staged row's length for dot products over `inner` terms (H; the gated backward's G*H).
-  int padded(int inner) const { return split < 1 ? 0 : (inner + split - 1) / split * split; }
+  // A staged row's length for dot products over `inner` terms (H; the gated backward's G*H): a
+  // whole number of chunks for every split lane.
+  int padded(int inner) const {
+    const int step = split * kPersistentChunk;
+    return split < 1 ? 0 : (inner + step - 1) / step * step;
+  }
   int padded_hidden() const { return padded(hidden); }
-  // Floats of one part of a matrix slice in shared memory over `inner` rows: `split` parts of
-  // ceil(inner/split) rows of 16, each padded so that the lanes of a warp reading one row of
-  // every part hit 32 different banks.
+  // Floats of one part of a matrix slice in shared memory over `inner` rows: `split` parts, part
+  // kk holding the chunks c = kk, kk + split, ... of 4 rows (terms), 16 units x 4 terms a chunk
+  // (unit-major, so that a thread reads a unit's 4 terms as one float4), padded so that the
+  // lanes of a warp reading one chunk of every part hit every bank equally (each quarter warp, as
+  // a 16-byte access is served, 8 different 16-byte bank groups).
   std::size_t wh_part_floats(int inner) const;
   std::size_t wh_part_floats() const { return wh_part_floats(hidden); }
   // The forward holds G slices of Wh [H,16] (gate q's columns); the backward one slice of Wh^T

@@ -27,6 +27,10 @@ double KernelProfile::global_store_efficiency() const {
 double KernelProfile::shared_wavefronts_per_request() const {
   return shared_requests ? static_cast<double>(shared_wavefronts) / shared_requests : 0.0;
 }
+double KernelProfile::shared_wavefronts_per_ideal() const {
+  return shared_ideal_wavefronts ? static_cast<double>(shared_wavefronts) / shared_ideal_wavefronts
+                                 : 0.0;
+}
 
 struct Profiler::Impl {
   std::vector<KernelProfile> kernels;
@@ -75,6 +79,7 @@ Profiler::Profiler() : impl_(new Impl) {
     k.global_store_bytes += s.global_store_bytes;
     k.shared_requests += s.shared_requests;
     k.shared_wavefronts += s.shared_wavefronts;
+    k.shared_ideal_wavefronts += s.shared_ideal_wavefronts;
   });
 #endif
 }

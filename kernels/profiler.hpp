@@ -19,10 +19,13 @@ struct KernelProfile {
   // Simulator only: summed counters.
   std::uint64_t global_load_requests = 0, global_load_sectors = 0, global_load_bytes = 0;
   std::uint64_t global_store_requests = 0, global_store_sectors = 0, global_store_bytes = 0;
-  std::uint64_t shared_requests = 0, shared_wavefronts = 0;
+  std::uint64_t shared_requests = 0, shared_wavefronts = 0, shared_ideal_wavefronts = 0;
   double global_load_efficiency() const;  // bytes / (sectors * 32); 0 when nothing was loaded
   double global_store_efficiency() const;
   double shared_wavefronts_per_request() const;  // 0 when no shared access
+  // Wavefronts over the least the requests could take (1: no bank conflicts; 16-byte accesses
+  // of a warp take 4 wavefronts a request without any); 0 when no shared access.
+  double shared_wavefronts_per_ideal() const;
 };
 
 class Profiler {

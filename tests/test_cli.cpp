@@ -401,6 +401,7 @@ TEST_F(Cli, ProfileListsEveryKernel) {
 #ifdef RNNATTN_GPU_SIMULATOR
   EXPECT_NE(json.find("\"global_load_efficiency\":"), std::string::npos) << json;
   EXPECT_NE(json.find("\"shared_wavefronts_per_request\":"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"shared_wavefronts_per_ideal\":"), std::string::npos) << json;
 #else
   EXPECT_NE(json.find("\"ms\":"), std::string::npos) << json;
 #endif

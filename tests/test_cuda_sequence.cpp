@@ -97,12 +97,13 @@ std::vector<SeqCase> cases() {
       {1, 20, 1, 2, 1},     // the seed: split 2, one row (also without lengths)
       {2, 3, 2, 1, 1},      // H = 1
       {5, 4, 3, 33, 2},     // 3 slices, 15 padding units
-      {40, 3, 2, 257, 1},   // split 16 x 2 units, reduce-scatter, groups of 6 (the last of 4)
+      {40, 3, 2, 257, 1},   // split 8, 2 rows, groups of 6 (the last of 4)
       {301, 3, 2, 16, 1},   // split 4, one row, 101 groups of 3 (the last of 1)
-      {70, 4, 3, 100, 2},   // split 16 x 2 units, reduce-scatter, 16-byte staging
-      {280, 2, 2, 129, 1},  // split 8 x 4 units, 3 rows, groups of 20
-      {168, 3, 2, 129, 2},  // split 16 x 4 units a thread, reduce-scatter, 4-byte staging
-      {168, 2, 2, 128, 1},  // split 16 x 4 units, groups of 11 (the last of 3), 16-byte staging
+      {70, 4, 3, 100, 2},   // split 8, 16-byte staging
+      {280, 2, 2, 129, 1},  // split 8 x 4 units, reduce-scatter, groups of 20, 4-byte staging
+      {168, 3, 2, 129, 2},  // split 4, 3 rows, 4-byte staging
+      {168, 2, 2, 128, 1},  // split 8 x 2 units, groups of 11 (the last of 3), 16-byte staging
+      {300, 2, 2, 128, 1},  // split 8 x 4 units, groups of 19, 16-byte staging
       {600, 2, 2, 129, 1},  // 171 blocks, more than the SMs: the forward's <4, 4> variant
       {1, 3, 2, 1024, 1},   // 64 slices
       {3, 1, 2, 64, 1},     // T = 1
@@ -134,7 +135,9 @@ std::vector<SeqCase> cases() {
       {5, 4, 3, 33, 2},     // 3 blocks, 15 padding units, groups of one
       {40, 3, 2, 257, 1},   // 6 blocks x 3 slices (the last block all padding), groups of 3
       {70, 4, 3, 100, 2},   // 7 blocks, groups of 5
-      {500, 2, 2, 300, 1},  // 7 blocks x 3 slices, groups of 32 (16 clusters), the last of 20
+      {500, 2, 2, 300, 1},  // 7 blocks x 3 slices, groups of 32 (16 clusters), the last of 20,
+                            // split 8 x 4 units a thread, reduce-scatter
+      {200, 2, 2, 128, 1},  // 8 blocks, groups of 13, split 8 x 2 units, reduce-scatter
       {1, 3, 2, 512, 1},    // 8 blocks x 4 slices
       {3, 1, 2, 64, 1},     // T = 1
       {9, 6, 3, 7, 2},      // one slice, 9 padding units, groups of one
@@ -164,6 +167,8 @@ std::vector<SeqCase> cases() {
       {70, 6, 2, 4, 1, 2, true, true, true, cuda::Path::kFused},
       {2, 4, 2, 5, 1, 3, true, false, true, cuda::Path::kFused},
       {3, 1, 2, 16, 1, 1, true, true, true, cuda::Path::kFused},
+      // 8 clusters of 8 blocks a direction, groups of 25, split 8 x 4 units, reduce-scatter
+      {200, 2, 2, 128, 1, 1, true, true, true, cuda::Path::kFused},
   };
   for (SeqCase c : layered_cluster) {
     c.rec = cuda::Recurrence::kCluster;

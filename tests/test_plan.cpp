@@ -102,9 +102,13 @@ TEST(Plan, ClusterTilingsCoverTheWorkAndFit) {
   EXPECT_EQ(c.subs, 4);
 }
 
-// The Wh slice's layout: at every step of the dot product and for each of a thread's units, the
-// 32 lanes of a warp (split lanes x 32/split unit lanes, one row lane: split >= 2 units) read 32
-// different banks.
+// The Wh slice's layout: at every chunk of the dot product and for each of a thread's units, the
+// 32 lanes of a warp (split lanes x 32/split unit lanes, one row lane: split >= 2 units) read
+// float4s that put 4 words on every bank (4 wavefronts, the least for 512 bytes), each quarter
+// warp (8 lanes: how a 16-byte access is served) on 8 different 16-byte bank groups; and a
+// staged row's float4s of the split lanes, shared by the unit lanes, take one wavefront up to 32
+// words and 2 at split 16 (as persistent_wavefronts charges). slice_index lays out every (k, j)
+// of the padded slice once, within split parts of wh_part floats.
 TEST(Plan, SliceLayoutIsFreeOfBankConflicts) {
   for (int units : {1, 2, 4}) {
     for (int split : {2, 4, 8, 16}) {
@@ -115,23 +119,55 @@ TEST(Plan, SliceLayoutIsFreeOfBankConflicts) {
         t.split = split;
         t.units = units;
         const int part = static_cast<int>(t.wh_part_floats());
+        ASSERT_EQ(part % kPersistentChunk, 0);  // every float4 16-byte aligned
+        ASSERT_EQ(t.padded_hidden() % (split * kPersistentChunk), 0);
         const int unit_lanes = kPersistentSlice / units;
+        const int chunks = t.padded_hidden() / (split * kPersistentChunk);
         for (int warp = 0; warp < kPersistentThreads / 32; ++warp) {
-          for (int i = 0; i < t.padded_hidden() / split; ++i) {
+          for (int i = 0; i < chunks; ++i) {
             for (int u = 0; u < units; ++u) {
-              std::set<int> banks, rows;
+              std::set<int> rows;
+              int per_bank[32] = {};
+              std::set<int> row_words;
               for (int lane = 0; lane < 32; ++lane) {
                 const int tid = warp * 32 + lane;  // persistent_common.cuh's tile_lanes
                 const int kk = tid % split, jj = tid / split % unit_lanes;
                 rows.insert(tid / (split * unit_lanes));
-                banks.insert((kk * part + i * kPersistentSlice + jj + u * unit_lanes) % 32);
+                // staged_products: float4 (kk part, chunk row i, unit jj + u unit_lanes).
+                const int word = kk * part + (i * kPersistentSlice + jj + u * unit_lanes) * 4;
+                for (int e = 0; e < 4; ++e) ++per_bank[(word + e) % 32];
+                for (int e = 0; e < 4; ++e) row_words.insert(4 * (kk + i * split) + e);
               }
-              EXPECT_EQ(rows.size(), 1u) << "split " << split << " units " << units;
-              EXPECT_EQ(banks.size(), 32u)
-                  << "split " << split << " units " << units << " H " << hidden << " row " << i;
+              std::set<int> groups[4];  // the 16-byte bank groups of each quarter warp
+              for (int lane = 0; lane < 32; ++lane) {
+                const int tid = warp * 32 + lane;
+                const int kk = tid % split, jj = tid / split % unit_lanes;
+                const int word = kk * part + (i * kPersistentSlice + jj + u * unit_lanes) * 4;
+                groups[lane / 8].insert(word / 4 % 8);
+              }
+              SCOPED_TRACE("split " + std::to_string(split) + " units " + std::to_string(units) +
+                           " H " + std::to_string(hidden) + " chunk row " + std::to_string(i));
+              EXPECT_EQ(rows.size(), 1u);
+              for (int b = 0; b < 32; ++b) EXPECT_EQ(per_bank[b], 4) << "bank " << b;
+              for (const auto& q : groups) EXPECT_EQ(q.size(), 8u);
+              EXPECT_EQ(static_cast<int>(row_words.size()), split * 4);
             }
           }
         }
+        // The layout covers the padded slice exactly once, inside the split parts.
+        std::set<int> at;
+        for (int k = 0; k < t.padded_hidden(); ++k) {
+          for (int jj = 0; jj < kPersistentSlice; ++jj) {
+            const int c = k / kPersistentChunk;
+            const int idx = (c % split) * part +
+                            ((c / split) * kPersistentSlice + jj) * kPersistentChunk +
+                            k % kPersistentChunk;  // persistent_common.cuh's slice_index
+            EXPECT_LT(idx, split * part);
+            EXPECT_LT(idx % part, part);
+            at.insert(idx);
+          }
+        }
+        EXPECT_EQ(static_cast<int>(at.size()), t.padded_hidden() * kPersistentSlice);
       }
     }
   }
@@ -139,18 +175,19 @@ TEST(Plan, SliceLayoutIsFreeOfBankConflicts) {
 
 // Register tiling (issue 23): the cluster kernels' products take several units a thread, summed
 // over the split lanes by a reduce-scatter, where the model predicts fewer shared-memory and
-// shuffle cycles, which it does at the large shape (B128 H256: groups of 8, 2 slices a block):
-// their step below the one-unit tiling's.
+// shuffle cycles, which it does for groups of 32 (B512 H256: split 8 x 4 units); and the
+// products' 16-byte reads put the large shape's step (B128 H256: groups of 8, 2 slices a block)
+// below its one-word-a-term 1.81 us.
 TEST(Plan, ClusterProductsTileUnitsInRegisters) {
   const GpuLimits h100;
   ClusterTiling c;
-  ASSERT_TRUE(cluster_tiling(128, 256, h100, &c));
+  ASSERT_TRUE(cluster_tiling(512, 256, h100, &c));
+  EXPECT_EQ(c.tile.group, 32);
   EXPECT_GT(c.tile.units, 1);
-  EXPECT_TRUE(c.tile.scatter);  // 8 products a lane over 16 lanes: 15 shuffles, not 32
-  const RecurrencePlan tiled = plan_recurrence(128, 256, h100);
-  ASSERT_TRUE(tiled.cluster_possible);
-  EXPECT_GT(tiled.cluster_tiling.tile.units, 1);
-  EXPECT_LT(tiled.cluster_us, 2.0);  // one unit a thread: 2.25 us (docs/performance.md)
+  EXPECT_TRUE(c.tile.scatter);  // 16 products a lane over 8 lanes: 14 shuffles, not 48
+  const RecurrencePlan large = plan_recurrence(128, 256, h100);
+  ASSERT_TRUE(large.cluster_possible);
+  EXPECT_LT(large.cluster_us, 1.6);
 }
 
 // Register tiling in the persistent kernels (issue 23): where the grid is at most one block an SM

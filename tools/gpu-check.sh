@@ -64,12 +64,13 @@ reduced+=':Gpu/CudaSequence.*/*_B5_T7_D3_H8_O2_L2_bidir_attn_lengths*:Gpu/CudaSe
 reduced+=':Gpu/CudaSequence.*/*_H257_*:Gpu/CudaSequence.*/*_L1_plain_lengths*'
 reduced+=':Gpu/CudaSequence.*/*_L3_*:CudaSequenceTraining.*'
 # The persistent forward and backward forced over their tilings: the seed (split 2), H = 1024
-# (64 slices, 16-byte staging), 4 units a thread with 4- and 16-byte staging (B = 168, H = 129
-# and 128), 2 units (H = 257, above, and B = 70, H = 100), padding units (H = 33, above), and 171
-# blocks (B = 600, H = 129: more than the SMs, the variants capped at 64 registers).
+# (64 slices, 16-byte staging), 2 and 4 units a thread with 16-byte staging (B = 168 and 300,
+# H = 128), 4 units with 4-byte staging (B = 280, H = 129), split 4 (B = 168, H = 129), padding
+# units (H = 33, above), and 171 blocks (B = 600, H = 129: more than the SMs, the variants capped
+# at 64 registers).
 reduced+=':Gpu/CudaSequence.*/*_B1_T20_D1_H2_*_persistent:Gpu/CudaSequence.*/*_H1024_*_persistent'
 reduced+=':Gpu/CudaSequence.*/*_B168_*_persistent:Gpu/CudaSequence.*/*_B600_*_persistent'
-reduced+=':Gpu/CudaSequence.*/*_B70_T4_D3_H100_*_persistent'
+reduced+=':Gpu/CudaSequence.*/*_B300_T2_D2_H128_*_persistent:Gpu/CudaSequence.*/*_B280_*_persistent'
 # One slice at T = 1 (persistent), and the segment kernels forced with lengths: Wh in shared
 # memory at H = 129 (opt-in), through L2 at H = 300.
 reduced+=':Gpu/CudaSequence.*/*_B4_T1_D2_H16_*_persistent:Gpu/CudaSequence.*/*_H129_*_segment'
@@ -78,6 +79,9 @@ reduced+=':Gpu/CudaSequence.*/*_H300_*_segment'
 # the seed (one block a cluster), groups of 32 at H = 300 packed by length, H = 512 (8 blocks x
 # 4 slices) and T = 1.
 reduced+=':Gpu/CudaSequence.*/*_B1_T20_D1_H2_*_cluster:Gpu/CudaSequence.*/*_B500_*_cluster'
+# Several units a thread in the cluster kernels (B = 200, H = 128: 2; bidirectional: the layer
+# kernels' 4; B = 500 above: 4).
+reduced+=':Gpu/CudaSequence.*/*_B200_T2_D2_H128_*_cluster'
 reduced+=':Gpu/CudaSequence.*/*_H512_*_cluster:Gpu/CudaSequence.*/*_B3_T1_D2_H64_*_cluster'
 # The cluster layer kernels (both directions in one launch): two layers, H = 257, plain lengths.
 reduced+=':Gpu/CudaSequence.*/*_L2_bidir_attn_lengths_cluster:Gpu/CudaSequence.*/*_L2_plain_lengths_cluster'

@@ -21,7 +21,7 @@ Run one pass of the CUDA backend on random data (after one unrecorded warm-up pa
 kernel, its launches and: on a GPU, the time from CUDA events (cuBLAS GEMMs included, as
 cublasSgemm); in the GPU simulator build, the memory counters as global load and store efficiency
 (bytes asked for / (sectors x 32); above 1 when lanes share words) and shared-memory wavefronts per
-request (1 is conflict-free).
+request and per ideal wavefront (the least the request's distinct words take: 1 is conflict-free).
 
   --batch B --steps T --input D --hidden H   the shape (required)
   --model attention|plain  (default attention)
@@ -228,7 +228,7 @@ int cmd_profile(const std::vector<std::string>& argv) {
   if (sim) {
     std::printf(
         "| kernel | launches | global load efficiency | global store efficiency | "
-        "shared wavefronts / request |\n|---|---|---|---|---|\n");
+        "shared wavefronts / request | shared wavefronts / ideal |\n|---|---|---|---|---|---|\n");
   } else {
     std::printf("| kernel | launches | ms |\n|---|---|---|\n");
   }
@@ -237,12 +237,13 @@ int cmd_profile(const std::vector<std::string>& argv) {
   for (const kernels::KernelProfile& k : prof) {
     j.begin_object().value("kernel", k.kernel).value("launches", k.launches);
     if (sim) {
-      std::printf("| %s | %d | %.3f | %.3f | %.3f |\n", k.kernel.c_str(), k.launches,
+      std::printf("| %s | %d | %.3f | %.3f | %.3f | %.3f |\n", k.kernel.c_str(), k.launches,
                   k.global_load_efficiency(), k.global_store_efficiency(),
-                  k.shared_wavefronts_per_request());
+                  k.shared_wavefronts_per_request(), k.shared_wavefronts_per_ideal());
       j.value("global_load_efficiency", k.global_load_efficiency())
           .value("global_store_efficiency", k.global_store_efficiency())
-          .value("shared_wavefronts_per_request", k.shared_wavefronts_per_request());
+          .value("shared_wavefronts_per_request", k.shared_wavefronts_per_request())
+          .value("shared_wavefronts_per_ideal", k.shared_wavefronts_per_ideal());
     } else {
       std::printf("| %s | %d | %.4f |\n", k.kernel.c_str(), k.launches, k.ms);
       j.value("ms", k.ms);

@@ -424,6 +424,7 @@ void flush_requests(Launch& l, Warp& w) {
       for (std::uintptr_t word : units) wavefronts = std::max(wavefronts, ++per_bank[word % 32]);
       ++s.shared_requests;
       s.shared_wavefronts += static_cast<std::uint64_t>(wavefronts);
+      s.shared_ideal_wavefronts += std::max<std::uint64_t>(1, (units.size() + 31) / 32);
       continue;
     }
     for (const auto& [a, n] : r.lanes) {

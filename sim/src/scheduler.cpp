@@ -356,17 +356,18 @@ void finish_stats(Launch& l) {
   if (!l.counting) return;
   if (std::FILE* f = stats_file()) {
     const LaunchStats& s = l.stats;
-    std::fprintf(f,
-                 "{\"kernel\":\"%s\",\"grid\":[%u,%u,%u],\"block\":[%u,%u,%u],"
-                 "\"dynamic_smem_bytes\":%zu,\"barriers\":%" PRIu64
-                 ",\"global_load_requests\":%" PRIu64 ",\"global_load_sectors\":%" PRIu64
-                 ",\"global_load_bytes\":%" PRIu64 ",\"global_store_requests\":%" PRIu64
-                 ",\"global_store_sectors\":%" PRIu64 ",\"global_store_bytes\":%" PRIu64
-                 ",\"shared_requests\":%" PRIu64 ",\"shared_wavefronts\":%" PRIu64 "}\n",
-                 s.kernel.c_str(), s.grid.x, s.grid.y, s.grid.z, s.block.x, s.block.y, s.block.z,
-                 s.dynamic_smem_bytes, s.barriers, s.global_load_requests, s.global_load_sectors,
-                 s.global_load_bytes, s.global_store_requests, s.global_store_sectors,
-                 s.global_store_bytes, s.shared_requests, s.shared_wavefronts);
+    std::fprintf(
+        f,
+        "{\"kernel\":\"%s\",\"grid\":[%u,%u,%u],\"block\":[%u,%u,%u],"
+        "\"dynamic_smem_bytes\":%zu,\"barriers\":%" PRIu64 ",\"global_load_requests\":%" PRIu64
+        ",\"global_load_sectors\":%" PRIu64 ",\"global_load_bytes\":%" PRIu64
+        ",\"global_store_requests\":%" PRIu64 ",\"global_store_sectors\":%" PRIu64
+        ",\"global_store_bytes\":%" PRIu64 ",\"shared_requests\":%" PRIu64
+        ",\"shared_wavefronts\":%" PRIu64 ",\"shared_ideal_wavefronts\":%" PRIu64 "}\n",
+        s.kernel.c_str(), s.grid.x, s.grid.y, s.grid.z, s.block.x, s.block.y, s.block.z,
+        s.dynamic_smem_bytes, s.barriers, s.global_load_requests, s.global_load_sectors,
+        s.global_load_bytes, s.global_store_requests, s.global_store_sectors, s.global_store_bytes,
+        s.shared_requests, s.shared_wavefronts, s.shared_ideal_wavefronts);
     std::fflush(f);
   }
   if (g_observer) g_observer(l.stats);

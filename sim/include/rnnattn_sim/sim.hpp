@@ -57,6 +57,10 @@ struct LaunchStats {
   std::uint64_t global_load_requests = 0, global_load_sectors = 0, global_load_bytes = 0;
   std::uint64_t global_store_requests = 0, global_store_sectors = 0, global_store_bytes = 0;
   std::uint64_t shared_requests = 0, shared_wavefronts = 0;
+  // The least wavefronts those requests could take: a request's distinct words over 32 banks
+  // (one for a broadcast; 4 for a warp's 16-byte accesses of 512 different bytes), so that
+  // wavefronts / ideal is 1 without bank conflicts whatever the access width.
+  std::uint64_t shared_ideal_wavefronts = 0;
 };
 void set_counting(bool on);
 
