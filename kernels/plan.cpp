@@ -407,6 +407,53 @@ GatedPlan plan_gated(int batch, int hidden, int gates, const GpuLimits& gpu) {
   return r;
 }
 
+namespace {
+constexpr double kGemmTflops = 50;  // cuBLAS SGEMM, FP32 without TF32, H100 SXM: an estimate
+constexpr double kLaunchUs = 3;     // a launch's cost on the stream, GEMM or kernel: an estimate
+
+double gemm_ms(double m, double n, double k) {
+  return 2 * m * n * k / (kGemmTflops * 1e9) + kLaunchUs * 1e-3;
+}
+
+// One step of a (layer, both directions) block: the design the device API picks.
+double block_step_us(const PassShape& s, const GpuLimits& gpu) {
+  if (s.gates > 1) {
+    // The gated persistent kernels run a direction at a time; the segment kernels both at once.
+    const GatedPlan p = plan_gated(s.batch, s.hidden, s.gates, gpu);
+    if (p.persistent) return s.directions * p.persistent_us;
+    return plan_gated(s.batch * s.directions, s.hidden, s.gates, gpu).segment_us;
+  }
+  if (s.layers == 1 && s.directions == 1) {
+    const RecurrencePlan p = plan_recurrence(s.batch, s.hidden, gpu);
+    return p.design == Design::kPersistent ? p.persistent_us
+           : p.design == Design::kCluster  ? p.cluster_us
+                                           : p.segment_us;
+  }
+  const RecurrencePlan p = plan_layer(s.batch, s.hidden, s.directions, gpu);
+  return p.design == Design::kCluster ? p.cluster_us : p.segment_us;
+}
+}  // namespace
+
+PassPrediction predict_passes(const PassShape& s, const GpuLimits& gpu) {
+  PassPrediction r;
+  const double rows = static_cast<double>(s.batch) * s.steps;  // B*T
+  const double gh = static_cast<double>(s.gates) * s.hidden;
+  const double step_ms = block_step_us(s, gpu) * 1e-3;
+  double backward_ms = 0;
+  for (int l = 0; l < s.layers; ++l) {
+    const double in = l == 0 ? s.input : static_cast<double>(s.directions) * s.hidden;
+    const double projection = s.directions * gemm_ms(rows, gh, in);
+    r.gemm_ms += projection;
+    r.recurrence_ms += s.steps * step_ms;
+    backward_ms += s.steps * step_ms + s.directions * (gemm_ms(in, gh, rows) +        // dWx
+                                                       gemm_ms(s.hidden, gh, rows));  // dWh
+    if (l > 0) backward_ms += s.directions * gemm_ms(rows, in, gh);  // the input's gradient
+  }
+  r.forward_ms = r.recurrence_ms + r.gemm_ms;
+  r.training_ms = r.forward_ms + backward_ms;
+  return r;
+}
+
 std::string GatedPlan::describe() const {
   char buf[384], alt[160];
   if (persistent_possible) {

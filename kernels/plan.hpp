@@ -215,6 +215,25 @@ struct GatedPlan {
 };
 GatedPlan plan_gated(int batch, int hidden, int gates, const GpuLimits& gpu);
 
+// Whole passes from the step model (docs/performance.md, "Whole passes"): per (layer, direction)
+// the input projection [B*T, I] x [I, G*H] as a GEMM, T steps of the recurrence the plan chooses,
+// and for training the backward's T steps (charged as the forward's: the same products, staging
+// and barriers) and its weight-gradient GEMMs (dWx, dWh and, above the first layer, the input's
+// gradient). GEMMs at an estimated 50 TFLOP/s plus a launch each; the attention, head, loss and
+// Adam (a few small kernels) are not counted. The segment kernels' inference forms the input
+// projection inside the step instead, which the step model does not count either.
+struct PassShape {
+  int batch = 1, steps = 1, input = 1, hidden = 1;
+  int layers = 1, directions = 1, gates = 1;  // gates: 1 Elman, 4 LSTM, 3 GRU
+};
+struct PassPrediction {
+  double recurrence_ms = 0;  // the forward's recurrence (T steps, every layer and direction)
+  double gemm_ms = 0;        // the forward's input projections
+  double forward_ms = 0;     // inference: recurrence + projections
+  double training_ms = 0;    // forward, backward recurrence and the weight-gradient GEMMs
+};
+PassPrediction predict_passes(const PassShape& s, const GpuLimits& gpu);
+
 // Cooperative launches that the GPU refused at launch time although the occupancy query
 // allowed them (cudaErrorCooperativeLaunchTooLarge: MPS thread limits, green contexts, another
 // carve-out), remembered per (current device, kernel, grid size) so that they are not tried

@@ -424,6 +424,8 @@ TEST_F(Cli, ProfilePlanAndRecurrence) {
   const Result wide = run("profile --batch 32 --steps 100 --input 256 --hidden 1024 --plan");
   ASSERT_EQ(wide.code, 0) << wide.err;
   EXPECT_NE(wide.out.find(": persistent (model: segment "), std::string::npos) << wide.out;
+  EXPECT_NE(wide.out.find("passes (model, T=100, D=256): forward "), std::string::npos) << wide.out;
+  EXPECT_NE(wide.out.find(", training step "), std::string::npos) << wide.out;
   EXPECT_EQ(run("profile --batch 2 --steps 2 --input 1 --hidden 2 --recurrence fast").code, 2);
   // The gated cells: their segment kernels' prediction, Wh's place by the cell's G x H columns.
   const Result lstm =

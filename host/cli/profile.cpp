@@ -132,6 +132,20 @@ int cmd_profile(const std::vector<std::string>& argv) {
     std::printf("plan: B=%d H=%d%s on %s: %s\n", B, cfg.hidden_size,
                 gated ? (std::string(" cell=") + to_string(cfg.cell)).c_str() : "",
                 gpu ? "this GPU" : "an H100 (no GPU visible)", plan.c_str());
+    kernels::PassShape shape;
+    shape.batch = B;
+    shape.steps = cfg.steps;
+    shape.input = cfg.input_size;
+    shape.hidden = cfg.hidden_size;
+    shape.layers = cfg.layers;
+    shape.directions = cfg.directions();
+    shape.gates = gates_of(cfg.cell);
+    const kernels::PassPrediction pass = kernels::predict_passes(shape, limits);
+    std::printf(
+        "passes (model, T=%d, D=%d): forward %.3g ms (recurrence %.3g ms, input projections %.3g "
+        "ms), training step %.3g ms (docs/performance.md, \"Whole passes\")\n",
+        cfg.steps, cfg.input_size, pass.forward_ms, pass.recurrence_ms, pass.gemm_ms,
+        pass.training_ms);
     return 0;
   }
   const std::string json_path = a.get("--json", "");
