@@ -8,11 +8,13 @@
 // exactly as the step-by-step path does (same losses, same update, same order of batches).
 //
 // Work mapping: one block of one warp (32 threads); lane j owns hidden unit j (j < H): it forms
-// z_t[j], dz_t[j], and the gradient columns Wx[:, j], Wh[:, j], bh[j], wa[j], Wd[j, :]. Lane 0 does
-// the per-sample scalars (scores, softmax, head, loss, du_t) serially: at H <= 32 and T of the
-// tutorial's size these are a few hundred FLOPs. h_t and dz_t are exchanged through shared memory
-// with a barrier per exchange (one warp: a barrier costs about a warp sync). The Adam update is
-// strided over the lanes. Deterministic: a fixed order of every sum.
+// z_t[j], dz_t[j], and the gradient columns Wx[:, j], Wh[:, j], bh[j], wa[j], Wd[j, :]. The
+// per-step scalars go over the lanes too, lane l taking steps t = l, l + 32, ...: the scores e_t
+// and exp(e_t), and in the backward du_t (each an H-long dot product); the softmax's sum and g.c
+// are butterflies of shuffles, which leave every lane the same bits. Lane 0 does the head and the
+// loss (O outputs, a few FLOPs). h_t and dz_t are exchanged through shared memory with a barrier
+// per exchange (one warp: a barrier costs about a warp sync). The Adam update is strided over the
+// lanes. Deterministic: a fixed order of every sum.
 //
 // Per sample (SPEC.md): forward h_t, e_t, a_t, c, y; loss and dy; backward as rnn_fused_backward.cu
 // with the weight gradients accumulated on chip instead of by GEMMs.
@@ -27,6 +29,13 @@ namespace rnnattn::kernels {
 namespace {
 
 constexpr int kLanes = 32;
+
+// v summed over the warp's lanes by a butterfly: every lane gets the same bits (each addition's
+// two operands are the same pair in both lanes that form it).
+__device__ __forceinline__ float warp_sum(float v) {
+  for (int off = kLanes / 2; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
+  return v;
+}
 
 // Floats of shared memory: params, m, v, grads [P]; hs [(T+1)H] (row 0 is h_0 = 0); x [TD];
 // e, a, du [T]; c, dc, dz [H]; dpre [O].
@@ -92,16 +101,18 @@ __global__ void __launch_bounds__(kLanes) small_train_kernel(SmallTrainArgs a) {
         }
         __syncthreads();
       }
-      if (attention && j == 0) {
-        float sum = 0.f;
-        for (int t = 0; t < T; ++t) {
+      if (attention) {
+        // Lane l: the steps t = l, l + 32, ... (their own part of S, in t order).
+        float part = 0.f;
+        for (int t = j; t < T; t += kLanes) {
           float u = p[off.ba + t];
           for (int q = 0; q < H; ++q) u += hs[(t + 1) * H + q] * p[off.wa + q];
           e[t] = tanhf(u);
           at[t] = expf(e[t]);
-          sum += at[t];
+          part += at[t];
         }
-        for (int t = 0; t < T; ++t) at[t] /= sum;
+        const float sum = warp_sum(part);
+        for (int t = j; t < T; t += kLanes) at[t] /= sum;
       }
       __syncthreads();
       if (unit) {
@@ -140,7 +151,7 @@ __global__ void __launch_bounds__(kLanes) small_train_kernel(SmallTrainArgs a) {
       }
       __syncthreads();
 
-      // Backward: the head, then the attention (lane 0), then BPTT.
+      // Backward: the head, then the attention (the lanes over t), then BPTT.
       if (unit) {
         float dcj = 0.f;
         for (int o = 0; o < O; ++o) {
@@ -151,15 +162,12 @@ __global__ void __launch_bounds__(kLanes) small_train_kernel(SmallTrainArgs a) {
       }
       __syncthreads();
       if (attention) {
-        if (j == 0) {
-          float g_dot_c = 0.f;
-          for (int q = 0; q < H; ++q) g_dot_c += dc[q] * c[q];
-          for (int t = 0; t < T; ++t) {
-            float g_dot_h = 0.f;
-            for (int q = 0; q < H; ++q) g_dot_h += dc[q] * hs[(t + 1) * H + q];
-            du[t] = at[t] * (g_dot_h - g_dot_c) * (1.f - e[t] * e[t]);
-            g[off.ba + t] += du[t];
-          }
+        const float g_dot_c = warp_sum(unit ? dc[j] * c[j] : 0.f);
+        for (int t = j; t < T; t += kLanes) {  // lane l: the steps t = l, l + 32, ...
+          float g_dot_h = 0.f;
+          for (int q = 0; q < H; ++q) g_dot_h += dc[q] * hs[(t + 1) * H + q];
+          du[t] = at[t] * (g_dot_h - g_dot_c) * (1.f - e[t] * e[t]);
+          g[off.ba + t] += du[t];
         }
         __syncthreads();
         if (unit) {

@@ -363,7 +363,7 @@ TEST(Cuda, CapturedStepFollowsNewDatasetsAndBatchSizes) {
 }
 
 // Models with H <= 32 train whole epochs in one launch (rnn_train_small.cu): both models, every
-// head and loss, several inputs and outputs, H at the warp's edge.
+// head and loss, several inputs and outputs, H at the warp's edge, T over twice the lanes.
 TEST(Cuda, SmallModelEpochKernelFollowsTheCpu) {
   SKIP_WITHOUT_GPU();
   struct Variant {
@@ -371,16 +371,18 @@ TEST(Cuda, SmallModelEpochKernelFollowsTheCpu) {
     bool attention;
     Activation head;
     Loss loss;
+    int steps = 6;  // 70: lanes taking 2 or 3 steps each in the scores and du
   };
   for (const Variant& v : {Variant{1, 2, 1, true, Activation::kTanh, Loss::kMse},
                            Variant{3, 7, 1, false, Activation::kSigmoid, Loss::kBce},
                            Variant{2, 32, 3, true, Activation::kLinear, Loss::kMse},
-                           Variant{1, 1, 1, true, Activation::kSigmoid, Loss::kBce}}) {
+                           Variant{1, 1, 1, true, Activation::kSigmoid, Loss::kBce},
+                           Variant{2, 5, 2, true, Activation::kTanh, Loss::kMse, 70}}) {
     ModelConfig cfg;
     cfg.input_size = v.d;
     cfg.hidden_size = v.h;
     cfg.output_size = v.o;
-    cfg.steps = 6;
+    cfg.steps = v.steps;
     cfg.attention = v.attention;
     cfg.head = v.head;
     cfg.loss = v.loss;
