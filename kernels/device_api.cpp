@@ -196,8 +196,8 @@ struct Handle::Impl {
   const kernels::PersistentTiling* persistent_plan(int batch, kernels::PersistentTiling* t) const {
     if (!gated() || path != Path::kFused) return nullptr;
     if (recurrence == Recurrence::kSegment || recurrence == Recurrence::kCluster) return nullptr;
-    const kernels::GatedPlan p =
-        kernels::plan_gated(batch, config.hidden_size, gates_of(config.cell), limits());
+    const kernels::GatedPlan p = kernels::plan_gated(
+        batch, config.hidden_size, gates_of(config.cell), limits(), config.directions());
     if (!p.persistent_possible) return nullptr;
     if (recurrence == Recurrence::kAuto && !p.persistent) return nullptr;
     *t = p.tiling;
@@ -672,11 +672,8 @@ struct Handle::Impl {
       if (path == Path::kFused) {
         kernels::PersistentTiling tiling;
         const kernels::PersistentTiling* plan = persistent_plan(batch, &tiling);
-        bool done = plan != nullptr;
-        for (int dir = 0; done && dir < dirs; ++dir) {
-          // A refused launch is refused for both directions (same kernel and grid).
-          done = kernels::gated_persistent_forward(cell[dir], *plan, s);
-        }
+        // Both directions in one grid where it is co-resident.
+        const bool done = plan && kernels::gated_persistent_forward(cell, dirs, *plan, s);
         if (!done) kernels::gated_forward(cell, dirs, s);  // both directions in one launch
         continue;
       }
@@ -750,10 +747,7 @@ struct Handle::Impl {
       }
       kernels::PersistentTiling tiling;
       const kernels::PersistentTiling* plan = persistent_plan(batch, &tiling);
-      bool done = plan != nullptr;
-      for (int dir = 0; done && dir < dirs; ++dir) {
-        done = kernels::gated_persistent_backward(cell[dir], *plan, s);
-      }
+      const bool done = plan && kernels::gated_persistent_backward(cell, dirs, *plan, s);
       if (!done) kernels::gated_backward(cell, dirs, s);  // both directions in one launch
       return;
     }

@@ -291,13 +291,15 @@ void gated_fused_backward(const GatedBackwardArgs& cell, const AttentionHeadArgs
                           cudaStream_t stream);
 // ---- rnn_persistent_gated.cu: the same recurrence of one block as one cooperative launch over
 // the whole GPU (a grid barrier per step), with the same outputs; `tiling` from plan_gated (G
-// gates). Return false where the GPU cannot run the grid co-resident (or refused it before): the
+// gates). `count` blocks (1, or a bidirectional layer's 2 directions) in one cooperative grid of
+// `count` planes where the GPU holds it co-resident, else one grid a direction (issue 23, item 4).
+// Return false where the GPU cannot run the grid co-resident (or refused it before): the
 // caller then runs gated_forward / gated_backward. The forward stages h_{t-1} from `out`, which
 // must not be null; Wh^T (wh_t) is read by the backward.
-bool gated_persistent_forward(const GatedForwardArgs& args, const PersistentTiling& tiling,
-                              cudaStream_t stream);
-bool gated_persistent_backward(const GatedBackwardArgs& args, const PersistentTiling& tiling,
-                               cudaStream_t stream);
+bool gated_persistent_forward(const GatedForwardArgs* args, int count,
+                              const PersistentTiling& tiling, cudaStream_t stream);
+bool gated_persistent_backward(const GatedBackwardArgs* args, int count,
+                               const PersistentTiling& tiling, cudaStream_t stream);
 // The unfused BPTT's step n (n = T-1 first); carry and carry_c [B,H] start at 0. After it, for
 // n > 0, the caller's GEMM adds carry += drec_next[rows of step n-1] Wh^T.
 void gated_step_backward(const GatedBackwardArgs& args, float* carry, float* carry_c, int n,

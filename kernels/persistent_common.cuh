@@ -78,10 +78,13 @@ __device__ __forceinline__ TileThread tile_lanes(const PersistentGeometry& g) {
   return t;
 }
 
-__device__ __forceinline__ TileThread tile_thread(const PersistentGeometry& g) {
+// Block `block` of the grid (by default blockIdx.x; a grid of several planes, such as both
+// directions of a bidirectional layer, passes the block's index within its plane).
+__device__ __forceinline__ TileThread tile_thread(const PersistentGeometry& g,
+                                                  int block = static_cast<int>(blockIdx.x)) {
   TileThread t = tile_lanes(g);
-  t.slice = blockIdx.x % g.slices;
-  t.b0 = static_cast<int>(blockIdx.x / g.slices) * g.group;
+  t.slice = block % g.slices;
+  t.b0 = block / g.slices * g.group;
   return t;
 }
 
@@ -199,9 +202,9 @@ __device__ __forceinline__ void stage_rows(const PersistentGeometry& g, int b0, 
 // floats each; the gated forward's G gates), the products with slice m go to z_s + m * staged *
 // 16, over one staging of the rows (InFlight / VecInFlight loads a thread in flight: stage_rows).
 // Every thread of the block calls it; it begins and ends with a __syncthreads, so rows_s and z_s
-// may be rewritten by the caller before and read after. MaxUnits: staged_products's.
+// may be rewritten by the caller before and read after. MaxUnits, FusedMats: staged_products's.
 template <int InFlight = kStageInFlight, int MaxUnits = kPersistentMaxUnits,
-          int VecInFlight = (InFlight >= 4 ? InFlight / 4 : 1)>
+          int VecInFlight = (InFlight >= 4 ? InFlight / 4 : 1), bool FusedMats = false>
 __device__ __forceinline__ void slice_products(const PersistentGeometry& g, const TileThread& th,
                                                int group_end, const float* src, std::size_t stride,
                                                const float* wh_s, float* rows_s, float* z_s,
@@ -244,19 +247,27 @@ __device__ __forceinline__ void reduce_scatter(const float (&a)[N], int o, int s
 // MaxUnits bounds g.units (the registers of the accumulators: MaxUnits x 4). The split lanes' parts
 // are summed with a butterfly of shuffles over each (unit, row), or where the tiling says so
 // (g.scatter, MaxUnits > 1) with one reduce-scatter over all MaxUnits x 4 accumulators.
-template <int MaxUnits = kPersistentMaxUnits>
+// FusedMats (the gated forward's G gates, issue 23): the `mats` (<= MaxUnits) slices take the
+// place of the units (g.units must be 1): per chunk a thread reads one float4 of each staged row
+// once for every mat, so a warp's shared-memory reads a chunk are mats x 4 + rows wavefronts
+// instead of mats x (4 + rows); the sums always go through the reduce-scatter.
+template <int MaxUnits = kPersistentMaxUnits, bool FusedMats = false>
 __device__ __forceinline__ void staged_products(const PersistentGeometry& g, const TileThread& th,
                                                 const float* wh_s, const float* rows_s, float* z_s,
                                                 int mats) {
   constexpr int kValues = MaxUnits * kPersistentMaxRows;  // accumulator (u, r) at u * 4 + r
-  const int units = MaxUnits == 1 ? 1 : g.units;        // known at compile time where MaxUnits is 1
+  // Known at compile time where MaxUnits is 1; fused, the mats are the "units".
+  const int units = FusedMats ? mats : MaxUnits == 1 ? 1 : g.units;
   const int n = g.hpad / (g.split * kPersistentChunk);  // chunks a lane adds
-  const int unit_lanes = kPersistentSlice / units;
+  const int unit_lanes = FusedMats ? kPersistentSlice : kPersistentSlice / units;
   // Chunk c = kk + i split: terms 4c .. 4c + 3, one float4 of each staged row and of each unit's
   // slice column (slice_index), added in term order.
   const float4* rows4 = reinterpret_cast<const float4*>(rows_s);
   const int row4 = g.hpad / kPersistentChunk;  // a staged row in float4s
-  for (int m = 0; m < mats; ++m) {
+  // Where a unit's float4 u of a chunk is: the next unit lane's column of the same slice, or
+  // (fused) the same column of the next mat's slice.
+  const int unit_stride = FusedMats ? g.split * g.wh_part / kPersistentChunk : unit_lanes;
+  for (int m = 0; m < (FusedMats ? 1 : mats); ++m) {
     const float4* w_m = reinterpret_cast<const float4*>(
         wh_s + (static_cast<std::size_t>(m) * g.split + th.kk) * g.wh_part);
     float acc[kValues] = {};
@@ -266,7 +277,7 @@ __device__ __forceinline__ void staged_products(const PersistentGeometry& g, con
       float4 w[MaxUnits];
       RNNATTN_UNROLL
       for (int u = 0; u < MaxUnits; ++u) {
-        w[u] = u < units ? w_row[u * unit_lanes] : make_float4(0.f, 0.f, 0.f, 0.f);
+        w[u] = u < units ? w_row[u * unit_stride] : make_float4(0.f, 0.f, 0.f, 0.f);
       }
       RNNATTN_UNROLL
       for (int r = 0; r < kPersistentMaxRows; ++r) {
@@ -284,39 +295,42 @@ __device__ __forceinline__ void staged_products(const PersistentGeometry& g, con
       }
     }
     float* z_m = z_s + static_cast<std::size_t>(m) * g.staged * kPersistentSlice;
-    // Value v's sum into z: row rq + r row_lanes, unit jj + u unit_lanes.
+    // Value v's sum into z: row rq + r row_lanes, unit jj + u unit_lanes (fused: mat u's z).
     const auto store = [&](int v, float sum) {
       const int u = v / kPersistentMaxRows, r = v % kPersistentMaxRows;
       if (u < units && r < g.rows) {
-        z_m[(th.rq + r * g.row_lanes) * kPersistentSlice + th.jj + u * unit_lanes] = sum;
+        const int z_unit = FusedMats ? u * g.staged * kPersistentSlice : u * unit_lanes;
+        z_m[(th.rq + r * g.row_lanes) * kPersistentSlice + th.jj + z_unit] = sum;
       }
     };
     if constexpr (MaxUnits > 1) {
-      if (g.scatter) {
+      if (FusedMats || g.scatter) {
         reduce_scatter(acc, 1, g.split, th.kk, 0, store);
         continue;
       }
     }
-    RNNATTN_UNROLL
-    for (int v = 0; v < kValues; ++v) {
-      if (v / kPersistentMaxRows >= units || v % kPersistentMaxRows >= g.rows) continue;
-      float sum = acc[v];  // uniform: every lane of the warp shuffles
-      for (int off = g.split / 2; off > 0; off >>= 1) {
-        sum += __shfl_xor_sync(0xffffffffu, sum, off, g.split);
+    if constexpr (!FusedMats) {
+      RNNATTN_UNROLL
+      for (int v = 0; v < kValues; ++v) {
+        if (v / kPersistentMaxRows >= units || v % kPersistentMaxRows >= g.rows) continue;
+        float sum = acc[v];  // uniform: every lane of the warp shuffles
+        for (int off = g.split / 2; off > 0; off >>= 1) {
+          sum += __shfl_xor_sync(0xffffffffu, sum, off, g.split);
+        }
+        if (th.kk == 0) store(v, sum);
       }
-      if (th.kk == 0) store(v, sum);
     }
   }
 }
 
-template <int InFlight, int MaxUnits, int VecInFlight>
+template <int InFlight, int MaxUnits, int VecInFlight, bool FusedMats>
 __device__ __forceinline__ void slice_products(const PersistentGeometry& g, const TileThread& th,
                                                int group_end, const float* src, std::size_t stride,
                                                const float* wh_s, float* rows_s, float* z_s,
                                                int mats) {
   stage_rows<InFlight, VecInFlight>(g, th.b0, group_end, src, stride, rows_s);
   __syncthreads();
-  staged_products<MaxUnits>(g, th, wh_s, rows_s, z_s, mats);
+  staged_products<MaxUnits, FusedMats>(g, th, wh_s, rows_s, z_s, mats);
   __syncthreads();
 }
 

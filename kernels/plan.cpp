@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 #include <set>
 #include <string>
@@ -30,6 +31,7 @@ constexpr double kGridBarrierUs = 1.5;    // cooperative grid.sync()
 constexpr double kClusterBarrierUs = 0.5;
 constexpr double kDsmemBytesPerCycle = 32;  // one SM's stores into other SMs' shared memory
 constexpr int kThreadsPerSm = 2048;
+constexpr double kFmaPerCycle = 128;  // FP32 FMAs an SM issues a cycle (4 schedulers x 32 lanes)
 int ceil_div(int a, int b) { return (a + b - 1) / b; }
 
 // Memory-level parallelism (issue 23, item 7), from the compiled sm_90 code (tools/sass_check.py's
@@ -41,24 +43,24 @@ constexpr int kSegmentLoadsInFlight = 11;
 // loads a thread keeps in flight (stage_rows). Rows of a multiple of 4 floats go as 16-byte loads.
 // In flight, from the compiled code (tools/sass_check.py): the Elman kernels for grids of at most
 // one block an SM 16 16-byte loads (16 of 4 bytes); the forward's variant for larger grids 1 (4);
-// the gated kernels 4 (16). The backward's variant for larger grids keeps 4 (16): the model
-// predicts forward steps.
-int staging_round_trips(const PersistentTiling& p, const GpuLimits& gpu) {
-  const bool vector = p.hidden % 4 == 0;
+// the gated kernels 8 (16). The backward's variant for larger grids keeps 4 (16): the model
+// predicts the Elman kernels' forward steps. `inner`: a staged row's values (0: H).
+int staging_round_trips(const PersistentTiling& p, const GpuLimits& gpu, int inner = 0) {
+  if (inner == 0) inner = p.hidden;
+  const bool vector = inner % 4 == 0;
   int in_flight = 0;
   if (p.gates > 1) {
-    in_flight = vector ? 4 : 16;
+    in_flight = vector ? 8 : 16;
   } else if (p.blocks() <= gpu.sms) {
     in_flight = 16;
   } else {
     in_flight = vector ? 1 : 4;
   }
-  const int floats = p.rows * p.row_lanes * p.padded_hidden();
+  const int floats = p.rows * p.row_lanes * p.padded(inner);
   const int loads = ceil_div(vector ? ceil_div(floats, 4) : floats, kPersistentThreads);
   return std::max(1, ceil_div(loads, in_flight));
 }
 
-std::size_t round_up(std::size_t a, std::size_t b) { return (a + b - 1) / b * b; }
 int log2_int(int v) {
   int l = 0;
   while ((1 << l) < v) ++l;
@@ -97,6 +99,32 @@ double persistent_wavefronts(int hidden, int split, int rows, int units = 1, int
 // thread (0: the kernel has none, persistent_common.cuh's staged_products).
 int scatter_values(int max_units) { return max_units > 1 ? max_units * kPersistentMaxRows : 0; }
 
+// The gated persistent forward's products (staged_products with FusedMats): per chunk a warp reads
+// the G gates' float4s of the Wh slices (4 wavefronts each) and each staged row once, and sums
+// the 16 accumulators with a reduce-scatter.
+double gated_forward_wavefronts(int hidden, int gates, int split, int rows) {
+  const int warps = kPersistentThreads / 32;
+  const int chunks = ceil_div(hidden, split * kPersistentChunk);
+  const int row_wavefronts = std::max(1, split * kPersistentChunk / 32);
+  const int values = 4 * kPersistentMaxRows;
+  return static_cast<double>(warps) *
+         (chunks * (gates * kPersistentChunk + rows * row_wavefronts) + values - values / split);
+}
+
+// The cycles an SM's FP32 lanes take to issue a block's FMAs of a step: its staged rows x 16
+// units x `cols` products (G in the gated forward) over `inner` terms (padded to the chunks).
+double fma_cycles(const PersistentTiling& p, int cols, int inner) {
+  return static_cast<double>(p.rows) * p.row_lanes * kPersistentSlice * cols * p.padded(inner) /
+         kFmaPerCycle;
+}
+
+// The blocks an SM holds of a persistent kernel (by threads, shared memory and the registers of
+// its launch bounds: the Elman kernels 4, the gated ones 2).
+int persistent_blocks_per_sm(const PersistentTiling& p, std::size_t smem, const GpuLimits& gpu) {
+  const int bound = p.gates > 1 ? kGatedPersistentMinBlocksPerSm : kPersistentMinBlocksPerSm;
+  return std::min(blocks_per_sm(kPersistentThreads, smem, gpu), bound);
+}
+
 // One step of a segment kernel with G columns of Wh a thread (G = 1: the Elman cell).
 double segment_step_us(int batch, int hidden, int gates, const GpuLimits& gpu) {
   const SegmentGeometry g = segment_geometry(hidden, batch);
@@ -128,14 +156,28 @@ double segment_step_us(int batch, int hidden, int gates, const GpuLimits& gpu) {
   return waves * (std::max(chain, memory) / (kClockGHz * 1e3) + kBlockBarrierUs);
 }
 
-// One forward step of the persistent kernels: G products over the staged h_{t-1} (G = 1: Elman).
-double persistent_step_us(const PersistentTiling& p, const GpuLimits& gpu) {
-  const int used = ceil_div(p.blocks(), gpu.sms);
-  const double compute = used * p.gates *
-                         persistent_wavefronts(p.hidden, p.split, p.rows, p.units,
-                                               scatter_values(p.max_units(gpu.sms)));
-  const double staging = used * static_cast<double>(p.group) * p.hidden * 4 / kL2BytesPerCycle;
-  return kGridBarrierUs + staging_round_trips(p, gpu) * kL2LatencyUs +
+// One step of the persistent kernels, `planes` grids side by side in one launch (a bidirectional
+// layer's directions): the forward's G products over the staged h_{t-1} (G = 1: Elman), or the
+// gated backward's one product over the staged dL/drec (G*H terms). A block's products take the
+// more of their shared-memory wavefronts and their FMAs' issue cycles.
+double persistent_step_us(const PersistentTiling& p, const GpuLimits& gpu, int planes = 1,
+                          bool backward = false) {
+  const int used = ceil_div(planes * p.blocks(), gpu.sms);
+  const bool gated = p.gates > 1;
+  const int inner = gated && backward ? p.gates * p.hidden : p.hidden;
+  double wavefronts = 0;
+  if (!gated) {
+    wavefronts = persistent_wavefronts(p.hidden, p.split, p.rows, p.units,
+                                       scatter_values(p.max_units(gpu.sms)));
+  } else if (backward) {
+    wavefronts = persistent_wavefronts(inner, p.split, p.rows);
+  } else {
+    wavefronts = gated_forward_wavefronts(p.hidden, p.gates, p.split, p.rows);
+  }
+  const double fma = fma_cycles(p, gated && !backward ? p.gates : 1, inner);
+  const double compute = used * std::max(wavefronts, fma);
+  const double staging = used * static_cast<double>(p.group) * inner * 4 / kL2BytesPerCycle;
+  return kGridBarrierUs + staging_round_trips(p, gpu, inner) * kL2LatencyUs +
          (compute + staging) / (kClockGHz * 1e3) + kBlockBarrierUs;
 }
 
@@ -147,8 +189,9 @@ double cluster_step_us(const ClusterTiling& c, const GpuLimits& gpu, int planes 
   const int gpcs = std::max(1, gpu.sms / kClusterSmsPerGpc);
   const int resident = std::max(1, gpcs * (kClusterSmsPerGpc / c.cluster));
   const int waves = ceil_div(c.clusters() * planes, resident);
-  const double compute = c.subs * persistent_wavefronts(p.hidden, p.split, p.rows, p.units,
-                                                        scatter_values(kClusterMaxUnits));
+  const double compute = c.subs * std::max(persistent_wavefronts(p.hidden, p.split, p.rows, p.units,
+                                                                 scatter_values(kClusterMaxUnits)),
+                                           fma_cycles(p, 1, p.hidden));
   const double pairs = static_cast<double>(c.subs) * p.rows * p.row_lanes * kPersistentSlice;
   const double exchange = pairs * c.cluster * 4 / kDsmemBytesPerCycle;
   return waves *
@@ -167,7 +210,11 @@ bool choose_split(PersistentTiling* p, int mats, int max_units) {
       const int row_lanes = kPersistentThreads * units / (kPersistentSlice * split);
       const int rows = ceil_div(p->group, row_lanes);
       if (rows > kPersistentMaxRows) continue;
-      const double cost = mats * persistent_wavefronts(p->hidden, split, rows, units, values);
+      // The gated kernels: the forward's fused gates and the backward's G*H-term products.
+      const double cost = p->gates > 1
+                              ? gated_forward_wavefronts(p->hidden, p->gates, split, rows) +
+                                    persistent_wavefronts(p->gates * p->hidden, split, rows)
+                              : mats * persistent_wavefronts(p->hidden, split, rows, units, values);
       if (p->split == 0 || cost < best) {
         best = cost;
         p->split = split;
@@ -328,8 +375,7 @@ bool persistent_tiling(int batch, int hidden, const GpuLimits& gpu, PersistentTi
   if (!choose_split(&p, 1, p.max_units(gpu.sms))) return false;
   const std::size_t smem = std::max(p.smem_forward_bytes(), p.smem_backward_bytes());
   if (smem > gpu.smem_per_block) return false;
-  const int per_sm =
-      std::min(blocks_per_sm(kPersistentThreads, smem, gpu), kPersistentMinBlocksPerSm);
+  const int per_sm = persistent_blocks_per_sm(p, smem, gpu);
   if (per_sm < 1 || p.blocks() > per_sm * gpu.sms) return false;  // not co-resident
   *out = p;
   return true;
@@ -390,19 +436,37 @@ std::string RecurrencePlan::describe() const {
   return buf;
 }
 
-GatedPlan plan_gated(int batch, int hidden, int gates, const GpuLimits& gpu) {
+GatedPlan plan_gated(int batch, int hidden, int gates, const GpuLimits& gpu, int directions) {
   GatedPlan r;
   r.gates = gates;
+  r.directions = directions;
   const SegmentGeometry g = segment_geometry(hidden, batch);
   r.forward_wh_in_smem =
       gated_smem_bytes(g, hidden, gates, false, true, false) <= gpu.smem_per_block;
   r.backward_wh_in_smem =
       gated_smem_bytes(g, hidden, gates, true, true, false) <= gpu.smem_per_block;
   r.segment_us = segment_step_us(batch, hidden, gates, gpu);
+  // The segment kernels run every direction in one launch, over directions x B sequences.
+  r.segment_all_us =
+      directions == 1 ? r.segment_us : segment_step_us(batch * directions, hidden, gates, gpu);
   r.persistent_possible = persistent_tiling(batch, hidden, gpu, &r.tiling, gates);
   if (r.persistent_possible) {
-    r.persistent_us = persistent_step_us(r.tiling, gpu);
-    r.persistent = r.persistent_us < r.segment_us;
+    const PersistentTiling& p = r.tiling;
+    r.persistent_us = persistent_step_us(p, gpu);
+    r.persistent_backward_us = persistent_step_us(p, gpu, 1, true);
+    // All directions in one grid where it is co-resident (rnn_persistent_gated.cu's launcher
+    // asks the GPU the same), else a direction at a time.
+    const auto planes_fit = [&](std::size_t smem) {
+      return directions > 1 &&
+             directions * p.blocks() <= persistent_blocks_per_sm(p, smem, gpu) * gpu.sms;
+    };
+    r.forward_planes = planes_fit(p.smem_forward_bytes());
+    r.backward_planes = planes_fit(p.smem_backward_bytes());
+    r.persistent_all_us =
+        r.forward_planes ? persistent_step_us(p, gpu, directions) : directions * r.persistent_us;
+    r.persistent_backward_all_us = r.backward_planes ? persistent_step_us(p, gpu, directions, true)
+                                                     : directions * r.persistent_backward_us;
+    r.persistent = r.persistent_all_us < r.segment_all_us;
   }
   return r;
 }
@@ -415,13 +479,13 @@ double gemm_ms(double m, double n, double k) {
   return 2 * m * n * k / (kGemmTflops * 1e9) + kLaunchUs * 1e-3;
 }
 
-// One step of a (layer, both directions) block: the design the device API picks.
-double block_step_us(const PassShape& s, const GpuLimits& gpu) {
+// One step of a (layer, both directions) block: the design the device API picks; `backward`:
+// the backward's step (the gated persistent kernels' own; else charged as the forward's).
+double block_step_us(const PassShape& s, const GpuLimits& gpu, bool backward = false) {
   if (s.gates > 1) {
-    // The gated persistent kernels run a direction at a time; the segment kernels both at once.
-    const GatedPlan p = plan_gated(s.batch, s.hidden, s.gates, gpu);
-    if (p.persistent) return s.directions * p.persistent_us;
-    return plan_gated(s.batch * s.directions, s.hidden, s.gates, gpu).segment_us;
+    const GatedPlan p = plan_gated(s.batch, s.hidden, s.gates, gpu, s.directions);
+    if (!p.persistent) return p.segment_all_us;
+    return backward ? p.persistent_backward_all_us : p.persistent_all_us;
   }
   if (s.layers == 1 && s.directions == 1) {
     const RecurrencePlan p = plan_recurrence(s.batch, s.hidden, gpu);
@@ -439,14 +503,16 @@ PassPrediction predict_passes(const PassShape& s, const GpuLimits& gpu) {
   const double rows = static_cast<double>(s.batch) * s.steps;  // B*T
   const double gh = static_cast<double>(s.gates) * s.hidden;
   const double step_ms = block_step_us(s, gpu) * 1e-3;
+  const double backward_step_ms = block_step_us(s, gpu, true) * 1e-3;
   double backward_ms = 0;
   for (int l = 0; l < s.layers; ++l) {
     const double in = l == 0 ? s.input : static_cast<double>(s.directions) * s.hidden;
     const double projection = s.directions * gemm_ms(rows, gh, in);
     r.gemm_ms += projection;
     r.recurrence_ms += s.steps * step_ms;
-    backward_ms += s.steps * step_ms + s.directions * (gemm_ms(in, gh, rows) +        // dWx
-                                                       gemm_ms(s.hidden, gh, rows));  // dWh
+    backward_ms +=
+        s.steps * backward_step_ms + s.directions * (gemm_ms(in, gh, rows) +        // dWx
+                                                     gemm_ms(s.hidden, gh, rows));  // dWh
     if (l > 0) backward_ms += s.directions * gemm_ms(rows, in, gh);  // the input's gradient
   }
   r.forward_ms = r.recurrence_ms + r.gemm_ms;
@@ -455,19 +521,33 @@ PassPrediction predict_passes(const PassShape& s, const GpuLimits& gpu) {
 }
 
 std::string GatedPlan::describe() const {
-  char buf[384], alt[160];
+  char buf[640], alt[320], all[96];
+  const auto planes = [](bool one_grid) { return one_grid ? "in one grid" : "one at a time"; };
   if (persistent_possible) {
     std::snprintf(alt, sizeof alt,
-                  "persistent %.3g us/step on %d blocks = %d slices x %d groups of %d, split %d",
-                  persistent_us, tiling.blocks(), tiling.slices, tiling.groups, tiling.group,
-                  tiling.split);
+                  "persistent %.3g us/step (backward %.3g) on %d blocks = %d slices x %d groups of "
+                  "%d, split %d",
+                  persistent_us, persistent_backward_us, tiling.blocks(), tiling.slices,
+                  tiling.groups, tiling.group, tiling.split);
+    if (directions > 1) {
+      const std::size_t n = std::strlen(alt);
+      std::snprintf(alt + n, sizeof alt - n,
+                    "; %d directions: forward %.3g us/step %s, backward %.3g %s", directions,
+                    persistent_all_us, planes(forward_planes), persistent_backward_all_us,
+                    planes(backward_planes));
+    }
   } else {
     std::snprintf(alt, sizeof alt, "persistent not possible here");
   }
+  all[0] = '\0';
+  if (directions > 1) {
+    std::snprintf(all, sizeof all, " (%d directions in one launch: %.3g)", directions,
+                  segment_all_us);
+  }
   std::snprintf(buf, sizeof buf,
-                "%s (model: segment, %d columns of Wh a thread, %.3g us/step, Wh [H,%dH] in %s in "
-                "the forward, %s in the backward; %s)",
-                persistent ? "persistent" : "segment", gates, segment_us, gates,
+                "%s (model: segment, %d columns of Wh a thread, %.3g us/step%s, Wh [H,%dH] in %s "
+                "in the forward, %s in the backward; %s)",
+                persistent ? "persistent" : "segment", gates, segment_us, all, gates,
                 forward_wh_in_smem ? "shared memory" : "L2",
                 backward_wh_in_smem ? "shared memory" : "L2", alt);
   return buf;

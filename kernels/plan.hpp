@@ -96,6 +96,10 @@ constexpr int kClusterMaxUnits = 4;
 // Blocks per SM the persistent kernels are compiled for (__launch_bounds__): at most 64
 // registers a thread, so that 4 blocks of 256 threads fit an SM's 65536 registers.
 constexpr int kPersistentMinBlocksPerSm = 4;
+// The gated persistent kernels are compiled for 2 (128 registers: the G gates' products fused,
+// 16 accumulators, and 8 16-byte staging loads in flight); grids of up to 2 blocks an SM, such
+// as a bidirectional layer's two directions in one grid.
+constexpr int kGatedPersistentMinBlocksPerSm = 2;
 struct PersistentTiling {
   int slices = 0;     // ceil(H / 16): blocks along the hidden units
   int groups = 0;     // blocks along the batch
@@ -202,7 +206,10 @@ RecurrencePlan plan_layer(int batch, int hidden, int directions, const GpuLimits
 // the G [H,16] slices of Wh for its units). The model predicts each forward step as the Elman
 // kernels' with G x H columns of Wh, says whether the segment kernels stage Wh in shared memory
 // in the forward and in the backward (the backward's buffers are G times larger), and picks the
-// faster design as plan_recurrence does.
+// faster design as plan_recurrence does. For `directions` blocks of a layer (a bidirectional
+// layer's 2) it predicts a step of all of them: the segment kernels over 2B sequences in one
+// launch, the persistent kernels in one grid of 2 planes where it is co-resident (at most
+// kGatedPersistentMinBlocksPerSm blocks an SM), else a direction at a time.
 struct GatedPlan {
   int gates = 0;
   bool forward_wh_in_smem = false, backward_wh_in_smem = false;
@@ -211,14 +218,21 @@ struct GatedPlan {
   bool persistent_possible = false;
   PersistentTiling tiling;   // when possible
   double persistent_us = 0;  // (0 where not possible)
+  // The persistent backward's step (its products over G*H terms: not the forward's).
+  double persistent_backward_us = 0;
+  // Every direction's step: `directions` x the above, or one grid of all where co-resident.
+  int directions = 1;
+  bool forward_planes = false, backward_planes = false;  // directions > 1 in one grid
+  double segment_all_us = 0, persistent_all_us = 0, persistent_backward_all_us = 0;
   std::string describe() const;
 };
-GatedPlan plan_gated(int batch, int hidden, int gates, const GpuLimits& gpu);
+GatedPlan plan_gated(int batch, int hidden, int gates, const GpuLimits& gpu, int directions = 1);
 
 // Whole passes from the step model (docs/performance.md, "Whole passes"): per (layer, direction)
 // the input projection [B*T, I] x [I, G*H] as a GEMM, T steps of the recurrence the plan chooses,
-// and for training the backward's T steps (charged as the forward's: the same products, staging
-// and barriers) and its weight-gradient GEMMs (dWx, dWh and, above the first layer, the input's
+// and for training the backward's T steps (the Elman kernels' charged as the forward's: the same
+// products, staging and barriers; the gated persistent kernels' by their own model, products over
+// G*H terms) and its weight-gradient GEMMs (dWx, dWh and, above the first layer, the input's
 // gradient). GEMMs at an estimated 50 TFLOP/s plus a launch each; the attention, head, loss and
 // Adam (a few small kernels) are not counted. The segment kernels' inference forms the input
 // projection inside the step instead, which the step model does not count either.

@@ -40,15 +40,41 @@ namespace {
 
 namespace cg = cooperative_groups;
 
+// Staging loads a thread keeps in flight (128 registers: kGatedPersistentMinBlocksPerSm): 16 of
+// 4 bytes, 8 of 16 bytes (plan.cpp's staging_round_trips).
+constexpr int kGatedInFlight = 16, kGatedVecInFlight = 8;
+
+// A launch's blocks of the layer (issue 23, item 4): `planes` (1, or a bidirectional layer's 2
+// directions) grids of slices x groups blocks side by side along x, plane p running dir[p].
+template <typename Args>
+struct Planes {
+  Args dir[2];
+  int planes;
+};
+
+// The plane of this block and its index within the plane; `a` its direction's arguments (picked
+// field by field from the two: a dynamic index into the kernel's parameters would copy them to
+// local memory).
+template <typename Args>
+__device__ __forceinline__ Args plane_args(const Planes<Args>& p, const PersistentGeometry& g,
+                                           int* block) {
+  const int per_plane = g.slices * g.groups;
+  const int plane = static_cast<int>(blockIdx.x) / per_plane;
+  *block = static_cast<int>(blockIdx.x) - plane * per_plane;
+  return plane == 0 ? p.dir[0] : p.dir[1];
+}
+
 // `out` (the states) is written by every block and staged by the others across grid barriers:
 // no __restrict__, no __ldg (kernels.hpp, before persistent_forward).
 template <Cell kCell>
-__global__ void __launch_bounds__(kPersistentThreads, kPersistentMinBlocksPerSm)
-    gated_persistent_forward_kernel(GatedForwardArgs a, PersistentGeometry g) {
+__global__ void __launch_bounds__(kPersistentThreads, kGatedPersistentMinBlocksPerSm)
+    gated_persistent_forward_kernel(Planes<GatedForwardArgs> planes, PersistentGeometry g) {
   cg::grid_group grid = cg::this_grid();
   constexpr int G = gate_count(kCell), A = kept_of(kCell);
+  int block = 0;
+  const GatedForwardArgs a = plane_args(planes, g, &block);
   const int B = a.batch, T = a.steps, H = a.hidden, C = a.stride, GH = G * H;
-  const TileThread th = tile_thread(g);
+  const TileThread th = tile_thread(g, block);
   const int group_end = B < th.b0 + g.group ? B : th.b0 + g.group;
   const int n_out = g.staged * kPersistentSlice;  // (sequence, unit) pairs of the block
 
@@ -63,9 +89,11 @@ __global__ void __launch_bounds__(kPersistentThreads, kPersistentMinBlocksPerSm)
   for (int n = 0; n < T; ++n) {
     const int t = step_at(a.direction, n, T);
     const int tp = n > 0 ? step_at(a.direction, n - 1, T) : -1;  // the step processed before
-    // z_s = h_{t-1} Wh for every gate (h_s holds h_{t-1}; h_0 = 0).
-    slice_products(g, th, group_end, tp >= 0 ? a.out + static_cast<std::size_t>(tp) * C : nullptr,
-                   static_cast<std::size_t>(T) * C, wh_s, h_s, z_s, G);
+    // z_s = h_{t-1} Wh for every gate (h_s holds h_{t-1}; h_0 = 0), the G gates' products over
+    // one read of each staged row (FusedMats).
+    slice_products<kGatedInFlight, 4, kGatedVecInFlight, true>(
+        g, th, group_end, tp >= 0 ? a.out + static_cast<std::size_t>(tp) * C : nullptr,
+        static_cast<std::size_t>(T) * C, wh_s, h_s, z_s, G);
     // Thread i on (sequence i / 16, unit i % 16): 16 consecutive units of a sequence are 16
     // consecutive lanes (coalesced reads of xw, writes of h_t).
     for (int i = threadIdx.x; i < n_out; i += blockDim.x) {
@@ -102,12 +130,14 @@ __global__ void __launch_bounds__(kPersistentThreads, kPersistentMinBlocksPerSm)
 // drec_next is written by every block and staged by the others across grid barriers: no
 // __restrict__, no __ldg.
 template <Cell kCell>
-__global__ void __launch_bounds__(kPersistentThreads, kPersistentMinBlocksPerSm)
-    gated_persistent_backward_kernel(GatedBackwardArgs a, PersistentGeometry g) {
+__global__ void __launch_bounds__(kPersistentThreads, kGatedPersistentMinBlocksPerSm)
+    gated_persistent_backward_kernel(Planes<GatedBackwardArgs> planes, PersistentGeometry g) {
   cg::grid_group grid = cg::this_grid();
   constexpr int G = gate_count(kCell), A = kept_of(kCell);
+  int block = 0;
+  const GatedBackwardArgs a = plane_args(planes, g, &block);
   const int B = a.batch, T = a.steps, H = a.hidden, C = a.stride, GH = G * H;
-  const TileThread th = tile_thread(g);
+  const TileThread th = tile_thread(g, block);
   const int group_end = B < th.b0 + g.group ? B : th.b0 + g.group;
   const int n_out = g.staged * kPersistentSlice;
 
@@ -133,8 +163,9 @@ __global__ void __launch_bounds__(kPersistentThreads, kPersistentMinBlocksPerSm)
     const int tn = n < T - 1 ? step_at(a.direction, n + 1, T) : -1;  // processed before
     // z_s = dL/drec of step tn (drec_next's row t) times Wh^T; uniform across the grid.
     if (tn >= 0) {
-      slice_products(g, th, group_end, a.drec_next + static_cast<std::size_t>(t) * GH,
-                     static_cast<std::size_t>(T) * GH, wh_s, d_s, z_s);
+      slice_products<kGatedInFlight, kPersistentMaxUnits, kGatedVecInFlight>(
+          g, th, group_end, a.drec_next + static_cast<std::size_t>(t) * GH,
+          static_cast<std::size_t>(T) * GH, wh_s, d_s, z_s);
     }
     for (int i = threadIdx.x; i < n_out; i += blockDim.x) {
       const TilePair p = tile_pair(g, th, group_end, i);
@@ -182,43 +213,76 @@ void check_persistent(Cell cell, const PersistentTiling& tiling, int hidden, con
         " and " + std::to_string(gate_count(cell)));
 }
 
+// Runs `count` directions (1 or 2) of the kernel: in one grid of count planes where the GPU holds
+// it co-resident, else one grid a direction; false where even that is refused.
 template <auto Kernel, typename Args>
-bool launch_gated_persistent(const char* name, const Args& a, const PersistentTiling& tiling,
-                             std::size_t bytes, int inner, cudaStream_t stream) {
+bool launch_gated_persistent(const char* name, const Args* args, int count,
+                             const PersistentTiling& tiling, std::size_t bytes, int inner,
+                             cudaStream_t stream) {
+  const PersistentGeometry g = geometry_of(tiling, inner);
+  Planes<Args> p{};
+  if (count == 2) {
+    const std::size_t smem = persistent_launch_smem<Kernel>(2 * tiling.blocks(), bytes);
+    p.dir[0] = args[0];
+    p.dir[1] = args[1];
+    p.planes = 2;
+    if (smem != 0 && launch_persistent(name, Kernel, 2 * tiling.blocks(), smem, stream, p, g)) {
+      return true;
+    }
+  }
   const std::size_t smem = persistent_launch_smem<Kernel>(tiling.blocks(), bytes);
   if (smem == 0) return false;
-  return launch_persistent(name, Kernel, tiling.blocks(), smem, stream, a,
-                           geometry_of(tiling, inner));
+  for (int d = 0; d < count; ++d) {
+    p.dir[0] = p.dir[1] = args[d];
+    p.planes = 1;
+    // A refused launch is refused for every direction (same kernel and grid).
+    if (!launch_persistent(name, Kernel, tiling.blocks(), smem, stream, p, g)) return false;
+  }
+  return true;
+}
+
+void check_count(int count, const char* call) {
+  if (count < 1 || count > 2)
+    throw InvalidArgument(std::string(call) + ": count must be 1 or 2 (the directions), got " +
+                          std::to_string(count));
 }
 
 }  // namespace
 
-bool gated_persistent_forward(const GatedForwardArgs& a, const PersistentTiling& tiling,
-                              cudaStream_t stream) {
-  check_persistent(a.cell, tiling, a.hidden, "gated_persistent_forward");
+bool gated_persistent_forward(const GatedForwardArgs* args, int count,
+                              const PersistentTiling& tiling, cudaStream_t stream) {
+  check_count(count, "gated_persistent_forward");
+  const GatedForwardArgs& a = args[0];
+  for (int d = 0; d < count; ++d) {
+    check_persistent(args[d].cell, tiling, args[d].hidden, "gated_persistent_forward");
+    if (!args[d].out)
+      throw InvalidArgument("gated_persistent_forward: out is null (the steps stage it)");
+  }
   if (a.batch < 1) return true;
-  if (!a.out) throw InvalidArgument("gated_persistent_forward: out is null (the steps stage it)");
   const std::size_t bytes = tiling.smem_forward_bytes();
   if (a.cell == Cell::kLstm) {
     return launch_gated_persistent<gated_persistent_forward_kernel<Cell::kLstm>>(
-        "gated_persistent_forward_kernel<lstm>", a, tiling, bytes, a.hidden, stream);
+        "gated_persistent_forward_kernel<lstm>", args, count, tiling, bytes, a.hidden, stream);
   }
   return launch_gated_persistent<gated_persistent_forward_kernel<Cell::kGru>>(
-      "gated_persistent_forward_kernel<gru>", a, tiling, bytes, a.hidden, stream);
+      "gated_persistent_forward_kernel<gru>", args, count, tiling, bytes, a.hidden, stream);
 }
 
-bool gated_persistent_backward(const GatedBackwardArgs& a, const PersistentTiling& tiling,
-                               cudaStream_t stream) {
-  check_persistent(a.cell, tiling, a.hidden, "gated_persistent_backward");
+bool gated_persistent_backward(const GatedBackwardArgs* args, int count,
+                               const PersistentTiling& tiling, cudaStream_t stream) {
+  check_count(count, "gated_persistent_backward");
+  const GatedBackwardArgs& a = args[0];
+  for (int d = 0; d < count; ++d)
+    check_persistent(args[d].cell, tiling, args[d].hidden, "gated_persistent_backward");
   if (a.batch < 1) return true;
   const std::size_t bytes = tiling.smem_backward_bytes();
   const int inner = gate_count(a.cell) * a.hidden;
   if (a.cell == Cell::kLstm) {
     return launch_gated_persistent<gated_persistent_backward_kernel<Cell::kLstm>>(
-        "gated_persistent_backward_kernel<lstm>", a, tiling, bytes, inner, stream);
+        "gated_persistent_backward_kernel<lstm>", args, count, tiling, bytes, inner, stream);
   }
   return launch_gated_persistent<gated_persistent_backward_kernel<Cell::kGru>>(
-      "gated_persistent_backward_kernel<gru>", a, tiling, bytes, inner, stream);
+      "gated_persistent_backward_kernel<gru>", args, count, tiling, bytes, inner, stream);
 }
 
 }  // namespace rnnattn::kernels

@@ -34,7 +34,9 @@ TEST(Plan, TilingsCoverTheWorkAndFit) {
       // block an SM (registers to spare); one in the 64-register variants for larger grids.
       EXPECT_TRUE(t.units == 1 || t.units == 2 || t.units == 4) << t.units;
       EXPECT_LE(t.units, t.max_units(h100.sms));
-      if (t.blocks() > h100.sms) EXPECT_EQ(t.units, 1);
+      if (t.blocks() > h100.sms) {
+        EXPECT_EQ(t.units, 1);
+      }
       EXPECT_GE(t.split, 2 * t.units);  // a warp within one row lane
       EXPECT_GE(t.split, 2);
       EXPECT_LE(t.rows, kPersistentMaxRows);
@@ -248,11 +250,16 @@ TEST(Plan, PassPredictionsAddTheStepsAndGemms) {
   PassShape notebook = large;
   notebook.directions = 2;
   EXPECT_LE(predict_passes(notebook, h100).training_ms, 2.0);
-  // The notebook's bidirectional LSTM: its persistent kernels a direction at a time, 4 gates'
-  // products a step: above the Elman layer's (and above the 2 ms, docs/performance.md).
+  // The notebook's bidirectional LSTM: 4 gates' products a step, the forward's two directions in
+  // one grid, the backward's one at a time (each step by its own model): above the Elman
+  // layer's (and above the 2 ms, docs/performance.md).
   const double elman_ms = predict_passes(notebook, h100).training_ms;
   notebook.gates = 4;
-  EXPECT_GT(predict_passes(notebook, h100).training_ms, elman_ms);
+  const PassPrediction lstm = predict_passes(notebook, h100);
+  EXPECT_GT(lstm.training_ms, elman_ms);
+  const GatedPlan gated = plan_gated(128, 256, 4, h100, 2);
+  EXPECT_NEAR(lstm.recurrence_ms, 200 * gated.persistent_all_us * 1e-3, 1e-9);
+  EXPECT_GT(lstm.training_ms - lstm.forward_ms, 200 * gated.persistent_backward_all_us * 1e-3);
 }
 
 // The model's choices at the benchmark shapes where it is not close (docs/performance.md): the
@@ -383,6 +390,31 @@ TEST(Plan, GatedCellsStageWhWhereItFits) {
     EXPECT_FALSE(plan_gated(1, 2, gates, h100).persistent);
     EXPECT_FALSE(plan_gated(32, 1024, gates, h100).persistent_possible);
     EXPECT_NE(large.describe().find("persistent ("), std::string::npos) << large.describe();
+  }
+  // The notebook's bidirectional layer (B128 H256, 128 blocks a direction): the forward's two
+  // directions in one grid of 256 blocks, 2 an SM (a block's slices and rows ~87 KB for the
+  // LSTM), one barrier a step for both, so less than two directions one after the other; the
+  // backward's blocks (Wh^T's [4H,16] slice and rows of 4H values, ~134 KB) do not fit two an SM
+  // and run a direction at a time. The backward's step (rows of G*H values staged, products over
+  // G*H terms) costs more than the forward's, whose G products share each staged row.
+  for (int gates : {3, 4}) {
+    SCOPED_TRACE(gates);
+    const GatedPlan one = plan_gated(128, 256, gates, h100);
+    const GatedPlan both = plan_gated(128, 256, gates, h100, 2);
+    ASSERT_TRUE(both.persistent_possible);
+    EXPECT_TRUE(both.persistent);
+    EXPECT_EQ(both.persistent_us, one.persistent_us);
+    EXPECT_GT(one.persistent_backward_us, one.persistent_us);
+    EXPECT_TRUE(both.forward_planes);
+    EXPECT_LT(both.persistent_all_us, 2 * both.persistent_us);
+    EXPECT_GT(both.persistent_all_us, both.persistent_us);
+    if (gates == 4) {
+      EXPECT_GT(both.tiling.smem_backward_bytes(), h100.smem_per_sm / 2);
+      EXPECT_FALSE(both.backward_planes);
+      EXPECT_DOUBLE_EQ(both.persistent_backward_all_us, 2 * both.persistent_backward_us);
+    }
+    EXPECT_FALSE(one.forward_planes);  // one direction: nothing to share
+    EXPECT_NE(both.describe().find("2 directions: forward"), std::string::npos) << both.describe();
   }
   // Past shared memory each block pulls G*H*H*4 bytes from L2 every step: 4x the Elman cell's.
   EXPECT_NEAR(plan_gated(32, 1024, 4, h100).segment_us / plan_recurrence(32, 1024, h100).segment_us,

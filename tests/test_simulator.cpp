@@ -780,6 +780,42 @@ TEST_F(Simulator, RecurrentKernelsMeetTheAccessTargets) {
   }
 }
 
+// A bidirectional gated layer's persistent kernels run both directions in one cooperative grid
+// of two planes where the GPU holds it co-resident (issue 23, item 4), else a direction at a time
+// (LSTM H = 512: a block's slices take more than half an SM, 2 x 128 blocks do not fit); either
+// way the results are the segment kernels' (y rtol 1e-5, gradients 1e-4).
+TEST_F(Simulator, GatedPersistentRunsBothDirectionsInOneGrid) {
+  struct Case {
+    int batch, hidden;
+    Cell cell;
+    long launches;  // of each kernel: 1 (one grid) or 2 (a direction at a time)
+  };
+  for (const Case& k :
+       {Case{5, 8, Cell::kLstm, 1}, Case{3, 33, Cell::kGru, 1}, Case{4, 512, Cell::kLstm, 2}}) {
+    SCOPED_TRACE(std::string(to_string(k.cell)) + " B = " + std::to_string(k.batch) +
+                 " H = " + std::to_string(k.hidden));
+    ModelConfig cfg;
+    cfg.cell = k.cell;
+    cfg.hidden_size = k.hidden;
+    cfg.bidirectional = true;
+    cfg.steps = 3;
+    cuda::Handle h(cfg, s_);
+    h.set_recurrence(cuda::Recurrence::kPersistent);
+    ASSERT_EQ(h.recurrence_for(k.batch), cuda::Recurrence::kPersistent);
+    const PassResult persistent = run_pass(h, cfg, k.batch);
+    char fwd[64], bwd[64];
+    std::snprintf(fwd, sizeof fwd, "gated_persistent_forward_kernel<%s>", to_string(k.cell));
+    std::snprintf(bwd, sizeof bwd, "gated_persistent_backward_kernel<%s>", to_string(k.cell));
+    EXPECT_EQ(count(persistent, fwd), k.launches);
+    EXPECT_EQ(count(persistent, bwd), k.launches);
+    h.set_recurrence(cuda::Recurrence::kSegment);
+    const PassResult segment = run_pass(h, cfg, k.batch);
+    EXPECT_EQ(count(segment, fwd), 0);
+    EXPECT_TRUE(test::all_close("y", persistent.y, segment.y, 1e-6, 1e-5));
+    EXPECT_TRUE(test::all_close("gradient", persistent.grad, segment.grad, 1e-5, 1e-4));
+  }
+}
+
 // What runs is what recurrence_for() says: the model's choice (kAuto) at the seed's size, at
 // H = 1024 (persistent: too wide for a cluster) and at B3 H300 (cluster: Wh through L2 for the
 // segment kernels), one layer and bidirectional, and each forced setting, forward and backward.

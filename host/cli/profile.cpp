@@ -121,7 +121,7 @@ int cmd_profile(const std::vector<std::string>& argv) {
     std::string plan;
     if (gated) {
       const kernels::GatedPlan p =
-          kernels::plan_gated(B, cfg.hidden_size, gates_of(cfg.cell), limits);
+          kernels::plan_gated(B, cfg.hidden_size, gates_of(cfg.cell), limits, cfg.directions());
       plan = p.describe() + head_note(cfg, p.persistent);
     } else {
       plan = layered
@@ -214,12 +214,13 @@ int cmd_profile(const std::vector<std::string>& argv) {
               device.c_str(), sim ? " (GPU simulator: memory counters, no times)" : "");
   if (device == "cuda" && gated) {
     const bool persistent = h.recurrence_for(B) == cuda::Recurrence::kPersistent;
-    std::printf(
-        "recurrence: %s (--recurrence %s)%s; the model: %s\n",
-        persistent ? "persistent" : "segment", rec_name.c_str(), head_note(cfg, persistent).c_str(),
-        kernels::plan_gated(B, cfg.hidden_size, gates_of(cfg.cell), kernels::current_gpu_limits())
-            .describe()
-            .c_str());
+    std::printf("recurrence: %s (--recurrence %s)%s; the model: %s\n",
+                persistent ? "persistent" : "segment", rec_name.c_str(),
+                head_note(cfg, persistent).c_str(),
+                kernels::plan_gated(B, cfg.hidden_size, gates_of(cfg.cell),
+                                    kernels::current_gpu_limits(), cfg.directions())
+                    .describe()
+                    .c_str());
   } else if (device == "cuda" && layered) {
     std::printf(
         "recurrence: %s (--recurrence %s); the model: %s%s\n",
