@@ -37,6 +37,7 @@ struct PersistentGeometry {
   int rows;       // sequences per thread (<= 4)
   int staged;     // rows * row_lanes: rows of the staging buffer (>= group, zero past it)
   int wh_part;    // floats of one part of the Wh slice
+  int piece;      // the gated backward's staged piece of a row (a multiple of split x 4; hpad)
 };
 
 // The kernels' view of the tiling for dot products over `inner` terms (0: H).
@@ -55,6 +56,7 @@ inline PersistentGeometry geometry_of(const PersistentTiling& p, int inner = 0) 
   g.rows = p.rows;
   g.staged = p.rows * p.row_lanes;
   g.wh_part = static_cast<int>(p.wh_part_floats(g.inner));
+  g.piece = p.piece(g.inner);
   return g;
 }
 
@@ -251,10 +253,11 @@ __device__ __forceinline__ void reduce_scatter(const float (&a)[N], int o, int s
 // place of the units (g.units must be 1): per chunk a thread reads one float4 of each staged row
 // once for every mat, so a warp's shared-memory reads a chunk are mats x 4 + rows wavefronts
 // instead of mats x (4 + rows); the sums always go through the reduce-scatter.
+// Accumulate: add the sums to z_s (a later piece of the rows: staged_piece_products).
 template <int MaxUnits = kPersistentMaxUnits, bool FusedMats = false>
 __device__ __forceinline__ void staged_products(const PersistentGeometry& g, const TileThread& th,
                                                 const float* wh_s, const float* rows_s, float* z_s,
-                                                int mats) {
+                                                int mats, bool accumulate = false) {
   constexpr int kValues = MaxUnits * kPersistentMaxRows;  // accumulator (u, r) at u * 4 + r
   // Known at compile time where MaxUnits is 1; fused, the mats are the "units".
   const int units = FusedMats ? mats : MaxUnits == 1 ? 1 : g.units;
@@ -300,7 +303,8 @@ __device__ __forceinline__ void staged_products(const PersistentGeometry& g, con
       const int u = v / kPersistentMaxRows, r = v % kPersistentMaxRows;
       if (u < units && r < g.rows) {
         const int z_unit = FusedMats ? u * g.staged * kPersistentSlice : u * unit_lanes;
-        z_m[(th.rq + r * g.row_lanes) * kPersistentSlice + th.jj + z_unit] = sum;
+        float& z = z_m[(th.rq + r * g.row_lanes) * kPersistentSlice + th.jj + z_unit];
+        z = accumulate ? z + sum : sum;
       }
     };
     if constexpr (MaxUnits > 1) {
@@ -332,6 +336,28 @@ __device__ __forceinline__ void slice_products(const PersistentGeometry& g, cons
   __syncthreads();
   staged_products<MaxUnits, FusedMats>(g, th, wh_s, rows_s, z_s, mats);
   __syncthreads();
+}
+
+// slice_products over rows of g.hpad terms staged g.piece at a time (the gated backward, whose
+// rows of G*H values would otherwise take G times the forward's buffer): per piece, stage it
+// into rows_s [staged][piece], barrier, the products of its chunks with the matching chunk rows
+// of the slice added to z_s (pieces start on a multiple of split chunks, so chunk c of a piece is
+// in the part of the row's chunk), barrier. One mat, MaxUnits as staged_products's.
+template <int InFlight, int MaxUnits, int VecInFlight>
+__device__ __forceinline__ void piece_products(const PersistentGeometry& g, const TileThread& th,
+                                               int group_end, const float* src, std::size_t stride,
+                                               const float* wh_s, float* rows_s, float* z_s) {
+  for (int k0 = 0; k0 < g.hpad; k0 += g.piece) {
+    PersistentGeometry gp = g;
+    gp.hpad = g.hpad - k0 < g.piece ? g.hpad - k0 : g.piece;
+    gp.inner = g.inner - k0 < gp.hpad ? (g.inner > k0 ? g.inner - k0 : 0) : gp.hpad;
+    stage_rows<InFlight, VecInFlight>(gp, th.b0, group_end, src + k0, stride, rows_s);
+    __syncthreads();
+    // The piece's first chunk row of the slice: k0 / (4 split) rows of 16 units x 4 terms.
+    const int offset = k0 / (g.split * kPersistentChunk) * kPersistentSlice * kPersistentChunk;
+    staged_products<MaxUnits>(gp, th, wh_s + offset, rows_s, z_s, 1, k0 > 0);
+    __syncthreads();
+  }
 }
 
 // The dynamic shared memory to launch a persistent grid of `blocks` blocks with (at least

@@ -43,10 +43,13 @@ constexpr int kSegmentLoadsInFlight = 11;
 // loads a thread keeps in flight (stage_rows). Rows of a multiple of 4 floats go as 16-byte loads.
 // In flight, from the compiled code (tools/sass_check.py): the Elman kernels for grids of at most
 // one block an SM 16 16-byte loads (16 of 4 bytes); the forward's variant for larger grids 1 (4);
-// the gated kernels 8 (16). The backward's variant for larger grids keeps 4 (16): the model
-// predicts the Elman kernels' forward steps. `inner`: a staged row's values (0: H).
+// the gated kernels at least 8 (16). The Elman backward's variant for larger
+// grids keeps 4 (16): the model predicts the Elman kernels' forward steps. `inner`: a staged row's
+// values (0: H). The gated backward stages its rows in p.pieces parts, a round trip (at least)
+// each.
 int staging_round_trips(const PersistentTiling& p, const GpuLimits& gpu, int inner = 0) {
   if (inner == 0) inner = p.hidden;
+  const int pieces = inner == p.hidden ? 1 : std::max(1, p.pieces);
   const bool vector = inner % 4 == 0;
   int in_flight = 0;
   if (p.gates > 1) {
@@ -56,9 +59,9 @@ int staging_round_trips(const PersistentTiling& p, const GpuLimits& gpu, int inn
   } else {
     in_flight = vector ? 1 : 4;
   }
-  const int floats = p.rows * p.row_lanes * p.padded(inner);
+  const int floats = p.rows * p.row_lanes * (pieces > 1 ? p.piece(inner) : p.padded(inner));
   const int loads = ceil_div(vector ? ceil_div(floats, 4) : floats, kPersistentThreads);
-  return std::max(1, ceil_div(loads, in_flight));
+  return pieces * std::max(1, ceil_div(loads, in_flight));
 }
 
 int log2_int(int v) {
@@ -160,25 +163,30 @@ double segment_step_us(int batch, int hidden, int gates, const GpuLimits& gpu) {
 // layer's directions): the forward's G products over the staged h_{t-1} (G = 1: Elman), or the
 // gated backward's one product over the staged dL/drec (G*H terms). A block's products take the
 // more of their shared-memory wavefronts and their FMAs' issue cycles.
-double persistent_step_us(const PersistentTiling& p, const GpuLimits& gpu, int planes = 1,
+double persistent_step_us(const PersistentTiling& tiling, const GpuLimits& gpu, int planes = 1,
                           bool backward = false) {
+  const bool gated = tiling.gates > 1;
+  // The gated backward's products are its own (split, units, rows).
+  const PersistentTiling p = gated && backward ? tiling.for_backward() : tiling;
   const int used = ceil_div(planes * p.blocks(), gpu.sms);
-  const bool gated = p.gates > 1;
   const int inner = gated && backward ? p.gates * p.hidden : p.hidden;
   double wavefronts = 0;
   if (!gated) {
     wavefronts = persistent_wavefronts(p.hidden, p.split, p.rows, p.units,
                                        scatter_values(p.max_units(gpu.sms)));
   } else if (backward) {
-    wavefronts = persistent_wavefronts(inner, p.split, p.rows);
+    wavefronts = persistent_wavefronts(inner, p.split, p.rows, p.units,
+                                       scatter_values(kGatedBackwardMaxUnits));
   } else {
     wavefronts = gated_forward_wavefronts(p.hidden, p.gates, p.split, p.rows);
   }
   const double fma = fma_cycles(p, gated && !backward ? p.gates : 1, inner);
   const double compute = used * std::max(wavefronts, fma);
   const double staging = used * static_cast<double>(p.group) * inner * 4 / kL2BytesPerCycle;
+  // A block barrier after each staging and after its products (the backward's pieces: more).
+  const int pieces = gated && backward ? std::max(1, p.pieces) : 1;
   return kGridBarrierUs + staging_round_trips(p, gpu, inner) * kL2LatencyUs +
-         (compute + staging) / (kClockGHz * 1e3) + kBlockBarrierUs;
+         (compute + staging) / (kClockGHz * 1e3) + (2 * pieces - 1) * kBlockBarrierUs;
 }
 
 // One forward step of the cluster kernels: the block's `subs` products over its own shared copy
@@ -210,10 +218,9 @@ bool choose_split(PersistentTiling* p, int mats, int max_units) {
       const int row_lanes = kPersistentThreads * units / (kPersistentSlice * split);
       const int rows = ceil_div(p->group, row_lanes);
       if (rows > kPersistentMaxRows) continue;
-      // The gated kernels: the forward's fused gates and the backward's G*H-term products.
+      // The gated forward: its fused gates (the backward chooses its own: choose_backward).
       const double cost = p->gates > 1
-                              ? gated_forward_wavefronts(p->hidden, p->gates, split, rows) +
-                                    persistent_wavefronts(p->gates * p->hidden, split, rows)
+                              ? gated_forward_wavefronts(p->hidden, p->gates, split, rows)
                               : mats * persistent_wavefronts(p->hidden, split, rows, units, values);
       if (p->split == 0 || cost < best) {
         best = cost;
@@ -227,6 +234,22 @@ bool choose_split(PersistentTiling* p, int mats, int max_units) {
     }
   }
   return p->split != 0;
+}
+
+// The gated backward's products (over G*H terms, one mat) chosen as choose_split does with up to
+// kGatedBackwardMaxUnits units a thread, into p's backward fields; false where none holds the
+// group.
+bool choose_backward(PersistentTiling* p) {
+  PersistentTiling b = *p;
+  b.hidden = p->gates * p->hidden;  // choose_split's terms: the backward's G*H
+  b.gates = 1;
+  if (!choose_split(&b, 1, kGatedBackwardMaxUnits)) return false;
+  p->backward_split = b.split;
+  p->backward_units = b.units;
+  p->backward_row_lanes = b.row_lanes;
+  p->backward_rows = b.rows;
+  p->backward_scatter = b.scatter;
+  return true;
 }
 
 }  // namespace
@@ -327,12 +350,13 @@ std::size_t PersistentTiling::smem_forward_bytes() const {
 std::size_t PersistentTiling::smem_backward_bytes() const {
   const std::size_t g = static_cast<std::size_t>(rows) * row_lanes;
   const std::size_t pairs = g * kPersistentSlice;
+  if (gates > 1 && backward_split > 0) return for_backward().smem_backward_bytes();
   if (gates > 1) {
-    // The Wh^T slice [G*H,16], dL/drec of the group's next step (G*H values a row), then per
-    // pair the product, the carry passed through padding, the part of dL/dh_{t-1} that does not
-    // go through Wh, and the LSTM's dL/dc.
+    // The Wh^T slice [G*H,16], dL/drec of the group's next step (G*H values a row, a piece at a
+    // time), then per pair the product, the carry passed through padding, the part of
+    // dL/dh_{t-1} that does not go through Wh, and the LSTM's dL/dc.
     const int inner = gates * hidden;
-    return sizeof(float) * (wh_part_floats(inner) * split + g * padded(inner) + 4 * pairs);
+    return sizeof(float) * (wh_part_floats(inner) * split + g * piece(inner) + 4 * pairs);
   }
   // Wh^T slice, dz_{t+1} of the group, then dL/dc, the carry and the dot products per
   // (sequence, unit).
@@ -373,6 +397,7 @@ bool persistent_tiling(int batch, int hidden, const GpuLimits& gpu, PersistentTi
   p.group = std::min(p.group, max_group);
   p.groups = ceil_div(batch, p.group);
   if (!choose_split(&p, 1, p.max_units(gpu.sms))) return false;
+  if (gates > 1 && !choose_backward(&p)) return false;
   const std::size_t smem = std::max(p.smem_forward_bytes(), p.smem_backward_bytes());
   if (smem > gpu.smem_per_block) return false;
   const int per_sm = persistent_blocks_per_sm(p, smem, gpu);
@@ -453,7 +478,6 @@ GatedPlan plan_gated(int batch, int hidden, int gates, const GpuLimits& gpu, int
   if (r.persistent_possible) {
     const PersistentTiling& p = r.tiling;
     r.persistent_us = persistent_step_us(p, gpu);
-    r.persistent_backward_us = persistent_step_us(p, gpu, 1, true);
     // All directions in one grid where it is co-resident (rnn_persistent_gated.cu's launcher
     // asks the GPU the same), else a direction at a time.
     const auto planes_fit = [&](std::size_t smem) {
@@ -462,6 +486,20 @@ GatedPlan plan_gated(int batch, int hidden, int gates, const GpuLimits& gpu, int
     };
     r.forward_planes = planes_fit(p.smem_forward_bytes());
     r.backward_planes = planes_fit(p.smem_backward_bytes());
+    // The backward's rows of G*H values in pieces, where that lets the directions share a grid
+    // and the model predicts it faster than one direction at a time (the notebook's LSTM: ~134 KB
+    // a block whole, ~102 KB in 2 pieces).
+    for (int pieces = 2; directions > 1 && !r.backward_planes && pieces <= 4; pieces *= 2) {
+      PersistentTiling q = p;
+      q.pieces = pieces;
+      if (planes_fit(q.smem_backward_bytes()) &&
+          persistent_step_us(q, gpu, directions, true) <
+              directions * persistent_step_us(p, gpu, 1, true)) {
+        r.tiling.pieces = pieces;
+        r.backward_planes = true;
+      }
+    }
+    r.persistent_backward_us = persistent_step_us(p, gpu, 1, true);
     r.persistent_all_us =
         r.forward_planes ? persistent_step_us(p, gpu, directions) : directions * r.persistent_us;
     r.persistent_backward_all_us = r.backward_planes ? persistent_step_us(p, gpu, directions, true)
@@ -524,17 +562,19 @@ std::string GatedPlan::describe() const {
   char buf[640], alt[320], all[96];
   const auto planes = [](bool one_grid) { return one_grid ? "in one grid" : "one at a time"; };
   if (persistent_possible) {
+    const PersistentTiling b = tiling.for_backward();
     std::snprintf(alt, sizeof alt,
                   "persistent %.3g us/step (backward %.3g) on %d blocks = %d slices x %d groups of "
-                  "%d, split %d",
+                  "%d, split %d (backward %d x %d units a thread%s)",
                   persistent_us, persistent_backward_us, tiling.blocks(), tiling.slices,
-                  tiling.groups, tiling.group, tiling.split);
+                  tiling.groups, tiling.group, tiling.split, b.split, b.units,
+                  b.scatter ? ", reduce-scatter" : "");
     if (directions > 1) {
       const std::size_t n = std::strlen(alt);
-      std::snprintf(alt + n, sizeof alt - n,
-                    "; %d directions: forward %.3g us/step %s, backward %.3g %s", directions,
-                    persistent_all_us, planes(forward_planes), persistent_backward_all_us,
-                    planes(backward_planes));
+      std::snprintf(
+          alt + n, sizeof alt - n, "; %d directions: forward %.3g us/step %s, backward %.3g %s%s",
+          directions, persistent_all_us, planes(forward_planes), persistent_backward_all_us,
+          planes(backward_planes), tiling.pieces > 1 ? " (its rows staged in pieces)" : "");
     }
   } else {
     std::snprintf(alt, sizeof alt, "persistent not possible here");

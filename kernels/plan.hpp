@@ -92,6 +92,8 @@ constexpr int kPersistentMaxRows = 4;    // sequences of its group one thread co
 // and the cluster kernels (one block an SM) up to 4.
 constexpr int kPersistentMaxUnits = 1;
 constexpr int kPersistentWideMaxUnits = 4;
+// The gated persistent backward (128 registers): up to 2 units a thread.
+constexpr int kGatedBackwardMaxUnits = 2;
 constexpr int kClusterMaxUnits = 4;
 // Blocks per SM the persistent kernels are compiled for (__launch_bounds__): at most 64
 // registers a thread, so that 4 blocks of 256 threads fit an SM's 65536 registers.
@@ -114,6 +116,29 @@ struct PersistentTiling {
   // accumulators (N (1 - 1 / split) shuffles) instead of a butterfly for each (unit, row)
   // (units x rows x log2(split)): where it takes fewer (kernels with several units a thread).
   bool scatter = false;
+  // The gated backward stages dL/drec (G*H values a row) in this many pieces, a barrier and the
+  // products after each (plan_gated: 2 where that lets a bidirectional layer's two directions
+  // fit one grid, 2 blocks an SM); 1: the whole row at once.
+  int pieces = 1;
+  // The gated backward's own products over its G*H terms (choose_split's for them): split, units
+  // (up to kGatedBackwardMaxUnits), row lanes, rows and the reduce-scatter; 0: the forward's. The
+  // blocks (slices x groups of `group`) are the forward's.
+  int backward_split = 0, backward_units = 0, backward_row_lanes = 0, backward_rows = 0;
+  bool backward_scatter = false;
+  // This tiling with the backward's products in place of the forward's (what the gated backward
+  // kernel's geometry, shared memory and model read).
+  PersistentTiling for_backward() const {
+    PersistentTiling b = *this;
+    if (backward_split > 0) {
+      b.split = backward_split;
+      b.units = backward_units;
+      b.row_lanes = backward_row_lanes;
+      b.rows = backward_rows;
+      b.scatter = backward_scatter;
+      b.backward_split = 0;
+    }
+    return b;
+  }
   int blocks() const { return slices * groups; }
   // The most units a thread the kernels that run this tiling on a GPU of `sms` SMs take: the
   // Elman kernels' one-block-an-SM variants where the grid is at most one block an SM.
@@ -127,6 +152,11 @@ struct PersistentTiling {
     return split < 1 ? 0 : (inner + step - 1) / step * step;
   }
   int padded_hidden() const { return padded(hidden); }
+  // The staged part of a row of `inner` terms: a piece of the padded row, a whole number of
+  // chunks for every split lane (the whole padded row where pieces is 1).
+  int piece(int inner) const {
+    return pieces <= 1 ? padded(inner) : padded((inner + pieces - 1) / pieces);
+  }
   // Floats of one part of a matrix slice in shared memory over `inner` rows: `split` parts, part
   // kk holding the chunks c = kk, kk + split, ... of 4 rows (terms), 16 units x 4 terms a chunk
   // (unit-major, so that a thread reads a unit's 4 terms as one float4), padded so that the

@@ -14,7 +14,8 @@
 //     gated_cell.cuh; the LSTM's c stays in shared memory), writes h_t and what the step keeps;
 //     grid barrier.
 //   backward: it holds the [G*H,16] slice of Wh^T (rows 16s .. of Wh). Per step, against the
-//     direction: stage dL/drec of the step processed before (drec_next's row t, G*H values), the
+//     direction: stage dL/drec of the step processed before (drec_next's row t, G*H values; in
+//     `pieces` parts where the tiling says so, the products after each: piece_products), the
 //     product with the slice is the Wh part of dL/dh_t; the cell's backward per (sequence, unit)
 //     writes d_in, drec_next (or drec_first) and keeps the LSTM's dL/dc in shared memory; grid
 //     barrier.
@@ -41,8 +42,9 @@ namespace {
 namespace cg = cooperative_groups;
 
 // Staging loads a thread keeps in flight (128 registers: kGatedPersistentMinBlocksPerSm): 16 of
-// 4 bytes, 8 of 16 bytes (plan.cpp's staging_round_trips).
-constexpr int kGatedInFlight = 16, kGatedVecInFlight = 8;
+// 4 bytes; of 16 bytes 8 in the forward, 16 in the backward (whose piece loop the compiler
+// otherwise issues 6 at a time: tools/sass_check.py); plan.cpp's staging_round_trips.
+constexpr int kGatedInFlight = 16, kGatedVecInFlight = 8, kGatedBackwardVecInFlight = 16;
 
 // A launch's blocks of the layer (issue 23, item 4): `planes` (1, or a bidirectional layer's 2
 // directions) grids of slices x groups blocks side by side along x, plane p running dir[p].
@@ -142,8 +144,8 @@ __global__ void __launch_bounds__(kPersistentThreads, kGatedPersistentMinBlocksP
   const int n_out = g.staged * kPersistentSlice;
 
   float* wh_s = dynamic_shared<float>();    // slice of Wh^T [G*H,16]: wh_s(m, jj) = Wh[j][m]
-  float* d_s = wh_s + g.split * g.wh_part;  // [staged][hpad]  dL/drec of the step after
-  float* z_s = d_s + g.staged * g.hpad;     // [staged][16]    its product with Wh^T
+  float* d_s = wh_s + g.split * g.wh_part;  // [staged][piece] dL/drec of the step after
+  float* z_s = d_s + g.staged * g.piece;    // [staged][16]    its product with Wh^T
   float* carry_s = z_s + n_out;             // [staged][16]    dL/dh passed through padding
   float* direct_s = carry_s + n_out;        // [staged][16]    dL/dh_{t-1} not through Wh
   float* cc_s = direct_s + n_out;           // [staged][16]    the LSTM's dL/dc
@@ -163,7 +165,7 @@ __global__ void __launch_bounds__(kPersistentThreads, kGatedPersistentMinBlocksP
     const int tn = n < T - 1 ? step_at(a.direction, n + 1, T) : -1;  // processed before
     // z_s = dL/drec of step tn (drec_next's row t) times Wh^T; uniform across the grid.
     if (tn >= 0) {
-      slice_products<kGatedInFlight, kPersistentMaxUnits, kGatedVecInFlight>(
+      piece_products<kGatedInFlight, kGatedBackwardMaxUnits, kGatedBackwardVecInFlight>(
           g, th, group_end, a.drec_next + static_cast<std::size_t>(t) * GH,
           static_cast<std::size_t>(T) * GH, wh_s, d_s, z_s);
     }
@@ -217,9 +219,8 @@ void check_persistent(Cell cell, const PersistentTiling& tiling, int hidden, con
 // it co-resident, else one grid a direction; false where even that is refused.
 template <auto Kernel, typename Args>
 bool launch_gated_persistent(const char* name, const Args* args, int count,
-                             const PersistentTiling& tiling, std::size_t bytes, int inner,
-                             cudaStream_t stream) {
-  const PersistentGeometry g = geometry_of(tiling, inner);
+                             const PersistentTiling& tiling, std::size_t bytes,
+                             const PersistentGeometry& g, cudaStream_t stream) {
   Planes<Args> p{};
   if (count == 2) {
     const std::size_t smem = persistent_launch_smem<Kernel>(2 * tiling.blocks(), bytes);
@@ -260,12 +261,13 @@ bool gated_persistent_forward(const GatedForwardArgs* args, int count,
   }
   if (a.batch < 1) return true;
   const std::size_t bytes = tiling.smem_forward_bytes();
+  const PersistentGeometry g = geometry_of(tiling, a.hidden);
   if (a.cell == Cell::kLstm) {
     return launch_gated_persistent<gated_persistent_forward_kernel<Cell::kLstm>>(
-        "gated_persistent_forward_kernel<lstm>", args, count, tiling, bytes, a.hidden, stream);
+        "gated_persistent_forward_kernel<lstm>", args, count, tiling, bytes, g, stream);
   }
   return launch_gated_persistent<gated_persistent_forward_kernel<Cell::kGru>>(
-      "gated_persistent_forward_kernel<gru>", args, count, tiling, bytes, a.hidden, stream);
+      "gated_persistent_forward_kernel<gru>", args, count, tiling, bytes, g, stream);
 }
 
 bool gated_persistent_backward(const GatedBackwardArgs* args, int count,
@@ -276,13 +278,14 @@ bool gated_persistent_backward(const GatedBackwardArgs* args, int count,
     check_persistent(args[d].cell, tiling, args[d].hidden, "gated_persistent_backward");
   if (a.batch < 1) return true;
   const std::size_t bytes = tiling.smem_backward_bytes();
-  const int inner = gate_count(a.cell) * a.hidden;
+  // The backward's products over G*H terms are its own (PersistentTiling::for_backward).
+  const PersistentGeometry g = geometry_of(tiling.for_backward(), gate_count(a.cell) * a.hidden);
   if (a.cell == Cell::kLstm) {
     return launch_gated_persistent<gated_persistent_backward_kernel<Cell::kLstm>>(
-        "gated_persistent_backward_kernel<lstm>", args, count, tiling, bytes, inner, stream);
+        "gated_persistent_backward_kernel<lstm>", args, count, tiling, bytes, g, stream);
   }
   return launch_gated_persistent<gated_persistent_backward_kernel<Cell::kGru>>(
-      "gated_persistent_backward_kernel<gru>", args, count, tiling, bytes, inner, stream);
+      "gated_persistent_backward_kernel<gru>", args, count, tiling, bytes, g, stream);
 }
 
 }  // namespace rnnattn::kernels

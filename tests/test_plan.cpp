@@ -393,10 +393,11 @@ TEST(Plan, GatedCellsStageWhWhereItFits) {
   }
   // The notebook's bidirectional layer (B128 H256, 128 blocks a direction): the forward's two
   // directions in one grid of 256 blocks, 2 an SM (a block's slices and rows ~87 KB for the
-  // LSTM), one barrier a step for both, so less than two directions one after the other; the
-  // backward's blocks (Wh^T's [4H,16] slice and rows of 4H values, ~134 KB) do not fit two an SM
-  // and run a direction at a time. The backward's step (rows of G*H values staged, products over
-  // G*H terms) costs more than the forward's, whose G products share each staged row.
+  // LSTM), one barrier a step for both, so less than two directions one after the other. The
+  // LSTM backward's blocks (Wh^T's [4H,16] slice and rows of 4H values, ~134 KB) do not fit two
+  // an SM with whole rows: staged in 2 pieces (~102 KB) they do, and the model takes that. The
+  // backward's step (rows of G*H values staged, products over G*H terms) costs more than the
+  // forward's, whose G products share each staged row.
   for (int gates : {3, 4}) {
     SCOPED_TRACE(gates);
     const GatedPlan one = plan_gated(128, 256, gates, h100);
@@ -408,10 +409,24 @@ TEST(Plan, GatedCellsStageWhWhereItFits) {
     EXPECT_TRUE(both.forward_planes);
     EXPECT_LT(both.persistent_all_us, 2 * both.persistent_us);
     EXPECT_GT(both.persistent_all_us, both.persistent_us);
+    EXPECT_TRUE(both.backward_planes);
+    EXPECT_LT(both.persistent_backward_all_us, 2 * one.persistent_backward_us);
+    // The backward's own products: 2 units a thread at split 8 (16 sequences over 4 row lanes),
+    // where the forward's fused gates take split 4; the blocks are the forward's.
+    const PersistentTiling b = one.tiling.for_backward();
+    EXPECT_EQ(b.split, 8);
+    EXPECT_EQ(b.units, 2);
+    EXPECT_EQ(one.tiling.split, 4);
+    EXPECT_EQ(b.blocks(), one.tiling.blocks());
+    EXPECT_GE(b.rows * b.row_lanes, b.group);
+    EXPECT_LE(b.rows, kPersistentMaxRows);
+    EXPECT_EQ(one.tiling.pieces, 1);
     if (gates == 4) {
-      EXPECT_GT(both.tiling.smem_backward_bytes(), h100.smem_per_sm / 2);
-      EXPECT_FALSE(both.backward_planes);
-      EXPECT_DOUBLE_EQ(both.persistent_backward_all_us, 2 * both.persistent_backward_us);
+      EXPECT_GT(one.tiling.smem_backward_bytes(), h100.smem_per_sm / 2);
+      EXPECT_EQ(both.tiling.pieces, 2);
+      EXPECT_LT(both.tiling.smem_backward_bytes(), h100.smem_per_sm / 2);
+      // In pieces, a step takes a round trip and two block barriers more.
+      EXPECT_GT(both.persistent_backward_us, one.persistent_backward_us);
     }
     EXPECT_FALSE(one.forward_planes);  // one direction: nothing to share
     EXPECT_NE(both.describe().find("2 directions: forward"), std::string::npos) << both.describe();

@@ -17,6 +17,8 @@
 
 #include "backend_cuda.hpp"
 #include "cuda_utils.hpp"
+#include "kernels.hpp"
+#include "plan.hpp"
 #include "rnnattn/cuda.hpp"
 #include "rnnattn/rnnattn.hpp"
 #include "rnnattn_sim/sim.hpp"
@@ -813,6 +815,86 @@ TEST_F(Simulator, GatedPersistentRunsBothDirectionsInOneGrid) {
     EXPECT_EQ(count(segment, fwd), 0);
     EXPECT_TRUE(test::all_close("y", persistent.y, segment.y, 1e-6, 1e-5));
     EXPECT_TRUE(test::all_close("gradient", persistent.grad, segment.grad, 1e-5, 1e-4));
+  }
+}
+
+// The gated persistent backward with its own products (PersistentTiling::for_backward: split 8 x
+// 2 units a thread, with and without the reduce-scatter, as the notebook's shape takes) and with
+// its rows of dL/drec staged in pieces (plan_gated's choice where a bidirectional layer's two
+// directions then share one grid: 2, and 3 with a shorter last one) writes what the tiling's
+// own choice writes (d_in, drec_next and drec_first within 1e-5); lengths with padding, both
+// cells, outputs poisoned before each run.
+TEST_F(Simulator, GatedPersistentBackwardInPiecesMatchesWholeRows) {
+  for (Cell cell : {Cell::kLstm, Cell::kGru}) {
+    SCOPED_TRACE(to_string(cell));
+    const int B = 5, T = 4, H = 40, G = cell == Cell::kLstm ? 4 : 3, A = G + 1, GH = G * H;
+    kernels::PersistentTiling whole;
+    ASSERT_TRUE(kernels::persistent_tiling(B, H, kernels::current_gpu_limits(), &whole, G));
+    const std::size_t bt = static_cast<std::size_t>(B) * T;
+    const auto states = upload(test::random_vector<float>(bt * H, 1));
+    const auto aux = upload(test::random_vector<float>(bt * A * H, 2, 0.05, 0.95));
+    const auto dout = upload(test::random_vector<float>(bt * H, 3));
+    const auto wh_t = upload(test::random_vector<float>(static_cast<std::size_t>(GH) * H, 4));
+    const std::vector<int> len_h = {T, 1, 3, T, 2};
+    DeviceBuffer<int> lengths(B, "lengths");
+    RNNATTN_CUDA_CHECK(
+        cudaMemcpyAsync(lengths.get(), len_h.data(), B * sizeof(int), cudaMemcpyHostToDevice, s_));
+    DeviceBuffer<float> d_in(bt * GH, "d_in"), next(bt * GH, "drec_next"),
+        first(static_cast<std::size_t>(B) * GH, "drec_first");
+    kernels::GatedBackwardArgs a{};
+    a.cell = cell;
+    a.batch = B;
+    a.steps = T;
+    a.hidden = H;
+    a.stride = H;
+    a.direction = 0;
+    a.states = states.get();
+    a.aux = aux.get();
+    a.dout = dout.get();
+    a.wh_t = wh_t.get();
+    a.lengths = lengths.get();
+    a.d_in = d_in.get();
+    a.drec_next = next.get();
+    a.drec_first = first.get();
+    ASSERT_EQ(whole.for_backward().units, 1);  // B5 H40: groups of one sequence
+    std::vector<std::vector<float>> want;
+    struct Variant {
+      int pieces, units;
+      bool scatter;
+    };
+    for (const Variant& v : {Variant{1, 1, false}, Variant{2, 1, false}, Variant{3, 1, false},
+                             Variant{1, 2, false}, Variant{2, 2, true}}) {
+      SCOPED_TRACE("pieces " + std::to_string(v.pieces) + ", units " + std::to_string(v.units) +
+                   (v.scatter ? ", reduce-scatter" : ""));
+      kernels::PersistentTiling t = whole;
+      t.pieces = v.pieces;
+      if (v.units > 1) {
+        t.backward_split = 8;
+        t.backward_units = v.units;
+        t.backward_row_lanes = kernels::kPersistentThreads * v.units / (16 * 8);
+        t.backward_rows = (t.group + t.backward_row_lanes - 1) / t.backward_row_lanes;
+        t.backward_scatter = v.scatter;
+      }
+      if (v.pieces > 1) {
+        EXPECT_LT(t.for_backward().piece(GH), t.for_backward().padded(GH));
+      }
+      for (DeviceBuffer<float>* d : {&d_in, &next, &first}) {
+        const std::vector<float> poison(d->size(), std::nanf(""));
+        RNNATTN_CUDA_CHECK(cudaMemcpyAsync(d->get(), poison.data(), poison.size() * sizeof(float),
+                                           cudaMemcpyHostToDevice, s_));
+        RNNATTN_CUDA_CHECK(cudaStreamSynchronize(s_));
+      }
+      ASSERT_TRUE(kernels::gated_persistent_backward(&a, 1, t, s_));
+      RNNATTN_CUDA_CHECK(cudaStreamSynchronize(s_));
+      const std::vector<std::vector<float>> got = {download(d_in), download(next), download(first)};
+      if (want.empty()) {
+        want = got;
+        continue;
+      }
+      EXPECT_TRUE(test::all_close("d_in", got[0], want[0], 1e-5, 1e-5));
+      EXPECT_TRUE(test::all_close("drec_next", got[1], want[1], 1e-5, 1e-5));
+      EXPECT_TRUE(test::all_close("drec_first", got[2], want[2], 1e-5, 1e-5));
+    }
   }
 }
 
