@@ -240,12 +240,9 @@ std::vector<SeqCase> cases() {
         persistent.push_back({70, 6, 2, 4, 1, 1, true, true, true, path});
         persistent.push_back({4, 1, 2, 16, 1, 1, false, true, true, path});
         persistent.push_back({3, 3, 2, 129, 1, 1, false, false, true, path});
-#ifndef RNNATTN_GPU_SIMULATOR
-        // On a GPU only (minutes in the simulator, where Simulator.GatedPersistent* run the same
-        // code at small shapes): the notebook's layer (B128 H256), both directions in one grid of
-        // 256 blocks, the backward with split 8 x 2 units and (the LSTM) its rows in 2 pieces.
+        // The notebook's layer (B128 H256): both directions in one grid of 256 blocks, the
+        // backward with split 8 x 2 units and (the LSTM) its rows in 2 pieces.
         persistent.push_back({128, 4, 3, 256, 1, 1, true, true, true, path});
-#endif
         for (SeqCase& c : persistent) c.rec = cuda::Recurrence::kPersistent;
         gated.insert(gated.end(), persistent.begin(), persistent.end());
       }

@@ -99,8 +99,8 @@ reduced+=':Gpu/CudaEmbedding.*/*_D129_*:Gpu/CudaEmbedding.*/*_V5000_*:CudaEmbedd
 # two-layer bidirectional, H = 33, H = 129, plain-lengths and T = 1 cases; B70 runs 70 groups.
 reduced+=':Gpu/CudaSequence.*/*_fused_B70_T6_D2_H4_O1_L1_*:Gpu/CudaSequence.*/*_fused_B3_T4_D2_H1_O1_L1_*'
 reduced+=':Gpu/CudaSequence.*/*_fused_B4_T1_D2_H16_O1_L1_attn_lengths_segment'
-# The gated persistent kernels at the notebook's layer (GPU-only cases): both directions in one
-# cooperative grid of two planes, the backward's own split 8 x 2 units, the LSTM's rows in pieces.
+# The gated persistent kernels at the notebook's layer: both directions in one cooperative grid
+# of two planes, the backward's own split 8 x 2 units, the LSTM's rows in pieces.
 reduced+=':Gpu/CudaSequence.*/*_fused_B128_T4_D3_H256_O1_L1_bidir_attn_lengths_persistent'
 cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 for tool in memcheck racecheck initcheck synccheck; do
