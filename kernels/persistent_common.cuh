@@ -253,7 +253,7 @@ __device__ __forceinline__ void reduce_scatter(const float (&a)[N], int o, int s
 // place of the units (g.units must be 1): per chunk a thread reads one float4 of each staged row
 // once for every mat, so a warp's shared-memory reads a chunk are mats x 4 + rows wavefronts
 // instead of mats x (4 + rows); the sums always go through the reduce-scatter.
-// Accumulate: add the sums to z_s (a later piece of the rows: staged_piece_products).
+// Accumulate: add the sums to z_s (a later piece of the rows: piece_products).
 template <int MaxUnits = kPersistentMaxUnits, bool FusedMats = false>
 __device__ __forceinline__ void staged_products(const PersistentGeometry& g, const TileThread& th,
                                                 const float* wh_s, const float* rows_s, float* z_s,

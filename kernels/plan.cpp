@@ -348,9 +348,9 @@ std::size_t PersistentTiling::smem_forward_bytes() const {
 }
 
 std::size_t PersistentTiling::smem_backward_bytes() const {
+  if (gates > 1 && backward_split > 0) return for_backward().smem_backward_bytes();
   const std::size_t g = static_cast<std::size_t>(rows) * row_lanes;
   const std::size_t pairs = g * kPersistentSlice;
-  if (gates > 1 && backward_split > 0) return for_backward().smem_backward_bytes();
   if (gates > 1) {
     // The Wh^T slice [G*H,16], dL/drec of the group's next step (G*H values a row, a piece at a
     // time), then per pair the product, the carry passed through padding, the part of

@@ -46,12 +46,12 @@ namespace cg = cooperative_groups;
 // otherwise issues 6 at a time: tools/sass_check.py); plan.cpp's staging_round_trips.
 constexpr int kGatedInFlight = 16, kGatedVecInFlight = 8, kGatedBackwardVecInFlight = 16;
 
-// A launch's blocks of the layer (issue 23, item 4): `planes` (1, or a bidirectional layer's 2
-// directions) grids of slices x groups blocks side by side along x, plane p running dir[p].
+// A launch's blocks of the layer (issue 23, item 4): one plane of slices x groups blocks, or a
+// bidirectional layer's two side by side along x, plane p running dir[p] (dir[1] = dir[0] for
+// one plane).
 template <typename Args>
 struct Planes {
   Args dir[2];
-  int planes;
 };
 
 // The plane of this block and its index within the plane; `a` its direction's arguments (picked
@@ -226,7 +226,6 @@ bool launch_gated_persistent(const char* name, const Args* args, int count,
     const std::size_t smem = persistent_launch_smem<Kernel>(2 * tiling.blocks(), bytes);
     p.dir[0] = args[0];
     p.dir[1] = args[1];
-    p.planes = 2;
     if (smem != 0 && launch_persistent(name, Kernel, 2 * tiling.blocks(), smem, stream, p, g)) {
       return true;
     }
@@ -235,7 +234,6 @@ bool launch_gated_persistent(const char* name, const Args* args, int count,
   if (smem == 0) return false;
   for (int d = 0; d < count; ++d) {
     p.dir[0] = p.dir[1] = args[d];
-    p.planes = 1;
     // A refused launch is refused for every direction (same kernel and grid).
     if (!launch_persistent(name, Kernel, tiling.blocks(), smem, stream, p, g)) return false;
   }
