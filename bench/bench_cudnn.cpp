@@ -9,14 +9,16 @@
 // "cudnn_standard_tf32" rows allow TF32 (CUDNN_TENSOR_OP_MATH) and are labelled so: not an FP32
 // comparison. cuDNN has no additive attention, so the "cudnn_*" families add the attention and the
 // head with separate kernels and cuBLAS, the way a cuDNN user would (kernels/rnn_unfused.cu);
-// "cudnn_*_rnn_only" time the recurrence alone. Timing as in bench_gpu.cpp (events, manual time,
-// warm-up first).
+// "cudnn_*_rnn_only" time the recurrence alone; at the notebook's shape (bidirectional, variable
+// lengths through the padded data layout) only those rows, for the Elman cell and the LSTM.
+// Timing as in bench_gpu.cpp (events, manual time, warm-up first).
 #include <cudnn.h>
 
 #include <algorithm>
 #include <exception>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "backend_cuda.hpp"
 #include "bench_common.hpp"
@@ -44,8 +46,17 @@ struct CudnnRnn {
   DeviceBuffer<float> weights, dweights, work, reserve;
   std::size_t weight_bytes = 0, work_bytes = 0, reserve_bytes = 0;
 
+  int directions = 1;
+
+  // `lengths` (host, [batch], each in 1..steps) or empty: every sequence at full length. Variable
+  // lengths go through the padded data layout (CUDNN_RNN_PADDED_IO_ENABLED: batch-major rows of
+  // `steps`, zeros past each length), as a cuDNN user with padded batches passes them.
   CudnnRnn(cudaStream_t stream, cudnnRNNAlgo_t algo, cudnnMathType_t math, Cell cell, int batch,
-           int steps, int input, int hidden) {
+           int steps, int input, int hidden, bool bidirectional = false,
+           std::vector<int> lengths = {}) {
+    directions = bidirectional ? 2 : 1;
+    const bool padded = !lengths.empty();
+    if (!padded) lengths.assign(batch, steps);
     const cudnnRNNMode_t mode = cell == Cell::kLstm  ? CUDNN_LSTM
                                 : cell == Cell::kGru ? CUDNN_GRU
                                                      : CUDNN_RNN_TANH;
@@ -57,9 +68,9 @@ struct CudnnRnn {
     CUDNN_CHECK(cudnnSetDropoutDescriptor(dropout, handle, 0.f, nullptr, 0, 0));
     CUDNN_CHECK(cudnnCreateRNNDescriptor(&rnn));
     CUDNN_CHECK(cudnnSetRNNDescriptor_v8(
-        rnn, algo, mode, bias, CUDNN_UNIDIRECTIONAL, CUDNN_LINEAR_INPUT, CUDNN_DATA_FLOAT,
-        CUDNN_DATA_FLOAT, math, input, hidden, hidden, 1, dropout, CUDNN_RNN_PADDED_IO_DISABLED));
-    std::vector<int> lengths(batch, steps);
+        rnn, algo, mode, bias, bidirectional ? CUDNN_BIDIRECTIONAL : CUDNN_UNIDIRECTIONAL,
+        CUDNN_LINEAR_INPUT, CUDNN_DATA_FLOAT, CUDNN_DATA_FLOAT, math, input, hidden, hidden, 1,
+        dropout, padded ? CUDNN_RNN_PADDED_IO_ENABLED : CUDNN_RNN_PADDED_IO_DISABLED));
     seq_lengths.resize(batch, "cuDNN sequence lengths");
     RNNATTN_CUDA_CHECK(
         cudaMemcpy(seq_lengths.get(), lengths.data(), batch * sizeof(int), cudaMemcpyHostToDevice));
@@ -71,9 +82,9 @@ struct CudnnRnn {
                                           input, lengths.data(), &fill));
     CUDNN_CHECK(cudnnSetRNNDataDescriptor(y_desc, CUDNN_DATA_FLOAT,
                                           CUDNN_RNN_DATA_LAYOUT_BATCH_MAJOR_UNPACKED, steps, batch,
-                                          hidden, lengths.data(), &fill));
+                                          hidden * directions, lengths.data(), &fill));
     CUDNN_CHECK(cudnnCreateTensorDescriptor(&h_desc));
-    const int dims[3] = {1, batch, hidden}, strides[3] = {batch * hidden, hidden, 1};
+    const int dims[3] = {directions, batch, hidden}, strides[3] = {batch * hidden, hidden, 1};
     CUDNN_CHECK(cudnnSetTensorNdDescriptor(h_desc, CUDNN_DATA_FLOAT, 3, dims, strides));
     CUDNN_CHECK(cudnnGetRNNWeightSpaceSize(handle, rnn, &weight_bytes));
     CUDNN_CHECK(cudnnGetRNNTempSpaceSizes(handle, rnn, CUDNN_FWD_MODE_TRAINING, x_desc, &work_bytes,
@@ -226,6 +237,38 @@ void run_case(benchmark::State& st, const std::string& op, cudnnRNNAlgo_t algo,
   }
 }
 
+// The notebook's recurrence (bidirectional, variable lengths through the padded layout) in cuDNN
+// alone: forward_training, or backward (dL/dh_t random) after one forward. cuDNN has no attention;
+// these rows compare with rnnattn's recurrence at the same shape, not its whole model.
+void run_bidirectional_case(benchmark::State& st, const std::string& op, cudnnRNNAlgo_t algo,
+                            const BenchShape& s, Cell cell) {
+  ModelConfig cfg = config_of(s, /*attention=*/true);
+  cfg.cell = cell;
+  try {
+    const MemoryProbe mem;
+    CudaStream owned;
+    const cudaStream_t stream = owned.get();
+    CudnnRnn rnn(stream, algo, CUDNN_FMA_MATH, cell, s.b, s.t, s.d, s.h, s.bidirectional,
+                 s.lengths ? lengths_of(s) : std::vector<int>{});
+    const std::size_t bt = static_cast<std::size_t>(s.b) * s.t;
+    const std::size_t c = static_cast<std::size_t>(s.h) * rnn.directions;
+    const auto x = upload(random_floats(bt * s.d, 2));
+    const auto dh = upload(random_floats(bt * c, 4));
+    DeviceBuffer<float> hs(bt * c, "hidden"), dx(bt * s.d, "dx");
+    std::function<void()> run;
+    if (op == "forward_training") {
+      run = [&] { rnn.forward(true, x.get(), hs.get()); };
+    } else {
+      rnn.forward(true, x.get(), hs.get());
+      run = [&] { rnn.backward(stream, x.get(), hs.get(), dh.get(), dx.get()); };
+    }
+    time_gpu(st, stream, run, mem);
+    set_counters(st, op, cfg, s.b);
+  } catch (const std::exception& e) {
+    st.SkipWithError(e.what());
+  }
+}
+
 }  // namespace
 
 void register_cudnn_benchmarks() {
@@ -241,9 +284,26 @@ void register_cudnn_benchmarks() {
       {"cudnn_standard_tf32", CUDNN_RNN_ALGO_STANDARD, CUDNN_TENSOR_OP_MATH}};
   for (const char* op : {"forward_inference", "forward_training", "backward", "train_step"}) {
     for (const BenchShape& s : shapes()) {
-      // The cuDNN family models one forward layer at full length (bidirectional and packed
-      // variable-length cuDNN RNNs are not wired up yet).
-      if (s.bidirectional || s.lengths) continue;
+      // The notebook's shape (bidirectional, variable lengths): cuDNN's recurrence alone, the
+      // Elman cell and the notebook's LSTM, with the FP32 algorithms.
+      if (s.bidirectional || s.lengths) {
+        const std::string o = op;
+        if (o != "forward_training" && o != "backward") continue;
+        for (Cell cell : {Cell::kElman, Cell::kLstm}) {
+          for (const Algo& a : algos) {
+            const std::string an = a.name;
+            if (an != "cudnn_standard" && an != "cudnn_persist") continue;
+            const cudnnRNNAlgo_t algo = a.algo;
+            benchmark::RegisterBenchmark(bench_name(o, an + "_rnn_only", s, true, cell).c_str(),
+                                         [o, algo, s, cell](benchmark::State& st) {
+                                           run_bidirectional_case(st, o, algo, s, cell);
+                                         })
+                ->UseManualTime()
+                ->Unit(benchmark::kMicrosecond);
+          }
+        }
+        continue;
+      }
       // The gated cells at the training shapes, with the FP32 algorithms of bench_gpu.cpp's
       // gated rows (STANDARD and PERSIST_STATIC).
       const std::string n = s.name;

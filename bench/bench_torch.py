@@ -6,7 +6,9 @@ tensor ops, FP32 (without TF32 on the GPU), on the benchmark shapes of bench/ben
 Ops, named as rnnattn_bench's so that tools/bench_table.py puts them in the same rows:
   forward_inference/pytorch[_cpu]/<shape>/attention   forward under torch.no_grad()
   train_step/pytorch[_cpu]/<shape>/attention          forward, MSE loss, backward, Adam step
-  train_step_embedding/pytorch[_cpu]/notebook/attention[-lstm]
+  train_step/pytorch_graph/<shape>/attention         the same step captured in a CUDA graph and
+                                                      replayed (GPU only)
+  train_step_embedding/pytorch[_cpu|_graph]/notebook/attention[-lstm]
                                                       the notebook's whole model (issue 25):
       nn.Embedding(10000, 100), a bidirectional nn.RNN / nn.LSTM (H 256), attention masked by the
       lengths, a sigmoid head, BCE, Adam, at B128 T200 (the shape's lengths and Zipf-like ids)
@@ -95,11 +97,38 @@ def notebook_step(torch, device, cell):
     y = (torch.rand(B, 1, device=device) > 0.5).float()
     opt = torch.optim.Adam(m.parameters(), lr=1e-3)
 
+    def loss():
+        return torch.nn.functional.binary_cross_entropy(m(ids), y)
+
     def step():
         opt.zero_grad(set_to_none=True)
-        torch.nn.functional.binary_cross_entropy(m(ids), y).backward()
+        loss().backward()
         opt.step()
-    return step
+    return step, lambda: graphed(torch, m, loss)
+
+
+def graphed(torch, m, loss_of):
+    """The training step (forward, loss, backward, Adam) captured once in a CUDA graph
+    (torch.cuda.CUDAGraph, PyTorch's whole-network capture: capturable Adam, gradients left unset
+    before capture so that the graph's backward writes them) and replayed: PyTorch without its
+    per-op launch overhead, as rnnattn's training step is graph-captured. Returns the replay."""
+    opt = torch.optim.Adam(m.parameters(), lr=1e-3, capturable=True)
+
+    def step():
+        loss_of().backward()
+        opt.step()
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):  # warm-up on a side stream, as capture asks
+        for _ in range(3):
+            opt.zero_grad(set_to_none=True)
+            step()
+    torch.cuda.current_stream().wait_stream(side)
+    opt.zero_grad(set_to_none=True)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        step()
+    return graph.replay
 
 
 def time_cuda(torch, fn, min_seconds=0.2, min_iters=10):
@@ -184,9 +213,15 @@ def main():
             loss.backward()
             opt.step()
 
-        for op, fn in (("forward_inference", forward), ("train_step", train_step)):
-            bench = f"{op}/{impl}/{name}/{model}/manual_time"
+        runs = [("forward_inference", impl, lambda: forward), ("train_step", impl, lambda: train_step)]
+        if not cpu:  # the same step captured in a CUDA graph (its own model and optimizer)
+            mg, _, _ = build(torch, B, T, D, H, O, head, device, cell)
+            runs.append(("train_step", "pytorch_graph", lambda: graphed(
+                torch, mg, lambda: torch.nn.functional.mse_loss(mg(x), y))))
+        for op, impl_name, make in runs:
+            bench = f"{op}/{impl_name}/{name}/{model}/manual_time"
             try:
+                fn = make()
                 us, n = time_cpu(fn) if cpu else time_cuda(torch, fn)
                 out["benchmarks"].append({"name": bench, "real_time": us, "time_unit": "us",
                                           "iterations": n})
@@ -196,11 +231,15 @@ def main():
                                           "error_message": str(e)[:200]})
                 print(f"{bench}: error: {e}", file=sys.stderr)
     if "notebook" in wanted:
-        for cell in ("elman", "lstm"):
-            bench = (f"train_step_embedding/{impl}/notebook/"
+        runs = [(cell, impl) for cell in ("elman", "lstm")]
+        if not cpu:
+            runs += [(cell, "pytorch_graph") for cell in ("elman", "lstm")]
+        for cell, impl_name in runs:
+            bench = (f"train_step_embedding/{impl_name}/notebook/"
                      f"{'attention' if cell == 'elman' else 'attention-lstm'}/manual_time")
             try:
-                fn = notebook_step(torch, device, cell)
+                eager, graph = notebook_step(torch, device, cell)
+                fn = graph() if impl_name == "pytorch_graph" else eager
                 us, n = time_cpu(fn) if cpu else time_cuda(torch, fn)
                 out["benchmarks"].append({"name": bench, "real_time": us, "time_unit": "us",
                                           "iterations": n})

@@ -3,15 +3,19 @@
 // both: kernel launches (a C++ compiler cannot parse <<<...>>>) and shared-memory declarations
 // (in the simulator, shared memory belongs to the running block, not to a variable).
 //
-//   launch_kernel(name, kernel, grid, block, smem, stream, args...)        one launch, checked
-//   launch_cooperative(name, kernel, grid, block, smem, stream, args...)   all blocks co-resident
-//   launch_clustered(name, kernel, cluster, grid, block, smem, stream, args...)
+//   launch_kernel<kernel>(name, grid, block, smem, stream, args...)        one launch, checked
+//   launch_cooperative<kernel>(name, grid, block, smem, stream, args...)   all blocks co-resident
+//   launch_clustered<kernel>(name, cluster, grid, block, smem, stream, args...)
 //                                           thread-block clusters of `cluster` blocks along x
-//   max_active_clusters<Kernel>(cluster, threads, smem)  clusters the GPU holds at once
+//   allow_dynamic_shared<kernel>()          the most dynamic shared memory a launch may ask for
+//   max_active_clusters<kernel>(cluster, threads, smem)  clusters the GPU holds at once
 //   T* p = dynamic_shared<T>();                                            extern __shared__
 //   RNNATTN_SHARED_ARRAY(T, name, count);                                  __shared__ T name[count]
 //   RNNATTN_UNROLL                                                         #pragma unroll
 //
+// The kernel is a template argument so that the simulator knows which kernel it runs: it looks up
+// the kernel's registers and static shared memory, which only the nvcc build's compiled code has
+// (sim/kernel_resources.tsv), and refuses the launches a GPU would refuse.
 // Launch errors throw CudaError naming the kernel.
 #pragma once
 
@@ -23,6 +27,7 @@
 #include <string>
 #include <tuple>
 #include <type_traits>
+#include <typeinfo>
 
 #include "cuda_utils.hpp"
 #include "profiler.hpp"
@@ -53,22 +58,39 @@ RNNATTN_SIM_NOINSTR inline T* dynamic_shared() {
       &name##_rnnattn_tag, sizeof(T) * static_cast<std::size_t>(count), alignof(T)))
 
 namespace detail {
-template <typename... Params, typename... Args>
-cudaError_t launch(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block,
-                   std::size_t smem, cudaStream_t stream, bool cooperative, unsigned cluster,
-                   Args&&... args) {
+template <auto Kernel>
+struct KernelTag {};
+
+// Tells the simulator the kernel's signature (once per kernel): its resources follow from it.
+template <auto Kernel>
+void register_kernel() {
+  static const bool registered = [] {
+    ::rnnattn::sim::register_kernel(
+        reinterpret_cast<const void*>(Kernel),
+        ::rnnattn::sim::signature_from_tag(typeid(KernelTag<Kernel>).name()));
+    return true;
+  }();
+  (void)registered;
+}
+
+template <auto Kernel, typename... Params, typename... Args>
+cudaError_t launch(const char* name, void (*)(Params...), dim3 grid, dim3 block, std::size_t smem,
+                   cudaStream_t stream, bool cooperative, unsigned cluster, Args&&... args) {
+  register_kernel<Kernel>();
   // The arguments are copied now, as a launch copies them; every simulated thread calls the
   // kernel with them.
   auto params = std::make_tuple(std::decay_t<Params>(std::forward<Args>(args))...);
-  return ::rnnattn::sim::launch({name, reinterpret_cast<const void*>(kernel), grid, block, smem,
+  return ::rnnattn::sim::launch({name, reinterpret_cast<const void*>(Kernel), grid, block, smem,
                                  stream, cooperative, cluster},
-                                [kernel, params] { std::apply(kernel, params); });
+                                [params] { std::apply(Kernel, params); });
 }
 }  // namespace detail
 
 template <auto Kernel>
 int max_active_clusters(int cluster, int threads, std::size_t smem) {
-  return ::rnnattn::sim::max_active_clusters(cluster, threads, smem);
+  detail::register_kernel<Kernel>();
+  return ::rnnattn::sim::max_active_clusters(reinterpret_cast<const void*>(Kernel), cluster,
+                                             threads, smem);
 }
 
 #else  // nvcc
@@ -99,7 +121,10 @@ inline cudaLaunchConfig_t cluster_launch_config(dim3 grid, dim3 block, std::size
   return config;
 }
 
-template <typename... Params, typename... Args>
+template <auto Kernel>
+void register_kernel() {}  // the simulator's: the GPU knows its kernels
+
+template <auto Kernel, typename... Params, typename... Args>
 cudaError_t launch(const char*, void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t smem,
                    cudaStream_t stream, bool cooperative, unsigned cluster, Args&&... args) {
   if (cluster != 0) {
@@ -140,13 +165,13 @@ int max_active_clusters(int cluster, int threads, std::size_t smem) {
 namespace detail {
 // Every launcher: the profiler's hooks around the launch, and an error naming the kernel. An
 // error equal to `returned` (not cudaSuccess) is cleared and returned instead of thrown.
-template <typename... Params, typename... Args>
-cudaError_t checked_launch(const char* what, const char* name, void (*kernel)(Params...), dim3 grid,
-                           dim3 block, std::size_t smem, cudaStream_t stream, bool cooperative,
+template <auto Kernel, typename... Args>
+cudaError_t checked_launch(const char* what, const char* name, dim3 grid, dim3 block,
+                           std::size_t smem, cudaStream_t stream, bool cooperative,
                            unsigned cluster, cudaError_t returned, Args&&... args) {
   Profiler::before(name, stream);
-  const cudaError_t e = launch(name, kernel, grid, block, smem, stream, cooperative, cluster,
-                               std::forward<Args>(args)...);
+  const cudaError_t e = launch<Kernel>(name, Kernel, grid, block, smem, stream, cooperative,
+                                       cluster, std::forward<Args>(args)...);
   Profiler::after(name, stream);
   if (e == cudaSuccess) return e;
   if (e == returned) {
@@ -157,59 +182,65 @@ cudaError_t checked_launch(const char* what, const char* name, void (*kernel)(Pa
 }
 }  // namespace detail
 
-template <typename... Params, typename... Args>
-void launch_kernel(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block,
-                   std::size_t smem, cudaStream_t stream, Args&&... args) {
-  detail::checked_launch("launch of ", name, kernel, grid, block, smem, stream, false, 0,
-                         cudaSuccess, std::forward<Args>(args)...);
+template <auto Kernel, typename... Args>
+void launch_kernel(const char* name, dim3 grid, dim3 block, std::size_t smem, cudaStream_t stream,
+                   Args&&... args) {
+  detail::checked_launch<Kernel>("launch of ", name, grid, block, smem, stream, false, 0,
+                                 cudaSuccess, std::forward<Args>(args)...);
 }
 
-template <typename... Params, typename... Args>
-void launch_cooperative(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block,
-                        std::size_t smem, cudaStream_t stream, Args&&... args) {
-  detail::checked_launch("cooperative launch of ", name, kernel, grid, block, smem, stream, true, 0,
-                         cudaSuccess, std::forward<Args>(args)...);
+template <auto Kernel, typename... Args>
+void launch_cooperative(const char* name, dim3 grid, dim3 block, std::size_t smem,
+                        cudaStream_t stream, Args&&... args) {
+  detail::checked_launch<Kernel>("cooperative launch of ", name, grid, block, smem, stream, true, 0,
+                                 cudaSuccess, std::forward<Args>(args)...);
 }
 
 // A cooperative launch that the GPU may refuse at launch time although the occupancy query
 // allowed the grid (cudaErrorCooperativeLaunchTooLarge: MPS thread limits, green contexts, another
 // carve-out): returns false then, with the error cleared; any other error throws, as
 // launch_cooperative does.
-template <typename... Params, typename... Args>
-bool launch_cooperative_unless_refused(const char* name, void (*kernel)(Params...), dim3 grid,
-                                       dim3 block, std::size_t smem, cudaStream_t stream,
-                                       Args&&... args) {
-  return detail::checked_launch("cooperative launch of ", name, kernel, grid, block, smem, stream,
-                                true, 0, cudaErrorCooperativeLaunchTooLarge,
-                                std::forward<Args>(args)...) == cudaSuccess;
+template <auto Kernel, typename... Args>
+bool launch_cooperative_unless_refused(const char* name, dim3 grid, dim3 block, std::size_t smem,
+                                       cudaStream_t stream, Args&&... args) {
+  return detail::checked_launch<Kernel>("cooperative launch of ", name, grid, block, smem, stream,
+                                        true, 0, cudaErrorCooperativeLaunchTooLarge,
+                                        std::forward<Args>(args)...) == cudaSuccess;
 }
 
 // A launch in thread-block clusters of `cluster` blocks along x (sm_90; grid.x a multiple of it).
-template <typename... Params, typename... Args>
-void launch_clustered(const char* name, void (*kernel)(Params...), unsigned cluster, dim3 grid,
-                      dim3 block, std::size_t smem, cudaStream_t stream, Args&&... args) {
-  detail::checked_launch("cluster launch of ", name, kernel, grid, block, smem, stream, false,
-                         cluster, cudaSuccess, std::forward<Args>(args)...);
+template <auto Kernel, typename... Args>
+void launch_clustered(const char* name, unsigned cluster, dim3 grid, dim3 block, std::size_t smem,
+                      cudaStream_t stream, Args&&... args) {
+  detail::checked_launch<Kernel>("cluster launch of ", name, grid, block, smem, stream, false,
+                                 cluster, cudaSuccess, std::forward<Args>(args)...);
 }
 
-// Raises Kernel's dynamic shared-memory limit to the device's opt-in maximum, once per kernel
-// and device (the attribute belongs to the kernel on the current device: a program that uses two
-// GPUs must raise it on each); returns that maximum.
+// Raises Kernel's dynamic shared-memory limit to the most a launch of it may ask for on the
+// current device, and returns that: the opt-in maximum less the kernel's static shared memory
+// (cudaFuncGetAttributes' sharedSizeBytes). The Runtime refuses an attribute whose sum with the
+// static bytes exceeds the opt-in (cudaErrorInvalidValue), so asking for the whole opt-in fails
+// for every kernel with a __shared__ array. Once per kernel and device (the attribute belongs to
+// the kernel on the current device: a program that uses two GPUs must raise it on each).
 template <auto Kernel>
-int allow_max_dynamic_shared() {
+int allow_dynamic_shared() {
   static std::mutex mutex;
-  static std::map<int, int> optin;  // device -> opt-in maximum, set on that device
+  static std::map<int, int> limit;  // device -> the limit, set on that device
+  detail::register_kernel<Kernel>();
   int device = 0;
   RNNATTN_CUDA_CHECK(cudaGetDevice(&device));
   std::lock_guard<std::mutex> lock(mutex);
-  auto it = optin.find(device);
-  if (it != optin.end()) return it->second;
-  int value = 0;
+  auto it = limit.find(device);
+  if (it != limit.end()) return it->second;
+  int optin = 0;
   RNNATTN_CUDA_CHECK(
-      cudaDeviceGetAttribute(&value, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+      cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  cudaFuncAttributes attributes{};
+  RNNATTN_CUDA_CHECK(cudaFuncGetAttributes(&attributes, Kernel));
+  const int value = optin - static_cast<int>(attributes.sharedSizeBytes);
   RNNATTN_CUDA_CHECK(
       cudaFuncSetAttribute(Kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, value));
-  optin[device] = value;
+  limit[device] = value;
   return value;
 }
 

@@ -242,12 +242,12 @@ void launch_segmented_sized(const Args& args, int batch, int hidden, std::size_t
                           " exceeds the fused kernels' limit of 1024");
   }
   const SegmentGeometry g = segment_geometry(hidden, batch);
-  const int optin = allow_max_dynamic_shared<WithWh>();
+  const int optin = allow_dynamic_shared<WithWh>();
   const dim3 grid(static_cast<unsigned>(g.blocks), static_cast<unsigned>(planes));
   if (with <= static_cast<std::size_t>(optin)) {
-    launch_kernel(names[0], WithWh, grid, g.threads, with, stream, args, g);
+    launch_kernel<WithWh>(names[0], grid, g.threads, with, stream, args, g);
   } else {
-    launch_kernel(names[1], WithoutWh, grid, g.threads, base, stream, args, g);
+    launch_kernel<WithoutWh>(names[1], grid, g.threads, base, stream, args, g);
   }
 }
 

@@ -89,9 +89,9 @@ void embedding_forward(const float* table, const int* tokens, const int* lengths
                        int steps, int dim, int vocab, float* x, cudaStream_t stream) {
   const long long total = static_cast<long long>(batch) * steps * dim;
   if (total == 0) return;
-  launch_kernel("embedding_gather_kernel", embedding_gather_kernel,
-                blocks_for(total, kGatherThreads), kGatherThreads, 0, stream, table, tokens,
-                lengths, batch, steps, dim, vocab, x);
+  launch_kernel<embedding_gather_kernel>(
+      "embedding_gather_kernel", blocks_for(total, kGatherThreads), kGatherThreads, 0, stream,
+      table, tokens, lengths, batch, steps, dim, vocab, x);
 }
 
 std::size_t embedding_workspace_size(int batch, int steps, int vocab) {
@@ -121,15 +121,17 @@ void embedding_backward(const int* tokens, const int* lengths, int batch, int st
   int* pos_out = reinterpret_cast<int*>(base + 3 * part);
   void* sort_temp = base + 4 * part;
   std::size_t sort_bytes = workspace_bytes - 4 * part;
-  launch_kernel("embedding_keys_kernel", embedding_keys_kernel, blocks_for(n, kGatherThreads),
-                kGatherThreads, 0, stream, tokens, lengths, batch, steps, vocab, keys_in, pos_in);
+  launch_kernel<embedding_keys_kernel>("embedding_keys_kernel", blocks_for(n, kGatherThreads),
+                                       kGatherThreads, 0, stream, tokens, lengths, batch, steps,
+                                       vocab, keys_in, pos_in);
   // Radix sort is stable: each id's positions stay in ascending order, a fixed summation order.
   RNNATTN_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(
       sort_temp, sort_bytes, keys_in, keys_out, pos_in, pos_out, n, 0, key_bits(vocab), stream));
   const int threads =
       dim >= kEmbeddingReduceThreads ? kEmbeddingReduceThreads : (dim + 31) / 32 * 32;
-  launch_kernel("embedding_reduce_kernel", embedding_reduce_kernel, static_cast<unsigned>(n),
-                threads, 0, stream, keys_out, pos_out, n, dx, dim, vocab, accumulate, dtable);
+  launch_kernel<embedding_reduce_kernel>("embedding_reduce_kernel", static_cast<unsigned>(n),
+                                         threads, 0, stream, keys_out, pos_out, n, dx, dim, vocab,
+                                         accumulate, dtable);
 }
 
 }  // namespace rnnattn::kernels

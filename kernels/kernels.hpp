@@ -6,6 +6,7 @@
 #include <cuda_runtime_api.h>
 
 #include <cstddef>
+#include <vector>
 
 #include "plan.hpp"
 #include "rnnattn/config.hpp"
@@ -118,6 +119,15 @@ bool cluster_forward(const FusedForwardArgs& args, const ClusterTiling& tiling, 
                      cudaStream_t stream);
 bool cluster_backward(const FusedBackwardArgs& args, const ClusterTiling& tiling, const int* order,
                       cudaStream_t stream);
+// Clusters of `cluster` blocks of these kernels, one block an SM, that the current device holds at
+// once (cudaOccupancyMaxActiveClusters: its GPC layout decides); 0 without clusters. The plan's
+// count is the forward kernel's; cluster_occupancy() gives each kernel's, for 1 to 8 blocks.
+int max_resident_clusters(int cluster);
+struct ClusterOccupancy {
+  const char* kernel;
+  int resident[kClusterMaxBlocks + 1];  // [n]: clusters of n blocks; [0] unused
+};
+std::vector<ClusterOccupancy> cluster_occupancy();
 // order [B] = 0..B-1 sorted by length (lengths clamped to [1, T], as the kernels read them;
 // stable: ties keep their index order), so that a cluster's group holds sequences of similar
 // lengths. A counting sort, one thread a sequence: deterministic, no workspace.

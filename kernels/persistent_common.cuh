@@ -367,7 +367,7 @@ __device__ __forceinline__ void piece_products(const PersistentGeometry& g, cons
 // would run its two blocks' steps at half speed and every grid barrier waits for it.
 template <auto Kernel>
 std::size_t persistent_launch_smem(int blocks, std::size_t smem) {
-  const int optin = allow_max_dynamic_shared<Kernel>();
+  const int optin = allow_dynamic_shared<Kernel>();
   if (smem > static_cast<std::size_t>(optin)) return 0;
   int device = 0, sms = 0, per_sm = 0, smem_per_sm = 0, reserved = 0;
   RNNATTN_CUDA_CHECK(cudaGetDevice(&device));
@@ -390,12 +390,12 @@ std::size_t persistent_launch_smem(int blocks, std::size_t smem) {
 
 // Launches a persistent kernel, or returns false where the GPU refuses (or refused before) the
 // cooperative grid at launch time: the caller then runs the segment kernels.
-template <typename... Params, typename... Args>
-bool launch_persistent(const char* name, void (*kernel)(Params...), int blocks, std::size_t smem,
-                       cudaStream_t stream, Args&&... args) {
+template <auto Kernel, typename... Args>
+bool launch_persistent(const char* name, int blocks, std::size_t smem, cudaStream_t stream,
+                       Args&&... args) {
   if (cooperative_launch_refused(name, blocks)) return false;
-  if (launch_cooperative_unless_refused(name, kernel, dim3(blocks), dim3(kPersistentThreads), smem,
-                                        stream, std::forward<Args>(args)...)) {
+  if (launch_cooperative_unless_refused<Kernel>(name, dim3(blocks), dim3(kPersistentThreads), smem,
+                                                stream, std::forward<Args>(args)...)) {
     return true;
   }
   cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;

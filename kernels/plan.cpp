@@ -13,6 +13,7 @@
 #include <tuple>
 
 #include "cuda_utils.hpp"
+#include "kernels.hpp"
 
 namespace rnnattn::kernels {
 namespace {
@@ -31,6 +32,13 @@ constexpr double kGridBarrierUs = 1.5;    // cooperative grid.sync()
 constexpr double kClusterBarrierUs = 0.5;
 constexpr double kDsmemBytesPerCycle = 32;  // one SM's stores into other SMs' shared memory
 constexpr int kThreadsPerSm = 2048;
+// The L2's aggregate read bandwidth over all SMs (an estimate: published microbenchmarks of the
+// H100 SXM measure 5.5 to 7 TB/s; the lower end): a step's L2 traffic over every block cannot
+// move faster, whatever each SM's share.
+constexpr double kL2AggregateBytesPerUs = 5.5e6;
+// A load that misses L2 (an input projection row read once per step, from HBM), start to use
+// (an estimate, to be measured).
+constexpr double kHbmLatencyUs = 0.6;
 constexpr double kFmaPerCycle = 128;  // FP32 FMAs an SM issues a cycle (4 schedulers x 32 lanes)
 int ceil_div(int a, int b) { return (a + b - 1) / b; }
 
@@ -156,7 +164,24 @@ double segment_step_us(int batch, int hidden, int gates, const GpuLimits& gpu) {
         std::min(kL2BytesPerCycle, warps * kSegmentLoadsInFlight * 128.0 / latency_cycles);
     memory = std::max(memory, used * static_cast<double>(hidden) * gates * hidden * 4 / rate);
   }
-  return waves * (std::max(chain, memory) / (kClockGHz * 1e3) + kBlockBarrierUs);
+  const double step = waves * (std::max(chain, memory) / (kClockGHz * 1e3) + kBlockBarrierUs);
+  if (wh_in_smem) return step;
+  // And every block's Wh through L2 together, at its aggregate rate.
+  return std::max(
+      step, static_cast<double>(g.blocks) * hidden * gates * hidden * 4 / kL2AggregateBytesPerUs);
+}
+
+// The dependent global round trips a persistent step makes besides its staging, on the step's
+// path: the Elman forward's partial scores of every block, read after the grid barrier (its score
+// bias and lengths are loaded before it); the gated forward's input projection, read after the
+// products (from HBM: each row once), its lengths issued with it; the gated backward's saved gate
+// values, read after its products. The Elman backward's variant for grids of at most one block an
+// SM loads its step's inputs before its products, under them; its variant capped at 64 registers
+// after them, behind the lengths (two in a row).
+double dependent_round_trips_us(const PersistentTiling& p, const GpuLimits& gpu, bool backward) {
+  if (p.gates > 1) return backward ? kL2LatencyUs : kHbmLatencyUs;
+  if (!backward) return kL2LatencyUs;
+  return p.blocks() <= gpu.sms ? 0 : 2 * kL2LatencyUs;
 }
 
 // One step of the persistent kernels, `planes` grids side by side in one launch (a bidirectional
@@ -183,10 +208,14 @@ double persistent_step_us(const PersistentTiling& tiling, const GpuLimits& gpu, 
   const double fma = fma_cycles(p, gated && !backward ? p.gates : 1, inner);
   const double compute = used * std::max(wavefronts, fma);
   const double staging = used * static_cast<double>(p.group) * inner * 4 / kL2BytesPerCycle;
+  // Every block stages its group's rows through L2: the step's traffic at the L2's aggregate rate.
+  const double l2_us = static_cast<double>(planes) * p.blocks() * p.rows * p.row_lanes *
+                       p.padded(inner) * 4 / kL2AggregateBytesPerUs;
   // A block barrier after each staging and after its products (the backward's pieces: more).
   const int pieces = gated && backward ? std::max(1, p.pieces) : 1;
-  return kGridBarrierUs + staging_round_trips(p, gpu, inner) * kL2LatencyUs +
-         (compute + staging) / (kClockGHz * 1e3) + (2 * pieces - 1) * kBlockBarrierUs;
+  const double step = staging_round_trips(p, gpu, inner) * kL2LatencyUs +
+                      (compute + staging) / (kClockGHz * 1e3) + (2 * pieces - 1) * kBlockBarrierUs;
+  return kGridBarrierUs + dependent_round_trips_us(p, gpu, backward) + std::max(step, l2_us);
 }
 
 // One forward step of the cluster kernels: the block's `subs` products over its own shared copy
@@ -194,8 +223,7 @@ double persistent_step_us(const PersistentTiling& tiling, const GpuLimits& gpu, 
 // block barriers; clusters beyond what the GPU holds at once run in further waves.
 double cluster_step_us(const ClusterTiling& c, const GpuLimits& gpu, int planes = 1) {
   const PersistentTiling& p = c.tile;
-  const int gpcs = std::max(1, gpu.sms / kClusterSmsPerGpc);
-  const int resident = std::max(1, gpcs * (kClusterSmsPerGpc / c.cluster));
+  const int resident = std::max(1, gpu.resident_clusters[c.cluster]);
   const int waves = ceil_div(c.clusters() * planes, resident);
   const double compute = c.subs * std::max(persistent_wavefronts(p.hidden, p.split, p.rows, p.units,
                                                                  scatter_values(kClusterMaxUnits)),
@@ -303,8 +331,7 @@ bool cluster_tiling(int batch, int hidden, const GpuLimits& gpu, ClusterTiling* 
   if (c.subs > kClusterMaxSubs) return false;
   c.cluster = ceil_div(p.slices, c.subs);
   // As many groups as the GPU holds clusters at once (one block an SM), at most 32 sequences each.
-  const int gpcs = std::max(1, gpu.sms / kClusterSmsPerGpc);
-  const int resident = std::max(1, gpcs * (kClusterSmsPerGpc / c.cluster) / planes);
+  const int resident = std::max(1, gpu.resident_clusters[c.cluster] / planes);
   // Where a group's buffers do not fit (wide H, many sequences), smaller groups in more waves.
   const int groups = std::clamp(resident, 1, batch);
   for (int group = std::min(ceil_div(batch, groups), kClusterMaxRows); group >= 1;
@@ -380,6 +407,10 @@ GpuLimits current_gpu_limits() {
   g.smem_per_sm = static_cast<std::size_t>(per_sm);
   g.cooperative = coop != 0;
   g.clusters = clusters != 0;
+  for (int n = 1; n <= kClusterMaxBlocks; ++n) {
+    g.resident_clusters[n] = g.clusters ? max_resident_clusters(n) : 0;
+  }
+  g.clusters = g.clusters && g.resident_clusters[1] > 0;
   return g;
 }
 
@@ -603,6 +634,17 @@ bool cooperative_launch_refused(const char* kernel, int blocks) {
   RNNATTN_CUDA_CHECK(cudaGetDevice(&device));
   std::lock_guard<std::mutex> lock(g_refusals_mutex);
   return g_refusals.count({device, kernel, blocks}) != 0;
+}
+
+void note_design_fallback(const char* kernel, const std::string& reason) {
+  int device = 0;
+  RNNATTN_CUDA_CHECK(cudaGetDevice(&device));
+  std::lock_guard<std::mutex> lock(g_refusals_mutex);
+  static std::set<std::tuple<int, std::string, std::string>> noted;
+  if (noted.insert({device, kernel, reason}).second) {
+    std::fprintf(stderr, "rnnattn: %s not launched on device %d: %s; the segment kernels run\n",
+                 kernel, device, reason.c_str());
+  }
 }
 
 void record_cooperative_refusal(const char* kernel, int blocks, std::size_t smem_bytes,

@@ -20,10 +20,28 @@
 // plan.cpp, estimates until the GPU issue measures them) and picks the faster.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <string>
 
 namespace rnnattn::kernels {
+
+constexpr int kClusterMaxBlocks = 8;  // the portable cluster size
+
+// Clusters of n = 0..8 blocks (one block an SM) that GPCs of these SM counts hold at once: a
+// cluster lies within one GPC, so it is the sum over GPCs of floor(SMs / n), not SMs / n.
+template <std::size_t Gpcs>
+constexpr std::array<int, kClusterMaxBlocks + 1> clusters_in_gpcs(const int (&gpcs)[Gpcs]) {
+  std::array<int, kClusterMaxBlocks + 1> r{};
+  for (int n = 1; n <= kClusterMaxBlocks; ++n) {
+    for (std::size_t g = 0; g < Gpcs; ++g) r[n] += gpcs[g] / n;
+  }
+  return r;
+}
+// An H100 SXM of 132 SMs whose floor-swept GPCs hold 15 eight-block clusters (a published sweep
+// found 8-block clusters on 120 of 132 SMs; GPC sizes differ from die to die): the default of a
+// plan made without a GPU, and the GPU simulator's default layout.
+constexpr int kDefaultGpcs[] = {18, 18, 18, 16, 16, 16, 16, 14};
 
 // The GPU properties the plan depends on (an H100 SXM's by default).
 struct GpuLimits {
@@ -32,9 +50,13 @@ struct GpuLimits {
   std::size_t smem_per_sm = 228 * 1024;
   bool cooperative = true;
   bool clusters = true;  // thread-block clusters (compute capability 9.0 and up)
+  // resident_clusters[n]: clusters of n blocks of the cluster kernels, one block an SM, that the
+  // GPU holds at once (cudaOccupancyMaxActiveClusters on the device; 0 without clusters).
+  std::array<int, kClusterMaxBlocks + 1> resident_clusters = clusters_in_gpcs(kDefaultGpcs);
 };
 
-// The current device's limits (CUDA runtime queries; checked).
+// The current device's limits (CUDA runtime attributes and occupancy queries, asked once per
+// device and cached; checked).
 GpuLimits current_gpu_limits();
 
 // The segment kernels' launch geometry (forward and backward): segments of hp threads, at least
@@ -178,10 +200,8 @@ bool persistent_tiling(int batch, int hidden, const GpuLimits& gpu, PersistentTi
 // The cluster design's tiling (rnn_cluster.cu): `tile` lays out the slices (16 units, split,
 // rows a thread) and the batch groups, one cluster a group; block r of a cluster owns slices
 // [r subs, (r + 1) subs).
-constexpr int kClusterMaxBlocks = 8;  // the portable cluster size
-constexpr int kClusterMaxSubs = 4;    // slices a block: H <= 8 x 4 x 16 = 512
+constexpr int kClusterMaxSubs = 4;  // slices a block: H <= 8 x 4 x 16 = 512
 constexpr int kClusterMaxRows = kPersistentMaxRows * (kPersistentSlice / 2);  // a group: <= 32
-constexpr int kClusterSmsPerGpc = 16;  // a cluster lies in one GPC (an H100's: 16 to 18 SMs)
 struct ClusterTiling {
   int cluster = 0;  // blocks a cluster (N)
   int subs = 0;     // slices a block
@@ -288,5 +308,8 @@ bool cooperative_launch_refused(const char* kernel, int blocks);
 // capture, which records the refusal, before capturing.
 void record_cooperative_refusal(const char* kernel, int blocks, std::size_t smem_bytes,
                                 bool capturing);
+// Says once on stderr (per device, kernel and reason) that a design's kernel was not launched and
+// why; its caller runs the segment kernels instead.
+void note_design_fallback(const char* kernel, const std::string& reason);
 
 }  // namespace rnnattn::kernels

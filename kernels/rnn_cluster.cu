@@ -230,6 +230,9 @@ __global__ void __launch_bounds__(kPersistentThreads, 1)
       }
       store_to_cluster(cluster, N, part, rank * g.staged + bb, p);
     }
+    // The step's score bias, loaded before the barrier: after it the load would start only once
+    // the barrier's L1 invalidation is done, one more L2 round trip on the step's path.
+    const float ba_t = attention && static_cast<int>(threadIdx.x) < rows ? a.w.ba[t] : 0.f;
     // h_t and every block's partial scores are in every block. (cluster.sync() compiles to
     // MEMBAR.ALL.GPU + UCGABAR_ARV/WAIT + CCTL.IVALL: its release waits for the block's
     // outstanding stores, so the step's global stores come after it.)
@@ -246,7 +249,7 @@ __global__ void __launch_bounds__(kPersistentThreads, 1)
         float w = 0.f;
         if (bb < rows) {
           const int b = seq_s[bb];
-          float u = a.w.ba[t];
+          float u = ba_t;
           for (int r = 0; r < N; ++r) u += part[r * g.staged + bb];
           const bool valid = t < len_s[bb];  // padding: no weight
           const float e = valid ? tanhf(u) : 0.f;
@@ -397,11 +400,30 @@ __global__ void __launch_bounds__(kPersistentThreads, 1)
   for (int t = steps - 1; t >= 0; --t) {
     const float* dznext = dzbuf_s + ((t + 1) & 1) * hsize;
     float* dzcur = dzbuf_s + (t & 1) * hsize;
+    // The step's inputs (h_t and the attention's gradient into it) depend on nothing the step
+    // computes: loaded before the products, their L2 round trip passes under them.
+    float h_r[kClusterPairs] = {}, att_r[kClusterPairs] = {};
+    RNNATTN_UNROLL
+    for (int r = 0; r < kClusterPairs; ++r) {
+      const int i = threadIdx.x + r * kPersistentThreads;
+      if (i >= n_out) continue;
+      const ClusterPair q = cluster_pair(g, first_slice, rows, i);
+      if (!q.valid) continue;
+      const std::size_t b = seq_s[q.bb], row = b * T + t;
+      h_r[r] = a.hidden[row * H + q.j];
+      if (attention) {
+        const float at = t < len_s[q.bb] ? expf(a.scores[row]) / a.expsum[b] : 0.f;
+        att_r[r] = at * dc_s[i] + __ldcg(a.du + row) * a.w.wa[q.j];
+      }
+    }
     if (t < steps - 1) {  // uniform across the cluster: z_s = dz_{t+1} Wh^T
       staged_products<kClusterMaxUnits>(g, th, wh_s, dznext, z_s, subs);
       __syncthreads();
     }
-    for (int i = threadIdx.x; i < n_out; i += blockDim.x) {
+    RNNATTN_UNROLL
+    for (int r = 0; r < kClusterPairs; ++r) {
+      const int i = threadIdx.x + r * kPersistentThreads;
+      if (i >= n_out) continue;
       const ClusterPair q = cluster_pair(g, first_slice, rows, i);
       if (!q.valid) continue;
       const int L = len_s[q.bb];
@@ -409,11 +431,8 @@ __global__ void __launch_bounds__(kPersistentThreads, 1)
       // Into step t: dz_{t+1} Wh^T after a valid step t+1; after padding what passed through.
       float dh = (t + 1 < L) ? z_s[i] : carry_s[i];
       const bool valid = t < L;
-      if (attention) {
-        const float at = valid ? expf(a.scores[row]) / a.expsum[b] : 0.f;
-        dh += at * dc_s[i] + __ldcg(a.du + row) * a.w.wa[q.j];
-      }
-      const float h = a.hidden[row * H + q.j];
+      if (attention) dh += att_r[r];
+      const float h = h_r[r];
       const float dz = valid ? dh * (1.f - h * h) : 0.f;
       a.dz[row * H + q.j] = dz;
       if (t > 0) {
@@ -593,14 +612,27 @@ bool launch_cluster_kernel(const char* name, const ClusterTiling& tiling, std::s
   int device = 0, clusters = 0;
   RNNATTN_CUDA_CHECK(cudaGetDevice(&device));
   RNNATTN_CUDA_CHECK(cudaDeviceGetAttribute(&clusters, cudaDevAttrClusterLaunch, device));
-  if (!clusters) return false;
-  if (smem + kClusterStaticBytes > static_cast<std::size_t>(allow_max_dynamic_shared<Kernel>())) {
+  if (!clusters) {
+    note_design_fallback(name, "this GPU has no thread-block clusters");
     return false;
   }
-  if (max_active_clusters<Kernel>(tiling.cluster, kPersistentThreads, smem) < 1) return false;
-  launch_clustered(name, Kernel, static_cast<unsigned>(tiling.cluster),
-                   dim3(tiling.blocks(), static_cast<unsigned>(planes)), dim3(kPersistentThreads),
-                   smem, stream, args, order, geometry_of(tiling.tile), tiling.subs);
+  // The kernels' static arrays (kClusterStaticBytes) count against the same opt-in maximum.
+  const int limit = allow_dynamic_shared<Kernel>();
+  if (smem > static_cast<std::size_t>(limit)) {
+    note_design_fallback(name, std::to_string(smem) +
+                                   " bytes of shared memory a block exceed the " +
+                                   std::to_string(limit) + " this GPU allows the kernel");
+    return false;
+  }
+  if (max_active_clusters<Kernel>(tiling.cluster, kPersistentThreads, smem) < 1) {
+    note_design_fallback(name,
+                         "no GPC holds a cluster of " + std::to_string(tiling.cluster) + " blocks");
+    return false;
+  }
+  launch_clustered<Kernel>(name, static_cast<unsigned>(tiling.cluster),
+                           dim3(tiling.blocks(), static_cast<unsigned>(planes)),
+                           dim3(kPersistentThreads), smem, stream, args, order,
+                           geometry_of(tiling.tile), tiling.subs);
   return true;
 }
 
@@ -661,9 +693,46 @@ bool cluster_layer_backward(const LayerBackwardArgs* args, int count, const Clus
                                                               stream, set, order, count);
 }
 
+namespace {
+// Clusters of `cluster` blocks of Kernel, one block an SM (more than half an SM's shared memory a
+// block, as the plan counts them), that the current device holds at once; 0 without clusters.
+template <auto Kernel>
+int resident_clusters(int cluster) {
+  int device = 0, clusters = 0, per_sm = 0, reserved = 0;
+  RNNATTN_CUDA_CHECK(cudaGetDevice(&device));
+  RNNATTN_CUDA_CHECK(cudaDeviceGetAttribute(&clusters, cudaDevAttrClusterLaunch, device));
+  if (!clusters) return 0;
+  RNNATTN_CUDA_CHECK(
+      cudaDeviceGetAttribute(&per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device));
+  RNNATTN_CUDA_CHECK(
+      cudaDeviceGetAttribute(&reserved, cudaDevAttrReservedSharedMemoryPerBlock, device));
+  const std::size_t one_block = static_cast<std::size_t>(per_sm / 2 - reserved + 16);
+  if (one_block > static_cast<std::size_t>(allow_dynamic_shared<Kernel>())) return 0;
+  return max_active_clusters<Kernel>(cluster, kPersistentThreads, one_block);
+}
+
+template <auto Kernel>
+ClusterOccupancy occupancy_of(const char* name) {
+  ClusterOccupancy o{name, {}};
+  for (int n = 1; n <= kClusterMaxBlocks; ++n) o.resident[n] = resident_clusters<Kernel>(n);
+  return o;
+}
+}  // namespace
+
+int max_resident_clusters(int cluster) {
+  return resident_clusters<cluster_forward_kernel>(cluster);
+}
+
+std::vector<ClusterOccupancy> cluster_occupancy() {
+  return {occupancy_of<cluster_forward_kernel>("cluster_forward_kernel"),
+          occupancy_of<cluster_backward_kernel>("cluster_backward_kernel"),
+          occupancy_of<cluster_layer_forward_kernel>("cluster_layer_forward_kernel"),
+          occupancy_of<cluster_layer_backward_kernel>("cluster_layer_backward_kernel")};
+}
+
 void length_order(const int* lengths, int batch, int steps, int* order, cudaStream_t stream) {
-  launch_kernel("length_order_kernel", length_order_kernel, dim3(blocks_for(batch, kOrderThreads)),
-                dim3(kOrderThreads), 0, stream, lengths, batch, steps, order);
+  launch_kernel<length_order_kernel>("length_order_kernel", dim3(blocks_for(batch, kOrderThreads)),
+                                     dim3(kOrderThreads), 0, stream, lengths, batch, steps, order);
 }
 
 }  // namespace rnnattn::kernels

@@ -122,8 +122,8 @@ void transpose(const float* in, float* out, int rows, int cols, cudaStream_t str
   if (rows < 1 || cols < 1) return;
   const dim3 tiles(static_cast<unsigned>((cols + kTile - 1) / kTile),
                    static_cast<unsigned>((rows + kTile - 1) / kTile));
-  launch_kernel("transpose_kernel", transpose_kernel, tiles, dim3(kTile, kTileRows), 0, stream, in,
-                out, rows, cols);
+  launch_kernel<transpose_kernel>("transpose_kernel", tiles, dim3(kTile, kTileRows), 0, stream, in,
+                                  out, rows, cols);
 }
 
 void fused_backward(const FusedBackwardArgs& a, cudaStream_t stream) {

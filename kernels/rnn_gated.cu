@@ -433,11 +433,11 @@ void gated_step(const GatedForwardArgs& a, const float* rec, int n, cudaStream_t
   if (a.batch < 1) return;
   if (!a.aux) throw InvalidArgument("gated_step: aux is null (the unfused step reads it back)");
   if (a.cell == Cell::kLstm) {
-    launch_kernel("gated_step_kernel<lstm>", gated_step_kernel<Cell::kLstm>, step_blocks(a),
-                  kStepThreads, 0, stream, a, rec, n);
+    launch_kernel<gated_step_kernel<Cell::kLstm>>("gated_step_kernel<lstm>", step_blocks(a),
+                                                  kStepThreads, 0, stream, a, rec, n);
   } else {
-    launch_kernel("gated_step_kernel<gru>", gated_step_kernel<Cell::kGru>, step_blocks(a),
-                  kStepThreads, 0, stream, a, rec, n);
+    launch_kernel<gated_step_kernel<Cell::kGru>>("gated_step_kernel<gru>", step_blocks(a),
+                                                 kStepThreads, 0, stream, a, rec, n);
   }
 }
 
@@ -446,11 +446,13 @@ void gated_step_backward(const GatedBackwardArgs& a, float* carry, float* carry_
   check_cell(a.cell, "gated_step_backward");
   if (a.batch < 1) return;
   if (a.cell == Cell::kLstm) {
-    launch_kernel("gated_step_backward_kernel<lstm>", gated_step_backward_kernel<Cell::kLstm>,
-                  step_blocks(a), kStepThreads, 0, stream, a, carry, carry_c, n);
+    launch_kernel<gated_step_backward_kernel<Cell::kLstm>>("gated_step_backward_kernel<lstm>",
+                                                           step_blocks(a), kStepThreads, 0, stream,
+                                                           a, carry, carry_c, n);
   } else {
-    launch_kernel("gated_step_backward_kernel<gru>", gated_step_backward_kernel<Cell::kGru>,
-                  step_blocks(a), kStepThreads, 0, stream, a, carry, carry_c, n);
+    launch_kernel<gated_step_backward_kernel<Cell::kGru>>("gated_step_backward_kernel<gru>",
+                                                          step_blocks(a), kStepThreads, 0, stream,
+                                                          a, carry, carry_c, n);
   }
 }
 

@@ -227,15 +227,15 @@ void layer_backward(const LayerBackwardArgs* args, int count, cudaStream_t strea
 void attention_head_forward(const AttentionHeadArgs& a, cudaStream_t stream) {
   if (a.shape.batch < 1) return;
   const AttnGeometry r = attention_geometry(a, "attention_head_forward_kernel");
-  launch_kernel("attention_head_forward_kernel", attention_head_forward_kernel, r.g.blocks,
-                r.g.threads, r.smem, stream, a, r.g);
+  launch_kernel<attention_head_forward_kernel>("attention_head_forward_kernel", r.g.blocks,
+                                               r.g.threads, r.smem, stream, a, r.g);
 }
 
 void attention_head_backward(const AttentionHeadArgs& a, cudaStream_t stream) {
   if (a.shape.batch < 1) return;
   const AttnGeometry r = attention_geometry(a, "attention_head_backward_kernel");
-  launch_kernel("attention_head_backward_kernel", attention_head_backward_kernel, r.g.blocks,
-                r.g.threads, r.smem, stream, a, r.g);
+  launch_kernel<attention_head_backward_kernel>("attention_head_backward_kernel", r.g.blocks,
+                                                r.g.threads, r.smem, stream, a, r.g);
 }
 
 }  // namespace rnnattn::kernels

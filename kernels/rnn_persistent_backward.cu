@@ -100,30 +100,67 @@ __global__ void __launch_bounds__(kPersistentThreads, MinBlocks)
     grid.sync();
   }
 
-  // (3) BPTT.
+  // (3) BPTT. The thread's pairs i = threadIdx.x + r * 256 and their lengths, once. Where
+  // registers allow (the variant for grids of at most one block an SM), the step's inputs (h_t and
+  // the attention's gradient into it), which depend on nothing the step computes, are loaded
+  // before the products, so that their L2 round trips pass under them; the variant capped at 64
+  // registers loads them after (holding them would spill).
+  constexpr bool kPrefetch = MinBlocks == 1;
+  constexpr int kPairs = kPersistentMaxRows * (kPersistentSlice / 2) * kPersistentSlice /
+                         kPersistentThreads;  // the most pairs a block has, over its threads
+  int len_r[kPairs] = {};
+  if constexpr (kPrefetch) {
+    RNNATTN_UNROLL
+    for (int r = 0; r < kPairs; ++r) {
+      const int i = threadIdx.x + r * kPersistentThreads;
+      if (i >= n_out) continue;
+      const TilePair q = tile_pair(g, th, group_end, i);
+      if (q.valid) len_r[r] = sequence_length(a.lengths, q.b, T);
+    }
+  }
+  // The attention's gradient into h_t of pair i (row: its sequence's step t).
+  const auto attention_input = [&](int i, const TilePair& q, std::size_t row, bool valid) {
+    const float at = valid ? expf(a.scores[row]) / a.expsum[q.b] : 0.f;
+    return at * dc_s[i] + a.du[row] * a.w.wa[q.j];
+  };
   for (int t = T - 1; t >= 0; --t) {
+    float h_r[kPairs] = {}, att_r[kPairs] = {};
+    if constexpr (kPrefetch) {
+      RNNATTN_UNROLL
+      for (int r = 0; r < kPairs; ++r) {
+        const int i = threadIdx.x + r * kPersistentThreads;
+        if (i >= n_out) continue;
+        const TilePair q = tile_pair(g, th, group_end, i);
+        if (!q.valid) continue;
+        const std::size_t row = static_cast<std::size_t>(q.b) * T + t;
+        h_r[r] = a.hidden[row * H + q.j];
+        if (attention) att_r[r] = attention_input(i, q, row, t < len_r[r]);
+      }
+    }
     if (t < T - 1) {  // uniform across the grid: z_s = dz_{t+1} Wh^T
       slice_products<kStageInFlight, MaxUnits, VecInFlight>(
           g, th, group_end, a.dz + static_cast<std::size_t>(t + 1) * H,
           static_cast<std::size_t>(T) * H, wh_s, dz_s, z_s);
     }
     // Thread i on (sequence i / 16, unit i % 16): coalesced reads of h_t, writes of dz_t.
-    for (int i = threadIdx.x; i < n_out; i += blockDim.x) {
+    RNNATTN_UNROLL
+    for (int r = 0; r < kPairs; ++r) {
+      const int i = threadIdx.x + r * kPersistentThreads;
+      if (i >= n_out) continue;
       const TilePair q = tile_pair(g, th, group_end, i);
       const int b = q.b, j = q.j;
       if (!q.valid) continue;
-      const int L = sequence_length(a.lengths, b, T);
+      const int L = kPrefetch ? len_r[r] : sequence_length(a.lengths, b, T);
       // Into step t: dz_{t+1} Wh^T after a valid step t+1; after padding what passed through.
       float dh = (t + 1 < L) ? z_s[i] : carry_s[i];
       const std::size_t row = static_cast<std::size_t>(b) * T + t;
       const bool valid = t < L;
       if (attention) {
-        const float at = valid ? expf(a.scores[row]) / a.expsum[b] : 0.f;
-        dh += at * dc_s[i] + a.du[row] * a.w.wa[j];
+        dh += kPrefetch ? att_r[r] : attention_input(i, q, row, valid);
       } else if (t == T - 1) {
         dh += dc_s[i];
       }
-      const float h = a.hidden[row * H + j];
+      const float h = kPrefetch ? h_r[r] : a.hidden[row * H + j];
       const float dz = valid ? dh * (1.f - h * h) : 0.f;
       a.dz[row * H + j] = dz;
       if (t > 0) a.dz_next[(row - 1) * H + j] = dz;
@@ -141,8 +178,8 @@ bool launch_backward(const char* name, const FusedBackwardArgs& a, const Persist
   const std::size_t smem =
       persistent_launch_smem<kernel>(tiling.blocks(), tiling.smem_backward_bytes());
   if (smem == 0) return false;
-  return launch_persistent(name, kernel, tiling.blocks(), smem, stream, a, scratch,
-                           geometry_of(tiling));
+  return launch_persistent<kernel>(name, tiling.blocks(), smem, stream, a, scratch,
+                                   geometry_of(tiling));
 }
 
 }  // namespace

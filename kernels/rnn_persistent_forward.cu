@@ -102,6 +102,11 @@ __global__ void __launch_bounds__(kPersistentThreads, V::kMinBlocks)
     }
   }
 
+  // The length of the sequence whose score this thread forms (threads below g.staged), once.
+  const int score_len =
+      static_cast<int>(threadIdx.x) < g.staged && th.b0 + static_cast<int>(threadIdx.x) < group_end
+          ? sequence_length(a.lengths, th.b0 + threadIdx.x, T)
+          : 0;
   int cur = 0;
   for (int t = 0; t < T; ++t) {
     const float* hprev = s.hbuf + static_cast<std::size_t>(cur) * B * H;
@@ -152,15 +157,18 @@ __global__ void __launch_bounds__(kPersistentThreads, V::kMinBlocks)
         upart[static_cast<std::size_t>(th.slice) * B + b] = p;
       }
     }
+    // The score bias, loaded before the grid barrier (after it, one more L2 round trip on the
+    // step's path; the partial scores must come after it).
+    const float ba_t = attention && static_cast<int>(threadIdx.x) < g.staged ? a.w.ba[t] : 0.f;
     grid.sync();  // h_t and the partial scores of every block are visible
     if (attention) {
       if (static_cast<int>(threadIdx.x) < g.staged) {
         const int bb = threadIdx.x, b = th.b0 + bb;
         float w = 0.f;
         if (b < group_end) {
-          float u = a.w.ba[t];
+          float u = ba_t;
           for (int k = 0; k < g.slices; ++k) u += upart[static_cast<std::size_t>(k) * B + b];
-          const bool valid = t < sequence_length(a.lengths, b, T);  // padding: no weight
+          const bool valid = t < score_len;  // padding: no weight
           const float e = valid ? tanhf(u) : 0.f;
           w = valid ? expf(e) : 0.f;
           sum_s[bb] += w;
@@ -238,7 +246,7 @@ bool launch_forward(const char* name, const FusedForwardArgs& a, const Persisten
   const std::size_t bh = static_cast<std::size_t>(s.batch) * s.hidden;
   PersistScratch ps{scratch, scratch + 2 * bh, nullptr};
   ps.ctx = ps.upart + 2 * static_cast<std::size_t>(s.batch) * tiling.slices;
-  return launch_persistent(name, kernel, tiling.blocks(), smem, stream, a, ps, geometry_of(tiling));
+  return launch_persistent<kernel>(name, tiling.blocks(), smem, stream, a, ps, geometry_of(tiling));
 }
 
 }  // namespace

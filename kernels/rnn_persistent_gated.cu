@@ -105,10 +105,14 @@ __global__ void __launch_bounds__(kPersistentThreads, kGatedPersistentMinBlocksP
       const float hprev = h_s[p.bb * g.hpad + p.j];
       float h = hprev;
       float kept[A] = {};
-      if (t < sequence_length(a.lengths, p.b, T)) {
-        float xin[G], rec[G];
+      // The input projection is loaded whatever the length (xw has every row), so that its load
+      // is issued with the length's rather than after it: one round trip, not two in a row.
+      const int len = sequence_length(a.lengths, p.b, T);
+      float xin[G];
+      for (int q = 0; q < G; ++q) xin[q] = a.bias[q * H + p.j] + a.xw[row * GH + q * H + p.j];
+      if (t < len) {
+        float rec[G];
         for (int q = 0; q < G; ++q) {
-          xin[q] = a.bias[q * H + p.j] + a.xw[row * GH + q * H + p.j];
           rec[q] = z_s[q * n_out + i] + (kCell == Cell::kGru ? a.bias[GH + q * H + p.j] : 0.f);
         }
         // prev: c_{t-1} (LSTM) or h_{t-1} (GRU), as in rnn_gated.cu.
@@ -226,7 +230,7 @@ bool launch_gated_persistent(const char* name, const Args* args, int count,
     const std::size_t smem = persistent_launch_smem<Kernel>(2 * tiling.blocks(), bytes);
     p.dir[0] = args[0];
     p.dir[1] = args[1];
-    if (smem != 0 && launch_persistent(name, Kernel, 2 * tiling.blocks(), smem, stream, p, g)) {
+    if (smem != 0 && launch_persistent<Kernel>(name, 2 * tiling.blocks(), smem, stream, p, g)) {
       return true;
     }
   }
@@ -235,7 +239,7 @@ bool launch_gated_persistent(const char* name, const Args* args, int count,
   for (int d = 0; d < count; ++d) {
     p.dir[0] = p.dir[1] = args[d];
     // A refused launch is refused for every direction (same kernel and grid).
-    if (!launch_persistent(name, Kernel, tiling.blocks(), smem, stream, p, g)) return false;
+    if (!launch_persistent<Kernel>(name, tiling.blocks(), smem, stream, p, g)) return false;
   }
   return true;
 }

@@ -242,8 +242,9 @@ void small_train_epoch(const SmallTrainArgs& a, cudaStream_t stream) {
     throw InvalidArgument("small_train_epoch: the model does not fit the small-model kernel");
   }
   if (a.n < 1) return;
-  launch_kernel("small_train_kernel", small_train_kernel, 1, kLanes,
-                small_smem_floats(a.shape, a.n_params) * sizeof(float), stream, a);
+  launch_kernel<small_train_kernel>("small_train_kernel", 1, kLanes,
+                                    small_smem_floats(a.shape, a.n_params) * sizeof(float), stream,
+                                    a);
 }
 
 }  // namespace rnnattn::kernels

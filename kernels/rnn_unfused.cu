@@ -165,24 +165,24 @@ struct RowOffset {
 
 void unfused_bias_tanh_step(float* z, const float* bh, int batch, int steps, int hidden, int t,
                             const int* lengths, cudaStream_t stream) {
-  launch_kernel("bias_tanh_step_kernel", bias_tanh_step_kernel,
-                blocks_for(static_cast<long long>(batch) * hidden), kThreads, 0, stream, z, bh,
-                batch, steps, hidden, t, lengths);
+  launch_kernel<bias_tanh_step_kernel>("bias_tanh_step_kernel",
+                                       blocks_for(static_cast<long long>(batch) * hidden), kThreads,
+                                       0, stream, z, bh, batch, steps, hidden, t, lengths);
 }
 
 void unfused_scores(const float* hidden, const float* wa, const float* ba, int batch, int steps,
                     int hidden_size, const int* lengths, float* scores, float* ex,
                     cudaStream_t stream) {
-  launch_kernel("scores_kernel", scores_kernel, blocks_for(static_cast<long long>(batch) * steps),
-                kThreads, 0, stream, hidden, wa, ba, batch, steps, hidden_size, lengths, scores,
-                ex);
+  launch_kernel<scores_kernel>("scores_kernel", blocks_for(static_cast<long long>(batch) * steps),
+                               kThreads, 0, stream, hidden, wa, ba, batch, steps, hidden_size,
+                               lengths, scores, ex);
 }
 
 void unfused_normalise(const float* ex, const float* sum, int batch, int steps, float* a,
                        cudaStream_t stream) {
-  launch_kernel("normalise_kernel", normalise_kernel,
-                blocks_for(static_cast<long long>(batch) * steps), kThreads, 0, stream, ex, sum,
-                batch, steps, a);
+  launch_kernel<normalise_kernel>("normalise_kernel",
+                                  blocks_for(static_cast<long long>(batch) * steps), kThreads, 0,
+                                  stream, ex, sum, batch, steps, a);
 }
 
 void unfused_row_sums(const float* m, int rows, int cols, float* out, void* temp,
@@ -198,38 +198,38 @@ void unfused_attention_backward(const Shape& s, const Weights& w, const float* h
                                 const float* scores, const float* attention, const float* context,
                                 const float* y, const float* dy, float* dpre, float* dc,
                                 float* g_dot_c, float* du, float* dh, cudaStream_t stream) {
-  launch_kernel("head_backward_kernel", head_backward_kernel,
-                blocks_for(static_cast<long long>(s.batch) * s.hidden), kThreads, 0, stream, s, w,
-                y, dy, dpre, dc);
+  launch_kernel<head_backward_kernel>("head_backward_kernel",
+                                      blocks_for(static_cast<long long>(s.batch) * s.hidden),
+                                      kThreads, 0, stream, s, w, y, dy, dpre, dc);
   if (s.attention) {
-    launch_kernel("dot_rows_kernel", dot_rows_kernel, blocks_for(s.batch), kThreads, 0, stream, dc,
-                  context, s.batch, s.hidden, g_dot_c);
+    launch_kernel<dot_rows_kernel>("dot_rows_kernel", blocks_for(s.batch), kThreads, 0, stream, dc,
+                                   context, s.batch, s.hidden, g_dot_c);
   }
-  launch_kernel("attention_backward_kernel", attention_backward_kernel,
-                blocks_for(static_cast<long long>(s.batch) * s.steps), kThreads, 0, stream, s, w,
-                hidden, scores, attention, dc, g_dot_c, du, dh);
+  launch_kernel<attention_backward_kernel>(
+      "attention_backward_kernel", blocks_for(static_cast<long long>(s.batch) * s.steps), kThreads,
+      0, stream, s, w, hidden, scores, attention, dc, g_dot_c, du, dh);
 }
 
 void unfused_bptt_step(const float* dh, float* carry, const float* hidden, int batch, int steps,
                        int hidden_size, int t, const int* lengths, float* dz, float* dz_next,
                        cudaStream_t stream) {
-  launch_kernel("bptt_step_kernel", bptt_step_kernel,
-                blocks_for(static_cast<long long>(batch) * hidden_size), kThreads, 0, stream, dh,
-                carry, hidden, batch, steps, hidden_size, t, lengths, dz, dz_next);
+  launch_kernel<bptt_step_kernel>(
+      "bptt_step_kernel", blocks_for(static_cast<long long>(batch) * hidden_size), kThreads, 0,
+      stream, dh, carry, hidden, batch, steps, hidden_size, t, lengths, dz, dz_next);
 }
 
 void unfused_context(const float* hidden, const float* a, int batch, int steps, int hidden_size,
                      float* context, cudaStream_t stream) {
-  launch_kernel("context_kernel", context_kernel,
-                blocks_for(static_cast<long long>(batch) * hidden_size), kThreads, 0, stream,
-                hidden, a, batch, steps, hidden_size, context);
+  launch_kernel<context_kernel>("context_kernel",
+                                blocks_for(static_cast<long long>(batch) * hidden_size), kThreads,
+                                0, stream, hidden, a, batch, steps, hidden_size, context);
 }
 
 void unfused_bias_act(float* y, const float* bd, int batch, int outputs, int head,
                       cudaStream_t stream) {
-  launch_kernel("bias_act_kernel", bias_act_kernel,
-                blocks_for(static_cast<long long>(batch) * outputs), kThreads, 0, stream, y, bd,
-                batch, outputs, head);
+  launch_kernel<bias_act_kernel>("bias_act_kernel",
+                                 blocks_for(static_cast<long long>(batch) * outputs), kThreads, 0,
+                                 stream, y, bd, batch, outputs, head);
 }
 
 }  // namespace rnnattn::kernels

@@ -104,20 +104,20 @@ __global__ void __launch_bounds__(256)
 void loss_forward_backward(int loss, const float* y, const float* target, int n, float* dy,
                            double* loss_acc, cudaStream_t stream) {
   if (n < 1) return;
-  launch_kernel("loss_kernel", loss_kernel, 1, kLossThreads, 0, stream, loss, y, target, n, dy,
-                loss_acc);
+  launch_kernel<loss_kernel>("loss_kernel", 1, kLossThreads, 0, stream, loss, y, target, n, dy,
+                             loss_acc);
 }
 
 void adam_update(float* params, const float* grads, float* m, float* v, int n, float lr,
                  float beta1, float beta2, float epsilon, const long long* step,
                  cudaStream_t stream) {
   if (n < 1) return;
-  launch_kernel("adam_kernel", adam_kernel, blocks_for(n, 256), 256, 0, stream, params, grads, m, v,
-                n, lr, beta1, beta2, epsilon, step);
+  launch_kernel<adam_kernel>("adam_kernel", blocks_for(n, 256), 256, 0, stream, params, grads, m, v,
+                             n, lr, beta1, beta2, epsilon, step);
 }
 
 void advance_counters(long long* step, int* cursor, int batch, cudaStream_t stream) {
-  launch_kernel("advance_kernel", advance_kernel, 1, 1, 0, stream, step, cursor, batch);
+  launch_kernel<advance_kernel>("advance_kernel", 1, 1, 0, stream, step, cursor, batch);
 }
 
 void gather_batch(const float* all_x, const float* all_y, const int* all_len, const int* order,
@@ -125,21 +125,21 @@ void gather_batch(const float* all_x, const float* all_y, const int* all_len, co
                   cudaStream_t stream) {
   if (batch < 1) return;
   const std::size_t total = static_cast<std::size_t>(batch) * (x_row + y_row + 1);
-  launch_kernel("gather_kernel", gather_kernel, blocks_for(total, 256), 256, 0, stream, all_x,
-                all_y, all_len, order, cursor, batch, x_row, y_row, x, y, len);
+  launch_kernel<gather_kernel>("gather_kernel", blocks_for(total, 256), 256, 0, stream, all_x,
+                               all_y, all_len, order, cursor, batch, x_row, y_row, x, y, len);
 }
 
 void gather_token_rows(const int* all_tokens, const int* order, const int* cursor, int batch,
                        int steps, int* tokens, cudaStream_t stream) {
   const std::size_t total = static_cast<std::size_t>(batch) * steps;
   if (total == 0) return;
-  launch_kernel("gather_tokens_kernel", gather_tokens_kernel, blocks_for(total, 256), 256, 0,
-                stream, all_tokens, order, cursor, batch, steps, tokens);
+  launch_kernel<gather_tokens_kernel>("gather_tokens_kernel", blocks_for(total, 256), 256, 0,
+                                      stream, all_tokens, order, cursor, batch, steps, tokens);
 }
 
 void fill(float* p, std::size_t n, float value, cudaStream_t stream) {
   if (n == 0) return;
-  launch_kernel("fill_kernel", fill_kernel, blocks_for(n, 256), 256, 0, stream, p, n, value);
+  launch_kernel<fill_kernel>("fill_kernel", blocks_for(n, 256), 256, 0, stream, p, n, value);
 }
 
 }  // namespace rnnattn::kernels

@@ -5,7 +5,10 @@
 #include <cooperative_groups.h>
 #include <cuda_runtime.h>
 
+#include <string>
+
 #include "cuda_compat.cuh"
+#include "rnnattn/error.hpp"
 #include "sim_kernels.hpp"
 
 namespace rnnattn::simtest {
@@ -175,10 +178,15 @@ __global__ void warp_exchange_kernel(const float* in, float* out, int sync) {
   const int l = static_cast<int>(threadIdx.x);
   buf[l] = in[l];
   const unsigned half = l < 16 ? 0x0000ffffu : 0xffff0000u;
-  if (sync == 1) __syncwarp();
-  if (sync >= 2) __syncwarp(half);
+  if (sync == 1 || sync >= 4) __syncwarp();
+  if (sync == 2 || sync == 3) __syncwarp(half);
   const int src = sync == 2 ? (l & 16) | ((l + 1) & 15) : (l + 1) % 32;
   out[l] = buf[src];
+  if (sync >= 4) {
+    if (sync == 4) __syncwarp();  // lane l - 1's read of buf[l] comes before lane l's update
+    buf[l] += 1.f;                // each lane's read-modify-write of its own word
+    out[l] += buf[l];
+  }
 }
 
 __global__ void half_warp_sums_kernel(const float* in, float* out) {
@@ -199,97 +207,148 @@ __global__ void add_one_kernel(const float* in, float* out) {
   out[threadIdx.x] = in[threadIdx.x] + 1.f;
 }
 
+// out[i] = i + dynamic floats of shared memory's first, through a static array of 64 floats (256
+// bytes, as the cluster kernels' static arrays) and `dynamic` bytes of dynamic shared memory.
+__global__ void static_array_kernel(float* out, int dynamic_floats) {
+  RNNATTN_SHARED_ARRAY(float, fixed_s, 64);
+  float* dyn = dynamic_shared<float>();
+  const int t = static_cast<int>(threadIdx.x);
+  fixed_s[t % 64] = static_cast<float>(t % 64);
+  if (dynamic_floats > 0 && t == 0) dyn[dynamic_floats - 1] = 1.f;
+  __syncthreads();
+  out[blockIdx.x * blockDim.x + t] =
+      fixed_s[t % 64] + (dynamic_floats > 0 ? dyn[dynamic_floats - 1] : 0.f);
+}
+
+// out[i] = i: a kernel with no shared memory whose registers the launch-rule tests declare.
+__global__ void registers_kernel(float* out) {
+  out[blockIdx.x * blockDim.x + threadIdx.x] =
+      static_cast<float>(blockIdx.x * blockDim.x + threadIdx.x);
+}
+
 }  // namespace
 
+const void* static_array_kernel_address() {
+  kernels::detail::register_kernel<static_array_kernel>();
+  return reinterpret_cast<const void*>(static_array_kernel);
+}
+int allow_static_array_dynamic_shared() {
+  return kernels::allow_dynamic_shared<static_array_kernel>();
+}
+void static_array(float* out, int blocks, int threads, std::size_t dynamic_bytes, cudaStream_t s) {
+  launch_kernel<static_array_kernel>("static_array_kernel", blocks, threads, dynamic_bytes, s, out,
+                                     static_cast<int>(dynamic_bytes / sizeof(float)));
+}
+const void* registers_kernel_address() {
+  kernels::detail::register_kernel<registers_kernel>();
+  return reinterpret_cast<const void*>(registers_kernel);
+}
+std::string registers_launch(float* out, int blocks, int threads, bool cooperative,
+                             unsigned cluster, cudaStream_t s) {
+  try {
+    if (cluster != 0) {
+      kernels::launch_clustered<registers_kernel>("registers_kernel", cluster, blocks, threads, 0,
+                                                  s, out);
+    } else if (cooperative) {
+      kernels::launch_cooperative<registers_kernel>("registers_kernel", blocks, threads, 0, s, out);
+    } else {
+      launch_kernel<registers_kernel>("registers_kernel", blocks, threads, 0, s, out);
+    }
+  } catch (const CudaError& e) {
+    return e.what();
+  }
+  return "";
+}
+
 void grid_exchange(float* data, int blocks, int threads, bool with_sync, cudaStream_t s) {
-  kernels::launch_cooperative("grid_exchange_kernel", grid_exchange_kernel, blocks, threads, 0, s,
-                              data, blocks * threads, with_sync);
+  kernels::launch_cooperative<grid_exchange_kernel>("grid_exchange_kernel", blocks, threads, 0, s,
+                                                    data, blocks * threads, with_sync);
 }
 void grid_steps(float* buf, int blocks, int threads, int steps, bool double_buffer,
                 cudaStream_t s) {
-  kernels::launch_cooperative("grid_steps_kernel", grid_steps_kernel, blocks, threads, 0, s, buf,
-                              blocks * threads, steps, double_buffer);
+  kernels::launch_cooperative<grid_steps_kernel>("grid_steps_kernel", blocks, threads, 0, s, buf,
+                                                 blocks * threads, steps, double_buffer);
 }
 void cluster_exchange(float* out, int clusters, int cluster, int threads, int mode,
                       cudaStream_t s) {
-  kernels::launch_clustered("cluster_exchange_kernel", cluster_exchange_kernel,
-                            static_cast<unsigned>(cluster), clusters * cluster, threads,
-                            threads * sizeof(float), s, out, mode);
+  kernels::launch_clustered<cluster_exchange_kernel>(
+      "cluster_exchange_kernel", static_cast<unsigned>(cluster), clusters * cluster, threads,
+      threads * sizeof(float), s, out, mode);
 }
 void cluster_sync_unclustered(float* out, cudaStream_t s) {
-  launch_kernel("cluster_sync_unclustered_kernel", cluster_sync_unclustered_kernel, 2, 32, 0, s,
-                out);
+  launch_kernel<cluster_sync_unclustered_kernel>("cluster_sync_unclustered_kernel", 2, 32, 0, s,
+                                                 out);
 }
 void accumulate(const float* in, float* sum, int blocks, int threads, bool atomic, cudaStream_t s) {
-  launch_kernel("accumulate_kernel", accumulate_kernel, blocks, threads, 0, s, in, sum, atomic);
+  launch_kernel<accumulate_kernel>("accumulate_kernel", blocks, threads, 0, s, in, sum, atomic);
 }
 void store_one_word(float* out, int threads, cudaStream_t s) {
-  launch_kernel("store_one_word_kernel", store_one_word_kernel, 1, threads, 0, s, out);
+  launch_kernel<store_one_word_kernel>("store_one_word_kernel", 1, threads, 0, s, out);
 }
 void global_neighbour(float* g, float* out, int threads, bool with_barrier, cudaStream_t s) {
-  launch_kernel("global_neighbour_kernel", global_neighbour_kernel, 1, threads, 0, s, g, out,
-                with_barrier);
+  launch_kernel<global_neighbour_kernel>("global_neighbour_kernel", 1, threads, 0, s, g, out,
+                                         with_barrier);
 }
 void atomic_and_plain(const float* in, float* sum, int blocks, int threads, cudaStream_t s) {
-  launch_kernel("atomic_and_plain_kernel", atomic_and_plain_kernel, blocks, threads, 0, s, in, sum);
+  launch_kernel<atomic_and_plain_kernel>("atomic_and_plain_kernel", blocks, threads, 0, s, in, sum);
 }
 void warp_exchange(const float* in, float* out, int sync, cudaStream_t s) {
-  launch_kernel("warp_exchange_kernel", warp_exchange_kernel, 1, 32, 0, s, in, out, sync);
+  launch_kernel<warp_exchange_kernel>("warp_exchange_kernel", 1, 32, 0, s, in, out, sync);
 }
 void half_warp_sums(const float* in, float* out, cudaStream_t s) {
-  launch_kernel("half_warp_sums_kernel", half_warp_sums_kernel, 1, 32, 0, s, in, out);
+  launch_kernel<half_warp_sums_kernel>("half_warp_sums_kernel", 1, 32, 0, s, in, out);
 }
 void block_order(int* counter, int* order, int blocks, bool cooperative, cudaStream_t s) {
   if (cooperative) {
-    kernels::launch_cooperative("block_order_kernel", block_order_kernel, blocks, 32, 0, s, counter,
-                                order);
+    kernels::launch_cooperative<block_order_kernel>("block_order_kernel", blocks, 32, 0, s, counter,
+                                                    order);
   } else {
-    launch_kernel("block_order_kernel", block_order_kernel, blocks, 32, 0, s, counter, order);
+    launch_kernel<block_order_kernel>("block_order_kernel", blocks, 32, 0, s, counter, order);
   }
 }
 void add_one(const float* in, float* out, int n, cudaStream_t s) {
-  launch_kernel("add_one_kernel", add_one_kernel, 1, n, 0, s, in, out);
+  launch_kernel<add_one_kernel>("add_one_kernel", 1, n, 0, s, in, out);
 }
 
 void exchange(const float* in, float* out, int blocks, int threads, bool with_barrier,
               cudaStream_t s) {
-  launch_kernel("exchange_kernel", exchange_kernel, blocks, threads, threads * sizeof(float), s, in,
-                out, with_barrier);
+  launch_kernel<exchange_kernel>("exchange_kernel", blocks, threads, threads * sizeof(float), s, in,
+                                 out, with_barrier);
 }
 void scale(const float* in, float* out, int blocks, int threads, bool swapped, cudaStream_t s) {
-  launch_kernel("scale_kernel", scale_kernel, blocks, threads, 0, s, in, out, swapped);
+  launch_kernel<scale_kernel>("scale_kernel", blocks, threads, 0, s, in, out, swapped);
 }
 void sum(const float* in, int n, float* out, bool one_past, cudaStream_t s) {
-  launch_kernel("sum_kernel", sum_kernel, 1, 1, 0, s, in, n, out, one_past);
+  launch_kernel<sum_kernel>("sum_kernel", 1, 1, 0, s, in, n, out, one_past);
 }
 void early_return(float* out, cudaStream_t s) {
-  launch_kernel("early_return_kernel", early_return_kernel, 1, 64, 64 * sizeof(float), s, out);
+  launch_kernel<early_return_kernel>("early_return_kernel", 1, 64, 64 * sizeof(float), s, out);
 }
 void divergent_barrier(float* out, cudaStream_t s) {
-  launch_kernel("divergent_barrier_kernel", divergent_barrier_kernel, 1, 64, 0, s, out);
+  launch_kernel<divergent_barrier_kernel>("divergent_barrier_kernel", 1, 64, 0, s, out);
 }
 void shuffle_outside_mask(float* out, cudaStream_t s) {
-  launch_kernel("shuffle_outside_mask_kernel", shuffle_outside_mask_kernel, 1, 32, 0, s, out);
+  launch_kernel<shuffle_outside_mask_kernel>("shuffle_outside_mask_kernel", 1, 32, 0, s, out);
 }
 void shuffle_partial_warp(float* out, cudaStream_t s) {
-  launch_kernel("shuffle_partial_warp_kernel", shuffle_partial_warp_kernel, 1, 48, 0, s, out);
+  launch_kernel<shuffle_partial_warp_kernel>("shuffle_partial_warp_kernel", 1, 48, 0, s, out);
 }
 void segment_sum(const float* in, float* out, int threads, int width, cudaStream_t s) {
-  launch_kernel("segment_sum_kernel", segment_sum_kernel, 1, threads, 0, s, in, out, width);
+  launch_kernel<segment_sum_kernel>("segment_sum_kernel", 1, threads, 0, s, in, out, width);
 }
 void copy_strided(const float* in, float* out, int n, int stride, cudaStream_t s) {
-  launch_kernel("copy_strided_kernel", copy_strided_kernel, n / 128, 128, 0, s, in, out, stride);
+  launch_kernel<copy_strided_kernel>("copy_strided_kernel", n / 128, 128, 0, s, in, out, stride);
 }
 void bank(float* out, int stride, cudaStream_t s) {
-  launch_kernel("bank_kernel", bank_kernel, 1, 32, 32 * 32 * sizeof(float), s, out, stride);
+  launch_kernel<bank_kernel>("bank_kernel", 1, 32, 32 * 32 * sizeof(float), s, out, stride);
 }
 void cooperative(float* data, int blocks, int threads, bool cooperative_launch, cudaStream_t s) {
   if (cooperative_launch) {
-    kernels::launch_cooperative("cooperative_kernel", cooperative_kernel, blocks, threads, 0, s,
-                                data, blocks * threads);
+    kernels::launch_cooperative<cooperative_kernel>("cooperative_kernel", blocks, threads, 0, s,
+                                                    data, blocks * threads);
   } else {
-    launch_kernel("cooperative_kernel", cooperative_kernel, blocks, threads, 0, s, data,
-                  blocks * threads);
+    launch_kernel<cooperative_kernel>("cooperative_kernel", blocks, threads, 0, s, data,
+                                      blocks * threads);
   }
 }
 

@@ -3,6 +3,9 @@
 
 #include <cuda_runtime_api.h>
 
+#include <cstddef>
+#include <string>
+
 namespace rnnattn::simtest {
 
 // out[b, t] = in[b, (t + 1) % threads] through shared memory; with_barrier = false is the
@@ -57,7 +60,9 @@ void atomic_and_plain(const float* in, float* sum, int blocks, int threads, cuda
 // One warp exchanges through shared memory: out[l] = in[(l + 1) % 32]. sync 0: nothing
 // between the write and the read (a race); 1: __syncwarp(); 2: each half-warp synchronises and
 // exchanges within itself (__syncwarp(0x0000ffff) / (0xffff0000), out[l] = in of the next lane of
-// its half); 3: each half synchronises with its own mask but reads across halves (a race).
+// its half); 3: each half synchronises with its own mask but reads across halves (a race); 4: as
+// 1, then a __syncwarp() and each lane's read-modify-write of its own word (out[l] = in[l + 1] +
+// in[l] + 1); 5: as 4 without that __syncwarp() (a race with the neighbour's read).
 void warp_exchange(const float* in, float* out, int sync, cudaStream_t s);
 // Disjoint-mask shuffles in divergent branches: lanes 0..15 and 16..31 each sum their half with
 // __shfl_xor_sync on their own mask; out[l] = the sum of l's half.
@@ -67,5 +72,20 @@ void block_order(int* counter, int* order, int blocks, bool cooperative, cudaStr
 // out[i] = in[i] + 1, one block of `n` threads (n <= 1024): a writer or reader for the cross-
 // stream tests.
 void add_one(const float* in, float* out, int n, cudaStream_t s);
+
+// ---- launch rules ------------------------------------------------------------------------------
+// A kernel with a static array of 256 bytes (declare its resources by its address): out[i] =
+// i % 64 (+ 1 where dynamic_bytes > 0, read back from the last dynamic float), [blocks, threads],
+// threads <= 1024. allow_static_array_dynamic_shared raises its limit as the library's kernels do
+// (kernels::allow_dynamic_shared) and returns it.
+const void* static_array_kernel_address();
+int allow_static_array_dynamic_shared();
+void static_array(float* out, int blocks, int threads, std::size_t dynamic_bytes, cudaStream_t s);
+// A kernel without shared memory: out[i] = i. Launched plainly, cooperatively or in clusters
+// along x of `cluster` blocks (non-zero); returns the launch error's message ("" on success),
+// which names the CUDA error.
+const void* registers_kernel_address();
+std::string registers_launch(float* out, int blocks, int threads, bool cooperative,
+                             unsigned cluster, cudaStream_t s);
 
 }  // namespace rnnattn::simtest

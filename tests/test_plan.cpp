@@ -187,9 +187,22 @@ TEST(Plan, ClusterProductsTileUnitsInRegisters) {
   EXPECT_EQ(c.tile.group, 32);
   EXPECT_GT(c.tile.units, 1);
   EXPECT_TRUE(c.tile.scatter);  // 16 products a lane over 8 lanes: 14 shuffles, not 48
+  // Where the GPCs hold 16 eight-block clusters, the large shape runs 16 groups of 8 in one wave.
+  GpuLimits sixteen = h100;
+  sixteen.resident_clusters[8] = 16;
+  const RecurrencePlan even = plan_recurrence(128, 256, sixteen);
+  ASSERT_TRUE(even.cluster_possible);
+  EXPECT_EQ(even.cluster_tiling.tile.group, 8);
+  EXPECT_LT(even.cluster_us, 1.6);
+  // The default H100 SXM's GPCs hold 15: groups of 9 in one wave, not 16 groups in two.
   const RecurrencePlan large = plan_recurrence(128, 256, h100);
   ASSERT_TRUE(large.cluster_possible);
-  EXPECT_LT(large.cluster_us, 1.6);
+  EXPECT_EQ(large.cluster_tiling.clusters(), 15);
+  EXPECT_EQ(large.cluster_tiling.tile.group, 9);
+  EXPECT_LT(large.cluster_us, 1.85);
+  GpuLimits fourteen = h100;
+  fourteen.resident_clusters = clusters_in_gpcs({18, 18, 18, 18, 16, 16, 14, 14});
+  EXPECT_LE(plan_recurrence(128, 256, fourteen).cluster_tiling.clusters(), 14);
 }
 
 // Register tiling in the persistent kernels (issue 23): where the grid is at most one block an SM
@@ -233,7 +246,12 @@ TEST(Plan, PassPredictionsAddTheStepsAndGemms) {
   EXPECT_NEAR(l.forward_ms, l.recurrence_ms + l.gemm_ms, 1e-12);
   EXPECT_GT(l.gemm_ms, 0.02);                     // 1.3 GFLOP
   EXPECT_GT(l.training_ms, 2 * l.recurrence_ms);  // the backward's steps and GEMMs
-  EXPECT_LE(l.forward_ms, 0.35);
+  // The large forward's 0.35 ms target holds where the GPCs hold 16 eight-block clusters; on the
+  // default H100 SXM (15) the forward is 0.39 ms (docs/performance.md).
+  GpuLimits sixteen = h100;
+  sixteen.resident_clusters[8] = 16;
+  EXPECT_LE(predict_passes(large, sixteen).forward_ms, 0.35);
+  EXPECT_LE(l.forward_ms, 0.4);
   EXPECT_LE(l.training_ms, 1.5);
   PassShape longer = large;
   longer.steps = 400;

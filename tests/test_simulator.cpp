@@ -393,6 +393,13 @@ TEST_F(Simulator, SyncwarpOrdersTheLanesItNames) {
   expect_caught(
       [&] { st::warp_exchange(din.get(), out.get(), 3, s_); },
       {"kernel warp_exchange_kernel", "shared-memory race", "thread (15,0,0)", "thread (16,0,0)"});
+  // A lane's own read of its word after a __syncwarp does not make its neighbour's earlier read
+  // (ordered by that __syncwarp) look unordered: each reader keeps the stamp of its own read.
+  st::warp_exchange(din.get(), out.get(), 4, s_);
+  got = download(out);
+  for (int l = 0; l < 32; ++l) EXPECT_EQ(got[l], in[(l + 1) % 32] + in[l] + 1.f) << l;
+  expect_caught([&] { st::warp_exchange(din.get(), out.get(), 5, s_); },
+                {"kernel warp_exchange_kernel", "shared-memory race", "another thread's read"});
 }
 
 TEST_F(Simulator, DisjointMaskShufflesInDivergentBranchesRendezvousPerMask) {

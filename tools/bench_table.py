@@ -72,18 +72,19 @@ def main():
     out = [f"# rnnattn benchmarks — {a.gpu}, commit {a.commit}", "",
            "Times are per call (Google Benchmark's mean over its iterations; GPU cases timed with CUDA events). Ratios: other / fused, "
            "so > 1 means the fused path is faster.", "",
-           "| op | shape | model | cpu | unfused | fused | cuDNN+attn (best FP32) | cuDNN RNN only (best FP32) | cuDNN+attn TF32 (not FP32) | PyTorch eager | fused vs cpu | fused vs unfused | fused vs cuDNN+attn | fused vs cuDNN RNN | fused vs PyTorch |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+           "| op | shape | model | cpu | unfused | fused | cuDNN+attn (best FP32) | cuDNN RNN only (best FP32) | cuDNN+attn TF32 (not FP32) | PyTorch eager | PyTorch CUDA graph | fused vs cpu | fused vs unfused | fused vs cuDNN+attn | fused vs cuDNN RNN | fused vs PyTorch | fused vs PyTorch graph |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     losses = []
     for (op, shape, model), r in sorted(rows.items()):
         f = r.get("fused")
         cd = best(r, CUDNN_FP32)
         cr = best(r, [n + "_rnn_only" for n in CUDNN_FP32])
-        pt = r.get("pytorch")
+        pt, pg = r.get("pytorch"), r.get("pytorch_graph")
         out.append(f"| {op} | {shape} | {model} | {fmt(r.get('cpu'))} | {fmt(r.get('unfused'))} | {fmt(f)} | "
-                   f"{fmt(cd)} | {fmt(cr)} | {fmt(r.get('cudnn_standard_tf32'))} | {fmt(pt)} | {ratio(f, r.get('cpu'))} | {ratio(f, r.get('unfused'))} | "
-                   f"{ratio(f, cd)} | {ratio(f, cr)} | {ratio(f, pt)} |")
-        for label, other in (("unfused", r.get("unfused")), ("cuDNN+attention", cd), ("PyTorch eager", pt)):
+                   f"{fmt(cd)} | {fmt(cr)} | {fmt(r.get('cudnn_standard_tf32'))} | {fmt(pt)} | {fmt(pg)} | {ratio(f, r.get('cpu'))} | {ratio(f, r.get('unfused'))} | "
+                   f"{ratio(f, cd)} | {ratio(f, cr)} | {ratio(f, pt)} | {ratio(f, pg)} |")
+        for label, other in (("unfused", r.get("unfused")), ("cuDNN+attention", cd), ("PyTorch eager", pt),
+                             ("PyTorch CUDA graph", pg)):
             if f and other and other < f:
                 losses.append(f"- {op} {shape} {model}: fused {fmt(f)} vs {label} {fmt(other)}")
     out += ["", "## Where fused loses", ""] + (losses or ["- nowhere"])

@@ -46,6 +46,43 @@ step() {  # step NAME LOG COMMAND...
   echo "gpu-check: $name rc=$rc $summary"
 }
 
+# 0. The smoke pass, first: one small case per design, path and cell (tests/test_gpu_smoke.cpp;
+#    together they launch every kernel of the library, which the simulator build's
+#    GpuSmokeCoverage.CoversEveryKernel checks), each in its own process so that a failure, even
+#    one that spoils the CUDA context, is recorded and the next case still runs. Before them, the
+#    device's layout and each cluster kernel's cudaOccupancyMaxActiveClusters.
+smoke=$out/smoke
+mkdir -p "$smoke"
+step "device layout and cluster occupancy" "$smoke/device.log" \
+  build/tests/rnnattn_tests --gtest_filter='GpuDevice.*'
+{
+  echo
+  echo "Device (as the plan queries it):"
+  echo
+  grep -E "^(device:|cudaOccupancyMaxActiveClusters)" "$smoke/device.log" | sed 's/^/    /'
+  echo
+  echo "| smoke case | outcome | kernels launched, or the error |"
+  echo "| --- | --- | --- |"
+} >>"$report"
+smoke_failed=0
+for c in $(build/tests/rnnattn_tests --gtest_list_tests --gtest_filter='Gpu/GpuSmoke.*' |
+  awk '/^  /{print $1}'); do
+  name=${c#Runs/}
+  log=$smoke/$name.log
+  timeout 300 build/tests/rnnattn_tests --gtest_filter="Gpu/GpuSmoke.$c" >"$log" 2>&1
+  rc=$?
+  if [ $rc -eq 0 ] && grep -q "^\[       OK \]" "$log"; then
+    echo "| $name | ok | $(sed -n "s/^smoke $name: launched //p" "$log") |" >>"$report"
+  else
+    smoke_failed=1
+    why=$(grep -m1 -E "failed|Failure|what\(\)|exception" "$log" | tr '|' '/' | cut -c1-300)
+    echo "| $name | FAILED (rc=$rc) | ${why:-see $log} |" >>"$report"
+    echo "gpu-check: smoke case $name failed (rc=$rc): $why"
+  fi
+done
+[ $smoke_failed -eq 0 ] || status=1
+echo "gpu-check: smoke pass $([ $smoke_failed -eq 0 ] && echo passed || echo FAILED; true)"
+
 # 1. Every test, GPU ones included (they skip only where no GPU exists).
 step "all tests (ctest)" "$out/ctest.log" ctest --test-dir build --output-on-failure -j4
 step "GPU tests (gtest)" "$out/gpu-tests.log" build/tests/rnnattn_tests --gtest_filter='Gpu/*:Cuda.*:Device.*:DeviceApi.*:CudaSequence*:CudaEmbedding*'

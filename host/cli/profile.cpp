@@ -132,6 +132,16 @@ int cmd_profile(const std::vector<std::string>& argv) {
     std::printf("plan: B=%d H=%d%s on %s: %s\n", B, cfg.hidden_size,
                 gated ? (std::string(" cell=") + to_string(cfg.cell)).c_str() : "",
                 gpu ? "this GPU" : "an H100 (no GPU visible)", plan.c_str());
+    std::string resident;
+    for (int n = 1; n <= kernels::kClusterMaxBlocks; ++n) {
+      if (n > 1) resident += '/';
+      resident += std::to_string(limits.resident_clusters[n]);
+    }
+    std::printf(
+        "gpu (%s): %d SMs, %zu bytes of shared memory a block, cooperative %s, clusters of "
+        "1..8 blocks resident at once (one block an SM): %s\n",
+        gpu ? "queried" : "an H100 SXM's defaults", limits.sms, limits.smem_per_block,
+        limits.cooperative ? "yes" : "no", limits.clusters ? resident.c_str() : "none");
     kernels::PassShape shape;
     shape.batch = B;
     shape.steps = cfg.steps;

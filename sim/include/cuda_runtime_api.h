@@ -43,6 +43,7 @@ enum cudaError_t {
   cudaErrorInvalidValue = 1,
   cudaErrorMemoryAllocation = 2,
   cudaErrorInvalidConfiguration = 9,
+  cudaErrorInvalidDeviceFunction = 98,
   cudaErrorInvalidDevice = 101,
   cudaErrorNoDevice = 100,
   cudaErrorInvalidResourceHandle = 400,
@@ -54,6 +55,7 @@ enum cudaError_t {
   cudaErrorMisalignedAddress = 716,
   cudaErrorLaunchFailure = 719,
   cudaErrorCooperativeLaunchTooLarge = 720,
+  cudaErrorNotSupported = 801,
   cudaErrorStreamCaptureUnsupported = 900,
   cudaErrorStreamCaptureInvalidated = 901,
   cudaErrorStreamCaptureImplicit = 906,
@@ -89,6 +91,21 @@ enum cudaDeviceAttr {
 enum cudaFuncAttribute {
   cudaFuncAttributeMaxDynamicSharedMemorySize = 8,
   cudaFuncAttributePreferredSharedMemoryCarveout = 9,
+  cudaFuncAttributeNonPortableClusterSizeAllowed = 14,
+};
+
+// What cudaFuncGetAttributes reports of a kernel's compiled code (the fields rnnattn reads).
+struct cudaFuncAttributes {
+  std::size_t sharedSizeBytes;  // static shared memory
+  std::size_t constSizeBytes;
+  std::size_t localSizeBytes;
+  int maxThreadsPerBlock;
+  int numRegs;
+  int ptxVersion;
+  int binaryVersion;
+  int cacheModeCA;
+  int maxDynamicSharedSizeBytes;
+  int preferredShmemCarveout;
 };
 
 enum cudaStreamCaptureStatus {
@@ -192,6 +209,11 @@ cudaError_t cudaGraphDestroy(cudaGraph_t graph);
 cudaError_t rnnattn_sim_func_set_attribute(const void* func, cudaFuncAttribute attr, int value);
 cudaError_t rnnattn_sim_occupancy(int* blocks, const void* func, int block_size,
                                   std::size_t dynamic_smem);
+cudaError_t rnnattn_sim_func_get_attributes(cudaFuncAttributes* attr, const void* func);
+template <typename F>
+cudaError_t cudaFuncGetAttributes(cudaFuncAttributes* attr, F* func) {
+  return rnnattn_sim_func_get_attributes(attr, reinterpret_cast<const void*>(func));
+}
 template <typename F>
 cudaError_t cudaFuncSetAttribute(F* func, cudaFuncAttribute attr, int value) {
   return rnnattn_sim_func_set_attribute(reinterpret_cast<const void*>(func), attr, value);

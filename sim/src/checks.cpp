@@ -100,13 +100,17 @@ bool unordered_read(const Shadow& s, const Accessor& c, const Warp* w, Accessor&
     several = "readers in several warps, among them ";
     return true;
   }
-  // kOneWarp: every reading lane must have synchronised with c since.
+  // kOneWarp: every reading lane must have synchronised with c since its read.
   if (r.tid / 32 != c.tid / 32) return true;
-  for (std::uint32_t m = s.r_mask & ~(1u << c.tid % 32); m; m &= m - 1) {
-    const std::uint32_t lane = static_cast<std::uint32_t>(__builtin_ctz(m));
-    if (!warp_synced(w, lane, c.tid % 32, r.wstamp)) {
-      other.tid = r.tid / 32 * 32 + lane;
-      return true;
+  const std::uint32_t self = ~(1u << c.tid % 32);
+  for (const auto& [mask, stamp] : {std::make_pair(s.r_mask & self, r.wstamp),
+                                    std::make_pair(s.r_old_mask & self, s.r_old_stamp)}) {
+    for (std::uint32_t m = mask; m; m &= m - 1) {
+      const std::uint32_t lane = static_cast<std::uint32_t>(__builtin_ctz(m));
+      if (!warp_synced(w, lane, c.tid % 32, stamp)) {
+        other.tid = r.tid / 32 * 32 + lane;
+        return true;
+      }
     }
   }
   return false;
@@ -118,7 +122,7 @@ void add_read(Shadow& s, const Accessor& c) {
   const auto single = [&] {
     r = c;
     s.r_scope = ReadScope::kOneThread;
-    s.r_mask = 0;
+    s.r_mask = s.r_old_mask = 0;
   };
   if (s.r_scope == ReadScope::kNone) return single();
   if (r.op != c.op) {
@@ -154,10 +158,23 @@ void add_read(Shadow& s, const Accessor& c) {
       return;
     }
     s.r_mask = 1u << (r.tid % 32);
+    s.r_old_mask = 0;
     s.r_scope = ReadScope::kOneWarp;
   }
-  s.r_mask |= 1u << (c.tid % 32);
-  r.wstamp = std::max(r.wstamp, c.wstamp);  // conservative for the lanes that read earlier
+  // A warp's stamp only grows. Readers at an earlier stamp than c's move to the older group,
+  // whose stamp is then theirs (conservative for the lanes already there: a later stamp asks
+  // for a later __syncwarp). Each lane is in one group, at its latest read.
+  const std::uint32_t lane = 1u << (c.tid % 32);
+  if (c.wstamp > r.wstamp) {
+    s.r_old_mask = (s.r_old_mask | s.r_mask) & ~lane;
+    s.r_old_stamp = r.wstamp;
+    s.r_mask = lane;
+    r.wstamp = c.wstamp;
+    r.tid = c.tid;
+  } else {
+    s.r_mask |= lane;
+    s.r_old_mask &= ~lane;
+  }
 }
 
 enum class AccessKind { kRead, kWrite, kAtomic };
@@ -197,7 +214,7 @@ RaceReport check_word(Shadow& s, const Accessor& c, AccessKind kind, const Warp*
   s.w = c;
   s.w_atomic = atomic;
   s.r_scope = ReadScope::kNone;
-  s.r_mask = 0;
+  s.r_mask = s.r_old_mask = 0;
   return rep;
 }
 

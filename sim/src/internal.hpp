@@ -18,9 +18,8 @@
 
 namespace rnnattn::sim {
 
-// The simulated H100 (SXM): what the device attributes report and what launches are checked
-// against.
-constexpr int kSmCount = 132;
+// What every simulated device shares: an sm_90 part (H100 or H200), whose shared memory, register
+// file and thread limits are the same whatever its SM count and GPC layout (device.cpp).
 constexpr std::size_t kSmemPerSm = 228 * 1024;
 constexpr std::size_t kSmemPerBlockOptin = 227 * 1024;
 constexpr std::size_t kSmemPerBlockDefault = 48 * 1024;
@@ -28,7 +27,42 @@ constexpr std::size_t kSmemReservedPerBlock = 1024;
 constexpr int kMaxThreadsPerSm = 2048;
 constexpr int kMaxBlocksPerSm = 32;
 constexpr int kRegistersPerSm = 65536;
-constexpr std::size_t kGlobalMemory = 80ull << 30;
+constexpr int kRegistersPerBlock = 65536;
+constexpr int kRegisterAllocationUnit = 256;  // registers are given to a warp in units of 256
+constexpr int kPortableClusterBlocks = 8;
+constexpr int kNonPortableClusterBlocks = 16;
+
+// The device the simulator presents (device.cpp): set by RNNATTN_SIM_DEVICE or
+// set_device_layout, see sim.hpp.
+struct DeviceLayout {
+  const char* name;
+  const char* description;
+  std::vector<int> gpcs;  // SMs in each GPC: a thread-block cluster lies within one
+  std::size_t global_memory;
+  bool clusters;  // cudaDevAttrClusterLaunch
+  int sms() const;
+};
+const DeviceLayout& device_layout();
+
+// What the compiled code of a kernel needs (device.cpp): from the resource table of the nvcc build
+// (sim/kernel_resources.tsv) for the library's kernels, by their signature.
+struct KernelResources {
+  std::string signature;  // "" where the kernel never registered
+  bool listed = false;    // found in the table (or declared by a test)
+  int registers = 0;      // a thread's; 0: unknown (the simulator's own tests' kernels)
+  std::size_t static_smem = 0;
+  std::size_t local_bytes = 0;
+  bool non_portable_clusters = false;  // cudaFuncAttributeNonPortableClusterSizeAllowed
+};
+KernelResources& kernel_resources(const void* func);
+// Why a launch of `func` with this configuration is refused, as CUDA refuses it (cudaSuccess and
+// "" where it is not): block and register limits, shared memory, clusters, co-residency.
+cudaError_t check_launch_rules(const LaunchConfig& c, std::size_t dynamic_limit, std::string* why);
+// Blocks of `func` an SM holds at once (threads, registers, shared memory with the reserve).
+int max_blocks_per_sm(const void* func, int threads, std::size_t dynamic_smem);
+// Rounds of resident blocks (or clusters) a launch of this configuration takes: 1 where the whole
+// grid is resident at once.
+std::uint64_t launch_waves(const LaunchConfig& c);
 
 // ---- device memory -------------------------------------------------------------------------
 // ---- race detection ------------------------------------------------------------------------
@@ -64,9 +98,15 @@ enum class ReadScope : std::uint8_t {
 
 // The race shadow of one 4-byte word of device or shared memory.
 struct Shadow {
-  Accessor w;                // the last write (or atomic)
-  Accessor r;                // the latest read
-  std::uint32_t r_mask = 0;  // ReadScope::kOneWarp: the lanes of r's warp that read
+  Accessor w;  // the last write (or atomic)
+  Accessor r;  // the latest read
+  // ReadScope::kOneWarp: the lanes of r's warp that read, at r's __syncwarp stamp (r.wstamp),
+  // and lanes whose reads came at an earlier stamp (r_old_stamp, the latest of theirs): a lane
+  // that synchronised with the earlier readers after their reads is ordered after them, whatever
+  // a later reader did.
+  std::uint32_t r_mask = 0;
+  std::uint32_t r_old_mask = 0;
+  std::uint32_t r_old_stamp = 0;
   ReadScope r_scope = ReadScope::kNone;
   bool w_atomic = false;
 };
@@ -186,7 +226,8 @@ struct Block {
   std::vector<Warp> warps;
   unsigned char* smem = nullptr;  // this block's slot in the shared-memory region
   std::size_t dynamic_bytes = 0;
-  std::size_t total_bytes = 0;  // dynamic + static allocated so far
+  std::size_t total_bytes = 0;   // dynamic + static allocated so far
+  std::size_t static_bytes = 0;  // the static arrays' bytes
   std::vector<std::pair<const void*, std::size_t>> static_arrays;  // tag -> offset
   ShadowMap shadow;  // one per 4-byte word: the race checks
   std::uint32_t epoch = 1;
@@ -240,7 +281,6 @@ void flush_requests(Launch& l, Warp& w);
 // scheduler.cpp: runs a launch's grid to the end (or to its first violation); how many blocks of
 // a configuration one SM holds (threads and shared memory; registers are not simulated).
 void run_launch(const std::shared_ptr<Launch>& launch);
-int max_blocks_per_sm(int threads, std::size_t dynamic_smem);
 
 // checks.cpp: the race checks of a library operation's access to [a, a + n) of `al` (reports and
 // returns false on a race).

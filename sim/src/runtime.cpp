@@ -269,6 +269,14 @@ thread_local int t_device = 0;
 std::map<std::pair<int, const void*>, int> g_max_dynamic_smem;
 bool g_refuse_cooperative = false;
 bool valid_device(int device) { return device >= 0 && device < g_device_count; }
+// The dynamic shared memory a launch of `func` may ask for on the current device: what
+// cudaFuncSetAttribute(MaxDynamicSharedMemorySize) set, else 48 KB less its static bytes.
+std::size_t dynamic_smem_limit(const void* func) {
+  auto it = g_max_dynamic_smem.find({t_device, func});
+  if (it != g_max_dynamic_smem.end()) return static_cast<std::size_t>(it->second);
+  const std::size_t fixed = kernel_resources(func).static_smem;
+  return fixed < kSmemPerBlockDefault ? kSmemPerBlockDefault - fixed : 0;
+}
 
 }  // namespace
 
@@ -391,50 +399,14 @@ cudaError_t launch(const LaunchConfig& c, std::function<void()> body) {
   if (g.x == 0 || g.y == 0 || g.z == 0 || g.x > 2147483647u || g.y > 65535 || g.z > 65535) {
     return set_error(cudaErrorInvalidConfiguration, k + "an empty or oversized grid");
   }
-  auto limit_it = g_max_dynamic_smem.find({t_device, c.func});
-  const std::size_t limit = limit_it == g_max_dynamic_smem.end()
-                                ? kSmemPerBlockDefault
-                                : static_cast<std::size_t>(limit_it->second);
-  if (c.dynamic_smem > limit) {
-    return set_error(cudaErrorInvalidValue,
-                     k + std::to_string(c.dynamic_smem) +
-                         " bytes of dynamic shared memory exceed the kernel's limit of " +
-                         std::to_string(limit) +
-                         " (cudaFuncSetAttribute(MaxDynamicSharedMemorySize) raises it up to " +
-                         std::to_string(kSmemPerBlockOptin) + ")");
-  }
-  if (c.cluster != 0) {
-    // Cluster dimensions along x only (the kernels use no others), at most 8 blocks (the
-    // portable limit), dividing the grid, never cooperative; one cluster must fit.
-    if (c.cooperative || c.cluster > 8 || g.x % c.cluster != 0) {
-      return set_error(cudaErrorInvalidClusterSize,
-                       k + "a cluster of " + std::to_string(c.cluster) +
-                           " blocks (at most 8, dividing the grid's " + std::to_string(g.x) +
-                           " blocks along x; not in a cooperative launch)");
-    }
-    if (max_active_clusters(static_cast<int>(c.cluster), static_cast<int>(threads),
-                            c.dynamic_smem) < 1) {
-      return set_error(cudaErrorInvalidClusterSize,
-                       k + "a cluster of " + std::to_string(c.cluster) + " blocks of " +
-                           std::to_string(c.dynamic_smem) +
-                           " bytes of shared memory does not fit a GPC");
-    }
-  }
   if (c.cooperative && g_refuse_cooperative) {
     return set_error(cudaErrorCooperativeLaunchTooLarge,
                      k + "refused although the grid fits (the simulator was told to refuse "
                          "cooperative launches, as MPS limits or green contexts can)");
   }
-  if (c.cooperative) {
-    const std::uint64_t blocks = static_cast<std::uint64_t>(g.x) * g.y * g.z;
-    const int per_sm = max_blocks_per_sm(static_cast<int>(threads), c.dynamic_smem);
-    if (blocks > static_cast<std::uint64_t>(per_sm) * kSmCount) {
-      return set_error(cudaErrorCooperativeLaunchTooLarge,
-                       k + std::to_string(blocks) + " blocks cannot all be resident (" +
-                           std::to_string(per_sm) + " per SM on " + std::to_string(kSmCount) +
-                           " SMs)");
-    }
-  }
+  std::string why;
+  const cudaError_t rule = check_launch_rules(c, dynamic_smem_limit(c.func), &why);
+  if (rule != cudaSuccess) return set_error(rule, k + why);
   CUstream_st* s = stream_of(c.stream);
   if (!validate_stream(c.stream)) return set_error(cudaErrorInvalidResourceHandle);
   auto l = std::make_shared<Launch>();
@@ -443,13 +415,6 @@ cudaError_t launch(const LaunchConfig& c, std::function<void()> body) {
   l->body = std::move(body);
   enqueue(s, c.name, [l] { run_launch(l); });
   return cudaSuccess;
-}
-
-int max_active_clusters(int cluster, int threads, std::size_t dynamic_smem) {
-  constexpr int kSmsPerGpc = 16;  // an H100 SXM: 132 SMs in GPCs of 16 to 18
-  if (cluster < 1 || cluster > 8) return 0;
-  const int per_sm = max_blocks_per_sm(threads, dynamic_smem);
-  return (kSmCount / kSmsPerGpc) * (per_sm * kSmsPerGpc / cluster);
 }
 
 cudaError_t enqueue_host_op(cudaStream_t stream, const char* what, std::function<void()> op) {
@@ -536,6 +501,10 @@ const char* cudaGetErrorName(cudaError_t e) {
       return "cudaErrorStreamCaptureImplicit";
     case cudaErrorInvalidClusterSize:
       return "cudaErrorInvalidClusterSize";
+    case cudaErrorInvalidDeviceFunction:
+      return "cudaErrorInvalidDeviceFunction";
+    case cudaErrorNotSupported:
+      return "cudaErrorNotSupported";
   }
   return "cudaErrorUnknown";
 }
@@ -617,7 +586,7 @@ cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) 
       *value = kRegistersPerSm;
       break;
     case cudaDevAttrMultiProcessorCount:
-      *value = kSmCount;
+      *value = device_layout().sms();
       break;
     case cudaDevAttrMaxThreadsPerMultiProcessor:
       *value = kMaxThreadsPerSm;
@@ -635,8 +604,10 @@ cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) 
       *value = kRegistersPerSm;
       break;
     case cudaDevAttrCooperativeLaunch:
-    case cudaDevAttrClusterLaunch:
       *value = 1;
+      break;
+    case cudaDevAttrClusterLaunch:
+      *value = device_layout().clusters ? 1 : 0;
       break;
     case cudaDevAttrMaxSharedMemoryPerBlockOptin:
       *value = static_cast<int>(kSmemPerBlockOptin);
@@ -653,8 +624,8 @@ cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) 
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int device) {
   if (!valid_device(device)) return set_error(cudaErrorInvalidDevice);
   *p = cudaDeviceProp{};
-  std::snprintf(p->name, sizeof p->name, "rnnattn simulated H100 (CPU)");
-  p->totalGlobalMem = kGlobalMemory;
+  std::snprintf(p->name, sizeof p->name, "rnnattn simulated %s (CPU)", device_layout().name);
+  p->totalGlobalMem = device_layout().global_memory;
   p->sharedMemPerBlock = kSmemPerBlockDefault;
   p->sharedMemPerBlockOptin = kSmemPerBlockOptin;
   p->sharedMemPerMultiprocessor = kSmemPerSm;
@@ -662,7 +633,7 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int device) {
   p->warpSize = 32;
   p->maxThreadsPerBlock = 1024;
   p->maxThreadsPerMultiProcessor = kMaxThreadsPerSm;
-  p->multiProcessorCount = kSmCount;
+  p->multiProcessorCount = device_layout().sms();
   p->major = 9;
   p->cooperativeLaunch = 1;
   return cudaSuccess;
@@ -689,7 +660,8 @@ cudaError_t cudaMalloc(void** ptr, std::size_t bytes) {
   if (bytes == 0) return cudaSuccess;
   const std::uintptr_t begin = align_up(g_device_next, kPage);
   const std::size_t mapped = align_up(bytes, kPage);
-  if (bytes > kGlobalMemory || begin + mapped + kPage > g_device_base + kDeviceReserve) {
+  if (bytes > device_layout().global_memory ||
+      begin + mapped + kPage > g_device_base + kDeviceReserve) {
     return set_error(cudaErrorMemoryAllocation);
   }
   if (::mprotect(reinterpret_cast<void*>(begin), mapped, PROT_READ | PROT_WRITE) != 0) {
@@ -1000,21 +972,40 @@ cudaError_t cudaGraphDestroy(cudaGraph_t graph) {
 cudaError_t rnnattn_sim_func_set_attribute(const void* func, cudaFuncAttribute attr, int value) {
   Lock lock(g_mutex);
   RNNATTN_SIM_STICKY();
+  KernelResources& k = kernel_resources(func);
   if (attr == cudaFuncAttributeMaxDynamicSharedMemorySize) {
-    if (value < 0 || static_cast<std::size_t>(value) > kSmemPerBlockOptin) {
+    // The attribute plus the kernel's static shared memory may not exceed the opt-in maximum.
+    if (value < 0 || static_cast<std::size_t>(value) + k.static_smem > kSmemPerBlockOptin) {
       return set_error(cudaErrorInvalidValue,
-                       "cudaFuncSetAttribute: " + std::to_string(value) +
-                           " bytes of dynamic shared memory exceed the opt-in limit of " +
-                           std::to_string(kSmemPerBlockOptin));
+                       "cudaFuncSetAttribute(MaxDynamicSharedMemorySize): " +
+                           std::to_string(value) + " bytes of dynamic shared memory and the " +
+                           std::to_string(k.static_smem) + " static bytes of " +
+                           (k.signature.empty() ? std::string("the kernel") : k.signature) +
+                           " exceed the opt-in limit of " + std::to_string(kSmemPerBlockOptin));
     }
     g_max_dynamic_smem[{t_device, func}] = value;
+  } else if (attr == cudaFuncAttributeNonPortableClusterSizeAllowed) {
+    k.non_portable_clusters = value != 0;
   }
   return cudaSuccess;
 }
 
-cudaError_t rnnattn_sim_occupancy(int* blocks, const void*, int block_size,
+cudaError_t rnnattn_sim_func_get_attributes(cudaFuncAttributes* attr, const void* func) {
+  Lock lock(g_mutex);
+  RNNATTN_SIM_STICKY();
+  const KernelResources& k = kernel_resources(func);
+  *attr = cudaFuncAttributes{};
+  attr->sharedSizeBytes = k.static_smem;
+  attr->localSizeBytes = k.local_bytes;
+  attr->numRegs = k.registers;
+  attr->maxThreadsPerBlock = 1024;
+  attr->maxDynamicSharedSizeBytes = static_cast<int>(dynamic_smem_limit(func));
+  return cudaSuccess;
+}
+
+cudaError_t rnnattn_sim_occupancy(int* blocks, const void* func, int block_size,
                                   std::size_t dynamic_smem) {
   if (block_size < 1 || block_size > 1024) return set_error(cudaErrorInvalidValue);
-  *blocks = max_blocks_per_sm(block_size, dynamic_smem);
+  *blocks = max_blocks_per_sm(func, block_size, dynamic_smem);
   return cudaSuccess;
 }

@@ -205,14 +205,6 @@ std::FILE* stats_file() {
 
 }  // namespace
 
-int max_blocks_per_sm(int threads, std::size_t dynamic_smem) {
-  const int warps = (threads + 31) / 32;
-  int n = std::min(kMaxBlocksPerSm, kMaxThreadsPerSm / (warps * 32));
-  const std::size_t per_block = dynamic_smem + kSmemReservedPerBlock;
-  n = std::min<int>(n, static_cast<int>(kSmemPerSm / per_block));
-  return std::max(n, 0);
-}
-
 namespace {
 
 unsigned char* take_shared_slot() {
@@ -385,6 +377,8 @@ void run_launch(const std::shared_ptr<Launch>& lp) {
   l.stats.grid = l.config.grid;
   l.stats.block = l.config.block;
   l.stats.dynamic_smem_bytes = l.config.dynamic_smem;
+  l.stats.waves = launch_waves(l.config);
+  l.stats.signature = kernel_resources(l.config.func).signature;
   l.op = g_current_op;
   l.grid_epoch = 1;
   l.cluster_epoch = 0;
@@ -730,6 +724,17 @@ void* static_shared_memory(const void* tag, std::size_t bytes, std::size_t align
     if (t == tag) return b.smem + off;
   }
   const std::size_t off = align_up(b.total_bytes, std::max<std::size_t>(align, 4));
+  // The launch was checked against the table's static bytes: a kernel declaring more than the
+  // table says was compiled from other sources than the table (regenerate it).
+  const KernelResources& k = kernel_resources(b.launch->config.func);
+  b.static_bytes += bytes;
+  if (k.listed && b.static_bytes > k.static_smem) {
+    kernel_violation(cudaErrorLaunchOutOfResources,
+                     "static shared memory of " + std::to_string(b.static_bytes) +
+                         " bytes exceeds the " + std::to_string(k.static_smem) +
+                         " bytes of the kernel's row in the resource table "
+                         "(sim/kernel_resources.tsv: regenerate it, tools/resource_table.py)");
+  }
   if (off + bytes > kSmemPerBlockOptin) {
     kernel_violation(cudaErrorLaunchOutOfResources,
                      "static shared memory of " + std::to_string(bytes) + " bytes after " +

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "cuda_runtime_api.h"
 
@@ -32,9 +33,30 @@ struct LaunchConfig {
 // raised while the kernel runs are sticky and surface at the next synchronising call.
 cudaError_t launch(const LaunchConfig& config, std::function<void()> body);
 // Clusters of `cluster` blocks of `threads` threads with `dynamic_smem` bytes each that the
-// simulated H100 holds at once (cudaOccupancyMaxActiveClusters): 0 where one cluster does not
-// fit (more than 8 blocks, or a block that fits no SM). A cluster lies within one GPC of 16 SMs.
-int max_active_clusters(int cluster, int threads, std::size_t dynamic_smem);
+// simulated device holds at once (cudaOccupancyMaxActiveClusters): the blocks an SM holds of
+// `func` (its registers and static shared memory from the resource table), summed over the
+// device's GPCs (a cluster lies within one); 0 where one cluster does not fit, the size is above
+// 8 (16 with cudaFuncAttributeNonPortableClusterSizeAllowed) or the device has no clusters.
+int max_active_clusters(const void* func, int cluster, int threads, std::size_t dynamic_smem);
+
+// Kernel identity: the kernel launch helpers (kernels/cuda_compat.cuh) register each kernel's
+// address with its signature (as c++filt prints the nvcc build's symbol, return type dropped),
+// computed from the mangled name of a tag type that holds the kernel: signature_from_tag. The
+// resource table (sim/kernel_resources.tsv) gives the library's kernels their registers and
+// static shared memory; a library kernel missing from it cannot be launched. Tests declare the
+// resources of their own kernels (or of a stand-in) with declare_kernel_resources.
+std::string signature_from_tag(const char* tag_type_name);
+void register_kernel(const void* func, const std::string& signature);
+void declare_kernel_resources(const void* func, int registers, std::size_t static_smem);
+// Every kernel signature in the resource table (the library's kernels as the nvcc build has them).
+std::vector<std::string> table_signatures();
+
+// The simulated device's layout (SM count, GPCs, clusters): RNNATTN_SIM_DEVICE names it for a
+// whole program (default "h100-sxm"); set_device_layout overrides it ("" returns to the default)
+// and returns false for an unknown name. device_layouts() lists the names.
+bool set_device_layout(const std::string& name);
+std::vector<std::string> device_layouts();
+std::string device_description();
 
 // Enqueues work done by a simulated library (cuBLAS, CUB) on `stream` (captured into a graph when
 // the stream is capturing). `what` names it in messages.
@@ -51,8 +73,12 @@ bool is_device_pointer(const void* p);
 // after set_counting(true).
 struct LaunchStats {
   std::string kernel;
+  std::string signature;  // the kernel's, as registered (sim/kernel_resources.tsv's key)
   dim3 grid, block;
   std::size_t dynamic_smem_bytes = 0;
+  // Rounds of resident blocks the grid takes on the simulated device (clusters for a launch in
+  // clusters): 1 where every block (cluster) is resident at once.
+  std::uint64_t waves = 0;
   std::uint64_t barriers = 0;
   std::uint64_t global_load_requests = 0, global_load_sectors = 0, global_load_bytes = 0;
   std::uint64_t global_store_requests = 0, global_store_sectors = 0, global_store_bytes = 0;
