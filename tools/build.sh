@@ -17,22 +17,31 @@ for arg in "$@"; do
   esac
 done
 
+# Installs Debian packages where this user may (root), else names them and stops.
+install_packages() {
+  echo "build.sh: installing Debian packages: $*"
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq "$@"
+  else
+    echo "build.sh: please install: $* (as root: apt-get install $*)" >&2
+    exit 1
+  fi
+}
 need=()
 command -v cmake >/dev/null || need+=(cmake)
 command -v c++ >/dev/null || need+=(g++)
-[ -e /usr/include/gtest/gtest.h ] || [ -e /usr/local/include/gtest/gtest.h ] || need+=(libgtest-dev)
-[ -e /usr/include/benchmark/benchmark.h ] || [ -e /usr/local/include/benchmark/benchmark.h ] || need+=(libbenchmark-dev)
-[ -e /usr/include/nlohmann/json.hpp ] || [ -e /usr/local/include/nlohmann/json.hpp ] || need+=(nlohmann-json3-dev)
-ls /usr/lib/*/libopenblas.so /usr/lib/libopenblas.so >/dev/null 2>&1 || need+=(libopenblas-dev)
-if [ ${#need[@]} -gt 0 ]; then
-  echo "build.sh: installing ${need[*]}"
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    apt-get update -qq && apt-get install -y -qq "${need[@]}"
-  else
-    echo "build.sh: please install: ${need[*]}" >&2
-    exit 1
-  fi
+[ ${#need[@]} -eq 0 ] || install_packages "${need[@]}"
+# The libraries: what CMake itself finds (tools/deps/CMakeLists.txt runs the project's
+# find_package calls), not paths, which differ between Debian's multiarch folders and others.
+probe=$(mktemp -d)
+trap 'rm -rf "$probe"' EXIT
+if ! cmake -S tools/deps -B "$probe" >"$probe/configure.log" 2>&1; then
+  cat "$probe/configure.log" >&2
+  echo "build.sh: the dependency probe (tools/deps) failed to configure" >&2
+  exit 1
 fi
+mapfile -t need < <(grep -v '^$' "$probe/missing.txt")
+[ ${#need[@]} -eq 0 ] || install_packages "${need[@]}"
 
 # tools/plot.py draws with matplotlib: into the python3 on PATH, from PyPI, else Debian's package.
 if command -v python3 >/dev/null && ! python3 -c 'import matplotlib' 2>/dev/null; then
