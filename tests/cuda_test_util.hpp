@@ -10,6 +10,7 @@
 
 #include "cuda_utils.hpp"
 #include "rnnattn/backend.hpp"
+#include "rnnattn/cuda.hpp"
 
 #define SKIP_WITHOUT_GPU()                                             \
   do {                                                                 \
@@ -43,6 +44,22 @@ std::vector<T> to_host(const DeviceBuffer<T>& d, cudaStream_t s) {
       cudaMemcpyAsync(h.data(), d.get(), d.size() * sizeof(T), cudaMemcpyDeviceToHost, s));
   RNNATTN_CUDA_CHECK(cudaStreamSynchronize(s));
   return h;
+}
+
+// Whether the current device launches thread-block clusters (cudaDevAttrClusterLaunch; the GPU
+// simulator's "no-clusters" layout does not).
+inline bool device_has_clusters() {
+  int device = 0, clusters = 0;
+  RNNATTN_CUDA_CHECK(cudaGetDevice(&device));
+  RNNATTN_CUDA_CHECK(cudaDeviceGetAttribute(&clusters, cudaDevAttrClusterLaunch, device));
+  return clusters != 0;
+}
+
+// The design a handle forced to `forced` runs on the current device: the cluster design falls
+// back to the segment kernels where the device has no clusters (the device API documents it).
+inline cuda::Recurrence design_run_for(cuda::Recurrence forced) {
+  return forced == cuda::Recurrence::kCluster && !device_has_clusters() ? cuda::Recurrence::kSegment
+                                                                        : forced;
 }
 
 }  // namespace rnnattn::test

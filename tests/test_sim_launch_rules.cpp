@@ -140,6 +140,7 @@ TEST_F(SimLaunchRules, CooperativeGridsMustBeResidentWithTheirRegisters) {
 }
 
 TEST_F(SimLaunchRules, ClustersFollowTheRulesAndTheGpcs) {
+  ASSERT_TRUE(sim::set_device_layout("h100-sxm"));
   const void* k = st::registers_kernel_address();
   sim::declare_kernel_resources(k, 32, 0);
   DeviceBuffer<float> out(64 * 32, "out");

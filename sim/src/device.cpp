@@ -122,10 +122,10 @@ const DeviceLayout& device_layout() {
 }
 
 bool set_device_layout(const std::string& name) {
-  const DeviceLayout* d = name.empty() ? &kLayouts[0] : find_layout(name);
-  if (!d) return false;
+  const DeviceLayout* d = name.empty() ? nullptr : find_layout(name);
+  if (!name.empty() && !d) return false;
   std::lock_guard<std::mutex> lock(g_mutex);
-  g_layout = d;
+  g_layout = d;  // null: RNNATTN_SIM_DEVICE's (or the default), read again at the next use
   return true;
 }
 

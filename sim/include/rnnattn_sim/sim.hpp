@@ -52,8 +52,8 @@ void declare_kernel_resources(const void* func, int registers, std::size_t stati
 std::vector<std::string> table_signatures();
 
 // The simulated device's layout (SM count, GPCs, clusters): RNNATTN_SIM_DEVICE names it for a
-// whole program (default "h100-sxm"); set_device_layout overrides it ("" returns to the default)
-// and returns false for an unknown name. device_layouts() lists the names.
+// whole program (default "h100-sxm"); set_device_layout overrides it ("" returns to the
+// environment's) and returns false for an unknown name. device_layouts() lists the names.
 bool set_device_layout(const std::string& name);
 std::vector<std::string> device_layouts();
 std::string device_description();
