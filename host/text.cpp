@@ -130,11 +130,23 @@ std::size_t invalid_utf8(std::string_view s) {
 
 namespace {
 
-// read_csv_text (classes == nullptr: inferred, other labels refused or dropped) and
-// read_csv_texts (classes given, the label column optional, other labels kept as -1).
+// "'a', 'b' and 'c'" of the first `most` labels ("... and N more" past them).
+std::string quoted_labels(const std::map<std::string, long>& counts, std::size_t most = 8) {
+  std::string s;
+  std::size_t i = 0;
+  for (const auto& [label, n] : counts) {
+    if (i == most) return s + " and " + std::to_string(counts.size() - most) + " more";
+    s += (i == 0 ? "'" : i + 1 == counts.size() ? " and '" : ", '") + label + "'";
+    ++i;
+  }
+  return s;
+}
+
+// read_csv_text (classes empty: inferred; other labels refused or dropped) and read_csv_texts
+// (keep_others: classes given, the label column optional, other labels kept as -1).
 TextTable read_texts(const std::string& path, const std::string& text_column,
                      const std::string& label_column, bool drop_other_labels,
-                     const std::vector<std::string>* classes) {
+                     const std::vector<std::string>& named, bool keep_others) {
   std::string text;
   const std::vector<Record> records = read_csv_file(path, &text);
   if (const std::size_t bad = invalid_utf8(text); bad != std::string_view::npos) {
@@ -154,7 +166,7 @@ TextTable read_texts(const std::string& path, const std::string& text_column,
   };
   const int tc = column(text_column, "--text-column");
   int lc = -1;
-  if (!classes) {
+  if (!keep_others) {
     lc = column(label_column, "--label-column");
   } else if (!label_column.empty()) {
     lc = find_column(header, label_column);  // optional: new texts need no labels
@@ -180,25 +192,31 @@ TextTable read_texts(const std::string& path, const std::string& text_column,
     if (lc >= 0) ++label_counts[rec.fields[lc]];
   }
   if (rows.empty()) throw DataError(path + ": no rows after the header");
-  if (classes) {
-    t.classes = *classes;
-  } else if (label_counts.count("0") && label_counts.count("1")) {
-    t.classes = {"0", "1"};
-  } else {
-    std::vector<std::pair<std::string, long>> by_count(label_counts.begin(), label_counts.end());
-    by_count.erase(std::remove_if(by_count.begin(), by_count.end(),
-                                  [](const auto& p) { return p.first.empty(); }),
-                   by_count.end());
-    std::stable_sort(by_count.begin(), by_count.end(),
-                     [](const auto& a, const auto& b) { return a.second > b.second; });
-    if (by_count.size() < 2) {
-      throw DataError(path + ": column '" + t.label_column + "' has " +
-                      (by_count.empty() ? std::string("no labels")
-                                        : "one label only ('" + by_count[0].first + "')") +
-                      "; a sentiment model needs two classes");
+  label_counts.erase("");  // a row without a label has another label
+  if (!named.empty()) {
+    t.classes = named;
+    for (const std::string& c : named) {
+      if (!keep_others && !label_counts.count(c)) {
+        throw DataError(path + ": no row has the label '" + c + "' in column '" + t.label_column +
+                        "' (its labels: " + quoted_labels(label_counts) + ")");
+      }
     }
-    t.classes = {by_count[0].first, by_count[1].first};
-    std::sort(t.classes.begin(), t.classes.end());
+  } else if (label_counts.size() > 2) {
+    // Which two of them would be a guess: the user names them.
+    throw DataError(path + ": column '" + t.label_column + "' has " +
+                    std::to_string(label_counts.size()) + " labels (" +
+                    quoted_labels(label_counts) +
+                    "); name the two to train on with --classes A,B (class 0, class 1), and "
+                    "--drop-other-labels to drop the rows with the others");
+  } else if (label_counts.size() < 2) {
+    throw DataError(path + ": column '" + t.label_column + "' has " +
+                    (label_counts.empty()
+                         ? std::string("no labels")
+                         : "one label only ('" + label_counts.begin()->first + "')") +
+                    "; a sentiment model needs two classes");
+  } else {
+    // Two labels: class 0 and 1 in sorted order ("0" and "1" as they are).
+    t.classes = {label_counts.begin()->first, std::next(label_counts.begin())->first};
   }
   int others = 0, first_other = 0;
   bool all_numbers = true;
@@ -208,7 +226,7 @@ TextTable read_texts(const std::string& path, const std::string& text_column,
       const std::string& label = rec->fields[lc];
       cls = label == t.classes[0] ? 0 : label == t.classes[1] ? 1 : -1;
     }
-    if (cls < 0 && !classes) {
+    if (cls < 0 && !keep_others) {
       if (others++ == 0) first_other = rec->line;
       continue;
     }
@@ -240,14 +258,19 @@ TextTable read_texts(const std::string& path, const std::string& text_column,
 }  // namespace
 
 TextTable read_csv_text(const std::string& path, const std::string& text_column,
-                        const std::string& label_column, bool drop_other_labels) {
-  return read_texts(path, text_column, label_column, drop_other_labels, nullptr);
+                        const std::string& label_column, bool drop_other_labels,
+                        const std::vector<std::string>& classes) {
+  if (!classes.empty() && (classes.size() != 2 || classes[0] == classes[1] || classes[0].empty() ||
+                           classes[1].empty())) {
+    throw InvalidArgument("the classes to train on are two different labels, class 0 then 1");
+  }
+  return read_texts(path, text_column, label_column, drop_other_labels, classes, false);
 }
 
 TextTable read_csv_texts(const std::string& path, const std::string& text_column,
                          const std::string& label_column, const std::vector<std::string>& classes) {
   if (classes.size() != 2) throw InvalidArgument("read_csv_texts: two class names are needed");
-  return read_texts(path, text_column, label_column, false, &classes);
+  return read_texts(path, text_column, label_column, false, classes, true);
 }
 
 namespace {

@@ -114,15 +114,34 @@ TEST_F(Cli, TextInputIsCheckedBeforeAnyWork) {
   file("numbers.csv", "review,sentiment\n1,0\n2.5,1\n");
   expect_refused("train --data numbers.csv --text-column review --label-column sentiment",
                  {"holds numbers only, not text"});
+  // Three labels (as a corpus of negative, neutral and positive tweets): which two to train on
+  // is the user's to say (--classes, class 0 first), not a guess, dropping the rest or not.
   file("three.csv", "review,sentiment\ngood,pos\nbad,neg\nso so,mixed\nfine,pos\nugly,neg\n");
+  const std::string three = "train --data three.csv --text-column review --label-column sentiment";
+  for (const char* drop : {"", " --drop-other-labels"}) {
+    expect_refused(three + drop, {"three.csv: column 'sentiment' has 3 labels ('mixed', 'neg' and "
+                                  "'pos'); name the two to train on with --classes A,B"});
+  }
   expect_refused(
-      "train --data three.csv --text-column review --label-column sentiment",
-      {"three.csv:4: 1 row has a label other than 'neg' and 'pos'", "--drop-other-labels"});
-  const Result dropped = run(
-      "train --data three.csv --text-column review --label-column sentiment --drop-other-labels "
-      "--epochs 1 --embedding 2 --hidden 2 --device cpu");
+      three + " --classes pos,neg",
+      {"three.csv:4: 1 row has a label other than 'pos' and 'neg'", "--drop-other-labels"});
+  expect_refused(three + " --classes pos,happy --drop-other-labels",
+                 {"no row has the label 'happy' in column 'sentiment'"});
+  expect_refused(three + " --classes pos", {"--classes takes two different labels"});
+  expect_refused(three + " --classes pos,pos", {"--classes takes two different labels"});
+  expect_refused("train --classes a,b", {"--classes applies to texts"});
+  const Result dropped =
+      run(three +
+          " --classes pos,neg --drop-other-labels --epochs 1 --embedding 2 --hidden 2 "
+          "--device cpu --save three.bin");
   EXPECT_EQ(dropped.code, 0) << dropped.err;
   EXPECT_NE(dropped.out.find("dropped 1 row with another label"), std::string::npos) << dropped.out;
+  EXPECT_NE(dropped.out.find("(classes 0 'pos', 1 'neg'"), std::string::npos) << dropped.out;
+  // The model predicts the file's rows with its two classes, the third label's row unlabelled.
+  const Result predicted = run("predict --model three.bin --data three.csv --device cpu");
+  EXPECT_EQ(predicted.code, 0) << predicted.err;
+  expect_refused("train --resume three.bin --epochs 2 --classes neg,pos",
+                 {"--classes: with --resume the model and its data come from the checkpoint"});
   file("utf8.csv", "review,sentiment\ngood,1\n\"bad\n\xFF\",0\n");
   expect_refused("train --data utf8.csv --text-column review --label-column sentiment",
                  {"utf8.csv:4: invalid UTF-8 (byte 0xFF)"});

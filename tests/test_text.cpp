@@ -392,17 +392,53 @@ TEST_F(TextCsv, ReadsQuotedTextsAndNamesClassesInSortedOrder) {
   EXPECT_EQ(t.label_column, "sentiment");
 }
 
-TEST_F(TextCsv, ZeroOneLabelsAndOtherLabels) {
+// Two labels are the classes, in sorted order; with more, which two to train on would be a guess:
+// refused (dropping the others or not) until they are named, class 0 first.
+TEST_F(TextCsv, MoreThanTwoLabelsNeedTheClassesNamed) {
   const std::string body =
       "review,sentiment\n"
       "good,1\nbad,0\nmeh,2\nok,1\nawful,\n";
-  EXPECT_NE(error_of(body).find(":4: 2 rows have a label other than '0' and '1'"),
+  for (bool drop : {false, true}) {
+    EXPECT_NE(error_of(body, drop)
+                  .find("column 'sentiment' has 3 labels ('0', '1' and '2'); name "
+                        "the two to train on with --classes A,B"),
+              std::string::npos)
+        << error_of(body, drop);
+  }
+  const std::string p = write(body);
+  const auto error_with = [&](bool drop, const std::vector<std::string>& classes) {
+    try {
+      read_csv_text(p, "review", "sentiment", drop, classes);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  // The others (and the row without a label) refused with their count and first line, or dropped.
+  EXPECT_NE(error_with(false, {"0", "1"}).find(":4: 2 rows have a label other than '0' and '1'"),
             std::string::npos)
-      << error_of(body);
-  const TextTable t = read_csv_text(write(body), "review", "sentiment", true);
+      << error_with(false, {"0", "1"});
+  TextTable t = read_csv_text(p, "review", "sentiment", true, {"0", "1"});
   EXPECT_EQ(t.classes, (std::vector<std::string>{"0", "1"}));
   EXPECT_EQ(t.labels, (std::vector<int>{1, 0, 1}));
   EXPECT_EQ(t.dropped, 2);
+  t = read_csv_text(p, "review", "sentiment", true, {"2", "0"});  // class 0 is the first named
+  EXPECT_EQ(t.classes, (std::vector<std::string>{"2", "0"}));
+  EXPECT_EQ(t.labels, (std::vector<int>{1, 0}));
+  EXPECT_EQ(t.texts, (std::vector<std::string>{"bad", "meh"}));
+  EXPECT_EQ(t.dropped, 3);
+  EXPECT_NE(error_with(true, {"0", "maybe"})
+                .find("no row has the label 'maybe' in column 'sentiment' (its labels: '0', '1' "
+                      "and '2')"),
+            std::string::npos)
+      << error_with(true, {"0", "maybe"});
+  EXPECT_THROW(read_csv_text(p, "review", "sentiment", true, {"1", "1"}), InvalidArgument);
+  EXPECT_THROW(read_csv_text(p, "review", "sentiment", true, {"1"}), InvalidArgument);
+  // Two labels and rows without one: the two are the classes, the others refused or dropped.
+  const std::string two = write("review,sentiment\ngood,1\nbad,0\nawful,\n");
+  t = read_csv_text(two, "review", "sentiment", true);
+  EXPECT_EQ(t.classes, (std::vector<std::string>{"0", "1"}));
+  EXPECT_EQ(t.dropped, 1);
 }
 
 TEST_F(TextCsv, BadInputGetsAClearError) {

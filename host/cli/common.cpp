@@ -79,8 +79,9 @@ SplitData load_data(const std::string& data, const std::vector<std::string>& col
 
 SplitData load_text(const std::string& path, const std::string& text_column,
                     const std::string& label_column, bool drop_other_labels, int vocab, int steps,
-                    const Vocabulary* vocabulary) {
-  const TextTable table = read_csv_text(path, text_column, label_column, drop_other_labels);
+                    const Vocabulary* vocabulary, const std::vector<std::string>& classes) {
+  const TextTable table =
+      read_csv_text(path, text_column, label_column, drop_other_labels, classes);
   TextOptions o;
   o.vocab = vocab;
   o.steps = steps;
@@ -194,7 +195,7 @@ SplitData load_for_checkpoint(const std::string& source, const std::string& colu
     }
     if (!column_arg.empty()) throw UsageError("--column: a text model reads its text column");
     const Vocabulary vocab(ck.text.vocabulary);
-    SplitData d = load_text(source, ck.text.column, ck.column, true, V, T, &vocab);
+    SplitData d = load_text(source, ck.text.column, ck.column, true, V, T, &vocab, ck.text.classes);
     if (d.classes != ck.text.classes) {
       throw UsageError(source + ": the labels of column '" + ck.column + "' are '" + d.classes[0] +
                        "' and '" + d.classes[1] + "'; the model was trained on '" +

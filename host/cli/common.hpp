@@ -117,10 +117,12 @@ SplitData load_data(const std::string& data, const std::vector<std::string>& col
                     bool sentiment_tokens = false);
 // Labelled texts from a CSV file (text.hpp): split by NumPy's permutation with the fixed seed 1
 // (70% train, so every model and seed of a run sees the same split), the vocabulary of `vocab`
-// ids from the training texts, or `vocabulary` (a trained model's) when given.
+// ids from the training texts, or `vocabulary` (a trained model's) when given; `classes` as
+// read_csv_text takes them (empty: the file's two labels).
 SplitData load_text(const std::string& path, const std::string& text_column,
                     const std::string& label_column, bool drop_other_labels, int vocab, int steps,
-                    const Vocabulary* vocabulary = nullptr);
+                    const Vocabulary* vocabulary = nullptr,
+                    const std::vector<std::string>& classes = {});
 
 struct Baseline {
   std::string name;  // "predict_zero", "persistence" or "train_mean"

@@ -34,8 +34,10 @@ Train an Elman RNN (tanh) with additive attention, or the plain RNN, and report 
                            tokenized as Keras' Tokenizer (lower case, punctuation stripped, split
                            on whitespace), padded or truncated to --steps tokens at the end, and
                            read through a trainable embedding; split 70/30 by a fixed shuffle
-  --label-column NAME      texts: the label column: 0/1, or two distinct labels (class 0 and 1
-                           in sorted order); rows with another label are refused
+  --label-column NAME      texts: the label column: two labels (class 0 and 1 in sorted order),
+                           or more with --classes; rows with another label are refused
+  --classes A,B            texts: the two labels to train on, class 0 then class 1 (needed where
+                           the column has more than two)
   --drop-other-labels      texts: drop the rows with another label instead
   --vocab N                texts: the vocabulary's size in ids, padding (0) and out-of-vocabulary
                            (1) included, from the training texts' most frequent words (default
@@ -103,6 +105,19 @@ struct RunResult {
   double train_accuracy = NAN, test_accuracy = NAN, test_loss = NAN;  // classification
 };
 
+// --classes A,B: two different labels, class 0 then class 1; empty without the option.
+std::vector<std::string> parse_classes(const Args& a) {
+  if (!a.has("--classes")) return {};
+  const std::vector<std::string> c = split_list(a.get("--classes", ""));
+  if (c.size() != 2 || c[0].empty() || c[1].empty() || c[0] == c[1]) {
+    throw UsageError(
+        "--classes takes two different labels, class 0 then class 1 (e.g. --classes "
+        "negative,positive), got '" +
+        a.get("--classes", "") + "'");
+  }
+  return c;
+}
+
 // The checkpoint --resume names, with the options that would contradict it refused: the model,
 // its data columns and (for a version 5 file) its training settings come from the file. Files
 // older than version 5 do not record the seed and the batch size: they must be given.
@@ -128,6 +143,7 @@ Checkpoint resume_checkpoint(const Args& a, const std::string& path) {
                            "--text-column",
                            "--label-column",
                            "--drop-other-labels",
+                           "--classes",
                            "--vocab",
                            "--embedding"}) {
     if (a.has(flag)) {
@@ -226,7 +242,8 @@ int cmd_train(const std::vector<std::string>& argv) {
                                "--test-sequences", "--resume",
                                "--scale",          "--missing",
                                "--text-column",    "--label-column",
-                               "--vocab",          "--embedding"},
+                               "--vocab",          "--embedding",
+                               "--classes"},
                {"--compare", "--quiet", "--verbose", "--bidirectional", "--difference",
                 "--drop-other-labels"});
   // --resume: the model, its data and its training settings come from the checkpoint.
@@ -244,7 +261,7 @@ int cmd_train(const std::vector<std::string>& argv) {
   // Labelled texts: a CSV read through its text column, into a model with an embedding.
   const bool text = resumed ? !resumed->text.column.empty() : a.has("--text-column");
   if (!text) {
-    for (const char* flag : {"--label-column", "--drop-other-labels", "--vocab"}) {
+    for (const char* flag : {"--label-column", "--drop-other-labels", "--classes", "--vocab"}) {
       if (a.has(flag)) throw UsageError(std::string(flag) + " applies to texts (--text-column)");
     }
   } else if (!resumed) {
@@ -346,7 +363,8 @@ int cmd_train(const std::vector<std::string>& argv) {
       resumed ? load_for_checkpoint(data_arg, "", *resumed)
       : text  ? load_text(data_arg, a.get("--text-column", ""), a.get("--label-column", ""),
                           a.has("--drop-other-labels"),
-                          static_cast<int>(a.get_int("--vocab", 10000, 3, 1 << 22)), cfg.steps)
+                          static_cast<int>(a.get_int("--vocab", 10000, 3, 1 << 22)), cfg.steps,
+                          nullptr, parse_classes(a))
               : load_data(data_arg, split_list(a.get("--column", "")), a.get("--target", ""),
                           cfg.steps, sentiment_train, sentiment_test, series, embedding > 0);
   if (classify) {

@@ -54,19 +54,21 @@ struct TextTable {
   std::vector<std::string> texts;
   std::vector<int> labels;  // 0 or 1 (read_csv_texts: -1 where a row has another label or none)
   std::vector<int> lines;   // the line each row starts on
-  // The file's label for class 0 and class 1: "0" and "1", or its two labels in sorted order.
+  // The label of class 0 and of class 1: as named, or the file's two labels in sorted order.
   std::vector<std::string> classes;
   int dropped = 0;  // rows with another label (drop_other_labels)
 };
 
-// Reads a text column and a label column. Labels: 0 and 1 (every other value is another label),
-// or else the file's two most frequent labels (ties in sorted order), class 0 and 1 in sorted
-// order. Rows with another label are refused with their count and first line, or dropped with
+// Reads a text column and a label column. The classes: `classes` (two labels, class 0 then 1),
+// or where it is empty the column's two labels, class 0 and 1 in sorted order ("0" and "1" as they
+// are); a column with more than two labels is refused, naming them (which two would be a guess).
+// Rows with another label (or none) are refused with their count and first line, or dropped with
 // `drop_other_labels`. Throws DataError naming the file (and the line where there is one) for
 // invalid UTF-8, a missing column, an empty text, a text column that holds only numbers, labels of
-// one class only.
+// one class only, a named class no row has.
 TextTable read_csv_text(const std::string& path, const std::string& text_column,
-                        const std::string& label_column, bool drop_other_labels = false);
+                        const std::string& label_column, bool drop_other_labels = false,
+                        const std::vector<std::string>& classes = {});
 
 // The texts a trained model classifies: every row's text, and where the file has `label_column`
 // (optional here), the labels of `classes` (the model's two, as its checkpoint names them) as 0 and
