@@ -2,6 +2,7 @@
 #include "rnnattn/text.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -128,6 +129,67 @@ std::size_t invalid_utf8(std::string_view s) {
   return std::string_view::npos;
 }
 
+TextEncoding parse_text_encoding(const std::string& name) {
+  std::string n;
+  for (char c : name) {
+    if (c != '-' && c != '_')
+      n.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  if (n == "utf8") return TextEncoding::kUtf8;
+  if (n == "latin1" || n == "iso88591") return TextEncoding::kLatin1;
+  if (n == "windows1252" || n == "cp1252") return TextEncoding::kWindows1252;
+  throw InvalidArgument("unknown text encoding '" + name + "' (utf-8, latin-1 or windows-1252)");
+}
+
+const char* to_string(TextEncoding e) {
+  switch (e) {
+    case TextEncoding::kLatin1:
+      return "latin-1";
+    case TextEncoding::kWindows1252:
+      return "windows-1252";
+    case TextEncoding::kUtf8:
+      break;
+  }
+  return "utf-8";
+}
+
+std::string to_utf8(std::string_view bytes, TextEncoding encoding, std::size_t* bad) {
+  *bad = std::string_view::npos;
+  if (encoding == TextEncoding::kUtf8) {
+    *bad = invalid_utf8(bytes);
+    return std::string(bytes);
+  }
+  // Windows-1252's 0x80..0x9F (0: undefined); the rest of both encodings is Latin-1: U+00XX.
+  static constexpr unsigned short kCp1252[32] = {
+      0x20AC, 0,      0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+      0x2039, 0x0152, 0,      0x017D, 0,      0,      0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+      0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0,      0x017E, 0x0178};
+  std::string out;
+  out.reserve(bytes.size() + bytes.size() / 8);
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(bytes[i]);
+    unsigned cp = c;
+    if (encoding == TextEncoding::kWindows1252 && c >= 0x80 && c <= 0x9F) {
+      cp = kCp1252[c - 0x80];
+      if (cp == 0) {
+        if (*bad == std::string_view::npos) *bad = i;
+        continue;
+      }
+    }
+    if (cp < 0x80) {
+      out.push_back(static_cast<char>(cp));
+    } else if (cp < 0x800) {
+      out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else {
+      out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    }
+  }
+  return out;
+}
+
 namespace {
 
 // "'a', 'b' and 'c'" of the first `most` labels ("... and N more" past them).
@@ -146,14 +208,29 @@ std::string quoted_labels(const std::map<std::string, long>& counts, std::size_t
 // (keep_others: classes given, the label column optional, other labels kept as -1).
 TextTable read_texts(const std::string& path, const std::string& text_column,
                      const std::string& label_column, bool drop_other_labels,
-                     const std::vector<std::string>& named, bool keep_others) {
+                     const std::vector<std::string>& named, bool keep_others,
+                     TextEncoding encoding) {
   std::string text;
-  const std::vector<Record> records = read_csv_file(path, &text);
-  if (const std::size_t bad = invalid_utf8(text); bad != std::string_view::npos) {
+  std::vector<Record> records = read_csv_file(path, &text);
+  // Both other encodings are ASCII's superset, as the CSV's commas, quotes and line breaks are:
+  // the fields are parsed from the file's bytes, then made UTF-8.
+  std::size_t bad = std::string_view::npos;
+  (void)to_utf8(text, encoding, &bad);
+  if (bad != std::string_view::npos) {
     char hex[8];
     std::snprintf(hex, sizeof hex, "0x%02X", static_cast<unsigned char>(text[bad]));
-    throw DataError(path + ":" + std::to_string(line_at(text, bad)) + ": invalid UTF-8 (byte " +
-                    hex + "); texts must be UTF-8");
+    const std::string where = path + ":" + std::to_string(line_at(text, bad)) + ": ";
+    if (encoding == TextEncoding::kUtf8) {
+      throw DataError(where + "invalid UTF-8 (byte " + hex +
+                      "); texts are read as UTF-8 unless --encoding latin-1 or windows-1252 says "
+                      "otherwise");
+    }
+    throw DataError(where + "byte " + hex + " is no " + to_string(encoding) + " character");
+  }
+  if (encoding != TextEncoding::kUtf8) {
+    for (Record& rec : records) {
+      for (std::string& f : rec.fields) f = to_utf8(f, encoding, &bad);
+    }
   }
   const std::vector<std::string>& header = records[0].fields;
   const auto column = [&](const std::string& name, const char* flag) {
@@ -259,18 +336,19 @@ TextTable read_texts(const std::string& path, const std::string& text_column,
 
 TextTable read_csv_text(const std::string& path, const std::string& text_column,
                         const std::string& label_column, bool drop_other_labels,
-                        const std::vector<std::string>& classes) {
+                        const std::vector<std::string>& classes, TextEncoding encoding) {
   if (!classes.empty() && (classes.size() != 2 || classes[0] == classes[1] || classes[0].empty() ||
                            classes[1].empty())) {
     throw InvalidArgument("the classes to train on are two different labels, class 0 then 1");
   }
-  return read_texts(path, text_column, label_column, drop_other_labels, classes, false);
+  return read_texts(path, text_column, label_column, drop_other_labels, classes, false, encoding);
 }
 
 TextTable read_csv_texts(const std::string& path, const std::string& text_column,
-                         const std::string& label_column, const std::vector<std::string>& classes) {
+                         const std::string& label_column, const std::vector<std::string>& classes,
+                         TextEncoding encoding) {
   if (classes.size() != 2) throw InvalidArgument("read_csv_texts: two class names are needed");
-  return read_texts(path, text_column, label_column, false, classes, true);
+  return read_texts(path, text_column, label_column, false, classes, true, encoding);
 }
 
 namespace {

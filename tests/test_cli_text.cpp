@@ -142,6 +142,26 @@ TEST_F(Cli, TextInputIsCheckedBeforeAnyWork) {
   EXPECT_EQ(predicted.code, 0) << predicted.err;
   expect_refused("train --resume three.bin --epochs 2 --classes neg,pos",
                  {"--classes: with --resume the model and its data come from the checkpoint"});
+  // Texts in Latin-1 (as many real tweets are): refused as UTF-8, naming --encoding; read with it.
+  std::string latin1 = "review,sentiment\n";
+  for (int i = 0; i < 12; ++i) latin1 += i % 2 ? "tr\xE8s bien,1\n" : "tr\xE8s mauvais,0\n";
+  file("latin1.csv", latin1);
+  const std::string latin = "train --data latin1.csv --text-column review --label-column sentiment";
+  expect_refused(latin, {"latin1.csv:2: invalid UTF-8 (byte 0xE8)", "--encoding latin-1"});
+  expect_refused(latin + " --encoding ebcdic",
+                 {"--encoding: unknown text encoding 'ebcdic' (utf-8, latin-1 or windows-1252)"});
+  expect_refused("train --encoding latin-1", {"--encoding applies to texts"});
+  const Result read = run(latin +
+                          " --encoding latin-1 --epochs 1 --embedding 2 --hidden 2 "
+                          "--device cpu --save latin1.bin");
+  EXPECT_EQ(read.code, 0) << read.err;
+  const Result latin_predicted =
+      run("predict --model latin1.bin --data latin1.csv --encoding latin-1 --device cpu");
+  EXPECT_EQ(latin_predicted.code, 0) << latin_predicted.err;
+  EXPECT_NE(latin_predicted.out.find("tr\xC3\xA8s bien"), std::string::npos) << latin_predicted.out;
+  EXPECT_NE(run("predict --model latin1.bin --data latin1.csv --device cpu")
+                .err.find("--encoding latin-1"),
+            std::string::npos);
   file("utf8.csv", "review,sentiment\ngood,1\n\"bad\n\xFF\",0\n");
   expect_refused("train --data utf8.csv --text-column review --label-column sentiment",
                  {"utf8.csv:4: invalid UTF-8 (byte 0xFF)"});

@@ -441,6 +441,55 @@ TEST_F(TextCsv, MoreThanTwoLabelsNeedTheClassesNamed) {
   EXPECT_EQ(t.dropped, 1);
 }
 
+// Latin-1 and Windows-1252 bytes become UTF-8; Windows-1252's undefined bytes are found; the
+// names are read in any case, with or without hyphens.
+TEST(TextEncodings, ReadLatin1AndWindows1252AsUtf8) {
+  std::size_t bad = 0;
+  EXPECT_EQ(to_utf8("caf\xE9 na\xEFve \xFF", TextEncoding::kLatin1, &bad),
+            "caf\xC3\xA9 na\xC3\xAFve \xC3\xBF");
+  EXPECT_EQ(bad, std::string_view::npos);
+  EXPECT_EQ(to_utf8("\x93quoted\x94 \x80 \xE9", TextEncoding::kWindows1252, &bad),
+            "\xE2\x80\x9Cquoted\xE2\x80\x9D \xE2\x82\xAC \xC3\xA9");
+  EXPECT_EQ(bad, std::string_view::npos);
+  // Latin-1 reads 0x93 as the control character U+0093.
+  EXPECT_EQ(to_utf8("\x93", TextEncoding::kLatin1, &bad), "\xC2\x93");
+  (void)to_utf8("ok \x81", TextEncoding::kWindows1252, &bad);
+  EXPECT_EQ(bad, 3u);
+  (void)to_utf8("ok \xE9", TextEncoding::kUtf8, &bad);
+  EXPECT_EQ(bad, 3u);
+  EXPECT_EQ(parse_text_encoding("UTF-8"), TextEncoding::kUtf8);
+  EXPECT_EQ(parse_text_encoding("latin1"), TextEncoding::kLatin1);
+  EXPECT_EQ(parse_text_encoding("ISO-8859-1"), TextEncoding::kLatin1);
+  EXPECT_EQ(parse_text_encoding("cp1252"), TextEncoding::kWindows1252);
+  EXPECT_EQ(parse_text_encoding("Windows-1252"), TextEncoding::kWindows1252);
+  EXPECT_THROW(parse_text_encoding("ebcdic"), InvalidArgument);
+}
+
+TEST_F(TextCsv, ReadsTextsInTheEncodingNamed) {
+  const std::string body =
+      "review,sentiment\ncaf\xE9 cr\xE8me,pos\n\x93"
+      "bad\x94 film,neg\n";
+  EXPECT_NE(error_of(body).find(":2: invalid UTF-8 (byte 0xE9); texts are read as UTF-8 unless "
+                                "--encoding latin-1 or windows-1252"),
+            std::string::npos)
+      << error_of(body);
+  const std::string p = write(body);
+  TextTable t = read_csv_text(p, "review", "sentiment", false, {}, TextEncoding::kWindows1252);
+  EXPECT_EQ(t.texts, (std::vector<std::string>{"caf\xC3\xA9 cr\xC3\xA8me",
+                                               "\xE2\x80\x9C"
+                                               "bad\xE2\x80\x9D film"}));
+  EXPECT_EQ(t.classes, (std::vector<std::string>{"neg", "pos"}));
+  const std::string undefined = write("review,sentiment\ngood,pos\nbad \x81,neg\n");
+  try {
+    read_csv_text(undefined, "review", "sentiment", false, {}, TextEncoding::kWindows1252);
+    ADD_FAILURE() << "an undefined Windows-1252 byte was read";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find(":3: byte 0x81 is no windows-1252 character"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST_F(TextCsv, BadInputGetsAClearError) {
   auto has = [&](const std::string& body, const std::string& want) {
     const std::string e = error_of(body);

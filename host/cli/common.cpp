@@ -79,9 +79,10 @@ SplitData load_data(const std::string& data, const std::vector<std::string>& col
 
 SplitData load_text(const std::string& path, const std::string& text_column,
                     const std::string& label_column, bool drop_other_labels, int vocab, int steps,
-                    const Vocabulary* vocabulary, const std::vector<std::string>& classes) {
+                    const Vocabulary* vocabulary, const std::vector<std::string>& classes,
+                    TextEncoding encoding) {
   const TextTable table =
-      read_csv_text(path, text_column, label_column, drop_other_labels, classes);
+      read_csv_text(path, text_column, label_column, drop_other_labels, classes, encoding);
   TextOptions o;
   o.vocab = vocab;
   o.steps = steps;
@@ -172,8 +173,16 @@ std::unique_ptr<Backend> open_backend(const Args& a, const ModelConfig* model) {
   return b;
 }
 
+TextEncoding text_encoding(const Args& a) {
+  try {
+    return parse_text_encoding(a.get("--encoding", "utf-8"));
+  } catch (const InvalidArgument& e) {
+    throw UsageError(std::string("--encoding: ") + e.what());
+  }
+}
+
 SplitData load_for_checkpoint(const std::string& source, const std::string& column_arg,
-                              const Checkpoint& ck) {
+                              const Checkpoint& ck, TextEncoding encoding) {
   const int T = ck.model.config.steps;
   const TrainingRecord& t = ck.training;
   if (ck.model.config.embedded()) {
@@ -195,7 +204,8 @@ SplitData load_for_checkpoint(const std::string& source, const std::string& colu
     }
     if (!column_arg.empty()) throw UsageError("--column: a text model reads its text column");
     const Vocabulary vocab(ck.text.vocabulary);
-    SplitData d = load_text(source, ck.text.column, ck.column, true, V, T, &vocab, ck.text.classes);
+    SplitData d =
+        load_text(source, ck.text.column, ck.column, true, V, T, &vocab, ck.text.classes, encoding);
     if (d.classes != ck.text.classes) {
       throw UsageError(source + ": the labels of column '" + ck.column + "' are '" + d.classes[0] +
                        "' and '" + d.classes[1] + "'; the model was trained on '" +

@@ -122,7 +122,10 @@ SplitData load_data(const std::string& data, const std::vector<std::string>& col
 SplitData load_text(const std::string& path, const std::string& text_column,
                     const std::string& label_column, bool drop_other_labels, int vocab, int steps,
                     const Vocabulary* vocabulary = nullptr,
-                    const std::vector<std::string>& classes = {});
+                    const std::vector<std::string>& classes = {},
+                    TextEncoding encoding = TextEncoding::kUtf8);
+// --encoding NAME: the text file's encoding (UTF-8 without the option).
+TextEncoding text_encoding(const Args& a);
 
 struct Baseline {
   std::string name;  // "predict_zero", "persistence" or "train_mean"
@@ -149,7 +152,7 @@ std::unique_ptr<Backend> open_backend(const Args& a, const ModelConfig* model = 
 // The data as the checkpoint's model saw its training data: the same input columns and target,
 // scaled with the checkpoint's scalings (whatever the data's own split would fit).
 SplitData load_for_checkpoint(const std::string& source, const std::string& column_arg,
-                              const Checkpoint& ck);
+                              const Checkpoint& ck, TextEncoding encoding = TextEncoding::kUtf8);
 // The label of test window i's target: the row of the value it predicts (a series), or the
 // sequence's number (sentiment).
 const std::string& target_label(const SplitData& d, int i);

@@ -28,6 +28,7 @@ scalings, differences and missing-value policy; for sentiment, its sizes).
                            tokenizer and vocabulary; with --data FILE.csv instead, every row's
                            text (its text column), and where the file has the model's label
                            column, the accuracy over the rows labelled with its two classes
+  --encoding NAME          the texts' encoding: utf-8 (default), latin-1 or windows-1252
 )" RNNATTN_CLI_DEVICE_HELP R"(  --json FILE              write predictions (and weights) as JSON
 )";
 
@@ -61,7 +62,7 @@ int predict_texts(const Args& a, const Checkpoint& ck) {
     table.labels = {-1};
     table.lines = {0};
   } else {
-    table = read_csv_texts(source, ck.text.column, ck.column, ck.text.classes);
+    table = read_csv_texts(source, ck.text.column, ck.column, ck.text.classes, text_encoding(a));
   }
   WindowSet w = encode_texts(table.texts, vocab, c.steps);
   w.y.assign(w.count, 0.f);  // no targets needed to predict
@@ -136,9 +137,10 @@ int cmd_predict(const std::vector<std::string>& argv) {
     std::cout << kPredictHelp;
     return 0;
   }
-  const Args a("predict", argv,
-               {"--model", "--data", "--column", "--device", "--threads", "--json", "--text"},
-               {"--attention"});
+  const Args a(
+      "predict", argv,
+      {"--model", "--data", "--column", "--device", "--threads", "--json", "--text", "--encoding"},
+      {"--attention"});
   if (!a.has("--model"))
     throw UsageError("--model FILE is required (see 'rnnattn predict --help')");
   if (a.has("--text") || a.has("--data")) {
@@ -162,6 +164,10 @@ int cmd_predict(const std::vector<std::string>& argv) {
                 {{"--model", a.get("--model", "")},
                  {"--data", source == "fib" || source == "sentiment" ? "" : source}});
   const Checkpoint ck = load_checkpoint(a.get("--model", ""));
+  if (a.has("--encoding")) {
+    throw UsageError("--encoding applies to texts; " + a.get("--model", "") +
+                     " was not trained on texts");
+  }
   const Model& model = ck.model;
   SplitData data = load_for_checkpoint(source, a.get("--column", ""), ck);
   check_model_inputs("predict", data.test.x, data.test.y, ck.scaler, ck.series.scaling);

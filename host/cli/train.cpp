@@ -39,6 +39,7 @@ Train an Elman RNN (tanh) with additive attention, or the plain RNN, and report 
   --classes A,B            texts: the two labels to train on, class 0 then class 1 (needed where
                            the column has more than two)
   --drop-other-labels      texts: drop the rows with another label instead
+  --encoding NAME          texts: the file's encoding, utf-8 (default), latin-1 or windows-1252
   --vocab N                texts: the vocabulary's size in ids, padding (0) and out-of-vocabulary
                            (1) included, from the training texts' most frequent words (default
                            10000, Keras' num_words)
@@ -243,7 +244,7 @@ int cmd_train(const std::vector<std::string>& argv) {
                                "--scale",          "--missing",
                                "--text-column",    "--label-column",
                                "--vocab",          "--embedding",
-                               "--classes"},
+                               "--classes",        "--encoding"},
                {"--compare", "--quiet", "--verbose", "--bidirectional", "--difference",
                 "--drop-other-labels"});
   // --resume: the model, its data and its training settings come from the checkpoint.
@@ -261,7 +262,8 @@ int cmd_train(const std::vector<std::string>& argv) {
   // Labelled texts: a CSV read through its text column, into a model with an embedding.
   const bool text = resumed ? !resumed->text.column.empty() : a.has("--text-column");
   if (!text) {
-    for (const char* flag : {"--label-column", "--drop-other-labels", "--classes", "--vocab"}) {
+    for (const char* flag :
+         {"--label-column", "--drop-other-labels", "--classes", "--vocab", "--encoding"}) {
       if (a.has(flag)) throw UsageError(std::string(flag) + " applies to texts (--text-column)");
     }
   } else if (!resumed) {
@@ -360,11 +362,11 @@ int cmd_train(const std::vector<std::string>& argv) {
   }
   // Resuming reads the data as the checkpoint's model saw it: its columns, its scalings.
   const SplitData data =
-      resumed ? load_for_checkpoint(data_arg, "", *resumed)
+      resumed ? load_for_checkpoint(data_arg, "", *resumed, text_encoding(a))
       : text  ? load_text(data_arg, a.get("--text-column", ""), a.get("--label-column", ""),
                           a.has("--drop-other-labels"),
                           static_cast<int>(a.get_int("--vocab", 10000, 3, 1 << 22)), cfg.steps,
-                          nullptr, parse_classes(a))
+                          nullptr, parse_classes(a), text_encoding(a))
               : load_data(data_arg, split_list(a.get("--column", "")), a.get("--target", ""),
                           cfg.steps, sentiment_train, sentiment_test, series, embedding > 0);
   if (classify) {

@@ -47,6 +47,16 @@ class Vocabulary {
 // code points above U+10FFFF are invalid), or npos when it is all valid.
 std::size_t invalid_utf8(std::string_view text);
 
+// The encodings texts are read in (their bytes become UTF-8 before anything else).
+enum class TextEncoding { kUtf8, kLatin1, kWindows1252 };
+// "utf-8", "latin-1" (ISO-8859-1) or "windows-1252" (cp1252), in any case, with or without the
+// hyphen; throws InvalidArgument naming the choices.
+TextEncoding parse_text_encoding(const std::string& name);
+const char* to_string(TextEncoding e);
+// `bytes` read in `encoding`, as UTF-8. *bad: the offset of the first byte the encoding does not
+// define (Windows-1252's 0x81, 0x8D, 0x8F, 0x90 and 0x9D; invalid UTF-8 for kUtf8), else npos.
+std::string to_utf8(std::string_view bytes, TextEncoding encoding, std::size_t* bad);
+
 // Labelled texts from a CSV file with a header row (RFC 4180, as read_csv_series).
 struct TextTable {
   std::string path;
@@ -66,15 +76,19 @@ struct TextTable {
 // `drop_other_labels`. Throws DataError naming the file (and the line where there is one) for
 // invalid UTF-8, a missing column, an empty text, a text column that holds only numbers, labels of
 // one class only, a named class no row has.
+// `encoding`: the file's (UTF-8 by default; invalid UTF-8 is refused with its line, naming the
+// other encodings).
 TextTable read_csv_text(const std::string& path, const std::string& text_column,
                         const std::string& label_column, bool drop_other_labels = false,
-                        const std::vector<std::string>& classes = {});
+                        const std::vector<std::string>& classes = {},
+                        TextEncoding encoding = TextEncoding::kUtf8);
 
 // The texts a trained model classifies: every row's text, and where the file has `label_column`
 // (optional here), the labels of `classes` (the model's two, as its checkpoint names them) as 0 and
 // 1, -1 for any other label. The same checks of the file and its texts as read_csv_text.
 TextTable read_csv_texts(const std::string& path, const std::string& text_column,
-                         const std::string& label_column, const std::vector<std::string>& classes);
+                         const std::string& label_column, const std::vector<std::string>& classes,
+                         TextEncoding encoding = TextEncoding::kUtf8);
 
 struct TextOptions {
   int vocab = 10000;  // V: the vocabulary's size, ids 0 and 1 included (Keras' num_words)
