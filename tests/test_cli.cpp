@@ -568,6 +568,10 @@ TEST_F(Cli, ResumeGivesTheBitsOfOneRun) {
   for (const char* extra : {"--hidden 4", "--seed 5", "--lr 0.01", "--column X"}) {
     expect_refused(std::string("train --resume whole.bin --epochs 9 ") + extra, {"drop"});
   }
+  // Other data under a resumed run: refused, as the model's other settings are.
+  expect_refused("train --resume whole.bin --epochs 9 --data " + kSun,
+                 {"--data: with --resume the data come from the checkpoint", "drop --data"});
+  expect_refused("train --resume whole.bin --epochs 9 --data fib", {"drop --data"});
   expect_refused("train --resume whole.bin", {"--resume needs --epochs"});
   expect_refused("train --resume whole.bin --epochs 4", {"already trained 4 epochs"});
   expect_refused("train --resume missing.bin --epochs 9", {"missing.bin"});

@@ -251,6 +251,10 @@ int cmd_train(const std::vector<std::string>& argv) {
   const std::string resume_path = a.get("--resume", "");
   std::optional<Checkpoint> resumed;
   if (!resume_path.empty()) resumed = resume_checkpoint(a, resume_path);
+  if (resumed && !resumed->data_source.empty() && a.has("--data")) {
+    throw UsageError("--data: with --resume the data come from the checkpoint (" +
+                     resumed->data_source + "); drop --data");
+  }
   const TrainingRecord* record = resumed ? &resumed->training : nullptr;
 
   const std::string data_arg =
