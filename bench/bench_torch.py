@@ -213,7 +213,8 @@ def main():
             loss.backward()
             opt.step()
 
-        runs = [("forward_inference", impl, lambda: forward), ("train_step", impl, lambda: train_step)]
+        runs = [("forward_inference", impl, lambda: forward),
+                ("train_step", impl, lambda: train_step)]
         if not cpu:  # the same step captured in a CUDA graph (its own model and optimizer)
             mg, _, _ = build(torch, B, T, D, H, O, head, device, cell)
             runs.append(("train_step", "pytorch_graph", lambda: graphed(

@@ -11,6 +11,19 @@ from . import _core
 _DEVICES = ("cpu", "reference", "cuda", "cuda-unfused", "auto")
 
 
+def _finite(a: np.ndarray, name: str) -> np.ndarray:
+    """a, refused where a value is NaN or infinite (as float32: a float64 beyond its range is
+    infinite there), naming the array and the first such index: one such value would make every
+    weight NaN."""
+    bad = ~np.isfinite(a)
+    if bad.any():
+        index = [int(i) for i in np.argwhere(bad)[0]]
+        raise ValueError(
+            f"{name}: {a[tuple(index)]} at index {index} (as float32); every value must be finite"
+        )
+    return a
+
+
 def _features(x, name: str) -> np.ndarray:
     """x [N, T, D] as C-contiguous float32. Other real dtypes (float64, integers) are converted,
     as Keras casts its inputs to float32; anything else is refused, naming the argument."""
@@ -22,7 +35,9 @@ def _features(x, name: str) -> np.ndarray:
             f"{name}: expected a 3-d array [samples, steps, features], got shape {a.shape}"
             + (" (reshape a univariate series to [samples, steps, 1])" if a.ndim == 2 else "")
         )
-    return np.ascontiguousarray(a, dtype=np.float32)
+    with np.errstate(over="ignore"):  # beyond float32's range: inf, refused by _finite
+        f = np.ascontiguousarray(a, dtype=np.float32)
+    return _finite(f, name)
 
 
 def _tokens(x, name: str, vocab: int) -> np.ndarray:
@@ -47,7 +62,9 @@ def _targets(y, name: str, n: int) -> np.ndarray:
         a = a.reshape(-1, 1)
     if a.ndim != 2 or a.shape[0] != n:
         raise ValueError(f"{name}: expected shape [{n}] or [{n}, outputs], got {np.shape(y)}")
-    return np.ascontiguousarray(a, dtype=np.float32)
+    with np.errstate(over="ignore"):  # beyond float32's range: inf, refused by _finite
+        f = np.ascontiguousarray(a, dtype=np.float32)
+    return _finite(f, name)
 
 
 def _lengths(lengths, name: str, n: int, steps: int) -> np.ndarray | None:

@@ -170,6 +170,22 @@ def test_inputs_are_checked_by_name(fib):
         m.fit(fib.x_train, fib.y_train, batch_size=0)
 
 
+def test_non_finite_inputs_are_refused_by_index(fib):
+    m = rnnattn.Model(hidden=2, seed=1)
+    x, y = fib.x_train.copy(), fib.y_train.copy()
+    x[5, 3, 0] = np.nan
+    with pytest.raises(ValueError, match=r"x: nan at index \[5, 3, 0\]"):
+        m.fit(x, y, epochs=1)
+    y[7] = np.inf
+    with pytest.raises(ValueError, match=r"y: inf at index \[7, 0\]"):
+        m.fit(fib.x_train, y, epochs=1)
+    m.build(20)
+    big = fib.x_test.astype(np.float64)
+    big[0, 0, 0] = 1e300  # finite as float64, infinite as float32
+    with pytest.raises(ValueError, match=r"x: inf at index \[0, 0, 0\] \(as float32\)"):
+        m.predict(big)
+
+
 def test_float64_input_is_converted(fib):
     m = rnnattn.Model(hidden=2, seed=9)
     m.build(20)
