@@ -24,6 +24,24 @@ def _finite(a: np.ndarray, name: str) -> np.ndarray:
     return a
 
 
+def _integer(value, name: str) -> int:
+    """An integer argument (Python's or NumPy's; not a float, which would be cut silently)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}: expected an integer, got {value!r}")
+    return int(value)
+
+
+def _labels(y: np.ndarray, name: str) -> np.ndarray:
+    """y, refused (naming its first index) where a label is not 0 or 1: BCE trains on those."""
+    bad = (y != 0) & (y != 1)
+    if bad.any():
+        index = [int(i) for i in np.argwhere(bad)[0]]
+        raise ValueError(
+            f"{name}: {y[tuple(index)]} at index {index}; loss='bce' trains on labels 0 and 1"
+        )
+    return y
+
+
 def _features(x, name: str) -> np.ndarray:
     """x [N, T, D] as C-contiguous float32. Other real dtypes (float64, integers) are converted,
     as Keras casts its inputs to float32; anything else is refused, naming the argument."""
@@ -228,19 +246,25 @@ class Model:
         early_stopping = patience in epochs (0: off) restores the best epoch's weights (Keras'
         EarlyStopping(restore_best_weights=True) on val_loss, else on loss). lengths [N]: each
         sample's valid steps (the rest is padding). verbose 1 prints Keras' epoch lines, 2 also
-        progress within an epoch. Two fits of 5 epochs give the bits of one of 10."""
+        progress within an epoch. Two fits of 5 epochs give the bits of one of 10. Refused with
+        the argument's name: a non-integer epochs, batch_size, early_stopping or verbose; a
+        validation_split that leaves no sample to train on (Keras' split, int(N (1 - split)));
+        NaN or infinite values; a BCE model's targets other than 0 and 1 (with their index)."""
         if not shuffle:
             raise ValueError("shuffle: rnnattn always shuffles (the order is the seed's)")
+        epochs, batch_size = _integer(epochs, "epochs"), _integer(batch_size, "batch_size")
+        early_stopping = _integer(early_stopping, "early_stopping")
+        verbose = _integer(verbose, "verbose")
         y_arr = np.asarray(y)
         xa = self._input(x, "x", int(y_arr.shape[1]) if y_arr.ndim == 2 else 1, y_arr)
-        ya = _targets(y_arr, "y", xa.shape[0])
+        ya = self._checked_targets(y_arr, "y", xa.shape[0])
         la = _lengths(lengths, "lengths", xa.shape[0], self._m.config.steps)
         vd = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
                 raise ValueError("validation_data: (x, y) or (x, y, lengths)")
             vx = self._input(validation_data[0], "validation_data[0]")
-            vy = _targets(validation_data[1], "validation_data[1]", vx.shape[0])
+            vy = self._checked_targets(validation_data[1], "validation_data[1]", vx.shape[0])
             vl = _lengths(
                 validation_data[2] if len(validation_data) == 3 else None,
                 "validation_data[2]",
@@ -250,6 +274,11 @@ class Model:
             vd = (vx, vy, vl)
         if not 0.0 <= validation_split < 1.0:
             raise ValueError("validation_split: must be in [0, 1)")
+        n = xa.shape[0]
+        if validation_split > 0 and int(n * (1.0 - validation_split)) < 1:
+            raise ValueError(
+                f"validation_split: {validation_split} of {n} samples leaves no sample to train on"
+            )
         d = self._m.fit(
             xa,
             ya,
@@ -275,9 +304,14 @@ class Model:
         """The configured loss (MSE or BCE, as training computes it) on (x, y)."""
         y_arr = np.asarray(y)
         xa = self._input(x, "x", int(y_arr.shape[1]) if y_arr.ndim == 2 else 1, y_arr)
-        ya = _targets(y_arr, "y", xa.shape[0])
+        ya = self._checked_targets(y_arr, "y", xa.shape[0])
         la = _lengths(lengths, "lengths", xa.shape[0], self._m.config.steps)
         return self._m.evaluate(xa, ya, la, self._device)
+
+    def _checked_targets(self, y, name: str, n: int) -> np.ndarray:
+        """Targets as _targets reads them, and for a BCE model labels 0 and 1 only."""
+        a = _targets(y, name, n)
+        return _labels(a, name) if str(self._m.config.loss) == "bce" else a
 
     # -- weights and files --------------------------------------------------------------------
     def _require_built(self, what: str) -> _core.Model:

@@ -186,6 +186,31 @@ def test_non_finite_inputs_are_refused_by_index(fib):
         m.predict(big)
 
 
+def test_fit_refuses_what_would_train_nothing_or_nonsense(rng):
+    x = rng.random((10, 5, 1)).astype(np.float32)
+    y = rng.random(10).astype(np.float32)
+    m = rnnattn.Model(hidden=2)
+    with pytest.raises(ValueError, match=r"validation_split: 0.999 of 10 samples leaves no sample"):
+        m.fit(x, y, validation_split=0.999)
+    m.fit(x, y, validation_split=0.5)  # 5 and 5
+    with pytest.raises(TypeError, match=r"batch_size: expected an integer, got 1.5"):
+        m.fit(x, y, batch_size=1.5)
+    with pytest.raises(TypeError, match=r"epochs: expected an integer"):
+        m.fit(x, y, epochs=2.0)
+    m.fit(x, y, epochs=np.int64(1), batch_size=np.int32(4))
+    b = rnnattn.Model(hidden=2, loss="bce")
+    labels = (y > 0.5).astype(np.float32)
+    b.fit(x, labels)
+    bad = labels.copy()
+    bad[3] = 5.0
+    with pytest.raises(ValueError, match=r"y: 5.0 at index \[3, 0\]; loss='bce' trains on labels 0"):
+        b.fit(x, bad)
+    with pytest.raises(ValueError, match=r"y: 5.0 at index \[3, 0\]"):
+        b.evaluate(x, bad)
+    with pytest.raises(ValueError, match=r"validation_data\[1\]: 5.0 at index \[3, 0\]"):
+        b.fit(x, labels, validation_data=(x, bad))
+
+
 def test_float64_input_is_converted(fib):
     m = rnnattn.Model(hidden=2, seed=9)
     m.build(20)
