@@ -270,7 +270,14 @@ std::string checkpoint_bytes(const Checkpoint& ck) {
 }
 
 void save_checkpoint(const std::string& path, const Checkpoint& ck) {
-  write_file_atomic(path, checkpoint_bytes(ck));
+  const std::string bytes = checkpoint_bytes(ck);
+  try {
+    write_file_atomic(path, bytes);
+  } catch (const CheckpointError&) {
+    throw;
+  } catch (const Error& e) {  // the file system's refusal is the checkpoint's error, as documented
+    throw CheckpointError(e.what());
+  }
 }
 
 Checkpoint load_checkpoint(const std::string& path) {

@@ -39,8 +39,9 @@ std::string stage(const std::string& path, const std::string& bytes) {
   const char suffix[] = ".tmp.XXXXXX";
   tmpl.insert(tmpl.end(), suffix, suffix + sizeof(suffix));  // includes the terminating NUL
   const int fd = ::mkstemp(tmpl.data());
-  if (fd < 0) {
-    throw Error("cannot write '" + path + "': mkstemp failed: " + std::strerror(errno));
+  if (fd < 0) {  // the file is written beside its final name first: its folder must take it
+    throw Error("cannot write '" + path + "': cannot create a file in its folder (" +
+                std::strerror(errno) + ")");
   }
   const std::string tmp(tmpl.data());
   auto fail = [&](const char* call) {

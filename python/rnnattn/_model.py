@@ -43,8 +43,9 @@ def _labels(y: np.ndarray, name: str) -> np.ndarray:
 
 
 def _features(x, name: str) -> np.ndarray:
-    """x [N, T, D] as C-contiguous float32. Other real dtypes (float64, integers) are converted,
-    as Keras casts its inputs to float32; anything else is refused, naming the argument."""
+    """x [N, T, D] as C-contiguous float32. Other real dtypes (float16, float64, integers,
+    booleans) are converted, as Keras casts its inputs to float32; anything else is refused,
+    naming the argument."""
     a = np.asarray(x)
     if a.dtype.kind not in "fiub":
         raise TypeError(f"{name}: expected real numbers, got dtype {a.dtype}")
@@ -350,7 +351,8 @@ class Model:
                     f"set_weights: no tensor named {name!r} (have {', '.join(layout)})"
                 )
             rows, cols, off = layout[name]
-            a = np.asarray(value, dtype=np.float32)
+            with np.errstate(over="ignore"):
+                a = _finite(np.asarray(value, dtype=np.float32), f"set_weights: {name}")
             if a.size != rows * cols or a.ndim > 2:
                 raise ValueError(
                     f"set_weights: {name} has shape {a.shape}, expected [{rows}, {cols}]"

@@ -211,10 +211,27 @@ def test_fit_refuses_what_would_train_nothing_or_nonsense(rng):
         b.fit(x, labels, validation_data=(x, bad))
 
 
+def test_save_failures_are_checkpoint_errors(tmp_path):
+    m = rnnattn.Model(hidden=2).build(5)
+    missing = tmp_path / "no such folder" / "m.bin"
+    with pytest.raises(rnnattn.CheckpointError, match=r"m\.bin': cannot create a file in its folder"):
+        m.save(missing)
+    assert not missing.parent.exists()
+
+
 def test_float64_input_is_converted(fib):
     m = rnnattn.Model(hidden=2, seed=9)
     m.build(20)
     np.testing.assert_array_equal(m.predict(fib.x_test.astype(np.float64)), m.predict(fib.x_test))
+    # float16 and booleans too, as the README says (exactly: both are float32 values).
+    half = fib.x_test[:4].astype(np.float16)
+    np.testing.assert_array_equal(m.predict(half), m.predict(half.astype(np.float32)))
+    flags = fib.x_test[:4] > 0.001
+    np.testing.assert_array_equal(m.predict(flags), m.predict(flags.astype(np.float32)))
+    w = m.get_weights()["Wd"]
+    w[0, 0] = np.nan
+    with pytest.raises(ValueError, match=r"set_weights: Wd: nan at index \[0, 0\]"):
+        m.set_weights({"Wd": w})
 
 
 def test_weights_by_name():
@@ -241,11 +258,13 @@ def test_files_errors_name_the_file(tmp_path):
         rnnattn.load(junk)
     # A failed save leaves no file behind, and an earlier file intact.
     m = rnnattn.Model().build(steps=3)
-    with pytest.raises(rnnattn.Error, match="cannot write .*m.bin"):
+    with pytest.raises(rnnattn.CheckpointError, match="cannot write .*m.bin"):
         m.save(tmp_path / "no" / "such" / "dir" / "m.bin")
     m.save(tmp_path / "keep.bin")
     before = (tmp_path / "keep.bin").read_bytes()
-    m.set_weights({"bd": [float("nan")]})
+    flat = m.params  # set_weights refuses NaN: through the core, as a diverged fit would leave it
+    flat[-1] = float("nan")
+    m._m.set_params(flat)
     with pytest.raises(ValueError, match="parameter .* is nan; nothing was written"):
         m.save(tmp_path / "keep.bin")
     assert (tmp_path / "keep.bin").read_bytes() == before
