@@ -8,6 +8,7 @@
 #include <array>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 #include <utility>
 
@@ -313,10 +314,18 @@ Checkpoint load_checkpoint(const std::string& path) {
   ck.format_version = version;
   Model& m = ck.model;
   ModelConfig& c = m.config;
-  c.input_size = static_cast<int>(r.get<std::uint32_t>());
-  c.hidden_size = static_cast<int>(r.get<std::uint32_t>());
-  c.steps = static_cast<int>(r.get<std::uint32_t>());
-  c.output_size = static_cast<int>(r.get<std::uint32_t>());
+  // A dimension as stored (unsigned): one past int's range is named as it is, not as a negative.
+  const auto dimension = [&](const char* name) {
+    const std::uint32_t v = r.get<std::uint32_t>();
+    if (v > static_cast<std::uint32_t>(std::numeric_limits<int>::max())) {
+      throw CheckpointError(path + ": invalid checkpoint: " + name + " = " + std::to_string(v));
+    }
+    return static_cast<int>(v);
+  };
+  c.input_size = dimension("D");
+  c.hidden_size = dimension("H");
+  c.steps = dimension("T");
+  c.output_size = dimension("O");
   const auto attention = r.get<std::uint8_t>();
   const auto head = r.get<std::uint8_t>();
   const auto loss = r.get<std::uint8_t>();

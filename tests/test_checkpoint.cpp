@@ -163,6 +163,15 @@ std::string older_file(std::string v3, std::uint32_t version, const Checkpoint& 
   return v3;
 }
 
+// A dimension past int's range (D = 0xFFFFFFFF, checksum repaired) is named as stored, not as -1.
+TEST_F(CheckpointTest, HugeDimensionsAreNamedAsStored) {
+  std::string f = slurp(path_);
+  const std::uint32_t huge = 0xFFFFFFFFu;
+  std::memcpy(&f[12], &huge, 4);  // D follows the magic and the version
+  refix_checksum(f);
+  expect_refused(f, "invalid checkpoint: D = 4294967295");
+}
+
 TEST_F(CheckpointTest, VersionsOneToSixAreStillRead) {
   const std::string v3 = slurp(path_);
   for (std::uint32_t version : {1u, 2u, 3u, 4u, 5u, 6u}) {

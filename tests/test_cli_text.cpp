@@ -140,6 +140,13 @@ TEST_F(Cli, TextInputIsCheckedBeforeAnyWork) {
   // The model predicts the file's rows with its two classes, the third label's row unlabelled.
   const Result predicted = run("predict --model three.bin --data three.csv --device cpu");
   EXPECT_EQ(predicted.code, 0) << predicted.err;
+  // forecast continues series: a text model is refused as one (not by its embedding's width).
+  const Result forecast = run("forecast --model three.bin --data three.csv --horizon 2");
+  EXPECT_EQ(forecast.code, 2);
+  EXPECT_NE(forecast.err.find("three.bin classifies token sequences (texts, column review): use "
+                              "predict"),
+            std::string::npos)
+      << forecast.err;
   expect_refused("train --resume three.bin --epochs 2 --classes neg,pos",
                  {"--classes: with --resume the model and its data come from the checkpoint"});
   // Texts in Latin-1 (as many real tweets are): refused as UTF-8, naming --encoding; read with it.

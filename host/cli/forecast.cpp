@@ -187,6 +187,13 @@ int cmd_forecast(const std::vector<std::string>& argv) {
                 {{"--model", a.get("--model", "")}, {"--data", source == "fib" ? "" : source}});
   const Checkpoint ck = load_checkpoint(a.get("--model", ""));
   const ModelConfig& c = ck.model.config;
+  if (c.embedded()) {  // its input_size is the embedding's width, not a column count
+    throw UsageError("forecast continues a series; " + a.get("--model", "") +
+                     " classifies token sequences (" +
+                     (ck.text.column.empty() ? std::string("the sentiment task")
+                                             : "texts, column " + ck.text.column) +
+                     "): use predict");
+  }
   if (c.input_size != 1 || (ck.features.size() == 1 && ck.features[0] != ck.column)) {
     throw UsageError(
         "forecast feeds each prediction back as the next input: it needs a model whose "
