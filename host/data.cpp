@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <random>
 #include <sstream>
@@ -24,6 +25,12 @@ Scaler Scaler::fit(const double* v, std::size_t n) {
   if (!(s.max > s.min)) {
     throw DataError("cannot scale a constant series (every value is " + std::to_string(s.min) +
                     ")");
+  }
+  if (!std::isfinite(s.max - s.min)) {  // else every scaled value is NaN and training "diverges"
+    char range[64];
+    std::snprintf(range, sizeof range, "%g to %g", s.min, s.max);
+    throw DataError(std::string("values from ") + range +
+                    " span more than a double holds; rescale the data");
   }
   return s;
 }
@@ -131,6 +138,11 @@ Scaler Scaler::fit_standard(const double* v, std::size_t n) {
   double var = 0;
   for (std::size_t i = 0; i < n; ++i) var += (v[i] - mean) * (v[i] - mean);
   const double sd = std::sqrt(var / static_cast<double>(n));
+  if (!std::isfinite(mean) || !std::isfinite(sd)) {
+    throw DataError(
+        "values whose mean or spread overflows a double (standard scaling); rescale "
+        "the data");
+  }
   if (!(sd > 0) || !(mean + sd > mean)) {
     throw DataError("cannot scale a constant series (every value is " + std::to_string(v[0]) + ")");
   }

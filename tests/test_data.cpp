@@ -292,6 +292,24 @@ TEST(Series, DifferencesAndStandardScaling) {
   EXPECT_NEAR(std::sqrt(sq / n), 1, 1e-12);
 }
 
+// Values whose range (or mean and spread) overflows a double would scale to NaN, and training would
+// report a divergence: refused when the scaler is fitted, naming the range.
+TEST(Series, RangesBeyondADoubleAreRefused) {
+  const std::vector<double> wide = {-1e308, 0, 1e308};
+  try {
+    Scaler::fit(wide.data(), wide.size());
+    ADD_FAILURE() << "a range beyond a double was scaled";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("values from -1e+308 to 1e+308 span more than a double"),
+              std::string::npos)
+        << e.what();
+  }
+  const std::vector<double> big = {1.5e308, 1.6e308, 1.7e308};
+  EXPECT_THROW(Scaler::fit_standard(big.data(), big.size()), DataError);  // the sum overflows
+  const std::vector<double> fine = {-1e307, 1e307};
+  EXPECT_TRUE(std::isfinite(Scaler::fit(fine.data(), fine.size()).range()));
+}
+
 TEST(Series, EdgeLengths) {
   std::vector<double> s = {1, 2, 3, 4, 5};
   EXPECT_THROW(series_data(s, 4), DataError);  // 5 < T + 2
