@@ -278,6 +278,24 @@ TEST_F(Cli, ValidationEarlyStoppingAndHistory) {
   }
 }
 
+// A model run on another domain's series (the Fibonacci model on sunspots, inside its enormous
+// scaling range, so no value is out of range) is said to be one; on its own data it is not.
+TEST_F(Cli, OtherDataThanTheModelsIsSaidSo) {
+  ASSERT_EQ(run("train --data fib --hidden 2 --epochs 1 --quiet --device cpu --save f.bin").code,
+            0);
+  Result r = run("predict --model f.bin --data " + kSun + " --device cpu");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("rnnattn predict: warning: the data's values span"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("it was trained on other data"), std::string::npos) << r.err;
+  r = run("forecast --model f.bin --data " + kSun + " --horizon 2 --device cpu");
+  EXPECT_NE(r.err.find("rnnattn forecast: warning: the data's values span"), std::string::npos)
+      << r.err;
+  r = run("predict --model f.bin --data fib --device cpu");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.err.find("other data"), std::string::npos) << r.err;
+}
+
 // predict labels rows by the target's YEAR and prints values at the data's precision; forecast
 // continues the YEAR column past the end.
 TEST_F(Cli, PredictLabelsAndForecast) {

@@ -288,8 +288,31 @@ Confusion confusion(const std::vector<float>& p, const WindowSet& w) {
   return c;
 }
 
+std::vector<double> model_series(const SplitData& d) {
+  std::vector<double> v = d.target_levels;
+  if (d.row_offset == 0 || v.size() < 2) return v;
+  for (std::size_t i = v.size() - 1; i > 0; --i) v[i] -= v[i - 1];
+  v.erase(v.begin());
+  return v;
+}
+
 void check_model_inputs(const char* command, const std::vector<float>& x,
-                        const std::vector<float>& y, const Scaler& s, Scaling scaling) {
+                        const std::vector<float>& y, const Scaler& s, Scaling scaling,
+                        const std::vector<double>& series) {
+  if (series.size() > 1) {
+    // The training data spans s.range() (min-max) or a few of it (s.range() is the standard
+    // deviation): a series spanning a thousandth of that, or a thousand times it, is another
+    // series (a model of Fibonacci numbers on river flows: its predictions mean nothing).
+    const auto [lo, hi] = std::minmax_element(series.begin(), series.end());
+    const double ratio = (*hi - *lo) / s.range();
+    if (std::isfinite(ratio) && *hi > *lo && (ratio < 1e-3 || ratio > 1e3)) {
+      std::cerr << "rnnattn " << command << ": warning: the data's values span " << sci(*hi - *lo)
+                << " ([" << sci(*lo) << ", " << sci(*hi) << "]), " << sci(ratio, 2)
+                << " times the range the model was trained on ([" << sci(s.min) << ", "
+                << sci(s.max) << "]): it was trained on other data, its predictions mean nothing "
+                << "here" << std::endl;
+    }
+  }
   const auto not_finite = [](float v) { return !std::isfinite(v); };
   if (!x.empty()) {
     const auto [lo, hi] = std::minmax_element(x.begin(), x.end());

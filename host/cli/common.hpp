@@ -159,10 +159,15 @@ const std::string& target_label(const SplitData& d, int i);
 // A value in the data's original units, written at the data's precision.
 std::string format_value(double v, int precision);
 // The checks of every command that runs a saved model on data (predict, forecast): values that
-// scale far outside the training range are extrapolation (a warning on stderr naming the
-// command); values that overflow float32 in the model's scaling are an error.
+// scale far outside the training range are extrapolation, and a target series (`series`: its
+// values as the model reads them, differences for a model of differences) whose own spread is
+// orders of magnitude off the training range's is other data than the model's (warnings on stderr
+// naming the command); values that overflow float32 in the model's scaling are an error.
 void check_model_inputs(const char* command, const std::vector<float>& x,
-                        const std::vector<float>& y, const Scaler& s, Scaling scaling);
+                        const std::vector<float>& y, const Scaler& s, Scaling scaling,
+                        const std::vector<double>& series = {});
+// The target series of `d` as a model reads it: its levels, or their differences.
+std::vector<double> model_series(const SplitData& d);
 
 // The target of window i of `w` in original units: the file's value (so a model of differences
 // is scored against the true level), or the unscaled label.

@@ -218,7 +218,7 @@ int cmd_forecast(const std::vector<std::string>& argv) {
   }
   // The checks predict makes: overflow is an error, values far outside the training range a
   // warning.
-  check_model_inputs("forecast", window, {}, ck.scaler, ck.series.scaling);
+  check_model_inputs("forecast", window, {}, ck.scaler, ck.series.scaling, model_series(data));
   const std::unique_ptr<Backend> backend = open_backend(a);
   const std::vector<std::string> labels = labels_after(data.labels, horizon);
   std::vector<double> values;

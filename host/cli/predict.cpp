@@ -170,7 +170,8 @@ int cmd_predict(const std::vector<std::string>& argv) {
   }
   const Model& model = ck.model;
   SplitData data = load_for_checkpoint(source, a.get("--column", ""), ck);
-  check_model_inputs("predict", data.test.x, data.test.y, ck.scaler, ck.series.scaling);
+  check_model_inputs("predict", data.test.x, data.test.y, ck.scaler, ck.series.scaling,
+                     model_series(data));
   const bool want_attention = a.has("--attention");
   if (want_attention && !model.config.attention) {
     throw UsageError("--attention: this is a plain model, it has no attention weights");
