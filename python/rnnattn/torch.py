@@ -7,11 +7,26 @@ optimisers, ``state_dict`` and DistributedDataParallel see one tensor."""
 
 from __future__ import annotations
 
+import weakref
+
 import torch
 
 from . import _core
 
 __all__ = ["RNNAttention"]
+
+# The configuration's fields a module is built from (what pickle keeps of its _core.Config).
+_CONFIG_FIELDS = (
+    "input_size",
+    "hidden_size",
+    "steps",
+    "output_size",
+    "attention",
+    "cell",
+    "layers",
+    "bidirectional",
+    "head",
+)
 
 
 def _lengths_from(x: torch.Tensor, lengths, mask, steps: int) -> torch.Tensor | None:
@@ -73,14 +88,18 @@ class _Pass(torch.autograd.Function):
                 cfg, module.cpu_backend, w, xd, y, att if cfg.attention else None, lengths
             )
             ctx.save_for_backward(w, xd, lengths)
-        ctx.module = module
+        # A weak reference: an output kept alive to the interpreter's exit (its graph holds ctx)
+        # then keeps no rnnattn object alive past the extension's teardown (nanobind's leak report).
+        ctx.module = weakref.ref(module)
         ctx.mark_non_differentiable(att)
         return y, att
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, dy, _datt):
-        module = ctx.module
+        module = ctx.module()
+        if module is None:
+            raise RuntimeError("RNNAttention: the module was deleted before this backward")
         cfg = module.config
         saved = ctx.saved_tensors
         w, xd, lengths = saved[0], saved[1], saved[2]
@@ -142,6 +161,21 @@ class RNNAttention(torch.nn.Module):
         )
         self._layout = {name: (rows, cols, off) for name, rows, cols, off in cfg.layout()}
         self._handles = {}
+
+    def __getstate__(self):
+        """For pickle, copy.deepcopy and torch.save: the configuration as plain values; the CUDA
+        handles (one a device, made again on first use) are not kept."""
+        state = self.__dict__.copy()
+        state["config"] = {f: getattr(self.config, f) for f in _CONFIG_FIELDS}
+        state["_handles"] = {}
+        return state
+
+    def __setstate__(self, state):
+        cfg = _core.Config()
+        for field, value in state["config"].items():
+            setattr(cfg, field, value)
+        cfg.validate()
+        super().__setstate__(dict(state, config=cfg))
 
     def view(self, name: str) -> torch.Tensor:
         """The tensor ``name`` (Wx, Wh, bh, wa, ba, Wd, bd, l1.Wx, l0.rev.Wh, ...) as a view of

@@ -195,3 +195,37 @@ def test_checkpoints_both_ways(tmp_path, cli, rng):
     cli("inspect", "--model", tmp_path / "t.bin")  # the CLI reads it
     back = RNNAttention.from_checkpoint(tmp_path / "t.bin")
     assert torch.equal(back.weight, m.weight) and back.config == m.config
+
+
+def test_module_pickles_copies_and_saves(tmp_path):
+    import copy
+    import pickle
+
+    m = RNNAttention(2, 3, 4, seed=5, bidirectional=True)
+    x = torch.rand(3, 4, 2)
+    for clone in (copy.deepcopy(m), pickle.loads(pickle.dumps(m))):
+        assert clone.config.hidden_size == 3 and clone.config.bidirectional
+        assert torch.equal(clone(x), m(x))
+        clone.weight.data.zero_()  # a copy, not the same tensor
+        assert not torch.equal(clone(x), m(x))
+    path = tmp_path / "m.pt"
+    torch.save(m, path)
+    assert torch.equal(torch.load(path, weights_only=False)(x), m(x))
+
+
+def test_no_instances_leak_at_exit():
+    """A script that keeps the module and an output (with its autograd graph) to its exit: no
+    nanobind report of leaked instances."""
+    import subprocess
+    import sys
+
+    script = (
+        "import torch\n"
+        "from rnnattn.torch import RNNAttention\n"
+        "m = RNNAttention(2, 3, 4)\n"
+        "y = m(torch.rand(5, 4, 2))\n"
+        "y.sum().backward()\n"
+    )
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "leaked" not in r.stderr, r.stderr
