@@ -216,16 +216,26 @@ class Reader {
       ranges.push_back({tensors_[name].begin, tensors_[name].end});
     }
     // The ranges tile the data exactly: no holes, no overlaps (as the reference reader demands).
+    // An overlap is refused now; bytes no tensor covers are said after the model's tensors were
+    // looked up (check_covered): they are most often a tensor missing from the header, which is
+    // then named.
     std::sort(ranges.begin(), ranges.end());
     std::uint64_t at = 0;
     for (const auto& [b, e] : ranges) {
-      if (b != at) fail("tensor data ranges leave a hole or overlap at byte " + std::to_string(b));
+      if (b < at) fail("tensor data ranges leave a hole or overlap at byte " + std::to_string(b));
+      if (b > at && uncovered_.empty()) {
+        uncovered_ = "tensor data ranges leave a hole or overlap at byte " + std::to_string(at);
+      }
       at = e;
     }
-    if (at != buf_.size() - data_) {
-      fail("the tensors cover " + std::to_string(at) + " of the " +
-           std::to_string(buf_.size() - data_) + " data bytes");
+    if (at != buf_.size() - data_ && uncovered_.empty()) {
+      uncovered_ = "the tensors cover " + std::to_string(at) + " of the " +
+                   std::to_string(buf_.size() - data_) + " data bytes";
     }
+  }
+
+  void check_covered() const {
+    if (!uncovered_.empty()) fail(uncovered_);
   }
 
   [[noreturn]] void fail(const std::string& what) const {
@@ -323,6 +333,7 @@ class Reader {
   std::string path_, buf_;
   std::uint64_t data_ = 0;
   std::map<std::string, Tensor> tensors_;
+  std::string uncovered_;  // data bytes no tensor covers ("" : none), said by check_covered
   std::map<std::string, std::string> metadata_;
 };
 
@@ -426,6 +437,25 @@ Checkpoint import_safetensors(const std::string& path, const SafetensorsImport& 
   if (described) {
     m = json::parse(meta_it->second, nullptr, false);
     if (m.is_discarded() || !m.is_object()) r.fail("the rnnattn metadata is not a JSON object");
+    // Where the metadata gives H, the tensor's shape against its cell first: the shape is named,
+    // with the cell it would be, rather than a bare cell mismatch.
+    const auto h_it = m.find("hidden_size");
+    if (h_it != m.end() && h_it->is_number_integer()) {
+      Cell meta_cell = Cell::kElman;
+      try {
+        meta_cell = parse_cell(field<std::string>(r, m, "cell"));
+      } catch (const InvalidArgument& e) {
+        r.fail(std::string("rnnattn metadata: ") + e.what());
+      }
+      const std::int64_t meta_h = h_it->get<std::int64_t>();
+      const std::vector<std::int64_t> meta_shape = {gates_of(meta_cell) * meta_h, meta_h};
+      if (hh0.shape != meta_shape) {
+        r.fail("weight_hh_l0: shape " + Reader::shape_text(hh0.shape) + ", expected " +
+               Reader::shape_text(meta_shape) + " for the metadata's " + to_string(meta_cell) +
+               " cell of H = " + std::to_string(meta_h) + " (it is the shape of the " +
+               to_string(c.cell) + " cell)");
+      }
+    }
     if (field<std::string>(r, m, "cell") != to_string(c.cell) ||
         field<std::string>(r, m, "nonlinearity") != "tanh") {
       r.fail("the metadata's cell (" + field<std::string>(r, m, "cell") +
@@ -542,6 +572,7 @@ Checkpoint import_safetensors(const std::string& path, const SafetensorsImport& 
              " (rnnattn's names: docs/safetensors.md)");
     }
   }
+  r.check_covered();
   ck.model.adam.reset(ck.model.params.size());
   // The checkpoint's own checks (scalings, column tables) before anything is written from it.
   try {

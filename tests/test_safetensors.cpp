@@ -354,6 +354,18 @@ TEST_F(Safetensors, MalformedFilesAreRefused) {
   p = parts();
   expect_refused(make_file(p, "\"__metadata__\":{\"rnnattn\":\"{\\\"cell\\\":\\\"lstm\\\"}\"}"),
                  "the metadata's cell (lstm) is not the tensors' (elman", o);
+  // With the metadata's H, a weight_hh_l0 of another shape is named as such.
+  expect_refused(
+      make_file(
+          p,
+          "\"__metadata__\":{\"rnnattn\":\"{\\\"cell\\\":\\\"lstm\\\",\\\"hidden_size\\\":2}\"}"),
+      "weight_hh_l0: shape [2,2], expected [8,2] for the metadata's lstm cell of H = 2 (it is the "
+      "shape of the elman cell)",
+      o);
+  // A tensor missing from the header whose bytes stay in the file: named, not counted in bytes.
+  p = parts();
+  p.pop_back();
+  expect_refused(make_file(p) + f32({0}), "tensor 'head.bias' is missing", o);
 }
 
 }  // namespace
