@@ -3,6 +3,8 @@
 #include <regex>
 
 #include "cli_test.hpp"
+#include "rnnattn/checkpoint.hpp"
+#include "rnnattn/trainer.hpp"
 
 namespace {
 
@@ -632,6 +634,22 @@ TEST_F(Cli, ExportImportPredictsTheSame) {
   r = run("import --input m.safetensors --save x.bin --head linear");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("records its head, tanh"), std::string::npos) << r.err;
+}
+
+// A model saved without its data (as the Python API's Model.save() without data saves one) goes
+// through export and import; import says what the file lacks (a data source), not that it has no
+// rnnattn metadata (it has).
+TEST_F(Cli, ImportSaysWhatTheFileLacks) {
+  rnnattn::Checkpoint ck;
+  ck.model = rnnattn::make_model(rnnattn::ModelConfig{}, 1);
+  rnnattn::save_checkpoint(dir_ + "/nodata.bin", ck);
+  ASSERT_EQ(run("export --model nodata.bin --output nodata.safetensors").code, 0);
+  const Result r = run("import --input nodata.safetensors --save back.bin");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("(no data source recorded; scaling [0.00e+00, 1.00e+00])"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("no rnnattn metadata"), std::string::npos) << r.out;
 }
 
 TEST_F(Cli, CompareOnACsvSeries) {

@@ -46,7 +46,8 @@ int cmd_import(const std::vector<std::string>& argv) {
   save_checkpoint(save, ck);
   std::cout << "wrote " << save << ": " << describe(ck.model.config) << ", "
             << ck.model.params.size() << " parameters"
-            << (ck.data_source.empty() ? " (no rnnattn metadata: scaling [0, 1], no data source)"
+            << (ck.data_source.empty() ? " (no data source recorded; scaling [" +
+                                             sci(ck.scaler.min) + ", " + sci(ck.scaler.max) + "])"
                                        : ", trained on " + ck.data_source)
             << '\n';
   return 0;
