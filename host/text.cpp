@@ -153,29 +153,40 @@ const char* to_string(TextEncoding e) {
   return "utf-8";
 }
 
-std::string to_utf8(std::string_view bytes, TextEncoding encoding, std::size_t* bad) {
-  *bad = std::string_view::npos;
-  if (encoding == TextEncoding::kUtf8) {
-    *bad = invalid_utf8(bytes);
-    return std::string(bytes);
+namespace {
+
+// Windows-1252's 0x80..0x9F (0: undefined); the rest of both encodings is Latin-1: U+00XX.
+constexpr unsigned short kCp1252[32] = {
+    0x20AC, 0,      0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+    0x2039, 0x0152, 0,      0x017D, 0,      0,      0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+    0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0,      0x017E, 0x0178};
+
+bool undefined_in(TextEncoding encoding, unsigned char c) {
+  return encoding == TextEncoding::kWindows1252 && c >= 0x80 && c <= 0x9F && kCp1252[c - 0x80] == 0;
+}
+
+// The offset of the first byte `encoding` does not define (invalid UTF-8 for kUtf8), or npos;
+// nothing is copied.
+std::size_t first_undefined(std::string_view bytes, TextEncoding encoding) {
+  if (encoding == TextEncoding::kUtf8) return invalid_utf8(bytes);
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    if (undefined_in(encoding, static_cast<unsigned char>(bytes[i]))) return i;
   }
-  // Windows-1252's 0x80..0x9F (0: undefined); the rest of both encodings is Latin-1: U+00XX.
-  static constexpr unsigned short kCp1252[32] = {
-      0x20AC, 0,      0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
-      0x2039, 0x0152, 0,      0x017D, 0,      0,      0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
-      0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0,      0x017E, 0x0178};
+  return std::string_view::npos;
+}
+
+}  // namespace
+
+std::string to_utf8(std::string_view bytes, TextEncoding encoding, std::size_t* bad) {
+  *bad = first_undefined(bytes, encoding);
+  if (encoding == TextEncoding::kUtf8) return std::string(bytes);
   std::string out;
   out.reserve(bytes.size() + bytes.size() / 8);
   for (std::size_t i = 0; i < bytes.size(); ++i) {
     const unsigned char c = static_cast<unsigned char>(bytes[i]);
     unsigned cp = c;
-    if (encoding == TextEncoding::kWindows1252 && c >= 0x80 && c <= 0x9F) {
-      cp = kCp1252[c - 0x80];
-      if (cp == 0) {
-        if (*bad == std::string_view::npos) *bad = i;
-        continue;
-      }
-    }
+    if (undefined_in(encoding, c)) continue;  // *bad says where the first one is
+    if (encoding == TextEncoding::kWindows1252 && c >= 0x80 && c <= 0x9F) cp = kCp1252[c - 0x80];
     if (cp < 0x80) {
       out.push_back(static_cast<char>(cp));
     } else if (cp < 0x800) {
@@ -214,8 +225,7 @@ TextTable read_texts(const std::string& path, const std::string& text_column,
   std::vector<Record> records = read_csv_file(path, &text);
   // Both other encodings are ASCII's superset, as the CSV's commas, quotes and line breaks are:
   // the fields are parsed from the file's bytes, then made UTF-8.
-  std::size_t bad = std::string_view::npos;
-  (void)to_utf8(text, encoding, &bad);
+  std::size_t bad = first_undefined(text, encoding);
   if (bad != std::string_view::npos) {
     char hex[8];
     std::snprintf(hex, sizeof hex, "0x%02X", static_cast<unsigned char>(text[bad]));

@@ -203,8 +203,8 @@ __device__ __forceinline__ AttentionHeadArgs attention_head_of(const FusedBackwa
 }
 
 // The recurrent blocks one launch runs side by side, blockIdx.y picking one (the two directions
-// of a bidirectional layer: issue 23, item 4). A select between two members: an array indexed by
-// blockIdx.y would be copied to local memory.
+// of a bidirectional layer, so that they share the GPU). A select between two members: an array
+// indexed by blockIdx.y would be copied to local memory.
 template <typename Args>
 struct LayerSet {
   Args first, second;

@@ -195,7 +195,7 @@ struct LayerForwardArgs {
   float* out;                // the block's column slice of [B,T,C] (already offset by dir * H)
 };
 // The recurrences of `count` blocks (1, or a bidirectional layer's 2 directions, each with its
-// own xw and out) in one launch, side by side (issue 23, item 4): args[0..count).
+// own xw and out) in one launch, side by side: args[0..count).
 void layer_forward(const LayerForwardArgs* args, int count, cudaStream_t stream);
 
 struct LayerBackwardArgs {
@@ -267,7 +267,7 @@ struct GatedForwardArgs {
 };
 // The recurrence as one segment-mapped kernel (rnn_layers.cu's mapping, G columns a thread).
 // `count` blocks (1, or a bidirectional layer's 2 directions, each with its own xw, out and aux)
-// in one launch, side by side (issue 23, item 4).
+// in one launch, side by side.
 void gated_forward(const GatedForwardArgs* args, int count, cudaStream_t stream);
 // The unfused path's step n of the processing order, after the GEMM rec [B,G*H] = h_prev Wh
 // (rows of the previous step's states; not read at n = 0).
@@ -302,7 +302,7 @@ void gated_fused_backward(const GatedBackwardArgs& cell, const AttentionHeadArgs
 // ---- rnn_persistent_gated.cu: the same recurrence of one block as one cooperative launch over
 // the whole GPU (a grid barrier per step), with the same outputs; `tiling` from plan_gated (G
 // gates). `count` blocks (1, or a bidirectional layer's 2 directions) in one cooperative grid of
-// `count` planes where the GPU holds it co-resident, else one grid a direction (issue 23, item 4).
+// `count` planes where the GPU holds it co-resident, else one grid a direction.
 // Return false where the GPU cannot run the grid co-resident (or refused it before): the
 // caller then runs gated_forward / gated_backward. The forward stages h_{t-1} from `out`, which
 // must not be null; Wh^T (wh_t) is read by the backward.

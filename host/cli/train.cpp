@@ -509,7 +509,7 @@ int cmd_train(const std::vector<std::string>& argv) {
     }
     return out;
   };
-  // On the GPU too (issue 23, item 5): each run its own backend, stream and cuBLAS handle on a
+  // On the GPU too: each run its own backend, stream and cuBLAS handle on a
   // host thread of its own, so that the GPU runs their (tiny) kernels side by side, the small
   // model's whole epochs included (one block each), and the experiment costs about one run's
   // time; as many at once as --threads allows (at most kGpuSideBySide).
