@@ -356,6 +356,27 @@ Scaler scaler_field(const Reader& r, const json& j) {
   return {j[0].get<double>(), j[1].get<double>()};
 }
 
+// Where the metadata gives H, weight_hh_l0's shape against the metadata's cell: a wrong shape is
+// named, with the cell it would be (`tensors_cell`), rather than reported as a cell mismatch.
+void check_recurrent_shape(const Reader& r, const json& m, const Tensor& hh0, Cell tensors_cell) {
+  const auto h_it = m.find("hidden_size");
+  if (h_it == m.end() || !h_it->is_number_integer()) return;
+  Cell meta_cell = Cell::kElman;
+  try {
+    meta_cell = parse_cell(field<std::string>(r, m, "cell"));
+  } catch (const InvalidArgument& e) {
+    r.fail(std::string("rnnattn metadata: ") + e.what());
+  }
+  const std::int64_t meta_h = h_it->get<std::int64_t>();
+  const std::vector<std::int64_t> meta_shape = {gates_of(meta_cell) * meta_h, meta_h};
+  if (hh0.shape != meta_shape) {
+    r.fail("weight_hh_l0: shape " + Reader::shape_text(hh0.shape) + ", expected " +
+           Reader::shape_text(meta_shape) + " for the metadata's " + to_string(meta_cell) +
+           " cell of H = " + std::to_string(meta_h) + " (it is the shape of the " +
+           to_string(tensors_cell) + " cell)");
+  }
+}
+
 }  // namespace
 
 std::string safetensors_bytes(const Checkpoint& ck) {
@@ -437,25 +458,7 @@ Checkpoint import_safetensors(const std::string& path, const SafetensorsImport& 
   if (described) {
     m = json::parse(meta_it->second, nullptr, false);
     if (m.is_discarded() || !m.is_object()) r.fail("the rnnattn metadata is not a JSON object");
-    // Where the metadata gives H, the tensor's shape against its cell first: the shape is named,
-    // with the cell it would be, rather than a bare cell mismatch.
-    const auto h_it = m.find("hidden_size");
-    if (h_it != m.end() && h_it->is_number_integer()) {
-      Cell meta_cell = Cell::kElman;
-      try {
-        meta_cell = parse_cell(field<std::string>(r, m, "cell"));
-      } catch (const InvalidArgument& e) {
-        r.fail(std::string("rnnattn metadata: ") + e.what());
-      }
-      const std::int64_t meta_h = h_it->get<std::int64_t>();
-      const std::vector<std::int64_t> meta_shape = {gates_of(meta_cell) * meta_h, meta_h};
-      if (hh0.shape != meta_shape) {
-        r.fail("weight_hh_l0: shape " + Reader::shape_text(hh0.shape) + ", expected " +
-               Reader::shape_text(meta_shape) + " for the metadata's " + to_string(meta_cell) +
-               " cell of H = " + std::to_string(meta_h) + " (it is the shape of the " +
-               to_string(c.cell) + " cell)");
-      }
-    }
+    check_recurrent_shape(r, m, hh0, c.cell);
     if (field<std::string>(r, m, "cell") != to_string(c.cell) ||
         field<std::string>(r, m, "nonlinearity") != "tanh") {
       r.fail("the metadata's cell (" + field<std::string>(r, m, "cell") +
