@@ -14,6 +14,21 @@ using rnnattn::test::kSun;
 using rnnattn::test::Result;
 using rnnattn::test::slurp;
 
+// A learning rate that throws the model to a saturated output ends with results (the run is the
+// user's), and a warning that names the constant output it does worse than and the --lr used; a
+// run that learns says nothing of it.
+TEST_F(Cli, ARunWorseThanAConstantOutputIsSaidToBe) {
+  const Result bad = run("train --data fib --epochs 2 --device cpu --lr 1e30");
+  ASSERT_EQ(bad.code, 0) << bad.err;
+  for (const char* part : {"warning: attention seed 1 ends with a train MSE of",
+                           "of a constant output (the mean training target)", "1e+30"}) {
+    EXPECT_NE(bad.err.find(part), std::string::npos) << bad.err;
+  }
+  const Result good = run("train --data fib --epochs 3 --device cpu");
+  ASSERT_EQ(good.code, 0) << good.err;
+  EXPECT_EQ(good.err.find("constant output"), std::string::npos) << good.err;
+}
+
 TEST_F(Cli, BadInputIsRefusedClearly) {
   file("text.csv", "year,v\n1,1\n2,2\n3,abc\n4,4\n");
   expect_refused("train --data text.csv --column v --steps 2 --epochs 1",

@@ -117,6 +117,18 @@ TEST_F(CsvTest, BadInputNamesFileLineAndColumn) {
   EXPECT_THROW(read_csv_column("/nonexistent/rnnattn.csv", ""), DataError);
 }
 
+// A field's NUL and escape bytes are quoted visibly: the message goes on past them to the closing
+// quote, and no raw control byte reaches the terminal.
+TEST_F(CsvTest, ControlBytesInAFieldAreQuotedVisibly) {
+  const std::string text("year,v\n1,2\n2,a\0b\x1b[31m\n", 22);
+  expect_error(text, "v", {":3:", "'a\\x00b\\x1b[31m' is not a number"});
+  try {
+    read_csv_column(write(text), "v");
+  } catch (const DataError& e) {
+    for (const char c : std::string(e.what())) EXPECT_FALSE(c == 0 || c == 0x1b) << e.what();
+  }
+}
+
 TEST_F(CsvTest, SeveralColumnsLabelsAndPrecision) {
   const std::string p =
       write("DATE,a,b,note\n2001-01,1.5,10,x\n2001-02,2.25,20,y\n2001-03,3,30,z\n");

@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
     if (cmd == "inspect") return cmd_inspect(args);
     if (cmd == "export") return cmd_export(args);
     if (cmd == "import") return cmd_import(args);
-    std::cerr << "rnnattn: unknown command '" << cmd
+    std::cerr << "rnnattn: unknown command '" << rnnattn::printable_message(cmd)
               << "' (expected train, predict, forecast, profile, inspect, export or import)\n";
     return 2;
   } catch (const UsageError& e) {

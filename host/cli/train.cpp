@@ -104,6 +104,7 @@ struct RunResult {
   std::vector<double> test_pred;                                      // original units
   std::vector<float> test_attention;                                  // [N, T] (attention model)
   double train_accuracy = NAN, test_accuracy = NAN, test_loss = NAN;  // classification
+  double train_loss = NAN;  // the configured loss on the windows trained on, after training
 };
 
 // --classes A,B: two different labels, class 0 then class 1; empty without the option.
@@ -213,6 +214,35 @@ void warn_about_data(const SplitData& d, const WindowSet& train, const WindowSet
               << (d.row_offset ? "--head linear"
                                : "--difference (model the changes) or --head linear")
               << " can" << std::endl;
+  }
+}
+
+// A run whose training loss ends above that of a constant output (each output's mean training
+// target: for a classification, the class frequency) has learned nothing the data holds, most
+// often because the learning rate threw it to a saturated output. Its results stand, as the user
+// asked for them, but the user hears it, with the learning rate that is the usual cause.
+void warn_if_worse_than_constant(const std::vector<RunResult>& results, const WindowSet& train,
+                                 const ModelConfig& cfg, float lr) {
+  const std::size_t outputs = static_cast<std::size_t>(cfg.output_size);
+  if (train.y.empty() || outputs == 0) return;
+  std::vector<double> mean(outputs, 0.0);
+  for (std::size_t i = 0; i < train.y.size(); ++i) mean[i % outputs] += train.y[i];
+  for (double& m : mean) m /= static_cast<double>(train.y.size() / outputs);
+  std::vector<float> constant(train.y.size());
+  for (std::size_t i = 0; i < constant.size(); ++i) {
+    constant[i] = static_cast<float>(mean[i % outputs]);
+  }
+  const double base = reference_loss<float>(cfg.loss, constant.data(), train.y.data(),
+                                            static_cast<long>(constant.size()));
+  for (const RunResult& r : results) {
+    if (!(r.train_loss > base)) continue;
+    std::cerr << "rnnattn train: warning: " << r.model << " seed " << r.seed
+              << " ends with a train " << (cfg.loss == Loss::kBce ? "BCE" : "MSE") << " of "
+              << sci(r.train_loss) << ", above the " << sci(base)
+              << " of a constant output (the mean training "
+              << (cfg.loss == Loss::kBce ? "label" : "target")
+              << "): it has learned nothing from the data; a smaller --lr (this run's: " << lr
+              << ") or more --epochs usually helps" << std::endl;
   }
 }
 
@@ -493,6 +523,8 @@ int cmd_train(const std::vector<std::string>& argv) {
          h,         {},       {}};
     const std::vector<float> fit_pred = predict(be, out.model, train);
     r.train_mse = mean_squared_error(fit_pred, train);
+    r.train_loss = reference_loss<float>(mc.loss, fit_pred.data(), train.y.data(),
+                                         static_cast<long>(fit_pred.size()));
     const std::vector<float> pred =
         predict(be, out.model, data.test, mc.attention ? &r.test_attention : nullptr);
     r.test_mse = mean_squared_error(pred, data.test);
@@ -712,6 +744,7 @@ int cmd_train(const std::vector<std::string>& argv) {
                   sci(r.test_mse) + "): training diverged; try a smaller --lr. No output written");
     }
   }
+  warn_if_worse_than_constant(results, train, cfg, adam.learning_rate);
 
   std::vector<OutputFile> outputs;
   if (!json_path.empty()) {

@@ -8,9 +8,30 @@
 
 namespace rnnattn {
 
+// `what` with its control bytes other than line breaks and tabs written as \xNN: a message quotes
+// the user's data, and a NUL in a CSV field would otherwise end the message there (what() is a C
+// string), an escape sequence would drive the terminal.
+inline std::string printable_message(const std::string& what) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(what.size());
+  for (const char ch : what) {
+    const auto c = static_cast<unsigned char>(ch);
+    if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
 class Error : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit Error(const std::string& what) : std::runtime_error(printable_message(what)) {}
+  explicit Error(const char* what) : Error(std::string(what)) {}
 };
 
 // A caller passed a bad argument: a wrong shape, a value out of range, an unknown name.
