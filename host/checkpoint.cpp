@@ -152,6 +152,10 @@ std::string unusable_record(const Checkpoint& ck) {
     return "the validation split is not in [0, 1)";
   }
   if (t.sentiment_train < 0 || t.sentiment_test < 0) return "a negative number of sequences";
+  if (ck.data_stamp.recorded() &&
+      (ck.data_source.empty() || ck.data_source == "fib" || ck.data_source == "sentiment")) {
+    return "a data file's size and hash without a data file";
+  }
   const TextRecord& x = ck.text;
   if (!x.classes.empty() && x.classes.size() != 2) return "the text record needs two class names";
   if (!x.vocabulary.empty()) {
@@ -262,6 +266,9 @@ std::string checkpoint_bytes(const Checkpoint& ck) {
   for (const std::string& s : ck.text.classes) w.put_string(s);
   w.put<std::uint32_t>(static_cast<std::uint32_t>(ck.text.vocabulary.size()));
   for (const std::string& s : ck.text.vocabulary) w.put_string(s);
+  // Version 8: the data file as trained on.
+  w.put<std::uint64_t>(ck.data_stamp.bytes);
+  w.put<std::uint64_t>(ck.data_stamp.hash);
   w.put<std::uint64_t>(n);
   w.put_floats(m.params);
   w.put_floats(m.adam.m);
@@ -388,6 +395,10 @@ Checkpoint load_checkpoint(const std::string& path) {
       throw CheckpointError(path + ": corrupted checkpoint: " + std::to_string(w) + " words");
     }
     for (std::uint32_t i = 0; i < w; ++i) x.vocabulary.push_back(r.get_string("vocabulary word"));
+  }
+  if (version >= 8) {
+    ck.data_stamp.bytes = r.get<std::uint64_t>();
+    ck.data_stamp.hash = r.get<std::uint64_t>();
   }
   const std::uint64_t n = r.get<std::uint64_t>();
 

@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "io.hpp"
+#include "rnnattn/checkpoint.hpp"
 #include "rnnattn/error.hpp"
 
 namespace rnnattn {
@@ -81,8 +82,10 @@ std::vector<Record> parse_csv(const std::string& path, const std::string& text) 
   return records;
 }
 
-std::vector<Record> read_csv_file(const std::string& path, std::string* text_out) {
+std::vector<Record> read_csv_file(const std::string& path, std::string* text_out,
+                                  FileStamp* stamp) {
   std::string text = read_file(path);
+  if (stamp) *stamp = {text.size(), fnv1a64(text.data(), text.size())};
   if (text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);
   std::vector<Record> records = parse_csv(path, text);
   if (records.empty()) throw DataError(path + ": the file is empty (expected a header row)");

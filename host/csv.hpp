@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "rnnattn/data.hpp"
+
 namespace rnnattn {
 
 // One CSV record: its fields and the line it starts on.
@@ -21,9 +23,10 @@ std::vector<Record> parse_csv(const std::string& path, const std::string& text);
 
 // A CSV file's records, its header row first: the file read whole, a UTF-8 byte-order mark
 // dropped (spreadsheet programs often save "UTF-8 with BOM": the mark is not part of the first
-// name), then parse_csv. *text, when given, receives the bytes parsed. Throws DataError naming
-// the file when it cannot be read or is empty.
-std::vector<Record> read_csv_file(const std::string& path, std::string* text = nullptr);
+// name), then parse_csv. *text, when given, receives the bytes parsed; *stamp the file's size and
+// hash (all of its bytes). Throws DataError naming the file when it cannot be read or is empty.
+std::vector<Record> read_csv_file(const std::string& path, std::string* text = nullptr,
+                                  FileStamp* stamp = nullptr);
 
 // The header column called `name` (exactly, else case-insensitively), or -1.
 int find_column(const std::vector<std::string>& header, const std::string& name);

@@ -239,7 +239,8 @@ bool interpolate(std::vector<double>& v) {
 
 CsvSeries read_csv_series(const std::string& path, const std::vector<std::string>& columns,
                           const std::string& target, Missing missing) {
-  const std::vector<Record> records = read_csv_file(path);
+  FileStamp stamp;
+  const std::vector<Record> records = read_csv_file(path, nullptr, &stamp);
   const std::vector<std::string>& header = records[0].fields;
 
   auto column_index = [&](const std::string& name) {
@@ -283,6 +284,7 @@ CsvSeries read_csv_series(const std::string& path, const std::vector<std::string
 
   CsvSeries out;
   out.path = path;
+  out.stamp = stamp;
   for (int c : feature_cols) out.features.push_back(header[c]);
   out.values.assign(feature_cols.size(), {});
   out.target = header[target_col];
@@ -443,6 +445,7 @@ SplitData series_data(const CsvSeries& cs, int steps, double train_fraction,
   const int D = static_cast<int>(cs.features.size());
   SplitData d;
   d.source = cs.path;
+  d.stamp = cs.stamp;
   d.column = cs.target;
   d.features = cs.features;
   d.label_name = cs.label_name;

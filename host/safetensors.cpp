@@ -6,6 +6,7 @@
 #include "rnnattn/safetensors.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -139,6 +140,13 @@ json metadata_of(const Checkpoint& ck) {
                         {"scaler", {ck.feature_scalers[i].min, ck.feature_scalers[i].max}}});
   }
   m["features"] = features;
+  if (ck.data_stamp.recorded()) {
+    // The hash as 16 hex digits: JSON readers that hold numbers as doubles would round a u64.
+    char hash[17];
+    std::snprintf(hash, sizeof hash, "%016llx",
+                  static_cast<unsigned long long>(ck.data_stamp.hash));
+    m["data_file"] = {{"bytes", ck.data_stamp.bytes}, {"fnv1a64", hash}};
+  }
   if (!ck.text.column.empty() || !ck.text.vocabulary.empty()) {
     m["text"] = {{"column", ck.text.column},
                  {"classes", ck.text.classes},
@@ -498,6 +506,17 @@ Checkpoint import_safetensors(const std::string& path, const SafetensorsImport& 
       if (!f.is_object()) r.fail("rnnattn metadata: a feature is not {name, scaler}");
       ck.features.push_back(field<std::string>(r, f, "name"));
       ck.feature_scalers.push_back(scaler_field(r, f.value("scaler", json())));
+    }
+    const json stamp = m.value("data_file", json());
+    if (!stamp.is_null()) {
+      const std::string hash = stamp.is_object() ? field<std::string>(r, stamp, "fnv1a64") : "";
+      if (hash.size() != 16 || !std::all_of(hash.begin(), hash.end(), [](char c) {
+            return std::isxdigit(static_cast<unsigned char>(c)) != 0;
+          })) {
+        r.fail("rnnattn metadata: data_file is not {bytes, fnv1a64 as 16 hex digits}");
+      }
+      ck.data_stamp.hash = std::strtoull(hash.c_str(), nullptr, 16);
+      ck.data_stamp.bytes = field<std::uint64_t>(r, stamp, "bytes");
     }
     const json text = m.value("text", json());
     if (!text.is_null()) {

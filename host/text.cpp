@@ -222,7 +222,8 @@ TextTable read_texts(const std::string& path, const std::string& text_column,
                      const std::vector<std::string>& named, bool keep_others,
                      TextEncoding encoding) {
   std::string text;
-  std::vector<Record> records = read_csv_file(path, &text);
+  FileStamp stamp;
+  std::vector<Record> records = read_csv_file(path, &text, &stamp);
   // Both other encodings are ASCII's superset, as the CSV's commas, quotes and line breaks are:
   // the fields are parsed from the file's bytes, then made UTF-8.
   std::size_t bad = first_undefined(text, encoding);
@@ -261,6 +262,7 @@ TextTable read_texts(const std::string& path, const std::string& text_column,
   if (tc == lc) throw InvalidArgument("the text and label columns are the same column");
   TextTable t;
   t.path = path;
+  t.stamp = stamp;
   t.text_column = header[tc];
   if (lc >= 0) t.label_column = header[lc];
 
@@ -404,6 +406,7 @@ SplitData text_data(const TextTable& table, const TextOptions& o, const Vocabula
 
   SplitData d;
   d.source = table.path;
+  d.stamp = table.stamp;
   d.column = table.label_column;
   d.text_column = table.text_column;
   d.classes = table.classes;

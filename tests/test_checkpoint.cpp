@@ -35,6 +35,7 @@ class CheckpointTest : public ::testing::Test {
     ck_.model.epochs_trained = 7;
     ck_.scaler = {-3.25, 1e250};
     ck_.data_source = "data/x.csv";
+    ck_.data_stamp = {1234, 0xfeedfacecafebeefull};
     ck_.column = "SUNACTIVITY";
     ck_.series = {Scaling::kStandard, true, Missing::kInterpolate};
     ck_.training = {true, 0x123456789abcdefull, 33, 0.25, 0, 0};
@@ -67,6 +68,8 @@ TEST_F(CheckpointTest, RoundTripIsExact) {
   EXPECT_EQ(r.scaler.min, -3.25);
   EXPECT_EQ(r.scaler.max, 1e250);
   EXPECT_EQ(r.data_source, "data/x.csv");
+  EXPECT_EQ(r.data_stamp.bytes, 1234u);
+  EXPECT_EQ(r.data_stamp.hash, 0xfeedfacecafebeefull);
   EXPECT_EQ(r.column, "SUNACTIVITY");
   EXPECT_EQ(r.series.scaling, Scaling::kStandard);
   EXPECT_TRUE(r.series.difference);
@@ -136,17 +139,19 @@ void refix_checksum(std::string& f) {
   std::memcpy(&f[f.size() - 8], &h, 8);
 }
 
-// A file of an older version made from a current (version 7) file of a one-layer model without
-// input columns or text: version 6 has no V (4 bytes after the structure fields) and no text
-// record (12 bytes before n when it is empty); version 5 has version 6's layout; version 4 has no
+// A file of an older version made from a current (version 8) file of a one-layer model without
+// input columns or text: version 7 has no data file stamp (16 bytes before n); version 6 has no V
+// (4 bytes after the structure fields) and no text record (12 bytes before the stamp when it is
+// empty) either; version 5 has version 6's layout; version 4 has no
 // training record (32 bytes before n, after the input-column count F); version 3 no structure
 // fields either (8 bytes after the model flags); versions 1 and 2 no input-column table (F, 4
 // bytes, after the column name: 80 fixed header bytes, then two length-prefixed strings); version 1
 // also started its checksum from another basis.
 std::string older_file(std::string v3, std::uint32_t version, const Checkpoint& ck) {
+  const std::size_t n_at = v3.size() - 8 - 3 * ck.model.params.size() * sizeof(float) - 8;
+  if (version <= 7) v3.erase(n_at - 16, 16);
   if (version <= 6) {
-    const std::size_t n_at = v3.size() - 8 - 3 * ck.model.params.size() * sizeof(float) - 8;
-    v3.erase(n_at - 12, 12);
+    v3.erase(n_at - 16 - 12, 12);
     v3.erase(40, 4);
   }
   const std::size_t f_at = 88 + 4 + ck.data_source.size() + 4 + ck.column.size();
@@ -172,9 +177,9 @@ TEST_F(CheckpointTest, HugeDimensionsAreNamedAsStored) {
   expect_refused(f, "invalid checkpoint: D = 4294967295");
 }
 
-TEST_F(CheckpointTest, VersionsOneToSixAreStillRead) {
+TEST_F(CheckpointTest, OlderVersionsAreStillRead) {
   const std::string v3 = slurp(path_);
-  for (std::uint32_t version : {1u, 2u, 3u, 4u, 5u, 6u}) {
+  for (std::uint32_t version : {1u, 2u, 3u, 4u, 5u, 6u, 7u}) {
     SCOPED_TRACE(version);
     spit(path_, older_file(v3, version, ck_));
     const Checkpoint r = load_checkpoint(path_);
@@ -184,6 +189,7 @@ TEST_F(CheckpointTest, VersionsOneToSixAreStillRead) {
     EXPECT_TRUE(r.features.empty());
     EXPECT_EQ(r.model.config, ck_.model.config);  // one forward layer
     EXPECT_EQ(r.training.recorded, version >= 5 && ck_.training.recorded);
+    EXPECT_FALSE(r.data_stamp.recorded());  // version 7 and older: the data file is not known
   }
   // Version 5 knew the Elman cell only: a cell byte of 1 there is refused; version 6 reads it.
   std::string v5 = older_file(v3, 5, ck_);
@@ -276,6 +282,9 @@ TEST_F(CheckpointTest, NonFiniteNumbersAreRefused) {
   }
   bad = ck_;
   bad.model.adam.step = -1;
+  EXPECT_THROW(save_checkpoint(other, bad), InvalidArgument);
+  bad = ck_;
+  bad.data_source = "fib";  // a data file's stamp on the built-in series
   EXPECT_THROW(save_checkpoint(other, bad), InvalidArgument);
   EXPECT_FALSE(std::ifstream(other).good()) << "a refused checkpoint left a file";
 }

@@ -60,6 +60,7 @@ Checkpoint sample(const ModelConfig& c) {
   ck.model.adam_config.learning_rate = 0.003f;
   ck.scaler = {-2.5, 1e250};
   ck.data_source = "data/x.csv";
+  ck.data_stamp = {4321, 0xfedcba9876543210ull};  // past a double's 53 bits: kept as hex text
   ck.column = "b";
   return ck;
 }
@@ -117,6 +118,7 @@ TEST_F(Safetensors, ExportImportRoundTripIsExact) {
     EXPECT_EQ(back.scaler.min, -2.5);
     EXPECT_EQ(back.scaler.max, 1e250);
     EXPECT_EQ(back.data_source, "data/x.csv");
+    EXPECT_EQ(back.data_stamp, ck.data_stamp);
     EXPECT_EQ(back.column, "b");
     EXPECT_EQ(back.features, ck.features);
     EXPECT_EQ(back.series.scaling, ck.series.scaling);

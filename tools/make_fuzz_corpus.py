@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the fuzz targets' seed corpus, tests/fuzz/corpus/{csv,checkpoint,args,safetensors}/ (committed; run
 again only to change it). Checkpoints come from the CLI of a build (default build/rnnattn): a
-tutorial model (format version 7) and files of versions 1 to 6 made from it as
+tutorial model (format version 8) and files of versions 1 to 7 made from it as
 tests/test_checkpoint.cpp's older_file does, plus a two-layer bidirectional model, a CSV-trained
 one, an LSTM and a GRU model, and models with an embedding (texts, the sentiment task's ids); each is written twice, behind a mode byte 0 (as is) and 1 (the target repairs the
 checksum). The first byte of a CSV seed picks the reader's options (tests/fuzz/fuzz_csv.cpp)."""
@@ -23,15 +23,18 @@ def fnv(data, basis):
     return h
 
 
-def older(v7, version, source, column):
-    """A file of an older version, from a version 7 Elman file with no input-column table (F = 0),
-    no embedding and no text record: version 6 lacks V (4 bytes after the structure fields) and the
-    empty text record (12 bytes before n); version 5 has version 6's layout."""
-    b = bytearray(v7)
+def older(v8, version, source, column):
+    """A file of an older version, from a version 8 Elman file with no input-column table (F = 0),
+    no embedding and no text record: version 7 lacks the data file stamp (16 bytes before n);
+    version 6 also V (4 bytes after the structure fields) and the empty text record (12 bytes
+    before the stamp); version 5 has version 6's layout."""
+    b = bytearray(v8)
+    # n follows the 92 fixed bytes, the two strings, F, the training and text records, the stamp.
+    n_at = 92 + 4 + len(source) + 4 + len(column) + 4 + 32 + 12 + 16
+    if version <= 7:
+        del b[n_at - 16:n_at]
     if version <= 6:
-        # n follows the 92 fixed bytes, the two strings, F, the training record and the text record.
-        n_at = 92 + 4 + len(source) + 4 + len(column) + 4 + 32 + 12
-        del b[n_at - 12:n_at]
+        del b[n_at - 28:n_at - 16]
         del b[40:44]
     f_at = 88 + 4 + len(source) + 4 + len(column)
     if version <= 4:
@@ -64,26 +67,26 @@ with tempfile.TemporaryDirectory() as d:
     with open(texts, "w") as f:
         f.write('review,label\n"A great film, really",pos\nboring and dull,neg\n'
                 'loved it,pos\n"awful\nplot",neg\n')
-    files = {"v7_fib": fib, "v6_fib": older(fib, 6, "fib", ""), "v5_fib": older(fib, 5, "fib", ""),
+    files = {"v8_fib": fib, "v7_fib": older(fib, 7, "fib", ""), "v6_fib": older(fib, 6, "fib", ""), "v5_fib": older(fib, 5, "fib", ""),
              "v4_fib": older(fib, 4, "fib", ""),
              "v3_fib": older(fib, 3, "fib", ""),
              "v2_fib": older(fib, 2, "fib", ""), "v1_fib": older(fib, 1, "fib", ""),
-             "v7_text": train("x.bin", "--data", texts, "--text-column", "review",
+             "v8_text": train("x.bin", "--data", texts, "--text-column", "review",
                               "--label-column", "label", "--steps", "4", "--hidden", "2",
                               "--embedding", "3"),
-             "v7_sentiment_tokens": train("k.bin", "--data", "sentiment", "--steps", "8",
+             "v8_sentiment_tokens": train("k.bin", "--data", "sentiment", "--steps", "8",
                                           "--hidden", "2", "--embedding", "2",
                                           "--train-sequences", "4", "--test-sequences", "2"),
-             "v7_sentiment": train("t.bin", "--data", "sentiment", "--steps", "8", "--hidden", "2",
+             "v8_sentiment": train("t.bin", "--data", "sentiment", "--steps", "8", "--hidden", "2",
                                    "--train-sequences", "4", "--test-sequences", "2", "--batch",
                                    "3", "--validation-split", "0.5"),
-             "v7_layers": train("l.bin", "--data", "fib", "--layers", "2", "--bidirectional",
+             "v8_layers": train("l.bin", "--data", "fib", "--layers", "2", "--bidirectional",
                                 "--hidden", "3"),
-             "v7_csv": train("s.bin", "--data", os.path.join(root, "data", "sunspots.csv"),
+             "v8_csv": train("s.bin", "--data", os.path.join(root, "data", "sunspots.csv"),
                              "--column", "SUNACTIVITY", "--hidden", "3", "--steps", "5"),
-             "v7_lstm": train("lstm.bin", "--data", "fib", "--cell", "lstm", "--hidden", "2",
+             "v8_lstm": train("lstm.bin", "--data", "fib", "--cell", "lstm", "--hidden", "2",
                               "--bidirectional", "--steps", "6"),
-             "v7_gru": train("gru.bin", "--data", "fib", "--cell", "gru", "--hidden", "2",
+             "v8_gru": train("gru.bin", "--data", "fib", "--cell", "gru", "--hidden", "2",
                              "--layers", "2", "--steps", "6", "--model", "plain")}
     for name, data in files.items():
         put("checkpoint", name, b"\x00" + data)

@@ -55,8 +55,15 @@ int cmd_inspect(const std::vector<std::string>& argv) {
         .value("epochs_trained", static_cast<long long>(m.epochs_trained))
         .value("adam_step", static_cast<long long>(m.adam.step))
         .value("learning_rate", m.adam_config.learning_rate)
-        .value("data", ck.data_source)
-        .value("column", ck.column)
+        .value("data", ck.data_source);
+    if (ck.data_stamp.recorded()) {
+      char hash[19];
+      std::snprintf(hash, sizeof hash, "0x%016llx",
+                    static_cast<unsigned long long>(ck.data_stamp.hash));
+      j.value("data_bytes", static_cast<long long>(ck.data_stamp.bytes))
+          .value("data_fnv1a64", hash);
+    }
+    j.value("column", ck.column)
         .value("scaler_min", ck.scaler.min)
         .value("scaler_max", ck.scaler.max);
     j.begin_object("series")
@@ -101,6 +108,11 @@ int cmd_inspect(const std::vector<std::string>& argv) {
               number_text(m.adam_config.learning_rate).c_str(), ck.data_source.c_str(),
               ck.column.empty() ? "" : " column ", ck.column.c_str(),
               number_text(ck.scaler.min).c_str(), number_text(ck.scaler.max).c_str());
+  if (ck.data_stamp.recorded()) {
+    std::printf("data file: %llu bytes, FNV-1a 64 0x%016llx (--resume refuses another)\n",
+                static_cast<unsigned long long>(ck.data_stamp.bytes),
+                static_cast<unsigned long long>(ck.data_stamp.hash));
+  }
   for (std::size_t i = 0; i < ck.features.size(); ++i) {
     std::printf("input %zu: %s, scaler [%s, %s]\n", i + 1, ck.features[i].c_str(),
                 number_text(ck.feature_scalers[i].min).c_str(),

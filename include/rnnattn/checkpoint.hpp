@@ -14,10 +14,10 @@
 
 namespace rnnattn {
 
-// Version written: 7 (the embedding and the text a model reads). Versions 1 (another checksum
-// start), 2 (one column), 3 (one forward layer), 4 (no training record), 5 (the Elman cell only)
-// and 6 (no embedding) are read.
-constexpr std::uint32_t kCheckpointVersion = 7;
+// Version written: 8 (the data file's size and hash). Versions 1 (another checksum start), 2 (one
+// column), 3 (one forward layer), 4 (no training record), 5 (the Elman cell only), 6 (no
+// embedding) and 7 (no data file stamp) are read.
+constexpr std::uint32_t kCheckpointVersion = 8;
 
 // How the model was trained: what `rnnattn train --resume` needs to continue the run exactly.
 struct TrainingRecord {
@@ -41,6 +41,7 @@ struct Checkpoint {
   Model model;
   Scaler scaler;            // scaling of the data the model was trained on
   std::string data_source;  // "fib" or the CSV path it was trained on
+  FileStamp data_stamp;     // that CSV file's size and hash as trained on (version 8; else none)
   std::string column;       // the predicted CSV column ("" for fib)
   // The input columns and their scalings (D of them); empty when the only input is the predicted
   // series itself (fib, or one CSV column).

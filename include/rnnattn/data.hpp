@@ -61,8 +61,19 @@ struct WindowSet {
   const int* lengths_or_null() const { return lengths.empty() ? nullptr : lengths.data(); }
 };
 
+// What a data file held when it was read: its size and the FNV-1a 64 hash of its bytes, so that a
+// checkpoint can tell the file it was trained on from a file changed since (both 0: not a file).
+struct FileStamp {
+  std::uint64_t bytes = 0;
+  std::uint64_t hash = 0;
+  bool recorded() const { return bytes != 0 || hash != 0; }
+  bool operator==(const FileStamp& o) const { return bytes == o.bytes && hash == o.hash; }
+  bool operator!=(const FileStamp& o) const { return !(*this == o); }
+};
+
 struct SplitData {
   std::string source;  // "fib" or the CSV path
+  FileStamp stamp;     // the CSV file's, as read (fib and sentiment: none)
   std::string column;  // the predicted (target) column ("" for fib)
   Scaler scaler;       // the target's scaling
   // The input columns, one per feature (D of them), with their scalings; for fib and for a single
@@ -105,6 +116,7 @@ struct SplitData {
 // Several columns of a CSV file (see read_csv_column for the format), as series_data reads them.
 struct CsvSeries {
   std::string path;
+  FileStamp stamp;
   std::vector<std::string> features;        // the input columns
   std::vector<std::vector<double>> values;  // [feature][row]
   std::string target;                       // the predicted column

@@ -60,6 +60,7 @@ std::string to_utf8(std::string_view bytes, TextEncoding encoding, std::size_t* 
 // Labelled texts from a CSV file with a header row (RFC 4180, as read_csv_series).
 struct TextTable {
   std::string path;
+  FileStamp stamp;
   std::string text_column, label_column;  // as named in the header
   std::vector<std::string> texts;
   std::vector<int> labels;  // 0 or 1 (read_csv_texts: -1 where a row has another label or none)

@@ -197,6 +197,7 @@ struct PyModel {
 void record_data(Checkpoint& ck, const SplitData& d) {
   ck.scaler = d.scaler;
   ck.data_source = d.source;
+  ck.data_stamp = d.stamp;
   ck.column = d.column;
   if (d.source != "fib") {
     ck.features = d.features;
