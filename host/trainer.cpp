@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <numeric>
 #include <ostream>
@@ -140,6 +141,14 @@ TrainHistory fit(Backend& backend, Model& model, const WindowSet& train, const T
     throw InvalidArgument("early stopping patience must be >= 0, got " +
                           std::to_string(opt.early_stopping));
   }
+  if (!(opt.min_delta >= 0) || !std::isfinite(opt.min_delta)) {
+    throw InvalidArgument("early stopping's min_delta must be finite and >= 0");
+  }
+  if (opt.early_stopping > 0 && opt.monitor == TrainOptions::Monitor::kValLoss && !opt.validation) {
+    throw InvalidArgument(
+        "early stopping monitors val_loss, but there is no validation set (give a validation "
+        "split or validation data, or monitor the training loss)");
+  }
   check_dataset(model, train, "training set");
   if (train.count < 1) throw InvalidArgument("training set: no windows");
   if (opt.validation) {
@@ -171,17 +180,20 @@ TrainHistory fit(Backend& backend, Model& model, const WindowSet& train, const T
     const double loss = run_epoch(*session, order, opt, epoch, e0);
     h.epoch_loss.push_back(loss);
     double monitored = loss;
+    double val_loss = NAN;
     if (opt.validation || opt.early_stopping > 0) {
       Model now = model;
       now.params = session->parameters();
       if (opt.validation) {
         const std::vector<float> y = predict(backend, now, *opt.validation);
-        monitored = reference_loss<float>(now.config.loss, y.data(), opt.validation->y.data(),
-                                          static_cast<long>(y.size()));
-        h.val_loss.push_back(monitored);
+        val_loss = reference_loss<float>(now.config.loss, y.data(), opt.validation->y.data(),
+                                         static_cast<long>(y.size()));
+        h.val_loss.push_back(val_loss);
+        if (opt.monitor != TrainOptions::Monitor::kLoss) monitored = val_loss;
         if (now.config.loss == Loss::kBce) h.val_accuracy.push_back(accuracy(y, *opt.validation));
       }
-      if (opt.early_stopping > 0 && (epoch == opt.initial_epoch + 1 || monitored < best)) {
+      if (opt.early_stopping > 0 &&
+          (epoch == opt.initial_epoch + 1 || monitored < best - opt.min_delta)) {
         best = monitored;
         h.best_epoch = epoch;
         now.adam = session->adam_state();
@@ -196,7 +208,7 @@ TrainHistory fit(Backend& backend, Model& model, const WindowSet& train, const T
           std::snprintf(line, sizeof line, "%sEpoch %d/%d - %d/%d - loss: %.4e",
                         opt.progress ? "\r\033[K" : "", epoch, opt.epochs, batches, batches, loss);
       if (opt.validation) {
-        len += std::snprintf(line + len, sizeof line - len, " - val_loss: %.4e", monitored);
+        len += std::snprintf(line + len, sizeof line - len, " - val_loss: %.4e", val_loss);
       }
       if (!h.val_accuracy.empty()) {
         len += std::snprintf(line + len, sizeof line - len, " - val_accuracy: %.4f",
@@ -211,7 +223,10 @@ TrainHistory fit(Backend& backend, Model& model, const WindowSet& train, const T
     }
   }
   const int run = static_cast<int>(h.epoch_loss.size());
-  if (opt.early_stopping > 0 && h.best_epoch > 0) {
+  h.monitored_best_epoch = opt.early_stopping > 0 ? h.best_epoch : 0;
+  const bool restore = opt.restore == TrainOptions::Restore::kAlways ||
+                       (opt.restore == TrainOptions::Restore::kOnStop && h.stopped_early);
+  if (opt.early_stopping > 0 && h.best_epoch > 0 && restore) {
     model.params = std::move(best_model.params);
     model.adam = std::move(best_model.adam);
     if (opt.log) {
@@ -223,6 +238,11 @@ TrainHistory fit(Backend& backend, Model& model, const WindowSet& train, const T
     model.params = session->parameters();
     model.adam = session->adam_state();
     h.best_epoch = opt.initial_epoch + run;
+    if (opt.log && h.stopped_early) {
+      *opt.log << "Early stopping at epoch " << h.best_epoch << " (the best was epoch "
+               << h.monitored_best_epoch << "; the last epoch's weights are kept)\n"
+               << std::flush;
+    }
   }
   model.epochs_trained += h.best_epoch - opt.initial_epoch;
   h.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

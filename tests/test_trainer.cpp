@@ -268,6 +268,67 @@ TEST(Trainer, EarlyStoppingKeepsTheBestEpoch) {
   }
 }
 
+// Keras' EarlyStopping options: the monitored loss, min_delta, and when the best weights come back
+// (Keras' restore_best_weights=True restores only on a stop; its default never does).
+TEST(Trainer, EarlyStoppingOptionsFollowKeras) {
+  SplitData d = small_series();
+  WindowSet train = d.train;
+  const WindowSet val = split_validation(train, 0.25);
+  ModelConfig cfg;
+  cfg.steps = 8;
+  cfg.hidden_size = 6;
+  auto backend = make_backend(Device::kCpu);
+  using Monitor = TrainOptions::Monitor;
+  using Restore = TrainOptions::Restore;
+  const auto run = [&](int epochs, int patience, Monitor monitor, double min_delta, Restore restore,
+                       Model* out = nullptr) {
+    Model m = make_model(cfg, 2, AdamConfig{0.05f});
+    TrainOptions o{.epochs = epochs, .batch_size = 2, .seed = 3, .validation = &val};
+    o.early_stopping = patience;
+    o.monitor = monitor;
+    o.min_delta = min_delta;
+    o.restore = restore;
+    const TrainHistory h = fit(*backend, m, train, o);
+    if (out) *out = m;
+    return h;
+  };
+  // The training loss monitored: the best epoch is the lowest training loss's, not val_loss's.
+  TrainHistory h = run(40, 2, Monitor::kLoss, 0, Restore::kAlways);
+  const auto best_loss = std::min_element(h.epoch_loss.begin(), h.epoch_loss.end());
+  EXPECT_EQ(h.best_epoch, 1 + static_cast<int>(best_loss - h.epoch_loss.begin()));
+  // A min_delta no epoch beats: the first epoch stays the best, and training stops `patience`
+  // epochs after it.
+  h = run(40, 3, Monitor::kValLoss, 1e9, Restore::kAlways);
+  EXPECT_TRUE(h.stopped_early);
+  EXPECT_EQ(h.epoch_loss.size(), 4u);
+  EXPECT_EQ(h.best_epoch, 1);
+  // Never restored: a stopped run keeps its last epoch's weights, and says which epoch was best.
+  Model m;
+  h = run(40, 1, Monitor::kValLoss, 1e9, Restore::kNever, &m);
+  EXPECT_TRUE(h.stopped_early);
+  EXPECT_EQ(h.best_epoch, 2);
+  EXPECT_EQ(h.monitored_best_epoch, 1);
+  EXPECT_EQ(m.epochs_trained, 2);
+  EXPECT_EQ(evaluate_loss(*backend, m, val), h.val_loss.back());
+  // Restored on a stop only: a run that never stops keeps its last epoch; one that stops, its best.
+  h = run(4, 10, Monitor::kValLoss, 0, Restore::kOnStop, &m);
+  EXPECT_FALSE(h.stopped_early);
+  EXPECT_EQ(m.epochs_trained, 4);
+  EXPECT_EQ(evaluate_loss(*backend, m, val), h.val_loss.back());
+  h = run(40, 1, Monitor::kValLoss, 1e9, Restore::kOnStop, &m);
+  EXPECT_TRUE(h.stopped_early);
+  EXPECT_EQ(m.epochs_trained, 1);
+  EXPECT_EQ(evaluate_loss(*backend, m, val), h.val_loss.front());
+  // val_loss with no validation set to compute it on is refused, as is a negative min_delta.
+  Model bare = make_model(cfg, 2);
+  TrainOptions o{.epochs = 2, .early_stopping = 1};
+  o.monitor = Monitor::kValLoss;
+  EXPECT_THROW(fit(*backend, bare, train, o), InvalidArgument);
+  o.monitor = Monitor::kAuto;
+  o.min_delta = -1;
+  EXPECT_THROW(fit(*backend, bare, train, o), InvalidArgument);
+}
+
 TEST(Trainer, ValidationSplitTakesTheLatestWindows) {
   SplitData d = fibonacci_data(20);
   WindowSet train = d.train;

@@ -49,6 +49,18 @@ struct TrainOptions {
   // else the epoch's training loss) has not improved for `early_stopping` epochs, and the model
   // gets back the weights and Adam state of its best epoch.
   int early_stopping = 0;
+  // What early stopping watches: kAuto is val_loss with a validation set, else the training loss;
+  // kValLoss without a validation set is refused.
+  enum class Monitor { kAuto, kLoss, kValLoss };
+  Monitor monitor = Monitor::kAuto;
+  // An epoch improves on the best only when its monitored loss is lower by more than this (Keras'
+  // min_delta).
+  double min_delta = 0;
+  // When the best epoch's weights and Adam state come back: kAlways (whether training stopped
+  // early or ran to `epochs`), kOnStop (only when it stopped early: Keras' restore_best_weights,
+  // which keeps the last epoch's weights of a run that never stopped), kNever (Keras' default).
+  enum class Restore { kAlways, kOnStop, kNever };
+  Restore restore = Restore::kAlways;
   // The epochs already run (Keras' initial_epoch): training resumes at epoch initial_epoch + 1 and
   // runs to `epochs`, which counts them. The shuffle stream is first advanced by the
   // initial_epoch epochs' shuffles, so a model saved after N epochs (weights, Adam state) and
@@ -68,6 +80,8 @@ struct TrainHistory {
   std::vector<double> epoch_seconds;  // wall time of each epoch (the validation included)
   // The epoch (1-based, counting the initial_epoch ones) whose weights the model holds after fit.
   int best_epoch = 0;
+  // With early stopping: the epoch whose monitored loss was the best, restored or not (else 0).
+  int monitored_best_epoch = 0;
   bool stopped_early = false;
   double seconds = 0.0;  // wall time of the whole fit
 };

@@ -3,14 +3,14 @@ kernels (the fast CPU path, or the fused CUDA kernels where the package was buil
 
     import rnnattn
     data = rnnattn.data.fibonacci(steps=20)
-    model = rnnattn.Model(hidden=2, attention=True)
+    model = rnnattn.Model(units=2, attention=True)
     history = model.fit(data.x_train, data.y_train, epochs=30, batch_size=1)
     y = model.predict(data.x_test)
 
 ``rnnattn.torch`` (imported on its own: it needs PyTorch) holds the model as a ``torch.nn.Module``.
 """
 
-from . import _core, data
+from . import _core, callbacks, data
 from ._core import CheckpointError, DataError, Error, InvalidArgument, Unavailable
 from ._model import History, Model, load
 
@@ -23,7 +23,11 @@ def built_with_cuda() -> bool:
 
 
 def set_cpu_threads(n: int) -> None:
-    """Threads of the fast CPU path (0: one per core, the default); process-wide."""
+    """Sets the threads of the fast CPU path, process-wide.
+
+    Args:
+        n: Threads; 0 (the default) is one per core.
+    """
     _core.set_cpu_threads(n)
 
 
@@ -36,6 +40,7 @@ __all__ = [
     "Model",
     "Unavailable",
     "built_with_cuda",
+    "callbacks",
     "data",
     "load",
     "set_cpu_threads",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 
 from . import _core
+from .callbacks import EarlyStopping
 
 _DEVICES = ("cpu", "reference", "cuda", "cuda-unfused", "auto")
 
@@ -99,9 +101,45 @@ def _lengths(lengths, name: str, n: int, steps: int) -> np.ndarray | None:
     return np.ascontiguousarray(a, dtype=np.int32)
 
 
+def _early_stopping_callback(callbacks) -> EarlyStopping | None:
+    """The one EarlyStopping among fit's callbacks, or None; anything else is refused by name:
+    rnnattn's trainer runs whole epochs in C++ and calls no Python code between them."""
+    if callbacks is None:
+        return None
+    if not isinstance(callbacks, (list, tuple)):
+        raise TypeError(f"callbacks: a list of callbacks, got {type(callbacks).__name__}")
+    found = None
+    for cb in callbacks:
+        if not isinstance(cb, EarlyStopping):
+            raise TypeError(
+                f"callbacks: rnnattn's trainer runs rnnattn.callbacks.EarlyStopping only, "
+                f"not {type(cb).__name__}"
+            )
+        if found is not None:
+            raise ValueError("callbacks: one EarlyStopping at most")
+        found = cb
+    return found
+
+
+def _stdout_is_a_terminal() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):  # replaced or closed
+        return False
+
+
 class History:
-    """What fit returns, as Keras' History: ``history`` maps "loss" (and with validation
-    "val_loss", and for a BCE model "val_accuracy") to one value per epoch run."""
+    """What fit returns, as Keras' History.
+
+    Attributes:
+        history: Maps "loss" (and with validation "val_loss", and for a BCE model
+            "val_accuracy") to one value per epoch run.
+        epoch: The 0-based numbers of the epochs run, counting earlier fits' (as Keras').
+        best_epoch: The 1-based epoch whose weights the model holds after fit.
+        stopped_early: Whether early stopping ended the fit before ``epochs``.
+        epoch_seconds: Each epoch's wall time (its validation included).
+        seconds: The whole fit's wall time.
+    """
 
     def __init__(self, d: dict):
         self.history = {"loss": list(d["loss"])}
@@ -129,17 +167,32 @@ class Model:
     from ``seed``; training is rnnattn's trainer (Adam, mini-batches reshuffled every epoch), so
     ``rnnattn train --seed S`` and ``Model(seed=S)`` agree.
 
-    Arguments: hidden (H), cell ("elman", "lstm", "gru"), attention, layers, bidirectional, head
-    ("tanh", "linear", "sigmoid"; default sigmoid for loss "bce", else tanh), loss ("mse",
-    "bce"), vocab (a trainable embedding of that many ids in front, 0: none; then ``embedding_dim``
-    is D), learning_rate, beta_1, beta_2, epsilon (Adam, Keras' defaults), seed, device ("cpu",
-    the fast CPU path; "cuda"; "auto"; "reference", the plain oracle).
+    Args:
+        units: The recurrent layer's units H (Keras' name; default 2, the tutorial's).
+        hidden: The same H under the CLI's name (``--hidden``); give one of the two.
+        cell: "elman" (Keras' SimpleRNN), "lstm" or "gru" (Keras' reset_after GRU).
+        attention: The tutorial's additive attention over the states (False: the last state).
+        layers: Stacked recurrent layers.
+        bidirectional: Each layer reads both ways (Keras' Bidirectional, concatenated).
+        head: The dense head's activation, "tanh", "linear" or "sigmoid" (default: sigmoid for
+            loss "bce", else tanh).
+        loss: "mse" or "bce" (binary cross-entropy on labels 0 and 1).
+        vocab: A trainable embedding of this many token ids in front (0: none, x holds features).
+        embedding_dim: The embedding's width D (with vocab only).
+        learning_rate: Adam's step (Keras' default 0.001).
+        beta_1: Adam's first-moment decay.
+        beta_2: Adam's second-moment decay.
+        epsilon: Adam's epsilon (Keras' 1e-7).
+        seed: Draws the initial weights and every epoch's shuffle.
+        device: "cpu" (the fast CPU path), "cuda", "cuda-unfused", "auto" or "reference" (the
+            plain oracle).
     """
 
     def __init__(
         self,
-        hidden: int = 2,
+        units: int | None = None,
         *,
+        hidden: int | None = None,
         cell: str = "elman",
         attention: bool = True,
         layers: int = 1,
@@ -155,8 +208,11 @@ class Model:
         seed: int = 1,
         device: str = "cpu",
     ):
+        if units is not None and hidden is not None:
+            raise ValueError("units and hidden name the same H: give one of them")
+        h = units if units is not None else hidden if hidden is not None else 2
         cfg = _core.Config()
-        cfg.hidden_size = int(hidden)
+        cfg.hidden_size = _integer(h, "units")
         cfg.cell = cell
         cfg.attention = bool(attention)
         cfg.layers = int(layers)
@@ -181,6 +237,7 @@ class Model:
     # -- construction ---------------------------------------------------------------------
     @property
     def device(self) -> str:
+        """Where fit, predict and evaluate run (settable: the same names as the argument)."""
         return self._device
 
     @device.setter
@@ -191,11 +248,20 @@ class Model:
 
     @property
     def built(self) -> bool:
+        """Whether the shapes are fixed and the weights drawn."""
         return self._m is not None
 
     def build(self, steps: int, features: int = 1, outputs: int = 1) -> Model:
-        """Fixes T, D (ignored with an embedding: embedding_dim is D) and O, and initialises the
-        weights. A built model's shapes never change."""
+        """Fixes the shapes and initialises the weights; a built model's shapes never change.
+
+        Args:
+            steps: T, the time steps of every sample (the attention has one bias per step).
+            features: D (ignored with an embedding: embedding_dim is D).
+            outputs: O, the dense head's outputs.
+
+        Returns:
+            The model itself.
+        """
         if self._m is not None:
             raise ValueError("build: the model is already built")
         cfg = self._pending
@@ -233,29 +299,64 @@ class Model:
         *,
         epochs: int = 1,
         batch_size: int = 32,
+        verbose="auto",
+        callbacks=None,
         validation_split: float = 0.0,
         validation_data=None,
+        shuffle: bool = True,
         early_stopping: int = 0,
         lengths=None,
-        verbose: int = 0,
-        shuffle: bool = True,
     ) -> History:
-        """Trains for ``epochs`` more epochs (Keras' fit): mini-batches of ``batch_size`` in an
-        order reshuffled every epoch from the model's seed, Adam on the configured loss.
-        validation_split holds out the last fraction of the samples (as Keras does, before
-        shuffling); validation_data = (x, y) or (x, y, lengths) is evaluated after every epoch;
-        early_stopping = patience in epochs (0: off) restores the best epoch's weights (Keras'
-        EarlyStopping(restore_best_weights=True) on val_loss, else on loss). lengths [N]: each
-        sample's valid steps (the rest is padding). verbose 1 prints Keras' epoch lines, 2 also
-        progress within an epoch. Two fits of 5 epochs give the bits of one of 10. Refused with
-        the argument's name: a non-integer epochs, batch_size, early_stopping or verbose; a
-        validation_split that leaves no sample to train on (Keras' split, int(N (1 - split)));
-        NaN or infinite values; a BCE model's targets other than 0 and 1 (with their index)."""
+        """Trains for ``epochs`` more epochs, as Keras' fit: Adam on the configured loss over
+        mini-batches in an order reshuffled every epoch from the model's seed. Two fits of 5
+        epochs give the bits of one of 10.
+
+        Args:
+            x: Inputs [N, T, D] (token ids [N, T] with an embedding).
+            y: Targets [N] or [N, O] (labels 0 and 1 for loss "bce").
+            epochs: Epochs to run in this call.
+            batch_size: Samples per Adam step.
+            verbose: 0 silent; 1 a line per epoch that shows progress within it on a terminal;
+                2 a line per epoch; "auto" (Keras' default) is 1.
+            callbacks: ``[rnnattn.callbacks.EarlyStopping(...)]`` (Keras' arguments); no other
+                callback runs inside rnnattn's trainer.
+            validation_split: Holds out the last fraction of the samples (as Keras does, before
+                shuffling); it must leave a sample to train on (Keras' int(N (1 - split))).
+            validation_data: (x, y) or (x, y, lengths), evaluated after every epoch.
+            shuffle: True only (the order is the seed's).
+            early_stopping: Patience in epochs (0: off); the best epoch's weights are restored
+                whether training stopped or ran to the end, monitoring val_loss with validation
+                data, else the loss. Use the callback for Keras' exact behaviour.
+            lengths: [N] valid steps of each sample (the rest is padding).
+
+        Returns:
+            A History.
+
+        Raises:
+            TypeError: a non-integer epochs, batch_size or early_stopping, or a callback other
+                than EarlyStopping.
+            ValueError: a wrong shape, NaN or infinite values (by index), a validation_split that
+                leaves no sample to train on, a BCE label other than 0 and 1 (by index).
+        """
         if not shuffle:
             raise ValueError("shuffle: rnnattn always shuffles (the order is the seed's)")
         epochs, batch_size = _integer(epochs, "epochs"), _integer(batch_size, "batch_size")
         early_stopping = _integer(early_stopping, "early_stopping")
+        verbose = 1 if isinstance(verbose, str) and verbose == "auto" else verbose
         verbose = _integer(verbose, "verbose")
+        stopping = _early_stopping_callback(callbacks)
+        if stopping is not None and early_stopping:
+            raise ValueError("early_stopping: give it or an EarlyStopping callback, not both")
+        trainer = (
+            stopping._trainer_options()
+            if stopping is not None
+            else {
+                "early_stopping": early_stopping,
+                "monitor": "auto",
+                "min_delta": 0.0,
+                "restore": "always",
+            }
+        )
         y_arr = np.asarray(y)
         xa = self._input(x, "x", int(y_arr.shape[1]) if y_arr.ndim == 2 else 1, y_arr)
         ya = self._checked_targets(y_arr, "y", xa.shape[0])
@@ -288,21 +389,45 @@ class Model:
             int(batch_size),
             float(validation_split),
             vd,
-            int(early_stopping),
+            trainer["early_stopping"],
+            trainer["monitor"],
+            trainer["min_delta"],
+            trainer["restore"],
             self._device,
-            int(verbose),
+            verbose,
+            verbose == 1 and _stdout_is_a_terminal(),
         )
+        if stopping is not None:
+            stopping._after_fit(d)
         return History(d)
 
     def predict(self, x, *, lengths=None, return_attention: bool = False):
-        """Predictions [N, O] (in the targets' units); with return_attention, also the
-        attention weights [N, T] (0 on padding)."""
+        """Predictions for x.
+
+        Args:
+            x: Inputs [N, T, D] (token ids [N, T] with an embedding).
+            lengths: [N] valid steps of each sample.
+            return_attention: Also return the attention weights.
+
+        Returns:
+            Predictions [N, O] in the targets' units; with return_attention, the pair
+            (predictions, attention weights [N, T], 0 on padding).
+        """
         xa = self._input(x, "x")
         la = _lengths(lengths, "lengths", xa.shape[0], self._m.config.steps)
         return self._m.predict(xa, la, bool(return_attention), self._device)
 
     def evaluate(self, x, y, *, lengths=None) -> float:
-        """The configured loss (MSE or BCE, as training computes it) on (x, y)."""
+        """The configured loss (MSE or BCE, as training computes it) on (x, y).
+
+        Args:
+            x: Inputs [N, T, D] (token ids [N, T] with an embedding).
+            y: Targets [N] or [N, O].
+            lengths: [N] valid steps of each sample.
+
+        Returns:
+            The mean loss.
+        """
         y_arr = np.asarray(y)
         xa = self._input(x, "x", int(y_arr.shape[1]) if y_arr.ndim == 2 else 1, y_arr)
         ya = self._checked_targets(y_arr, "y", xa.shape[0])
@@ -322,16 +447,95 @@ class Model:
 
     @property
     def config(self) -> _core.Config:
+        """The built model's configuration (shapes, cell, head, loss)."""
         return self._require_built("config").config
 
     @property
     def epochs_trained(self) -> int:
+        """Epochs whose updates the weights hold, counting every fit (and the checkpoint's)."""
         return self._m.epochs_trained if self._m else 0
 
-    def get_weights(self) -> dict:
-        """Every tensor by its name in the flat layout (Wx, Wh, bh, wa, ba, Wd, bd; l1.rev.Wx, ...
-        for the other blocks; emb), as float32 copies shaped [rows, cols] or [length]."""
-        m = self._require_built("get_weights")
+    def _tensors(self, what: str):
+        """The built model's tensors as (name, rows, cols, offset) in Keras' layer order: the
+        embedding first, then the layout's order (each layer, forward then backward; attention;
+        head)."""
+        m = self._require_built(what)
+        layout = list(m.config.layout())
+        return m, [t for t in layout if t[0] == "emb"] + [t for t in layout if t[0] != "emb"]
+
+    def _keras_shape(self, name: str, rows: int, cols: int) -> tuple:
+        """A tensor's shape as Keras holds it: kernels [in, out]; the tutorial's attention W
+        [C, 1] and b [T, 1]; a GRU's bias [2, 3H] (input, then recurrent); other biases [n]."""
+        last = name.split(".")[-1]
+        if last in ("Wx", "Wh", "Wd", "emb"):
+            return (rows, cols)
+        if last in ("wa", "ba"):
+            return (rows * cols, 1)
+        if last == "bh" and str(self._m.config.cell) == "gru":
+            return (2, rows * cols // 2)
+        return (rows * cols,)
+
+    def get_weights(self) -> list:
+        """Every weight as a float32 NumPy copy, in Keras' order and shapes.
+
+        The order and shapes are those of the tutorial's Keras model (for the embedding model, the
+        notebook's): [embedding [V, D]], then for each layer and direction (forward first)
+        kernel [I, G*H], recurrent kernel [H, G*H], bias [G*H] (GRU: [2, 3H]); attention W [C, 1]
+        and b [T, 1]; dense kernel [C, O] and bias [O]. So ``keras_model.set_weights(
+        model.get_weights())`` loads them into the same model built in Keras. By name:
+        state_dict().
+
+        Returns:
+            A list of arrays.
+        """
+        m, tensors = self._tensors("get_weights")
+        flat = m.get_params()
+        return [
+            flat[off : off + rows * cols].reshape(self._keras_shape(name, rows, cols)).copy()
+            for name, rows, cols, off in tensors
+        ]
+
+    def set_weights(self, weights) -> None:
+        """Sets every weight from a list in get_weights()' order and shapes (Keras' set_weights).
+
+        Args:
+            weights: A list or tuple of arrays, one per weight; each converted to float32.
+
+        Raises:
+            TypeError: weights is not a list (a dict: see load_state_dict).
+            ValueError: a list of another length, an array of another shape, or a NaN or
+                infinite value (naming the weight and the index).
+        """
+        if isinstance(weights, dict):
+            raise TypeError(
+                "set_weights: takes a list in get_weights()' order, as Keras' does; "
+                "load_state_dict(...) takes the weights by name"
+            )
+        if not isinstance(weights, (list, tuple)):
+            raise TypeError(f"set_weights: expected a list of arrays, got {type(weights).__name__}")
+        m, tensors = self._tensors("set_weights")
+        if len(weights) != len(tensors):
+            raise ValueError(
+                f"set_weights: {len(weights)} arrays for a model of {len(tensors)} weights "
+                f"({', '.join(t[0] for t in tensors)})"
+            )
+        flat = m.get_params()
+        for value, (name, rows, cols, off) in zip(weights, tensors):
+            want = self._keras_shape(name, rows, cols)
+            a = self._weight_array(value, f"set_weights: {name}", want)
+            flat[off : off + rows * cols] = a.reshape(-1)
+        m.set_params(flat)
+
+    def state_dict(self) -> dict:
+        """Every weight by its name in rnnattn's flat layout, as float32 NumPy copies.
+
+        Names: Wx, Wh, bh (l1.Wx, l0.rev.Wh, ... for the other layers and directions), wa, ba,
+        Wd, bd, emb (docs/checkpoint-format.md); matrices [rows, cols], the rest [length].
+
+        Returns:
+            A dict of arrays, in the flat layout's order.
+        """
+        m = self._require_built("state_dict")
         flat = m.get_params()
         out = {}
         for name, rows, cols, off in m.config.layout():
@@ -340,25 +544,51 @@ class Model:
             out[name] = (t.reshape(rows, cols) if matrix else t).copy()
         return out
 
-    def set_weights(self, weights: dict) -> None:
-        """Sets the named tensors (a subset of get_weights()' names; shapes must match)."""
-        m = self._require_built("set_weights")
-        flat = m.get_params()
+    def load_state_dict(self, state: dict, strict: bool = True) -> None:
+        """Sets weights by name, as PyTorch's load_state_dict.
+
+        Args:
+            state: Name to array, as state_dict() gives them.
+            strict: Every weight must be given (True, the default); False sets the ones given
+                and keeps the others.
+
+        Raises:
+            ValueError: with strict, a missing name (all of them listed); an unknown name; an
+                array of another shape; a NaN or infinite value (naming the weight and index).
+        """
+        if not isinstance(state, dict):
+            raise TypeError(f"load_state_dict: expected a dict, got {type(state).__name__}")
+        m = self._require_built("load_state_dict")
         layout = {name: (rows, cols, off) for name, rows, cols, off in m.config.layout()}
-        for name, value in weights.items():
-            if name not in layout:
-                raise ValueError(
-                    f"set_weights: no tensor named {name!r} (have {', '.join(layout)})"
-                )
+        unknown = [k for k in state if k not in layout]
+        if unknown:
+            raise ValueError(
+                f"load_state_dict: no weight named {unknown[0]!r} (have {', '.join(layout)})"
+            )
+        missing = [k for k in layout if k not in state]
+        if strict and missing:
+            raise ValueError(
+                f"load_state_dict: missing {', '.join(missing)} (strict=False keeps those)"
+            )
+        flat = m.get_params()
+        for name, value in state.items():
             rows, cols, off = layout[name]
-            with np.errstate(over="ignore"):
-                a = _finite(np.asarray(value, dtype=np.float32), f"set_weights: {name}")
-            if a.size != rows * cols or a.ndim > 2:
-                raise ValueError(
-                    f"set_weights: {name} has shape {a.shape}, expected [{rows}, {cols}]"
-                )
+            matrix = name.split(".")[-1] in ("Wx", "Wh", "Wd", "emb")
+            a = self._weight_array(
+                value, f"load_state_dict: {name}", (rows, cols) if matrix else (rows * cols,)
+            )
             flat[off : off + rows * cols] = a.reshape(-1)
         m.set_params(flat)
+
+    @staticmethod
+    def _weight_array(value, name: str, shape: tuple) -> np.ndarray:
+        """value as float32 of exactly `shape`, finite; refused with `name` (the call and the
+        weight)."""
+        with np.errstate(over="ignore"):
+            a = np.asarray(value, dtype=np.float32)
+        if a.shape != shape:
+            raise ValueError(f"{name}: shape {a.shape}, expected {shape}")
+        return _finite(a, name)
 
     @property
     def params(self) -> np.ndarray:
@@ -366,14 +596,26 @@ class Model:
         return self._require_built("params").get_params()
 
     def save(self, path, data=None) -> None:
-        """Writes the model (weights, Adam state, epochs) as an rnnattn checkpoint, the CLI's
-        format: ``rnnattn predict --model PATH`` reads it. ``data`` (an rnnattn.data Dataset) also
-        records the data it was trained on and its scaling, as `rnnattn train --save` does. The
-        file is written to a temporary file and renamed over ``path``: never half-written."""
+        """Writes the model (weights, Adam state, epochs) as an rnnattn checkpoint.
+
+        The CLI's format: ``rnnattn predict --model PATH`` reads it. The file is written to a
+        temporary file and renamed over ``path``: never half-written, and a failed save leaves
+        an earlier file intact.
+
+        Args:
+            path: The checkpoint's path.
+            data: The rnnattn.data Dataset the model was trained on: the checkpoint then records
+                it (source, columns, scaling; a CSV file's size and hash), as
+                ``rnnattn train --save`` does.
+
+        Raises:
+            rnnattn.CheckpointError: the file cannot be written (the message says why).
+        """
         m = self._require_built("save")
         m.save(os.fspath(path), None if data is None else data._core)
 
     def summary(self) -> str:
+        """The configuration, parameter count and epochs trained, in one line."""
         m = self._m
         if m is None:
             return f"<rnnattn.Model (not built) {self._pending!r}>"
@@ -384,8 +626,19 @@ class Model:
 
 
 def load(path, device: str = "cpu") -> Model:
-    """A model from an rnnattn checkpoint (written by Model.save or `rnnattn train --save`): its
-    configuration, weights, Adam state and epoch count; training continues where it stopped."""
+    """A model from an rnnattn checkpoint, written by Model.save or ``rnnattn train --save``.
+
+    Args:
+        path: The checkpoint's path.
+        device: As Model's.
+
+    Returns:
+        A built Model with the file's configuration, weights, Adam state and epoch count:
+        training continues where it stopped.
+
+    Raises:
+        rnnattn.CheckpointError: a missing, truncated, corrupted or foreign file (named).
+    """
     core = _core.Model.load(os.fspath(path))
     model = Model.__new__(Model)
     model._pending = core.config

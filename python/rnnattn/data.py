@@ -12,11 +12,21 @@ from . import _core
 
 
 class Dataset:
-    """A train/test split: x_train [N, T, D] float32 (token ids [N, T] int32 for text),
-    y_train [N, O], lengths_train [N] int32 or None, and the same for test; index_* are the
-    windows' start rows (or the sequences' numbers). ``scaler`` = (min, max): the targets are
-    (v - min) / (max - min) (standard scaling: min = mean, max = mean + std); ``unscale`` maps
-    predictions back (not for a differenced series, whose predictions are changes)."""
+    """A train/test split, as the CLI reads its --data.
+
+    Attributes:
+        x_train: Inputs [N, T, D] float32 (token ids [N, T] int32 for text).
+        y_train: Targets [N, O] float32.
+        lengths_train: [N] int32 valid steps of each sequence, or None.
+        index_train: The windows' start rows (or the sequences' numbers).
+        x_test, y_test, lengths_test, index_test: The same for the test part.
+        source: "fib", "sentiment" or the CSV path.
+        column: The predicted column ("" for fib).
+        features: The input columns.
+        scaler: (min, max): the targets are (v - min) / (max - min) (standard scaling: min is the
+            mean, max the mean + standard deviation).
+        note: What preparing the data did that a user should hear (rows dropped, filled).
+    """
 
     def __init__(self, core: _core.Data):
         self._core = core
@@ -32,6 +42,8 @@ class Dataset:
         self.note = core.note
 
     def unscale(self, y) -> np.ndarray:
+        """Scaled targets or predictions back in the data's units (float64); not for a
+        differenced series, whose predictions are changes."""
         lo, hi = self.scaler
         return np.asarray(y, dtype=np.float64) * (hi - lo) + lo
 
@@ -43,8 +55,14 @@ class Dataset:
 
 
 def fibonacci(steps: int = 20) -> Dataset:
-    """The tutorial's data: 1200 Fibonacci numbers min-max scaled, windows of ``steps`` values
-    predicting the next, split 70/30 by NumPy's RandomState(13).permutation."""
+    """The tutorial's data: 1200 Fibonacci numbers, min-max scaled.
+
+    Args:
+        steps: T, the values each window holds; it predicts the next one.
+
+    Returns:
+        The windows split 70/30 by NumPy's RandomState(13).permutation, as the tutorial's.
+    """
     return Dataset(_core.fibonacci(int(steps)))
 
 
@@ -56,9 +74,19 @@ def sentiment(
     max_length: int = 200,
     seed: int = 7,
 ) -> Dataset:
-    """The generated sentiment task shaped like the IMDB notebook (docs/sentiment.md):
-    sequences of ``min_length``..``max_length`` word vectors of width ``dim``, padded to
-    max_length, with their lengths and a 0/1 label (train with loss="bce")."""
+    """The generated sentiment task shaped like the IMDB notebook (docs/sentiment.md).
+
+    Args:
+        train: Training sequences.
+        test: Test sequences.
+        dim: The word vectors' width D.
+        min_length: The shortest sequence.
+        max_length: The longest, and T: shorter ones are padded to it.
+        seed: Draws the task.
+
+    Returns:
+        Sequences of word vectors with their lengths and a 0/1 label (train with loss="bce").
+    """
     return Dataset(
         _core.sentiment(
             int(train), int(test), int(dim), int(min_length), int(max_length), int(seed)
@@ -77,12 +105,26 @@ def read_csv(
     difference: bool = False,
     missing: str = "error",
 ) -> Dataset:
-    """Windows of ``steps`` rows over the columns of a CSV file (the CLI's --data FILE.csv):
-    input ``columns`` (default: the target alone), the ``target`` column (default: the only
-    column, or the value column beside a YEAR/DATE/TIME index), a chronological split, scalings
-    fit on the training part only ("minmax" or "standard"), optional first differences, and
-    missing values "error" (the default: the message names the file and lines), "drop" or
-    "interpolate". Malformed files raise rnnattn.DataError naming the file, line and column."""
+    """Windows over the columns of a CSV file, as the CLI's ``--data FILE.csv``.
+
+    Args:
+        path: The CSV file (RFC 4180, a header row).
+        steps: T, the rows each window holds; it predicts the target's next value.
+        columns: The input columns (default: the target alone).
+        target: The predicted column (default: the only column, or the value column beside a
+            YEAR/DATE/TIME index).
+        train_fraction: The first part of the rows trained on (a chronological split).
+        scaling: "minmax" or "standard", fit on the training part only.
+        difference: Model first differences instead of levels.
+        missing: Missing values: "error" (the message names the file and lines), "drop" or
+            "interpolate".
+
+    Returns:
+        The split windows, scaled.
+
+    Raises:
+        rnnattn.DataError: a malformed file (naming the file, line and column).
+    """
     return Dataset(
         _core.read_csv(
             os.fspath(path),

@@ -121,13 +121,33 @@ class _Pass(torch.autograd.Function):
 
 class RNNAttention(torch.nn.Module):
     """An RNN (Elman, LSTM or GRU; stacked, bidirectional) with additive attention and a dense
-    head, as rnnattn computes it: input x [B, T, D] float32, output y [B, O]
-    (and the attention weights [B, T] with ``return_attention``).
+    head, as rnnattn computes it: input x [B, T, D] float32 (batch first), output y [B, O] (and
+    the attention weights [B, T] with ``return_attention``).
 
-    Arguments as rnnattn.Model's: input_size D, hidden_size H, steps T (the attention has one bias
-    per step, so T is fixed), output_size O, attention, cell, layers, bidirectional, head ("tanh",
-    "linear", "sigmoid"), seed (Keras' initialisers, as rnnattn.Model and the CLI draw them).
-    ``cpu_backend``: "cpu" (the fast CPU path, default) or "reference" (the plain oracle).
+    The parameters are one ``nn.Parameter``, ``weight``, in rnnattn's flat layout, not
+    ``weight_ih_l0``, ``weight_hh_l0``, ... as ``nn.RNN`` names its own: the kernels read that
+    buffer in place (as cuDNN reads its flat weight buffer), an optimiser and
+    DistributedDataParallel see one tensor, and no per-step gather copies the pieces together.
+    ``view(name)`` and ``views()`` give each tensor by rnnattn's name as a view of ``weight``
+    (gradients flow through them). The layouts differ beyond the names (rnnattn's kernels are
+    [in, out], nn.RNN's [out, in]; a GRU's gates are z, r, h in Keras' order, r, z, n in
+    PyTorch's), so ``rnnattn export`` converts to PyTorch's names and layout in a safetensors
+    file, and ``rnnattn import`` back (docs/safetensors.md).
+
+    Args:
+        input_size: D, the features per step.
+        hidden_size: H, the units of each recurrent layer (and direction).
+        steps: T, fixed: the attention has one bias per step.
+        output_size: O, the dense head's outputs.
+        attention: The additive attention over the states (False: the last state).
+        cell: "elman" (nn.RNN with tanh), "lstm" or "gru".
+        num_layers: Stacked recurrent layers (nn.RNN's name).
+        layers: The same, under rnnattn's name; give one of the two.
+        bidirectional: Each layer reads both ways, concatenated.
+        head: The dense head's activation, "tanh", "linear" or "sigmoid".
+        seed: Draws the initial weights with Keras' initialisers, as rnnattn.Model and the CLI.
+        cpu_backend: "cpu" (the fast CPU path, the default) or "reference" (the plain oracle).
+        device: Where ``weight`` is made.
     """
 
     def __init__(
@@ -139,7 +159,8 @@ class RNNAttention(torch.nn.Module):
         *,
         attention: bool = True,
         cell: str = "elman",
-        layers: int = 1,
+        num_layers: int | None = None,
+        layers: int | None = None,
         bidirectional: bool = False,
         head: str = "tanh",
         seed: int = 1,
@@ -147,6 +168,9 @@ class RNNAttention(torch.nn.Module):
         device=None,
     ):
         super().__init__()
+        if num_layers is not None and layers is not None:
+            raise ValueError("num_layers and layers name the same count: give one of them")
+        layers = num_layers if num_layers is not None else layers if layers is not None else 1
         cfg = _core.Config()
         cfg.input_size, cfg.hidden_size, cfg.steps = int(input_size), int(hidden_size), int(steps)
         cfg.output_size, cfg.attention, cfg.cell = int(output_size), bool(attention), cell
@@ -178,9 +202,19 @@ class RNNAttention(torch.nn.Module):
         super().__setstate__(dict(state, config=cfg))
 
     def view(self, name: str) -> torch.Tensor:
-        """The tensor ``name`` (Wx, Wh, bh, wa, ba, Wd, bd, l1.Wx, l0.rev.Wh, ...) as a view of
-        ``weight``: [rows, cols] for matrices, [length] for vectors. Gradients flow through it;
-        under torch.no_grad() it can be assigned in place."""
+        """One tensor as a view of ``weight``; gradients flow through it, and under
+        torch.no_grad() it can be assigned in place.
+
+        Args:
+            name: Wx, Wh, bh, wa, ba, Wd, bd; l1.Wx, l0.rev.Wh, ... for the other layers and
+                directions (docs/checkpoint-format.md).
+
+        Returns:
+            [rows, cols] for matrices, [length] for vectors.
+
+        Raises:
+            KeyError: no such tensor (the names there are listed).
+        """
         if name not in self._layout:
             raise KeyError(f"no tensor {name!r} (have {', '.join(self._layout)})")
         rows, cols, off = self._layout[name]
@@ -201,7 +235,23 @@ class RNNAttention(torch.nn.Module):
                 self._handles[key] = _core.CudaHandle(self.config)
         return self._handles[key]
 
+    @property
+    def num_layers(self) -> int:
+        """Stacked recurrent layers, as nn.RNN's attribute."""
+        return self.config.layers
+
     def forward(self, x: torch.Tensor, lengths=None, mask=None, return_attention: bool = False):
+        """Runs the model on x.
+
+        Args:
+            x: [B, T, D] float32, on the device of ``weight``.
+            lengths: [B] integers, each sequence's valid steps (the rest is right padding).
+            mask: [B, T] bool, True on valid steps (which come first); instead of lengths.
+            return_attention: Also return the attention weights.
+
+        Returns:
+            y [B, O]; with return_attention, (y, attention weights [B, T], 0 on padding).
+        """
         cfg = self.config
         if not isinstance(x, torch.Tensor):
             raise TypeError("x: expected a torch.Tensor")
@@ -226,7 +276,11 @@ class RNNAttention(torch.nn.Module):
 
     def save_checkpoint(self, path) -> None:
         """Writes the weights as an rnnattn checkpoint (the CLI's format, without optimiser
-        state): ``rnnattn predict --model PATH``, ``rnnattn.load(PATH)`` read it."""
+        state): ``rnnattn predict --model PATH`` and ``rnnattn.load(PATH)`` read it.
+
+        Args:
+            path: The checkpoint's path (written atomically).
+        """
         import os
 
         m = _core.Model(self.config, 1, 1e-3, 0.9, 0.999, 1e-7)
@@ -235,9 +289,17 @@ class RNNAttention(torch.nn.Module):
 
     @classmethod
     def from_checkpoint(cls, path, **kwargs) -> RNNAttention:
-        """A module with the configuration and weights of an rnnattn checkpoint (written by
-        ``rnnattn train --save``, ``rnnattn.Model.save`` or ``save_checkpoint``); a model with an
-        embedding is refused (put torch.nn.Embedding in front instead)."""
+        """A module with the configuration and weights of an rnnattn checkpoint.
+
+        Args:
+            path: A checkpoint written by ``rnnattn train --save``, ``rnnattn.Model.save`` or
+                ``save_checkpoint``. A model with an embedding is refused (put
+                torch.nn.Embedding in front instead).
+            **kwargs: seed, cpu_backend, device, as the constructor's.
+
+        Returns:
+            The module.
+        """
         import os
 
         m = _core.Model.load(os.fspath(path))
@@ -251,7 +313,7 @@ class RNNAttention(torch.nn.Module):
             c.output_size,
             attention=c.attention,
             cell=c.cell,
-            layers=c.layers,
+            num_layers=c.layers,
             bidirectional=c.bidirectional,
             head=c.head,
             **kwargs,
@@ -265,5 +327,5 @@ class RNNAttention(torch.nn.Module):
         return (
             f"input_size={c.input_size}, hidden_size={c.hidden_size}, steps={c.steps}, "
             f"output_size={c.output_size}, attention={c.attention}, cell={c.cell!r}, "
-            f"layers={c.layers}, bidirectional={c.bidirectional}, head={c.head!r}"
+            f"num_layers={c.layers}, bidirectional={c.bidirectional}, head={c.head!r}"
         )

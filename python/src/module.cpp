@@ -371,7 +371,8 @@ void bind_model(nb::module_& m) {
           "fit",
           [](PyModel& p, const Array& x, const Array& y, std::optional<Array> lengths, int epochs,
              int batch_size, double validation_split, std::optional<nb::tuple> validation_data,
-             int early_stopping, const std::string& device, int verbose) {
+             int early_stopping, const std::string& monitor, double min_delta,
+             const std::string& restore, const std::string& device, int verbose, bool progress) {
             const ModelConfig& c = p.model.config;
             if (epochs < 0) throw InvalidArgument("epochs: must be >= 0");
             WindowSet train = windows(c, x, y, lengths);
@@ -402,11 +403,27 @@ void bind_model(nb::module_& m) {
             opt.seed = p.record.training.seed;
             opt.validation = validate ? &validation : nullptr;
             opt.early_stopping = early_stopping;
+            using Monitor = TrainOptions::Monitor;
+            using Restore = TrainOptions::Restore;
+            if (monitor != "auto" && monitor != "loss" && monitor != "val_loss") {
+              throw InvalidArgument("monitor: 'loss' or 'val_loss', not '" + monitor + "'");
+            }
+            opt.monitor = monitor == "loss"       ? Monitor::kLoss
+                          : monitor == "val_loss" ? Monitor::kValLoss
+                                                  : Monitor::kAuto;
+            opt.min_delta = min_delta;
+            if (restore != "always" && restore != "on_stop" && restore != "never") {
+              throw InvalidArgument("restore: 'always', 'on_stop' or 'never', not '" + restore +
+                                    "'");
+            }
+            opt.restore = restore == "on_stop" ? Restore::kOnStop
+                          : restore == "never" ? Restore::kNever
+                                               : Restore::kAlways;
             const Device dev = device_for(c, device);
             PythonStdout buf;
             std::ostream log(&buf);
             if (verbose > 0) opt.log = &log;
-            opt.progress = verbose > 1;
+            opt.progress = progress;
             TrainHistory h;
             {
               nb::gil_scoped_release release;
@@ -425,13 +442,15 @@ void bind_model(nb::module_& m) {
             d["val_accuracy"] = h.val_accuracy;
             d["epoch_seconds"] = h.epoch_seconds;
             d["best_epoch"] = h.best_epoch;
+            d["monitored_best_epoch"] = h.monitored_best_epoch;
             d["stopped_early"] = h.stopped_early;
             d["seconds"] = h.seconds;
             d["initial_epoch"] = opt.initial_epoch;
             return d;
           },
           "x"_a, "y"_a, "lengths"_a.none(), "epochs"_a, "batch_size"_a, "validation_split"_a,
-          "validation_data"_a.none(), "early_stopping"_a, "device"_a, "verbose"_a)
+          "validation_data"_a.none(), "early_stopping"_a, "monitor"_a, "min_delta"_a, "restore"_a,
+          "device"_a, "verbose"_a, "progress"_a)
       .def(
           "predict",
           [](const PyModel& p, const Array& x, std::optional<Array> lengths, bool return_attention,

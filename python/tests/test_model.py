@@ -228,23 +228,133 @@ def test_float64_input_is_converted(fib):
     np.testing.assert_array_equal(m.predict(half), m.predict(half.astype(np.float32)))
     flags = fib.x_test[:4] > 0.001
     np.testing.assert_array_equal(m.predict(flags), m.predict(flags.astype(np.float32)))
-    w = m.get_weights()["Wd"]
-    w[0, 0] = np.nan
+    w = m.get_weights()
+    w[5][0, 0] = np.nan  # the dense kernel
     with pytest.raises(ValueError, match=r"set_weights: Wd: nan at index \[0, 0\]"):
-        m.set_weights({"Wd": w})
+        m.set_weights(w)
+
+
+def test_get_weights_in_keras_order_and_shapes(rng):
+    # The notebook-like model: an embedding, a bidirectional GRU, the tutorial's attention, a
+    # dense head; Keras' order (the embedding first, each direction's kernel, recurrent kernel,
+    # bias) and shapes (a GRU's bias [2, 3H], the attention's W [C, 1] and b [T, 1]).
+    m = rnnattn.Model(units=3, cell="gru", bidirectional=True, vocab=11, embedding_dim=4)
+    m.build(steps=5, outputs=2)
+    w = m.get_weights()
+    shapes = [a.shape for a in w]
+    assert shapes == [
+        (11, 4),
+        (4, 9), (3, 9), (2, 9),
+        (4, 9), (3, 9), (2, 9),
+        (6, 1), (5, 1),
+        (6, 2), (2,),
+    ]  # fmt: skip
+    assert all(a.dtype == np.float32 for a in w)
+    # The arrays are copies in the flat layout's order otherwise: the same numbers as state_dict.
+    sd = m.state_dict()
+    np.testing.assert_array_equal(w[0], sd["emb"])
+    np.testing.assert_array_equal(w[3].reshape(-1), sd["bh"])
+    np.testing.assert_array_equal(w[8].reshape(-1), sd["ba"])
+    # set_weights(get_weights()) changes nothing; new values arrive where get_weights reads them.
+    before = m.params
+    m.set_weights(w)
+    np.testing.assert_array_equal(m.params, before)
+    fresh = [rng.standard_normal(a.shape).astype(np.float32) * 0.1 for a in w]
+    m.set_weights(fresh)
+    for got, want in zip(m.get_weights(), fresh):
+        np.testing.assert_array_equal(got, want)
+    # Keras refuses a list of another length or another shape; so does rnnattn, by name.
+    with pytest.raises(ValueError, match=r"set_weights: 10 arrays for a model of 11 weights"):
+        m.set_weights(w[:-1])
+    bad = list(w)
+    bad[3] = w[3].reshape(-1)
+    with pytest.raises(ValueError, match=r"set_weights: bh: shape \(18,\), expected \(2, 9\)"):
+        m.set_weights(bad)
+    with pytest.raises(TypeError, match="load_state_dict"):
+        m.set_weights(sd)
 
 
 def test_weights_by_name():
-    m = rnnattn.Model(hidden=3, bidirectional=True).build(steps=4, features=2, outputs=1)
-    w = m.get_weights()
+    m = rnnattn.Model(units=3, bidirectional=True).build(steps=4, features=2, outputs=1)
+    w = m.state_dict()
     assert w["Wx"].shape == (2, 3) and w["Wh"].shape == (3, 3) and w["bh"].shape == (3,)
     assert w["l0.rev.Wx"].shape == (2, 3) and w["Wd"].shape == (6, 1) and w["ba"].shape == (4,)
     w["Wd"][:] = 0.0
     w["bd"][:] = 0.25
-    m.set_weights({"Wd": w["Wd"], "bd": w["bd"]})
+    # A part of the weights is refused unless asked for (PyTorch's strict), naming what lacks.
+    with pytest.raises(ValueError, match=r"load_state_dict: missing Wx, Wh, bh, l0.rev.Wx"):
+        m.load_state_dict({"Wd": w["Wd"], "bd": w["bd"]})
+    m.load_state_dict({"Wd": w["Wd"], "bd": w["bd"]}, strict=False)
     np.testing.assert_allclose(m.predict(np.ones((2, 4, 2))), np.tanh(0.25), rtol=1e-6)
-    with pytest.raises(ValueError, match="no tensor named 'W'"):
-        m.set_weights({"W": 1})
+    m.load_state_dict(w)
+    with pytest.raises(ValueError, match="no weight named 'W'"):
+        m.load_state_dict({"W": 1}, strict=False)
+    with pytest.raises(ValueError, match=r"load_state_dict: Wd: shape \(6,\), expected \(6, 1\)"):
+        m.load_state_dict({"Wd": np.zeros(6)}, strict=False)
+
+
+def test_units_is_kerass_name_for_hidden():
+    assert rnnattn.Model(3).build(4).config.hidden_size == 3
+    assert rnnattn.Model(units=4).build(4).config.hidden_size == 4
+    assert rnnattn.Model(hidden=5).build(4).config.hidden_size == 5
+    assert rnnattn.Model().build(4).config.hidden_size == 2
+    with pytest.raises(ValueError, match="units and hidden"):
+        rnnattn.Model(units=3, hidden=3)
+    with pytest.raises(TypeError, match="units: expected an integer"):
+        rnnattn.Model(units=2.5)
+
+
+def test_fit_prints_keras_epoch_lines_by_default(fib, capsys):
+    m = rnnattn.Model(seed=1)
+    m.fit(fib.x_train, fib.y_train, epochs=2)
+    out = capsys.readouterr().out
+    assert "Epoch 1/2" in out and "Epoch 2/2" in out and "loss:" in out
+    m.fit(fib.x_train, fib.y_train, epochs=1, verbose=0)
+    assert capsys.readouterr().out == ""
+    m.fit(fib.x_train, fib.y_train, epochs=1, verbose=2)
+    assert "Epoch 4/4" in capsys.readouterr().out
+
+
+def test_early_stopping_callback_is_kerass(fib):
+    from rnnattn.callbacks import EarlyStopping
+
+    x, y = fib.x_train, fib.y_train
+
+    def model():
+        return rnnattn.Model(seed=4)
+
+    one, two = model(), model()
+    one.fit(x, y, epochs=1, batch_size=64, validation_split=0.2, verbose=0)
+    two.fit(x, y, epochs=2, batch_size=64, validation_split=0.2, verbose=0)
+    # No epoch beats the first by 1e9: training stops after the second (patience 1).
+    for restore, like in ((True, one), (False, two)):
+        cb = EarlyStopping(min_delta=1e9, patience=1, restore_best_weights=restore)
+        m = model()
+        h = m.fit(
+            x, y, epochs=10, batch_size=64, validation_split=0.2, callbacks=[cb], verbose=0
+        )
+        assert h.stopped_early and len(h.history["loss"]) == 2
+        assert cb.stopped_epoch == 1 and cb.best_epoch == 0  # 0-based, as Keras'
+        # restore_best_weights: the first epoch's bits; without it, the last epoch's.
+        np.testing.assert_array_equal(m.params, like.params)
+    # Keras' restore_best_weights restores only on a stop: a run that reaches its epochs keeps
+    # its last weights.
+    m = model()
+    cb = EarlyStopping(monitor="loss", patience=50, restore_best_weights=True)
+    m.fit(x, y, epochs=2, batch_size=64, validation_split=0.2, callbacks=[cb], verbose=0)
+    np.testing.assert_array_equal(m.params, two.params)
+    assert cb.stopped_epoch == 0
+    # val_loss without validation data: refused, not (as Keras) a callback that never stops.
+    with pytest.raises(ValueError, match="monitors val_loss, but there is no validation set"):
+        model().fit(x, y, epochs=2, callbacks=[EarlyStopping()], verbose=0)
+    with pytest.raises(TypeError, match="EarlyStopping only, not object"):
+        model().fit(x, y, callbacks=[object()])
+    with pytest.raises(ValueError, match="not both"):
+        model().fit(x, y, callbacks=[EarlyStopping()], early_stopping=2)
+    with pytest.raises(ValueError, match="mode"):
+        EarlyStopping(mode="max")
+    with pytest.raises(ValueError, match="monitor"):
+        EarlyStopping(monitor="val_accuracy")
 
 
 def test_files_errors_name_the_file(tmp_path):
@@ -310,7 +420,7 @@ def test_token_model_with_an_embedding(rng):
     y = (tokens[:, 0] % 2).astype(np.float32)
     m = rnnattn.Model(hidden=4, vocab=vocab, embedding_dim=5, loss="bce", seed=2)
     h = m.fit(tokens, y, lengths=lengths, epochs=2, batch_size=8)
-    assert len(h.history["loss"]) == 2 and m.get_weights()["emb"].shape == (vocab, 5)
+    assert len(h.history["loss"]) == 2 and m.state_dict()["emb"].shape == (vocab, 5)
     p = m.predict(tokens, lengths=lengths)
     assert p.shape == (n, 1) and np.all((p > 0) & (p < 1))
     with pytest.raises(TypeError, match="takes integer token ids"):
@@ -327,5 +437,5 @@ def test_verbose_lines_reach_python_stdout(fib, capsys):
     m.fit(fib.x_train, fib.y_train, epochs=2, batch_size=64, verbose=1)
     lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("Epoch")]
     assert [ln.split(" - ")[0] for ln in lines] == ["Epoch 1/2", "Epoch 2/2"]
-    m.fit(fib.x_train, fib.y_train, epochs=1, batch_size=64)
+    m.fit(fib.x_train, fib.y_train, epochs=1, batch_size=64, verbose=0)
     assert capsys.readouterr().out == ""  # verbose=0: silent

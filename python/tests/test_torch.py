@@ -92,7 +92,7 @@ def test_matches_plain_pytorch(case, backend, rng):
         o,
         attention=attention,
         cell=cell,
-        layers=layers,
+        num_layers=layers,
         bidirectional=bi,
         head=head,
         seed=seed,
@@ -147,6 +147,18 @@ def test_inputs_are_checked_by_name():
         m(torch.zeros(2, 5, 2), lengths=torch.tensor([0, 5]))
     with pytest.raises(KeyError, match="no tensor 'Wq'"):
         m.view("Wq")
+
+
+def test_pytorch_names_for_the_structure():
+    # nn.RNN's num_layers (rnnattn's layers too, not both); one flat parameter, as documented.
+    m = RNNAttention(2, 3, 5, num_layers=2, bidirectional=True)
+    assert m.num_layers == 2 == m.config.layers and "num_layers=2" in repr(m)
+    assert RNNAttention(2, 3, 5, layers=3).num_layers == 3
+    assert RNNAttention(2, 3, 5).num_layers == 1
+    with pytest.raises(ValueError, match="num_layers and layers"):
+        RNNAttention(2, 3, 5, num_layers=2, layers=2)
+    assert [name for name, _ in m.named_parameters()] == ["weight"]
+    assert "weight_ih_l0" in RNNAttention.__doc__ and "view(name)" in RNNAttention.__doc__
 
 
 def test_views_share_the_parameter_and_train(rng):
