@@ -6,10 +6,15 @@
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <string>
 #include <vector>
 
 #include "cuda_utils.hpp"
 #include "rnnattn/backend.hpp"
+#include "rnnattn/checkpoint.hpp"
 #include "rnnattn/cuda.hpp"
 
 #define SKIP_WITHOUT_GPU()                                             \
@@ -36,6 +41,24 @@ inline DeviceBuffer<float> poisoned(std::size_t n, cudaStream_t s) {
   return d;
 }
 
+// The bits guard: with RNNATTN_BITS_DIR set, every buffer a test copies back is also recorded, as
+// a line "copy-number bytes fnv1a64" in DIR/<test>.bits, so that the outputs of two builds (before
+// and after a change to the kernels), or of two block orders, can be compared bit for bit
+// (tools/bits_guard.py). The copies of one test come in program order, so their numbers match.
+inline void record_bits(const void* data, std::size_t bytes) {
+  const char* dir = std::getenv("RNNATTN_BITS_DIR");
+  if (!dir || !*dir) return;
+  const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string name = info ? std::string(info->test_suite_name()) + "." + info->name() : "outside";
+  for (char& c : name) {
+    if (c == '/') c = '_';
+  }
+  static std::map<std::string, int> copies;
+  const int k = copies[name]++;
+  std::ofstream(std::string(dir) + "/" + name + ".bits", std::ios::app)
+      << k << ' ' << bytes << ' ' << std::hex << fnv1a64(data, bytes) << '\n';
+}
+
 // The buffer's contents once stream s has done its work.
 template <typename T>
 std::vector<T> to_host(const DeviceBuffer<T>& d, cudaStream_t s) {
@@ -43,6 +66,7 @@ std::vector<T> to_host(const DeviceBuffer<T>& d, cudaStream_t s) {
   RNNATTN_CUDA_CHECK(
       cudaMemcpyAsync(h.data(), d.get(), d.size() * sizeof(T), cudaMemcpyDeviceToHost, s));
   RNNATTN_CUDA_CHECK(cudaStreamSynchronize(s));
+  record_bits(h.data(), h.size() * sizeof(T));
   return h;
 }
 

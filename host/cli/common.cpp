@@ -2,10 +2,65 @@
 #include "cli/common.hpp"
 
 #include <iostream>
+#include <stdexcept>
 
 #include "io.hpp"
 
 namespace rnnattn::cli {
+
+Args::Args(Command command, const std::vector<std::string>& args) : command_(command) {
+  const std::string name = command_name(command);
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    const Option* o = a.rfind("--", 0) == 0 ? find_option(command, a) : nullptr;
+    if (!o) {
+      throw UsageError((a.rfind("--", 0) == 0 ? "unknown option '" : "unexpected argument '") + a +
+                       "' for 'rnnattn " + name + "'" + hint());
+    }
+    if (has(a)) throw UsageError(a + " is given twice; give it once" + hint());
+    if (!o->value) {
+      values_[a] = "1";
+      continue;
+    }
+    if (i + 1 >= args.size() || args[i + 1].rfind("--", 0) == 0) {
+      throw UsageError(a + " needs a value" + hint());
+    }
+    values_[a] = args[++i];
+  }
+}
+
+std::string Args::hint() const {
+  return std::string(" (see 'rnnattn ") + command_name(command_) + " --help')";
+}
+
+long Args::get_int(const std::string& k, long dflt) const {
+  const Option* o = find_option(command_, k);
+  if (!o || o->lo == o->hi) throw std::logic_error(k + " is not an integer option");
+  if (!has(k)) return dflt;
+  const std::string s = get(k, "");
+  char* end = nullptr;
+  errno = 0;
+  const long v = std::strtol(s.c_str(), &end, 10);
+  if (s.empty() || *end != '\0' || errno == ERANGE) {
+    throw UsageError(k + " expects an integer, got '" + s + "'");
+  }
+  if (v < o->lo || v > o->hi) {
+    throw UsageError(k + " must be in [" + std::to_string(o->lo) + ", " + std::to_string(o->hi) +
+                     "], got " + s);
+  }
+  return v;
+}
+
+double Args::get_double(const std::string& k, double dflt) const {
+  if (!has(k)) return dflt;
+  const std::string s = get(k, "");
+  char* end = nullptr;
+  const double v = std::strtod(s.c_str(), &end);
+  if (s.empty() || *end != '\0' || !std::isfinite(v)) {
+    throw UsageError(k + " expects a finite number, got '" + s + "'");
+  }
+  return v;
+}
 
 bool wants_help(const std::vector<std::string>& a) {
   return std::find(a.begin(), a.end(), "--help") != a.end() ||
@@ -148,7 +203,7 @@ void check_outputs(const std::vector<std::pair<std::string, std::string>>& outpu
 }
 
 std::unique_ptr<Backend> open_backend(const Args& a, const ModelConfig* model) {
-  set_cpu_threads(static_cast<int>(a.get_int("--threads", 0, 0, 4096)));
+  set_cpu_threads(static_cast<int>(a.get_int("--threads", 0)));
   const Device dev = parse_device(a.get("--device", "auto"));
   std::unique_ptr<Backend> b = make_backend(dev);
   if (dev == Device::kAuto && model && b->name() != "cpu" &&

@@ -16,85 +16,35 @@
 #include <utility>
 #include <vector>
 
+#include "cli/options.hpp"
 #include "rnnattn/rnnattn.hpp"
 
 namespace rnnattn::cli {
-
-// The help lines of --device and --threads, shared by train, predict and forecast (a macro, so
-// that each command's help stays one string literal).
-// clang-format off
-#define RNNATTN_CLI_DEVICE_HELP \
-  "  --device cpu|reference|cuda|cuda-unfused|auto\n" \
-  "                           where to run (default auto: the GPU when there is one and the CUDA\n" \
-  "                           kernels are verified on it, else the CPU); cpu is the fast CPU path\n" \
-  "                           (batched, BLAS), reference the plain per-sequence oracle it is tested\n" \
-  "                           against, cuda-unfused the classic one-launch-per-operation GPU path\n" \
-  "  --threads N              the fast CPU path's threads (default 0: one per core); the same count\n" \
-  "                           gives the same bits, another count may change the last bits; train's\n" \
-  "                           runs (--seeds, --compare) side by side, on the CPU or the GPU\n"
-// clang-format on
 
 struct UsageError : Error {
   using Error::Error;
 };
 
 // ---------------------------------------------------------------------------------------------
-// Argument parsing: --flag VALUE and boolean --flag, each subcommand declaring what it takes.
+// Argument parsing: --flag VALUE and boolean --flag, as the command's rows of the option table
+// (options.hpp) declare them. An unknown option, a missing value and an option given twice are
+// usage errors naming it.
 class Args {
  public:
-  Args(std::string command, std::vector<std::string> args, std::vector<std::string> valued,
-       std::vector<std::string> flags)
-      : command_(std::move(command)) {
-    for (std::size_t i = 0; i < args.size(); ++i) {
-      const std::string& a = args[i];
-      if (std::find(flags.begin(), flags.end(), a) != flags.end()) {
-        values_[a] = "1";
-      } else if (std::find(valued.begin(), valued.end(), a) != valued.end()) {
-        if (i + 1 >= args.size() || args[i + 1].rfind("--", 0) == 0) {
-          throw UsageError(a + " needs a value" + hint());
-        }
-        values_[a] = args[++i];
-      } else if (a.rfind("--", 0) == 0) {
-        throw UsageError("unknown option '" + a + "' for 'rnnattn " + command_ + "'" + hint());
-      } else {
-        throw UsageError("unexpected argument '" + a + "' for 'rnnattn " + command_ + "'" + hint());
-      }
-    }
-  }
+  Args(Command command, const std::vector<std::string>& args);
+  Command command() const { return command_; }
   bool has(const std::string& k) const { return values_.count(k) != 0; }
   std::string get(const std::string& k, const std::string& dflt) const {
     auto it = values_.find(k);
     return it == values_.end() ? dflt : it->second;
   }
-  long get_int(const std::string& k, long dflt, long lo, long hi) const {
-    if (!has(k)) return dflt;
-    const std::string s = get(k, "");
-    char* end = nullptr;
-    errno = 0;
-    const long v = std::strtol(s.c_str(), &end, 10);
-    if (s.empty() || *end != '\0' || errno == ERANGE) {
-      throw UsageError(k + " expects an integer, got '" + s + "'");
-    }
-    if (v < lo || v > hi) {
-      throw UsageError(k + " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) +
-                       "], got " + s);
-    }
-    return v;
-  }
-  double get_double(const std::string& k, double dflt) const {
-    if (!has(k)) return dflt;
-    const std::string s = get(k, "");
-    char* end = nullptr;
-    const double v = std::strtod(s.c_str(), &end);
-    if (s.empty() || *end != '\0' || !std::isfinite(v)) {
-      throw UsageError(k + " expects a finite number, got '" + s + "'");
-    }
-    return v;
-  }
+  // An integer option, in the range its row declares (`dflt` where it is not given).
+  long get_int(const std::string& k, long dflt) const;
+  double get_double(const std::string& k, double dflt) const;
 
  private:
-  std::string hint() const { return " (see 'rnnattn " + command_ + " --help')"; }
-  std::string command_;
+  std::string hint() const;
+  Command command_;
   std::map<std::string, std::string> values_;
 };
 

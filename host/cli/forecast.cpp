@@ -9,23 +9,6 @@
 namespace rnnattn::cli {
 namespace {
 
-constexpr const char* kForecastHelp =
-    R"(usage: rnnattn forecast --model FILE --data fib|FILE.csv --horizon N [options]
-
-Forecast N steps past the end of the series: the model predicts the next value from the last T,
-which is then fed back as an input for the step after, and so on (a model of differences predicts
-changes, summed onto the last value). Each step is printed with its label and its value in
-original units at the data's precision. Labels continue: dates (YYYY-MM-DD, YYYYMMDD, YYYY-MM) by
-the series' own calendar step when its last intervals are regular, numbers (a YEAR) by their
-last step, anything else as +k after the last row.
-
-  --model FILE             a checkpoint of a one-column model ('rnnattn train --save')
-  --data fib|FILE.csv      the series (default column: the one the model was trained on)
-  --column NAME            another column of the same meaning
-  --horizon N              steps to forecast (1 to 100000)
-)" RNNATTN_CLI_DEVICE_HELP R"(  --json FILE              write the forecast as JSON
-)";
-
 // ---- dates: days since 1970-01-01 in the proleptic Gregorian calendar (H. Hinnant's algorithms).
 long days_from_civil(int y, int m, int d) {
   y -= m <= 2;
@@ -166,18 +149,16 @@ std::vector<std::string> labels_after(const std::vector<std::string>& labels, in
 
 int cmd_forecast(const std::vector<std::string>& argv) {
   if (wants_help(argv)) {
-    std::cout << kForecastHelp;
+    std::cout << help_text(kForecast);
     return 0;
   }
-  const Args a("forecast", argv,
-               {"--model", "--data", "--column", "--horizon", "--device", "--threads", "--json"},
-               {});
+  const Args a(kForecast, argv);
   if (!a.has("--model"))
     throw UsageError("--model FILE is required (see 'rnnattn forecast --help')");
   if (!a.has("--data")) throw UsageError("--data is required (see 'rnnattn forecast --help')");
   if (!a.has("--horizon"))
     throw UsageError("--horizon N is required (see 'rnnattn forecast --help')");
-  const int horizon = static_cast<int>(a.get_int("--horizon", 1, 1, 100000));
+  const int horizon = static_cast<int>(a.get_int("--horizon", 1));
   const std::string source = a.get("--data", ""), json_path = a.get("--json", "");
   if (source == "sentiment") {
     throw UsageError(

@@ -7,24 +7,14 @@
 #include "io.hpp"
 
 namespace rnnattn::cli {
-namespace {
-
-constexpr const char* kInspectHelp = R"(usage: rnnattn inspect --model FILE [--json]
-
-Print a checkpoint's configuration, training state and every parameter tensor.
-
-  --model FILE   a checkpoint written by 'rnnattn train --save'
-  --json         print JSON instead of text
-)";
-
-}  // namespace
+namespace {}  // namespace
 
 int cmd_inspect(const std::vector<std::string>& argv) {
   if (wants_help(argv)) {
-    std::cout << kInspectHelp;
+    std::cout << help_text(kInspect);
     return 0;
   }
-  const Args a("inspect", argv, {"--model"}, {"--json"});
+  const Args a(kInspect, argv);
   if (!a.has("--model"))
     throw UsageError("--model FILE is required (see 'rnnattn inspect --help')");
   const Checkpoint ck = load_checkpoint(a.get("--model", ""));

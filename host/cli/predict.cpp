@@ -9,29 +9,6 @@
 namespace rnnattn::cli {
 namespace {
 
-constexpr const char* kPredictHelp =
-    R"(usage: rnnattn predict --model FILE --data fib|FILE.csv [options]
-       rnnattn predict --model FILE --text "TEXT" | --data FILE.csv   (a model trained on texts)
-
-Print the model's predictions for the test part of the data, in original units and at the data's
-precision, each labelled by its target's row (the YEAR, DATE or TIME column, else the line), and
-the test MSE and RMSE; for a classifier (--loss bce), the predicted probabilities, the accuracy
-and the confusion counts. The data is read as the model's training data was (its columns,
-scalings, differences and missing-value policy; for sentiment, its sizes).
-
-  --model FILE             a checkpoint written by 'rnnattn train --save'
-  --data fib|FILE.csv      the data (windows of the model's T; scaled as at training time)
-  --column NAME            for a one-column model: read this column instead of the one it was
-                           trained on (default: the checkpoint's columns)
-  --attention              also print the attention weights of each window
-  --text "TEXT"            a model trained on texts: classify this text with the model's
-                           tokenizer and vocabulary; with --data FILE.csv instead, every row's
-                           text (its text column), and where the file has the model's label
-                           column, the accuracy over the rows labelled with its two classes
-  --encoding NAME          the texts' encoding: utf-8 (default), latin-1 or windows-1252
-)" RNNATTN_CLI_DEVICE_HELP R"(  --json FILE              write predictions (and weights) as JSON
-)";
-
 // The confusion counts as the lines after an accuracy line (rows: true class).
 void print_confusion(const Confusion& cm) {
   std::printf(
@@ -134,13 +111,10 @@ int predict_texts(const Args& a, const Checkpoint& ck) {
 
 int cmd_predict(const std::vector<std::string>& argv) {
   if (wants_help(argv)) {
-    std::cout << kPredictHelp;
+    std::cout << help_text(kPredict);
     return 0;
   }
-  const Args a(
-      "predict", argv,
-      {"--model", "--data", "--column", "--device", "--threads", "--json", "--text", "--encoding"},
-      {"--attention"});
+  const Args a(kPredict, argv);
   if (!a.has("--model"))
     throw UsageError("--model FILE is required (see 'rnnattn predict --help')");
   if (a.has("--text") || a.has("--data")) {

@@ -14,34 +14,6 @@
 namespace rnnattn::cli {
 namespace {
 
-constexpr const char* kProfileHelp =
-    R"(usage: rnnattn profile --batch B --steps T --input D --hidden H [options]
-
-Run one pass of the CUDA backend on random data (after one unrecorded warm-up pass) and print, per
-kernel, its launches and: on a GPU, the time from CUDA events (cuBLAS GEMMs included, as
-cublasSgemm); in the GPU simulator build, the memory counters as global load and store efficiency
-(bytes asked for / (sectors x 32); above 1 when lanes share words) and shared-memory wavefronts per
-request and per ideal wavefront (the least the request's distinct words take: 1 is conflict-free).
-
-  --batch B --steps T --input D --hidden H   the shape (required)
-  --model attention|plain  (default attention)
-  --cell elman|lstm|gru    the recurrent cell (default elman); a gated cell runs its segment kernels
-                           (kernels/rnn_gated.cu; one layer: with its attention and head inside)
-                           or its persistent ones (kernels/rnn_persistent_gated.cu) block by block
-  --layers N               stacked layers (default 1)
-  --bidirectional          two directions per layer
-  --pass forward|backward|train   forward: inference; backward: the training forward and backward;
-                           train: a whole training step (forward, loss, backward, Adam)
-  --device cuda|cuda-unfused   (default cuda)
-  --recurrence auto|segment|persistent|cluster   how the fused path runs the recurrence (default
-                           auto: the performance model's choice for this B and H,
-                           docs/performance.md; cluster: thread-block clusters, one-layer Elman
-                           models with H <= 512, kernels/rnn_cluster.cu)
-  --plan                   print the model's choice and predicted step times, run nothing (no GPU
-                           needed: without one, an H100's limits)
-  --json FILE              one object per kernel: kernel, launches, and ms or the counters
-)";
-
 // Stacked and bidirectional Elman models: what follows the layer kernels' choice.
 constexpr const char* kLayeredPlan =
     "; layer by layer, a layer's directions in one launch (the segment layer kernels or the "
@@ -59,29 +31,26 @@ std::string head_note(const ModelConfig& c, bool persistent) {
 
 int cmd_profile(const std::vector<std::string>& argv) {
   if (wants_help(argv)) {
-    std::cout << kProfileHelp;
+    std::cout << help_text(kProfile);
     return 0;
   }
-  const Args a("profile", argv,
-               {"--batch", "--steps", "--input", "--hidden", "--model", "--cell", "--layers",
-                "--pass", "--device", "--recurrence", "--json"},
-               {"--plan", "--bidirectional"});
+  const Args a(kProfile, argv);
   for (const char* need : {"--batch", "--steps", "--input", "--hidden"}) {
     if (!a.has(need))
       throw UsageError(std::string(need) + " is required (see 'rnnattn profile --help')");
   }
   ModelConfig cfg;
-  const int B = static_cast<int>(a.get_int("--batch", 1, 1, 1 << 20));
-  cfg.steps = static_cast<int>(a.get_int("--steps", 1, 1, 1 << 20));
-  cfg.input_size = static_cast<int>(a.get_int("--input", 1, 1, 1 << 16));
-  cfg.hidden_size = static_cast<int>(a.get_int("--hidden", 1, 1, 1 << 14));
+  const int B = static_cast<int>(a.get_int("--batch", 1));
+  cfg.steps = static_cast<int>(a.get_int("--steps", 1));
+  cfg.input_size = static_cast<int>(a.get_int("--input", 1));
+  cfg.hidden_size = static_cast<int>(a.get_int("--hidden", 1));
   const std::string model = a.get("--model", "attention");
   if (model != "attention" && model != "plain") {
     throw UsageError("--model must be attention or plain, got '" + model + "'");
   }
   cfg.attention = model == "attention";
   cfg.cell = parse_cell(a.get("--cell", "elman"));
-  cfg.layers = static_cast<int>(a.get_int("--layers", 1, 1, 16));
+  cfg.layers = static_cast<int>(a.get_int("--layers", 1));
   cfg.bidirectional = a.has("--bidirectional");
   cfg.validate();
   const std::string pass = a.get("--pass", "forward");

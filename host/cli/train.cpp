@@ -18,84 +18,6 @@
 namespace rnnattn::cli {
 namespace {
 
-constexpr const char* kTrainHelp =
-    R"(usage: rnnattn train [options]
-
-Train an Elman RNN (tanh) with additive attention, or the plain RNN, and report train and test MSE
-(accuracy for classification: --loss bce).
-
-  --data fib|FILE.csv|sentiment
-                           the tutorial's Fibonacci windows (default), a CSV series, a CSV of
-                           labelled texts (with --text-column), or the generated sentiment task
-                           (docs/sentiment.md: 100-d token vectors, sequences of T/4..T steps,
-                           label = majority polarity; sigmoid head, BCE and T = 200 by default,
-                           as for texts)
-  --text-column NAME       FILE.csv holds texts in column NAME (quoted as RFC 4180 allows):
-                           tokenized as Keras' Tokenizer (lower case, punctuation stripped, split
-                           on whitespace), padded or truncated to --steps tokens at the end, and
-                           read through a trainable embedding; split 70/30 by a fixed shuffle
-  --label-column NAME      texts: the label column: two labels (class 0 and 1 in sorted order),
-                           or more with --classes; rows with another label are refused
-  --classes A,B            texts: the two labels to train on, class 0 then class 1 (needed where
-                           the column has more than two)
-  --drop-other-labels      texts: drop the rows with another label instead
-  --encoding NAME          texts: the file's encoding, utf-8 (default), latin-1 or windows-1252
-  --vocab N                texts: the vocabulary's size in ids, padding (0) and out-of-vocabulary
-                           (1) included, from the training texts' most frequent words (default
-                           10000, Keras' num_words)
-  --embedding DIM          the embedding's width (texts: default 100, the notebook's); with
-                           --data sentiment, trains an embedding of the task's token ids instead
-                           of reading its fixed token vectors
-  --column NAME[,NAME...]  the CSV input column(s) (default: the only one, or the one after
-                           YEAR/DATE/TIME); several give D > 1 features per step
-  --target NAME            the column to predict (default: the only input column)
-  --model attention|plain  which model (default attention)
-  --compare                train both models and print the tutorial's comparison table (sentiment:
-                           plain, attention, bidirectional attention and, for the Elman cell,
-                           the notebook's bidirectional LSTM with attention)
-  --cell elman|lstm|gru    the recurrent cell, as Keras' SimpleRNN, LSTM, GRU (reset_after)
-                           (default elman)
-  --layers L               stacked recurrent layers (default 1)
-  --bidirectional          two directions per layer (Keras' Bidirectional), states concatenated
-  --train-sequences N      sentiment: training sequences (default 2000)
-  --test-sequences N       sentiment: test sequences (default 1000)
-  --seeds N                repeat every run for seeds S..S+N-1; report min / median / max (default 1)
-  --hidden H               hidden units (default 2)
-  --steps T                window length (default 20)
-  --epochs N               epochs (default 30)
-  --batch B                mini-batch size (default 1, as the tutorial)
-  --lr X                   Adam learning rate (default 0.001)
-  --head tanh|linear|sigmoid   head activation (default tanh)
-  --loss mse|bce           loss (default mse; bce needs --head sigmoid)
-  --seed S                 first seed: initialisation and shuffling (default 1)
-  --scale minmax|standard  CSV: scale each column to [0, 1] over the training part (default), or
-                           to mean 0 and standard deviation 1
-  --difference             CSV: model the changes between rows (first differences) instead of the
-                           values; predictions are reported as values (last value + change), and
-                           forecast sums the changes. Helps a series that trends past its
-                           training range
-  --missing error|drop|interpolate
-                           CSV: missing values (empty, NA, NaN, null, ".") are an error naming
-                           where they are (default), drop their rows, or are filled linearly in
-                           row order
-  --validation-split F     hold out the last F of the training windows (in time order) and
-                           report val_loss after every epoch
-  --early-stopping P       stop once the val_loss (else the loss) has not improved for P epochs,
-                           and keep the best epoch's weights (reported as "epoch kept")
-)" RNNATTN_CLI_DEVICE_HELP
-    R"(  --save FILE              write the trained model (one run only) as a checkpoint
-  --resume FILE            continue the run saved in FILE (a checkpoint from --save): its model,
-                           Adam state, data and training settings; --epochs is the total to
-                           reach (as Keras' epochs with initial_epoch), so resuming after N of
-                           N+M epochs gives the bits of one N+M-epoch run. --save may name FILE
-                           itself (it is replaced only once the run has finished)
-  --json FILE              write the results as JSON
-  --quiet / --verbose      no per-epoch lines / per-epoch lines even for several runs
-
-MSE is reported in scaled units ([0, 1] over the scaling data), RMSE in the data's original units.
-With --loss bce the targets are 0/1 labels, and accuracy (prediction >= 0.5) is reported.
-)";
-
 struct RunResult {
   std::string model;
   long seed;
@@ -124,34 +46,11 @@ std::vector<std::string> parse_classes(const Args& a) {
 // its data columns and (for a version 5 file) its training settings come from the file. Files
 // older than version 5 do not record the seed and the batch size: they must be given.
 Checkpoint resume_checkpoint(const Args& a, const std::string& path) {
-  for (const char* flag : {"--column",
-                           "--target",
-                           "--model",
-                           "--compare",
-                           "--seeds",
-                           "--hidden",
-                           "--steps",
-                           "--head",
-                           "--loss",
-                           "--layers",
-                           "--bidirectional",
-                           "--cell",
-                           "--lr",
-                           "--train-sequences",
-                           "--test-sequences",
-                           "--scale",
-                           "--missing",
-                           "--difference",
-                           "--text-column",
-                           "--label-column",
-                           "--drop-other-labels",
-                           "--classes",
-                           "--vocab",
-                           "--embedding"}) {
-    if (a.has(flag)) {
-      throw UsageError(std::string(flag) +
+  for (const Option& o : options()) {
+    if ((o.commands & kTrain) && o.on_resume == OnResume::kFromCheckpoint && a.has(o.name)) {
+      throw UsageError(std::string(o.name) +
                        ": with --resume the model and its data come from the checkpoint; drop " +
-                       flag);
+                       o.name);
     }
   }
   if (!a.has("--epochs")) {
@@ -159,10 +58,11 @@ Checkpoint resume_checkpoint(const Args& a, const std::string& path) {
   }
   Checkpoint ck = load_checkpoint(path);
   const TrainingRecord& t = ck.training;
-  for (const char* flag : {"--seed", "--batch", "--validation-split"}) {
-    if (t.recorded && a.has(flag)) {
-      throw UsageError(std::string(flag) + ": " + path +
-                       " records the run's seed, batch size and validation split; drop " + flag);
+  for (const Option& o : options()) {
+    if ((o.commands & kTrain) && o.on_resume == OnResume::kFromRecord && t.recorded &&
+        a.has(o.name)) {
+      throw UsageError(std::string(o.name) + ": " + path +
+                       " records the run's seed, batch size and validation split; drop " + o.name);
     }
   }
   if (!t.recorded && (!a.has("--seed") || !a.has("--batch"))) {
@@ -170,7 +70,7 @@ Checkpoint resume_checkpoint(const Args& a, const std::string& path) {
                      ") does not record the run's seed and batch size: give --seed and --batch "
                      "(and --validation-split) as the first run had them");
   }
-  const long epochs = a.get_int("--epochs", 30, 1, 1000000);
+  const long epochs = a.get_int("--epochs", 30);
   if (ck.model.epochs_trained >= epochs) {
     throw UsageError("--epochs " + std::to_string(epochs) + ": " + path + " has already trained " +
                      std::to_string(ck.model.epochs_trained) +
@@ -258,27 +158,10 @@ double median(std::vector<double> v) {
 
 int cmd_train(const std::vector<std::string>& argv) {
   if (wants_help(argv)) {
-    std::cout << kTrainHelp;
+    std::cout << help_text(kTrain);
     return 0;
   }
-  const Args a("train", argv, {"--data",           "--column",
-                               "--target",         "--model",
-                               "--seeds",          "--hidden",
-                               "--steps",          "--epochs",
-                               "--batch",          "--lr",
-                               "--head",           "--loss",
-                               "--seed",           "--device",
-                               "--threads",        "--save",
-                               "--json",           "--validation-split",
-                               "--early-stopping", "--layers",
-                               "--cell",           "--train-sequences",
-                               "--test-sequences", "--resume",
-                               "--scale",          "--missing",
-                               "--text-column",    "--label-column",
-                               "--vocab",          "--embedding",
-                               "--classes",        "--encoding"},
-               {"--compare", "--quiet", "--verbose", "--bidirectional", "--difference",
-                "--drop-other-labels"});
+  const Args a(kTrain, argv);
   // --resume: the model, its data and its training settings come from the checkpoint.
   const std::string resume_path = a.get("--resume", "");
   std::optional<Checkpoint> resumed;
@@ -314,30 +197,28 @@ int cmd_train(const std::vector<std::string>& argv) {
   // The embedding's width, for texts and for the sentiment task as token ids (0: none).
   const int embedding =
       resumed ? (resumed->model.config.embedded() ? resumed->model.config.input_size : 0)
-              : static_cast<int>(a.get_int("--embedding", text ? 100 : 0, 1, 1 << 16));
+              : static_cast<int>(a.get_int("--embedding", text ? 100 : 0));
   if (!resumed && a.has("--embedding") && !text && !sentiment) {
     throw UsageError("--embedding applies to texts (--text-column) and --data sentiment");
   }
   const bool sequences = sentiment || text;  // classification defaults
   ModelConfig cfg = resumed ? resumed->model.config : ModelConfig{};
   if (!resumed) {
-    cfg.hidden_size = static_cast<int>(a.get_int("--hidden", 2, 1, 1 << 14));
-    cfg.steps = static_cast<int>(a.get_int("--steps", sequences ? 200 : 20, 1, 1 << 20));
+    cfg.hidden_size = static_cast<int>(a.get_int("--hidden", 2));
+    cfg.steps = static_cast<int>(a.get_int("--steps", sequences ? 200 : 20));
     cfg.head = parse_activation(a.get("--head", sequences ? "sigmoid" : "tanh"));
     cfg.loss = parse_loss(a.get("--loss", sequences ? "bce" : "mse"));
-    cfg.layers = static_cast<int>(a.get_int("--layers", 1, 1, 16));
+    cfg.layers = static_cast<int>(a.get_int("--layers", 1));
     cfg.bidirectional = a.has("--bidirectional");
     cfg.cell = parse_cell(a.get("--cell", "elman"));
   }
   const bool recorded = record && record->recorded;
-  const int sentiment_train =
-      recorded && record->sentiment_train > 0
-          ? record->sentiment_train
-          : static_cast<int>(a.get_int("--train-sequences", 2000, 1, 1 << 20));
-  const int sentiment_test =
-      recorded && record->sentiment_test > 0
-          ? record->sentiment_test
-          : static_cast<int>(a.get_int("--test-sequences", 1000, 1, 1 << 20));
+  const int sentiment_train = recorded && record->sentiment_train > 0
+                                  ? record->sentiment_train
+                                  : static_cast<int>(a.get_int("--train-sequences", 2000));
+  const int sentiment_test = recorded && record->sentiment_test > 0
+                                 ? record->sentiment_test
+                                 : static_cast<int>(a.get_int("--test-sequences", 1000));
   if (!sentiment && (a.has("--train-sequences") || a.has("--test-sequences"))) {
     throw UsageError("--train-sequences and --test-sequences apply to --data sentiment");
   }
@@ -348,15 +229,13 @@ int cmd_train(const std::vector<std::string>& argv) {
     throw UsageError("--model must be attention or plain, got '" + model_name + "'");
   }
   const bool compare = a.has("--compare");
-  const long seeds = a.get_int("--seeds", 1, 1, 1000);
-  const long first_seed =
-      recorded ? static_cast<long>(record->seed) : a.get_int("--seed", 1, 0, 1L << 40);
+  const long seeds = a.get_int("--seeds", 1);
+  const long first_seed = recorded ? static_cast<long>(record->seed) : a.get_int("--seed", 1);
   TrainOptions opt;
-  opt.epochs = static_cast<int>(a.get_int("--epochs", 30, 1, 1000000));
+  opt.epochs = static_cast<int>(a.get_int("--epochs", 30));
   opt.initial_epoch = resumed ? static_cast<int>(resumed->model.epochs_trained) : 0;
-  opt.batch_size =
-      recorded ? record->batch_size : static_cast<int>(a.get_int("--batch", 1, 1, 1 << 24));
-  opt.early_stopping = static_cast<int>(a.get_int("--early-stopping", 0, 0, 1000000));
+  opt.batch_size = recorded ? record->batch_size : static_cast<int>(a.get_int("--batch", 1));
+  opt.early_stopping = static_cast<int>(a.get_int("--early-stopping", 0));
   const double val_split =
       recorded ? record->validation_split : a.get_double("--validation-split", 0.0);
   if (a.has("--validation-split") && !(val_split > 0 && val_split < 1)) {
@@ -399,12 +278,12 @@ int cmd_train(const std::vector<std::string>& argv) {
   // Resuming reads the data as the checkpoint's model saw it: its columns, its scalings.
   const SplitData data =
       resumed ? load_for_checkpoint(data_arg, "", *resumed, text_encoding(a))
-      : text  ? load_text(data_arg, a.get("--text-column", ""), a.get("--label-column", ""),
-                          a.has("--drop-other-labels"),
-                          static_cast<int>(a.get_int("--vocab", 10000, 3, 1 << 22)), cfg.steps,
-                          nullptr, parse_classes(a), text_encoding(a))
-              : load_data(data_arg, split_list(a.get("--column", "")), a.get("--target", ""),
-                          cfg.steps, sentiment_train, sentiment_test, series, embedding > 0);
+      : text
+          ? load_text(data_arg, a.get("--text-column", ""), a.get("--label-column", ""),
+                      a.has("--drop-other-labels"), static_cast<int>(a.get_int("--vocab", 10000)),
+                      cfg.steps, nullptr, parse_classes(a), text_encoding(a))
+          : load_data(data_arg, split_list(a.get("--column", "")), a.get("--target", ""), cfg.steps,
+                      sentiment_train, sentiment_test, series, embedding > 0);
   if (resumed && resumed->data_stamp.recorded() && data.stamp != resumed->data_stamp) {
     throw DataError(data.source + " has changed since the model in " + resume_path +
                     " was trained on it (" + std::to_string(resumed->data_stamp.bytes) +
