@@ -23,17 +23,17 @@ struct BenchShape {
   int b, t, d, h, o;
   Activation head;
   bool both_models;            // also run the plain model
-  bool bidirectional = false;  // two directions (issue 12's notebook shape)
+  bool bidirectional = false;  // two directions (the notebook's shape)
   bool lengths = false;        // variable lengths: T/4..T, deterministic per sequence
 };
 
-// SPEC.md's shapes and issue 4's: the tutorial at batch 1 and at the whole training set, a medium
+// SPEC.md's shapes: the tutorial at batch 1 and at the whole training set, a medium
 // model, the sentiment-classifier size, a wide one and a long one.
 inline const std::vector<BenchShape>& shapes() {
   static const std::vector<BenchShape> s = {
       {"seed-1", 1, 20, 1, 2, 1, Activation::kTanh, true},
       {"seed-batch", 826, 20, 1, 2, 1, Activation::kTanh, true},
-      {"small", 32, 50, 16, 64, 1, Activation::kTanh, false},  // issue 21's smallest target
+      {"small", 32, 50, 16, 64, 1, Activation::kTanh, false},  // the smallest CPU target
       {"medium", 64, 100, 32, 128, 1, Activation::kTanh, true},
       {"large", 128, 200, 100, 256, 1, Activation::kSigmoid, false},
       {"wide", 32, 100, 256, 1024, 1, Activation::kTanh, false},
@@ -104,7 +104,7 @@ inline std::string bench_name(const std::string& op, const std::string& impl, co
 }
 
 // The notebook's vocabulary (num_words = 10000) for train_step_embedding: the model reads token
-// ids through emb [V, D] (issue 25), the table's gather and gradient inside the timed step.
+// ids through emb [V, D], the table's gather and gradient inside the timed step.
 constexpr int kBenchVocab = 10000;
 inline ModelConfig with_embedding(ModelConfig c) {
   c.vocab_size = kBenchVocab;

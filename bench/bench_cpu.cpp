@@ -29,7 +29,7 @@ void register_cpu_benchmarks() {
     Cell cell;
   };
   for (const BenchShape& s : shapes()) {
-    // The gated cells (issue 22) at the three training shapes, on the fast path only: the
+    // The gated cells at the three training shapes, on the fast path only: the
     // reference's relation to it is the Elman cell's.
     const std::string n = s.name;
     const bool gated = n == "small" || n == "medium" || n == "large";
@@ -76,7 +76,7 @@ void register_cpu_benchmarks() {
               set_counters(st, "train_step", cfg, s.b);
             });
         if (n == "notebook" && dev == Device::kCpu) {
-          // The notebook's whole model: token ids through Embedding(10000, 100) (issue 25).
+          // The notebook's whole model: token ids through Embedding(10000, 100).
           benchmark::RegisterBenchmark(
               bench_name("train_step_embedding", impl, s, attention, k.cell).c_str(),
               [cfg, s](benchmark::State& st) {

@@ -133,7 +133,7 @@ void register_gpu_benchmarks() {
             const std::string o = op;
             const Impl impl = i;
             if (o == "train_step" && n == "notebook" && attention && !forced) {
-              // The notebook's whole model: token ids through Embedding(10000, 100) (issue 25).
+              // The notebook's whole model: token ids through Embedding(10000, 100).
               benchmark::RegisterBenchmark(
                   bench_name("train_step_embedding", impl.name, s, attention, cell).c_str(),
                   [impl, s, attention, cell](benchmark::State& st) {

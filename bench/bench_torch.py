@@ -9,12 +9,11 @@ Ops, named as rnnattn_bench's so that tools/bench_table.py puts them in the same
   train_step/pytorch_graph/<shape>/attention         the same step captured in a CUDA graph and
                                                       replayed (GPU only)
   train_step_embedding/pytorch[_cpu|_graph]/notebook/attention[-lstm]
-                                                      the notebook's whole model (issue 25):
+                                                      the notebook's whole model:
       nn.Embedding(10000, 100), a bidirectional nn.RNN / nn.LSTM (H 256), attention masked by the
       lengths, a sigmoid head, BCE, Adam, at B128 T200 (the shape's lengths and Zipf-like ids)
---device cuda (default; impl "pytorch"): timed with CUDA events per iteration after warm-up (issue
-7). --device cpu --threads N (impl "pytorch_cpu"): torch.set_num_threads(N), timed with
-perf_counter (issue 21: MKL/oneDNN underneath). Writes Google Benchmark-style JSON.
+--device cuda (default; impl "pytorch"): timed with CUDA events per iteration after warm-up. --device cpu --threads N (impl "pytorch_cpu"): torch.set_num_threads(N), timed with
+perf_counter (MKL/oneDNN underneath). Writes Google Benchmark-style JSON.
 Usage: bench/bench_torch.py OUT.json [--device cpu|cuda] [--threads N] [--shapes seed-1,large,...,notebook]
                              [--cells elman,lstm,gru]
 """

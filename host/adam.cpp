@@ -1,3 +1,4 @@
+// Adam (Keras' update, bias-corrected) over a flat parameter buffer: rnnattn/adam.hpp.
 #include "rnnattn/adam.hpp"
 
 #include <cmath>

@@ -1,3 +1,4 @@
+// The model configuration: validation, names of cells, heads and losses (rnnattn/config.hpp).
 #include "rnnattn/config.hpp"
 
 #include <sstream>

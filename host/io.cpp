@@ -1,3 +1,5 @@
+// Files: reading whole files and writing them atomically (a temporary file renamed over the
+// target), with errors naming the path (io.hpp).
 #include "io.hpp"
 
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// The flat parameter layout and Keras' initialisers (rnnattn/params.hpp).
 #include "rnnattn/params.hpp"
 
 #include <algorithm>

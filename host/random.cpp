@@ -1,3 +1,5 @@
+// The random number generator's conversions written out (rnnattn/random.hpp): normals by
+// Box-Muller and unbiased integers by rejection, the same with every compiler.
 #include "rnnattn/random.hpp"
 
 #include <cmath>

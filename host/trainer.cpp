@@ -1,3 +1,5 @@
+// The trainer (rnnattn/trainer.hpp): epochs of shuffled mini-batches on a backend, validation,
+// early stopping, and predict / evaluate over a window set.
 #include "rnnattn/trainer.hpp"
 
 #include <algorithm>

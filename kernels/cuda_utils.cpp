@@ -1,3 +1,5 @@
+// CUDA and cuBLAS errors as exceptions naming the call, and the row-major cuBLAS GEMM the CUDA
+// backend calls (timed by the profiler when one is active).
 #include "cuda_utils.hpp"
 
 #include "profiler.hpp"

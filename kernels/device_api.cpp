@@ -1,6 +1,8 @@
-// The device API (include/rnnattn/cuda.hpp): the fused kernels (kernels/rnn_fused_*.cu, or
-// kernels/rnn_persistent_*.cu as kernels/plan.hpp chooses) or the unfused path
-// (kernels/rnn_unfused.cu) on the caller's buffers and stream. The backward kernels write
+// The device API (include/rnnattn/cuda.hpp) on the caller's buffers and stream: the embedding, the
+// recurrence of every cell, layer and direction on the design kernels/plan.hpp chooses (segment:
+// rnn_fused_*.cu, rnn_layers.cu, rnn_gated.cu; persistent: rnn_persistent_*.cu; cluster:
+// rnn_cluster.cu) or on the unfused path (rnn_unfused.cu), the attention and head, the loss and
+// Adam (train_ops.cu), and the parameter gradients as cuBLAS GEMMs. The backward kernels write
 // per-sequence, per-step quantities (dpre, du, dz); the parameter gradients are cuBLAS GEMMs over
 // all B*T rows (deterministic: cuBLAS GEMMs give the same bits on every run on the same GPU, and
 // nothing here uses atomics).

@@ -128,7 +128,7 @@ __device__ __forceinline__ void load_slice(const PersistentGeometry& g, int slic
   }
 }
 
-// Loads a thread keeps in flight while staging (issue 23, item 1): a chunk's loads all go out
+// Loads a thread keeps in flight while staging (memory-level parallelism): a chunk's loads all go out
 // before the first of them is stored, so a step's staging costs ~one L2 round trip per chunk
 // rather than one per element. (Written as one loop of load-then-store, the compiler issues a load,
 // waits for it and stores it before the next load: the store to shared memory through a generic
@@ -249,7 +249,7 @@ __device__ __forceinline__ void reduce_scatter(const float (&a)[N], int o, int s
 // MaxUnits bounds g.units (the registers of the accumulators: MaxUnits x 4). The split lanes' parts
 // are summed with a butterfly of shuffles over each (unit, row), or where the tiling says so
 // (g.scatter, MaxUnits > 1) with one reduce-scatter over all MaxUnits x 4 accumulators.
-// FusedMats (the gated forward's G gates, issue 23): the `mats` (<= MaxUnits) slices take the
+// FusedMats (the gated forward's G gates): the `mats` (<= MaxUnits) slices take the
 // place of the units (g.units must be 1): per chunk a thread reads one float4 of each staged row
 // once for every mat, so a warp's shared-memory reads a chunk are mats x 4 + rows wavefronts
 // instead of mats x (4 + rows); the sums always go through the reduce-scatter.

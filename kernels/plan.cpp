@@ -19,7 +19,7 @@ namespace rnnattn::kernels {
 namespace {
 
 // The model's constants for an H100 SXM. The first two are architecture facts; the rest are
-// estimates that the GPU issue measures (docs/performance.md, "Limits used").
+// estimates that a GPU run measures (docs/performance.md, "Limits used").
 constexpr double kClockGHz = 1.755;       // sustained FP32 clock
 constexpr double kFmaLatency = 4;         // cycles of a dependent FP32 FMA
 constexpr double kL2BytesPerCycle = 64;   // L2 -> one SM
@@ -42,7 +42,7 @@ constexpr double kHbmLatencyUs = 0.6;
 constexpr double kFmaPerCycle = 128;  // FP32 FMAs an SM issues a cycle (4 schedulers x 32 lanes)
 int ceil_div(int a, int b) { return (a + b - 1) / b; }
 
-// Memory-level parallelism (issue 23, item 7), from the compiled sm_90 code (tools/sass_check.py's
+// Memory-level parallelism, from the compiled sm_90 code (tools/sass_check.py's
 // "in flight" column): a warp of the segment kernels with Wh in L2 keeps this many 128-byte loads
 // in flight (fused_forward_kernel<Wh in L2>: 11; the backward's 4), so an SM pulls at most
 // warps x 11 x 128 B per L2 round trip.

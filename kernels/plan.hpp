@@ -17,7 +17,7 @@
 //               Clusters are independent: no co-residency needed, and each stops at its own
 //               group's longest sequence (the groups can be packed by length).
 // The model predicts a step of each from the GPU's limits and a few latencies (the constants in
-// plan.cpp, estimates until the GPU issue measures them) and picks the faster.
+// plan.cpp, estimates until a GPU run measures them) and picks the faster.
 #pragma once
 
 #include <array>

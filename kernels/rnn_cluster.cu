@@ -1,4 +1,4 @@
-// Thread-block cluster kernels (sm_90; issue 23, item 2): the one-layer Elman forward (the
+// Thread-block cluster kernels (sm_90): the one-layer Elman forward (the
 // recurrence, the attention and the head) and backward (the head and attention gradients and
 // BPTT) of rnn_persistent_*.cu, with the grid barrier replaced by a cluster's (Diamos et al.'s
 // persistent RNN scoped to a cluster).

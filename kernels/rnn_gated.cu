@@ -46,7 +46,7 @@ namespace {
 
 // A gated kernel's parameters: the cell's, the attention and head's (read by the kHead kernels
 // only), and a second block's run side by side (blockIdx.y = 1: the other direction of a
-// bidirectional layer, issue 23, item 4).
+// bidirectional layer).
 template <typename Args>
 struct WithHead {
   Args cell;

@@ -16,7 +16,7 @@
 // Work mapping: as the fused kernels (rnn_fused_forward.cu): a segment of nextpow2(H) threads per
 // sequence (nextpow2(C) for the attention kernels), thread j owning unit (column) j; the two
 // directions of a bidirectional layer run in one launch, side by side (blockIdx.y, each block
-// with its own input projection, Wh and outputs: issue 23, item 4); h_prev (or
+// with its own input projection, Wh and outputs); h_prev (or
 // dz) is exchanged through double-buffered shared memory with one __syncthreads per step; Wh (Wh^T
 // in the backward, for coalesced, conflict-free reads) is staged in shared memory when it fits.
 // Limits: H <= 1024 and C <= 1024.

@@ -43,7 +43,7 @@ struct PersistScratch {
   float* ctx;    // [B][H]  context (when the caller stores none)
 };
 
-// Two variants by the blocks an SM runs (issue 23, item 1): a grid of at most one block an SM
+// Two variants by the blocks an SM runs: a grid of at most one block an SM
 // (every shape up to ~132 blocks, B128 H256 and B32 H1024 among them) may use up to 255 registers,
 // keeps 16 staging loads in flight (16-byte ones where the rows allow) and adds up to 4 units a
 // thread (register tiling: plan.hpp's max_units); a grid of up to 4 blocks an SM is held to 64
@@ -86,7 +86,7 @@ __global__ void __launch_bounds__(kPersistentThreads, V::kMinBlocks)
   for (int i = threadIdx.x; i < g.staged; i += blockDim.x) sum_s[i] = 0.f;
 
   // The thread's pairs i = threadIdx.x + r * 256 (at most kPairsPerThread) and what each needs at
-  // every step, loaded once (issue 23, item 1): bh_j, wa_j and the sequence's length; and the
+  // every step, loaded once: bh_j, wa_j and the sequence's length; and the
   // input projection of the next step, loaded before the grid barrier that ends this one.
   float bh_r[kPairsPerThread] = {}, wa_r[kPairsPerThread] = {}, xw_r[kPairsPerThread] = {};
   int len_r[kPairsPerThread] = {};

@@ -43,10 +43,10 @@ namespace cg = cooperative_groups;
 
 // Staging loads a thread keeps in flight (128 registers: kGatedPersistentMinBlocksPerSm): 16 of
 // 4 bytes; of 16 bytes 8 in the forward, 16 in the backward (whose piece loop the compiler
-// otherwise issues 6 at a time: tools/sass_check.py); plan.cpp's staging_round_trips.
+// otherwise sends out 6 at a time: tools/sass_check.py); plan.cpp's staging_round_trips.
 constexpr int kGatedInFlight = 16, kGatedVecInFlight = 8, kGatedBackwardVecInFlight = 16;
 
-// A launch's blocks of the layer (issue 23, item 4): one plane of slices x groups blocks, or a
+// A launch's blocks of the layer: one plane of slices x groups blocks, or a
 // bidirectional layer's two side by side along x, plane p running dir[p] (dir[1] = dir[0] for
 // one plane).
 template <typename Args>

@@ -210,7 +210,7 @@ TEST_F(Cli, GatedCellsTrainSaveAndPredict) {
 }
 
 // --seeds and --compare with several threads run their runs side by side (on the CPU one thread
-// each; on the GPU a host thread, a stream and a cuBLAS handle each, issue 23, item 5): the same
+// each; on the GPU a host thread, a stream and a cuBLAS handle each): the same
 // lines and numbers, in the same order, as one run at a time.
 class CliSideBySide : public Cli {
  protected:

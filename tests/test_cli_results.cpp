@@ -1,4 +1,4 @@
-// Results a user can trust (issue 20): baselines from the target column, the same checks in every
+// Results a user can trust: baselines from the target column, the same checks in every
 // command that runs a model, full-precision predictions, shortest numbers, differences and
 // standard scaling, missing values, RFC 4180 CSV, dates continued by the calendar, classifiers
 // scored as classifiers, and the warnings a user needs. Each test fails without its fix.

@@ -1,4 +1,4 @@
-// The command line on labelled texts (issue 25): train from a CSV of texts, save, inspect, export
+// The command line on labelled texts: train from a CSV of texts, save, inspect, export
 // and import, resume, predict new texts from the checkpoint; the sentiment task as token ids; bad
 // input refused with one clear message before any work.
 #include <string>

@@ -175,7 +175,7 @@ TEST(Plan, SliceLayoutIsFreeOfBankConflicts) {
   }
 }
 
-// Register tiling (issue 23): the cluster kernels' products take several units a thread, summed
+// Register tiling: the cluster kernels' products take several units a thread, summed
 // over the split lanes by a reduce-scatter, where the model predicts fewer shared-memory and
 // shuffle cycles, which it does for groups of 32 (B512 H256: split 8 x 4 units); and the
 // products' 16-byte reads put the large shape's step (B128 H256: groups of 8, 2 slices a block)
@@ -205,10 +205,10 @@ TEST(Plan, ClusterProductsTileUnitsInRegisters) {
   EXPECT_LE(plan_recurrence(128, 256, fourteen).cluster_tiling.clusters(), 14);
 }
 
-// Register tiling in the persistent kernels (issue 23): where the grid is at most one block an SM
+// Register tiling in the persistent kernels: where the grid is at most one block an SM
 // (the Elman kernels' variants with registers to spare), the products take several units a thread
 // and the reduce-scatter where the model predicts fewer cycles, as at the wide shape (B32 H1024:
-// 64 slices x 2 groups of 16), whose step then meets the issue's 0.5 ms for T = 100; grids larger
+// 64 slices x 2 groups of 16), whose step then meets the target of 0.5 ms for T = 100 (docs/performance.md); grids larger
 // than the SMs and the gated cells keep one unit (their kernels' 64 registers).
 TEST(Plan, PersistentProductsTileUnitsInRegisters) {
   const GpuLimits h100;
@@ -230,7 +230,7 @@ TEST(Plan, PersistentProductsTileUnitsInRegisters) {
 
 // Whole passes from the step model: the forward is T steps of the chosen design plus the input
 // projections' GEMMs, training adds the backward's steps and weight-gradient GEMMs; longer
-// sequences and more layers cost more. The issue's targets (issue 23) in the model: large
+// sequences and more layers cost more. The performance targets (docs/performance.md) in the model: large
 // forward <= 0.35 ms and training step <= 1.5 ms, wide forward <= 0.5 ms, the notebook's shape
 // (bidirectional Elman) training step <= 2 ms.
 TEST(Plan, PassPredictionsAddTheStepsAndGemms) {
@@ -320,7 +320,7 @@ TEST(Plan, ModelChoosesByBatchAndHidden) {
   EXPECT_FALSE(plan_recurrence(1, 1024, small).persistent);
 }
 
-// Memory-level parallelism (issue 23, item 7): where a segment block reads Wh from L2, an SM with
+// Memory-level parallelism: where a segment block reads Wh from L2, an SM with
 // one 256-thread block (8 warps, 11 loads in flight each) pulls it at well under the L2's 64 B a
 // cycle, while 1024-thread blocks (32 warps) reach it; a persistent step pays one L2 round trip per
 // batch of staging loads in flight, so staging 16 rows of 1024 (64 elements a thread) costs more

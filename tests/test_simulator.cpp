@@ -715,7 +715,7 @@ TEST_F(Simulator, CountersFileHasALinePerLaunch) {
   EXPECT_TRUE(saw_backward);
 }
 
-// The memory-access targets of the "fast at scale" issue at its shape (B32 T4 D16 H256, a training
+// The memory-access targets (docs/performance.md) at their shape (B32 T4 D16 H256, a training
 // step) and where Wh sits in shared memory (H64): every kernel that reads Wh or the hidden states
 // loads with an efficiency of at least 0.8 and needs at most 1.25 shared wavefronts per request,
 // for the segment kernels, the persistent ones and the cluster ones, and for the gated cells'
@@ -795,7 +795,7 @@ TEST_F(Simulator, RecurrentKernelsMeetTheAccessTargets) {
 }
 
 // A bidirectional gated layer's persistent kernels run both directions in one cooperative grid
-// of two planes where the GPU holds it co-resident (issue 23, item 4), else a direction at a time
+// of two planes where the GPU holds it co-resident, else a direction at a time
 // (LSTM H = 512: a block's slices take more than half an SM, 2 x 128 blocks do not fit); either
 // way the results are the segment kernels' (y rtol 1e-5, gradients 1e-4).
 TEST_F(Simulator, GatedPersistentRunsBothDirectionsInOneGrid) {

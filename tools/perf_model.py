@@ -2,7 +2,7 @@
 """The performance model of docs/performance.md: per benchmark shape, the work of a forward and of a
 training step, and the floors they imply on an H100 (SXM). Prints the markdown table.
 
-Constants are the data-sheet or commonly measured figures named below; the GPU issue measures them
+Constants are the data-sheet or commonly measured figures named below; the first GPU run measures them
 (a launch, a graph node, a grid barrier) and this script takes the measured ones when they exist.
 """
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The compiled-code check of the nvcc build (issue 23, item 8).
+"""The compiled-code check of the nvcc build.
 
 For every kernel in the given objects or libraries (the nvcc build's librnnattn.a), reads
 `cuobjdump -res-usage` (registers, stack frame, local memory) and the SASS (`cuobjdump -sass`,
@@ -14,7 +14,7 @@ one table row per kernel and fails (exit 1) when any kernel has a stack frame or
 memory (on the recurrent kernels a spill is a round trip through L1/L2 inside the step's dependent
 chain), or when a persistent kernel keeps fewer than IN_FLIGHT 4-byte staging loads in flight, or
 one compiled for more than 64 registers (a grid of at most one block an SM) fewer than
-WIDE_IN_FLIGHT 16-byte ones (a step would pay one L2 round trip per load or few: issue 23, item 1).
+WIDE_IN_FLIGHT 16-byte ones (a step would pay one L2 round trip per load or few).
 
 cuobjdump and nvdisasm come from the CUDA toolkit, or from PyPI's nvidia-cuda-cuobjdump and
 nvidia-cuda-nvdisasm wheels (tools/build.sh installs them where the toolkit lacks them). Where

@@ -1,3 +1,4 @@
+// The JSON writer of the command line's --json outputs (cli/json.hpp).
 #include "cli/json.hpp"
 
 #include <cmath>

@@ -1,5 +1,6 @@
-// Backends: where the model is computed. The CPU backend wraps the reference; the CUDA backend
-// (fused kernels) plugs in behind the same interface, so callers do not change.
+// Backends: where the model is computed, behind one interface: the fast CPU path (batched, BLAS),
+// the plain reference it is tested against, and the CUDA backend (the fused kernels, or the
+// unfused path), so callers do not change with the device.
 #pragma once
 
 #include <memory>

@@ -1,3 +1,4 @@
+// The library's version (written into exported files' metadata).
 #pragma once
 
 namespace rnnattn {
