@@ -7,92 +7,100 @@
 #include "io.hpp"
 
 namespace rnnattn::cli {
-namespace {}  // namespace
+namespace {
 
-int cmd_inspect(const std::vector<std::string>& argv) {
-  if (wants_help(argv)) {
-    std::cout << help_text(kInspect);
-    return 0;
-  }
-  const Args a(kInspect, argv);
-  if (!a.has("--model"))
-    throw UsageError("--model FILE is required (see 'rnnattn inspect --help')");
-  const Checkpoint ck = load_checkpoint(a.get("--model", ""));
+// The checkpoint as one JSON object: its configuration, record and every tensor's values.
+std::string inspect_json(const Checkpoint& ck) {
   const Model& m = ck.model;
   const ParamLayout layout(m.config);
-  if (a.has("--json")) {
-    Json j;
-    j.begin_object().value("format_version", static_cast<int>(ck.format_version));
-    j.begin_object("config")
-        .value("model", m.config.attention ? "attention" : "plain")
-        .value("input_size", m.config.input_size)
-        .value("hidden_size", m.config.hidden_size)
-        .value("steps", m.config.steps)
-        .value("output_size", m.config.output_size)
-        .value("head", to_string(m.config.head))
-        .value("loss", to_string(m.config.loss))
-        .value("vocab_size", m.config.vocab_size)
-        .end_object();
-    if (!ck.text.column.empty()) {
-      j.begin_object("text").value("column", ck.text.column);
-      j.begin_array("classes");
-      for (const std::string& k : ck.text.classes) j.value(nullptr, k);
-      j.end_array().begin_array("vocabulary");
-      for (const std::string& w : ck.text.vocabulary) j.value(nullptr, w);
-      j.end_array().end_object();
-    }
-    j.value("parameters", static_cast<long long>(layout.size()))
-        .value("epochs_trained", static_cast<long long>(m.epochs_trained))
-        .value("adam_step", static_cast<long long>(m.adam.step))
-        .value("learning_rate", m.adam_config.learning_rate)
-        .value("data", ck.data_source);
-    if (ck.data_stamp.recorded()) {
-      char hash[19];
-      std::snprintf(hash, sizeof hash, "0x%016llx",
-                    static_cast<unsigned long long>(ck.data_stamp.hash));
-      j.value("data_bytes", static_cast<long long>(ck.data_stamp.bytes))
-          .value("data_fnv1a64", hash);
-    }
-    j.value("column", ck.column)
-        .value("scaler_min", ck.scaler.min)
-        .value("scaler_max", ck.scaler.max);
-    j.begin_object("series")
-        .value("scaling", scaling_name(ck.series.scaling))
-        .value("difference", ck.series.difference)
-        .value("missing", missing_name(ck.series.missing))
-        .end_object();
-    if (ck.training.recorded) {
-      j.begin_object("run")
-          .value("seed", static_cast<long long>(ck.training.seed))
-          .value("batch", ck.training.batch_size)
-          .value("validation_split", ck.training.validation_split)
-          .value("sentiment_train", ck.training.sentiment_train)
-          .value("sentiment_test", ck.training.sentiment_test)
-          .end_object();
-    }
-    j.begin_array("inputs");
-    for (std::size_t i = 0; i < ck.features.size(); ++i) {
-      j.begin_object()
-          .value("column", ck.features[i])
-          .value("scaler_min", ck.feature_scalers[i].min)
-          .value("scaler_max", ck.feature_scalers[i].max)
-          .end_object();
-    }
-    j.end_array();
-    j.begin_object("tensors");
-    for (const TensorInfo& t : layout.tensors()) {
-      j.begin_object(t.name.c_str()).value("rows", t.rows).value("cols", t.cols);
-      j.numbers("values", std::vector<float>(m.params.begin() + t.offset,
-                                             m.params.begin() + t.offset + t.size()));
-      j.end_object();
-    }
-    j.end_object().end_object();
-    std::cout << j.str();
-    return 0;
+  Json j;
+  j.begin_object().value("format_version", static_cast<int>(ck.format_version));
+  j.begin_object("config")
+      .value("model", m.config.attention ? "attention" : "plain")
+      .value("input_size", m.config.input_size)
+      .value("hidden_size", m.config.hidden_size)
+      .value("steps", m.config.steps)
+      .value("output_size", m.config.output_size)
+      .value("head", to_string(m.config.head))
+      .value("loss", to_string(m.config.loss))
+      .value("vocab_size", m.config.vocab_size)
+      .end_object();
+  if (!ck.text.column.empty()) {
+    j.begin_object("text").value("column", ck.text.column);
+    j.begin_array("classes");
+    for (const std::string& k : ck.text.classes) j.value(nullptr, k);
+    j.end_array().begin_array("vocabulary");
+    for (const std::string& w : ck.text.vocabulary) j.value(nullptr, w);
+    j.end_array().end_object();
   }
-  std::printf("checkpoint %s (format version %u)\nmodel: %s, %zu parameters\n",
-              a.get("--model", "").c_str(), ck.format_version, describe(m.config).c_str(),
-              layout.size());
+  j.value("parameters", static_cast<long long>(layout.size()))
+      .value("epochs_trained", static_cast<long long>(m.epochs_trained))
+      .value("adam_step", static_cast<long long>(m.adam.step))
+      .value("learning_rate", m.adam_config.learning_rate)
+      .value("data", ck.data_source);
+  if (ck.data_stamp.recorded()) {
+    char hash[19];
+    std::snprintf(hash, sizeof hash, "0x%016llx",
+                  static_cast<unsigned long long>(ck.data_stamp.hash));
+    j.value("data_bytes", static_cast<long long>(ck.data_stamp.bytes)).value("data_fnv1a64", hash);
+  }
+  j.value("column", ck.column)
+      .value("scaler_min", ck.scaler.min)
+      .value("scaler_max", ck.scaler.max);
+  j.begin_object("series")
+      .value("scaling", scaling_name(ck.series.scaling))
+      .value("difference", ck.series.difference)
+      .value("missing", missing_name(ck.series.missing))
+      .end_object();
+  if (ck.training.recorded) {
+    j.begin_object("run")
+        .value("seed", static_cast<long long>(ck.training.seed))
+        .value("batch", ck.training.batch_size)
+        .value("validation_split", ck.training.validation_split)
+        .value("sentiment_train", ck.training.sentiment_train)
+        .value("sentiment_test", ck.training.sentiment_test)
+        .end_object();
+  }
+  j.begin_array("inputs");
+  for (std::size_t i = 0; i < ck.features.size(); ++i) {
+    j.begin_object()
+        .value("column", ck.features[i])
+        .value("scaler_min", ck.feature_scalers[i].min)
+        .value("scaler_max", ck.feature_scalers[i].max)
+        .end_object();
+  }
+  j.end_array();
+  j.begin_object("tensors");
+  for (const TensorInfo& t : layout.tensors()) {
+    j.begin_object(t.name.c_str()).value("rows", t.rows).value("cols", t.cols);
+    j.numbers("values", std::vector<float>(m.params.begin() + t.offset,
+                                           m.params.begin() + t.offset + t.size()));
+    j.end_object();
+  }
+  j.end_object().end_object();
+  return j.str();
+}
+
+// Every tensor, a row a line.
+void print_tensors(const std::vector<float>& params, const ParamLayout& layout) {
+  for (const TensorInfo& t : layout.tensors()) {
+    std::printf("%s [%d,%d]\n", t.name.c_str(), t.rows, t.cols);
+    for (int r = 0; r < t.rows; ++r) {
+      std::printf("  ");
+      for (int c = 0; c < t.cols; ++c) {
+        std::printf(" %15s", number_text(params[t.offset + r * t.cols + c]).c_str());
+      }
+      std::printf("\n");
+    }
+  }
+}
+
+// The checkpoint as text: its configuration and record, a line each, then every tensor.
+void print_checkpoint(const std::string& path, const Checkpoint& ck) {
+  const Model& m = ck.model;
+  const ParamLayout layout(m.config);
+  std::printf("checkpoint %s (format version %u)\nmodel: %s, %zu parameters\n", path.c_str(),
+              ck.format_version, describe(m.config).c_str(), layout.size());
   std::printf("trained: %lld epochs, %lld Adam steps, lr %s\ndata: %s%s%s, scaler [%s, %s]\n",
               static_cast<long long>(m.epochs_trained), static_cast<long long>(m.adam.step),
               number_text(m.adam_config.learning_rate).c_str(), ck.data_source.c_str(),
@@ -134,15 +142,24 @@ int cmd_inspect(const std::vector<std::string>& argv) {
   } else {
     std::printf("run: not recorded (resuming needs --seed and --batch)\n");
   }
-  for (const TensorInfo& t : layout.tensors()) {
-    std::printf("%s [%d,%d]\n", t.name.c_str(), t.rows, t.cols);
-    for (int r = 0; r < t.rows; ++r) {
-      std::printf("  ");
-      for (int c = 0; c < t.cols; ++c) {
-        std::printf(" %15s", number_text(m.params[t.offset + r * t.cols + c]).c_str());
-      }
-      std::printf("\n");
-    }
+  print_tensors(m.params, layout);
+}
+
+}  // namespace
+
+int cmd_inspect(const std::vector<std::string>& argv) {
+  if (wants_help(argv)) {
+    std::cout << help_text(kInspect);
+    return 0;
+  }
+  const Args a(kInspect, argv);
+  if (!a.has("--model"))
+    throw UsageError("--model FILE is required (see 'rnnattn inspect --help')");
+  const Checkpoint ck = load_checkpoint(a.get("--model", ""));
+  if (a.has("--json")) {
+    std::cout << inspect_json(ck);
+  } else {
+    print_checkpoint(a.get("--model", ""), ck);
   }
   return 0;
 }

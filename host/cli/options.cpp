@@ -1,6 +1,7 @@
 // The option table of every rnnattn command and the help texts generated from it.
 #include "cli/options.hpp"
 
+#include <iterator>
 #include <sstream>
 
 namespace rnnattn::cli {
@@ -94,11 +95,8 @@ A file without rnnattn's metadata carries no scaling: the model then reads value
 )"},
 };
 
-}  // namespace
-
-const std::vector<Option>& options() {
-  // clang-format off
-  static const std::vector<Option> table = {
+// clang-format off
+const Option kOptionTable[] = {
     // ---- train: the data
     {"--data", kTrain, "fib|FILE.csv|sentiment",
      "the tutorial's Fibonacci windows (default), a CSV series, a CSV of labelled texts (with "
@@ -250,8 +248,13 @@ const std::vector<Option>& options() {
     {"--head", kImport, "tanh|linear|sigmoid", "the head's activation (default tanh)"},
     {"--loss", kImport, "mse|bce", "the loss (default mse)"},
     {"--steps", kImport, "T", "the window length of a model without attention", 1, 1 << 20},
-  };
-  // clang-format on
+};
+// clang-format on
+
+}  // namespace
+
+const std::vector<Option>& options() {
+  static const std::vector<Option> table(std::begin(kOptionTable), std::end(kOptionTable));
   return table;
 }
 

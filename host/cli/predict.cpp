@@ -107,6 +107,114 @@ int predict_texts(const Args& a, const Checkpoint& ck) {
   return 0;
 }
 
+// The test part's predictions, in the model's units and in the data's, with their scores.
+struct Scored {
+  std::vector<float> pred, attention;
+  std::vector<double> target, value;  // original units (double: targets may exceed float's range)
+  double mse = 0, loss = 0;
+  bool classify = false;
+  Confusion cm;
+};
+
+Scored score(Backend& backend, const Checkpoint& ck, const SplitData& data, bool want_attention) {
+  const Model& model = ck.model;
+  Scored s;
+  s.pred = predict(backend, model, data.test, want_attention ? &s.attention : nullptr);
+  const long bad =
+      std::count_if(s.pred.begin(), s.pred.end(), [](float v) { return !std::isfinite(v); });
+  s.mse = mean_squared_error(s.pred, data.test);
+  if (bad > 0 || !std::isfinite(s.mse)) {
+    throw Error(std::to_string(bad) + " of " + std::to_string(s.pred.size()) +
+                " predictions are not finite: the data lies far outside the scaling the model was "
+                "trained with [" +
+                sci(ck.scaler.min) + ", " + sci(ck.scaler.max) + "]. No output written");
+  }
+  // The levels, also for a model of differences.
+  const int O = model.config.output_size;
+  s.target.resize(data.test.count);
+  s.value.resize(data.test.count);
+  for (int i = 0; i < data.test.count; ++i) {
+    s.target[i] = original_target(data, data.test, i);
+    s.value[i] = data.to_original(s.pred[static_cast<std::size_t>(i) * O], data.test.index[i]);
+  }
+  s.classify = model.config.loss == Loss::kBce;
+  if (s.classify) s.cm = confusion(s.pred, data.test);
+  s.loss = reference_loss<float>(model.config.loss, s.pred.data(), data.test.y.data(),
+                                 static_cast<long>(s.pred.size()));
+  return s;
+}
+
+// A row per test window (its label, target and prediction, and the attention weights when
+// asked), then the scores.
+void print_scored(const std::string& source, const Checkpoint& ck, const SplitData& data,
+                  const Scored& s, bool want_attention) {
+  const int T = ck.model.config.steps, O = ck.model.config.output_size;
+  std::printf(
+      "# test windows of %s (%d); %s, each row labelled by its target's %s\n# %s  target  "
+      "%s%s\n",
+      source.c_str(), data.test.count,
+      s.classify ? "0/1 labels and predicted probabilities" : "values in original units",
+      data.label_name.c_str(), data.label_name.c_str(), s.classify ? "probability" : "prediction",
+      want_attention ? "  attention weights a_1..a_T" : "");
+  for (int i = 0; i < data.test.count; ++i) {
+    std::printf("%s  %s  %s", target_label(data, i).c_str(),
+                format_value(s.target[i], s.classify ? 0 : data.precision).c_str(),
+                s.classify ? number_text(s.pred[i * O]).c_str()
+                           : format_value(s.value[i], data.precision).c_str());
+    if (want_attention) {
+      for (int t = 0; t < T; ++t) {
+        std::printf(" %.5f", s.attention[static_cast<std::size_t>(i) * T + t]);
+      }
+    }
+    std::printf("\n");
+  }
+  if (s.classify) {
+    std::printf("# test accuracy %.4f (%d of %d); %s %s\n", s.cm.accuracy(),
+                s.cm.true_negative + s.cm.true_positive, s.cm.total(),
+                to_string(ck.model.config.loss), sci(s.loss).c_str());
+    print_confusion(s.cm);
+  } else {
+    std::printf("# test MSE %s (scaled), RMSE %s (original units)\n", sci(s.mse).c_str(),
+                sci(std::sqrt(s.mse) * ck.scaler.range()).c_str());
+  }
+}
+
+std::string scored_json(const std::string& model_path, const std::string& source,
+                        const Checkpoint& ck, const SplitData& data, const Scored& s,
+                        bool want_attention) {
+  const int T = ck.model.config.steps, O = ck.model.config.output_size;
+  Json j;
+  j.begin_object().value("model", model_path).value("data", source);
+  j.value("task", s.classify ? "classification" : "regression");
+  if (s.classify) {
+    j.value("test_accuracy", s.cm.accuracy()).value("test_loss", s.loss);
+    j.begin_object("confusion")
+        .value("true_negative", s.cm.true_negative)
+        .value("false_positive", s.cm.false_positive)
+        .value("false_negative", s.cm.false_negative)
+        .value("true_positive", s.cm.true_positive)
+        .end_object();
+  } else {
+    j.value("test_mse", s.mse).value("test_rmse", std::sqrt(s.mse) * ck.scaler.range());
+  }
+  j.begin_array("predictions");
+  for (int i = 0; i < data.test.count; ++i) {
+    j.begin_object()
+        .value("start", data.test.index[i])
+        .value(data.label_name.c_str(), target_label(data, i))
+        .value("target", s.target[i])
+        .value("prediction", s.classify ? static_cast<double>(s.pred[i * O]) : s.value[i]);
+    if (want_attention) {
+      j.numbers("attention",
+                std::vector<float>(s.attention.begin() + static_cast<std::size_t>(i) * T,
+                                   s.attention.begin() + static_cast<std::size_t>(i + 1) * T));
+    }
+    j.end_object();
+  }
+  j.end_array().end_object();
+  return j.str();
+}
+
 }  // namespace
 
 int cmd_predict(const std::vector<std::string>& argv) {
@@ -142,97 +250,19 @@ int cmd_predict(const std::vector<std::string>& argv) {
     throw UsageError("--encoding applies to texts; " + a.get("--model", "") +
                      " was not trained on texts");
   }
-  const Model& model = ck.model;
   SplitData data = load_for_checkpoint(source, a.get("--column", ""), ck);
   check_model_inputs("predict", data.test.x, data.test.y, ck.scaler, ck.series.scaling,
                      model_series(data));
   const bool want_attention = a.has("--attention");
-  if (want_attention && !model.config.attention) {
+  if (want_attention && !ck.model.config.attention) {
     throw UsageError("--attention: this is a plain model, it has no attention weights");
   }
   const std::unique_ptr<Backend> backend = open_backend(a);
-  std::vector<float> attn;
-  const std::vector<float> pred =
-      predict(*backend, model, data.test, want_attention ? &attn : nullptr);
-  const int T = model.config.steps, O = model.config.output_size;
-  const long bad =
-      std::count_if(pred.begin(), pred.end(), [](float v) { return !std::isfinite(v); });
-  const double mse = mean_squared_error(pred, data.test);
-  if (bad > 0 || !std::isfinite(mse)) {
-    throw Error(std::to_string(bad) + " of " + std::to_string(pred.size()) +
-                " predictions are not finite: the data lies far outside the scaling the model was "
-                "trained with [" +
-                sci(ck.scaler.min) + ", " + sci(ck.scaler.max) + "]. No output written");
-  }
-  // In original units (double: targets may exceed float's range): the levels, also for a model
-  // of differences.
-  std::vector<double> target(data.test.count), value(data.test.count);
-  for (int i = 0; i < data.test.count; ++i) {
-    target[i] = original_target(data, data.test, i);
-    value[i] = data.to_original(pred[static_cast<std::size_t>(i) * O], data.test.index[i]);
-  }
-  const bool classify = model.config.loss == Loss::kBce;
-  const Confusion cm = classify ? confusion(pred, data.test) : Confusion{};
-
-  std::printf(
-      "# test windows of %s (%d); %s, each row labelled by its target's %s\n# %s  target  "
-      "%s%s\n",
-      source.c_str(), data.test.count,
-      classify ? "0/1 labels and predicted probabilities" : "values in original units",
-      data.label_name.c_str(), data.label_name.c_str(), classify ? "probability" : "prediction",
-      want_attention ? "  attention weights a_1..a_T" : "");
-  for (int i = 0; i < data.test.count; ++i) {
-    std::printf("%s  %s  %s", target_label(data, i).c_str(),
-                format_value(target[i], classify ? 0 : data.precision).c_str(),
-                classify ? number_text(pred[i * O]).c_str()
-                         : format_value(value[i], data.precision).c_str());
-    if (want_attention) {
-      for (int t = 0; t < T; ++t) std::printf(" %.5f", attn[static_cast<std::size_t>(i) * T + t]);
-    }
-    std::printf("\n");
-  }
-  const double loss = reference_loss<float>(model.config.loss, pred.data(), data.test.y.data(),
-                                            static_cast<long>(pred.size()));
-  if (classify) {
-    std::printf("# test accuracy %.4f (%d of %d); %s %s\n", cm.accuracy(),
-                cm.true_negative + cm.true_positive, cm.total(), to_string(model.config.loss),
-                sci(loss).c_str());
-    print_confusion(cm);
-  } else {
-    std::printf("# test MSE %s (scaled), RMSE %s (original units)\n", sci(mse).c_str(),
-                sci(std::sqrt(mse) * ck.scaler.range()).c_str());
-  }
+  const Scored s = score(*backend, ck, data, want_attention);
+  print_scored(source, ck, data, s, want_attention);
   if (!json_path.empty()) {
-    Json j;
-    j.begin_object().value("model", a.get("--model", "")).value("data", source);
-    j.value("task", classify ? "classification" : "regression");
-    if (classify) {
-      j.value("test_accuracy", cm.accuracy()).value("test_loss", loss);
-      j.begin_object("confusion")
-          .value("true_negative", cm.true_negative)
-          .value("false_positive", cm.false_positive)
-          .value("false_negative", cm.false_negative)
-          .value("true_positive", cm.true_positive)
-          .end_object();
-    } else {
-      j.value("test_mse", mse).value("test_rmse", std::sqrt(mse) * ck.scaler.range());
-    }
-    j.begin_array("predictions");
-    for (int i = 0; i < data.test.count; ++i) {
-      j.begin_object()
-          .value("start", data.test.index[i])
-          .value(data.label_name.c_str(), target_label(data, i))
-          .value("target", target[i])
-          .value("prediction", classify ? static_cast<double>(pred[i * O]) : value[i]);
-      if (want_attention) {
-        j.numbers("attention",
-                  std::vector<float>(attn.begin() + static_cast<std::size_t>(i) * T,
-                                     attn.begin() + static_cast<std::size_t>(i + 1) * T));
-      }
-      j.end_object();
-    }
-    j.end_array().end_object();
-    write_file_atomic(json_path, j.str());
+    write_file_atomic(json_path,
+                      scored_json(a.get("--model", ""), source, ck, data, s, want_attention));
   }
   return 0;
 }

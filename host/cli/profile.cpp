@@ -27,20 +27,23 @@ std::string head_note(const ModelConfig& c, bool persistent) {
              : "; then the attention-and-head kernels over the top layer's states";
 }
 
-}  // namespace
+// What the options ask for: the model, the batch, the pass, the path and the recurrence.
+struct ProfileSetup {
+  ModelConfig cfg;
+  int B = 1;
+  std::string pass, device, rec_name;
+  cuda::Recurrence rec = cuda::Recurrence::kAuto;
+  bool gated = false, layered = false;
+};
 
-int cmd_profile(const std::vector<std::string>& argv) {
-  if (wants_help(argv)) {
-    std::cout << help_text(kProfile);
-    return 0;
-  }
-  const Args a(kProfile, argv);
+ProfileSetup parse_profile(const Args& a) {
   for (const char* need : {"--batch", "--steps", "--input", "--hidden"}) {
     if (!a.has(need))
       throw UsageError(std::string(need) + " is required (see 'rnnattn profile --help')");
   }
-  ModelConfig cfg;
-  const int B = static_cast<int>(a.get_int("--batch", 1));
+  ProfileSetup s;
+  ModelConfig& cfg = s.cfg;
+  s.B = static_cast<int>(a.get_int("--batch", 1));
   cfg.steps = static_cast<int>(a.get_int("--steps", 1));
   cfg.input_size = static_cast<int>(a.get_int("--input", 1));
   cfg.hidden_size = static_cast<int>(a.get_int("--hidden", 1));
@@ -53,93 +56,89 @@ int cmd_profile(const std::vector<std::string>& argv) {
   cfg.layers = static_cast<int>(a.get_int("--layers", 1));
   cfg.bidirectional = a.has("--bidirectional");
   cfg.validate();
-  const std::string pass = a.get("--pass", "forward");
-  if (pass != "forward" && pass != "backward" && pass != "train") {
-    throw UsageError("--pass must be forward, backward or train, got '" + pass + "'");
+  s.pass = a.get("--pass", "forward");
+  if (s.pass != "forward" && s.pass != "backward" && s.pass != "train") {
+    throw UsageError("--pass must be forward, backward or train, got '" + s.pass + "'");
   }
-  const std::string device = a.get("--device", "cuda");
-  if (device != "cuda" && device != "cuda-unfused") {
-    throw UsageError("--device must be cuda or cuda-unfused, got '" + device + "'");
+  s.device = a.get("--device", "cuda");
+  if (s.device != "cuda" && s.device != "cuda-unfused") {
+    throw UsageError("--device must be cuda or cuda-unfused, got '" + s.device + "'");
   }
-  check_device_supports(parse_device(device), cfg);  // the CUDA paths' H limit, --plan included
-  const std::string rec_name = a.get("--recurrence", "auto");
-  if (rec_name != "auto" && rec_name != "segment" && rec_name != "persistent" &&
-      rec_name != "cluster") {
-    throw UsageError("--recurrence must be auto, segment, persistent or cluster, got '" + rec_name +
-                     "'");
+  check_device_supports(parse_device(s.device), cfg);  // the CUDA paths' H limit, --plan included
+  s.rec_name = a.get("--recurrence", "auto");
+  const std::string& r = s.rec_name;
+  if (r != "auto" && r != "segment" && r != "persistent" && r != "cluster") {
+    throw UsageError("--recurrence must be auto, segment, persistent or cluster, got '" + r + "'");
   }
-  const cuda::Recurrence rec = rec_name == "segment"      ? cuda::Recurrence::kSegment
-                               : rec_name == "persistent" ? cuda::Recurrence::kPersistent
-                               : rec_name == "cluster"    ? cuda::Recurrence::kCluster
-                                                          : cuda::Recurrence::kAuto;
-  const bool gated = cfg.cell != Cell::kElman;
-  const bool layered = cfg.layers > 1 || cfg.bidirectional;
-  if (!gated && layered && rec == cuda::Recurrence::kPersistent) {
+  s.rec = r == "segment"      ? cuda::Recurrence::kSegment
+          : r == "persistent" ? cuda::Recurrence::kPersistent
+          : r == "cluster"    ? cuda::Recurrence::kCluster
+                              : cuda::Recurrence::kAuto;
+  s.gated = cfg.cell != Cell::kElman;
+  s.layered = cfg.layers > 1 || cfg.bidirectional;
+  if (!s.gated && s.layered && s.rec == cuda::Recurrence::kPersistent) {
     throw UsageError(
         "--recurrence persistent: stacked and bidirectional Elman models run the segment or "
         "cluster layer kernels (the Elman persistent kernels take one-layer, one-direction "
         "models)");
   }
-  if (gated && rec == cuda::Recurrence::kCluster) {
+  if (s.gated && s.rec == cuda::Recurrence::kCluster) {
     throw UsageError("--recurrence cluster: the cluster kernels are the Elman cell's; the " +
                      std::string(to_string(cfg.cell)) + " runs its segment or persistent kernels");
   }
-  if (a.has("--plan")) {
-    const bool gpu = cuda_backend_available();
-    const kernels::GpuLimits limits = gpu ? kernels::current_gpu_limits() : kernels::GpuLimits{};
-    std::string plan;
-    if (gated) {
-      const kernels::GatedPlan p =
-          kernels::plan_gated(B, cfg.hidden_size, gates_of(cfg.cell), limits, cfg.directions());
-      plan = p.describe() + head_note(cfg, p.persistent);
-    } else {
-      plan = layered
-                 ? kernels::plan_layer(B, cfg.hidden_size, cfg.directions(), limits).describe() +
-                       kLayeredPlan
-                 : kernels::plan_recurrence(B, cfg.hidden_size, limits).describe();
-    }
-    std::printf("plan: B=%d H=%d%s on %s: %s\n", B, cfg.hidden_size,
-                gated ? (std::string(" cell=") + to_string(cfg.cell)).c_str() : "",
-                gpu ? "this GPU" : "an H100 (no GPU visible)", plan.c_str());
-    std::string resident;
-    for (int n = 1; n <= kernels::kClusterMaxBlocks; ++n) {
-      if (n > 1) resident += '/';
-      resident += std::to_string(limits.resident_clusters[n]);
-    }
-    std::printf(
-        "gpu (%s): %d SMs, %zu bytes of shared memory a block, cooperative %s, clusters of "
-        "1..8 blocks resident at once (one block an SM): %s\n",
-        gpu ? "queried" : "an H100 SXM's defaults", limits.sms, limits.smem_per_block,
-        limits.cooperative ? "yes" : "no", limits.clusters ? resident.c_str() : "none");
-    kernels::PassShape shape;
-    shape.batch = B;
-    shape.steps = cfg.steps;
-    shape.input = cfg.input_size;
-    shape.hidden = cfg.hidden_size;
-    shape.layers = cfg.layers;
-    shape.directions = cfg.directions();
-    shape.gates = gates_of(cfg.cell);
-    const kernels::PassPrediction pass = kernels::predict_passes(shape, limits);
-    std::printf(
-        "passes (model, T=%d, D=%d): forward %.3g ms (recurrence %.3g ms, input projections %.3g "
-        "ms), training step %.3g ms (docs/performance.md, \"Whole passes\")\n",
-        cfg.steps, cfg.input_size, pass.forward_ms, pass.recurrence_ms, pass.gemm_ms,
-        pass.training_ms);
-    return 0;
-  }
-  const std::string json_path = a.get("--json", "");
-  check_outputs({{"--json", json_path}}, {});
-  if (!cuda_backend_available()) {
-    throw Unavailable(
-        "profile: no CUDA GPU is visible on this machine (the GPU simulator build "
-        "profiles without one)");
-  }
+  return s;
+}
 
-  // Random inputs on the device, through the device API with its own buffers.
-  CudaStream stream;
-  const cudaStream_t st = stream.get();
-  cuda::Handle h(cfg, st, nullptr, device == "cuda" ? cuda::Path::kFused : cuda::Path::kUnfused);
-  h.set_recurrence(rec);
+// --plan: the model's choice and predicted times, on this GPU or an H100's defaults.
+void print_plan(const ProfileSetup& s) {
+  const ModelConfig& cfg = s.cfg;
+  const bool gpu = cuda_backend_available();
+  const kernels::GpuLimits limits = gpu ? kernels::current_gpu_limits() : kernels::GpuLimits{};
+  std::string plan;
+  if (s.gated) {
+    const kernels::GatedPlan p =
+        kernels::plan_gated(s.B, cfg.hidden_size, gates_of(cfg.cell), limits, cfg.directions());
+    plan = p.describe() + head_note(cfg, p.persistent);
+  } else {
+    plan = s.layered
+               ? kernels::plan_layer(s.B, cfg.hidden_size, cfg.directions(), limits).describe() +
+                     kLayeredPlan
+               : kernels::plan_recurrence(s.B, cfg.hidden_size, limits).describe();
+  }
+  std::printf("plan: B=%d H=%d%s on %s: %s\n", s.B, cfg.hidden_size,
+              s.gated ? (std::string(" cell=") + to_string(cfg.cell)).c_str() : "",
+              gpu ? "this GPU" : "an H100 (no GPU visible)", plan.c_str());
+  std::string resident;
+  for (int n = 1; n <= kernels::kClusterMaxBlocks; ++n) {
+    if (n > 1) resident += '/';
+    resident += std::to_string(limits.resident_clusters[n]);
+  }
+  std::printf(
+      "gpu (%s): %d SMs, %zu bytes of shared memory a block, cooperative %s, clusters of "
+      "1..8 blocks resident at once (one block an SM): %s\n",
+      gpu ? "queried" : "an H100 SXM's defaults", limits.sms, limits.smem_per_block,
+      limits.cooperative ? "yes" : "no", limits.clusters ? resident.c_str() : "none");
+  kernels::PassShape shape;
+  shape.batch = s.B;
+  shape.steps = cfg.steps;
+  shape.input = cfg.input_size;
+  shape.hidden = cfg.hidden_size;
+  shape.layers = cfg.layers;
+  shape.directions = cfg.directions();
+  shape.gates = gates_of(cfg.cell);
+  const kernels::PassPrediction pass = kernels::predict_passes(shape, limits);
+  std::printf(
+      "passes (model, T=%d, D=%d): forward %.3g ms (recurrence %.3g ms, input projections %.3g "
+      "ms), training step %.3g ms (docs/performance.md, \"Whole passes\")\n",
+      cfg.steps, cfg.input_size, pass.forward_ms, pass.recurrence_ms, pass.gemm_ms,
+      pass.training_ms);
+}
+
+// One pass on random inputs through the device API, after an unrecorded warm-up, profiled.
+std::vector<kernels::KernelProfile> profile_pass(const ProfileSetup& s, cuda::Handle& h,
+                                                 cudaStream_t st) {
+  const ModelConfig& cfg = s.cfg;
+  const int B = s.B;
   const std::size_t P = h.parameter_count();
   const std::size_t nx = static_cast<std::size_t>(B) * cfg.steps * cfg.input_size;
   Rng rng(1);
@@ -158,67 +157,68 @@ int cmd_profile(const std::vector<std::string>& argv) {
                       target = random(B, -0.5, 0.5), m = upload(std::vector<float>(P, 0.f)),
                       v = upload(std::vector<float>(P, 0.f));
   DeviceBuffer<float> y(B, "y"), dy(B, "dy"), grads(P, "grads");
+  const bool forward = s.pass == "forward", train = s.pass == "train";
   DeviceBuffer<unsigned char> work(
-      h.workspace_size(B, pass == "forward" ? cuda::Pass::kInference : cuda::Pass::kTraining),
-      "workspace");
-  DeviceBuffer<unsigned char> reserve(pass == "forward" ? 0 : h.reserve_size(B), "reserve");
+      h.workspace_size(B, forward ? cuda::Pass::kInference : cuda::Pass::kTraining), "workspace");
+  DeviceBuffer<unsigned char> reserve(forward ? 0 : h.reserve_size(B), "reserve");
   DeviceBuffer<std::int64_t> step(1, "adam step");
   RNNATTN_CUDA_CHECK(cudaMemsetAsync(step.get(), 0, sizeof(std::int64_t), st));
   auto run = [&] {
-    if (pass == "forward") {
+    if (forward) {
       h.forward_inference(params.get(), x.get(), B, y.get(), nullptr, work.get(), work.size());
       return;
     }
     h.forward_training(params.get(), x.get(), B, y.get(), nullptr, nullptr, reserve.get(),
                        reserve.size(), work.get(), work.size());
-    if (pass == "train") h.loss_gradient(y.get(), target.get(), B, dy.get(), nullptr);
-    h.backward(params.get(), x.get(), B, y.get(), pass == "train" ? dy.get() : target.get(),
-               reserve.get(), reserve.size(), grads.get(), nullptr, cuda::GradMode::kOverwrite,
-               work.get(), work.size());
-    if (pass == "train") {
-      h.adam_update(AdamConfig{}, params.get(), grads.get(), m.get(), v.get(), step.get());
-    }
+    if (train) h.loss_gradient(y.get(), target.get(), B, dy.get(), nullptr);
+    h.backward(params.get(), x.get(), B, y.get(), train ? dy.get() : target.get(), reserve.get(),
+               reserve.size(), grads.get(), nullptr, cuda::GradMode::kOverwrite, work.get(),
+               work.size());
+    if (train) h.adam_update(AdamConfig{}, params.get(), grads.get(), m.get(), v.get(), step.get());
   };
   run();  // warm-up: module loading, first-use attribute calls
   RNNATTN_CUDA_CHECK(cudaStreamSynchronize(st));
-  std::vector<kernels::KernelProfile> prof;
-  {
-    kernels::Profiler profiler;
-    run();
-    prof = profiler.results();
-  }
+  kernels::Profiler profiler;
+  run();
+  return profiler.results();
+}
 
-  const bool sim = kernels::Profiler::simulated();
-  std::printf("profile: %s, %s pass, B=%d, device %s%s\n", describe(cfg).c_str(), pass.c_str(), B,
-              device.c_str(), sim ? " (GPU simulator: memory counters, no times)" : "");
-  if (device == "cuda" && gated) {
+// Which recurrence ran, beside the model's choice.
+void print_recurrence(const ProfileSetup& s, const cuda::Handle& h) {
+  const ModelConfig& cfg = s.cfg;
+  const int B = s.B;
+  if (s.device != "cuda") return;
+  const kernels::GpuLimits limits = kernels::current_gpu_limits();
+  if (s.gated) {
     const bool persistent = h.recurrence_for(B) == cuda::Recurrence::kPersistent;
-    std::printf("recurrence: %s (--recurrence %s)%s; the model: %s\n",
-                persistent ? "persistent" : "segment", rec_name.c_str(),
-                head_note(cfg, persistent).c_str(),
-                kernels::plan_gated(B, cfg.hidden_size, gates_of(cfg.cell),
-                                    kernels::current_gpu_limits(), cfg.directions())
-                    .describe()
-                    .c_str());
-  } else if (device == "cuda" && layered) {
+    std::printf(
+        "recurrence: %s (--recurrence %s)%s; the model: %s\n",
+        persistent ? "persistent" : "segment", s.rec_name.c_str(),
+        head_note(cfg, persistent).c_str(),
+        kernels::plan_gated(B, cfg.hidden_size, gates_of(cfg.cell), limits, cfg.directions())
+            .describe()
+            .c_str());
+  } else if (s.layered) {
     std::printf(
         "recurrence: %s (--recurrence %s); the model: %s%s\n",
-        h.recurrence_for(B) == cuda::Recurrence::kCluster ? "cluster" : "segment", rec_name.c_str(),
-        kernels::plan_layer(B, cfg.hidden_size, cfg.directions(), kernels::current_gpu_limits())
-            .describe()
-            .c_str(),
+        h.recurrence_for(B) == cuda::Recurrence::kCluster ? "cluster" : "segment",
+        s.rec_name.c_str(),
+        kernels::plan_layer(B, cfg.hidden_size, cfg.directions(), limits).describe().c_str(),
         kLayeredPlan);
-  } else if (device == "cuda") {
+  } else {
     const cuda::Recurrence runs = h.recurrence_for(B);
     std::printf("recurrence: %s (--recurrence %s); the model: %s\n",
                 runs == cuda::Recurrence::kPersistent ? "persistent"
                 : runs == cuda::Recurrence::kCluster  ? "cluster"
                                                       : "segment",
-                rec_name.c_str(),
-                kernels::plan_recurrence(B, cfg.hidden_size, kernels::current_gpu_limits())
-                    .describe()
-                    .c_str());
+                s.rec_name.c_str(),
+                kernels::plan_recurrence(B, cfg.hidden_size, limits).describe().c_str());
   }
+}
+
+// The table of kernels (times on a GPU, memory counters in the simulator), and its JSON.
+std::string print_profile(const std::vector<kernels::KernelProfile>& prof) {
+  const bool sim = kernels::Profiler::simulated();
   if (sim) {
     std::printf(
         "| kernel | launches | global load efficiency | global store efficiency | "
@@ -245,7 +245,40 @@ int cmd_profile(const std::vector<std::string>& argv) {
     j.end_object();
   }
   j.end_array();
-  if (!json_path.empty()) write_file_atomic(json_path, j.str());
+  return j.str();
+}
+
+}  // namespace
+
+int cmd_profile(const std::vector<std::string>& argv) {
+  if (wants_help(argv)) {
+    std::cout << help_text(kProfile);
+    return 0;
+  }
+  const Args a(kProfile, argv);
+  const ProfileSetup s = parse_profile(a);
+  if (a.has("--plan")) {
+    print_plan(s);
+    return 0;
+  }
+  const std::string json_path = a.get("--json", "");
+  check_outputs({{"--json", json_path}}, {});
+  if (!cuda_backend_available()) {
+    throw Unavailable(
+        "profile: no CUDA GPU is visible on this machine (the GPU simulator build "
+        "profiles without one)");
+  }
+  CudaStream stream;
+  cuda::Handle h(s.cfg, stream.get(), nullptr,
+                 s.device == "cuda" ? cuda::Path::kFused : cuda::Path::kUnfused);
+  h.set_recurrence(s.rec);
+  const std::vector<kernels::KernelProfile> prof = profile_pass(s, h, stream.get());
+  std::printf("profile: %s, %s pass, B=%d, device %s%s\n", describe(s.cfg).c_str(), s.pass.c_str(),
+              s.B, s.device.c_str(),
+              kernels::Profiler::simulated() ? " (GPU simulator: memory counters, no times)" : "");
+  print_recurrence(s, h);
+  const std::string json = print_profile(prof);
+  if (!json_path.empty()) write_file_atomic(json_path, json);
   return 0;
 }
 
