@@ -31,8 +31,8 @@ for dev in ("cpu", "cuda"):
     attention = ["--model", "attention"]
     for label, extra, seqs in (("fib attention, 30 epochs, batch 1 (the tutorial's run)", attention, None),
                                ("fib attention, 100 epochs, batch 128", attention + ["--batch", "128", "--epochs", "100"], 826 * 100),
-                               # the README's 20 runs side by side (--threads: one per core)
-                               ("fib --compare --seeds 10, 30 epochs, batch 1 (the README's 20 runs)", ["--compare", "--seeds", "10"], None)):
+                               # the tutorial's 20 runs side by side (docs/cli.md) (--threads: one per core)
+                               ("fib --compare --seeds 10, 30 epochs, batch 1 (the tutorial's 20 runs)", ["--compare", "--seeds", "10"], None)):
         t0 = time.perf_counter()
         r = subprocess.run(["build/rnnattn", "train", "--data", "fib",
                             "--device", dev, "--quiet"] + extra, capture_output=True, text=True)

@@ -30,7 +30,7 @@ namespace rnnattn::fast {
 // otherwise tanh|x| = (1 - t) / (1 + t) with t = exp(-2|x|) (t <= 0.29: no cancellation), exp by
 // Cody-Waite reduction x = k ln2 + r and Cephes' expf polynomial on r, 2^k put into the exponent
 // bits. Inputs past 9 give +-1 (tanh 9 rounds to 1 in float). Measured against double tanh over
-// [-12, 12]: at most 4 ulp (tests/test_cpu_fast.cpp checks the bound).
+// [-12, 12]: at most 4 ulp (tests/cpu/test_cpu_fast.cpp checks the bound).
 // On x86-64 the loop is also compiled for AVX2 (without FMA, so that every clone rounds alike)
 // and the best the CPU has is picked at load time. host/cpu_fast.cpp is built with
 // -fno-trapping-math, which lets the compiler turn the select into vector blends (it does not
@@ -122,7 +122,7 @@ void gather_previous_states(const float* S, int B, int T, int H, int C, int dir,
 // One valid step of a gated cell for one sequence: the equations of model_math.hpp's cell_forward
 // with every sigmoid and tanh through the vectorised tanh (sigma(v) = (1 + tanh(v/2)) / 2, exact
 // in real arithmetic): a scalar exp per gate would cost more than the step's GEMM. g is scratch of
-// 5H. Same outputs (h, aux) as cell_forward, within float32 rounding (tests/test_cpu_fast.cpp).
+// 5H. Same outputs (h, aux) as cell_forward, within float32 rounding (tests/cpu/test_cpu_fast.cpp).
 void gated_step(Cell cell, int H, const float* xin, const float* rec, const float* hprev,
                 const float* cprev, float* h, float* aux, float* g) {
   if (cell == Cell::kLstm) {

@@ -7,7 +7,7 @@
 //     (dz Wh^T), and the weight gradients as three GEMMs over all B*T rows at the end
 //     (dWx = X^T dZ, dWh = H_prev^T dZ, dX = dZ Wx^T).
 // Same semantics as host/reference.cpp (lengths, layers, directions, heads), which stays the
-// oracle; results agree within float32 rounding (tests/test_cpu_fast.cpp).
+// oracle; results agree within float32 rounding (tests/cpu/test_cpu_fast.cpp).
 #pragma once
 
 #include <vector>

@@ -1,5 +1,5 @@
-// Device discovery. The only CUDA code in the library so far; the fused kernels (forward,
-// backward, Adam) land beside this file, one .cu per op and direction.
+// Device discovery: how many CUDA GPUs the runtime sees (0 without a driver or a device), for the
+// backends' `auto` choice and the tests' skips.
 #include <cuda_runtime.h>
 
 #include "rnnattn/backend.hpp"

@@ -5,7 +5,7 @@ differ named, to be explained).
 
   tools/bits_guard.py record OUT [--build build-sim] [--order index] [--jobs 2] [-R REGEX]
       runs the build's tests (ctest) with RNNATTN_BITS_DIR=OUT: each test writes OUT/<test>.bits,
-      one line per copy to the host ("copy-number bytes fnv1a64"; tests/cuda_test_util.hpp).
+      one line per copy to the host ("copy-number bytes fnv1a64"; tests/cuda/cuda_test_util.hpp).
   tools/bits_guard.py compare BEFORE AFTER
       names every test whose copies differ (and which copies), and the tests only one side ran;
       exits 1 when any differs.

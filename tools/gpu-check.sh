@@ -46,7 +46,7 @@ step() {  # step NAME LOG COMMAND...
   echo "gpu-check: $name rc=$rc $summary"
 }
 
-# 0. The smoke pass, first: one small case per design, path and cell (tests/test_gpu_smoke.cpp;
+# 0. The smoke pass, first: one small case per design, path and cell (tests/cuda/test_gpu_smoke.cpp;
 #    together they launch every kernel of the library, which the simulator build's
 #    GpuSmokeCoverage.CoversEveryKernel checks), each in its own process so that a failure, even
 #    one that spoils the CUDA context, is recorded and the next case still runs. Before them, the

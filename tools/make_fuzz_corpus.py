@@ -2,7 +2,7 @@
 """Writes the fuzz targets' seed corpus, tests/fuzz/corpus/{csv,checkpoint,args,safetensors}/ (committed; run
 again only to change it). Checkpoints come from the CLI of a build (default build/rnnattn): a
 tutorial model (format version 8) and files of versions 1 to 7 made from it as
-tests/test_checkpoint.cpp's older_file does, plus a two-layer bidirectional model, a CSV-trained
+tests/io/test_checkpoint.cpp's older_file does, plus a two-layer bidirectional model, a CSV-trained
 one, an LSTM and a GRU model, and models with an embedding (texts, the sentiment task's ids); each is written twice, behind a mode byte 0 (as is) and 1 (the target repairs the
 checksum). The first byte of a CSV seed picks the reader's options (tests/fuzz/fuzz_csv.cpp)."""
 import os
@@ -100,7 +100,7 @@ with tempfile.TemporaryDirectory() as d:
                        check=True, stdout=subprocess.DEVNULL)
         put("safetensors", "export_" + name, b"\x00" + open(st, "rb").read())
     for cell in ("rnn", "lstm", "gru"):
-        torch_file = os.path.join(root, "tests", "data", "torch_" + cell + ".safetensors")
+        torch_file = os.path.join(root, "tests", "fixtures", "torch_" + cell + ".safetensors")
         put("safetensors", "torch_" + cell, b"\x00" + open(torch_file, "rb").read())
         put("safetensors", "torch_" + cell + "_steps", b"\x01" + open(torch_file, "rb").read())
 

@@ -2,7 +2,7 @@
 """Writes data/trend.csv: a generated weekly series that keeps rising past any training range, as
 a concentration measured at a station does (a trend that accelerates slowly, a yearly cycle, and
 noise), dated YYYY-MM-DD from 2000-01-02 in steps of 7 days. 600 rows; seeded, so the file is the
-same every time. It shows what --difference and --scale do (README, "Series that trend")."""
+same every time. It shows what --difference and --scale do (docs/cli.md, "Data format", trends)."""
 import datetime
 import math
 import os

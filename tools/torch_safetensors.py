@@ -6,9 +6,9 @@ dependency of rnnattn).
   tools/torch_safetensors.py fixture
       Regenerates the test fixtures: models built in PyTorch (nn.RNN, nn.LSTM and nn.GRU, two
       layers, bidirectional, D=2 H=3, with rnnattn's attention and a tanh head: nn.Linear), each
-      state dict saved by safetensors.torch.save_file to tests/data/torch_{rnn,lstm,gru}.safetensors,
-      and its outputs for a seeded input to tests/data/torch_{rnn,lstm,gru}_expected.txt.
-      tests/test_safetensors.cpp imports each file and checks rnnattn's forward pass against
+      state dict saved by safetensors.torch.save_file to tests/fixtures/torch_{rnn,lstm,gru}.safetensors,
+      and its outputs for a seeded input to tests/fixtures/torch_{rnn,lstm,gru}_expected.txt.
+      tests/io/test_safetensors.cpp imports each file and checks rnnattn's forward pass against
       PyTorch's.
   tools/torch_safetensors.py check FILE.safetensors
       Loads a file written by `rnnattn export` into PyTorch: nn.RNN.load_state_dict(strict=True)
@@ -75,7 +75,7 @@ def fixture_of(cell, name):
     x = torch.randn(B, T, D)
     with torch.no_grad():
         y = model(x)
-    out = os.path.join(root, "tests", "data")
+    out = os.path.join(root, "tests", "fixtures")
     save_file(model.state(), os.path.join(out, f"torch_{name}.safetensors"))
     with open(os.path.join(out, f"torch_{name}_expected.txt"), "w") as f:
         f.write(f"# written by tools/torch_safetensors.py fixture with torch {torch.__version__}\n")

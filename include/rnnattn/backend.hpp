@@ -107,7 +107,7 @@ void check_device_supports(Device device, const ModelConfig& config);
 // is split by sequence into one part a thread (each part's GEMMs single-threaded); a batch of
 // fewer than 4 sequences a thread is one part, whose GEMMs (OpenBLAS) use every thread. The same
 // count gives the same bits run after run; another count may change the last bits (the parts'
-// gradients are summed), within float32 rounding (tests/test_cpu_fast.cpp).
+// gradients are summed), within float32 rounding (tests/cpu/test_cpu_fast.cpp).
 void set_cpu_threads(int n);
 int cpu_threads();
 

@@ -19,7 +19,8 @@ enum class Activation { kTanh, kLinear, kSigmoid };
 // Training loss. MSE: mean over batch and outputs. BCE: binary cross-entropy on sigmoid outputs.
 enum class Loss { kMse, kBce };
 
-// The recurrent cell of every (layer, direction) block, as Keras defines it (README, "Cells"):
+// The recurrent cell of every (layer, direction) block, as Keras defines it (docs/model.md,
+// "Cells"):
 //   kElman: SimpleRNN, h_t = tanh(x_t Wx + h_{t-1} Wh + bh); 1 gate.
 //   kLstm:  LSTM, gates i, f, c, o (Keras' order), sigmoid gates and tanh candidate and output,
 //           c_t = f c_{t-1} + i g, h_t = o tanh(c_t); one bias of 4H; 4 gates.

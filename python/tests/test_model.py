@@ -223,7 +223,7 @@ def test_float64_input_is_converted(fib):
     m = rnnattn.Model(hidden=2, seed=9)
     m.build(20)
     np.testing.assert_array_equal(m.predict(fib.x_test.astype(np.float64)), m.predict(fib.x_test))
-    # float16 and booleans too, as the README says (exactly: both are float32 values).
+    # float16 and booleans too, as docs/python.md says (exactly: both are float32 values).
     half = fib.x_test[:4].astype(np.float16)
     np.testing.assert_array_equal(m.predict(half), m.predict(half.astype(np.float32)))
     flags = fib.x_test[:4] > 0.001

@@ -1,19 +1,16 @@
-"""The README's Python section runs as written: each ```python block, in order, in one namespace,
-in a fresh folder."""
+"""The documentation's Python runs as written: each ```python block of the README's Python section
+and of docs/python.md, in a fresh folder."""
 
 from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def python_blocks():
-    text = README.read_text()
-    section = text[text.index("## Python\n") :]
-    section = section[: section.index("\n## ", 1)]
+def blocks_of(text):
     blocks, inside, lines = [], False, []
-    for line in section.splitlines():
+    for line in text.splitlines():
         if line.startswith("```python"):
             inside, lines = True, []
         elif line.startswith("```") and inside:
@@ -24,6 +21,13 @@ def python_blocks():
     return blocks
 
 
+def python_blocks():
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Python\n") :]
+    section = section[: section.index("\n## ", 1)]
+    return blocks_of(section) + blocks_of((ROOT / "docs" / "python.md").read_text())
+
+
 def test_the_readme_has_python_examples():
     assert len(python_blocks()) >= 2
 
@@ -32,4 +36,4 @@ def test_the_readme_has_python_examples():
 def test_readme_example_runs(index, tmp_path, monkeypatch):
     pytest.importorskip("torch")
     monkeypatch.chdir(tmp_path)
-    exec(compile(python_blocks()[index], f"README.md python block {index}", "exec"), {})  # noqa: S102
+    exec(compile(python_blocks()[index], f"python block {index} of README.md and docs/python.md", "exec"), {})  # noqa: S102

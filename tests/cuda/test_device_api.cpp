@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <functional>
 
-#include "cuda_test_util.hpp"
+#include "cuda/cuda_test_util.hpp"
 #include "cuda_utils.hpp"
 #include "profiler.hpp"
 #include "rnnattn/cuda.hpp"

@@ -189,13 +189,13 @@ TEST_F(Safetensors, TheFileHoldsPyTorchsLayout) {
   EXPECT_NE(header.find("\"format\":\"pt\""), std::string::npos);
 }
 
-// tests/data/torch_{rnn,lstm,gru}.safetensors: nn.RNN / nn.LSTM / nn.GRU(2, 3, num_layers=2,
+// tests/fixtures/torch_{rnn,lstm,gru}.safetensors: nn.RNN / nn.LSTM / nn.GRU(2, 3, num_layers=2,
 // bidirectional=True) with attention and a tanh head, saved by safetensors.torch.save_file;
 // torch_*_expected.txt holds a seeded input and PyTorch's output for it (tools/torch_safetensors.py
 // fixture regenerates them). The gated files check the equations and the gate orders (PyTorch's
 // LSTM i, f, g, o; GRU r, z, n, mapped to Keras' z, r, h) against PyTorch itself.
 TEST_F(Safetensors, ReadsFilesWrittenByPyTorch) {
-  const std::string dir = std::string(RNNATTN_SOURCE_DIR) + "/tests/data/";
+  const std::string dir = std::string(RNNATTN_SOURCE_DIR) + "/tests/fixtures/";
   for (const auto& [name, cell] : {std::pair<std::string, Cell>{"rnn", Cell::kElman},
                                    {"lstm", Cell::kLstm},
                                    {"gru", Cell::kGru}}) {

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <sstream>
 
-#include "cli_test.hpp"
+#include "cli/cli_test.hpp"
 
 namespace {
 

@@ -1,4 +1,4 @@
-// Kernels for the simulator's own tests (tests/test_simulator.cpp), built only in the GPU
+// Kernels for the simulator's own tests (tests/sim/test_simulator.cpp), built only in the GPU
 // simulator build and instrumented like kernels/*.cu. Each `planted` variant carries one of the
 // bugs the simulator must catch, next to the correct variant it is compared with; the others
 // have a known access pattern for the counters.
@@ -9,7 +9,7 @@
 
 #include "cuda_compat.cuh"
 #include "rnnattn/error.hpp"
-#include "sim_kernels.hpp"
+#include "sim/sim_kernels.hpp"
 
 namespace rnnattn::simtest {
 namespace {

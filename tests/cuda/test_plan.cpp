@@ -208,8 +208,9 @@ TEST(Plan, ClusterProductsTileUnitsInRegisters) {
 // Register tiling in the persistent kernels: where the grid is at most one block an SM
 // (the Elman kernels' variants with registers to spare), the products take several units a thread
 // and the reduce-scatter where the model predicts fewer cycles, as at the wide shape (B32 H1024:
-// 64 slices x 2 groups of 16), whose step then meets the target of 0.5 ms for T = 100 (docs/performance.md); grids larger
-// than the SMs and the gated cells keep one unit (their kernels' 64 registers).
+// 64 slices x 2 groups of 16), whose step then meets the target of 0.5 ms for T = 100
+// (docs/performance.md); grids larger than the SMs and the gated cells keep one unit (their
+// kernels' 64 registers).
 TEST(Plan, PersistentProductsTileUnitsInRegisters) {
   const GpuLimits h100;
   const RecurrencePlan wide = plan_recurrence(32, 1024, h100);
@@ -230,9 +231,9 @@ TEST(Plan, PersistentProductsTileUnitsInRegisters) {
 
 // Whole passes from the step model: the forward is T steps of the chosen design plus the input
 // projections' GEMMs, training adds the backward's steps and weight-gradient GEMMs; longer
-// sequences and more layers cost more. The performance targets (docs/performance.md) in the model: large
-// forward <= 0.35 ms and training step <= 1.5 ms, wide forward <= 0.5 ms, the notebook's shape
-// (bidirectional Elman) training step <= 2 ms.
+// sequences and more layers cost more. The performance targets (docs/performance.md) in the model:
+// large forward <= 0.35 ms and training step <= 1.5 ms, wide forward <= 0.5 ms, the notebook's
+// shape (bidirectional Elman) training step <= 2 ms.
 TEST(Plan, PassPredictionsAddTheStepsAndGemms) {
   const GpuLimits h100;
   PassShape large;

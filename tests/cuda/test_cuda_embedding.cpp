@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "backend_cuda.hpp"
-#include "cuda_test_util.hpp"
+#include "cuda/cuda_test_util.hpp"
 #include "rnnattn/cuda.hpp"
 #include "rnnattn/rnnattn.hpp"
 #include "test_util.hpp"

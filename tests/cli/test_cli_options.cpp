@@ -6,8 +6,8 @@
 #include <set>
 #include <sstream>
 
+#include "cli/cli_test.hpp"
 #include "cli/options.hpp"
-#include "cli_test.hpp"
 
 namespace rnnattn::cli {
 namespace {

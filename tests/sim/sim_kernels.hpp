@@ -1,4 +1,4 @@
-// Launchers of the simulator's test kernels (tests/sim_kernels.cu); device pointers throughout.
+// Launchers of the simulator's test kernels (tests/sim/sim_kernels.cu); device pointers throughout.
 #pragma once
 
 #include <cuda_runtime_api.h>

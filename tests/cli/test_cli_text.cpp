@@ -3,7 +3,7 @@
 // input refused with one clear message before any work.
 #include <string>
 
-#include "cli_test.hpp"
+#include "cli/cli_test.hpp"
 
 namespace rnnattn::test {
 namespace {

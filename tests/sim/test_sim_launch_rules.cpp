@@ -13,12 +13,12 @@
 #include <string>
 #include <vector>
 
-#include "cuda_test_util.hpp"
+#include "cuda/cuda_test_util.hpp"
 #include "cuda_utils.hpp"
 #include "rnnattn/cuda.hpp"
 #include "rnnattn/rnnattn.hpp"
 #include "rnnattn_sim/sim.hpp"
-#include "sim_kernels.hpp"
+#include "sim/sim_kernels.hpp"
 #include "test_util.hpp"
 
 namespace rnnattn {

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "backend_cuda.hpp"
-#include "cuda_test_util.hpp"
+#include "cuda/cuda_test_util.hpp"
 #include "kernels.hpp"
 #include "plan.hpp"
 #include "profiler.hpp"

@@ -2,7 +2,7 @@
 // file; good runs write their JSON and checkpoints; predict and inspect read them back.
 #include <regex>
 
-#include "cli_test.hpp"
+#include "cli/cli_test.hpp"
 #include "rnnattn/checkpoint.hpp"
 #include "rnnattn/trainer.hpp"
 

@@ -14,7 +14,7 @@
 #include <sstream>
 
 #include "backend_cuda.hpp"
-#include "cuda_test_util.hpp"
+#include "cuda/cuda_test_util.hpp"
 #include "rnnattn/rnnattn.hpp"
 #include "test_util.hpp"
 
