@@ -277,6 +277,25 @@ std::string checkpoint_bytes(const Checkpoint& ck) {
   return std::move(w.buf);
 }
 
+void record_data(Checkpoint& ck, const SplitData& d) {
+  ck.scaler = d.scaler;
+  ck.data_source = d.source;
+  ck.data_stamp = d.stamp;
+  ck.column = d.column;
+  if (d.source != "fib") {
+    ck.features = d.features;
+    ck.feature_scalers = d.feature_scalers;
+  }
+  ck.series = d.series;
+  if (d.source == "sentiment") {
+    ck.training.sentiment_train = d.train.count;
+    ck.training.sentiment_test = d.test.count;
+  }
+  ck.text.column = d.text_column;
+  ck.text.classes = d.classes;
+  ck.text.vocabulary = d.vocabulary;
+}
+
 void save_checkpoint(const std::string& path, const Checkpoint& ck) {
   const std::string bytes = checkpoint_bytes(ck);
   try {

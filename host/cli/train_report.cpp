@@ -272,26 +272,11 @@ std::string results_json(const TrainSetup& s, const TrainData& d, const std::str
 Checkpoint trained_checkpoint(const TrainSetup& s, const SplitData& data, const Model& model) {
   Checkpoint ck;
   ck.model = model;
-  ck.scaler = data.scaler;
-  ck.data_source = data.source;
-  ck.data_stamp = data.stamp;
-  ck.column = data.column;
-  if (data.source != "fib") {
-    ck.features = data.features;
-    ck.feature_scalers = data.feature_scalers;
-  }
-  ck.series = data.series;
-  ck.text.column = data.text_column;
-  ck.text.classes = data.classes;
-  ck.text.vocabulary = data.vocabulary;
+  record_data(ck, data);
   ck.training.recorded = true;
   ck.training.seed = static_cast<std::uint64_t>(s.first_seed);
   ck.training.batch_size = s.opt.batch_size;
   ck.training.validation_split = s.val_split;
-  if (s.sentiment) {
-    ck.training.sentiment_train = s.sentiment_train;
-    ck.training.sentiment_test = s.sentiment_test;
-  }
   return ck;
 }
 

@@ -55,6 +55,12 @@ struct Checkpoint {
 
 void save_checkpoint(const std::string& path, const Checkpoint& checkpoint);
 
+// Fills a checkpoint's record of the data its model was trained on from that data: the source (and
+// the file's size and hash), the columns and their scalings, how the series was prepared, the
+// sentiment task's sizes, and a text model's column, classes and vocabulary: what `predict --data`
+// and `train --resume` read the data back with.
+void record_data(Checkpoint& checkpoint, const SplitData& data);
+
 // The checks save_checkpoint makes before writing: the buffers match the configuration, the
 // numbers are usable (finite parameters and moments, finite non-empty scalings), the column table
 // and the training record are consistent. Throws InvalidArgument naming what is wrong.

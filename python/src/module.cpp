@@ -193,26 +193,6 @@ struct PyModel {
   Checkpoint record;  // its `model` unused: the data and training record of a loaded file
 };
 
-// The data record of a checkpoint from a Data object (what `rnnattn predict --data` reads).
-void record_data(Checkpoint& ck, const SplitData& d) {
-  ck.scaler = d.scaler;
-  ck.data_source = d.source;
-  ck.data_stamp = d.stamp;
-  ck.column = d.column;
-  if (d.source != "fib") {
-    ck.features = d.features;
-    ck.feature_scalers = d.feature_scalers;
-  }
-  ck.series = d.series;
-  if (d.source == "sentiment") {
-    ck.training.sentiment_train = d.train.count;
-    ck.training.sentiment_test = d.test.count;
-  }
-  ck.text.column = d.text_column;
-  ck.text.classes = d.classes;
-  ck.text.vocabulary = d.vocabulary;
-}
-
 nb::dict windows_dict(const WindowSet& w) {
   nb::dict d;
   if (w.tokens.empty()) {
