@@ -2,7 +2,12 @@
 // GEMMs, the reference for shapes too small to gain), and "reference", the plain per-sequence
 // oracle (Device::kReference). Threads: RNNATTN_BENCH_THREADS (default 1) for the fast path's
 // GEMMs; the reference is single-threaded. bench/bench_torch.py --device cpu times PyTorch at the
-// same shapes, and tools/bench_table.py puts them in one table with the ratios.
+// same shapes, and tools/bench_table.py puts them in one table with the ratios. Every row also
+// gives its fraction of the cores' FP32 peak, measured in the same run by an FMA loop
+// ("peak/fma_loop/core/fp32").
+#include <immintrin.h>
+
+#include <chrono>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -12,6 +17,75 @@
 
 namespace rnnattn::bench {
 namespace {
+
+// FP32 operations a second one core sustains: kChains independent chains of fused multiply-adds
+// (8 lanes, AVX2) or of multiplies and adds (4 lanes, SSE2, without FMA), enough chains to hide
+// the FMA latency on two pipes (Zen and recent Intel cores: 4-5 cycles), over `seconds`.
+constexpr int kChains = 12;
+
+__attribute__((target("avx2,fma"))) double fma_gflops(double seconds) {
+  __m256 acc[kChains];
+  for (int k = 0; k < kChains; ++k) acc[k] = _mm256_set1_ps(1.0f + 1e-3f * k);
+  const __m256 a = _mm256_set1_ps(0.9999999f), b = _mm256_set1_ps(1e-7f);
+  const auto t0 = std::chrono::steady_clock::now();
+  long rounds = 0;
+  double elapsed = 0;
+  do {
+    for (int r = 0; r < 4096; ++r) {
+      for (int k = 0; k < kChains; ++k) acc[k] = _mm256_fmadd_ps(acc[k], a, b);
+    }
+    rounds += 4096;
+    elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  } while (elapsed < seconds);
+  __m256 sum = acc[0];
+  for (int k = 1; k < kChains; ++k) sum = _mm256_add_ps(sum, acc[k]);
+  benchmark::DoNotOptimize(sum);
+  return rounds * kChains * 8 * 2 / elapsed * 1e-9;
+}
+
+double mul_add_gflops(double seconds) {
+  __m128 acc[kChains];
+  for (int k = 0; k < kChains; ++k) acc[k] = _mm_set1_ps(1.0f + 1e-3f * k);
+  const __m128 a = _mm_set1_ps(0.9999999f), b = _mm_set1_ps(1e-7f);
+  const auto t0 = std::chrono::steady_clock::now();
+  long rounds = 0;
+  double elapsed = 0;
+  do {
+    for (int r = 0; r < 4096; ++r) {
+      for (int k = 0; k < kChains; ++k) acc[k] = _mm_add_ps(_mm_mul_ps(acc[k], a), b);
+    }
+    rounds += 4096;
+    elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  } while (elapsed < seconds);
+  __m128 sum = acc[0];
+  for (int k = 1; k < kChains; ++k) sum = _mm_add_ps(sum, acc[k]);
+  benchmark::DoNotOptimize(sum);
+  return rounds * kChains * 4 * 2 / elapsed * 1e-9;
+}
+
+double peak_gflops(double seconds) {
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? fma_gflops(seconds)
+                                                                         : mul_add_gflops(seconds);
+}
+
+// One core's measured FP32 peak, taken once (the best of three 0.2 s runs, so that a moment of
+// another process's load does not lower it).
+double core_peak_gflops() {
+  static const double peak = [] {
+    double best = 0;
+    for (int i = 0; i < 3; ++i) best = std::max(best, peak_gflops(0.2));
+    return best;
+  }();
+  return peak;
+}
+
+// The row's GFLOP/s as a fraction of the peak of the cores it runs on.
+void set_peak_fraction(benchmark::State& st, const std::string& op, const ModelConfig& c, int batch,
+                       int threads) {
+  st.counters["of_peak"] =
+      benchmark::Counter(op_flops(op, c, batch) * 1e-9 / (core_peak_gflops() * threads),
+                         benchmark::Counter::kIsIterationInvariantRate);
+}
 
 // The reference at the big shapes takes seconds a call: one iteration (after the warm-up call
 // every case makes) is enough there.
@@ -24,6 +98,19 @@ bool slow_on_the_reference(const BenchShape& s) {
 void register_cpu_benchmarks() {
   const char* env = std::getenv("RNNATTN_BENCH_THREADS");
   set_cpu_threads(env ? std::atoi(env) : 1);
+  benchmark::AddCustomContext(
+      "fp32_peak_gflops_per_core",
+      std::to_string(core_peak_gflops()) + " (measured: " + std::to_string(kChains) +
+          " independent chains of " +
+          (__builtin_cpu_supports("fma") ? "8-lane FMAs" : "4-lane multiplies and adds") +
+          " on one thread, best of three 0.2 s runs)");
+  // The peak as a row of its own, timed as the others are.
+  benchmark::RegisterBenchmark("peak/fma_loop/core/fp32", [](benchmark::State& st) {
+    double g = 0;
+    for (auto _ : st) g = peak_gflops(0.05);
+    st.counters["GFLOP/s"] = g;
+    st.counters["of_peak"] = g / core_peak_gflops();
+  })->Unit(benchmark::kMillisecond);
   struct Case {
     bool attention;
     Cell cell;
@@ -58,6 +145,8 @@ void register_cpu_benchmarks() {
                 benchmark::DoNotOptimize(y.data());
               }
               set_counters(st, "forward_inference", cfg, s.b);
+              set_peak_fraction(st, "forward_inference", cfg, s.b,
+                                dev == Device::kCpu ? std::max(1, cpu_threads()) : 1);
             });
         auto* train = benchmark::RegisterBenchmark(
             bench_name("train_step", impl, s, attention, k.cell).c_str(),
@@ -74,6 +163,8 @@ void register_cpu_benchmarks() {
               session->train_epoch(order, s.b);  // warm-up (it also takes one Adam step)
               for (auto _ : st) benchmark::DoNotOptimize(session->train_epoch(order, s.b));
               set_counters(st, "train_step", cfg, s.b);
+              set_peak_fraction(st, "train_step", cfg, s.b,
+                                dev == Device::kCpu ? std::max(1, cpu_threads()) : 1);
             });
         if (n == "notebook" && dev == Device::kCpu) {
           // The notebook's whole model: token ids through Embedding(10000, 100).

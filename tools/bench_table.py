@@ -36,6 +36,7 @@ def main():
     for extra in a.extra:
         data["benchmarks"] += json.load(open(extra))["benchmarks"]
     rows = defaultdict(dict)
+    rates = defaultdict(dict)  # (op, shape, model) -> impl -> (GFLOP/s, fraction of the cores' peak)
     chose_design = {}
     errors = {}
     refused = defaultdict(dict)  # (op, shape, model) -> cuDNN impl -> message
@@ -52,6 +53,8 @@ def main():
             continue
         unit = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[b.get("time_unit", "ns")]
         rows[(op, shape, model)][impl] = b["real_time"] * unit
+        if "of_peak" in b:
+            rates[(op, shape, model)][impl] = (b.get("GFLOP/s", 0.0), b["of_peak"])
         if impl == "fused" and "persistent" in b:
             chose_design[(op, shape, model)] = (
                 "cluster" if b.get("cluster", 0) >= 0.5 else
@@ -92,13 +95,23 @@ def main():
     # --device cpu), same thread count. Ratios: other / cpu, so > 1 means the fast path is faster.
     cpu_rows = [(k, r) for k, r in sorted(rows.items()) if "cpu" in r and
                 ("reference" in r or "pytorch_cpu" in r)]
+
+    def rate(key, impl):
+        g = rates.get(key, {}).get(impl)
+        return f"{g[0]:.1f} ({g[1] * 100:.0f}%)" if g else "-"
+
     if cpu_rows:
+        peak = data.get("context", {}).get("fp32_peak_gflops_per_core", "not measured")
         out += ["", "## CPU: the fast path, the reference and PyTorch", "",
-                "| op | shape | model | cpu (fast path) | reference | PyTorch CPU | reference ÷ cpu | PyTorch ÷ cpu |",
-                "|---|---|---|---|---|---|---|---|"]
+                f"One core's FP32 peak, GFLOP/s: {peak}. GFLOP/s per row (a multiply-add counts 2; "
+                "backward 2x the forward, a training step 3x), and in brackets the fraction of the "
+                "peak of the threads the row ran on (CPU time).", "",
+                "| op | shape | model | cpu (fast path) | cpu GFLOP/s (of peak) | reference | PyTorch CPU | reference ÷ cpu | PyTorch ÷ cpu |",
+                "|---|---|---|---|---|---|---|---|---|"]
         for (op, shape, model), r in cpu_rows:
             c = r["cpu"]
-            out.append(f"| {op} | {shape} | {model} | {fmt(c)} | {fmt(r.get('reference'))} | "
+            out.append(f"| {op} | {shape} | {model} | {fmt(c)} | {rate((op, shape, model), 'cpu')} | "
+                       f"{fmt(r.get('reference'))} | "
                        f"{fmt(r.get('pytorch_cpu'))} | {ratio(c, r.get('reference'))} | "
                        f"{ratio(c, r.get('pytorch_cpu'))} |")
     keys = sorted(k for k in set(rows) | set(refused)
