@@ -25,6 +25,15 @@ __device__ __forceinline__ float head_act_grad(int head, float y) {
   return 1.f;
 }
 
+// v summed over the lanes of each group of `width` lanes of a warp (a power of two, at most 32) by
+// a butterfly: every lane of a group gets the same bits (each addition's two operands are the same
+// pair in both lanes that form it). The one butterfly of the kernels: a fixed order of additions,
+// so a reduction gives the same bits run after run.
+__device__ __forceinline__ float warp_sum(float v, int width = 32) {
+  for (int off = width >> 1; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off, width);
+  return v;
+}
+
 // Valid steps of sequence b: lengths[b] clamped to [1, T] (a bad value cannot make a kernel
 // read out of bounds), or T without lengths.
 __device__ __forceinline__ int sequence_length(const int* lengths, int b, int steps) {
@@ -44,12 +53,8 @@ __device__ __forceinline__ void warp_dots(const float* g, const float* h, const 
     a += g[k] * h[k];
     b += g[k] * c[k];
   }
-  for (int off = 16; off > 0; off >>= 1) {
-    a += __shfl_xor_sync(0xffffffffu, a, off);
-    b += __shfl_xor_sync(0xffffffffu, b, off);
-  }
-  *gh = a;
-  *gc = b;
+  *gh = warp_sum(a);
+  *gc = warp_sum(b);
 }
 
 // Step n of the processing order of a direction (0: t = 0..T-1, 1: t = T-1..0).
@@ -72,11 +77,8 @@ struct SegmentReducer {
   int parity = 0;
 
   __device__ float sum(float v) {
-    if (hp <= 32) {
-      for (int off = hp >> 1; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off, hp);
-      return v;
-    }
-    for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
+    if (hp <= 32) return warp_sum(v, hp);
+    v = warp_sum(v);
     const int warps = hp >> 5;
     float* red = scratch + (parity * segments + seg) * warps;
     parity ^= 1;

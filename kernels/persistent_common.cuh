@@ -18,6 +18,7 @@
 #include <cstdint>
 
 #include "cuda_compat.cuh"
+#include "device_common.cuh"
 #include "plan.hpp"
 
 namespace rnnattn::kernels {
@@ -128,8 +129,8 @@ __device__ __forceinline__ void load_slice(const PersistentGeometry& g, int slic
   }
 }
 
-// Loads a thread keeps in flight while staging (memory-level parallelism): a chunk's loads all go out
-// before the first of them is stored, so a step's staging costs ~one L2 round trip per chunk
+// Loads a thread keeps in flight while staging (memory-level parallelism): a chunk's loads all go
+// out before the first of them is stored, so a step's staging costs ~one L2 round trip per chunk
 // rather than one per element. (Written as one loop of load-then-store, the compiler issues a load,
 // waits for it and stores it before the next load: the store to shared memory through a generic
 // pointer might alias src.) 16: B128 H256's whole staging (16 elements a thread) in one chunk.
@@ -317,10 +318,8 @@ __device__ __forceinline__ void staged_products(const PersistentGeometry& g, con
       RNNATTN_UNROLL
       for (int v = 0; v < kValues; ++v) {
         if (v / kPersistentMaxRows >= units || v % kPersistentMaxRows >= g.rows) continue;
-        float sum = acc[v];  // uniform: every lane of the warp shuffles
-        for (int off = g.split / 2; off > 0; off >>= 1) {
-          sum += __shfl_xor_sync(0xffffffffu, sum, off, g.split);
-        }
+        // Uniform: every lane of the warp shuffles.
+        const float sum = warp_sum(acc[v], g.split);
         if (th.kk == 0) store(v, sum);
       }
     }

@@ -304,7 +304,7 @@ __global__ void __launch_bounds__(kPersistentThreads, 1)
     const int bb = i / O, o = i % O;
     float v = 0.f;
     for (int k = lane; k < H; k += 32) v += ctx_s[bb * g.hpad + k] * a.w.wd[k * O + o];
-    for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
+    v = warp_sum(v);
     if (lane == 0)
       a.y[static_cast<std::size_t>(seq_s[bb]) * O + o] = head_act(a.shape.head, v + a.w.bd[o]);
   }

@@ -206,7 +206,7 @@ __global__ void __launch_bounds__(kPersistentThreads, V::kMinBlocks)
     for (int k = lane; k < H; k += 32) {
       v += ctx[static_cast<std::size_t>(b) * H + k] * a.w.wd[k * O + o];
     }
-    for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
+    v = warp_sum(v);
     if (lane == 0) a.y[i] = head_act(a.shape.head, v + a.w.bd[o]);
   }
   // The softmax's sums and weights: the block of slice 0 of each group wrote its sequences'

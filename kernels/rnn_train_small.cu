@@ -30,13 +30,6 @@ namespace {
 
 constexpr int kLanes = 32;
 
-// v summed over the warp's lanes by a butterfly: every lane gets the same bits (each addition's
-// two operands are the same pair in both lanes that form it).
-__device__ __forceinline__ float warp_sum(float v) {
-  for (int off = kLanes / 2; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
-  return v;
-}
-
 // Floats of shared memory: params, m, v, grads [P]; hs [(T+1)H] (row 0 is h_0 = 0); x [TD];
 // e, a, du [T]; c, dc, dz [H]; dpre [O].
 std::size_t small_smem_floats(const Shape& s, int n_params) {
