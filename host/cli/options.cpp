@@ -11,6 +11,8 @@ namespace {
 constexpr unsigned kRuns = kTrain | kPredict | kForecast;  // the commands that run a model
 constexpr OnResume kModel = OnResume::kFromCheckpoint;
 constexpr OnResume kRecord = OnResume::kFromRecord;
+constexpr AppliesTo kForTexts = AppliesTo::kTexts;
+constexpr AppliesTo kForSeries = AppliesTo::kSeries;
 
 // What each command's help says before its options and after them.
 struct CommandText {
@@ -110,27 +112,28 @@ const Option kOptionTable[] = {
      "shuffle", 0, 0, kModel},
     {"--label-column", kTrain, "NAME",
      "texts: the label column: two labels (class 0 and 1 in sorted order), or more with "
-     "--classes; rows with another label are refused", 0, 0, kModel},
+     "--classes; rows with another label are refused", 0, 0, kModel, kForTexts},
     {"--classes", kTrain, "A,B",
      "texts: the two labels to train on, class 0 then class 1 (needed where the column has more "
-     "than two)", 0, 0, kModel},
+     "than two)", 0, 0, kModel, kForTexts},
     {"--drop-other-labels", kTrain, nullptr, "texts: drop the rows with another label instead",
-     0, 0, kModel},
+     0, 0, kModel, kForTexts},
     {"--encoding", kTrain | kPredict, "NAME",
-     "texts: the file's encoding, utf-8 (default), latin-1 or windows-1252"},
+     "texts: the file's encoding, utf-8 (default), latin-1 or windows-1252", 0, 0,
+     OnResume::kAllowed, kForTexts},
     {"--vocab", kTrain, "N",
      "texts: the vocabulary's size in ids, padding (0) and out-of-vocabulary (1) included, from "
      "the training texts' most frequent words (default 10000, Keras' num_words)", 3, 1L << 22,
-     kModel},
+     kModel, kForTexts},
     {"--embedding", kTrain, "DIM",
      "the embedding's width (texts: default 100, the notebook's); with --data sentiment, trains "
      "an embedding of the task's token ids instead of reading its fixed token vectors", 1,
      1L << 16, kModel},
     {"--column", kTrain, "NAME[,NAME...]",
      "the CSV input column(s) (default: the only one, or the one after YEAR/DATE/TIME); several "
-     "give D > 1 features per step", 0, 0, kModel},
+     "give D > 1 features per step", 0, 0, kModel, kForSeries},
     {"--target", kTrain, "NAME", "the column to predict (default: the only input column)", 0, 0,
-     kModel},
+     kModel, kForSeries},
     // ---- train: the models
     {"--model", kTrain, "attention|plain", "which model (default attention)", 0, 0, kModel},
     {"--compare", kTrain, nullptr,
@@ -161,14 +164,14 @@ const Option kOptionTable[] = {
      kRecord},
     {"--scale", kTrain, "minmax|standard",
      "CSV: scale each column to [0, 1] over the training part (default), or to mean 0 and "
-     "standard deviation 1", 0, 0, kModel},
+     "standard deviation 1", 0, 0, kModel, kForSeries},
     {"--difference", kTrain, nullptr,
      "CSV: model the changes between rows (first differences) instead of the values; "
      "predictions are reported as values (last value + change), and forecast sums the changes. "
-     "Helps a series that trends past its training range", 0, 0, kModel},
+     "Helps a series that trends past its training range", 0, 0, kModel, kForSeries},
     {"--missing", kTrain, "error|drop|interpolate",
      "CSV: missing values (empty, NA, NaN, null, \".\") are an error naming where they are "
-     "(default), drop their rows, or are filled linearly in row order", 0, 0, kModel},
+     "(default), drop their rows, or are filled linearly in row order", 0, 0, kModel, kForSeries},
     {"--validation-split", kTrain, "F",
      "hold out the last F of the training windows (in time order) and report val_loss after "
      "every epoch", 0, 0, kRecord},

@@ -31,6 +31,10 @@ enum class OnResume {
   kFromRecord,
 };
 
+// The data an option of train's applies to: any, labelled texts only (--text-column), or CSV
+// series only (not texts); train refuses it, by name, for other data.
+enum class AppliesTo { kAny, kTexts, kSeries };
+
 struct Option {
   const char* name;     // "--batch"
   unsigned commands;    // the Command bits that take it with this meaning
@@ -38,6 +42,7 @@ struct Option {
   const char* help;     // one paragraph, wrapped by the help text
   long lo = 0, hi = 0;  // an integer option's range (both 0: not an integer option)
   OnResume on_resume = OnResume::kAllowed;
+  AppliesTo applies_to = AppliesTo::kAny;
 };
 
 // Every option of every command, in the order each command's help lists them.

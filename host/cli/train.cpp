@@ -98,20 +98,22 @@ void warn_about_data(const SplitData& d, const WindowSet& train, const WindowSet
   }
 }
 
-// The options that apply to texts only, or to CSV series only, refused where they do not apply.
+// The options that apply to texts only, or to CSV series only (the option table's marks), refused
+// where they do not apply.
 void check_text_options(const Args& a, const TrainSetup& s) {
-  if (!s.text) {
-    for (const char* flag :
-         {"--label-column", "--drop-other-labels", "--classes", "--vocab", "--encoding"}) {
-      if (a.has(flag)) throw UsageError(std::string(flag) + " applies to texts (--text-column)");
-    }
-  } else if (!s.resumed) {
+  if (s.text && !s.resumed) {
     if (s.sentiment || s.data_arg == "fib") {
       throw UsageError("--text-column reads a CSV file of texts: give --data FILE.csv");
     }
     if (!a.has("--label-column")) throw UsageError("texts need --label-column NAME");
-    for (const char* flag : {"--column", "--target", "--scale", "--missing", "--difference"}) {
-      if (a.has(flag)) throw UsageError(std::string(flag) + " applies to CSV series, not texts");
+  }
+  for (const Option& o : options()) {
+    if (!(o.commands & kTrain) || !a.has(o.name)) continue;
+    if (o.applies_to == AppliesTo::kTexts && !s.text) {
+      throw UsageError(std::string(o.name) + " applies to texts (--text-column)");
+    }
+    if (o.applies_to == AppliesTo::kSeries && s.text && !s.resumed) {
+      throw UsageError(std::string(o.name) + " applies to CSV series, not texts");
     }
   }
 }

@@ -59,6 +59,26 @@ TEST_F(Cli, ResumeRefusesEachOptionTheCheckpointHolds) {
   }
 }
 
+// Every option the table marks as the texts' is refused for a series, and every option marked as
+// the series' for texts, by name.
+TEST_F(Cli, OptionsForOtherDataAreRefusedByTheirMarks) {
+  file("texts.csv", "text,label\ngood film,pos\nbad film,neg\nfine,pos\nawful,neg\n");
+  const std::string texts = "train --data texts.csv --text-column text --label-column label ";
+  int marked = 0;
+  for (const Option& o : options()) {
+    if (!(o.commands & kTrain) || o.applies_to == AppliesTo::kAny) continue;
+    ++marked;
+    const std::string value = o.value ? " 1" : "";
+    if (o.applies_to == AppliesTo::kTexts) {
+      expect_refused(std::string("train --data fib ") + o.name + value,
+                     {std::string(o.name) + " applies to texts"});
+    } else {
+      expect_refused(texts + o.name + value, {std::string(o.name) + " applies to CSV series"});
+    }
+  }
+  EXPECT_EQ(marked, 10);
+}
+
 TEST_F(Cli, AnOptionGivenTwiceIsRefused) {
   expect_refused("train --epochs 3 --epochs 4", {"--epochs is given twice"});
   expect_refused("train --quiet --quiet", {"--quiet is given twice"});
