@@ -307,6 +307,39 @@ void save_checkpoint(const std::string& path, const Checkpoint& ck) {
   }
 }
 
+namespace {
+
+// The input-column table (version 3 on): each column's name and scaling.
+void read_input_columns(Reader& r, const std::string& path, Checkpoint& ck) {
+  const std::uint32_t f = r.get<std::uint32_t>();
+  if (f > 4096)
+    throw CheckpointError(path + ": corrupted checkpoint: " + std::to_string(f) + " columns");
+  for (std::uint32_t i = 0; i < f; ++i) {
+    ck.features.push_back(r.get_string("input column name"));
+    Scaler sc;
+    sc.min = r.get<double>();
+    sc.max = r.get<double>();
+    ck.feature_scalers.push_back(sc);
+  }
+}
+
+// The text record (version 7 on): the text column, the class names and the vocabulary.
+void read_text_record(Reader& r, const std::string& path, TextRecord& x) {
+  x.column = r.get_string("text column");
+  const std::uint32_t k = r.get<std::uint32_t>();
+  if (k != 0 && k != 2) {
+    throw CheckpointError(path + ": corrupted checkpoint: " + std::to_string(k) + " class names");
+  }
+  for (std::uint32_t i = 0; i < k; ++i) x.classes.push_back(r.get_string("class name"));
+  const std::uint32_t w = r.get<std::uint32_t>();
+  if (w > (1u << 22)) {
+    throw CheckpointError(path + ": corrupted checkpoint: " + std::to_string(w) + " words");
+  }
+  for (std::uint32_t i = 0; i < w; ++i) x.vocabulary.push_back(r.get_string("vocabulary word"));
+}
+
+}  // namespace
+
 Checkpoint load_checkpoint(const std::string& path) {
   std::string buf;
   try {
@@ -376,18 +409,7 @@ Checkpoint load_checkpoint(const std::string& path) {
   ck.scaler.max = r.get<double>();
   ck.data_source = r.get_string("data source");
   ck.column = r.get_string("column name");
-  if (version >= 3) {
-    const std::uint32_t f = r.get<std::uint32_t>();
-    if (f > 4096)
-      throw CheckpointError(path + ": corrupted checkpoint: " + std::to_string(f) + " columns");
-    for (std::uint32_t i = 0; i < f; ++i) {
-      ck.features.push_back(r.get_string("input column name"));
-      Scaler sc;
-      sc.min = r.get<double>();
-      sc.max = r.get<double>();
-      ck.feature_scalers.push_back(sc);
-    }
-  }
+  if (version >= 3) read_input_columns(r, path, ck);
   std::uint8_t recorded = 0, scaling = 0, difference = 0, missing = 0;
   if (version >= 5) {
     recorded = r.get<std::uint8_t>();
@@ -401,20 +423,7 @@ Checkpoint load_checkpoint(const std::string& path) {
     t.sentiment_train = static_cast<int>(std::min<std::uint32_t>(r.get<std::uint32_t>(), 1u << 30));
     t.sentiment_test = static_cast<int>(std::min<std::uint32_t>(r.get<std::uint32_t>(), 1u << 30));
   }
-  if (version >= 7) {
-    TextRecord& x = ck.text;
-    x.column = r.get_string("text column");
-    const std::uint32_t k = r.get<std::uint32_t>();
-    if (k != 0 && k != 2) {
-      throw CheckpointError(path + ": corrupted checkpoint: " + std::to_string(k) + " class names");
-    }
-    for (std::uint32_t i = 0; i < k; ++i) x.classes.push_back(r.get_string("class name"));
-    const std::uint32_t w = r.get<std::uint32_t>();
-    if (w > (1u << 22)) {
-      throw CheckpointError(path + ": corrupted checkpoint: " + std::to_string(w) + " words");
-    }
-    for (std::uint32_t i = 0; i < w; ++i) x.vocabulary.push_back(r.get_string("vocabulary word"));
-  }
+  if (version >= 7) read_text_record(r, path, ck.text);
   if (version >= 8) {
     ck.data_stamp.bytes = r.get<std::uint64_t>();
     ck.data_stamp.hash = r.get<std::uint64_t>();

@@ -385,6 +385,64 @@ void check_recurrent_shape(const Reader& r, const json& m, const Tensor& hh0, Ce
   }
 }
 
+// The record of the data the model was trained on, from rnnattn's metadata: how the series was
+// prepared, the scalings, the source (and its file's stamp), the columns, the text record and the
+// sentiment task's sizes.
+void read_data_record(const Reader& r, const json& m, Checkpoint& ck) {
+  ck.series.scaling =
+      field<std::string>(r, m, "scaling") == "standard" ? Scaling::kStandard : Scaling::kMinMax;
+  ck.series.difference = field<bool>(r, m, "difference");
+  const int missing = field<int>(r, m, "missing");
+  if (missing < 0 || missing > 2) r.fail("rnnattn metadata: unknown missing-value policy");
+  ck.series.missing = static_cast<Missing>(missing);
+  ck.scaler = scaler_field(r, m.value("scaler", json()));
+  ck.data_source = field<std::string>(r, m, "data_source");
+  ck.column = field<std::string>(r, m, "column");
+  const json features = m.value("features", json::array());
+  if (!features.is_array()) r.fail("rnnattn metadata: features is not an array");
+  for (const json& f : features) {
+    if (!f.is_object()) r.fail("rnnattn metadata: a feature is not {name, scaler}");
+    ck.features.push_back(field<std::string>(r, f, "name"));
+    ck.feature_scalers.push_back(scaler_field(r, f.value("scaler", json())));
+  }
+  const json stamp = m.value("data_file", json());
+  if (!stamp.is_null()) {
+    const std::string hash = stamp.is_object() ? field<std::string>(r, stamp, "fnv1a64") : "";
+    if (hash.size() != 16 || !std::all_of(hash.begin(), hash.end(), [](char c) {
+          return std::isxdigit(static_cast<unsigned char>(c)) != 0;
+        })) {
+      r.fail("rnnattn metadata: data_file is not {bytes, fnv1a64 as 16 hex digits}");
+    }
+    ck.data_stamp.hash = std::strtoull(hash.c_str(), nullptr, 16);
+    ck.data_stamp.bytes = field<std::uint64_t>(r, stamp, "bytes");
+  }
+  const json text = m.value("text", json());
+  if (!text.is_null()) {
+    const auto strings = [&](const json& v, const char* what) {
+      std::vector<std::string> out;
+      if (!v.is_array()) r.fail(std::string("rnnattn metadata: text.") + what + " is not an array");
+      for (const json& x : v) {
+        if (!x.is_string())
+          r.fail(std::string("rnnattn metadata: text.") + what + " holds a non-string");
+        out.push_back(x.get<std::string>());
+      }
+      return out;
+    };
+    if (!text.is_object()) r.fail("rnnattn metadata: text is not an object");
+    ck.text.column = field<std::string>(r, text, "column");
+    ck.text.classes = strings(text.value("classes", json::array()), "classes");
+    ck.text.vocabulary = strings(text.value("vocabulary", json::array()), "vocabulary");
+  }
+  const json seq = m.value("sentiment_sequences", json());
+  if (seq.is_array() && seq.size() == 2 && seq[0].is_number_unsigned() &&
+      seq[1].is_number_unsigned()) {
+    ck.training.sentiment_train =
+        static_cast<int>(std::min<std::uint64_t>(seq[0].get<std::uint64_t>(), 1u << 30));
+    ck.training.sentiment_test =
+        static_cast<int>(std::min<std::uint64_t>(seq[1].get<std::uint64_t>(), 1u << 30));
+  }
+}
+
 }  // namespace
 
 std::string safetensors_bytes(const Checkpoint& ck) {
@@ -491,59 +549,7 @@ Checkpoint import_safetensors(const std::string& path, const SafetensorsImport& 
     agree(options.steps.has_value(), options.steps == c.steps, "T = " + std::to_string(c.steps));
     ck.model.adam_config.learning_rate = field<float>(r, m, "learning_rate");
     ck.model.epochs_trained = field<std::int64_t>(r, m, "epochs_trained");
-    ck.series.scaling =
-        field<std::string>(r, m, "scaling") == "standard" ? Scaling::kStandard : Scaling::kMinMax;
-    ck.series.difference = field<bool>(r, m, "difference");
-    const int missing = field<int>(r, m, "missing");
-    if (missing < 0 || missing > 2) r.fail("rnnattn metadata: unknown missing-value policy");
-    ck.series.missing = static_cast<Missing>(missing);
-    ck.scaler = scaler_field(r, m.value("scaler", json()));
-    ck.data_source = field<std::string>(r, m, "data_source");
-    ck.column = field<std::string>(r, m, "column");
-    const json features = m.value("features", json::array());
-    if (!features.is_array()) r.fail("rnnattn metadata: features is not an array");
-    for (const json& f : features) {
-      if (!f.is_object()) r.fail("rnnattn metadata: a feature is not {name, scaler}");
-      ck.features.push_back(field<std::string>(r, f, "name"));
-      ck.feature_scalers.push_back(scaler_field(r, f.value("scaler", json())));
-    }
-    const json stamp = m.value("data_file", json());
-    if (!stamp.is_null()) {
-      const std::string hash = stamp.is_object() ? field<std::string>(r, stamp, "fnv1a64") : "";
-      if (hash.size() != 16 || !std::all_of(hash.begin(), hash.end(), [](char c) {
-            return std::isxdigit(static_cast<unsigned char>(c)) != 0;
-          })) {
-        r.fail("rnnattn metadata: data_file is not {bytes, fnv1a64 as 16 hex digits}");
-      }
-      ck.data_stamp.hash = std::strtoull(hash.c_str(), nullptr, 16);
-      ck.data_stamp.bytes = field<std::uint64_t>(r, stamp, "bytes");
-    }
-    const json text = m.value("text", json());
-    if (!text.is_null()) {
-      const auto strings = [&](const json& v, const char* what) {
-        std::vector<std::string> out;
-        if (!v.is_array())
-          r.fail(std::string("rnnattn metadata: text.") + what + " is not an array");
-        for (const json& x : v) {
-          if (!x.is_string())
-            r.fail(std::string("rnnattn metadata: text.") + what + " holds a non-string");
-          out.push_back(x.get<std::string>());
-        }
-        return out;
-      };
-      if (!text.is_object()) r.fail("rnnattn metadata: text is not an object");
-      ck.text.column = field<std::string>(r, text, "column");
-      ck.text.classes = strings(text.value("classes", json::array()), "classes");
-      ck.text.vocabulary = strings(text.value("vocabulary", json::array()), "vocabulary");
-    }
-    const json seq = m.value("sentiment_sequences", json());
-    if (seq.is_array() && seq.size() == 2 && seq[0].is_number_unsigned() &&
-        seq[1].is_number_unsigned()) {
-      ck.training.sentiment_train =
-          static_cast<int>(std::min<std::uint64_t>(seq[0].get<std::uint64_t>(), 1u << 30));
-      ck.training.sentiment_test =
-          static_cast<int>(std::min<std::uint64_t>(seq[1].get<std::uint64_t>(), 1u << 30));
-    }
+    read_data_record(r, m, ck);
   } else {
     c.head = options.head.value_or(Activation::kTanh);
     c.loss = options.loss.value_or(Loss::kMse);

@@ -101,6 +101,11 @@ def _lengths(lengths, name: str, n: int, steps: int) -> np.ndarray | None:
     return np.ascontiguousarray(a, dtype=np.int32)
 
 
+def _is_matrix(name: str) -> bool:
+    """Whether the layout's tensor `name` is a matrix (kernels, the embedding) or a vector."""
+    return name.split(".")[-1] in ("Wx", "Wh", "Wd", "emb")
+
+
 def _early_stopping_callback(callbacks) -> EarlyStopping | None:
     """The one EarlyStopping among fit's callbacks, or None; anything else is refused by name:
     rnnattn's trainer runs whole epochs in C++ and calls no Python code between them."""
@@ -467,7 +472,7 @@ class Model:
         """A tensor's shape as Keras holds it: kernels [in, out]; the tutorial's attention W
         [C, 1] and b [T, 1]; a GRU's bias [2, 3H] (input, then recurrent); other biases [n]."""
         last = name.split(".")[-1]
-        if last in ("Wx", "Wh", "Wd", "emb"):
+        if _is_matrix(name):
             return (rows, cols)
         if last in ("wa", "ba"):
             return (rows * cols, 1)
@@ -540,8 +545,7 @@ class Model:
         out = {}
         for name, rows, cols, off in m.config.layout():
             t = flat[off : off + rows * cols]
-            matrix = name.split(".")[-1] in ("Wx", "Wh", "Wd", "emb")
-            out[name] = (t.reshape(rows, cols) if matrix else t).copy()
+            out[name] = (t.reshape(rows, cols) if _is_matrix(name) else t).copy()
         return out
 
     def load_state_dict(self, state: dict, strict: bool = True) -> None:
@@ -573,9 +577,10 @@ class Model:
         flat = m.get_params()
         for name, value in state.items():
             rows, cols, off = layout[name]
-            matrix = name.split(".")[-1] in ("Wx", "Wh", "Wd", "emb")
             a = self._weight_array(
-                value, f"load_state_dict: {name}", (rows, cols) if matrix else (rows * cols,)
+                value,
+                f"load_state_dict: {name}",
+                (rows, cols) if _is_matrix(name) else (rows * cols,),
             )
             flat[off : off + rows * cols] = a.reshape(-1)
         m.set_params(flat)

@@ -254,6 +254,28 @@ void bind_config(nb::module_& m) {
       "config"_a, "seed"_a);
 }
 
+// The trainer's early stopping from the Python side's names (rnnattn.callbacks.EarlyStopping's, or
+// fit's early_stopping): patience, what it monitors, min_delta, and when the best epoch returns.
+void set_early_stopping(TrainOptions& opt, int patience, const std::string& monitor,
+                        double min_delta, const std::string& restore) {
+  using Monitor = TrainOptions::Monitor;
+  using Restore = TrainOptions::Restore;
+  if (monitor != "auto" && monitor != "loss" && monitor != "val_loss") {
+    throw InvalidArgument("monitor: 'loss' or 'val_loss', not '" + monitor + "'");
+  }
+  if (restore != "always" && restore != "on_stop" && restore != "never") {
+    throw InvalidArgument("restore: 'always', 'on_stop' or 'never', not '" + restore + "'");
+  }
+  opt.early_stopping = patience;
+  opt.monitor = monitor == "loss"       ? Monitor::kLoss
+                : monitor == "val_loss" ? Monitor::kValLoss
+                                        : Monitor::kAuto;
+  opt.min_delta = min_delta;
+  opt.restore = restore == "on_stop" ? Restore::kOnStop
+                : restore == "never" ? Restore::kNever
+                                     : Restore::kAlways;
+}
+
 // The backend device by name, refused (naming it and its limit) where it cannot run the model.
 Device device_for(const ModelConfig& c, const std::string& name) {
   const Device dev = parse_device(name);
@@ -382,23 +404,7 @@ void bind_model(nb::module_& m) {
             opt.batch_size = batch_size;
             opt.seed = p.record.training.seed;
             opt.validation = validate ? &validation : nullptr;
-            opt.early_stopping = early_stopping;
-            using Monitor = TrainOptions::Monitor;
-            using Restore = TrainOptions::Restore;
-            if (monitor != "auto" && monitor != "loss" && monitor != "val_loss") {
-              throw InvalidArgument("monitor: 'loss' or 'val_loss', not '" + monitor + "'");
-            }
-            opt.monitor = monitor == "loss"       ? Monitor::kLoss
-                          : monitor == "val_loss" ? Monitor::kValLoss
-                                                  : Monitor::kAuto;
-            opt.min_delta = min_delta;
-            if (restore != "always" && restore != "on_stop" && restore != "never") {
-              throw InvalidArgument("restore: 'always', 'on_stop' or 'never', not '" + restore +
-                                    "'");
-            }
-            opt.restore = restore == "on_stop" ? Restore::kOnStop
-                          : restore == "never" ? Restore::kNever
-                                               : Restore::kAlways;
+            set_early_stopping(opt, early_stopping, monitor, min_delta, restore);
             const Device dev = device_for(c, device);
             PythonStdout buf;
             std::ostream log(&buf);
