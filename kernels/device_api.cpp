@@ -1,7 +1,7 @@
 // The device API (include/rnnattn/cuda.hpp) on the caller's buffers and stream: the embedding, the
 // recurrence of every cell, layer and direction on the design kernels/plan.hpp chooses (segment:
-// rnn_fused_*.cu, rnn_layers.cu, rnn_gated.cu; persistent: rnn_persistent_*.cu; cluster:
-// rnn_cluster.cu) or on the unfused path (rnn_unfused.cu), the attention and head, the loss and
+// rnn_segment.cu; persistent: rnn_persistent_*.cu; cluster: rnn_cluster.cu) or on the unfused
+// path (rnn_unfused.cu), the attention and head (attention_head.cu), the loss and
 // Adam (train_ops.cu), and the parameter gradients as cuBLAS GEMMs. The backward kernels write
 // per-sequence, per-step quantities (dpre, du, dz); the parameter gradients are cuBLAS GEMMs over
 // all B*T rows (deterministic: cuBLAS GEMMs give the same bits on every run on the same GPU, and
@@ -65,7 +65,7 @@ struct Buffers {
   float* context = nullptr;    // [B,H]
   float* attention = nullptr;  // [B,T] softmax weights (unfused backward reads them)
   // Scratch.
-  float* xw = nullptr;       // [B,T,H] x Wx for every step
+  float* xw = nullptr;       // [B,T,H] x Wx for every step (the fused path, both passes)
   float* ex = nullptr;       // [B,T]   exp(e_t) (unfused)
   float* persist = nullptr;  // persistent kernels' scratch (fused path, one layer)
   int* order = nullptr;      // [B] the sequences by length (cluster kernels with lengths)
@@ -75,13 +75,13 @@ struct Buffers {
   float* du = nullptr;       // [B,T]
   float* dz = nullptr;       // [B,T,H]
   float* dz_next = nullptr;  // [B,T,H]
-  float* wh_t = nullptr;     // [H,H]   Wh transposed (fused backward)
+  float* wh_t = nullptr;     // [H,H]   Wh transposed (the fused path's backward)
   float* ones = nullptr;     // [max(BT, B)]
   float* dc = nullptr;       // [B,H]   (unfused backward)
   float* g_dot_c = nullptr;  // [B]     (unfused backward)
   float* dh = nullptr;       // [B,T,H] (unfused backward)
   float* carry = nullptr;    // [B,H]   (unfused backward)
-  // Stacked / bidirectional models and the gated cells (rnn_layers.cu, rnn_gated.cu): hidden
+  // Stacked / bidirectional models and the gated cells (layer by layer): hidden
   // holds every layer's states [L][B,T,C]; context is [B,C]; xw, dz (d_in), dz_next (drec_next)
   // are G*H wide and wh_t is [G*H,H] for a gated cell.
   float* dtop = nullptr;  // [B,T,C] dL/d(states) of the layer being differentiated
@@ -167,12 +167,12 @@ struct Handle::Impl {
     if (owns_cublas && cublas) cublasDestroy(cublas);
   }
 
-  // Stacked or bidirectional, or a gated cell: the layer-by-layer kernels (rnn_layers.cu and
-  // rnn_gated.cu), on either path.
+  // Stacked or bidirectional, or a gated cell: layer by layer, the attention and head after the
+  // recurrence (attention_head.cu) but where the segment kernels run them inside, on either path.
   bool layered() const { return !config.single_layer() || gated(); }
   bool gated() const { return config.cell != Cell::kElman; }
   // A one-layer, one-direction gated model on the fused path runs its attention and head inside
-  // the recurrence's segment kernel (gated_fused_forward / gated_fused_backward), not
+  // the recurrence's segment kernel (segment_forward_with_head / _backward_with_head), not
   // attention_head_*; where the persistent kernels run its recurrence, the head's kernels follow.
   bool gated_head_fused(int batch) const {
     kernels::PersistentTiling t;
@@ -287,9 +287,8 @@ struct Handle::Impl {
       if (gated()) b.aux = cv.take<float>(blocks * bt * kept);
       return cv.used();
     }
-    // A layer's two directions run in one launch (rnn_layers.cu, rnn_gated.cu's segment
-    // kernels), each with its own input projection, Wh^T, dz and dz_next (and the GRU's
-    // drec_first): `planes` of each.
+    // A layer's two directions run in one launch (the segment and cluster kernels), each with its
+    // own input projection, Wh^T, dz and dz_next (and the GRU's drec_first): `planes` of each.
     const std::size_t planes = c.directions();
     if (!gated() && path == Path::kFused) b.order = cv.take<int>(B);  // the cluster layer kernels
     b.xw = cv.take<float>(planes * bt * GH);
@@ -315,24 +314,11 @@ struct Handle::Impl {
     return cv.used();
   }
 
-  // Whether inference at batch B forms the input projection of every step with one GEMM before
-  // the recurrence, as training does (the workspace then ends with xw [B,T,H]): a one-layer Elman
-  // model on the fused path where the persistent or cluster kernels run. Formed inside their
-  // step instead, x_t Wx costs every (sequence, unit) pair 2 D loads a step on the step's
-  // critical path (docs/performance.md: ~0.9 us of a 1.8 us step at the large shape); the segment
-  // kernels (small H, where a GEMM's launch would cost more) keep forming it inside.
-  bool projects_inference(int batch) const {
-    kernels::RecurrencePlan plan;
-    return persistent_capable() && elman_design(batch, &plan) != kernels::Design::kSegment;
-  }
-
   // The layout of one region for batch B (base null: sizes only). Training: the reserve holds
   // what backward reads; the workspace holds the forward's and backward's scratch. Inference:
-  // everything in the workspace, and on the fused path only what does not grow with T, but for
-  // `projection` (projects_inference): the input projection last, so that a workspace without it
-  // is a prefix of one with it.
-  std::size_t layout(Region region, int batch, Pass pass, void* base, Buffers& b,
-                     bool projection = false) const {
+  // everything in the workspace; on the fused path the input projection of every step (one GEMM
+  // before the recurrence, as in training) and otherwise only what does not grow with T.
+  std::size_t layout(Region region, int batch, Pass pass, void* base, Buffers& b) const {
     const ModelConfig& c = config;
     const std::size_t B = batch, bt = B * c.steps, H = c.hidden_size, O = c.output_size;
     Carver cv(base);
@@ -361,11 +347,9 @@ struct Handle::Impl {
       b.cub_bytes = cub;
       b.cub_temp = cv.take<unsigned char>(cub);
     }
+    if (!unfused) b.xw = cv.take<float>(bt * H);
     if (pass == Pass::kTraining) {
-      if (!unfused) {
-        b.xw = cv.take<float>(bt * H);
-        b.wh_t = cv.take<float>(H * H);
-      }
+      if (!unfused) b.wh_t = cv.take<float>(H * H);
       b.dpre = cv.take<float>(B * O);
       b.du = cv.take<float>(bt);
       b.dz = cv.take<float>(bt * H);
@@ -378,7 +362,6 @@ struct Handle::Impl {
         b.carry = cv.take<float>(B * H);
       }
     }
-    if (pass == Pass::kInference && projection && !unfused) b.xw = cv.take<float>(bt * H);
     return cv.used();
   }
 
@@ -387,13 +370,7 @@ struct Handle::Impl {
              Buffers& b) const {
     const char* what = region == Region::kReserve ? "reserve" : "workspace";
     check_region(call, what, base, bytes, layout(region, batch, pass, nullptr, b), batch);
-    // Inference's input projection where the workspace holds it (workspace_size includes it; a
-    // workspace sized without it still runs, forming x_t Wx inside the recurrence).
-    Buffers sizes;
-    const bool projection = region == Region::kWorkspace && pass == Pass::kInference &&
-                            projects_inference(batch) &&
-                            bytes >= layout(region, batch, pass, nullptr, sizes, true);
-    layout(region, batch, pass, base, b, projection);
+    layout(region, batch, pass, base, b);
   }
 
   // Binds cuBLAS to this handle's stream. cublasSetStream resets cuBLAS's workspace to its
@@ -437,24 +414,28 @@ struct Handle::Impl {
       kernels::FusedForwardArgs a{};
       a.shape = kernels::shape_of(c, batch);
       a.w = w;
-      a.x = x;
       a.y = y;
       a.attention = attention;
       a.lengths = lengths;
-      if (training || b.xw) {
-        // One GEMM for the input projection of every step: xw[BT,H] = x[BT,D] Wx[D,H] (inference:
-        // where projects_inference and the workspace holds it).
-        gemm_row_major(cublas, false, false, bt, H, D, 1.f, x, D, w.wx, H, 0.f, b.xw, H);
-        a.xw = b.xw;
-      }
+      // One GEMM for the input projection of every step: xw[BT,H] = x[BT,D] Wx[D,H].
+      gemm_row_major(cublas, false, false, bt, H, D, 1.f, x, D, w.wx, H, 0.f, b.xw, H);
+      a.xw = b.xw;
       if (training) {
         a.hidden = b.hidden;
         a.scores = b.scores;
         a.expsum = b.expsum;
         a.context = b.context;
       }
+      // The segment kernels: the one-layer block's recurrence with the head inside.
+      const auto segment = [&](const kernels::FusedForwardArgs& f, cudaStream_t st) {
+        kernels::AttentionHeadArgs head = attention_args(params, batch, lengths, b);
+        head.y = f.y;
+        head.attention = f.attention;
+        kernels::segment_forward_with_head(
+            cell_forward_args(params, 0, 0, batch, lengths, b.xw, f.hidden, nullptr), head, st);
+      };
       run_elman(a, batch, lengths, b, kernels::persistent_forward, kernels::cluster_forward,
-                kernels::fused_forward);
+                segment);
     } else {
       // Classic: input GEMM, then per step a recurrent GEMM and an elementwise kernel.
       float* hs = b.hidden;
@@ -528,8 +509,17 @@ struct Handle::Impl {
       a.wh_t = b.wh_t;
       a.lengths = lengths;
       kernels::transpose(w.wh, b.wh_t, H, H, s);
+      const auto segment = [&](const kernels::FusedBackwardArgs& f, cudaStream_t st) {
+        kernels::AttentionHeadArgs head = attention_args(params, batch, lengths, b);
+        head.prediction = f.y;
+        head.dy = f.dy;
+        head.dpre = f.dpre;
+        head.du = f.du;
+        kernels::CellBackwardArgs cell = cell_backward_args(0, 0, batch, lengths, b.hidden, b);
+        kernels::segment_backward_with_head(cell, head, st);
+      };
       run_elman(a, batch, lengths, b, kernels::persistent_backward, kernels::cluster_backward,
-                kernels::fused_backward);
+                segment);
     } else {
       // Classic: attention/head backward kernels, then per step an elementwise kernel and a GEMM.
       kernels::unfused_attention_backward(kernels::shape_of(c, batch), w, b.hidden, b.scores,
@@ -606,6 +596,58 @@ struct Handle::Impl {
                        config.hidden_size;
   }
 
+  // Block (layer, dir)'s recurrence arguments: its input projection xw, its weights, its states
+  // `out` (the column slice of the layer's [B,T,C] states) and kept values `aux`.
+  kernels::CellForwardArgs cell_forward_args(const float* params, int layer, int dir, int batch,
+                                             const int* lengths, const float* xw, float* out,
+                                             float* aux) const {
+    const ModelConfig& c = config;
+    const ParamLayout::Block& blk = ParamLayout(c).block(layer, dir);
+    kernels::CellForwardArgs a{};
+    a.cell = c.cell;
+    a.batch = batch;
+    a.steps = c.steps;
+    a.hidden = c.hidden_size;
+    a.stride = c.context_size();
+    a.direction = dir;
+    a.xw = xw;
+    a.wh = params + blk.wh;
+    a.bias = params + blk.bh;
+    a.lengths = lengths;
+    a.out = out;
+    a.aux = aux;
+    return a;
+  }
+
+  // Block (layer, dir)'s BPTT arguments: `states` and `dout` are the layer's [B,T,C] (offset here
+  // to the direction's columns); direction d writes its d_in into plane d of b.dz, its
+  // drec_next into plane d of b.dz_next (and the first steps' d_rec into plane d of
+  // b.drec_first for the GRU) and reads its Wh^T from plane d of b.wh_t (the fused path).
+  kernels::CellBackwardArgs cell_backward_args(int layer, int dir, int batch, const int* lengths,
+                                               const float* states, const Buffers& b,
+                                               const float* dout = nullptr) const {
+    const ModelConfig& c = config;
+    const int H = c.hidden_size, GH = gates_of(c.cell) * H;
+    const std::size_t plane = static_cast<std::size_t>(batch) * c.steps * GH;
+    kernels::CellBackwardArgs a{};
+    a.cell = c.cell;
+    a.batch = batch;
+    a.steps = c.steps;
+    a.hidden = H;
+    a.stride = c.context_size();
+    a.direction = dir;
+    a.states = states + dir * H;
+    a.aux = block_aux(b, batch, layer * c.directions() + dir, true);
+    a.dout = dout ? dout + dir * H : nullptr;
+    a.lengths = lengths;
+    a.d_in = b.dz + dir * plane;
+    a.drec_next = b.dz_next + dir * plane;
+    a.drec_first =
+        b.drec_first ? b.drec_first + static_cast<std::size_t>(dir) * batch * GH : nullptr;
+    a.wh_t = b.wh_t ? b.wh_t + static_cast<std::size_t>(dir) * GH * H : nullptr;
+    return a;
+  }
+
   void forward_layered(const float* params, const float* x, int batch, float* y, float* attention,
                        float* hidden_out, bool training, const int* lengths, Buffers& b) {
     const ModelConfig& c = config;
@@ -620,46 +662,32 @@ struct Handle::Impl {
       const float* in = layer == 0 ? x : layer_states(b, batch, layer - 1);
       // Per direction: xw[BT,G*H] = in[BT,I] Wx[I,G*H], the input projection of every step in
       // one GEMM, into the direction's plane; then the recurrence's arguments.
-      kernels::LayerForwardArgs elman[2]{};
-      kernels::GatedForwardArgs cell[2]{};
+      kernels::CellForwardArgs cell[2]{};
       for (int dir = 0; dir < dirs; ++dir) {
         const ParamLayout::Block& blk = l.block(layer, dir);
         float* xw = b.xw + static_cast<std::size_t>(dir) * bt * GH;
         gemm_row_major(cublas, false, false, bt, GH, blk.input, 1.f, in, blk.input, params + blk.wx,
                        GH, 0.f, xw, GH);
-        float* out = layer_states(b, batch, layer) + dir * H;
-        if (!gated()) {
-          kernels::LayerForwardArgs& a = elman[dir];
-          a.batch = batch;
-          a.steps = T;
-          a.hidden = H;
-          a.stride = C;
-          a.direction = dir;
-          a.xw = xw;
-          a.wh = params + blk.wh;
-          a.bh = params + blk.bh;
-          a.lengths = lengths;
-          a.out = out;
-          continue;
-        }
-        kernels::GatedForwardArgs& a = cell[dir];
-        a.cell = c.cell;
-        a.batch = batch;
-        a.steps = T;
-        a.hidden = H;
-        a.stride = C;
-        a.direction = dir;
-        a.xw = xw;
-        a.wh = params + blk.wh;
-        a.bias = params + blk.bh;
-        a.lengths = lengths;
-        a.out = out;
-        a.aux = block_aux(b, batch, layer * dirs + dir, training);
+        cell[dir] = cell_forward_args(params, layer, dir, batch, lengths, xw,
+                                      layer_states(b, batch, layer) + dir * H,
+                                      block_aux(b, batch, layer * dirs + dir, training));
       }
-      if (!gated()) {  // both directions in one launch
-        if (!(clustered &&
-              kernels::cluster_layer_forward(elman, dirs, plan.cluster_tiling, order, s))) {
-          kernels::layer_forward(elman, dirs, s);
+      if (clustered) {  // both directions in one launch
+        if (kernels::cluster_layer_forward(cell, dirs, plan.cluster_tiling, order, s)) continue;
+      }
+      if (gated() && path == Path::kUnfused) {
+        // Classic: per step a GEMM of the previous state, rec[B,G*H] = h_prev Wh (rows T*C
+        // apart), and the elementwise cell.
+        for (int dir = 0; dir < dirs; ++dir) {
+          const kernels::CellForwardArgs& a = cell[dir];
+          for (int n = 0; n < T; ++n) {
+            if (n > 0) {
+              const int tp = dir == 0 ? n - 1 : T - n;
+              gemm_row_major(cublas, false, false, batch, GH, H, 1.f, a.out + tp * C, T * C, a.wh,
+                             GH, 0.f, b.rec, GH);
+            }
+            kernels::gated_step(a, b.rec, n, s);
+          }
         }
         continue;
       }
@@ -668,29 +696,16 @@ struct Handle::Impl {
         head.y = y;
         head.attention = attention;
         if (!training && !hidden_out) cell[0].out = nullptr;  // nothing reads the states
-        kernels::gated_fused_forward(cell[0], head, s);
+        kernels::segment_forward_with_head(cell[0], head, s);
         continue;
       }
-      if (path == Path::kFused) {
-        kernels::PersistentTiling tiling;
-        const kernels::PersistentTiling* plan = persistent_plan(batch, &tiling);
-        // Both directions in one grid where it is co-resident.
-        const bool done = plan && kernels::gated_persistent_forward(cell, dirs, *plan, s);
-        if (!done) kernels::gated_forward(cell, dirs, s);  // both directions in one launch
-        continue;
-      }
-      // Classic: per step a GEMM of the previous state, rec[B,G*H] = h_prev Wh (rows T*C apart),
-      // and the elementwise cell.
-      for (int dir = 0; dir < dirs; ++dir) {
-        const kernels::GatedForwardArgs& a = cell[dir];
-        for (int n = 0; n < T; ++n) {
-          if (n > 0) {
-            const int tp = dir == 0 ? n - 1 : T - n;
-            gemm_row_major(cublas, false, false, batch, GH, H, 1.f, a.out + tp * C, T * C, a.wh, GH,
-                           0.f, b.rec, GH);
-          }
-          kernels::gated_step(a, b.rec, n, s);
-        }
+      // The gated persistent kernels, both directions in one grid where it is co-resident; else
+      // the segment kernels, both directions in one launch (the Elman cell's layers on either
+      // path).
+      kernels::PersistentTiling tiling;
+      const kernels::PersistentTiling* tiled = persistent_plan(batch, &tiling);
+      if (!(tiled && kernels::gated_persistent_forward(cell, dirs, *tiled, s))) {
+        kernels::segment_forward(cell, dirs, s);
       }
     }
     if (!gated_head_fused(batch)) {
@@ -706,58 +721,46 @@ struct Handle::Impl {
     }
   }
 
-  // A gated layer's BPTT, every direction: direction d's d_in into plane d of b.dz, its
-  // drec_next into plane d of b.dz_next (and the first steps' d_rec into plane d of b.drec_first
-  // for the GRU), from its states, kept values and dL/d(states), or where gated_head_fused() from
-  // the head's arguments (the kernel writes their dpre and du). The segment kernels run both
-  // directions in one launch.
-  void backward_gated_layer(const float* params, int layer, const float* states, const float* dout,
-                            int batch, const int* lengths, const kernels::AttentionHeadArgs& head,
-                            Buffers& b) {
+  // A layer's BPTT, every direction (cell_backward_args' planes), from its states, kept values
+  // and dL/d(states), or where gated_head_fused() from the head's arguments (the kernel writes
+  // their dpre and du). The segment and cluster kernels run both directions in one launch; the
+  // cluster layer kernels where `order` plans them (the Elman cell's).
+  void backward_layer(const float* params, int layer, const float* states, const float* dout,
+                      int batch, const int* lengths, const kernels::AttentionHeadArgs& head,
+                      const kernels::RecurrencePlan* clustered, const int* order, Buffers& b) {
     const ModelConfig& c = config;
     const ParamLayout l(c);
     const cudaStream_t s = stream;
     const int H = c.hidden_size, T = c.steps, GH = gates_of(c.cell) * H, dirs = c.directions();
-    const std::size_t plane = static_cast<std::size_t>(batch) * T * GH;
-    kernels::GatedBackwardArgs cell[2]{};
+    kernels::CellBackwardArgs cell[2]{};
     for (int dir = 0; dir < dirs; ++dir) {
-      kernels::GatedBackwardArgs& a = cell[dir];
-      a.cell = c.cell;
-      a.batch = batch;
-      a.steps = T;
-      a.hidden = H;
-      a.stride = c.context_size();
-      a.direction = dir;
-      a.states = states + dir * H;
-      a.aux = block_aux(b, batch, layer * dirs + dir, true);
-      a.dout = dout + dir * H;
-      a.lengths = lengths;
-      a.d_in = b.dz + dir * plane;
-      a.drec_next = b.dz_next + dir * plane;
-      a.drec_first =
-          b.drec_first ? b.drec_first + static_cast<std::size_t>(dir) * batch * GH : nullptr;
-      if (path == Path::kFused) {
-        a.wh_t = b.wh_t + static_cast<std::size_t>(dir) * GH * H;
-        kernels::transpose(params + l.block(layer, dir).wh, b.wh_t + dir * GH * H, H, GH,
-                           s);  // Wh^T [G*H,H]
+      cell[dir] = cell_backward_args(layer, dir, batch, lengths, states, b, dout);
+      if (b.wh_t) {  // Wh^T [G*H,H] for the fused path's kernels
+        kernels::transpose(params + l.block(layer, dir).wh,
+                           b.wh_t + static_cast<std::size_t>(dir) * GH * H, H, GH, s);
       }
     }
-    if (path == Path::kFused) {
+    if (!(gated() && path == Path::kUnfused)) {
       if (gated_head_fused(batch)) {
-        kernels::gated_fused_backward(cell[0], head, s);
+        kernels::segment_backward_with_head(cell[0], head, s);
+        return;
+      }
+      if (clustered &&
+          kernels::cluster_layer_backward(cell, dirs, clustered->cluster_tiling, order, s)) {
         return;
       }
       kernels::PersistentTiling tiling;
-      const kernels::PersistentTiling* plan = persistent_plan(batch, &tiling);
-      const bool done = plan && kernels::gated_persistent_backward(cell, dirs, *plan, s);
-      if (!done) kernels::gated_backward(cell, dirs, s);  // both directions in one launch
+      const kernels::PersistentTiling* tiled = persistent_plan(batch, &tiling);
+      if (!(tiled && kernels::gated_persistent_backward(cell, dirs, *tiled, s))) {
+        kernels::segment_backward(cell, dirs, s);  // both directions in one launch
+      }
       return;
     }
     // Classic: per step the elementwise cell backward, then carry += d_rec Wh^T (a GEMM over the
     // rows of drec_next the step wrote).
     const std::size_t bh = static_cast<std::size_t>(batch) * H * sizeof(float);
     for (int dir = 0; dir < dirs; ++dir) {
-      const kernels::GatedBackwardArgs& a = cell[dir];
+      const kernels::CellBackwardArgs& a = cell[dir];
       const float* wh = params + l.block(layer, dir).wh;
       RNNATTN_CUDA_CHECK(cudaMemsetAsync(b.carry, 0, bh, s));
       if (b.carry_c) RNNATTN_CUDA_CHECK(cudaMemsetAsync(b.carry_c, 0, bh, s));
@@ -807,30 +810,8 @@ struct Handle::Impl {
       // The layer's directions' BPTT (one launch on the segment kernels), each into its own
       // plane of dz, dz_next and Wh^T.
       const std::size_t plane = static_cast<std::size_t>(bt) * GH;
-      if (gated()) {
-        backward_gated_layer(params, layer, states, dcur, batch, lengths, a, b);
-      } else {
-        kernels::LayerBackwardArgs la[2]{};
-        for (int dir = 0; dir < c.directions(); ++dir) {
-          float* wh_t = b.wh_t + static_cast<std::size_t>(dir) * H * H;
-          kernels::transpose(params + l.block(layer, dir).wh, wh_t, H, H, s);
-          la[dir].batch = batch;
-          la[dir].steps = T;
-          la[dir].hidden = H;
-          la[dir].stride = C;
-          la[dir].direction = dir;
-          la[dir].states = states + dir * H;
-          la[dir].dout = dcur + dir * H;
-          la[dir].wh_t = wh_t;
-          la[dir].lengths = lengths;
-          la[dir].dz = b.dz + dir * plane;
-          la[dir].dz_next = b.dz_next + dir * plane;
-        }
-        if (!(clustered &&
-              kernels::cluster_layer_backward(la, c.directions(), plan.cluster_tiling, order, s))) {
-          kernels::layer_backward(la, c.directions(), s);
-        }
-      }
+      backward_layer(params, layer, states, dcur, batch, lengths, a, clustered ? &plan : nullptr,
+                     order, b);
       for (int dir = 0; dir < c.directions(); ++dir) {
         const ParamLayout::Block& blk = l.block(layer, dir);
         // dz (a gated cell's d_in) and dz_next (its drec_next) are [BT,G*H].
@@ -912,9 +893,7 @@ std::size_t Handle::parameter_count() const { return ParamLayout(impl_->model).s
 std::size_t Handle::workspace_size(int batch, Pass pass) const {
   impl_->check_batch(batch, "workspace_size");
   Buffers b;
-  const std::size_t layers =
-      impl_->layout(Region::kWorkspace, batch, pass, nullptr, b,
-                    pass == Pass::kInference && impl_->projects_inference(batch));
+  const std::size_t layers = impl_->layout(Region::kWorkspace, batch, pass, nullptr, b);
   if (!impl_->model.embedded() || pass != Pass::kTraining) return layers;
   // embedding_backward runs on its own, after backward: the larger of the two.
   return std::max(layers, kernels::embedding_workspace_size(batch, impl_->model.steps,

@@ -90,10 +90,25 @@ struct SegmentReducer {
   }
 };
 
+// Thread (segment seg, unit or column j) of a segment block: sequence b; active when b < B and
+// j < H (the columns' count).
+struct UnitThread {
+  int seg, j, b;
+  bool active;
+};
+__device__ __forceinline__ UnitThread unit_thread(const SegmentGeometry& g, int batch, int hidden) {
+  UnitThread u;
+  u.seg = threadIdx.x / g.hp;
+  u.j = threadIdx.x % g.hp;
+  u.b = blockIdx.x * g.segments + u.seg;
+  u.active = u.b < batch && u.j < hidden;
+  return u;
+}
+
 // The attention and the head of one sequence, forward, on a segment of threads (thread j owning
 // column j of the C-wide states; AttentionHeadArgs' tensors): shared by the attention-and-head
-// kernel (rnn_layers.cu) and the one-layer gated kernel that runs them inside its recurrence
-// (rnn_gated.cu). Since e_t is bounded by tanh, exp(e_t) lies in [e^-1, e]: no running maximum;
+// kernels (attention_head.cu) and the segment kernels that run them inside the recurrence
+// (rnn_segment.cu). Since e_t is bounded by tanh, exp(e_t) lies in [e^-1, e]: no running maximum;
 // the running sum S and sum_t exp(e_t) h_t are divided once at the end. Every thread of the block
 // calls each member (they reduce over the segment).
 struct AttentionForward {
@@ -178,32 +193,6 @@ struct AttentionBackward {
   }
 };
 
-// The attention-and-head arguments of a one-layer Elman model's fused pass (rnn_fused_*.cu), for
-// the helpers above.
-__device__ __forceinline__ AttentionHeadArgs attention_head_of(const FusedForwardArgs& a) {
-  AttentionHeadArgs h{};
-  h.shape = a.shape;
-  h.directions = 1;
-  h.wa = a.w.wa, h.ba = a.w.ba, h.wd = a.w.wd, h.bd = a.w.bd;
-  h.lengths = a.lengths;
-  h.y = a.y, h.scores = a.scores, h.expsum = a.expsum, h.context = a.context;
-  h.attention = a.attention;
-  return h;
-}
-__device__ __forceinline__ AttentionHeadArgs attention_head_of(const FusedBackwardArgs& a) {
-  AttentionHeadArgs h{};
-  h.shape = a.shape;
-  h.directions = 1;
-  h.wa = a.w.wa, h.ba = a.w.ba, h.wd = a.w.wd, h.bd = a.w.bd;
-  h.lengths = a.lengths;
-  // AttentionBackward only reads what the forward stored (the struct's pointers are the
-  // forward's outputs, hence not const).
-  h.scores = const_cast<float*>(a.scores), h.expsum = const_cast<float*>(a.expsum);
-  h.context = const_cast<float*>(a.context);
-  h.prediction = a.y, h.dy = a.dy, h.dpre = a.dpre, h.du = a.du;
-  return h;
-}
-
 // The recurrent blocks one launch runs side by side, blockIdx.y picking one (the two directions
 // of a bidirectional layer, so that they share the GPU). A select between two members: an array
 // indexed by blockIdx.y would be copied to local memory.
@@ -251,17 +240,6 @@ void launch_segmented_sized(const Args& args, int batch, int hidden, std::size_t
   } else {
     launch_kernel<WithoutWh>(names[1], grid, g.threads, base, stream, args, g);
   }
-}
-
-// The Elman cell's segment kernels (forward or backward): Wh's H x H floats next to the
-// per-sequence buffers (segment_smem_bytes).
-template <auto WithWh, auto WithoutWh, typename Args>
-void launch_segmented(const Args& args, const Shape& s, const char* const (&names)[2],
-                      cudaStream_t stream, int planes = 1) {
-  const SegmentGeometry g = segment_geometry(s.hidden, s.batch);
-  launch_segmented_sized<WithWh, WithoutWh>(
-      args, s.batch, s.hidden, segment_smem_bytes(g, s.hidden, false),
-      segment_smem_bytes(g, s.hidden, true), names, stream, planes);
 }
 
 }  // namespace rnnattn::kernels

@@ -47,12 +47,11 @@ struct Weights {
   const float* bd;  // [O]
 };
 
-// ---- rnn_fused_forward.cu -------------------------------------------------------------------
+// ---- the one-layer Elman model's arguments for the whole-GPU designs (persistent, cluster) ----
 struct FusedForwardArgs {
   Shape shape;
   Weights w;
-  const float* x;   // [B,T,D]
-  const float* xw;  // [B,T,H] x_t Wx precomputed (no bias), or null: computed in the kernel
+  const float* xw;  // [B,T,H] x_t Wx (no bias): one GEMM over every step before the recurrence
   float* y;         // [B,O]
   // Training mode stores what backward needs; inference passes null and keeps nothing per step.
   float* hidden;     // [B,T,H] or null
@@ -64,8 +63,6 @@ struct FusedForwardArgs {
   // keeps the state, gets score 0 and attention weight 0 (reference.hpp).
   const int* lengths;
 };
-void fused_forward(const FusedForwardArgs& args, cudaStream_t stream);
-
 // ---- rnn_persistent_forward.cu / rnn_persistent_backward.cu: the whole GPU ----------------
 // The persistent kernels read, in the same launch, what other blocks wrote after a grid barrier:
 // in FusedForwardArgs the context and attention (the head and the normalisation read them), in
@@ -79,11 +76,10 @@ void fused_forward(const FusedForwardArgs& args, cudaStream_t stream);
 std::size_t persistent_scratch_floats(const Shape& shape);
 // The forward as one cooperative launch over `tiling`'s grid (plan.hpp) with a grid barrier per
 // step and Wh held on chip. Returns false, launching nothing, when this GPU cannot hold all its
-// blocks at once; the caller then uses fused_forward.
+// blocks at once; the caller then runs the segment kernels.
 bool persistent_forward(const FusedForwardArgs& args, const PersistentTiling& tiling,
                         float* scratch, cudaStream_t stream);
 
-// ---- rnn_fused_backward.cu ------------------------------------------------------------------
 struct FusedBackwardArgs {
   Shape shape;
   Weights w;
@@ -100,10 +96,10 @@ struct FusedBackwardArgs {
   const float* wh_t;     // [H,H] Wh transposed (transpose()): thread j reads column j of row k
   const int* lengths;    // [B] or null (as FusedForwardArgs): padding passes dL/dh through
 };
-void fused_backward(const FusedBackwardArgs& args, cudaStream_t stream);
-// The same outputs from one cooperative launch over `tiling`'s grid (rnn_persistent_backward.cu);
-// reads args.wh_t. scratch: persistent_scratch_floats() floats. Returns false, launching nothing,
-// when the grid cannot be co-resident; the caller then uses fused_backward.
+// The backward (dpre, du, dz, dz_next) from one cooperative launch over `tiling`'s grid
+// (rnn_persistent_backward.cu); reads args.wh_t. scratch: persistent_scratch_floats() floats.
+// Returns false, launching nothing, when the grid cannot be co-resident; the caller then runs the
+// segment kernels.
 bool persistent_backward(const FusedBackwardArgs& args, const PersistentTiling& tiling,
                          float* scratch, cudaStream_t stream);
 // ---- rnn_cluster.cu: the same forward and backward in thread-block clusters (sm_90) ---------
@@ -177,47 +173,7 @@ void unfused_bptt_step(const float* dh, float* carry, const float* hidden, int b
                        int hidden_size, int t, const int* lengths, float* dz, float* dz_next,
                        cudaStream_t stream);
 
-// ---- rnn_layers.cu: stacked and bidirectional models -----------------------------------------
-// A model with L layers and/or two directions runs layer by layer: per recurrent block (layer,
-// direction) one GEMM for the input projection of every step and one segment-mapped recurrence
-// kernel; then one attention-and-head kernel over the top layer's states [B,T,C], C = H x
-// directions. (The one-layer forward model keeps the fused kernels, which run the attention
-// inside the recurrence; with two directions the attention needs both directions' states of a
-// step, which the backward direction produces last, so it runs after.)
-struct LayerForwardArgs {
-  int batch, steps, hidden;  // B, T, H
-  int stride;                // C: row length of `out` (the layer's [B,T,C] states)
-  int direction;             // 0: t = 0..T-1, 1: t = T-1..0
-  const float* xw;           // [B,T,H] the input projection in_t Wx (no bias)
-  const float* wh;           // [H,H]
-  const float* bh;           // [H]
-  const int* lengths;        // [B] or null
-  float* out;                // the block's column slice of [B,T,C] (already offset by dir * H)
-};
-// The recurrences of `count` blocks (1, or a bidirectional layer's 2 directions, each with its
-// own xw and out) in one launch, side by side: args[0..count).
-void layer_forward(const LayerForwardArgs* args, int count, cudaStream_t stream);
-
-struct LayerBackwardArgs {
-  int batch, steps, hidden, stride, direction;
-  const float* states;  // the block's slice of [B,T,C] (as LayerForwardArgs::out)
-  const float* dout;    // its slice of dL/d(states) [B,T,C]
-  const float* wh_t;    // [H,H] Wh transposed
-  const int* lengths;
-  float* dz;       // [B,T,H] dL/dz_t (0 on padding)
-  float* dz_next;  // [B,T,H] row t: dz of the step processed after t (0 at the end), so that
-                   // dWh = states^T dz_next
-};
-// As layer_forward: `count` blocks' BPTT in one launch, each with its own wh_t, dz and dz_next.
-void layer_backward(const LayerBackwardArgs* args, int count, cudaStream_t stream);
-// rnn_cluster.cu: the same blocks (`count` directions side by side in one launch) in
-// thread-block clusters, with the same outputs; `tiling` from plan_layer; `order` as
-// cluster_forward's. Return false, launching nothing, where the GPU cannot run them.
-bool cluster_layer_forward(const LayerForwardArgs* args, int count, const ClusterTiling& tiling,
-                           const int* order, cudaStream_t stream);
-bool cluster_layer_backward(const LayerBackwardArgs* args, int count, const ClusterTiling& tiling,
-                            const int* order, cudaStream_t stream);
-
+// ---- attention_head.cu: the attention and head over the top layer's states ----------------
 struct AttentionHeadArgs {
   Shape shape;       // hidden = H; the states are C = H x directions wide
   int directions;    // 1 or 2
@@ -240,80 +196,95 @@ struct AttentionHeadArgs {
   float* du;                // [B,T]
   float* dtop;              // [B,T,C] dL/d(top states)
 };
-// y (and the stored tensors) from the top layer's states.
+// y (and the stored tensors) from the top layer's states: for every model whose recurrence does not
+// run them inside (stacked and bidirectional models, and the persistent and cluster designs of
+// the layered ones).
 void attention_head_forward(const AttentionHeadArgs& args, cudaStream_t stream);
 // dpre, du and dtop from dy, y and what attention_head_forward stored.
 void attention_head_backward(const AttentionHeadArgs& args, cudaStream_t stream);
 
-// ---- rnn_gated.cu: the LSTM and GRU recurrence of one block (layer, direction) -------------
-// Every gated model runs layer by layer as the stacked models do: per block one GEMM for the
-// input projection, the recurrence below, then attention_head_forward over the top states; on
-// the fused path a one-layer, one-direction model runs the recurrence and the head as one
-// kernel (gated_fused_forward / gated_fused_backward). G = 4 (LSTM) or 3 (GRU) gates in Keras'
-// order; A = 5 or 4 kept values a step (model_math.hpp's aux_width): LSTM [i f g o c], GRU [z r n
-// rn].
-struct GatedForwardArgs {
-  Cell cell;                 // kLstm or kGru
+// ---- rnn_segment.cu: the recurrence of one block (layer, direction) of any cell --------------
+// Every model runs layer by layer: per block one GEMM for the input projection of every step,
+// the recurrence below, then attention_head_forward over the top states; a one-layer,
+// one-direction model instead runs its attention and head inside the recurrence
+// (segment_forward_with_head / segment_backward_with_head). G = 1 (Elman), 4 (LSTM) or 3 (GRU)
+// gates in Keras' order; A = 0, 5 or 4 kept values a step (model_math.hpp's aux_width): LSTM
+// [i f g o c], GRU [z r n rn].
+struct CellForwardArgs {
+  Cell cell;
   int batch, steps, hidden;  // B, T, H
   int stride;                // C: row length of `out`
   int direction;             // 0: t = 0..T-1, 1: t = T-1..0
   const float* xw;           // [B,T,G*H] in_t Wx (no bias)
   const float* wh;           // [H,G*H]
   const float* bias;         // [G*H] (GRU: the input bias, then the recurrent bias [G*H])
-  const int* lengths;        // [B] or null
-  float* out;                // the block's column slice of [B,T,C] (already offset by dir * H)
-  float* aux;                // [B,T,A*H] what each step keeps for backward, or null (inference
-                             // on the segment kernels; the unfused step needs it)
+  const int* lengths;        // [B] or null: all T. Padding (t >= length) keeps the state.
+  float* out;                // the block's column slice of [B,T,C] (already offset by dir * H),
+                             // or null with the head in inference (nothing reads the states)
+  float* aux;                // gated cells: [B,T,A*H] what each step keeps for backward, or null
+                             // (inference on the segment kernels; the unfused step needs it)
 };
-// The recurrence as one segment-mapped kernel (rnn_layers.cu's mapping, G columns a thread).
-// `count` blocks (1, or a bidirectional layer's 2 directions, each with its own xw, out and aux)
-// in one launch, side by side.
-void gated_forward(const GatedForwardArgs* args, int count, cudaStream_t stream);
-// The unfused path's step n of the processing order, after the GEMM rec [B,G*H] = h_prev Wh
-// (rows of the previous step's states; not read at n = 0).
-void gated_step(const GatedForwardArgs& args, const float* rec, int n, cudaStream_t stream);
+// The recurrence as one segment-mapped kernel: a segment of threads per sequence, thread j owning
+// unit j's G columns. `count` blocks (1, or a bidirectional layer's 2 directions, each with its
+// own xw, out and aux) in one launch, side by side.
+void segment_forward(const CellForwardArgs* args, int count, cudaStream_t stream);
 
-struct GatedBackwardArgs {
+struct CellBackwardArgs {
   Cell cell;
   int batch, steps, hidden, stride, direction;
   const float* states;  // the block's slice of [B,T,C]
-  const float* aux;     // [B,T,A*H] from the training forward
+  const float* aux;     // [B,T,A*H] from the training forward (gated cells)
   const float* dout;    // its slice of dL/d(states) [B,T,C]
-  const float* wh_t;    // [G*H,H] Wh transposed (segment kernel only)
+  const float* wh_t;    // [G*H,H] Wh transposed (transpose(); the fused path's kernels)
   const int* lengths;   // [B] or null
-  float* d_in;          // [B,T,G*H] dL/d(xw_t + b) (0 on padding): dWx = in^T d_in
+  float* d_in;          // [B,T,G*H] dL/d(xw_t + b) (0 on padding): dWx = in^T d_in (the Elman
+                        // cell's dz_t)
   float* drec_next;     // [B,T,G*H] row t: dL/drec of the step processed after t (0 at the
                         // end), so that dWh = states^T drec_next
   float* drec_first;    // [B,G*H] dL/drec of each sequence's first step, or null (the GRU's
                         // recurrent bias is the sum of every step's)
 };
-// As gated_forward: `count` blocks' BPTT in one launch, each with its own wh_t, d_in, drec_next
+// As segment_forward: `count` blocks' BPTT in one launch, each with its own wh_t, d_in, drec_next
 // and drec_first.
-void gated_backward(const GatedBackwardArgs* args, int count, cudaStream_t stream);
-// A one-layer, one-direction gated model's whole pass in one kernel: the recurrence with the
-// attention and head inside it (the gated counterpart of rnn_fused_*.cu). The cell's arguments
-// as above (direction 0, stride H; forward: `out` may be null in inference; backward: `dout`
-// unused, dL/dh_t comes from the head), the head's as for attention_head_* (`top`, `dtop`
-// unused; the backward reads the states from cell.states).
-void gated_fused_forward(const GatedForwardArgs& cell, const AttentionHeadArgs& head,
-                         cudaStream_t stream);
-void gated_fused_backward(const GatedBackwardArgs& cell, const AttentionHeadArgs& head,
-                          cudaStream_t stream);
-// ---- rnn_persistent_gated.cu: the same recurrence of one block as one cooperative launch over
-// the whole GPU (a grid barrier per step), with the same outputs; `tiling` from plan_gated (G
-// gates). `count` blocks (1, or a bidirectional layer's 2 directions) in one cooperative grid of
-// `count` planes where the GPU holds it co-resident, else one grid a direction.
-// Return false where the GPU cannot run the grid co-resident (or refused it before): the
-// caller then runs gated_forward / gated_backward. The forward stages h_{t-1} from `out`, which
-// must not be null; Wh^T (wh_t) is read by the backward.
-bool gated_persistent_forward(const GatedForwardArgs* args, int count,
-                              const PersistentTiling& tiling, cudaStream_t stream);
-bool gated_persistent_backward(const GatedBackwardArgs* args, int count,
-                               const PersistentTiling& tiling, cudaStream_t stream);
+void segment_backward(const CellBackwardArgs* args, int count, cudaStream_t stream);
+// A one-layer, one-direction model's whole pass in one kernel: the recurrence with the attention
+// and head inside it. The cell's arguments as above (direction 0, stride H; forward: `out` may be
+// null in inference; backward: `dout` unused, dL/dh_t comes from the head), the head's as for
+// attention_head_* (`top`, `dtop` unused; the backward reads the states from cell.states).
+void segment_forward_with_head(const CellForwardArgs& cell, const AttentionHeadArgs& head,
+                               cudaStream_t stream);
+void segment_backward_with_head(const CellBackwardArgs& cell, const AttentionHeadArgs& head,
+                                cudaStream_t stream);
+
+// rnn_cluster.cu: the Elman blocks of stacked and bidirectional models (`count` directions side
+// by side in one launch) in thread-block clusters, with segment_forward's and segment_backward's
+// outputs; `tiling` from plan_layer; `order` as cluster_forward's. Return false, launching
+// nothing, where the GPU cannot run them.
+bool cluster_layer_forward(const CellForwardArgs* args, int count, const ClusterTiling& tiling,
+                           const int* order, cudaStream_t stream);
+bool cluster_layer_backward(const CellBackwardArgs* args, int count, const ClusterTiling& tiling,
+                            const int* order, cudaStream_t stream);
+
+// ---- rnn_unfused.cu: the gated cells' (LSTM, GRU) unfused steps ------------------------------
+// Step n of the processing order, after the GEMM rec [B,G*H] = h_prev Wh (rows of the previous
+// step's states; not read at n = 0).
+void gated_step(const CellForwardArgs& args, const float* rec, int n, cudaStream_t stream);
 // The unfused BPTT's step n (n = T-1 first); carry and carry_c [B,H] start at 0. After it, for
 // n > 0, the caller's GEMM adds carry += drec_next[rows of step n-1] Wh^T.
-void gated_step_backward(const GatedBackwardArgs& args, float* carry, float* carry_c, int n,
+void gated_step_backward(const CellBackwardArgs& args, float* carry, float* carry_c, int n,
                          cudaStream_t stream);
+
+// ---- rnn_persistent_gated.cu: a gated block's recurrence as one cooperative launch over the
+// whole GPU (a grid barrier per step), with the segment kernels' outputs; `tiling` from plan_gated
+// (G gates). `count` blocks (1, or a bidirectional layer's 2 directions) in one cooperative grid of
+// `count` planes where the GPU holds it co-resident, else one grid a direction.
+// Return false where the GPU cannot run the grid co-resident (or refused it before): the
+// caller then runs segment_forward / segment_backward. The forward stages h_{t-1} from `out`, which
+// must not be null; Wh^T (wh_t) is read by the backward.
+bool gated_persistent_forward(const CellForwardArgs* args, int count,
+                              const PersistentTiling& tiling, cudaStream_t stream);
+bool gated_persistent_backward(const CellBackwardArgs* args, int count,
+                               const PersistentTiling& tiling, cudaStream_t stream);
 
 // ---- rnn_train_small.cu: whole epochs of a small model in one launch -------------------------
 // Offsets of the tensors in the flat parameter buffer (params.hpp's ParamLayout).

@@ -139,11 +139,10 @@ int persistent_blocks_per_sm(const PersistentTiling& p, std::size_t smem, const 
 // One step of a segment kernel with G columns of Wh a thread (G = 1: the Elman cell).
 double segment_step_us(int batch, int hidden, int gates, const GpuLimits& gpu) {
   const SegmentGeometry g = segment_geometry(hidden, batch);
-  const std::size_t with = gates == 1 ? segment_smem_bytes(g, hidden, true)
-                                      : gated_smem_bytes(g, hidden, gates, false, true, false);
+  // The head's reduction scratch counted (a one-layer model's): a few floats either way.
+  const std::size_t with = segment_smem_bytes(g, hidden, gates, false, true, true);
   const bool wh_in_smem = with <= gpu.smem_per_block;
-  const std::size_t without = gates == 1 ? segment_smem_bytes(g, hidden, false)
-                                         : gated_smem_bytes(g, hidden, gates, false, false, false);
+  const std::size_t without = segment_smem_bytes(g, hidden, gates, false, false, true);
   const std::size_t smem = wh_in_smem ? with : without;
   const int per_sm = std::max(1, blocks_per_sm(g.threads, smem, gpu));
   const int waves = ceil_div(g.blocks, gpu.sms * per_sm);
@@ -498,9 +497,9 @@ GatedPlan plan_gated(int batch, int hidden, int gates, const GpuLimits& gpu, int
   r.directions = directions;
   const SegmentGeometry g = segment_geometry(hidden, batch);
   r.forward_wh_in_smem =
-      gated_smem_bytes(g, hidden, gates, false, true, false) <= gpu.smem_per_block;
+      segment_smem_bytes(g, hidden, gates, false, true, false) <= gpu.smem_per_block;
   r.backward_wh_in_smem =
-      gated_smem_bytes(g, hidden, gates, true, true, false) <= gpu.smem_per_block;
+      segment_smem_bytes(g, hidden, gates, true, true, false) <= gpu.smem_per_block;
   r.segment_us = segment_step_us(batch, hidden, gates, gpu);
   // The segment kernels run every direction in one launch, over directions x B sequences.
   r.segment_all_us =

@@ -2,7 +2,7 @@
 // performance model of docs/performance.md (internal header, plain C++: testable without a GPU).
 //
 // Three designs compute the same thing:
-//   segment:    rnn_fused_forward.cu / rnn_fused_backward.cu. One segment of threads per sequence,
+//   segment:    rnn_segment.cu. One segment of threads per sequence,
 //               one thread per hidden unit, a block barrier per step. Wh in shared memory when it
 //               fits (H <= ~235), else every block reads it through L2 at every step.
 //   persistent: rnn_persistent_forward.cu / rnn_persistent_backward.cu. One cooperative launch
@@ -83,18 +83,13 @@ inline int reduce_scratch_floats(const SegmentGeometry& g) {
   return g.hp > 32 ? 2 * g.segments * (g.hp / 32) : 0;
 }
 
-// Bytes of shared memory of a segment block without and with Wh (H x H floats) staged.
-inline std::size_t segment_smem_bytes(const SegmentGeometry& g, int hidden, bool with_wh) {
-  const std::size_t base = sizeof(float) * (2 * g.segments * g.hp + reduce_scratch_floats(g));
-  return base + (with_wh ? sizeof(float) * hidden * hidden : 0);
-}
-
-// Bytes of shared memory of a gated-cell segment block (rnn_gated.cu): the per-sequence buffers
-// (forward: h; backward: the G gates of dL/drec; double-buffered), with the attention and head
-// in the kernel (`head`, one-layer models) the reduction scratch, and when staged Wh's H x G*H
-// floats. The scratch is a few floats: Wh fits up to the same H with and without it.
-inline std::size_t gated_smem_bytes(const SegmentGeometry& g, int hidden, int gates, bool backward,
-                                    bool with_wh, bool head) {
+// Bytes of shared memory of a segment block (rnn_segment.cu) of a cell of G gates: the
+// per-sequence buffers (forward: h; backward: the G gates of dL/drec; double-buffered), with the
+// attention and head in the kernel (`head`, one-layer models) the reduction scratch, and when
+// staged Wh's H x G*H floats. The scratch is a few floats: Wh fits up to the same H with and
+// without it.
+inline std::size_t segment_smem_bytes(const SegmentGeometry& g, int hidden, int gates,
+                                      bool backward, bool with_wh, bool head) {
   const std::size_t buffers = sizeof(float) * 2 * g.segments * g.hp * (backward ? gates : 1);
   const std::size_t scratch = head ? sizeof(float) * reduce_scratch_floats(g) : 0;
   return buffers + scratch + (with_wh ? sizeof(float) * hidden * gates * hidden : 0);
@@ -247,11 +242,11 @@ struct RecurrencePlan {
 // predicted with every group at the longest length: packing by length only shortens it).
 RecurrencePlan plan_recurrence(int batch, int hidden, const GpuLimits& gpu);
 // The same for one layer of a stacked or bidirectional Elman model, its `directions` blocks side
-// by side in one launch: the segment layer kernels (rnn_layers.cu) or the cluster layer kernels
+// by side in one launch: the segment kernels (rnn_segment.cu) or the cluster layer kernels
 // (rnn_cluster.cu); no persistent design. The cluster tiling is a direction's.
 RecurrencePlan plan_layer(int batch, int hidden, int directions, const GpuLimits& gpu);
 
-// The gated cells (G = 4 LSTM, 3 GRU) have both designs: segment (rnn_gated.cu: a thread per
+// The gated cells (G = 4 LSTM, 3 GRU) have both designs: segment (rnn_segment.cu: a thread per
 // unit owning its G columns of Wh) and persistent (rnn_persistent_gated.cu: block (s, g) holds
 // the G [H,16] slices of Wh for its units). The model predicts each forward step as the Elman
 // kernels' with G x H columns of Wh, says whether the segment kernels stage Wh in shared memory
@@ -284,8 +279,7 @@ GatedPlan plan_gated(int batch, int hidden, int gates, const GpuLimits& gpu, int
 // products, staging and barriers; the gated persistent kernels' by their own model, products over
 // G*H terms) and its weight-gradient GEMMs (dWx, dWh and, above the first layer, the input's
 // gradient). GEMMs at an estimated 50 TFLOP/s plus a launch each; the attention, head, loss and
-// Adam (a few small kernels) are not counted. The segment kernels' inference forms the input
-// projection inside the step instead, which the step model does not count either.
+// Adam (a few small kernels) are not counted.
 struct PassShape {
   int batch = 1, steps = 1, input = 1, hidden = 1;
   int layers = 1, directions = 1, gates = 1;  // gates: 1 Elman, 4 LSTM, 3 GRU

@@ -141,8 +141,7 @@ __global__ void __launch_bounds__(kPersistentThreads, 1)
     cluster_forward_kernel(FusedForwardArgs a, const int* order, PersistentGeometry g, int subs) {
 #if RNNATTN_CLUSTER_KERNELS
   cg::cluster_group cluster = cg::this_cluster();
-  const int B = a.shape.batch, T = a.shape.steps, D = a.shape.input, H = a.shape.hidden,
-            O = a.shape.output;
+  const int B = a.shape.batch, T = a.shape.steps, H = a.shape.hidden, O = a.shape.output;
   const bool attention = a.shape.attention;
   ClusterBlock c = cluster_block(cluster, g, subs, B);
   const int N = c.N, rank = c.rank, rows = c.rows, first_slice = c.first_slice, n_out = c.n_out,
@@ -178,7 +177,7 @@ __global__ void __launch_bounds__(kPersistentThreads, 1)
     if (i < n_out && q.valid) {
       bh_r[r] = a.w.bh[q.j];
       wa_r[r] = attention ? a.w.wa[q.j] : 0.f;
-      if (a.xw) xw_r[r] = a.xw[static_cast<std::size_t>(seq_s[q.bb]) * T * H + q.j];
+      xw_r[r] = a.xw[static_cast<std::size_t>(seq_s[q.bb]) * T * H + q.j];
     }
   }
 
@@ -200,21 +199,13 @@ __global__ void __launch_bounds__(kPersistentThreads, 1)
         const int b = seq_s[q.bb], j = q.j;
         const std::size_t row = static_cast<std::size_t>(b) * T + t;
         if (t < len_s[q.bb]) {
-          float z = (t > 0 ? z_s[i] : 0.f) + bh_r[r];
-          if (a.xw) {
-            z += xw_r[r];
-          } else {  // inference: x_t Wx here, summed on its own as the training path's GEMM
-            float xw = 0.f;
-            for (int k = 0; k < D; ++k) xw += a.x[row * D + k] * a.w.wx[k * H + j];
-            z += xw;
-          }
-          h = tanhf(z);
+          h = tanhf((t > 0 ? z_s[i] : 0.f) + bh_r[r] + xw_r[r]);
         } else {
           h = hprev[q.bb * g.hpad + j];  // padding keeps the state (t >= 1 here)
         }
         store_to_cluster(cluster, N, hcur, q.bb * g.hpad + j, h);
         wa_j = wa_r[r];
-        if (a.xw && t + 1 < steps) xw_r[r] = a.xw[(row + 1) * H + j];
+        if (t + 1 < steps) xw_r[r] = a.xw[(row + 1) * H + j];
       }
       ht_s[i] = h;
       p_s[i] = h * wa_j;
@@ -446,18 +437,18 @@ __global__ void __launch_bounds__(kPersistentThreads, 1)
 #endif
 }
 
-// ---- the blocks of stacked and bidirectional models (rnn_layers.cu's layer_forward /
-// layer_backward in clusters): the recurrence alone, writing the block's states (the attention
-// and head run after, in rnn_layers.cu), blockIdx.y picking the block (a bidirectional layer's two
-// directions side by side). Per step as the one-layer forward without the attention; steps past
+// ---- the Elman blocks of stacked and bidirectional models (rnn_segment.cu's segment_forward /
+// segment_backward in clusters): the recurrence alone, writing the block's states (the attention
+// and head run after, in attention_head.cu), blockIdx.y picking the block (a bidirectional layer's
+// two directions side by side). Per step as the one-layer forward without the attention; steps past
 // the group's longest sequence are padding for all of it: the forward direction carries its final
 // state there, the backward direction (which meets them first) its initial state, 0.
 __global__ void __launch_bounds__(kPersistentThreads, 1)
-    cluster_layer_forward_kernel(LayerSet<LayerForwardArgs> set, const int* order,
+    cluster_layer_forward_kernel(LayerSet<CellForwardArgs> set, const int* order,
                                  PersistentGeometry g, int subs) {
 #if RNNATTN_CLUSTER_KERNELS
   cg::cluster_group cluster = cg::this_cluster();
-  const LayerForwardArgs a = set.pick();
+  const CellForwardArgs a = set.pick();
   const int B = a.batch, T = a.steps, H = a.hidden, C = a.stride;
   ClusterBlock c = cluster_block(cluster, g, subs, B);
   const int N = c.N, rows = c.rows, first_slice = c.first_slice, n_out = c.n_out, hsize = c.hsize;
@@ -480,7 +471,7 @@ __global__ void __launch_bounds__(kPersistentThreads, 1)
     const int i = threadIdx.x + r * kPersistentThreads;
     const ClusterPair q = cluster_pair(g, first_slice, rows, i);
     if (i < n_out && q.valid) {
-      bh_r[r] = a.bh[q.j];
+      bh_r[r] = a.bias[q.j];
       xw_r[r] = a.xw[(static_cast<std::size_t>(seq_s[q.bb]) * T + step_t(0)) * H + q.j];
     }
   }
@@ -528,17 +519,18 @@ __global__ void __launch_bounds__(kPersistentThreads, 1)
 #endif
 }
 
-// BPTT against the block's direction from dL/d(states) (dout), as layer_backward_kernel: m-th
+// BPTT against the block's direction from dL/d(states) (dout), as segment_backward_kernel: m-th
 // step of the backward pass at t (the forward direction from the group's longest sequence down,
 // the backward direction from t = 0 up); dL/dh of a step comes from dz of the step processed
 // after it in the forward (dz Wh^T over the cluster's exchange) when that step was valid, else
-// passes through; dz_next's row of the step processed before t gets dz_t.
+// passes through; drec_next's row of the step processed before t gets dz_t (d_in and d_rec are both
+// dz).
 __global__ void __launch_bounds__(kPersistentThreads, 1)
-    cluster_layer_backward_kernel(LayerSet<LayerBackwardArgs> set, const int* order,
+    cluster_layer_backward_kernel(LayerSet<CellBackwardArgs> set, const int* order,
                                   PersistentGeometry g, int subs) {
 #if RNNATTN_CLUSTER_KERNELS
   cg::cluster_group cluster = cg::this_cluster();
-  const LayerBackwardArgs a = set.pick();
+  const CellBackwardArgs a = set.pick();
   const int B = a.batch, T = a.steps, H = a.hidden, C = a.stride;
   const bool forward_dir = a.direction == 0;
   ClusterBlock c = cluster_block(cluster, g, subs, B);
@@ -556,7 +548,7 @@ __global__ void __launch_bounds__(kPersistentThreads, 1)
   const int steps = c.steps;
 
   // Rows t >= steps: dz 0; the forward direction's dL/dh there passes down to step steps - 1 (in
-  // the order the sequential kernel adds it); dz_next's rows no step below writes are 0.
+  // the order the sequential kernel adds it); drec_next's rows no step below writes are 0.
   for (int i = threadIdx.x; i < n_out; i += blockDim.x) {
     const ClusterPair q = cluster_pair(g, first_slice, rows, i);
     float carry = 0.f;
@@ -564,11 +556,11 @@ __global__ void __launch_bounds__(kPersistentThreads, 1)
       const std::size_t b = seq_s[q.bb];
       for (int t = T - 1; t >= steps; --t) {
         if (forward_dir) carry += a.dout[(b * T + t) * C + q.j];
-        a.dz[(b * T + t) * H + q.j] = 0.f;
+        a.d_in[(b * T + t) * H + q.j] = 0.f;
       }
       for (int t = 0; t < T; ++t) {
         const bool written = forward_dir ? t < steps - 1 : (t >= 1 && t <= steps);
-        if (!written) a.dz_next[(b * T + t) * H + q.j] = 0.f;
+        if (!written) a.drec_next[(b * T + t) * H + q.j] = 0.f;
       }
     }
     carry_s[i] = carry;
@@ -591,9 +583,9 @@ __global__ void __launch_bounds__(kPersistentThreads, 1)
       const float dh = (after_valid ? z_s[i] : carry_s[i]) + a.dout[row * C + q.j];
       const float h = a.states[row * C + q.j];
       const float dz = t < L ? dh * (1.f - h * h) : 0.f;
-      a.dz[row * H + q.j] = dz;
+      a.d_in[row * H + q.j] = dz;
       if (forward_dir ? t >= 1 : t <= T - 2) {
-        a.dz_next[(forward_dir ? row - 1 : row + 1) * H + q.j] = dz;
+        a.drec_next[(forward_dir ? row - 1 : row + 1) * H + q.j] = dz;
       }
       carry_s[i] = dh;  // used only if step t is padding
       if (m < steps - 1) store_to_cluster(cluster, N, dzcur, q.bb * g.hpad + q.j, dz);
@@ -601,6 +593,16 @@ __global__ void __launch_bounds__(kPersistentThreads, 1)
     if (m < steps - 1) cluster.sync();  // dz_t in every block; the last step reaches none
   }
 #endif
+}
+
+// The cluster layer kernels run the Elman cell only (the gated cells' designs are the segment and
+// the persistent ones).
+template <typename Args>
+void check_elman(const LayerSet<Args>& set, const char* call) {
+  if (set.first.cell != Cell::kElman || set.second.cell != Cell::kElman) {
+    throw InvalidArgument(std::string(call) +
+                          ": the cluster layer kernels run the Elman cell only");
+  }
 }
 
 // Launches one of the kernels in clusters of tiling.cluster blocks, or returns false where this
@@ -676,17 +678,19 @@ bool cluster_backward(const FusedBackwardArgs& a, const ClusterTiling& tiling, c
       "cluster_backward_kernel", tiling, tiling.smem_backward_bytes(), stream, a, order);
 }
 
-bool cluster_layer_forward(const LayerForwardArgs* args, int count, const ClusterTiling& tiling,
+bool cluster_layer_forward(const CellForwardArgs* args, int count, const ClusterTiling& tiling,
                            const int* order, cudaStream_t stream) {
-  const LayerSet<LayerForwardArgs> set = layer_set(args, count, "cluster_layer_forward");
+  const LayerSet<CellForwardArgs> set = layer_set(args, count, "cluster_layer_forward");
+  check_elman(set, "cluster_layer_forward");
   if (args[0].batch < 1 || tiling.tile.hidden != args[0].hidden) return false;
   return launch_cluster_kernel<cluster_layer_forward_kernel>(
       "cluster_layer_forward_kernel", tiling, tiling.smem_layer_bytes(), stream, set, order, count);
 }
 
-bool cluster_layer_backward(const LayerBackwardArgs* args, int count, const ClusterTiling& tiling,
+bool cluster_layer_backward(const CellBackwardArgs* args, int count, const ClusterTiling& tiling,
                             const int* order, cudaStream_t stream) {
-  const LayerSet<LayerBackwardArgs> set = layer_set(args, count, "cluster_layer_backward");
+  const LayerSet<CellBackwardArgs> set = layer_set(args, count, "cluster_layer_backward");
+  check_elman(set, "cluster_layer_backward");
   if (args[0].batch < 1 || tiling.tile.hidden != args[0].hidden) return false;
   return launch_cluster_kernel<cluster_layer_backward_kernel>("cluster_layer_backward_kernel",
                                                               tiling, tiling.smem_layer_bytes(),

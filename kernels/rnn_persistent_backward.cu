@@ -1,7 +1,7 @@
 // Persistent backward: the head and attention gradients and BPTT in reverse time in one
 // cooperative launch over the whole GPU, with one grid-wide barrier per step. It writes what
-// rnn_fused_backward.cu writes (dpre, du, dz, dz_next); the weight gradients are the same cuBLAS
-// GEMMs afterwards (device_api.cpp). No atomics: bitwise reproducible.
+// the segment kernel with the head writes (dpre, du, dz, dz_next); the weight gradients are the
+// same cuBLAS GEMMs afterwards (device_api.cpp). No atomics: bitwise reproducible.
 //
 // Per sequence (SPEC.md, "Gradients"), with g = dL/dc:
 //   dpre = dy * act'(y);  g = dpre Wd^T

@@ -1,8 +1,9 @@
 // Persistent forward: the recurrence, the attention and the head in one cooperative launch over
 // the whole GPU that runs all T steps, with one grid-wide barrier per step (Diamos et al., 2016).
 //
-// What it computes: the same as rnn_fused_forward.cu (SPEC.md's model, lengths included), with
-// the same stored outputs (hidden, scores, S, context, attention) when their pointers are not null.
+// What it computes: the same as the segment kernels with the head (SPEC.md's model, lengths
+// included), with the same stored outputs (hidden, scores, S, context, attention) when their
+// pointers are not null.
 //
 // Work mapping (persistent_common.cuh, plan.hpp): block (s, g) owns hidden units [16s, 16s + 16)
 // of the sequences of batch group g and keeps its [H,16] slice of Wh in shared memory for the
@@ -10,8 +11,8 @@
 // Per step t:
 //   (1) stage h_{t-1} of the group's sequences ([group, H], from a double-buffered global array)
 //       in shared memory; every (sequence, unit) forms h_{t-1} Wh with its dot product split over
-//       `split` lanes; then one thread per (sequence, unit) adds x_t Wx (precomputed in training)
-//       and bh, and writes h_t = tanh(z) to the global array (and `hidden`); the block sums
+//       `split` lanes; then one thread per (sequence, unit) adds x_t Wx (one GEMM before the
+//       launch) and bh, and writes h_t = tanh(z) to the global array (and `hidden`); the block sums
 //       h_t . wa over its 16 units into a per-block partial score;
 //   (2) grid barrier: h_t and every partial score are visible;
 //   (3) each block sums the partials of its group's sequences in slice order (every block of a
@@ -65,8 +66,7 @@ template <typename V>
 __global__ void __launch_bounds__(kPersistentThreads, V::kMinBlocks)
     persistent_forward_kernel(FusedForwardArgs a, PersistScratch s, PersistentGeometry g) {
   cg::grid_group grid = cg::this_grid();
-  const int B = a.shape.batch, T = a.shape.steps, D = a.shape.input, H = a.shape.hidden,
-            O = a.shape.output;
+  const int B = a.shape.batch, T = a.shape.steps, H = a.shape.hidden, O = a.shape.output;
   const bool attention = a.shape.attention;
   const TileThread th = tile_thread(g);
   const int group_end = B < th.b0 + g.group ? B : th.b0 + g.group;
@@ -98,7 +98,7 @@ __global__ void __launch_bounds__(kPersistentThreads, V::kMinBlocks)
       bh_r[r] = a.w.bh[q.j];
       wa_r[r] = attention ? a.w.wa[q.j] : 0.f;
       len_r[r] = sequence_length(a.lengths, q.b, T);
-      if (a.xw) xw_r[r] = a.xw[static_cast<std::size_t>(q.b) * T * H + q.j];
+      xw_r[r] = a.xw[static_cast<std::size_t>(q.b) * T * H + q.j];
     }
   }
 
@@ -127,15 +127,7 @@ __global__ void __launch_bounds__(kPersistentThreads, V::kMinBlocks)
       if (q.valid) {
         const std::size_t row = static_cast<std::size_t>(b) * T + t;
         if (t < len_r[r]) {
-          float z = z_s[i] + bh_r[r];
-          if (a.xw) {
-            z += xw_r[r];
-          } else {  // inference: x_t Wx here (x_t is a broadcast, a row of Wx 16 coalesced words)
-            float xw = 0.f;  // summed on its own, then added, as the training path's GEMM
-            for (int k = 0; k < D; ++k) xw += a.x[row * D + k] * a.w.wx[k * H + j];
-            z += xw;
-          }
-          h = tanhf(z);
+          h = tanhf(z_s[i] + bh_r[r] + xw_r[r]);
         } else {
           h = h_s[bb * g.hpad + j];  // padding keeps the state
         }
@@ -143,7 +135,7 @@ __global__ void __launch_bounds__(kPersistentThreads, V::kMinBlocks)
         if (a.hidden) a.hidden[row * H + j] = h;
         wa_j = wa_r[r];
         // The next step's input projection, in flight across this step's barriers.
-        if (a.xw && t + 1 < T) xw_r[r] = a.xw[(row + 1) * H + j];
+        if (t + 1 < T) xw_r[r] = a.xw[(row + 1) * H + j];
       }
       ht_s[i] = h;
       p_s[i] = h * wa_j;

@@ -1,9 +1,9 @@
 // The gated cells' recurrence (LSTM and GRU) as persistent kernels: one cooperative launch over
 // the whole GPU runs all T steps of one recurrent block (layer, direction), forward or backward,
 // with one grid-wide barrier per step. What they compute and write is exactly what the segment
-// kernels of rnn_gated.cu write for that block (the states, what each step keeps, d_in,
+// kernels of rnn_segment.cu write for that block (the states, what each step keeps, d_in,
 // drec_next, drec_first); the attention and head run after (forward) or before (backward) them
-// in rnn_layers.cu's kernels, the weight gradients as GEMMs (device_api.cpp).
+// in attention_head.cu's kernels, the weight gradients as GEMMs (device_api.cpp).
 //
 // Work mapping (persistent_common.cuh, plan.hpp's tiling with G gates): block (s, g) owns units
 // [16s, 16s + 16) of the sequences of batch group g.
@@ -11,7 +11,7 @@
 //     for the whole run. Per step: stage h_{t-1} of the group (the states the step before wrote:
 //     `out` at the previous step of the direction), the G split dot products over one staging,
 //     then one thread per (sequence, unit) runs the cell (model_math.hpp's cell_forward via
-//     gated_cell.cuh; the LSTM's c stays in shared memory), writes h_t and what the step keeps;
+//     cells.cuh; the LSTM's c stays in shared memory), writes h_t and what the step keeps;
 //     grid barrier.
 //   backward: it holds the [G*H,16] slice of Wh^T (rows 16s .. of Wh). Per step, against the
 //     direction: stage dL/drec of the step processed before (drec_next's row t, G*H values; in
@@ -19,7 +19,7 @@
 //     product with the slice is the Wh part of dL/dh_t; the cell's backward per (sequence, unit)
 //     writes d_in, drec_next (or drec_first) and keeps the LSTM's dL/dc in shared memory; grid
 //     barrier.
-// Padding (t >= L) as in rnn_gated.cu: h, c and what a step keeps pass unchanged in the forward;
+// Padding (t >= L) as in rnn_segment.cu: h, c and what a step keeps pass unchanged in the forward;
 // dL/dh and dL/dc pass through in the backward, d_in = d_rec = 0.
 // No atomics: the products' shuffle order is fixed, so results are bitwise reproducible.
 // Limits: the grid must be co-resident (persistent_tiling() with G gates and a launch-time
@@ -29,10 +29,10 @@
 
 #include <string>
 
+#include "cells.cuh"
 #include "cuda_compat.cuh"
 #include "cuda_utils.hpp"
 #include "device_common.cuh"
-#include "gated_cell.cuh"
 #include "kernels.hpp"
 #include "persistent_common.cuh"
 
@@ -70,11 +70,11 @@ __device__ __forceinline__ Args plane_args(const Planes<Args>& p, const Persiste
 // no __restrict__, no __ldg (kernels.hpp, before persistent_forward).
 template <Cell kCell>
 __global__ void __launch_bounds__(kPersistentThreads, kGatedPersistentMinBlocksPerSm)
-    gated_persistent_forward_kernel(Planes<GatedForwardArgs> planes, PersistentGeometry g) {
+    gated_persistent_forward_kernel(Planes<CellForwardArgs> planes, PersistentGeometry g) {
   cg::grid_group grid = cg::this_grid();
   constexpr int G = gate_count(kCell), A = kept_of(kCell);
   int block = 0;
-  const GatedForwardArgs a = plane_args(planes, g, &block);
+  const CellForwardArgs a = plane_args(planes, g, &block);
   const int B = a.batch, T = a.steps, H = a.hidden, C = a.stride, GH = G * H;
   const TileThread th = tile_thread(g, block);
   const int group_end = B < th.b0 + g.group ? B : th.b0 + g.group;
@@ -115,7 +115,7 @@ __global__ void __launch_bounds__(kPersistentThreads, kGatedPersistentMinBlocksP
         for (int q = 0; q < G; ++q) {
           rec[q] = z_s[q * n_out + i] + (kCell == Cell::kGru ? a.bias[GH + q * H + p.j] : 0.f);
         }
-        // prev: c_{t-1} (LSTM) or h_{t-1} (GRU), as in rnn_gated.cu.
+        // prev: c_{t-1} (LSTM) or h_{t-1} (GRU), as in rnn_segment.cu.
         h = cell_step<kCell>(xin, rec, kCell == Cell::kLstm ? c_s[i] : hprev, kept);
         if (kCell == Cell::kLstm) c_s[i] = kept[A - 1];
       } else if (a.aux) {
@@ -137,11 +137,11 @@ __global__ void __launch_bounds__(kPersistentThreads, kGatedPersistentMinBlocksP
 // __restrict__, no __ldg.
 template <Cell kCell>
 __global__ void __launch_bounds__(kPersistentThreads, kGatedPersistentMinBlocksPerSm)
-    gated_persistent_backward_kernel(Planes<GatedBackwardArgs> planes, PersistentGeometry g) {
+    gated_persistent_backward_kernel(Planes<CellBackwardArgs> planes, PersistentGeometry g) {
   cg::grid_group grid = cg::this_grid();
   constexpr int G = gate_count(kCell), A = kept_of(kCell);
   int block = 0;
-  const GatedBackwardArgs a = plane_args(planes, g, &block);
+  const CellBackwardArgs a = plane_args(planes, g, &block);
   const int B = a.batch, T = a.steps, H = a.hidden, C = a.stride, GH = G * H;
   const TileThread th = tile_thread(g, block);
   const int group_end = B < th.b0 + g.group ? B : th.b0 + g.group;
@@ -252,10 +252,10 @@ void check_count(int count, const char* call) {
 
 }  // namespace
 
-bool gated_persistent_forward(const GatedForwardArgs* args, int count,
+bool gated_persistent_forward(const CellForwardArgs* args, int count,
                               const PersistentTiling& tiling, cudaStream_t stream) {
   check_count(count, "gated_persistent_forward");
-  const GatedForwardArgs& a = args[0];
+  const CellForwardArgs& a = args[0];
   for (int d = 0; d < count; ++d) {
     check_persistent(args[d].cell, tiling, args[d].hidden, "gated_persistent_forward");
     if (!args[d].out)
@@ -272,10 +272,10 @@ bool gated_persistent_forward(const GatedForwardArgs* args, int count,
       "gated_persistent_forward_kernel<gru>", args, count, tiling, bytes, g, stream);
 }
 
-bool gated_persistent_backward(const GatedBackwardArgs* args, int count,
+bool gated_persistent_backward(const CellBackwardArgs* args, int count,
                                const PersistentTiling& tiling, cudaStream_t stream) {
   check_count(count, "gated_persistent_backward");
-  const GatedBackwardArgs& a = args[0];
+  const CellBackwardArgs& a = args[0];
   for (int d = 0; d < count; ++d)
     check_persistent(args[d].cell, tiling, args[d].hidden, "gated_persistent_backward");
   if (a.batch < 1) return true;

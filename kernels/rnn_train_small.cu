@@ -16,8 +16,8 @@
 // per exchange (one warp: a barrier costs about a warp sync). The Adam update is strided over the
 // lanes. Deterministic: a fixed order of every sum.
 //
-// Per sample (SPEC.md): forward h_t, e_t, a_t, c, y; loss and dy; backward as rnn_fused_backward.cu
-// with the weight gradients accumulated on chip instead of by GEMMs.
+// Per sample (SPEC.md): forward h_t, e_t, a_t, c, y; loss and dy; backward as the segment kernels
+// with the head (rnn_segment.cu) with the weight gradients accumulated on chip instead of by GEMMs.
 // Limits: H <= 32, O <= 32, and the shared memory below within the default 48 KB.
 #include <cuda_runtime.h>
 

@@ -8,13 +8,17 @@
 //   backward: unfused_attention_backward (dL/dh_t from the head and the attention), then for
 //   t = T..1 an elementwise unfused_bptt_step and a GEMM carry = dz_t Wh^T; the weight gradients
 //   are the same large GEMMs as the fused path's.
+// The gated cells' unfused steps (gated_step, gated_step_backward) are the same pattern: a GEMM
+// of the previous state and an elementwise kernel per step.
 // Work mapping: one thread per output element in every kernel (per (b, j), (b, t) or (b, o)).
 #include <cuda_runtime.h>
 #include <thrust/iterator/counting_iterator.h>
 #include <thrust/iterator/transform_iterator.h>
 
 #include <cub/device/device_segmented_reduce.cuh>
+#include <string>
 
+#include "cells.cuh"
 #include "cuda_compat.cuh"
 #include "cuda_utils.hpp"
 #include "device_common.cuh"
@@ -161,6 +165,116 @@ struct RowOffset {
   __host__ __device__ int operator()(int r) const { return r * cols; }
 };
 
+// ---- the gated cells (LSTM, GRU): per step a cuBLAS GEMM (rec = h_{t-1} Wh, or carry += d_rec
+// Wh^T) and one of these elementwise kernels over cells.cuh's step, one thread per (b, j) -----
+constexpr int kStepThreads = 256;
+
+// The (sequence b, unit j) of an elementwise step kernel's thread (one per (b, j), flat index i),
+// with step n's time t and the time tp of the step processed before it (-1 at n = 0); false past
+// the last pair.
+struct StepUnit {
+  std::size_t i;
+  int b, j, t, tp;
+};
+template <typename Args>
+__device__ __forceinline__ bool step_unit(const Args& a, int n, StepUnit* u) {
+  const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= static_cast<long long>(a.batch) * a.hidden) return false;
+  u->i = static_cast<std::size_t>(i);
+  u->b = static_cast<int>(i / a.hidden);
+  u->j = static_cast<int>(i % a.hidden);
+  u->t = step_at(a.direction, n, a.steps);
+  u->tp = n > 0 ? step_at(a.direction, n - 1, a.steps) : -1;
+  return true;
+}
+
+// Step n of the block's processing order: the cell on xw_t + b and rec [B,G*H] (the GEMM of the
+// previous state; not read at n = 0), or on padding the previous state and what it kept again.
+template <Cell kCell>
+__global__ void __launch_bounds__(kStepThreads)
+    gated_step_kernel(CellForwardArgs a, const float* rec_in, int n) {
+  constexpr int G = gate_count(kCell), A = kept_of(kCell);
+  static_assert(A > 0, "the gated cells only: the Elman cell's steps are the kernels above");
+  const int T = a.steps, H = a.hidden, C = a.stride, GH = G * H;
+  StepUnit u;
+  if (!step_unit(a, n, &u)) return;
+  const int b = u.b, j = u.j, t = u.t, tp = u.tp;
+  const std::size_t row = static_cast<std::size_t>(b) * T + t;
+  const std::size_t prow = static_cast<std::size_t>(b) * T + tp;
+  float kept[A];
+  float h;
+  if (t < sequence_length(a.lengths, b, T)) {
+    float xin[G], rec[G];
+    for (int q = 0; q < G; ++q) {
+      xin[q] = a.bias[q * H + j] + a.xw[row * GH + q * H + j];
+      rec[q] = (tp < 0 ? 0.f : rec_in[static_cast<std::size_t>(b) * GH + q * H + j]) +
+               (kCell == Cell::kGru ? a.bias[GH + q * H + j] : 0.f);
+    }
+    float prev = 0.f;
+    if (tp >= 0) {
+      prev = kCell == Cell::kLstm ? a.aux[prow * A * H + (A - 1) * H + j] : a.out[prow * C + j];
+    }
+    h = cell_step<kCell>(xin, rec, prev, kept);
+  } else {  // padding: the state and what it kept pass through
+    h = tp < 0 ? 0.f : a.out[prow * C + j];
+    for (int q = 0; q < A; ++q) kept[q] = tp < 0 ? 0.f : a.aux[prow * A * H + q * H + j];
+  }
+  a.out[row * C + j] = h;
+  for (int q = 0; q < A; ++q) a.aux[row * A * H + q * H + j] = kept[q];
+}
+
+// Step n of the BPTT (n = T-1 first). carry [B,H] holds dL/dh_t from the steps processed after
+// t (the GEMM after the previous call added d_rec Wh^T); the kernel leaves in it what the next
+// GEMM (beta = 1) adds to: the direct part, or on padding dL/dh_t itself. carry_c [B,H]: the
+// LSTM's dL/dc.
+template <Cell kCell>
+__global__ void __launch_bounds__(kStepThreads)
+    gated_step_backward_kernel(CellBackwardArgs a, float* carry, float* carry_c, int n) {
+  constexpr int G = gate_count(kCell), A = kept_of(kCell);
+  static_assert(A > 0, "the gated cells only: the Elman cell's steps are the kernels above");
+  const int T = a.steps, H = a.hidden, C = a.stride, GH = G * H;
+  StepUnit u;
+  if (!step_unit(a, n, &u)) return;
+  const int b = u.b, j = u.j, t = u.t, tp = u.tp;
+  const std::size_t i = u.i;
+  const std::size_t seq = static_cast<std::size_t>(b) * T, row = seq + t;
+  const bool valid = t < sequence_length(a.lengths, b, T);
+  if (n == T - 1) {  // the step processed last has no successor
+    for (int q = 0; q < G; ++q) a.drec_next[row * GH + q * H + j] = 0.f;
+  }
+  float din[G], drec[G];
+  for (int q = 0; q < G; ++q) din[q] = drec[q] = 0.f;
+  const float dh = carry[i] + a.dout[row * C + j];
+  float next = dh;  // padding passes dL/dh (and dL/dc) through to the previous state
+  if (valid) {
+    float prev = 0.f;
+    if (tp >= 0) {
+      prev = kCell == Cell::kLstm ? a.aux[(seq + tp) * A * H + (A - 1) * H + j]
+                                  : a.states[(seq + tp) * C + j];
+    }
+    float cc = kCell == Cell::kLstm ? carry_c[i] : 0.f;
+    next = cell_step_backward<kCell>(a.aux + row * A * H + j, H, prev, dh, cc, din, drec);
+    if (kCell == Cell::kLstm) carry_c[i] = cc;
+  }
+  store_step_gradients<G>(a, b, t, tp, j, din, drec);
+  carry[i] = next;
+}
+
+// Blocks of the elementwise step kernels: one thread per (b, j).
+template <typename Args>
+unsigned step_blocks(const Args& a) {
+  return static_cast<unsigned>((static_cast<long long>(a.batch) * a.hidden + kStepThreads - 1) /
+                               kStepThreads);
+}
+
+void check_gated(Cell cell, const char* call) {
+  if (cell != Cell::kLstm && cell != Cell::kGru) {
+    throw InvalidArgument(std::string(call) + ": cell " + to_string(cell) +
+                          " is not a gated cell (the Elman cell's unfused steps are "
+                          "unfused_bias_tanh_step and unfused_bptt_step)");
+  }
+}
+
 }  // namespace
 
 void unfused_bias_tanh_step(float* z, const float* bh, int batch, int steps, int hidden, int t,
@@ -230,6 +344,34 @@ void unfused_bias_act(float* y, const float* bd, int batch, int outputs, int hea
   launch_kernel<bias_act_kernel>("bias_act_kernel",
                                  blocks_for(static_cast<long long>(batch) * outputs), kThreads, 0,
                                  stream, y, bd, batch, outputs, head);
+}
+
+void gated_step(const CellForwardArgs& a, const float* rec, int n, cudaStream_t stream) {
+  check_gated(a.cell, "gated_step");
+  if (a.batch < 1) return;
+  if (!a.aux) throw InvalidArgument("gated_step: aux is null (the unfused step reads it back)");
+  if (a.cell == Cell::kLstm) {
+    launch_kernel<gated_step_kernel<Cell::kLstm>>("gated_step_kernel<lstm>", step_blocks(a),
+                                                  kStepThreads, 0, stream, a, rec, n);
+  } else {
+    launch_kernel<gated_step_kernel<Cell::kGru>>("gated_step_kernel<gru>", step_blocks(a),
+                                                 kStepThreads, 0, stream, a, rec, n);
+  }
+}
+
+void gated_step_backward(const CellBackwardArgs& a, float* carry, float* carry_c, int n,
+                         cudaStream_t stream) {
+  check_gated(a.cell, "gated_step_backward");
+  if (a.batch < 1) return;
+  if (a.cell == Cell::kLstm) {
+    launch_kernel<gated_step_backward_kernel<Cell::kLstm>>("gated_step_backward_kernel<lstm>",
+                                                           step_blocks(a), kStepThreads, 0, stream,
+                                                           a, carry, carry_c, n);
+  } else {
+    launch_kernel<gated_step_backward_kernel<Cell::kGru>>("gated_step_backward_kernel<gru>",
+                                                          step_blocks(a), kStepThreads, 0, stream,
+                                                          a, carry, carry_c, n);
+  }
 }
 
 }  // namespace rnnattn::kernels

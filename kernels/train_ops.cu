@@ -1,6 +1,7 @@
 // Training-step kernels: loss (value and gradient), Adam over the flat parameter buffer, and the
 // bookkeeping that lets one captured CUDA Graph replay every step of an epoch (a device-side step
-// counter for Adam's bias correction and a cursor into the epoch's sample order).
+// counter for Adam's bias correction and a cursor into the epoch's sample order), and the
+// transpose of Wh that the backward kernels read.
 //
 // Work mapping: loss_kernel is one block of 256 threads striding over the B*O predictions and
 // reducing in a fixed tree order (deterministic); adam_kernel and gather_kernel are one thread per
@@ -99,6 +100,29 @@ __global__ void __launch_bounds__(256)
   tokens[i] = all_tokens[static_cast<std::size_t>(order[*cursor + r]) * steps + t];
 }
 
+// One 32 x 32 tile per block of 32 x 8 threads: read rows of the tile (coalesced), write rows of
+// its transpose (coalesced); the tile's padding column keeps the column reads free of bank
+// conflicts.
+constexpr int kTile = 32, kTileRows = 8;
+
+__global__ void __launch_bounds__(kTile* kTileRows)
+    transpose_kernel(const float* in, float* out, int rows, int cols) {
+  RNNATTN_SHARED_ARRAY(float, tile, kTile*(kTile + 1));
+  const int x = blockIdx.x * kTile + threadIdx.x;  // column of `in`
+  for (int r = threadIdx.y; r < kTile; r += kTileRows) {
+    const int y = blockIdx.y * kTile + r;
+    if (x < cols && y < rows)
+      tile[r * (kTile + 1) + threadIdx.x] = in[static_cast<std::size_t>(y) * cols + x];
+  }
+  __syncthreads();
+  const int ox = blockIdx.y * kTile + threadIdx.x;  // column of `out` (a row of `in`)
+  for (int r = threadIdx.y; r < kTile; r += kTileRows) {
+    const int oy = blockIdx.x * kTile + r;
+    if (ox < rows && oy < cols)
+      out[static_cast<std::size_t>(oy) * rows + ox] = tile[threadIdx.x * (kTile + 1) + r];
+  }
+}
+
 }  // namespace
 
 void loss_forward_backward(int loss, const float* y, const float* target, int n, float* dy,
@@ -140,6 +164,14 @@ void gather_token_rows(const int* all_tokens, const int* order, const int* curso
 void fill(float* p, std::size_t n, float value, cudaStream_t stream) {
   if (n == 0) return;
   launch_kernel<fill_kernel>("fill_kernel", blocks_for(n, 256), 256, 0, stream, p, n, value);
+}
+
+void transpose(const float* in, float* out, int rows, int cols, cudaStream_t stream) {
+  if (rows < 1 || cols < 1) return;
+  const dim3 tiles(static_cast<unsigned>((cols + kTile - 1) / kTile),
+                   static_cast<unsigned>((rows + kTile - 1) / kTile));
+  launch_kernel<transpose_kernel>("transpose_kernel", tiles, dim3(kTile, kTileRows), 0, stream, in,
+                                  out, rows, cols);
 }
 
 }  // namespace rnnattn::kernels

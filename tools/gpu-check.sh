@@ -96,7 +96,7 @@ reduced+=':Gpu/CudaSweep.*/attn_tanh_B20_T3_D2_H257_O1:Gpu/CudaSweep.*/attn_tanh
 reduced+=':Cuda.TwoRunsAreBitwiseIdentical:Cuda.InferenceMatchesTraining'
 reduced+=':Cuda.CapturedStepFollowsNewDatasetsAndBatchSizes:Cuda.SmallModelEpochKernelFollowsTheCpu:DeviceApi.*'
 # Sequence models: lengths in every one-layer kernel (the persistent one at H = 257), the layered
-# kernels (rnn_layers.cu) with two directions, 3 layers and a 64-thread segment, and the trainer.
+# kernels (rnn_segment.cu) with two directions, 3 layers and a 64-thread segment, and the trainer.
 reduced+=':Gpu/CudaSequence.*/*_B5_T7_D3_H8_O2_L2_bidir_attn_lengths*:Gpu/CudaSequence.*/*_H33_*'
 reduced+=':Gpu/CudaSequence.*/*_H257_*:Gpu/CudaSequence.*/*_L1_plain_lengths*'
 reduced+=':Gpu/CudaSequence.*/*_L3_*:CudaSequenceTraining.*'
@@ -122,7 +122,7 @@ reduced+=':Gpu/CudaSequence.*/*_B200_T2_D2_H128_*_cluster'
 reduced+=':Gpu/CudaSequence.*/*_H512_*_cluster:Gpu/CudaSequence.*/*_B3_T1_D2_H64_*_cluster'
 # The cluster layer kernels (both directions in one launch): two layers, H = 257, plain lengths.
 reduced+=':Gpu/CudaSequence.*/*_L2_bidir_attn_lengths_cluster:Gpu/CudaSequence.*/*_L2_plain_lengths_cluster'
-# The gated cells (rnn_gated.cu; the patterns above take their two-layer bidirectional, H = 33
+# The gated cells (rnn_segment.cu; the patterns above take their two-layer bidirectional, H = 33
 # and three-layer cases on both paths), with Wh in shared memory (LSTM H = 100, GRU H = 129) and
 # through L2 (LSTM H = 129, GRU H = 150).
 reduced+=':Gpu/CudaSequence.*/lstm_fused_*_H100_*:Gpu/CudaSequence.*/*_fused_*_H129_*'

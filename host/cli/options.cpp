@@ -225,7 +225,7 @@ const Option kOptionTable[] = {
     {"--model", kProfile, "attention|plain", "(default attention)"},
     {"--cell", kProfile, "elman|lstm|gru",
      "the recurrent cell (default elman); a gated cell runs its segment kernels "
-     "(kernels/rnn_gated.cu; one layer: with its attention and head inside) or its persistent "
+     "(kernels/rnn_segment.cu; one layer: with its attention and head inside) or its persistent "
      "ones (kernels/rnn_persistent_gated.cu) block by block"},
     {"--layers", kProfile, "N", "stacked layers (default 1)", 1, 16},
     {"--bidirectional", kProfile, nullptr, "two directions per layer"},

@@ -10,9 +10,8 @@
 //     [1, T]; values outside are clamped; null: every sequence T steps; reference.hpp says what
 //     padding means). forward_training and the backward that consumes its reserve must get the
 //     same lengths.
-//   - Models: any layers / directions. Stacked or bidirectional models run layer by layer
-//     (rnn_layers.cu) on both paths and need C <= 1024; one forward layer uses the fused (or
-//     unfused) kernels.
+//   - Models: any cell, layers and directions. Stacked or bidirectional models run layer by layer
+//     and need C <= 1024.
 //   - workspace and reserve are untyped device memory of at least the size the queries return,
 //     aligned to 256 bytes (cudaMalloc's alignment). The workspace is scratch: its contents are not
 //     kept between calls, and one workspace may serve every call of a handle in turn. The reserve
@@ -49,7 +48,7 @@ enum class Path { kFused, kUnfused };
 // How the fused path runs a one-layer model's recurrence (as cuDNN's RNN algorithms do):
 //   kAuto:       chosen per batch size B by the performance model (docs/performance.md), default;
 //   kSegment:    a segment of threads per sequence, one thread per hidden unit, a block barrier per
-//                step (rnn_fused_forward.cu, rnn_fused_backward.cu);
+//                step (rnn_segment.cu);
 //   kPersistent: one cooperative launch over the whole GPU, Wh held on chip in slices, a grid
 //                barrier per step (rnn_persistent_forward.cu, rnn_persistent_backward.cu); falls
 //                back to kSegment where this GPU cannot hold the grid at once.
@@ -60,18 +59,18 @@ enum class Path { kFused, kUnfused };
 //                this GPU has no clusters or H > 512.
 // All give the same results within float32 rounding. The Elman cell: all three for one-layer,
 // one-direction models; segment and cluster for the blocks of stacked or bidirectional ones
-// (rnn_layers.cu, rnn_cluster.cu's layer kernels; kPersistent runs their segment kernels), a
-// layer's two directions in one launch; the gated cells (LSTM, GRU): segment and persistent for
-// every block of any model (rnn_gated.cu, rnn_persistent_gated.cu; kCluster runs their segment
-// kernels). The unfused path runs none.
+// (rnn_cluster.cu's layer kernels; kPersistent runs their segment kernels), a layer's two
+// directions in one launch; the gated cells (LSTM, GRU): segment and persistent for every block
+// of any model (rnn_persistent_gated.cu; kCluster runs their segment kernels). The unfused path
+// runs none (its stacked and bidirectional Elman blocks run the segment kernels).
 enum class Recurrence { kAuto, kSegment, kPersistent, kCluster };
 
 // Whether backward overwrites dparams and dx or adds to them (gradient accumulation over
 // micro-batches).
 enum class GradMode { kOverwrite, kAccumulate };
 
-// What a workspace is sized for: inference alone (the fused path's memory then does not grow with
-// T), or training (forward_training and backward; also enough for inference).
+// What a workspace is sized for: inference alone (less), or training (forward_training and
+// backward; also enough for inference).
 enum class Pass { kInference, kTraining };
 
 class Handle {
@@ -99,17 +98,15 @@ class Handle {
 
   // The recurrence setting (default kAuto), and what a pass at batch B runs on this GPU with it:
   // kSegment, kPersistent or kCluster (kSegment for the unfused path). Changing it needs no new
-  // workspace (inference then forms the input projection inside the recurrence where the old
-  // workspace lacks the part workspace_size now asks for).
+  // workspace.
   void set_recurrence(Recurrence recurrence);
   Recurrence recurrence() const;
   Recurrence recurrence_for(int batch) const;
 
   // Bytes of workspace a pass at batch B needs, and bytes of reserve forward_training fills.
-  // Inference on the fused path: independent of T, but where the persistent or cluster kernels
-  // run (recurrence_for), whose workspace also holds the input projection of every step ([B,T,H]
-  // floats, formed by one GEMM before the recurrence); a workspace without that part (a
-  // kSegment handle's size) is accepted, and the projection is formed inside the recurrence.
+  // Inference on the fused path holds the input projection of every step ([B,T,G*H] floats,
+  // formed by one GEMM before the recurrence, as in training) and otherwise nothing that grows
+  // with T.
   std::size_t workspace_size(int batch, Pass pass = Pass::kTraining) const;
   std::size_t reserve_size(int batch) const;
 

@@ -434,8 +434,8 @@ TEST_F(Cli, ProfileListsEveryKernel) {
       run("profile --batch 4 --steps 3 --input 2 --hidden 8 --pass train --json p.json");
   ASSERT_EQ(r.code, 0) << r.err;
   const std::string json = slurp(dir_ + "/p.json");
-  for (const char* k : {"fused_forward_kernel", "fused_backward_kernel", "transpose_kernel",
-                        "loss_kernel", "adam_kernel"}) {
+  for (const char* k : {"segment_forward_kernel<elman, head", "segment_backward_kernel<elman, head",
+                        "transpose_kernel", "loss_kernel", "adam_kernel"}) {
     EXPECT_NE(r.out.find(k), std::string::npos) << k << " in " << r.out;
     EXPECT_NE(json.find(std::string("\"kernel\":\"") + k), std::string::npos)
         << k << " in " << json;
@@ -491,8 +491,8 @@ TEST_F(Cli, ProfilePlanAndRecurrence) {
   // block kernels and then the attention-and-head kernels.
   const Result g = run("profile --batch 3 --steps 2 --input 2 --hidden 8 --cell lstm --pass train");
   ASSERT_EQ(g.code, 0) << g.err;
-  for (const char* k : {"gated_forward_kernel<lstm, head, Wh in smem>",
-                        "gated_backward_kernel<lstm, head, Wh in smem>"}) {
+  for (const char* k : {"segment_forward_kernel<lstm, head, Wh in smem>",
+                        "segment_backward_kernel<lstm, head, Wh in smem>"}) {
     EXPECT_NE(g.out.find(k), std::string::npos) << k << " in " << g.out;
   }
   EXPECT_EQ(g.out.find("attention_head_"), std::string::npos) << g.out;
@@ -500,7 +500,7 @@ TEST_F(Cli, ProfilePlanAndRecurrence) {
       "profile --batch 3 --steps 2 --input 2 --hidden 8 --cell gru --bidirectional --pass train");
   ASSERT_EQ(bi.code, 0) << bi.err;
   for (const char* k :
-       {"gated_forward_kernel<gru, Wh in smem>", "gated_backward_kernel<gru, Wh in smem>",
+       {"segment_forward_kernel<gru, Wh in smem>", "segment_backward_kernel<gru, Wh in smem>",
         "attention_head_forward_kernel", "attention_head_backward_kernel"}) {
     EXPECT_NE(bi.out.find(k), std::string::npos) << k << " in " << bi.out;
   }

@@ -12,7 +12,6 @@
 
 #include "cuda/cuda_test_util.hpp"
 #include "cuda_utils.hpp"
-#include "profiler.hpp"
 #include "rnnattn/cuda.hpp"
 #include "rnnattn/rnnattn.hpp"
 #include "test_util.hpp"
@@ -58,9 +57,9 @@ TEST(DeviceApi, SizesAndArgumentErrors) {
   EXPECT_GE(rs, sizeof(float) * B * cfg.steps * cfg.hidden_size);  // the hidden states at least
   EXPECT_LE(h.workspace_size(B, cuda::Pass::kInference), ws);
 
-  // Inference memory on the fused path does not grow with T where the segment kernels run (H = 9,
-  // and H = 256 forced to them); where the cluster kernels run (H = 256 at B = 5) it ends with the
-  // input projection of every step, B T H floats (DeviceApi.InferenceInputProjectionIsOptional).
+  // Inference on the fused path holds the input projection of every step, B T H floats, and
+  // nothing else that grows with T, whichever design runs (H = 9: segment; H = 256 at B = 5:
+  // cluster where the device has clusters, and forced to segment).
   for (int hidden : {9, 256}) {
     for (bool segment : {false, true}) {
       ModelConfig a = cfg, b = cfg;
@@ -75,17 +74,9 @@ TEST(DeviceApi, SizesAndArgumentErrors) {
       const std::size_t wa = ha.workspace_size(B, cuda::Pass::kInference),
                         wb = hb.workspace_size(B, cuda::Pass::kInference);
       SCOPED_TRACE("H = " + std::to_string(hidden) + (segment ? ", segment" : ""));
-      if (hidden == 9 || segment) {
-        EXPECT_EQ(wa, wb);
-      } else {
-        if (!test::device_has_clusters()) {
-          GTEST_SKIP() << "the device has no thread-block clusters: no cluster workspace to size";
-        }
-        ASSERT_EQ(ha.recurrence_for(B), cuda::Recurrence::kCluster);
-        const std::size_t grown = sizeof(float) * B * (b.steps - a.steps) * hidden;
-        EXPECT_GE(wb - wa, grown);
-        EXPECT_LE(wb - wa, grown + 256);  // alignment
-      }
+      const std::size_t grown = sizeof(float) * B * (b.steps - a.steps) * hidden;
+      EXPECT_GE(wb - wa, grown);
+      EXPECT_LE(wb - wa, grown + 256);  // alignment
     }
   }
 
@@ -223,12 +214,10 @@ TEST(DeviceApi, AdamKernelFollowsTheCpuAdamStepByStep) {
   }
 }
 
-// Inference where the persistent or cluster kernels run forms the input projection of every step
-// with one GEMM before the recurrence, in the end of the workspace that workspace_size asks for;
-// a workspace without that part (the segment kernels' size) is accepted, and the projection is
-// then formed inside the recurrence. Both match the CPU reference, with and without lengths, on
-// both designs.
-TEST(DeviceApi, InferenceInputProjectionIsOptional) {
+// Inference forms the input projection of every step with one GEMM before the recurrence on every
+// design, in one workspace whose size does not depend on the design: each matches the CPU
+// reference, with and without lengths.
+TEST(DeviceApi, InferenceRunsEveryDesignInOneWorkspace) {
   SKIP_WITHOUT_GPU();
   CudaStream stream;
   const cudaStream_t s = stream.get();
@@ -243,43 +232,30 @@ TEST(DeviceApi, InferenceInputProjectionIsOptional) {
   const std::vector<int> hl = {6, 1, 3, 6, 2, 5, 4};
   const auto p = to_device(hp, s), x = to_device(hx, s);
   const auto lengths = to_device(hl, s);
-  for (auto rec : {cuda::Recurrence::kPersistent, cuda::Recurrence::kCluster}) {
+  cuda::Handle sized(cfg, s);
+  const std::size_t bytes = sized.workspace_size(B, cuda::Pass::kInference);
+  EXPECT_GE(bytes, sizeof(float) * B * cfg.steps * cfg.hidden_size);
+  for (auto rec :
+       {cuda::Recurrence::kSegment, cuda::Recurrence::kPersistent, cuda::Recurrence::kCluster}) {
     if (test::design_run_for(rec) != rec) continue;  // no clusters on this device
+    cuda::Handle h(cfg, s);
+    h.set_recurrence(rec);
+    ASSERT_EQ(h.recurrence_for(B), rec);
+    EXPECT_EQ(h.workspace_size(B, cuda::Pass::kInference), bytes);
     for (bool with_lengths : {false, true}) {
-      SCOPED_TRACE(std::string(rec == cuda::Recurrence::kCluster ? "cluster" : "persistent") +
+      SCOPED_TRACE(std::string(rec == cuda::Recurrence::kCluster      ? "cluster"
+                               : rec == cuda::Recurrence::kPersistent ? "persistent"
+                                                                      : "segment") +
                    (with_lengths ? ", lengths" : ""));
-      cuda::Handle h(cfg, s), segment(cfg, s);
-      h.set_recurrence(rec);
-      segment.set_recurrence(cuda::Recurrence::kSegment);
-      ASSERT_EQ(h.recurrence_for(B), rec);
-      const std::size_t full = h.workspace_size(B, cuda::Pass::kInference);
-      const std::size_t bare = segment.workspace_size(B, cuda::Pass::kInference);
-      EXPECT_GE(full, bare + sizeof(float) * B * cfg.steps * cfg.hidden_size);
       std::vector<float> want(B * 2), want_a(B * cfg.steps);
       reference_forward<float>(cfg, hp.data(), hx.data(), B, want.data(), want_a.data(), nullptr,
                                nullptr, with_lengths ? hl.data() : nullptr);
-      const char* kernel = rec == cuda::Recurrence::kCluster ? "cluster_forward_kernel"
-                                                             : "persistent_forward_kernel";
-      std::uint64_t loads[2] = {};  // the recurrent kernel's global load requests (simulator)
-      for (int i = 0; i < 2; ++i) {
-        const std::size_t bytes = i == 0 ? full : bare;
-        SCOPED_TRACE(i == 0 ? "workspace_size" : "without the projection");
-        DeviceBuffer<float> y = test::poisoned(B * 2, s), a = test::poisoned(B * cfg.steps, s);
-        DeviceBuffer<unsigned char> work(bytes);
-        kernels::Profiler profiler;
-        h.forward_inference(p.get(), x.get(), B, y.get(), a.get(), work.get(), bytes,
-                            with_lengths ? lengths.get() : nullptr);
-        EXPECT_TRUE(all_close("y", to_host(y, s), want, 1e-5, 1e-5));
-        EXPECT_TRUE(all_close("attention", to_host(a, s), want_a, 1e-5, 1e-5));
-        for (const kernels::KernelProfile& k : profiler.results()) {
-          if (k.kernel == kernel) loads[i] = k.global_load_requests;
-        }
-      }
-      // In the simulator: with the projection formed beforehand, the recurrence reads one value
-      // a pair and step (xw) instead of 2 D (x_t and Wx's column): fewer load requests.
-      if (kernels::Profiler::simulated()) {
-        EXPECT_LT(loads[0], loads[1]);
-      }
+      DeviceBuffer<float> y = test::poisoned(B * 2, s), a = test::poisoned(B * cfg.steps, s);
+      DeviceBuffer<unsigned char> work(bytes);
+      h.forward_inference(p.get(), x.get(), B, y.get(), a.get(), work.get(), bytes,
+                          with_lengths ? lengths.get() : nullptr);
+      EXPECT_TRUE(all_close("y", to_host(y, s), want, 1e-5, 1e-5));
+      EXPECT_TRUE(all_close("attention", to_host(a, s), want_a, 1e-5, 1e-5));
     }
   }
 }

@@ -125,7 +125,8 @@ TEST_F(SimulatorPass, LargeSharedMemoryLaunchesWorkOnEveryDevice) {
     cuda::Handle h(cfg, s_);
     h.set_recurrence(cuda::Recurrence::kSegment);
     got.push_back(run_pass(h, cfg, 2));
-    EXPECT_EQ(count(got.back(), "fused_forward_kernel<Wh in smem>"), 1) << "device " << device;
+    EXPECT_EQ(count(got.back(), "segment_forward_kernel<elman, head, Wh in smem>"), 1)
+        << "device " << device;
   }
   EXPECT_EQ(got[0].grad, got[1].grad);
   RNNATTN_CUDA_CHECK(cudaSetDevice(0));
@@ -288,7 +289,7 @@ TEST_F(Simulator, GatedPersistentBackwardInPiecesMatchesWholeRows) {
         cudaMemcpyAsync(lengths.get(), len_h.data(), B * sizeof(int), cudaMemcpyHostToDevice, s_));
     DeviceBuffer<float> d_in(bt * GH, "d_in"), next(bt * GH, "drec_next"),
         first(static_cast<std::size_t>(B) * GH, "drec_first");
-    kernels::GatedBackwardArgs a{};
+    kernels::CellBackwardArgs a{};
     a.cell = cell;
     a.batch = B;
     a.steps = T;
@@ -392,9 +393,9 @@ TEST_F(Simulator, RecurrenceChoiceIsWhatRuns) {
     EXPECT_EQ(count(r, "cluster_layer_forward_kernel"), clustered && layer ? 1 : 0);
     EXPECT_EQ(count(r, "cluster_layer_backward_kernel"), clustered && layer ? 1 : 0);
     if (layer) {
-      EXPECT_EQ(
-          count(r, "layer_forward_kernel<Wh in smem>") + count(r, "layer_forward_kernel<Wh in L2>"),
-          clustered ? 0 : 1);
+      EXPECT_EQ(count(r, "segment_forward_kernel<elman, Wh in smem>") +
+                    count(r, "segment_forward_kernel<elman, Wh in L2>"),
+                clustered ? 0 : 1);
     }
     if (w.hidden == 300) {
       EXPECT_TRUE(clustered) << "B = 3 at H = 300 runs the cluster kernels";

@@ -374,9 +374,9 @@ TEST(Plan, GatedCellsStageWhWhereItFits) {
     // the buffers) stage Wh up to the same H.
     for (bool backward : {false, true}) {
       const int h = backward ? bwd : fwd;
-      EXPECT_LE(gated_smem_bytes(segment_geometry(h, 1), h, gates, backward, true, true),
+      EXPECT_LE(segment_smem_bytes(segment_geometry(h, 1), h, gates, backward, true, true),
                 h100.smem_per_block);
-      EXPECT_GT(gated_smem_bytes(segment_geometry(h + 1, 1), h + 1, gates, backward, true, true),
+      EXPECT_GT(segment_smem_bytes(segment_geometry(h + 1, 1), h + 1, gates, backward, true, true),
                 h100.smem_per_block);
     }
   }

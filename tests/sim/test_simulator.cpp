@@ -459,8 +459,8 @@ TEST_F(Simulator, CountersFileHasALinePerLaunch) {
           "\"shared_requests\":", "\"shared_wavefronts\":", "\"shared_ideal_wavefronts\":"}) {
       EXPECT_NE(line.find(key), std::string::npos) << key << " missing in " << line;
     }
-    saw_forward |= line.find("fused_forward_kernel") != std::string::npos;
-    saw_backward |= line.find("fused_backward_kernel") != std::string::npos;
+    saw_forward |= line.find("segment_forward_kernel") != std::string::npos;
+    saw_backward |= line.find("segment_backward_kernel") != std::string::npos;
   }
   EXPECT_GE(launches, 2);
   EXPECT_EQ(lines, launches);
