@@ -421,16 +421,12 @@ std::unique_ptr<TrainingSession> CudaBackend::start_training(const ModelConfig& 
 bool built_with_cuda() noexcept { return true; }
 
 std::unique_ptr<Backend> make_gpu_backend(bool fused) {
-  return make_cuda_backend(fused ? cuda::Path::kFused : cuda::Path::kUnfused);
-}
-
-std::unique_ptr<Backend> make_cuda_backend(cuda::Path path) {
   if (cuda_device_count() == 0) {
     throw Unavailable(
         "device cuda: no CUDA GPU is visible on this machine "
         "(cudaGetDeviceCount found none); use --device cpu or auto");
   }
-  return std::make_unique<CudaBackend>(path);
+  return std::make_unique<CudaBackend>(fused ? cuda::Path::kFused : cuda::Path::kUnfused);
 }
 
 }  // namespace rnnattn

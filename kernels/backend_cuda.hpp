@@ -46,6 +46,4 @@ class CudaBackend final : public Backend {
   CudaScratch scratch_;
 };
 
-std::unique_ptr<Backend> make_cuda_backend(cuda::Path path);
-
 }  // namespace rnnattn
