@@ -20,10 +20,11 @@
 #include <string>
 #include <vector>
 
-#include "backend_cuda.hpp"
 #include "bench_common.hpp"
+#include "cuda/backend_cuda.hpp"
+#include "cuda/gemm.hpp"
 #include "gpu_timing.hpp"
-#include "kernels.hpp"
+#include "kernels/kernels.hpp"
 
 namespace rnnattn::bench {
 namespace {

@@ -8,8 +8,8 @@
 #include <chrono>
 #include <exception>
 
-#include "backend_cuda.hpp"
 #include "bench_common.hpp"
+#include "cuda/backend_cuda.hpp"
 #include "gpu_timing.hpp"
 
 namespace rnnattn::bench {

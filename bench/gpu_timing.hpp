@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "bench_common.hpp"
-#include "cuda_utils.hpp"
+#include "kernels/cuda_utils.hpp"
 
 namespace rnnattn::bench {
 

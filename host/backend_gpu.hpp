@@ -1,5 +1,5 @@
 // The CUDA backend's entry point as the host code sees it (internal, no CUDA headers):
-// kernels/backend_cuda.cpp defines it in builds with CUDA, host/backend_no_cuda.cpp in CPU-only
+// host/cuda/backend_cuda.cpp defines it in builds with CUDA, host/backend_no_cuda.cpp in CPU-only
 // builds (where it refuses, saying that this build has no CUDA).
 #pragma once
 

@@ -30,7 +30,7 @@
 #include <typeinfo>
 
 #include "cuda_utils.hpp"
-#include "profiler.hpp"
+#include "launch_hooks.hpp"
 
 #ifdef RNNATTN_GPU_SIMULATOR
 #include "rnnattn_sim/sim.hpp"
@@ -169,10 +169,10 @@ template <auto Kernel, typename... Args>
 cudaError_t checked_launch(const char* what, const char* name, dim3 grid, dim3 block,
                            std::size_t smem, cudaStream_t stream, bool cooperative,
                            unsigned cluster, cudaError_t returned, Args&&... args) {
-  Profiler::before(name, stream);
+  launch_before(name, stream);
   const cudaError_t e = launch<Kernel>(name, Kernel, grid, block, smem, stream, cooperative,
                                        cluster, std::forward<Args>(args)...);
-  Profiler::after(name, stream);
+  launch_after(name, stream);
   if (e == cudaSuccess) return e;
   if (e == returned) {
     (void)cudaGetLastError();  // not sticky: clear it, the caller handles it

@@ -14,9 +14,17 @@
 
 namespace rnnattn {
 
-[[noreturn]] void throw_cuda_error(cudaError_t e, const char* call, const char* file, int line);
-[[noreturn]] void throw_cublas_error(cublasStatus_t s, const char* call, const char* file,
-                                     int line);
+[[noreturn]] inline void throw_cuda_error(cudaError_t e, const char* call, const char* file,
+                                          int line) {
+  (void)cudaGetLastError();  // clear a non-sticky error so the caller can go on
+  throw CudaError(std::string(call) + " failed: " + cudaGetErrorName(e) + " (" +
+                  cudaGetErrorString(e) + ") at " + file + ":" + std::to_string(line));
+}
+[[noreturn]] inline void throw_cublas_error(cublasStatus_t s, const char* call, const char* file,
+                                            int line) {
+  throw CudaError(std::string(call) + " failed: " + cublasGetStatusName(s) + " (" +
+                  cublasGetStatusString(s) + ") at " + file + ":" + std::to_string(line));
+}
 
 #define RNNATTN_CUDA_CHECK(call)                                            \
   do {                                                                      \
@@ -133,11 +141,5 @@ class CudaGraphExec {
   cudaGraph_t graph_ = nullptr;
   cudaGraphExec_t exec_ = nullptr;
 };
-
-// Row-major GEMM on cuBLAS: C[M,N] = alpha op(A) op(B) + beta C, where op(A) is [M,K] and op(B)
-// is [K,N]; lda, ldb, ldc are the row lengths of the stored (row-major) matrices.
-void gemm_row_major(cublasHandle_t h, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
-                    const float* a, int lda, const float* b, int ldb, float beta, float* c,
-                    int ldc);
 
 }  // namespace rnnattn

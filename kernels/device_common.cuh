@@ -8,7 +8,7 @@
 #include "cuda_compat.cuh"
 #include "cuda_utils.hpp"
 #include "kernels.hpp"
-#include "plan.hpp"
+#include "tiling.hpp"
 
 namespace rnnattn::kernels {
 

@@ -8,8 +8,8 @@
 #include <cstddef>
 #include <vector>
 
-#include "plan.hpp"
 #include "rnnattn/config.hpp"
+#include "tiling.hpp"
 
 namespace rnnattn::kernels {
 

@@ -19,7 +19,8 @@
 
 #include "cuda_compat.cuh"
 #include "device_common.cuh"
-#include "plan.hpp"
+#include "launch_rules.hpp"
+#include "tiling.hpp"
 
 namespace rnnattn::kernels {
 

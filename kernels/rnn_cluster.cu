@@ -38,6 +38,7 @@
 #include "cuda_utils.hpp"
 #include "device_common.cuh"
 #include "kernels.hpp"
+#include "launch_rules.hpp"
 #include "persistent_common.cuh"
 
 // Clusters exist from compute capability 9.0: compiled for an older target, the kernels trap
@@ -137,11 +138,73 @@ __device__ __forceinline__ void store_to_cluster(const cg::cluster_group& cluste
   for (int r = 0; r < blocks; ++r) cluster.map_shared_rank(local, r)[i] = v;
 }
 
+// The cluster forward after its steps (cluster_forward_kernel's block `blk`, the group's first
+// `steps` done): the states, scores and weights of the steps past the group's longest sequence,
+// the context of the block's units gathered in block 0's h buffer, and there the head and the
+// softmax's sums and weights. ht_s, acc_s, sum_s: the loop's per-pair state, running sums and
+// running S; hbuf_s: the h buffers, free again.
+__device__ __forceinline__ void cluster_forward_finish(
+    const cg::cluster_group& cluster, const FusedForwardArgs& a, const PersistentGeometry& g,
+    const ClusterBlock& blk, int steps, const int* seq_s, const float* ht_s, const float* acc_s,
+    const float* sum_s, float* hbuf_s) {
+  const int T = a.shape.steps, H = a.shape.hidden, O = a.shape.output;
+  const bool attention = a.shape.attention;
+  const int rank = blk.rank, rows = blk.rows, first_slice = blk.first_slice, n_out = blk.n_out;
+  // Steps past the group's longest sequence: every sequence keeps its state (ht_s holds it),
+  // with score and weight 0.
+  for (int i = threadIdx.x; i < n_out; i += blockDim.x) {
+    const ClusterPair q = cluster_pair(g, first_slice, rows, i);
+    if (!q.valid || !a.hidden) continue;
+    const std::size_t b = seq_s[q.bb];
+    for (int t = steps; t < T; ++t) a.hidden[(b * T + t) * H + q.j] = ht_s[i];
+  }
+  if (rank == 0 && static_cast<int>(threadIdx.x) < rows) {
+    const std::size_t b = seq_s[threadIdx.x];
+    for (int t = steps; t < T; ++t) {
+      if (a.scores) a.scores[b * T + t] = 0.f;
+      if (a.attention) a.attention[b * T + t] = 0.f;
+    }
+  }
+
+  // The context of the block's units, to block 0's h buffer (every block's last read of the h
+  // buffers came before the loop's last cluster barrier), then the head there.
+  float* ctx_s = hbuf_s;  // [staged][hpad] in block 0
+  for (int i = threadIdx.x; i < n_out; i += blockDim.x) {
+    const ClusterPair q = cluster_pair(g, first_slice, rows, i);
+    if (!q.valid) continue;
+    const float c = attention ? acc_s[i] / sum_s[q.bb] : ht_s[i];
+    if (a.context) a.context[static_cast<std::size_t>(seq_s[q.bb]) * H + q.j] = c;
+    cluster.map_shared_rank(ctx_s, 0)[q.bb * g.hpad + q.j] = c;
+  }
+  cluster.sync();  // block 0 holds the group's context; no block reaches another's memory after
+  if (rank != 0) return;
+  // Head: one warp per (sequence, output); the lanes split the H-long dot product and reduce it
+  // with shuffles in a fixed order.
+  const int lane = threadIdx.x % 32, warps = blockDim.x / 32;
+  for (int i = threadIdx.x / 32; i < rows * O; i += warps) {
+    const int bb = i / O, o = i % O;
+    float v = 0.f;
+    for (int k = lane; k < H; k += 32) v += ctx_s[bb * g.hpad + k] * a.w.wd[k * O + o];
+    v = warp_sum(v);
+    if (lane == 0)
+      a.y[static_cast<std::size_t>(seq_s[bb]) * O + o] = head_act(a.shape.head, v + a.w.bd[o]);
+  }
+  // The softmax's sums and weights (the same thread wrote the weights).
+  if (attention && static_cast<int>(threadIdx.x) < rows) {
+    const std::size_t b = seq_s[threadIdx.x];
+    const float S = sum_s[threadIdx.x];
+    if (a.expsum) a.expsum[b] = S;
+    if (a.attention) {
+      for (int t = 0; t < T; ++t) a.attention[b * T + t] /= S;
+    }
+  }
+}
+
 __global__ void __launch_bounds__(kPersistentThreads, 1)
     cluster_forward_kernel(FusedForwardArgs a, const int* order, PersistentGeometry g, int subs) {
 #if RNNATTN_CLUSTER_KERNELS
   cg::cluster_group cluster = cg::this_cluster();
-  const int B = a.shape.batch, T = a.shape.steps, H = a.shape.hidden, O = a.shape.output;
+  const int B = a.shape.batch, T = a.shape.steps, H = a.shape.hidden;
   const bool attention = a.shape.attention;
   ClusterBlock c = cluster_block(cluster, g, subs, B);
   const int N = c.N, rank = c.rank, rows = c.rows, first_slice = c.first_slice, n_out = c.n_out,
@@ -260,54 +323,7 @@ __global__ void __launch_bounds__(kPersistentThreads, 1)
     }
   }
 
-  // Steps past the group's longest sequence: every sequence keeps its state (ht_s holds it),
-  // with score and weight 0.
-  for (int i = threadIdx.x; i < n_out; i += blockDim.x) {
-    const ClusterPair q = cluster_pair(g, first_slice, rows, i);
-    if (!q.valid || !a.hidden) continue;
-    const std::size_t b = seq_s[q.bb];
-    for (int t = steps; t < T; ++t) a.hidden[(b * T + t) * H + q.j] = ht_s[i];
-  }
-  if (rank == 0 && static_cast<int>(threadIdx.x) < rows) {
-    const std::size_t b = seq_s[threadIdx.x];
-    for (int t = steps; t < T; ++t) {
-      if (a.scores) a.scores[b * T + t] = 0.f;
-      if (a.attention) a.attention[b * T + t] = 0.f;
-    }
-  }
-
-  // The context of the block's units, to block 0's h buffer (every block's last read of the h
-  // buffers came before the loop's last cluster barrier), then the head there.
-  float* ctx_s = hbuf_s;  // [staged][hpad] in block 0
-  for (int i = threadIdx.x; i < n_out; i += blockDim.x) {
-    const ClusterPair q = cluster_pair(g, first_slice, rows, i);
-    if (!q.valid) continue;
-    const float c = attention ? acc_s[i] / sum_s[q.bb] : ht_s[i];
-    if (a.context) a.context[static_cast<std::size_t>(seq_s[q.bb]) * H + q.j] = c;
-    cluster.map_shared_rank(ctx_s, 0)[q.bb * g.hpad + q.j] = c;
-  }
-  cluster.sync();  // block 0 holds the group's context; no block reaches another's memory after
-  if (rank != 0) return;
-  // Head: one warp per (sequence, output); the lanes split the H-long dot product and reduce it
-  // with shuffles in a fixed order.
-  const int lane = threadIdx.x % 32, warps = blockDim.x / 32;
-  for (int i = threadIdx.x / 32; i < rows * O; i += warps) {
-    const int bb = i / O, o = i % O;
-    float v = 0.f;
-    for (int k = lane; k < H; k += 32) v += ctx_s[bb * g.hpad + k] * a.w.wd[k * O + o];
-    v = warp_sum(v);
-    if (lane == 0)
-      a.y[static_cast<std::size_t>(seq_s[bb]) * O + o] = head_act(a.shape.head, v + a.w.bd[o]);
-  }
-  // The softmax's sums and weights (the same thread wrote the weights).
-  if (attention && static_cast<int>(threadIdx.x) < rows) {
-    const std::size_t b = seq_s[threadIdx.x];
-    const float S = sum_s[threadIdx.x];
-    if (a.expsum) a.expsum[b] = S;
-    if (a.attention) {
-      for (int t = 0; t < T; ++t) a.attention[b * T + t] /= S;
-    }
-  }
+  cluster_forward_finish(cluster, a, g, c, steps, seq_s, ht_s, acc_s, sum_s, hbuf_s);
 #endif
 }
 

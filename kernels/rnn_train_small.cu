@@ -37,171 +37,160 @@ std::size_t small_smem_floats(const Shape& s, int n_params) {
          static_cast<std::size_t>(s.steps) * s.input + 3 * s.steps + 3 * s.hidden + s.output;
 }
 
-__global__ void __launch_bounds__(kLanes) small_train_kernel(SmallTrainArgs a) {
-  const Shape& s = a.shape;
-  const int T = s.steps, D = s.input, H = s.hidden, O = s.output, P = a.n_params;
-  const bool attention = s.attention;
-  const ParamOffsets& off = a.offsets;
-  const int j = threadIdx.x;
-  const bool unit = j < H;
+// One sample's pass in one warp: thread j owns hidden unit j, the shared-memory tensors below
+// (the layout of small_smem_floats) hold the parameters, their gradients and the sample's
+// activations. Every member is called by all 32 lanes (they contain block barriers).
+struct SmallModel {
+  const SmallTrainArgs& a;
+  const Shape& s;
+  const ParamOffsets& off;
+  int T, D, H, O, j;
+  bool unit, attention;
+  float *p, *m, *v, *g, *hs, *xs, *e, *at, *du, *c, *dc, *dz, *dpre;
 
-  float* p = dynamic_shared<float>();
-  float* m = p + P;
-  float* v = m + P;
-  float* g = v + P;
-  float* hs = g + P;             // [(T+1), H]
-  float* xs = hs + (T + 1) * H;  // [T, D]
-  float* e = xs + T * D;         // [T]
-  float* at = e + T;             // [T]
-  float* du = at + T;            // [T]
-  float* c = du + T;             // [H]
-  float* dc = c + H;             // [H]
-  float* dz = dc + H;            // [H]
-  float* dpre = dz + H;          // [O]
-  RNNATTN_SHARED_ARRAY(double, alpha_s, 1);
-
-  for (int i = j; i < P; i += kLanes) {
-    p[i] = a.params[i];
-    m[i] = a.m[i];
-    v[i] = a.v[i];
+  __device__ SmallModel(const SmallTrainArgs& args, float* smem)
+      : a(args), s(args.shape), off(args.offsets) {
+    T = s.steps, D = s.input, H = s.hidden, O = s.output;
+    j = threadIdx.x;
+    unit = j < H;
+    attention = s.attention;
+    const int P = a.n_params;
+    p = smem;
+    m = p + P;
+    v = m + P;
+    g = v + P;
+    hs = g + P;             // [(T+1), H]
+    xs = hs + (T + 1) * H;  // [T, D]
+    e = xs + T * D;         // [T]
+    at = e + T;             // [T]
+    du = at + T;            // [T]
+    c = du + T;             // [H]
+    dc = c + H;             // [H]
+    dz = dc + H;            // [H]
+    dpre = dz + H;          // [O]
   }
-  long long step = *a.step;  // every lane keeps the count (it only grows by one per batch)
-  // Lane 0: the running sum of the batches' mean losses, continued from *loss_sum in batch order
-  // (so that an epoch launched in parts sums as one launch does).
-  double loss_total = a.loss_sum && j == 0 ? *a.loss_sum : 0.0;
-  __syncthreads();
 
-  for (int start = 0; start < a.n; start += s.batch) {
-    const int nb = a.n - start < s.batch ? a.n - start : s.batch;
-    const double inv_n = 1.0 / (static_cast<double>(nb) * O);
-    double batch_loss = 0;
-    for (int i = j; i < P; i += kLanes) g[i] = 0.f;
-    for (int k = start; k < start + nb; ++k) {
-      const int row = a.order[k];
-      for (int i = j; i < T * D; i += kLanes) {
-        xs[i] = a.all_x[static_cast<std::size_t>(row) * T * D + i];
-      }
-      if (unit) hs[j] = 0.f;  // h_0
-      __syncthreads();
-
-      // Forward.
-      for (int t = 0; t < T; ++t) {
-        if (unit) {
-          float z = p[off.bh + j];
-          for (int q = 0; q < D; ++q) z += xs[t * D + q] * p[off.wx + q * H + j];
-          for (int q = 0; q < H; ++q) z += hs[t * H + q] * p[off.wh + q * H + j];
-          hs[(t + 1) * H + j] = tanhf(z);
-        }
-        __syncthreads();
-      }
-      if (attention) {
-        // Lane l: the steps t = l, l + 32, ... (their own part of S, in t order).
-        float part = 0.f;
-        for (int t = j; t < T; t += kLanes) {
-          float u = p[off.ba + t];
-          for (int q = 0; q < H; ++q) u += hs[(t + 1) * H + q] * p[off.wa + q];
-          e[t] = tanhf(u);
-          at[t] = expf(e[t]);
-          part += at[t];
-        }
-        const float sum = warp_sum(part);
-        for (int t = j; t < T; t += kLanes) at[t] /= sum;
-      }
-      __syncthreads();
-      if (unit) {
-        float cj = 0.f;
-        if (attention) {
-          for (int t = 0; t < T; ++t) cj += at[t] * hs[(t + 1) * H + j];
-        } else {
-          cj = hs[T * H + j];
-        }
-        c[j] = cj;
-      }
-      __syncthreads();
-
-      // Head and loss (lane 0).
-      if (j == 0) {
-        for (int o = 0; o < O; ++o) {
-          float pre = p[off.bd + o];
-          for (int q = 0; q < H; ++q) pre += c[q] * p[off.wd + q * O + o];
-          const float y = head_act(s.head, pre);
-          const double yi = y, ti = a.all_y[static_cast<std::size_t>(row) * O + o];
-          float dy;
-          if (a.loss == 0) {  // MSE, as loss_kernel
-            const double d = yi - ti;
-            batch_loss += d * d * inv_n;
-            dy = static_cast<float>(2.0 * d * inv_n);
-          } else {  // BCE on probabilities, clipped as Keras does
-            const double eps = 1e-7;
-            const bool clipped = yi < eps || yi > 1.0 - eps;
-            const double yc = fmin(fmax(yi, eps), 1.0 - eps);
-            batch_loss += -(ti * log(yc) + (1.0 - ti) * log(1.0 - yc)) * inv_n;
-            dy = clipped ? 0.f : static_cast<float>((yc - ti) / (yc * (1.0 - yc)) * inv_n);
-          }
-          dpre[o] = dy * head_act_grad(s.head, y);
-          g[off.bd + o] += dpre[o];
-        }
-      }
-      __syncthreads();
-
-      // Backward: the head, then the attention (the lanes over t), then BPTT.
-      if (unit) {
-        float dcj = 0.f;
-        for (int o = 0; o < O; ++o) {
-          dcj += dpre[o] * p[off.wd + j * O + o];
-          g[off.wd + j * O + o] += c[j] * dpre[o];
-        }
-        dc[j] = dcj;
-      }
-      __syncthreads();
-      if (attention) {
-        const float g_dot_c = warp_sum(unit ? dc[j] * c[j] : 0.f);
-        for (int t = j; t < T; t += kLanes) {  // lane l: the steps t = l, l + 32, ...
-          float g_dot_h = 0.f;
-          for (int q = 0; q < H; ++q) g_dot_h += dc[q] * hs[(t + 1) * H + q];
-          du[t] = at[t] * (g_dot_h - g_dot_c) * (1.f - e[t] * e[t]);
-          g[off.ba + t] += du[t];
-        }
-        __syncthreads();
-        if (unit) {
-          for (int t = 0; t < T; ++t) g[off.wa + j] += du[t] * hs[(t + 1) * H + j];
-        }
-      }
-      float carry = 0.f;
-      for (int t = T - 1; t >= 0; --t) {
-        if (unit) {
-          float dh = carry;
-          if (attention) {
-            dh += at[t] * dc[j] + du[t] * p[off.wa + j];
-          } else if (t == T - 1) {
-            dh += dc[j];
-          }
-          const float h = hs[(t + 1) * H + j];
-          const float dzj = dh * (1.f - h * h);
-          g[off.bh + j] += dzj;
-          for (int q = 0; q < D; ++q) g[off.wx + q * H + j] += xs[t * D + q] * dzj;
-          for (int q = 0; q < H; ++q) g[off.wh + q * H + j] += hs[t * H + q] * dzj;
-          dz[j] = dzj;
-        }
-        __syncthreads();
-        if (unit) {
-          carry = 0.f;
-          for (int q = 0; q < H; ++q) carry += dz[q] * p[off.wh + j * H + q];
-        }
-        __syncthreads();
-      }
+  // The recurrence, the attention and the context of dataset row `row`.
+  __device__ void forward(int row) {
+    for (int i = j; i < T * D; i += kLanes) {
+      xs[i] = a.all_x[static_cast<std::size_t>(row) * T * D + i];
     }
-
-    // Adam, as adam_kernel: the step size in double, the update in float.
-    ++step;
-    if (j == 0) {
-      alpha_s[0] = a.lr * sqrt(1.0 - pow(static_cast<double>(a.b2), static_cast<double>(step))) /
-                   (1.0 - pow(static_cast<double>(a.b1), static_cast<double>(step)));
-      loss_total += batch_loss;
+    if (unit) hs[j] = 0.f;  // h_0
+    __syncthreads();
+    for (int t = 0; t < T; ++t) {
+      if (unit) {
+        float z = p[off.bh + j];
+        for (int q = 0; q < D; ++q) z += xs[t * D + q] * p[off.wx + q * H + j];
+        for (int q = 0; q < H; ++q) z += hs[t * H + q] * p[off.wh + q * H + j];
+        hs[(t + 1) * H + j] = tanhf(z);
+      }
+      __syncthreads();
+    }
+    if (attention) {
+      // Lane l: the steps t = l, l + 32, ... (their own part of S, in t order).
+      float part = 0.f;
+      for (int t = j; t < T; t += kLanes) {
+        float u = p[off.ba + t];
+        for (int q = 0; q < H; ++q) u += hs[(t + 1) * H + q] * p[off.wa + q];
+        e[t] = tanhf(u);
+        at[t] = expf(e[t]);
+        part += at[t];
+      }
+      const float sum = warp_sum(part);
+      for (int t = j; t < T; t += kLanes) at[t] /= sum;
     }
     __syncthreads();
-    const float alpha = static_cast<float>(alpha_s[0]);
-    for (int i = j; i < P; i += kLanes) {
+    if (unit) {
+      float cj = 0.f;
+      if (attention) {
+        for (int t = 0; t < T; ++t) cj += at[t] * hs[(t + 1) * H + j];
+      } else {
+        cj = hs[T * H + j];
+      }
+      c[j] = cj;
+    }
+    __syncthreads();
+  }
+
+  // The head, the loss (added to *batch_loss, scaled by inv_n) and dpre, on lane 0.
+  __device__ void head_and_loss(int row, double inv_n, double* batch_loss) {
+    if (j == 0) {
+      for (int o = 0; o < O; ++o) {
+        float pre = p[off.bd + o];
+        for (int q = 0; q < H; ++q) pre += c[q] * p[off.wd + q * O + o];
+        const float y = head_act(s.head, pre);
+        const double yi = y, ti = a.all_y[static_cast<std::size_t>(row) * O + o];
+        float dy;
+        if (a.loss == 0) {  // MSE, as loss_kernel
+          const double d = yi - ti;
+          *batch_loss += d * d * inv_n;
+          dy = static_cast<float>(2.0 * d * inv_n);
+        } else {  // BCE on probabilities, clipped as Keras does
+          const double eps = 1e-7;
+          const bool clipped = yi < eps || yi > 1.0 - eps;
+          const double yc = fmin(fmax(yi, eps), 1.0 - eps);
+          *batch_loss += -(ti * log(yc) + (1.0 - ti) * log(1.0 - yc)) * inv_n;
+          dy = clipped ? 0.f : static_cast<float>((yc - ti) / (yc * (1.0 - yc)) * inv_n);
+        }
+        dpre[o] = dy * head_act_grad(s.head, y);
+        g[off.bd + o] += dpre[o];
+      }
+    }
+    __syncthreads();
+  }
+
+  // The gradients, added to g: the head, then the attention (the lanes over t), then BPTT.
+  __device__ void backward() {
+    if (unit) {
+      float dcj = 0.f;
+      for (int o = 0; o < O; ++o) {
+        dcj += dpre[o] * p[off.wd + j * O + o];
+        g[off.wd + j * O + o] += c[j] * dpre[o];
+      }
+      dc[j] = dcj;
+    }
+    __syncthreads();
+    if (attention) {
+      const float g_dot_c = warp_sum(unit ? dc[j] * c[j] : 0.f);
+      for (int t = j; t < T; t += kLanes) {  // lane l: the steps t = l, l + 32, ...
+        float g_dot_h = 0.f;
+        for (int q = 0; q < H; ++q) g_dot_h += dc[q] * hs[(t + 1) * H + q];
+        du[t] = at[t] * (g_dot_h - g_dot_c) * (1.f - e[t] * e[t]);
+        g[off.ba + t] += du[t];
+      }
+      __syncthreads();
+      if (unit) {
+        for (int t = 0; t < T; ++t) g[off.wa + j] += du[t] * hs[(t + 1) * H + j];
+      }
+    }
+    float carry = 0.f;
+    for (int t = T - 1; t >= 0; --t) {
+      if (unit) {
+        float dh = carry;
+        if (attention) {
+          dh += at[t] * dc[j] + du[t] * p[off.wa + j];
+        } else if (t == T - 1) {
+          dh += dc[j];
+        }
+        const float h = hs[(t + 1) * H + j];
+        const float dzj = dh * (1.f - h * h);
+        g[off.bh + j] += dzj;
+        for (int q = 0; q < D; ++q) g[off.wx + q * H + j] += xs[t * D + q] * dzj;
+        for (int q = 0; q < H; ++q) g[off.wh + q * H + j] += hs[t * H + q] * dzj;
+        dz[j] = dzj;
+      }
+      __syncthreads();
+      if (unit) {
+        carry = 0.f;
+        for (int q = 0; q < H; ++q) carry += dz[q] * p[off.wh + j * H + q];
+      }
+      __syncthreads();
+    }
+  }
+
+  // Adam, as adam_kernel: the step size alpha (computed in double), the update in float.
+  __device__ void adam(float alpha) {
+    for (int i = j; i < a.n_params; i += kLanes) {
       const float gi = g[i];
       const float mi = a.b1 * m[i] + (1.f - a.b1) * gi;
       const float vi = a.b2 * v[i] + (1.f - a.b2) * gi * gi;
@@ -211,11 +200,49 @@ __global__ void __launch_bounds__(kLanes) small_train_kernel(SmallTrainArgs a) {
     }
     __syncthreads();
   }
+};
+
+__global__ void __launch_bounds__(kLanes) small_train_kernel(SmallTrainArgs a) {
+  SmallModel model(a, dynamic_shared<float>());
+  const int j = model.j, P = a.n_params, O = a.shape.output;
+  RNNATTN_SHARED_ARRAY(double, alpha_s, 1);
 
   for (int i = j; i < P; i += kLanes) {
-    a.params[i] = p[i];
-    a.m[i] = m[i];
-    a.v[i] = v[i];
+    model.p[i] = a.params[i];
+    model.m[i] = a.m[i];
+    model.v[i] = a.v[i];
+  }
+  long long step = *a.step;  // every lane keeps the count (it only grows by one per batch)
+  // Lane 0: the running sum of the batches' mean losses, continued from *loss_sum in batch order
+  // (so that an epoch launched in parts sums as one launch does).
+  double loss_total = a.loss_sum && j == 0 ? *a.loss_sum : 0.0;
+  __syncthreads();
+
+  for (int start = 0; start < a.n; start += a.shape.batch) {
+    const int nb = a.n - start < a.shape.batch ? a.n - start : a.shape.batch;
+    const double inv_n = 1.0 / (static_cast<double>(nb) * O);
+    double batch_loss = 0;
+    for (int i = j; i < P; i += kLanes) model.g[i] = 0.f;
+    for (int k = start; k < start + nb; ++k) {
+      const int row = a.order[k];
+      model.forward(row);
+      model.head_and_loss(row, inv_n, &batch_loss);
+      model.backward();
+    }
+    ++step;
+    if (j == 0) {
+      alpha_s[0] = a.lr * sqrt(1.0 - pow(static_cast<double>(a.b2), static_cast<double>(step))) /
+                   (1.0 - pow(static_cast<double>(a.b1), static_cast<double>(step)));
+      loss_total += batch_loss;
+    }
+    __syncthreads();
+    model.adam(static_cast<float>(alpha_s[0]));
+  }
+
+  for (int i = j; i < P; i += kLanes) {
+    a.params[i] = model.p[i];
+    a.m[i] = model.m[i];
+    a.v[i] = model.v[i];
   }
   if (j == 0) {
     *a.step = step;

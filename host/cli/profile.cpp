@@ -5,10 +5,8 @@
 
 #include "cli/common.hpp"
 #include "cli/json.hpp"
-#include "cuda_utils.hpp"
+#include "cuda/runtime.hpp"
 #include "io.hpp"
-#include "plan.hpp"
-#include "profiler.hpp"
 #include "rnnattn/cuda.hpp"
 
 namespace rnnattn::cli {

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "cuda_utils.hpp"
+#include "kernels/cuda_utils.hpp"
 #include "rnnattn/backend.hpp"
 #include "rnnattn/checkpoint.hpp"
 #include "rnnattn/cuda.hpp"

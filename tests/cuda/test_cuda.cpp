@@ -12,7 +12,7 @@
 #include <cmath>
 #include <sstream>
 
-#include "backend_cuda.hpp"
+#include "cuda/backend_cuda.hpp"
 #include "cuda/cuda_test_util.hpp"
 #include "rnnattn/rnnattn.hpp"
 #include "test_util.hpp"
@@ -54,7 +54,7 @@ ModelConfig config_of(const Case& c) {
 }
 
 // The sweep: 1, odd sizes, segment/warp/block edges +-1 (H 31, 32, 33, 127, 128, 129, 1024);
-// H >= 256 runs the segment or the persistent kernels as the model chooses (kernels/plan.cpp;
+// H >= 256 runs the segment or the persistent kernels as the model chooses (host/cuda/plan.cpp;
 // tests/cuda/test_cuda_sequence.cpp forces the persistent ones over their tilings);
 // each large dimension on its own so the CPU reference stays quick.
 std::vector<Case> sweep() {

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "backend_cuda.hpp"
+#include "cuda/backend_cuda.hpp"
 #include "cuda/cuda_test_util.hpp"
 #include "rnnattn/cuda.hpp"
 #include "rnnattn/rnnattn.hpp"

@@ -13,7 +13,7 @@
 #include <cmath>
 #include <sstream>
 
-#include "backend_cuda.hpp"
+#include "cuda/backend_cuda.hpp"
 #include "cuda/cuda_test_util.hpp"
 #include "rnnattn/rnnattn.hpp"
 #include "test_util.hpp"
@@ -87,7 +87,7 @@ std::vector<SeqCase> cases() {
     out.push_back({3, 3, 2, 257, 1, 1, false, true, true, path});
     out.push_back({70, 6, 2, 4, 1, 2, true, true, true, path});
   }
-  // The persistent kernels forced (kernels/plan.hpp's tiling on an H100, as the simulator
+  // The persistent kernels forced (host/cuda/plan.hpp's tiling on an H100, as the simulator
   // reports): every split (2, 4, 8, 16), 1 to 4 rows per thread, 1, 2 and 4 units a thread (with
   // the reduce-scatter), rows staged by 4- and 16-byte loads (H a multiple of 4 or not), a last
   // batch group with fewer sequences, hidden units past H in the last slice, H = 1, 1024 (64

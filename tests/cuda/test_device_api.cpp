@@ -11,7 +11,7 @@
 #include <functional>
 
 #include "cuda/cuda_test_util.hpp"
-#include "cuda_utils.hpp"
+#include "kernels/cuda_utils.hpp"
 #include "rnnattn/cuda.hpp"
 #include "rnnattn/rnnattn.hpp"
 #include "test_util.hpp"

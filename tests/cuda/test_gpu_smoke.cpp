@@ -14,11 +14,11 @@
 #include <string>
 #include <vector>
 
-#include "backend_cuda.hpp"
+#include "cuda/backend_cuda.hpp"
 #include "cuda/cuda_test_util.hpp"
-#include "kernels.hpp"
-#include "plan.hpp"
-#include "profiler.hpp"
+#include "cuda/plan.hpp"
+#include "cuda/profiler.hpp"
+#include "kernels/kernels.hpp"
 #include "rnnattn/cuda.hpp"
 #include "rnnattn/rnnattn.hpp"
 #include "test_util.hpp"

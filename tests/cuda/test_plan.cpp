@@ -1,4 +1,4 @@
-// The recurrence plan (kernels/plan.hpp): the persistent and cluster kernels' tilings and the
+// The recurrence plan (host/cuda/plan.hpp): the persistent and cluster kernels' tilings and the
 // performance model's choice between them and the segment kernels. Plain host code: runs in every
 // build.
 #include <gtest/gtest.h>
@@ -8,7 +8,7 @@
 #include <string>
 #include <tuple>
 
-#include "plan.hpp"
+#include "cuda/plan.hpp"
 
 namespace rnnattn::kernels {
 namespace {

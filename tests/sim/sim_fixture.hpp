@@ -15,10 +15,10 @@
 #include <map>
 #include <sstream>
 
-#include "backend_cuda.hpp"
-#include "cuda_utils.hpp"
-#include "kernels.hpp"
-#include "plan.hpp"
+#include "cuda/backend_cuda.hpp"
+#include "cuda/plan.hpp"
+#include "kernels/cuda_utils.hpp"
+#include "kernels/kernels.hpp"
 #include "rnnattn/cuda.hpp"
 #include "rnnattn/rnnattn.hpp"
 #include "rnnattn_sim/sim.hpp"

@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "cuda_compat.cuh"
+#include "kernels/cuda_compat.cuh"
 #include "rnnattn/error.hpp"
 #include "sim/sim_kernels.hpp"
 

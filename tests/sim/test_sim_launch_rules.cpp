@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "cuda/cuda_test_util.hpp"
-#include "cuda_utils.hpp"
+#include "kernels/cuda_utils.hpp"
 #include "rnnattn/cuda.hpp"
 #include "rnnattn/rnnattn.hpp"
 #include "rnnattn_sim/sim.hpp"

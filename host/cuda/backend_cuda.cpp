@@ -1,15 +1,15 @@
-// The CUDA backend: the host-pointer Backend on top of the device API (kernels/device_api.cpp).
+// The CUDA backend: the host-pointer Backend on top of the device API (host/cuda/device_api.cpp).
 // forward/backward copy host buffers in, call a cuda::Handle on the backend's stream, and copy
 // the results out; the training session keeps everything on the GPU and replays the whole step
 // (gather, forward, loss, backward, Adam) as one CUDA Graph.
-#include "backend_cuda.hpp"
+#include "cuda/backend_cuda.hpp"
 
 #include <algorithm>
 #include <cstdint>
 #include <string>
 
 #include "backend_gpu.hpp"
-#include "kernels.hpp"
+#include "kernels/kernels.hpp"
 #include "rnnattn/error.hpp"
 #include "rnnattn/params.hpp"
 #include "rnnattn/reference.hpp"

@@ -38,8 +38,8 @@ class Profiler {
   // the order of their first launch.
   std::vector<KernelProfile> results();
 
-  // Called around every launch by kernels/cuda_compat.cuh and around GEMMs (no-ops when no
-  // profiler is active).
+  // The launch hooks (kernels/launch_hooks.hpp) an active profiler installs: around every launch
+  // and GEMM.
   static void before(const char* name, cudaStream_t stream);
   static void after(const char* name, cudaStream_t stream);
   static bool simulated();  // counters (simulator build) rather than times (GPU)

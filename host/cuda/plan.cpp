@@ -1,6 +1,6 @@
 // The recurrence plan (plan.hpp): the persistent kernels' tiling and the performance model that
 // chooses between them and the segment kernels. docs/performance.md derives every formula here.
-#include "plan.hpp"
+#include "cuda/plan.hpp"
 
 #include <cuda_runtime_api.h>
 
@@ -12,8 +12,8 @@
 #include <string>
 #include <tuple>
 
-#include "cuda_utils.hpp"
-#include "kernels.hpp"
+#include "kernels/cuda_utils.hpp"
+#include "kernels/kernels.hpp"
 
 namespace rnnattn::kernels {
 namespace {
@@ -40,7 +40,6 @@ constexpr double kL2AggregateBytesPerUs = 5.5e6;
 // (an estimate, to be measured).
 constexpr double kHbmLatencyUs = 0.6;
 constexpr double kFmaPerCycle = 128;  // FP32 FMAs an SM issues a cycle (4 schedulers x 32 lanes)
-int ceil_div(int a, int b) { return (a + b - 1) / b; }
 
 // Memory-level parallelism, from the compiled sm_90 code (tools/sass_check.py's
 // "in flight" column): a warp of the segment kernels with Wh in L2 keeps this many 128-byte loads
@@ -293,33 +292,6 @@ const char* design_name(Design d) {
   return "segment";
 }
 
-// Floats of a cluster block's shared memory: its `subs` slices of Wh (or Wh^T), `row_buffers`
-// buffers of the group's rows (full H), `per_pair` floats a (sequence, unit) pair and `per_row`
-// a sequence.
-std::size_t ClusterTiling::smem_floats(int row_buffers, int per_pair, std::size_t per_row) const {
-  const PersistentTiling& p = tile;
-  const std::size_t staged = static_cast<std::size_t>(p.rows) * p.row_lanes;
-  const std::size_t pairs = subs * staged * kPersistentSlice;
-  return subs * p.wh_part_floats() * p.split + row_buffers * staged * p.padded_hidden() +
-         per_pair * pairs + per_row * staged;
-}
-
-// The forward: h_{t-1} / h_t of the group (double-buffered), per pair h_t, h_t wa,
-// sum_t exp(e_t) h_t and the product, per sequence every block's score partial (double-buffered)
-// and S and exp(e_t).
-std::size_t ClusterTiling::smem_forward_bytes() const {
-  return sizeof(float) * smem_floats(2, 4, 2 * static_cast<std::size_t>(cluster) + 2);
-}
-
-// The backward: dz_{t+1} / dz_t of the group (double-buffered) and dL/dc of the group (full H),
-// per pair dL/dc, the carry and the product.
-std::size_t ClusterTiling::smem_backward_bytes() const {
-  return sizeof(float) * smem_floats(3, 3, 0);
-}
-
-// The layer kernels: the double-buffered rows, per pair the state (or carry) and the product.
-std::size_t ClusterTiling::smem_layer_bytes() const { return sizeof(float) * smem_floats(2, 2, 0); }
-
 bool cluster_tiling(int batch, int hidden, const GpuLimits& gpu, ClusterTiling* out, int planes) {
   if (batch < 1 || hidden < 1 || planes < 1 || !gpu.clusters || gpu.sms < 1) return false;
   ClusterTiling c;
@@ -346,47 +318,6 @@ bool cluster_tiling(int batch, int hidden, const GpuLimits& gpu, ClusterTiling* 
     }
   }
   return false;
-}
-
-std::size_t PersistentTiling::wh_part_floats(int inner) const {
-  if (split < 1) return 0;  // no tiling
-  // A warp's lanes read the float4 (part kk, chunk row i, unit jj) for kk < split and 32/split
-  // consecutive jj, a quarter warp at a time: 8 lanes with consecutive kk (split >= 8), 4 x 2
-  // (split 4) or 2 x 4 (split 2) (kk, jj). A part length of 4 x (8 / split, at least 1) floats
-  // (mod 32) puts each quarter's 8 float4s on the 8 different 16-byte bank groups, and the whole
-  // warp's 128 words 4 to a bank (Plan.SliceLayoutIsFreeOfBankConflicts).
-  const int chunk_rows = ceil_div(inner, split * kPersistentChunk);
-  return static_cast<std::size_t>(chunk_rows) * kPersistentSlice * kPersistentChunk +
-         kPersistentChunk * std::max(1, 8 / split);
-}
-
-std::size_t PersistentTiling::smem_forward_bytes() const {
-  const std::size_t g = static_cast<std::size_t>(rows) * row_lanes;  // staged rows
-  const std::size_t pairs = g * kPersistentSlice;                    // (sequence, unit) pairs
-  if (gates > 1) {
-    // G slices of Wh, h_{t-1} of the group, then per pair the G products and the LSTM's c.
-    return sizeof(float) *
-           (gates * wh_part_floats() * split + g * padded_hidden() + (gates + 1) * pairs);
-  }
-  // Wh slice, h_{t-1} of the group, then h_t, the score partials, sum_t exp(e_t) h_t and the
-  // dot products per (sequence, unit), and S and exp(e_t) per sequence.
-  return sizeof(float) * (wh_part_floats() * split + g * padded_hidden() + 4 * pairs + 2 * g);
-}
-
-std::size_t PersistentTiling::smem_backward_bytes() const {
-  if (gates > 1 && backward_split > 0) return for_backward().smem_backward_bytes();
-  const std::size_t g = static_cast<std::size_t>(rows) * row_lanes;
-  const std::size_t pairs = g * kPersistentSlice;
-  if (gates > 1) {
-    // The Wh^T slice [G*H,16], dL/drec of the group's next step (G*H values a row, a piece at a
-    // time), then per pair the product, the carry passed through padding, the part of
-    // dL/dh_{t-1} that does not go through Wh, and the LSTM's dL/dc.
-    const int inner = gates * hidden;
-    return sizeof(float) * (wh_part_floats(inner) * split + g * piece(inner) + 4 * pairs);
-  }
-  // Wh^T slice, dz_{t+1} of the group, then dL/dc, the carry and the dot products per
-  // (sequence, unit).
-  return sizeof(float) * (wh_part_floats() * split + g * padded_hidden() + 3 * pairs);
 }
 
 GpuLimits current_gpu_limits() {
@@ -621,53 +552,6 @@ std::string GatedPlan::describe() const {
                 forward_wh_in_smem ? "shared memory" : "L2",
                 backward_wh_in_smem ? "shared memory" : "L2", alt);
   return buf;
-}
-
-namespace {
-std::mutex g_refusals_mutex;
-std::set<std::tuple<int, std::string, int>> g_refusals;  // (device, kernel, blocks)
-}  // namespace
-
-bool cooperative_launch_refused(const char* kernel, int blocks) {
-  int device = 0;
-  RNNATTN_CUDA_CHECK(cudaGetDevice(&device));
-  std::lock_guard<std::mutex> lock(g_refusals_mutex);
-  return g_refusals.count({device, kernel, blocks}) != 0;
-}
-
-void note_design_fallback(const char* kernel, const std::string& reason) {
-  int device = 0;
-  RNNATTN_CUDA_CHECK(cudaGetDevice(&device));
-  std::lock_guard<std::mutex> lock(g_refusals_mutex);
-  static std::set<std::tuple<int, std::string, std::string>> noted;
-  if (noted.insert({device, kernel, reason}).second) {
-    std::fprintf(stderr, "rnnattn: %s not launched on device %d: %s; the segment kernels run\n",
-                 kernel, device, reason.c_str());
-  }
-}
-
-void record_cooperative_refusal(const char* kernel, int blocks, std::size_t smem_bytes,
-                                bool capturing) {
-  int device = 0;
-  RNNATTN_CUDA_CHECK(cudaGetDevice(&device));
-  const std::string what =
-      "the GPU (device " + std::to_string(device) + ") refused the cooperative launch of " +
-      kernel + " (" + std::to_string(blocks) + " blocks of " + std::to_string(kPersistentThreads) +
-      " threads, " + std::to_string(smem_bytes) +
-      " bytes of shared memory each) that its occupancy query allowed "
-      "(cudaErrorCooperativeLaunchTooLarge: MPS thread limits, green "
-      "contexts or another carve-out)";
-  if (capturing) {
-    throw CudaError(what +
-                    " while a CUDA graph was being captured; run the pass once outside "
-                    "capture (the segment kernels are then chosen) before capturing, or "
-                    "set_recurrence(Recurrence::kSegment)");
-  }
-  std::lock_guard<std::mutex> lock(g_refusals_mutex);
-  if (g_refusals.insert({device, kernel, blocks}).second) {
-    std::fprintf(stderr, "rnnattn: %s; running the segment kernels for this shape from now on\n",
-                 what.c_str());
-  }
 }
 
 }  // namespace rnnattn::kernels

@@ -6,7 +6,7 @@
 
 #include <memory>
 
-#include "cuda_utils.hpp"
+#include "kernels/cuda_utils.hpp"
 #include "rnnattn/backend.hpp"
 #include "rnnattn/cuda.hpp"
 

@@ -1,12 +1,13 @@
 // The per-kernel profiler (profiler.hpp). GPU: one event pair per launch, read after a device
 // synchronisation. Simulator: the simulator's per-launch counters through its launch observer.
-#include "profiler.hpp"
+#include "cuda/profiler.hpp"
 
 #include <algorithm>
 #include <map>
 #include <memory>
 
-#include "cuda_utils.hpp"
+#include "kernels/cuda_utils.hpp"
+#include "kernels/launch_hooks.hpp"
 #include "rnnattn/error.hpp"
 
 #ifdef RNNATTN_GPU_SIMULATOR
@@ -65,6 +66,7 @@ Profiler::Profiler() : impl_(new Impl) {
     throw Error("a profiler is already active");
   }
   g_active = impl_;
+  launch_hooks() = LaunchHooks{&Profiler::before, &Profiler::after};
 #ifdef RNNATTN_GPU_SIMULATOR
   sim::set_counting(true);
   sim::set_launch_observer([](const sim::LaunchStats& s) {
@@ -89,6 +91,7 @@ Profiler::~Profiler() {
   sim::set_launch_observer(nullptr);
   sim::set_counting(false);
 #endif
+  launch_hooks() = LaunchHooks{};
   g_active = nullptr;
   delete impl_;
 }
