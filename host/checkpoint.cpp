@@ -269,6 +269,9 @@ std::string checkpoint_bytes(const Checkpoint& ck) {
   // Version 8: the data file as trained on.
   w.put<std::uint64_t>(ck.data_stamp.bytes);
   w.put<std::uint64_t>(ck.data_stamp.hash);
+  // Version 9: where the texts' tokens go (0 post, 1 pre).
+  w.put<std::uint8_t>(static_cast<std::uint8_t>(ck.text.layout.padding));
+  w.put<std::uint8_t>(static_cast<std::uint8_t>(ck.text.layout.truncating));
   w.put<std::uint64_t>(n);
   w.put_floats(m.params);
   w.put_floats(m.adam.m);
@@ -294,6 +297,7 @@ void record_data(Checkpoint& ck, const SplitData& d) {
   ck.text.column = d.text_column;
   ck.text.classes = d.classes;
   ck.text.vocabulary = d.vocabulary;
+  ck.text.layout = d.text_layout;
 }
 
 void save_checkpoint(const std::string& path, const Checkpoint& ck) {
@@ -428,6 +432,11 @@ Checkpoint load_checkpoint(const std::string& path) {
     ck.data_stamp.bytes = r.get<std::uint64_t>();
     ck.data_stamp.hash = r.get<std::uint64_t>();
   }
+  std::uint8_t padding = 0, truncating = 0;
+  if (version >= 9) {
+    padding = r.get<std::uint8_t>();
+    truncating = r.get<std::uint8_t>();
+  }
   const std::uint64_t n = r.get<std::uint64_t>();
 
   // A damaged header could send us anywhere: check the sizes before trusting them.
@@ -451,7 +460,7 @@ Checkpoint load_checkpoint(const std::string& path) {
     throw CheckpointError(path + ": corrupted checkpoint (checksum mismatch)");
   }
   if (attention > 1 || head > 2 || loss > 1 || bidirectional > 1 || recorded > 1 || scaling > 1 ||
-      difference > 1 || missing > 2) {
+      difference > 1 || missing > 2 || padding > 1 || truncating > 1) {
     throw CheckpointError(path + ": corrupted checkpoint (bad model flags)");
   }
   if (cell > 2 || (version < 6 && cell != 0)) {
@@ -465,6 +474,8 @@ Checkpoint load_checkpoint(const std::string& path) {
   ck.series.scaling = static_cast<Scaling>(scaling);
   ck.series.difference = difference == 1;
   ck.series.missing = static_cast<Missing>(missing);
+  ck.text.layout.padding = static_cast<PadSide>(padding);
+  ck.text.layout.truncating = static_cast<PadSide>(truncating);
   if (const std::string bad = unusable_record(ck); !bad.empty()) {
     throw CheckpointError(path + ": invalid checkpoint: " + bad);
   }

@@ -620,4 +620,12 @@ WindowSet split_validation(WindowSet& train, double fraction) {
   return val;
 }
 
+const char* to_string(PadSide side) { return side == PadSide::kPre ? "pre" : "post"; }
+
+PadSide parse_pad_side(const std::string& name, const char* what) {
+  if (name == "post") return PadSide::kPost;
+  if (name == "pre") return PadSide::kPre;
+  throw InvalidArgument(std::string(what) + ": '" + name + "' is not pre or post");
+}
+
 }  // namespace rnnattn

@@ -150,7 +150,9 @@ json metadata_of(const Checkpoint& ck) {
   if (!ck.text.column.empty() || !ck.text.vocabulary.empty()) {
     m["text"] = {{"column", ck.text.column},
                  {"classes", ck.text.classes},
-                 {"vocabulary", ck.text.vocabulary}};
+                 {"vocabulary", ck.text.vocabulary},
+                 {"padding", to_string(ck.text.layout.padding)},
+                 {"truncating", to_string(ck.text.layout.truncating)}};
   }
   if (ck.training.sentiment_train > 0) {
     m["sentiment_sequences"] = {ck.training.sentiment_train, ck.training.sentiment_test};
@@ -432,6 +434,19 @@ void read_data_record(const Reader& r, const json& m, Checkpoint& ck) {
     ck.text.column = field<std::string>(r, text, "column");
     ck.text.classes = strings(text.value("classes", json::array()), "classes");
     ck.text.vocabulary = strings(text.value("vocabulary", json::array()), "vocabulary");
+    // Absent in files written before the layout was recorded: post, as those models read texts.
+    const auto side = [&](const char* what) {
+      const json v = text.value(what, json("post"));
+      if (!v.is_string())
+        r.fail(std::string("rnnattn metadata: text.") + what + " is not a string");
+      try {
+        return parse_pad_side(v.get<std::string>(), (std::string("text.") + what).c_str());
+      } catch (const InvalidArgument& e) {
+        r.fail(std::string("rnnattn metadata: ") + e.what());
+      }
+    };
+    ck.text.layout.padding = side("padding");
+    ck.text.layout.truncating = side("truncating");
   }
   const json seq = m.value("sentiment_sequences", json());
   if (seq.is_array() && seq.size() == 2 && seq[0].is_number_unsigned() &&

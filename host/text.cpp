@@ -90,12 +90,20 @@ int Vocabulary::id(const std::string& word) const {
   return it == ids_.end() ? kOovToken : it->second;
 }
 
-std::vector<int> Vocabulary::encode(const std::vector<std::string>& words, int steps,
-                                    int* length) const {
+Placement place_words(int words, int steps, const TextLayout& layout) {
+  Placement p;
+  p.count = std::min(words, steps);
+  p.word0 = layout.truncating == PadSide::kPre ? words - p.count : 0;
+  p.step0 = layout.padding == PadSide::kPre ? steps - p.count : 0;
+  return p;
+}
+
+std::vector<int> Vocabulary::encode(const std::vector<std::string>& words, int steps, int* length,
+                                    const TextLayout& layout) const {
   std::vector<int> ids(steps, kPadToken);
-  const int n = std::min<int>(steps, static_cast<int>(words.size()));
-  for (int t = 0; t < n; ++t) ids[t] = id(words[t]);
-  if (length) *length = n;
+  const Placement p = place_words(static_cast<int>(words.size()), steps, layout);
+  for (int k = 0; k < p.count; ++k) ids[p.step0 + k] = id(words[p.word0 + k]);
+  if (length) *length = layout.padding == PadSide::kPre ? steps : p.count;
   return ids;
 }
 
@@ -366,14 +374,15 @@ TextTable read_csv_texts(const std::string& path, const std::string& text_column
 namespace {
 
 WindowSet token_windows(const std::vector<std::vector<std::string>>& words,
-                        const std::vector<int>& rows, const Vocabulary& vocab, int steps) {
+                        const std::vector<int>& rows, const Vocabulary& vocab, int steps,
+                        const TextLayout& layout) {
   WindowSet w;
   w.count = static_cast<int>(rows.size());
   w.steps = steps;
   w.features = 0;  // token ids, no features
   for (const int r : rows) {
     int len = 0;
-    const std::vector<int> ids = vocab.encode(words[r], steps, &len);
+    const std::vector<int> ids = vocab.encode(words[r], steps, &len, layout);
     w.tokens.insert(w.tokens.end(), ids.begin(), ids.end());
     w.lengths.push_back(len);
     w.index.push_back(r);
@@ -413,8 +422,9 @@ SplitData text_data(const TextTable& table, const TextOptions& o, const Vocabula
   d.vocabulary = vocab.words();
   d.label_name = "line";
   for (const int line : table.lines) d.labels.push_back(std::to_string(line));
-  d.train = token_windows(words, train, vocab, o.steps);
-  d.test = token_windows(words, test, vocab, o.steps);
+  d.text_layout = o.layout;
+  d.train = token_windows(words, train, vocab, o.steps, o.layout);
+  d.test = token_windows(words, test, vocab, o.steps, o.layout);
   for (const int r : train) d.train.y.push_back(static_cast<float>(table.labels[r]));
   for (const int r : test) d.test.y.push_back(static_cast<float>(table.labels[r]));
   if (table.dropped > 0) {
@@ -424,7 +434,8 @@ SplitData text_data(const TextTable& table, const TextOptions& o, const Vocabula
   return d;
 }
 
-WindowSet encode_texts(const std::vector<std::string>& texts, const Vocabulary& vocab, int steps) {
+WindowSet encode_texts(const std::vector<std::string>& texts, const Vocabulary& vocab, int steps,
+                       const TextLayout& layout) {
   std::vector<std::vector<std::string>> words;
   std::vector<int> rows;
   for (std::size_t i = 0; i < texts.size(); ++i) {
@@ -436,7 +447,7 @@ WindowSet encode_texts(const std::vector<std::string>& texts, const Vocabulary& 
     if (words.back().empty()) throw DataError("text " + std::to_string(i + 1) + " has no words");
     rows.push_back(static_cast<int>(i));
   }
-  return token_windows(words, rows, vocab, steps);
+  return token_windows(words, rows, vocab, steps, layout);
 }
 
 int sentiment_vocab_size(const SentimentOptions& o) {

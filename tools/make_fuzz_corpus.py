@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the fuzz targets' seed corpus, tests/fuzz/corpus/{csv,checkpoint,args,safetensors}/ (committed; run
 again only to change it). Checkpoints come from the CLI of a build (default build/rnnattn): a
-tutorial model (format version 8) and files of versions 1 to 7 made from it as
+tutorial model (format version 9) and files of versions 1 to 8 made from it as
 tests/io/test_checkpoint.cpp's older_file does, plus a two-layer bidirectional model, a CSV-trained
 one, an LSTM and a GRU model, and models with an embedding (texts, the sentiment task's ids); each is written twice, behind a mode byte 0 (as is) and 1 (the target repairs the
 checksum). The first byte of a CSV seed picks the reader's options (tests/fuzz/fuzz_csv.cpp)."""
@@ -23,14 +23,19 @@ def fnv(data, basis):
     return h
 
 
-def older(v8, version, source, column):
-    """A file of an older version, from a version 8 Elman file with no input-column table (F = 0),
-    no embedding and no text record: version 7 lacks the data file stamp (16 bytes before n);
-    version 6 also V (4 bytes after the structure fields) and the empty text record (12 bytes
-    before the stamp); version 5 has version 6's layout."""
-    b = bytearray(v8)
-    # n follows the 92 fixed bytes, the two strings, F, the training and text records, the stamp.
-    n_at = 92 + 4 + len(source) + 4 + len(column) + 4 + 32 + 12 + 16
+def older(v9, version, source, column):
+    """A file of an older version, from a version 9 Elman file with no input-column table (F = 0),
+    no embedding and no text record: version 8 lacks the text layout (2 bytes before n); version 7
+    also the data file stamp (16 bytes before that); version 6 also V (4 bytes after the structure
+    fields) and the empty text record (12 bytes before the stamp); version 5 has version 6's
+    layout."""
+    b = bytearray(v9)
+    # n follows the 92 fixed bytes, the two strings, F, the training and text records, the stamp
+    # and the text layout.
+    n_at = 92 + 4 + len(source) + 4 + len(column) + 4 + 32 + 12 + 16 + 2
+    if version <= 8:
+        del b[n_at - 2:n_at]
+        n_at -= 2
     if version <= 7:
         del b[n_at - 16:n_at]
     if version <= 6:
@@ -67,26 +72,29 @@ with tempfile.TemporaryDirectory() as d:
     with open(texts, "w") as f:
         f.write('review,label\n"A great film, really",pos\nboring and dull,neg\n'
                 'loved it,pos\n"awful\nplot",neg\n')
-    files = {"v8_fib": fib, "v7_fib": older(fib, 7, "fib", ""), "v6_fib": older(fib, 6, "fib", ""), "v5_fib": older(fib, 5, "fib", ""),
+    files = {"v9_fib": fib, "v8_fib": older(fib, 8, "fib", ""), "v7_fib": older(fib, 7, "fib", ""), "v6_fib": older(fib, 6, "fib", ""), "v5_fib": older(fib, 5, "fib", ""),
              "v4_fib": older(fib, 4, "fib", ""),
              "v3_fib": older(fib, 3, "fib", ""),
              "v2_fib": older(fib, 2, "fib", ""), "v1_fib": older(fib, 1, "fib", ""),
-             "v8_text": train("x.bin", "--data", texts, "--text-column", "review",
+             "v9_text": train("x.bin", "--data", texts, "--text-column", "review",
                               "--label-column", "label", "--steps", "4", "--hidden", "2",
                               "--embedding", "3"),
-             "v8_sentiment_tokens": train("k.bin", "--data", "sentiment", "--steps", "8",
+             "v9_text_pre": train("xp.bin", "--data", texts, "--text-column", "review",
+                                  "--label-column", "label", "--steps", "4", "--hidden", "2",
+                                  "--embedding", "3", "--padding", "pre", "--truncating", "pre"),
+             "v9_sentiment_tokens": train("k.bin", "--data", "sentiment", "--steps", "8",
                                           "--hidden", "2", "--embedding", "2",
                                           "--train-sequences", "4", "--test-sequences", "2"),
-             "v8_sentiment": train("t.bin", "--data", "sentiment", "--steps", "8", "--hidden", "2",
+             "v9_sentiment": train("t.bin", "--data", "sentiment", "--steps", "8", "--hidden", "2",
                                    "--train-sequences", "4", "--test-sequences", "2", "--batch",
                                    "3", "--validation-split", "0.5"),
-             "v8_layers": train("l.bin", "--data", "fib", "--layers", "2", "--bidirectional",
+             "v9_layers": train("l.bin", "--data", "fib", "--layers", "2", "--bidirectional",
                                 "--hidden", "3"),
-             "v8_csv": train("s.bin", "--data", os.path.join(root, "data", "sunspots.csv"),
+             "v9_csv": train("s.bin", "--data", os.path.join(root, "data", "sunspots.csv"),
                              "--column", "SUNACTIVITY", "--hidden", "3", "--steps", "5"),
-             "v8_lstm": train("lstm.bin", "--data", "fib", "--cell", "lstm", "--hidden", "2",
+             "v9_lstm": train("lstm.bin", "--data", "fib", "--cell", "lstm", "--hidden", "2",
                               "--bidirectional", "--steps", "6"),
-             "v8_gru": train("gru.bin", "--data", "fib", "--cell", "gru", "--hidden", "2",
+             "v9_gru": train("gru.bin", "--data", "fib", "--cell", "gru", "--hidden", "2",
                              "--layers", "2", "--steps", "6", "--model", "plain")}
     for name, data in files.items():
         put("checkpoint", name, b"\x00" + data)

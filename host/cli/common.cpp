@@ -135,12 +135,13 @@ SplitData load_data(const std::string& data, const std::vector<std::string>& col
 SplitData load_text(const std::string& path, const std::string& text_column,
                     const std::string& label_column, bool drop_other_labels, int vocab, int steps,
                     const Vocabulary* vocabulary, const std::vector<std::string>& classes,
-                    TextEncoding encoding) {
+                    TextEncoding encoding, const TextLayout& layout) {
   const TextTable table =
       read_csv_text(path, text_column, label_column, drop_other_labels, classes, encoding);
   TextOptions o;
   o.vocab = vocab;
   o.steps = steps;
+  o.layout = layout;
   o.seed = 1;
   return text_data(table, o, vocabulary);
 }
@@ -236,6 +237,17 @@ TextEncoding text_encoding(const Args& a) {
   }
 }
 
+TextLayout text_layout(const Args& a) {
+  try {
+    TextLayout l;
+    l.padding = parse_pad_side(a.get("--padding", "post"), "--padding");
+    l.truncating = parse_pad_side(a.get("--truncating", "post"), "--truncating");
+    return l;
+  } catch (const InvalidArgument& e) {
+    throw UsageError(e.what());
+  }
+}
+
 SplitData load_for_checkpoint(const std::string& source, const std::string& column_arg,
                               const Checkpoint& ck, TextEncoding encoding) {
   const int T = ck.model.config.steps;
@@ -259,8 +271,8 @@ SplitData load_for_checkpoint(const std::string& source, const std::string& colu
     }
     if (!column_arg.empty()) throw UsageError("--column: a text model reads its text column");
     const Vocabulary vocab(ck.text.vocabulary);
-    SplitData d =
-        load_text(source, ck.text.column, ck.column, true, V, T, &vocab, ck.text.classes, encoding);
+    SplitData d = load_text(source, ck.text.column, ck.column, true, V, T, &vocab, ck.text.classes,
+                            encoding, ck.text.layout);
     if (d.classes != ck.text.classes) {
       throw UsageError(source + ": the labels of column '" + ck.column + "' are '" + d.classes[0] +
                        "' and '" + d.classes[1] + "'; the model was trained on '" +

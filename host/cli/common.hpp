@@ -68,14 +68,16 @@ SplitData load_data(const std::string& data, const std::vector<std::string>& col
 // Labelled texts from a CSV file (text.hpp): split by NumPy's permutation with the fixed seed 1
 // (70% train, so every model and seed of a run sees the same split), the vocabulary of `vocab`
 // ids from the training texts, or `vocabulary` (a trained model's) when given; `classes` as
-// read_csv_text takes them (empty: the file's two labels).
+// read_csv_text takes them (empty: the file's two labels); `layout` where the tokens go.
 SplitData load_text(const std::string& path, const std::string& text_column,
                     const std::string& label_column, bool drop_other_labels, int vocab, int steps,
                     const Vocabulary* vocabulary = nullptr,
                     const std::vector<std::string>& classes = {},
-                    TextEncoding encoding = TextEncoding::kUtf8);
+                    TextEncoding encoding = TextEncoding::kUtf8, const TextLayout& layout = {});
 // --encoding NAME: the text file's encoding (UTF-8 without the option).
 TextEncoding text_encoding(const Args& a);
+// --padding and --truncating pre|post (post without them).
+TextLayout text_layout(const Args& a);
 
 struct Baseline {
   std::string name;  // "predict_zero", "persistence" or "train_mean"

@@ -31,7 +31,10 @@ std::string inspect_json(const Checkpoint& ck) {
     for (const std::string& k : ck.text.classes) j.value(nullptr, k);
     j.end_array().begin_array("vocabulary");
     for (const std::string& w : ck.text.vocabulary) j.value(nullptr, w);
-    j.end_array().end_object();
+    j.end_array()
+        .value("padding", to_string(ck.text.layout.padding))
+        .value("truncating", to_string(ck.text.layout.truncating))
+        .end_object();
   }
   j.value("parameters", static_cast<long long>(layout.size()))
       .value("epochs_trained", static_cast<long long>(m.epochs_trained))
@@ -126,9 +129,10 @@ void print_checkpoint(const std::string& path, const Checkpoint& ck) {
     }
     std::printf(
         "text: column %s, classes 0 '%s' and 1 '%s', %zu words (ids 2..; 0 padding, 1 "
-        "out-of-vocabulary), most frequent: %s\n",
+        "out-of-vocabulary), most frequent: %s; padding %s, truncating %s\n",
         ck.text.column.c_str(), ck.text.classes[0].c_str(), ck.text.classes[1].c_str(),
-        ck.text.vocabulary.size(), top.c_str());
+        ck.text.vocabulary.size(), top.c_str(), to_string(ck.text.layout.padding),
+        to_string(ck.text.layout.truncating));
   }
   const TrainingRecord& t = ck.training;
   if (t.recorded) {

@@ -108,8 +108,8 @@ const Option kOptionTable[] = {
     {"--text-column", kTrain, "NAME",
      "FILE.csv holds texts in column NAME (quoted as RFC 4180 allows): tokenized as Keras' "
      "Tokenizer (lower case, punctuation stripped, split on whitespace), padded or truncated to "
-     "--steps tokens at the end, and read through a trainable embedding; split 70/30 by a fixed "
-     "shuffle", 0, 0, kModel},
+     "--steps tokens (--padding, --truncating), and read through a trainable embedding; split "
+     "70/30 by a fixed shuffle", 0, 0, kModel},
     {"--label-column", kTrain, "NAME",
      "texts: the label column: two labels (class 0 and 1 in sorted order), or more with "
      "--classes; rows with another label are refused", 0, 0, kModel, kForTexts},
@@ -121,6 +121,13 @@ const Option kOptionTable[] = {
     {"--encoding", kTrain | kPredict, "NAME",
      "texts: the file's encoding, utf-8 (default), latin-1 or windows-1252", 0, 0,
      OnResume::kAllowed, kForTexts},
+    {"--padding", kTrain, "pre|post",
+     "texts: the end of the --steps tokens the padding goes to (default post: the recurrence stops "
+     "at each text's end; pre, Keras' default, puts the padding first, read as tokens)", 0, 0,
+     kModel, kForTexts},
+    {"--truncating", kTrain, "pre|post",
+     "texts: the end a longer text loses (default post: its first --steps tokens are kept; pre: "
+     "its last)", 0, 0, kModel, kForTexts},
     {"--vocab", kTrain, "N",
      "texts: the vocabulary's size in ids, padding (0) and out-of-vocabulary (1) included, from "
      "the training texts' most frequent words (default 10000, Keras' num_words)", 3, 1L << 22,

@@ -41,7 +41,7 @@ int predict_texts(const Args& a, const Checkpoint& ck) {
   } else {
     table = read_csv_texts(source, ck.text.column, ck.column, ck.text.classes, text_encoding(a));
   }
-  WindowSet w = encode_texts(table.texts, vocab, c.steps);
+  WindowSet w = encode_texts(table.texts, vocab, c.steps, ck.text.layout);
   w.y.assign(w.count, 0.f);  // no targets needed to predict
   const std::unique_ptr<Backend> backend = open_backend(a);
   std::vector<float> attn;
@@ -70,10 +70,14 @@ int predict_texts(const Args& a, const Checkpoint& ck) {
       }
     }
     if (!attn.empty()) {
+      // The words the model read, each with its step's weight (pre padding: the padding's weights
+      // are not shown).
       const std::vector<std::string> words = tokenize(table.texts[i]);
+      const Placement at = place_words(static_cast<int>(words.size()), c.steps, ck.text.layout);
       std::printf("#  attention:");
-      for (int t = 0; t < w.lengths[i]; ++t) {
-        std::printf(" %s %.4f", words[t].c_str(), attn[static_cast<std::size_t>(i) * c.steps + t]);
+      for (int k = 0; k < at.count; ++k) {
+        std::printf(" %s %.4f", words[at.word0 + k].c_str(),
+                    attn[static_cast<std::size_t>(i) * c.steps + at.step0 + k]);
       }
       std::printf("\n");
     }

@@ -242,7 +242,7 @@ TrainData load_train_data(const Args& a, TrainSetup& s) {
       : s.text
           ? load_text(s.data_arg, a.get("--text-column", ""), a.get("--label-column", ""),
                       a.has("--drop-other-labels"), static_cast<int>(a.get_int("--vocab", 10000)),
-                      s.cfg.steps, nullptr, parse_classes(a), text_encoding(a))
+                      s.cfg.steps, nullptr, parse_classes(a), text_encoding(a), text_layout(a))
           : load_data(s.data_arg, split_list(a.get("--column", "")), a.get("--target", ""),
                       s.cfg.steps, s.sentiment_train, s.sentiment_test, s.series, s.embedding > 0);
   const SplitData& data = d.data;

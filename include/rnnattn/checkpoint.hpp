@@ -14,10 +14,10 @@
 
 namespace rnnattn {
 
-// Version written: 8 (the data file's size and hash). Versions 1 (another checksum start), 2 (one
-// column), 3 (one forward layer), 4 (no training record), 5 (the Elman cell only), 6 (no
-// embedding) and 7 (no data file stamp) are read.
-constexpr std::uint32_t kCheckpointVersion = 8;
+// Version written: 9 (where a text's tokens go in its steps). Versions 1 (another checksum start),
+// 2 (one column), 3 (one forward layer), 4 (no training record), 5 (the Elman cell only), 6 (no
+// embedding), 7 (no data file stamp) and 8 (texts padded and truncated at the end) are read.
+constexpr std::uint32_t kCheckpointVersion = 9;
 
 // How the model was trained: what `rnnattn train --resume` needs to continue the run exactly.
 struct TrainingRecord {
@@ -35,6 +35,7 @@ struct TextRecord {
   std::string column;                   // the text column it was trained on ("" : not text data)
   std::vector<std::string> classes;     // the label names of class 0 and 1 (empty, or two)
   std::vector<std::string> vocabulary;  // the words of ids 2, 3, ... (at most V - 2)
+  TextLayout layout;                    // padding and truncating (version 9; before: post, post)
 };
 
 struct Checkpoint {

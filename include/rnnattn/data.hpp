@@ -71,6 +71,23 @@ struct FileStamp {
   bool operator!=(const FileStamp& o) const { return !(*this == o); }
 };
 
+// Where a text's tokens go in its T steps (Keras' pad_sequences): `padding` is the end the
+// padding goes to, `truncating` the end a longer text loses. Post padding keeps the texts' lengths
+// (the recurrence stops at each text's end, reference.hpp); pre padding, as Keras pads by default,
+// puts the padding first, where the model reads it as tokens (id 0) at every step.
+enum class PadSide : std::uint8_t { kPost = 0, kPre = 1 };
+struct TextLayout {
+  PadSide padding = PadSide::kPost;
+  PadSide truncating = PadSide::kPost;
+  bool operator==(const TextLayout& o) const {
+    return padding == o.padding && truncating == o.truncating;
+  }
+  bool operator!=(const TextLayout& o) const { return !(*this == o); }
+};
+const char* to_string(PadSide side);  // "post" or "pre"
+// "pre" or "post"; throws InvalidArgument naming `what` and the choices.
+PadSide parse_pad_side(const std::string& name, const char* what);
+
 struct SplitData {
   std::string source;  // "fib" or the CSV path
   FileStamp stamp;     // the CSV file's, as read (fib and sentiment: none)
@@ -100,6 +117,7 @@ struct SplitData {
   std::vector<std::string> vocabulary;
   std::vector<std::string> classes;
   std::string text_column;
+  TextLayout text_layout;  // how the texts were placed in their T steps
 
   // True for classification data with one sequence per row (sentiment, text): `labels` and the
   // windows' `index` count sequences, there is no series behind them.

@@ -22,6 +22,13 @@ std::vector<std::string> tokenize(std::string_view text);
 constexpr int kPadToken = 0;
 constexpr int kOovToken = 1;
 
+// Where `layout` puts a text of `words` tokens in `steps` steps: its tokens
+// [word0, word0 + count) at the steps [step0, step0 + count).
+struct Placement {
+  int word0, step0, count;
+};
+Placement place_words(int words, int steps, const TextLayout& layout);
+
 class Vocabulary {
  public:
   Vocabulary() = default;
@@ -34,9 +41,11 @@ class Vocabulary {
   int size() const { return static_cast<int>(words_.size()) + 2; }  // V, the ids 0 and 1 included
   const std::vector<std::string>& words() const { return words_; }
   int id(const std::string& word) const;  // kOovToken when not in the vocabulary
-  // Ids of `words` padded with kPadToken or truncated to `steps` at the end (post); *length gets
-  // min(words, steps). An empty text is refused by the callers (it has no steps to attend to).
-  std::vector<int> encode(const std::vector<std::string>& words, int steps, int* length) const;
+  // Ids of `words` in `steps` steps as `layout` places them (place_words), the other steps
+  // kPadToken; *length gets the steps the recurrence reads: the text's with post padding, all of
+  // them with pre padding. An empty text is refused by the callers (it has no steps to attend to).
+  std::vector<int> encode(const std::vector<std::string>& words, int steps, int* length,
+                          const TextLayout& layout = {}) const;
 
  private:
   std::vector<std::string> words_;
@@ -93,7 +102,8 @@ TextTable read_csv_texts(const std::string& path, const std::string& text_column
 
 struct TextOptions {
   int vocab = 10000;  // V: the vocabulary's size, ids 0 and 1 included (Keras' num_words)
-  int steps = 200;    // T: texts are padded or truncated to this many tokens (post)
+  int steps = 200;    // T: texts are padded or truncated to this many tokens
+  TextLayout layout;  // at which end (default post for both; Keras pads and truncates pre)
   double train_fraction = 0.7;
   std::uint64_t seed = 1;  // the shuffle that splits the rows into train and test
 };
@@ -109,7 +119,7 @@ SplitData text_data(const TextTable& table, const TextOptions& options,
 // Texts as token windows with the vocabulary of a trained model (predict): tokens [N, steps] and
 // lengths. Throws DataError naming the text (its position, from 1) that has no words.
 WindowSet encode_texts(const std::vector<std::string>& texts, const Vocabulary& vocabulary,
-                       int steps);
+                       int steps, const TextLayout& layout = {});
 
 // The generated sentiment task (sentiment_data) as token ids for a model with an embedding: id
 // k + 2 for the task's token k (0 padding, 1 unused), V = neutral + 2 x sentiment tokens + 2.

@@ -76,7 +76,7 @@ TEST_F(Cli, OptionsForOtherDataAreRefusedByTheirMarks) {
       expect_refused(texts + o.name + value, {std::string(o.name) + " applies to CSV series"});
     }
   }
-  EXPECT_EQ(marked, 10);
+  EXPECT_EQ(marked, 12);
 }
 
 TEST_F(Cli, AnOptionGivenTwiceIsRefused) {

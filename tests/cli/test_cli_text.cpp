@@ -98,6 +98,48 @@ TEST_F(Cli, TextsTrainSaveInspectAndPredict) {
   EXPECT_NE(run("predict --model m.bin --data fib").err.find("reads token ids"), std::string::npos);
 }
 
+// --padding and --truncating pre (Keras' pad_sequences defaults): the checkpoint keeps them,
+// inspect shows them, predict reads new texts with them (every step: the padding is read as
+// tokens) and shows the attention on the words; --resume takes them from the checkpoint.
+TEST_F(Cli, TextsPaddedAndTruncatedAtTheStart) {
+  file("texts.csv", corpus(60));
+  std::string two = kTrain;  // two epochs: the layout, not the accuracy, is under test
+  two.replace(two.find("--epochs 12"), 11, "--epochs 2");
+  const std::string train = two + " --padding pre --truncating pre";
+  const Result t = run(train + " --save pre.bin");
+  ASSERT_EQ(t.code, 0) << t.err;
+  const Result i = run("inspect --model pre.bin");
+  EXPECT_NE(i.out.find("padding pre, truncating pre"), std::string::npos) << i.out;
+  const Result p = run(
+      "predict --model pre.bin --text \"a b c d e f g h i j k l m n o p q superb\" --device cpu "
+      "--attention --json p.json");
+  ASSERT_EQ(p.code, 0) << p.err;
+  // 18 words in 16 steps, truncated at the start: the first word shown is "c", the last "superb".
+  EXPECT_NE(p.out.find("#  attention: c "), std::string::npos) << p.out;
+  EXPECT_NE(p.out.find(" superb "), std::string::npos) << p.out;
+  const Result s =
+      run("predict --model pre.bin --text \"superb film\" --device cpu --json s.json --attention");
+  ASSERT_EQ(s.code, 0) << s.err;
+  EXPECT_NE(slurp(dir_ + "/s.json").find("\"tokens\":16"), std::string::npos)
+      << slurp(dir_ + "/s.json");  // pre padding: all 16 steps read
+  EXPECT_NE(s.out.find("#  attention: superb "), std::string::npos) << s.out;
+  // The default (post) model reads the text's own 2 steps.
+  ASSERT_EQ(run(two + " --save post.bin").code, 0);
+  const Result q =
+      run("predict --model post.bin --text \"superb film\" --device cpu --json q.json");
+  ASSERT_EQ(q.code, 0) << q.err;
+  EXPECT_NE(slurp(dir_ + "/q.json").find("\"tokens\":2"), std::string::npos);
+  // Resuming keeps the layout (the option with --resume is refused by the table's test).
+  const Result r = run("train --resume pre.bin --epochs 3 --device cpu --save pre3.bin");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(run("inspect --model pre3.bin").out.find("padding pre, truncating pre"),
+            std::string::npos);
+  // A bad side is a usage error naming the option.
+  const Result bad = run(two + " --padding middle");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("--padding: 'middle' is not pre or post"), std::string::npos) << bad.err;
+}
+
 TEST_F(Cli, TextInputIsCheckedBeforeAnyWork) {
   file("texts.csv", corpus(20));
   const std::string base =

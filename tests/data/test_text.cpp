@@ -347,6 +347,46 @@ TEST(Tokenizer, VocabularyByFrequencyTiesInFirstOccurrence) {
   EXPECT_THROW(Vocabulary({"a", "b", "a"}), InvalidArgument);
 }
 
+// Keras' pad_sequences: padding at either end, truncation at either end; with pre padding the
+// recurrence reads every step (the padding as tokens), with post padding the text's own.
+TEST(Tokenizer, PlacesTokensAsKerasPadSequences) {
+  const Vocabulary v({"a", "b", "c", "d"});  // ids 2, 3, 4, 5
+  const std::vector<std::string> short_text = {"a", "b"}, long_text = {"a", "b", "c", "d"};
+  struct Want {
+    PadSide padding, truncating;
+    std::vector<int> short_ids, long_ids;
+    int short_len;
+  };
+  const PadSide pre = PadSide::kPre, post = PadSide::kPost;
+  for (const Want& w :
+       {Want{post, post, {2, 3, 0}, {2, 3, 4}, 2},  //
+        Want{pre, post, {0, 2, 3}, {2, 3, 4}, 3}, Want{post, pre, {2, 3, 0}, {3, 4, 5}, 2},
+        Want{pre, pre, {0, 2, 3}, {3, 4, 5}, 3}}) {
+    const TextLayout layout{w.padding, w.truncating};
+    SCOPED_TRACE(std::string("padding ") + to_string(w.padding) + ", truncating " +
+                 to_string(w.truncating));
+    int len = -1;
+    EXPECT_EQ(v.encode(short_text, 3, &len, layout), w.short_ids);
+    EXPECT_EQ(len, w.short_len);
+    EXPECT_EQ(v.encode(long_text, 3, &len, layout), w.long_ids);
+    EXPECT_EQ(len, 3);
+    // place_words says where encode put them (predict shows the attention by it).
+    const Placement p = place_words(4, 3, layout);
+    EXPECT_EQ(p.count, 3);
+    EXPECT_EQ(p.word0, w.truncating == pre ? 1 : 0);
+    EXPECT_EQ(p.step0, 0);
+    EXPECT_EQ(place_words(2, 3, layout).step0, w.padding == pre ? 1 : 0);
+  }
+  EXPECT_EQ(parse_pad_side("pre", "--padding"), pre);
+  try {
+    parse_pad_side("both", "--padding");
+    ADD_FAILURE() << "'both' was taken";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("--padding: 'both' is not pre or post"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(Tokenizer, FindsInvalidUtf8) {
   EXPECT_EQ(invalid_utf8("plain ascii"), std::string_view::npos);
   EXPECT_EQ(invalid_utf8("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"), std::string_view::npos);

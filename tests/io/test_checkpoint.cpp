@@ -139,8 +139,9 @@ void refix_checksum(std::string& f) {
   std::memcpy(&f[f.size() - 8], &h, 8);
 }
 
-// A file of an older version made from a current (version 8) file of a one-layer model without
-// input columns or text: version 7 has no data file stamp (16 bytes before n); version 6 has no V
+// A file of an older version made from a current (version 9) file of a one-layer model without
+// input columns or text: version 8 has no text layout (2 bytes before n); version 7 no data file
+// stamp either (16 bytes before that); version 6 has no V
 // (4 bytes after the structure fields) and no text record (12 bytes before the stamp when it is
 // empty) either; version 5 has version 6's layout; version 4 has no
 // training record (32 bytes before n, after the input-column count F); version 3 no structure
@@ -148,7 +149,11 @@ void refix_checksum(std::string& f) {
 // bytes, after the column name: 80 fixed header bytes, then two length-prefixed strings); version 1
 // also started its checksum from another basis.
 std::string older_file(std::string v3, std::uint32_t version, const Checkpoint& ck) {
-  const std::size_t n_at = v3.size() - 8 - 3 * ck.model.params.size() * sizeof(float) - 8;
+  std::size_t n_at = v3.size() - 8 - 3 * ck.model.params.size() * sizeof(float) - 8;
+  if (version <= 8) {  // the text layout's two bytes
+    v3.erase(n_at - 2, 2);
+    n_at -= 2;
+  }
   if (version <= 7) v3.erase(n_at - 16, 16);
   if (version <= 6) {
     v3.erase(n_at - 16 - 12, 12);
@@ -179,17 +184,18 @@ TEST_F(CheckpointTest, HugeDimensionsAreNamedAsStored) {
 
 TEST_F(CheckpointTest, OlderVersionsAreStillRead) {
   const std::string v3 = slurp(path_);
-  for (std::uint32_t version : {1u, 2u, 3u, 4u, 5u, 6u, 7u}) {
+  for (std::uint32_t version : {1u, 2u, 3u, 4u, 5u, 6u, 7u, 8u}) {
     SCOPED_TRACE(version);
     spit(path_, older_file(v3, version, ck_));
     const Checkpoint r = load_checkpoint(path_);
+    EXPECT_EQ(r.text.layout, TextLayout{});  // before version 9: texts were placed post, post
     EXPECT_EQ(r.format_version, version);
     EXPECT_EQ(r.model.params, ck_.model.params);
     EXPECT_EQ(r.column, "SUNACTIVITY");
     EXPECT_TRUE(r.features.empty());
     EXPECT_EQ(r.model.config, ck_.model.config);  // one forward layer
     EXPECT_EQ(r.training.recorded, version >= 5 && ck_.training.recorded);
-    EXPECT_FALSE(r.data_stamp.recorded());  // version 7 and older: the data file is not known
+    if (version <= 7) EXPECT_FALSE(r.data_stamp.recorded());  // the data file is not known
   }
   // Version 5 knew the Elman cell only: a cell byte of 1 there is refused; version 6 reads it.
   std::string v5 = older_file(v3, 5, ck_);
@@ -204,6 +210,23 @@ TEST_F(CheckpointTest, OlderVersionsAreStillRead) {
   std::string mixed = older_file(v3, 2, ck_);
   mixed[8] = 1;
   expect_refused(mixed, "checksum");
+}
+
+// Version 9: where a text's tokens go, both ends of it, and a byte out of range is refused.
+TEST_F(CheckpointTest, TextLayoutRoundTrips) {
+  for (PadSide padding : {PadSide::kPost, PadSide::kPre}) {
+    for (PadSide truncating : {PadSide::kPost, PadSide::kPre}) {
+      Checkpoint ck = ck_;
+      ck.text.layout = {padding, truncating};
+      save_checkpoint(path_, ck);
+      EXPECT_EQ(load_checkpoint(path_).text.layout, ck.text.layout);
+    }
+  }
+  std::string f = slurp(path_);
+  const std::size_t n_at = f.size() - 8 - 3 * ck_.model.params.size() * sizeof(float) - 8;
+  f[n_at - 1] = 2;  // truncating
+  refix_checksum(f);
+  expect_refused(f, "bad model flags");
 }
 
 TEST_F(CheckpointTest, InputColumnsRoundTrip) {
