@@ -133,6 +133,34 @@ TEST_F(Safetensors, ExportImportRoundTripIsExact) {
   }
 }
 
+// A text model's layout (where its tokens go) travels in the metadata; a file without it (written
+// before it was recorded) reads as post, post; a value other than pre or post is refused.
+TEST_F(Safetensors, TextLayoutTravelsInTheMetadata) {
+  ModelConfig c;
+  c.vocab_size = 6;
+  c.input_size = 3;
+  Checkpoint ck = sample(c);
+  ck.text.column = "review";
+  ck.text.classes = {"neg", "pos"};
+  ck.text.vocabulary = {"a", "b", "c", "d"};
+  ck.text.layout = {PadSide::kPre, PadSide::kPost};
+  export_safetensors(path_, ck);
+  EXPECT_EQ(import_safetensors(path_).text.layout, ck.text.layout);
+  const std::string bytes = slurp(path_);
+  const auto edited = [&](const std::string& from, const std::string& to) {
+    std::string b = bytes;
+    const std::size_t at = b.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    if (at != std::string::npos) b.replace(at, from.size(), to);  // same length: same offsets
+    return b;
+  };
+  // rnnattn's metadata is a JSON string inside the header's: its quotes are escaped there.
+  spit(path_, edited(R"(\"padding\":\"pre\")", R"(\"paddinq\":\"pre\")"));
+  EXPECT_EQ(import_safetensors(path_).text.layout, TextLayout{});
+  expect_refused(edited(R"(\"padding\":\"pre\")", R"(\"padding\":\"mid\")"),
+                 "text.padding: 'mid' is not pre or post");
+}
+
 // The file is PyTorch's layout, not rnnattn's: weight_ih_l0 [H, D] holds Wx [D, H] transposed,
 // head.weight [O, C] holds Wd [C, O] transposed, bias_hh is zero (a round trip alone would not
 // see a transposition made twice).
