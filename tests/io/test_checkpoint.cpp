@@ -195,7 +195,9 @@ TEST_F(CheckpointTest, OlderVersionsAreStillRead) {
     EXPECT_TRUE(r.features.empty());
     EXPECT_EQ(r.model.config, ck_.model.config);  // one forward layer
     EXPECT_EQ(r.training.recorded, version >= 5 && ck_.training.recorded);
-    if (version <= 7) EXPECT_FALSE(r.data_stamp.recorded());  // the data file is not known
+    if (version <= 7) {
+      EXPECT_FALSE(r.data_stamp.recorded());  // the data file is not known
+    }
   }
   // Version 5 knew the Elman cell only: a cell byte of 1 there is refused; version 6 reads it.
   std::string v5 = older_file(v3, 5, ck_);
