@@ -137,3 +137,57 @@ def read_csv(
             missing,
         )
     )
+
+
+def pad_sequences(
+    sequences,
+    maxlen: int | None = None,
+    dtype="int32",
+    padding: str = "pre",
+    truncating: str = "pre",
+    value=0,
+    return_lengths: bool = False,
+):
+    """Sequences of token ids as one array [N, maxlen], as Keras' ``pad_sequences`` makes it.
+
+    The same placement as the CLI's ``--padding`` and ``--truncating`` (and Keras' defaults, pre
+    for both, where the CLI's are post): ``padding`` is the end the padding goes to,
+    ``truncating`` the end a longer sequence loses.
+
+    Args:
+        sequences: A list of sequences (lists or 1-D arrays) of token ids.
+        maxlen: T; default the longest sequence's length.
+        dtype: The array's type.
+        padding: "pre" or "post".
+        truncating: "pre" or "post".
+        value: The padding's id (0: rnnattn's padding token).
+        return_lengths: Also return the steps a model reads of each row [N] int32, what
+            ``Model.fit(lengths=)`` takes: the sequence's own length with post padding (the
+            recurrence stops there and the padding gets no attention), maxlen with pre padding
+            (the padding is read as tokens).
+
+    Returns:
+        The array [N, maxlen], and with ``return_lengths`` the lengths too.
+
+    Raises:
+        ValueError: ``padding`` or ``truncating`` is neither "pre" nor "post", or maxlen < 1.
+    """
+    for name, side in (("padding", padding), ("truncating", truncating)):
+        if side not in ("pre", "post"):
+            raise ValueError(f"{name}: {side!r} is not 'pre' or 'post'")
+    seqs = [np.asarray(s).reshape(-1) for s in sequences]
+    if maxlen is None:
+        maxlen = max((len(s) for s in seqs), default=0)
+    if maxlen < 1:
+        raise ValueError(f"maxlen must be >= 1, got {maxlen}")
+    out = np.full((len(seqs), maxlen), value, dtype=dtype)
+    lengths = np.empty(len(seqs), dtype=np.int32)
+    for i, s in enumerate(seqs):
+        kept = s[-maxlen:] if truncating == "pre" else s[:maxlen]
+        if padding == "pre":
+            out[i, maxlen - len(kept) :] = kept
+            lengths[i] = maxlen
+        else:
+            out[i, : len(kept)] = kept
+            lengths[i] = max(1, len(kept))  # an empty sequence reads one step of padding
+    return (out, lengths) if return_lengths else out

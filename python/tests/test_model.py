@@ -431,6 +431,34 @@ def test_token_model_with_an_embedding(rng):
         m.predict(bad, lengths=lengths)
 
 
+def test_pad_sequences_places_tokens_as_keras(rng):
+    seqs = [[5, 6], [1, 2, 3, 4, 5], []]
+    # Keras' defaults: pre padding, pre truncating.
+    np.testing.assert_array_equal(
+        rnnattn.data.pad_sequences(seqs, maxlen=3), [[0, 5, 6], [3, 4, 5], [0, 0, 0]]
+    )
+    x, lengths = rnnattn.data.pad_sequences(
+        seqs, maxlen=3, padding="post", truncating="post", return_lengths=True
+    )
+    np.testing.assert_array_equal(x, [[5, 6, 0], [1, 2, 3], [0, 0, 0]])
+    np.testing.assert_array_equal(lengths, [2, 3, 1])  # an empty sequence reads one step
+    _, pre_lengths = rnnattn.data.pad_sequences(seqs, maxlen=3, return_lengths=True)
+    np.testing.assert_array_equal(pre_lengths, [3, 3, 3])  # pre: the padding is read as tokens
+    assert rnnattn.data.pad_sequences(seqs).shape == (3, 5)  # maxlen: the longest
+    with pytest.raises(ValueError, match="padding: 'middle'"):
+        rnnattn.data.pad_sequences(seqs, padding="middle")
+    # Both layouts train a token model.
+    texts = [list(rng.integers(2, 30, int(k))) for k in rng.integers(1, 12, 24)]
+    y = np.array([t[0] % 2 for t in texts], dtype=np.float32)
+    for padding in ("pre", "post"):
+        x, lengths = rnnattn.data.pad_sequences(
+            texts, maxlen=9, padding=padding, return_lengths=True
+        )
+        m = rnnattn.Model(hidden=4, vocab=30, embedding_dim=5, loss="bce", seed=2)
+        h = m.fit(x, y, lengths=lengths, epochs=1, batch_size=8, verbose=0)
+        assert len(h.history["loss"]) == 1
+
+
 def test_verbose_lines_reach_python_stdout(fib, capsys):
     # Keras' epoch lines go through sys.stdout (a notebook shows them), one per epoch.
     m = rnnattn.Model(hidden=2, seed=1)
