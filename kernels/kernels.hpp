@@ -133,11 +133,8 @@ void length_order(const int* lengths, int batch, int steps, int* order, cudaStre
 void transpose(const float* in, float* out, int rows, int cols, cudaStream_t stream);
 
 // ---- rnn_unfused.cu: the classic one-kernel-per-operation path ------------------------------
+// (its recurrence steps, unfused_step and unfused_step_backward, below the argument structs).
 // Lengths [B] (nullable) as in FusedForwardArgs.
-// z[:, t, :] += bh; h = tanh(z) in place for one time step; rows of length H, stride T*H. On
-// padding (t >= length) h_t = h_{t-1} instead.
-void unfused_bias_tanh_step(float* z, const float* bh, int batch, int steps, int hidden, int t,
-                            const int* lengths, cudaStream_t stream);
 // e[b,t] = tanh(h[b,t,:] . wa + ba[t]); ex[b,t] = exp(e[b,t]) (both 0 on padding).
 void unfused_scores(const float* hidden, const float* wa, const float* ba, int batch, int steps,
                     int hidden_size, const int* lengths, float* scores, float* ex,
@@ -163,15 +160,6 @@ void unfused_attention_backward(const Shape& shape, const Weights& w, const floa
                                 const float* scores, const float* attention, const float* context,
                                 const float* y, const float* dy, float* dpre, float* dc,
                                 float* g_dot_c, float* du, float* dh, cudaStream_t stream);
-
-// One reverse BPTT step of the unfused backward: dz[:,t,:] = (dh[:,t,:] + carry) (1 - h_t^2), with
-// dz_next[:,t-1,:] = dz[:,t,:] (and dz_next[:,T-1,:] = 0 at t = T-1). carry [B,H] (in/out) holds
-// dL/dh_t from the steps after t; the step leaves in it what the next GEMM (carry += dz_t Wh^T,
-// beta = 1) must add to: 0 for a valid step, dh_t + carry on padding (where dz = 0 and the
-// gradient passes through to h_{t-1}).
-void unfused_bptt_step(const float* dh, float* carry, const float* hidden, int batch, int steps,
-                       int hidden_size, int t, const int* lengths, float* dz, float* dz_next,
-                       cudaStream_t stream);
 
 // ---- attention_head.cu: the attention and head over the top layer's states ----------------
 struct AttentionHeadArgs {
@@ -265,14 +253,16 @@ bool cluster_layer_forward(const CellForwardArgs* args, int count, const Cluster
 bool cluster_layer_backward(const CellBackwardArgs* args, int count, const ClusterTiling& tiling,
                             const int* order, cudaStream_t stream);
 
-// ---- rnn_unfused.cu: the gated cells' (LSTM, GRU) unfused steps ------------------------------
+// ---- rnn_unfused.cu: the unfused path's recurrence steps, any cell ---------------------------
 // Step n of the processing order, after the GEMM rec [B,G*H] = h_prev Wh (rows of the previous
-// step's states; not read at n = 0).
-void gated_step(const CellForwardArgs& args, const float* rec, int n, cudaStream_t stream);
-// The unfused BPTT's step n (n = T-1 first); carry and carry_c [B,H] start at 0. After it, for
-// n > 0, the caller's GEMM adds carry += drec_next[rows of step n-1] Wh^T.
-void gated_step_backward(const CellBackwardArgs& args, float* carry, float* carry_c, int n,
-                         cudaStream_t stream);
+// step's states; not read at n = 0). The gated cells keep what a step keeps in aux (not null).
+void unfused_step(const CellForwardArgs& args, const float* rec, int n, cudaStream_t stream);
+// The unfused BPTT's step n (n = T-1 first): dL/dh_t = carry + dout_t, then the cell's backward
+// into d_in, drec_next (drec_first); carry and carry_c (the LSTM's; else null) [B,H] start at 0,
+// and the step leaves in carry what the caller's GEMM adds to for n > 0 (carry +=
+// drec_next[rows of step n-1] Wh^T): the direct part, or on padding dL/dh_t itself.
+void unfused_step_backward(const CellBackwardArgs& args, float* carry, float* carry_c, int n,
+                           cudaStream_t stream);
 
 // ---- rnn_persistent_gated.cu: a gated block's recurrence as one cooperative launch over the
 // whole GPU (a grid barrier per step), with the segment kernels' outputs; `tiling` from plan_gated

@@ -1,15 +1,14 @@
 // The unfused GPU path: the classic implementation a user would write from library calls, one
 // launch per operation and per time step. It is the differential check of the fused kernels and
-// the benchmark's baseline. The CUDA backend strings these together with cuBLAS GEMMs:
-//   forward: xw = x Wx (one GEMM); for each t: z_t = xw_t + h_{t-1} Wh (GEMM), h_t = tanh(z_t + bh)
-//   (unfused_bias_tanh_step); scores (unfused_scores); softmax sums (CUB segmented reduction,
-//   unfused_row_sums) and weights (unfused_normalise); context (unfused_context); head GEMM and
-//   unfused_bias_act.
-//   backward: unfused_attention_backward (dL/dh_t from the head and the attention), then for
-//   t = T..1 an elementwise unfused_bptt_step and a GEMM carry = dz_t Wh^T; the weight gradients
-//   are the same large GEMMs as the fused path's.
-// The gated cells' unfused steps (gated_step, gated_step_backward) are the same pattern: a GEMM
-// of the previous state and an elementwise kernel per step.
+// the benchmark's baseline. The device API strings these together with cuBLAS GEMMs:
+//   the recurrence of any cell (Elman, LSTM, GRU), per step: rec = h_{t-1} Wh (a GEMM), then
+//   unfused_step, cells.cuh's step on xw_t + b and rec (xw = x Wx: one GEMM before); its BPTT per
+//   step against the direction: unfused_step_backward, then carry += d_rec Wh^T (a GEMM);
+//   a one-layer Elman model's attention and head as separate kernels: scores (unfused_scores),
+//   softmax sums (CUB segmented reduction, unfused_row_sums) and weights (unfused_normalise),
+//   context (unfused_context), head GEMM and unfused_bias_act; their backward
+//   (unfused_attention_backward). The weight gradients are the same large GEMMs as the fused
+//   path's.
 // Work mapping: one thread per output element in every kernel (per (b, j), (b, t) or (b, o)).
 #include <cuda_runtime.h>
 #include <thrust/iterator/counting_iterator.h>
@@ -30,20 +29,6 @@ namespace {
 constexpr int kThreads = 256;
 
 unsigned blocks_for(long long n) { return kernels::blocks_for(n, kThreads); }
-
-__global__ void __launch_bounds__(kThreads)
-    bias_tanh_step_kernel(float* z, const float* bh, int batch, int steps, int hidden, int t,
-                          const int* lengths) {
-  const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= static_cast<long long>(batch) * hidden) return;
-  const int b = static_cast<int>(i / hidden), j = static_cast<int>(i % hidden);
-  float* p = z + (static_cast<std::size_t>(b) * steps + t) * hidden + j;
-  if (t < sequence_length(lengths, b, steps)) {
-    *p = tanhf(*p + bh[j]);
-  } else {
-    *p = p[-hidden];  // padding keeps h_{t-1} (t >= length >= 1, so t > 0)
-  }
-}
 
 __global__ void __launch_bounds__(kThreads)
     scores_kernel(const float* h, const float* wa, const float* ba, int batch, int steps,
@@ -141,31 +126,13 @@ __global__ void __launch_bounds__(kThreads)
   for (int j = 0; j < s.hidden; ++j) dht[j] = a[i] * g[j] + d * w.wa[j];
 }
 
-// One thread per (b, j).
-__global__ void __launch_bounds__(kThreads)
-    bptt_step_kernel(const float* dh, float* carry, const float* h, int batch, int steps,
-                     int hidden, int t, const int* lengths, float* dz, float* dz_next) {
-  const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= static_cast<long long>(batch) * hidden) return;
-  const int b = static_cast<int>(i / hidden), j = static_cast<int>(i % hidden);
-  const std::size_t at = (static_cast<std::size_t>(b) * steps + t) * hidden + j;
-  const float ht = h[at];
-  const float g = dh[at] + carry[i];
-  const bool valid = t < sequence_length(lengths, b, steps);
-  const float d = valid ? g * (1.f - ht * ht) : 0.f;
-  carry[i] = valid ? 0.f : g;  // the GEMM after this step adds dz_t Wh^T
-  dz[at] = d;
-  if (t > 0) dz_next[at - hidden] = d;
-  if (t == steps - 1) dz_next[at] = 0.f;
-}
-
 // Segment offsets for CUB: row r spans [r * cols, (r + 1) * cols).
 struct RowOffset {
   int cols;
   __host__ __device__ int operator()(int r) const { return r * cols; }
 };
 
-// ---- the gated cells (LSTM, GRU): per step a cuBLAS GEMM (rec = h_{t-1} Wh, or carry += d_rec
+// ---- the recurrence of any cell: per step a cuBLAS GEMM (rec = h_{t-1} Wh, or carry += d_rec
 // Wh^T) and one of these elementwise kernels over cells.cuh's step, one thread per (b, j) -----
 constexpr int kStepThreads = 256;
 
@@ -192,26 +159,26 @@ __device__ __forceinline__ bool step_unit(const Args& a, int n, StepUnit* u) {
 // previous state; not read at n = 0), or on padding the previous state and what it kept again.
 template <Cell kCell>
 __global__ void __launch_bounds__(kStepThreads)
-    gated_step_kernel(CellForwardArgs a, const float* rec_in, int n) {
+    unfused_step_kernel(CellForwardArgs a, const float* rec_in, int n) {
   constexpr int G = gate_count(kCell), A = kept_of(kCell);
-  static_assert(A > 0, "the gated cells only: the Elman cell's steps are the kernels above");
   const int T = a.steps, H = a.hidden, C = a.stride, GH = G * H;
   StepUnit u;
   if (!step_unit(a, n, &u)) return;
   const int b = u.b, j = u.j, t = u.t, tp = u.tp;
   const std::size_t row = static_cast<std::size_t>(b) * T + t;
   const std::size_t prow = static_cast<std::size_t>(b) * T + tp;
-  float kept[A];
+  float kept[kept_slots(kCell)];
   float h;
   if (t < sequence_length(a.lengths, b, T)) {
     float xin[G], rec[G];
     for (int q = 0; q < G; ++q) {
       xin[q] = a.bias[q * H + j] + a.xw[row * GH + q * H + j];
-      rec[q] = (tp < 0 ? 0.f : rec_in[static_cast<std::size_t>(b) * GH + q * H + j]) +
-               (kCell == Cell::kGru ? a.bias[GH + q * H + j] : 0.f);
+      const float brec = kCell == Cell::kGru ? a.bias[GH + q * H + j] : 0.f;
+      rec[q] = rec_start<kCell>(xin[q], brec) +
+               (tp < 0 ? 0.f : rec_in[static_cast<std::size_t>(b) * GH + q * H + j]);
     }
     float prev = 0.f;
-    if (tp >= 0) {
+    if (tp >= 0 && kCell != Cell::kElman) {
       prev = kCell == Cell::kLstm ? a.aux[prow * A * H + (A - 1) * H + j] : a.out[prow * C + j];
     }
     h = cell_step<kCell>(xin, rec, prev, kept);
@@ -229,9 +196,8 @@ __global__ void __launch_bounds__(kStepThreads)
 // LSTM's dL/dc.
 template <Cell kCell>
 __global__ void __launch_bounds__(kStepThreads)
-    gated_step_backward_kernel(CellBackwardArgs a, float* carry, float* carry_c, int n) {
+    unfused_step_backward_kernel(CellBackwardArgs a, float* carry, float* carry_c, int n) {
   constexpr int G = gate_count(kCell), A = kept_of(kCell);
-  static_assert(A > 0, "the gated cells only: the Elman cell's steps are the kernels above");
   const int T = a.steps, H = a.hidden, C = a.stride, GH = G * H;
   StepUnit u;
   if (!step_unit(a, n, &u)) return;
@@ -248,12 +214,14 @@ __global__ void __launch_bounds__(kStepThreads)
   float next = dh;  // padding passes dL/dh (and dL/dc) through to the previous state
   if (valid) {
     float prev = 0.f;
-    if (tp >= 0) {
+    if (tp >= 0 && kCell != Cell::kElman) {
       prev = kCell == Cell::kLstm ? a.aux[(seq + tp) * A * H + (A - 1) * H + j]
                                   : a.states[(seq + tp) * C + j];
     }
     float cc = kCell == Cell::kLstm ? carry_c[i] : 0.f;
-    next = cell_step_backward<kCell>(a.aux + row * A * H + j, H, prev, dh, cc, din, drec);
+    // What the step kept: the Elman cell's is its state.
+    const float* k = kCell == Cell::kElman ? a.states + row * C + j : a.aux + row * A * H + j;
+    next = cell_step_backward<kCell>(k, H, prev, dh, cc, din, drec);
     if (kCell == Cell::kLstm) carry_c[i] = cc;
   }
   store_step_gradients<G>(a, b, t, tp, j, din, drec);
@@ -267,22 +235,13 @@ unsigned step_blocks(const Args& a) {
                                kStepThreads);
 }
 
-void check_gated(Cell cell, const char* call) {
-  if (cell != Cell::kLstm && cell != Cell::kGru) {
-    throw InvalidArgument(std::string(call) + ": cell " + to_string(cell) +
-                          " is not a gated cell (the Elman cell's unfused steps are "
-                          "unfused_bias_tanh_step and unfused_bptt_step)");
-  }
-}
+// The kernels' names by pass (0 forward, 1 backward) and cell.
+const char* const kStepNames[2][3] = {
+    {"unfused_step_kernel<elman>", "unfused_step_kernel<lstm>", "unfused_step_kernel<gru>"},
+    {"unfused_step_backward_kernel<elman>", "unfused_step_backward_kernel<lstm>",
+     "unfused_step_backward_kernel<gru>"}};
 
 }  // namespace
-
-void unfused_bias_tanh_step(float* z, const float* bh, int batch, int steps, int hidden, int t,
-                            const int* lengths, cudaStream_t stream) {
-  launch_kernel<bias_tanh_step_kernel>("bias_tanh_step_kernel",
-                                       blocks_for(static_cast<long long>(batch) * hidden), kThreads,
-                                       0, stream, z, bh, batch, steps, hidden, t, lengths);
-}
 
 void unfused_scores(const float* hidden, const float* wa, const float* ba, int batch, int steps,
                     int hidden_size, const int* lengths, float* scores, float* ex,
@@ -324,14 +283,6 @@ void unfused_attention_backward(const Shape& s, const Weights& w, const float* h
       0, stream, s, w, hidden, scores, attention, dc, g_dot_c, du, dh);
 }
 
-void unfused_bptt_step(const float* dh, float* carry, const float* hidden, int batch, int steps,
-                       int hidden_size, int t, const int* lengths, float* dz, float* dz_next,
-                       cudaStream_t stream) {
-  launch_kernel<bptt_step_kernel>(
-      "bptt_step_kernel", blocks_for(static_cast<long long>(batch) * hidden_size), kThreads, 0,
-      stream, dh, carry, hidden, batch, steps, hidden_size, t, lengths, dz, dz_next);
-}
-
 void unfused_context(const float* hidden, const float* a, int batch, int steps, int hidden_size,
                      float* context, cudaStream_t stream) {
   launch_kernel<context_kernel>("context_kernel",
@@ -346,32 +297,42 @@ void unfused_bias_act(float* y, const float* bd, int batch, int outputs, int hea
                                  stream, y, bd, batch, outputs, head);
 }
 
-void gated_step(const CellForwardArgs& a, const float* rec, int n, cudaStream_t stream) {
-  check_gated(a.cell, "gated_step");
+void unfused_step(const CellForwardArgs& a, const float* rec, int n, cudaStream_t stream) {
   if (a.batch < 1) return;
-  if (!a.aux) throw InvalidArgument("gated_step: aux is null (the unfused step reads it back)");
-  if (a.cell == Cell::kLstm) {
-    launch_kernel<gated_step_kernel<Cell::kLstm>>("gated_step_kernel<lstm>", step_blocks(a),
-                                                  kStepThreads, 0, stream, a, rec, n);
-  } else {
-    launch_kernel<gated_step_kernel<Cell::kGru>>("gated_step_kernel<gru>", step_blocks(a),
-                                                 kStepThreads, 0, stream, a, rec, n);
+  if (!a.out) throw InvalidArgument("unfused_step: out is null (the next step reads it back)");
+  if (a.cell != Cell::kElman && !a.aux)
+    throw InvalidArgument("unfused_step: aux is null (the next step reads it back)");
+  const char* name = kStepNames[0][static_cast<int>(a.cell) % 3];
+  switch (a.cell) {
+    case Cell::kElman:
+      return launch_kernel<unfused_step_kernel<Cell::kElman>>(name, step_blocks(a), kStepThreads, 0,
+                                                              stream, a, rec, n);
+    case Cell::kLstm:
+      return launch_kernel<unfused_step_kernel<Cell::kLstm>>(name, step_blocks(a), kStepThreads, 0,
+                                                             stream, a, rec, n);
+    case Cell::kGru:
+      return launch_kernel<unfused_step_kernel<Cell::kGru>>(name, step_blocks(a), kStepThreads, 0,
+                                                            stream, a, rec, n);
   }
+  throw InvalidArgument(std::string("unfused_step: unknown cell ") + to_string(a.cell));
 }
 
-void gated_step_backward(const CellBackwardArgs& a, float* carry, float* carry_c, int n,
-                         cudaStream_t stream) {
-  check_gated(a.cell, "gated_step_backward");
+void unfused_step_backward(const CellBackwardArgs& a, float* carry, float* carry_c, int n,
+                           cudaStream_t stream) {
   if (a.batch < 1) return;
-  if (a.cell == Cell::kLstm) {
-    launch_kernel<gated_step_backward_kernel<Cell::kLstm>>("gated_step_backward_kernel<lstm>",
-                                                           step_blocks(a), kStepThreads, 0, stream,
-                                                           a, carry, carry_c, n);
-  } else {
-    launch_kernel<gated_step_backward_kernel<Cell::kGru>>("gated_step_backward_kernel<gru>",
-                                                          step_blocks(a), kStepThreads, 0, stream,
-                                                          a, carry, carry_c, n);
+  const char* name = kStepNames[1][static_cast<int>(a.cell) % 3];
+  switch (a.cell) {
+    case Cell::kElman:
+      return launch_kernel<unfused_step_backward_kernel<Cell::kElman>>(
+          name, step_blocks(a), kStepThreads, 0, stream, a, carry, carry_c, n);
+    case Cell::kLstm:
+      return launch_kernel<unfused_step_backward_kernel<Cell::kLstm>>(
+          name, step_blocks(a), kStepThreads, 0, stream, a, carry, carry_c, n);
+    case Cell::kGru:
+      return launch_kernel<unfused_step_backward_kernel<Cell::kGru>>(
+          name, step_blocks(a), kStepThreads, 0, stream, a, carry, carry_c, n);
   }
+  throw InvalidArgument(std::string("unfused_step_backward: unknown cell ") + to_string(a.cell));
 }
 
 }  // namespace rnnattn::kernels

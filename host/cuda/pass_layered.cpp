@@ -128,7 +128,7 @@ void Handle::Impl::forward_layered(const float* params, const float* x, int batc
             gemm_row_major(cublas, false, false, batch, GH, H, 1.f, a.out + tp * C, T * C, a.wh, GH,
                            0.f, b.rec, GH);
           }
-          kernels::gated_step(a, b.rec, n, s);
+          kernels::unfused_step(a, b.rec, n, s);
         }
       }
       continue;
@@ -205,7 +205,7 @@ void Handle::Impl::backward_layer(const float* params, int layer, const float* s
     RNNATTN_CUDA_CHECK(cudaMemsetAsync(b.carry, 0, bh, s));
     if (b.carry_c) RNNATTN_CUDA_CHECK(cudaMemsetAsync(b.carry_c, 0, bh, s));
     for (int n = T - 1; n >= 0; --n) {
-      kernels::gated_step_backward(a, b.carry, b.carry_c, n, s);
+      kernels::unfused_step_backward(a, b.carry, b.carry_c, n, s);
       if (n > 0) {
         const int tp = dir == 0 ? n - 1 : T - n;
         gemm_row_major(cublas, false, true, batch, H, GH, 1.f, a.drec_next + tp * GH, T * GH, wh,

@@ -70,15 +70,18 @@ void Handle::Impl::forward(const float* params, const float* x, int batch, float
     };
     run_elman(a, batch, lengths, b, kernels::persistent_forward, kernels::cluster_forward, segment);
   } else {
-    // Classic: input GEMM, then per step a recurrent GEMM and an elementwise kernel.
+    // Classic: input GEMM, then per step a recurrent GEMM, rec[B,H] = h_{t-1} Wh (rows T*H
+    // apart), and the elementwise cell.
     float* hs = b.hidden;
-    gemm_row_major(cublas, false, false, bt, H, D, 1.f, x, D, w.wx, H, 0.f, hs, H);
+    gemm_row_major(cublas, false, false, bt, H, D, 1.f, x, D, w.wx, H, 0.f, b.xw, H);
+    const kernels::CellForwardArgs cell =
+        cell_forward_args(params, 0, 0, batch, lengths, b.xw, hs, nullptr);
     for (int t = 0; t < T; ++t) {
       if (t > 0) {
         gemm_row_major(cublas, false, false, batch, H, H, 1.f, hs + (t - 1) * H, T * H, w.wh, H,
-                       1.f, hs + t * H, T * H);
+                       0.f, b.rec, H);
       }
-      kernels::unfused_bias_tanh_step(hs, w.bh, batch, T, H, t, lengths, s);
+      kernels::unfused_step(cell, b.rec, t, s);
     }
     if (c.attention) {
       kernels::unfused_scores(hs, w.wa, w.ba, batch, T, H, lengths, b.scores, b.ex, s);
@@ -160,9 +163,11 @@ void Handle::Impl::backward(const float* params, const float* x, int batch, cons
                                         b.du, b.dh, s);
     RNNATTN_CUDA_CHECK(
         cudaMemsetAsync(b.carry, 0, static_cast<std::size_t>(batch) * H * sizeof(float), s));
+    // The cell's BPTT from dL/dh_t of the attention (b.dh): dz into b.dz, dz_next into b.dz_next.
+    const kernels::CellBackwardArgs cell =
+        cell_backward_args(0, 0, batch, lengths, b.hidden, b, b.dh);
     for (int t = T - 1; t >= 0; --t) {
-      kernels::unfused_bptt_step(b.dh, b.carry, b.hidden, batch, T, H, t, lengths, b.dz, b.dz_next,
-                                 s);
+      kernels::unfused_step_backward(cell, b.carry, nullptr, t, s);
       if (t > 0) {  // carry += dz_t Wh^T (the step left 0, or on padding what passes through)
         gemm_row_major(cublas, false, true, batch, H, H, 1.f, b.dz + t * H, T * H, w.wh, H, 1.f,
                        b.carry, H);

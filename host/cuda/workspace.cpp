@@ -103,8 +103,9 @@ std::size_t Handle::Impl::layout(Region region, int batch, Pass pass, void* base
     kernels::unfused_row_sums(nullptr, batch, c.steps, nullptr, nullptr, &cub, nullptr);
     b.cub_bytes = cub;
     b.cub_temp = cv.take<unsigned char>(cub);
+    b.rec = cv.take<float>(B * H);  // h_{t-1} Wh of one step
   }
-  if (!unfused) b.xw = cv.take<float>(bt * H);
+  b.xw = cv.take<float>(bt * H);
   if (pass == Pass::kTraining) {
     if (!unfused) b.wh_t = cv.take<float>(H * H);
     b.dpre = cv.take<float>(B * O);
