@@ -342,15 +342,8 @@ void read_text_record(Reader& r, const std::string& path, TextRecord& x) {
   for (std::uint32_t i = 0; i < w; ++i) x.vocabulary.push_back(r.get_string("vocabulary word"));
 }
 
-}  // namespace
-
-Checkpoint load_checkpoint(const std::string& path) {
-  std::string buf;
-  try {
-    buf = read_file(path);
-  } catch (const DataError& e) {
-    throw CheckpointError(e.what());
-  }
+// The magic bytes, and a file long enough to hold them and the version.
+void check_magic(const std::string& path, const std::string& buf) {
   if (buf.size() < sizeof kMagic + 4) {
     if (buf.size() >= sizeof kMagic && std::memcmp(buf.data(), kMagic, sizeof kMagic) != 0) {
       throw CheckpointError(path + ": not an rnnattn checkpoint (wrong magic bytes)");
@@ -361,17 +354,60 @@ Checkpoint load_checkpoint(const std::string& path) {
   if (std::memcmp(buf.data(), kMagic, sizeof kMagic) != 0) {
     throw CheckpointError(path + ": not an rnnattn checkpoint (wrong magic bytes)");
   }
-  // The checksum occupies the last 8 bytes; fields are read from what precedes it.
-  const std::size_t body = buf.size() >= 8 ? buf.size() - 8 : 0;
-  Reader r(path, buf, body);
-  (void)r.get<std::array<char, 8>>();
-  const std::uint32_t version = r.get<std::uint32_t>();
+}
+
+void check_version(const std::string& path, std::uint32_t version) {
   if (version > kCheckpointVersion) {
     throw CheckpointError(path + ": checkpoint format version " + std::to_string(version) +
                           " is newer than this rnnattn reads (up to " +
                           std::to_string(kCheckpointVersion) + "); upgrade rnnattn");
   }
   if (version == 0) throw CheckpointError(path + ": corrupted checkpoint: format version 0");
+}
+
+// The file's size against what its header describes (n parameters after the header's `pos`
+// bytes, three arrays of them and the checksum), then the checksum. A damaged header could send
+// the reader anywhere: the sizes are checked before they are trusted.
+void check_extent_and_checksum(const std::string& path, const std::string& buf, std::size_t pos,
+                               std::uint64_t n, std::uint32_t version) {
+  const std::uint64_t expected = pos + 3 * n * sizeof(float) + 8;
+  if (n > (std::uint64_t{1} << 40) || buf.size() < expected) {
+    throw CheckpointError(path + ": truncated checkpoint (" + std::to_string(buf.size()) +
+                          " bytes; its header describes " +
+                          (n > (std::uint64_t{1} << 40) ? std::string("an impossible size")
+                                                        : std::to_string(expected) + " bytes") +
+                          ")");
+  }
+  if (buf.size() > expected) {
+    throw CheckpointError(path + ": corrupted checkpoint (" +
+                          std::to_string(buf.size() - expected) +
+                          " unexpected bytes after the data)");
+  }
+  const std::size_t body = buf.size() - 8;
+  std::uint64_t stored;
+  std::memcpy(&stored, buf.data() + body, sizeof stored);
+  const std::uint64_t basis = version == 1 ? kVersion1Basis : kFnvOffsetBasis;
+  if (stored != fnv1a_from(basis, buf.data(), body)) {
+    throw CheckpointError(path + ": corrupted checkpoint (checksum mismatch)");
+  }
+}
+
+}  // namespace
+
+Checkpoint load_checkpoint(const std::string& path) {
+  std::string buf;
+  try {
+    buf = read_file(path);
+  } catch (const DataError& e) {
+    throw CheckpointError(e.what());
+  }
+  check_magic(path, buf);
+  // The checksum occupies the last 8 bytes; fields are read from what precedes it.
+  const std::size_t body = buf.size() >= 8 ? buf.size() - 8 : 0;
+  Reader r(path, buf, body);
+  (void)r.get<std::array<char, 8>>();
+  const std::uint32_t version = r.get<std::uint32_t>();
+  check_version(path, version);
 
   Checkpoint ck;
   ck.format_version = version;
@@ -438,27 +474,7 @@ Checkpoint load_checkpoint(const std::string& path) {
     truncating = r.get<std::uint8_t>();
   }
   const std::uint64_t n = r.get<std::uint64_t>();
-
-  // A damaged header could send us anywhere: check the sizes before trusting them.
-  const std::uint64_t expected = r.pos() + 3 * n * sizeof(float) + 8;
-  if (n > (std::uint64_t{1} << 40) || buf.size() < expected) {
-    throw CheckpointError(path + ": truncated checkpoint (" + std::to_string(buf.size()) +
-                          " bytes; its header describes " +
-                          (n > (std::uint64_t{1} << 40) ? std::string("an impossible size")
-                                                        : std::to_string(expected) + " bytes") +
-                          ")");
-  }
-  if (buf.size() > expected) {
-    throw CheckpointError(path + ": corrupted checkpoint (" +
-                          std::to_string(buf.size() - expected) +
-                          " unexpected bytes after the data)");
-  }
-  std::uint64_t stored;
-  std::memcpy(&stored, buf.data() + body, sizeof stored);
-  const std::uint64_t basis = version == 1 ? kVersion1Basis : kFnvOffsetBasis;
-  if (stored != fnv1a_from(basis, buf.data(), body)) {
-    throw CheckpointError(path + ": corrupted checkpoint (checksum mismatch)");
-  }
+  check_extent_and_checksum(path, buf, r.pos(), n, version);
   if (attention > 1 || head > 2 || loss > 1 || bidirectional > 1 || recorded > 1 || scaling > 1 ||
       difference > 1 || missing > 2 || padding > 1 || truncating > 1) {
     throw CheckpointError(path + ": corrupted checkpoint (bad model flags)");

@@ -7,9 +7,31 @@
 
 #include <cuda_runtime.h>
 
+#include <string>
+#include <type_traits>
+
 #include "kernels.hpp"
+#include "rnnattn/error.hpp"
 
 namespace rnnattn::kernels {
+
+// Calls f(CellTag<kCell>{}) with `cell` as a compile-time constant (decltype(tag)::value): the one
+// place a launcher turns a cell into its kernel's instantiation. A value no cell has is an
+// InvalidArgument naming `call`.
+template <Cell kCell>
+using CellTag = std::integral_constant<Cell, kCell>;
+template <typename F>
+void dispatch_cell(Cell cell, const char* call, F&& f) {
+  switch (cell) {
+    case Cell::kElman:
+      return f(CellTag<Cell::kElman>{});
+    case Cell::kLstm:
+      return f(CellTag<Cell::kLstm>{});
+    case Cell::kGru:
+      return f(CellTag<Cell::kGru>{});
+  }
+  throw InvalidArgument(std::string(call) + ": unknown cell " + to_string(cell));
+}
 
 constexpr int gate_count(Cell cell) {
   return cell == Cell::kLstm ? 4 : (cell == Cell::kGru ? 3 : 1);

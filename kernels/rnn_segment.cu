@@ -268,28 +268,14 @@ void backward_cell(const WithHead<CellBackwardArgs>& p, cudaStream_t stream, int
 // The kernels by cell and whether the head is inside.
 template <bool kHead>
 void forward_on(const WithHead<CellForwardArgs>& p, cudaStream_t stream, int planes = 1) {
-  switch (p.cell.cell) {
-    case Cell::kElman:
-      return forward_cell<Cell::kElman, kHead>(p, stream, planes);
-    case Cell::kLstm:
-      return forward_cell<Cell::kLstm, kHead>(p, stream, planes);
-    case Cell::kGru:
-      return forward_cell<Cell::kGru, kHead>(p, stream, planes);
-  }
-  throw InvalidArgument(std::string("segment_forward: unknown cell ") + to_string(p.cell.cell));
+  dispatch_cell(p.cell.cell, "segment_forward",
+                [&](auto cell) { forward_cell<decltype(cell)::value, kHead>(p, stream, planes); });
 }
 
 template <bool kHead>
 void backward_on(const WithHead<CellBackwardArgs>& p, cudaStream_t stream, int planes = 1) {
-  switch (p.cell.cell) {
-    case Cell::kElman:
-      return backward_cell<Cell::kElman, kHead>(p, stream, planes);
-    case Cell::kLstm:
-      return backward_cell<Cell::kLstm, kHead>(p, stream, planes);
-    case Cell::kGru:
-      return backward_cell<Cell::kGru, kHead>(p, stream, planes);
-  }
-  throw InvalidArgument(std::string("segment_backward: unknown cell ") + to_string(p.cell.cell));
+  dispatch_cell(p.cell.cell, "segment_backward",
+                [&](auto cell) { backward_cell<decltype(cell)::value, kHead>(p, stream, planes); });
 }
 
 // The head-fused kernels' preconditions: one layer, one direction (direction 0, the states H

@@ -302,37 +302,22 @@ void unfused_step(const CellForwardArgs& a, const float* rec, int n, cudaStream_
   if (!a.out) throw InvalidArgument("unfused_step: out is null (the next step reads it back)");
   if (a.cell != Cell::kElman && !a.aux)
     throw InvalidArgument("unfused_step: aux is null (the next step reads it back)");
-  const char* name = kStepNames[0][static_cast<int>(a.cell) % 3];
-  switch (a.cell) {
-    case Cell::kElman:
-      return launch_kernel<unfused_step_kernel<Cell::kElman>>(name, step_blocks(a), kStepThreads, 0,
-                                                              stream, a, rec, n);
-    case Cell::kLstm:
-      return launch_kernel<unfused_step_kernel<Cell::kLstm>>(name, step_blocks(a), kStepThreads, 0,
-                                                             stream, a, rec, n);
-    case Cell::kGru:
-      return launch_kernel<unfused_step_kernel<Cell::kGru>>(name, step_blocks(a), kStepThreads, 0,
-                                                            stream, a, rec, n);
-  }
-  throw InvalidArgument(std::string("unfused_step: unknown cell ") + to_string(a.cell));
+  dispatch_cell(a.cell, "unfused_step", [&](auto cell) {
+    constexpr Cell kCell = decltype(cell)::value;
+    launch_kernel<unfused_step_kernel<kCell>>(kStepNames[0][static_cast<int>(kCell)],
+                                              step_blocks(a), kStepThreads, 0, stream, a, rec, n);
+  });
 }
 
 void unfused_step_backward(const CellBackwardArgs& a, float* carry, float* carry_c, int n,
                            cudaStream_t stream) {
   if (a.batch < 1) return;
-  const char* name = kStepNames[1][static_cast<int>(a.cell) % 3];
-  switch (a.cell) {
-    case Cell::kElman:
-      return launch_kernel<unfused_step_backward_kernel<Cell::kElman>>(
-          name, step_blocks(a), kStepThreads, 0, stream, a, carry, carry_c, n);
-    case Cell::kLstm:
-      return launch_kernel<unfused_step_backward_kernel<Cell::kLstm>>(
-          name, step_blocks(a), kStepThreads, 0, stream, a, carry, carry_c, n);
-    case Cell::kGru:
-      return launch_kernel<unfused_step_backward_kernel<Cell::kGru>>(
-          name, step_blocks(a), kStepThreads, 0, stream, a, carry, carry_c, n);
-  }
-  throw InvalidArgument(std::string("unfused_step_backward: unknown cell ") + to_string(a.cell));
+  dispatch_cell(a.cell, "unfused_step_backward", [&](auto cell) {
+    constexpr Cell kCell = decltype(cell)::value;
+    launch_kernel<unfused_step_backward_kernel<kCell>>(kStepNames[1][static_cast<int>(kCell)],
+                                                       step_blocks(a), kStepThreads, 0, stream, a,
+                                                       carry, carry_c, n);
+  });
 }
 
 }  // namespace rnnattn::kernels

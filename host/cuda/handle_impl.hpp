@@ -57,7 +57,7 @@ struct Buffers {
   float* context = nullptr;    // [B,H]
   float* attention = nullptr;  // [B,T] softmax weights (unfused backward reads them)
   // Scratch.
-  float* xw = nullptr;       // [B,T,H] x Wx for every step (the fused path, both passes)
+  float* xw = nullptr;       // [B,T,H] x Wx for every step (both paths, both passes)
   float* ex = nullptr;       // [B,T]   exp(e_t) (unfused)
   float* persist = nullptr;  // persistent kernels' scratch (fused path, one layer)
   int* order = nullptr;      // [B] the sequences by length (cluster kernels with lengths)
@@ -78,10 +78,10 @@ struct Buffers {
   // are G*H wide and wh_t is [G*H,H] for a gated cell.
   float* dtop = nullptr;  // [B,T,C] dL/d(states) of the layer being differentiated
   float* din = nullptr;   // [B,T,C] dL/d(its input), the layer below's dtop
+  float* rec = nullptr;   // [B,G*H] h_prev Wh of one step (unfused path)
   // Gated cells.
   float* aux = nullptr;         // [blocks][B,T,A*H] what each step keeps (training); inference
                                 // on the unfused path: one block's, reused
-  float* rec = nullptr;         // [B,G*H] h_prev Wh of one step (unfused)
   float* drec_first = nullptr;  // [B,G*H] (GRU)
   float* carry_c = nullptr;     // [B,H] the LSTM's dL/dc (unfused backward)
 };

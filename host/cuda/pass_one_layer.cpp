@@ -43,6 +43,8 @@ void Handle::Impl::forward(const float* params, const float* x, int batch, float
   const kernels::Weights w = weights_of(c, params);
   const int H = c.hidden_size, T = c.steps, D = c.input_size, O = c.output_size;
   const int bt = batch * T;
+  // One GEMM for the input projection of every step, on both paths: xw[BT,H] = x[BT,D] Wx[D,H].
+  gemm_row_major(cublas, false, false, bt, H, D, 1.f, x, D, w.wx, H, 0.f, b.xw, H);
 
   if (path == Path::kFused) {
     kernels::FusedForwardArgs a{};
@@ -51,8 +53,6 @@ void Handle::Impl::forward(const float* params, const float* x, int batch, float
     a.y = y;
     a.attention = attention;
     a.lengths = lengths;
-    // One GEMM for the input projection of every step: xw[BT,H] = x[BT,D] Wx[D,H].
-    gemm_row_major(cublas, false, false, bt, H, D, 1.f, x, D, w.wx, H, 0.f, b.xw, H);
     a.xw = b.xw;
     if (training) {
       a.hidden = b.hidden;
@@ -70,10 +70,9 @@ void Handle::Impl::forward(const float* params, const float* x, int batch, float
     };
     run_elman(a, batch, lengths, b, kernels::persistent_forward, kernels::cluster_forward, segment);
   } else {
-    // Classic: input GEMM, then per step a recurrent GEMM, rec[B,H] = h_{t-1} Wh (rows T*H
-    // apart), and the elementwise cell.
+    // Classic: per step a recurrent GEMM, rec[B,H] = h_{t-1} Wh (rows T*H apart), and the
+    // elementwise cell.
     float* hs = b.hidden;
-    gemm_row_major(cublas, false, false, bt, H, D, 1.f, x, D, w.wx, H, 0.f, b.xw, H);
     const kernels::CellForwardArgs cell =
         cell_forward_args(params, 0, 0, batch, lengths, b.xw, hs, nullptr);
     for (int t = 0; t < T; ++t) {

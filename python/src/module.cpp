@@ -339,6 +339,44 @@ void backward(const ModelConfig& c, const std::string& device, const Array& para
   }
 }
 
+// fit's validation windows: validation_data's (x, y) or (x, y, lengths), else the last
+// validation_split of the training windows (taken out of them); false: none.
+bool validation_windows(const ModelConfig& c, WindowSet& train, double validation_split,
+                        const std::optional<nb::tuple>& validation_data, WindowSet* out) {
+  if (validation_data) {
+    if (validation_split > 0) {
+      throw InvalidArgument("validation_split: give it or validation_data, not both");
+    }
+    const nb::tuple& v = *validation_data;
+    if (v.size() != 2 && v.size() != 3) {
+      throw InvalidArgument("validation_data: (x, y) or (x, y, lengths)");
+    }
+    std::optional<Array> vl;
+    if (v.size() == 3 && !v[2].is_none()) vl = nb::cast<Array>(v[2]);
+    *out = windows(c, nb::cast<Array>(v[0]), nb::cast<Array>(v[1]), vl);
+    return true;
+  }
+  if (validation_split < 0) throw InvalidArgument("validation_split: must be in [0, 1)");
+  if (validation_split == 0) return false;
+  *out = split_validation(train, validation_split);
+  return true;
+}
+
+// A fit's history as the Python side reads it.
+nb::dict history_dict(const TrainHistory& h, int initial_epoch) {
+  nb::dict d;
+  d["loss"] = h.epoch_loss;
+  d["val_loss"] = h.val_loss;
+  d["val_accuracy"] = h.val_accuracy;
+  d["epoch_seconds"] = h.epoch_seconds;
+  d["best_epoch"] = h.best_epoch;
+  d["monitored_best_epoch"] = h.monitored_best_epoch;
+  d["stopped_early"] = h.stopped_early;
+  d["seconds"] = h.seconds;
+  d["initial_epoch"] = initial_epoch;
+  return d;
+}
+
 void bind_model(nb::module_& m) {
   nb::class_<PyModel>(m, "Model")
       .def(
@@ -379,25 +417,8 @@ void bind_model(nb::module_& m) {
             if (epochs < 0) throw InvalidArgument("epochs: must be >= 0");
             WindowSet train = windows(c, x, y, lengths);
             WindowSet validation;
-            bool validate = false;
-            if (validation_data) {
-              if (validation_split > 0) {
-                throw InvalidArgument("validation_split: give it or validation_data, not both");
-              }
-              const nb::tuple& v = *validation_data;
-              if (v.size() != 2 && v.size() != 3) {
-                throw InvalidArgument("validation_data: (x, y) or (x, y, lengths)");
-              }
-              std::optional<Array> vl;
-              if (v.size() == 3 && !v[2].is_none()) vl = nb::cast<Array>(v[2]);
-              validation = windows(c, nb::cast<Array>(v[0]), nb::cast<Array>(v[1]), vl);
-              validate = true;
-            } else if (validation_split > 0) {
-              validation = split_validation(train, validation_split);
-              validate = true;
-            } else if (validation_split < 0) {
-              throw InvalidArgument("validation_split: must be in [0, 1)");
-            }
+            const bool validate =
+                validation_windows(c, train, validation_split, validation_data, &validation);
             TrainOptions opt;
             opt.initial_epoch = static_cast<int>(p.model.epochs_trained);
             opt.epochs = opt.initial_epoch + epochs;
@@ -422,17 +443,7 @@ void bind_model(nb::module_& m) {
             p.record.training.recorded = true;
             p.record.training.batch_size = batch_size;
             p.record.training.validation_split = validation_data ? 0.0 : validation_split;
-            nb::dict d;
-            d["loss"] = h.epoch_loss;
-            d["val_loss"] = h.val_loss;
-            d["val_accuracy"] = h.val_accuracy;
-            d["epoch_seconds"] = h.epoch_seconds;
-            d["best_epoch"] = h.best_epoch;
-            d["monitored_best_epoch"] = h.monitored_best_epoch;
-            d["stopped_early"] = h.stopped_early;
-            d["seconds"] = h.seconds;
-            d["initial_epoch"] = opt.initial_epoch;
-            return d;
+            return history_dict(h, opt.initial_epoch);
           },
           "x"_a, "y"_a, "lengths"_a.none(), "epochs"_a, "batch_size"_a, "validation_split"_a,
           "validation_data"_a.none(), "early_stopping"_a, "monitor"_a, "min_delta"_a, "restore"_a,
