@@ -97,7 +97,7 @@ void run_case(benchmark::State& st, const std::string& op, cuda::Path path, cons
 void register_gpu_benchmarks() {
   for (const char* op : {"forward_inference", "forward_training", "backward", "train_step"}) {
     for (const BenchShape& s : shapes()) {
-      // The gated cells (rnn_segment.cu, rnn_persistent_gated.cu) at the training shapes and the
+      // The gated cells (rnn_segment.cu, rnn_persistent.cu) at the training shapes and the
       // notebook's (a bidirectional LSTM), attention models, fused (the model's choice, and each
       // recurrence forced) and unfused.
       const std::string n = s.name;

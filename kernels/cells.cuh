@@ -1,6 +1,6 @@
 // The cells' step, forward and backward, for one unit (internal): what the segment kernels
 // (rnn_segment.cu), the unfused step kernels (rnn_unfused.cu) and the gated persistent kernels
-// (rnn_persistent_gated.cu) compute per (sequence, unit); host/model_math.hpp's cell_forward /
+// (rnn_persistent.cu) compute per (sequence, unit); host/model_math.hpp's cell_forward /
 // cell_backward. Elman is the cell of one gate and one activation, h = tanh(xin + rec); the gated
 // cells' gates are in Keras' order.
 #pragma once
@@ -122,6 +122,21 @@ __device__ __forceinline__ void store_step_gradients(const CellBackwardArgs& a, 
     for (int q = 0; q < G; ++q)
       a.drec_first[static_cast<std::size_t>(b) * GH + q * H + j] = drec[q];
   }
+}
+
+// The preconditions of the kernels with the head inside (segment and persistent): one layer,
+// one direction (direction 0, the states H wide) and the head's shape matching the cell's.
+template <typename Args>
+void check_head(const Args& a, const AttentionHeadArgs& head, const char* call) {
+  const auto fail = [&](const std::string& why) {
+    throw InvalidArgument(std::string(call) + ": " + why);
+  };
+  if (a.direction != 0 || head.directions != 1 || a.stride != a.hidden)
+    fail(
+        "the attention runs inside the recurrence of a one-direction model only (direction 0, "
+        "states H wide); bidirectional and stacked models run attention_head_*");
+  if (head.shape.batch != a.batch || head.shape.steps != a.steps || head.shape.hidden != a.hidden)
+    fail("the head's shape (B, T, H) differs from the cell's");
 }
 
 }  // namespace rnnattn::kernels

@@ -47,94 +47,12 @@ struct Weights {
   const float* bd;  // [O]
 };
 
-// ---- the one-layer Elman model's arguments for the whole-GPU designs (persistent, cluster) ----
-struct FusedForwardArgs {
-  Shape shape;
-  Weights w;
-  const float* xw;  // [B,T,H] x_t Wx (no bias): one GEMM over every step before the recurrence
-  float* y;         // [B,O]
-  // Training mode stores what backward needs; inference passes null and keeps nothing per step.
-  float* hidden;     // [B,T,H] or null
-  float* scores;     // [B,T] e_t or null (attention)
-  float* expsum;     // [B] sum_t exp(e_t) or null (attention)
-  float* context;    // [B,H] or null
-  float* attention;  // [B,T] softmax weights a_t or null (attention)
-  // [B] valid steps per sequence (clamped to [1, T]), or null: all T. Padding (t >= length)
-  // keeps the state, gets score 0 and attention weight 0 (reference.hpp).
-  const int* lengths;
-};
-// ---- rnn_persistent_forward.cu / rnn_persistent_backward.cu: the whole GPU ----------------
-// The persistent kernels read, in the same launch, what other blocks wrote after a grid barrier:
-// in FusedForwardArgs the context and attention (the head and the normalisation read them), in
-// FusedBackwardArgs dpre, du and dz (the BPTT loop stages dz_{t+1} that other blocks wrote the
-// step before), and their scratch (hidden-state double buffer, partial scores, dL/dc). Never mark
-// these pointers __restrict__ or read them through __ldg (const __restrict__ lets the compiler
-// do so): the read-only data path is not coherent with writes made during the kernel and may
-// return the stale value from before the barrier. Only the weights and the inputs (x, xw, dy,
-// hidden, scores, expsum, lengths) are read-only for a whole launch.
-// Floats of device scratch the persistent forward (and backward) need for this shape.
-std::size_t persistent_scratch_floats(const Shape& shape);
-// The forward as one cooperative launch over `tiling`'s grid (plan.hpp) with a grid barrier per
-// step and Wh held on chip. Returns false, launching nothing, when this GPU cannot hold all its
-// blocks at once; the caller then runs the segment kernels.
-bool persistent_forward(const FusedForwardArgs& args, const PersistentTiling& tiling,
-                        float* scratch, cudaStream_t stream);
-
-struct FusedBackwardArgs {
-  Shape shape;
-  Weights w;
-  const float* hidden;   // [B,T,H] from the training forward
-  const float* scores;   // [B,T]   (attention)
-  const float* expsum;   // [B]     (attention)
-  const float* context;  // [B,H]
-  const float* y;        // [B,O]
-  const float* dy;       // [B,O]  dL/dy
-  float* dpre;           // [B,O]  dL/d(c Wd + bd)
-  float* du;             // [B,T]  dL/du_t (attention)
-  float* dz;             // [B,T,H] dL/dz_t
-  float* dz_next;        // [B,T,H] row t holds dz_{t+1} (last row 0): dWh = hidden^T dz_next
-  const float* wh_t;     // [H,H] Wh transposed (transpose()): thread j reads column j of row k
-  const int* lengths;    // [B] or null (as FusedForwardArgs): padding passes dL/dh through
-};
-// The backward (dpre, du, dz, dz_next) from one cooperative launch over `tiling`'s grid
-// (rnn_persistent_backward.cu); reads args.wh_t. scratch: persistent_scratch_floats() floats.
-// Returns false, launching nothing, when the grid cannot be co-resident; the caller then runs the
-// segment kernels.
-bool persistent_backward(const FusedBackwardArgs& args, const PersistentTiling& tiling,
-                         float* scratch, cudaStream_t stream);
-// ---- rnn_cluster.cu: the same forward and backward in thread-block clusters (sm_90) ---------
-// The persistent kernels' tiling scoped to a cluster (plan.hpp's ClusterTiling): cluster k owns
-// batch group k, h_t and dz_t travel through distributed shared memory and a cluster barrier
-// replaces the grid barrier; each cluster stops at its group's longest sequence. `order` [B]:
-// which sequence each group slot holds (a permutation of 0..B-1, such as length_order's, so that
-// a group's sequences have similar lengths), or null: in order; results land at each sequence's
-// own index either way. The forward's `order` and the backward's must be the same. They write
-// what the persistent kernels write and need no scratch. Return false, launching nothing, where
-// this GPU has no clusters or cannot hold one cluster; the caller then runs the segment kernels.
-bool cluster_forward(const FusedForwardArgs& args, const ClusterTiling& tiling, const int* order,
-                     cudaStream_t stream);
-bool cluster_backward(const FusedBackwardArgs& args, const ClusterTiling& tiling, const int* order,
-                      cudaStream_t stream);
-// Clusters of `cluster` blocks of these kernels, one block an SM, that the current device holds at
-// once (cudaOccupancyMaxActiveClusters: its GPC layout decides); 0 without clusters. The plan's
-// count is the forward kernel's; cluster_occupancy() gives each kernel's, for 1 to 8 blocks.
-int max_resident_clusters(int cluster);
-struct ClusterOccupancy {
-  const char* kernel;
-  int resident[kClusterMaxBlocks + 1];  // [n]: clusters of n blocks; [0] unused
-};
-std::vector<ClusterOccupancy> cluster_occupancy();
-// order [B] = 0..B-1 sorted by length (lengths clamped to [1, T], as the kernels read them;
-// stable: ties keep their index order), so that a cluster's group holds sequences of similar
-// lengths. A counting sort, one thread a sequence: deterministic, no workspace.
-void length_order(const int* lengths, int batch, int steps, int* order, cudaStream_t stream);
-
 // out[c, r] = in[r, c] for a rows x cols matrix (32 x 32 tiles through shared memory).
 void transpose(const float* in, float* out, int rows, int cols, cudaStream_t stream);
 
 // ---- rnn_unfused.cu: the classic one-kernel-per-operation path ------------------------------
 // (its recurrence steps, unfused_step and unfused_step_backward, below the argument structs).
-// Lengths [B] (nullable) as in FusedForwardArgs.
+// Lengths [B] (nullable) as in CellForwardArgs.
 // e[b,t] = tanh(h[b,t,:] . wa + ba[t]); ex[b,t] = exp(e[b,t]) (both 0 on padding).
 void unfused_scores(const float* hidden, const float* wa, const float* ba, int batch, int steps,
                     int hidden_size, const int* lengths, float* scores, float* ex,
@@ -244,15 +162,6 @@ void segment_forward_with_head(const CellForwardArgs& cell, const AttentionHeadA
 void segment_backward_with_head(const CellBackwardArgs& cell, const AttentionHeadArgs& head,
                                 cudaStream_t stream);
 
-// rnn_cluster.cu: the Elman blocks of stacked and bidirectional models (`count` directions side
-// by side in one launch) in thread-block clusters, with segment_forward's and segment_backward's
-// outputs; `tiling` from plan_layer; `order` as cluster_forward's. Return false, launching
-// nothing, where the GPU cannot run them.
-bool cluster_layer_forward(const CellForwardArgs* args, int count, const ClusterTiling& tiling,
-                           const int* order, cudaStream_t stream);
-bool cluster_layer_backward(const CellBackwardArgs* args, int count, const ClusterTiling& tiling,
-                            const int* order, cudaStream_t stream);
-
 // ---- rnn_unfused.cu: the unfused path's recurrence steps, any cell ---------------------------
 // Step n of the processing order, after the GEMM rec [B,G*H] = h_prev Wh (rows of the previous
 // step's states; not read at n = 0). The gated cells keep what a step keeps in aux (not null).
@@ -264,17 +173,73 @@ void unfused_step(const CellForwardArgs& args, const float* rec, int n, cudaStre
 void unfused_step_backward(const CellBackwardArgs& args, float* carry, float* carry_c, int n,
                            cudaStream_t stream);
 
-// ---- rnn_persistent_gated.cu: a gated block's recurrence as one cooperative launch over the
-// whole GPU (a grid barrier per step), with the segment kernels' outputs; `tiling` from plan_gated
-// (G gates). `count` blocks (1, or a bidirectional layer's 2 directions) in one cooperative grid of
-// `count` planes where the GPU holds it co-resident, else one grid a direction.
-// Return false where the GPU cannot run the grid co-resident (or refused it before): the
-// caller then runs segment_forward / segment_backward. The forward stages h_{t-1} from `out`, which
-// must not be null; Wh^T (wh_t) is read by the backward.
-bool gated_persistent_forward(const CellForwardArgs* args, int count,
-                              const PersistentTiling& tiling, cudaStream_t stream);
-bool gated_persistent_backward(const CellBackwardArgs* args, int count,
-                               const PersistentTiling& tiling, cudaStream_t stream);
+// ---- rnn_persistent.cu: a block's recurrence as one cooperative launch over the whole GPU ----
+// A grid barrier per step, Wh held on chip (the whole-GPU mapping of whole_gpu.cuh, its grid
+// exchange). They write what the segment kernels write. They return false, launching nothing,
+// where the GPU cannot hold the grid co-resident (or refused it before): the caller then runs the
+// segment kernels. The kernels read, in the same launch, what other blocks wrote after a grid
+// barrier: the states (`out`, staged as h_{t-1}), drec_next (staged as the step after's dL/drec),
+// the head's context, attention, dpre and du, and their scratch. Never mark these pointers
+// __restrict__ or read them through __ldg (const __restrict__ lets the compiler do so): the
+// read-only data path is not coherent with writes made during the kernel and may return the stale
+// value from before the barrier. Only the weights and the inputs (xw, dout, dy, the states in the
+// backward, scores, expsum, lengths) are read-only for a whole launch.
+//
+// The blocks of any cell: `count` (1, or a bidirectional layer's 2 directions) in one grid of
+// `count` planes where the GPU holds it co-resident, else one grid a direction; `tiling` from
+// plan_gated (LSTM, GRU) or plan_layer (Elman). The forward stages h_{t-1} from `out`, which must
+// not be null; Wh^T (wh_t) is read by the backward.
+bool persistent_forward(const CellForwardArgs* args, int count, const PersistentTiling& tiling,
+                        cudaStream_t stream);
+bool persistent_backward(const CellBackwardArgs* args, int count, const PersistentTiling& tiling,
+                         cudaStream_t stream);
+// Floats of device scratch the kernels with the head need for this shape.
+std::size_t persistent_scratch_floats(const Shape& shape);
+// A one-layer, one-direction Elman model's whole pass with the attention and head inside, as
+// segment_forward_with_head / segment_backward_with_head, `tiling` from plan_recurrence (the
+// forward's `out` may be null in inference: h_{t-1} then goes through the scratch); scratch:
+// persistent_scratch_floats().
+bool persistent_forward_with_head(const CellForwardArgs& cell, const AttentionHeadArgs& head,
+                                  const PersistentTiling& tiling, float* scratch,
+                                  cudaStream_t stream);
+bool persistent_backward_with_head(const CellBackwardArgs& cell, const AttentionHeadArgs& head,
+                                   const PersistentTiling& tiling, float* scratch,
+                                   cudaStream_t stream);
+
+// ---- rnn_cluster.cu: the Elman cell's recurrence in thread-block clusters (sm_90) -----------
+// The persistent kernels' tiling scoped to a cluster (plan.hpp's ClusterTiling): cluster k owns
+// batch group k, h_t and dz_t travel through distributed shared memory and a cluster barrier
+// replaces the grid barrier; each cluster stops at its group's longest sequence. `order` [B]:
+// which sequence each group slot holds (a permutation of 0..B-1, such as length_order's, so that
+// a group's sequences have similar lengths), or null: in order; results land at each sequence's
+// own index either way. The forward's `order` and the backward's must be the same. They write
+// what the segment kernels write and need no scratch. Return false, launching nothing, where
+// this GPU has no clusters or cannot hold one cluster; the caller then runs the segment kernels.
+// The blocks of stacked and bidirectional models: `count` directions side by side in one launch,
+// `tiling` from plan_layer (a direction's).
+bool cluster_forward(const CellForwardArgs* args, int count, const ClusterTiling& tiling,
+                     const int* order, cudaStream_t stream);
+bool cluster_backward(const CellBackwardArgs* args, int count, const ClusterTiling& tiling,
+                      const int* order, cudaStream_t stream);
+// A one-layer, one-direction model's whole pass with the attention and head inside, as
+// segment_forward_with_head / segment_backward_with_head; `tiling` from plan_recurrence.
+bool cluster_forward_with_head(const CellForwardArgs& cell, const AttentionHeadArgs& head,
+                               const ClusterTiling& tiling, const int* order, cudaStream_t stream);
+bool cluster_backward_with_head(const CellBackwardArgs& cell, const AttentionHeadArgs& head,
+                                const ClusterTiling& tiling, const int* order, cudaStream_t stream);
+// Clusters of `cluster` blocks of these kernels, one block an SM, that the current device holds at
+// once (cudaOccupancyMaxActiveClusters: its GPC layout decides); 0 without clusters. The plan's
+// count is the forward kernel's; cluster_occupancy() gives each kernel's, for 1 to 8 blocks.
+int max_resident_clusters(int cluster);
+struct ClusterOccupancy {
+  const char* kernel;
+  int resident[kClusterMaxBlocks + 1];  // [n]: clusters of n blocks; [0] unused
+};
+std::vector<ClusterOccupancy> cluster_occupancy();
+// order [B] = 0..B-1 sorted by length (lengths clamped to [1, T], as the kernels read them;
+// stable: ties keep their index order), so that a cluster's group holds sequences of similar
+// lengths. A counting sort, one thread a sequence: deterministic, no workspace.
+void length_order(const int* lengths, int batch, int steps, int* order, cudaStream_t stream);
 
 // ---- rnn_train_small.cu: whole epochs of a small model in one launch -------------------------
 // Offsets of the tensors in the flat parameter buffer (params.hpp's ParamLayout).

@@ -278,21 +278,6 @@ void backward_on(const WithHead<CellBackwardArgs>& p, cudaStream_t stream, int p
                 [&](auto cell) { backward_cell<decltype(cell)::value, kHead>(p, stream, planes); });
 }
 
-// The head-fused kernels' preconditions: one layer, one direction (direction 0, the states H
-// wide) and the head's shape matching the cell's.
-template <typename Args>
-void check_head(const Args& a, const AttentionHeadArgs& head, const char* call) {
-  const auto fail = [&](const std::string& why) {
-    throw InvalidArgument(std::string(call) + ": " + why);
-  };
-  if (a.direction != 0 || head.directions != 1 || a.stride != a.hidden)
-    fail(
-        "the attention runs inside the recurrence of a one-direction model only (direction 0, "
-        "states H wide); bidirectional and stacked models run attention_head_*");
-  if (head.shape.batch != a.batch || head.shape.steps != a.steps || head.shape.hidden != a.hidden)
-    fail("the head's shape (B, T, H) differs from the cell's");
-}
-
 }  // namespace
 
 void segment_forward(const CellForwardArgs* args, int count, cudaStream_t stream) {

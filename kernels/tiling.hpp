@@ -83,7 +83,7 @@ struct PersistentTiling {
   int row_lanes = 0;  // 16 units / split: sequences computed side by side by a block's threads
   int rows = 0;       // ceil(group / row_lanes) <= 4: sequences per thread
   int hidden = 0;     // H
-  int gates = 1;      // G: 1 for the Elman cell; 4 (LSTM) or 3 (GRU) for rnn_persistent_gated.cu
+  int gates = 1;      // G: 1 for the Elman cell; 4 (LSTM) or 3 (GRU)
   // The split lanes' parts summed by one reduce-scatter over the kernel's MaxUnits x 4
   // accumulators (N (1 - 1 / split) shuffles) instead of a butterfly for each (unit, row)
   // (units x rows x log2(split)): where it takes fewer (kernels with several units a thread).
@@ -153,7 +153,7 @@ struct ClusterTiling {
   PersistentTiling tile;
   int clusters() const { return tile.groups; }
   int blocks() const { return cluster * tile.groups; }
-  // Dynamic shared memory of a block; both kernels also hold kClusterStaticBytes of static
+  // Dynamic shared memory of a block; both kernels also hold kMappingStaticBytes of static
   // shared memory (the group's sequences and lengths).
   std::size_t smem_forward_bytes() const;
   std::size_t smem_backward_bytes() const;
@@ -163,7 +163,9 @@ struct ClusterTiling {
  private:
   std::size_t smem_floats(int row_buffers, int per_pair, std::size_t per_row) const;
 };
-constexpr std::size_t kClusterStaticBytes = 2 * kClusterMaxRows * sizeof(int);
+// The static shared memory of every kernel of the whole-GPU mapping (persistent and cluster):
+// its group's sequences and lengths.
+constexpr std::size_t kMappingStaticBytes = 2 * kClusterMaxRows * sizeof(int);
 
 // ---- the tilings' shared memory ----
 

@@ -120,8 +120,13 @@ reduced+=':Gpu/CudaSequence.*/*_B1_T20_D1_H2_*_cluster:Gpu/CudaSequence.*/*_B500
 # kernels' 4; B = 500 above: 4).
 reduced+=':Gpu/CudaSequence.*/*_B200_T2_D2_H128_*_cluster'
 reduced+=':Gpu/CudaSequence.*/*_H512_*_cluster:Gpu/CudaSequence.*/*_B3_T1_D2_H64_*_cluster'
-# The cluster layer kernels (both directions in one launch): two layers, H = 257, plain lengths.
+# The cluster kernels without the head (a layer, both directions in one launch): two layers,
+# H = 257, plain lengths.
 reduced+=':Gpu/CudaSequence.*/*_L2_bidir_attn_lengths_cluster:Gpu/CudaSequence.*/*_L2_plain_lengths_cluster'
+# The persistent kernels on the Elman cell's blocks (both directions in one grid; 171 blocks a
+# direction, the 64-register variant).
+reduced+=':Gpu/CudaSequence.*/fused_B5_T7_D3_H8_O2_L2_bidir_attn_lengths_persistent'
+reduced+=':Gpu/CudaSequence.*/fused_B600_T2_D2_H129_O1_L1_bidir_attn_lengths_persistent'
 # The gated cells (rnn_segment.cu; the patterns above take their two-layer bidirectional, H = 33
 # and three-layer cases on both paths), with Wh in shared memory (LSTM H = 100, GRU H = 129) and
 # through L2 (LSTM H = 129, GRU H = 150).
@@ -132,7 +137,7 @@ reduced+=':Gpu/CudaSequence.*/gru_fused_*_H150_*'
 reduced+=':Gpu/CudaEmbedding.*/*_D129_*:Gpu/CudaEmbedding.*/*_V5000_*:CudaEmbeddingTraining.*'
 # The one-layer gated kernels with the attention and head inside (the L1 plain-lengths, H = 33,
 # H = 100/129/150 cases above run them too): several segments a block, one unit, T = 1. The
-# gated persistent kernels (rnn_persistent_gated.cu) forced: the patterns above take their
+# gated persistent kernels (rnn_persistent.cu) forced: the patterns above take their
 # two-layer bidirectional, H = 33, H = 129, plain-lengths and T = 1 cases; B70 runs 70 groups.
 reduced+=':Gpu/CudaSequence.*/*_fused_B70_T6_D2_H4_O1_L1_*:Gpu/CudaSequence.*/*_fused_B3_T4_D2_H1_O1_L1_*'
 reduced+=':Gpu/CudaSequence.*/*_fused_B4_T1_D2_H16_O1_L1_attn_lengths_segment'

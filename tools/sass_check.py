@@ -41,7 +41,9 @@ SKIP = 77
 IN_FLIGHT = 4
 WIDE_IN_FLIGHT = 8
 CAPPED_REGISTERS = 64
-PERSISTENT = re.compile(r"persistent_(forward|backward)_kernel")
+# The whole-GPU kernels that stage from L2: the grid's variants, not the cluster's (ClusterWide:
+# their rows arrive in shared memory from the cluster's blocks; nothing is staged).
+PERSISTENT = re.compile(r"persistent_(forward|backward)_kernel(?!.*ClusterWide)")
 
 
 def find_tool(name, tool_dirs):

@@ -233,7 +233,7 @@ const Option kOptionTable[] = {
     {"--cell", kProfile, "elman|lstm|gru",
      "the recurrent cell (default elman); a gated cell runs its segment kernels "
      "(kernels/rnn_segment.cu; one layer: with its attention and head inside) or its persistent "
-     "ones (kernels/rnn_persistent_gated.cu) block by block"},
+     "ones (kernels/rnn_persistent.cu) block by block"},
     {"--layers", kProfile, "N", "stacked layers (default 1)", 1, 16},
     {"--bidirectional", kProfile, nullptr, "two directions per layer"},
     {"--pass", kProfile, "forward|backward|train",
@@ -242,8 +242,8 @@ const Option kOptionTable[] = {
     {"--device", kProfile, "cuda|cuda-unfused", "(default cuda)"},
     {"--recurrence", kProfile, "auto|segment|persistent|cluster",
      "how the fused path runs the recurrence (default auto: the performance model's choice for "
-     "this B and H, docs/performance.md; cluster: thread-block clusters, one-layer Elman models "
-     "with H <= 512, kernels/rnn_cluster.cu)"},
+     "this B and H, docs/performance.md; cluster: thread-block clusters, Elman models with "
+     "H <= 512, kernels/rnn_cluster.cu)"},
     {"--plan", kProfile, nullptr,
      "print the model's choice and predicted step times, run nothing (no GPU needed: without "
      "one, an H100's limits)"},

@@ -91,17 +91,16 @@ ProfileSetup parse_profile(const Args& a) {
 void print_plan(const ProfileSetup& s) {
   const ModelConfig& cfg = s.cfg;
   const bool gpu = cuda_backend_available();
-  const kernels::GpuLimits limits = gpu ? kernels::current_gpu_limits() : kernels::GpuLimits{};
+  const cuda::GpuLimits limits = gpu ? cuda::current_gpu_limits() : cuda::GpuLimits{};
   std::string plan;
   if (s.gated) {
-    const kernels::GatedPlan p =
-        kernels::plan_gated(s.B, cfg.hidden_size, gates_of(cfg.cell), limits, cfg.directions());
+    const cuda::GatedPlan p =
+        cuda::plan_gated(s.B, cfg.hidden_size, gates_of(cfg.cell), limits, cfg.directions());
     plan = p.describe() + head_note(cfg, p.persistent);
   } else {
-    plan = s.layered
-               ? kernels::plan_layer(s.B, cfg.hidden_size, cfg.directions(), limits).describe() +
-                     kLayeredPlan
-               : kernels::plan_recurrence(s.B, cfg.hidden_size, limits).describe();
+    plan = s.layered ? cuda::plan_layer(s.B, cfg.hidden_size, cfg.directions(), limits).describe() +
+                           kLayeredPlan
+                     : cuda::plan_recurrence(s.B, cfg.hidden_size, limits).describe();
   }
   std::printf("plan: B=%d H=%d%s on %s: %s\n", s.B, cfg.hidden_size,
               s.gated ? (std::string(" cell=") + to_string(cfg.cell)).c_str() : "",
@@ -116,7 +115,7 @@ void print_plan(const ProfileSetup& s) {
       "1..8 blocks resident at once (one block an SM): %s\n",
       gpu ? "queried" : "an H100 SXM's defaults", limits.sms, limits.smem_per_block,
       limits.cooperative ? "yes" : "no", limits.clusters ? resident.c_str() : "none");
-  kernels::PassShape shape;
+  cuda::PassShape shape;
   shape.batch = s.B;
   shape.steps = cfg.steps;
   shape.input = cfg.input_size;
@@ -124,7 +123,7 @@ void print_plan(const ProfileSetup& s) {
   shape.layers = cfg.layers;
   shape.directions = cfg.directions();
   shape.gates = gates_of(cfg.cell);
-  const kernels::PassPrediction pass = kernels::predict_passes(shape, limits);
+  const cuda::PassPrediction pass = cuda::predict_passes(shape, limits);
   std::printf(
       "passes (model, T=%d, D=%d): forward %.3g ms (recurrence %.3g ms, input projections %.3g "
       "ms), training step %.3g ms (docs/performance.md, \"Whole passes\")\n",
@@ -133,8 +132,8 @@ void print_plan(const ProfileSetup& s) {
 }
 
 // One pass on random inputs through the device API, after an unrecorded warm-up, profiled.
-std::vector<kernels::KernelProfile> profile_pass(const ProfileSetup& s, cuda::Handle& h,
-                                                 cudaStream_t st) {
+std::vector<cuda::KernelProfile> profile_pass(const ProfileSetup& s, cuda::Handle& h,
+                                              cudaStream_t st) {
   const ModelConfig& cfg = s.cfg;
   const int B = s.B;
   const std::size_t P = h.parameter_count();
@@ -176,7 +175,7 @@ std::vector<kernels::KernelProfile> profile_pass(const ProfileSetup& s, cuda::Ha
   };
   run();  // warm-up: module loading, first-use attribute calls
   RNNATTN_CUDA_CHECK(cudaStreamSynchronize(st));
-  kernels::Profiler profiler;
+  cuda::Profiler profiler;
   run();
   return profiler.results();
 }
@@ -186,23 +185,21 @@ void print_recurrence(const ProfileSetup& s, const cuda::Handle& h) {
   const ModelConfig& cfg = s.cfg;
   const int B = s.B;
   if (s.device != "cuda") return;
-  const kernels::GpuLimits limits = kernels::current_gpu_limits();
+  const cuda::GpuLimits limits = cuda::current_gpu_limits();
   if (s.gated) {
     const bool persistent = h.recurrence_for(B) == cuda::Recurrence::kPersistent;
-    std::printf(
-        "recurrence: %s (--recurrence %s)%s; the model: %s\n",
-        persistent ? "persistent" : "segment", s.rec_name.c_str(),
-        head_note(cfg, persistent).c_str(),
-        kernels::plan_gated(B, cfg.hidden_size, gates_of(cfg.cell), limits, cfg.directions())
-            .describe()
-            .c_str());
+    std::printf("recurrence: %s (--recurrence %s)%s; the model: %s\n",
+                persistent ? "persistent" : "segment", s.rec_name.c_str(),
+                head_note(cfg, persistent).c_str(),
+                cuda::plan_gated(B, cfg.hidden_size, gates_of(cfg.cell), limits, cfg.directions())
+                    .describe()
+                    .c_str());
   } else if (s.layered) {
-    std::printf(
-        "recurrence: %s (--recurrence %s); the model: %s%s\n",
-        h.recurrence_for(B) == cuda::Recurrence::kCluster ? "cluster" : "segment",
-        s.rec_name.c_str(),
-        kernels::plan_layer(B, cfg.hidden_size, cfg.directions(), limits).describe().c_str(),
-        kLayeredPlan);
+    std::printf("recurrence: %s (--recurrence %s); the model: %s%s\n",
+                h.recurrence_for(B) == cuda::Recurrence::kCluster ? "cluster" : "segment",
+                s.rec_name.c_str(),
+                cuda::plan_layer(B, cfg.hidden_size, cfg.directions(), limits).describe().c_str(),
+                kLayeredPlan);
   } else {
     const cuda::Recurrence runs = h.recurrence_for(B);
     std::printf("recurrence: %s (--recurrence %s); the model: %s\n",
@@ -210,13 +207,13 @@ void print_recurrence(const ProfileSetup& s, const cuda::Handle& h) {
                 : runs == cuda::Recurrence::kCluster  ? "cluster"
                                                       : "segment",
                 s.rec_name.c_str(),
-                kernels::plan_recurrence(B, cfg.hidden_size, limits).describe().c_str());
+                cuda::plan_recurrence(B, cfg.hidden_size, limits).describe().c_str());
   }
 }
 
 // The table of kernels (times on a GPU, memory counters in the simulator), and its JSON.
-std::string print_profile(const std::vector<kernels::KernelProfile>& prof) {
-  const bool sim = kernels::Profiler::simulated();
+std::string print_profile(const std::vector<cuda::KernelProfile>& prof) {
+  const bool sim = cuda::Profiler::simulated();
   if (sim) {
     std::printf(
         "| kernel | launches | global load efficiency | global store efficiency | "
@@ -226,7 +223,7 @@ std::string print_profile(const std::vector<kernels::KernelProfile>& prof) {
   }
   Json j;
   j.begin_array();
-  for (const kernels::KernelProfile& k : prof) {
+  for (const cuda::KernelProfile& k : prof) {
     j.begin_object().value("kernel", k.kernel).value("launches", k.launches);
     if (sim) {
       std::printf("| %s | %d | %.3f | %.3f | %.3f | %.3f |\n", k.kernel.c_str(), k.launches,
@@ -270,10 +267,10 @@ int cmd_profile(const std::vector<std::string>& argv) {
   cuda::Handle h(s.cfg, stream.get(), nullptr,
                  s.device == "cuda" ? cuda::Path::kFused : cuda::Path::kUnfused);
   h.set_recurrence(s.rec);
-  const std::vector<kernels::KernelProfile> prof = profile_pass(s, h, stream.get());
+  const std::vector<cuda::KernelProfile> prof = profile_pass(s, h, stream.get());
   std::printf("profile: %s, %s pass, B=%d, device %s%s\n", describe(s.cfg).c_str(), s.pass.c_str(),
               s.B, s.device.c_str(),
-              kernels::Profiler::simulated() ? " (GPU simulator: memory counters, no times)" : "");
+              cuda::Profiler::simulated() ? " (GPU simulator: memory counters, no times)" : "");
   print_recurrence(s, h);
   const std::string json = print_profile(prof);
   if (!json_path.empty()) write_file_atomic(json_path, json);

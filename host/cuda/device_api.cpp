@@ -61,9 +61,9 @@ bool Handle::Impl::gated_head_fused(int batch) const {
          !persistent_plan(batch, &t);
 }
 
-const kernels::GpuLimits& Handle::Impl::limits() const {
+const cuda::GpuLimits& Handle::Impl::limits() const {
   if (!have_gpu_limits) {
-    gpu_limits = kernels::current_gpu_limits();
+    gpu_limits = cuda::current_gpu_limits();
     have_gpu_limits = true;
   }
   return gpu_limits;
@@ -73,39 +73,28 @@ const kernels::PersistentTiling* Handle::Impl::persistent_plan(int batch,
                                                                kernels::PersistentTiling* t) const {
   if (!gated() || path != Path::kFused) return nullptr;
   if (recurrence == Recurrence::kSegment || recurrence == Recurrence::kCluster) return nullptr;
-  const kernels::GatedPlan p = kernels::plan_gated(batch, config.hidden_size, gates_of(config.cell),
-                                                   limits(), config.directions());
+  const cuda::GatedPlan p = cuda::plan_gated(batch, config.hidden_size, gates_of(config.cell),
+                                             limits(), config.directions());
   if (!p.persistent_possible) return nullptr;
   if (recurrence == Recurrence::kAuto && !p.persistent) return nullptr;
   *t = p.tiling;
   return t;
 }
 
-kernels::Design Handle::Impl::elman_design(int batch, kernels::RecurrencePlan* plan) const {
-  if (!persistent_capable() || recurrence == Recurrence::kSegment) {
-    return kernels::Design::kSegment;
+cuda::Design Handle::Impl::elman_design(int batch, cuda::RecurrencePlan* plan) const {
+  if (gated() || path != Path::kFused || recurrence == Recurrence::kSegment) {
+    return cuda::Design::kSegment;
   }
-  *plan = kernels::plan_recurrence(batch, config.hidden_size, limits());
+  *plan = layered() ? cuda::plan_layer(batch, config.hidden_size, config.directions(), limits())
+                    : cuda::plan_recurrence(batch, config.hidden_size, limits());
   switch (recurrence) {
     case Recurrence::kPersistent:
-      return plan->persistent_possible ? kernels::Design::kPersistent : kernels::Design::kSegment;
+      return plan->persistent_possible ? cuda::Design::kPersistent : cuda::Design::kSegment;
     case Recurrence::kCluster:
-      return plan->cluster_possible ? kernels::Design::kCluster : kernels::Design::kSegment;
+      return plan->cluster_possible ? cuda::Design::kCluster : cuda::Design::kSegment;
     default:
       return plan->design;
   }
-}
-
-kernels::Design Handle::Impl::layer_design(int batch, kernels::RecurrencePlan* plan) const {
-  if (gated() || !layered() || path != Path::kFused || recurrence == Recurrence::kSegment ||
-      recurrence == Recurrence::kPersistent) {
-    return kernels::Design::kSegment;
-  }
-  *plan = kernels::plan_layer(batch, config.hidden_size, config.directions(), limits());
-  if (recurrence == Recurrence::kCluster) {
-    return plan->cluster_possible ? kernels::Design::kCluster : kernels::Design::kSegment;
-  }
-  return plan->design;
 }
 
 const int* Handle::Impl::length_order(const int* lengths, int batch, Buffers& b) {
@@ -148,17 +137,13 @@ Recurrence Handle::recurrence_for(int batch) const {
     kernels::PersistentTiling t;
     return impl_->persistent_plan(batch, &t) ? Recurrence::kPersistent : Recurrence::kSegment;
   }
-  kernels::RecurrencePlan plan;
-  if (impl_->layered()) {
-    return impl_->layer_design(batch, &plan) == kernels::Design::kCluster ? Recurrence::kCluster
-                                                                          : Recurrence::kSegment;
-  }
+  cuda::RecurrencePlan plan;
   switch (impl_->elman_design(batch, &plan)) {
-    case kernels::Design::kPersistent:
+    case cuda::Design::kPersistent:
       return Recurrence::kPersistent;
-    case kernels::Design::kCluster:
+    case cuda::Design::kCluster:
       return Recurrence::kCluster;
-    case kernels::Design::kSegment:
+    case cuda::Design::kSegment:
       break;
   }
   return Recurrence::kSegment;

@@ -100,7 +100,7 @@ struct Handle::Impl {
   cudaStream_t stream;
   Recurrence recurrence = Recurrence::kAuto;
   mutable bool have_gpu_limits = false;  // queried at the first pass (no GPU needed before)
-  mutable kernels::GpuLimits gpu_limits;
+  mutable cuda::GpuLimits gpu_limits;
   cublasHandle_t cublas;
   bool owns_cublas;
   DeviceBuffer<unsigned char> cublas_workspace;
@@ -121,32 +121,29 @@ struct Handle::Impl {
   // part of every workspace, so that changing the recurrence setting needs no new workspace.
   bool persistent_capable() const { return !layered() && path == Path::kFused; }
 
-  const kernels::GpuLimits& limits() const;
+  const cuda::GpuLimits& limits() const;
 
-  // The gated cells' persistent tiling (rnn_persistent_gated.cu; every block of any gated model,
+  // The gated cells' persistent tiling (rnn_persistent.cu; every block of any gated model,
   // no scratch) for batch B, or null: run the segment kernels (kCluster included: the cluster
   // kernels are the Elman cell's).
   const kernels::PersistentTiling* persistent_plan(int batch, kernels::PersistentTiling* t) const;
 
-  // The design that runs a one-layer Elman model's recurrence at batch B on the fused path (the
-  // model's choice, or the forced one where this GPU allows it; else segment), with its tilings
-  // in *plan.
-  kernels::Design elman_design(int batch, kernels::RecurrencePlan* plan) const;
-
-  // The design that runs the blocks of a stacked or bidirectional Elman model at batch B: the
-  // cluster layer kernels where the model (or kCluster) picks them and this GPU allows it, else
-  // the segment layer kernels (kPersistent included: there is no persistent layer design).
-  kernels::Design layer_design(int batch, kernels::RecurrencePlan* plan) const;
+  // The design that runs an Elman model's recurrence at batch B on the fused path (a one-layer,
+  // one-direction model's with the head inside, plan_recurrence; else every block's,
+  // plan_layer): the model's choice, or the forced one where this GPU allows it; else segment.
+  // Its tilings in *plan.
+  cuda::Design elman_design(int batch, cuda::RecurrencePlan* plan) const;
 
   // The sequences by length for the cluster kernels' groups (into b.order), or null without
   // lengths: in order.
   const int* length_order(const int* lengths, int batch, Buffers& b);
 
-  // The one-layer Elman forward or backward (FusedForwardArgs or FusedBackwardArgs) on the design
-  // elman_design picks, falling back to the segment kernels where the GPU refuses it.
-  template <typename Args, typename Persistent, typename Cluster, typename Segment>
-  void run_elman(const Args& a, int batch, const int* lengths, Buffers& b, Persistent persistent,
-                 Cluster cluster, Segment segment);
+  // The one-layer Elman forward or backward on the design elman_design picks, falling back to the
+  // segment kernels where the GPU refuses it: persistent(tiling, scratch) and cluster(tiling,
+  // order) return whether they ran, segment() runs.
+  template <typename Persistent, typename Cluster, typename Segment>
+  void run_elman(int batch, const int* lengths, Buffers& b, Persistent persistent, Cluster cluster,
+                 Segment segment);
 
   // The layered models' regions: every layer's states (and a gated cell's kept values), the
   // attention's stored tensors, and the training scratch.
@@ -207,11 +204,13 @@ struct Handle::Impl {
 
   // A layer's BPTT, every direction (cell_backward_args' planes), from its states, kept values
   // and dL/d(states), or where gated_head_fused() from the head's arguments (the kernel writes
-  // their dpre and du). The segment and cluster kernels run both directions in one launch; the
-  // cluster layer kernels where `order` plans them (the Elman cell's).
+  // their dpre and du). The persistent kernels where `tiled` (both directions in one grid where
+  // it is co-resident), the cluster kernels where `clustered` plans them (the Elman cell's), else
+  // the segment kernels; the segment and cluster kernels run both directions in one launch.
   void backward_layer(const float* params, int layer, const float* states, const float* dout,
                       int batch, const int* lengths, const kernels::AttentionHeadArgs& head,
-                      const kernels::RecurrencePlan* clustered, const int* order, Buffers& b);
+                      const kernels::PersistentTiling* tiled, const cuda::RecurrencePlan* clustered,
+                      const int* order, Buffers& b);
 
   void backward_layered(const float* params, const float* x, int batch, const float* y,
                         const float* dy, float* dparams, float* dx, GradMode mode,

@@ -97,9 +97,14 @@ void Handle::Impl::forward_layered(const float* params, const float* x, int batc
   const ParamLayout l(c);
   const int H = c.hidden_size, T = c.steps, C = c.context_size(), bt = batch * T;
   const int GH = gates_of(c.cell) * H, dirs = c.directions();
-  kernels::RecurrencePlan plan;
-  const bool clustered = layer_design(batch, &plan) == kernels::Design::kCluster;
+  // The Elman cell's layers: the design elman_design picks (the gated cells': persistent_plan).
+  cuda::RecurrencePlan plan;
+  const cuda::Design design = elman_design(batch, &plan);
+  const bool clustered = design == cuda::Design::kCluster;
   const int* order = clustered ? length_order(lengths, batch, b) : nullptr;
+  kernels::PersistentTiling tiling;
+  const kernels::PersistentTiling* tiled =
+      design == cuda::Design::kPersistent ? &plan.tiling : persistent_plan(batch, &tiling);
   for (int layer = 0; layer < c.layers; ++layer) {
     const float* in = layer == 0 ? x : layer_states(b, batch, layer - 1);
     // Per direction: xw[BT,G*H] = in[BT,I] Wx[I,G*H], the input projection of every step in
@@ -115,7 +120,7 @@ void Handle::Impl::forward_layered(const float* params, const float* x, int batc
                                     block_aux(b, batch, layer * dirs + dir, training));
     }
     if (clustered) {  // both directions in one launch
-      if (kernels::cluster_layer_forward(cell, dirs, plan.cluster_tiling, order, s)) continue;
+      if (kernels::cluster_forward(cell, dirs, plan.cluster_tiling, order, s)) continue;
     }
     if (gated() && path == Path::kUnfused) {
       // Classic: per step a GEMM of the previous state, rec[B,G*H] = h_prev Wh (rows T*C
@@ -141,12 +146,9 @@ void Handle::Impl::forward_layered(const float* params, const float* x, int batc
       kernels::segment_forward_with_head(cell[0], head, s);
       continue;
     }
-    // The gated persistent kernels, both directions in one grid where it is co-resident; else
-    // the segment kernels, both directions in one launch (the Elman cell's layers on either
-    // path).
-    kernels::PersistentTiling tiling;
-    const kernels::PersistentTiling* tiled = persistent_plan(batch, &tiling);
-    if (!(tiled && kernels::gated_persistent_forward(cell, dirs, *tiled, s))) {
+    // The persistent kernels, both directions in one grid where it is co-resident; else the
+    // segment kernels, both directions in one launch (the Elman cell's layers on either path).
+    if (!(tiled && kernels::persistent_forward(cell, dirs, *tiled, s))) {
       kernels::segment_forward(cell, dirs, s);
     }
   }
@@ -166,7 +168,8 @@ void Handle::Impl::forward_layered(const float* params, const float* x, int batc
 void Handle::Impl::backward_layer(const float* params, int layer, const float* states,
                                   const float* dout, int batch, const int* lengths,
                                   const kernels::AttentionHeadArgs& head,
-                                  const kernels::RecurrencePlan* clustered, const int* order,
+                                  const kernels::PersistentTiling* tiled,
+                                  const cuda::RecurrencePlan* clustered, const int* order,
                                   Buffers& b) {
   const ModelConfig& c = config;
   const ParamLayout l(c);
@@ -185,13 +188,10 @@ void Handle::Impl::backward_layer(const float* params, int layer, const float* s
       kernels::segment_backward_with_head(cell[0], head, s);
       return;
     }
-    if (clustered &&
-        kernels::cluster_layer_backward(cell, dirs, clustered->cluster_tiling, order, s)) {
+    if (clustered && kernels::cluster_backward(cell, dirs, clustered->cluster_tiling, order, s)) {
       return;
     }
-    kernels::PersistentTiling tiling;
-    const kernels::PersistentTiling* tiled = persistent_plan(batch, &tiling);
-    if (!(tiled && kernels::gated_persistent_backward(cell, dirs, *tiled, s))) {
+    if (!(tiled && kernels::persistent_backward(cell, dirs, *tiled, s))) {
       kernels::segment_backward(cell, dirs, s);  // both directions in one launch
     }
     return;
@@ -238,9 +238,13 @@ void Handle::Impl::backward_layered(const float* params, const float* x, int bat
   // dpre, du and dL/d(top states); where gated_head_fused() the block's kernel forms them.
   if (!gated_head_fused(batch)) kernels::attention_head_backward(a, s);
 
-  kernels::RecurrencePlan plan;
-  const bool clustered = layer_design(batch, &plan) == kernels::Design::kCluster;
+  cuda::RecurrencePlan plan;
+  const cuda::Design design = elman_design(batch, &plan);
+  const bool clustered = design == cuda::Design::kCluster;
   const int* order = clustered ? length_order(lengths, batch, b) : nullptr;
+  kernels::PersistentTiling tiling;
+  const kernels::PersistentTiling* tiled =
+      design == cuda::Design::kPersistent ? &plan.tiling : persistent_plan(batch, &tiling);
   float* dcur = b.dtop;  // dL/d(states of layer l)
   float* dnext = b.din;  // dL/d(input of layer l) = dL/d(states of layer l - 1)
   for (int layer = c.layers - 1; layer >= 0; --layer) {
@@ -250,8 +254,8 @@ void Handle::Impl::backward_layered(const float* params, const float* x, int bat
     // The layer's directions' BPTT (one launch on the segment kernels), each into its own
     // plane of dz, dz_next and Wh^T.
     const std::size_t plane = static_cast<std::size_t>(bt) * GH;
-    backward_layer(params, layer, states, dcur, batch, lengths, a, clustered ? &plan : nullptr,
-                   order, b);
+    backward_layer(params, layer, states, dcur, batch, lengths, a, tiled,
+                   clustered ? &plan : nullptr, order, b);
     for (int dir = 0; dir < c.directions(); ++dir) {
       const ParamLayout::Block& blk = l.block(layer, dir);
       // dz (a gated cell's d_in) and dz_next (its drec_next) are [BT,G*H].

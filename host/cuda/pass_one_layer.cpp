@@ -1,6 +1,6 @@
 // A one-layer Elman model's passes (handle_impl.hpp): on the fused path the recurrence on the
-// design the plan picks (segment: rnn_segment.cu with the head inside; persistent:
-// rnn_persistent_*.cu; cluster: rnn_cluster.cu), on the unfused path one launch per operation and
+// design the plan picks (segment: rnn_segment.cu, persistent: rnn_persistent.cu, both with the
+// head inside; cluster: rnn_cluster.cu), on the unfused path one launch per operation and
 // per step (rnn_unfused.cu); then the parameter gradients as cuBLAS GEMMs over all B*T rows.
 #include <algorithm>
 
@@ -10,23 +10,23 @@
 
 namespace rnnattn::cuda {
 
-template <typename Args, typename Persistent, typename Cluster, typename Segment>
-void Handle::Impl::run_elman(const Args& a, int batch, const int* lengths, Buffers& b,
-                             Persistent persistent, Cluster cluster, Segment segment) {
-  kernels::RecurrencePlan plan;
+template <typename Persistent, typename Cluster, typename Segment>
+void Handle::Impl::run_elman(int batch, const int* lengths, Buffers& b, Persistent persistent,
+                             Cluster cluster, Segment segment) {
+  cuda::RecurrencePlan plan;
   bool done = false;
   switch (elman_design(batch, &plan)) {
-    case kernels::Design::kPersistent:
-      done = persistent(a, plan.tiling, b.persist, stream);
+    case cuda::Design::kPersistent:
+      done = persistent(plan.tiling, b.persist);
       break;
-    case kernels::Design::kCluster:
+    case cuda::Design::kCluster:
       // Groups packed by length, so that each cluster stops at its own longest sequence.
-      done = cluster(a, plan.cluster_tiling, length_order(lengths, batch, b), stream);
+      done = cluster(plan.cluster_tiling, length_order(lengths, batch, b));
       break;
-    case kernels::Design::kSegment:
+    case cuda::Design::kSegment:
       break;
   }
-  if (!done) segment(a, stream);
+  if (!done) segment();
 }
 
 void Handle::Impl::forward(const float* params, const float* x, int batch, float* y,
@@ -47,28 +47,23 @@ void Handle::Impl::forward(const float* params, const float* x, int batch, float
   gemm_row_major(cublas, false, false, bt, H, D, 1.f, x, D, w.wx, H, 0.f, b.xw, H);
 
   if (path == Path::kFused) {
-    kernels::FusedForwardArgs a{};
-    a.shape = kernels::shape_of(c, batch);
-    a.w = w;
-    a.y = y;
-    a.attention = attention;
-    a.lengths = lengths;
-    a.xw = b.xw;
-    if (training) {
-      a.hidden = b.hidden;
-      a.scores = b.scores;
-      a.expsum = b.expsum;
-      a.context = b.context;
-    }
-    // The segment kernels: the one-layer block's recurrence with the head inside.
-    const auto segment = [&](const kernels::FusedForwardArgs& f, cudaStream_t st) {
-      kernels::AttentionHeadArgs head = attention_args(params, batch, lengths, b);
-      head.y = f.y;
-      head.attention = f.attention;
-      kernels::segment_forward_with_head(
-          cell_forward_args(params, 0, 0, batch, lengths, b.xw, f.hidden, nullptr), head, st);
-    };
-    run_elman(a, batch, lengths, b, kernels::persistent_forward, kernels::cluster_forward, segment);
+    // The one-layer block's recurrence with the head inside, on any design. Training stores what
+    // backward needs; inference keeps no states.
+    const kernels::CellForwardArgs cell = cell_forward_args(params, 0, 0, batch, lengths, b.xw,
+                                                            training ? b.hidden : nullptr, nullptr);
+    kernels::AttentionHeadArgs head = attention_args(params, batch, lengths, b);
+    head.y = y;
+    head.attention = attention;
+    if (!training) head.scores = head.expsum = head.context = nullptr;
+    run_elman(
+        batch, lengths, b,
+        [&](const kernels::PersistentTiling& t, float* scratch) {
+          return kernels::persistent_forward_with_head(cell, head, t, scratch, s);
+        },
+        [&](const kernels::ClusterTiling& t, const int* order) {
+          return kernels::cluster_forward_with_head(cell, head, t, order, s);
+        },
+        [&] { kernels::segment_forward_with_head(cell, head, s); });
   } else {
     // Classic: per step a recurrent GEMM, rec[B,H] = h_{t-1} Wh (rows T*H apart), and the
     // elementwise cell.
@@ -128,33 +123,22 @@ void Handle::Impl::backward(const float* params, const float* x, int batch, cons
   const int bt = batch * T;
 
   if (path == Path::kFused) {
-    kernels::FusedBackwardArgs a{};
-    a.shape = kernels::shape_of(c, batch);
-    a.w = w;
-    a.hidden = b.hidden;
-    a.scores = b.scores;
-    a.expsum = b.expsum;
-    a.context = b.context;
-    a.y = y;
-    a.dy = dy;
-    a.dpre = b.dpre;
-    a.du = b.du;
-    a.dz = b.dz;
-    a.dz_next = b.dz_next;
-    a.wh_t = b.wh_t;
-    a.lengths = lengths;
     kernels::transpose(w.wh, b.wh_t, H, H, s);
-    const auto segment = [&](const kernels::FusedBackwardArgs& f, cudaStream_t st) {
-      kernels::AttentionHeadArgs head = attention_args(params, batch, lengths, b);
-      head.prediction = f.y;
-      head.dy = f.dy;
-      head.dpre = f.dpre;
-      head.du = f.du;
-      kernels::CellBackwardArgs cell = cell_backward_args(0, 0, batch, lengths, b.hidden, b);
-      kernels::segment_backward_with_head(cell, head, st);
-    };
-    run_elman(a, batch, lengths, b, kernels::persistent_backward, kernels::cluster_backward,
-              segment);
+    kernels::AttentionHeadArgs head = attention_args(params, batch, lengths, b);
+    head.prediction = y;
+    head.dy = dy;
+    head.dpre = b.dpre;
+    head.du = b.du;
+    const kernels::CellBackwardArgs cell = cell_backward_args(0, 0, batch, lengths, b.hidden, b);
+    run_elman(
+        batch, lengths, b,
+        [&](const kernels::PersistentTiling& t, float* scratch) {
+          return kernels::persistent_backward_with_head(cell, head, t, scratch, s);
+        },
+        [&](const kernels::ClusterTiling& t, const int* order) {
+          return kernels::cluster_backward_with_head(cell, head, t, order, s);
+        },
+        [&] { kernels::segment_backward_with_head(cell, head, s); });
   } else {
     // Classic: attention/head backward kernels, then per step an elementwise kernel and a GEMM.
     kernels::unfused_attention_backward(kernels::shape_of(c, batch), w, b.hidden, b.scores,

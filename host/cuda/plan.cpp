@@ -15,7 +15,11 @@
 #include "kernels/cuda_utils.hpp"
 #include "kernels/kernels.hpp"
 
-namespace rnnattn::kernels {
+namespace rnnattn::cuda {
+
+// The tilings and the kernels' constants and geometry the model is of.
+using namespace kernels;
+
 namespace {
 
 // The model's constants for an H100 SXM. The first two are architecture facts; the rest are
@@ -311,7 +315,7 @@ bool cluster_tiling(int batch, int hidden, const GpuLimits& gpu, ClusterTiling* 
     p.groups = ceil_div(batch, p.group);
     if (!choose_split(&p, c.subs, kClusterMaxUnits)) continue;
     const std::size_t smem =
-        std::max(c.smem_forward_bytes(), c.smem_backward_bytes()) + kClusterStaticBytes;
+        std::max(c.smem_forward_bytes(), c.smem_backward_bytes()) + kMappingStaticBytes;
     if (smem <= gpu.smem_per_block) {
       *out = c;
       return true;
@@ -359,7 +363,9 @@ bool persistent_tiling(int batch, int hidden, const GpuLimits& gpu, PersistentTi
   p.groups = ceil_div(batch, p.group);
   if (!choose_split(&p, 1, p.max_units(gpu.sms))) return false;
   if (gates > 1 && !choose_backward(&p)) return false;
-  const std::size_t smem = std::max(p.smem_forward_bytes(), p.smem_backward_bytes());
+  // The kernels' static arrays (the group's sequences and lengths) count too.
+  const std::size_t smem =
+      std::max(p.smem_forward_bytes(), p.smem_backward_bytes()) + kMappingStaticBytes;
   if (smem > gpu.smem_per_block) return false;
   const int per_sm = persistent_blocks_per_sm(p, smem, gpu);
   if (per_sm < 1 || p.blocks() > per_sm * gpu.sms) return false;  // not co-resident
@@ -388,11 +394,27 @@ RecurrencePlan plan_recurrence(int batch, int hidden, const GpuLimits& gpu) {
 RecurrencePlan plan_layer(int batch, int hidden, int directions, const GpuLimits& gpu) {
   RecurrencePlan r;
   r.segment_us = segment_step_us(batch * directions, hidden, 1, gpu);
+  double best = r.segment_us;
+  r.persistent_possible = persistent_tiling(batch, hidden, gpu, &r.tiling);
+  if (r.persistent_possible) {
+    // The directions in one grid where it is co-resident (the launcher asks the GPU the same):
+    // a grid of at most one block an SM runs the kernels' one-block-an-SM variant, so the planes
+    // share the SMs only where they fit one block an SM; else a direction at a time.
+    const PersistentTiling& p = r.tiling;
+    const std::size_t smem =
+        std::max(p.smem_forward_bytes(), p.smem_backward_bytes()) + kMappingStaticBytes;
+    const int per_sm = p.blocks() <= gpu.sms ? 1 : persistent_blocks_per_sm(p, smem, gpu);
+    r.persistent_us = directions > 1 && directions * p.blocks() <= per_sm * gpu.sms
+                          ? persistent_step_us(p, gpu, directions)
+                          : directions * persistent_step_us(p, gpu);
+    if (r.persistent_us < best) best = r.persistent_us, r.design = Design::kPersistent;
+  }
   r.cluster_possible = cluster_tiling(batch, hidden, gpu, &r.cluster_tiling, directions);
   if (r.cluster_possible) {
     r.cluster_us = cluster_step_us(r.cluster_tiling, gpu, directions);
-    if (r.cluster_us < r.segment_us) r.design = Design::kCluster;
+    if (r.cluster_us < best) best = r.cluster_us, r.design = Design::kCluster;
   }
+  r.persistent = r.design == Design::kPersistent;
   return r;
 }
 
@@ -439,7 +461,7 @@ GatedPlan plan_gated(int batch, int hidden, int gates, const GpuLimits& gpu, int
   if (r.persistent_possible) {
     const PersistentTiling& p = r.tiling;
     r.persistent_us = persistent_step_us(p, gpu);
-    // All directions in one grid where it is co-resident (rnn_persistent_gated.cu's launcher
+    // All directions in one grid where it is co-resident (rnn_persistent.cu's launcher
     // asks the GPU the same), else a direction at a time.
     const auto planes_fit = [&](std::size_t smem) {
       return directions > 1 &&
@@ -493,7 +515,9 @@ double block_step_us(const PassShape& s, const GpuLimits& gpu, bool backward = f
                                            : p.segment_us;
   }
   const RecurrencePlan p = plan_layer(s.batch, s.hidden, s.directions, gpu);
-  return p.design == Design::kCluster ? p.cluster_us : p.segment_us;
+  return p.design == Design::kPersistent ? p.persistent_us
+         : p.design == Design::kCluster  ? p.cluster_us
+                                         : p.segment_us;
 }
 }  // namespace
 
@@ -554,4 +578,4 @@ std::string GatedPlan::describe() const {
   return buf;
 }
 
-}  // namespace rnnattn::kernels
+}  // namespace rnnattn::cuda

@@ -5,7 +5,7 @@
 //   segment:    rnn_segment.cu. One segment of threads per sequence,
 //               one thread per hidden unit, a block barrier per step. Wh in shared memory when it
 //               fits (H <= ~235), else every block reads it through L2 at every step.
-//   persistent: rnn_persistent_forward.cu / rnn_persistent_backward.cu. One cooperative launch
+//   persistent: rnn_persistent.cu. One cooperative launch
 //               over the whole GPU, a grid barrier per step. Block (s, g) owns the 16 hidden units
 //               of slice s for the sequences of batch group g: its [H,16] slice of Wh stays in
 //               shared memory for the whole run, h_{t-1} (or dz_{t+1}) of its group is staged in
@@ -26,7 +26,12 @@
 
 #include "kernels/tiling.hpp"
 
-namespace rnnattn::kernels {
+namespace rnnattn::cuda {
+
+// The launch geometry the plan chooses (kernels/tiling.hpp).
+using kernels::ClusterTiling;
+using kernels::kClusterMaxBlocks;
+using kernels::PersistentTiling;
 
 // Clusters of n = 0..8 blocks (one block an SM) that GPCs of these SM counts hold at once: a
 // cluster lies within one GPC, so it is the sum over GPCs of floor(SMs / n), not SMs / n.
@@ -91,12 +96,14 @@ struct RecurrencePlan {
 // predicted with every group at the longest length: packing by length only shortens it).
 RecurrencePlan plan_recurrence(int batch, int hidden, const GpuLimits& gpu);
 // The same for one layer of a stacked or bidirectional Elman model, its `directions` blocks side
-// by side in one launch: the segment kernels (rnn_segment.cu) or the cluster layer kernels
-// (rnn_cluster.cu); no persistent design. The cluster tiling is a direction's.
+// by side: the segment kernels (rnn_segment.cu, one launch), the persistent kernels
+// (rnn_persistent.cu: one grid of all directions where it is co-resident, else a direction at a
+// time; persistent_us is every direction's step) or the cluster kernels (rnn_cluster.cu, one
+// launch). The tilings are a direction's.
 RecurrencePlan plan_layer(int batch, int hidden, int directions, const GpuLimits& gpu);
 
 // The gated cells (G = 4 LSTM, 3 GRU) have both designs: segment (rnn_segment.cu: a thread per
-// unit owning its G columns of Wh) and persistent (rnn_persistent_gated.cu: block (s, g) holds
+// unit owning its G columns of Wh) and persistent (rnn_persistent.cu: block (s, g) holds
 // the G [H,16] slices of Wh for its units). The model predicts each forward step as the Elman
 // kernels' with G x H columns of Wh, says whether the segment kernels stage Wh in shared memory
 // in the forward and in the backward (the backward's buffers are G times larger), and picks the
@@ -141,4 +148,4 @@ struct PassPrediction {
 };
 PassPrediction predict_passes(const PassShape& s, const GpuLimits& gpu);
 
-}  // namespace rnnattn::kernels
+}  // namespace rnnattn::cuda

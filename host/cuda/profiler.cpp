@@ -14,7 +14,7 @@
 #include "rnnattn_sim/sim.hpp"
 #endif
 
-namespace rnnattn::kernels {
+namespace rnnattn::cuda {
 
 double KernelProfile::global_load_efficiency() const {
   return global_load_sectors ? static_cast<double>(global_load_bytes) / (32.0 * global_load_sectors)
@@ -66,7 +66,7 @@ Profiler::Profiler() : impl_(new Impl) {
     throw Error("a profiler is already active");
   }
   g_active = impl_;
-  launch_hooks() = LaunchHooks{&Profiler::before, &Profiler::after};
+  kernels::launch_hooks() = kernels::LaunchHooks{&Profiler::before, &Profiler::after};
 #ifdef RNNATTN_GPU_SIMULATOR
   sim::set_counting(true);
   sim::set_launch_observer([](const sim::LaunchStats& s) {
@@ -91,7 +91,7 @@ Profiler::~Profiler() {
   sim::set_launch_observer(nullptr);
   sim::set_counting(false);
 #endif
-  launch_hooks() = LaunchHooks{};
+  kernels::launch_hooks() = kernels::LaunchHooks{};
   g_active = nullptr;
   delete impl_;
 }
@@ -138,4 +138,4 @@ std::vector<KernelProfile> Profiler::results() {
   return impl_->kernels;
 }
 
-}  // namespace rnnattn::kernels
+}  // namespace rnnattn::cuda

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace rnnattn::kernels {
+namespace rnnattn::cuda {
 
 struct KernelProfile {
   std::string kernel;
@@ -50,4 +50,4 @@ class Profiler {
   Impl* impl_;
 };
 
-}  // namespace rnnattn::kernels
+}  // namespace rnnattn::cuda

@@ -50,19 +50,18 @@ enum class Path { kFused, kUnfused };
 //   kSegment:    a segment of threads per sequence, one thread per hidden unit, a block barrier per
 //                step (rnn_segment.cu);
 //   kPersistent: one cooperative launch over the whole GPU, Wh held on chip in slices, a grid
-//                barrier per step (rnn_persistent_forward.cu, rnn_persistent_backward.cu); falls
-//                back to kSegment where this GPU cannot hold the grid at once.
+//                barrier per step (rnn_persistent.cu); falls back to kSegment where this GPU
+//                cannot hold the grid at once.
 //   kCluster:    thread-block clusters (sm_90, H <= 512): the persistent tiling scoped to a
 //                cluster of up to 8 blocks per batch group, h_t exchanged through distributed
 //                shared memory, a cluster barrier per step, each group stopping at its own longest
 //                sequence (groups packed by length) (rnn_cluster.cu); falls back to kSegment where
 //                this GPU has no clusters or H > 512.
-// All give the same results within float32 rounding. The Elman cell: all three for one-layer,
-// one-direction models; segment and cluster for the blocks of stacked or bidirectional ones
-// (rnn_cluster.cu's layer kernels; kPersistent runs their segment kernels), a layer's two
-// directions in one launch; the gated cells (LSTM, GRU): segment and persistent for every block
-// of any model (rnn_persistent_gated.cu; kCluster runs their segment kernels). The unfused path
-// runs none (its stacked and bidirectional Elman blocks run the segment kernels).
+// All give the same results within float32 rounding. The Elman cell: all three for every model
+// (a stacked or bidirectional layer's two directions in one launch; the persistent kernels' in
+// one grid where the GPU holds it at once); the gated cells (LSTM, GRU): segment and persistent
+// for every block of any model (kCluster runs their segment kernels). The unfused path runs none
+// (its stacked and bidirectional Elman blocks run the segment kernels).
 enum class Recurrence { kAuto, kSegment, kPersistent, kCluster };
 
 // Whether backward overwrites dparams and dx or adds to them (gradient accumulation over

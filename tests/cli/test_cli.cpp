@@ -510,15 +510,16 @@ TEST_F(Cli, ProfilePlanAndRecurrence) {
           "persistent");
   ASSERT_EQ(gp.code, 0) << gp.err;
   EXPECT_NE(gp.out.find("recurrence: persistent"), std::string::npos) << gp.out;
-  for (const char* k : {"gated_persistent_forward_kernel<gru>",
-                        "gated_persistent_backward_kernel<gru>", "attention_head_forward_kernel"}) {
+  for (const char* k : {"persistent_forward_kernel<gru>", "persistent_backward_kernel<gru>",
+                        "attention_head_forward_kernel"}) {
     EXPECT_NE(gp.out.find(k), std::string::npos) << k << " in " << gp.out;
   }
   const Result r = run(
       "profile --batch 3 --steps 2 --input 2 --hidden 8 --pass backward --recurrence persistent");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("recurrence: persistent"), std::string::npos) << r.out;
-  for (const char* k : {"persistent_forward_kernel", "persistent_backward_kernel"}) {
+  for (const char* k :
+       {"persistent_forward_kernel<elman, head>", "persistent_backward_kernel<elman, head>"}) {
     EXPECT_NE(r.out.find(k), std::string::npos) << k << " in " << r.out;
   }
 }

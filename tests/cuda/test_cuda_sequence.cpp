@@ -174,6 +174,27 @@ std::vector<SeqCase> cases() {
     c.rec = cuda::Recurrence::kCluster;
     out.push_back(c);
   }
+  // The persistent kernels forced on the Elman cell's blocks (rnn_persistent.cu, no head): both
+  // directions in one grid, two and three layers, one direction, lengths and without, padding
+  // units over three slices (H = 33), one sequence per group over 70 groups, T = 1, 171 blocks a
+  // direction (more than the SMs: the 64-register variant, a direction at a time) and 4 units a
+  // thread (B = 300, H = 128).
+  const SeqCase layered_persistent[] = {
+      {5, 7, 3, 8, 2, 1, true, true, true, cuda::Path::kFused},
+      {5, 7, 3, 8, 2, 1, true, false, false, cuda::Path::kFused},
+      {5, 7, 3, 8, 2, 2, true, true, true, cuda::Path::kFused},
+      {4, 6, 2, 6, 1, 2, false, false, true, cuda::Path::kFused},
+      {3, 5, 2, 33, 1, 1, true, true, true, cuda::Path::kFused},
+      {70, 6, 2, 4, 1, 2, true, true, true, cuda::Path::kFused},
+      {2, 4, 2, 5, 1, 3, true, false, true, cuda::Path::kFused},
+      {3, 1, 2, 16, 1, 1, true, true, true, cuda::Path::kFused},
+      {600, 2, 2, 129, 1, 1, true, true, true, cuda::Path::kFused},
+      {300, 2, 2, 128, 1, 2, false, true, true, cuda::Path::kFused},
+  };
+  for (SeqCase c : layered_persistent) {
+    c.rec = cuda::Recurrence::kPersistent;
+    out.push_back(c);
+  }
   // And the segment kernels forced: where the model picks the persistent ones, and the fused
   // forward and backward with lengths over the segment geometries: the seed, T = 1, a 64-thread
   // segment (cross-warp sums), several segments a block with a partial last block, Wh in shared
@@ -224,7 +245,7 @@ std::vector<SeqCase> cases() {
         gated.push_back({4, 1, 2, 16, 1, 1, false, true, true, path});
       }
       if (path == cuda::Path::kFused) {
-        // The persistent kernels (rnn_persistent_gated.cu) forced, block by block: one layer,
+        // The persistent kernels (rnn_persistent.cu) forced, block by block: one layer,
         // both directions, two layers, padding units over three slices (H = 33), one sequence
         // per group over 70 groups, T = 1, and H = 129 (9 slices); the segment kernels forced on
         // every case above (the model picks the persistent ones at H = 129 and 150).

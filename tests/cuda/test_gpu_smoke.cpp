@@ -57,8 +57,8 @@ std::vector<SmokeCase> smoke_cases() {
   std::vector<SmokeCase> c;
   // The Elman cell: segment kernels with Wh in shared memory and through L2, the persistent
   // kernels' two variants each way (a grid of at most one block an SM, and 171 blocks), the
-  // cluster kernels, the layer kernels of a bidirectional layer (segment and cluster), the
-  // unfused path.
+  // cluster kernels, the kernels of a bidirectional layer's blocks (segment, cluster, and the
+  // persistent kernels' two variants), the unfused path.
   c.push_back({"elman_segment_wh_in_smem", model(Cell::kElman, 8, false), 3, fused, R::kSegment});
   c.push_back(
       {"elman_segment_wh_in_l2", model(Cell::kElman, 300, false, 2), 2, fused, R::kSegment});
@@ -67,6 +67,10 @@ std::vector<SmokeCase> smoke_cases() {
                R::kPersistent});
   c.push_back({"elman_cluster", model(Cell::kElman, 33, false), 5, fused, R::kCluster});
   c.push_back({"elman_bidir_cluster", model(Cell::kElman, 33, true), 5, fused, R::kCluster});
+  c.push_back(
+      {"elman_bidir_persistent", model(Cell::kElman, 16, true, 2), 3, fused, R::kPersistent});
+  c.push_back({"elman_bidir_persistent_171_blocks", model(Cell::kElman, 129, true, 2), 600, fused,
+               R::kPersistent});
   c.push_back(
       {"elman_bidir_segment_wh_in_smem", model(Cell::kElman, 8, true), 3, fused, R::kSegment});
   c.push_back(
@@ -172,9 +176,9 @@ TEST_P(GpuSmoke, Runs) {
   const SmokeCase& c = GetParam();
   std::string launched;
   {
-    kernels::Profiler profiler;
+    cuda::Profiler profiler;
     run_case(c);
-    for (const kernels::KernelProfile& k : profiler.results()) {
+    for (const cuda::KernelProfile& k : profiler.results()) {
       launched += ' ';
       launched += k.kernel;
     }
@@ -197,7 +201,7 @@ TEST(GpuDevice, ReportsItsLayout) {
       "reserved a block, cooperative launch %d, cluster launch %d\n",
       prop.name, prop.multiProcessorCount, prop.sharedMemPerBlockOptin,
       prop.sharedMemPerMultiprocessor, reserved, prop.cooperativeLaunch, clusters);
-  const kernels::GpuLimits limits = kernels::current_gpu_limits();
+  const cuda::GpuLimits limits = cuda::current_gpu_limits();
   EXPECT_EQ(limits.sms, prop.multiProcessorCount);
   for (const kernels::ClusterOccupancy& o : kernels::cluster_occupancy()) {
     std::string line;
@@ -207,7 +211,7 @@ TEST(GpuDevice, ReportsItsLayout) {
     }
     std::printf("cudaOccupancyMaxActiveClusters %s, clusters of 1..8 blocks, one block an SM:%s\n",
                 o.kernel, line.c_str());
-    if (std::string(o.kernel) == "cluster_forward_kernel") {
+    if (std::string(o.kernel) == "cluster_forward_kernel<elman, head>") {
       for (int n = 1; n <= kernels::kClusterMaxBlocks; ++n) {
         EXPECT_EQ(limits.resident_clusters[n], o.resident[n]) << n << "-block clusters";
       }

@@ -68,7 +68,7 @@ TEST_F(SimulatorPass, RefusedCooperativeLaunchFallsBackToTheSegmentKernels) {
   cuda::Handle h(cfg, s_);
   h.set_recurrence(cuda::Recurrence::kPersistent);
   const PassResult persistent = run_pass(h, cfg, 5);
-  EXPECT_EQ(count(persistent, "persistent_forward_kernel"), 1);
+  EXPECT_EQ(count(persistent, "persistent_forward_kernel<elman, head>"), 1);
 
   sim::set_refuse_cooperative(true);
   ::testing::internal::CaptureStderr();
@@ -76,12 +76,14 @@ TEST_F(SimulatorPass, RefusedCooperativeLaunchFallsBackToTheSegmentKernels) {
   const PassResult second = run_pass(h, cfg, 5);
   const std::string said = ::testing::internal::GetCapturedStderr();
   std::cout << said;
-  EXPECT_EQ(count(first, "persistent_forward_kernel") + count(first, "persistent_backward_kernel"),
+  EXPECT_EQ(count(first, "persistent_forward_kernel<elman, head>") +
+                count(first, "persistent_backward_kernel<elman, head>"),
             0);
   EXPECT_EQ(first.y, want.y);  // the segment kernels ran: their bits
   EXPECT_EQ(first.grad, want.grad);
   EXPECT_EQ(second.grad, want.grad);
-  for (const char* k : {"persistent_forward_kernel", "persistent_backward_kernel"}) {
+  for (const char* k :
+       {"persistent_forward_kernel<elman, head>", "persistent_backward_kernel<elman, head>"}) {
     const std::string m = std::string("refused the cooperative launch of ") + k;
     const auto at = said.find(m);
     EXPECT_NE(at, std::string::npos) << said;
@@ -156,7 +158,7 @@ TEST_F(SimulatorPass, PersistentBlocksHaveAnSmEach) {
 // loads with an efficiency of at least 0.8 and needs at most 1.25 shared wavefronts per request,
 // for the segment kernels, the persistent ones and the cluster ones, and for the gated cells'
 // segment kernels (rnn_gated.cu; a one-layer model's, with the attention and head inside) and
-// persistent ones (rnn_persistent_gated.cu, with the attention-and-head kernels). The targets are
+// persistent ones (rnn_persistent.cu, with the attention-and-head kernels). The targets are
 // the tilings' on the default H100 SXM (another SM count gives other tilings: on an H100 PCIe the
 // gated persistent kernels' at H = 64 take 1.27 wavefronts per ideal one).
 TEST_F(Simulator, RecurrentKernelsMeetTheAccessTargets) {
@@ -254,8 +256,8 @@ TEST_F(Simulator, GatedPersistentRunsBothDirectionsInOneGrid) {
     ASSERT_EQ(h.recurrence_for(k.batch), cuda::Recurrence::kPersistent);
     const PassResult persistent = run_pass(h, cfg, k.batch);
     char fwd[64], bwd[64];
-    std::snprintf(fwd, sizeof fwd, "gated_persistent_forward_kernel<%s>", to_string(k.cell));
-    std::snprintf(bwd, sizeof bwd, "gated_persistent_backward_kernel<%s>", to_string(k.cell));
+    std::snprintf(fwd, sizeof fwd, "persistent_forward_kernel<%s>", to_string(k.cell));
+    std::snprintf(bwd, sizeof bwd, "persistent_backward_kernel<%s>", to_string(k.cell));
     EXPECT_EQ(count(persistent, fwd), k.launches);
     EXPECT_EQ(count(persistent, bwd), k.launches);
     h.set_recurrence(cuda::Recurrence::kSegment);
@@ -277,7 +279,7 @@ TEST_F(Simulator, GatedPersistentBackwardInPiecesMatchesWholeRows) {
     SCOPED_TRACE(to_string(cell));
     const int B = 5, T = 4, H = 40, G = cell == Cell::kLstm ? 4 : 3, A = G + 1, GH = G * H;
     kernels::PersistentTiling whole;
-    ASSERT_TRUE(kernels::persistent_tiling(B, H, kernels::current_gpu_limits(), &whole, G));
+    ASSERT_TRUE(cuda::persistent_tiling(B, H, cuda::current_gpu_limits(), &whole, G));
     const std::size_t bt = static_cast<std::size_t>(B) * T;
     const auto states = upload(test::random_vector<float>(bt * H, 1));
     const auto aux = upload(test::random_vector<float>(bt * A * H, 2, 0.05, 0.95));
@@ -332,7 +334,7 @@ TEST_F(Simulator, GatedPersistentBackwardInPiecesMatchesWholeRows) {
                                            cudaMemcpyHostToDevice, s_));
         RNNATTN_CUDA_CHECK(cudaStreamSynchronize(s_));
       }
-      ASSERT_TRUE(kernels::gated_persistent_backward(&a, 1, t, s_));
+      ASSERT_TRUE(kernels::persistent_backward(&a, 1, t, s_));
       RNNATTN_CUDA_CHECK(cudaStreamSynchronize(s_));
       const std::vector<std::vector<float>> got = {download(d_in), download(next), download(first)};
       if (want.empty()) {
@@ -356,15 +358,20 @@ TEST_F(Simulator, RecurrenceChoiceIsWhatRuns) {
     cuda::Recurrence set;
     Cell cell = Cell::kElman;
     bool bidirectional = false;
+    int layers = 1;
   };
   for (const Want& w :
        {Want{1, 2, cuda::Recurrence::kAuto}, Want{2, 1024, cuda::Recurrence::kAuto},
         Want{3, 8, cuda::Recurrence::kPersistent}, Want{2, 1024, cuda::Recurrence::kSegment},
         Want{3, 300, cuda::Recurrence::kAuto}, Want{3, 8, cuda::Recurrence::kCluster},
-        // A bidirectional Elman layer: the cluster layer kernels where the model picks them (B3
-        // H300) or forced, the segment layer kernels at the seed's size.
+        // A bidirectional Elman layer: the cluster kernels where the model picks them (B3 H300)
+        // or forced, the persistent kernels forced (both directions in one grid) and, for two
+        // stacked layers, where the model picks them (H = 1024: too wide for a cluster), the
+        // segment kernels at the seed's size.
         Want{3, 300, cuda::Recurrence::kAuto, Cell::kElman, true},
         Want{3, 8, cuda::Recurrence::kCluster, Cell::kElman, true},
+        Want{3, 8, cuda::Recurrence::kPersistent, Cell::kElman, true},
+        Want{2, 1024, cuda::Recurrence::kAuto, Cell::kElman, false, 2},
         Want{1, 2, cuda::Recurrence::kAuto, Cell::kElman, true},
         // The gated cells: the model's choice at the seed's size (segment) and where the
         // segment kernels read Wh through L2 (persistent), and forced.
@@ -376,6 +383,7 @@ TEST_F(Simulator, RecurrenceChoiceIsWhatRuns) {
     cfg.cell = w.cell;
     cfg.hidden_size = w.hidden;
     cfg.bidirectional = w.bidirectional;
+    cfg.layers = w.layers;
     cfg.steps = 3;
     cuda::Handle h(cfg, s_);
     h.set_recurrence(w.set);
@@ -383,31 +391,35 @@ TEST_F(Simulator, RecurrenceChoiceIsWhatRuns) {
     if (w.set != cuda::Recurrence::kAuto) {
       EXPECT_EQ(runs, w.set);
     }
-    SCOPED_TRACE("B = " + std::to_string(w.batch) + " H = " + std::to_string(w.hidden));
+    SCOPED_TRACE("B = " + std::to_string(w.batch) + " H = " + std::to_string(w.hidden) + " " +
+                 to_string(w.cell) + (w.bidirectional ? " bidirectional" : "") + " layers " +
+                 std::to_string(w.layers));
     const PassResult r = run_pass(h, cfg, w.batch);
     const bool persistent = runs == cuda::Recurrence::kPersistent;
     const bool clustered = runs == cuda::Recurrence::kCluster;
-    const bool layer = w.bidirectional;  // the layer kernels, both directions in one launch
-    EXPECT_EQ(count(r, "cluster_forward_kernel"), clustered && !layer ? 1 : 0);
-    EXPECT_EQ(count(r, "cluster_backward_kernel"), clustered && !layer ? 1 : 0);
-    EXPECT_EQ(count(r, "cluster_layer_forward_kernel"), clustered && layer ? 1 : 0);
-    EXPECT_EQ(count(r, "cluster_layer_backward_kernel"), clustered && layer ? 1 : 0);
+    const bool layer = w.bidirectional || w.layers > 1;  // a block's kernels, not the head's
+    EXPECT_EQ(count(r, "cluster_forward_kernel<elman, head>"), clustered && !layer ? 1 : 0);
+    EXPECT_EQ(count(r, "cluster_backward_kernel<elman, head>"), clustered && !layer ? 1 : 0);
+    EXPECT_EQ(count(r, "cluster_forward_kernel<elman>"), clustered && layer ? w.layers : 0);
+    EXPECT_EQ(count(r, "cluster_backward_kernel<elman>"), clustered && layer ? w.layers : 0);
     if (layer) {
       EXPECT_EQ(count(r, "segment_forward_kernel<elman, Wh in smem>") +
                     count(r, "segment_forward_kernel<elman, Wh in L2>"),
-                clustered ? 0 : 1);
+                clustered || persistent ? 0 : w.layers);
     }
     if (w.hidden == 300) {
       EXPECT_TRUE(clustered) << "B = 3 at H = 300 runs the cluster kernels";
     }
-    // The kernels' names (exact): the Elman cell's, or the gated cell's template.
-    char fwd[64] = "persistent_forward_kernel", bwd[64] = "persistent_backward_kernel";
-    if (w.cell != Cell::kElman) {
-      std::snprintf(fwd, sizeof fwd, "gated_persistent_forward_kernel<%s>", to_string(w.cell));
-      std::snprintf(bwd, sizeof bwd, "gated_persistent_backward_kernel<%s>", to_string(w.cell));
+    // The kernels' names (exact): the one-layer Elman model's with the head inside, or a
+    // block's (the cell's; both directions of a layer in one grid at these sizes).
+    char fwd[64] = "persistent_forward_kernel<elman, head>",
+         bwd[64] = "persistent_backward_kernel<elman, head>";
+    if (w.cell != Cell::kElman || layer) {
+      std::snprintf(fwd, sizeof fwd, "persistent_forward_kernel<%s>", to_string(w.cell));
+      std::snprintf(bwd, sizeof bwd, "persistent_backward_kernel<%s>", to_string(w.cell));
     }
-    EXPECT_EQ(count(r, fwd), persistent ? 1 : 0);
-    EXPECT_EQ(count(r, bwd), persistent ? 1 : 0);
+    EXPECT_EQ(count(r, fwd), persistent ? w.layers : 0);
+    EXPECT_EQ(count(r, bwd), persistent ? w.layers : 0);
     if (w.hidden == 2) {
       EXPECT_FALSE(persistent) << "the seed's size runs the segment kernels";
     }

@@ -10,8 +10,10 @@
 
 #include "cuda/plan.hpp"
 
-namespace rnnattn::kernels {
+namespace rnnattn::cuda {
 namespace {
+
+using namespace kernels;  // the tilings and the kernels' constants the plan is checked against
 
 // Every tiling covers the units and the batch exactly once, keeps each thread within 4 rows, uses
 // all 256 threads, fits the shared memory, and is co-resident on the GPU it was planned for.
@@ -88,8 +90,8 @@ TEST(Plan, ClusterTilingsCoverTheWorkAndFit) {
       EXPECT_GE(t.split, 2 * t.units);  // a warp within one row lane
       EXPECT_LE(t.rows, kPersistentMaxRows);
       EXPECT_GE(t.rows * t.row_lanes, t.group);
-      EXPECT_LE(c.smem_forward_bytes() + kClusterStaticBytes, h100.smem_per_block);
-      EXPECT_LE(c.smem_backward_bytes() + kClusterStaticBytes, h100.smem_per_block);
+      EXPECT_LE(c.smem_forward_bytes() + kMappingStaticBytes, h100.smem_per_block);
+      EXPECT_LE(c.smem_backward_bytes() + kMappingStaticBytes, h100.smem_per_block);
     }
   }
   EXPECT_GT(possible, 150);
@@ -456,4 +458,4 @@ TEST(Plan, GatedCellsStageWhWhereItFits) {
 }
 
 }  // namespace
-}  // namespace rnnattn::kernels
+}  // namespace rnnattn::cuda
