@@ -12,10 +12,11 @@
 namespace rnnattn::cli {
 namespace {
 
-// Stacked and bidirectional Elman models: what follows the layer kernels' choice.
+// Stacked and bidirectional Elman models: what follows the design's choice for their blocks.
 constexpr const char* kLayeredPlan =
-    "; layer by layer, a layer's directions in one launch (the segment layer kernels or the "
-    "cluster ones), then the attention-and-head kernels";
+    "; layer by layer, a layer's directions side by side (one launch of the segment or cluster "
+    "kernels, one grid of the persistent ones where it is co-resident), then the "
+    "attention-and-head kernels";
 
 // Where a gated model's attention and head run on the fused path: inside the segment kernels of
 // a one-layer, one-direction model, else (stacked, bidirectional or persistent) after them.

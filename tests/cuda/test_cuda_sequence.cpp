@@ -15,6 +15,7 @@
 
 #include "cuda/backend_cuda.hpp"
 #include "cuda/cuda_test_util.hpp"
+#include "cuda/runtime.hpp"
 #include "rnnattn/rnnattn.hpp"
 #include "test_util.hpp"
 
@@ -362,10 +363,23 @@ Result gpu_run(const SeqCase& c, const std::vector<float>& p, const std::vector<
 
 class CudaSequence : public ::testing::TestWithParam<SeqCase> {};
 
+// What the planner makes of the case on this device, its tilings included, for the trace: the
+// case's name gives the shape, the plan what the kernels ran on.
+std::string plan_of(const SeqCase& c, const ModelConfig& cfg) {
+  if (c.path == cuda::Path::kUnfused) return "the unfused path";
+  const cuda::GpuLimits gpu = cuda::current_gpu_limits();
+  if (cfg.cell != Cell::kElman) {
+    return cuda::plan_gated(c.b, c.h, gates_of(cfg.cell), gpu, cfg.directions()).describe();
+  }
+  if (cfg.single_layer()) return cuda::plan_recurrence(c.b, c.h, gpu).describe();
+  return cuda::plan_layer(c.b, c.h, cfg.directions(), gpu).describe();
+}
+
 TEST_P(CudaSequence, MatchesTheCpuReference) {
   SKIP_WITHOUT_GPU();
   const SeqCase& c = GetParam();
   const ModelConfig cfg = config_of(c);
+  SCOPED_TRACE("the planner (a design named in the case is forced): " + plan_of(c, cfg));
   const ParamLayout layout(cfg);
   std::vector<float> p = random_vector<float>(layout.size(), 901, -0.5, 0.5);
   for (const ParamLayout::Block& blk : layout.blocks()) {  // a stable recurrence

@@ -13,13 +13,16 @@ using sim_test::Simulator;
 
 // ---- hazards only hardware would trip, modelled here ---------------------------------------
 
-// The hazard tests: the same fixture, named apart.
-class SimulatorPass : public Simulator {};
+// The library's kernels in the simulator, named apart from the simulator's own tests
+// (tests/sim/test_simulator.cpp, fixture Simulator): the hazards of whole passes, and the kernels'
+// access targets, grids and design choices.
+class SimulatedPass : public Simulator {};
+class SimulatedKernels : public Simulator {};
 
 // cublasSetStream resets cuBLAS's workspace to its default pool (cuBLAS documents it; the
 // simulator's cuBLAS models it and counts GEMMs on that pool, which may allocate). The device
 // API's own handle and a caller's handle prepared on the handle's stream keep their workspaces.
-TEST_F(SimulatorPass, CublasKeepsTheWorkspaceItWasGiven) {
+TEST_F(SimulatedPass, CublasKeepsTheWorkspaceItWasGiven) {
   ModelConfig cfg;
   cfg.hidden_size = 8;
   cfg.steps = 3;
@@ -58,7 +61,7 @@ TEST_F(SimulatorPass, CublasKeepsTheWorkspaceItWasGiven) {
 // A GPU can refuse a cooperative launch that its occupancy query allowed (MPS, green contexts):
 // the persistent kernels then fall back to the segment kernels, say so once, and do not try the
 // refused grid again; under graph capture the refusal is an error that says what to do.
-TEST_F(SimulatorPass, RefusedCooperativeLaunchFallsBackToTheSegmentKernels) {
+TEST_F(SimulatedPass, RefusedCooperativeLaunchFallsBackToTheSegmentKernels) {
   ModelConfig cfg;
   cfg.hidden_size = 40;
   cfg.steps = 4;
@@ -116,7 +119,7 @@ TEST_F(SimulatorPass, RefusedCooperativeLaunchFallsBackToTheSegmentKernels) {
 
 // The opt-in to more than 48 KB of dynamic shared memory belongs to a kernel on one device: a
 // program using two GPUs must raise it on each (the simulator presents two).
-TEST_F(SimulatorPass, LargeSharedMemoryLaunchesWorkOnEveryDevice) {
+TEST_F(SimulatedPass, LargeSharedMemoryLaunchesWorkOnEveryDevice) {
   sim::set_device_count(2);
   ModelConfig cfg;
   cfg.hidden_size = 128;  // Wh in shared memory: 64 KB
@@ -137,7 +140,7 @@ TEST_F(SimulatorPass, LargeSharedMemoryLaunchesWorkOnEveryDevice) {
 
 // A persistent grid of at most one block an SM asks for more than half an SM's shared memory:
 // two of its blocks can never share an SM (which would slow every grid barrier).
-TEST_F(SimulatorPass, PersistentBlocksHaveAnSmEach) {
+TEST_F(SimulatedPass, PersistentBlocksHaveAnSmEach) {
   for (int hidden : {8, 40, 300}) {
     ModelConfig cfg;
     cfg.hidden_size = hidden;
@@ -161,7 +164,7 @@ TEST_F(SimulatorPass, PersistentBlocksHaveAnSmEach) {
 // persistent ones (rnn_persistent.cu, with the attention-and-head kernels). The targets are
 // the tilings' on the default H100 SXM (another SM count gives other tilings: on an H100 PCIe the
 // gated persistent kernels' at H = 64 take 1.27 wavefronts per ideal one).
-TEST_F(Simulator, RecurrentKernelsMeetTheAccessTargets) {
+TEST_F(SimulatedKernels, RecurrentKernelsMeetTheAccessTargets) {
   ASSERT_TRUE(sim::set_device_layout("h100-sxm"));
   for (Cell cell : {Cell::kElman, Cell::kLstm, Cell::kGru}) {
     for (cuda::Recurrence rec :
@@ -236,7 +239,7 @@ TEST_F(Simulator, RecurrentKernelsMeetTheAccessTargets) {
 // of two planes where the GPU holds it co-resident, else a direction at a time
 // (LSTM H = 512: a block's slices take more than half an SM, 2 x 128 blocks do not fit); either
 // way the results are the segment kernels' (y rtol 1e-5, gradients 1e-4).
-TEST_F(Simulator, GatedPersistentRunsBothDirectionsInOneGrid) {
+TEST_F(SimulatedKernels, GatedPersistentRunsBothDirectionsInOneGrid) {
   struct Case {
     int batch, hidden;
     Cell cell;
@@ -274,7 +277,7 @@ TEST_F(Simulator, GatedPersistentRunsBothDirectionsInOneGrid) {
 // directions then share one grid: 2, and 3 with a shorter last one) writes what the tiling's
 // own choice writes (d_in, drec_next and drec_first within 1e-5); lengths with padding, both
 // cells, outputs poisoned before each run.
-TEST_F(Simulator, GatedPersistentBackwardInPiecesMatchesWholeRows) {
+TEST_F(SimulatedKernels, GatedPersistentBackwardInPiecesMatchesWholeRows) {
   for (Cell cell : {Cell::kLstm, Cell::kGru}) {
     SCOPED_TRACE(to_string(cell));
     const int B = 5, T = 4, H = 40, G = cell == Cell::kLstm ? 4 : 3, A = G + 1, GH = G * H;
@@ -351,7 +354,7 @@ TEST_F(Simulator, GatedPersistentBackwardInPiecesMatchesWholeRows) {
 // What runs is what recurrence_for() says: the model's choice (kAuto) at the seed's size, at
 // H = 1024 (persistent: too wide for a cluster) and at B3 H300 (cluster: Wh through L2 for the
 // segment kernels), one layer and bidirectional, and each forced setting, forward and backward.
-TEST_F(Simulator, RecurrenceChoiceIsWhatRuns) {
+TEST_F(SimulatedKernels, RecurrenceChoiceIsWhatRuns) {
   ASSERT_TRUE(sim::set_device_layout("h100-sxm"));  // the H100 SXM's choices and clusters
   struct Want {
     int batch, hidden;
