@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <thread>
@@ -16,11 +17,15 @@
 #include "rnnattn/error.hpp"
 #include "rnnattn/params.hpp"
 
-// OpenBLAS's thread control (declared in its cblas.h; declared here too so that another cblas.h
-// does not hide it).
+// OpenBLAS's thread control and core name (declared in its cblas.h; declared here too so that
+// another cblas.h does not hide them), and the dispatch of a DYNAMIC_ARCH build (exported, not in
+// its headers; weak: absent from a build for one CPU).
 extern "C" {
 void openblas_set_num_threads(int);
 int openblas_get_num_threads(void);
+char* openblas_get_corename(void);
+void gotoblas_dynamic_init(void) __attribute__((weak));
+void gotoblas_dynamic_quit(void) __attribute__((weak));
 }
 
 namespace rnnattn::fast {
@@ -100,6 +105,33 @@ std::atomic<int> g_blas_threads{0};
 void blas_threads(int n) {
   if (g_blas_threads.exchange(n) != n) openblas_set_num_threads(n);
 }
+
+// OpenBLAS (DYNAMIC_ARCH, as Debian builds it) picks its kernels by the CPU's model when it loads;
+// a model it does not know (a virtual machine's generic "Intel(R) Xeon(R) Processor", or a CPU
+// newer than the library) gets its oldest x86-64 kernels, Prescott's: SSE3, no FMA, at 2.2 to 4
+// times the time of the AVX-512 ones on this project's CI machine (docs/performance.md). Where
+// that happened, the user set no OPENBLAS_CORETYPE of their own and the CPU (with the OS) has
+// AVX2 and FMA, the kernels are picked again, by OpenBLAS's own dispatch, for what the CPU has:
+// SkylakeX's with AVX-512, else Haswell's. Once, when the library loads: before any GEMM and,
+// in a program, before its threads (setenv is not thread-safe).
+bool choose_blas_kernels() {
+#if defined(__x86_64__)
+  const char* core = openblas_get_corename();
+  if (!core || std::strcmp(core, "Prescott") != 0 || std::getenv("OPENBLAS_CORETYPE")) return false;
+  if (!gotoblas_dynamic_init || !gotoblas_dynamic_quit) return false;
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return false;
+  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+  setenv("OPENBLAS_CORETYPE", avx512 ? "SkylakeX" : "Haswell", 1);
+  gotoblas_dynamic_quit();
+  gotoblas_dynamic_init();
+  unsetenv("OPENBLAS_CORETYPE");
+  return true;
+#else
+  return false;
+#endif
+}
+const bool g_blas_kernels_chosen = choose_blas_kernels();
 
 // The state each step of direction `dir` read, per row [B*T, H] (0 before the first): the left
 // operand of dWh = H_prev^T dZ. S points at the direction's first state column.
@@ -639,5 +671,10 @@ void set_threads(int n) {
   blas_threads(g_threads);
 }
 int threads() { return g_threads; }
+
+const char* blas_core() {
+  (void)g_blas_kernels_chosen;
+  return openblas_get_corename();
+}
 
 }  // namespace rnnattn::fast

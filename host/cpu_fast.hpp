@@ -65,4 +65,9 @@ void tanh_inplace(float* v, int n);
 void set_threads(int n);
 int threads();
 
+// The kernels OpenBLAS runs, by its core name ("SkylakeX", "Haswell", ...). Where it fell back to
+// its SSE3 kernels ("Prescott") on a CPU it did not recognise, the library picked them again for
+// what the CPU has when it loaded, unless OPENBLAS_CORETYPE was set (cpu_fast.cpp).
+const char* blas_core();
+
 }  // namespace rnnattn::fast

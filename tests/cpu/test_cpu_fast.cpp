@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <iostream>
 #include <string>
 
 #include "cpu_fast.hpp"
@@ -264,6 +266,29 @@ TEST(FastCpu, TanhIsWithinFourUlp) {
   EXPECT_EQ(y[y.size() - 2], 1.0f);
   EXPECT_EQ(y.back(), -1.0f);
   RecordProperty("worst_ulp", std::to_string(worst));
+}
+
+}  // namespace
+}  // namespace rnnattn
+
+namespace rnnattn {
+namespace {
+
+// OpenBLAS falls back to its SSE3 kernels ("Prescott") on a CPU it does not recognise, such as a
+// virtual machine's generic model name; the library picks them again for what the CPU has (AVX2
+// and FMA at least) unless the user set OPENBLAS_CORETYPE.
+TEST(FastCpu, BlasRunsKernelsForTheCpusVectorUnits) {
+#if defined(__x86_64__)
+  if (std::getenv("OPENBLAS_CORETYPE"))
+    GTEST_SKIP() << "OPENBLAS_CORETYPE is set: the user's choice";
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+    GTEST_SKIP() << "this CPU has no AVX2 and FMA: OpenBLAS's SSE kernels are its best";
+  const std::string core = fast::blas_core();
+  std::cout << "OpenBLAS kernels: " << core << "\n";
+  EXPECT_NE(core, "Prescott") << "OpenBLAS runs its SSE3 kernels on a CPU with AVX2 and FMA";
+#else
+  GTEST_SKIP() << "x86-64 only";
+#endif
 }
 
 }  // namespace
