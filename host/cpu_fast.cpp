@@ -153,35 +153,39 @@ void gather_previous_states(const float* S, int B, int T, int H, int C, int dir,
 
 // One valid step of a gated cell for one sequence: the equations of model_math.hpp's cell_forward
 // with every sigmoid and tanh through the vectorised tanh (sigma(v) = (1 + tanh(v/2)) / 2, exact
-// in real arithmetic): a scalar exp per gate would cost more than the step's GEMM. g is scratch of
-// 5H. Same outputs (h, aux) as cell_forward, within float32 rounding (tests/cpu/test_cpu_fast.cpp).
+// in real arithmetic): a scalar exp per gate would cost more than the step's GEMM. The gates go
+// straight into what the step keeps (aux: the LSTM's [i f g o c], the GRU's [z r n rn]), each
+// gate's loops over its own columns (no per-column branch: they vectorise without blends); g is
+// scratch of H. Same outputs (h, aux) as cell_forward, within float32 rounding
+// (tests/cpu/test_cpu_fast.cpp).
 void gated_step(Cell cell, int H, const float* xin, const float* rec, const float* hprev,
                 const float* cprev, float* h, float* aux, float* g) {
   if (cell == Cell::kLstm) {
-    for (int j = 0; j < 4 * H; ++j) {
-      const bool candidate = j >= 2 * H && j < 3 * H;  // g = tanh; i, f, o are sigmoids
-      g[j] = candidate ? xin[j] + rec[j] : 0.5f * (xin[j] + rec[j]);
-    }
-    tanh_inplace(g, 4 * H);
-    for (int j = 0; j < 4 * H; ++j) {
-      if (j < 2 * H || j >= 3 * H) g[j] = 0.5f + 0.5f * g[j];
-    }
+    // i, f (sigmoids), g (tanh), o (sigmoid): the sigmoids' halves, then one tanh over 4H.
+    for (int j = 0; j < 2 * H; ++j) aux[j] = 0.5f * (xin[j] + rec[j]);
+    for (int j = 2 * H; j < 3 * H; ++j) aux[j] = xin[j] + rec[j];
+    for (int j = 3 * H; j < 4 * H; ++j) aux[j] = 0.5f * (xin[j] + rec[j]);
+    tanh_inplace(aux, 4 * H);
+    for (int j = 0; j < 2 * H; ++j) aux[j] = 0.5f + 0.5f * aux[j];
+    for (int j = 3 * H; j < 4 * H; ++j) aux[j] = 0.5f + 0.5f * aux[j];
+    float* c = aux + 4 * H;
     for (int j = 0; j < H; ++j) {
-      const float c = g[H + j] * (cprev ? cprev[j] : 0.0f) + g[j] * g[2 * H + j];
-      aux[4 * H + j] = g[4 * H + j] = c;
+      c[j] = aux[H + j] * (cprev ? cprev[j] : 0.0f) + aux[j] * aux[2 * H + j];
+      g[j] = c[j];
     }
-    std::copy_n(g, 4 * H, aux);
-    tanh_inplace(g + 4 * H, H);
-    for (int j = 0; j < H; ++j) h[j] = g[3 * H + j] * g[4 * H + j];
+    tanh_inplace(g, H);
+    for (int j = 0; j < H; ++j) h[j] = aux[3 * H + j] * g[j];
   } else {
-    for (int j = 0; j < 2 * H; ++j) g[j] = 0.5f * (xin[j] + rec[j]);
-    tanh_inplace(g, 2 * H);
-    for (int j = 0; j < 2 * H; ++j) g[j] = 0.5f + 0.5f * g[j];  // z, r
-    for (int j = 0; j < H; ++j) g[2 * H + j] = xin[2 * H + j] + g[H + j] * rec[2 * H + j];
-    tanh_inplace(g + 2 * H, H);  // n
+    for (int j = 0; j < 2 * H; ++j) aux[j] = 0.5f * (xin[j] + rec[j]);
+    tanh_inplace(aux, 2 * H);
+    for (int j = 0; j < 2 * H; ++j) aux[j] = 0.5f + 0.5f * aux[j];  // z, r
     for (int j = 0; j < H; ++j) {
-      const float z = g[j], n = g[2 * H + j];
-      aux[j] = z, aux[H + j] = g[H + j], aux[2 * H + j] = n, aux[3 * H + j] = rec[2 * H + j];
+      aux[2 * H + j] = xin[2 * H + j] + aux[H + j] * rec[2 * H + j];
+      aux[3 * H + j] = rec[2 * H + j];
+    }
+    tanh_inplace(aux + 2 * H, H);  // n
+    for (int j = 0; j < H; ++j) {
+      const float z = aux[j], n = aux[2 * H + j];
       h[j] = z * (hprev ? hprev[j] : 0.0f) + (1.0f - z) * n;
     }
   }
@@ -189,7 +193,8 @@ void gated_step(Cell cell, int H, const float* xin, const float* rec, const floa
 
 // The backward of gated_step for one sequence: model_math.hpp's cell_backward, written per cell
 // without branches in the loops (so that they vectorise) and with the LSTM's tanh(c_t) through
-// the vectorised tanh. g is scratch of H.
+// the vectorised tanh. g is scratch of H. The LSTM's dL/drec equals its dL/dxin: only d_in is
+// written (d_rec is the GRU's).
 void gated_step_backward(Cell cell, int H, const float* aux, const float* hprev, const float* cprev,
                          const float* dh, float* dc, float* d_in, float* d_rec, float* dh_direct,
                          float* g) {
@@ -207,7 +212,7 @@ void gated_step_backward(Cell cell, int H, const float* aux, const float* hprev,
       dc[j] = dct * f[j];
       dh_direct[j] = 0.0f;
     }
-    std::copy_n(d_in, 4 * H, d_rec);
+    (void)d_rec;  // the LSTM's dL/drec is its dL/dxin: the caller reads d_in for both
   } else {
     const float *z = aux, *r = aux + H, *n = aux + 2 * H, *rn = aux + 3 * H;
     for (int j = 0; j < H; ++j) {
@@ -234,7 +239,7 @@ void forward_gated_block(const ModelConfig& cfg, const ParamLayout::Block& blk,
   const std::size_t rows = static_cast<std::size_t>(B) * T;
   ws.pre.resize(rows * GH);
   ws.tmp.resize(static_cast<std::size_t>(B) * GH);
-  ws.carry_c.resize(static_cast<std::size_t>(5) * H);  // gated_step's scratch
+  ws.carry_c.resize(static_cast<std::size_t>(H));  // gated_step's scratch
   aux.resize(rows * A);
   for (std::size_t r = 0; r < rows; ++r) std::copy_n(w.bh, GH, &ws.pre[r * GH]);
   gemm(false, false, static_cast<int>(rows), GH, I, in, I, w.wx, GH, 1.0f, ws.pre.data(), GH);
@@ -242,17 +247,21 @@ void forward_gated_block(const ModelConfig& cfg, const ParamLayout::Block& blk,
   for (int n = 0; n < T; ++n) {
     const int t = blk.direction == 0 ? n : T - 1 - n;
     const int tp = prev_step(blk.direction, t, T);
-    for (int b = 0; b < B; ++b) {  // R = the recurrent bias (GRU) or 0, then += h_prev Wh
-      float* rb = &ws.tmp[static_cast<std::size_t>(b) * GH];
-      if (gru) {
-        std::copy_n(w.bh + GH, GH, rb);
-      } else {
-        std::fill_n(rb, GH, 0.0f);
+    // R = h_prev Wh (h_prev = 0 before the first step), onto the GRU's recurrent bias; the
+    // LSTM's GEMM writes R itself (beta 0: nothing to clear first).
+    if (gru || tp < 0) {
+      for (int b = 0; b < B; ++b) {
+        float* rb = &ws.tmp[static_cast<std::size_t>(b) * GH];
+        if (gru) {
+          std::copy_n(w.bh + GH, GH, rb);
+        } else {
+          std::fill_n(rb, GH, 0.0f);
+        }
       }
     }
     if (tp >= 0) {
-      gemm(false, false, B, GH, H, S + static_cast<std::size_t>(tp) * C, T * C, w.wh, GH, 1.0f,
-           ws.tmp.data(), GH);
+      gemm(false, false, B, GH, H, S + static_cast<std::size_t>(tp) * C, T * C, w.wh, GH,
+           gru ? 1.0f : 0.0f, ws.tmp.data(), GH);
     }
     for (int b = 0; b < B; ++b) {
       const std::size_t r = static_cast<std::size_t>(b) * T + t, rp = r - t + tp;
@@ -288,9 +297,12 @@ void backward_gated_block(const ModelConfig& cfg, const ParamLayout::Block& blk,
   const int H = cfg.hidden_size, T = cfg.steps, C = cfg.context_size(), I = blk.input;
   const int GH = blk.gates * H, A = aux_width(cfg.cell) * H, dir = blk.direction;
   const std::size_t rows = static_cast<std::size_t>(B) * T;
+  const bool lstm = cfg.cell == Cell::kLstm;
   ws.dz.assign(rows * GH, 0.0f);  // D_in
-  ws.z.assign(rows * GH, 0.0f);   // D_rec
-  ws.prev.resize(rows * H);       // h_prev per row (0 before the first step)
+  // D_rec: the GRU's own; the LSTM's is D_in.
+  if (!lstm) ws.z.assign(rows * GH, 0.0f);
+  float* drec = lstm ? ws.dz.data() : ws.z.data();
+  ws.prev.resize(rows * H);  // h_prev per row (0 before the first step)
   ws.carry.assign(static_cast<std::size_t>(B) * H, 0.0f);
   ws.carry_c.assign(static_cast<std::size_t>(B) * H, 0.0f);  // the LSTM's dL/dc carry
   ws.tmp.resize(static_cast<std::size_t>(B) * H);
@@ -315,7 +327,7 @@ void backward_gated_block(const ModelConfig& cfg, const ParamLayout::Block& blk,
       const float* cprev = tp < 0 || cfg.cell != Cell::kLstm ? nullptr : &aux[rp * A] + 4 * H;
       gated_step_backward(cfg.cell, H, &aux[r * A], hprev, cprev, dh.data(),
                           &ws.carry_c[static_cast<std::size_t>(b) * H], &ws.dz[r * GH],
-                          &ws.z[r * GH], dir_b, scratch.data());
+                          drec + r * GH, dir_b, scratch.data());
     }
     if (!any_valid) continue;
     if (tp < 0) {
@@ -326,7 +338,7 @@ void backward_gated_block(const ModelConfig& cfg, const ParamLayout::Block& blk,
       continue;
     }
     // carry = D_rec_t Wh^T + direct for the valid sequences (rows of D_rec_t are T*GH apart).
-    gemm(false, true, B, H, GH, &ws.z[static_cast<std::size_t>(t) * GH], T * GH, w.wh, GH, 0.0f,
+    gemm(false, true, B, H, GH, drec + static_cast<std::size_t>(t) * GH, T * GH, w.wh, GH, 0.0f,
          ws.tmp.data(), H);
     for (int b = 0; b < B; ++b) {
       if (t < length_of(lengths, b, T)) {
@@ -336,8 +348,7 @@ void backward_gated_block(const ModelConfig& cfg, const ParamLayout::Block& blk,
     }
   }
   gather_previous_states(S, B, T, H, C, dir, ws.prev);
-  gemm(true, false, H, GH, static_cast<int>(rows), ws.prev.data(), H, ws.z.data(), GH, 1.0f, gw.wh,
-       GH);
+  gemm(true, false, H, GH, static_cast<int>(rows), ws.prev.data(), H, drec, GH, 1.0f, gw.wh, GH);
   gemm(true, false, I, GH, static_cast<int>(rows), in, I, ws.dz.data(), GH, 1.0f, gw.wx, GH);
   for (std::size_t r = 0; r < rows; ++r) {
     for (int j = 0; j < GH; ++j) gw.bh[j] += ws.dz[r * GH + j];
