@@ -118,15 +118,11 @@ void register_gpu_benchmarks() {
                 Impl{"fused-persistent", cuda::Path::kFused, cuda::Recurrence::kPersistent},
                 Impl{"fused-cluster", cuda::Path::kFused, cuda::Recurrence::kCluster}}) {
             // Every recurrence side by side (what calibrates docs/performance.md's model): the
-            // device-API passes of one-layer Elman attention models, and of the gated models
-            // (their persistent kernels run every block, the notebook's bidirectional LSTM too;
-            // the cluster kernels are the Elman cell's, H <= 512).
-            // A bidirectional Elman model runs the segment or the cluster layer kernels.
+            // device-API passes of the attention models: the persistent kernels run every block
+            // of any cell (a bidirectional layer's directions in one grid where it is
+            // co-resident), the cluster kernels the Elman cell's, H <= 512.
             const bool forced = i.rec != cuda::Recurrence::kAuto;
             if (forced && (op == std::string("train_step") || !attention)) continue;
-            if (i.rec == cuda::Recurrence::kPersistent && s.bidirectional && cell == Cell::kElman) {
-              continue;
-            }
             if (i.rec == cuda::Recurrence::kCluster && (cell != Cell::kElman || s.h > 512)) {
               continue;
             }
