@@ -75,12 +75,6 @@ ProfileSetup parse_profile(const Args& a) {
                               : cuda::Recurrence::kAuto;
   s.gated = cfg.cell != Cell::kElman;
   s.layered = cfg.layers > 1 || cfg.bidirectional;
-  if (!s.gated && s.layered && s.rec == cuda::Recurrence::kPersistent) {
-    throw UsageError(
-        "--recurrence persistent: stacked and bidirectional Elman models run the segment or "
-        "cluster layer kernels (the Elman persistent kernels take one-layer, one-direction "
-        "models)");
-  }
   if (s.gated && s.rec == cuda::Recurrence::kCluster) {
     throw UsageError("--recurrence cluster: the cluster kernels are the Elman cell's; the " +
                      std::string(to_string(cfg.cell)) + " runs its segment or persistent kernels");

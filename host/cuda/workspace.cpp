@@ -50,7 +50,8 @@ std::size_t Handle::Impl::layout_layered(Region region, int batch, Pass pass, Ca
   // A layer's two directions run in one launch (the segment and cluster kernels), each with its
   // own input projection, Wh^T, dz and dz_next (and the GRU's drec_first): `planes` of each.
   const std::size_t planes = c.directions();
-  if (!gated() && path == Path::kFused) b.order = cv.take<int>(B);  // the cluster layer kernels
+  if (!gated() && path == Path::kFused)
+    b.order = cv.take<int>(B);  // the cluster kernels' groups by length
   b.xw = cv.take<float>(planes * bt * GH);
   if (gated() && unfused) {
     b.rec = cv.take<float>(B * GH);

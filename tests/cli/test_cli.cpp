@@ -482,11 +482,19 @@ TEST_F(Cli, ProfilePlanAndRecurrence) {
   EXPECT_NE(gru.out.find("shared memory in the forward, shared memory in the backward"),
             std::string::npos)
       << gru.out;
-  EXPECT_EQ(run("profile --batch 2 --steps 2 --input 1 --hidden 2 --layers 2 --recurrence "
-                "persistent")
-                .code,
-            2);  // the Elman persistent kernels take one-layer models only
+  // A stacked Elman model's blocks may be forced onto the persistent kernels too.
+  const Result stacked = run(
+      "profile --batch 2 --steps 2 --input 1 --hidden 2 --layers 2 --recurrence persistent --plan");
+  EXPECT_EQ(stacked.code, 0) << stacked.err;
   if (!rnnattn::cuda_backend_available()) return;
+  const Result sp =
+      run("profile --batch 3 --steps 2 --input 2 --hidden 8 --layers 2 --pass train --recurrence "
+          "persistent");
+  ASSERT_EQ(sp.code, 0) << sp.err;
+  for (const char* k : {"persistent_forward_kernel<elman>", "persistent_backward_kernel<elman>",
+                        "attention_head_forward_kernel"}) {
+    EXPECT_NE(sp.out.find(k), std::string::npos) << k << " in " << sp.out;
+  }
   // A one-layer LSTM runs its head inside the recurrence's kernels, a bidirectional GRU the
   // block kernels and then the attention-and-head kernels.
   const Result g = run("profile --batch 3 --steps 2 --input 2 --hidden 8 --cell lstm --pass train");

@@ -153,11 +153,11 @@ std::vector<SeqCase> cases() {
       }
     }
   }
-  // The cluster layer kernels forced (stacked and bidirectional Elman models, both directions in
-  // one launch): one and two layers, each direction, lengths (groups packed by length, each
-  // cluster stopping at its longest: the forward direction carries its state past it, the
-  // backward one starts there) and without, three blocks of padding units at H = 33, 6 blocks x 3
-  // slices at H = 257, 70 sequences, three layers, T = 1.
+  // The cluster kernels forced on the Elman cell's blocks (stacked and bidirectional models, both
+  // directions in one launch): one and two layers, each direction, lengths (groups packed by
+  // length, each cluster stopping at its longest: the forward direction carries its state past
+  // it, the backward one starts there) and without, three blocks of padding units at H = 33, 6
+  // blocks x 3 slices at H = 257, 70 sequences, three layers, T = 1.
   const SeqCase layered_cluster[] = {
       {5, 7, 3, 8, 2, 1, true, true, true, cuda::Path::kFused},
       {5, 7, 3, 8, 2, 1, true, false, false, cuda::Path::kFused},
