@@ -189,21 +189,18 @@ void print_recurrence(const ProfileSetup& s, const cuda::Handle& h) {
                 cuda::plan_gated(B, cfg.hidden_size, gates_of(cfg.cell), limits, cfg.directions())
                     .describe()
                     .c_str());
-  } else if (s.layered) {
-    std::printf("recurrence: %s (--recurrence %s); the model: %s%s\n",
-                h.recurrence_for(B) == cuda::Recurrence::kCluster ? "cluster" : "segment",
-                s.rec_name.c_str(),
-                cuda::plan_layer(B, cfg.hidden_size, cfg.directions(), limits).describe().c_str(),
-                kLayeredPlan);
-  } else {
-    const cuda::Recurrence runs = h.recurrence_for(B);
-    std::printf("recurrence: %s (--recurrence %s); the model: %s\n",
-                runs == cuda::Recurrence::kPersistent ? "persistent"
-                : runs == cuda::Recurrence::kCluster  ? "cluster"
-                                                      : "segment",
-                s.rec_name.c_str(),
-                cuda::plan_recurrence(B, cfg.hidden_size, limits).describe().c_str());
+    return;
   }
+  const cuda::Recurrence runs = h.recurrence_for(B);
+  const char* name = runs == cuda::Recurrence::kPersistent ? "persistent"
+                     : runs == cuda::Recurrence::kCluster  ? "cluster"
+                                                           : "segment";
+  const std::string model =
+      s.layered
+          ? cuda::plan_layer(B, cfg.hidden_size, cfg.directions(), limits).describe() + kLayeredPlan
+          : cuda::plan_recurrence(B, cfg.hidden_size, limits).describe();
+  std::printf("recurrence: %s (--recurrence %s); the model: %s\n", name, s.rec_name.c_str(),
+              model.c_str());
 }
 
 // The table of kernels (times on a GPU, memory counters in the simulator), and its JSON.

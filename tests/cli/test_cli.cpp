@@ -491,6 +491,7 @@ TEST_F(Cli, ProfilePlanAndRecurrence) {
       run("profile --batch 3 --steps 2 --input 2 --hidden 8 --layers 2 --pass train --recurrence "
           "persistent");
   ASSERT_EQ(sp.code, 0) << sp.err;
+  EXPECT_NE(sp.out.find("recurrence: persistent"), std::string::npos) << sp.out;
   for (const char* k : {"persistent_forward_kernel<elman>", "persistent_backward_kernel<elman>",
                         "attention_head_forward_kernel"}) {
     EXPECT_NE(sp.out.find(k), std::string::npos) << k << " in " << sp.out;
