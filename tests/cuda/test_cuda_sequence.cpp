@@ -66,6 +66,120 @@ ModelConfig config_of(const SeqCase& c) {
   return cfg;
 }
 
+// The Elman cell's blocks of stacked and bidirectional models on the designs forced.
+void add_layered_elman_cases(std::vector<SeqCase>& out) {
+  // The cluster kernels forced on the Elman cell's blocks (stacked and bidirectional models, both
+  // directions in one launch): one and two layers, each direction, lengths (groups packed by
+  // length, each cluster stopping at its longest: the forward direction carries its state past
+  // it, the backward one starts there) and without, three blocks of padding units at H = 33, 6
+  // blocks x 3 slices at H = 257, 70 sequences, three layers, T = 1.
+  const SeqCase layered_cluster[] = {
+      {5, 7, 3, 8, 2, 1, true, true, true, cuda::Path::kFused},
+      {5, 7, 3, 8, 2, 1, true, false, false, cuda::Path::kFused},
+      {5, 7, 3, 8, 2, 2, true, true, true, cuda::Path::kFused},
+      {4, 6, 2, 6, 1, 2, false, false, true, cuda::Path::kFused},
+      {3, 5, 2, 33, 1, 1, true, true, true, cuda::Path::kFused},
+      {40, 3, 2, 257, 1, 1, true, true, true, cuda::Path::kFused},
+      {70, 6, 2, 4, 1, 2, true, true, true, cuda::Path::kFused},
+      {2, 4, 2, 5, 1, 3, true, false, true, cuda::Path::kFused},
+      {3, 1, 2, 16, 1, 1, true, true, true, cuda::Path::kFused},
+      // 8 clusters of 8 blocks a direction, groups of 25, split 8 x 4 units, reduce-scatter
+      {200, 2, 2, 128, 1, 1, true, true, true, cuda::Path::kFused},
+  };
+  for (SeqCase c : layered_cluster) {
+    c.rec = cuda::Recurrence::kCluster;
+    out.push_back(c);
+  }
+
+  // The persistent kernels forced on the Elman cell's blocks (rnn_persistent.cu, no head): both
+  // directions in one grid, two and three layers, one direction, lengths and without, padding
+  // units over three slices (H = 33), one sequence per group over 70 groups, T = 1, 171 blocks a
+  // direction (more than the SMs: the 64-register variant, a direction at a time) and 4 units a
+  // thread (B = 300, H = 128).
+  const SeqCase layered_persistent[] = {
+      {5, 7, 3, 8, 2, 1, true, true, true, cuda::Path::kFused},
+      {5, 7, 3, 8, 2, 1, true, false, false, cuda::Path::kFused},
+      {5, 7, 3, 8, 2, 2, true, true, true, cuda::Path::kFused},
+      {4, 6, 2, 6, 1, 2, false, false, true, cuda::Path::kFused},
+      {3, 5, 2, 33, 1, 1, true, true, true, cuda::Path::kFused},
+      {70, 6, 2, 4, 1, 2, true, true, true, cuda::Path::kFused},
+      {2, 4, 2, 5, 1, 3, true, false, true, cuda::Path::kFused},
+      {3, 1, 2, 16, 1, 1, true, true, true, cuda::Path::kFused},
+      {600, 2, 2, 129, 1, 1, true, true, true, cuda::Path::kFused},
+      {300, 2, 2, 128, 1, 2, false, true, true, cuda::Path::kFused},
+  };
+  for (SeqCase c : layered_persistent) {
+    c.rec = cuda::Recurrence::kPersistent;
+    out.push_back(c);
+  }
+}
+
+// The gated cells' cases.
+void add_gated_cases(std::vector<SeqCase>& out) {
+  // The gated cells (rnn_segment.cu, rnn_persistent.cu) on both paths: one layer and two, each
+  // direction, attention and plain, with and without lengths; edges: one unit, a 64-thread segment,
+  // three layers, several segments a block with a partial last block, and Wh staged in shared
+  // memory (opt-in: LSTM H = 100 is 160 KB, GRU H = 129 200 KB) or read through L2 (LSTM H = 129,
+  // GRU H = 150).
+  for (Cell cell : {Cell::kLstm, Cell::kGru}) {
+    for (cuda::Path path : {cuda::Path::kFused, cuda::Path::kUnfused}) {
+      std::vector<SeqCase> gated;
+      for (bool bidir : {false, true}) {
+        for (bool attn : {true, false}) {
+          for (bool len : {false, true})
+            gated.push_back({5, 7, 3, 8, 2, 1, bidir, attn, len, path});
+        }
+      }
+      gated.push_back({5, 7, 3, 8, 2, 2, true, true, true, path});
+      gated.push_back({4, 6, 2, 6, 1, 2, false, false, true, path});
+      gated.push_back({3, 4, 2, 1, 1, 1, true, true, true, path});
+      gated.push_back({3, 5, 2, 33, 1, 1, true, true, true, path});
+      gated.push_back({2, 4, 2, 5, 1, 3, true, false, true, path});
+      gated.push_back({70, 6, 2, 4, 1, 2, true, true, true, path});
+      if (path == cuda::Path::kFused) {
+        for (int h : cell == Cell::kLstm ? std::vector<int>{100, 129} : std::vector<int>{129, 150})
+          gated.push_back({3, 3, 2, h, 1, 1, false, true, true, path});
+        // The one-layer kernels with the attention and head inside over the segment geometries:
+        // one unit, a 64-thread segment (cross-warp sums, two outputs), several segments a
+        // block with a partial last block, T = 1.
+        for (bool attn : {true, false}) {
+          gated.push_back({3, 4, 2, 1, 1, 1, false, attn, true, path});
+          gated.push_back({3, 5, 2, 33, 2, 1, false, attn, true, path});
+          gated.push_back({70, 6, 2, 4, 1, 1, false, attn, true, path});
+        }
+        gated.push_back({4, 1, 2, 16, 1, 1, false, true, true, path});
+      }
+      if (path == cuda::Path::kFused) {
+        // The persistent kernels (rnn_persistent.cu) forced, block by block: one layer,
+        // both directions, two layers, padding units over three slices (H = 33), one sequence
+        // per group over 70 groups, T = 1, and H = 129 (9 slices); the segment kernels forced on
+        // every case above (the model picks the persistent ones at H = 129 and 150).
+        for (SeqCase& c : gated) c.rec = cuda::Recurrence::kSegment;
+        std::vector<SeqCase> persistent;
+        for (bool attn : {true, false}) {
+          for (bool len : {true, false})
+            persistent.push_back({5, 7, 3, 8, 2, 1, false, attn, len, path});
+        }
+        persistent.push_back({5, 7, 3, 8, 2, 1, true, true, true, path});
+        persistent.push_back({5, 7, 3, 8, 2, 2, true, true, true, path});
+        persistent.push_back({3, 5, 2, 33, 1, 1, true, true, true, path});
+        persistent.push_back({70, 6, 2, 4, 1, 1, true, true, true, path});
+        persistent.push_back({4, 1, 2, 16, 1, 1, false, true, true, path});
+        persistent.push_back({3, 3, 2, 129, 1, 1, false, false, true, path});
+        // The notebook's layer (B128 H256): both directions in one grid of 256 blocks, the
+        // backward with split 8 x 2 units and (the LSTM) its rows in 2 pieces.
+        persistent.push_back({128, 4, 3, 256, 1, 1, true, true, true, path});
+        for (SeqCase& c : persistent) c.rec = cuda::Recurrence::kPersistent;
+        gated.insert(gated.end(), persistent.begin(), persistent.end());
+      }
+      for (SeqCase& c : gated) {
+        c.cell = cell;
+        out.push_back(c);
+      }
+    }
+  }
+}
+
 std::vector<SeqCase> cases() {
   std::vector<SeqCase> out;
   for (cuda::Path path : {cuda::Path::kFused, cuda::Path::kUnfused}) {
@@ -153,49 +267,7 @@ std::vector<SeqCase> cases() {
       }
     }
   }
-  // The cluster kernels forced on the Elman cell's blocks (stacked and bidirectional models, both
-  // directions in one launch): one and two layers, each direction, lengths (groups packed by
-  // length, each cluster stopping at its longest: the forward direction carries its state past
-  // it, the backward one starts there) and without, three blocks of padding units at H = 33, 6
-  // blocks x 3 slices at H = 257, 70 sequences, three layers, T = 1.
-  const SeqCase layered_cluster[] = {
-      {5, 7, 3, 8, 2, 1, true, true, true, cuda::Path::kFused},
-      {5, 7, 3, 8, 2, 1, true, false, false, cuda::Path::kFused},
-      {5, 7, 3, 8, 2, 2, true, true, true, cuda::Path::kFused},
-      {4, 6, 2, 6, 1, 2, false, false, true, cuda::Path::kFused},
-      {3, 5, 2, 33, 1, 1, true, true, true, cuda::Path::kFused},
-      {40, 3, 2, 257, 1, 1, true, true, true, cuda::Path::kFused},
-      {70, 6, 2, 4, 1, 2, true, true, true, cuda::Path::kFused},
-      {2, 4, 2, 5, 1, 3, true, false, true, cuda::Path::kFused},
-      {3, 1, 2, 16, 1, 1, true, true, true, cuda::Path::kFused},
-      // 8 clusters of 8 blocks a direction, groups of 25, split 8 x 4 units, reduce-scatter
-      {200, 2, 2, 128, 1, 1, true, true, true, cuda::Path::kFused},
-  };
-  for (SeqCase c : layered_cluster) {
-    c.rec = cuda::Recurrence::kCluster;
-    out.push_back(c);
-  }
-  // The persistent kernels forced on the Elman cell's blocks (rnn_persistent.cu, no head): both
-  // directions in one grid, two and three layers, one direction, lengths and without, padding
-  // units over three slices (H = 33), one sequence per group over 70 groups, T = 1, 171 blocks a
-  // direction (more than the SMs: the 64-register variant, a direction at a time) and 4 units a
-  // thread (B = 300, H = 128).
-  const SeqCase layered_persistent[] = {
-      {5, 7, 3, 8, 2, 1, true, true, true, cuda::Path::kFused},
-      {5, 7, 3, 8, 2, 1, true, false, false, cuda::Path::kFused},
-      {5, 7, 3, 8, 2, 2, true, true, true, cuda::Path::kFused},
-      {4, 6, 2, 6, 1, 2, false, false, true, cuda::Path::kFused},
-      {3, 5, 2, 33, 1, 1, true, true, true, cuda::Path::kFused},
-      {70, 6, 2, 4, 1, 2, true, true, true, cuda::Path::kFused},
-      {2, 4, 2, 5, 1, 3, true, false, true, cuda::Path::kFused},
-      {3, 1, 2, 16, 1, 1, true, true, true, cuda::Path::kFused},
-      {600, 2, 2, 129, 1, 1, true, true, true, cuda::Path::kFused},
-      {300, 2, 2, 128, 1, 2, false, true, true, cuda::Path::kFused},
-  };
-  for (SeqCase c : layered_persistent) {
-    c.rec = cuda::Recurrence::kPersistent;
-    out.push_back(c);
-  }
+  add_layered_elman_cases(out);
   // And the segment kernels forced: where the model picks the persistent ones, and the fused
   // forward and backward with lengths over the segment geometries: the seed, T = 1, a 64-thread
   // segment (cross-warp sums), several segments a block with a partial last block, Wh in shared
@@ -213,67 +285,7 @@ std::vector<SeqCase> cases() {
       out.push_back(c);
     }
   }
-  // The gated cells (rnn_gated.cu) on both paths: one layer and two, each direction, attention
-  // and plain, with and without lengths; edges: one unit, a 64-thread segment, three layers,
-  // several segments a block with a partial last block, and Wh staged in shared memory (opt-in:
-  // LSTM H = 100 is 160 KB, GRU H = 129 200 KB) or read through L2 (LSTM H = 129, GRU H = 150).
-  for (Cell cell : {Cell::kLstm, Cell::kGru}) {
-    for (cuda::Path path : {cuda::Path::kFused, cuda::Path::kUnfused}) {
-      std::vector<SeqCase> gated;
-      for (bool bidir : {false, true}) {
-        for (bool attn : {true, false}) {
-          for (bool len : {false, true})
-            gated.push_back({5, 7, 3, 8, 2, 1, bidir, attn, len, path});
-        }
-      }
-      gated.push_back({5, 7, 3, 8, 2, 2, true, true, true, path});
-      gated.push_back({4, 6, 2, 6, 1, 2, false, false, true, path});
-      gated.push_back({3, 4, 2, 1, 1, 1, true, true, true, path});
-      gated.push_back({3, 5, 2, 33, 1, 1, true, true, true, path});
-      gated.push_back({2, 4, 2, 5, 1, 3, true, false, true, path});
-      gated.push_back({70, 6, 2, 4, 1, 2, true, true, true, path});
-      if (path == cuda::Path::kFused) {
-        for (int h : cell == Cell::kLstm ? std::vector<int>{100, 129} : std::vector<int>{129, 150})
-          gated.push_back({3, 3, 2, h, 1, 1, false, true, true, path});
-        // The one-layer kernels with the attention and head inside over the segment geometries:
-        // one unit, a 64-thread segment (cross-warp sums, two outputs), several segments a
-        // block with a partial last block, T = 1.
-        for (bool attn : {true, false}) {
-          gated.push_back({3, 4, 2, 1, 1, 1, false, attn, true, path});
-          gated.push_back({3, 5, 2, 33, 2, 1, false, attn, true, path});
-          gated.push_back({70, 6, 2, 4, 1, 1, false, attn, true, path});
-        }
-        gated.push_back({4, 1, 2, 16, 1, 1, false, true, true, path});
-      }
-      if (path == cuda::Path::kFused) {
-        // The persistent kernels (rnn_persistent.cu) forced, block by block: one layer,
-        // both directions, two layers, padding units over three slices (H = 33), one sequence
-        // per group over 70 groups, T = 1, and H = 129 (9 slices); the segment kernels forced on
-        // every case above (the model picks the persistent ones at H = 129 and 150).
-        for (SeqCase& c : gated) c.rec = cuda::Recurrence::kSegment;
-        std::vector<SeqCase> persistent;
-        for (bool attn : {true, false}) {
-          for (bool len : {true, false})
-            persistent.push_back({5, 7, 3, 8, 2, 1, false, attn, len, path});
-        }
-        persistent.push_back({5, 7, 3, 8, 2, 1, true, true, true, path});
-        persistent.push_back({5, 7, 3, 8, 2, 2, true, true, true, path});
-        persistent.push_back({3, 5, 2, 33, 1, 1, true, true, true, path});
-        persistent.push_back({70, 6, 2, 4, 1, 1, true, true, true, path});
-        persistent.push_back({4, 1, 2, 16, 1, 1, false, true, true, path});
-        persistent.push_back({3, 3, 2, 129, 1, 1, false, false, true, path});
-        // The notebook's layer (B128 H256): both directions in one grid of 256 blocks, the
-        // backward with split 8 x 2 units and (the LSTM) its rows in 2 pieces.
-        persistent.push_back({128, 4, 3, 256, 1, 1, true, true, true, path});
-        for (SeqCase& c : persistent) c.rec = cuda::Recurrence::kPersistent;
-        gated.insert(gated.end(), persistent.begin(), persistent.end());
-      }
-      for (SeqCase& c : gated) {
-        c.cell = cell;
-        out.push_back(c);
-      }
-    }
-  }
+  add_gated_cases(out);
   return out;
 }
 
