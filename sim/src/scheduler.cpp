@@ -345,7 +345,10 @@ void run_resident(Launch& l, std::mt19937_64& rng) {
 }
 
 void finish_stats(Launch& l) {
-  if (!l.counting) return;
+  if (!l.counting) {  // the observer still hears of the launch: its counters stay zero
+    if (g_observer) g_observer(l.stats);
+    return;
+  }
   if (std::FILE* f = stats_file()) {
     const LaunchStats& s = l.stats;
     std::fprintf(

@@ -1,4 +1,4 @@
-// Helpers shared by the GPU tests (test_cuda.cpp, test_device_api.cpp, test_simulator.cpp):
+// Helpers shared by the GPU tests (test_gpu_recurrence.cpp, test_cuda.cpp, test_device_api.cpp,
 // skipping where no GPU exists, and staging data on a given stream (the backend's streams are
 // non-blocking: work on the legacy default stream is not ordered with them).
 #pragma once

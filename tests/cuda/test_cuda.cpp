@@ -1,16 +1,14 @@
-// The CUDA backend against the CPU reference. Every test skips, saying why, where no GPU exists.
+// The CUDA backend beyond the recurrence sweep (test_gpu_recurrence.cpp): two runs give the same
+// bits, inference agrees with training, the host API and its refusals, and the GPU trainers
+// (captured steps, the small-model epoch kernel, lengths and two directions) against the CPU
+// trainer. Every test skips, saying why, where no GPU exists; the simulator build runs them all.
 //
-// Tolerances (float32 on both sides; the CPU reference accumulates in a different order):
-//   forward outputs y, attention weights, hidden states: |gpu - cpu| <= 1e-5 + 1e-5 |cpu|
-//   gradients: |gpu - cpu| <= 1e-4 * (1 + max|cpu| of the tensor); the weight gradients are sums
-//   over B*T terms computed by cuBLAS in another order, so the bound scales with the tensor.
 // Outputs are poisoned (all bits set: NaN) before each run, so an unwritten element fails.
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
-#include <sstream>
 
 #include "cuda/backend_cuda.hpp"
 #include "cuda/cuda_test_util.hpp"
@@ -33,15 +31,6 @@ struct Case {
   Activation head;
 };
 
-std::string describe_case(const Case& c) {
-  std::ostringstream s;
-  s << (c.attention ? "attention" : "plain") << " head=" << to_string(c.head) << " B=" << c.b
-    << " T=" << c.t << " D=" << c.d << " H=" << c.h << " O=" << c.o;
-  return s.str();
-}
-
-void PrintTo(const Case& c, std::ostream* os) { *os << describe_case(c); }
-
 ModelConfig config_of(const Case& c) {
   ModelConfig cfg;
   cfg.input_size = c.d;
@@ -53,45 +42,9 @@ ModelConfig config_of(const Case& c) {
   return cfg;
 }
 
-// The sweep: 1, odd sizes, segment/warp/block edges +-1 (H 31, 32, 33, 127, 128, 129, 1024);
-// H >= 256 runs the segment or the persistent kernels as the model chooses (host/cuda/plan.cpp;
-// tests/cuda/test_cuda_sequence.cpp forces the persistent ones over their tilings);
-// each large dimension on its own so the CPU reference stays quick.
-std::vector<Case> sweep() {
-  const int shapes[][5] = {
-      // B,   T,    D, H,    O
-      {1, 1, 1, 1, 1},    {1, 20, 1, 2, 1},   {5, 2, 3, 7, 2},   {130, 20, 1, 2, 1},
-      {3, 5, 3, 31, 1},   {3, 5, 2, 32, 2},   {3, 5, 1, 33, 1},  {2, 3, 4, 127, 1},
-      {2, 3, 4, 128, 2},  {2, 3, 4, 129, 1},  {2, 2, 3, 257, 1}, {3, 4, 2, 256, 1},
-      {2, 2, 2, 1024, 1}, {2, 2000, 1, 4, 1}, {512, 4, 2, 8, 1}, {65, 7, 5, 64, 3},
-      {20, 3, 2, 257, 1},  // persistent by the model: groups of 3, H not a multiple of 16
-      {5, 3, 2, 256, 3},   // the persistent kernel's head with several outputs
-  };
-  std::vector<Case> cases;
-  for (const auto& s : shapes) {
-    for (bool attn : {true, false}) {
-      for (Activation a : {Activation::kTanh, Activation::kLinear, Activation::kSigmoid}) {
-        cases.push_back({s[0], s[1], s[2], s[3], s[4], attn, a});
-      }
-    }
-  }
-  return cases;
-}
-
 struct ForwardOut {
   std::vector<float> y, attention, hidden;
 };
-
-ForwardOut cpu_forward(const Case& c, const std::vector<float>& p, const std::vector<float>& x) {
-  const ModelConfig cfg = config_of(c);
-  ForwardOut o;
-  o.y.resize(static_cast<std::size_t>(c.b) * c.o);
-  o.hidden.resize(static_cast<std::size_t>(c.b) * c.t * c.h);
-  if (c.attention) o.attention.resize(static_cast<std::size_t>(c.b) * c.t);
-  reference_forward<float>(cfg, p.data(), x.data(), c.b, o.y.data(),
-                           c.attention ? o.attention.data() : nullptr, o.hidden.data());
-  return o;
-}
 
 // A workspace or reserve of n bytes, poisoned, so that nothing can rely on its contents.
 DeviceBuffer<unsigned char> scratch(std::size_t n, cudaStream_t s) {
@@ -130,52 +83,20 @@ struct Grads {
   std::vector<float> dparams, dx;
 };
 
-Grads cpu_backward(const Case& c, const std::vector<float>& p, const std::vector<float>& x,
-                   const std::vector<float>& dy) {
-  Grads g{std::vector<float>(p.size()), std::vector<float>(x.size())};
-  reference_backward<float>(config_of(c), p.data(), x.data(), c.b, dy.data(), g.dparams.data(),
-                            g.dx.data());
-  return g;
-}
-
-// forward_training then backward; `start` (when given) is what dparams and dx hold before, for
-// GradMode::kAccumulate.
+// forward_training then backward.
 Grads gpu_backward(cuda::Handle& h, const Case& c, const std::vector<float>& p,
-                   const std::vector<float>& x, const std::vector<float>& dy,
-                   cuda::GradMode mode = cuda::GradMode::kOverwrite, const Grads* start = nullptr) {
+                   const std::vector<float>& x, const std::vector<float>& dy) {
   const cudaStream_t s = h.stream();
   const auto dp = to_device(p, s), dx = to_device(x, s), ddy = to_device(dy, s);
-  auto g = start ? to_device(start->dparams, s) : poisoned(p.size(), s);
-  auto gx = start ? to_device(start->dx, s) : poisoned(x.size(), s);
+  auto g = poisoned(p.size(), s), gx = poisoned(x.size(), s);
   auto y = poisoned(static_cast<std::size_t>(c.b) * c.o, s);
   auto ws = scratch(h.workspace_size(c.b), s);
   auto rs = scratch(h.reserve_size(c.b), s);
   h.forward_training(dp.get(), dx.get(), c.b, y.get(), nullptr, nullptr, rs.get(), rs.size(),
                      ws.get(), ws.size());
   h.backward(dp.get(), dx.get(), c.b, y.get(), ddy.get(), rs.get(), rs.size(), g.get(), gx.get(),
-             mode, ws.get(), ws.size());
+             cuda::GradMode::kOverwrite, ws.get(), ws.size());
   return {to_host(g, s), to_host(gx, s)};
-}
-
-// Gradient closeness per tensor, scaled by the tensor's largest reference magnitude.
-::testing::AssertionResult grads_close(const ModelConfig& cfg, const Grads& got,
-                                       const Grads& want) {
-  auto scaled = [](const std::string& name, const std::vector<float>& g,
-                   const std::vector<float>& w) {
-    float m = 0;
-    for (float v : w) m = std::max(m, std::fabs(v));
-    return all_close(name, g, w, 1e-4 * (1 + m), 0.0);
-  };
-  const ParamLayout l(cfg);
-  for (const TensorInfo& t : l.tensors()) {
-    const std::vector<float> g(got.dparams.begin() + t.offset,
-                               got.dparams.begin() + t.offset + t.size());
-    const std::vector<float> w(want.dparams.begin() + t.offset,
-                               want.dparams.begin() + t.offset + t.size());
-    auto r = scaled("d" + t.name, g, w);
-    if (!r) return r;
-  }
-  return scaled("dx", got.dx, want.dx);
 }
 
 struct Inputs {
@@ -194,52 +115,6 @@ Inputs make_inputs(const Case& c, std::uint64_t seed) {
   for (std::size_t i = 0; i < static_cast<std::size_t>(c.h) * c.h; ++i) in.p[l.wh + i] *= s;
   return in;
 }
-
-class CudaSweep : public ::testing::TestWithParam<Case> {};
-
-TEST_P(CudaSweep, FusedAndUnfusedMatchTheCpuReference) {
-  SKIP_WITHOUT_GPU();
-  const Case& c = GetParam();
-  SCOPED_TRACE(describe_case(c));
-  const Inputs in = make_inputs(c, 1000 + c.b * 7 + c.t * 13 + c.h);
-  const ForwardOut want = cpu_forward(c, in.p, in.x);
-  const Grads want_g = cpu_backward(c, in.p, in.x, in.dy);
-  CudaStream stream;
-  for (cuda::Path path : {cuda::Path::kFused, cuda::Path::kUnfused}) {
-    SCOPED_TRACE(path == cuda::Path::kFused ? "fused" : "unfused");
-    cuda::Handle h(config_of(c), stream.get(), nullptr, path);
-    for (bool training : {true, false}) {
-      SCOPED_TRACE(training ? "training mode" : "inference mode");
-      const ForwardOut got = gpu_forward(h, c, in.p, in.x, training, training);
-      EXPECT_TRUE(all_close("y", got.y, want.y, 1e-5, 1e-5));
-      if (c.attention) {
-        EXPECT_TRUE(all_close("attention", got.attention, want.attention, 1e-5, 1e-5));
-      }
-      if (training) {
-        EXPECT_TRUE(all_close("hidden", got.hidden, want.hidden, 1e-5, 1e-5));
-      }
-    }
-    EXPECT_TRUE(grads_close(config_of(c), gpu_backward(h, c, in.p, in.x, in.dy), want_g));
-    // GradMode::kAccumulate adds to what the buffers hold.
-    const Grads start{random_vector<float>(in.p.size(), 31), random_vector<float>(in.x.size(), 32)};
-    Grads want_sum = want_g;
-    for (std::size_t i = 0; i < want_sum.dparams.size(); ++i)
-      want_sum.dparams[i] += start.dparams[i];
-    for (std::size_t i = 0; i < want_sum.dx.size(); ++i) want_sum.dx[i] += start.dx[i];
-    EXPECT_TRUE(grads_close(
-        config_of(c), gpu_backward(h, c, in.p, in.x, in.dy, cuda::GradMode::kAccumulate, &start),
-        want_sum));
-  }
-}
-
-INSTANTIATE_TEST_SUITE_P(Gpu, CudaSweep, ::testing::ValuesIn(sweep()),
-                         [](const ::testing::TestParamInfo<Case>& i) {
-                           const Case& c = i.param;
-                           std::ostringstream n;
-                           n << (c.attention ? "attn" : "plain") << "_" << to_string(c.head) << "_B"
-                             << c.b << "_T" << c.t << "_D" << c.d << "_H" << c.h << "_O" << c.o;
-                           return n.str();
-                         });
 
 TEST(Cuda, TwoRunsAreBitwiseIdentical) {
   SKIP_WITHOUT_GPU();
@@ -426,6 +301,65 @@ TEST(Cuda, TrainerFollowsTheCpuTrainer) {
   const double mg = mean_squared_error(predict(*gpu_be, gpu, d.test), d.test);
   EXPECT_LT(mg, 2 * mc + 1e-6);
   EXPECT_GT(mg, 0.5 * mc - 1e-6);
+}
+
+// The GPU trainer (captured step with gathered lengths) follows the CPU trainer on a
+// bidirectional two-layer model with lengths, and on a one-layer model with lengths (which must
+// leave the small-model epoch kernel for the captured step); and so do the gated cells, a
+// one-layer LSTM and a bidirectional two-layer GRU (Cli.TrainsOnTheGpuLikeOnTheCpu trains them
+// without lengths, where the small-model kernel, Elman only, must not take them).
+TEST(CudaSequenceTraining, FollowsTheCpuTrainerWithLengths) {
+  SKIP_WITHOUT_GPU();
+  SentimentOptions o;
+  o.train = 23;
+  o.test = 1;
+  o.dim = 3;
+  o.min_length = 7;
+  o.max_length = 12;
+  o.neutral_tokens = 10;
+  o.sentiment_tokens = 2;
+  const SplitData d = sentiment_data(o);
+  const std::pair<bool, Cell> models[] = {
+      {true, Cell::kElman}, {false, Cell::kElman}, {false, Cell::kLstm}, {true, Cell::kGru}};
+  for (const auto& [deep, cell] : models) {
+    ModelConfig cfg;
+    cfg.cell = cell;
+    cfg.input_size = 3;
+    cfg.hidden_size = 6;
+    cfg.steps = 12;
+    cfg.layers = deep ? 2 : 1;
+    cfg.bidirectional = deep;
+    cfg.head = Activation::kSigmoid;
+    cfg.loss = Loss::kBce;
+    for (cuda::Path path : {cuda::Path::kFused, cuda::Path::kUnfused}) {
+      SCOPED_TRACE(describe(cfg) + (path == cuda::Path::kFused ? " fused" : " unfused"));
+      auto cpu = make_backend(Device::kCpu);
+      CudaBackend gpu(path);
+      Model mc = make_model(cfg, 5, AdamConfig{0.01f}), mg = mc;
+      const TrainOptions opt{.epochs = 3, .batch_size = 4, .seed = 2};
+      const TrainHistory hc = fit(*cpu, mc, d.train, opt);
+      const TrainHistory hg = fit(gpu, mg, d.train, opt);
+      for (int e = 0; e < 3; ++e) {
+        EXPECT_NEAR(hg.epoch_loss[e], hc.epoch_loss[e], 1e-4 * (1 + std::fabs(hc.epoch_loss[e])))
+            << "epoch " << e + 1;
+      }
+      EXPECT_TRUE(all_close("params after training", mg.params, mc.params, 1e-4, 1e-3));
+    }
+  }
+}
+
+// What the GPU cannot take is refused by name before anything runs.
+TEST(CudaSequence, WideBidirectionalModelsAreRefusedByName) {
+  SKIP_WITHOUT_GPU();
+  ModelConfig cfg;
+  cfg.hidden_size = 600;
+  cfg.bidirectional = true;
+  try {
+    cuda::Handle h(cfg);
+    FAIL() << "C = 1200 was accepted";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("C = 1200"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

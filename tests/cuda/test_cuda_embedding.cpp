@@ -5,7 +5,7 @@
 //
 // Tolerances: the gather is a copy (exact). The table's gradient sums each id's dx rows in
 // position order, as the reference does, so it matches the reference to the bit; training
-// compares with the CPU's within the float32 tolerances of test_cuda.cpp.
+// compares with the CPU's within the float32 tolerances of test_gpu_recurrence.cpp.
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 

@@ -1,8 +1,8 @@
-// The device API (include/rnnattn/cuda.hpp) beyond the sweep in test_cuda.cpp: its contracts
-// (sizes, argument errors), a training step captured into the caller's own CUDA graph (which also
-// proves that no call allocates or synchronises: a thread-local capture forbids both), and a
-// caller-supplied cuBLAS handle. Every test skips where no GPU exists (and runs in the simulator
-// build).
+// The device API (include/rnnattn/cuda.hpp) beyond the sweep in test_gpu_recurrence.cpp: its
+// contracts (sizes, argument errors), a training step captured into the caller's own CUDA graph
+// (which also proves that no call allocates or synchronises: a thread-local capture forbids both),
+// and a caller-supplied cuBLAS handle. Every test skips where no GPU exists (and runs in the
+// simulator build).
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>

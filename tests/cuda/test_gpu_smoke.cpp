@@ -228,12 +228,10 @@ TEST(GpuSmokeCoverage, CoversEveryKernel) {
   ASSERT_TRUE(sim::set_device_layout("h100-sxm"));  // a device that runs every design
   std::set<std::string> launched;
   sim::set_launch_observer([&](const sim::LaunchStats& l) { launched.insert(l.signature); });
-  sim::set_counting(true);
   for (const SmokeCase& c : smoke_cases()) {
     SCOPED_TRACE(c.name);
     run_case(c);
   }
-  sim::set_counting(false);
   sim::set_launch_observer(nullptr);
   sim::set_device_layout("");
   for (const std::string& k : sim::table_signatures()) {

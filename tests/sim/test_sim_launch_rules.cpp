@@ -194,7 +194,7 @@ TEST_F(SimLaunchRules, LibraryKernelsMissingFromTheTableAreRefused) {
 // The planner's choice under each layout, for shapes where it picks the cluster design (H 129 to
 // 512) with more batch groups than some layouts hold clusters at once, the persistent design, and
 // a bidirectional layer: every cluster and persistent launch is one wave, and the outputs match
-// the CPU reference (tolerances as test_cuda_sequence.cpp's).
+// the CPU reference (tolerances as test_gpu_recurrence.cpp's).
 class SimDeviceLayouts : public ::testing::TestWithParam<std::string> {
  protected:
   void TearDown() override {

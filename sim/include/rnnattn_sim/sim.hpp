@@ -97,7 +97,8 @@ void set_counting(bool on);
 // for an unknown order. schedule() names the one in force (read at the last launch).
 bool set_schedule(const std::string& order);
 std::string schedule();
-// Called after every finished launch (when counting), e.g. by `rnnattn profile`.
+// Called after every finished launch, e.g. by `rnnattn profile`; the counters are zero unless
+// counting is on (the kernel, its signature, grid, block and shared memory always hold).
 void set_launch_observer(std::function<void(const LaunchStats&)> observer);
 
 // Devices the simulator presents (1 by default; all alike, one address space): for tests of
