@@ -224,7 +224,8 @@ std::string checkpoint_bytes(const Checkpoint& ck) {
   w.put<std::uint32_t>(c.hidden_size);
   w.put<std::uint32_t>(c.steps);
   w.put<std::uint32_t>(c.output_size);
-  w.put<std::uint8_t>(c.attention ? 1 : 0);
+  // 0 plain; 1 additive attention; version 10: 2 dot-product, 3 dot-product with use_scale
+  w.put<std::uint8_t>(c.attention ? 1 + static_cast<std::uint8_t>(c.score) : 0);
   w.put<std::uint8_t>(static_cast<std::uint8_t>(c.head));
   w.put<std::uint8_t>(static_cast<std::uint8_t>(c.loss));
   w.put<std::uint8_t>(0);          // reserved
@@ -475,8 +476,9 @@ Checkpoint load_checkpoint(const std::string& path) {
   }
   const std::uint64_t n = r.get<std::uint64_t>();
   check_extent_and_checksum(path, buf, r.pos(), n, version);
-  if (attention > 1 || head > 2 || loss > 1 || bidirectional > 1 || recorded > 1 || scaling > 1 ||
-      difference > 1 || missing > 2 || padding > 1 || truncating > 1) {
+  if (attention > (version >= 10 ? 3 : 1) || head > 2 || loss > 1 || bidirectional > 1 ||
+      recorded > 1 || scaling > 1 || difference > 1 || missing > 2 || padding > 1 ||
+      truncating > 1) {
     throw CheckpointError(path + ": corrupted checkpoint (bad model flags)");
   }
   if (cell > 2 || (version < 6 && cell != 0)) {
@@ -497,7 +499,8 @@ Checkpoint load_checkpoint(const std::string& path) {
   }
   c.layers = static_cast<int>(std::min<std::uint32_t>(layers, 1u << 20));
   c.bidirectional = bidirectional == 1;
-  c.attention = attention == 1;
+  c.attention = attention >= 1;
+  if (c.attention) c.score = static_cast<AttentionScore>(attention - 1);
   c.head = static_cast<Activation>(head);
   c.loss = static_cast<Loss>(loss);
   try {

@@ -30,6 +30,11 @@ void ModelConfig::validate() const {
     throw InvalidArgument("model config: cell must be elman, lstm or gru, got " +
                           std::to_string(static_cast<int>(cell)));
   }
+  if (score != AttentionScore::kAdditive && score != AttentionScore::kDot &&
+      score != AttentionScore::kDotScaled) {
+    throw InvalidArgument("model config: score must be additive, dot or dot-scaled, got " +
+                          std::to_string(static_cast<int>(score)));
+  }
   if (loss == Loss::kBce && head != Activation::kSigmoid) {
     throw InvalidArgument(std::string("model config: loss bce needs the sigmoid head, got head ") +
                           to_string(head));
@@ -89,6 +94,26 @@ Cell parse_cell(std::string_view s) {
   throw InvalidArgument("unknown cell '" + std::string(s) + "' (expected elman, lstm or gru)");
 }
 
+const char* to_string(AttentionScore s) {
+  switch (s) {
+    case AttentionScore::kAdditive:
+      return "additive";
+    case AttentionScore::kDot:
+      return "dot";
+    case AttentionScore::kDotScaled:
+      return "dot-scaled";
+  }
+  return "?";
+}
+
+AttentionScore parse_score(std::string_view s) {
+  if (s == "additive") return AttentionScore::kAdditive;
+  if (s == "dot") return AttentionScore::kDot;
+  if (s == "dot-scaled") return AttentionScore::kDotScaled;
+  throw InvalidArgument("unknown attention '" + std::string(s) +
+                        "' (expected additive, dot or dot-scaled)");
+}
+
 Loss parse_loss(std::string_view s) {
   if (s == "mse") return Loss::kMse;
   if (s == "bce") return Loss::kBce;
@@ -103,6 +128,7 @@ std::string describe(const ModelConfig& c) {
   if (c.layers != 1) o << " layers=" << c.layers;
   if (c.bidirectional) o << " bidirectional";
   if (c.cell != Cell::kElman) o << " cell=" << to_string(c.cell);
+  if (c.dot_attention()) o << " score=" << to_string(c.score);
   if (c.embedded()) o << " vocab=" << c.vocab_size;
   return o.str();
 }

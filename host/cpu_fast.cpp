@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <limits>
 #include <thread>
 
 #include "model_math.hpp"
@@ -363,6 +364,67 @@ void backward_gated_block(const ModelConfig& cfg, const ParamLayout::Block& blk,
        ws.dinput.data(), I);
 }
 
+// Keras' dot-product attention of one sequence (reference.cpp's dot_attention_forward) as GEMMs
+// over its L valid steps: dots = H H^T, a_i = softmax_j(scale dots_ij) (each row less its
+// largest), O = A H, c = sum_i O_i * h_i, and the weights averaged over the queries into `mean_a`.
+// dots and a are [T, T] (row stride T), O [T, C]; everything past L stays as it was (zero).
+void dot_attention_forward(const float* hb, int T, int C, int L, float scale, float* dots, float* a,
+                           float* o, float* c, float* mean_a) {
+  gemm(false, true, L, L, C, hb, C, hb, C, 0.0f, dots, T);
+  for (int i = 0; i < L; ++i) {
+    const float* d = dots + static_cast<std::size_t>(i) * T;
+    float* ai = a + static_cast<std::size_t>(i) * T;
+    float top = -std::numeric_limits<float>::infinity(), sum = 0;
+    for (int j = 0; j < L; ++j) top = std::max(top, scale * d[j]);
+    for (int j = 0; j < L; ++j) {
+      ai[j] = std::exp(scale * d[j] - top);
+      sum += ai[j];
+    }
+    const float inv = 1.0f / sum;
+    for (int j = 0; j < L; ++j) ai[j] *= inv;
+  }
+  gemm(false, false, L, C, L, a, T, hb, C, 0.0f, o, C);
+  for (int i = 0; i < L; ++i) {
+    const float* oi = o + static_cast<std::size_t>(i) * C;
+    const float* hi = hb + static_cast<std::size_t>(i) * C;
+    for (int k = 0; k < C; ++k) c[k] += oi[k] * hi[k];
+    const float* ai = a + static_cast<std::size_t>(i) * T;
+    for (int j = 0; j < L; ++j) mean_a[j] += ai[j] / L;
+  }
+}
+
+// Its backward (reference.cpp's dot_attention_backward) from dc: adds dL/d(states) to db [T, C]
+// and returns dL/dscale. dout [T, C] and da [T, T] are scratch.
+float dot_attention_backward(const float* hb, int T, int C, int L, float scale, const float* dots,
+                             const float* a, const float* o, const float* dc, float* db,
+                             float* dout, float* da) {
+  for (int i = 0; i < L; ++i) {  // c = sum_i o_i * h_i
+    const std::size_t r = static_cast<std::size_t>(i) * C;
+    for (int k = 0; k < C; ++k) {
+      dout[r + k] = dc[k] * hb[r + k];
+      db[r + k] += dc[k] * o[r + k];
+    }
+  }
+  gemm(false, true, L, L, C, dout, C, hb, C, 0.0f, da, T);  // da_ij = do_i . h_j
+  gemm(true, false, L, C, L, a, T, dout, C, 1.0f, db, C);   // dh_j += sum_i a_ij do_i
+  float dscale = 0;
+  for (int i = 0; i < L; ++i) {  // through the softmax; then de_ij times the scale, in da
+    const float* ai = a + static_cast<std::size_t>(i) * T;
+    const float* d = dots + static_cast<std::size_t>(i) * T;
+    float* dai = da + static_cast<std::size_t>(i) * T;
+    float mean = 0;
+    for (int j = 0; j < L; ++j) mean += ai[j] * dai[j];
+    for (int j = 0; j < L; ++j) {
+      const float de = ai[j] * (dai[j] - mean);
+      dscale += de * d[j];
+      dai[j] = scale * de;
+    }
+  }
+  gemm(false, false, L, C, L, da, T, hb, C, 1.0f, db, C);  // dh_i += sum_j de_ij h_j
+  gemm(true, false, L, C, L, da, T, hb, C, 1.0f, db, C);   // dh_j += sum_i de_ij h_i
+  return dscale;
+}
+
 // The forward pass over sequences [0, B) of one part (a contiguous slice of the caller's batch).
 void forward_part(const ModelConfig& cfg, const float* params, const float* x, int B,
                   const int* lengths, Part& ws) {
@@ -426,11 +488,20 @@ void forward_part(const ModelConfig& cfg, const float* params, const float* x, i
     ws.scores.assign(rows, 0.0f);
     ws.weights.assign(rows, 0.0f);
   }
+  if (cfg.dot_attention()) {
+    ws.dots.assign(rows * T, 0.0f);
+    ws.attn.assign(rows * T, 0.0f);
+    ws.outputs.assign(rows * C, 0.0f);
+  }
   for (int b = 0; b < B; ++b) {
     const int L = length_of(lengths, b, T);
     float* c = &ws.context[static_cast<std::size_t>(b) * C];
     const float* hb = &top[static_cast<std::size_t>(b) * T * C];
-    if (cfg.attention) {
+    if (cfg.dot_attention()) {
+      const std::size_t r = static_cast<std::size_t>(b) * T;
+      dot_attention_forward(hb, T, C, L, p.scale ? *p.scale : 1.0f, &ws.dots[r * T],
+                            &ws.attn[r * T], &ws.outputs[r * C], c, &ws.weights[r]);
+    } else if (cfg.attention) {
       float* e = &ws.scores[static_cast<std::size_t>(b) * T];
       float* a = &ws.weights[static_cast<std::size_t>(b) * T];
       float sum = 0;
@@ -497,7 +568,15 @@ void backward_part(const ModelConfig& cfg, const float* params, const float* x, 
     }
     const float* hb = &top[static_cast<std::size_t>(b) * T * C];
     float* db = &ws.dstates[static_cast<std::size_t>(b) * T * C];
-    if (cfg.attention) {
+    if (cfg.dot_attention()) {
+      const std::size_t r = static_cast<std::size_t>(b) * T;
+      ws.dout.resize(static_cast<std::size_t>(T) * C);
+      ws.dattn.resize(static_cast<std::size_t>(T) * T);
+      const float ds = dot_attention_backward(hb, T, C, L, p.scale ? *p.scale : 1.0f,
+                                              &ws.dots[r * T], &ws.attn[r * T], &ws.outputs[r * C],
+                                              ws.dc.data(), db, ws.dout.data(), ws.dattn.data());
+      if (g.scale) *g.scale += ds;
+    } else if (cfg.attention) {
       const float* e = &ws.scores[static_cast<std::size_t>(b) * T];
       const float* a = &ws.weights[static_cast<std::size_t>(b) * T];
       float g_dot_c = 0;

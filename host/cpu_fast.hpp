@@ -21,9 +21,12 @@ namespace rnnattn::fast {
 struct Part {
   std::vector<std::vector<float>> states;  // per layer: [b, T, C]
   std::vector<float> scores, weights;      // [b, T]: e_t and a_t (attention; 0 on padding)
-  std::vector<float> context, y;           // [b, C], [b, O]
-  std::vector<std::vector<float>> aux;     // per block (gated cells): [b, T, aux_width * H]
+  // Dot-product attention: [b, T, T] h_i . h_j and a_ij, [b, T, C] o_i (0 past each length).
+  std::vector<float> dots, attn, outputs;
+  std::vector<float> context, y;        // [b, C], [b, O]
+  std::vector<std::vector<float>> aux;  // per block (gated cells): [b, T, aux_width * H]
   std::vector<float> pre, z, prev, dz, dstates, dinput, carry, carry_c, tmp, dc;  // scratch
+  std::vector<float> dattn, dout;                                                 // scratch
 };
 
 // The batch is split into parts by sequence, one thread each (threads()), each part running the

@@ -14,6 +14,7 @@ ParamLayout::ParamLayout(const ModelConfig& c)
       bh(kAbsent),
       wa(kAbsent),
       ba(kAbsent),
+      scale(kAbsent),
       wd(kAbsent),
       bd(kAbsent),
       emb(kAbsent) {
@@ -46,10 +47,11 @@ ParamLayout::ParamLayout(const ModelConfig& c)
   wx = blocks_[0].wx;
   wh = blocks_[0].wh;
   bh = blocks_[0].bh;
-  if (c.attention) {
+  if (c.additive()) {
     wa = add("wa", ctx, 1);
     ba = add("ba", t, 1);
   }
+  if (c.dot_attention() && c.score == AttentionScore::kDotScaled) scale = add("scale", 1, 1);
   wd = add("Wd", ctx, o);
   bd = add("bd", o, 1);
   if (c.embedded()) emb = add("emb", c.vocab_size, d);
@@ -119,9 +121,10 @@ std::vector<float> init_parameters(const ModelConfig& c, std::uint64_t seed) {
     orthogonal(rng, p.data() + b.wh, H, b.gates);
     if (c.cell == Cell::kLstm) std::fill_n(p.data() + b.bh + H, H, 1.0f);  // unit_forget_bias
   }
-  if (c.attention) {
+  if (c.additive()) {
     for (int i = 0; i < c.context_size(); ++i) v.wa[i] = static_cast<float>(0.05 * rng.normal());
   }
+  if (v.scale) *v.scale = 1.f;  // Keras' Attention(use_scale=True) starts its scale at ones
   glorot_uniform(rng, v.wd, c.context_size(), c.output_size);
   if (c.embedded()) {
     const std::size_t n = static_cast<std::size_t>(c.vocab_size) * c.input_size;

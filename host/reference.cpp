@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "model_math.hpp"
@@ -22,9 +23,94 @@ struct SequenceState {
   std::vector<std::vector<Real>> aux;  // per block: [T, aux_width * H] (gated cells)
   std::vector<Real> e;                 // [T] scores e_t = tanh(s_t . wa + ba[t]) (0 on padding)
   std::vector<Real> a;                 // [T] softmax weights (0 on padding)
+  std::vector<Real> dots;              // dot attention: [T, T] h_i . h_j (0 past the length)
+  std::vector<Real> w;                 // dot attention: [T, T] weights a_ij (0 past the length)
+  std::vector<Real> o;                 // dot attention: [T, C] outputs o_i = sum_j a_ij h_j
   std::vector<Real> c;                 // [C] context (attention) or the final states (plain)
   std::vector<Real> y;                 // [O]
 };
+
+// Keras' dot-product attention over the valid steps (config.hpp, AttentionScore), the states as
+// query, key and value: e_ij = scale (h_i . h_j), a_i = softmax_j(e_i), o_i = sum_j a_ij h_j; the
+// notebook's context c = sum_i o_i * h_i; and, as the attention weights, the weight each step gets
+// as a key averaged over the queries, a_j = (1/L) sum_i a_ij. The scores are not bounded, so the
+// softmax subtracts each row's largest.
+template <typename Real>
+void dot_attention_forward(const Real* top, int T, int C, int L, Real scale,
+                           SequenceState<Real>& s) {
+  s.dots.assign(static_cast<std::size_t>(T) * T, Real(0));
+  s.w.assign(static_cast<std::size_t>(T) * T, Real(0));
+  s.o.assign(static_cast<std::size_t>(T) * C, Real(0));
+  s.a.assign(T, Real(0));
+  for (int i = 0; i < L; ++i) {
+    const Real* hi = top + static_cast<std::size_t>(i) * C;
+    Real* dots = &s.dots[static_cast<std::size_t>(i) * T];
+    Real* w = &s.w[static_cast<std::size_t>(i) * T];
+    Real top_score = -std::numeric_limits<Real>::infinity(), sum = 0;
+    for (int j = 0; j < L; ++j) {
+      const Real* hj = top + static_cast<std::size_t>(j) * C;
+      for (int k = 0; k < C; ++k) dots[j] += hi[k] * hj[k];
+      top_score = std::max(top_score, scale * dots[j]);
+    }
+    for (int j = 0; j < L; ++j) {
+      w[j] = std::exp(scale * dots[j] - top_score);
+      sum += w[j];
+    }
+    Real* oi = &s.o[static_cast<std::size_t>(i) * C];
+    for (int j = 0; j < L; ++j) {
+      w[j] /= sum;
+      s.a[j] += w[j] / L;
+      const Real* hj = top + static_cast<std::size_t>(j) * C;
+      for (int k = 0; k < C; ++k) oi[k] += w[j] * hj[k];
+    }
+    for (int k = 0; k < C; ++k) s.c[k] += oi[k] * hi[k];
+  }
+}
+
+// Its backward from dc = dL/dc: dL/d(states) into dout [T, C], and dL/dscale (returned):
+//   do_i = dc * h_i, dh_i += dc * o_i                          (c = sum_i o_i * h_i)
+//   da_ij = do_i . h_j, dh_j += a_ij do_i                      (o_i = sum_j a_ij h_j)
+//   de_ij = a_ij (da_ij - sum_k a_ik da_ik)                    (the softmax)
+//   dh_i += scale de_ij h_j, dh_j += scale de_ij h_i, dscale += de_ij (h_i . h_j)
+template <typename Real>
+Real dot_attention_backward(const Real* top, int T, int C, int L, Real scale,
+                            const SequenceState<Real>& s, const Real* dc, Real* dout) {
+  std::vector<Real> doi(C), da(L);
+  Real dscale = 0;
+  for (int i = 0; i < L; ++i) {
+    const Real* hi = top + static_cast<std::size_t>(i) * C;
+    const Real* oi = &s.o[static_cast<std::size_t>(i) * C];
+    const Real* w = &s.w[static_cast<std::size_t>(i) * T];
+    const Real* dots = &s.dots[static_cast<std::size_t>(i) * T];
+    Real* dhi = dout + static_cast<std::size_t>(i) * C;
+    for (int k = 0; k < C; ++k) {
+      doi[k] = dc[k] * hi[k];
+      dhi[k] += dc[k] * oi[k];
+    }
+    Real mean = 0;
+    for (int j = 0; j < L; ++j) {
+      const Real* hj = top + static_cast<std::size_t>(j) * C;
+      Real* dhj = dout + static_cast<std::size_t>(j) * C;
+      da[j] = 0;
+      for (int k = 0; k < C; ++k) {
+        da[j] += doi[k] * hj[k];
+        dhj[k] += w[j] * doi[k];
+      }
+      mean += w[j] * da[j];
+    }
+    for (int j = 0; j < L; ++j) {
+      const Real de = w[j] * (da[j] - mean);
+      const Real* hj = top + static_cast<std::size_t>(j) * C;
+      Real* dhj = dout + static_cast<std::size_t>(j) * C;
+      for (int k = 0; k < C; ++k) {
+        dhi[k] += scale * de * hj[k];
+        dhj[k] += scale * de * hi[k];
+      }
+      dscale += de * dots[j];
+    }
+  }
+  return dscale;
+}
 
 template <typename Real>
 void forward_sequence(const ModelConfig& cfg, const ParamLayout& layout, const Real* params,
@@ -85,7 +171,9 @@ void forward_sequence(const ModelConfig& cfg, const ParamLayout& layout, const R
   const std::vector<Real>& top = s.s[cfg.layers - 1];
 
   s.c.assign(C, Real(0));
-  if (cfg.attention) {
+  if (cfg.dot_attention()) {
+    dot_attention_forward(top.data(), T, C, length, p.scale ? *p.scale : Real(1), s);
+  } else if (cfg.attention) {
     // Scores over the valid steps, softmax over them (e_t is in [-1, 1], so exp cannot
     // overflow), context; padding gets no weight.
     s.e.assign(T, Real(0));
@@ -183,7 +271,11 @@ void reference_backward(const ModelConfig& cfg, const Real* params, const Real* 
     // dout = dL/d(top-layer states) [T, C], from the attention (or from the head for the plain
     // model: the forward direction's last step, the backward direction's first).
     dout.assign(static_cast<std::size_t>(T) * C, Real(0));
-    if (cfg.attention) {
+    if (cfg.dot_attention()) {
+      const Real ds = dot_attention_backward(top.data(), T, C, L, p.scale ? *p.scale : Real(1), s,
+                                             dc.data(), dout.data());
+      if (g.scale) *g.scale += ds;
+    } else if (cfg.attention) {
       Real g_dot_c = 0;
       for (int j = 0; j < C; ++j) g_dot_c += dc[j] * s.c[j];
       for (int t = 0; t < L; ++t) {

@@ -80,9 +80,12 @@ std::vector<Slot> slots(const ModelConfig& c) {
       out.push_back({"bias_hh" + s, GH, 0, ParamLayout::kAbsent, false, b.bh});
     }
   }
-  if (c.attention) {
+  if (c.additive()) {
     out.push_back({"attention.weight", C, 0, layout.wa, false});
     out.push_back({"attention.bias", c.steps, 0, layout.ba, false});
+  }
+  if (layout.scale != ParamLayout::kAbsent) {  // Keras' Attention(use_scale=True): its scale
+    out.push_back({"attention.scale", 1, 0, layout.scale, false});
   }
   out.push_back({"head.weight", c.output_size, C, layout.wd, true});
   out.push_back({"head.bias", c.output_size, 0, layout.bd, false});
@@ -124,6 +127,7 @@ json metadata_of(const Checkpoint& ck) {
       {"layers", c.layers},
       {"bidirectional", c.bidirectional},
       {"attention", c.attention},
+      {"attention_score", to_string(c.score)},
       {"head", to_string(c.head)},
       {"loss", to_string(c.loss)},
       {"learning_rate", shortest(ck.model.adam_config.learning_rate)},
@@ -518,7 +522,10 @@ Checkpoint import_safetensors(const std::string& path, const SafetensorsImport& 
   c.layers = 0;
   while (c.layers < 64 && r.has("weight_ih_l" + std::to_string(c.layers))) ++c.layers;
   c.bidirectional = r.has("weight_ih_l0_reverse");
-  c.attention = r.has("attention.weight");
+  // Without rnnattn's metadata the tensors say additive attention (attention.weight) or the
+  // scaled dot-product one (attention.scale); the unscaled one has no tensor: the metadata says it.
+  c.attention = r.has("attention.weight") || r.has("attention.scale");
+  if (r.has("attention.scale")) c.score = AttentionScore::kDotScaled;
   const Tensor& hw = r.tensor("head.weight");
   if (hw.shape.size() != 2)
     r.fail("head.weight: shape " + Reader::shape_text(hw.shape) + ", expected [O, C]");
@@ -546,6 +553,14 @@ Checkpoint import_safetensors(const std::string& path, const SafetensorsImport& 
              ") is not the tensors' (" + to_string(c.cell) + ", with tanh)");
     }
     c.steps = field<int>(r, m, "steps");
+    if (m.contains("attention_score")) {  // written since the dot-product attention
+      c.attention = field<bool>(r, m, "attention");
+      try {
+        c.score = parse_score(field<std::string>(r, m, "attention_score"));
+      } catch (const InvalidArgument& e) {
+        r.fail(std::string("rnnattn metadata: ") + e.what());
+      }
+    }
     try {
       c.head = parse_activation(field<std::string>(r, m, "head"));
       c.loss = parse_loss(field<std::string>(r, m, "loss"));
@@ -568,7 +583,7 @@ Checkpoint import_safetensors(const std::string& path, const SafetensorsImport& 
   } else {
     c.head = options.head.value_or(Activation::kTanh);
     c.loss = options.loss.value_or(Loss::kMse);
-    if (c.attention) {
+    if (c.additive()) {
       const Tensor& ab = r.tensor("attention.bias");
       if (ab.shape.size() != 1)
         r.fail("attention.bias: shape " + Reader::shape_text(ab.shape) + ", expected [T]");
@@ -581,7 +596,7 @@ Checkpoint import_safetensors(const std::string& path, const SafetensorsImport& 
       c.steps = *options.steps;
     } else {
       throw InvalidArgument(path +
-                            ": a model without attention does not say its window length: "
+                            ": a model without additive attention does not say its window length: "
                             "give T (--steps)");
     }
   }

@@ -17,6 +17,7 @@ std::string inspect_json(const Checkpoint& ck) {
   j.begin_object().value("format_version", static_cast<int>(ck.format_version));
   j.begin_object("config")
       .value("model", m.config.attention ? "attention" : "plain")
+      .value("attention", m.config.attention ? to_string(m.config.score) : "none")
       .value("input_size", m.config.input_size)
       .value("hidden_size", m.config.hidden_size)
       .value("steps", m.config.steps)

@@ -143,6 +143,11 @@ const Option kOptionTable[] = {
      kModel, kForSeries},
     // ---- train: the models
     {"--model", kTrain, "attention|plain", "which model (default attention)", 0, 0, kModel},
+    {"--attention", kTrain, "additive|dot|dot-scaled",
+     "how the attention scores the states: additive (the tutorial's, e_t = tanh(h_t . w + b_t); "
+     "the default), dot (Keras' dot-product Attention()([h, h]), the notebook's, with its context "
+     "sum_t o_t * h_t) or dot-scaled (the same with use_scale=True); not on --device cuda yet",
+     0, 0, kModel},
     {"--compare", kTrain, nullptr,
      "train both models and print the tutorial's comparison table (sentiment: plain, attention, "
      "bidirectional attention and, for the Elman cell, the notebook's bidirectional LSTM with "

@@ -152,6 +152,7 @@ void parse_data_and_model(const Args& a, TrainSetup& s) {
     s.cfg.layers = static_cast<int>(a.get_int("--layers", 1));
     s.cfg.bidirectional = a.has("--bidirectional");
     s.cfg.cell = parse_cell(a.get("--cell", "elman"));
+    s.cfg.score = parse_score(a.get("--attention", "additive"));
   }
   const TrainingRecord* record = resumed ? &resumed->training : nullptr;
   const bool recorded = record && record->recorded;
@@ -171,6 +172,10 @@ void parse_data_and_model(const Args& a, TrainSetup& s) {
     throw UsageError("--model must be attention or plain, got '" + s.model_name + "'");
   }
   s.compare = a.has("--compare");
+  if (a.has("--attention") && (resumed || (s.model_name == "plain" && !s.compare))) {
+    throw UsageError(resumed ? "--attention: a resumed model keeps its attention"
+                             : "--attention applies to attention models, not --model plain");
+  }
 }
 
 // The runs and their training: seeds, epochs, batch, validation, Adam.

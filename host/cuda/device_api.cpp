@@ -35,6 +35,12 @@ Handle::Impl::Impl(const ModelConfig& c, cudaStream_t s, cublasHandle_t h, Path 
         ", got C = " + std::to_string(config.context_size()) +
         " (bidirectional H = " + std::to_string(config.hidden_size) + "); use the CPU backend");
   }
+  if (config.dot_attention()) {
+    throw InvalidArgument(std::string("the CUDA backend runs the additive attention only; this "
+                                      "model's is ") +
+                          to_string(config.score) +
+                          " (Keras' dot-product Attention): use the CPU backend");
+  }
   if (owns_cublas) {
     RNNATTN_CUBLAS_CHECK(cublasCreate(&cublas));
     try {

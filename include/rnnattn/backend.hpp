@@ -98,9 +98,10 @@ std::unique_ptr<Backend> make_backend(Device device);
 // block, so H and C = H x directions are at most 1024 there; the CPU path takes every H that
 // ModelConfig::validate accepts (up to 16384).
 constexpr int kCudaMaxContext = 1024;
+
 // Throws InvalidArgument naming the device and its limit when `device` (kCuda, kCudaUnfused;
-// kCpu and kAuto take every valid configuration) cannot run `config` (a context wider than
-// kCudaMaxContext).
+// kCpu and kAuto take every valid configuration) cannot run `config`: a context wider than
+// kCudaMaxContext, or the dot-product attention (the CUDA kernels score additively).
 void check_device_supports(Device device, const ModelConfig& config);
 
 // Threads of the fast CPU path, process-wide: n >= 1, or 0 for one per core (the default). A batch

@@ -14,10 +14,11 @@
 
 namespace rnnattn {
 
-// Version written: 9 (where a text's tokens go in its steps). Versions 1 (another checksum start),
-// 2 (one column), 3 (one forward layer), 4 (no training record), 5 (the Elman cell only), 6 (no
-// embedding), 7 (no data file stamp) and 8 (texts padded and truncated at the end) are read.
-constexpr std::uint32_t kCheckpointVersion = 9;
+// Version written: 10 (the attention's score). Versions 1 (another checksum start), 2 (one
+// column), 3 (one forward layer), 4 (no training record), 5 (the Elman cell only), 6 (no
+// embedding), 7 (no data file stamp), 8 (texts padded and truncated at the end) and 9 (additive
+// attention only) are read.
+constexpr std::uint32_t kCheckpointVersion = 10;
 
 // How the model was trained: what `rnnattn train --resume` needs to continue the run exactly.
 struct TrainingRecord {

@@ -1,4 +1,4 @@
-// Model configuration: the shapes and options of an Elman RNN with (optional) additive attention.
+// Model configuration: the shapes and options of a recurrent network with (optional) attention.
 //
 // General notes for every rnnattn header:
 //   - Shape letters: B batch, T time steps, D input features, H hidden units, O outputs.
@@ -15,6 +15,17 @@ namespace rnnattn {
 
 // Activation of the dense head: y = act(c Wd + bd).
 enum class Activation { kTanh, kLinear, kSigmoid };
+
+// How the attention scores the top layer's states h_t (docs/model.md, "Attention"):
+//   kAdditive:  the tutorial's, e_t = tanh(h_t . wa + ba[t]), a = softmax_t(e), context
+//               c = sum_t a_t h_t (parameters wa [C], ba [T]);
+//   kDot:       Keras' dot-product Attention()([h, h]) with the states as query, key and value,
+//               e_ij = h_i . h_j, a_i = softmax_j(e_i), o_i = sum_j a_ij h_j, and the notebook's
+//               context c = sum_i o_i * h_i (elementwise product, summed over time); no parameters;
+//   kDotScaled: the same with Keras' use_scale=True, e_ij = s (h_i . h_j), s a learned scalar
+//               (parameter `scale`, initially 1).
+// With lengths, padded steps are masked as keys and left out as queries.
+enum class AttentionScore { kAdditive, kDot, kDotScaled };
 
 // Training loss. MSE: mean over batch and outputs. BCE: binary cross-entropy on sigmoid outputs.
 enum class Loss { kMse, kBce };
@@ -37,6 +48,7 @@ struct ModelConfig {
   int steps = 20;         // T (the attention bias ba[T] ties the model to this length)
   int output_size = 1;    // O
   bool attention = true;  // false: the "plain" model y = act(h_T Wd + bd)
+  AttentionScore score = AttentionScore::kAdditive;  // with attention: how steps are scored
   // Recurrent structure (as Keras' stacked SimpleRNN(return_sequences=True) layers, each wrapped
   // in Bidirectional when `bidirectional`): layer l > 0 reads layer l-1's states; with two
   // directions a layer's state at step t is [forward h_t, backward h_t] (2H wide), and the
@@ -63,6 +75,10 @@ struct ModelConfig {
   // True for the tutorial's structure: one unidirectional layer.
   bool single_layer() const { return layers == 1 && !bidirectional; }
   bool embedded() const { return vocab_size > 0; }
+  // Attention of the tutorial's kind (the only kind with per-step parameters wa, ba).
+  bool additive() const { return attention && score == AttentionScore::kAdditive; }
+  // Keras' dot-product attention (kDot or kDotScaled).
+  bool dot_attention() const { return attention && score != AttentionScore::kAdditive; }
   // The model without its embedding: the recurrent layers, attention and head that read the
   // embedded x [B, T, D]. Its parameters are the first ParamLayout(recurrent_part()).size() values
   // of this model's (the table comes last).
@@ -74,23 +90,27 @@ struct ModelConfig {
 
   bool operator==(const ModelConfig& o) const {
     return input_size == o.input_size && hidden_size == o.hidden_size && steps == o.steps &&
-           output_size == o.output_size && attention == o.attention && head == o.head &&
-           loss == o.loss && layers == o.layers && bidirectional == o.bidirectional &&
-           cell == o.cell && vocab_size == o.vocab_size;
+           output_size == o.output_size && attention == o.attention &&
+           (!attention || score == o.score) && head == o.head && loss == o.loss &&
+           layers == o.layers && bidirectional == o.bidirectional && cell == o.cell &&
+           vocab_size == o.vocab_size;
   }
   bool operator!=(const ModelConfig& o) const { return !(*this == o); }
 };
 
 const char* to_string(Activation a);
 const char* to_string(Loss l);
-const char* to_string(Cell c);  // "elman" | "lstm" | "gru"
+const char* to_string(Cell c);            // "elman" | "lstm" | "gru"
+const char* to_string(AttentionScore s);  // "additive" | "dot" | "dot-scaled"
 // Parse "tanh" | "linear" | "sigmoid" (resp. "mse" | "bce"); throws InvalidArgument otherwise.
 Activation parse_activation(std::string_view s);
 Loss parse_loss(std::string_view s);
 Cell parse_cell(std::string_view s);
+AttentionScore parse_score(std::string_view s);
 
 // A one-line description, e.g. "attention D=1 H=2 T=20 O=1 head=tanh loss=mse"; " layers=L" and
-// " bidirectional", " cell=lstm|gru" and " vocab=V" follow when they are not the defaults.
+// " bidirectional", " cell=lstm|gru", " score=dot|dot-scaled" and " vocab=V" follow when they are
+// not the defaults.
 std::string describe(const ModelConfig& c);
 
 }  // namespace rnnattn

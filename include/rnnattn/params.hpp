@@ -7,8 +7,9 @@
 //     Wh [H,G*H]    recurrent weights
 //     bh [G*H]      bias (GRU: [2*G*H], the input bias then the recurrent bias, as Keras'
 //                   reset_after GRU keeps them)
-//   wa [C]     attention score weights      (attention model only)
-//   ba [T]     attention bias, one per step (attention model only)
+//   wa [C]     attention score weights      (additive attention only)
+//   ba [T]     attention bias, one per step (additive attention only)
+//   scale [1]  the dot-product scores' scale (AttentionScore::kDotScaled only)
 //   Wd [C,O]   head weights
 //   bd [O]     head bias
 //   emb [V,D]  the embedding table, row v for token id v (models with config.vocab_size > 0 only)
@@ -35,7 +36,7 @@
 namespace rnnattn {
 
 struct TensorInfo {
-  std::string name;    // "Wx", "Wh", "bh", "wa", "ba", "Wd", "bd"
+  std::string name;    // "Wx", "Wh", "bh", "wa", "ba", "scale", "Wd", "bd"
   int rows = 0;        // for a vector: its length
   int cols = 1;        // for a vector: 1
   std::size_t offset;  // in elements, from the start of the flat buffer
@@ -51,9 +52,10 @@ class ParamLayout {
   std::size_t size() const { return size_; }  // total number of parameters
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
 
-  // Offsets of each tensor in the flat buffer; wa and ba are kAbsent for the plain model, emb for
-  // a model without an embedding. wx, wh, bh are those of block (layer 0, forward).
-  std::size_t wx, wh, bh, wa, ba, wd, bd, emb;
+  // Offsets of each tensor in the flat buffer; wa and ba are kAbsent without additive attention,
+  // scale without kDotScaled, emb for a model without an embedding. wx, wh, bh are those of block
+  // (layer 0, forward).
+  std::size_t wx, wh, bh, wa, ba, scale, wd, bd, emb;
 
   // One recurrent block: a (layer, direction) pair and the offsets of its tensors.
   struct Block {
@@ -78,13 +80,14 @@ class ParamLayout {
 // Pointers into a flat buffer (params or gradients) following ParamLayout.
 template <typename P>
 struct ParamView {
-  P* wx;  // [D,H]  block (0, forward)
-  P* wh;  // [H,H]
-  P* bh;  // [H]
-  P* wa;  // [C]  (null for the plain model)
-  P* ba;  // [T]  (null for the plain model)
-  P* wd;  // [C,O]
-  P* bd;  // [O]
+  P* wx;               // [D,H]  block (0, forward)
+  P* wh;               // [H,H]
+  P* bh;               // [H]
+  P* wa;               // [C]  (null without additive attention)
+  P* ba;               // [T]  (null without additive attention)
+  P* wd;               // [C,O]
+  P* bd;               // [O]
+  P* scale = nullptr;  // [1] (AttentionScore::kDotScaled only)
 };
 
 // Pointers to one recurrent block's tensors.
@@ -103,16 +106,17 @@ BlockView<P> block_view(const ParamLayout::Block& b, P* base) {
 template <typename P>
 ParamView<P> make_view(const ParamLayout& l, P* base) {
   auto at = [&](std::size_t off) { return off == ParamLayout::kAbsent ? nullptr : base + off; };
-  return ParamView<P>{at(l.wx), at(l.wh), at(l.bh), at(l.wa), at(l.ba), at(l.wd), at(l.bd)};
+  return ParamView<P>{at(l.wx), at(l.wh), at(l.bh), at(l.wa),
+                      at(l.ba), at(l.wd), at(l.bd), at(l.scale)};
 }
 
 // Keras default initialisation, reproducible from `seed` (blocks in layout order, then wa, Wd):
 //   Wx, Wd: glorot_uniform U(-l, l), l = sqrt(6 / (fan_in + fan_out)) (Wx: fan_out = G*H);
 //   Wh: orthogonal (QR of a standard normal matrix, columns sign-corrected by diag(R); [H, G*H]
 //   with orthonormal rows for a gated cell, as Keras' Orthogonal for a wide matrix);
-//   wa: normal(0, 0.05); all biases zero except the LSTM's forget gate, 1 (unit_forget_bias);
-//   emb: uniform U(-0.05, 0.05), Keras' Embedding default, drawn last (so a token model's other
-//   tensors start as those of its recurrent_part() from the same seed).
+//   wa: normal(0, 0.05); scale: 1; all biases zero except the LSTM's forget gate, 1
+//   (unit_forget_bias); emb: uniform U(-0.05, 0.05), Keras' Embedding default, drawn last (so a
+//   token model's other tensors start as those of its recurrent_part() from the same seed).
 std::vector<float> init_parameters(const ModelConfig& config, std::uint64_t seed);
 
 }  // namespace rnnattn

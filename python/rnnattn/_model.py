@@ -101,6 +101,16 @@ def _lengths(lengths, name: str, n: int, steps: int) -> np.ndarray | None:
     return np.ascontiguousarray(a, dtype=np.int32)
 
 
+def _attention_of(attention) -> tuple[bool, str]:
+    """attention=True|False|"additive"|"dot"|"dot-scaled" as (on, score)."""
+    if isinstance(attention, str):
+        if attention not in ("additive", "dot", "dot-scaled"):
+            raise ValueError(
+                f"attention: True, False, 'additive', 'dot' or 'dot-scaled', not {attention!r}"
+            )
+        return True, attention
+    return bool(attention), "additive"
+
 def _is_matrix(name: str) -> bool:
     """Whether the layout's tensor `name` is a matrix (kernels, the embedding) or a vector."""
     return name.split(".")[-1] in ("Wx", "Wh", "Wd", "emb")
@@ -176,7 +186,10 @@ class Model:
         units: The recurrent layer's units H (Keras' name; default 2, the tutorial's).
         hidden: The same H under the CLI's name (``--hidden``); give one of the two.
         cell: "elman" (Keras' SimpleRNN), "lstm" or "gru" (Keras' reset_after GRU).
-        attention: The tutorial's additive attention over the states (False: the last state).
+        attention: True or "additive": the tutorial's additive attention over the states; "dot"
+            (the notebook's) or "dot-scaled": Keras' dot-product Attention()([h, h]) (with
+            use_scale), the context sum_t o_t * h_t; False: the last state. The dot-product
+            kinds run on the CPU only.
         layers: Stacked recurrent layers.
         bidirectional: Each layer reads both ways (Keras' Bidirectional, concatenated).
         head: The dense head's activation, "tanh", "linear" or "sigmoid" (default: sigmoid for
@@ -199,7 +212,7 @@ class Model:
         *,
         hidden: int | None = None,
         cell: str = "elman",
-        attention: bool = True,
+        attention: bool | str = True,
         layers: int = 1,
         bidirectional: bool = False,
         head: str | None = None,
@@ -219,7 +232,7 @@ class Model:
         cfg = _core.Config()
         cfg.hidden_size = _integer(h, "units")
         cfg.cell = cell
-        cfg.attention = bool(attention)
+        cfg.attention, cfg.score = _attention_of(attention)
         cfg.layers = int(layers)
         cfg.bidirectional = bool(bidirectional)
         cfg.loss = loss
@@ -470,12 +483,15 @@ class Model:
 
     def _keras_shape(self, name: str, rows: int, cols: int) -> tuple:
         """A tensor's shape as Keras holds it: kernels [in, out]; the tutorial's attention W
-        [C, 1] and b [T, 1]; a GRU's bias [2, 3H] (input, then recurrent); other biases [n]."""
+        [C, 1] and b [T, 1]; the dot-product attention's scale, a scalar; a GRU's bias [2, 3H]
+        (input, then recurrent); other biases [n]."""
         last = name.split(".")[-1]
         if _is_matrix(name):
             return (rows, cols)
         if last in ("wa", "ba"):
             return (rows * cols, 1)
+        if last == "scale":  # Keras' Attention(use_scale=True) holds a scalar
+            return ()
         if last == "bh" and str(self._m.config.cell) == "gru":
             return (2, rows * cols // 2)
         return (rows * cols,)

@@ -12,6 +12,7 @@ import weakref
 import torch
 
 from . import _core
+from ._model import _attention_of
 
 __all__ = ["RNNAttention"]
 
@@ -22,6 +23,7 @@ _CONFIG_FIELDS = (
     "steps",
     "output_size",
     "attention",
+    "score",
     "cell",
     "layers",
     "bidirectional",
@@ -139,7 +141,9 @@ class RNNAttention(torch.nn.Module):
         hidden_size: H, the units of each recurrent layer (and direction).
         steps: T, fixed: the attention has one bias per step.
         output_size: O, the dense head's outputs.
-        attention: The additive attention over the states (False: the last state).
+        attention: True or "additive": the tutorial's additive attention over the states; "dot"
+            or "dot-scaled": Keras' dot-product Attention()([h, h]) (with use_scale), the
+            context sum_t o_t * h_t (CPU tensors only); False: the last state.
         cell: "elman" (nn.RNN with tanh), "lstm" or "gru".
         num_layers: Stacked recurrent layers (nn.RNN's name).
         layers: The same, under rnnattn's name; give one of the two.
@@ -157,7 +161,7 @@ class RNNAttention(torch.nn.Module):
         steps: int,
         output_size: int = 1,
         *,
-        attention: bool = True,
+        attention: bool | str = True,
         cell: str = "elman",
         num_layers: int | None = None,
         layers: int | None = None,
@@ -173,7 +177,8 @@ class RNNAttention(torch.nn.Module):
         layers = num_layers if num_layers is not None else layers if layers is not None else 1
         cfg = _core.Config()
         cfg.input_size, cfg.hidden_size, cfg.steps = int(input_size), int(hidden_size), int(steps)
-        cfg.output_size, cfg.attention, cfg.cell = int(output_size), bool(attention), cell
+        cfg.output_size, cfg.cell = int(output_size), cell
+        cfg.attention, cfg.score = _attention_of(attention)
         cfg.layers, cfg.bidirectional, cfg.head = int(layers), bool(bidirectional), head
         cfg.validate()
         if cpu_backend not in ("cpu", "reference"):

@@ -225,6 +225,9 @@ void bind_config(nb::module_& m) {
           "cell", [](const ModelConfig& c) { return std::string(to_string(c.cell)); },
           [](ModelConfig& c, const std::string& s) { c.cell = parse_cell(s); })
       .def_prop_rw(
+          "score", [](const ModelConfig& c) { return std::string(to_string(c.score)); },
+          [](ModelConfig& c, const std::string& s) { c.score = parse_score(s); })
+      .def_prop_rw(
           "head", [](const ModelConfig& c) { return std::string(to_string(c.head)); },
           [](ModelConfig& c, const std::string& s) { c.head = parse_activation(s); })
       .def_prop_rw(

@@ -467,3 +467,28 @@ def test_verbose_lines_reach_python_stdout(fib, capsys):
     assert [ln.split(" - ")[0] for ln in lines] == ["Epoch 1/2", "Epoch 2/2"]
     m.fit(fib.x_train, fib.y_train, epochs=1, batch_size=64, verbose=0)
     assert capsys.readouterr().out == ""  # verbose=0: silent
+
+
+@pytest.mark.parametrize("score", ["dot", "dot-scaled"])
+def test_dot_product_attention(rng, score, tmp_path):
+    """Keras' dot-product Attention (the notebook's): trains, its weights (each step's mean over
+    the queries) sum to one over the valid steps, it saves and loads, and a bad name is refused."""
+    n, t, d = 8, 6, 3
+    x = rng.standard_normal((n, t, d)).astype(np.float32)
+    y = rng.uniform(-0.5, 0.5, (n, 1)).astype(np.float32)
+    lengths = rng.integers(1, t + 1, n)
+    m = rnnattn.Model(hidden=4, cell="lstm", bidirectional=True, attention=score, seed=2)
+    m.fit(x, y, epochs=2, batch_size=4, lengths=lengths)
+    pred, att = m.predict(x, lengths=lengths, return_attention=True)
+    np.testing.assert_allclose(att.sum(axis=1), 1.0, rtol=1e-5)
+    for i in range(n):
+        assert np.all(att[i, lengths[i] :] == 0)
+    m.save(tmp_path / "m.bin")
+    back = rnnattn.load(tmp_path / "m.bin")
+    np.testing.assert_array_equal(back.predict(x, lengths=lengths), pred)
+    # The dot-product attention has no weights of its own; use_scale adds one scalar.
+    plain = rnnattn.Model(hidden=4, cell="lstm", bidirectional=True, attention=False)
+    extra = len(back.get_weights()) - len(plain.build(t, d, 1).get_weights())
+    assert extra == (1 if score == "dot-scaled" else 0)
+    with pytest.raises(ValueError, match="'dot' or 'dot-scaled'"):
+        rnnattn.Model(attention="cosine")

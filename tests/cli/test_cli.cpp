@@ -209,6 +209,33 @@ TEST_F(Cli, GatedCellsTrainSaveAndPredict) {
   expect_refused("train --cell lstn", {"unknown cell 'lstn' (expected elman, lstm or gru)"});
 }
 
+// --attention dot|dot-scaled (Keras' dot-product Attention) trains on the sentiment sequences,
+// saves, inspects and predicts on the CPU, and --resume keeps it; the CUDA paths refuse it by name
+// before any work, and so does --model plain.
+TEST_F(Cli, DotProductAttentionTrainsSavesAndPredicts) {
+  for (const std::string score : {"dot", "dot-scaled"}) {
+    SCOPED_TRACE(score);
+    const Result t = run("train --data sentiment --attention " + score +
+                         " --cell lstm --bidirectional --hidden 3 --steps 12 --epochs 1 --batch 32"
+                         " --train-sequences 64 --test-sequences 16 --device cpu --save m.bin");
+    ASSERT_EQ(t.code, 0) << t.err;
+    EXPECT_NE(t.out.find("score=" + score), std::string::npos) << t.out;
+    const Result i = run("inspect --model m.bin --json");
+    EXPECT_NE(i.out.find("\"attention\":\"" + score + "\""), std::string::npos) << i.out;
+    EXPECT_EQ(i.out.find("\"wa\""), std::string::npos) << "no additive weights: " << i.out;
+    const Result p = run("predict --model m.bin --data sentiment --attention --device cpu");
+    EXPECT_EQ(p.code, 0) << p.err;
+    const Result r = run("train --resume m.bin --epochs 2 --device cpu");
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("score=" + score), std::string::npos) << r.out;
+  }
+  expect_refused("train --data sentiment --attention dot --device cuda",
+                 {"--device cuda runs the additive attention only", "--device cpu"});
+  expect_refused("train --attention dot --model plain", {"--attention applies to attention"});
+  expect_refused("train --attention cosine",
+                 {"unknown attention 'cosine' (expected additive, dot or dot-scaled)"});
+}
+
 // --seeds and --compare with several threads run their runs side by side (on the CPU one thread
 // each; on the GPU a host thread, a stream and a cuBLAS handle each): the same
 // lines and numbers, in the same order, as one run at a time.

@@ -25,11 +25,16 @@ struct FastCase {
   bool bidirectional, attention, lengths;
   Activation head;
   Cell cell = Cell::kElman;
+  AttentionScore score = AttentionScore::kAdditive;
   std::string name() const {
+    const std::string attn = !attention                           ? "_plain"
+                             : score == AttentionScore::kAdditive ? "_attn"
+                             : score == AttentionScore::kDot      ? "_dot"
+                                                                  : "_dotscaled";
     return "B" + std::to_string(B) + "_T" + std::to_string(T) + "_D" + std::to_string(D) + "_H" +
            std::to_string(H) + "_O" + std::to_string(O) + "_L" + std::to_string(layers) +
-           (bidirectional ? "_bi" : "") + (attention ? "_attn" : "_plain") +
-           (lengths ? "_lengths" : "") + "_" + to_string(head) + "_" + to_string(cell);
+           (bidirectional ? "_bi" : "") + attn + (lengths ? "_lengths" : "") + "_" +
+           to_string(head) + "_" + to_string(cell);
   }
 };
 
@@ -54,6 +59,14 @@ std::vector<FastCase> fast_cases() {
       {2, 4, 5, 9, 2, 3, true, false, true, A::kLinear, Cell::kGru},
       {33, 12, 16, 32, 1, 1, false, true, false, A::kSigmoid, Cell::kGru},
       {17, 30, 8, 64, 1, 2, true, true, true, A::kTanh, Cell::kLstm},
+      // Keras' dot-product attention: every size 1, lengths, the notebook's structure (a
+      // bidirectional LSTM, sigmoid head), T past a GEMM tile, and use_scale.
+      {1, 1, 1, 1, 1, 1, false, true, false, A::kTanh, Cell::kElman, AttentionScore::kDot},
+      {5, 7, 3, 15, 1, 1, false, true, true, A::kLinear, Cell::kElman, AttentionScore::kDot},
+      {6, 9, 4, 8, 1, 1, true, true, true, A::kSigmoid, Cell::kLstm, AttentionScore::kDot},
+      {9, 40, 3, 16, 2, 1, false, true, true, A::kTanh, Cell::kGru, AttentionScore::kDotScaled},
+      {17, 30, 8, 33, 1, 2, true, true, false, A::kSigmoid, Cell::kLstm,
+       AttentionScore::kDotScaled},
   };
 }
 
@@ -69,6 +82,7 @@ TEST_P(FastVsReference, ForwardAndEveryGradient) {
   cfg.layers = k.layers;
   cfg.bidirectional = k.bidirectional;
   cfg.attention = k.attention;
+  cfg.score = k.score;
   cfg.head = k.head;
   cfg.cell = k.cell;
   const std::size_t n = ParamLayout(cfg).size(), xs = static_cast<std::size_t>(k.B) * k.T * k.D;

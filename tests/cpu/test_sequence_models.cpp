@@ -29,13 +29,18 @@ struct StructureCase {
   bool attention;
   bool lengths;
   Cell cell = Cell::kElman;
+  AttentionScore score = AttentionScore::kAdditive;
 };
 
 std::string structure_name(const ::testing::TestParamInfo<StructureCase>& info) {
   const StructureCase& c = info.param;
   std::ostringstream n;
   n << to_string(c.cell) << "_L" << c.layers << (c.bidirectional ? "_bidir" : "_fwd")
-    << (c.attention ? "_attn" : "_plain") << (c.lengths ? "_lengths" : "_full");
+    << (!c.attention                           ? "_plain"
+        : c.score == AttentionScore::kAdditive ? "_attn"
+        : c.score == AttentionScore::kDot      ? "_dot"
+                                               : "_dotscaled")
+    << (c.lengths ? "_lengths" : "_full");
   return n.str();
 }
 
@@ -47,6 +52,14 @@ std::vector<StructureCase> structure_cases() {
         for (bool attn : {true, false}) {
           for (bool len : {false, true}) cases.push_back({layers, bidir, attn, len, cell});
         }
+      }
+    }
+    // Keras' dot-product attention (unscaled and with use_scale): one layer, and two
+    // bidirectional ones.
+    for (AttentionScore score : {AttentionScore::kDot, AttentionScore::kDotScaled}) {
+      for (bool deep : {false, true}) {
+        for (bool len : {false, true})
+          cases.push_back({deep ? 2 : 1, deep, true, len, cell, score});
       }
     }
   }
@@ -62,6 +75,7 @@ ModelConfig small_config(const StructureCase& c) {
   cfg.layers = c.layers;
   cfg.bidirectional = c.bidirectional;
   cfg.attention = c.attention;
+  cfg.score = c.score;
   cfg.cell = c.cell;
   cfg.head = Activation::kLinear;
   return cfg;

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 
 #include "cuda/backend_cuda.hpp"
 #include "cuda/cuda_test_util.hpp"
@@ -183,6 +184,33 @@ TEST(Cuda, HostApiAndRefusals) {
     FAIL() << "H = 1025 accepted";
   } catch (const InvalidArgument& e) {
     EXPECT_NE(std::string(e.what()).find("H <= 1024"), std::string::npos) << e.what();
+  }
+}
+
+// Keras' dot-product attention runs on the CPU only: the device API and both CUDA backends refuse
+// it by name before any work (the CLI's check_device_supports says so before reading data).
+TEST(Cuda, DotProductAttentionIsRefusedByName) {
+  SKIP_WITHOUT_GPU();
+  ModelConfig cfg;
+  cfg.score = AttentionScore::kDotScaled;
+  const auto p = init_parameters(cfg, 3);
+  const auto x = random_vector<float>(20 * 2, 4);
+  std::vector<float> y(2);
+  const auto expect_named = [](const std::function<void()>& f) {
+    try {
+      f();
+      FAIL() << "the dot-product attention was accepted";
+    } catch (const InvalidArgument& e) {
+      EXPECT_NE(std::string(e.what()).find("additive attention only"), std::string::npos)
+          << e.what();
+      EXPECT_NE(std::string(e.what()).find("dot-scaled"), std::string::npos) << e.what();
+    }
+  };
+  expect_named([&] { cuda::Handle h(cfg); });
+  for (Device d : {Device::kCuda, Device::kCudaUnfused}) {
+    expect_named(
+        [&] { make_backend(d)->forward(cfg, p.data(), x.data(), 2, y.data(), nullptr, nullptr); });
+    expect_named([&] { make_backend(d)->start_training(cfg, AdamConfig{}, p, AdamState{}); });
   }
 }
 

@@ -139,7 +139,7 @@ void refix_checksum(std::string& f) {
   std::memcpy(&f[f.size() - 8], &h, 8);
 }
 
-// A file of an older version made from a current (version 9) file of a one-layer model without
+// A file of an older version made from a current (version 10) file of a one-layer model without
 // input columns or text: version 8 has no text layout (2 bytes before n); version 7 no data file
 // stamp either (16 bytes before that); version 6 has no V
 // (4 bytes after the structure fields) and no text record (12 bytes before the stamp when it is
@@ -173,6 +173,30 @@ std::string older_file(std::string v3, std::uint32_t version, const Checkpoint& 
   return v3;
 }
 
+// The attention's score travels (version 10: the attention byte 0 to 3), with its parameters
+// (the dot-product attention has no wa and ba; use_scale's one scale); a version 9 file, whose
+// byte is 0 or 1, cannot say dot-product: one that does is refused.
+TEST_F(CheckpointTest, AttentionScoreRoundTrips) {
+  for (AttentionScore score :
+       {AttentionScore::kAdditive, AttentionScore::kDot, AttentionScore::kDotScaled}) {
+    SCOPED_TRACE(to_string(score));
+    Checkpoint ck = ck_;
+    ModelConfig cfg = ck.model.config;
+    cfg.score = score;
+    ck.model = make_model(cfg, 5);
+    save_checkpoint(path_, ck);
+    const Checkpoint r = load_checkpoint(path_);
+    EXPECT_EQ(r.model.config.score, score);
+    EXPECT_EQ(r.model.config, cfg);
+    EXPECT_EQ(r.model.params, ck.model.params);
+  }
+  std::string f = slurp(path_);  // the last: dot-scaled
+  const std::uint32_t nine = 9;
+  std::memcpy(&f[8], &nine, 4);
+  refix_checksum(f);
+  expect_refused(f, "bad model flags");
+}
+
 // A dimension past int's range (D = 0xFFFFFFFF, checksum repaired) is named as stored, not as -1.
 TEST_F(CheckpointTest, HugeDimensionsAreNamedAsStored) {
   std::string f = slurp(path_);
@@ -184,7 +208,7 @@ TEST_F(CheckpointTest, HugeDimensionsAreNamedAsStored) {
 
 TEST_F(CheckpointTest, OlderVersionsAreStillRead) {
   const std::string v3 = slurp(path_);
-  for (std::uint32_t version : {1u, 2u, 3u, 4u, 5u, 6u, 7u, 8u}) {
+  for (std::uint32_t version : {1u, 2u, 3u, 4u, 5u, 6u, 7u, 8u, 9u}) {
     SCOPED_TRACE(version);
     spit(path_, older_file(v3, version, ck_));
     const Checkpoint r = load_checkpoint(path_);

@@ -83,7 +83,7 @@ class Safetensors : public ::testing::Test {
 };
 
 TEST_F(Safetensors, ExportImportRoundTripIsExact) {
-  std::vector<ModelConfig> configs(4);
+  std::vector<ModelConfig> configs(6);
   configs[1].layers = 2;
   configs[1].bidirectional = true;
   configs[1].hidden_size = 3;
@@ -95,6 +95,11 @@ TEST_F(Safetensors, ExportImportRoundTripIsExact) {
   configs[3].loss = Loss::kBce;
   configs[3].steps = 7;
   configs[3].hidden_size = 1;
+  // Keras' dot-product attention: no tensor (the metadata says it), and use_scale's scale.
+  configs[4].score = AttentionScore::kDot;
+  configs[4].cell = Cell::kLstm;
+  configs[4].bidirectional = true;
+  configs[5].score = AttentionScore::kDotScaled;
   for (const ModelConfig& c : configs) {
     SCOPED_TRACE(describe(c));
     Checkpoint ck = sample(c);
