@@ -98,19 +98,22 @@ class CpuTrainingSession final : public TrainingSession {
         dx_.resize(b * xs);
         dx = dx_.data();
       }
+      // This step's dropout masks: the run's seed and the updates made so far.
+      const DropoutKey key{seed_, state_.step};
+      const DropoutKey* dk = config_.dropout > 0.f ? &key : nullptr;
       if (fast_ && fast::preferred(config_, b)) {
-        fast::forward(config_, params_.data(), bx_.data(), b, bl, ws_);
+        fast::forward(config_, params_.data(), bx_.data(), b, bl, ws_, dk);
         *loss_sum +=
             reference_loss<float>(config_.loss, ws_.y.data(), by_.data(), b * os, dy_.data());
         fast::backward(config_, params_.data(), bx_.data(), b, bl, dy_.data(), grads_.data(), dx,
                        ws_);
       } else {
         reference_forward<float>(config_, params_.data(), bx_.data(), b, pred_.data(), nullptr,
-                                 nullptr, nullptr, bl);
+                                 nullptr, nullptr, bl, dk);
         *loss_sum +=
             reference_loss<float>(config_.loss, pred_.data(), by_.data(), b * os, dy_.data());
         reference_backward<float>(config_, params_.data(), bx_.data(), b, dy_.data(), grads_.data(),
-                                  dx, bl);
+                                  dx, bl, dk);
       }
       if (tok) {
         embed_grad_rows(btok_.data(), bl, b, config_.steps, config_.input_size, full_.vocab_size,

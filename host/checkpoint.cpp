@@ -234,6 +234,7 @@ std::string checkpoint_bytes(const Checkpoint& ck) {
   w.put<std::uint8_t>(static_cast<std::uint8_t>(c.cell));  // 0 Elman, 1 LSTM, 2 GRU (version 6)
   w.put<std::uint16_t>(0);                                 // reserved
   w.put<std::uint32_t>(c.vocab_size);                      // version 7: V, 0 without an embedding
+  w.put<float>(c.dropout);                                 // version 10: the context's dropout
   w.put<float>(m.adam_config.learning_rate);
   w.put<float>(m.adam_config.beta1);
   w.put<float>(m.adam_config.beta2);
@@ -440,6 +441,7 @@ Checkpoint load_checkpoint(const std::string& path) {
   }
   std::uint32_t vocab = 0;
   if (version >= 7) vocab = r.get<std::uint32_t>();
+  const float dropout = version >= 10 ? r.get<float>() : 0.f;
   m.adam_config.learning_rate = r.get<float>();
   m.adam_config.beta1 = r.get<float>();
   m.adam_config.beta2 = r.get<float>();
@@ -499,6 +501,7 @@ Checkpoint load_checkpoint(const std::string& path) {
   }
   c.layers = static_cast<int>(std::min<std::uint32_t>(layers, 1u << 20));
   c.bidirectional = bidirectional == 1;
+  c.dropout = dropout;  // validate() below refuses a rate outside [0, 1)
   c.attention = attention >= 1;
   if (c.attention) c.score = static_cast<AttentionScore>(attention - 1);
   c.head = static_cast<Activation>(head);

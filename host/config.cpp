@@ -35,6 +35,10 @@ void ModelConfig::validate() const {
     throw InvalidArgument("model config: score must be additive, dot or dot-scaled, got " +
                           std::to_string(static_cast<int>(score)));
   }
+  if (!(dropout >= 0.f && dropout < 1.f)) {
+    throw InvalidArgument("model config: dropout must be in [0, 1), got " +
+                          std::to_string(dropout));
+  }
   if (loss == Loss::kBce && head != Activation::kSigmoid) {
     throw InvalidArgument(std::string("model config: loss bce needs the sigmoid head, got head ") +
                           to_string(head));
@@ -129,6 +133,7 @@ std::string describe(const ModelConfig& c) {
   if (c.bidirectional) o << " bidirectional";
   if (c.cell != Cell::kElman) o << " cell=" << to_string(c.cell);
   if (c.dot_attention()) o << " score=" << to_string(c.score);
+  if (c.dropout > 0.f) o << " dropout=" << c.dropout;
   if (c.embedded()) o << " vocab=" << c.vocab_size;
   return o.str();
 }

@@ -427,7 +427,7 @@ float dot_attention_backward(const float* hb, int T, int C, int L, float scale, 
 
 // The forward pass over sequences [0, B) of one part (a contiguous slice of the caller's batch).
 void forward_part(const ModelConfig& cfg, const float* params, const float* x, int B,
-                  const int* lengths, Part& ws) {
+                  const int* lengths, const DropoutKey* dropout, int b0, Part& ws) {
   const ParamLayout layout(cfg);
   const int H = cfg.hidden_size, T = cfg.steps, C = cfg.context_size(), O = cfg.output_size;
   const std::size_t rows = static_cast<std::size_t>(B) * T;
@@ -484,6 +484,11 @@ void forward_part(const ModelConfig& cfg, const float* params, const float* x, i
   const std::vector<float>& top = ws.states.back();
   ws.context.assign(static_cast<std::size_t>(B) * C, 0.0f);
   ws.y.resize(static_cast<std::size_t>(B) * O);
+  if (dropout) {
+    ws.keep.resize(static_cast<std::size_t>(B) * C);
+  } else {
+    ws.keep.clear();  // no dropout: the backward reads c itself
+  }
   if (cfg.attention) {
     ws.scores.assign(rows, 0.0f);
     ws.weights.assign(rows, 0.0f);
@@ -525,9 +530,20 @@ void forward_part(const ModelConfig& cfg, const float* params, const float* x, i
         std::copy_n(hb + static_cast<std::size_t>(t) * C + dir * H, H, c + dir * H);
       }
     }
+    // Dropout on the context (training): the factors of the batch's row b0 + b, kept for the
+    // backward; then the head on c * keep.
+    const float* keep = nullptr;
+    if (dropout) {
+      float* k = &ws.keep[static_cast<std::size_t>(b) * C];
+      for (int j = 0; j < C; ++j)
+        k[j] = dropout_factor(dropout->seed, dropout->step, b0 + b, j, cfg.dropout);
+      keep = k;
+    }
     for (int o = 0; o < O; ++o) {
       float pre = p.bd[o];
-      for (int j = 0; j < C; ++j) pre += c[j] * p.wd[static_cast<std::size_t>(j) * O + o];
+      for (int j = 0; j < C; ++j) {
+        pre += (keep ? c[j] * keep[j] : c[j]) * p.wd[static_cast<std::size_t>(j) * O + o];
+      }
       ws.y[static_cast<std::size_t>(b) * O + o] = activate(cfg.head, pre);
     }
   }
@@ -556,15 +572,19 @@ void backward_part(const ModelConfig& cfg, const float* params, const float* x, 
   for (int b = 0; b < B; ++b) {
     const int L = length_of(lengths, b, T);
     const float* c = &ws.context[static_cast<std::size_t>(b) * C];
+    const float* keep = ws.keep.empty() ? nullptr : &ws.keep[static_cast<std::size_t>(b) * C];
     std::fill(ws.dc.begin(), ws.dc.end(), 0.0f);
     for (int o = 0; o < O; ++o) {
       const std::size_t k = static_cast<std::size_t>(b) * O + o;
       const float dpre = dy[k] * activate_grad(cfg.head, ws.y[k]);
       g.bd[o] += dpre;
       for (int j = 0; j < C; ++j) {
-        g.wd[static_cast<std::size_t>(j) * O + o] += c[j] * dpre;
+        g.wd[static_cast<std::size_t>(j) * O + o] += (keep ? c[j] * keep[j] : c[j]) * dpre;
         ws.dc[j] += dpre * p.wd[static_cast<std::size_t>(j) * O + o];
       }
+    }
+    if (keep) {
+      for (int j = 0; j < C; ++j) ws.dc[j] *= keep[j];
     }
     const float* hb = &top[static_cast<std::size_t>(b) * T * C];
     float* db = &ws.dstates[static_cast<std::size_t>(b) * T * C];
@@ -701,7 +721,7 @@ int parts_for(int batch) {
 }
 
 void forward(const ModelConfig& cfg, const float* params, const float* x, int B, const int* lengths,
-             Workspace& ws) {
+             Workspace& ws, const DropoutKey* dropout) {
   const int K = parts_for(B);
   blas_threads(K == 1 ? g_threads.load() : 1);
   ws.parts.resize(K);
@@ -711,7 +731,7 @@ void forward(const ModelConfig& cfg, const float* params, const float* x, int B,
   for_each_part(K, [&](int k) {
     const int b0 = ws.first[k];
     forward_part(cfg, params, x + b0 * xs, ws.first[k + 1] - b0, lengths ? lengths + b0 : nullptr,
-                 ws.parts[k]);
+                 dropout, b0, ws.parts[k]);
   });
   ws.y.resize(static_cast<std::size_t>(B) * cfg.output_size);
   float* y = ws.y.data();

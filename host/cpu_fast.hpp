@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "rnnattn/config.hpp"
+#include "rnnattn/dropout.hpp"
 
 namespace rnnattn::fast {
 
@@ -24,6 +25,7 @@ struct Part {
   // Dot-product attention: [b, T, T] h_i . h_j and a_ij, [b, T, C] o_i (0 past each length).
   std::vector<float> dots, attn, outputs;
   std::vector<float> context, y;        // [b, C], [b, O]
+  std::vector<float> keep;              // [b, C] dropout's factors (training), or empty
   std::vector<std::vector<float>> aux;  // per block (gated cells): [b, T, aux_width * H]
   std::vector<float> pre, z, prev, dz, dstates, dinput, carry, carry_c, tmp, dc;  // scratch
   std::vector<float> dattn, dout;                                                 // scratch
@@ -43,9 +45,11 @@ struct Workspace {
   std::vector<std::vector<float>> grads;  // parts 1..K-1: their gradients before the sum
 };
 
-// Forward over a batch: fills ws (y in ws.y). lengths may be null (all T).
+// Forward over a batch: fills ws (y in ws.y). lengths may be null (all T). `dropout` (a training
+// step's key) applies config.dropout to the context, as reference_forward does; the backward
+// uses the same masks.
 void forward(const ModelConfig& config, const float* params, const float* x, int batch,
-             const int* lengths, Workspace& ws);
+             const int* lengths, Workspace& ws, const DropoutKey* dropout = nullptr);
 
 // Backward for upstream dy [B, O], after forward() on the same inputs with the same ws:
 // overwrites dparams; dx [B, T, D] when not null.

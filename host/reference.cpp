@@ -27,6 +27,7 @@ struct SequenceState {
   std::vector<Real> w;                 // dot attention: [T, T] weights a_ij (0 past the length)
   std::vector<Real> o;                 // dot attention: [T, C] outputs o_i = sum_j a_ij h_j
   std::vector<Real> c;                 // [C] context (attention) or the final states (plain)
+  std::vector<Real> keep;              // [C] dropout's factor per element: 0 or 1/(1-rate) (or 1)
   std::vector<Real> y;                 // [O]
 };
 
@@ -112,9 +113,12 @@ Real dot_attention_backward(const Real* top, int T, int C, int L, Real scale,
   return dscale;
 }
 
+// The forward pass of one sequence, batch row `row` (which draws its dropout masks under `dk`,
+// null: no dropout).
 template <typename Real>
 void forward_sequence(const ModelConfig& cfg, const ParamLayout& layout, const Real* params,
-                      const Real* x, int length, SequenceState<Real>& s) {
+                      const Real* x, int length, SequenceState<Real>& s,
+                      const DropoutKey* dk = nullptr, int row = 0) {
   const int H = cfg.hidden_size, T = cfg.steps, O = cfg.output_size, C = cfg.context_size();
   const ParamView<const Real> p = make_view(layout, params);
   s.length = length;
@@ -203,11 +207,17 @@ void forward_sequence(const ModelConfig& cfg, const ParamLayout& layout, const R
     }
   }
 
-  // Head: y = act(c Wd + bd).
+  // Dropout on the context (training), then the head: y = act((c * keep) Wd + bd).
+  s.keep.assign(C, Real(1));
+  if (dk) {
+    for (int j = 0; j < C; ++j) s.keep[j] = dropout_factor(dk->seed, dk->step, row, j, cfg.dropout);
+  }
   s.y.assign(O, Real(0));
   for (int o = 0; o < O; ++o) {
     Real pre = p.bd[o];
-    for (int j = 0; j < C; ++j) pre += s.c[j] * p.wd[static_cast<std::size_t>(j) * O + o];
+    for (int j = 0; j < C; ++j) {
+      pre += s.c[j] * s.keep[j] * p.wd[static_cast<std::size_t>(j) * O + o];
+    }
     s.y[o] = activate(cfg.head, pre);
   }
 }
@@ -220,14 +230,15 @@ int length_of(const ModelConfig& cfg, const int* lengths, int b) {
 
 template <typename Real>
 void reference_forward(const ModelConfig& cfg, const Real* params, const Real* x, int batch,
-                       Real* y, Real* attention, Real* hidden, Real* context, const int* lengths) {
+                       Real* y, Real* attention, Real* hidden, Real* context, const int* lengths,
+                       const DropoutKey* dropout) {
   check_forward_args(cfg, params, x, batch, y, attention);
   check_lengths(cfg, lengths, batch);
   const ParamLayout layout(cfg);
   const std::size_t T = cfg.steps, C = cfg.context_size(), D = cfg.input_size, O = cfg.output_size;
   SequenceState<Real> s;
   for (int b = 0; b < batch; ++b) {
-    forward_sequence(cfg, layout, params, x + b * T * D, length_of(cfg, lengths, b), s);
+    forward_sequence(cfg, layout, params, x + b * T * D, length_of(cfg, lengths, b), s, dropout, b);
     std::copy(s.y.begin(), s.y.end(), y + b * O);
     if (attention) std::copy(s.a.begin(), s.a.end(), attention + b * T);
     if (hidden) std::copy(s.s.back().begin(), s.s.back().end(), hidden + b * T * C);
@@ -237,7 +248,8 @@ void reference_forward(const ModelConfig& cfg, const Real* params, const Real* x
 
 template <typename Real>
 void reference_backward(const ModelConfig& cfg, const Real* params, const Real* x, int batch,
-                        const Real* dy, Real* dparams, Real* dx, const int* lengths) {
+                        const Real* dy, Real* dparams, Real* dx, const int* lengths,
+                        const DropoutKey* dropout) {
   check_inputs(cfg, params, x, batch);
   check_lengths(cfg, lengths, batch);
   if (!dy) throw InvalidArgument("dy [B,O] is null");
@@ -254,19 +266,20 @@ void reference_backward(const ModelConfig& cfg, const Real* params, const Real* 
   for (int b = 0; b < batch; ++b) {
     const Real* xb = x + static_cast<std::size_t>(b) * T * D;
     const int L = length_of(cfg, lengths, b);
-    forward_sequence(cfg, layout, params, xb, L, s);
+    forward_sequence(cfg, layout, params, xb, L, s, dropout, b);
     const std::vector<Real>& top = s.s[cfg.layers - 1];
 
-    // Head: dpre = dy * act'(y); dWd += c^T dpre; dbd += dpre; dc = dpre Wd^T.
+    // Head: dpre = dy * act'(y); dWd += (c * keep)^T dpre; dbd += dpre; dc = (dpre Wd^T) * keep.
     std::fill(dc.begin(), dc.end(), Real(0));
     for (int o = 0; o < O; ++o) {
       const Real dpre = dy[static_cast<std::size_t>(b) * O + o] * activate_grad(cfg.head, s.y[o]);
       g.bd[o] += dpre;
       for (int j = 0; j < C; ++j) {
-        g.wd[static_cast<std::size_t>(j) * O + o] += s.c[j] * dpre;
+        g.wd[static_cast<std::size_t>(j) * O + o] += s.c[j] * s.keep[j] * dpre;
         dc[j] += dpre * p.wd[static_cast<std::size_t>(j) * O + o];
       }
     }
+    for (int j = 0; j < C; ++j) dc[j] *= s.keep[j];
 
     // dout = dL/d(top-layer states) [T, C], from the attention (or from the head for the plain
     // model: the forward direction's last step, the backward direction's first).
@@ -456,9 +469,10 @@ double reference_loss(Loss loss, const Real* y, const Real* target, long n, Real
 
 #define RNNATTN_INSTANTIATE(Real)                                                                 \
   template void reference_forward<Real>(const ModelConfig&, const Real*, const Real*, int, Real*, \
-                                        Real*, Real*, Real*, const int*);                         \
+                                        Real*, Real*, Real*, const int*, const DropoutKey*);      \
   template void reference_backward<Real>(const ModelConfig&, const Real*, const Real*, int,       \
-                                         const Real*, Real*, Real*, const int*);                  \
+                                         const Real*, Real*, Real*, const int*,                   \
+                                         const DropoutKey*);                                      \
   template double reference_loss<Real>(Loss, const Real*, const Real*, long, Real*);              \
   template void embedding_forward<Real>(const ModelConfig&, const Real*, const int*, int, Real*,  \
                                         const int*);                                              \

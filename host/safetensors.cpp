@@ -128,6 +128,7 @@ json metadata_of(const Checkpoint& ck) {
       {"bidirectional", c.bidirectional},
       {"attention", c.attention},
       {"attention_score", to_string(c.score)},
+      {"dropout", shortest(c.dropout)},
       {"head", to_string(c.head)},
       {"loss", to_string(c.loss)},
       {"learning_rate", shortest(ck.model.adam_config.learning_rate)},
@@ -553,6 +554,7 @@ Checkpoint import_safetensors(const std::string& path, const SafetensorsImport& 
              ") is not the tensors' (" + to_string(c.cell) + ", with tanh)");
     }
     c.steps = field<int>(r, m, "steps");
+    if (m.contains("dropout")) c.dropout = field<float>(r, m, "dropout");
     if (m.contains("attention_score")) {  // written since the dot-product attention
       c.attention = field<bool>(r, m, "attention");
       try {

@@ -161,6 +161,7 @@ TrainHistory fit(Backend& backend, Model& model, const WindowSet& train, const T
   const auto t0 = std::chrono::steady_clock::now();
   std::unique_ptr<TrainingSession> session =
       backend.start_training(model.config, model.adam_config, model.params, model.adam);
+  session->set_seed(opt.seed);
   if (model.config.embedded()) {
     session->set_token_dataset(train.tokens.data(), train.y.data(), train.count,
                                train.lengths_or_null());

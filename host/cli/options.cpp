@@ -170,6 +170,10 @@ const Option kOptionTable[] = {
     {"--epochs", kTrain, "N", "epochs (default 30)", 1, 1000000},
     {"--batch", kTrain, "B", "mini-batch size (default 1, as the tutorial)", 1, 1 << 24, kRecord},
     {"--lr", kTrain, "X", "Adam learning rate (default 0.001)", 0, 0, kModel},
+    {"--dropout", kTrain, "RATE",
+     "Keras' Dropout(RATE) on the context before the head, in training (the notebook's 0.5; "
+     "default 0: none); masks keyed by the seed, the step and the element; not on --device cuda",
+     0, 0, kModel},
     {"--head", kTrain, "tanh|linear|sigmoid", "head activation (default tanh)", 0, 0, kModel},
     {"--loss", kTrain, "mse|bce", "loss (default mse; bce needs --head sigmoid)", 0, 0, kModel},
     {"--seed", kTrain, "S", "first seed: initialisation and shuffling (default 1)", 0, 1L << 40,

@@ -415,6 +415,10 @@ std::unique_ptr<TrainingSession> CudaBackend::start_training(const ModelConfig& 
                                                              const AdamConfig& adam,
                                                              const std::vector<float>& params,
                                                              const AdamState& state) {
+  if (c.dropout > 0.f) {  // inference ignores dropout; training would need its masks
+    throw InvalidArgument("the CUDA backend trains without dropout only; this model's is " +
+                          std::to_string(c.dropout) + ": train it with the CPU backend");
+  }
   return std::make_unique<CudaTrainingSession>(*this, c, adam, params, state);
 }
 

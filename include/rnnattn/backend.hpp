@@ -3,6 +3,7 @@
 // unfused path), so callers do not change with the device.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,6 +41,13 @@ class TrainingSession {
   // Copy the current parameters and optimiser state back to the host.
   virtual std::vector<float> parameters() const = 0;
   virtual AdamState adam_state() const = 0;
+  // The run's seed: with the optimiser's step (Adam's, which a checkpoint keeps) it keys the
+  // dropout masks (config.dropout; dropout.hpp), so that a resumed run draws what one run would.
+  // fit() sets TrainOptions::seed. Ignored by a model without dropout.
+  void set_seed(std::uint64_t seed) { seed_ = seed; }
+
+ protected:
+  std::uint64_t seed_ = 0;
 };
 
 class Backend {
@@ -101,7 +109,8 @@ constexpr int kCudaMaxContext = 1024;
 
 // Throws InvalidArgument naming the device and its limit when `device` (kCuda, kCudaUnfused;
 // kCpu and kAuto take every valid configuration) cannot run `config`: a context wider than
-// kCudaMaxContext, or the dot-product attention (the CUDA kernels score additively).
+// kCudaMaxContext, the dot-product attention (the CUDA kernels score additively), or dropout (the
+// CUDA training steps draw no masks).
 void check_device_supports(Device device, const ModelConfig& config);
 
 // Threads of the fast CPU path, process-wide: n >= 1, or 0 for one per core (the default). A batch

@@ -64,6 +64,10 @@ struct ModelConfig {
   int vocab_size = 0;  // V
   Activation head = Activation::kTanh;
   Loss loss = Loss::kMse;
+  // Keras' Dropout(rate) on the context, before the head (the notebook's Dropout(0.5)): training
+  // only, inverted (kept elements scaled by 1 / (1 - rate)), masks from dropout.hpp keyed by the
+  // run's seed, the optimiser's step and the element. 0: none. In [0, 1).
+  float dropout = 0.f;
 
   // Throws InvalidArgument naming the offending field when a size is < 1 or unreasonably large,
   // or when BCE is combined with a head other than sigmoid.
@@ -93,7 +97,7 @@ struct ModelConfig {
            output_size == o.output_size && attention == o.attention &&
            (!attention || score == o.score) && head == o.head && loss == o.loss &&
            layers == o.layers && bidirectional == o.bidirectional && cell == o.cell &&
-           vocab_size == o.vocab_size;
+           vocab_size == o.vocab_size && dropout == o.dropout;
   }
   bool operator!=(const ModelConfig& o) const { return !(*this == o); }
 };
@@ -109,8 +113,8 @@ Cell parse_cell(std::string_view s);
 AttentionScore parse_score(std::string_view s);
 
 // A one-line description, e.g. "attention D=1 H=2 T=20 O=1 head=tanh loss=mse"; " layers=L" and
-// " bidirectional", " cell=lstm|gru", " score=dot|dot-scaled" and " vocab=V" follow when they are
-// not the defaults.
+// " bidirectional", " cell=lstm|gru", " score=dot|dot-scaled", " dropout=R" and " vocab=V"
+// follow when they are not the defaults.
 std::string describe(const ModelConfig& c);
 
 }  // namespace rnnattn

@@ -18,23 +18,27 @@
 #pragma once
 
 #include "rnnattn/config.hpp"
+#include "rnnattn/dropout.hpp"
 
 namespace rnnattn {
 
 // Forward pass. `y` is required; `attention`, `hidden` and `context` may be null.
 // For the plain model `attention` must be null (there are no weights to return).
+// `dropout` (a training step's key, dropout.hpp) applies config.dropout to the context before the
+// head, batch row b's masks drawn as row b; null (inference): no dropout. `context` is c before it.
 template <typename Real>
 void reference_forward(const ModelConfig& config, const Real* params, const Real* x, int batch,
                        Real* y, Real* attention = nullptr, Real* hidden = nullptr,
-                       Real* context = nullptr, const int* lengths = nullptr);
+                       Real* context = nullptr, const int* lengths = nullptr,
+                       const DropoutKey* dropout = nullptr);
 
 // Backward pass for an upstream gradient dy = dL/dy [B, O]. Overwrites dparams (same layout as
 // params) with dL/dparams, and dx [B, T, D] with dL/dx when dx is not null. Recomputes the forward
-// pass internally.
+// pass internally (with the same `dropout` key as the forward it differentiates).
 template <typename Real>
 void reference_backward(const ModelConfig& config, const Real* params, const Real* x, int batch,
                         const Real* dy, Real* dparams, Real* dx = nullptr,
-                        const int* lengths = nullptr);
+                        const int* lengths = nullptr, const DropoutKey* dropout = nullptr);
 
 // The embedding (models with config.vocab_size = V > 0): x [B, T, D] = the rows of emb [V, D]
 // (params.hpp) that the tokens name, 0 on padding steps. Throws InvalidArgument naming the first

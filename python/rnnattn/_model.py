@@ -190,6 +190,9 @@ class Model:
             (the notebook's) or "dot-scaled": Keras' dot-product Attention()([h, h]) (with
             use_scale), the context sum_t o_t * h_t; False: the last state. The dot-product
             kinds run on the CPU only.
+        dropout: Keras' Dropout(rate) on the context before the head, in training only (the
+            notebook's 0.5); its masks are keyed by the seed, the step and the element, so a
+            run is reproducible. Trains on the CPU only.
         layers: Stacked recurrent layers.
         bidirectional: Each layer reads both ways (Keras' Bidirectional, concatenated).
         head: The dense head's activation, "tanh", "linear" or "sigmoid" (default: sigmoid for
@@ -213,6 +216,7 @@ class Model:
         hidden: int | None = None,
         cell: str = "elman",
         attention: bool | str = True,
+        dropout: float = 0.0,
         layers: int = 1,
         bidirectional: bool = False,
         head: str | None = None,
@@ -233,6 +237,9 @@ class Model:
         cfg.hidden_size = _integer(h, "units")
         cfg.cell = cell
         cfg.attention, cfg.score = _attention_of(attention)
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"dropout: a rate in [0, 1), not {dropout!r}")
+        cfg.dropout = float(dropout)
         cfg.layers = int(layers)
         cfg.bidirectional = bool(bidirectional)
         cfg.loss = loss

@@ -492,3 +492,22 @@ def test_dot_product_attention(rng, score, tmp_path):
     assert extra == (1 if score == "dot-scaled" else 0)
     with pytest.raises(ValueError, match="'dot' or 'dot-scaled'"):
         rnnattn.Model(attention="cosine")
+
+
+def test_dropout_is_reproducible_and_checked(rng):
+    """Keras' Dropout on the context: one seed, one result; the rate is checked."""
+    n, t, d = 12, 5, 2
+    x = rng.standard_normal((n, t, d)).astype(np.float32)
+    y = rng.uniform(-0.5, 0.5, (n, 1)).astype(np.float32)
+    runs = []
+    for _ in range(2):
+        m = rnnattn.Model(hidden=4, dropout=0.5, seed=3)
+        m.fit(x, y, epochs=2, batch_size=4)
+        runs.append(m.get_weights())
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
+    plain = rnnattn.Model(hidden=4, seed=3)
+    plain.fit(x, y, epochs=2, batch_size=4)
+    assert any(not np.array_equal(a, b) for a, b in zip(runs[0], plain.get_weights()))
+    with pytest.raises(ValueError, match="dropout"):
+        rnnattn.Model(dropout=1.0)

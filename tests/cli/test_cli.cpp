@@ -622,7 +622,11 @@ TEST_F(Cli, ResumeGivesTheBitsOfOneRun) {
       {"--data fib --seed 5 --batch 7 --validation-split 0.2", "3"},
       {"--data " + kSun + " --hidden 3 --steps 9 --batch 16 --seed 2", "1"},
       {"--data sentiment --steps 12 --train-sequences 40 --test-sequences 20 --hidden 3 --batch 8",
-       "2"}};
+       "2"},
+      // the notebook's head: dot-product attention and dropout, whose masks follow the steps
+      {"--data sentiment --steps 12 --train-sequences 40 --test-sequences 20 --hidden 3 --batch 8"
+       " --attention dot --dropout 0.5",
+       "1"}};
   for (const auto& [options, first] : runs) {
     SCOPED_TRACE(options);
     Result r =

@@ -214,6 +214,29 @@ TEST(Cuda, DotProductAttentionIsRefusedByName) {
   }
 }
 
+// Dropout is a training matter: a model with it predicts on the GPU as the CPU does (no masks in
+// inference), and the CUDA training sessions refuse it by name (their steps draw no masks).
+TEST(Cuda, DropoutModelsPredictButTrainOnlyOnTheCpu) {
+  SKIP_WITHOUT_GPU();
+  ModelConfig cfg;
+  cfg.hidden_size = 5;
+  cfg.dropout = 0.5f;
+  const auto p = init_parameters(cfg, 3);
+  const auto x = random_vector<float>(20 * 4, 4);
+  std::vector<float> y(4, NAN), want(4);
+  make_backend(Device::kCuda)->forward(cfg, p.data(), x.data(), 4, y.data(), nullptr, nullptr);
+  reference_forward<float>(cfg, p.data(), x.data(), 4, want.data());
+  EXPECT_TRUE(all_close("y", y, want, 1e-5, 1e-5));
+  for (Device d : {Device::kCuda, Device::kCudaUnfused}) {
+    try {
+      make_backend(d)->start_training(cfg, AdamConfig{}, p, AdamState{});
+      FAIL() << "a CUDA session took dropout";
+    } catch (const InvalidArgument& e) {
+      EXPECT_NE(std::string(e.what()).find("without dropout only"), std::string::npos) << e.what();
+    }
+  }
+}
+
 // A training session on the GPU against one on the CPU doing the same steps: two datasets (the
 // second set_dataset makes new buffers) and several batch sizes, tails included; losses and the
 // final parameters must agree.

@@ -140,15 +140,16 @@ void refix_checksum(std::string& f) {
 }
 
 // A file of an older version made from a current (version 10) file of a one-layer model without
-// input columns or text: version 8 has no text layout (2 bytes before n); version 7 no data file
-// stamp either (16 bytes before that); version 6 has no V
-// (4 bytes after the structure fields) and no text record (12 bytes before the stamp when it is
-// empty) either; version 5 has version 6's layout; version 4 has no
-// training record (32 bytes before n, after the input-column count F); version 3 no structure
-// fields either (8 bytes after the model flags); versions 1 and 2 no input-column table (F, 4
-// bytes, after the column name: 80 fixed header bytes, then two length-prefixed strings); version 1
-// also started its checksum from another basis.
+// input columns or text: version 9 has no dropout rate (4 bytes after V); version 8 has no text
+// layout (2 bytes before n); version 7 no data file stamp either (16 bytes before that); version 6
+// has no V (4 bytes after the structure fields) and no text record (12 bytes before the stamp when
+// it is empty) either; version 5 has version 6's layout; version 4 has no training record (32 bytes
+// before n, after the input-column count F); version 3 no structure fields either (8 bytes after
+// the model flags); versions 1 and 2 no input-column table (F, 4 bytes, after the column name: 80
+// fixed header bytes, then two length-prefixed strings); version 1 also started its checksum from
+// another basis.
 std::string older_file(std::string v3, std::uint32_t version, const Checkpoint& ck) {
+  if (version <= 9) v3.erase(44, 4);  // the dropout rate, after V
   std::size_t n_at = v3.size() - 8 - 3 * ck.model.params.size() * sizeof(float) - 8;
   if (version <= 8) {  // the text layout's two bytes
     v3.erase(n_at - 2, 2);
@@ -191,10 +192,24 @@ TEST_F(CheckpointTest, AttentionScoreRoundTrips) {
     EXPECT_EQ(r.model.params, ck.model.params);
   }
   std::string f = slurp(path_);  // the last: dot-scaled
+  f.erase(44, 4);                // version 9 has no dropout rate
   const std::uint32_t nine = 9;
   std::memcpy(&f[8], &nine, 4);
   refix_checksum(f);
   expect_refused(f, "bad model flags");
+}
+
+// The dropout rate travels (version 10); one outside [0, 1) is refused by name.
+TEST_F(CheckpointTest, DropoutRoundTripsAndABadRateIsRefused) {
+  Checkpoint ck = ck_;
+  ck.model.config.dropout = 0.5f;
+  save_checkpoint(path_, ck);
+  EXPECT_EQ(load_checkpoint(path_).model.config.dropout, 0.5f);
+  std::string f = slurp(path_);
+  const float bad = 1.5f;
+  std::memcpy(&f[44], &bad, 4);  // after V
+  refix_checksum(f);
+  expect_refused(f, "dropout must be in [0, 1)");
 }
 
 // A dimension past int's range (D = 0xFFFFFFFF, checksum repaired) is named as stored, not as -1.
