@@ -195,16 +195,28 @@ void register_cpu_benchmarks() {
               set_peak_fraction(st, "train_step", cfg, s.b,
                                 dev == Device::kCpu ? std::max(1, cpu_threads()) : 1);
             });
-        if (n == "notebook" && dev == Device::kCpu) {
-          // The notebook's whole model: token ids through Embedding(10000, 100).
-          benchmark::RegisterBenchmark(
-              bench_name("train_step_embedding", impl, s, attention, k.cell).c_str(),
-              [cfg, s](benchmark::State& st) {
-                auto be = make_backend(Device::kCpu);
-                time_token_train_step(st, *be, with_embedding(cfg), s);
-              })
-              ->UseManualTime()
-              ->Unit(benchmark::kMillisecond);
+        if (n == "notebook" && dev == Device::kCpu && attention) {
+          // The notebook's whole model: token ids through Embedding(10000, 100), with the Elman
+          // cell and the additive attention, the notebook's LSTM with it, and the notebook's
+          // model as written (bench_torch.py's "dot-lstm"): the LSTM, Keras' dot-product
+          // Attention with the context sum_t o_t * h_t, and Dropout(0.5).
+          ModelConfig lstm = cfg, exact = cfg;
+          lstm.cell = exact.cell = Cell::kLstm;
+          exact.score = AttentionScore::kDot;
+          exact.dropout = 0.5f;
+          const std::pair<std::string, ModelConfig> models[] = {
+              {bench_name("train_step_embedding", impl, s, true, k.cell), cfg},
+              {bench_name("train_step_embedding", impl, s, true, Cell::kLstm), lstm},
+              {std::string("train_step_embedding/") + impl + "/notebook/dot-lstm", exact}};
+          for (const auto& [name, c] : models) {
+            benchmark::RegisterBenchmark(name.c_str(),
+                                         [c, s](benchmark::State& st) {
+                                           auto be = make_backend(Device::kCpu);
+                                           time_token_train_step(st, *be, with_embedding(c), s);
+                                         })
+                ->UseManualTime()
+                ->Unit(benchmark::kMillisecond);
+          }
         }
         for (auto* b : {fwd, train}) {
           b->Unit(benchmark::kMillisecond);

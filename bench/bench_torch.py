@@ -11,7 +11,9 @@ Ops, named as rnnattn_bench's so that tools/bench_table.py puts them in the same
   train_step_embedding/pytorch[_cpu|_graph]/notebook/attention[-lstm]
                                                       the notebook's whole model:
       nn.Embedding(10000, 100), a bidirectional nn.RNN / nn.LSTM (H 256), attention masked by the
-      lengths, a sigmoid head, BCE, Adam, at B128 T200 (the shape's lengths and Zipf-like ids)
+      lengths, a sigmoid head, BCE, Adam, at B128 T200 (the shape's lengths and Zipf-like ids);
+      "dot-lstm" is the notebook as written: the LSTM, Keras' dot-product Attention()([h, h]),
+      the context sum_t o_t * h_t, Dropout(0.5)
 --device cuda (default; impl "pytorch"): timed with CUDA events per iteration after warm-up. --device cpu --threads N (impl "pytorch_cpu"): torch.set_num_threads(N), timed with
 perf_counter (MKL/oneDNN underneath). Writes Google Benchmark-style JSON.
 Usage: bench/bench_torch.py OUT.json [--device cpu|cuda] [--threads N] [--shapes seed-1,large,...,notebook]
@@ -76,18 +78,26 @@ def notebook_step(torch, device, cell):
     u = torch.rand(B, T, device=device)
     ids = torch.clamp(1 + (float(V - 1) ** u).long(), max=V - 1) * valid
 
+    dot = cell == "dot-lstm"  # the notebook as written: dot-product attention, Dropout(0.5)
+
     class Notebook(nn.Module):
         def __init__(self):
             super().__init__()
             self.emb = nn.Embedding(V, D)
-            rnn = nn.LSTM if cell == "lstm" else nn.RNN
+            rnn = nn.LSTM if cell in ("lstm", "dot-lstm") else nn.RNN
             self.rnn = rnn(D, H, batch_first=True, bidirectional=True)
             self.wa = nn.Parameter(torch.randn(2 * H) * 0.05)
             self.ba = nn.Parameter(torch.zeros(T))
             self.head = nn.Linear(2 * H, 1)
+            self.drop = nn.Dropout(0.5)
 
         def forward(self, tok):
             h, _ = self.rnn(self.emb(tok))                          # [B,T,2H]
+            if dot:  # Keras' Attention()([h, h]), then reduce_sum(o * h, axis=1), Dropout(0.5)
+                e = (h @ h.transpose(1, 2)).masked_fill(~valid.unsqueeze(1), float("-inf"))
+                o = torch.softmax(e, dim=2) @ h                     # [B,T,2H]
+                c = (o * h * valid.unsqueeze(-1)).sum(dim=1)
+                return torch.sigmoid(self.head(self.drop(c)))
             e = torch.tanh(h @ self.wa + self.ba).masked_fill(~valid, float("-inf"))
             a = torch.softmax(e, dim=1)
             return torch.sigmoid(self.head((a.unsqueeze(-1) * h).sum(dim=1)))
@@ -231,12 +241,12 @@ def main():
                                           "error_message": str(e)[:200]})
                 print(f"{bench}: error: {e}", file=sys.stderr)
     if "notebook" in wanted:
-        runs = [(cell, impl) for cell in ("elman", "lstm")]
+        runs = [(cell, impl) for cell in ("elman", "lstm", "dot-lstm")]
         if not cpu:
             runs += [(cell, "pytorch_graph") for cell in ("elman", "lstm")]
+        names = {"elman": "attention", "lstm": "attention-lstm", "dot-lstm": "dot-lstm"}
         for cell, impl_name in runs:
-            bench = (f"train_step_embedding/{impl_name}/notebook/"
-                     f"{'attention' if cell == 'elman' else 'attention-lstm'}/manual_time")
+            bench = f"train_step_embedding/{impl_name}/notebook/{names[cell]}/manual_time"
             try:
                 eager, graph = notebook_step(torch, device, cell)
                 fn = graph() if impl_name == "pytorch_graph" else eager

@@ -258,16 +258,34 @@ double evaluate_loss(Backend& backend, const Model& model, const WindowSet& data
                                static_cast<long>(y.size()));
 }
 
+namespace {
+
+// Sequences per forward call in predict: at most 4096, and few enough that what a pass keeps per
+// sequence (the input, every layer's states, the gated cells' gates, the dot-product attention's
+// [T, T] matrices) stays near 256 MiB: the notebook's model (T 200, bidirectional LSTM 256, dot
+// attention) took 20 GB at 4096.
+int predict_chunk(const ModelConfig& c) {
+  const std::size_t T = c.steps, C = c.context_size();
+  const std::size_t gates = static_cast<std::size_t>(gates_of(c.cell)) * 2 * c.hidden_size;
+  const std::size_t per = T * (c.input_size + c.layers * (C + c.directions() * gates) +
+                               (c.dot_attention() ? 3 * T : 1));
+  const std::size_t budget = (std::size_t{256} << 20) / sizeof(float);
+  return static_cast<int>(
+      std::clamp<std::size_t>(budget / std::max<std::size_t>(per, 1), 16, 4096));
+}
+
+}  // namespace
+
 std::vector<float> predict(Backend& backend, const Model& model, const WindowSet& data,
                            std::vector<float>* attention) {
   check_dataset(model, data, "prediction set");
   const ModelConfig& c = model.config;
   std::vector<float> y(static_cast<std::size_t>(data.count) * c.output_size);
   if (attention) attention->assign(static_cast<std::size_t>(data.count) * c.steps, 0.f);
-  constexpr int kChunk = 4096;  // bounds the scratch of backends that need it
+  const int chunk = predict_chunk(c);  // bounds the scratch of the backends
   const std::size_t xs = static_cast<std::size_t>(c.steps) * c.input_size;
-  for (int start = 0; start < data.count; start += kChunk) {
-    const int b = std::min(kChunk, data.count - start);
+  for (int start = 0; start < data.count; start += chunk) {
+    const int b = std::min(chunk, data.count - start);
     float* yb = y.data() + static_cast<std::size_t>(start) * c.output_size;
     float* ab = attention ? attention->data() + static_cast<std::size_t>(start) * c.steps : nullptr;
     const int* lb = data.lengths.empty() ? nullptr : data.lengths.data() + start;

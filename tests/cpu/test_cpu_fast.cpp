@@ -4,6 +4,10 @@
 // two threads; the backend picks it by shape; the trainer on it follows the reference trainer.
 #include <gtest/gtest.h>
 
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
+
 #include <cmath>
 #include <cstdlib>
 #include <iostream>
@@ -291,6 +295,30 @@ namespace {
 // OpenBLAS falls back to its SSE3 kernels ("Prescott") on a CPU it does not recognise, such as a
 // virtual machine's generic model name; the library picks them again for what the CPU has (AVX2
 // and FMA at least) unless the user set OPENBLAS_CORETYPE.
+// The fast path flushes subnormals only while it runs: the caller's floating-point mode (MXCSR)
+// is the same after a pass, on one part and on several.
+TEST(FastCpu, LeavesTheCallersFloatingPointModeAlone) {
+#if defined(__x86_64__)
+  ModelConfig cfg;
+  cfg.hidden_size = 8;
+  const auto p = init_parameters(cfg, 1);
+  const auto x = test::random_vector<float>(static_cast<std::size_t>(16) * 20, 2);
+  const auto dy = test::random_vector<float>(16, 3);
+  std::vector<float> g(p.size());
+  const unsigned before = _mm_getcsr();
+  for (int threads : {1, 2}) {
+    set_cpu_threads(threads);
+    fast::Workspace ws;
+    fast::forward(cfg, p.data(), x.data(), 16, nullptr, ws);
+    fast::backward(cfg, p.data(), x.data(), 16, nullptr, dy.data(), g.data(), nullptr, ws);
+    EXPECT_EQ(_mm_getcsr(), before) << threads << " threads";
+  }
+  set_cpu_threads(0);
+#else
+  GTEST_SKIP() << "x86-64 only";
+#endif
+}
+
 TEST(FastCpu, BlasRunsKernelsForTheCpusVectorUnits) {
 #if defined(__x86_64__)
   if (std::getenv("OPENBLAS_CORETYPE"))
