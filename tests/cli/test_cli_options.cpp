@@ -24,8 +24,12 @@ TEST(CliOptions, EachOptionIsDeclaredOncePerCommand) {
       EXPECT_EQ(std::string(o.name).rfind("--", 0), 0u) << o.name;
       EXPECT_GT(std::string(o.help).size(), 2u) << o.name;
       EXPECT_LE(o.lo, o.hi) << o.name;
-      if (o.lo != o.hi) EXPECT_NE(o.value, nullptr) << o.name << ": an integer flag";
-      if (o.on_resume != OnResume::kAllowed) EXPECT_EQ(c, kTrain) << o.name;
+      if (o.lo != o.hi) {
+        EXPECT_NE(o.value, nullptr) << o.name << ": an integer flag";
+      }
+      if (o.on_resume != OnResume::kAllowed) {
+        EXPECT_EQ(c, kTrain) << o.name;
+      }
     }
     EXPECT_FALSE(seen.empty());
   }
