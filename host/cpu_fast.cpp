@@ -371,7 +371,8 @@ void backward_gated_block(const ModelConfig& cfg, const ParamLayout::Block& blk,
 // Keras' dot-product attention of one sequence (reference.cpp's dot_attention_forward) as GEMMs
 // over its L valid steps: dots = H H^T, a_i = softmax_j(scale dots_ij) (each row less its
 // largest), O = A H, c = sum_i O_i * h_i, and the weights averaged over the queries into `mean_a`.
-// dots and a are [T, T] (row stride T), O [T, C]; everything past L stays as it was (zero).
+// dots and a are [T, T] (row stride T), O [T, C]: only their first L rows and columns are
+// written, and only those are read.
 void dot_attention_forward(const float* hb, int T, int C, int L, float scale, float* dots, float* a,
                            float* o, float* c, float* mean_a) {
   gemm(false, true, L, L, C, hb, C, hb, C, 0.0f, dots, T);
@@ -388,12 +389,13 @@ void dot_attention_forward(const float* hb, int T, int C, int L, float scale, fl
     for (int j = 0; j < L; ++j) ai[j] *= inv;
   }
   gemm(false, false, L, C, L, a, T, hb, C, 0.0f, o, C);
+  const float per_query = 1.0f / L;
   for (int i = 0; i < L; ++i) {
     const float* oi = o + static_cast<std::size_t>(i) * C;
     const float* hi = hb + static_cast<std::size_t>(i) * C;
     for (int k = 0; k < C; ++k) c[k] += oi[k] * hi[k];
     const float* ai = a + static_cast<std::size_t>(i) * T;
-    for (int j = 0; j < L; ++j) mean_a[j] += ai[j] / L;
+    for (int j = 0; j < L; ++j) mean_a[j] += ai[j] * per_query;
   }
 }
 
@@ -424,8 +426,16 @@ float dot_attention_backward(const float* hb, int T, int C, int L, float scale, 
       dai[j] = scale * de;
     }
   }
-  gemm(false, false, L, C, L, da, T, hb, C, 1.0f, db, C);  // dh_i += sum_j de_ij h_j
-  gemm(true, false, L, C, L, da, T, hb, C, 1.0f, db, C);   // dh_j += sum_i de_ij h_i
+  // dh_i += sum_j de_ij h_j and dh_j += sum_i de_ij h_i are one product with de + de^T.
+  for (int i = 0; i < L; ++i) {
+    for (int j = 0; j < i; ++j) {
+      float& lower = da[static_cast<std::size_t>(i) * T + j];
+      float& upper = da[static_cast<std::size_t>(j) * T + i];
+      lower = upper = lower + upper;
+    }
+    da[static_cast<std::size_t>(i) * T + i] *= 2.0f;
+  }
+  gemm(false, false, L, C, L, da, T, hb, C, 1.0f, db, C);
   return dscale;
 }
 
@@ -497,10 +507,10 @@ void forward_part(const ModelConfig& cfg, const float* params, const float* x, i
     ws.scores.assign(rows, 0.0f);
     ws.weights.assign(rows, 0.0f);
   }
-  if (cfg.dot_attention()) {
-    ws.dots.assign(rows * T, 0.0f);
-    ws.attn.assign(rows * T, 0.0f);
-    ws.outputs.assign(rows * C, 0.0f);
+  if (cfg.dot_attention()) {  // each sequence writes what it reads (dot_attention_forward)
+    ws.dots.resize(rows * T);
+    ws.attn.resize(rows * T);
+    ws.outputs.resize(rows * C);
   }
   for (int b = 0; b < B; ++b) {
     const int L = length_of(lengths, b, T);
@@ -573,6 +583,10 @@ void backward_part(const ModelConfig& cfg, const float* params, const float* x, 
   ws.dinput.reserve(widest);
   ws.dstates.assign(rows * C, 0.0f);
   ws.dc.resize(C);
+  if (cfg.dot_attention()) {  // dot_attention_backward's scratch
+    ws.dout.resize(static_cast<std::size_t>(T) * C);
+    ws.dattn.resize(static_cast<std::size_t>(T) * T);
+  }
   for (int b = 0; b < B; ++b) {
     const int L = length_of(lengths, b, T);
     const float* c = &ws.context[static_cast<std::size_t>(b) * C];
@@ -594,8 +608,6 @@ void backward_part(const ModelConfig& cfg, const float* params, const float* x, 
     float* db = &ws.dstates[static_cast<std::size_t>(b) * T * C];
     if (cfg.dot_attention()) {
       const std::size_t r = static_cast<std::size_t>(b) * T;
-      ws.dout.resize(static_cast<std::size_t>(T) * C);
-      ws.dattn.resize(static_cast<std::size_t>(T) * T);
       const float ds = dot_attention_backward(hb, T, C, L, p.scale ? *p.scale : 1.0f,
                                               &ws.dots[r * T], &ws.attn[r * T], &ws.outputs[r * C],
                                               ws.dc.data(), db, ws.dout.data(), ws.dattn.data());

@@ -22,7 +22,8 @@ namespace rnnattn::fast {
 struct Part {
   std::vector<std::vector<float>> states;  // per layer: [b, T, C]
   std::vector<float> scores, weights;      // [b, T]: e_t and a_t (attention; 0 on padding)
-  // Dot-product attention: [b, T, T] h_i . h_j and a_ij, [b, T, C] o_i (0 past each length).
+  // Dot-product attention: [b, T, T] h_i . h_j and a_ij, [b, T, C] o_i (a sequence's first L
+  // rows and columns only).
   std::vector<float> dots, attn, outputs;
   std::vector<float> context, y;        // [b, C], [b, O]
   std::vector<float> keep;              // [b, C] dropout's factors (training), or empty

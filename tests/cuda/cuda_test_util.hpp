@@ -41,6 +41,13 @@ inline DeviceBuffer<float> poisoned(std::size_t n, cudaStream_t s) {
   return d;
 }
 
+// A workspace or reserve of n bytes, poisoned, so that nothing can rely on its contents.
+inline DeviceBuffer<unsigned char> scratch(std::size_t n, cudaStream_t s) {
+  DeviceBuffer<unsigned char> d(n, "test scratch");
+  if (n) RNNATTN_CUDA_CHECK(cudaMemsetAsync(d.get(), 0xFF, n, s));
+  return d;
+}
+
 // The bits guard: with RNNATTN_BITS_DIR set, every buffer a test copies back is also recorded, as
 // a line "copy-number bytes fnv1a64" in DIR/<test>.bits, so that the outputs of two builds (before
 // and after a change to the kernels), or of two block orders, can be compared bit for bit

@@ -23,6 +23,7 @@ using test::all_close;
 using test::random_vector;
 
 using test::poisoned;
+using test::scratch;
 using test::to_device;
 using test::to_host;
 
@@ -46,13 +47,6 @@ ModelConfig config_of(const Case& c) {
 struct ForwardOut {
   std::vector<float> y, attention, hidden;
 };
-
-// A workspace or reserve of n bytes, poisoned, so that nothing can rely on its contents.
-DeviceBuffer<unsigned char> scratch(std::size_t n, cudaStream_t s) {
-  DeviceBuffer<unsigned char> d(n, "test scratch");
-  if (n) RNNATTN_CUDA_CHECK(cudaMemsetAsync(d.get(), 0xFF, n, s));
-  return d;
-}
 
 // The device API on the test's buffers: training mode fills a reserve (and, on request, copies
 // the hidden states out); inference keeps nothing.

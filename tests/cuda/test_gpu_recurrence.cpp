@@ -41,6 +41,7 @@ namespace {
 using test::all_close;
 using test::poisoned;
 using test::random_vector;
+using test::scratch;
 using test::to_device;
 using test::to_host;
 
@@ -609,13 +610,6 @@ Result cpu_run(const Case& c, const Inputs& in) {
   return r;
 }
 
-// A workspace or reserve of n bytes, poisoned, so that nothing can rely on its contents.
-DeviceBuffer<unsigned char> scratch(std::size_t n, cudaStream_t s) {
-  DeviceBuffer<unsigned char> d(n, "test scratch");
-  if (n) RNNATTN_CUDA_CHECK(cudaMemsetAsync(d.get(), 0xFF, n, s));
-  return d;
-}
-
 cuda::Recurrence recurrence_of(Design d) {
   switch (d) {
     case Design::kSegment:
@@ -788,7 +782,9 @@ TEST(GpuSanitizedCoverage, ReachesEveryRecurrenceKernel) {
     const bool other = std::any_of(std::begin(elsewhere), std::end(elsewhere), [&](const char* e) {
       return k.find(std::string("::") + e) != std::string::npos;
     });
-    if (!other) EXPECT_TRUE(launched.count(k)) << "no sanitized case launches " << k;
+    if (!other) {
+      EXPECT_TRUE(launched.count(k)) << "no sanitized case launches " << k;
+    }
   }
 }
 #endif
