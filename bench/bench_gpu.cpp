@@ -129,21 +129,32 @@ void register_gpu_benchmarks() {
             const std::string o = op;
             const Impl impl = i;
             if (o == "train_step" && n == "notebook" && attention && !forced) {
-              // The notebook's whole model: token ids through Embedding(10000, 100).
-              benchmark::RegisterBenchmark(
-                  bench_name("train_step_embedding", impl.name, s, attention, cell).c_str(),
-                  [impl, s, attention, cell](benchmark::State& st) {
-                    try {
-                      ModelConfig cfg = with_embedding(config_of(s, attention));
-                      cfg.cell = cell;
-                      CudaBackend be(impl.path);
-                      time_token_train_step(st, be, cfg, s);
-                    } catch (const std::exception& e) {
-                      st.SkipWithError(e.what());
-                    }
-                  })
-                  ->UseManualTime()
-                  ->Unit(benchmark::kMicrosecond);
+              // The notebook's whole model: token ids through Embedding(10000, 100); for the
+              // LSTM also with Keras' dot-product attention ("dot-lstm", the notebook's model
+              // but for its Dropout, which trains on the CPU only; the CPU's row of the same
+              // name has it).
+              for (bool dot : {false, true}) {
+                if (dot && cell != Cell::kLstm) continue;
+                const std::string name =
+                    dot ? std::string("train_step_embedding/") + impl.name +
+                              "/notebook/dot-lstm-no-dropout"
+                        : bench_name("train_step_embedding", impl.name, s, attention, cell);
+                benchmark::RegisterBenchmark(
+                    name.c_str(),
+                    [impl, s, attention, cell, dot](benchmark::State& st) {
+                      try {
+                        ModelConfig cfg = with_embedding(config_of(s, attention));
+                        cfg.cell = cell;
+                        if (dot) cfg.score = AttentionScore::kDot;
+                        CudaBackend be(impl.path);
+                        time_token_train_step(st, be, cfg, s);
+                      } catch (const std::exception& e) {
+                        st.SkipWithError(e.what());
+                      }
+                    })
+                    ->UseManualTime()
+                    ->Unit(benchmark::kMicrosecond);
+              }
             }
             benchmark::RegisterBenchmark(bench_name(o, impl.name, s, attention, cell).c_str(),
                                          [o, impl, s, attention, cell](benchmark::State& st) {

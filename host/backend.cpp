@@ -72,10 +72,11 @@ void check_device_supports(Device device, const ModelConfig& c) {
                           " trains without dropout only; this model's is " +
                           std::to_string(c.dropout) + ": use --device cpu");
   }
-  if (c.dot_attention()) {
+  if (c.head == Activation::kSoftmax) {
     throw InvalidArgument(std::string("--device ") + to_string(device) +
-                          " runs the additive attention only; this model's is " +
-                          to_string(c.score) + " (Keras' dot-product Attention): use --device cpu");
+                          " runs the elementwise heads only (tanh, linear, sigmoid); this model's "
+                          "is softmax over " +
+                          std::to_string(c.output_size) + " classes: use --device cpu");
   }
 }
 

@@ -104,14 +104,14 @@ class CpuTrainingSession final : public TrainingSession {
       if (fast_ && fast::preferred(config_, b)) {
         fast::forward(config_, params_.data(), bx_.data(), b, bl, ws_, dk);
         *loss_sum +=
-            reference_loss<float>(config_.loss, ws_.y.data(), by_.data(), b * os, dy_.data());
+            reference_loss<float>(config_.loss, ws_.y.data(), by_.data(), b * os, dy_.data(), os);
         fast::backward(config_, params_.data(), bx_.data(), b, bl, dy_.data(), grads_.data(), dx,
                        ws_);
       } else {
         reference_forward<float>(config_, params_.data(), bx_.data(), b, pred_.data(), nullptr,
                                  nullptr, nullptr, bl, dk);
         *loss_sum +=
-            reference_loss<float>(config_.loss, pred_.data(), by_.data(), b * os, dy_.data());
+            reference_loss<float>(config_.loss, pred_.data(), by_.data(), b * os, dy_.data(), os);
         reference_backward<float>(config_, params_.data(), bx_.data(), b, dy_.data(), grads_.data(),
                                   dx, bl, dk);
       }

@@ -157,7 +157,12 @@ std::string unusable_record(const Checkpoint& ck) {
     return "a data file's size and hash without a data file";
   }
   const TextRecord& x = ck.text;
-  if (!x.classes.empty() && x.classes.size() != 2) return "the text record needs two class names";
+  if (x.classes.size() == 1) return "the text record names one class";
+  if (x.classes.size() > 2 &&
+      x.classes.size() != static_cast<std::size_t>(ck.model.config.output_size)) {
+    return std::to_string(x.classes.size()) + " class names for a head of " +
+           std::to_string(ck.model.config.output_size) + " outputs";
+  }
   if (!x.vocabulary.empty()) {
     if (!ck.model.config.embedded()) return "a vocabulary for a model without an embedding";
     if (x.vocabulary.size() + 2 > static_cast<std::size_t>(ck.model.config.vocab_size)) {
@@ -226,10 +231,11 @@ std::string checkpoint_bytes(const Checkpoint& ck) {
   w.put<std::uint32_t>(c.output_size);
   // 0 plain; 1 additive attention; version 10: 2 dot-product, 3 dot-product with use_scale
   w.put<std::uint8_t>(c.attention ? 1 + static_cast<std::uint8_t>(c.score) : 0);
+  // 0 tanh, 1 linear, 2 sigmoid; version 11: 3 softmax
   w.put<std::uint8_t>(static_cast<std::uint8_t>(c.head));
-  w.put<std::uint8_t>(static_cast<std::uint8_t>(c.loss));
-  w.put<std::uint8_t>(0);          // reserved
-  w.put<std::uint32_t>(c.layers);  // version 4: the recurrent structure
+  w.put<std::uint8_t>(static_cast<std::uint8_t>(c.loss));  // 0 MSE, 1 BCE; version 11: 2 CCE
+  w.put<std::uint8_t>(0);                                  // reserved
+  w.put<std::uint32_t>(c.layers);                          // version 4: the recurrent structure
   w.put<std::uint8_t>(c.bidirectional ? 1 : 0);
   w.put<std::uint8_t>(static_cast<std::uint8_t>(c.cell));  // 0 Elman, 1 LSTM, 2 GRU (version 6)
   w.put<std::uint16_t>(0);                                 // reserved
@@ -329,11 +335,12 @@ void read_input_columns(Reader& r, const std::string& path, Checkpoint& ck) {
   }
 }
 
-// The text record (version 7 on): the text column, the class names and the vocabulary.
-void read_text_record(Reader& r, const std::string& path, TextRecord& x) {
+// The text record (version 7 on): the text column, the class names (none or two; version 11: up
+// to the head's largest O) and the vocabulary.
+void read_text_record(Reader& r, const std::string& path, std::uint32_t version, TextRecord& x) {
   x.column = r.get_string("text column");
   const std::uint32_t k = r.get<std::uint32_t>();
-  if (k != 0 && k != 2) {
+  if (k == 1 || (version < 11 && k > 2) || k > (1u << 16)) {
     throw CheckpointError(path + ": corrupted checkpoint: " + std::to_string(k) + " class names");
   }
   for (std::uint32_t i = 0; i < k; ++i) x.classes.push_back(r.get_string("class name"));
@@ -466,7 +473,7 @@ Checkpoint load_checkpoint(const std::string& path) {
     t.sentiment_train = static_cast<int>(std::min<std::uint32_t>(r.get<std::uint32_t>(), 1u << 30));
     t.sentiment_test = static_cast<int>(std::min<std::uint32_t>(r.get<std::uint32_t>(), 1u << 30));
   }
-  if (version >= 7) read_text_record(r, path, ck.text);
+  if (version >= 7) read_text_record(r, path, version, ck.text);
   if (version >= 8) {
     ck.data_stamp.bytes = r.get<std::uint64_t>();
     ck.data_stamp.hash = r.get<std::uint64_t>();
@@ -478,9 +485,9 @@ Checkpoint load_checkpoint(const std::string& path) {
   }
   const std::uint64_t n = r.get<std::uint64_t>();
   check_extent_and_checksum(path, buf, r.pos(), n, version);
-  if (attention > (version >= 10 ? 3 : 1) || head > 2 || loss > 1 || bidirectional > 1 ||
-      recorded > 1 || scaling > 1 || difference > 1 || missing > 2 || padding > 1 ||
-      truncating > 1) {
+  if (attention > (version >= 10 ? 3 : 1) || head > (version >= 11 ? 3 : 2) ||
+      loss > (version >= 11 ? 2 : 1) || bidirectional > 1 || recorded > 1 || scaling > 1 ||
+      difference > 1 || missing > 2 || padding > 1 || truncating > 1) {
     throw CheckpointError(path + ": corrupted checkpoint (bad model flags)");
   }
   if (cell > 2 || (version < 6 && cell != 0)) {

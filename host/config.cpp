@@ -43,6 +43,14 @@ void ModelConfig::validate() const {
     throw InvalidArgument(std::string("model config: loss bce needs the sigmoid head, got head ") +
                           to_string(head));
   }
+  if (loss == Loss::kCce && head != Activation::kSoftmax) {
+    throw InvalidArgument(std::string("model config: loss cce needs the softmax head, got head ") +
+                          to_string(head));
+  }
+  if (head == Activation::kSoftmax && output_size < 2) {
+    throw InvalidArgument("model config: a softmax head needs output_size (O) >= 2 classes, got " +
+                          std::to_string(output_size));
+  }
 }
 
 const char* to_string(Activation a) {
@@ -53,18 +61,31 @@ const char* to_string(Activation a) {
       return "linear";
     case Activation::kSigmoid:
       return "sigmoid";
+    case Activation::kSoftmax:
+      return "softmax";
   }
   return "?";
 }
 
-const char* to_string(Loss l) { return l == Loss::kMse ? "mse" : "bce"; }
+const char* to_string(Loss l) {
+  switch (l) {
+    case Loss::kMse:
+      return "mse";
+    case Loss::kBce:
+      return "bce";
+    case Loss::kCce:
+      return "cce";
+  }
+  return "?";
+}
 
 Activation parse_activation(std::string_view s) {
   if (s == "tanh") return Activation::kTanh;
   if (s == "linear") return Activation::kLinear;
   if (s == "sigmoid") return Activation::kSigmoid;
+  if (s == "softmax") return Activation::kSoftmax;
   throw InvalidArgument("unknown head activation '" + std::string(s) +
-                        "' (expected tanh, linear or sigmoid)");
+                        "' (expected tanh, linear, sigmoid or softmax)");
 }
 
 int gates_of(Cell cell) {
@@ -121,7 +142,8 @@ AttentionScore parse_score(std::string_view s) {
 Loss parse_loss(std::string_view s) {
   if (s == "mse") return Loss::kMse;
   if (s == "bce") return Loss::kBce;
-  throw InvalidArgument("unknown loss '" + std::string(s) + "' (expected mse or bce)");
+  if (s == "cce") return Loss::kCce;
+  throw InvalidArgument("unknown loss '" + std::string(s) + "' (expected mse, bce or cce)");
 }
 
 std::string describe(const ModelConfig& c) {

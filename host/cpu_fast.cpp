@@ -553,13 +553,15 @@ void forward_part(const ModelConfig& cfg, const float* params, const float* x, i
         k[j] = dropout_factor(dropout->seed, dropout->step, b0 + b, j, cfg.dropout);
       keep = k;
     }
+    float* y = &ws.y[static_cast<std::size_t>(b) * O];
     for (int o = 0; o < O; ++o) {
       float pre = p.bd[o];
       for (int j = 0; j < C; ++j) {
         pre += (keep ? c[j] * keep[j] : c[j]) * p.wd[static_cast<std::size_t>(j) * O + o];
       }
-      ws.y[static_cast<std::size_t>(b) * O + o] = activate(cfg.head, pre);
+      y[o] = pre;
     }
+    head_activate(cfg.head, y, O);
   }
 }
 
@@ -583,6 +585,7 @@ void backward_part(const ModelConfig& cfg, const float* params, const float* x, 
   ws.dinput.reserve(widest);
   ws.dstates.assign(rows * C, 0.0f);
   ws.dc.resize(C);
+  ws.dpre.resize(O);
   if (cfg.dot_attention()) {  // dot_attention_backward's scratch
     ws.dout.resize(static_cast<std::size_t>(T) * C);
     ws.dattn.resize(static_cast<std::size_t>(T) * T);
@@ -592,9 +595,10 @@ void backward_part(const ModelConfig& cfg, const float* params, const float* x, 
     const float* c = &ws.context[static_cast<std::size_t>(b) * C];
     const float* keep = ws.keep.empty() ? nullptr : &ws.keep[static_cast<std::size_t>(b) * C];
     std::fill(ws.dc.begin(), ws.dc.end(), 0.0f);
+    const std::size_t row = static_cast<std::size_t>(b) * O;
+    head_backward(cfg.head, &ws.y[row], dy + row, ws.dpre.data(), O);
     for (int o = 0; o < O; ++o) {
-      const std::size_t k = static_cast<std::size_t>(b) * O + o;
-      const float dpre = dy[k] * activate_grad(cfg.head, ws.y[k]);
+      const float dpre = ws.dpre[o];
       g.bd[o] += dpre;
       for (int j = 0; j < C; ++j) {
         g.wd[static_cast<std::size_t>(j) * O + o] += (keep ? c[j] * keep[j] : c[j]) * dpre;

@@ -28,8 +28,8 @@ struct Part {
   std::vector<float> context, y;        // [b, C], [b, O]
   std::vector<float> keep;              // [b, C] dropout's factors (training), or empty
   std::vector<std::vector<float>> aux;  // per block (gated cells): [b, T, aux_width * H]
-  std::vector<float> pre, z, prev, dz, dstates, dinput, carry, carry_c, tmp, dc;  // scratch
-  std::vector<float> dattn, dout;                                                 // scratch
+  std::vector<float> pre, z, prev, dz, dstates, dinput, carry, carry_c, tmp, dc, dpre;  // scratch
+  std::vector<float> dattn, dout;                                                       // scratch
 };
 
 // The batch is split into parts by sequence, one thread each (threads()), each part running the

@@ -565,6 +565,25 @@ SplitData sentiment_data(const SentimentOptions& o, std::vector<int>* token_ids)
   return d;
 }
 
+void one_hot_targets(WindowSet& w, int classes, const std::string& source) {
+  if (classes < 2) throw InvalidArgument("one_hot_targets: need K >= 2 classes");
+  if (w.y.size() != static_cast<std::size_t>(w.count)) {
+    throw InvalidArgument("one_hot_targets: " + std::to_string(w.y.size()) + " targets for " +
+                          std::to_string(w.count) + " windows (one class number each)");
+  }
+  std::vector<float> y(static_cast<std::size_t>(w.count) * classes, 0.f);
+  for (int i = 0; i < w.count; ++i) {
+    const float c = w.y[i];
+    if (!(c >= 0.f && c < static_cast<float>(classes)) || c != std::floor(c)) {
+      throw DataError(source + ": window " + std::to_string(i + 1) + "'s target " +
+                      std::to_string(c) + " is not one of the " + std::to_string(classes) +
+                      " classes 0.." + std::to_string(classes - 1));
+    }
+    y[static_cast<std::size_t>(i) * classes + static_cast<int>(c)] = 1.f;
+  }
+  w.y = std::move(y);
+}
+
 WindowSet split_validation(WindowSet& train, double fraction) {
   if (!(fraction > 0.0 && fraction < 1.0)) {
     throw InvalidArgument("validation split must be in (0, 1), got " + std::to_string(fraction));
@@ -581,11 +600,13 @@ WindowSet split_validation(WindowSet& train, double fraction) {
   const std::size_t row =
       train.x.empty() ? 0 : static_cast<std::size_t>(train.steps) * train.features;
   const std::size_t trow = train.tokens.empty() ? 0 : static_cast<std::size_t>(train.steps);
-  // Window i's inputs (features or token ids) appended to w.
-  auto copy_inputs = [&](WindowSet& w, int i) {
+  const std::size_t outputs = train.y.size() / train.count;  // O targets per window
+  // Window i's inputs (features or token ids) and targets appended to w.
+  auto copy_window = [&](WindowSet& w, int i) {
     w.x.insert(w.x.end(), train.x.begin() + i * row, train.x.begin() + (i + 1) * row);
     w.tokens.insert(w.tokens.end(), train.tokens.begin() + i * trow,
                     train.tokens.begin() + (i + 1) * trow);
+    w.y.insert(w.y.end(), train.y.begin() + i * outputs, train.y.begin() + (i + 1) * outputs);
   };
   auto take = [&](int first, int last) {
     WindowSet w;
@@ -594,8 +615,7 @@ WindowSet split_validation(WindowSet& train, double fraction) {
     w.features = train.features;
     for (int k = first; k < last; ++k) {
       const int i = order[k];
-      copy_inputs(w, i);
-      w.y.push_back(train.y[i]);
+      copy_window(w, i);
       w.index.push_back(train.index[i]);
       if (!train.lengths.empty()) w.lengths.push_back(train.lengths[i]);
     }
@@ -610,8 +630,7 @@ WindowSet split_validation(WindowSet& train, double fraction) {
   kept.features = train.features;
   for (int i = 0; i < train.count; ++i) {
     if (is_val[i]) continue;
-    copy_inputs(kept, i);
-    kept.y.push_back(train.y[i]);
+    copy_window(kept, i);
     kept.index.push_back(train.index[i]);
     if (!train.lengths.empty()) kept.lengths.push_back(train.lengths[i]);
     ++kept.count;

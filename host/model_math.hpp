@@ -10,7 +10,8 @@
 
 namespace rnnattn {
 
-// The head's activation y = act(pre).
+// The head's activation of one output, y = act(pre), for the elementwise activations (not
+// kSoftmax, which head_activate normalises over the row).
 template <typename Real>
 Real activate(Activation a, Real v) {
   switch (a) {
@@ -19,12 +20,13 @@ Real activate(Activation a, Real v) {
     case Activation::kSigmoid:
       return Real(1) / (Real(1) + std::exp(-v));
     case Activation::kLinear:
+    case Activation::kSoftmax:
       break;
   }
   return v;
 }
 
-// d act / d pre, written in terms of the output y = act(pre).
+// d act / d pre of an elementwise activation, written in terms of the output y = act(pre).
 template <typename Real>
 Real activate_grad(Activation a, Real y) {
   switch (a) {
@@ -33,9 +35,37 @@ Real activate_grad(Activation a, Real y) {
     case Activation::kSigmoid:
       return y * (Real(1) - y);
     case Activation::kLinear:
+    case Activation::kSoftmax:
       break;
   }
   return Real(1);
+}
+
+// One row of the head: y [O] = act(pre [O]) in place. The softmax subtracts the row's maximum
+// first, so that no exp overflows.
+template <typename Real>
+void head_activate(Activation a, Real* y, int O) {
+  if (a != Activation::kSoftmax) {
+    for (int o = 0; o < O; ++o) y[o] = activate(a, y[o]);
+    return;
+  }
+  const Real top = *std::max_element(y, y + O);
+  Real sum = 0;
+  for (int o = 0; o < O; ++o) sum += (y[o] = std::exp(y[o] - top));
+  for (int o = 0; o < O; ++o) y[o] /= sum;
+}
+
+// The backward of head_activate for one row: dpre [O] = dL/dpre from dy = dL/dy and the outputs
+// y. Softmax: dpre_k = y_k (dy_k - sum_j dy_j y_j), the Jacobian's product, whatever the loss.
+template <typename Real>
+void head_backward(Activation a, const Real* y, const Real* dy, Real* dpre, int O) {
+  if (a != Activation::kSoftmax) {
+    for (int o = 0; o < O; ++o) dpre[o] = dy[o] * activate_grad(a, y[o]);
+    return;
+  }
+  Real dot = 0;
+  for (int o = 0; o < O; ++o) dot += dy[o] * y[o];
+  for (int o = 0; o < O; ++o) dpre[o] = y[o] * (dy[o] - dot);
 }
 
 template <typename Real>

@@ -218,8 +218,9 @@ void forward_sequence(const ModelConfig& cfg, const ParamLayout& layout, const R
     for (int j = 0; j < C; ++j) {
       pre += s.c[j] * s.keep[j] * p.wd[static_cast<std::size_t>(j) * O + o];
     }
-    s.y[o] = activate(cfg.head, pre);
+    s.y[o] = pre;
   }
+  head_activate(cfg.head, s.y.data(), O);
 }
 
 int length_of(const ModelConfig& cfg, const int* lengths, int b) {
@@ -262,21 +263,22 @@ void reference_backward(const ModelConfig& cfg, const Real* params, const Real* 
   const int C = cfg.context_size();
 
   SequenceState<Real> s;
-  std::vector<Real> dc(C), dout, din, carry(H), carry_c(H), dh(H), direct(H), d_in, d_rec;
+  std::vector<Real> dc(C), dpre(O), dout, din, carry(H), carry_c(H), dh(H), direct(H), d_in, d_rec;
   for (int b = 0; b < batch; ++b) {
     const Real* xb = x + static_cast<std::size_t>(b) * T * D;
     const int L = length_of(cfg, lengths, b);
     forward_sequence(cfg, layout, params, xb, L, s, dropout, b);
     const std::vector<Real>& top = s.s[cfg.layers - 1];
 
-    // Head: dpre = dy * act'(y); dWd += (c * keep)^T dpre; dbd += dpre; dc = (dpre Wd^T) * keep.
+    // Head: dpre = act's backward of dy; dWd += (c * keep)^T dpre; dbd += dpre;
+    // dc = (dpre Wd^T) * keep.
     std::fill(dc.begin(), dc.end(), Real(0));
+    head_backward(cfg.head, s.y.data(), dy + static_cast<std::size_t>(b) * O, dpre.data(), O);
     for (int o = 0; o < O; ++o) {
-      const Real dpre = dy[static_cast<std::size_t>(b) * O + o] * activate_grad(cfg.head, s.y[o]);
-      g.bd[o] += dpre;
+      g.bd[o] += dpre[o];
       for (int j = 0; j < C; ++j) {
-        g.wd[static_cast<std::size_t>(j) * O + o] += s.c[j] * s.keep[j] * dpre;
-        dc[j] += dpre * p.wd[static_cast<std::size_t>(j) * O + o];
+        g.wd[static_cast<std::size_t>(j) * O + o] += s.c[j] * s.keep[j] * dpre[o];
+        dc[j] += dpre[o] * p.wd[static_cast<std::size_t>(j) * O + o];
       }
     }
     for (int j = 0; j < C; ++j) dc[j] *= s.keep[j];
@@ -445,23 +447,35 @@ void reference_backward_tokens(const ModelConfig& cfg, const Real* params, const
 }
 
 template <typename Real>
-double reference_loss(Loss loss, const Real* y, const Real* target, long n, Real* dy) {
+double reference_loss(Loss loss, const Real* y, const Real* target, long n, Real* dy, int outputs) {
   if (n < 1) throw InvalidArgument("loss: need at least one prediction, got " + std::to_string(n));
   if (!y || !target) throw InvalidArgument("loss: y or target is null");
+  if (outputs < 1 || n % outputs != 0) {
+    throw InvalidArgument("loss: " + std::to_string(n) + " predictions are not rows of " +
+                          std::to_string(outputs) + " outputs");
+  }
+  if (loss == Loss::kCce && outputs < 2) {
+    throw InvalidArgument("loss: cce needs the rows' width, the K >= 2 classes (got outputs = " +
+                          std::to_string(outputs) + ")");
+  }
   double total = 0;
-  const double inv_n = 1.0 / static_cast<double>(n);
+  // MSE and BCE average over every prediction, CCE over the rows.
+  const double inv_n = 1.0 / static_cast<double>(loss == Loss::kCce ? n / outputs : n);
+  constexpr double kEps = 1e-7;  // Keras' backend epsilon
   for (long i = 0; i < n; ++i) {
     const double yi = y[i], ti = target[i];
+    const bool clipped = yi < kEps || yi > 1.0 - kEps;
+    const double yc = std::min(std::max(yi, kEps), 1.0 - kEps);
     if (loss == Loss::kMse) {
       const double diff = yi - ti;
       total += diff * diff;
       if (dy) dy[i] = static_cast<Real>(2.0 * diff * inv_n);
-    } else {
-      constexpr double kEps = 1e-7;  // Keras' backend epsilon
-      const bool clipped = yi < kEps || yi > 1.0 - kEps;
-      const double yc = std::min(std::max(yi, kEps), 1.0 - kEps);
+    } else if (loss == Loss::kBce) {
       total += -(ti * std::log(yc) + (1.0 - ti) * std::log(1.0 - yc));
       if (dy) dy[i] = clipped ? Real(0) : static_cast<Real>((yc - ti) / (yc * (1.0 - yc)) * inv_n);
+    } else {
+      total += -ti * std::log(yc);
+      if (dy) dy[i] = clipped ? Real(0) : static_cast<Real>(-ti / yc * inv_n);
     }
   }
   return total * inv_n;
@@ -473,7 +487,7 @@ double reference_loss(Loss loss, const Real* y, const Real* target, long n, Real
   template void reference_backward<Real>(const ModelConfig&, const Real*, const Real*, int,       \
                                          const Real*, Real*, Real*, const int*,                   \
                                          const DropoutKey*);                                      \
-  template double reference_loss<Real>(Loss, const Real*, const Real*, long, Real*);              \
+  template double reference_loss<Real>(Loss, const Real*, const Real*, long, Real*, int);         \
   template void embedding_forward<Real>(const ModelConfig&, const Real*, const int*, int, Real*,  \
                                         const int*);                                              \
   template void embedding_backward<Real>(const ModelConfig&, const int*, int, const Real*, Real*, \

@@ -3,10 +3,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <numeric>
+#include <set>
 
 #include "csv.hpp"
 #include "rnnattn/error.hpp"
@@ -223,6 +225,26 @@ std::string quoted_labels(const std::map<std::string, long>& counts, std::size_t
   return s;
 }
 
+// The labels as classes 0, 1, ...: in numeric order where every label is a number ("2" before
+// "10", so that numeric labels 0..K-1 are their own classes), else in sorted (byte) order.
+std::vector<std::string> sorted_labels(const std::map<std::string, long>& counts) {
+  std::vector<std::pair<double, std::string>> labels;
+  bool numbers = true;
+  for (const auto& entry : counts) {
+    const double v = std::strtod(entry.first.c_str(), nullptr);
+    labels.emplace_back(v, entry.first);
+    numbers = numbers && is_number(entry.first) && std::isfinite(v);
+  }
+  // Equal values ("1" and "1.0") keep their byte order: the sort is stable.
+  if (numbers) {
+    std::stable_sort(labels.begin(), labels.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+  }
+  std::vector<std::string> names;
+  for (auto& l : labels) names.push_back(std::move(l.second));
+  return names;
+}
+
 // read_csv_text (classes empty: inferred; other labels refused or dropped) and read_csv_texts
 // (keep_others: classes given, the label column optional, other labels kept as -1).
 TextTable read_texts(const std::string& path, const std::string& text_column,
@@ -298,30 +320,24 @@ TextTable read_texts(const std::string& path, const std::string& text_column,
                         "' (its labels: " + quoted_labels(label_counts) + ")");
       }
     }
-  } else if (label_counts.size() > 2) {
-    // Which two of them would be a guess: the user names them.
-    throw DataError(path + ": column '" + t.label_column + "' has " +
-                    std::to_string(label_counts.size()) + " labels (" +
-                    quoted_labels(label_counts) +
-                    "); name the two to train on with --classes A,B (class 0, class 1), and "
-                    "--drop-other-labels to drop the rows with the others");
   } else if (label_counts.size() < 2) {
     throw DataError(path + ": column '" + t.label_column + "' has " +
                     (label_counts.empty()
                          ? std::string("no labels")
                          : "one label only ('" + label_counts.begin()->first + "')") +
-                    "; a sentiment model needs two classes");
+                    "; a classifier needs two classes or more");
   } else {
-    // Two labels: class 0 and 1 in sorted order ("0" and "1" as they are).
-    t.classes = {label_counts.begin()->first, std::next(label_counts.begin())->first};
+    t.classes = sorted_labels(label_counts);
   }
+  std::map<std::string, int> class_of;
+  for (std::size_t k = 0; k < t.classes.size(); ++k) class_of[t.classes[k]] = static_cast<int>(k);
   int others = 0, first_other = 0;
   bool all_numbers = true;
   for (const Record* rec : rows) {
     int cls = -1;
-    if (lc >= 0 && t.classes.size() == 2) {
-      const std::string& label = rec->fields[lc];
-      cls = label == t.classes[0] ? 0 : label == t.classes[1] ? 1 : -1;
+    if (lc >= 0) {
+      const auto it = class_of.find(rec->fields[lc]);
+      if (it != class_of.end()) cls = it->second;
     }
     if (cls < 0 && !keep_others) {
       if (others++ == 0) first_other = rec->line;
@@ -338,13 +354,20 @@ TextTable read_texts(const std::string& path, const std::string& text_column,
     t.lines.push_back(rec->line);
   }
   if (others > 0 && !drop_other_labels) {
+    std::string named_classes;  // in class order
+    for (std::size_t k = 0; k < t.classes.size(); ++k) {
+      named_classes += (k == 0                      ? "'"
+                        : k + 1 == t.classes.size() ? " and '"
+                                                    : ", '") +
+                       t.classes[k] + "'";
+    }
     throw DataError(path + ":" + std::to_string(first_other) + ": " + std::to_string(others) +
-                    " row" + (others > 1 ? "s have" : " has") + " a label other than '" +
-                    t.classes[0] + "' and '" + t.classes[1] + "' in column '" + t.label_column +
+                    " row" + (others > 1 ? "s have" : " has") + " a label other than " +
+                    named_classes + " in column '" + t.label_column +
                     "' (first here); --drop-other-labels drops them");
   }
   t.dropped = others;
-  if (t.texts.empty()) throw DataError(path + ": no rows with either label");
+  if (t.texts.empty()) throw DataError(path + ": no rows with any of the classes' labels");
   if (all_numbers) {
     throw DataError(path + ": column '" + t.text_column +
                     "' holds numbers only, not text; is it the right --text-column?");
@@ -354,12 +377,20 @@ TextTable read_texts(const std::string& path, const std::string& text_column,
 
 }  // namespace
 
+bool distinct_labels(const std::vector<std::string>& labels) {
+  std::set<std::string> seen;
+  for (const std::string& l : labels) {
+    if (l.empty() || !seen.insert(l).second) return false;
+  }
+  return labels.size() >= 2;
+}
+
 TextTable read_csv_text(const std::string& path, const std::string& text_column,
                         const std::string& label_column, bool drop_other_labels,
                         const std::vector<std::string>& classes, TextEncoding encoding) {
-  if (!classes.empty() && (classes.size() != 2 || classes[0] == classes[1] || classes[0].empty() ||
-                           classes[1].empty())) {
-    throw InvalidArgument("the classes to train on are two different labels, class 0 then 1");
+  if (!classes.empty() && !distinct_labels(classes)) {
+    throw InvalidArgument(
+        "the classes to train on are two or more different labels, class 0, 1, ... in order");
   }
   return read_texts(path, text_column, label_column, drop_other_labels, classes, false, encoding);
 }
@@ -367,7 +398,10 @@ TextTable read_csv_text(const std::string& path, const std::string& text_column,
 TextTable read_csv_texts(const std::string& path, const std::string& text_column,
                          const std::string& label_column, const std::vector<std::string>& classes,
                          TextEncoding encoding) {
-  if (classes.size() != 2) throw InvalidArgument("read_csv_texts: two class names are needed");
+  if (!distinct_labels(classes)) {
+    throw InvalidArgument(
+        "read_csv_texts: the model's class names (two or more, different) are needed");
+  }
   return read_texts(path, text_column, label_column, false, classes, true, encoding);
 }
 

@@ -189,11 +189,12 @@ TrainHistory fit(Backend& backend, Model& model, const WindowSet& train, const T
       now.params = session->parameters();
       if (opt.validation) {
         const std::vector<float> y = predict(backend, now, *opt.validation);
-        val_loss = reference_loss<float>(now.config.loss, y.data(), opt.validation->y.data(),
-                                         static_cast<long>(y.size()));
+        val_loss =
+            reference_loss<float>(now.config.loss, y.data(), opt.validation->y.data(),
+                                  static_cast<long>(y.size()), nullptr, now.config.output_size);
         h.val_loss.push_back(val_loss);
         if (opt.monitor != TrainOptions::Monitor::kLoss) monitored = val_loss;
-        if (now.config.loss == Loss::kBce) h.val_accuracy.push_back(accuracy(y, *opt.validation));
+        if (now.config.loss != Loss::kMse) h.val_accuracy.push_back(accuracy(y, *opt.validation));
       }
       if (opt.early_stopping > 0 &&
           (epoch == opt.initial_epoch + 1 || monitored < best - opt.min_delta)) {
@@ -255,7 +256,7 @@ TrainHistory fit(Backend& backend, Model& model, const WindowSet& train, const T
 double evaluate_loss(Backend& backend, const Model& model, const WindowSet& data) {
   const std::vector<float> y = predict(backend, model, data);
   return reference_loss<float>(model.config.loss, y.data(), data.y.data(),
-                               static_cast<long>(y.size()));
+                               static_cast<long>(y.size()), nullptr, model.config.output_size);
 }
 
 namespace {
@@ -313,14 +314,74 @@ double mean_squared_error(const std::vector<float>& pred, const WindowSet& data)
   return s / static_cast<double>(pred.size());
 }
 
-double accuracy(const std::vector<float>& pred, const WindowSet& data) {
-  if (pred.size() != data.y.size() || pred.empty()) {
-    throw InvalidArgument("accuracy: " + std::to_string(pred.size()) + " predictions for " +
-                          std::to_string(data.y.size()) + " targets");
+std::vector<int> classes_of(const std::vector<float>& values, int outputs) {
+  if (outputs < 1 || values.size() % outputs != 0) {
+    throw InvalidArgument("classes_of: " + std::to_string(values.size()) +
+                          " values are not rows of " + std::to_string(outputs));
   }
+  std::vector<int> c(values.size() / outputs);
+  for (std::size_t i = 0; i < c.size(); ++i) {
+    const float* row = &values[i * outputs];
+    c[i] = outputs == 1 ? row[0] >= 0.5f
+                        : static_cast<int>(std::max_element(row, row + outputs) - row);
+  }
+  return c;
+}
+
+double accuracy(const std::vector<float>& pred, const WindowSet& data) {
+  if (pred.size() != data.y.size() || pred.empty() || data.count < 1 ||
+      pred.size() % data.count != 0) {
+    throw InvalidArgument("accuracy: " + std::to_string(pred.size()) + " predictions for " +
+                          std::to_string(data.y.size()) + " targets of " +
+                          std::to_string(data.count) + " rows");
+  }
+  const int outputs = static_cast<int>(pred.size() / data.count);
+  const std::vector<int> said = classes_of(pred, outputs), truth = classes_of(data.y, outputs);
   std::size_t right = 0;
-  for (std::size_t i = 0; i < pred.size(); ++i) right += (pred[i] >= 0.5f) == (data.y[i] >= 0.5f);
-  return static_cast<double>(right) / static_cast<double>(pred.size());
+  for (std::size_t i = 0; i < said.size(); ++i) right += said[i] == truth[i];
+  return static_cast<double>(right) / static_cast<double>(said.size());
+}
+
+long Confusion::total() const { return std::accumulate(counts.begin(), counts.end(), 0L); }
+
+long Confusion::correct() const {
+  long n = 0;
+  for (int k = 0; k < classes; ++k) n += at(k, k);
+  return n;
+}
+
+double Confusion::accuracy() const {
+  const long n = total();
+  return n ? static_cast<double>(correct()) / static_cast<double>(n) : NAN;
+}
+
+double Confusion::precision(int k) const {
+  long said = 0;
+  for (int t = 0; t < classes; ++t) said += at(t, k);
+  return said ? static_cast<double>(at(k, k)) / static_cast<double>(said) : NAN;
+}
+
+double Confusion::recall(int k) const {
+  long labelled = 0;
+  for (int p = 0; p < classes; ++p) labelled += at(k, p);
+  return labelled ? static_cast<double>(at(k, k)) / static_cast<double>(labelled) : NAN;
+}
+
+double Confusion::f1(int k) const {
+  const double p = precision(k), r = recall(k);
+  if (std::isnan(p) || std::isnan(r)) return NAN;
+  return p + r > 0 ? 2 * p * r / (p + r) : 0.0;
+}
+
+Confusion confusion(const std::vector<float>& pred, const std::vector<float>& target, int outputs) {
+  if (pred.size() != target.size()) {
+    throw InvalidArgument("confusion: " + std::to_string(pred.size()) + " predictions for " +
+                          std::to_string(target.size()) + " targets");
+  }
+  const std::vector<int> said = classes_of(pred, outputs), truth = classes_of(target, outputs);
+  Confusion c(outputs == 1 ? 2 : outputs);
+  for (std::size_t i = 0; i < said.size(); ++i) c.add(truth[i], said[i]);
+  return c;
 }
 
 }  // namespace rnnattn

@@ -105,6 +105,34 @@ __device__ __forceinline__ UnitThread unit_thread(const SegmentGeometry& g, int 
   return u;
 }
 
+// The head of one sequence on a segment of threads (thread j owning column j of the context):
+// stores the thread's context value c (where asked) and y = act(c Wd + bd). Every thread of the
+// block calls it.
+__device__ inline void head_forward(SegmentReducer& red, const AttentionHeadArgs& a, int C, float c,
+                                    int b, bool active, bool seq_valid) {
+  const int O = a.shape.output;
+  if (active && a.context) a.context[static_cast<std::size_t>(b) * C + red.lane] = c;
+  for (int o = 0; o < O; ++o) {
+    const float v = red.sum(active ? c * a.wd[red.lane * O + o] : 0.f);
+    if (seq_valid && red.lane == 0)
+      a.y[static_cast<std::size_t>(b) * O + o] = head_act(a.shape.head, v + a.bd[o]);
+  }
+}
+
+// Its backward: writes dpre = dy act'(y) and returns dL/dc of the thread's column, dpre Wd^T.
+__device__ inline float head_backward(const AttentionHeadArgs& a, int lane, int b, bool active,
+                                      bool seq_valid) {
+  const int O = a.shape.output;
+  float dc = 0.f;
+  for (int o = 0; o < O; ++o) {
+    const std::size_t i = static_cast<std::size_t>(b) * O + o;
+    const float dpre = seq_valid ? a.dy[i] * head_act_grad(a.shape.head, a.prediction[i]) : 0.f;
+    if (seq_valid && lane == 0) a.dpre[i] = dpre;
+    if (active) dc += dpre * a.wd[lane * O + o];
+  }
+  return dc;
+}
+
 // The attention and the head of one sequence, forward, on a segment of threads (thread j owning
 // column j of the C-wide states; AttentionHeadArgs' tensors): shared by the attention-and-head
 // kernels (attention_head.cu) and the segment kernels that run them inside the recurrence
@@ -135,13 +163,8 @@ struct AttentionForward {
   // head y = act(c Wd + bd), S and the normalised weights. C: the states' width.
   __device__ void finish(SegmentReducer& red, const AttentionHeadArgs& a, int C, float c, int b,
                          bool active, bool seq_valid) const {
-    const int T = a.shape.steps, O = a.shape.output;
-    if (active && a.context) a.context[static_cast<std::size_t>(b) * C + red.lane] = c;
-    for (int o = 0; o < O; ++o) {
-      const float v = red.sum(active ? c * a.wd[red.lane * O + o] : 0.f);
-      if (seq_valid && red.lane == 0)
-        a.y[static_cast<std::size_t>(b) * O + o] = head_act(a.shape.head, v + a.bd[o]);
-    }
+    const int T = a.shape.steps;
+    head_forward(red, a, C, c, b, active, seq_valid);
     if (!a.shape.attention) return;
     __syncthreads();  // thread 0's exp(e_t) writes are visible to its segment
     if (!seq_valid) return;
@@ -165,13 +188,7 @@ struct AttentionBackward {
   // The head's gradient (writes dpre), and with attention dc . c and 1 / S.
   __device__ void begin(SegmentReducer& red, const AttentionHeadArgs& a, int C, int b, bool active,
                         bool seq_valid) {
-    const int O = a.shape.output;
-    for (int o = 0; o < O; ++o) {
-      const std::size_t i = static_cast<std::size_t>(b) * O + o;
-      const float dpre = seq_valid ? a.dy[i] * head_act_grad(a.shape.head, a.prediction[i]) : 0.f;
-      if (seq_valid && red.lane == 0) a.dpre[i] = dpre;
-      if (active) dc += dpre * a.wd[red.lane * O + o];
-    }
+    dc = head_backward(a, red.lane, b, active, seq_valid);
     if (!a.shape.attention) return;
     wa = active ? a.wa[red.lane] : 0.f;
     const float c = active ? a.context[static_cast<std::size_t>(b) * C + red.lane] : 0.f;

@@ -101,10 +101,18 @@ struct AttentionHeadArgs {
   float* dpre;              // [B,O]
   float* du;                // [B,T]
   float* dtop;              // [B,T,C] dL/d(top states)
+  // Keras' dot-product attention instead of the additive one (wa and ba unused): the learned
+  // scale (use_scale; null: 1), each query's softmax maximum and sum of exponentials (the forward
+  // writes them, the backward recomputes every weight from them), and dL/dscale per sequence.
+  bool dot;
+  const float* scale;  // [1] or null
+  float* rowmax;       // [B,T]
+  float* rowsum;       // [B,T]
+  float* dscale;       // [B] (backward; null without use_scale)
 };
 // y (and the stored tensors) from the top layer's states: for every model whose recurrence does not
-// run them inside (stacked and bidirectional models, and the persistent and cluster designs of
-// the layered ones).
+// run them inside (stacked and bidirectional models, the persistent and cluster designs of the
+// layered ones, and every model with the dot-product attention, `dot`).
 void attention_head_forward(const AttentionHeadArgs& args, cudaStream_t stream);
 // dpre, du and dtop from dy, y and what attention_head_forward stored.
 void attention_head_backward(const AttentionHeadArgs& args, cudaStream_t stream);

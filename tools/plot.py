@@ -9,8 +9,10 @@ Writes into OUT_DIR (default: beside RUN.json):
                   validation accuracy per epoch, when the run had a validation set
   predictions.png a series: the predictions against the truth on the test part, in original
                   units, one line per model (its first run), x labelled by the target's row;
-                  a classifier: the predicted probability of each test sequence by its true
-                  class, one panel per model, with the 0.5 threshold and the test accuracy
+                  a binary classifier: the predicted probability of each test sequence by its
+                  true class, one panel per model, with the 0.5 threshold and the test accuracy;
+                  a softmax over K classes (--loss cce): the test confusion matrix, one panel
+                  per model, each true class's row as fractions, with the counts
   attention.png   the attention weights of run N (default: the first attention run) as a heatmap,
                   test windows x steps (absent when no attention run is in the file)
 Needs matplotlib (tools/build.sh installs it when missing).
@@ -43,7 +45,16 @@ def save(fig, out_dir, name, what):
 
 
 def is_classifier(doc):
-    return doc.get("task") == "classification" or doc["config"].get("loss") == "bce"
+    return doc.get("task") == "classification" or doc["config"].get("loss") in ("bce", "cce")
+
+
+def first_run_per_model(doc):
+    runs, seen = [], set()
+    for run in doc["runs"]:
+        if run["model"] not in seen:
+            seen.add(run["model"])
+            runs.append(run)
+    return runs
 
 
 def plot_loss(doc, out_dir):
@@ -69,12 +80,14 @@ def plot_loss(doc, out_dir):
                      label=label)
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
-    # A classifier's loss is binary cross-entropy on 0/1 labels: no scaling involved.
-    ax.set_ylabel("loss (bce)" if classify else f'loss ({doc["config"]["loss"]}, scaled units)')
+    # A classifier's loss is a cross-entropy on its labels: no scaling involved.
+    loss = doc["config"]["loss"]
+    ax.set_ylabel(f"loss ({loss})" if classify else f"loss ({loss}, scaled units)")
     if with_accuracy:
         acc.set_xlabel("epoch")
         acc.set_ylabel("validation accuracy")
-        acc.axhline(0.5, color="grey", linewidth=0.8, linestyle=":")
+        if doc["config"]["loss"] == "bce":
+            acc.axhline(0.5, color="grey", linewidth=0.8, linestyle=":")
         acc.set_title("validation accuracy per epoch")
         acc.legend(fontsize=7)
     ax.set_title(f'training history: {os.path.basename(doc["data"])}')
@@ -86,11 +99,7 @@ def plot_loss(doc, out_dir):
 def plot_probabilities(doc, out_dir):
     """A classifier: the predicted probability of each test sequence, split by its true class."""
     truth = doc["test"]["target"]
-    runs, seen = [], set()
-    for run in doc["runs"]:
-        if run["model"] not in seen:
-            seen.add(run["model"])
-            runs.append(run)
+    runs = first_run_per_model(doc)
     fig, axes = plt.subplots(1, len(runs), figsize=(4.5 * len(runs), 3.8), squeeze=False)
     bins = [i / 20 for i in range(21)]
     for ax, run in zip(axes[0], runs):
@@ -107,9 +116,38 @@ def plot_probabilities(doc, out_dir):
     save(fig, out_dir, "predictions.png", "predicted probability by true class")
 
 
+def plot_confusion(doc, out_dir):
+    """A softmax over K classes: each model's test confusion matrix, rows the true class as
+    fractions of it, each cell with its count."""
+    runs = [r for r in first_run_per_model(doc) if "confusion" in r]
+    fig, axes = plt.subplots(1, len(runs), figsize=(4.8 * len(runs), 4.4), squeeze=False)
+    for ax, run in zip(axes[0], runs):
+        cm = run["confusion"]
+        names, matrix = cm["classes"], cm["matrix"]
+        fractions = [[n / max(1, sum(row)) for n in row] for row in matrix]
+        ax.imshow(fractions, cmap="Blues", vmin=0.0, vmax=1.0)
+        for t, row in enumerate(matrix):
+            for p, n in enumerate(row):
+                ax.text(p, t, str(n), ha="center", va="center", fontsize=8,
+                        color="white" if fractions[t][p] > 0.5 else "black")
+        ax.set_xticks(range(len(names)))
+        ax.set_xticklabels(names, rotation=45, fontsize=7)
+        ax.set_yticks(range(len(names)))
+        ax.set_yticklabels(names, fontsize=7)
+        ax.set_xlabel("predicted class")
+        ax.set_ylabel("true class")
+        ax.set_title(f'{run["model"]} (seed {run["seed"]}): test accuracy '
+                     f'{run.get("test_accuracy", float("nan")):.3f}, macro F1 '
+                     f'{cm.get("macro_f1") or float("nan"):.3f}', fontsize=9)
+    save(fig, out_dir, "predictions.png", "test confusion matrix per model")
+
+
 def plot_predictions(doc, out_dir):
     if is_classifier(doc):
-        plot_probabilities(doc, out_dir)
+        if doc["config"].get("loss") == "cce":
+            plot_confusion(doc, out_dir)
+        else:
+            plot_probabilities(doc, out_dir)
         return
     test = doc["test"]
     labels = test["labels"]

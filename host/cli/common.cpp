@@ -4,6 +4,7 @@
 #include <iostream>
 #include <stdexcept>
 
+#include "csv.hpp"
 #include "io.hpp"
 
 namespace rnnattn::cli {
@@ -248,7 +249,10 @@ TextLayout text_layout(const Args& a) {
   }
 }
 
-SplitData load_for_checkpoint(const std::string& source, const std::string& column_arg,
+namespace {
+
+// load_for_checkpoint before a softmax head's targets are made one-hot.
+SplitData read_for_checkpoint(const std::string& source, const std::string& column_arg,
                               const Checkpoint& ck, TextEncoding encoding) {
   const int T = ck.model.config.steps;
   const TrainingRecord& t = ck.training;
@@ -274,9 +278,8 @@ SplitData load_for_checkpoint(const std::string& source, const std::string& colu
     SplitData d = load_text(source, ck.text.column, ck.column, true, V, T, &vocab, ck.text.classes,
                             encoding, ck.text.layout);
     if (d.classes != ck.text.classes) {
-      throw UsageError(source + ": the labels of column '" + ck.column + "' are '" + d.classes[0] +
-                       "' and '" + d.classes[1] + "'; the model was trained on '" +
-                       ck.text.classes[0] + "' and '" + ck.text.classes[1] + "'");
+      throw UsageError(source + ": the labels of column '" + ck.column + "' are " +
+                       join(d.classes) + "; the model was trained on " + join(ck.text.classes));
     }
     return d;
   }
@@ -326,6 +329,19 @@ SplitData load_for_checkpoint(const std::string& source, const std::string& colu
   return d;
 }
 
+}  // namespace
+
+SplitData load_for_checkpoint(const std::string& source, const std::string& column_arg,
+                              const Checkpoint& ck, TextEncoding encoding) {
+  SplitData d = read_for_checkpoint(source, column_arg, ck, encoding);
+  if (ck.model.config.loss == Loss::kCce) {
+    for (WindowSet* w : {&d.train, &d.test}) {
+      one_hot_targets(*w, ck.model.config.output_size, d.source);
+    }
+  }
+  return d;
+}
+
 const std::string& target_label(const SplitData& d, int i) {
   return d.labels[d.target_row(d.test.index[i])];
 }
@@ -343,16 +359,6 @@ std::string format_value(double v, int precision) {
 double original_target(const SplitData& d, const WindowSet& w, int i) {
   return d.target_levels.empty() ? d.scaler.unscale(w.y[i])
                                  : d.target_levels[d.target_row(w.index[i])];
-}
-
-Confusion confusion(const std::vector<float>& p, const WindowSet& w) {
-  Confusion c;
-  for (std::size_t i = 0; i < p.size() && i < w.y.size(); ++i) {
-    const bool truth = w.y[i] >= 0.5f, said = p[i] >= 0.5f;
-    (truth ? (said ? c.true_positive : c.false_negative)
-           : (said ? c.false_positive : c.true_negative))++;
-  }
-  return c;
 }
 
 std::vector<double> model_series(const SplitData& d) {

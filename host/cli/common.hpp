@@ -125,15 +125,17 @@ std::vector<double> model_series(const SplitData& d);
 // is scored against the true level), or the unscaled label.
 double original_target(const SplitData& d, const WindowSet& w, int i);
 
-// Binary classification counts for predictions (probabilities) against 0/1 targets.
-struct Confusion {
-  int true_negative = 0, false_positive = 0, false_negative = 0, true_positive = 0;
-  int total() const { return true_negative + false_positive + false_negative + true_positive; }
-  double accuracy() const {
-    return total() ? static_cast<double>(true_negative + true_positive) / total() : NAN;
-  }
-};
-Confusion confusion(const std::vector<float>& probability, const WindowSet& w);
+// ---- a classifier's scores (confusion.cpp) -----------------------------------------------
+class Json;
+// The names of a classifier's K classes: a text model's labels, else "0", "1", ...
+std::vector<std::string> class_names(const std::vector<std::string>& labels, int classes);
+// The confusion matrix as "# " lines (rows the true class, columns the predicted one, each named),
+// then each class's precision, recall and F1, and their macro average.
+void print_confusion(const Confusion& cm, const std::vector<std::string>& names);
+// The same as the JSON object "confusion": the class names, the matrix, per-class precision,
+// recall, F1 and support; for two classes also the binary counts (true_negative .. true_positive,
+// class 1 the positive one).
+void confusion_json(Json& j, const Confusion& cm, const std::vector<std::string>& names);
 
 // ---- the commands: argv without the command's name; the exit status ------------------------
 int cmd_train(const std::vector<std::string>& argv);

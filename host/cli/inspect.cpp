@@ -123,17 +123,22 @@ void print_checkpoint(const std::string& path, const Checkpoint& ck) {
   std::printf("series: %s scaling, %s, missing values %s\n", scaling_name(ck.series.scaling),
               ck.series.difference ? "first differences" : "levels",
               missing_name(ck.series.missing));
-  if (!ck.text.column.empty() && ck.text.classes.size() == 2) {
-    std::string top;
+  if (!ck.text.column.empty() && ck.text.classes.size() >= 2) {
+    std::string top, classes;
     for (std::size_t i = 0; i < ck.text.vocabulary.size() && i < 10; ++i) {
       top += (i ? " " : "") + ck.text.vocabulary[i];
     }
+    for (std::size_t k = 0; k < ck.text.classes.size(); ++k) {
+      classes += (k == 0                            ? ""
+                  : k + 1 == ck.text.classes.size() ? " and "
+                                                    : ", ") +
+                 std::to_string(k) + " '" + ck.text.classes[k] + "'";
+    }
     std::printf(
-        "text: column %s, classes 0 '%s' and 1 '%s', %zu words (ids 2..; 0 padding, 1 "
-        "out-of-vocabulary), most frequent: %s; padding %s, truncating %s\n",
-        ck.text.column.c_str(), ck.text.classes[0].c_str(), ck.text.classes[1].c_str(),
-        ck.text.vocabulary.size(), top.c_str(), to_string(ck.text.layout.padding),
-        to_string(ck.text.layout.truncating));
+        "text: column %s, classes %s, %zu words (ids 2..; 0 padding, 1 out-of-vocabulary), most "
+        "frequent: %s; padding %s, truncating %s\n",
+        ck.text.column.c_str(), classes.c_str(), ck.text.vocabulary.size(), top.c_str(),
+        to_string(ck.text.layout.padding), to_string(ck.text.layout.truncating));
   }
   const TrainingRecord& t = ck.training;
   if (t.recorded) {

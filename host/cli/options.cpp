@@ -27,11 +27,14 @@ const CommandText kTexts[] = {
      R"(usage: rnnattn train [options]
 
 Train an Elman RNN (tanh) with additive attention, or the plain RNN, and report train and test MSE
-(accuracy for classification: --loss bce).
+(accuracy for classification: --loss bce or cce).
 )",
      R"(
 MSE is reported in scaled units ([0, 1] over the scaling data), RMSE in the data's original units.
-With --loss bce the targets are 0/1 labels, and accuracy (prediction >= 0.5) is reported.
+With --loss bce the targets are 0/1 labels, and accuracy (prediction >= 0.5) is reported; with
+--loss cce (a text file of more than two labels chooses it) a softmax over the K classes, and
+accuracy (the most probable class). A single run prints the test confusion matrix and each class's
+precision, recall and F1; --json holds them for every run.
 )"},
     {kPredict, "predict",
      R"(usage: rnnattn predict --model FILE --data fib|FILE.csv [options]
@@ -39,9 +42,10 @@ With --loss bce the targets are 0/1 labels, and accuracy (prediction >= 0.5) is 
 
 Print the model's predictions for the test part of the data, in original units and at the data's
 precision, each labelled by its target's row (the YEAR, DATE or TIME column, else the line), and
-the test MSE and RMSE; for a classifier (--loss bce), the predicted probabilities, the accuracy
-and the confusion counts. The data is read as the model's training data was (its columns,
-scalings, differences and missing-value policy; for sentiment, its sizes).
+the test MSE and RMSE; for a classifier (--loss bce or cce), the predicted probabilities, the
+accuracy, the confusion matrix and each class's precision, recall and F1. The data is read as the
+model's training data was (its columns, scalings, differences and missing-value policy; for
+sentiment, its sizes).
 )",
      ""},
     {kForecast, "forecast",
@@ -111,11 +115,12 @@ const Option kOptionTable[] = {
      "--steps tokens (--padding, --truncating), and read through a trainable embedding; split "
      "70/30 by a fixed shuffle", 0, 0, kModel},
     {"--label-column", kTrain, "NAME",
-     "texts: the label column: two labels (class 0 and 1 in sorted order), or more with "
-     "--classes; rows with another label are refused", 0, 0, kModel, kForTexts},
-    {"--classes", kTrain, "A,B",
-     "texts: the two labels to train on, class 0 then class 1 (needed where the column has more "
-     "than two)", 0, 0, kModel, kForTexts},
+     "texts: the label column; each label is a class, in numeric order where all are numbers, "
+     "else sorted (two: a sigmoid with BCE; more: a softmax with CCE); rows without one are "
+     "refused", 0, 0, kModel, kForTexts},
+    {"--classes", kTrain, "A,B[,...]",
+     "texts: the labels to train on, class 0, 1, ... in this order (rows with another label are "
+     "refused, or dropped with --drop-other-labels)", 0, 0, kModel, kForTexts},
     {"--drop-other-labels", kTrain, nullptr, "texts: drop the rows with another label instead",
      0, 0, kModel, kForTexts},
     {"--encoding", kTrain | kPredict, "NAME",
@@ -174,8 +179,11 @@ const Option kOptionTable[] = {
      "Keras' Dropout(RATE) on the context before the head, in training (the notebook's 0.5; "
      "default 0: none); masks keyed by the seed, the step and the element; not on --device cuda",
      0, 0, kModel},
-    {"--head", kTrain, "tanh|linear|sigmoid", "head activation (default tanh)", 0, 0, kModel},
-    {"--loss", kTrain, "mse|bce", "loss (default mse; bce needs --head sigmoid)", 0, 0, kModel},
+    {"--head", kTrain, "tanh|linear|sigmoid|softmax",
+     "head activation (default tanh; sigmoid for bce, softmax for cce)", 0, 0, kModel},
+    {"--loss", kTrain, "mse|bce|cce",
+     "loss (default mse; bce for texts and sentiment, cce for texts of more than two labels; bce "
+     "needs --head sigmoid, cce --head softmax)", 0, 0, kModel},
     {"--seed", kTrain, "S", "first seed: initialisation and shuffling (default 1)", 0, 1L << 40,
      kRecord},
     {"--scale", kTrain, "minmax|standard",
@@ -205,7 +213,8 @@ const Option kOptionTable[] = {
     {"--text", kPredict, "\"TEXT\"",
      "a model trained on texts: classify this text with the model's tokenizer and vocabulary; "
      "with --data FILE.csv instead, every row's text (its text column), and where the file has "
-     "the model's label column, the accuracy over the rows labelled with its two classes"},
+     "the model's label column, the accuracy and confusion over the rows labelled with its "
+     "classes"},
     {"--model", kForecast, "FILE", "a checkpoint of a one-column model ('rnnattn train --save')"},
     {"--data", kForecast, "fib|FILE.csv",
      "the series (default column: the one the model was trained on)"},
@@ -239,6 +248,9 @@ const Option kOptionTable[] = {
     {"--input", kProfile, "D", "the input features (required)", 1, 1 << 16},
     {"--hidden", kProfile, "H", "the hidden units (required)", 1, 1 << 14},
     {"--model", kProfile, "attention|plain", "(default attention)"},
+    {"--attention", kProfile, "additive|dot|dot-scaled",
+     "the attention model's scores (default additive; dot: Keras' dot-product Attention, run "
+     "after the recurrence by kernels/attention_head.cu's dot kernels)"},
     {"--cell", kProfile, "elman|lstm|gru",
      "the recurrent cell (default elman); a gated cell runs its segment kernels "
      "(kernels/rnn_segment.cu; one layer: with its attention and head inside) or its persistent "
@@ -264,8 +276,8 @@ const Option kOptionTable[] = {
     {"--format", kExport, "NAME", "safetensors (the only format, and the default)"},
     {"--input", kImport, "FILE", "the safetensors file"},
     {"--save", kImport, "FILE", "the checkpoint to write"},
-    {"--head", kImport, "tanh|linear|sigmoid", "the head's activation (default tanh)"},
-    {"--loss", kImport, "mse|bce", "the loss (default mse)"},
+    {"--head", kImport, "tanh|linear|sigmoid|softmax", "the head's activation (default tanh)"},
+    {"--loss", kImport, "mse|bce|cce", "the loss (default mse)"},
     {"--steps", kImport, "T", "the window length of a model without attention", 1, 1 << 20},
 };
 // clang-format on

@@ -9,16 +9,9 @@
 namespace rnnattn::cli {
 namespace {
 
-// The confusion counts as the lines after an accuracy line (rows: true class).
-void print_confusion(const Confusion& cm) {
-  std::printf(
-      "# confusion (rows: true class, columns: predicted)\n#          predicted 0  predicted 1\n"
-      "# true 0   %11d  %11d\n# true 1   %11d  %11d\n",
-      cm.true_negative, cm.false_positive, cm.false_negative, cm.true_positive);
-}
-
-// A model trained on texts: the probability of class 1 for each text (--text, or every row of
-// --data FILE.csv), read with the checkpoint's tokenizer and vocabulary.
+// A model trained on texts: for each text (--text, or every row of --data FILE.csv), read with the
+// checkpoint's tokenizer and vocabulary, the probability of class 1 (a binary model) or of the
+// predicted class (a softmax over K classes), and the predicted class.
 int predict_texts(const Args& a, const Checkpoint& ck) {
   const Model& model = ck.model;
   const ModelConfig& c = model.config;
@@ -42,7 +35,7 @@ int predict_texts(const Args& a, const Checkpoint& ck) {
     table = read_csv_texts(source, ck.text.column, ck.column, ck.text.classes, text_encoding(a));
   }
   WindowSet w = encode_texts(table.texts, vocab, c.steps, ck.text.layout);
-  w.y.assign(w.count, 0.f);  // no targets needed to predict
+  w.y.assign(static_cast<std::size_t>(w.count) * c.output_size, 0.f);  // no targets needed
   const std::unique_ptr<Backend> backend = open_backend(a);
   std::vector<float> attn;
   const std::vector<float> p = predict(*backend, model, w, a.has("--attention") ? &attn : nullptr);
@@ -51,23 +44,26 @@ int predict_texts(const Args& a, const Checkpoint& ck) {
     for (char ch : t) one.push_back(ch == '\n' || ch == '\r' ? ' ' : ch);
     return one.size() > 60 ? one.substr(0, 57) + "..." : one;
   };
-  WindowSet labelled;  // the rows with a label of the model's classes, for the accuracy
-  std::vector<float> labelled_p;
-  std::printf("# %s: P(class 1 '%s'), the predicted class%s, the text\n",
-              a.has("--text") ? "text" : source.c_str(), ck.text.classes[1].c_str(),
-              a.has("--text") ? "" : ", the file's label (- for none), by line");
+  const int O = c.output_size;
+  const std::vector<int> said = classes_of(p, O);
+  // The probability shown: of class 1 for a binary model, else of the predicted class.
+  const auto probability = [&](int i) {
+    return O == 1 ? p[i] : p[static_cast<std::size_t>(i) * O + said[i]];
+  };
+  Confusion cm(O == 1 ? 2 : O);  // the rows with a label of the model's classes
+  std::printf(
+      "# %s: %s, the predicted class%s, the text\n", a.has("--text") ? "text" : source.c_str(),
+      O == 1 ? ("P(class 1 '" + ck.text.classes[1] + "')").c_str() : "P(the predicted class)",
+      a.has("--text") ? "" : ", the file's label (- for none), by line");
   for (int i = 0; i < w.count; ++i) {
-    const std::string& cls = ck.text.classes[p[i] >= 0.5f ? 1 : 0];
+    const std::string& cls = ck.text.classes[said[i]];
     if (a.has("--text")) {
-      std::printf("%.6f  %s  %s\n", p[i], cls.c_str(), shown(table.texts[i]).c_str());
+      std::printf("%.6f  %s  %s\n", probability(i), cls.c_str(), shown(table.texts[i]).c_str());
     } else {
       const int l = table.labels[i];
-      std::printf("%d  %.6f  %s  %s  %s\n", table.lines[i], p[i], cls.c_str(),
+      std::printf("%d  %.6f  %s  %s  %s\n", table.lines[i], probability(i), cls.c_str(),
                   l < 0 ? "-" : ck.text.classes[l].c_str(), shown(table.texts[i]).c_str());
-      if (l >= 0) {
-        labelled.y.push_back(static_cast<float>(l));
-        labelled_p.push_back(p[i]);
-      }
+      if (l >= 0) cm.add(l, said[i]);
     }
     if (!attn.empty()) {
       // The words the model read, each with its step's weight (pre padding: the padding's weights
@@ -82,11 +78,10 @@ int predict_texts(const Args& a, const Checkpoint& ck) {
       std::printf("\n");
     }
   }
-  const Confusion cm = confusion(labelled_p, labelled);
   if (cm.total() > 0) {
-    std::printf("# accuracy %.4f (%d of %d labelled rows)\n", cm.accuracy(),
-                cm.true_negative + cm.true_positive, cm.total());
-    print_confusion(cm);
+    std::printf("# accuracy %.4f (%ld of %ld labelled rows)\n", cm.accuracy(), cm.correct(),
+                cm.total());
+    print_confusion(cm, ck.text.classes);
   }
   if (!json_path.empty()) {
     Json j;
@@ -94,13 +89,21 @@ int predict_texts(const Args& a, const Checkpoint& ck) {
     j.begin_array("classes");
     for (const std::string& k : ck.text.classes) j.value(nullptr, k);
     j.end_array();
-    if (cm.total() > 0) j.value("accuracy", cm.accuracy()).value("labelled", cm.total());
+    if (cm.total() > 0) {
+      j.value("accuracy", cm.accuracy()).value("labelled", static_cast<long long>(cm.total()));
+      confusion_json(j, cm, ck.text.classes);
+    }
     j.begin_array("predictions");
     for (int i = 0; i < w.count; ++i) {
       j.begin_object();
       if (!a.has("--text")) j.value("line", table.lines[i]);
-      j.value("probability", static_cast<double>(p[i]))
-          .value("class", ck.text.classes[p[i] >= 0.5f ? 1 : 0]);
+      j.value("probability", static_cast<double>(probability(i)))
+          .value("class", ck.text.classes[said[i]]);
+      if (O > 1) {
+        j.numbers("probabilities",
+                  std::vector<float>(p.begin() + static_cast<std::size_t>(i) * O,
+                                     p.begin() + static_cast<std::size_t>(i + 1) * O));
+      }
       if (table.labels[i] >= 0) j.value("label", ck.text.classes[table.labels[i]]);
       j.value("tokens", w.lengths[i]);
       j.end_object();
@@ -114,10 +117,12 @@ int predict_texts(const Args& a, const Checkpoint& ck) {
 // The test part's predictions, in the model's units and in the data's, with their scores.
 struct Scored {
   std::vector<float> pred, attention;
-  std::vector<double> target, value;  // original units (double: targets may exceed float's range)
+  // Original units (double: targets may exceed float's range); a classifier's classes.
+  std::vector<double> target, value;
   double mse = 0, loss = 0;
   bool classify = false;
   Confusion cm;
+  std::vector<int> truth, said;  // a classifier's true and predicted class per window
 };
 
 Scored score(Backend& backend, const Checkpoint& ck, const SplitData& data, bool want_attention) {
@@ -141,10 +146,15 @@ Scored score(Backend& backend, const Checkpoint& ck, const SplitData& data, bool
     s.target[i] = original_target(data, data.test, i);
     s.value[i] = data.to_original(s.pred[static_cast<std::size_t>(i) * O], data.test.index[i]);
   }
-  s.classify = model.config.loss == Loss::kBce;
-  if (s.classify) s.cm = confusion(s.pred, data.test);
+  s.classify = model.config.loss != Loss::kMse;
+  if (s.classify) {
+    s.cm = confusion(s.pred, data.test.y, O);
+    s.truth = classes_of(data.test.y, O);
+    s.said = classes_of(s.pred, O);
+    for (int i = 0; i < data.test.count; ++i) s.target[i] = s.truth[i];
+  }
   s.loss = reference_loss<float>(model.config.loss, s.pred.data(), data.test.y.data(),
-                                 static_cast<long>(s.pred.size()));
+                                 static_cast<long>(s.pred.size()), nullptr, O);
   return s;
 }
 
@@ -153,18 +163,26 @@ Scored score(Backend& backend, const Checkpoint& ck, const SplitData& data, bool
 void print_scored(const std::string& source, const Checkpoint& ck, const SplitData& data,
                   const Scored& s, bool want_attention) {
   const int T = ck.model.config.steps, O = ck.model.config.output_size;
+  const bool softmax = s.classify && O > 1;
   std::printf(
       "# test windows of %s (%d); %s, each row labelled by its target's %s\n# %s  target  "
       "%s%s\n",
       source.c_str(), data.test.count,
-      s.classify ? "0/1 labels and predicted probabilities" : "values in original units",
-      data.label_name.c_str(), data.label_name.c_str(), s.classify ? "probability" : "prediction",
+      softmax      ? "true and predicted classes, the predicted class's probability"
+      : s.classify ? "0/1 labels and predicted probabilities"
+                   : "values in original units",
+      data.label_name.c_str(), data.label_name.c_str(),
+      softmax      ? "predicted  probability"
+      : s.classify ? "probability"
+                   : "prediction",
       want_attention ? "  attention weights a_1..a_T" : "");
   for (int i = 0; i < data.test.count; ++i) {
-    std::printf("%s  %s  %s", target_label(data, i).c_str(),
+    std::printf("%s  %s  %s%s", target_label(data, i).c_str(),
                 format_value(s.target[i], s.classify ? 0 : data.precision).c_str(),
-                s.classify ? number_text(s.pred[i * O]).c_str()
-                           : format_value(s.value[i], data.precision).c_str());
+                softmax ? (std::to_string(s.said[i]) + "  ").c_str() : "",
+                softmax      ? number_text(s.pred[i * O + s.said[i]]).c_str()
+                : s.classify ? number_text(s.pred[i * O]).c_str()
+                             : format_value(s.value[i], data.precision).c_str());
     if (want_attention) {
       for (int t = 0; t < T; ++t) {
         std::printf(" %.5f", s.attention[static_cast<std::size_t>(i) * T + t]);
@@ -173,10 +191,9 @@ void print_scored(const std::string& source, const Checkpoint& ck, const SplitDa
     std::printf("\n");
   }
   if (s.classify) {
-    std::printf("# test accuracy %.4f (%d of %d); %s %s\n", s.cm.accuracy(),
-                s.cm.true_negative + s.cm.true_positive, s.cm.total(),
-                to_string(ck.model.config.loss), sci(s.loss).c_str());
-    print_confusion(s.cm);
+    std::printf("# test accuracy %.4f (%ld of %ld); %s %s\n", s.cm.accuracy(), s.cm.correct(),
+                s.cm.total(), to_string(ck.model.config.loss), sci(s.loss).c_str());
+    print_confusion(s.cm, class_names(ck.text.classes, s.cm.classes));
   } else {
     std::printf("# test MSE %s (scaled), RMSE %s (original units)\n", sci(s.mse).c_str(),
                 sci(std::sqrt(s.mse) * ck.scaler.range()).c_str());
@@ -192,12 +209,7 @@ std::string scored_json(const std::string& model_path, const std::string& source
   j.value("task", s.classify ? "classification" : "regression");
   if (s.classify) {
     j.value("test_accuracy", s.cm.accuracy()).value("test_loss", s.loss);
-    j.begin_object("confusion")
-        .value("true_negative", s.cm.true_negative)
-        .value("false_positive", s.cm.false_positive)
-        .value("false_negative", s.cm.false_negative)
-        .value("true_positive", s.cm.true_positive)
-        .end_object();
+    confusion_json(j, s.cm, class_names(ck.text.classes, s.cm.classes));
   } else {
     j.value("test_mse", s.mse).value("test_rmse", std::sqrt(s.mse) * ck.scaler.range());
   }
@@ -207,7 +219,15 @@ std::string scored_json(const std::string& model_path, const std::string& source
         .value("start", data.test.index[i])
         .value(data.label_name.c_str(), target_label(data, i))
         .value("target", s.target[i])
-        .value("prediction", s.classify ? static_cast<double>(s.pred[i * O]) : s.value[i]);
+        .value("prediction", !s.classify ? s.value[i]
+                             : O == 1    ? static_cast<double>(s.pred[i * O])
+                                         : static_cast<double>(s.pred[i * O + s.said[i]]));
+    if (s.classify && O > 1) {
+      j.value("class", s.said[i]);
+      j.numbers("probabilities",
+                std::vector<float>(s.pred.begin() + static_cast<std::size_t>(i) * O,
+                                   s.pred.begin() + static_cast<std::size_t>(i + 1) * O));
+    }
     if (want_attention) {
       j.numbers("attention",
                 std::vector<float>(s.attention.begin() + static_cast<std::size_t>(i) * T,

@@ -51,6 +51,10 @@ ProfileSetup parse_profile(const Args& a) {
     throw UsageError("--model must be attention or plain, got '" + model + "'");
   }
   cfg.attention = model == "attention";
+  cfg.score = parse_score(a.get("--attention", "additive"));
+  if (a.has("--attention") && !cfg.attention) {
+    throw UsageError("--attention applies to attention models, not --model plain");
+  }
   cfg.cell = parse_cell(a.get("--cell", "elman"));
   cfg.layers = static_cast<int>(a.get_int("--layers", 1));
   cfg.bidirectional = a.has("--bidirectional");
@@ -74,7 +78,7 @@ ProfileSetup parse_profile(const Args& a) {
           : r == "cluster"    ? cuda::Recurrence::kCluster
                               : cuda::Recurrence::kAuto;
   s.gated = cfg.cell != Cell::kElman;
-  s.layered = cfg.layers > 1 || cfg.bidirectional;
+  s.layered = cfg.layers > 1 || cfg.bidirectional || cfg.dot_attention();  // as the Handle runs it
   if (s.gated && s.rec == cuda::Recurrence::kCluster) {
     throw UsageError("--recurrence cluster: the cluster kernels are the Elman cell's; the " +
                      std::string(to_string(cfg.cell)) + " runs its segment or persistent kernels");

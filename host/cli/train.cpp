@@ -5,18 +5,20 @@
 #include <iostream>
 #include <optional>
 
+#include "csv.hpp"
 #include "io.hpp"
 
 namespace rnnattn::cli {
 namespace {
 
-// --classes A,B: two different labels, class 0 then class 1; empty without the option.
+// --classes A,B[,C...]: two or more different labels, class 0, 1, ... in order; empty without the
+// option.
 std::vector<std::string> parse_classes(const Args& a) {
   if (!a.has("--classes")) return {};
   const std::vector<std::string> c = split_list(a.get("--classes", ""));
-  if (c.size() != 2 || c[0].empty() || c[1].empty() || c[0] == c[1]) {
+  if (!distinct_labels(c)) {
     throw UsageError(
-        "--classes takes two different labels, class 0 then class 1 (e.g. --classes "
+        "--classes takes two or more different labels, class 0, 1, ... in order (e.g. --classes "
         "negative,positive), got '" +
         a.get("--classes", "") + "'");
   }
@@ -77,7 +79,7 @@ void warn_about_data(const SplitData& d, const WindowSet& train, const WindowSet
                 << std::endl;
     }
   }
-  if (cfg.head == Activation::kLinear || cfg.loss == Loss::kBce || train.y.empty()) return;
+  if (cfg.head == Activation::kLinear || cfg.loss != Loss::kMse || train.y.empty()) return;
   // A tanh or sigmoid head saturates: it cannot follow targets far past the training range.
   const auto [lo, hi] = std::minmax_element(train.y.begin(), train.y.end());
   const double margin = 0.1 * (*hi - *lo);
@@ -147,8 +149,18 @@ void parse_data_and_model(const Args& a, TrainSetup& s) {
   if (!resumed) {
     s.cfg.hidden_size = static_cast<int>(a.get_int("--hidden", 2));
     s.cfg.steps = static_cast<int>(a.get_int("--steps", s.sequences ? 200 : 20));
-    s.cfg.head = parse_activation(a.get("--head", s.sequences ? "sigmoid" : "tanh"));
     s.cfg.loss = parse_loss(a.get("--loss", s.sequences ? "bce" : "mse"));
+    s.cfg.head = parse_activation(a.get("--head", s.cfg.loss == Loss::kCce ? "softmax"
+                                                  : s.sequences            ? "sigmoid"
+                                                                           : "tanh"));
+    if (s.cfg.loss == Loss::kCce) {
+      if (!s.sequences) {
+        throw UsageError(
+            "--loss cce classifies texts (--text-column) and --data sentiment; a series' target "
+            "is a number (--loss mse)");
+      }
+      s.cfg.output_size = 2;  // the sentiment task's; a text file's labels say how many
+    }
     s.cfg.layers = static_cast<int>(a.get_int("--layers", 1));
     s.cfg.bidirectional = a.has("--bidirectional");
     s.cfg.cell = parse_cell(a.get("--cell", "elman"));
@@ -169,7 +181,7 @@ void parse_data_and_model(const Args& a, TrainSetup& s) {
   if (!s.sentiment && (a.has("--train-sequences") || a.has("--test-sequences"))) {
     throw UsageError("--train-sequences and --test-sequences apply to --data sentiment");
   }
-  s.classify = s.cfg.loss == Loss::kBce;
+  s.classify = s.cfg.loss != Loss::kMse;
   s.model_name =
       resumed ? (s.cfg.attention ? "attention" : "plain") : a.get("--model", "attention");
   if (s.model_name != "attention" && s.model_name != "plain") {
@@ -241,6 +253,31 @@ TrainSetup parse_train(const Args& a) {
   return s;
 }
 
+// A text file's classes decide the head: two train the binary model (a sigmoid and BCE, or with
+// --loss cce a softmax over two), more train a softmax over K with CCE, the loss Keras would need.
+// The device's limits are checked again for the head the data chose.
+void choose_classes(const Args& a, TrainSetup& s, const SplitData& data) {
+  const int K = static_cast<int>(data.classes.size());
+  if (K > 2 && s.cfg.loss == Loss::kBce) {
+    if (a.has("--loss") || a.has("--head")) {
+      throw UsageError(std::string(a.has("--loss") ? "--loss bce" : "--head ") +
+                       (a.has("--loss") ? "" : to_string(s.cfg.head)) + " is binary; column '" +
+                       data.column + "' of " + data.source + " has " + std::to_string(K) +
+                       " classes (" + join(data.classes) +
+                       "): drop it to train a softmax over them (--loss cce), or name two with "
+                       "--classes A,B --drop-other-labels");
+    }
+    s.cfg.loss = Loss::kCce;
+    s.cfg.head = Activation::kSoftmax;
+  }
+  if (s.cfg.loss == Loss::kCce) s.cfg.output_size = K;
+  s.cfg.validate();
+  s.widest.loss = s.cfg.loss;
+  s.widest.head = s.cfg.head;
+  s.widest.output_size = s.cfg.output_size;
+  check_device_supports(parse_device(a.get("--device", "auto")), s.widest);
+}
+
 // The data, read as the options (or the checkpoint) say, checked against the model, and split
 // into the windows trained on and any validation ones.
 TrainData load_train_data(const Args& a, TrainSetup& s) {
@@ -254,6 +291,13 @@ TrainData load_train_data(const Args& a, TrainSetup& s) {
                       s.cfg.steps, nullptr, parse_classes(a), text_encoding(a), text_layout(a))
           : load_data(s.data_arg, split_list(a.get("--column", "")), a.get("--target", ""),
                       s.cfg.steps, s.sentiment_train, s.sentiment_test, s.series, s.embedding > 0);
+  if (s.text && !s.resumed) choose_classes(a, s, d.data);
+  // A softmax head's targets: one-hot rows (resuming: load_for_checkpoint made them so).
+  if (s.cfg.loss == Loss::kCce && !s.resumed) {
+    for (WindowSet* w : {&d.data.train, &d.data.test}) {
+      one_hot_targets(*w, s.cfg.output_size, d.data.source);
+    }
+  }
   const SplitData& data = d.data;
   if (s.resumed && s.resumed->data_stamp.recorded() && data.stamp != s.resumed->data_stamp) {
     throw DataError(data.source + " has changed since the model in " + s.resume_path +
@@ -262,7 +306,7 @@ TrainData load_train_data(const Args& a, TrainSetup& s) {
                     " now, or other bytes of the same size): resuming would go on training on "
                     "other data. Restore the file, or train a new model on it without --resume");
   }
-  if (s.classify) {
+  if (s.cfg.loss == Loss::kBce) {
     for (const WindowSet* w : {&data.train, &data.test}) {
       for (float v : w->y) {
         if (v != 0.f && v != 1.f) {
@@ -299,9 +343,12 @@ void print_data_line(const TrainSetup& s, const TrainData& d) {
     for (const std::string& f : data.features) inputs += " " + f;
   }
   if (s.text) {
-    inputs = ", texts in column " + data.text_column + " (classes 0 '" + data.classes[0] +
-             "', 1 '" + data.classes[1] + "'; " + std::to_string(data.vocabulary.size()) +
-             " words + padding and out-of-vocabulary ids)";
+    std::string classes;
+    for (std::size_t k = 0; k < data.classes.size(); ++k) {
+      classes += (k ? ", " : "") + std::to_string(k) + " '" + data.classes[k] + "'";
+    }
+    inputs = ", texts in column " + data.text_column + " (classes " + classes + "; " +
+             std::to_string(data.vocabulary.size()) + " words + padding and out-of-vocabulary ids)";
   }
   const std::string split =
       data.source == "fib" ? std::string("split by RandomState(13)")

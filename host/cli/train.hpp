@@ -18,7 +18,7 @@ struct TrainSetup {
   std::string data_arg;  // fib, sentiment or a CSV path
   bool sentiment = false, text = false;
   bool sequences = false;  // one sequence per row (sentiment, texts): classification defaults
-  bool classify = false;   // --loss bce
+  bool classify = false;   // --loss bce or cce
   bool compare = false;
   int embedding = 0;  // the embedding's width (0: none)
   ModelConfig cfg;
@@ -53,12 +53,13 @@ struct ModelSpec {
 
 struct RunResult {
   std::string model;
-  long seed;
-  double train_mse, test_mse, test_rmse, seconds, final_loss;
+  long seed = 0;
+  double train_mse = 0, test_mse = 0, test_rmse = 0, seconds = 0, final_loss = NAN;
   TrainHistory history;
   std::vector<double> test_pred;                                      // original units
   std::vector<float> test_attention;                                  // [N, T] (attention model)
   double train_accuracy = NAN, test_accuracy = NAN, test_loss = NAN;  // classification
+  Confusion test_confusion;                                           // classification
   double train_loss = NAN;  // the configured loss on the windows trained on, after training
 };
 

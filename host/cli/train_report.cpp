@@ -71,16 +71,22 @@ void print_summary(const TrainSetup& s, const TrainData& d, const std::vector<st
                   median(te), *std::max_element(te.begin(), te.end()), sci(median(tl)).c_str(),
                   kept_of(m).c_str());
     }
-    int ones = 0;
-    for (float v : d.data.test.y) ones += v > 0.5f;
+    const int O = s.cfg.output_size;
+    std::vector<int> counts(O == 1 ? 2 : O, 0);
+    for (int c : classes_of(d.data.test.y, O)) ++counts[c];
     const double majority =
-        std::max(ones, d.data.test.count - ones) / static_cast<double>(d.data.test.count);
+        *std::max_element(counts.begin(), counts.end()) / static_cast<double>(d.data.test.count);
     std::printf("| majority class (baseline) | - | - | %.4f | - |%s\n", majority, es ? " - |" : "");
-    if (s.sequences) {  // the notebook's rows beside a classification of s.sequences
+    if (s.sequences && O == 1) {  // the notebook's rows beside a binary classification
       std::printf(
           "| notebook, IMDB (B128 T200 D100 H256): SimpleRNN | 1 | - | 0.556 | - |%s\n"
           "| notebook, IMDB: bidirectional LSTM with attention | 1 | - | 0.823 | - |%s\n",
           es ? " - |" : "", es ? " - |" : "");
+    }
+    if (results.size() == 1) {
+      const Confusion& cm = results[0].test_confusion;
+      std::printf("\ntest set, %s seed %ld:\n", results[0].model.c_str(), results[0].seed);
+      print_confusion(cm, class_names(d.data.classes, cm.classes));
     }
   }
   if (!s.classify) {
@@ -128,6 +134,8 @@ void print_summary(const TrainSetup& s, const TrainData& d, const std::vector<st
 // hears it, with the learning rate that is the usual cause.
 namespace {
 
+const char* loss_name(Loss l) { return l == Loss::kMse ? "MSE" : l == Loss::kBce ? "BCE" : "CCE"; }
+
 void warn_if_worse_than_constant(const std::vector<RunResult>& results, const WindowSet& train,
                                  const ModelConfig& cfg, float lr) {
   const std::size_t outputs = static_cast<std::size_t>(cfg.output_size);
@@ -139,15 +147,16 @@ void warn_if_worse_than_constant(const std::vector<RunResult>& results, const Wi
   for (std::size_t i = 0; i < constant.size(); ++i) {
     constant[i] = static_cast<float>(mean[i % outputs]);
   }
-  const double base = reference_loss<float>(cfg.loss, constant.data(), train.y.data(),
-                                            static_cast<long>(constant.size()));
+  const double base =
+      reference_loss<float>(cfg.loss, constant.data(), train.y.data(),
+                            static_cast<long>(constant.size()), nullptr, static_cast<int>(outputs));
   for (const RunResult& r : results) {
     if (!(r.train_loss > 2 * base)) continue;
     std::cerr << "rnnattn train: warning: " << r.model << " seed " << r.seed
-              << " ends with a train " << (cfg.loss == Loss::kBce ? "BCE" : "MSE") << " of "
-              << sci(r.train_loss) << ", more than twice the " << sci(base)
+              << " ends with a train " << loss_name(cfg.loss) << " of " << sci(r.train_loss)
+              << ", more than twice the " << sci(base)
               << " of a constant output (the mean training "
-              << (cfg.loss == Loss::kBce ? "label" : "target")
+              << (cfg.loss == Loss::kMse ? "target" : "label")
               << "): training most likely diverged to a saturated output; a smaller --lr (this "
                  "run's: "
               << lr << ") usually helps" << std::endl;
@@ -206,9 +215,21 @@ std::string results_json(const TrainSetup& s, const TrainData& d, const std::str
   j.begin_array("labels");
   for (int i : d.data.test.index) j.value(nullptr, d.data.labels[d.data.target_row(i)]);
   j.end_array().begin_array("target");
-  for (int i = 0; i < d.data.test.count; ++i)
-    j.value(nullptr, original_target(d.data, d.data.test, i));
-  j.end_array().end_object();
+  // A classifier's: the true class.
+  const std::vector<int> truth =
+      s.classify ? classes_of(d.data.test.y, s.cfg.output_size) : std::vector<int>{};
+  for (int i = 0; i < d.data.test.count; ++i) {
+    j.value(nullptr, s.classify ? truth[i] : original_target(d.data, d.data.test, i));
+  }
+  j.end_array();
+  if (s.classify) {
+    j.begin_array("classes");
+    for (const std::string& k :
+         class_names(d.data.classes, s.cfg.output_size == 1 ? 2 : s.cfg.output_size))
+      j.value(nullptr, k);
+    j.end_array();
+  }
+  j.end_object();
   j.begin_array("runs");
   for (const RunResult& r : results) {
     j.begin_object()
@@ -228,6 +249,7 @@ std::string results_json(const TrainSetup& s, const TrainData& d, const std::str
       j.value("train_accuracy", r.train_accuracy)
           .value("test_accuracy", r.test_accuracy)
           .value("test_loss", r.test_loss);
+      confusion_json(j, r.test_confusion, class_names(d.data.classes, r.test_confusion.classes));
     }
     j.begin_array("history");
     for (std::size_t e = 0; e < r.history.epoch_loss.size(); ++e) {

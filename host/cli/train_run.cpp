@@ -40,25 +40,33 @@ Outcome run_one(const TrainSetup& s, const TrainData& d, const ModelSpec& spec, 
   o.progress = progress;
   const TrainHistory h = fit(be, out.model, d.train, o);
   RunResult& r = out.result;
-  r = {spec.name, seed, 0, 0, 0, h.seconds, h.epoch_loss.empty() ? NAN : h.epoch_loss.back(),
-       h,         {},   {}};
+  r = RunResult{};
+  r.model = spec.name;
+  r.seed = seed;
+  r.seconds = h.seconds;
+  r.final_loss = h.epoch_loss.empty() ? NAN : h.epoch_loss.back();
+  r.history = h;
   const std::vector<float> fit_pred = predict(be, out.model, d.train);
   r.train_mse = mean_squared_error(fit_pred, d.train);
   r.train_loss = reference_loss<float>(mc.loss, fit_pred.data(), d.train.y.data(),
-                                       static_cast<long>(fit_pred.size()));
+                                       static_cast<long>(fit_pred.size()), nullptr, mc.output_size);
   const std::vector<float> pred =
       predict(be, out.model, d.data.test, mc.attention ? &r.test_attention : nullptr);
   r.test_mse = mean_squared_error(pred, d.data.test);
   r.test_rmse = std::sqrt(r.test_mse) * d.data.scaler.range();
+  const int O = mc.output_size;
   for (int i = 0; i < d.data.test.count; ++i) {
-    r.test_pred.push_back(d.data.to_original(pred[static_cast<std::size_t>(i) * mc.output_size],
-                                             d.data.test.index[i]));
+    // A softmax's: the probability of the predicted class.
+    const float* row = &pred[static_cast<std::size_t>(i) * O];
+    r.test_pred.push_back(O > 1 && s.classify ? static_cast<double>(*std::max_element(row, row + O))
+                                              : d.data.to_original(row[0], d.data.test.index[i]));
   }
   if (s.classify) {
     r.train_accuracy = accuracy(fit_pred, d.train);
     r.test_accuracy = accuracy(pred, d.data.test);
+    r.test_confusion = confusion(pred, d.data.test.y, O);
     r.test_loss = reference_loss<float>(mc.loss, pred.data(), d.data.test.y.data(),
-                                        static_cast<long>(pred.size()));
+                                        static_cast<long>(pred.size()), nullptr, mc.output_size);
   }
   return out;
 }

@@ -324,11 +324,11 @@ class CudaTrainingSession final : public TrainingSession {
     return moved;
   }
 
-  // The small-model epoch kernel takes the fused path's one-layer models without lengths that
-  // fit it.
+  // The small-model epoch kernel takes the fused path's one-layer models with the additive
+  // attention (or none) without lengths that fit it.
   bool small_epoch(int batch) const {
     if (be_.path() != cuda::Path::kFused || !c_.single_layer() || c_.cell != Cell::kElman ||
-        all_len_.get() || c_.embedded()) {
+        all_len_.get() || c_.embedded() || c_.dot_attention()) {
       return false;
     }
     return kernels::small_train_fits(kernels::shape_of(c_, batch), static_cast<int>(n_));

@@ -35,11 +35,11 @@ Handle::Impl::Impl(const ModelConfig& c, cudaStream_t s, cublasHandle_t h, Path 
         ", got C = " + std::to_string(config.context_size()) +
         " (bidirectional H = " + std::to_string(config.hidden_size) + "); use the CPU backend");
   }
-  if (config.dot_attention()) {
-    throw InvalidArgument(std::string("the CUDA backend runs the additive attention only; this "
-                                      "model's is ") +
-                          to_string(config.score) +
-                          " (Keras' dot-product Attention): use the CPU backend");
+  if (config.head == Activation::kSoftmax) {
+    throw InvalidArgument(
+        "the CUDA backend runs the elementwise heads only (tanh, linear, "
+        "sigmoid); this model's is softmax over " +
+        std::to_string(config.output_size) + " classes: use the CPU backend");
   }
   if (owns_cublas) {
     RNNATTN_CUBLAS_CHECK(cublasCreate(&cublas));
@@ -64,7 +64,7 @@ Handle::Impl::~Impl() {
 bool Handle::Impl::gated_head_fused(int batch) const {
   kernels::PersistentTiling t;
   return gated() && path == Path::kFused && config.layers == 1 && config.directions() == 1 &&
-         !persistent_plan(batch, &t);
+         !config.dot_attention() && !persistent_plan(batch, &t);
 }
 
 const cuda::GpuLimits& Handle::Impl::limits() const {

@@ -84,6 +84,10 @@ struct Buffers {
                                 // on the unfused path: one block's, reused
   float* drec_first = nullptr;  // [B,G*H] (GRU)
   float* carry_c = nullptr;     // [B,H] the LSTM's dL/dc (unfused backward)
+  // The dot-product attention: `scores` holds each query's softmax maximum m_i [B,T], rowsum its
+  // sum of exponentials l_i (both kept for backward); dscale dL/dscale per sequence (use_scale).
+  float* rowsum = nullptr;  // [B,T]
+  float* dscale = nullptr;  // [B]
 };
 
 enum class Region { kReserve, kWorkspace };
@@ -108,9 +112,10 @@ struct Handle::Impl {
   Impl(const ModelConfig& c, cudaStream_t s, cublasHandle_t h, Path p);
   ~Impl();
 
-  // Stacked or bidirectional, or a gated cell: layer by layer, the attention and head after the
-  // recurrence (attention_head.cu) but where the segment kernels run them inside, on either path.
-  bool layered() const { return !config.single_layer() || gated(); }
+  // Stacked or bidirectional, a gated cell, or the dot-product attention: layer by layer, the
+  // attention and head after the recurrence (attention_head.cu) but where the segment kernels run
+  // the additive ones inside, on either path.
+  bool layered() const { return !config.single_layer() || gated() || config.dot_attention(); }
   bool gated() const { return config.cell != Cell::kElman; }
   // A one-layer, one-direction gated model on the fused path runs its attention and head inside
   // the recurrence's segment kernel (segment_forward_with_head / _backward_with_head), not

@@ -24,8 +24,13 @@ kernels::AttentionHeadArgs Handle::Impl::attention_args(const float* params, int
   kernels::AttentionHeadArgs a{};
   a.shape = kernels::shape_of(c, batch);
   a.directions = c.directions();
-  a.wa = c.attention ? params + l.wa : nullptr;
-  a.ba = c.attention ? params + l.ba : nullptr;
+  a.wa = c.additive() ? params + l.wa : nullptr;
+  a.ba = c.additive() ? params + l.ba : nullptr;
+  a.dot = c.dot_attention();
+  a.scale = c.dot_attention() && c.score == AttentionScore::kDotScaled ? params + l.scale : nullptr;
+  a.rowmax = c.dot_attention() ? b.scores : nullptr;
+  a.rowsum = b.rowsum;
+  a.dscale = b.dscale;
   a.wd = params + l.wd;
   a.bd = params + l.bd;
   a.top = layer_states(b, batch, c.layers - 1);
@@ -290,10 +295,14 @@ void Handle::Impl::backward_layered(const float* params, const float* x, int bat
   gemm_row_major(h, true, false, C, O, batch, 1.f, b.context, C, b.dpre, O, beta, g + l.wd,
                  O);  // C^T dPre
   gemm_row_major(h, false, false, 1, O, batch, 1.f, ones, batch, b.dpre, O, beta, g + l.bd, O);
-  if (c.attention) {
+  if (c.additive()) {
     gemm_row_major(h, false, false, 1, C, bt, 1.f, b.du, bt, top, C, beta, g + l.wa,
                    C);  // dU^T S
     gemm_row_major(h, false, false, 1, T, batch, 1.f, ones, batch, b.du, T, beta, g + l.ba, T);
+  }
+  if (b.dscale) {  // use_scale: the sequences' dL/dscale summed
+    gemm_row_major(h, false, false, 1, 1, batch, 1.f, ones, batch, b.dscale, 1, beta, g + l.scale,
+                   1);
   }
 }
 

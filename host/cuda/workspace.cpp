@@ -42,6 +42,7 @@ std::size_t Handle::Impl::layout_layered(Region region, int batch, Pass pass, Ca
     b.scores = cv.take<float>(bt);
     b.expsum = cv.take<float>(B);
     b.context = cv.take<float>(B * C);
+    if (c.dot_attention()) b.rowsum = cv.take<float>(bt);
   }
   if (region == Region::kReserve) {
     if (gated()) b.aux = cv.take<float>(blocks * bt * kept);
@@ -66,6 +67,7 @@ std::size_t Handle::Impl::layout_layered(Region region, int batch, Pass pass, Ca
     b.dz = cv.take<float>(planes * bt * GH);
     b.dz_next = cv.take<float>(planes * bt * GH);
     b.ones = cv.take<float>(std::max<std::size_t>(bt, B));
+    if (c.score == AttentionScore::kDotScaled && c.attention) b.dscale = cv.take<float>(B);
     if (c.cell == Cell::kGru) b.drec_first = cv.take<float>(planes * B * GH);
     if (gated() && unfused) {
       b.carry = cv.take<float>(B * H);

@@ -18,7 +18,7 @@ namespace rnnattn {
 // column), 3 (one forward layer), 4 (no training record), 5 (the Elman cell only), 6 (no
 // embedding), 7 (no data file stamp), 8 (texts padded and truncated at the end) and 9 (additive
 // attention only) are read.
-constexpr std::uint32_t kCheckpointVersion = 10;
+constexpr std::uint32_t kCheckpointVersion = 11;
 
 // How the model was trained: what `rnnattn train --resume` needs to continue the run exactly.
 struct TrainingRecord {
@@ -34,7 +34,7 @@ struct TrainingRecord {
 // What a model trained on text needs to read new texts (version 7): the tokenizer is text.hpp's.
 struct TextRecord {
   std::string column;                   // the text column it was trained on ("" : not text data)
-  std::vector<std::string> classes;     // the label names of class 0 and 1 (empty, or two)
+  std::vector<std::string> classes;     // the label names of class 0, 1, ... (empty, or K >= 2)
   std::vector<std::string> vocabulary;  // the words of ids 2, 3, ... (at most V - 2)
   TextLayout layout;                    // padding and truncating (version 9; before: post, post)
 };

@@ -13,8 +13,10 @@
 
 namespace rnnattn {
 
-// Activation of the dense head: y = act(c Wd + bd).
-enum class Activation { kTanh, kLinear, kSigmoid };
+// Activation of the dense head: y = act(c Wd + bd). kSoftmax normalises the O outputs of each
+// row together (y_k = exp(pre_k) / sum_j exp(pre_j)), Keras' Dense(K, activation="softmax");
+// the others act on each output alone.
+enum class Activation { kTanh, kLinear, kSigmoid, kSoftmax };
 
 // How the attention scores the top layer's states h_t (docs/model.md, "Attention"):
 //   kAdditive:  the tutorial's, e_t = tanh(h_t . wa + ba[t]), a = softmax_t(e), context
@@ -27,8 +29,11 @@ enum class Activation { kTanh, kLinear, kSigmoid };
 // With lengths, padded steps are masked as keys and left out as queries.
 enum class AttentionScore { kAdditive, kDot, kDotScaled };
 
-// Training loss. MSE: mean over batch and outputs. BCE: binary cross-entropy on sigmoid outputs.
-enum class Loss { kMse, kBce };
+// Training loss. MSE: mean over batch and outputs. BCE: binary cross-entropy on sigmoid outputs,
+// mean over batch and outputs. CCE: categorical cross-entropy on a softmax head over K = O
+// classes, -sum_k t_k log y_k per row (targets one-hot, or any distribution), mean over the batch
+// (Keras' categorical_crossentropy).
+enum class Loss { kMse, kBce, kCce };
 
 // The recurrent cell of every (layer, direction) block, as Keras defines it (docs/model.md,
 // "Cells"):
@@ -70,7 +75,8 @@ struct ModelConfig {
   float dropout = 0.f;
 
   // Throws InvalidArgument naming the offending field when a size is < 1 or unreasonably large,
-  // or when BCE is combined with a head other than sigmoid.
+  // when BCE is combined with a head other than sigmoid, CCE with a head other than softmax, or a
+  // softmax head has fewer than two outputs (its one output would always be 1).
   void validate() const;
 
   int directions() const { return bidirectional ? 2 : 1; }
@@ -106,7 +112,8 @@ const char* to_string(Activation a);
 const char* to_string(Loss l);
 const char* to_string(Cell c);            // "elman" | "lstm" | "gru"
 const char* to_string(AttentionScore s);  // "additive" | "dot" | "dot-scaled"
-// Parse "tanh" | "linear" | "sigmoid" (resp. "mse" | "bce"); throws InvalidArgument otherwise.
+// Parse "tanh" | "linear" | "sigmoid" | "softmax" (resp. "mse" | "bce" | "cce"); throws
+// InvalidArgument otherwise.
 Activation parse_activation(std::string_view s);
 Loss parse_loss(std::string_view s);
 Cell parse_cell(std::string_view s);

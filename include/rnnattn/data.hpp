@@ -212,8 +212,14 @@ struct SentimentOptions {
 // neutral_tokens are neutral, then sentiment_tokens positive ones, then as many negative ones.
 SplitData sentiment_data(const SentimentOptions& options, std::vector<int>* tokens = nullptr);
 
+// A classifier's targets for a softmax head over K classes: y [N], each window's class number
+// 0..K-1, becomes one-hot rows y [N, K]. Throws DataError naming `source` and the window whose y
+// is no such class (a fraction, a negative number, K or more).
+void one_hot_targets(WindowSet& w, int classes, const std::string& source);
+
 // Moves the last `fraction` of `train`'s windows in time order (the latest start positions) into
-// a validation set, which it returns; at least one window stays on each side. Throws
+// a validation set, which it returns, each window with its O targets; at least one window stays
+// on each side. Throws
 // InvalidArgument for a fraction outside (0, 1) or fewer than two windows.
 WindowSet split_validation(WindowSet& train, double fraction);
 

@@ -65,10 +65,12 @@ void reference_backward_tokens(const ModelConfig& config, const Real* params, co
                                int batch, const Real* dy, Real* dparams,
                                const int* lengths = nullptr);
 
-// Loss over n = B * O predictions, returned in double. MSE: mean (y - t)^2. BCE: mean of
-// -[t log y + (1 - t) log(1 - y)] with y clipped to [1e-7, 1 - 1e-7] as Keras does.
-// When dy is not null it receives dL/dy (zero where BCE clipped y).
+// Loss over n = B * O predictions [B, O], `outputs` = O, returned in double. MSE: mean (y - t)^2.
+// BCE: mean of -[t log y + (1 - t) log(1 - y)]. CCE (O >= 2 given): the mean over the B rows of
+// -sum_k t_k log y_k. BCE and CCE clip y to [1e-7, 1 - 1e-7] as Keras does. When dy is not null it
+// receives dL/dy (zero where y was clipped).
 template <typename Real>
-double reference_loss(Loss loss, const Real* y, const Real* target, long n, Real* dy = nullptr);
+double reference_loss(Loss loss, const Real* y, const Real* target, long n, Real* dy = nullptr,
+                      int outputs = 1);
 
 }  // namespace rnnattn

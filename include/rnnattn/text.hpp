@@ -72,17 +72,21 @@ struct TextTable {
   FileStamp stamp;
   std::string text_column, label_column;  // as named in the header
   std::vector<std::string> texts;
-  std::vector<int> labels;  // 0 or 1 (read_csv_texts: -1 where a row has another label or none)
-  std::vector<int> lines;   // the line each row starts on
-  // The label of class 0 and of class 1: as named, or the file's two labels in sorted order.
+  // The class of each row, 0..K-1 (read_csv_texts: -1 where a row has another label or none).
+  std::vector<int> labels;
+  std::vector<int> lines;  // the line each row starts on
+  // The labels of class 0, 1, ..., K-1: as named, or the file's labels (sorted_labels' order).
   std::vector<std::string> classes;
   int dropped = 0;  // rows with another label (drop_other_labels)
 };
 
-// Reads a text column and a label column. The classes: `classes` (two labels, class 0 then 1),
-// or where it is empty the column's two labels, class 0 and 1 in sorted order ("0" and "1" as they
-// are); a column with more than two labels is refused, naming them (which two would be a guess).
-// Rows with another label (or none) are refused with their count and first line, or dropped with
+// True for two or more labels, none empty, no two the same: the classes a model can name.
+bool distinct_labels(const std::vector<std::string>& labels);
+
+// Reads a text column and a label column. The classes: `classes` (two or more labels, class 0, 1,
+// ... in that order), or where it is empty each label of the column, in numeric order where every
+// label is a number (so that labels 0..K-1 are their own classes), else in sorted order. Rows with
+// another label (or none) are refused with their count and first line, or dropped with
 // `drop_other_labels`. Throws DataError naming the file (and the line where there is one) for
 // invalid UTF-8, a missing column, an empty text, a text column that holds only numbers, labels of
 // one class only, a named class no row has.
@@ -94,8 +98,9 @@ TextTable read_csv_text(const std::string& path, const std::string& text_column,
                         TextEncoding encoding = TextEncoding::kUtf8);
 
 // The texts a trained model classifies: every row's text, and where the file has `label_column`
-// (optional here), the labels of `classes` (the model's two, as its checkpoint names them) as 0 and
-// 1, -1 for any other label. The same checks of the file and its texts as read_csv_text.
+// (optional here), the labels of `classes` (the model's, as its checkpoint names them) as their
+// class 0..K-1, -1 for any other label. The same checks of the file and its texts as
+// read_csv_text.
 TextTable read_csv_texts(const std::string& path, const std::string& text_column,
                          const std::string& label_column, const std::vector<std::string>& classes,
                          TextEncoding encoding = TextEncoding::kUtf8);
@@ -110,9 +115,10 @@ struct TextOptions {
 
 // The rows shuffled (NumPy's permutation of the seed's low 32 bits), the first train_fraction of
 // them to train, the rest to test; the vocabulary built from the training texts only. The windows
-// hold token ids (WindowSet::tokens) and lengths, y the labels; SplitData::vocabulary the words and
-// ::classes the label names. `vocabulary` given (a trained model's): that one instead, with the
-// same split. Throws DataError when a split would be empty.
+// hold token ids (WindowSet::tokens) and lengths, y each row's class 0..K-1 (one_hot_targets makes
+// them a softmax head's targets); SplitData::vocabulary the words and ::classes the label names.
+// `vocabulary` given (a trained model's): that one instead, with the same split. Throws DataError
+// when a split would be empty.
 SplitData text_data(const TextTable& table, const TextOptions& options,
                     const Vocabulary* vocabulary = nullptr);
 

@@ -2,6 +2,7 @@
 // seeded RNG, as Keras' fit does. The same seeds give the same result, bit for bit.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <iosfwd>
 #include <vector>
@@ -98,8 +99,39 @@ std::vector<float> predict(Backend& backend, const Model& model, const WindowSet
 // Mean squared error between predictions and the targets of `data`, in scaled units (double).
 double mean_squared_error(const std::vector<float>& pred, const WindowSet& data);
 
-// Binary accuracy: the fraction of predictions on the same side of 0.5 as their 0/1 targets.
+// The class of each row of [N, O] values: for O = 1, 1 where the value is >= 0.5, else 0 (a
+// sigmoid's probability, a 0/1 label); for O >= 2, the index of the row's largest value (a
+// softmax's probabilities, a one-hot label; the first of equal ones).
+std::vector<int> classes_of(const std::vector<float>& values, int outputs);
+// Accuracy: the fraction of rows whose predicted class (classes_of, O = pred.size() / N) is their
+// target's: binary for O = 1 (the side of 0.5), the largest output for O >= 2.
 double accuracy(const std::vector<float>& pred, const WindowSet& data);
+
+// A K x K confusion matrix, rows the true class and columns the predicted one, with the scores
+// read off it. Precision, recall and F1 of a class are NaN where they divide by zero (no row
+// predicted as, resp. labelled with, that class), as scikit-learn's zero_division="warn" reports
+// them as undefined.
+struct Confusion {
+  int classes = 2;                                  // K
+  std::vector<long> counts = std::vector<long>(4);  // [true * K + predicted]
+
+  Confusion() = default;
+  explicit Confusion(int k) : classes(k), counts(static_cast<std::size_t>(k) * k, 0) {}
+  void add(int truth, int said) { ++counts[static_cast<std::size_t>(truth) * classes + said]; }
+  long at(int truth, int said) const {
+    return counts[static_cast<std::size_t>(truth) * classes + said];
+  }
+  long total() const;
+  long correct() const;  // the diagonal
+  double accuracy() const;
+  double precision(int k) const;  // at(k, k) / the rows predicted k
+  double recall(int k) const;     // at(k, k) / the rows labelled k
+  double f1(int k) const;         // the harmonic mean of the two
+};
+
+// The confusion of predictions [N, O] against targets [N, O], each row's class by classes_of;
+// K = 2 for O = 1, else O.
+Confusion confusion(const std::vector<float>& pred, const std::vector<float>& target, int outputs);
 
 // The configuration's loss (MSE or BCE, as training computes it) of the model on `data`.
 double evaluate_loss(Backend& backend, const Model& model, const WindowSet& data);

@@ -12,7 +12,7 @@ kernels (the fast CPU path, or the fused CUDA kernels where the package was buil
 
 from . import _core, callbacks, data
 from ._core import CheckpointError, DataError, Error, InvalidArgument, Unavailable
-from ._model import History, Model, load
+from ._model import History, Model, load, to_categorical
 
 __version__ = _core.__version__
 
@@ -44,4 +44,5 @@ __all__ = [
     "data",
     "load",
     "set_cpu_threads",
+    "to_categorical",
 ]

@@ -44,6 +44,49 @@ def _labels(y: np.ndarray, name: str) -> np.ndarray:
     return y
 
 
+def _distributions(y: np.ndarray, name: str) -> np.ndarray:
+    """y [N, K], refused (naming its first row) where a row is not a distribution over the K
+    classes: CCE trains on one-hot rows (Keras' categorical_crossentropy), or on soft ones."""
+    if y.ndim != 2 or y.shape[1] < 2:
+        raise ValueError(
+            f"{name}: shape {y.shape}; loss='cce' trains on one-hot rows [samples, classes] "
+            "(K >= 2; rnnattn.to_categorical makes them from class numbers)"
+        )
+    bad = (y < 0).any(axis=1) | (np.abs(y.sum(axis=1, dtype=np.float64) - 1.0) > 1e-5)
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise ValueError(
+            f"{name}: row {row} is {y[row].tolist()}; loss='cce' trains on one-hot rows (or "
+            "rows of probabilities summing to 1)"
+        )
+    return y
+
+
+def to_categorical(y, num_classes: int | None = None) -> np.ndarray:
+    """Class numbers [N] (0..K-1) as one-hot rows [N, K] of float32, as Keras'
+    ``to_categorical``: the targets of a model with loss "cce".
+
+    Args:
+        y: The class numbers (integers, or floats that are whole numbers).
+        num_classes: K (default: the largest class number + 1).
+
+    Returns:
+        The one-hot rows.
+    """
+    a = np.asarray(y)
+    if a.ndim != 1:
+        raise ValueError(f"y: expected class numbers [samples], got shape {a.shape}")
+    if a.dtype.kind not in "iuf" or (a.dtype.kind == "f" and not np.all(a == np.floor(a))):
+        raise ValueError("y: class numbers must be whole numbers 0..K-1")
+    c = a.astype(np.int64)
+    k = int(c.max()) + 1 if num_classes is None else _integer(num_classes, "num_classes")
+    if c.size and (c.min() < 0 or c.max() >= k):
+        raise ValueError(f"y: class numbers must be in [0, {k}), got {c.min()}..{c.max()}")
+    out = np.zeros((c.size, k), dtype=np.float32)
+    out[np.arange(c.size), c] = 1.0
+    return out
+
+
 def _features(x, name: str) -> np.ndarray:
     """x [N, T, D] as C-contiguous float32. Other real dtypes (float16, float64, integers,
     booleans) are converted, as Keras casts its inputs to float32; anything else is refused,
@@ -147,7 +190,7 @@ class History:
     """What fit returns, as Keras' History.
 
     Attributes:
-        history: Maps "loss" (and with validation "val_loss", and for a BCE model
+        history: Maps "loss" (and with validation "val_loss", and for a BCE or CCE model
             "val_accuracy") to one value per epoch run.
         epoch: The 0-based numbers of the epochs run, counting earlier fits' (as Keras').
         best_epoch: The 1-based epoch whose weights the model holds after fit.
@@ -195,9 +238,11 @@ class Model:
             run is reproducible. Trains on the CPU only.
         layers: Stacked recurrent layers.
         bidirectional: Each layer reads both ways (Keras' Bidirectional, concatenated).
-        head: The dense head's activation, "tanh", "linear" or "sigmoid" (default: sigmoid for
-            loss "bce", else tanh).
-        loss: "mse" or "bce" (binary cross-entropy on labels 0 and 1).
+        head: The dense head's activation, "tanh", "linear", "sigmoid" or "softmax" (default:
+            sigmoid for loss "bce", softmax for "cce", else tanh).
+        loss: "mse", "bce" (binary cross-entropy on labels 0 and 1) or "cce" (Keras'
+            categorical cross-entropy on a softmax over K classes; y one-hot [N, K], see
+            to_categorical). The softmax head runs on the CPU only.
         vocab: A trainable embedding of this many token ids in front (0: none, x holds features).
         embedding_dim: The embedding's width D (with vocab only).
         learning_rate: Adam's step (Keras' default 0.001).
@@ -243,7 +288,11 @@ class Model:
         cfg.layers = int(layers)
         cfg.bidirectional = bool(bidirectional)
         cfg.loss = loss
-        cfg.head = head if head is not None else ("sigmoid" if loss == "bce" else "tanh")
+        cfg.head = (
+            head
+            if head is not None
+            else {"bce": "sigmoid", "cce": "softmax"}.get(loss, "tanh")
+        )
         cfg.vocab_size = int(vocab)
         if vocab and embedding_dim < 1:
             raise ValueError("embedding_dim: a model with vocab > 0 needs embedding_dim >= 1")
@@ -303,7 +352,9 @@ class Model:
         vocab = (self._m.config if self._m else self._pending).vocab_size
         a = _tokens(x, name, vocab) if vocab else _features(x, name)
         if y is not None:
-            _targets(y, "y", a.shape[0])
+            t = _targets(y, "y", a.shape[0])
+            if str((self._m.config if self._m else self._pending).loss) == "cce":
+                _distributions(t, "y")  # before a model of the wrong O is built from it
         if self._m is None:
             self.build(a.shape[1], a.shape[2] if a.ndim == 3 else 0, outputs)
         cfg = self._m.config
@@ -338,7 +389,8 @@ class Model:
 
         Args:
             x: Inputs [N, T, D] (token ids [N, T] with an embedding).
-            y: Targets [N] or [N, O] (labels 0 and 1 for loss "bce").
+            y: Targets [N] or [N, O] (labels 0 and 1 for loss "bce"; one-hot rows [N, K] for
+                loss "cce").
             epochs: Epochs to run in this call.
             batch_size: Samples per Adam step.
             verbose: 0 silent; 1 a line per epoch that shows progress within it on a terminal;
@@ -361,7 +413,8 @@ class Model:
             TypeError: a non-integer epochs, batch_size or early_stopping, or a callback other
                 than EarlyStopping.
             ValueError: a wrong shape, NaN or infinite values (by index), a validation_split that
-                leaves no sample to train on, a BCE label other than 0 and 1 (by index).
+                leaves no sample to train on, a BCE label other than 0 and 1 (by index), a CCE
+                row that is not one-hot (or a distribution).
         """
         if not shuffle:
             raise ValueError("shuffle: rnnattn always shuffles (the order is the seed's)")
@@ -443,7 +496,7 @@ class Model:
         return self._m.predict(xa, la, bool(return_attention), self._device)
 
     def evaluate(self, x, y, *, lengths=None) -> float:
-        """The configured loss (MSE or BCE, as training computes it) on (x, y).
+        """The configured loss (MSE, BCE or CCE, as training computes it) on (x, y).
 
         Args:
             x: Inputs [N, T, D] (token ids [N, T] with an embedding).
@@ -460,9 +513,13 @@ class Model:
         return self._m.evaluate(xa, ya, la, self._device)
 
     def _checked_targets(self, y, name: str, n: int) -> np.ndarray:
-        """Targets as _targets reads them, and for a BCE model labels 0 and 1 only."""
+        """Targets as _targets reads them, and for a BCE model labels 0 and 1 only, for a CCE
+        model rows that are distributions over its classes."""
         a = _targets(y, name, n)
-        return _labels(a, name) if str(self._m.config.loss) == "bce" else a
+        loss = str(self._m.config.loss)
+        if loss == "cce":
+            return _distributions(a.reshape(n, -1), name)
+        return _labels(a, name) if loss == "bce" else a
 
     # -- weights and files --------------------------------------------------------------------
     def _require_built(self, what: str) -> _core.Model:

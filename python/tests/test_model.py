@@ -511,3 +511,32 @@ def test_dropout_is_reproducible_and_checked(rng):
     assert any(not np.array_equal(a, b) for a, b in zip(runs[0], plain.get_weights()))
     with pytest.raises(ValueError, match="dropout"):
         rnnattn.Model(dropout=1.0)
+
+
+def test_softmax_over_classes_with_categorical_cross_entropy(rng):
+    """Keras' Dense(K, softmax) with categorical_crossentropy: one-hot targets (to_categorical),
+    accuracy per epoch on the validation data, rows of probabilities; other targets refused."""
+    n, t, d = 240, 6, 2
+    k = np.arange(n) % 3
+    x = rng.normal(0, 0.15, (n, t, d)).astype(np.float32)
+    x[k == 0, :, 0] += 0.8
+    x[k == 1, :, 1] += 0.8
+    y = rnnattn.to_categorical(k)
+    assert y.shape == (n, 3) and y.dtype == np.float32 and np.all(y.sum(axis=1) == 1)
+    m = rnnattn.Model(hidden=8, loss="cce", seed=5)
+    h = m.fit(x, y, epochs=20, batch_size=16, validation_split=0.25, verbose=0)
+    assert str(m.config.head) == "softmax" and m.config.output_size == 3
+    assert h.history["val_accuracy"][-1] > 0.95
+    p = m.predict(x)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-5)
+    assert (p.argmax(axis=1) == k).mean() > 0.95
+    assert m.evaluate(x, y) < h.history["loss"][0]
+    with pytest.raises(ValueError, match=r"y: row 1 is \[0.5, 0.0, 0.0\]; loss='cce' trains on"):
+        bad = y.copy()
+        bad[1] = [0.5, 0.0, 0.0]
+        rnnattn.Model(hidden=2, loss="cce").fit(x, bad, verbose=0)
+    with pytest.raises(ValueError, match="one-hot rows"):
+        rnnattn.Model(hidden=2, loss="cce").fit(x, k, verbose=0)
+    with pytest.raises(ValueError, match=r"in \[0, 2\)"):
+        rnnattn.to_categorical([0, 2], num_classes=2)
+

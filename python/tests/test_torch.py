@@ -56,7 +56,12 @@ def plain_pytorch(module, x, lengths=None):
         if c.bidirectional:
             ctx = torch.cat([ctx, top[:, 0, h_size:]], dim=1)
     pre = ctx @ w["Wd"] + w["bd"]
-    y = {"tanh": torch.tanh, "sigmoid": torch.sigmoid, "linear": lambda v: v}[c.head](pre)
+    y = {
+        "tanh": torch.tanh,
+        "sigmoid": torch.sigmoid,
+        "linear": lambda v: v,
+        "softmax": lambda v: torch.softmax(v, dim=1),
+    }[c.head](pre)
     return y, a
 
 
@@ -70,6 +75,7 @@ CASES = [
     (3, 4, 5, 2, False, "lstm", 2, True, "linear", False),
     (2, 3, 6, 1, True, "gru", 2, False, "tanh", True),
     (1, 1, 1, 1, True, "gru", 1, True, "sigmoid", False),
+    (3, 4, 6, 4, True, "lstm", 1, True, "softmax", True),  # a softmax over four classes
 ]
 
 

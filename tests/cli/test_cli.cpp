@@ -58,6 +58,10 @@ TEST_F(Cli, BadInputIsRefusedClearly) {
   expect_refused("train --head relu", {"unknown head activation 'relu'"});
   expect_refused("train --model lstm", {"--model", "'lstm'"});
   expect_refused("train --loss bce", {"bce needs the sigmoid head"});
+  expect_refused("train --data sentiment --loss cce --head sigmoid",
+                 {"cce needs the softmax head"});
+  expect_refused("train --head softmax", {"softmax head needs output_size (O) >= 2"});
+  expect_refused("train --loss cce", {"--loss cce classifies texts"});
   expect_refused("train --compare", {"--save writes one model"});
   expect_refused("train --hidden", {"--hidden needs a value"});
   const Result r = run("frobnicate");
@@ -229,8 +233,6 @@ TEST_F(Cli, DotProductAttentionTrainsSavesAndPredicts) {
     EXPECT_EQ(r.code, 0) << r.err;
     EXPECT_NE(r.out.find("score=" + score), std::string::npos) << r.out;
   }
-  expect_refused("train --data sentiment --attention dot --device cuda",
-                 {"--device cuda runs the additive attention only", "--device cpu"});
   expect_refused("train --attention dot --model plain", {"--attention applies to attention"});
   expect_refused("train --attention cosine",
                  {"unknown attention 'cosine' (expected additive, dot or dot-scaled)"});

@@ -253,25 +253,31 @@ TEST_F(Cli, ForecastContinuesDates) {
   }
 }
 
-// 9. predict on a classifier: accuracy and confusion counts, on the sizes it was trained with.
+// 9. predict on a classifier: accuracy and confusion counts, on the sizes it was trained with; a
+// sigmoid with BCE, and a softmax over the two classes with CCE (--loss cce).
 TEST_F(Cli, PredictScoresAClassifier) {
-  Result r =
-      run("train --data sentiment --steps 12 --train-sequences 50 --test-sequences 24 --hidden 3 "
-          "--epochs 1 --batch 8 --quiet --json t.json --save c.bin");
-  ASSERT_EQ(r.code, 0) << r.err;
-  const double trained_accuracy = json_number(slurp(dir_ + "/t.json"), "test_accuracy");
-  r = run("predict --model c.bin --data sentiment --json p.json");
-  ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_NE(r.out.find("test windows of sentiment (24)"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("# test accuracy "), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("# true 1 "), std::string::npos) << r.out;
-  EXPECT_EQ(r.out.find("MSE"), std::string::npos) << r.out;
-  const std::string json = slurp(dir_ + "/p.json");
-  EXPECT_NEAR(json_number(json, "test_accuracy"), trained_accuracy, 1e-12);
-  const int counts =
-      static_cast<int>(json_number(json, "true_negative") + json_number(json, "false_positive") +
-                       json_number(json, "false_negative") + json_number(json, "true_positive"));
-  EXPECT_EQ(counts, 24);
+  for (const std::string loss : {"", " --loss cce"}) {
+    SCOPED_TRACE(loss);
+    Result r =
+        run("train --data sentiment --steps 12 --train-sequences 50 --test-sequences 24 --hidden 3 "
+            "--epochs 1 --batch 8 --quiet --json t.json --save c.bin" +
+            loss);
+    ASSERT_EQ(r.code, 0) << r.err;
+    const double trained_accuracy = json_number(slurp(dir_ + "/t.json"), "test_accuracy");
+    r = run("predict --model c.bin --data sentiment --json p.json");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("test windows of sentiment (24)"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("# test accuracy "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(loss.empty() ? "; bce " : "; cce "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("# confusion (rows: true class"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("MSE"), std::string::npos) << r.out;
+    const std::string json = slurp(dir_ + "/p.json");
+    EXPECT_NEAR(json_number(json, "test_accuracy"), trained_accuracy, 1e-12);
+    const int counts =
+        static_cast<int>(json_number(json, "true_negative") + json_number(json, "false_positive") +
+                         json_number(json, "false_negative") + json_number(json, "true_positive"));
+    EXPECT_EQ(counts, 24);
+  }
 }
 
 // 10 and 11. Warnings a user needs, and each path's own limit.

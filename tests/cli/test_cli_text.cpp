@@ -1,6 +1,8 @@
 // The command line on labelled texts: train from a CSV of texts, save, inspect, export
 // and import, resume, predict new texts from the checkpoint; the sentiment task as token ids; bad
 // input refused with one clear message before any work.
+#include <algorithm>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "cli/cli_test.hpp"
@@ -156,21 +158,23 @@ TEST_F(Cli, TextInputIsCheckedBeforeAnyWork) {
   file("numbers.csv", "review,sentiment\n1,0\n2.5,1\n");
   expect_refused("train --data numbers.csv --text-column review --label-column sentiment",
                  {"holds numbers only, not text"});
-  // Three labels (as a corpus of negative, neutral and positive tweets): which two to train on
-  // is the user's to say (--classes, class 0 first), not a guess, dropping the rest or not.
+  // Three labels (as a corpus of negative, neutral and positive tweets) train a softmax over
+  // them (three_classes_train_and_predict); two named ones the binary model, the others refused
+  // or dropped.
   file("three.csv", "review,sentiment\ngood,pos\nbad,neg\nso so,mixed\nfine,pos\nugly,neg\n");
   const std::string three = "train --data three.csv --text-column review --label-column sentiment";
-  for (const char* drop : {"", " --drop-other-labels"}) {
-    expect_refused(three + drop, {"three.csv: column 'sentiment' has 3 labels ('mixed', 'neg' and "
-                                  "'pos'); name the two to train on with --classes A,B"});
-  }
+  expect_refused(three + " --loss bce",
+                 {"--loss bce is binary; column 'sentiment' of three.csv has 3 classes (mixed, "
+                  "neg, pos)",
+                  "--classes A,B --drop-other-labels"});
+  expect_refused(three + " --head sigmoid", {"--head sigmoid is binary"});
   expect_refused(
       three + " --classes pos,neg",
       {"three.csv:4: 1 row has a label other than 'pos' and 'neg'", "--drop-other-labels"});
   expect_refused(three + " --classes pos,happy --drop-other-labels",
                  {"no row has the label 'happy' in column 'sentiment'"});
-  expect_refused(three + " --classes pos", {"--classes takes two different labels"});
-  expect_refused(three + " --classes pos,pos", {"--classes takes two different labels"});
+  expect_refused(three + " --classes pos", {"--classes takes two or more different labels"});
+  expect_refused(three + " --classes pos,pos", {"--classes takes two or more different labels"});
   expect_refused("train --classes a,b", {"--classes applies to texts"});
   const Result dropped =
       run(three +
@@ -214,6 +218,121 @@ TEST_F(Cli, TextInputIsCheckedBeforeAnyWork) {
   file("utf8.csv", "review,sentiment\ngood,1\n\"bad\n\xFF\",0\n");
   expect_refused("train --data utf8.csv --text-column review --label-column sentiment",
                  {"utf8.csv:4: invalid UTF-8 (byte 0xFF)"});
+}
+
+// A corpus of three topics, each row's carried by two of its words among neutral ones.
+std::string topics(int rows) {
+  const char* words[3][4] = {{"bread", "soup", "spice", "cake"},
+                             {"goal", "match", "team", "score"},
+                             {"code", "chip", "cloud", "data"}};
+  const char* names[3] = {"food", "sport", "tech"};
+  const char* neutral[] = {"the", "a", "and", "it", "was", "very", "today", "we"};
+  Rng rng(5);
+  std::string s = "text,topic\n";
+  for (int i = 0; i < rows; ++i) {
+    const int k = static_cast<int>(rng.below(3));
+    std::string text;
+    const int n = 3 + static_cast<int>(rng.below(6));
+    for (int j = 0; j < n; ++j) {
+      text += std::string(j ? " " : "") + neutral[rng.below(8)];
+      if (j == 1 || j == n - 1) text += std::string(" ") + words[k][rng.below(4)];
+    }
+    s += text + "," + names[k] + "\n";
+  }
+  return s;
+}
+
+// The scores a --json file gives for a confusion matrix, checked against the matrix itself: the
+// counts sum to `total`, accuracy is the diagonal's share, each class's precision, recall and F1
+// follow from its column and row.
+void expect_consistent_confusion(const nlohmann::json& cm, double accuracy, long total,
+                                 const std::vector<std::string>& classes) {
+  ASSERT_EQ(cm["classes"].get<std::vector<std::string>>(), classes) << cm.dump();
+  const auto m = cm["matrix"].get<std::vector<std::vector<long>>>();
+  const std::size_t K = classes.size();
+  ASSERT_EQ(m.size(), K);
+  long sum = 0, diagonal = 0;
+  for (std::size_t t = 0; t < K; ++t) {
+    ASSERT_EQ(m[t].size(), K);
+    for (std::size_t p = 0; p < K; ++p) sum += m[t][p];
+    diagonal += m[t][t];
+  }
+  EXPECT_EQ(sum, total) << cm.dump();
+  EXPECT_NEAR(accuracy, static_cast<double>(diagonal) / total, 1e-12) << cm.dump();
+  for (std::size_t k = 0; k < K; ++k) {
+    long column = 0, row = 0;
+    for (std::size_t j = 0; j < K; ++j) column += m[j][k], row += m[k][j];
+    const nlohmann::json& c = cm["per_class"][k];
+    EXPECT_EQ(c["class"], classes[k]);
+    EXPECT_EQ(c["support"].get<long>(), row);
+    if (column > 0) {
+      EXPECT_NEAR(c["precision"].get<double>(), static_cast<double>(m[k][k]) / column, 1e-12);
+    } else {
+      EXPECT_TRUE(c["precision"].is_null()) << "no row predicted as " << classes[k];
+    }
+    if (row > 0 && column > 0) {
+      const double p = c["precision"], r = c["recall"];
+      EXPECT_NEAR(r, static_cast<double>(m[k][k]) / row, 1e-12);
+      EXPECT_NEAR(c["f1"].get<double>(), p + r > 0 ? 2 * p * r / (p + r) : 0.0, 1e-12);
+    }
+  }
+}
+
+// A text CSV of three labels trains a softmax over them with categorical cross-entropy; train and
+// predict report the accuracy, the confusion matrix and each class's precision, recall and F1;
+// the checkpoint names the classes, so that predict, inspect and --resume read them back.
+TEST_F(Cli, TextsOfThreeClassesTrainASoftmaxAndPredict) {
+  file("topics.csv", topics(300));
+  const Result t = run(
+      "train --data topics.csv --text-column text --label-column topic --steps 12 --hidden 8 "
+      "--embedding 6 --epochs 12 --batch 16 --lr 0.02 --validation-split 0.2 --device cpu --save "
+      "m.bin --json r.json");
+  ASSERT_EQ(t.code, 0) << t.err;
+  for (const char* want :
+       {"(classes 0 'food', 1 'sport', 2 'tech'", "O=3 head=softmax loss=cce", "test cce",
+        "# confusion (rows: true class, columns: predicted)", "# macro avg"}) {
+    EXPECT_NE(t.out.find(want), std::string::npos) << want << "\n" << t.out;
+  }
+  EXPECT_EQ(t.out.find("notebook, IMDB"), std::string::npos) << "a binary task's rows\n" << t.out;
+  const nlohmann::json r = nlohmann::json::parse(slurp(dir_ + "/r.json"));
+  const std::vector<std::string> classes = {"food", "sport", "tech"};
+  const nlohmann::json& run0 = r["runs"][0];
+  EXPECT_GT(run0["test_accuracy"].get<double>(), 0.9) << run0.dump();
+  EXPECT_GT(run0["history"].back()["val_accuracy"].get<double>(), 0.9) << run0.dump();
+  expect_consistent_confusion(run0["confusion"], run0["test_accuracy"], r["config"]["test_windows"],
+                              classes);
+  EXPECT_EQ(r["test"]["classes"].get<std::vector<std::string>>(), classes);
+  for (int c : r["test"]["target"].get<std::vector<int>>()) EXPECT_TRUE(c >= 0 && c < 3) << c;
+
+  const Result i = run("inspect --model m.bin");
+  EXPECT_NE(i.out.find("classes 0 'food', 1 'sport' and 2 'tech'"), std::string::npos) << i.out;
+  const Result one = run("predict --model m.bin --text \"we saw the goal and the team\"");
+  ASSERT_EQ(one.code, 0) << one.err;
+  EXPECT_NE(one.out.find("  sport  we saw"), std::string::npos) << one.out;
+  // Every row of the file: the probabilities of the three classes, the predicted one the most
+  // probable, and the file's scores.
+  const Result p = run("predict --model m.bin --data topics.csv --json p.json");
+  ASSERT_EQ(p.code, 0) << p.err;
+  EXPECT_NE(p.out.find("# accuracy "), std::string::npos) << p.out;
+  const nlohmann::json pj = nlohmann::json::parse(slurp(dir_ + "/p.json"));
+  expect_consistent_confusion(pj["confusion"], pj["accuracy"], 300, classes);
+  for (const nlohmann::json& row : pj["predictions"]) {
+    const auto probs = row["probabilities"].get<std::vector<double>>();
+    ASSERT_EQ(probs.size(), 3u);
+    const auto top = std::max_element(probs.begin(), probs.end());
+    EXPECT_NEAR(probs[0] + probs[1] + probs[2], 1.0, 1e-5);
+    EXPECT_EQ(row["class"], classes[top - probs.begin()]);
+    EXPECT_DOUBLE_EQ(row["probability"].get<double>(),
+                     static_cast<double>(static_cast<float>(*top)));
+  }
+  // A file whose labels are not the model's: each row predicted, the others unlabelled.
+  file("other.csv", "text,topic\nthe soup,food\nthe goal,music\n");
+  const Result o = run("predict --model m.bin --data other.csv");
+  ASSERT_EQ(o.code, 0) << o.err;
+  EXPECT_NE(o.out.find("# accuracy 1.0000 (1 of 1 labelled rows)"), std::string::npos) << o.out;
+  const Result resumed = run("train --resume m.bin --epochs 13 --save m2.bin");
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  EXPECT_NE(resumed.out.find("O=3 head=softmax loss=cce"), std::string::npos) << resumed.out;
 }
 
 // --compare on texts trains the notebook's models side by side, with the notebook's rows.

@@ -71,6 +71,10 @@ std::vector<FastCase> fast_cases() {
       {9, 40, 3, 16, 2, 1, false, true, true, A::kTanh, Cell::kGru, AttentionScore::kDotScaled},
       {17, 30, 8, 33, 1, 2, true, true, false, A::kSigmoid, Cell::kLstm,
        AttentionScore::kDotScaled},
+      // A softmax head over K classes: two (the least), odd K, and K past a batch of rows.
+      {3, 5, 2, 7, 2, 1, false, false, false, A::kSoftmax},
+      {6, 9, 4, 8, 5, 1, true, true, true, A::kSoftmax, Cell::kLstm, AttentionScore::kDot},
+      {33, 12, 16, 32, 40, 1, false, true, false, A::kSoftmax, Cell::kGru},
   };
 }
 

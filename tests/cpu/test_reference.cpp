@@ -40,14 +40,16 @@ std::string case_name(const ::testing::TestParamInfo<GradCase>& info) {
 }
 
 std::vector<GradCase> grad_cases() {
-  // Each of H 1,2,7,32; T 1,2,20; D 1,3; O 1,2; B 1,5 appears, with the seed's shape among them.
-  const Shape shapes[] = {{1, 1, 1, 1, 1},  {2, 20, 1, 1, 1}, {2, 2, 3, 2, 5},  {7, 20, 3, 1, 5},
-                          {32, 2, 1, 2, 1}, {7, 1, 3, 2, 5},  {32, 20, 3, 1, 5}};
+  // Each of H 1,2,7,32; T 1,2,20; D 1,3; O 1,2,5; B 1,5 appears, with the seed's shape among
+  // them. The softmax head normalises over O >= 2 outputs only.
+  const Shape shapes[] = {{1, 1, 1, 1, 1},  {2, 20, 1, 1, 1}, {2, 2, 3, 2, 5},   {7, 20, 3, 1, 5},
+                          {32, 2, 1, 2, 1}, {7, 1, 3, 2, 5},  {32, 20, 3, 1, 5}, {3, 4, 2, 5, 3}};
   std::vector<GradCase> cases;
   for (const Shape& s : shapes) {
     for (bool attn : {true, false}) {
-      for (Activation a : {Activation::kTanh, Activation::kLinear, Activation::kSigmoid}) {
-        cases.push_back({s, attn, a});
+      for (Activation a :
+           {Activation::kTanh, Activation::kLinear, Activation::kSigmoid, Activation::kSoftmax}) {
+        if (a != Activation::kSoftmax || s.o >= 2) cases.push_back({s, attn, a});
       }
     }
   }
@@ -187,18 +189,21 @@ TEST(Reference, FloatAgreesWithDouble) {
 }
 
 TEST(Reference, LossGradientsMatchFiniteDifferences) {
-  for (Loss loss : {Loss::kMse, Loss::kBce}) {
+  // CCE reads rows of `outputs` (7 = one row of 7 classes; the targets need not be one-hot for
+  // its gradient); MSE and BCE every value alike.
+  for (Loss loss : {Loss::kMse, Loss::kBce, Loss::kCce}) {
     const long n = 7;
+    const int outputs = loss == Loss::kCce ? 7 : 1;
     auto y = random_vector<double>(n, 21, 0.05, 0.95);
     const auto t = random_vector<double>(n, 22, 0.0, 1.0);
     std::vector<double> dy(n, 999.0);
-    reference_loss<double>(loss, y.data(), t.data(), n, dy.data());
+    reference_loss<double>(loss, y.data(), t.data(), n, dy.data(), outputs);
     for (long i = 0; i < n; ++i) {
       const double keep = y[i];
       y[i] = keep + 1e-6;
-      const double lp = reference_loss<double>(loss, y.data(), t.data(), n);
+      const double lp = reference_loss<double>(loss, y.data(), t.data(), n, nullptr, outputs);
       y[i] = keep - 1e-6;
-      const double lm = reference_loss<double>(loss, y.data(), t.data(), n);
+      const double lm = reference_loss<double>(loss, y.data(), t.data(), n, nullptr, outputs);
       y[i] = keep;
       EXPECT_NEAR(dy[i], (lp - lm) / 2e-6, 1e-6) << to_string(loss) << " i=" << i;
     }
@@ -206,6 +211,71 @@ TEST(Reference, LossGradientsMatchFiniteDifferences) {
   // MSE by hand: ((1-0)^2 + (0.5-1)^2) / 2.
   const double y2[] = {1.0, 0.5}, t2[] = {0.0, 1.0};
   EXPECT_DOUBLE_EQ(reference_loss<double>(Loss::kMse, y2, t2, 2), 0.625);
+  // CCE by hand: two rows of three classes, the mean over the rows of -log(y of the true class);
+  // a probability below 1e-7 is clipped there, as Keras clips it, and has no gradient.
+  const double y3[] = {0.7, 0.2, 0.1, 0.0, 0.25, 0.75}, t3[] = {1, 0, 0, 1, 0, 0};
+  double dy3[6];
+  EXPECT_NEAR(reference_loss<double>(Loss::kCce, y3, t3, 6, dy3, 3),
+              (-std::log(0.7) - std::log(1e-7)) / 2, 1e-12);
+  EXPECT_NEAR(dy3[0], -1 / 0.7 / 2, 1e-12);
+  EXPECT_EQ(dy3[3], 0.0);
+  EXPECT_EQ(dy3[1], 0.0);  // t = 0: no gradient
+  // CCE needs the rows' width, and n must be whole rows of it.
+  EXPECT_THROW(reference_loss<double>(Loss::kCce, y3, t3, 6), InvalidArgument);
+  EXPECT_THROW(reference_loss<double>(Loss::kCce, y3, t3, 5, nullptr, 3), InvalidArgument);
+}
+
+// A softmax head with CCE: the bias's gradient is sum over the batch of (y - t) / B, the
+// identity that makes the pair the classifier's loss (Keras fuses them for it).
+TEST(Reference, SoftmaxWithCrossEntropyGivesYMinusT) {
+  ModelConfig cfg;
+  cfg.hidden_size = 4;
+  cfg.steps = 6;
+  cfg.input_size = 3;
+  cfg.output_size = 4;
+  cfg.head = Activation::kSoftmax;
+  cfg.loss = Loss::kCce;
+  const int B = 5, O = cfg.output_size;
+  const std::vector<double> params = random_vector<double>(ParamLayout(cfg).size(), 7, -0.9, 0.9);
+  const std::vector<double> x = random_vector<double>(static_cast<std::size_t>(B) * 6 * 3, 8);
+  std::vector<double> y(static_cast<std::size_t>(B) * O, -1.0), t(y.size(), 0.0);
+  for (int b = 0; b < B; ++b) t[static_cast<std::size_t>(b) * O + (b * 3) % O] = 1.0;
+  reference_forward<double>(cfg, params.data(), x.data(), B, y.data());
+  for (int b = 0; b < B; ++b) {  // each row a distribution
+    double sum = 0;
+    for (int o = 0; o < O; ++o) {
+      EXPECT_GT(y[static_cast<std::size_t>(b) * O + o], 0.0);
+      sum += y[static_cast<std::size_t>(b) * O + o];
+    }
+    EXPECT_NEAR(sum, 1.0, 1e-12) << "row " << b;
+  }
+  std::vector<double> dy(y.size()), dparams(ParamLayout(cfg).size());
+  reference_loss<double>(cfg.loss, y.data(), t.data(), static_cast<long>(y.size()), dy.data(), O);
+  reference_backward<double>(cfg, params.data(), x.data(), B, dy.data(), dparams.data(), nullptr);
+  const ParamLayout layout(cfg);
+  for (int o = 0; o < O; ++o) {
+    double want = 0;
+    for (int b = 0; b < B; ++b) {
+      want += (y[static_cast<std::size_t>(b) * O + o] - t[static_cast<std::size_t>(b) * O + o]) / B;
+    }
+    EXPECT_NEAR(dparams[layout.bd + o], want, 1e-12) << "dbd[" << o << "]";
+  }
+}
+
+// A softmax of large pre-activations: no overflow (the row's maximum is subtracted first).
+TEST(Reference, SoftmaxHeadDoesNotOverflow) {
+  ModelConfig cfg;
+  cfg.output_size = 3;
+  cfg.head = Activation::kSoftmax;
+  std::vector<float> p(ParamLayout(cfg).size(), 0.f), x(20, 0.5f), y(3, -1.f);
+  const ParamLayout layout(cfg);
+  p[layout.bd] = 200.f;  // exp(200) overflows float
+  p[layout.bd + 1] = 199.f;
+  p[layout.bd + 2] = -50.f;
+  reference_forward<float>(cfg, p.data(), x.data(), 1, y.data());
+  EXPECT_NEAR(y[0], 1 / (1 + std::exp(-1.f)), 1e-6f);
+  EXPECT_NEAR(y[1], std::exp(-1.f) / (1 + std::exp(-1.f)), 1e-6f);
+  EXPECT_GE(y[2], 0.f);
 }
 
 TEST(Reference, RejectsBadArguments) {

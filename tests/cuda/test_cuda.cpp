@@ -181,23 +181,36 @@ TEST(Cuda, HostApiAndRefusals) {
   }
 }
 
-// Keras' dot-product attention runs on the CPU only: the device API and both CUDA backends refuse
-// it by name before any work (the CLI's check_device_supports says so before reading data).
-TEST(Cuda, DotProductAttentionIsRefusedByName) {
-  SKIP_WITHOUT_GPU();
+// The softmax head runs on the CPU only: the device API and both CUDA backends refuse it by name,
+// as check_device_supports does before any data is read.
+TEST(Cuda, SoftmaxHeadIsRefusedByName) {
   ModelConfig cfg;
-  cfg.score = AttentionScore::kDotScaled;
+  cfg.output_size = 3;
+  cfg.head = Activation::kSoftmax;
+  cfg.loss = Loss::kCce;
+  const auto has_name = [](const std::string& what) {
+    return what.find("elementwise heads only") != std::string::npos &&
+           what.find("softmax over 3 classes") != std::string::npos;
+  };
+  for (Device d : {Device::kCuda, Device::kCudaUnfused}) {
+    try {
+      check_device_supports(d, cfg);
+      ADD_FAILURE() << "check_device_supports accepted the softmax head";
+    } catch (const InvalidArgument& e) {
+      EXPECT_TRUE(has_name(e.what())) << e.what();
+    }
+  }
+  EXPECT_NO_THROW(check_device_supports(Device::kCpu, cfg));
+  SKIP_WITHOUT_GPU();
   const auto p = init_parameters(cfg, 3);
   const auto x = random_vector<float>(20 * 2, 4);
-  std::vector<float> y(2);
-  const auto expect_named = [](const std::function<void()>& f) {
+  std::vector<float> y(2 * 3);
+  const auto expect_named = [&](const std::function<void()>& f) {
     try {
       f();
-      FAIL() << "the dot-product attention was accepted";
+      FAIL() << "the softmax head was accepted";
     } catch (const InvalidArgument& e) {
-      EXPECT_NE(std::string(e.what()).find("additive attention only"), std::string::npos)
-          << e.what();
-      EXPECT_NE(std::string(e.what()).find("dot-scaled"), std::string::npos) << e.what();
+      EXPECT_TRUE(has_name(e.what())) << e.what();
     }
   };
   expect_named([&] { cuda::Handle h(cfg); });

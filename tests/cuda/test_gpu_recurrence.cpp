@@ -74,6 +74,7 @@ struct Case {
   Cell cell = Cell::kElman;
   int layers = 1;
   bool bidirectional = false, attention = true, lengths = true;
+  AttentionScore score = AttentionScore::kAdditive;  // with attention
   Activation head = Activation::kSigmoid;
   bool accumulate = false;  // the backward also runs with GradMode::kAccumulate
   bool sanitized = false;   // in the compute-sanitizer set
@@ -83,7 +84,11 @@ std::string name_of(const Case& c) {
   std::ostringstream n;
   n << rnnattn::to_string(c.cell) << '_' << to_string(c.design) << '_' << c.what;
   if (c.layers > 1) n << "_L" << c.layers;
-  n << (c.bidirectional ? "_bidir" : "") << (c.attention ? "_attn" : "_plain")
+  n << (c.bidirectional ? "_bidir" : "")
+    << (!c.attention                           ? "_plain"
+        : c.score == AttentionScore::kAdditive ? "_attn"
+        : c.score == AttentionScore::kDot      ? "_dot"
+                                               : "_dotscaled")
     << (c.lengths ? "_lengths" : "");
   if (c.head != Activation::kSigmoid) n << '_' << rnnattn::to_string(c.head);
   return n.str();
@@ -100,6 +105,7 @@ ModelConfig config_of(const Case& c) {
   cfg.layers = c.layers;
   cfg.bidirectional = c.bidirectional;
   cfg.attention = c.attention;
+  cfg.score = c.score;
   cfg.head = c.head;
   cfg.cell = c.cell;
   return cfg;
@@ -527,8 +533,53 @@ void add_gated_persistent(std::vector<Case>& out, Cell cell) {
   out.insert(out.end(), std::begin(cases), std::end(cases));
 }
 
+// Keras' dot-product attention (the notebook's), which runs after the recurrence on every design:
+// each cell, one layer and the notebook's bidirectional layer, with use_scale, lengths or not, on
+// the planner's choice and the unfused path; edges: T = 1, a 64-thread segment (C = 66: cross-warp
+// reductions), several sequences per warp (C = 4), and T past what a [T, T] tile would hold.
+void add_dot_attention(std::vector<Case>& out) {
+  for (Design d : {Design::kAuto, Design::kUnfused}) {
+    for (Cell cell : {Cell::kElman, Cell::kLstm, Cell::kGru}) {
+      for (AttentionScore score : {AttentionScore::kDot, AttentionScore::kDotScaled}) {
+        for (bool len : {true, false}) {
+          out.push_back({.what = "small",
+                         .s = {5, 7, 3, 8, 2},
+                         .design = d,
+                         .cell = cell,
+                         .lengths = len,
+                         .score = score,
+                         .sanitized = len && score == AttentionScore::kDotScaled});
+          out.push_back({.what = "notebook_layer",
+                         .s = {6, 9, 4, 33, 1},
+                         .design = d,
+                         .cell = cell,
+                         .bidirectional = true,
+                         .lengths = len,
+                         .score = score,
+                         .sanitized = len && score == AttentionScore::kDot});
+        }
+      }
+    }
+    const Case edges[] = {
+        {.what = "T1", .s = {3, 1, 2, 5, 1}, .design = d, .score = AttentionScore::kDotScaled},
+        {.what = "sequences_per_warp", .s = {19, 6, 2, 4, 1}, .design = d, .layers = 2},
+        {.what = "T300", .s = {2, 300, 2, 6, 1}, .design = d, .cell = Cell::kLstm},
+        {.what = "tanh_head_accumulate",
+         .s = {4, 5, 3, 16, 3},
+         .design = d,
+         .head = Activation::kTanh,
+         .accumulate = true},
+    };
+    for (Case c : edges) {
+      if (c.score == AttentionScore::kAdditive) c.score = AttentionScore::kDot;
+      out.push_back(c);
+    }
+  }
+}
+
 std::vector<Case> all_cases() {
   std::vector<Case> out;
+  add_dot_attention(out);
   add_one_layer_sweep(out);
   add_sequence_models(out);
   add_persistent_elman(out);

@@ -88,6 +88,14 @@ std::vector<SmokeCase> smoke_cases() {
     c.push_back({n + "_bidir_persistent", model(cell, 8, true), 3, fused, R::kPersistent});
     c.push_back({n + "_unfused", model(cell, 8, false), 3, unfused});
   }
+  // Keras' dot-product attention after the recurrence (with use_scale: its gradient's GEMM too),
+  // the notebook's bidirectional LSTM, and a training session's epoch of it.
+  ModelConfig dot = model(Cell::kLstm, 8, true);
+  dot.score = AttentionScore::kDotScaled;
+  c.push_back({"lstm_bidir_dot_attention", dot, 3, fused});
+  SmokeCase td{"train_lstm_bidir_dot_attention", dot, 4};
+  td.train = true;
+  c.push_back(td);
   // Training sessions: the small-model epoch kernel (the tutorial's model), the graph-captured
   // step with its gather, loss and Adam kernels (H above the small kernel's 32), a token model's
   // embedding.

@@ -331,5 +331,29 @@ TEST(Series, EdgeLengths) {
   EXPECT_THROW(series_data(std::vector<double>(10, 3.0), 3), DataError);  // constant
 }
 
+// A softmax head's targets: class numbers become one-hot rows; anything but a class 0..K-1 is
+// refused, naming the source and the window.
+TEST(OneHotTargets, MakesRowsAndRefusesNonClasses) {
+  WindowSet w;
+  w.count = 3;
+  w.y = {2, 0, 1};
+  one_hot_targets(w, 3, "t.csv");
+  EXPECT_EQ(w.y, (std::vector<float>{0, 0, 1, 1, 0, 0, 0, 1, 0}));
+  for (float bad : {3.f, -1.f, 0.5f, NAN}) {
+    WindowSet v;
+    v.count = 2;
+    v.y = {0.f, bad};
+    try {
+      one_hot_targets(v, 3, "t.csv");
+      ADD_FAILURE() << bad << " was taken for a class";
+    } catch (const DataError& e) {
+      EXPECT_NE(std::string(e.what()).find("t.csv: window 2's target"), std::string::npos)
+          << e.what();
+    }
+  }
+  WindowSet done = w;  // already [N, K]: refused, not expanded twice
+  EXPECT_THROW(one_hot_targets(done, 3, "t.csv"), InvalidArgument);
+}
+
 }  // namespace
 }  // namespace rnnattn

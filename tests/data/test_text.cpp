@@ -432,20 +432,32 @@ TEST_F(TextCsv, ReadsQuotedTextsAndNamesClassesInSortedOrder) {
   EXPECT_EQ(t.label_column, "sentiment");
 }
 
-// Two labels are the classes, in sorted order; with more, which two to train on would be a guess:
-// refused (dropping the others or not) until they are named, class 0 first.
-TEST_F(TextCsv, MoreThanTwoLabelsNeedTheClassesNamed) {
+// Every label is a class, in numeric order where all are numbers (so that labels 0..K-1 are their
+// own classes, "10" after "9"), else in sorted order; a row without one is refused or dropped.
+// Named classes (two or more) keep the order named, class 0 first, and the others are refused or
+// dropped.
+TEST_F(TextCsv, EveryLabelIsAClassUnlessTheClassesAreNamed) {
   const std::string body =
       "review,sentiment\n"
       "good,1\nbad,0\nmeh,2\nok,1\nawful,\n";
-  for (bool drop : {false, true}) {
-    EXPECT_NE(error_of(body, drop)
-                  .find("column 'sentiment' has 3 labels ('0', '1' and '2'); name "
-                        "the two to train on with --classes A,B"),
-              std::string::npos)
-        << error_of(body, drop);
-  }
+  EXPECT_NE(error_of(body, false)
+                .find(":6: 1 row has a label other than '0', '1' and '2' in column 'sentiment'"),
+            std::string::npos)
+      << error_of(body, false);
   const std::string p = write(body);
+  TextTable all = read_csv_text(p, "review", "sentiment", true);
+  EXPECT_EQ(all.classes, (std::vector<std::string>{"0", "1", "2"}));
+  EXPECT_EQ(all.labels, (std::vector<int>{1, 0, 2, 1}));
+  EXPECT_EQ(all.dropped, 1);
+  all = read_csv_text(write("t,k\na b,10\nc d,9\ne f,2\ng h,9\n"), "t", "k");
+  EXPECT_EQ(all.classes, (std::vector<std::string>{"2", "9", "10"}));
+  EXPECT_EQ(all.labels, (std::vector<int>{2, 1, 0, 1}));
+  all = read_csv_text(write("t,k\na b,pos\nc d,neg\ne f,mixed\n"), "t", "k");
+  EXPECT_EQ(all.classes, (std::vector<std::string>{"mixed", "neg", "pos"}));
+  EXPECT_EQ(all.labels, (std::vector<int>{2, 1, 0}));
+  // (write() reuses one file: `p` holds `body` again from here on.)
+  all = read_csv_text(write(body), "review", "sentiment", true, {"2", "0", "1"});  // as named
+  EXPECT_EQ(all.labels, (std::vector<int>{2, 1, 0, 2}));
   const auto error_with = [&](bool drop, const std::vector<std::string>& classes) {
     try {
       read_csv_text(p, "review", "sentiment", drop, classes);

@@ -199,6 +199,42 @@ TEST_F(CheckpointTest, AttentionScoreRoundTrips) {
   expect_refused(f, "bad model flags");
 }
 
+// A softmax head over K classes travels with the classes' names (version 11: head 3, loss 2, K
+// names); a version 10 file cannot say softmax, and K names for a head of another width are
+// neither written nor read.
+TEST_F(CheckpointTest, SoftmaxHeadAndItsClassesRoundTrip) {
+  Checkpoint ck = ck_;
+  ModelConfig cfg = ck.model.config;
+  cfg.output_size = 3;
+  cfg.head = Activation::kSoftmax;
+  cfg.loss = Loss::kCce;
+  cfg.vocab_size = 6;
+  cfg.input_size = 2;
+  ck.model = make_model(cfg, 5);
+  ck.text.column = "review";
+  ck.text.classes = {"food", "sport", "tech"};
+  ck.text.vocabulary = {"the", "goal"};
+  save_checkpoint(path_, ck);
+  const Checkpoint r = load_checkpoint(path_);
+  EXPECT_EQ(r.model.config, cfg);
+  EXPECT_EQ(r.text.classes, ck.text.classes);
+  EXPECT_EQ(r.model.params, ck.model.params);
+  std::string ten = slurp(path_);
+  const std::uint32_t v10 = 10;
+  std::memcpy(&ten[8], &v10, 4);  // the same layout, but no softmax yet
+  refix_checksum(ten);
+  expect_refused(ten, "corrupted checkpoint");  // (its three class names, or the head)
+  ck.text.classes = {"food", "sport", "tech", "music"};
+  try {
+    save_checkpoint(path_, ck);
+    FAIL() << "four class names for three outputs were written";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("4 class names for a head of 3 outputs"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 // The dropout rate travels (version 10); one outside [0, 1) is refused by name.
 TEST_F(CheckpointTest, DropoutRoundTripsAndABadRateIsRefused) {
   Checkpoint ck = ck_;

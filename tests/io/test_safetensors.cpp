@@ -83,7 +83,7 @@ class Safetensors : public ::testing::Test {
 };
 
 TEST_F(Safetensors, ExportImportRoundTripIsExact) {
-  std::vector<ModelConfig> configs(6);
+  std::vector<ModelConfig> configs(7);
   configs[1].layers = 2;
   configs[1].bidirectional = true;
   configs[1].hidden_size = 3;
@@ -100,6 +100,10 @@ TEST_F(Safetensors, ExportImportRoundTripIsExact) {
   configs[4].cell = Cell::kLstm;
   configs[4].bidirectional = true;
   configs[5].score = AttentionScore::kDotScaled;
+  // A softmax over four classes with categorical cross-entropy.
+  configs[6].output_size = 4;
+  configs[6].head = Activation::kSoftmax;
+  configs[6].loss = Loss::kCce;
   for (const ModelConfig& c : configs) {
     SCOPED_TRACE(describe(c));
     Checkpoint ck = sample(c);
@@ -151,6 +155,18 @@ TEST_F(Safetensors, TextLayoutTravelsInTheMetadata) {
   ck.text.layout = {PadSide::kPre, PadSide::kPost};
   export_safetensors(path_, ck);
   EXPECT_EQ(import_safetensors(path_).text.layout, ck.text.layout);
+  {  // K classes' names travel with a softmax head of K outputs
+    Checkpoint k3 = ck;
+    ModelConfig c3 = c;
+    c3.output_size = 3;
+    c3.head = Activation::kSoftmax;
+    c3.loss = Loss::kCce;
+    k3.model = make_model(c3, 2);
+    k3.text.classes = {"food", "sport", "tech"};
+    export_safetensors(path_, k3);
+    EXPECT_EQ(import_safetensors(path_).text.classes, k3.text.classes);
+    export_safetensors(path_, ck);
+  }
   const std::string bytes = slurp(path_);
   const auto edited = [&](const std::string& from, const std::string& to) {
     std::string b = bytes;

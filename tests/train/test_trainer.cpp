@@ -9,6 +9,7 @@
 #include "rnnattn/backend.hpp"
 #include "rnnattn/error.hpp"
 #include "rnnattn/params.hpp"
+#include "rnnattn/random.hpp"
 #include "rnnattn/reference.hpp"
 #include "rnnattn/trainer.hpp"
 #include "test_util.hpp"
@@ -386,6 +387,95 @@ TEST(Trainer, RejectsMismatchedData) {
   } catch (const InvalidArgument& e) {
     EXPECT_NE(std::string(e.what()).find("T = 20"), std::string::npos) << e.what();
   }
+}
+
+// The class of a row: the side of 0.5 for one output, the largest output (the first of equal
+// ones) for several; accuracy compares the predictions' classes with the targets'.
+TEST(Classes, OfOneOutputOrSeveral) {
+  EXPECT_EQ(classes_of({0.2f, 0.5f, 0.9f, 0.49f}, 1), (std::vector<int>{0, 1, 1, 0}));
+  EXPECT_EQ(classes_of({0.2f, 0.5f, 0.3f, 0.4f, 0.4f, 0.2f}, 3), (std::vector<int>{1, 0}));
+  EXPECT_THROW(classes_of({0.2f, 0.5f}, 3), InvalidArgument);
+  WindowSet w;
+  w.count = 3;
+  w.y = {1, 0, 0, 0, 0, 1, 0, 1, 0};  // one-hot: classes 0, 2, 1
+  EXPECT_DOUBLE_EQ(accuracy({0.5f, 0.3f, 0.2f, 0.1f, 0.1f, 0.8f, 0.6f, 0.3f, 0.1f}, w), 2.0 / 3);
+  EXPECT_THROW(accuracy({0.5f, 0.3f}, w), InvalidArgument);
+}
+
+// A confusion matrix counted by hand, and the scores read off it as scikit-learn's
+// precision_recall_fscore_support gives them; undefined ones (nothing predicted as a class, no
+// row of it) are NaN.
+TEST(Classes, ConfusionAndPerClassScores) {
+  // Truth 0 0 0 1 1 2 2 2 2, predicted 0 0 1 1 2 2 2 2 0 (three classes, one-hot targets).
+  const int truth[] = {0, 0, 0, 1, 1, 2, 2, 2, 2}, said[] = {0, 0, 1, 1, 2, 2, 2, 2, 0};
+  std::vector<float> y, p;
+  for (int i = 0; i < 9; ++i) {
+    for (int k = 0; k < 3; ++k) {
+      y.push_back(truth[i] == k ? 1.f : 0.f);
+      p.push_back(said[i] == k ? 0.6f : 0.2f);
+    }
+  }
+  const Confusion c = confusion(p, y, 3);
+  ASSERT_EQ(c.classes, 3);
+  EXPECT_EQ(c.counts, (std::vector<long>{2, 1, 0, 0, 1, 1, 1, 0, 3}));
+  EXPECT_EQ(c.total(), 9);
+  EXPECT_EQ(c.correct(), 6);
+  EXPECT_DOUBLE_EQ(c.accuracy(), 6.0 / 9);
+  EXPECT_DOUBLE_EQ(c.precision(0), 2.0 / 3);
+  EXPECT_DOUBLE_EQ(c.recall(0), 2.0 / 3);
+  EXPECT_DOUBLE_EQ(c.precision(1), 1.0 / 2);
+  EXPECT_DOUBLE_EQ(c.recall(1), 1.0 / 2);
+  EXPECT_DOUBLE_EQ(c.precision(2), 3.0 / 4);
+  EXPECT_DOUBLE_EQ(c.recall(2), 3.0 / 4);
+  EXPECT_DOUBLE_EQ(c.f1(2), 0.75);
+  // Binary: one output, class 1 where >= 0.5; nothing predicted as class 1: its precision is NaN.
+  const Confusion b = confusion({0.1f, 0.2f, 0.3f}, {0.f, 1.f, 1.f}, 1);
+  EXPECT_EQ(b.counts, (std::vector<long>{1, 0, 2, 0}));
+  EXPECT_TRUE(std::isnan(b.precision(1)));
+  EXPECT_DOUBLE_EQ(b.recall(1), 0.0);
+  EXPECT_TRUE(std::isnan(b.f1(1)));
+  EXPECT_TRUE(std::isnan(Confusion(4).accuracy()));
+  EXPECT_THROW(confusion({0.1f}, {0.f, 1.f}, 1), InvalidArgument);
+}
+
+// A softmax head with CCE learns three classes that the inputs' sign pattern decides, and the
+// trainer reports the validation accuracy for it as for BCE.
+TEST(Trainer, SoftmaxHeadLearnsThreeClasses) {
+  ModelConfig cfg;
+  cfg.steps = 6;
+  cfg.hidden_size = 8;
+  cfg.input_size = 2;
+  cfg.output_size = 3;
+  cfg.head = Activation::kSoftmax;
+  cfg.loss = Loss::kCce;
+  WindowSet w;
+  w.count = 240;
+  w.steps = 6;
+  w.features = 2;
+  Rng rng(17);
+  for (int i = 0; i < w.count; ++i) {
+    const int k = i % 3;  // class k: feature k's mean is high (class 2: both low)
+    for (int t = 0; t < 6; ++t) {
+      for (int f = 0; f < 2; ++f) {
+        w.x.push_back(static_cast<float>((f == k ? 0.8 : -0.4) + 0.3 * (rng.uniform() - 0.5)));
+      }
+    }
+    for (int c = 0; c < 3; ++c) w.y.push_back(c == k ? 1.f : 0.f);
+    w.index.push_back(i);
+  }
+  WindowSet train = w;
+  const WindowSet validation = split_validation(train, 0.25);
+  Model m = make_model(cfg, 5);
+  auto backend = make_backend(Device::kCpu);
+  TrainOptions opt;
+  opt.epochs = 20;
+  opt.batch_size = 16;
+  opt.validation = &validation;
+  const TrainHistory h = fit(*backend, m, train, opt);
+  ASSERT_EQ(h.val_accuracy.size(), 20u);
+  EXPECT_GT(h.val_accuracy.back(), 0.95);
+  EXPECT_LT(h.epoch_loss.back(), 0.5 * h.epoch_loss.front());
+  EXPECT_GT(accuracy(predict(*backend, m, validation), validation), 0.95);
 }
 
 }  // namespace
