@@ -203,14 +203,11 @@ void register_cpu_benchmarks() {
           ModelConfig lstm = cfg, exact = cfg;
           lstm.cell = exact.cell = Cell::kLstm;
           exact.score = AttentionScore::kDot;
-          ModelConfig no_dropout = exact;  // the GPU rows' model (bench_gpu.cpp)
           exact.dropout = 0.5f;
           const std::pair<std::string, ModelConfig> models[] = {
               {bench_name("train_step_embedding", impl, s, true, k.cell), cfg},
               {bench_name("train_step_embedding", impl, s, true, Cell::kLstm), lstm},
-              {std::string("train_step_embedding/") + impl + "/notebook/dot-lstm", exact},
-              {std::string("train_step_embedding/") + impl + "/notebook/dot-lstm-no-dropout",
-               no_dropout}};
+              {std::string("train_step_embedding/") + impl + "/notebook/dot-lstm", exact}};
           for (const auto& [name, c] : models) {
             benchmark::RegisterBenchmark(name.c_str(),
                                          [c, s](benchmark::State& st) {

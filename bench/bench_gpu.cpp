@@ -130,14 +130,12 @@ void register_gpu_benchmarks() {
             const Impl impl = i;
             if (o == "train_step" && n == "notebook" && attention && !forced) {
               // The notebook's whole model: token ids through Embedding(10000, 100); for the
-              // LSTM also with Keras' dot-product attention ("dot-lstm", the notebook's model
-              // but for its Dropout, which trains on the CPU only; the CPU's row of the same
-              // name has it).
+              // LSTM also as written ("dot-lstm", as bench_cpu.cpp's row of that name): Keras'
+              // dot-product attention and Dropout(0.5).
               for (bool dot : {false, true}) {
                 if (dot && cell != Cell::kLstm) continue;
                 const std::string name =
-                    dot ? std::string("train_step_embedding/") + impl.name +
-                              "/notebook/dot-lstm-no-dropout"
+                    dot ? std::string("train_step_embedding/") + impl.name + "/notebook/dot-lstm"
                         : bench_name("train_step_embedding", impl.name, s, attention, cell);
                 benchmark::RegisterBenchmark(
                     name.c_str(),
@@ -145,7 +143,10 @@ void register_gpu_benchmarks() {
                       try {
                         ModelConfig cfg = with_embedding(config_of(s, attention));
                         cfg.cell = cell;
-                        if (dot) cfg.score = AttentionScore::kDot;
+                        if (dot) {
+                          cfg.score = AttentionScore::kDot;
+                          cfg.dropout = 0.5f;
+                        }
                         CudaBackend be(impl.path);
                         time_token_train_step(st, be, cfg, s);
                       } catch (const std::exception& e) {

@@ -8,6 +8,7 @@
 #include "cuda_compat.cuh"
 #include "cuda_utils.hpp"
 #include "kernels.hpp"
+#include "rnnattn/dropout.hpp"
 #include "tiling.hpp"
 
 namespace rnnattn::kernels {
@@ -105,21 +106,31 @@ __device__ __forceinline__ UnitThread unit_thread(const SegmentGeometry& g, int 
   return u;
 }
 
+// The dropout factor of sequence b's context column j: 0 or 1 / (1 - rate), or 1 without dropout
+// (inference, and every kernel that runs the head inside the recurrence).
+__device__ inline float keep_factor(const AttentionHeadArgs& a, int b, int j) {
+  if (!(a.dropout > 0.f)) return 1.f;
+  return dropout_factor(a.dropout_seed, a.dropout_step ? *a.dropout_step : 0, b, j, a.dropout);
+}
+
 // The head of one sequence on a segment of threads (thread j owning column j of the context):
-// stores the thread's context value c (where asked) and y = act(c Wd + bd). Every thread of the
-// block calls it.
+// stores the thread's context value c (where asked) and, with dropout, c * keep (`kept`), and
+// y = act((c * keep) Wd + bd). Every thread of the block calls it.
 __device__ inline void head_forward(SegmentReducer& red, const AttentionHeadArgs& a, int C, float c,
                                     int b, bool active, bool seq_valid) {
   const int O = a.shape.output;
   if (active && a.context) a.context[static_cast<std::size_t>(b) * C + red.lane] = c;
+  const float kept = active ? c * keep_factor(a, b, red.lane) : 0.f;
+  if (active && a.kept) a.kept[static_cast<std::size_t>(b) * C + red.lane] = kept;
   for (int o = 0; o < O; ++o) {
-    const float v = red.sum(active ? c * a.wd[red.lane * O + o] : 0.f);
+    const float v = red.sum(active ? kept * a.wd[red.lane * O + o] : 0.f);
     if (seq_valid && red.lane == 0)
       a.y[static_cast<std::size_t>(b) * O + o] = head_act(a.shape.head, v + a.bd[o]);
   }
 }
 
-// Its backward: writes dpre = dy act'(y) and returns dL/dc of the thread's column, dpre Wd^T.
+// Its backward: writes dpre = dy act'(y) and returns dL/dc of the thread's column,
+// (dpre Wd^T) * keep.
 __device__ inline float head_backward(const AttentionHeadArgs& a, int lane, int b, bool active,
                                       bool seq_valid) {
   const int O = a.shape.output;
@@ -130,7 +141,7 @@ __device__ inline float head_backward(const AttentionHeadArgs& a, int lane, int 
     if (seq_valid && lane == 0) a.dpre[i] = dpre;
     if (active) dc += dpre * a.wd[lane * O + o];
   }
-  return dc;
+  return active ? dc * keep_factor(a, b, lane) : 0.f;
 }
 
 // The attention and the head of one sequence, forward, on a segment of threads (thread j owning

@@ -6,6 +6,7 @@
 #include <cuda_runtime_api.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "rnnattn/config.hpp"
@@ -109,6 +110,13 @@ struct AttentionHeadArgs {
   float* rowmax;       // [B,T]
   float* rowsum;       // [B,T]
   float* dscale;       // [B] (backward; null without use_scale)
+  // Dropout on the context (training; rate 0: none): the head reads c * keep, keep from
+  // dropout.hpp's dropout_factor(seed, *step (0 where null), b, j, rate); `kept` [B,C] receives
+  // c * keep (the context itself still goes to `context`, which the attention's backward reads).
+  float dropout;
+  std::uint64_t dropout_seed;
+  const std::int64_t* dropout_step;
+  float* kept;
 };
 // y (and the stored tensors) from the top layer's states: for every model whose recurrence does not
 // run them inside (stacked and bidirectional models, the persistent and cluster designs of the

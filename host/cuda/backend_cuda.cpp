@@ -246,9 +246,12 @@ class CudaTrainingSession final : public TrainingSession {
       *loss_sum = read_loss();
       return batches;
     }
-    // The graph holds the device pointers and the batch size it was captured with: any buffer
-    // that moved, a new dataset (set_dataset) or another batch size means capturing again.
-    if (moved) graph_.reset();
+    // The graph holds the device pointers, the batch size and the dropout seed it was captured
+    // with: any buffer that moved, a new dataset (set_dataset), another batch size or seed means
+    // capturing again. The step counter the masks are counted by is read from the device.
+    if (moved || seed_ != graph_seed_) graph_.reset();
+    handle_.set_dropout(seed_, step_.get());
+    graph_seed_ = seed_;
     if (full > 0) {
       if (prepare(batch) || graph_batch_ != batch) graph_.reset();
       int done = 0;
@@ -325,10 +328,10 @@ class CudaTrainingSession final : public TrainingSession {
   }
 
   // The small-model epoch kernel takes the fused path's one-layer models with the additive
-  // attention (or none) without lengths that fit it.
+  // attention (or none), without dropout or lengths, that fit it.
   bool small_epoch(int batch) const {
     if (be_.path() != cuda::Path::kFused || !c_.single_layer() || c_.cell != Cell::kElman ||
-        all_len_.get() || c_.embedded() || c_.dot_attention()) {
+        all_len_.get() || c_.embedded() || c_.dot_attention() || c_.dropout > 0.f) {
       return false;
     }
     return kernels::small_train_fits(kernels::shape_of(c_, batch), static_cast<int>(n_));
@@ -409,16 +412,13 @@ class CudaTrainingSession final : public TrainingSession {
   int count_ = 0;
   CudaGraphExec graph_;
   int graph_batch_ = 0;
+  std::uint64_t graph_seed_ = 0;
 };
 
 std::unique_ptr<TrainingSession> CudaBackend::start_training(const ModelConfig& c,
                                                              const AdamConfig& adam,
                                                              const std::vector<float>& params,
                                                              const AdamState& state) {
-  if (c.dropout > 0.f) {  // inference ignores dropout; training would need its masks
-    throw InvalidArgument("the CUDA backend trains without dropout only; this model's is " +
-                          std::to_string(c.dropout) + ": train it with the CPU backend");
-  }
   return std::make_unique<CudaTrainingSession>(*this, c, adam, params, state);
 }
 

@@ -64,7 +64,7 @@ Handle::Impl::~Impl() {
 bool Handle::Impl::gated_head_fused(int batch) const {
   kernels::PersistentTiling t;
   return gated() && path == Path::kFused && config.layers == 1 && config.directions() == 1 &&
-         !config.dot_attention() && !persistent_plan(batch, &t);
+         !config.dot_attention() && !(config.dropout > 0.f) && !persistent_plan(batch, &t);
 }
 
 const cuda::GpuLimits& Handle::Impl::limits() const {
@@ -136,6 +136,10 @@ Handle& Handle::operator=(Handle&&) noexcept = default;
 const ModelConfig& Handle::config() const { return impl_->model; }
 Path Handle::path() const { return impl_->path; }
 void Handle::set_recurrence(Recurrence recurrence) { impl_->recurrence = recurrence; }
+void Handle::set_dropout(std::uint64_t seed, const std::int64_t* step) {
+  impl_->dropout_seed = seed;
+  impl_->dropout_step = step;
+}
 Recurrence Handle::recurrence() const { return impl_->recurrence; }
 Recurrence Handle::recurrence_for(int batch) const {
   impl_->check_batch(batch, "recurrence_for");

@@ -88,6 +88,8 @@ struct Buffers {
   // sum of exponentials l_i (both kept for backward); dscale dL/dscale per sequence (use_scale).
   float* rowsum = nullptr;  // [B,T]
   float* dscale = nullptr;  // [B]
+  // Dropout (training): the context times its factors [B,C], what the head read (dWd's operand).
+  float* kept = nullptr;
 };
 
 enum class Region { kReserve, kWorkspace };
@@ -103,7 +105,9 @@ struct Handle::Impl {
   Path path;
   cudaStream_t stream;
   Recurrence recurrence = Recurrence::kAuto;
-  mutable bool have_gpu_limits = false;  // queried at the first pass (no GPU needed before)
+  std::uint64_t dropout_seed = 0;              // set_dropout
+  const std::int64_t* dropout_step = nullptr;  // a device pointer, or null (step 0)
+  mutable bool have_gpu_limits = false;        // queried at the first pass (no GPU needed before)
   mutable cuda::GpuLimits gpu_limits;
   cublasHandle_t cublas;
   bool owns_cublas;
@@ -112,10 +116,12 @@ struct Handle::Impl {
   Impl(const ModelConfig& c, cudaStream_t s, cublasHandle_t h, Path p);
   ~Impl();
 
-  // Stacked or bidirectional, a gated cell, or the dot-product attention: layer by layer, the
-  // attention and head after the recurrence (attention_head.cu) but where the segment kernels run
-  // the additive ones inside, on either path.
-  bool layered() const { return !config.single_layer() || gated() || config.dot_attention(); }
+  // Stacked or bidirectional, a gated cell, the dot-product attention or dropout: layer by layer,
+  // the attention and head after the recurrence (attention_head.cu) but where the segment kernels
+  // run the additive ones inside (without dropout), on either path.
+  bool layered() const {
+    return !config.single_layer() || gated() || config.dot_attention() || config.dropout > 0.f;
+  }
   bool gated() const { return config.cell != Cell::kElman; }
   // A one-layer, one-direction gated model on the fused path runs its attention and head inside
   // the recurrence's segment kernel (segment_forward_with_head / _backward_with_head), not

@@ -31,6 +31,12 @@ kernels::AttentionHeadArgs Handle::Impl::attention_args(const float* params, int
   a.rowmax = c.dot_attention() ? b.scores : nullptr;
   a.rowsum = b.rowsum;
   a.dscale = b.dscale;
+  if (b.kept) {  // training a model with dropout: the reserve keeps the masked context
+    a.kept = b.kept;
+    a.dropout = c.dropout;
+    a.dropout_seed = dropout_seed;
+    a.dropout_step = dropout_step;
+  }
   a.wd = params + l.wd;
   a.bd = params + l.bd;
   a.top = layer_states(b, batch, c.layers - 1);
@@ -292,8 +298,8 @@ void Handle::Impl::backward_layered(const float* params, const float* x, int bat
   }
   // The head's and the attention's weight gradients from dpre and du.
   const float* top = layer_states(b, batch, c.layers - 1);
-  gemm_row_major(h, true, false, C, O, batch, 1.f, b.context, C, b.dpre, O, beta, g + l.wd,
-                 O);  // C^T dPre
+  gemm_row_major(h, true, false, C, O, batch, 1.f, b.kept ? b.kept : b.context, C, b.dpre, O, beta,
+                 g + l.wd, O);  // (C * keep)^T dPre
   gemm_row_major(h, false, false, 1, O, batch, 1.f, ones, batch, b.dpre, O, beta, g + l.bd, O);
   if (c.additive()) {
     gemm_row_major(h, false, false, 1, C, bt, 1.f, b.du, bt, top, C, beta, g + l.wa,

@@ -46,6 +46,7 @@ std::size_t Handle::Impl::layout_layered(Region region, int batch, Pass pass, Ca
   }
   if (region == Region::kReserve) {
     if (gated()) b.aux = cv.take<float>(blocks * bt * kept);
+    if (c.dropout > 0.f) b.kept = cv.take<float>(B * C);
     return cv.used();
   }
   // A layer's two directions run in one launch (the segment and cluster kernels), each with its

@@ -99,6 +99,13 @@ class Handle {
   // kSegment, kPersistent or kCluster (kSegment for the unfused path). Changing it needs no new
   // workspace.
   void set_recurrence(Recurrence recurrence);
+
+  // Dropout on the context (ModelConfig::dropout > 0, Keras' Dropout before the head): the masks
+  // forward_training and backward apply, dropout.hpp's, keyed by `seed` and counted by the int64
+  // at `step` (a device pointer the kernels read when they run, so that a replayed CUDA graph
+  // draws each replay's masks; null: step 0), the batch row and the element. A CPU training step
+  // at the same seed and step draws the same masks. forward_inference applies none.
+  void set_dropout(std::uint64_t seed, const std::int64_t* step);
   Recurrence recurrence() const;
   Recurrence recurrence_for(int batch) const;
 

@@ -231,11 +231,10 @@ class Model:
         cell: "elman" (Keras' SimpleRNN), "lstm" or "gru" (Keras' reset_after GRU).
         attention: True or "additive": the tutorial's additive attention over the states; "dot"
             (the notebook's) or "dot-scaled": Keras' dot-product Attention()([h, h]) (with
-            use_scale), the context sum_t o_t * h_t; False: the last state. The dot-product
-            kinds run on the CPU only.
+            use_scale), the context sum_t o_t * h_t; False: the last state.
         dropout: Keras' Dropout(rate) on the context before the head, in training only (the
             notebook's 0.5); its masks are keyed by the seed, the step and the element, so a
-            run is reproducible. Trains on the CPU only.
+            run is reproducible, and the CPU and the GPU draw the same ones.
         layers: Stacked recurrent layers.
         bidirectional: Each layer reads both ways (Keras' Bidirectional, concatenated).
         head: The dense head's activation, "tanh", "linear", "sigmoid" or "softmax" (default:

@@ -143,7 +143,7 @@ class RNNAttention(torch.nn.Module):
         output_size: O, the dense head's outputs.
         attention: True or "additive": the tutorial's additive attention over the states; "dot"
             or "dot-scaled": Keras' dot-product Attention()([h, h]) (with use_scale), the
-            context sum_t o_t * h_t (CPU tensors only); False: the last state.
+            context sum_t o_t * h_t; False: the last state.
         cell: "elman" (nn.RNN with tanh), "lstm" or "gru".
         num_layers: Stacked recurrent layers (nn.RNN's name).
         layers: The same, under rnnattn's name; give one of the two.

@@ -29,6 +29,7 @@
 #include "cuda/backend_cuda.hpp"
 #include "cuda/cuda_test_util.hpp"
 #include "cuda/runtime.hpp"
+#include "rnnattn/dropout.hpp"
 #include "rnnattn/rnnattn.hpp"
 #include "test_util.hpp"
 #ifdef RNNATTN_GPU_SIMULATOR
@@ -75,6 +76,7 @@ struct Case {
   int layers = 1;
   bool bidirectional = false, attention = true, lengths = true;
   AttentionScore score = AttentionScore::kAdditive;  // with attention
+  float dropout = 0.f;                               // on the context, in training
   Activation head = Activation::kSigmoid;
   bool accumulate = false;  // the backward also runs with GradMode::kAccumulate
   bool sanitized = false;   // in the compute-sanitizer set
@@ -89,7 +91,7 @@ std::string name_of(const Case& c) {
         : c.score == AttentionScore::kAdditive ? "_attn"
         : c.score == AttentionScore::kDot      ? "_dot"
                                                : "_dotscaled")
-    << (c.lengths ? "_lengths" : "");
+    << (c.lengths ? "_lengths" : "") << (c.dropout > 0.f ? "_dropout" : "");
   if (c.head != Activation::kSigmoid) n << '_' << rnnattn::to_string(c.head);
   return n.str();
 }
@@ -106,6 +108,7 @@ ModelConfig config_of(const Case& c) {
   cfg.bidirectional = c.bidirectional;
   cfg.attention = c.attention;
   cfg.score = c.score;
+  cfg.dropout = c.dropout;
   cfg.head = c.head;
   cfg.cell = c.cell;
   return cfg;
@@ -577,9 +580,35 @@ void add_dot_attention(std::vector<Case>& out) {
   }
 }
 
+// Dropout on the context (the notebook's Dropout(0.5)): the GPU draws the CPU's masks at the same
+// seed and step. Every model with it runs the attention-and-head kernels: the one-layer Elman
+// model (no longer its fused kernels), a gated one, the notebook's layer with the dot-product
+// attention, the plain model; the planner's choice and the unfused path.
+void add_dropout(std::vector<Case>& out) {
+  for (Design d : {Design::kAuto, Design::kUnfused}) {
+    const Case cases[] = {
+        {.what = "seed_shape", .s = {7, 20, 1, 2, 1}, .design = d, .lengths = false},
+        {.what = "small", .s = {5, 7, 3, 8, 2}, .design = d, .cell = Cell::kGru, .sanitized = true},
+        {.what = "notebook_layer",
+         .s = {6, 9, 4, 33, 1},
+         .design = d,
+         .cell = Cell::kLstm,
+         .bidirectional = true,
+         .score = AttentionScore::kDot,
+         .sanitized = true},
+        {.what = "plain", .s = {4, 5, 2, 6, 1}, .design = d, .layers = 2, .attention = false},
+    };
+    for (Case c : cases) {
+      c.dropout = 0.5f;
+      out.push_back(c);
+    }
+  }
+}
+
 std::vector<Case> all_cases() {
   std::vector<Case> out;
   add_dot_attention(out);
+  add_dropout(out);
   add_one_layer_sweep(out);
   add_sequence_models(out);
   add_persistent_elman(out);
@@ -641,7 +670,11 @@ Inputs make_inputs(const Case& c) {
 
 struct Result {
   std::vector<float> y, attention, hidden, dparams, dx;
+  std::vector<float> inference_y;  // with dropout: y without masks (else y)
 };
+
+// The dropout masks' key of every case with dropout (Handle::set_dropout on the GPU).
+constexpr DropoutKey kDropoutKey{0x5eed, 41};
 
 Result cpu_run(const Case& c, const Inputs& in) {
   const ModelConfig cfg = config_of(c);
@@ -651,13 +684,19 @@ Result cpu_run(const Case& c, const Inputs& in) {
   r.y.resize(static_cast<std::size_t>(c.s.b) * c.s.o);
   r.hidden.resize(bt * cfg.context_size());
   if (c.attention) r.attention.resize(bt);
+  const DropoutKey* dk = cfg.dropout > 0.f ? &kDropoutKey : nullptr;
   reference_forward<float>(cfg, in.p.data(), in.x.data(), c.s.b, r.y.data(),
                            c.attention ? r.attention.data() : nullptr, r.hidden.data(), nullptr,
-                           len);
+                           len, dk);
+  r.inference_y = r.y;
+  if (dk) {
+    reference_forward<float>(cfg, in.p.data(), in.x.data(), c.s.b, r.inference_y.data(), nullptr,
+                             nullptr, nullptr, len);
+  }
   r.dparams.resize(in.p.size());
   r.dx.resize(in.x.size());
   reference_backward<float>(cfg, in.p.data(), in.x.data(), c.s.b, in.dy.data(), r.dparams.data(),
-                            r.dx.data(), len);
+                            r.dx.data(), len, dk);
   return r;
 }
 
@@ -687,6 +726,8 @@ GpuRun gpu_run(cuda::Handle& h, const Case& c, const Inputs& in, const Result* s
   const auto dp = to_device(in.p, s), dxin = to_device(in.x, s), ddy = to_device(in.dy, s);
   DeviceBuffer<int> dlen;
   if (c.lengths) dlen = to_device(in.lengths, s);
+  const auto step = to_device(std::vector<std::int64_t>{kDropoutKey.step}, s);
+  h.set_dropout(kDropoutKey.seed, step.get());
   const std::size_t bt = static_cast<std::size_t>(c.s.b) * c.s.t;
   const std::size_t ny = static_cast<std::size_t>(c.s.b) * c.s.o;
   GpuRun out;
@@ -773,7 +814,7 @@ void check(const Case& c) {
     EXPECT_EQ(h.recurrence_for(c.s.b), test::design_run_for(recurrence_of(c.design)));
   }
   const GpuRun got = gpu_run(h, c, in, nullptr);
-  EXPECT_TRUE(all_close("y (inference)", got.inference_y, want.y, 1e-5, 1e-5));
+  EXPECT_TRUE(all_close("y (inference)", got.inference_y, want.inference_y, 1e-5, 1e-5));
   EXPECT_TRUE(all_close("y (training)", got.r.y, want.y, 1e-5, 1e-5));
   if (c.attention) {
     EXPECT_TRUE(

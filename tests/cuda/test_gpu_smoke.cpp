@@ -89,11 +89,12 @@ std::vector<SmokeCase> smoke_cases() {
     c.push_back({n + "_unfused", model(cell, 8, false), 3, unfused});
   }
   // Keras' dot-product attention after the recurrence (with use_scale: its gradient's GEMM too),
-  // the notebook's bidirectional LSTM, and a training session's epoch of it.
+  // the notebook's bidirectional LSTM, and a training session's epoch of it with Dropout.
   ModelConfig dot = model(Cell::kLstm, 8, true);
   dot.score = AttentionScore::kDotScaled;
   c.push_back({"lstm_bidir_dot_attention", dot, 3, fused});
-  SmokeCase td{"train_lstm_bidir_dot_attention", dot, 4};
+  SmokeCase td{"train_lstm_bidir_dot_attention_dropout", dot, 4};
+  td.cfg.dropout = 0.5f;
   td.train = true;
   c.push_back(td);
   // Training sessions: the small-model epoch kernel (the tutorial's model), the graph-captured
