@@ -67,6 +67,11 @@ void check_device_supports(Device device, const ModelConfig& c) {
                           "); this model has H = " + std::to_string(c.hidden_size) +
                           ", C = " + std::to_string(c.context_size()) + ": use --device cpu");
   }
+  if (c.layer_dropout()) {
+    throw InvalidArgument(std::string("--device ") + to_string(device) +
+                          " trains without the recurrent layers' dropout (--input-dropout, "
+                          "--recurrent-dropout): use --device cpu");
+  }
   if (c.head == Activation::kSoftmax) {
     throw InvalidArgument(std::string("--device ") + to_string(device) +
                           " runs the elementwise heads only (tanh, linear, sigmoid); this model's "

@@ -100,7 +100,7 @@ class CpuTrainingSession final : public TrainingSession {
       }
       // This step's dropout masks: the run's seed and the updates made so far.
       const DropoutKey key{seed_, state_.step};
-      const DropoutKey* dk = config_.dropout > 0.f ? &key : nullptr;
+      const DropoutKey* dk = config_.any_dropout() ? &key : nullptr;
       if (fast_ && fast::preferred(config_, b)) {
         fast::forward(config_, params_.data(), bx_.data(), b, bl, ws_, dk);
         *loss_sum +=

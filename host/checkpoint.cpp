@@ -241,6 +241,8 @@ std::string checkpoint_bytes(const Checkpoint& ck) {
   w.put<std::uint16_t>(0);                                 // reserved
   w.put<std::uint32_t>(c.vocab_size);                      // version 7: V, 0 without an embedding
   w.put<float>(c.dropout);                                 // version 10: the context's dropout
+  w.put<float>(c.input_dropout);      // version 12: the recurrent layers' input dropout
+  w.put<float>(c.recurrent_dropout);  // and recurrent dropout
   w.put<float>(m.adam_config.learning_rate);
   w.put<float>(m.adam_config.beta1);
   w.put<float>(m.adam_config.beta2);
@@ -449,6 +451,8 @@ Checkpoint load_checkpoint(const std::string& path) {
   std::uint32_t vocab = 0;
   if (version >= 7) vocab = r.get<std::uint32_t>();
   const float dropout = version >= 10 ? r.get<float>() : 0.f;
+  const float input_dropout = version >= 12 ? r.get<float>() : 0.f;
+  const float recurrent_dropout = version >= 12 ? r.get<float>() : 0.f;
   m.adam_config.learning_rate = r.get<float>();
   m.adam_config.beta1 = r.get<float>();
   m.adam_config.beta2 = r.get<float>();
@@ -509,6 +513,8 @@ Checkpoint load_checkpoint(const std::string& path) {
   c.layers = static_cast<int>(std::min<std::uint32_t>(layers, 1u << 20));
   c.bidirectional = bidirectional == 1;
   c.dropout = dropout;  // validate() below refuses a rate outside [0, 1)
+  c.input_dropout = input_dropout;
+  c.recurrent_dropout = recurrent_dropout;
   c.attention = attention >= 1;
   if (c.attention) c.score = static_cast<AttentionScore>(attention - 1);
   c.head = static_cast<Activation>(head);

@@ -35,9 +35,13 @@ void ModelConfig::validate() const {
     throw InvalidArgument("model config: score must be additive, dot or dot-scaled, got " +
                           std::to_string(static_cast<int>(score)));
   }
-  if (!(dropout >= 0.f && dropout < 1.f)) {
-    throw InvalidArgument("model config: dropout must be in [0, 1), got " +
-                          std::to_string(dropout));
+  for (const auto& [name, rate] : {std::pair<const char*, float>{"dropout", dropout},
+                                   {"input_dropout", input_dropout},
+                                   {"recurrent_dropout", recurrent_dropout}}) {
+    if (!(rate >= 0.f && rate < 1.f)) {
+      throw InvalidArgument(std::string("model config: ") + name + " must be in [0, 1), got " +
+                            std::to_string(rate));
+    }
   }
   if (loss == Loss::kBce && head != Activation::kSigmoid) {
     throw InvalidArgument(std::string("model config: loss bce needs the sigmoid head, got head ") +
@@ -156,6 +160,8 @@ std::string describe(const ModelConfig& c) {
   if (c.cell != Cell::kElman) o << " cell=" << to_string(c.cell);
   if (c.dot_attention()) o << " score=" << to_string(c.score);
   if (c.dropout > 0.f) o << " dropout=" << c.dropout;
+  if (c.input_dropout > 0.f) o << " input_dropout=" << c.input_dropout;
+  if (c.recurrent_dropout > 0.f) o << " recurrent_dropout=" << c.recurrent_dropout;
   if (c.embedded()) o << " vocab=" << c.vocab_size;
   return o.str();
 }

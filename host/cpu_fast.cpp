@@ -159,6 +159,114 @@ void gather_previous_states(const float* S, int B, int T, int H, int C, int dir,
   }
 }
 
+// A block's recurrent-layer dropout factors, per sequence of the part: `in` [B, I] on its input,
+// `rec` [B, H] on its previous state; null where it has none.
+struct LayerDropout {
+  const float* in = nullptr;
+  const float* rec = nullptr;
+};
+
+// Block `bi`'s factors for the part's sequences (rows b0 + b of the batch, as the reference draws
+// them), kept in the part for the backward; none without a key or at rate 0.
+LayerDropout draw_layer_dropout(const ModelConfig& cfg, const DropoutKey* dk, int b0, int B,
+                                const ParamLayout::Block& blk, std::size_t bi, Part& ws) {
+  const int I = blk.input;
+  ws.in_keep.resize(ParamLayout(cfg).blocks().size());
+  ws.rec_keep.resize(ws.in_keep.size());
+  std::vector<float>& in = ws.in_keep[bi];
+  std::vector<float>& rec = ws.rec_keep[bi];
+  in.clear();
+  rec.clear();
+  if (!dk || !cfg.layer_dropout()) return {};
+  std::vector<float> row_in, row_rec;
+  for (int b = 0; b < B; ++b) {
+    layer_dropout_masks(cfg, dk, b0 + b, blk.layer, blk.direction, I, row_in, row_rec);
+    if (cfg.input_dropout > 0.f) in.insert(in.end(), row_in.begin(), row_in.end());
+    if (cfg.recurrent_dropout > 0.f) rec.insert(rec.end(), row_rec.begin(), row_rec.end());
+  }
+  return {in.empty() ? nullptr : in.data(), rec.empty() ? nullptr : rec.data()};
+}
+
+// The factors the forward drew for block `bi` (none: null).
+LayerDropout kept_layer_dropout(const Part& ws, std::size_t bi) {
+  if (bi >= ws.in_keep.size()) return {};
+  return {ws.in_keep[bi].empty() ? nullptr : ws.in_keep[bi].data(),
+          ws.rec_keep[bi].empty() ? nullptr : ws.rec_keep[bi].data()};
+}
+
+// The rows [B*T, I] of `in` times their sequence's factors keep [B, I], into out: the operand of
+// the input projection under the layer's input dropout.
+const float* masked_input(const float* in, int B, int T, int I, const float* keep,
+                          std::vector<float>& out) {
+  out.resize(static_cast<std::size_t>(B) * T * I);
+  for (int b = 0; b < B; ++b) {
+    const float* kb = keep + static_cast<std::size_t>(b) * I;
+    for (int t = 0; t < T; ++t) {
+      const std::size_t r = (static_cast<std::size_t>(b) * T + t) * I;
+      for (int k = 0; k < I; ++k) out[r + k] = in[r + k] * kb[k];
+    }
+  }
+  return out.data();
+}
+
+// Step tp's states of the batch (rows T*C apart in S) times their factors keep [B, H], into out
+// [B, H]: the operand of the recurrent product under recurrent dropout.
+void masked_previous(const float* S, int B, int T, int C, int H, int tp, const float* keep,
+                     float* out) {
+  for (int b = 0; b < B; ++b) {
+    const float* h = S + (static_cast<std::size_t>(b) * T + tp) * C;
+    const float* kb = keep + static_cast<std::size_t>(b) * H;
+    for (int j = 0; j < H; ++j) out[static_cast<std::size_t>(b) * H + j] = h[j] * kb[j];
+  }
+}
+
+// R += h_prev Wh for the batch at step t (predecessor tp, rows T*C apart in S), h_prev masked by
+// the block's recurrent dropout where it has one. R's rows are ldr apart.
+void recurrent_product(const float* S, int B, int T, int C, int H, int GH, int tp, const float* wh,
+                       const LayerDropout& drop, float beta, float* R, int ldr, Part& ws) {
+  if (!drop.rec) {
+    gemm(false, false, B, GH, H, S + static_cast<std::size_t>(tp) * C, T * C, wh, GH, beta, R, ldr);
+    return;
+  }
+  ws.hm.resize(static_cast<std::size_t>(B) * H);
+  masked_previous(S, B, T, C, H, tp, drop.rec, ws.hm.data());
+  gemm(false, false, B, GH, H, ws.hm.data(), H, wh, GH, beta, R, ldr);
+}
+
+// The end of a block's backward for its input and its recurrent operand under the layer's
+// dropout: dWh = (H_prev * rec)^T D_rec and dWx = (X * in)^T D_in over every row, and
+// dX += (D_in Wx^T) * in. prev holds H_prev [rows, H] (gather_previous_states).
+void block_weight_gradients(int B, int T, int I, int H, int GH, const float* in,
+                            std::vector<float>& prev, const float* drec, const float* din,
+                            const BlockView<const float>& w, const BlockView<float>& gw,
+                            const LayerDropout& drop, Part& ws) {
+  const int rows = B * T;
+  if (drop.rec) {
+    for (int b = 0; b < B; ++b) {
+      const float* kb = drop.rec + static_cast<std::size_t>(b) * H;
+      for (int t = 0; t < T; ++t) {
+        float* pr = &prev[(static_cast<std::size_t>(b) * T + t) * H];
+        for (int j = 0; j < H; ++j) pr[j] *= kb[j];
+      }
+    }
+  }
+  gemm(true, false, H, GH, rows, prev.data(), H, drec, GH, 1.0f, gw.wh, GH);
+  const float* x = drop.in ? masked_input(in, B, T, I, drop.in, ws.masked) : in;
+  gemm(true, false, I, GH, rows, x, I, din, GH, 1.0f, gw.wx, GH);
+  if (!drop.in) {
+    gemm(false, true, rows, I, GH, din, GH, w.wx, GH, 1.0f, ws.dinput.data(), I);
+    return;
+  }
+  gemm(false, true, rows, I, GH, din, GH, w.wx, GH, 0.0f, ws.masked.data(), I);
+  for (int b = 0; b < B; ++b) {
+    const float* kb = drop.in + static_cast<std::size_t>(b) * I;
+    for (int t = 0; t < T; ++t) {
+      const std::size_t r = (static_cast<std::size_t>(b) * T + t) * I;
+      for (int k = 0; k < I; ++k) ws.dinput[r + k] += ws.masked[r + k] * kb[k];
+    }
+  }
+}
+
 // One valid step of a gated cell for one sequence: the equations of model_math.hpp's cell_forward
 // with every sigmoid and tanh through the vectorised tanh (sigma(v) = (1 + tanh(v/2)) / 2, exact
 // in real arithmetic): a scalar exp per gate would cost more than the step's GEMM. The gates go
@@ -241,7 +349,8 @@ void gated_step_backward(Cell cell, int H, const float* aux, const float* hprev,
 // (and the LSTM's c) for backward; padding passes h and aux (so c) through.
 void forward_gated_block(const ModelConfig& cfg, const ParamLayout::Block& blk,
                          const BlockView<const float>& w, const float* in, float* S, int B,
-                         const int* lengths, std::vector<float>& aux, Part& ws) {
+                         const int* lengths, const LayerDropout& drop, std::vector<float>& aux,
+                         Part& ws) {
   const int H = cfg.hidden_size, T = cfg.steps, C = cfg.context_size(), I = blk.input;
   const int GH = blk.gates * H, A = aux_width(cfg.cell) * H;
   const std::size_t rows = static_cast<std::size_t>(B) * T;
@@ -268,8 +377,8 @@ void forward_gated_block(const ModelConfig& cfg, const ParamLayout::Block& blk,
       }
     }
     if (tp >= 0) {
-      gemm(false, false, B, GH, H, S + static_cast<std::size_t>(tp) * C, T * C, w.wh, GH,
-           gru ? 1.0f : 0.0f, ws.tmp.data(), GH);
+      recurrent_product(S, B, T, C, H, GH, tp, w.wh, drop, gru ? 1.0f : 0.0f, ws.tmp.data(), GH,
+                        ws);
     }
     for (int b = 0; b < B; ++b) {
       const std::size_t r = static_cast<std::size_t>(b) * T + t, rp = r - t + tp;
@@ -301,7 +410,8 @@ void forward_gated_block(const ModelConfig& cfg, const ParamLayout::Block& blk,
 void backward_gated_block(const ModelConfig& cfg, const ParamLayout::Block& blk,
                           const BlockView<const float>& w, const BlockView<float>& gw,
                           const float* in, const float* S, const float* dS, int B,
-                          const int* lengths, const std::vector<float>& aux, Part& ws) {
+                          const int* lengths, const LayerDropout& drop,
+                          const std::vector<float>& aux, Part& ws) {
   const int H = cfg.hidden_size, T = cfg.steps, C = cfg.context_size(), I = blk.input;
   const int GH = blk.gates * H, A = aux_width(cfg.cell) * H, dir = blk.direction;
   const std::size_t rows = static_cast<std::size_t>(B) * T;
@@ -345,27 +455,27 @@ void backward_gated_block(const ModelConfig& cfg, const ParamLayout::Block& blk,
       }
       continue;
     }
-    // carry = D_rec_t Wh^T + direct for the valid sequences (rows of D_rec_t are T*GH apart).
+    // carry = (D_rec_t Wh^T) * rec + direct for the valid sequences (rows of D_rec_t are T*GH
+    // apart; rec the recurrent dropout's factors, 1 without).
     gemm(false, true, B, H, GH, drec + static_cast<std::size_t>(t) * GH, T * GH, w.wh, GH, 0.0f,
          ws.tmp.data(), H);
     for (int b = 0; b < B; ++b) {
       if (t < length_of(lengths, b, T)) {
         const std::size_t o = static_cast<std::size_t>(b) * H;
-        for (int j = 0; j < H; ++j) ws.carry[o + j] = ws.tmp[o + j] + direct[o + j];
+        for (int j = 0; j < H; ++j) {
+          ws.carry[o + j] = ws.tmp[o + j] * (drop.rec ? drop.rec[o + j] : 1.0f) + direct[o + j];
+        }
       }
     }
   }
-  gather_previous_states(S, B, T, H, C, dir, ws.prev);
-  gemm(true, false, H, GH, static_cast<int>(rows), ws.prev.data(), H, drec, GH, 1.0f, gw.wh, GH);
-  gemm(true, false, I, GH, static_cast<int>(rows), in, I, ws.dz.data(), GH, 1.0f, gw.wx, GH);
   for (std::size_t r = 0; r < rows; ++r) {
     for (int j = 0; j < GH; ++j) gw.bh[j] += ws.dz[r * GH + j];
     if (cfg.cell == Cell::kGru) {
       for (int j = 0; j < GH; ++j) gw.bh[GH + j] += ws.z[r * GH + j];
     }
   }
-  gemm(false, true, static_cast<int>(rows), I, GH, ws.dz.data(), GH, w.wx, GH, 1.0f,
-       ws.dinput.data(), I);
+  gather_previous_states(S, B, T, H, C, dir, ws.prev);
+  block_weight_gradients(B, T, I, H, GH, in, ws.prev, drec, ws.dz.data(), w, gw, drop, ws);
 }
 
 // Keras' dot-product attention of one sequence (reference.cpp's dot_attention_forward) as GEMMs
@@ -449,16 +559,18 @@ void forward_part(const ModelConfig& cfg, const float* params, const float* x, i
   for (auto& s : ws.states) s.resize(rows * C);  // every entry is written below
   ws.pre.resize(rows * H);
 
-  for (const ParamLayout::Block& blk : layout.blocks()) {
+  for (std::size_t bi = 0; bi < layout.blocks().size(); ++bi) {
+    const ParamLayout::Block& blk = layout.blocks()[bi];
     const BlockView<const float> w = block_view(blk, params);
     const int I = blk.input;
-    const float* in = blk.layer == 0 ? x : ws.states[blk.layer - 1].data();
+    // The block's input, masked by the layer's input dropout where it has one.
+    const LayerDropout drop = draw_layer_dropout(cfg, dropout, b0, B, blk, bi, ws);
+    const float* raw = blk.layer == 0 ? x : ws.states[blk.layer - 1].data();
+    const float* in = drop.in ? masked_input(raw, B, T, I, drop.in, ws.masked) : raw;
     float* S = ws.states[blk.layer].data() + static_cast<std::size_t>(blk.direction) * H;
     if (cfg.cell != Cell::kElman) {
       ws.aux.resize(layout.blocks().size());
-      forward_gated_block(
-          cfg, blk, w, in, S, B, lengths,
-          ws.aux[static_cast<std::size_t>(blk.layer) * cfg.directions() + blk.direction], ws);
+      forward_gated_block(cfg, blk, w, in, S, B, lengths, drop, ws.aux[bi], ws);
       continue;
     }
     ws.pre.resize(rows * H);
@@ -475,10 +587,7 @@ void forward_part(const ModelConfig& cfg, const float* params, const float* x, i
       for (int b = 0; b < B; ++b) {
         std::copy_n(&ws.pre[(static_cast<std::size_t>(b) * T + t) * H], H, St + b * stride);
       }
-      if (tp >= 0) {
-        gemm(false, false, B, H, H, S + static_cast<std::size_t>(tp) * C, T * C, w.wh, H, 1.0f, St,
-             T * C);
-      }
+      if (tp >= 0) recurrent_product(S, B, T, C, H, H, tp, w.wh, drop, 1.0f, St, T * C, ws);
       for (int b = 0; b < B; ++b) {
         float* ht = St + b * stride;
         if (t < length_of(lengths, b, T)) {
@@ -657,9 +766,10 @@ void backward_part(const ModelConfig& cfg, const float* params, const float* x, 
       const BlockView<float> gw = block_view(blk, dparams);
       const float* S = ws.states[l].data() + static_cast<std::size_t>(dir) * H;
       const float* dS = ws.dstates.data() + static_cast<std::size_t>(dir) * H;
+      const std::size_t bi = static_cast<std::size_t>(l) * cfg.directions() + dir;
+      const LayerDropout drop = kept_layer_dropout(ws, bi);
       if (cfg.cell != Cell::kElman) {
-        backward_gated_block(cfg, blk, w, gw, in, S, dS, B, lengths,
-                             ws.aux[static_cast<std::size_t>(l) * cfg.directions() + dir], ws);
+        backward_gated_block(cfg, blk, w, gw, in, S, dS, B, lengths, drop, ws.aux[bi], ws);
         continue;
       }
       ws.dz.resize(rows * H);
@@ -690,21 +800,19 @@ void backward_part(const ModelConfig& cfg, const float* params, const float* x, 
              ws.tmp.data(), H);
         for (int b = 0; b < B; ++b) {
           if (t < length_of(lengths, b, T)) {
-            std::copy_n(&ws.tmp[static_cast<std::size_t>(b) * H], H,
-                        &ws.carry[static_cast<std::size_t>(b) * H]);
+            const std::size_t o = static_cast<std::size_t>(b) * H;
+            for (int j = 0; j < H; ++j)
+              ws.carry[o + j] = ws.tmp[o + j] * (drop.rec ? drop.rec[o + j] : 1.0f);
           }
         }
       }
-      gather_previous_states(S, B, T, H, C, dir, ws.prev);  // dWh = H_prev^T dZ
-      gemm(true, false, H, H, static_cast<int>(rows), ws.prev.data(), H, ws.dz.data(), H, 1.0f,
-           gw.wh, H);
-      gemm(true, false, I, H, static_cast<int>(rows), in, I, ws.dz.data(), H, 1.0f, gw.wx, H);
       for (std::size_t r = 0; r < rows; ++r) {
         const float* dzr = &ws.dz[r * H];
         for (int j = 0; j < H; ++j) gw.bh[j] += dzr[j];
       }
-      gemm(false, true, static_cast<int>(rows), I, H, ws.dz.data(), H, w.wx, H, 1.0f,
-           ws.dinput.data(), I);
+      gather_previous_states(S, B, T, H, C, dir, ws.prev);  // dWh = H_prev^T dZ
+      block_weight_gradients(B, T, I, H, H, in, ws.prev, ws.dz.data(), ws.dz.data(), w, gw, drop,
+                             ws);
     }
     ws.dstates.swap(ws.dinput);  // dL/d(this layer's input): the states of the layer below
   }

@@ -25,11 +25,14 @@ struct Part {
   // Dot-product attention: [b, T, T] h_i . h_j and a_ij, [b, T, C] o_i (a sequence's first L
   // rows and columns only).
   std::vector<float> dots, attn, outputs;
-  std::vector<float> context, y;        // [b, C], [b, O]
-  std::vector<float> keep;              // [b, C] dropout's factors (training), or empty
+  std::vector<float> context, y;  // [b, C], [b, O]
+  std::vector<float> keep;        // [b, C] dropout's factors (training), or empty
+  // Per block, the recurrent layers' dropout factors (training): [b, I] on its input, [b, H] on
+  // its previous state; empty where the block has none.
+  std::vector<std::vector<float>> in_keep, rec_keep;
   std::vector<std::vector<float>> aux;  // per block (gated cells): [b, T, aux_width * H]
   std::vector<float> pre, z, prev, dz, dstates, dinput, carry, carry_c, tmp, dc, dpre;  // scratch
-  std::vector<float> dattn, dout;                                                       // scratch
+  std::vector<float> dattn, dout, masked, hm;                                           // scratch
 };
 
 // The batch is split into parts by sequence, one thread each (threads()), each part running the

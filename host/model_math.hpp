@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <vector>
 
 #include "rnnattn/config.hpp"
+#include "rnnattn/dropout.hpp"
 
 namespace rnnattn {
 
@@ -138,6 +140,29 @@ void cell_backward(Cell cell, int H, const Real* h, const Real* aux, const Real*
       d_in[2 * H + j] = dn;
       d_rec[2 * H + j] = dn * r;
       dh_direct[j] = dh[j] * z;
+    }
+  }
+}
+
+// Block (layer, dir)'s recurrent-layer dropout factors for batch row `row` under the training
+// step's key `dk` (config.hpp's input_dropout and recurrent_dropout): in [I] on its input, rec [H]
+// on its previous state; all 1 without a key (inference) or at rate 0.
+template <typename Real>
+void layer_dropout_masks(const ModelConfig& cfg, const DropoutKey* dk, int row, int layer, int dir,
+                         int I, std::vector<Real>& in, std::vector<Real>& rec) {
+  in.assign(I, Real(1));
+  rec.assign(cfg.hidden_size, Real(1));
+  if (!dk) return;
+  if (cfg.input_dropout > 0.f) {
+    for (int j = 0; j < I; ++j) {
+      in[j] =
+          layer_dropout_factor(dk->seed, dk->step, row, layer, dir, false, j, cfg.input_dropout);
+    }
+  }
+  if (cfg.recurrent_dropout > 0.f) {
+    for (int j = 0; j < cfg.hidden_size; ++j) {
+      rec[j] =
+          layer_dropout_factor(dk->seed, dk->step, row, layer, dir, true, j, cfg.recurrent_dropout);
     }
   }
 }

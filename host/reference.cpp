@@ -130,7 +130,7 @@ void forward_sequence(const ModelConfig& cfg, const ParamLayout& layout, const R
   //   padding:     h_t = h_prev, and the LSTM's c_t = c_prev (the state passes through unchanged)
   const int A = aux_width(cfg.cell);
   s.aux.resize(layout.blocks().size());
-  std::vector<Real> xin, rec;
+  std::vector<Real> xin, rec, in_keep, rec_keep;
   for (std::size_t bi = 0; bi < layout.blocks().size(); ++bi) {
     const ParamLayout::Block& blk = layout.blocks()[bi];
     const BlockView<const Real> w = block_view(blk, params);
@@ -142,6 +142,8 @@ void forward_sequence(const ModelConfig& cfg, const ParamLayout& layout, const R
     aux.assign(static_cast<std::size_t>(T) * A * H, Real(0));
     xin.assign(GH, Real(0));
     rec.assign(GH, Real(0));
+    // The layer's dropout: in_t * in_keep enters Wx, h_prev * rec_keep enters Wh.
+    layer_dropout_masks(cfg, dk, row, blk.layer, blk.direction, I, in_keep, rec_keep);
     for (int n = 0; n < T; ++n) {
       const int t = blk.direction == 0 ? n : T - 1 - n;
       const int tp = prev_step(blk.direction, t, T);
@@ -159,11 +161,13 @@ void forward_sequence(const ModelConfig& cfg, const ParamLayout& layout, const R
         // Elman and LSTM sum input and recurrent terms in one accumulator (rec stays 0); the
         // GRU keeps the recurrent one apart, as its reset gate scales part of it.
         Real z = w.bh[j];
-        for (int k = 0; k < I; ++k) z += it[k] * w.wx[static_cast<std::size_t>(k) * GH + j];
+        for (int k = 0; k < I; ++k)
+          z += it[k] * in_keep[k] * w.wx[static_cast<std::size_t>(k) * GH + j];
         Real r = cfg.cell == Cell::kGru ? w.bh[GH + j] : Real(0);
         Real& acc = cfg.cell == Cell::kGru ? r : z;
         if (hprev) {
-          for (int k = 0; k < H; ++k) acc += hprev[k] * w.wh[static_cast<std::size_t>(k) * GH + j];
+          for (int k = 0; k < H; ++k)
+            acc += hprev[k] * rec_keep[k] * w.wh[static_cast<std::size_t>(k) * GH + j];
         }
         xin[j] = z;
         rec[j] = r;
@@ -264,6 +268,7 @@ void reference_backward(const ModelConfig& cfg, const Real* params, const Real* 
 
   SequenceState<Real> s;
   std::vector<Real> dc(C), dpre(O), dout, din, carry(H), carry_c(H), dh(H), direct(H), d_in, d_rec;
+  std::vector<Real> in_keep, rec_keep;
   for (int b = 0; b < batch; ++b) {
     const Real* xb = x + static_cast<std::size_t>(b) * T * D;
     const int L = length_of(cfg, lengths, b);
@@ -336,6 +341,7 @@ void reference_backward(const ModelConfig& cfg, const Real* params, const Real* 
         std::fill(carry_c.begin(), carry_c.end(), Real(0));
         d_in.resize(GH);
         d_rec.resize(GH);
+        layer_dropout_masks(cfg, dropout, b, l, dir, I, in_keep, rec_keep);
         for (int n = T - 1; n >= 0; --n) {
           const int t = dir == 0 ? n : T - 1 - n;
           const Real* dht = douts + static_cast<std::size_t>(t) * C;
@@ -359,23 +365,23 @@ void reference_backward(const ModelConfig& cfg, const Real* params, const Real* 
             if (cfg.cell == Cell::kGru) gw.bh[GH + j] += d_rec[j];
             if (hprev) {
               for (int k = 0; k < H; ++k)
-                gw.wh[static_cast<std::size_t>(k) * GH + j] += hprev[k] * d_rec[j];
+                gw.wh[static_cast<std::size_t>(k) * GH + j] += hprev[k] * rec_keep[k] * d_rec[j];
             }
             for (int k = 0; k < I; ++k)
-              gw.wx[static_cast<std::size_t>(k) * GH + j] += it[k] * d_in[j];
+              gw.wx[static_cast<std::size_t>(k) * GH + j] += it[k] * in_keep[k] * d_in[j];
           }
           for (int k = 0; k < H; ++k) {
             Real acc = 0;
             for (int j = 0; j < GH; ++j)
               acc += d_rec[j] * w.wh[static_cast<std::size_t>(k) * GH + j];
-            carry[k] = acc + direct[k];
+            carry[k] = acc * rec_keep[k] + direct[k];
           }
           Real* dit = &din[static_cast<std::size_t>(t) * I];
           for (int k = 0; k < I; ++k) {
             Real acc = 0;
             for (int j = 0; j < GH; ++j)
               acc += d_in[j] * w.wx[static_cast<std::size_t>(k) * GH + j];
-            dit[k] += acc;
+            dit[k] += acc * in_keep[k];
           }
         }
       }

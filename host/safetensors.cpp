@@ -129,6 +129,8 @@ json metadata_of(const Checkpoint& ck) {
       {"attention", c.attention},
       {"attention_score", to_string(c.score)},
       {"dropout", shortest(c.dropout)},
+      {"input_dropout", shortest(c.input_dropout)},
+      {"recurrent_dropout", shortest(c.recurrent_dropout)},
       {"head", to_string(c.head)},
       {"loss", to_string(c.loss)},
       {"learning_rate", shortest(ck.model.adam_config.learning_rate)},
@@ -554,7 +556,12 @@ Checkpoint import_safetensors(const std::string& path, const SafetensorsImport& 
              ") is not the tensors' (" + to_string(c.cell) + ", with tanh)");
     }
     c.steps = field<int>(r, m, "steps");
+    // Rates written since each dropout came (absent: none).
     if (m.contains("dropout")) c.dropout = field<float>(r, m, "dropout");
+    if (m.contains("input_dropout")) c.input_dropout = field<float>(r, m, "input_dropout");
+    if (m.contains("recurrent_dropout")) {
+      c.recurrent_dropout = field<float>(r, m, "recurrent_dropout");
+    }
     if (m.contains("attention_score")) {  // written since the dot-product attention
       c.attention = field<bool>(r, m, "attention");
       try {

@@ -177,7 +177,16 @@ const Option kOptionTable[] = {
     {"--lr", kTrain, "X", "Adam learning rate (default 0.001)", 0, 0, kModel},
     {"--dropout", kTrain, "RATE",
      "Keras' Dropout(RATE) on the context before the head, in training (the notebook's 0.5; "
-     "default 0: none); masks keyed by the seed, the step and the element; not on --device cuda",
+     "default 0: none); masks keyed by the seed, the step and the element, the same on every "
+     "device",
+     0, 0, kModel},
+    {"--input-dropout", kTrain, "RATE",
+     "the recurrent layers' dropout on their inputs, Keras' LSTM(dropout=RATE): one mask per "
+     "sequence for all its steps (default 0); trains on the CPU",
+     0, 0, kModel},
+    {"--recurrent-dropout", kTrain, "RATE",
+     "the recurrent layers' dropout on the previous state, Keras' recurrent_dropout (default 0); "
+     "trains on the CPU",
      0, 0, kModel},
     {"--head", kTrain, "tanh|linear|sigmoid|softmax",
      "head activation (default tanh; sigmoid for bce, softmax for cce)", 0, 0, kModel},

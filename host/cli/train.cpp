@@ -165,9 +165,13 @@ void parse_data_and_model(const Args& a, TrainSetup& s) {
     s.cfg.bidirectional = a.has("--bidirectional");
     s.cfg.cell = parse_cell(a.get("--cell", "elman"));
     s.cfg.score = parse_score(a.get("--attention", "additive"));
-    s.cfg.dropout = static_cast<float>(a.get_double("--dropout", 0.0));
-    if (!(s.cfg.dropout >= 0.f && s.cfg.dropout < 1.f)) {
-      throw UsageError("--dropout must be in [0, 1), got " + a.get("--dropout", ""));
+    for (const auto& [flag, rate] : {std::pair<const char*, float*>{"--dropout", &s.cfg.dropout},
+                                     {"--input-dropout", &s.cfg.input_dropout},
+                                     {"--recurrent-dropout", &s.cfg.recurrent_dropout}}) {
+      *rate = static_cast<float>(a.get_double(flag, 0.0));
+      if (!(*rate >= 0.f && *rate < 1.f)) {
+        throw UsageError(std::string(flag) + " must be in [0, 1), got " + a.get(flag, ""));
+      }
     }
   }
   const TrainingRecord* record = resumed ? &resumed->training : nullptr;

@@ -419,6 +419,13 @@ std::unique_ptr<TrainingSession> CudaBackend::start_training(const ModelConfig& 
                                                              const AdamConfig& adam,
                                                              const std::vector<float>& params,
                                                              const AdamState& state) {
+  if (c.layer_dropout()) {  // inference draws no masks: a model with it predicts on the GPU
+    throw InvalidArgument(
+        "the CUDA backend trains without the recurrent layers' dropout (input_dropout, "
+        "recurrent_dropout); this model has " +
+        std::to_string(c.input_dropout) + ", " + std::to_string(c.recurrent_dropout) +
+        ": train it with the CPU backend");
+  }
   return std::make_unique<CudaTrainingSession>(*this, c, adam, params, state);
 }
 

@@ -120,6 +120,14 @@ void Handle::Impl::bind() {
   }
 }
 
+void Handle::Impl::check_trainable(const char* call) const {
+  if (config.layer_dropout()) {
+    throw InvalidArgument(std::string(call) +
+                          ": the CUDA kernels train without the recurrent layers' dropout "
+                          "(input_dropout, recurrent_dropout); train this model on the CPU");
+  }
+}
+
 void Handle::Impl::check_batch(int batch, const char* call) const {
   if (batch < 1) {
     throw InvalidArgument(std::string(call) + ": batch (B) must be >= 1, got " +
@@ -193,6 +201,7 @@ void Handle::forward_training(const float* params, const float* x, int batch, fl
                               std::size_t reserve_bytes, void* workspace,
                               std::size_t workspace_bytes, const int* lengths) {
   impl_->check_batch(batch, "forward_training");
+  impl_->check_trainable("forward_training");
   Buffers b;
   impl_->carve(Region::kReserve, batch, Pass::kTraining, reserve, reserve_bytes, "forward_training",
                b);
@@ -206,6 +215,7 @@ void Handle::backward(const float* params, const float* x, int batch, const floa
                       float* dparams, float* dx, GradMode mode, void* workspace,
                       std::size_t workspace_bytes, const int* lengths) {
   impl_->check_batch(batch, "backward");
+  impl_->check_trainable("backward");
   Buffers b;
   impl_->carve(Region::kReserve, batch, Pass::kTraining, const_cast<void*>(reserve), reserve_bytes,
                "backward", b);

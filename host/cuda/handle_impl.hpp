@@ -177,6 +177,8 @@ struct Handle::Impl {
   void bind();
 
   void check_batch(int batch, const char* call) const;
+  // Refuses training a model whose recurrent layers have dropout (the recurrences draw no masks).
+  void check_trainable(const char* call) const;
 
   // The forward. training: stores hidden, scores, S and the context in the reserve (b).
   void forward(const float* params, const float* x, int batch, float* y, float* attention,

@@ -18,7 +18,7 @@ namespace rnnattn {
 // column), 3 (one forward layer), 4 (no training record), 5 (the Elman cell only), 6 (no
 // embedding), 7 (no data file stamp), 8 (texts padded and truncated at the end) and 9 (additive
 // attention only) are read.
-constexpr std::uint32_t kCheckpointVersion = 11;
+constexpr std::uint32_t kCheckpointVersion = 12;
 
 // How the model was trained: what `rnnattn train --resume` needs to continue the run exactly.
 struct TrainingRecord {

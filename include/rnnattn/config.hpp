@@ -73,6 +73,13 @@ struct ModelConfig {
   // only, inverted (kept elements scaled by 1 / (1 - rate)), masks from dropout.hpp keyed by the
   // run's seed, the optimiser's step and the element. 0: none. In [0, 1).
   float dropout = 0.f;
+  // The recurrent layers' own dropout, as Keras' LSTM(dropout=, recurrent_dropout=): training
+  // only, inverted, one mask per (layer, direction, sequence) for all its steps (dropout.hpp's
+  // layer_dropout_factor), shared by the gates. input_dropout masks each layer's input before
+  // its input projection (in_t Wx), recurrent_dropout the previous state before the recurrent
+  // product (h_{t-1} Wh) only (the GRU's z h_{t-1} and the LSTM's c read it unmasked). In [0, 1).
+  float input_dropout = 0.f;
+  float recurrent_dropout = 0.f;
 
   // Throws InvalidArgument naming the offending field when a size is < 1 or unreasonably large,
   // when BCE is combined with a head other than sigmoid, CCE with a head other than softmax, or a
@@ -85,6 +92,11 @@ struct ModelConfig {
   // True for the tutorial's structure: one unidirectional layer.
   bool single_layer() const { return layers == 1 && !bidirectional; }
   bool embedded() const { return vocab_size > 0; }
+  // Whether training draws masks: dropout on the context or in the recurrent layers.
+  bool any_dropout() const {
+    return dropout > 0.f || input_dropout > 0.f || recurrent_dropout > 0.f;
+  }
+  bool layer_dropout() const { return input_dropout > 0.f || recurrent_dropout > 0.f; }
   // Attention of the tutorial's kind (the only kind with per-step parameters wa, ba).
   bool additive() const { return attention && score == AttentionScore::kAdditive; }
   // Keras' dot-product attention (kDot or kDotScaled).
@@ -103,7 +115,8 @@ struct ModelConfig {
            output_size == o.output_size && attention == o.attention &&
            (!attention || score == o.score) && head == o.head && loss == o.loss &&
            layers == o.layers && bidirectional == o.bidirectional && cell == o.cell &&
-           vocab_size == o.vocab_size && dropout == o.dropout;
+           vocab_size == o.vocab_size && dropout == o.dropout && input_dropout == o.input_dropout &&
+           recurrent_dropout == o.recurrent_dropout;
   }
   bool operator!=(const ModelConfig& o) const { return !(*this == o); }
 };
@@ -120,8 +133,8 @@ Cell parse_cell(std::string_view s);
 AttentionScore parse_score(std::string_view s);
 
 // A one-line description, e.g. "attention D=1 H=2 T=20 O=1 head=tanh loss=mse"; " layers=L" and
-// " bidirectional", " cell=lstm|gru", " score=dot|dot-scaled", " dropout=R" and " vocab=V"
-// follow when they are not the defaults.
+// " bidirectional", " cell=lstm|gru", " score=dot|dot-scaled", " dropout=R", " input_dropout=R",
+// " recurrent_dropout=R" and " vocab=V" follow when they are not the defaults.
 std::string describe(const ModelConfig& c);
 
 }  // namespace rnnattn

@@ -122,7 +122,8 @@ class Handle {
                          const int* lengths = nullptr);
 
   // Training forward: y, optional attention [B,T] and hidden states [B,T,H] (nullable), and the
-  // reserve that backward consumes.
+  // reserve that backward consumes. It and backward refuse a model with the recurrent layers'
+  // dropout (ModelConfig::input_dropout, recurrent_dropout: the CPU trains it).
   void forward_training(const float* params, const float* x, int batch, float* y, float* attention,
                         float* hidden, void* reserve, std::size_t reserve_bytes, void* workspace,
                         std::size_t workspace_bytes, const int* lengths = nullptr);

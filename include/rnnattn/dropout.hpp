@@ -59,6 +59,19 @@ RNNATTN_HOST_DEVICE inline float dropout_factor(std::uint64_t seed, std::int64_t
 }
 
 // What keys a training step's dropout masks: the run's seed and the optimiser's step.
+// The recurrent layers' dropout (ModelConfig::input_dropout, recurrent_dropout): the factor of
+// element j of the mask of (layer, direction) on its input (recurrent: false) or on its previous
+// state (true), for batch row `row`, the same at every step of the sequence. Drawn as
+// dropout_factor's with the element counted as site * 2^20 + j, site = 1 + 2 (2 layer +
+// direction) + recurrent, so that no two masks (nor the context's, site 0) share a counter; j is
+// below 2^20 (D <= 2^16, C <= 2^15).
+RNNATTN_HOST_DEVICE inline float layer_dropout_factor(std::uint64_t seed, std::int64_t step,
+                                                      int row, int layer, int direction,
+                                                      bool recurrent, int j, float rate) {
+  const int site = 1 + 2 * (2 * layer + direction) + (recurrent ? 1 : 0);
+  return dropout_factor(seed, step, row, (site << 20) | j, rate);
+}
+
 struct DropoutKey {
   std::uint64_t seed = 0;
   std::int64_t step = 0;

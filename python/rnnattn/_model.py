@@ -235,6 +235,10 @@ class Model:
         dropout: Keras' Dropout(rate) on the context before the head, in training only (the
             notebook's 0.5); its masks are keyed by the seed, the step and the element, so a
             run is reproducible, and the CPU and the GPU draw the same ones.
+        input_dropout: The recurrent layers' dropout on their inputs (Keras' LSTM(dropout=)):
+            one mask per sequence for all its steps. Trains on the CPU.
+        recurrent_dropout: Their dropout on the previous state (Keras' recurrent_dropout), the
+            same way. Trains on the CPU.
         layers: Stacked recurrent layers.
         bidirectional: Each layer reads both ways (Keras' Bidirectional, concatenated).
         head: The dense head's activation, "tanh", "linear", "sigmoid" or "softmax" (default:
@@ -261,6 +265,8 @@ class Model:
         cell: str = "elman",
         attention: bool | str = True,
         dropout: float = 0.0,
+        input_dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
         layers: int = 1,
         bidirectional: bool = False,
         head: str | None = None,
@@ -281,9 +287,16 @@ class Model:
         cfg.hidden_size = _integer(h, "units")
         cfg.cell = cell
         cfg.attention, cfg.score = _attention_of(attention)
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"dropout: a rate in [0, 1), not {dropout!r}")
+        for name, rate in (
+            ("dropout", dropout),
+            ("input_dropout", input_dropout),
+            ("recurrent_dropout", recurrent_dropout),
+        ):
+            if not 0.0 <= float(rate) < 1.0:
+                raise ValueError(f"{name}: a rate in [0, 1), not {rate!r}")
         cfg.dropout = float(dropout)
+        cfg.input_dropout = float(input_dropout)
+        cfg.recurrent_dropout = float(recurrent_dropout)
         cfg.layers = int(layers)
         cfg.bidirectional = bool(bidirectional)
         cfg.loss = loss

@@ -222,6 +222,8 @@ void bind_config(nb::module_& m) {
       .def_rw("bidirectional", &ModelConfig::bidirectional)
       .def_rw("vocab_size", &ModelConfig::vocab_size)
       .def_rw("dropout", &ModelConfig::dropout)
+      .def_rw("input_dropout", &ModelConfig::input_dropout)
+      .def_rw("recurrent_dropout", &ModelConfig::recurrent_dropout)
       .def_prop_rw(
           "cell", [](const ModelConfig& c) { return std::string(to_string(c.cell)); },
           [](ModelConfig& c, const std::string& s) { c.cell = parse_cell(s); })

@@ -511,6 +511,20 @@ def test_dropout_is_reproducible_and_checked(rng):
     assert any(not np.array_equal(a, b) for a, b in zip(runs[0], plain.get_weights()))
     with pytest.raises(ValueError, match="dropout"):
         rnnattn.Model(dropout=1.0)
+    # Keras' LSTM(dropout=, recurrent_dropout=): reproducible, and they act.
+    layered = []
+    for _ in range(2):
+        m = rnnattn.Model(hidden=4, cell="lstm", input_dropout=0.3, recurrent_dropout=0.3, seed=3)
+        m.fit(x, y, epochs=2, batch_size=4)
+        assert m.config.input_dropout == pytest.approx(0.3)
+        layered.append(m.get_weights())
+    for a, b in zip(*layered):
+        np.testing.assert_array_equal(a, b)
+    lstm = rnnattn.Model(hidden=4, cell="lstm", seed=3)
+    lstm.fit(x, y, epochs=2, batch_size=4)
+    assert any(not np.array_equal(a, b) for a, b in zip(layered[0], lstm.get_weights()))
+    with pytest.raises(ValueError, match="recurrent_dropout"):
+        rnnattn.Model(recurrent_dropout=-0.1)
 
 
 def test_softmax_over_classes_with_categorical_cross_entropy(rng):

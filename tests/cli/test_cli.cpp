@@ -62,6 +62,8 @@ TEST_F(Cli, BadInputIsRefusedClearly) {
                  {"cce needs the softmax head"});
   expect_refused("train --head softmax", {"softmax head needs output_size (O) >= 2"});
   expect_refused("train --loss cce", {"--loss cce classifies texts"});
+  expect_refused("train --recurrent-dropout 1", {"--recurrent-dropout must be in [0, 1)"});
+  expect_refused("train --input-dropout -0.5", {"--input-dropout must be in [0, 1)"});
   expect_refused("train --compare", {"--save writes one model"});
   expect_refused("train --hidden", {"--hidden needs a value"});
   const Result r = run("frobnicate");
@@ -628,7 +630,11 @@ TEST_F(Cli, ResumeGivesTheBitsOfOneRun) {
       // the notebook's head: dot-product attention and dropout, whose masks follow the steps
       {"--data sentiment --steps 12 --train-sequences 40 --test-sequences 20 --hidden 3 --batch 8"
        " --attention dot --dropout 0.5",
-       "1"}};
+       "1"},
+      // the recurrent layers' dropout (Keras' LSTM(dropout=, recurrent_dropout=)) too
+      {"--data sentiment --steps 12 --train-sequences 40 --test-sequences 20 --hidden 3 --batch 8"
+       " --cell lstm --bidirectional --input-dropout 0.3 --recurrent-dropout 0.4",
+       "2"}};
   for (const auto& [options, first] : runs) {
     SCOPED_TRACE(options);
     Result r =

@@ -71,7 +71,35 @@ TEST(Dropout, MasksKeepOneMinusTheRateAndScaleInverted) {
   EXPECT_EQ(dropout_factor(7, 3, 1, 2, 0.f), 1.f);
 }
 
-ModelConfig dropout_config(Cell cell, bool bidirectional, AttentionScore score) {
+// The recurrent layers' masks: one per (layer, direction, input or state, sequence), the same at
+// every step; no two of them (nor the context's) draw the same factors, and each keeps about
+// 1 - rate of its elements.
+TEST(Dropout, LayerMasksAreDistinctAndKeepOneMinusTheRate) {
+  std::set<std::vector<float>> seen;
+  std::vector<float> context(500);
+  for (int j = 0; j < 500; ++j) context[j] = dropout_factor(3, 8, 1, j, 0.4f);
+  seen.insert(context);
+  for (int layer : {0, 1, 15}) {
+    for (int dir : {0, 1}) {
+      for (bool recurrent : {false, true}) {
+        std::vector<float> m(500);
+        int kept = 0;
+        for (int j = 0; j < 500; ++j) {
+          m[j] = layer_dropout_factor(3, 8, 1, layer, dir, recurrent, j, 0.4f);
+          kept += m[j] != 0.f;
+          EXPECT_TRUE(m[j] == 0.f || m[j] == 1.f / 0.6f) << m[j];
+        }
+        EXPECT_NEAR(kept / 500.0, 0.6, 0.07) << layer << dir << recurrent;
+        EXPECT_TRUE(seen.insert(m).second) << "a mask repeats: " << layer << dir << recurrent;
+      }
+    }
+  }
+  EXPECT_EQ(layer_dropout_factor(3, 8, 1, 0, 0, true, 7, 0.f), 1.f);
+}
+
+ModelConfig dropout_config(Cell cell, bool bidirectional, AttentionScore score,
+                           float context = 0.5f, float input = 0.f, float recurrent = 0.f,
+                           int layers = 1) {
   ModelConfig cfg;
   cfg.cell = cell;
   cfg.bidirectional = bidirectional;
@@ -81,7 +109,10 @@ ModelConfig dropout_config(Cell cell, bool bidirectional, AttentionScore score) 
   cfg.input_size = 2;
   cfg.output_size = 2;
   cfg.head = Activation::kLinear;
-  cfg.dropout = 0.5f;
+  cfg.dropout = context;
+  cfg.input_dropout = input;
+  cfg.recurrent_dropout = recurrent;
+  cfg.layers = layers;
   return cfg;
 }
 
@@ -89,8 +120,15 @@ ModelConfig dropout_config(Cell cell, bool bidirectional, AttentionScore score) 
 // tensor; the masks do act (y differs from the model without dropout's).
 TEST(Dropout, ReferenceGradientMatchesFiniteDifferencesWithTheMasksFixed) {
   const DropoutKey key{11, 4};
-  for (const ModelConfig& cfg : {dropout_config(Cell::kElman, false, AttentionScore::kAdditive),
-                                 dropout_config(Cell::kLstm, true, AttentionScore::kDot)}) {
+  // The context's dropout; the recurrent layers' (input, state, both; every cell, stacked and
+  // bidirectional), with and without the context's.
+  for (const ModelConfig& cfg :
+       {dropout_config(Cell::kElman, false, AttentionScore::kAdditive),
+        dropout_config(Cell::kLstm, true, AttentionScore::kDot),
+        dropout_config(Cell::kElman, false, AttentionScore::kAdditive, 0.f, 0.4f, 0.f),
+        dropout_config(Cell::kElman, true, AttentionScore::kAdditive, 0.f, 0.f, 0.4f, 2),
+        dropout_config(Cell::kGru, true, AttentionScore::kAdditive, 0.5f, 0.3f, 0.4f, 2),
+        dropout_config(Cell::kLstm, false, AttentionScore::kDotScaled, 0.f, 0.3f, 0.5f, 2)}) {
     SCOPED_TRACE(describe(cfg));
     const int B = 3;
     const std::vector<int> lengths = {5, 2, 4};
@@ -129,30 +167,40 @@ TEST(Dropout, ReferenceGradientMatchesFiniteDifferencesWithTheMasksFixed) {
 
 // The fast path draws the reference's masks (rows numbered across the batch, whichever part and
 // thread runs them): the same y and gradients within float rounding, at 1 and 3 threads.
-TEST(Dropout, FastPathDrawsTheReferencesMasks) {
-  const ModelConfig cfg = dropout_config(Cell::kGru, true, AttentionScore::kDotScaled);
+void expect_fast_draws_the_references_masks(const ModelConfig& cfg) {
   const int B = 13;
   const DropoutKey key{5, 9};
   const std::size_t P = ParamLayout(cfg).size(), xs = static_cast<std::size_t>(B) * 5 * 2;
   const auto p = random_vector<float>(P, 81, -0.6, 0.6);
   const auto x = random_vector<float>(xs, 82);
   const auto dy = random_vector<float>(static_cast<std::size_t>(B) * 2, 83);
-  std::vector<float> y_ref(static_cast<std::size_t>(B) * 2), g_ref(P);
+  std::vector<float> y_ref(static_cast<std::size_t>(B) * 2), g_ref(P), dx_ref(xs);
   reference_forward<float>(cfg, p.data(), x.data(), B, y_ref.data(), nullptr, nullptr, nullptr,
                            nullptr, &key);
-  reference_backward<float>(cfg, p.data(), x.data(), B, dy.data(), g_ref.data(), nullptr, nullptr,
-                            &key);
+  reference_backward<float>(cfg, p.data(), x.data(), B, dy.data(), g_ref.data(), dx_ref.data(),
+                            nullptr, &key);
   for (int threads : {1, 3}) {
     SCOPED_TRACE(threads);
     set_cpu_threads(threads);
     fast::Workspace ws;
-    std::vector<float> g(P, NAN);
+    std::vector<float> g(P, NAN), dx(xs, NAN);
     fast::forward(cfg, p.data(), x.data(), B, nullptr, ws, &key);
-    fast::backward(cfg, p.data(), x.data(), B, nullptr, dy.data(), g.data(), nullptr, ws);
+    fast::backward(cfg, p.data(), x.data(), B, nullptr, dy.data(), g.data(), dx.data(), ws);
     EXPECT_TRUE(all_close("y", ws.y, y_ref, 1e-5, 1e-5));
     EXPECT_TRUE(all_close("dparams", g, g_ref, 1e-5, 1e-4));
+    EXPECT_TRUE(all_close("dx", dx, dx_ref, 1e-5, 1e-4));
   }
   set_cpu_threads(0);
+}
+
+TEST(Dropout, FastPathDrawsTheReferencesMasks) {
+  for (const ModelConfig& cfg :
+       {dropout_config(Cell::kGru, true, AttentionScore::kDotScaled),
+        dropout_config(Cell::kElman, true, AttentionScore::kAdditive, 0.f, 0.3f, 0.4f, 2),
+        dropout_config(Cell::kLstm, true, AttentionScore::kDot, 0.5f, 0.2f, 0.3f, 2)}) {
+    SCOPED_TRACE(describe(cfg));
+    expect_fast_draws_the_references_masks(cfg);
+  }
 }
 
 // Training with dropout: two runs with one seed give the same bits, on the fast path and on the
@@ -179,13 +227,23 @@ TEST(Dropout, TrainingIsReproducibleAndTheMasksAct) {
     fit(*be, m, d.train, {.epochs = 2, .batch_size = 8, .seed = seed});
     return m.params;
   };
-  const auto a = train(cfg, Device::kCpu, 1);
-  EXPECT_EQ(train(cfg, Device::kCpu, 1), a);
-  EXPECT_TRUE(all_close("reference's weights", train(cfg, Device::kReference, 1), a, 1e-5, 1e-4));
-  EXPECT_NE(train(cfg, Device::kCpu, 2), a);
-  ModelConfig none = cfg;
-  none.dropout = 0.f;
-  EXPECT_NE(train(none, Device::kCpu, 1), a);
+  ModelConfig layers = cfg;  // the recurrent layers' dropout as well (Keras' LSTM's)
+  layers.cell = Cell::kLstm;
+  layers.input_dropout = 0.3f;
+  layers.recurrent_dropout = 0.3f;
+  for (const ModelConfig& c : {cfg, layers}) {
+    SCOPED_TRACE(describe(c));
+    const auto a = train(c, Device::kCpu, 1);
+    EXPECT_EQ(train(c, Device::kCpu, 1), a);
+    EXPECT_TRUE(all_close("reference's weights", train(c, Device::kReference, 1), a, 1e-5, 1e-4));
+    EXPECT_NE(train(c, Device::kCpu, 2), a);
+    ModelConfig none = c;
+    none.dropout = 0.f;
+    EXPECT_NE(train(none, Device::kCpu, 1), a);
+  }
+  ModelConfig context_only = layers;
+  context_only.input_dropout = context_only.recurrent_dropout = 0.f;
+  EXPECT_NE(train(context_only, Device::kCpu, 1), train(layers, Device::kCpu, 1));
 }
 
 }  // namespace

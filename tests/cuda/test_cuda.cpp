@@ -221,6 +221,45 @@ TEST(Cuda, SoftmaxHeadIsRefusedByName) {
   }
 }
 
+// The recurrent layers' dropout trains on the CPU only (the recurrences draw no masks): the CUDA
+// training sessions, the device API's training passes and check_device_supports refuse it by
+// name; a model with it predicts on the GPU as on the CPU (inference draws no masks).
+TEST(Cuda, LayerDropoutTrainsOnlyOnTheCpu) {
+  ModelConfig cfg;
+  cfg.hidden_size = 5;
+  cfg.cell = Cell::kLstm;
+  cfg.recurrent_dropout = 0.3f;
+  for (Device d : {Device::kCuda, Device::kCudaUnfused}) {
+    try {
+      check_device_supports(d, cfg);
+      ADD_FAILURE() << "check_device_supports took the layers' dropout";
+    } catch (const InvalidArgument& e) {
+      EXPECT_NE(std::string(e.what()).find("--recurrent-dropout"), std::string::npos) << e.what();
+    }
+  }
+  SKIP_WITHOUT_GPU();
+  const auto p = init_parameters(cfg, 3);
+  const auto x = random_vector<float>(20 * 4, 4);
+  std::vector<float> y(4, NAN), want(4);
+  make_backend(Device::kCuda)->forward(cfg, p.data(), x.data(), 4, y.data(), nullptr, nullptr);
+  reference_forward<float>(cfg, p.data(), x.data(), 4, want.data());
+  EXPECT_TRUE(all_close("y (inference)", y, want, 1e-5, 1e-5));
+  for (Device d : {Device::kCuda, Device::kCudaUnfused}) {
+    try {
+      make_backend(d)->start_training(cfg, AdamConfig{}, p, AdamState{});
+      FAIL() << "a CUDA session took the layers' dropout";
+    } catch (const InvalidArgument& e) {
+      EXPECT_NE(std::string(e.what()).find("recurrent layers' dropout"), std::string::npos)
+          << e.what();
+    }
+  }
+  CudaStream stream;
+  cuda::Handle h(cfg, stream.get());
+  EXPECT_THROW(h.forward_training(nullptr, nullptr, 4, nullptr, nullptr, nullptr, nullptr, 0,
+                                  nullptr, 0),
+               InvalidArgument);
+}
+
 // A training session on the GPU against one on the CPU doing the same steps: two datasets (the
 // second set_dataset makes new buffers) and several batch sizes, tails included; losses and the
 // final parameters must agree.

@@ -139,8 +139,9 @@ void refix_checksum(std::string& f) {
   std::memcpy(&f[f.size() - 8], &h, 8);
 }
 
-// A file of an older version made from a current (version 10) file of a one-layer model without
-// input columns or text: version 9 has no dropout rate (4 bytes after V); version 8 has no text
+// A file of an older version made from a current (version 12) file of a one-layer model without
+// input columns or text: version 11 has no recurrent layers' dropout rates (8 bytes after the
+// context's); version 9 no dropout rate either (4 bytes after V); version 8 has no text
 // layout (2 bytes before n); version 7 no data file stamp either (16 bytes before that); version 6
 // has no V (4 bytes after the structure fields) and no text record (12 bytes before the stamp when
 // it is empty) either; version 5 has version 6's layout; version 4 has no training record (32 bytes
@@ -149,7 +150,8 @@ void refix_checksum(std::string& f) {
 // fixed header bytes, then two length-prefixed strings); version 1 also started its checksum from
 // another basis.
 std::string older_file(std::string v3, std::uint32_t version, const Checkpoint& ck) {
-  if (version <= 9) v3.erase(44, 4);  // the dropout rate, after V
+  if (version <= 11) v3.erase(48, 8);  // the layers' dropout rates, after the context's
+  if (version <= 9) v3.erase(44, 4);   // the dropout rate, after V
   std::size_t n_at = v3.size() - 8 - 3 * ck.model.params.size() * sizeof(float) - 8;
   if (version <= 8) {  // the text layout's two bytes
     v3.erase(n_at - 2, 2);
@@ -192,7 +194,7 @@ TEST_F(CheckpointTest, AttentionScoreRoundTrips) {
     EXPECT_EQ(r.model.params, ck.model.params);
   }
   std::string f = slurp(path_);  // the last: dot-scaled
-  f.erase(44, 4);                // version 9 has no dropout rate
+  f.erase(44, 12);               // version 9 has no dropout rates
   const std::uint32_t nine = 9;
   std::memcpy(&f[8], &nine, 4);
   refix_checksum(f);
@@ -220,8 +222,9 @@ TEST_F(CheckpointTest, SoftmaxHeadAndItsClassesRoundTrip) {
   EXPECT_EQ(r.text.classes, ck.text.classes);
   EXPECT_EQ(r.model.params, ck.model.params);
   std::string ten = slurp(path_);
+  ten.erase(48, 8);  // version 10: no recurrent layers' dropout rates
   const std::uint32_t v10 = 10;
-  std::memcpy(&ten[8], &v10, 4);  // the same layout, but no softmax yet
+  std::memcpy(&ten[8], &v10, 4);  // else the same layout, but no softmax yet
   refix_checksum(ten);
   expect_refused(ten, "corrupted checkpoint");  // (its three class names, or the head)
   ck.text.classes = {"food", "sport", "tech", "music"};
@@ -235,17 +238,25 @@ TEST_F(CheckpointTest, SoftmaxHeadAndItsClassesRoundTrip) {
   }
 }
 
-// The dropout rate travels (version 10); one outside [0, 1) is refused by name.
+// The dropout rates travel (the context's: version 10; the recurrent layers': 12); one outside
+// [0, 1) is refused by name.
 TEST_F(CheckpointTest, DropoutRoundTripsAndABadRateIsRefused) {
   Checkpoint ck = ck_;
   ck.model.config.dropout = 0.5f;
+  ck.model.config.input_dropout = 0.25f;
+  ck.model.config.recurrent_dropout = 0.125f;
   save_checkpoint(path_, ck);
-  EXPECT_EQ(load_checkpoint(path_).model.config.dropout, 0.5f);
-  std::string f = slurp(path_);
+  EXPECT_EQ(load_checkpoint(path_).model.config, ck.model.config);
+  const std::string good = slurp(path_);
   const float bad = 1.5f;
-  std::memcpy(&f[44], &bad, 4);  // after V
-  refix_checksum(f);
-  expect_refused(f, "dropout must be in [0, 1)");
+  for (const auto& [at, name] : {std::pair<int, const char*>{44, "dropout must be in [0, 1)"},
+                                 {48, "input_dropout must be in [0, 1)"},
+                                 {52, "recurrent_dropout must be in [0, 1)"}}) {
+    std::string f = good;
+    std::memcpy(&f[at], &bad, 4);  // after V
+    refix_checksum(f);
+    expect_refused(f, name);
+  }
 }
 
 // A dimension past int's range (D = 0xFFFFFFFF, checksum repaired) is named as stored, not as -1.
@@ -259,7 +270,7 @@ TEST_F(CheckpointTest, HugeDimensionsAreNamedAsStored) {
 
 TEST_F(CheckpointTest, OlderVersionsAreStillRead) {
   const std::string v3 = slurp(path_);
-  for (std::uint32_t version : {1u, 2u, 3u, 4u, 5u, 6u, 7u, 8u, 9u}) {
+  for (std::uint32_t version : {1u, 2u, 3u, 4u, 5u, 6u, 7u, 8u, 9u, 10u, 11u}) {
     SCOPED_TRACE(version);
     spit(path_, older_file(v3, version, ck_));
     const Checkpoint r = load_checkpoint(path_);

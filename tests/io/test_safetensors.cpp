@@ -99,6 +99,9 @@ TEST_F(Safetensors, ExportImportRoundTripIsExact) {
   configs[4].score = AttentionScore::kDot;
   configs[4].cell = Cell::kLstm;
   configs[4].bidirectional = true;
+  configs[4].dropout = 0.5f;  // and every dropout rate travels in the metadata
+  configs[4].input_dropout = 0.25f;
+  configs[4].recurrent_dropout = 0.125f;
   configs[5].score = AttentionScore::kDotScaled;
   // A softmax over four classes with categorical cross-entropy.
   configs[6].output_size = 4;
