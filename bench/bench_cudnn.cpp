@@ -217,7 +217,7 @@ void run_case(benchmark::State& st, const std::string& op, cudnnRNNAlgo_t algo,
         rnn.forward(true, x.get(), hs.get());
         attention_forward();
         kernels::loss_forward_backward(static_cast<int>(cfg.loss), y.get(), target.get(), s.b * s.o,
-                                       dyl.get(), loss.get(), stream);
+                                       s.o, dyl.get(), loss.get(), stream);
         attention_backward();
         rnn.backward(stream, x.get(), hs.get(), dh.get(), dx.get());
         kernels::advance_counters(step.get(), nullptr, 0, stream);

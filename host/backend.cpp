@@ -72,12 +72,6 @@ void check_device_supports(Device device, const ModelConfig& c) {
                           " trains without the recurrent layers' dropout (--input-dropout, "
                           "--recurrent-dropout): use --device cpu");
   }
-  if (c.head == Activation::kSoftmax) {
-    throw InvalidArgument(std::string("--device ") + to_string(device) +
-                          " runs the elementwise heads only (tanh, linear, sigmoid); this model's "
-                          "is softmax over " +
-                          std::to_string(c.output_size) + " classes: use --device cpu");
-  }
 }
 
 std::unique_ptr<Backend> make_backend(Device device) {

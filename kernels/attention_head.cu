@@ -73,6 +73,7 @@ __global__ void __launch_bounds__(1024)
     c = top[static_cast<std::size_t>(t) * C + j];
   }
   att.finish(red, a, C, c, b, active, seq_valid);
+  softmax_head(a, b, red.lane, seq_valid);
 }
 
 __global__ void __launch_bounds__(1024)
@@ -165,6 +166,7 @@ __global__ void __launch_bounds__(1024)
     }
   }
   head_forward(red, a, th.C, c, th.b, th.active, th.seq_valid);
+  softmax_head(a, th.b, red.lane, th.seq_valid);
   if (!a.attention) return;
   if (th.seq_valid && red.lane == 0) {
     for (int k = 0; k < th.T; ++k) a.attention[th.row + k] = 0.f;

@@ -129,15 +129,39 @@ __device__ inline void head_forward(SegmentReducer& red, const AttentionHeadArgs
   }
 }
 
+// The softmax head (kHeadSoftmax) after head_forward, which leaves its pre-activations in y: lane
+// 0, which wrote them, normalises sequence b's row (its maximum subtracted first: no exp
+// overflows). Only the attention-and-head kernels call it: models with a softmax head run those
+// (the kernels with the head inside the recurrence keep their registers for it).
+__device__ inline void softmax_head(const AttentionHeadArgs& a, int b, int lane, bool seq_valid) {
+  if (a.shape.head != kHeadSoftmax || !seq_valid || lane != 0) return;
+  const int O = a.shape.output;
+  float* y = a.y + static_cast<std::size_t>(b) * O;
+  float top = y[0], sum = 0.f;
+  for (int o = 1; o < O; ++o) top = fmaxf(top, y[o]);
+  for (int o = 0; o < O; ++o) sum += (y[o] = expf(y[o] - top));
+  for (int o = 0; o < O; ++o) y[o] /= sum;
+}
+
 // Its backward: writes dpre = dy act'(y) and returns dL/dc of the thread's column,
 // (dpre Wd^T) * keep.
 __device__ inline float head_backward(const AttentionHeadArgs& a, int lane, int b, bool active,
                                       bool seq_valid) {
   const int O = a.shape.output;
   float dc = 0.f;
+  // The softmax's Jacobian product, dpre_o = y_o (dy_o - sum_k dy_k y_k); the other heads are
+  // elementwise.
+  const bool softmax = a.shape.head == kHeadSoftmax;
+  float dot = 0.f;
+  for (int o = 0; softmax && seq_valid && o < O; ++o) {
+    const std::size_t i = static_cast<std::size_t>(b) * O + o;
+    dot += a.dy[i] * a.prediction[i];
+  }
   for (int o = 0; o < O; ++o) {
     const std::size_t i = static_cast<std::size_t>(b) * O + o;
-    const float dpre = seq_valid ? a.dy[i] * head_act_grad(a.shape.head, a.prediction[i]) : 0.f;
+    const float dpre = !seq_valid ? 0.f
+                       : softmax  ? a.prediction[i] * (a.dy[i] - dot)
+                                  : a.dy[i] * head_act_grad(a.shape.head, a.prediction[i]);
     if (seq_valid && lane == 0) a.dpre[i] = dpre;
     if (active) dc += dpre * a.wd[lane * O + o];
   }

@@ -15,7 +15,7 @@
 namespace rnnattn::kernels {
 
 // Head activation codes shared by host and device (same order as rnnattn::Activation).
-enum HeadAct : int { kHeadTanh = 0, kHeadLinear = 1, kHeadSigmoid = 2 };
+enum HeadAct : int { kHeadTanh = 0, kHeadLinear = 1, kHeadSigmoid = 2, kHeadSoftmax = 3 };
 
 struct Shape {
   int batch;   // B
@@ -285,9 +285,10 @@ void small_train_epoch(const SmallTrainArgs& args, cudaStream_t stream);
 
 // ---- train_ops.cu: loss, Adam and the training-step bookkeeping -----------------------------
 // dy = dL/dy and, when loss_acc is not null, loss_acc += L (double, one block: a fixed summation
-// order, deterministic).
-void loss_forward_backward(int loss, const float* y, const float* target, int n, float* dy,
-                           double* loss_acc, cudaStream_t stream);
+// order, deterministic), over n = B * O predictions; `outputs` = O (CCE averages over the B rows,
+// reference_loss's semantics).
+void loss_forward_backward(int loss, const float* y, const float* target, int n, int outputs,
+                           float* dy, double* loss_acc, cudaStream_t stream);
 // Adam over n parameters with the step count read from *step (already advanced).
 void adam_update(float* params, const float* grads, float* m, float* v, int n, float lr,
                  float beta1, float beta2, float epsilon, const long long* step,

@@ -18,22 +18,27 @@ namespace {
 constexpr int kLossThreads = 256;
 
 __global__ void __launch_bounds__(kLossThreads)
-    loss_kernel(int loss, const float* y, const float* target, int n, float* dy, double* loss_acc) {
+    loss_kernel(int loss, const float* y, const float* target, int n, int outputs, float* dy,
+                double* loss_acc) {
   RNNATTN_SHARED_ARRAY(double, partial, kLossThreads);
-  const double inv_n = 1.0 / n;
+  // MSE and BCE average over every prediction, CCE over the rows.
+  const double inv_n = 1.0 / (loss == 2 ? n / outputs : n);
+  const double eps = 1e-7;  // Keras' clipping of probabilities
   double local = 0.0;
   for (int i = threadIdx.x; i < n; i += blockDim.x) {
     const double yi = y[i], ti = target[i];
+    const bool clipped = yi < eps || yi > 1.0 - eps;
+    const double yc = fmin(fmax(yi, eps), 1.0 - eps);
     if (loss == 0) {  // MSE
       const double d = yi - ti;
       local += d * d;
       dy[i] = static_cast<float>(2.0 * d * inv_n);
-    } else {  // BCE on probabilities, clipped as Keras does
-      const double eps = 1e-7;
-      const bool clipped = yi < eps || yi > 1.0 - eps;
-      const double yc = fmin(fmax(yi, eps), 1.0 - eps);
+    } else if (loss == 1) {  // BCE on probabilities
       local += -(ti * log(yc) + (1.0 - ti) * log(1.0 - yc));
       dy[i] = clipped ? 0.f : static_cast<float>((yc - ti) / (yc * (1.0 - yc)) * inv_n);
+    } else {  // CCE on a softmax's rows
+      local += -ti * log(yc);
+      dy[i] = clipped ? 0.f : static_cast<float>(-ti / yc * inv_n);
     }
   }
   partial[threadIdx.x] = local;
@@ -125,11 +130,15 @@ __global__ void __launch_bounds__(kTile* kTileRows)
 
 }  // namespace
 
-void loss_forward_backward(int loss, const float* y, const float* target, int n, float* dy,
-                           double* loss_acc, cudaStream_t stream) {
+void loss_forward_backward(int loss, const float* y, const float* target, int n, int outputs,
+                           float* dy, double* loss_acc, cudaStream_t stream) {
   if (n < 1) return;
-  launch_kernel<loss_kernel>("loss_kernel", 1, kLossThreads, 0, stream, loss, y, target, n, dy,
-                             loss_acc);
+  if (outputs < 1 || n % outputs != 0) {
+    throw InvalidArgument("loss_forward_backward: " + std::to_string(n) +
+                          " predictions are not rows of " + std::to_string(outputs));
+  }
+  launch_kernel<loss_kernel>("loss_kernel", 1, kLossThreads, 0, stream, loss, y, target, n, outputs,
+                             dy, loss_acc);
 }
 
 void adam_update(float* params, const float* grads, float* m, float* v, int n, float lr,

@@ -328,10 +328,11 @@ class CudaTrainingSession final : public TrainingSession {
   }
 
   // The small-model epoch kernel takes the fused path's one-layer models with the additive
-  // attention (or none), without dropout or lengths, that fit it.
+  // attention (or none) and an elementwise head, without dropout or lengths, that fit it.
   bool small_epoch(int batch) const {
     if (be_.path() != cuda::Path::kFused || !c_.single_layer() || c_.cell != Cell::kElman ||
-        all_len_.get() || c_.embedded() || c_.dot_attention() || c_.dropout > 0.f) {
+        all_len_.get() || c_.embedded() || c_.dot_attention() || c_.dropout > 0.f ||
+        c_.head == Activation::kSoftmax) {
       return false;
     }
     return kernels::small_train_fits(kernels::shape_of(c_, batch), static_cast<int>(n_));

@@ -35,12 +35,6 @@ Handle::Impl::Impl(const ModelConfig& c, cudaStream_t s, cublasHandle_t h, Path 
         ", got C = " + std::to_string(config.context_size()) +
         " (bidirectional H = " + std::to_string(config.hidden_size) + "); use the CPU backend");
   }
-  if (config.head == Activation::kSoftmax) {
-    throw InvalidArgument(
-        "the CUDA backend runs the elementwise heads only (tanh, linear, "
-        "sigmoid); this model's is softmax over " +
-        std::to_string(config.output_size) + " classes: use the CPU backend");
-  }
   if (owns_cublas) {
     RNNATTN_CUBLAS_CHECK(cublasCreate(&cublas));
     try {
@@ -64,7 +58,8 @@ Handle::Impl::~Impl() {
 bool Handle::Impl::gated_head_fused(int batch) const {
   kernels::PersistentTiling t;
   return gated() && path == Path::kFused && config.layers == 1 && config.directions() == 1 &&
-         !config.dot_attention() && !(config.dropout > 0.f) && !persistent_plan(batch, &t);
+         !config.dot_attention() && !(config.dropout > 0.f) &&
+         config.head != Activation::kSoftmax && !persistent_plan(batch, &t);
 }
 
 const cuda::GpuLimits& Handle::Impl::limits() const {
@@ -229,7 +224,8 @@ void Handle::loss_gradient(const float* y, const float* target, int batch, float
   impl_->check_batch(batch, "loss_gradient");
   if (!y || !target || !dy) throw InvalidArgument("loss_gradient: y, target and dy are required");
   kernels::loss_forward_backward(static_cast<int>(impl_->config.loss), y, target,
-                                 batch * impl_->config.output_size, dy, loss_sum, impl_->stream);
+                                 batch * impl_->config.output_size, impl_->config.output_size, dy,
+                                 loss_sum, impl_->stream);
 }
 
 void Handle::adam_update(const AdamConfig& adam, float* params, const float* grads, float* m,

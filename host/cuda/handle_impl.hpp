@@ -116,11 +116,13 @@ struct Handle::Impl {
   Impl(const ModelConfig& c, cudaStream_t s, cublasHandle_t h, Path p);
   ~Impl();
 
-  // Stacked or bidirectional, a gated cell, the dot-product attention or dropout: layer by layer,
-  // the attention and head after the recurrence (attention_head.cu) but where the segment kernels
-  // run the additive ones inside (without dropout), on either path.
+  // Stacked or bidirectional, a gated cell, the dot-product attention, dropout or the softmax
+  // head: layer by layer, the attention and head after the recurrence (attention_head.cu) but
+  // where the segment kernels run the additive ones inside (without dropout or softmax), on
+  // either path.
   bool layered() const {
-    return !config.single_layer() || gated() || config.dot_attention() || config.dropout > 0.f;
+    return !config.single_layer() || gated() || config.dot_attention() || config.dropout > 0.f ||
+           config.head == Activation::kSoftmax;
   }
   bool gated() const { return config.cell != Cell::kElman; }
   // A one-layer, one-direction gated model on the fused path runs its attention and head inside

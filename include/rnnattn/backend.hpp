@@ -109,8 +109,8 @@ constexpr int kCudaMaxContext = 1024;
 
 // Throws InvalidArgument naming the device and its limit when `device` (kCuda, kCudaUnfused;
 // kCpu and kAuto take every valid configuration) cannot run `config`: a context wider than
-// kCudaMaxContext, the softmax head (the CUDA heads are elementwise), or the recurrent layers'
-// dropout (the CUDA recurrences draw no masks).
+// kCudaMaxContext, or the recurrent layers' dropout in training (the CUDA recurrences draw no
+// masks).
 void check_device_supports(Device device, const ModelConfig& config);
 
 // Threads of the fast CPU path, process-wide: n >= 1, or 0 for one per core (the default). A batch

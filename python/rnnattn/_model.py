@@ -245,7 +245,7 @@ class Model:
             sigmoid for loss "bce", softmax for "cce", else tanh).
         loss: "mse", "bce" (binary cross-entropy on labels 0 and 1) or "cce" (Keras'
             categorical cross-entropy on a softmax over K classes; y one-hot [N, K], see
-            to_categorical). The softmax head runs on the CPU only.
+            to_categorical).
         vocab: A trainable embedding of this many token ids in front (0: none, x holds features).
         embedding_dim: The embedding's width D (with vocab only).
         learning_rate: Adam's step (Keras' default 0.001).

@@ -149,7 +149,7 @@ class RNNAttention(torch.nn.Module):
         layers: The same, under rnnattn's name; give one of the two.
         bidirectional: Each layer reads both ways, concatenated.
         head: The dense head's activation, "tanh", "linear", "sigmoid" or "softmax" (over the O
-            outputs, O >= 2; CPU tensors only: the CUDA path runs the elementwise heads).
+            outputs, O >= 2).
         seed: Draws the initial weights with Keras' initialisers, as rnnattn.Model and the CLI.
         cpu_backend: "cpu" (the fast CPU path, the default) or "reference" (the plain oracle).
         device: Where ``weight`` is made.

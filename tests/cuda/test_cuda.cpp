@@ -181,46 +181,6 @@ TEST(Cuda, HostApiAndRefusals) {
   }
 }
 
-// The softmax head runs on the CPU only: the device API and both CUDA backends refuse it by name,
-// as check_device_supports does before any data is read.
-TEST(Cuda, SoftmaxHeadIsRefusedByName) {
-  ModelConfig cfg;
-  cfg.output_size = 3;
-  cfg.head = Activation::kSoftmax;
-  cfg.loss = Loss::kCce;
-  const auto has_name = [](const std::string& what) {
-    return what.find("elementwise heads only") != std::string::npos &&
-           what.find("softmax over 3 classes") != std::string::npos;
-  };
-  for (Device d : {Device::kCuda, Device::kCudaUnfused}) {
-    try {
-      check_device_supports(d, cfg);
-      ADD_FAILURE() << "check_device_supports accepted the softmax head";
-    } catch (const InvalidArgument& e) {
-      EXPECT_TRUE(has_name(e.what())) << e.what();
-    }
-  }
-  EXPECT_NO_THROW(check_device_supports(Device::kCpu, cfg));
-  SKIP_WITHOUT_GPU();
-  const auto p = init_parameters(cfg, 3);
-  const auto x = random_vector<float>(20 * 2, 4);
-  std::vector<float> y(2 * 3);
-  const auto expect_named = [&](const std::function<void()>& f) {
-    try {
-      f();
-      FAIL() << "the softmax head was accepted";
-    } catch (const InvalidArgument& e) {
-      EXPECT_TRUE(has_name(e.what())) << e.what();
-    }
-  };
-  expect_named([&] { cuda::Handle h(cfg); });
-  for (Device d : {Device::kCuda, Device::kCudaUnfused}) {
-    expect_named(
-        [&] { make_backend(d)->forward(cfg, p.data(), x.data(), 2, y.data(), nullptr, nullptr); });
-    expect_named([&] { make_backend(d)->start_training(cfg, AdamConfig{}, p, AdamState{}); });
-  }
-}
-
 // The recurrent layers' dropout trains on the CPU only (the recurrences draw no masks): the CUDA
 // training sessions, the device API's training passes and check_device_supports refuse it by
 // name; a model with it predicts on the GPU as on the CPU (inference draws no masks).
@@ -255,9 +215,9 @@ TEST(Cuda, LayerDropoutTrainsOnlyOnTheCpu) {
   }
   CudaStream stream;
   cuda::Handle h(cfg, stream.get());
-  EXPECT_THROW(h.forward_training(nullptr, nullptr, 4, nullptr, nullptr, nullptr, nullptr, 0,
-                                  nullptr, 0),
-               InvalidArgument);
+  EXPECT_THROW(
+      h.forward_training(nullptr, nullptr, 4, nullptr, nullptr, nullptr, nullptr, 0, nullptr, 0),
+      InvalidArgument);
 }
 
 // A training session on the GPU against one on the CPU doing the same steps: two datasets (the
@@ -268,7 +228,7 @@ void expect_session_follows_the_cpu(const ModelConfig& cfg, std::uint64_t seed =
   const std::size_t row = static_cast<std::size_t>(cfg.steps) * cfg.input_size;
   const auto xa = random_vector<float>(23 * row, 22);
   const auto xb = random_vector<float>(41 * row, 24);
-  const double lo = cfg.loss == Loss::kBce ? 0.0 : -1.0;
+  const double lo = cfg.loss == Loss::kMse ? -1.0 : 0.0;
   const auto ya = random_vector<float>(23 * cfg.output_size, 23, lo, 1.0);
   const auto yb = random_vector<float>(41 * cfg.output_size, 25, lo, 1.0);
   std::vector<int> order_a(23), order_b(41);
@@ -300,6 +260,29 @@ void expect_session_follows_the_cpu(const ModelConfig& cfg, std::uint64_t seed =
     EXPECT_NEAR(gpu_losses[i], cpu_losses[i], 1e-4 * cpu_losses[i] + 1e-9) << "epoch " << i;
   }
   EXPECT_TRUE(all_close("params", gpu_params, cpu_params, 1e-5, 1e-4));
+}
+
+// A softmax head over K classes with categorical cross-entropy trains on the GPU as on the CPU
+// (its loss kernel averaging over the rows, the head's backward the softmax's Jacobian product):
+// the one-layer Elman model (which the softmax moves to the layered passes) and a bidirectional
+// LSTM with the dot-product attention.
+TEST(Cuda, SoftmaxHeadWithCrossEntropyFollowsTheCpu) {
+  SKIP_WITHOUT_GPU();
+  ModelConfig elman;
+  elman.steps = 6;
+  elman.hidden_size = 5;
+  elman.output_size = 3;
+  elman.head = Activation::kSoftmax;
+  elman.loss = Loss::kCce;
+  ModelConfig lstm = elman;
+  lstm.cell = Cell::kLstm;
+  lstm.bidirectional = true;
+  lstm.score = AttentionScore::kDot;
+  lstm.output_size = 4;
+  for (const ModelConfig& cfg : {elman, lstm}) {
+    SCOPED_TRACE(describe(cfg));
+    expect_session_follows_the_cpu(cfg);
+  }
 }
 
 // H = 40 takes the step-by-step path (a CUDA graph per batch size): new datasets and changes of

@@ -605,8 +605,40 @@ void add_dropout(std::vector<Case>& out) {
   }
 }
 
+// A softmax head over K classes (run after the recurrence): the one-layer Elman model, a stacked
+// GRU with lengths and the notebook's bidirectional LSTM with the dot-product attention; K = 2, 3
+// and 5; the planner's choice and the unfused path; GradMode::kAccumulate.
+void add_softmax(std::vector<Case>& out) {
+  for (Design d : {Design::kAuto, Design::kUnfused}) {
+    const Case cases[] = {
+        {.what = "three_classes",
+         .s = {6, 8, 3, 7, 3},
+         .design = d,
+         .lengths = false,
+         .head = Activation::kSoftmax,
+         .accumulate = true,
+         .sanitized = true},
+        {.what = "two_classes",
+         .s = {5, 7, 3, 8, 2},
+         .design = d,
+         .cell = Cell::kGru,
+         .layers = 2,
+         .head = Activation::kSoftmax},
+        {.what = "notebook_layer_five_classes",
+         .s = {6, 9, 4, 33, 5},
+         .design = d,
+         .cell = Cell::kLstm,
+         .bidirectional = true,
+         .score = AttentionScore::kDot,
+         .head = Activation::kSoftmax},
+    };
+    out.insert(out.end(), std::begin(cases), std::end(cases));
+  }
+}
+
 std::vector<Case> all_cases() {
   std::vector<Case> out;
+  add_softmax(out);
   add_dot_attention(out);
   add_dropout(out);
   add_one_layer_sweep(out);
