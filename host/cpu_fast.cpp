@@ -166,13 +166,14 @@ struct LayerDropout {
   const float* rec = nullptr;
 };
 
-// Block `bi`'s factors for the part's sequences (rows b0 + b of the batch, as the reference draws
-// them), kept in the part for the backward; none without a key or at rate 0.
+// Block `bi` (of `blocks`)'s factors for the part's sequences (rows b0 + b of the batch, as the
+// reference draws them), kept in the part for the backward; none without a key or at rate 0.
 LayerDropout draw_layer_dropout(const ModelConfig& cfg, const DropoutKey* dk, int b0, int B,
-                                const ParamLayout::Block& blk, std::size_t bi, Part& ws) {
+                                const ParamLayout::Block& blk, std::size_t bi, std::size_t blocks,
+                                Part& ws) {
   const int I = blk.input;
-  ws.in_keep.resize(ParamLayout(cfg).blocks().size());
-  ws.rec_keep.resize(ws.in_keep.size());
+  ws.in_keep.resize(blocks);
+  ws.rec_keep.resize(blocks);
   std::vector<float>& in = ws.in_keep[bi];
   std::vector<float>& rec = ws.rec_keep[bi];
   in.clear();
@@ -564,7 +565,8 @@ void forward_part(const ModelConfig& cfg, const float* params, const float* x, i
     const BlockView<const float> w = block_view(blk, params);
     const int I = blk.input;
     // The block's input, masked by the layer's input dropout where it has one.
-    const LayerDropout drop = draw_layer_dropout(cfg, dropout, b0, B, blk, bi, ws);
+    const LayerDropout drop =
+        draw_layer_dropout(cfg, dropout, b0, B, blk, bi, layout.blocks().size(), ws);
     const float* raw = blk.layer == 0 ? x : ws.states[blk.layer - 1].data();
     const float* in = drop.in ? masked_input(raw, B, T, I, drop.in, ws.masked) : raw;
     float* S = ws.states[blk.layer].data() + static_cast<std::size_t>(blk.direction) * H;

@@ -379,7 +379,7 @@ Confusion confusion(const std::vector<float>& pred, const std::vector<float>& ta
                           std::to_string(target.size()) + " targets");
   }
   const std::vector<int> said = classes_of(pred, outputs), truth = classes_of(target, outputs);
-  Confusion c(outputs == 1 ? 2 : outputs);
+  Confusion c(class_count(outputs));
   for (std::size_t i = 0; i < said.size(); ++i) c.add(truth[i], said[i]);
   return c;
 }

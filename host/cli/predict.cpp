@@ -50,7 +50,7 @@ int predict_texts(const Args& a, const Checkpoint& ck) {
   const auto probability = [&](int i) {
     return O == 1 ? p[i] : p[static_cast<std::size_t>(i) * O + said[i]];
   };
-  Confusion cm(O == 1 ? 2 : O);  // the rows with a label of the model's classes
+  Confusion cm(class_count(O));  // the rows with a label of the model's classes
   std::printf(
       "# %s: %s, the predicted class%s, the text\n", a.has("--text") ? "text" : source.c_str(),
       O == 1 ? ("P(class 1 '" + ck.text.classes[1] + "')").c_str() : "P(the predicted class)",

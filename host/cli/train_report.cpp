@@ -72,7 +72,7 @@ void print_summary(const TrainSetup& s, const TrainData& d, const std::vector<st
                   kept_of(m).c_str());
     }
     const int O = s.cfg.output_size;
-    std::vector<int> counts(O == 1 ? 2 : O, 0);
+    std::vector<int> counts(class_count(O), 0);
     for (int c : classes_of(d.data.test.y, O)) ++counts[c];
     const double majority =
         *std::max_element(counts.begin(), counts.end()) / static_cast<double>(d.data.test.count);
@@ -224,8 +224,7 @@ std::string results_json(const TrainSetup& s, const TrainData& d, const std::str
   j.end_array();
   if (s.classify) {
     j.begin_array("classes");
-    for (const std::string& k :
-         class_names(d.data.classes, s.cfg.output_size == 1 ? 2 : s.cfg.output_size))
+    for (const std::string& k : class_names(d.data.classes, class_count(s.cfg.output_size)))
       j.value(nullptr, k);
     j.end_array();
   }

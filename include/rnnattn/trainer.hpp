@@ -129,8 +129,11 @@ struct Confusion {
   double f1(int k) const;         // the harmonic mean of the two
 };
 
+// The classes of a head of O outputs: 2 for one (a sigmoid's, class 1 at >= 0.5), else O.
+inline int class_count(int outputs) { return outputs == 1 ? 2 : outputs; }
+
 // The confusion of predictions [N, O] against targets [N, O], each row's class by classes_of;
-// K = 2 for O = 1, else O.
+// K = class_count(O).
 Confusion confusion(const std::vector<float>& pred, const std::vector<float>& target, int outputs);
 
 // The configuration's loss (MSE or BCE, as training computes it) of the model on `data`.
